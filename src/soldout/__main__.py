@@ -1,0 +1,3 @@
+from soldout.cli import main
+
+main()

@@ -1,0 +1,47 @@
+"""Authentication as FastAPI dependencies: the admin token and signed fan tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from soldout.domain.errors import Forbidden, Unauthorized
+from soldout.services import Platform
+
+__all__ = ["AdminAuth", "FanAuth", "platform_of"]
+
+_bearer = HTTPBearer(auto_error=False)
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def platform_of(request: Request) -> Platform:
+    platform: Platform = request.app.state.platform
+    return platform
+
+
+def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None:
+        raise Unauthorized()
+    return credentials.credentials
+
+
+def require_admin(request: Request, credentials: Credentials) -> None:
+    token = _token(credentials)
+    tokens = platform_of(request).tokens
+    if not tokens.is_admin(token):
+        if tokens.fan_of(token) is not None:
+            raise Forbidden("this needs the admin token")
+        raise Unauthorized("the token is not valid")
+
+
+def require_fan(request: Request, credentials: Credentials) -> str:
+    fan_id = platform_of(request).tokens.fan_of(_token(credentials))
+    if fan_id is None:
+        raise Unauthorized("the token is not valid")
+    return fan_id
+
+
+AdminAuth = Depends(require_admin)
+FanAuth = Annotated[str, Depends(require_fan)]

@@ -1,0 +1,90 @@
+"""The one place where errors become HTTP: status codes and the error body shape
+
+{"error": {"code": "sold_out", "message": "sold out", "field": "sku"}}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
+from starlette.exceptions import HTTPException
+
+from soldout.domain import errors as e
+
+__all__ = ["error_body", "install_handlers", "status_for"]
+
+_STATUS: list[tuple[type[e.DomainError], int]] = [
+    (e.MalformedBody, 400),
+    (e.InvalidInput, 422),
+    (e.Unauthorized, 401),
+    (e.Forbidden, 403),
+    (e.ReservationRequired, 403),
+    (e.NotFound, 404),
+    (e.Conflict, 409),
+    (e.PaymentDeclined, 402),
+    (e.StorageUnavailable, 503),
+]
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def status_for(error: e.DomainError) -> int:
+    for kind, status in _STATUS:
+        if isinstance(error, kind):
+            return status
+    return 400
+
+
+def error_body(code: str, message: str, field: str | None = None) -> bytes:
+    return orjson.dumps({"error": {"code": code, "message": message, "field": field}})
+
+
+def domain_error_response(error: e.DomainError) -> tuple[int, bytes]:
+    return status_for(error), error_body(error.code, error.message, error.field)
+
+
+def _json(status: int, body: bytes, headers: dict[str, str] | None = None) -> Response:
+    return Response(body, status_code=status, media_type="application/json", headers=headers)
+
+
+def _field_of(loc: tuple[Any, ...]) -> str | None:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    if not parts:
+        return None
+    name = parts[0]
+    for p in parts[1:]:
+        name += f"[{p}]" if p.isdigit() else f".{p}"
+    return name
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(e.DomainError)
+    async def on_domain_error(request: Request, exc: e.DomainError) -> Response:
+        return _json(*domain_error_response(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:
+        first = exc.errors()[0]
+        if first.get("type") == "json_invalid":
+            return _json(*domain_error_response(e.MalformedBody()))
+        field = _field_of(tuple(first.get("loc", ())))
+        message = str(first.get("msg", "invalid value"))
+        return _json(422, error_body("invalid", message, field))
+
+    @app.exception_handler(HTTPException)
+    async def on_http_error(request: Request, exc: HTTPException) -> Response:
+        code = _HTTP_CODES.get(exc.status_code, "error")
+        headers = dict(exc.headers) if exc.headers else None
+        return _json(exc.status_code, error_body(code, str(exc.detail), None), headers)

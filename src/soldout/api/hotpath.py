@@ -1,0 +1,207 @@
+"""The claim hot path as raw ASGI, in front of the FastAPI app.
+
+`POST /api/v1/launches/{id}/claims` is most of the traffic on launch day and almost all
+of it is answered `sold_out` once a batch is gone, so it skips the framework: read the
+headers, verify the signed token, parse a tiny JSON body, ask the engine, answer. Every
+other request goes to the FastAPI app, behind a request size limit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+import orjson
+
+from soldout.api.errors import domain_error_response, error_body
+from soldout.api.views import claim_view
+from soldout.domain.errors import DomainError, InvalidInput, MalformedBody, Unauthorized
+from soldout.engine import SaleEngine
+from soldout.services.tokens import TokenSigner
+
+__all__ = ["ClaimRequest", "Front", "parse_claim"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+CLAIM_PREFIX = "/api/v1/launches/"
+CLAIM_SUFFIX = "/claims"
+MAX_CLAIM_BODY = 4096
+MAX_KEY_LENGTH = 200
+_JSON_HEADERS = [(b"content-type", b"application/json")]
+_FIELDS = frozenset({"sku", "quantity", "priority_code"})
+
+
+class BodyTooLarge(Exception):
+    pass
+
+
+class ClaimRequest:
+    __slots__ = ("priority_code", "quantity", "sku")
+
+    def __init__(self, sku: str, quantity: int, priority_code: str | None) -> None:
+        self.sku, self.quantity, self.priority_code = sku, quantity, priority_code
+
+
+def parse_claim(body: bytes) -> ClaimRequest:
+    """`{"sku": str, "quantity"?: int >= 1, "priority_code"?: str}`, nothing else."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise MalformedBody() from None
+    if not isinstance(data, dict):
+        raise InvalidInput("the body must be a JSON object", field=None)
+    unknown = data.keys() - _FIELDS
+    if unknown:
+        raise InvalidInput("unknown field", field=sorted(unknown)[0])
+    sku = data.get("sku")
+    if not isinstance(sku, str) or not sku:
+        raise InvalidInput("sku is required: the code of the SKU to buy", field="sku")
+    quantity = data.get("quantity", 1)
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+        raise InvalidInput("quantity must be a whole number of at least 1", field="quantity")
+    code = data.get("priority_code")
+    if code is not None and (not isinstance(code, str) or not 0 < len(code) <= 64):
+        raise InvalidInput("priority_code must be a code string", field="priority_code")
+    return ClaimRequest(sku, quantity, code)
+
+
+def bearer(value: bytes | None) -> str:
+    if value is None or not value[:7].lower() == b"bearer ":
+        raise Unauthorized()
+    return value[7:].strip().decode("latin-1")
+
+
+def idempotency_key(value: bytes | None) -> str:
+    if value is None:
+        raise InvalidInput(
+            "an Idempotency-Key header is required, so a retry never claims twice",
+            field="Idempotency-Key",
+            code="missing_idempotency_key",
+        )
+    key = value.decode("latin-1").strip()
+    if not 0 < len(key) <= MAX_KEY_LENGTH:
+        raise InvalidInput(
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters", field="Idempotency-Key"
+        )
+    return key
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    body = b""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return body
+        chunk: bytes = message.get("body", b"")
+        body += chunk
+        if len(body) > limit:
+            raise BodyTooLarge
+        if not message.get("more_body", False):
+            return body
+
+
+async def _answer(send: Send, status: int, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": _JSON_HEADERS})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def too_large(send: Send, limit: int) -> None:
+    await _answer(send, 413, error_body("payload_too_large", f"the body is over {limit} bytes"))
+
+
+class Front:
+    """The outermost ASGI app: claims go to the engine, the rest to `app`."""
+
+    def __init__(
+        self, app: ASGIApp, engine: SaleEngine, tokens: TokenSigner, max_body: int
+    ) -> None:
+        self._app = app
+        self._engine = engine
+        self._tokens = tokens
+        self._max_body = max_body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if (
+                scope["method"] == "POST"
+                and path.endswith(CLAIM_SUFFIX)
+                and path.startswith(CLAIM_PREFIX)
+            ):
+                launch_id = path[len(CLAIM_PREFIX) : -len(CLAIM_SUFFIX)]
+                if launch_id and "/" not in launch_id:
+                    await self.claim(launch_id, scope, receive, send)
+                    return
+            await self._limited(scope, receive, send)
+            return
+        await self._app(scope, receive, send)
+
+    async def claim(self, launch_id: str, scope: Scope, receive: Receive, send: Send) -> None:
+        auth = key = length = None
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                auth = value
+            elif name == b"idempotency-key":
+                key = value
+            elif name == b"content-length":
+                length = value
+        if length is not None and length.isdigit() and int(length) > MAX_CLAIM_BODY:
+            await too_large(send, MAX_CLAIM_BODY)
+            return
+        try:
+            body = await read_body(receive, MAX_CLAIM_BODY)
+        except BodyTooLarge:
+            await too_large(send, MAX_CLAIM_BODY)
+            return
+        try:
+            fan_id = self._tokens.fan_of(bearer(auth))
+            if fan_id is None:
+                raise Unauthorized("the token is not valid")
+            request = parse_claim(body)
+            outcome = await self._engine.claim(
+                fan_id,
+                launch_id,
+                request.sku,
+                request.quantity,
+                idempotency_key(key),
+                request.priority_code,
+            )
+        except DomainError as error:
+            await _answer(send, *domain_error_response(error))
+            return
+        await _answer(
+            send, 200 if outcome.replayed else 201, orjson.dumps(claim_view(outcome.claim))
+        )
+
+    async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limit = self._max_body
+        for name, value in scope["headers"]:
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                await too_large(send, limit)
+                return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge
+            return message
+
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self._app(scope, counted, tracked)
+        except BodyTooLarge:
+            if not started:
+                await too_large(send, limit)

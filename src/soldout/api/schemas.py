@@ -1,0 +1,73 @@
+"""Request bodies of the FastAPI routes. Unknown fields are refused, numbers are strict."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+__all__ = ["ClaimIn", "CodesIn", "FanIn", "LaunchIn", "LaunchPatch", "PaymentIn", "ProductIn"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SkuIn(_In):
+    code: str = Field(min_length=1, max_length=64, examples=["M1-64-BLK"])
+    name: str = Field(min_length=1, max_length=200)
+    price: StrictInt = Field(ge=0, description="minor units, e.g. cents")
+    currency: str = Field(min_length=3, max_length=3, examples=["EUR"])
+    cost: StrictInt = Field(0, ge=0, description="minor units, same currency as price")
+
+
+class ProductIn(_In):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=5000)
+    skus: list[SkuIn] = Field(min_length=1, max_length=100)
+
+
+class LaunchIn(_In):
+    product_id: str
+    title: str = Field(min_length=1, max_length=200)
+    reservations_open_at: AwareDatetime | None = None
+    sale_opens_at: AwareDatetime
+    sale_closes_at: AwareDatetime | None = None
+    mode: Literal["first_come", "draw"] = "first_come"
+    reservation_required: StrictBool = False
+    per_fan_limit: StrictInt = 1
+    payment_window_seconds: StrictInt = 900
+    batch: dict[str, StrictInt] = Field(description="units per SKU code")
+    draft: StrictBool = Field(False, description="a draft is not visible to fans until published")
+
+
+class LaunchPatch(_In):
+    title: str | None = Field(None, min_length=1, max_length=200)
+    reservations_open_at: AwareDatetime | None = None
+    sale_opens_at: AwareDatetime | None = None
+    sale_closes_at: AwareDatetime | None = None
+    batch: dict[str, StrictInt] | None = Field(None, description="new, larger batch per SKU")
+    published: StrictBool | None = None
+    cancel: StrictBool = Field(False, description="cancel the launch and release every hold")
+
+
+class FanIn(_In):
+    email: str = Field(max_length=320)
+    name: str = Field(min_length=1, max_length=200)
+    referral_code: str | None = Field(None, max_length=32)
+
+
+class ClaimIn(_In):
+    sku: str
+    quantity: StrictInt = Field(1, ge=1)
+    priority_code: str | None = None
+
+
+class PaymentIn(_In):
+    method: str = Field(examples=["test"])
+    token: str = Field(max_length=500, examples=["tok_ok"])
+
+
+class CodesIn(_In):
+    sku: str | None = None
+    count: StrictInt

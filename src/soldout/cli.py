@@ -1,0 +1,90 @@
+"""The `soldout` command line."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import click
+
+from soldout import __version__
+from soldout.settings import Settings
+
+__all__ = ["main"]
+
+
+def _settings(**flags: Any) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in flags.items() if v is not None})
+    except Exception as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+_server_options = [
+    click.option("--host", help="address to listen on [env SOLDOUT_HOST; 127.0.0.1]"),
+    click.option("--port", type=int, help="port to listen on [env SOLDOUT_PORT; 8000]"),
+    click.option(
+        "--data",
+        type=click.Path(file_okay=False),
+        help="data directory for the database and keys [env SOLDOUT_DATA; per-user dir]",
+    ),
+    click.option(
+        "--store",
+        help="store URL; default: embedded SQLite in the data directory [env SOLDOUT_STORE]",
+    ),
+]
+
+
+def server_options(f: Any) -> Any:
+    for option in reversed(_server_options):
+        f = option(f)
+    return f
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="soldout")
+def cli() -> None:
+    """soldout: direct-to-fan product launches that never oversell.
+
+    Configuration comes from SOLDOUT_* environment variables; flags override them.
+    """
+
+
+@cli.command()
+@server_options
+def serve(**flags: Any) -> None:
+    """Run the platform: HTTP API, docs at /docs, embedded store in the data directory."""
+    from soldout.api.server import run
+
+    run(_settings(**flags))
+
+
+@cli.command()
+@server_options
+@click.option(
+    "--opens-in",
+    type=click.IntRange(0, 86400),
+    default=60,
+    show_default=True,
+    help="seconds until the demo sale opens",
+)
+def demo(opens_in: int, **flags: Any) -> None:
+    """Seed a demo product ("Model One") and launch, then serve it.
+
+    The sale opens about a minute after start; run it again and it reuses the data
+    directory's demo (a new launch is scheduled if the old one has closed).
+    """
+    from soldout.api.server import run
+    from soldout.services.demo import seed
+
+    settings = _settings(**flags)
+    run(settings, on_start=lambda platform: seed(platform, settings, opens_in))
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    cli(prog_name="soldout")
+
+
+if __name__ == "__main__":
+    main()

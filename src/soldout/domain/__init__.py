@@ -1,0 +1,1 @@
+"""Pure rules of soldout: no I/O, no framework, no SQL."""

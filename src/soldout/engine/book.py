@@ -1,0 +1,107 @@
+"""A launch's in-memory book: counters per SKU, units per fan, reservations and codes.
+
+The engine decides every claim here, synchronously, on one event loop: no await between
+the checks and the allocation, so the decision is atomic without locks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from soldout.domain.claims import Claim, ClaimState
+from soldout.domain.codes import PriorityCode
+from soldout.domain.errors import (
+    Closed,
+    InsufficientStock,
+    InvalidInput,
+    LimitReached,
+    NotOpen,
+    ReservationRequired,
+    SoldOut,
+)
+from soldout.domain.fans import Reservation
+from soldout.domain.launches import Launch, Phase, Status
+from soldout.domain.products import Product
+from soldout.engine.allocation import SkuStock
+
+__all__ = ["LaunchBook"]
+
+
+@dataclass(slots=True)
+class LaunchBook:
+    launch: Launch
+    product: Product
+    stock: dict[str, SkuStock]
+    fan_units: dict[str, int] = field(default_factory=dict)
+    reservations: dict[str, Reservation] = field(default_factory=dict)
+    codes: dict[str, PriorityCode] = field(default_factory=dict)
+    claim_states: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, launch: Launch, product: Product) -> LaunchBook:
+        return cls(launch, product, {code: SkuStock(qty) for code, qty in launch.batch.items()})
+
+    def status(self, now: datetime) -> Status:
+        phase = self.launch.phase(now)
+        if phase is Phase.ON_SALE and self.sold_out():
+            return Status.SOLD_OUT
+        return Status(phase.value)
+
+    def sold_out(self) -> bool:
+        """True when no unit is open to everyone; units set aside for codes are not open."""
+        return all(s.available == 0 for s in self.stock.values())
+
+    def check_open(self, now: datetime) -> None:
+        phase = self.launch.phase(now)
+        if phase is Phase.ON_SALE:
+            return
+        if phase is Phase.CLOSED:
+            raise Closed()
+        raise NotOpen()
+
+    def decide(
+        self, fan_id: str, sku: str, quantity: int, code: PriorityCode | None, now: datetime
+    ) -> None:
+        """Allocate `quantity` units of `sku` to the fan, or raise why not. Atomic: all
+        checks and the allocation run without yielding to the event loop."""
+        self.check_open(now)
+        stock = self.stock.get(sku)
+        if stock is None:
+            raise InvalidInput(f"this launch does not sell SKU {sku!r}", field="sku")
+        limit = self.launch.rules.per_fan_limit
+        if quantity > limit:
+            raise InvalidInput(f"at most {limit} per fan in this launch", field="quantity")
+        if code is None:
+            if stock.available == 0:
+                raise SoldOut(field="sku")
+            if self.launch.rules.reservation_required and fan_id not in self.reservations:
+                raise ReservationRequired()
+        held = self.fan_units.get(fan_id, 0)
+        if held + quantity > limit:
+            raise LimitReached(f"you already hold {held} of the {limit} allowed per fan")
+        if code is not None:
+            if not stock.take_set_aside():
+                raise AssertionError("a live priority code without a set-aside unit")
+        elif not stock.take_open(quantity):
+            raise InsufficientStock(f"only {stock.available} left", field="quantity")
+        self.fan_units[fan_id] = held + quantity
+        self.count(None, ClaimState.HELD)
+
+    def count(self, before: ClaimState | None, after: ClaimState) -> None:
+        """Keep the per-state claim counts for stats without scanning claims."""
+        if before is not None:
+            self.claim_states[before] -= 1
+        self.claim_states[after] = self.claim_states.get(after, 0) + 1
+
+    def give_back(self, claim: Claim) -> None:
+        """Return a released claim's units to the open pool and the fan's allowance."""
+        self.stock[claim.sku].release(claim.quantity)
+        self._uncount(claim)
+
+    def _uncount(self, claim: Claim) -> None:
+        left = self.fan_units[claim.fan_id] - claim.quantity
+        if left:
+            self.fan_units[claim.fan_id] = left
+        else:
+            del self.fan_units[claim.fan_id]

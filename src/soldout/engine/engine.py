@@ -1,0 +1,366 @@
+"""The sale engine: decides claims in memory, makes them durable, then answers.
+
+One process owns the counters. A decision is synchronous (atomic on the event loop); the
+claim is then written through the store's group commit, and only after that write is
+durable does the caller get its answer. On start the engine rebuilds every counter from
+the store, so a crash loses nothing that a fan was told about.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import heapq
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from soldout.clock import Clock
+from soldout.domain.claims import Claim, ClaimState, Order
+from soldout.domain.codes import PriorityCode
+from soldout.domain.errors import (
+    AlreadyPaid,
+    ClaimExpired,
+    Conflict,
+    IdempotencyKeyReused,
+    InvalidInput,
+    NotFound,
+)
+from soldout.domain.fans import Reservation
+from soldout.domain.launches import Launch
+from soldout.domain.products import Product
+from soldout.engine.book import LaunchBook
+from soldout.ids import new_id, new_priority_code
+from soldout.payments import PaymentProvider
+from soldout.store.ports import Store
+
+__all__ = ["ClaimOutcome", "PaymentOutcome", "SaleEngine"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimOutcome:
+    claim: Claim
+    replayed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentOutcome:
+    order: Order
+    replayed: bool
+
+
+class SaleEngine:
+    """Owns the launches' books and every claim. Not thread-safe: one event loop drives it."""
+
+    def __init__(self, store: Store, clock: Clock, payments: PaymentProvider) -> None:
+        self._store = store
+        self._clock = clock
+        self._payments = payments
+        self._books: dict[str, LaunchBook] = {}
+        self._claims: dict[str, Claim] = {}
+        self._by_key: dict[tuple[str, str], Claim] = {}
+        self._durable: dict[str, asyncio.Future[None]] = {}
+        self._orders: dict[str, Order] = {}
+        self._expiries: list[tuple[datetime, str]] = []
+        self._expiry_changed = asyncio.Event()
+        self._background: set[asyncio.Task[None]] = set()
+
+    # -- start -----------------------------------------------------------------------
+    async def load(self) -> None:
+        """Rebuild every counter from the store (on start, and after a crash)."""
+        products = {p.id: p for p in await self._store.products.all()}
+        for launch in await self._store.launches.all():
+            self._books[launch.id] = LaunchBook.open(launch, products[launch.product_id])
+        for reservation in await self._store.reservations.all():
+            self._books[reservation.launch_id].reservations[reservation.fan_id] = reservation
+        for code in await self._store.codes.all():
+            book = self._books[code.launch_id]
+            book.codes[code.code] = code
+            if not code.is_spent:
+                book.stock[code.sku].set_aside += 1
+        for claim in await self._store.claims.all():
+            self._index(claim)
+            book = self._books[claim.launch_id]
+            book.count(None, claim.state)
+            if claim.state in (ClaimState.HELD, ClaimState.PAID):
+                stock = book.stock[claim.sku]
+                stock.held += claim.quantity
+                if claim.state is ClaimState.PAID:
+                    stock.settle(claim.quantity)
+                book.fan_units[claim.fan_id] = book.fan_units.get(claim.fan_id, 0) + claim.quantity
+        for order in await self._store.claims.orders():
+            self._orders[order.claim_id] = order
+        heapq.heapify(self._expiries)
+
+    # -- launches --------------------------------------------------------------------
+    def book(self, launch_id: str) -> LaunchBook:
+        book = self._books.get(launch_id)
+        if book is None:
+            raise NotFound("launch")
+        return book
+
+    def books(self) -> list[LaunchBook]:
+        return list(self._books.values())
+
+    async def add_launch(self, launch: Launch, product: Product) -> LaunchBook:
+        await self._store.launches.add(launch)
+        book = self._books[launch.id] = LaunchBook.open(launch, product)
+        return book
+
+    async def change_launch(self, launch: Launch) -> LaunchBook:
+        """Apply new times, a larger batch or a cancellation (which releases every hold)."""
+        book = self.book(launch.id)
+        for sku, qty in launch.batch.items():
+            if not book.stock[sku].grow(qty):
+                raise InvalidInput(
+                    "a batch can grow but not shrink once the launch exists", field=f"batch.{sku}"
+                )
+        book.launch = launch
+        released: list[Claim] = []
+        if launch.cancelled_at is not None:
+            released = [c for c in self._claims.values() if c.launch_id == launch.id and c.is_held]
+            for claim in released:
+                self._close(claim, ClaimState.CANCELLED, launch.cancelled_at)
+        await self._store.launches.update(launch)
+        if released:
+            await self._store.claims.release_many(
+                [c.id for c in released], ClaimState.CANCELLED, launch.cancelled_at or self._now()
+            )
+        return book
+
+    # -- reservations and codes ------------------------------------------------------
+    async def reserve(self, launch_id: str, fan_id: str) -> tuple[Reservation, bool]:
+        book = self.book(launch_id)
+        existing = book.reservations.get(fan_id)
+        if existing is not None:
+            return existing, False
+        now = self._now()
+        launch = book.launch
+        opens = launch.reservations_open_at
+        if not launch.published or launch.cancelled_at is not None or now >= launch.sale_opens_at:
+            raise Conflict("reservations for this launch are closed").with_code(
+                "reservations_closed"
+            )
+        if opens is not None and now < opens:
+            raise Conflict("reservations are not open yet").with_code("reservations_not_open")
+        reservation = Reservation(new_id("res"), launch_id, fan_id, now)
+        book.reservations[fan_id] = reservation
+        await self._store.reservations.add(reservation)
+        return reservation, True
+
+    async def issue_codes(self, launch_id: str, sku: str | None, count: int) -> list[PriorityCode]:
+        book = self.book(launch_id)
+        if sku is None:
+            if len(book.stock) != 1:
+                raise InvalidInput("name the SKU these codes are for", field="sku")
+            sku = next(iter(book.stock))
+        stock = book.stock.get(sku)
+        if stock is None:
+            raise InvalidInput(f"this launch does not sell SKU {sku!r}", field="sku")
+        if not stock.set_aside_units(count):
+            raise Conflict(
+                f"only {stock.available} units are open to set aside", field="count"
+            ).with_code("insufficient_stock")
+        now = self._now()
+        codes = [PriorityCode(new_priority_code(), launch_id, sku, now) for _ in range(count)]
+        for code in codes:
+            book.codes[code.code] = code
+        await self._store.codes.add_many(codes)
+        return codes
+
+    # -- the hot path ----------------------------------------------------------------
+    async def claim(
+        self,
+        fan_id: str,
+        launch_id: str,
+        sku: str,
+        quantity: int,
+        idempotency_key: str,
+        priority_code: str | None = None,
+    ) -> ClaimOutcome:
+        """Decide, record durably, answer. A retry with the same key returns the first claim
+        (after it is durable), before any refusal is considered."""
+        first = self._by_key.get((fan_id, idempotency_key))
+        if first is not None:
+            if not first.same_request(launch_id, sku, quantity, priority_code):
+                raise IdempotencyKeyReused(field="Idempotency-Key")
+            pending = self._durable.get(first.id)
+            if pending is not None:
+                await asyncio.shield(pending)
+            return ClaimOutcome(first, replayed=True)
+        book = self.book(launch_id)
+        code = self._code_for(book, priority_code, sku, quantity)
+        now = self._now()
+        book.decide(fan_id, sku, quantity, code, now)
+        price = book.product.sku(sku)
+        assert price is not None
+        claim = Claim(
+            id=new_id("clm"),
+            launch_id=launch_id,
+            fan_id=fan_id,
+            sku=sku,
+            quantity=quantity,
+            unit_price=price.price.amount,
+            currency=price.price.currency,
+            created_at=now,
+            expires_at=now + timedelta(seconds=book.launch.rules.payment_window_seconds),
+            idempotency_key=idempotency_key,
+            priority_code=code.code if code else None,
+        )
+        if code is not None:
+            code.redeemed_by_claim = claim.id
+        self._index(claim)
+        self._expiry_changed.set()
+        written = self._durable[claim.id] = self._store.claims.add(claim)
+        written.add_done_callback(lambda _: self._durable.pop(claim.id, None))
+        # Shielded: a client that hangs up does not cancel the write that replays wait on.
+        await asyncio.shield(written)
+        return ClaimOutcome(claim, replayed=False)
+
+    def _code_for(
+        self, book: LaunchBook, priority_code: str | None, sku: str, quantity: int
+    ) -> PriorityCode | None:
+        if priority_code is None:
+            return None
+        code = book.codes.get(priority_code)
+        if code is None:
+            raise InvalidInput(
+                "no such priority code for this launch", field="priority_code", code="invalid_code"
+            )
+        if code.is_spent:
+            raise Conflict("this priority code was already used", field="priority_code").with_code(
+                "code_spent"
+            )
+        if code.sku != sku:
+            raise InvalidInput(f"this code is for SKU {code.sku!r}", field="sku")
+        if quantity != 1:
+            raise InvalidInput("a priority code buys exactly one unit", field="quantity")
+        return code
+
+    # -- claims after the race -------------------------------------------------------
+    def claim_of(self, fan_id: str, claim_id: str) -> Claim:
+        """The fan's own claim; another fan's claim is indistinguishable from a missing one."""
+        claim = self._claims.get(claim_id)
+        if claim is None or claim.fan_id != fan_id:
+            raise NotFound("claim")
+        return claim
+
+    def order_for(self, claim_id: str) -> Order | None:
+        return self._orders.get(claim_id)
+
+    async def cancel(self, fan_id: str, claim_id: str) -> Claim:
+        claim = self.claim_of(fan_id, claim_id)
+        if claim.state is ClaimState.CANCELLED:
+            return claim
+        self._refuse_unless_held(claim)
+        self._close(claim, ClaimState.CANCELLED, self._now())
+        await self._store.claims.release(claim.id, ClaimState.CANCELLED, self._now())
+        return claim
+
+    async def pay(
+        self, fan_id: str, claim_id: str, method: str, token: str, idempotency_key: str
+    ) -> PaymentOutcome:
+        claim = self.claim_of(fan_id, claim_id)
+        order = self._orders.get(claim.id)
+        if order is not None:
+            if order.idempotency_key != idempotency_key:
+                raise AlreadyPaid()
+            return PaymentOutcome(order, replayed=True)
+        self._refuse_unless_held(claim)
+        payment = await self._payments.charge(method, token, claim.total, reference=claim.id)
+        # The provider call yielded: the claim may have expired meanwhile. Re-check, and
+        # give the money back rather than make an order without a unit.
+        if not claim.is_held or claim.is_overdue(self._now()):
+            await self._payments.refund(payment)
+            self._refuse_unless_held(claim)
+        now = self._now()
+        claim.state, claim.closed_at = ClaimState.PAID, now
+        book = self.book(claim.launch_id)
+        book.stock[claim.sku].settle(claim.quantity)
+        book.count(ClaimState.HELD, ClaimState.PAID)
+        order = Order(
+            id=new_id("ord"),
+            claim_id=claim.id,
+            launch_id=claim.launch_id,
+            fan_id=fan_id,
+            sku=claim.sku,
+            quantity=claim.quantity,
+            total=claim.total.amount,
+            currency=claim.currency,
+            paid_at=now,
+            payment_method=method,
+            payment_reference=payment.reference,
+            idempotency_key=idempotency_key,
+        )
+        self._orders[claim.id] = order
+        await self._store.claims.settle(claim.id, now, order)
+        return PaymentOutcome(order, replayed=False)
+
+    def _refuse_unless_held(self, claim: Claim) -> None:
+        if claim.is_overdue(self._now()):
+            self._close(claim, ClaimState.EXPIRED, claim.expires_at)
+            self._release_in_background(claim)
+        if claim.state is ClaimState.PAID:
+            raise AlreadyPaid()
+        if claim.state is ClaimState.EXPIRED:
+            raise ClaimExpired()
+        if claim.state is ClaimState.CANCELLED:
+            raise Conflict("this claim was cancelled").with_code("claim_cancelled")
+
+    # -- expiry ----------------------------------------------------------------------
+    async def expire_due(self) -> int:
+        """Expire every held claim whose payment window has passed; return how many."""
+        now = self._now()
+        expired: list[Claim] = []
+        while self._expiries and self._expiries[0][0] <= now:
+            _, claim_id = heapq.heappop(self._expiries)
+            claim = self._claims[claim_id]
+            if claim.is_held:
+                self._close(claim, ClaimState.EXPIRED, claim.expires_at)
+                expired.append(claim)
+        if expired:
+            await self._store.claims.release_many([c.id for c in expired], ClaimState.EXPIRED, now)
+        return len(expired)
+
+    def next_expiry(self) -> datetime | None:
+        return self._expiries[0][0] if self._expiries else None
+
+    async def run_sweeper(self, max_sleep: float = 1.0) -> None:
+        """Release unpaid claims as their windows pass. Runs until cancelled."""
+        while True:
+            await self.expire_due()
+            due = self.next_expiry()
+            wait = max_sleep
+            if due is not None:
+                wait = min(max_sleep, max(0.0, (due - self._now()).total_seconds()))
+            self._expiry_changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._expiry_changed.wait(), timeout=wait)
+
+    # -- internals -------------------------------------------------------------------
+    def _index(self, claim: Claim) -> None:
+        self._claims[claim.id] = claim
+        self._by_key[(claim.fan_id, claim.idempotency_key)] = claim
+        if claim.is_held:
+            heapq.heappush(self._expiries, (claim.expires_at, claim.id))
+
+    def _close(self, claim: Claim, state: ClaimState, at: datetime) -> None:
+        """Move a held claim to expired or cancelled and free its units: exactly once."""
+        if not claim.is_held:
+            raise AssertionError(f"claim {claim.id} is {claim.state}, not held")
+        claim.state, claim.closed_at = state, at
+        book = self.book(claim.launch_id)
+        book.give_back(claim)
+        book.count(ClaimState.HELD, state)
+
+    def _release_in_background(self, claim: Claim) -> None:
+        task = asyncio.get_running_loop().create_task(
+            self._store.claims.release(claim.id, claim.state, self._now())
+        )
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _now(self) -> datetime:
+        return self._clock.now()

@@ -1,0 +1,59 @@
+"""Configuration: `SOLDOUT_*` environment variables, overridden by CLI flags."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from platformdirs import user_data_path
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "load_secrets"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SOLDOUT_", extra="forbid")
+
+    data: Path = Field(default_factory=lambda: user_data_path("soldout"))
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    store: str | None = None
+    admin_token: str | None = None
+    max_body_bytes: int = Field(65536, ge=1024)
+    log_level: str = "warning"
+
+    @property
+    def database(self) -> Path:
+        if self.store is None:
+            return self.data / "soldout.db"
+        if self.store.startswith("sqlite:///"):
+            return Path(self.store.removeprefix("sqlite:///"))
+        raise ValueError(
+            f"store {self.store!r} is not available in this version: use sqlite:///PATH "
+            "or leave --store out for the embedded store in the data directory"
+        )
+
+
+def _secret_file(path: Path, make: str) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(make)
+    return make
+
+
+def load_secrets(settings: Settings) -> tuple[bytes, str, bool]:
+    """(token signing secret, admin token, whether the admin token was generated now).
+
+    Both live in the data directory (mode 0600) unless `SOLDOUT_ADMIN_TOKEN` is set."""
+    signing = _secret_file(settings.data / "signing.key", secrets.token_hex(32))
+    if settings.admin_token:
+        return bytes.fromhex(signing), settings.admin_token, False
+    path = settings.data / "admin.token"
+    existed = path.exists()
+    admin = _secret_file(path, "adm_" + secrets.token_urlsafe(24))
+    return bytes.fromhex(signing), admin, not existed

@@ -1,0 +1,315 @@
+"""The SQLite repositories. Reads run on the caller's read connection; writes are jobs for
+the group-commit writer and resolve once durable."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from soldout.domain.claims import Claim, ClaimState, Order
+from soldout.domain.codes import PriorityCode
+from soldout.domain.errors import Conflict
+from soldout.domain.fans import Fan, Reservation
+from soldout.domain.launches import Launch
+from soldout.domain.money import Money
+from soldout.domain.products import Product, Sku
+from soldout.store.sqlite.rows import (
+    CLAIM_COLUMNS,
+    LAUNCH_COLUMNS,
+    ORDER_COLUMNS,
+    claim_from_row,
+    claim_row,
+    code_from_row,
+    fan_from_row,
+    launch_from_row,
+    order_from_row,
+    order_row,
+    reservation_from_row,
+    ts,
+)
+from soldout.store.sqlite.writer import GroupCommitWriter
+
+
+class Connections(Protocol):
+    writer: GroupCommitWriter
+
+    def reader(self) -> sqlite3.Connection: ...
+
+
+__all__ = [
+    "SqliteClaims",
+    "SqliteCodes",
+    "SqliteFans",
+    "SqliteLaunches",
+    "SqliteProducts",
+    "SqliteReservations",
+]
+
+
+Job = Callable[[sqlite3.Connection], None]
+
+
+def _one(sql: str, params: tuple[object, ...]) -> Job:
+    def job(conn: sqlite3.Connection) -> None:
+        conn.execute(sql, params)
+
+    return job
+
+
+def _many(sql: str, rows: Sequence[tuple[object, ...]]) -> Job:
+    def job(conn: sqlite3.Connection) -> None:
+        conn.executemany(sql, rows)
+
+    return job
+
+
+class _Repo:
+    def __init__(self, connections: Connections) -> None:
+        self._connections = connections
+        self._writer = connections.writer
+
+    @property
+    def _read(self) -> sqlite3.Connection:
+        return self._connections.reader()
+
+
+class SqliteProducts(_Repo):
+    async def add(self, product: Product) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO products (id, name, description, created_at) VALUES (?, ?, ?, ?)",
+                (product.id, product.name, product.description, ts(product.created_at)),
+            )
+            conn.executemany(
+                "INSERT INTO skus (product_id, code, position, name, price, cost, currency)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (product.id, s.code, i, s.name, s.price.amount, s.cost.amount, s.price.currency)
+                    for i, s in enumerate(product.skus)
+                ],
+            )
+
+        await self._writer.submit(job)
+
+    async def get(self, product_id: str) -> Product | None:
+        found = [p for p in await self._select("WHERE id = ?", (product_id,))]
+        return found[0] if found else None
+
+    async def all(self) -> Sequence[Product]:
+        return await self._select("", ())
+
+    async def _select(self, where: str, args: tuple[object, ...]) -> list[Product]:
+        rows = self._read.execute(
+            f"SELECT * FROM products {where} ORDER BY created_at, id",
+            args,
+        ).fetchall()
+        skus: dict[str, list[Sku]] = {}
+        for s in self._read.execute("SELECT * FROM skus ORDER BY product_id, position"):
+            price = Money(s["price"], s["currency"])
+            skus.setdefault(s["product_id"], []).append(
+                Sku(s["code"], s["name"], price, Money(s["cost"], s["currency"]))
+            )
+        return [
+            Product(
+                r["id"],
+                r["name"],
+                r["description"],
+                tuple(skus.get(r["id"], [])),
+                datetime.fromisoformat(r["created_at"]),
+            )
+            for r in rows
+        ]
+
+
+class SqliteLaunches(_Repo):
+    async def add(self, launch: Launch) -> None:
+        await self._writer.submit(lambda conn: self._write(conn, launch, insert=True))
+
+    async def update(self, launch: Launch) -> None:
+        await self._writer.submit(lambda conn: self._write(conn, launch, insert=False))
+
+    @staticmethod
+    def _write(conn: sqlite3.Connection, launch: Launch, *, insert: bool) -> None:
+        rules = launch.rules
+        values = (
+            launch.product_id,
+            launch.title,
+            ts(launch.reservations_open_at),
+            ts(launch.sale_opens_at),
+            ts(launch.sale_closes_at),
+            rules.mode.value,
+            int(rules.reservation_required),
+            rules.per_fan_limit,
+            rules.payment_window_seconds,
+            int(launch.published),
+            ts(launch.cancelled_at),
+            ts(launch.created_at),
+            launch.id,
+        )
+        if insert:
+            conn.execute(
+                f"INSERT INTO launches (product_id, title, reservations_open_at, sale_opens_at,"
+                f" sale_closes_at, mode, reservation_required, per_fan_limit,"
+                f" payment_window_seconds, published, cancelled_at, created_at, id)"
+                f" VALUES ({', '.join('?' * len(values))})",
+                values,
+            )
+        else:
+            conn.execute(
+                "UPDATE launches SET product_id=?, title=?, reservations_open_at=?,"
+                " sale_opens_at=?, sale_closes_at=?, mode=?, reservation_required=?,"
+                " per_fan_limit=?, payment_window_seconds=?, published=?, cancelled_at=?,"
+                " created_at=? WHERE id=?",
+                values,
+            )
+        conn.executemany(
+            "INSERT INTO launch_batches (launch_id, sku, quantity) VALUES (?, ?, ?)"
+            " ON CONFLICT (launch_id, sku) DO UPDATE SET quantity = excluded.quantity",
+            [(launch.id, sku, qty) for sku, qty in launch.batch.items()],
+        )
+
+    async def all(self) -> Sequence[Launch]:
+        batches: dict[str, dict[str, int]] = {}
+        for row in self._read.execute("SELECT * FROM launch_batches ORDER BY rowid"):
+            batches.setdefault(row["launch_id"], {})[row["sku"]] = row["quantity"]
+        return [
+            launch_from_row(row, batches.get(row["id"], {}))
+            for row in self._read.execute(
+                f"SELECT {LAUNCH_COLUMNS} FROM launches ORDER BY created_at, id"
+            )
+        ]
+
+
+class SqliteFans(_Repo):
+    async def add(self, fan: Fan) -> None:
+        try:
+            await self._writer.submit(
+                _one(
+                    "INSERT INTO fans (id, email, name, referral_code, referred_by, created_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        fan.id,
+                        fan.email,
+                        fan.name,
+                        fan.referral_code,
+                        fan.referred_by,
+                        ts(fan.created_at),
+                    ),
+                )
+            )
+        except sqlite3.IntegrityError as exc:
+            if "fans.email" in str(exc):
+                raise Conflict("a fan with this e-mail is registered", field="email").with_code(
+                    "email_taken"
+                ) from exc
+            raise
+
+    async def get(self, fan_id: str) -> Fan | None:
+        row = self._read.execute("SELECT * FROM fans WHERE id = ?", (fan_id,)).fetchone()
+        return fan_from_row(row) if row else None
+
+    async def by_referral_code(self, code: str) -> Fan | None:
+        row = self._read.execute("SELECT * FROM fans WHERE referral_code = ?", (code,)).fetchone()
+        return fan_from_row(row) if row else None
+
+
+class SqliteReservations(_Repo):
+    async def add(self, reservation: Reservation) -> None:
+        r = reservation
+        await self._writer.submit(
+            _one(
+                "INSERT INTO reservations (id, launch_id, fan_id, created_at) VALUES (?, ?, ?, ?)",
+                (r.id, r.launch_id, r.fan_id, ts(r.created_at)),
+            ),
+            savepoint=False,
+        )
+
+    async def all(self) -> Sequence[Reservation]:
+        return [
+            reservation_from_row(r)
+            for r in self._read.execute("SELECT * FROM reservations ORDER BY created_at, id")
+        ]
+
+
+_INSERT_CLAIM = f"INSERT INTO claims ({CLAIM_COLUMNS}) VALUES ({', '.join('?' * 13)})"
+_SPEND_CODE = "UPDATE priority_codes SET redeemed_by_claim = ? WHERE code = ?"
+
+
+class SqliteClaims(_Repo):
+    def add(self, claim: Claim) -> asyncio.Future[None]:
+        row = claim_row(claim)
+        if claim.priority_code is None:
+            return self._writer.submit(_one(_INSERT_CLAIM, row), savepoint=False)
+
+        def with_code(conn: sqlite3.Connection) -> None:
+            conn.execute(_INSERT_CLAIM, row)
+            conn.execute(_SPEND_CODE, (claim.id, claim.priority_code))
+
+        return self._writer.submit(with_code)
+
+    async def settle(self, claim_id: str, paid_at: datetime, order: Order) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE claims SET state = 'paid', closed_at = ? WHERE id = ? AND state = 'held'",
+                (ts(paid_at), claim_id),
+            )
+            conn.execute(
+                f"INSERT INTO orders ({ORDER_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+                order_row(order),
+            )
+
+        await self._writer.submit(job)
+
+    async def release(self, claim_id: str, state: ClaimState, at: datetime) -> None:
+        await self.release_many([claim_id], state, at)
+
+    async def release_many(self, claim_ids: Iterable[str], state: ClaimState, at: datetime) -> None:
+        rows = [(state.value, ts(at), claim_id) for claim_id in claim_ids]
+        await self._writer.submit(
+            _many(
+                "UPDATE claims SET state = ?, closed_at = ? WHERE id = ? AND state = 'held'", rows
+            )
+        )
+
+    async def all(self) -> Sequence[Claim]:
+        return [
+            claim_from_row(r)
+            for r in self._read.execute(
+                f"SELECT {CLAIM_COLUMNS} FROM claims ORDER BY created_at, id"
+            )
+        ]
+
+    async def orders(self) -> Sequence[Order]:
+        return self._orders("", ())
+
+    async def orders_for_fan(self, fan_id: str) -> Sequence[Order]:
+        return self._orders("WHERE fan_id = ?", (fan_id,))
+
+    def _orders(self, where: str, args: tuple[object, ...]) -> list[Order]:
+        return [
+            order_from_row(r)
+            for r in self._read.execute(
+                f"SELECT {ORDER_COLUMNS} FROM orders {where} ORDER BY paid_at, id",
+                args,
+            )
+        ]
+
+
+class SqliteCodes(_Repo):
+    async def add_many(self, codes: Sequence[PriorityCode]) -> None:
+        rows = [(c.code, c.launch_id, c.sku, ts(c.created_at)) for c in codes]
+        await self._writer.submit(
+            _many(
+                "INSERT INTO priority_codes (code, launch_id, sku, created_at) VALUES (?, ?, ?, ?)",
+                rows,
+            )
+        )
+
+    async def all(self) -> Sequence[PriorityCode]:
+        return [
+            code_from_row(r)
+            for r in self._read.execute("SELECT * FROM priority_codes ORDER BY created_at, code")
+        ]

@@ -1,0 +1,169 @@
+"""Rows <-> domain objects for the SQLite adapter. Times are ISO 8601 text in UTC."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date, datetime
+
+from soldout.domain.claims import Claim, ClaimState, Order, OrderStatus
+from soldout.domain.codes import PriorityCode
+from soldout.domain.fans import Fan, Reservation
+from soldout.domain.launches import Launch, LaunchRules, Mode
+
+__all__ = [
+    "claim_from_row",
+    "code_from_row",
+    "fan_from_row",
+    "launch_from_row",
+    "order_from_row",
+    "reservation_from_row",
+    "ts",
+]
+
+
+def ts(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value is not None else None
+
+
+def _req(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+LAUNCH_COLUMNS = (
+    "id, product_id, title, reservations_open_at, sale_opens_at, sale_closes_at, mode, "
+    "reservation_required, per_fan_limit, payment_window_seconds, published, cancelled_at, "
+    "created_at"
+)
+
+
+def launch_from_row(row: sqlite3.Row, batch: dict[str, int]) -> Launch:
+    return Launch(
+        id=row["id"],
+        product_id=row["product_id"],
+        title=row["title"],
+        reservations_open_at=_dt(row["reservations_open_at"]),
+        sale_opens_at=_req(row["sale_opens_at"]),
+        sale_closes_at=_dt(row["sale_closes_at"]),
+        rules=LaunchRules(
+            mode=Mode(row["mode"]),
+            reservation_required=bool(row["reservation_required"]),
+            per_fan_limit=row["per_fan_limit"],
+            payment_window_seconds=row["payment_window_seconds"],
+        ),
+        batch=batch,
+        published=bool(row["published"]),
+        cancelled_at=_dt(row["cancelled_at"]),
+        created_at=_req(row["created_at"]),
+    )
+
+
+def fan_from_row(row: sqlite3.Row) -> Fan:
+    return Fan(
+        row["id"],
+        row["email"],
+        row["name"],
+        row["referral_code"],
+        row["referred_by"],
+        _req(row["created_at"]),
+    )
+
+
+def reservation_from_row(row: sqlite3.Row) -> Reservation:
+    return Reservation(row["id"], row["launch_id"], row["fan_id"], _req(row["created_at"]))
+
+
+CLAIM_COLUMNS = (
+    "id, launch_id, fan_id, sku, quantity, unit_price, currency, created_at, expires_at, "
+    "idempotency_key, priority_code, state, closed_at"
+)
+
+
+def claim_row(claim: Claim) -> tuple[object, ...]:
+    return (
+        claim.id,
+        claim.launch_id,
+        claim.fan_id,
+        claim.sku,
+        claim.quantity,
+        claim.unit_price,
+        claim.currency,
+        claim.created_at.isoformat(),
+        claim.expires_at.isoformat(),
+        claim.idempotency_key,
+        claim.priority_code,
+        claim.state.value,
+        ts(claim.closed_at),
+    )
+
+
+def claim_from_row(row: sqlite3.Row) -> Claim:
+    return Claim(
+        id=row["id"],
+        launch_id=row["launch_id"],
+        fan_id=row["fan_id"],
+        sku=row["sku"],
+        quantity=row["quantity"],
+        unit_price=row["unit_price"],
+        currency=row["currency"],
+        created_at=_req(row["created_at"]),
+        expires_at=_req(row["expires_at"]),
+        idempotency_key=row["idempotency_key"],
+        priority_code=row["priority_code"],
+        state=ClaimState(row["state"]),
+        closed_at=_dt(row["closed_at"]),
+    )
+
+
+ORDER_COLUMNS = (
+    "id, claim_id, launch_id, fan_id, sku, quantity, total, currency, paid_at, "
+    "payment_method, payment_reference, idempotency_key, status, ship_date"
+)
+
+
+def order_row(order: Order) -> tuple[object, ...]:
+    return (
+        order.id,
+        order.claim_id,
+        order.launch_id,
+        order.fan_id,
+        order.sku,
+        order.quantity,
+        order.total,
+        order.currency,
+        order.paid_at.isoformat(),
+        order.payment_method,
+        order.payment_reference,
+        order.idempotency_key,
+        order.status.value,
+        order.ship_date.isoformat() if order.ship_date else None,
+    )
+
+
+def order_from_row(row: sqlite3.Row) -> Order:
+    ship = row["ship_date"]
+    return Order(
+        id=row["id"],
+        claim_id=row["claim_id"],
+        launch_id=row["launch_id"],
+        fan_id=row["fan_id"],
+        sku=row["sku"],
+        quantity=row["quantity"],
+        total=row["total"],
+        currency=row["currency"],
+        paid_at=_req(row["paid_at"]),
+        payment_method=row["payment_method"],
+        payment_reference=row["payment_reference"],
+        idempotency_key=row["idempotency_key"],
+        status=OrderStatus(row["status"]),
+        ship_date=date.fromisoformat(ship) if ship else None,
+    )
+
+
+def code_from_row(row: sqlite3.Row) -> PriorityCode:
+    return PriorityCode(
+        row["code"], row["launch_id"], row["sku"], _req(row["created_at"]), row["redeemed_by_claim"]
+    )

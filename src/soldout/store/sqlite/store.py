@@ -1,0 +1,54 @@
+"""The embedded SQLite store: one database file in the data directory."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from soldout.store.sqlite.migrations import upgrade
+from soldout.store.sqlite.repos import (
+    SqliteClaims,
+    SqliteCodes,
+    SqliteFans,
+    SqliteLaunches,
+    SqliteProducts,
+    SqliteReservations,
+)
+from soldout.store.sqlite.writer import GroupCommitWriter, connect
+
+__all__ = ["SqliteStore"]
+
+
+class SqliteStore:
+    """`await store.open()` migrates the schema to the newest version and starts the writer."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.writer = GroupCommitWriter(path)
+        self._reader: sqlite3.Connection | None = None
+        self.products = SqliteProducts(self)
+        self.launches = SqliteLaunches(self)
+        self.fans = SqliteFans(self)
+        self.reservations = SqliteReservations(self)
+        self.claims = SqliteClaims(self)
+        self.codes = SqliteCodes(self)
+
+    def reader(self) -> sqlite3.Connection:
+        """The read connection, used on the event loop thread (WAL: reads never block)."""
+        if self._reader is None:
+            raise RuntimeError("the store is not open")
+        return self._reader
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        upgrade(self.path)
+        reader = self._reader = connect(self.path)
+        reader.row_factory = sqlite3.Row
+        reader.execute("PRAGMA query_only=ON")
+        self.writer.start()
+
+    async def close(self) -> None:
+        await self.writer.stop()
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
