@@ -1,0 +1,153 @@
+"""Helpers for tests that drive a real soldout server process over HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ADMIN_TOKEN = "adm_test_token_for_the_suite"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class ServerProcess:
+    """`soldout serve` in a child process; `kill()` is SIGKILL, `start()` starts it again on
+    the same data directory and port."""
+
+    def __init__(self, data: Path, port: int | None = None) -> None:
+        self.data = data
+        self.port = port or free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+        self._pump_thread: threading.Thread | None = None
+        self.log = data.parent / f"server-{self.port}.log"
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start and wait until uvicorn says it is listening (read from its log output)."""
+        env = {**os.environ, "SOLDOUT_ADMIN_TOKEN": ADMIN_TOKEN, "SOLDOUT_LOG_LEVEL": "info"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "soldout", "serve", "--data", str(self.data),
+             "--port", str(self.port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        listening = threading.Event()
+        self._pump_thread = threading.Thread(
+            target=self._pump, args=(self.process, listening), daemon=True
+        )
+        self._pump_thread.start()
+        if not listening.wait(timeout) or self.process.poll() is not None:
+            self.stop()
+            raise RuntimeError(f"server did not start: {self.log.read_text()[-3000:]}")
+
+    def _pump(self, process: subprocess.Popen[bytes], listening: threading.Event) -> None:
+        assert process.stdout is not None
+        with self.log.open("ab") as log:
+            for line in process.stdout:
+                log.write(line)
+                log.flush()
+                if b"Uvicorn running on" in line:
+                    listening.set()
+        process.stdout.close()
+        listening.set()  # exited: let start() see it
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook runs, as in a crash."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self._reap(self.process)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        if self.process is not None:
+            self._reap(self.process)
+
+    def _reap(self, process: subprocess.Popen[bytes]) -> None:
+        process.wait()
+        if self._pump_thread is not None:
+            self._pump_thread.join(timeout=10)
+            self._pump_thread = None
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.base_url, headers=headers, timeout=30)
+
+    def admin(self) -> httpx.Client:
+        return self.client(ADMIN_TOKEN)
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_launch(
+    admin: httpx.Client,
+    *,
+    batch: dict[str, int] | None = None,
+    opens_in: float = -1.0,
+    **rules: Any,
+) -> dict[str, Any]:
+    """A product with SKUs A (1000 EUR cents) and B, and a launch that is on sale now
+    (or opens in `opens_in` seconds). Returns the launch as the API answered it."""
+    batch = batch or {"A": 50}
+    skus = [
+        {"code": code, "name": f"SKU {code}", "price": 1000 + i, "currency": "EUR", "cost": 900}
+        for i, code in enumerate(sorted({*batch, "A", "B"}))
+    ]
+    product = admin.post("/api/v1/products", json={"name": "Model One", "skus": skus})
+    assert product.status_code == 201, product.text
+    body = {
+        "product_id": product.json()["id"],
+        "title": "test launch",
+        "sale_opens_at": iso(now() + timedelta(seconds=opens_in)),
+        "batch": batch,
+        **rules,
+    }
+    launch = admin.post("/api/v1/launches", json=body)
+    assert launch.status_code == 201, launch.text
+    result: dict[str, Any] = launch.json()
+    return result
+
+
+def register(client: httpx.Client, name: str | None = None) -> dict[str, Any]:
+    name = name or uuid.uuid4().hex[:12]
+    response = client.post("/api/v1/fans", json={"email": f"{name}@fans.test", "name": name})
+    assert response.status_code == 201, response.text
+    fan: dict[str, Any] = response.json()
+    return fan
+
+
+def claim(
+    client: httpx.Client, launch_id: str, token: str, sku: str = "A", key: str | None = None,
+    **extra: Any,
+) -> httpx.Response:
+    return client.post(
+        f"/api/v1/launches/{launch_id}/claims",
+        json={"sku": sku, **extra},
+        headers={"authorization": f"Bearer {token}", "idempotency-key": key or uuid.uuid4().hex},
+    )
