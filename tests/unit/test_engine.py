@@ -64,7 +64,7 @@ async def test_the_per_fan_limit_holds_across_skus(platform: Platform) -> None:
     await platform.engine.claim("fan_1", book.launch.id, "B", 1, "k2")
     with pytest.raises(errors.LimitReached):
         await platform.engine.claim("fan_1", book.launch.id, "A", 1, "k3")
-    with pytest.raises(errors.InvalidInput) as too_many:
+    with pytest.raises(errors.LimitReached) as too_many:
         await platform.engine.claim("fan_2", book.launch.id, "A", 3, "k4")
     assert too_many.value.field == "quantity"
 

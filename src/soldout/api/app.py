@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import importlib.resources
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Response
-from fastapi_swagger import patch_fastapi
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from soldout import __version__
 from soldout.api import routes_admin, routes_fans
@@ -48,7 +51,7 @@ def build_app(
     install_handlers(api)
     api.include_router(routes_fans.router)
     api.include_router(routes_admin.router)
-    patch_fastapi(api, docs_url="/docs", redirect_from_root_to_docs=False)
+    _serve_docs(api)
 
     @api.get("/healthz", tags=["anyone"])
     async def health(response: Response) -> dict[str, Any]:
@@ -60,3 +63,21 @@ def build_app(
         return {"status": "ok" if ok else "storage_failed", "version": __version__}
 
     return Front(api, platform.engine, platform.tokens, max_body)
+
+
+def _serve_docs(api: FastAPI) -> None:
+    """Interactive docs from Swagger UI files shipped in a Python package: no CDN, and
+    relative URLs so they work behind any host name or proxy."""
+    assets = importlib.resources.files("fastapi_swagger") / "resources"
+    api.mount("/swagger", StaticFiles(directory=str(assets)), name="swagger")
+
+    @api.get("/docs", include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="soldout API",
+            swagger_js_url="/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/swagger/swagger-ui.css",
+            swagger_favicon_url="/swagger/favicon-32x32.png",
+            swagger_ui_parameters={"persistAuthorization": True, "displayRequestDuration": True},
+        )

@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from soldout.domain.errors import Forbidden, Unauthorized
 from soldout.services import Platform
 
-__all__ = ["AdminAuth", "FanAuth", "platform_of"]
+__all__ = ["AdminAuth", "Credentials", "FanAuth", "platform_of"]
 
 _bearer = HTTPBearer(auto_error=False)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]

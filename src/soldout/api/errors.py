@@ -77,7 +77,8 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0]
-        if first.get("type") == "json_invalid":
+        missing_body = first.get("type") == "missing" and tuple(first.get("loc", ())) == ("body",)
+        if first.get("type") == "json_invalid" or missing_body:
             return _json(*domain_error_response(e.MalformedBody()))
         field = _field_of(tuple(first.get("loc", ())))
         message = str(first.get("msg", "invalid value"))

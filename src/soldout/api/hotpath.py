@@ -75,17 +75,17 @@ def bearer(value: bytes | None) -> str:
     return value[7:].strip().decode("latin-1")
 
 
-def idempotency_key(value: bytes | None) -> str:
-    if value is None:
-        raise InvalidInput(
-            "an Idempotency-Key header is required, so a retry never claims twice",
-            field="Idempotency-Key",
-            code="missing_idempotency_key",
-        )
-    key = value.decode("latin-1").strip()
+def idempotency_key(value: bytes | str | None) -> str:
+    """The `Idempotency-Key` header, required on every call that buys or pays."""
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    key = (value or "").strip()
     if not 0 < len(key) <= MAX_KEY_LENGTH:
         raise InvalidInput(
-            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters", field="Idempotency-Key"
+            f"an Idempotency-Key header of 1 to {MAX_KEY_LENGTH} characters is required,"
+            " so that a retry never buys twice",
+            field="Idempotency-Key",
+            code="missing_idempotency_key",
         )
     return key
 
@@ -178,30 +178,28 @@ class Front:
         )
 
     async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A declared length over the limit is refused at once; a body without one
+        (chunked) is read here up to the limit, then handed on."""
         limit = self._max_body
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await too_large(send, limit)
+            if name == b"content-length":
+                if value.isdigit() and int(value) > limit:
+                    await too_large(send, limit)
+                    return
+                await self._app(scope, receive, send)  # the server holds it to that length
                 return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                raise BodyTooLarge
-            return message
-
-        started = False
-
-        async def tracked(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
         try:
-            await self._app(scope, counted, tracked)
+            body = await read_body(receive, limit)
         except BodyTooLarge:
-            if not started:
-                await too_large(send, limit)
+            await too_large(send, limit)
+            return
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self._app(scope, replay, send)

@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 
-from soldout.api.deps import FanAuth, platform_of
-from soldout.api.hotpath import parse_claim
+from soldout.api.deps import Credentials, FanAuth, platform_of
+from soldout.api.hotpath import idempotency_key, parse_claim
 from soldout.api.schemas import ClaimIn, FanIn, PaymentIn
 from soldout.api.views import (
     claim_status_view,
@@ -16,7 +16,7 @@ from soldout.api.views import (
     order_view,
     reservation_view,
 )
-from soldout.domain.errors import InvalidInput
+from soldout.domain.errors import NotFound
 from soldout.services import Platform
 
 __all__ = ["router"]
@@ -32,16 +32,6 @@ KeyHeader = Annotated[
 ]
 
 
-def _key(value: str | None) -> str:
-    if value is None or not 0 < len(value.strip()) <= 200:
-        raise InvalidInput(
-            "an Idempotency-Key header of 1 to 200 characters is required",
-            field="Idempotency-Key",
-            code="missing_idempotency_key",
-        )
-    return value.strip()
-
-
 @router.get("/launches", tags=["anyone"])
 async def list_launches(platform: PlatformDep) -> list[dict[str, Any]]:
     now = platform.clock.now()
@@ -49,8 +39,15 @@ async def list_launches(platform: PlatformDep) -> list[dict[str, Any]]:
 
 
 @router.get("/launches/{launch_id}", tags=["anyone"])
-async def get_launch(launch_id: str, platform: PlatformDep) -> dict[str, Any]:
+async def get_launch(
+    launch_id: str, platform: PlatformDep, credentials: Credentials
+) -> dict[str, Any]:
+    """A draft is visible with the admin token only."""
     book = platform.engine.book(launch_id)
+    if not book.launch.published and not (
+        credentials and platform.tokens.is_admin(credentials.credentials)
+    ):
+        raise NotFound("launch")
     return launch_view(book, platform.clock.now())
 
 
@@ -92,13 +89,18 @@ async def claim(
     fan_id: FanAuth,
     platform: PlatformDep,
     response: Response,
-    idempotency_key: KeyHeader = None,
+    idempotency_key_header: KeyHeader = None,
 ) -> dict[str, Any]:
     """Buy: hold units for the payment window. Served by the hot path in front of this app;
     this route answers the same way when the app runs without it."""
     body = parse_claim(await request.body())
     outcome = await platform.engine.claim(
-        fan_id, launch_id, body.sku, body.quantity, _key(idempotency_key), body.priority_code
+        fan_id,
+        launch_id,
+        body.sku,
+        body.quantity,
+        idempotency_key(idempotency_key_header),
+        body.priority_code,
     )
     if outcome.replayed:
         response.status_code = 200
@@ -117,10 +119,10 @@ async def pay(
     body: PaymentIn,
     fan_id: FanAuth,
     platform: PlatformDep,
-    idempotency_key: KeyHeader = None,
+    idempotency_key_header: KeyHeader = None,
 ) -> dict[str, Any]:
     outcome = await platform.engine.pay(
-        fan_id, claim_id, body.method, body.token, _key(idempotency_key)
+        fan_id, claim_id, body.method, body.token, idempotency_key(idempotency_key_header)
     )
     return order_view(outcome.order)
 

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
+from soldout.domain.money import MAX_MINOR_UNITS
+
 __all__ = ["ClaimIn", "CodesIn", "FanIn", "LaunchIn", "LaunchPatch", "PaymentIn", "ProductIn"]
 
 
@@ -16,9 +18,11 @@ class _In(BaseModel):
 class SkuIn(_In):
     code: str = Field(min_length=1, max_length=64, examples=["M1-64-BLK"])
     name: str = Field(min_length=1, max_length=200)
-    price: StrictInt = Field(ge=0, description="minor units, e.g. cents")
+    price: StrictInt = Field(ge=0, le=MAX_MINOR_UNITS, description="minor units, e.g. cents")
     currency: str = Field(min_length=3, max_length=3, examples=["EUR"])
-    cost: StrictInt = Field(0, ge=0, description="minor units, same currency as price")
+    cost: StrictInt = Field(
+        0, ge=0, le=MAX_MINOR_UNITS, description="minor units, same currency as price"
+    )
 
 
 class ProductIn(_In):

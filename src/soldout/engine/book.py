@@ -71,7 +71,7 @@ class LaunchBook:
             raise InvalidInput(f"this launch does not sell SKU {sku!r}", field="sku")
         limit = self.launch.rules.per_fan_limit
         if quantity > limit:
-            raise InvalidInput(f"at most {limit} per fan in this launch", field="quantity")
+            raise LimitReached(f"at most {limit} per fan in this launch", field="quantity")
         if code is None:
             if stock.available == 0:
                 raise SoldOut(field="sku")

@@ -112,11 +112,13 @@ class SaleEngine:
     async def change_launch(self, launch: Launch) -> LaunchBook:
         """Apply new times, a larger batch or a cancellation (which releases every hold)."""
         book = self.book(launch.id)
-        for sku, qty in launch.batch.items():
-            if not book.stock[sku].grow(qty):
+        for sku, qty in launch.batch.items():  # check every SKU before changing any
+            if qty < book.stock[sku].batch:
                 raise InvalidInput(
                     "a batch can grow but not shrink once the launch exists", field=f"batch.{sku}"
                 )
+        for sku, qty in launch.batch.items():
+            book.stock[sku].grow(qty)
         book.launch = launch
         released: list[Claim] = []
         if launch.cancelled_at is not None:
