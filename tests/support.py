@@ -38,11 +38,19 @@ class ServerProcess:
         self.log = data.parent / f"server-{self.port}.log"
 
     def start(self, timeout: float = 30.0) -> None:
-        """Start and wait until uvicorn says it is listening (read from its log output)."""
+        """Start and wait until the server says it is listening (read from its output)."""
         env = {**os.environ, "SOLDOUT_ADMIN_TOKEN": ADMIN_TOKEN, "SOLDOUT_LOG_LEVEL": "info"}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "soldout", "serve", "--data", str(self.data),
-             "--port", str(self.port)],
+            [
+                sys.executable,
+                "-m",
+                "soldout",
+                "serve",
+                "--data",
+                str(self.data),
+                "--port",
+                str(self.port),
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             env=env,
@@ -62,6 +70,10 @@ class ServerProcess:
             for line in process.stdout:
                 log.write(line)
                 log.flush()
+                # Granian binds before the app starts, so our own line means ready;
+                # uvicorn starts the app first and binds after, and says so.
+                if b"soldout serving on" in line and b"server: granian" in line:
+                    listening.set()
                 if b"Uvicorn running on" in line:
                     listening.set()
         process.stdout.close()
@@ -143,7 +155,11 @@ def register(client: httpx.Client, name: str | None = None) -> dict[str, Any]:
 
 
 def claim(
-    client: httpx.Client, launch_id: str, token: str, sku: str = "A", key: str | None = None,
+    client: httpx.Client,
+    launch_id: str,
+    token: str,
+    sku: str = "A",
+    key: str | None = None,
     **extra: Any,
 ) -> httpx.Response:
     return client.post(

@@ -29,6 +29,11 @@ _server_options = [
         help="data directory for the database and keys [env SOLDOUT_DATA; per-user dir]",
     ),
     click.option(
+        "--server",
+        type=click.Choice(["granian", "uvicorn"]),
+        help="HTTP server to run in this process [env SOLDOUT_SERVER; granian]",
+    ),
+    click.option(
         "--store",
         help="store URL; default: embedded SQLite in the data directory [env SOLDOUT_STORE]",
     ),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from platformdirs import user_data_path
 from pydantic import Field
@@ -22,7 +23,8 @@ class Settings(BaseSettings):
     store: str | None = None
     admin_token: str | None = None
     max_body_bytes: int = Field(65536, ge=1024)
-    log_level: str = "warning"
+    log_level: Literal["critical", "error", "warning", "info", "debug"] = "warning"
+    server: Literal["granian", "uvicorn"] = "granian"
 
     @property
     def database(self) -> Path:

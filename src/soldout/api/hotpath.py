@@ -104,13 +104,18 @@ async def read_body(receive: Receive, limit: int) -> bytes:
             return body
 
 
-async def _answer(send: Send, status: int, body: bytes) -> None:
-    await send({"type": "http.response.start", "status": status, "headers": _JSON_HEADERS})
+async def _answer(send: Send, status: int, body: bytes, *, close: bool = False) -> None:
+    headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
 async def too_large(send: Send, limit: int) -> None:
-    await _answer(send, 413, error_body("payload_too_large", f"the body is over {limit} bytes"))
+    """413, and the connection closes: the rest of the body is never read."""
+    body = error_body("payload_too_large", f"the body is over {limit} bytes")
+    await _answer(send, 413, body, close=True)
 
 
 class Front:

@@ -1,12 +1,20 @@
-"""Runs the ASGI app under uvicorn (uvloop + httptools): see docs/server-choice.md."""
+"""Runs an ASGI app in this process, under Granian (default) or uvicorn.
+
+Both run one event loop (uvloop) in this process: the sale engine's counters live in it,
+so there is exactly one worker. Why Granian is the default is measured by
+`benchmarks/claims_wrk.py` and written down in docs/server-choice.md.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import signal
 import sys
 from collections.abc import Awaitable, Callable
+from typing import Any, Literal
 
 import click
-import uvicorn
+import uvloop
 
 from soldout.api.app import build_app
 from soldout.services import Platform
@@ -14,7 +22,56 @@ from soldout.services.tokens import TokenSigner
 from soldout.settings import Settings, load_secrets
 from soldout.store.sqlite import SqliteStore
 
-__all__ = ["make_platform", "run"]
+__all__ = ["ServerName", "make_platform", "run", "serve_asgi"]
+
+ServerName = Literal["granian", "uvicorn"]
+ASGIApp = Callable[..., Awaitable[None]]
+
+
+def serve_asgi(
+    app: ASGIApp, host: str, port: int, server: ServerName, log_level: str = "warning"
+) -> None:
+    """Serve `app` until SIGINT or SIGTERM. The benchmark's baseline uses this same call."""
+    if server == "uvicorn":
+        import uvicorn
+
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            loop="uvloop",
+            http="httptools",
+            access_log=False,
+            log_level=log_level,
+            lifespan="on",
+            backlog=2048,
+            timeout_graceful_shutdown=5,
+        )
+        return
+    uvloop.run(_granian(app, host, port, log_level))
+
+
+async def _granian(app: ASGIApp, host: str, port: int, log_level: str) -> None:
+    import logging
+
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
+    from granian.server.embed import Server
+
+    logging.getLogger("_granian").setLevel(logging.ERROR)  # "embedded is experimental" notice
+    server = Server(
+        app,
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        log_level=LogLevels(log_level),
+        log_access=False,
+        backlog=2048,
+    )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, server.stop)
+    await server.serve()
 
 
 def make_platform(settings: Settings) -> tuple[Platform, str, bool]:
@@ -33,7 +90,7 @@ def run(settings: Settings, on_start: Callable[[Platform], Awaitable[None]] | No
     async def started(p: Platform) -> None:
         if on_start is not None:
             await on_start(p)
-        click.echo(f"soldout serving on {base}  (data: {settings.data})")
+        click.echo(f"soldout serving on {base}  (data: {settings.data}, server: {settings.server})")
         click.echo(f"  API docs:  {base}/docs")
         click.echo(f"  launches:  {base}/api/v1/launches")
         if generated:
@@ -42,15 +99,5 @@ def run(settings: Settings, on_start: Callable[[Platform], Awaitable[None]] | No
             click.echo("  admin token: from SOLDOUT_ADMIN_TOKEN or the data directory")
         sys.stdout.flush()
 
-    app = build_app(platform, max_body=settings.max_body_bytes, on_start=started)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level=settings.log_level,
-        lifespan="on",
-        timeout_graceful_shutdown=5,
-    )
+    app: Any = build_app(platform, max_body=settings.max_body_bytes, on_start=started)
+    serve_asgi(app, settings.host, settings.port, settings.server, settings.log_level)
