@@ -104,7 +104,7 @@ def claim_view(claim: Claim) -> dict[str, Any]:
         "sku": claim.sku,
         "quantity": claim.quantity,
         "unit_price": claim.unit_price,
-        "total": claim.total.amount,
+        "total": claim.total_amount,
         "currency": claim.currency,
         "priority_code": claim.priority_code,
         "created_at": claim.created_at.isoformat(),

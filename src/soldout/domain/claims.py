@@ -50,6 +50,11 @@ class Claim:
         return Money(self.unit_price, self.currency).times(self.quantity)
 
     @property
+    def total_amount(self) -> int:
+        """The total in minor units, fixed at claim time (the price was copied then)."""
+        return self.unit_price * self.quantity
+
+    @property
     def is_held(self) -> bool:
         return self.state is ClaimState.HELD
 

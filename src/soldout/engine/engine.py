@@ -65,6 +65,7 @@ class SaleEngine:
         self._orders: dict[str, Order] = {}
         self._expiries: list[tuple[datetime, str]] = []
         self._expiry_changed = asyncio.Event()
+        self._sweeper_wakes_at: datetime | None = None
         self._background: set[asyncio.Task[None]] = set()
 
     # -- start -----------------------------------------------------------------------
@@ -214,7 +215,8 @@ class SaleEngine:
         if code is not None:
             code.redeemed_by_claim = claim.id
         self._index(claim)
-        self._expiry_changed.set()
+        if self._sweeper_wakes_at is None or claim.expires_at < self._sweeper_wakes_at:
+            self._expiry_changed.set()
         written = self._durable[claim.id] = self._store.claims.add(claim)
         written.add_done_callback(lambda _: self._durable.pop(claim.id, None))
         # Shielded: a client that hangs up does not cancel the write that replays wait on.
@@ -289,7 +291,7 @@ class SaleEngine:
             fan_id=fan_id,
             sku=claim.sku,
             quantity=claim.quantity,
-            total=claim.total.amount,
+            total=claim.total_amount,
             currency=claim.currency,
             paid_at=now,
             payment_method=method,
@@ -333,10 +335,13 @@ class SaleEngine:
         """Release unpaid claims as their windows pass. Runs until cancelled."""
         while True:
             await self.expire_due()
+            now = self._now()
             due = self.next_expiry()
             wait = max_sleep
             if due is not None:
-                wait = min(max_sleep, max(0.0, (due - self._now()).total_seconds()))
+                wait = min(max_sleep, max(0.0, (due - now).total_seconds()))
+            # woken early only by a claim that expires before this wake-up
+            self._sweeper_wakes_at = now + timedelta(seconds=wait)
             self._expiry_changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._expiry_changed.wait(), timeout=wait)

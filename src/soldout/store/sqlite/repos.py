@@ -30,7 +30,7 @@ from soldout.store.sqlite.rows import (
     reservation_from_row,
     ts,
 )
-from soldout.store.sqlite.writer import GroupCommitWriter
+from soldout.store.sqlite.writer import GroupCommitWriter, Insert
 
 
 class Connections(Protocol):
@@ -235,6 +235,7 @@ class SqliteReservations(_Repo):
 
 
 _INSERT_CLAIM = f"INSERT INTO claims ({CLAIM_COLUMNS}) VALUES ({', '.join('?' * 13)})"
+_INTO_CLAIMS = f"INSERT INTO claims ({CLAIM_COLUMNS})"
 _SPEND_CODE = "UPDATE priority_codes SET redeemed_by_claim = ? WHERE code = ?"
 
 
@@ -242,7 +243,7 @@ class SqliteClaims(_Repo):
     def add(self, claim: Claim) -> asyncio.Future[None]:
         row = claim_row(claim)
         if claim.priority_code is None:
-            return self._writer.submit(_one(_INSERT_CLAIM, row), savepoint=False)
+            return self._writer.submit(Insert(_INTO_CLAIMS, row), savepoint=False)
 
         def with_code(conn: sqlite3.Connection) -> None:
             conn.execute(_INSERT_CLAIM, row)

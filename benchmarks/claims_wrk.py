@@ -1,0 +1,255 @@
+"""Benchmark of the claim hot path with wrk, against a baseline measured in the same run.
+
+    python3 dev.py bench [--server granian|uvicorn|both] [--duration 10]
+
+For each server, on loopback, one process each:
+  (a) a raw ASGI hello-world under the same server (`benchmarks/hello.py`): the baseline;
+  (b) durable claims/s: a batch too large to sell out, many fans, a unique key per request;
+  (c) sold-out answers/s: claims against a launch whose only unit is taken.
+Each at 64 and 256 connections. Prints b/a and c/a, p50/p99, and the server's resident
+memory after 1M claim attempts. Needs `wrk` (Debian package `wrk`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+ADMIN = "adm_benchmark"
+FANS = 2000
+LOADS = [(64, 1), (256, 2)]  # (connections, wrk threads)
+MEMORY_ATTEMPTS = 1_000_000
+
+
+@dataclass
+class Result:
+    requests: int
+    rps: float
+    p50_us: int
+    p99_us: int
+    errors: int
+    non2xx: int
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("server exited during start")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on {port}")
+
+
+def wrk(
+    port: int, path: str, connections: int, threads: int, seconds: float, tokens: Path | None
+) -> Result:
+    env = {**os.environ, "CLAIM_PATH": path}
+    if tokens:
+        env["TOKENS"] = str(tokens)
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--latency",
+            "-s",
+            str(HERE / "claims.lua"),
+            f"http://127.0.0.1:{port}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+        timeout=seconds + 60,
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    data = json.loads(line.removeprefix("RESULT "))
+    return Result(
+        data["requests"],
+        data["rps"],
+        data["p50_us"],
+        data["p99_us"],
+        data["errors"],
+        data["non2xx"],
+    )
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def baseline(server: str, seconds: float) -> dict[int, Result]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(HERE / "hello.py"), "--server", server, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, process)
+        wrk(port, "/", 64, 1, 2, None)  # warm-up
+        return {c: wrk(port, "/", c, t, seconds, None) for c, t in LOADS}
+    finally:
+        stop(process)
+
+
+def setup_launches(base: str, tokens: Path) -> tuple[str, str]:
+    now = datetime.now(UTC)
+    with httpx.Client(base_url=base, headers={"authorization": f"Bearer {ADMIN}"}) as admin:
+        skus = [{"code": "A", "name": "A", "price": 19900, "currency": "EUR", "cost": 18000}]
+        product = admin.post("/api/v1/products", json={"name": "Bench", "skus": skus}).json()
+
+        def launch(batch: int) -> str:
+            body = {
+                "product_id": product["id"],
+                "title": f"bench {batch}",
+                "sale_opens_at": (now - timedelta(seconds=1)).isoformat(),
+                "per_fan_limit": 1000,
+                "payment_window_seconds": 86400,
+                "batch": {"A": batch},
+            }
+            response = admin.post("/api/v1/launches", json=body)
+            response.raise_for_status()
+            launch_id: str = response.json()["id"]
+            return launch_id
+
+        big, gone = launch(5_000_000), launch(1)
+        fans = []
+        for i in range(FANS):
+            r = admin.post("/api/v1/fans", json={"email": f"f{i}@bench.test", "name": f"f{i}"})
+            r.raise_for_status()
+            fans.append(r.json()["token"])
+        taken = admin.post(
+            f"/api/v1/launches/{gone}/claims",
+            json={"sku": "A"},
+            headers={"authorization": f"Bearer {fans[0]}", "idempotency-key": uuid.uuid4().hex},
+        )
+        assert taken.status_code == 201, taken.text
+    tokens.write_text("\n".join(fans) + "\n")
+    return big, gone
+
+
+def soldout_runs(
+    server: str, seconds: float, work: Path
+) -> tuple[dict[str, dict[int, Result]], str]:
+    port = free_port()
+    data = work / f"data-{server}"
+    env = {**os.environ, "SOLDOUT_ADMIN_TOKEN": ADMIN}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "soldout",
+            "serve",
+            "--server",
+            server,
+            "--data",
+            str(data),
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        wait_for_port(port, process)
+        base = f"http://127.0.0.1:{port}"
+        tokens = work / "tokens.txt"
+        big, gone = setup_launches(base, tokens)
+        claims_big = f"/api/v1/launches/{big}/claims"
+        claims_gone = f"/api/v1/launches/{gone}/claims"
+        wrk(port, claims_gone, 64, 1, 2, tokens)  # warm-up
+        results = {
+            "b": {c: wrk(port, claims_big, c, t, seconds, tokens) for c, t in LOADS},
+            "c": {c: wrk(port, claims_gone, c, t, seconds, tokens) for c, t in LOADS},
+        }
+        attempts = sum(r.requests for runs in results.values() for r in runs.values())
+        while attempts < MEMORY_ATTEMPTS:
+            more = min(30.0, max(2.0, (MEMORY_ATTEMPTS - attempts) / 15000))
+            attempts += wrk(port, claims_gone, 256, 2, more, tokens).requests
+        memory = f"{rss_mib(process.pid):.0f} MiB after {attempts:,} claim attempts"
+        with httpx.Client(base_url=base, headers={"authorization": f"Bearer {ADMIN}"}) as admin:
+            stats = admin.get(f"/api/v1/launches/{big}/stats").json()["skus"]["A"]
+        granted = sum(r.requests - r.non2xx - r.errors for r in results["b"].values())
+        memory += f"; durable claims recorded {stats['held']:,} (wrk counted {granted:,} 2xx)"
+        return results, memory
+    finally:
+        stop(process)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--server", choices=["granian", "uvicorn", "both"], default="both")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    servers = ["granian", "uvicorn"] if args.server == "both" else [args.server]
+    work = Path(tempfile.mkdtemp(prefix="soldout-bench-"))
+    try:
+        for server in servers:
+            a = baseline(server, args.duration)
+            runs, memory = soldout_runs(server, args.duration, work)
+            print(f"\n== {server} (one process; {args.duration:.0f} s per run) ==")
+            print(
+                f"{'run':<28}{'conns':>6}{'req/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}"
+                f"{'non-2xx':>9}{'errors':>8}"
+            )
+            for label, results in (
+                ("(a) hello-world baseline", a),
+                ("(b) durable claims", runs["b"]),
+                ("(c) sold-out answers", runs["c"]),
+            ):
+                for conns, r in results.items():
+                    ratio = r.rps / a[conns].rps
+                    print(
+                        f"{label:<28}{conns:>6}{r.rps:>10.0f}{ratio:>8.2f}"
+                        f"{r.p50_us / 1000:>9.2f}{r.p99_us / 1000:>9.2f}{r.non2xx:>9}"
+                        f"{r.errors:>8}"
+                    )
+            print(f"memory: {memory}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
