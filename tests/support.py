@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -60,9 +61,21 @@ class ServerProcess:
             target=self._pump, args=(self.process, listening), daemon=True
         )
         self._pump_thread.start()
-        if not listening.wait(timeout) or self.process.poll() is not None:
+        if not listening.wait(timeout) or not self._accepting(time.monotonic() + timeout):
             self.stop()
             raise RuntimeError(f"server did not start: {self.log.read_text()[-3000:]}")
+
+    def _accepting(self, deadline: float) -> bool:
+        """Granian opens its listener just after the app's start-up: connect until it
+        accepts (the condition itself, polled), or the process exits, or time runs out."""
+        assert self.process is not None
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return True
+            except OSError:
+                continue
+        return False
 
     def _pump(self, process: subprocess.Popen[bytes], listening: threading.Event) -> None:
         assert process.stdout is not None
@@ -70,8 +83,8 @@ class ServerProcess:
             for line in process.stdout:
                 log.write(line)
                 log.flush()
-                # Granian binds before the app starts, so our own line means ready;
-                # uvicorn starts the app first and binds after, and says so.
+                # Our own line comes at the end of the app's start-up (Granian listens
+                # right after it: see _accepting); uvicorn listens after it, and says so.
                 if b"soldout serving on" in line and b"server: granian" in line:
                     listening.set()
                 if b"Uvicorn running on" in line:

@@ -95,7 +95,6 @@ def upgrade() -> None:
         sa.CheckConstraint("quantity > 0", name="quantity_positive"),
         sa.CheckConstraint("state IN ('held', 'paid', 'expired', 'cancelled')", name="claim_state"),
     )
-    op.create_index("claims_by_launch", "claims", ["launch_id", "state"])
     op.create_table(
         "orders",
         sa.Column("id", TEXT, primary_key=True),
