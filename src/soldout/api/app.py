@@ -60,7 +60,10 @@ def build_app(
         ok = writer is None or writer.failed is None
         if not ok:
             response.status_code = 503
-        return {"status": "ok" if ok else "storage_failed", "version": __version__}
+        body: dict[str, Any] = {"status": "ok" if ok else "storage_failed", "version": __version__}
+        if writer is not None:
+            body["group_commit"] = {"transactions": writer.batches, "writes": writer.jobs}
+        return body
 
     return Front(api, platform.engine, platform.tokens, max_body)
 
