@@ -59,7 +59,6 @@ async def _granian(app: ASGIApp, host: str, port: int, log_level: str) -> None:
     from granian.log import LogLevels
     from granian.server.embed import Server
 
-    logging.getLogger("_granian").setLevel(logging.ERROR)  # "embedded is experimental" notice
     server = Server(
         app,
         address=host,
@@ -68,6 +67,11 @@ async def _granian(app: ASGIApp, host: str, port: int, log_level: str) -> None:
         log_level=LogLevels(log_level),
         log_access=False,
         backlog=2048,
+    )
+    # Granian calls its in-process mode experimental at every start; the choice and its
+    # risk are written down in docs/server-choice.md, so the notice is not repeated.
+    logging.getLogger("_granian").addFilter(
+        lambda record: "experimental" not in record.getMessage()
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
