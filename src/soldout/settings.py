@@ -11,7 +11,7 @@ from platformdirs import user_data_path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "load_secrets"]
+__all__ = ["Settings", "load_admin_token"]
 
 
 class Settings(BaseSettings):
@@ -48,14 +48,12 @@ def _secret_file(path: Path, make: str) -> str:
     return make
 
 
-def load_secrets(settings: Settings) -> tuple[bytes, str, bool]:
-    """(token signing secret, admin token, whether the admin token was generated now).
-
-    Both live in the data directory (mode 0600) unless `SOLDOUT_ADMIN_TOKEN` is set."""
-    signing = _secret_file(settings.data / "signing.key", secrets.token_hex(32))
+def load_admin_token(settings: Settings) -> tuple[str, bool]:
+    """(the admin token, whether it was generated now). `SOLDOUT_ADMIN_TOKEN` if set, else
+    kept in the data directory (mode 0600). Fan tokens are signed with a key kept in
+    the database itself (see `Store.secret`)."""
     if settings.admin_token:
-        return bytes.fromhex(signing), settings.admin_token, False
+        return settings.admin_token, False
     path = settings.data / "admin.token"
     existed = path.exists()
-    admin = _secret_file(path, "adm_" + secrets.token_urlsafe(24))
-    return bytes.fromhex(signing), admin, not existed
+    return _secret_file(path, "adm_" + secrets.token_urlsafe(24)), not existed

@@ -174,7 +174,7 @@ def test_a_draft_is_not_listed_until_published(admin: httpx.Client, anyone: http
     assert draft["status"] == "draft"
     assert draft["id"] not in {entry["id"] for entry in anyone.get("/api/v1/launches").json()}
     fan = register(anyone)
-    assert error(claim(anyone, draft["id"], fan["token"]))[:2] == (409, "not_open")
+    assert error(claim(anyone, draft["id"], fan["token"]))[:2] == (404, "not_found")
 
     published = patch(admin, draft["id"], published=True)
     assert published.status_code == 200, published.text

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -16,6 +17,8 @@ from starlette.exceptions import HTTPException
 from soldout.domain import errors as e
 
 __all__ = ["error_body", "install_handlers", "status_for"]
+
+log = logging.getLogger(__name__)
 
 _STATUS: list[tuple[type[e.DomainError], int]] = [
     (e.MalformedBody, 400),
@@ -83,6 +86,12 @@ def install_handlers(app: FastAPI) -> None:
         field = _field_of(tuple(first.get("loc", ())))
         message = str(first.get("msg", "invalid value"))
         return _json(422, error_body("invalid", message, field))
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        message = "something went wrong on our side; the request may not have been carried out"
+        return _json(500, error_body("internal_error", message, None))
 
     @app.exception_handler(HTTPException)
     async def on_http_error(request: Request, exc: HTTPException) -> Response:

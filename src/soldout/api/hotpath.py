@@ -8,6 +8,7 @@ other request goes to the FastAPI app, behind a request size limit.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -33,6 +34,8 @@ MAX_CLAIM_BODY = 4096
 MAX_KEY_LENGTH = 200
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 _FIELDS = frozenset({"sku", "quantity", "priority_code"})
+INTERNAL_ERROR = error_body("internal_error", "something went wrong on our side; nothing was sold")
+log = logging.getLogger(__name__)
 
 
 class BodyTooLarge(Exception):
@@ -177,6 +180,10 @@ class Front:
             )
         except DomainError as error:
             await _answer(send, *domain_error_response(error))
+            return
+        except Exception:
+            log.exception("claim failed")
+            await _answer(send, 500, INTERNAL_ERROR)
             return
         await _answer(
             send, 200 if outcome.replayed else 201, orjson.dumps(claim_view(outcome.claim))

@@ -20,7 +20,7 @@ import uvloop
 from soldout.api.app import build_app
 from soldout.services import Platform
 from soldout.services.tokens import TokenSigner
-from soldout.settings import Settings, load_secrets
+from soldout.settings import Settings, load_admin_token
 from soldout.store.sqlite import SqliteStore
 
 __all__ = ["ServerName", "make_platform", "run", "serve_asgi"]
@@ -84,8 +84,8 @@ def make_platform(settings: Settings) -> tuple[Platform, str, bool]:
         database = settings.database
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    secret, admin, generated = load_secrets(settings)
-    return Platform(SqliteStore(database), TokenSigner(secret, admin)), admin, generated
+    admin, generated = load_admin_token(settings)
+    return Platform(SqliteStore(database), TokenSigner(None, admin)), admin, generated
 
 
 def run(settings: Settings, on_start: Callable[[Platform], Awaitable[None]] | None = None) -> None:

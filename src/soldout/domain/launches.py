@@ -111,12 +111,6 @@ class Launch:
             return Phase.RESERVATIONS_OPEN
         return Phase.SCHEDULED
 
-    def accepts_reservations(self, now: datetime) -> bool:
-        """Reservations are taken from their opening until the sale closes."""
-        return self.phase(now) in (Phase.RESERVATIONS_OPEN, Phase.ON_SALE) and (
-            self.reservations_open_at is not None or self.rules.reservation_required
-        )
-
     def with_changes(self, **changes: object) -> Launch:
         launch = replace(self, **changes)  # type: ignore[arg-type]
         check_schedule(launch.reservations_open_at, launch.sale_opens_at, launch.sale_closes_at)

@@ -44,6 +44,20 @@ class SkuStock:
         self.set_aside += count
         return True
 
+    def unsettle(self, quantity: int) -> None:
+        """A payment that was not recorded: its units are held again."""
+        if not 0 < quantity <= self.paid:
+            raise AssertionError(f"unsettle of {quantity} with only {self.paid} paid")
+        self.paid -= quantity
+        self.held += quantity
+
+    def unhold_set_aside(self) -> None:
+        """A priority-code claim that was not recorded: its unit is set aside again."""
+        if self.held <= 0:
+            raise AssertionError("no held unit to set aside again")
+        self.held -= 1
+        self.set_aside += 1
+
     def release(self, quantity: int) -> None:
         """A held claim expired or was cancelled: its units go back to the open pool."""
         if not 0 < quantity <= self.held:

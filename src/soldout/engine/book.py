@@ -94,6 +94,16 @@ class LaunchBook:
             self.claim_states[before] -= 1
         self.claim_states[after] = self.claim_states.get(after, 0) + 1
 
+    def undo(self, claim: Claim, *, spent_code: bool) -> None:
+        """Reverse `decide` for a claim whose write failed."""
+        stock = self.stock[claim.sku]
+        if spent_code:
+            stock.unhold_set_aside()
+        else:
+            stock.release(claim.quantity)
+        self._uncount(claim)
+        self.claim_states[ClaimState.HELD] -= 1
+
     def give_back(self, claim: Claim) -> None:
         """Return a released claim's units to the open pool and the fan's allowance."""
         self.stock[claim.sku].release(claim.quantity)

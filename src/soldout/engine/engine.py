@@ -66,7 +66,8 @@ class SaleEngine:
         self._expiries: list[tuple[datetime, str]] = []
         self._expiry_changed = asyncio.Event()
         self._sweeper_wakes_at: datetime | None = None
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Future[None]] = set()
+        self._paying: dict[str, asyncio.Future[None]] = {}
 
     # -- start -----------------------------------------------------------------------
     async def load(self) -> None:
@@ -94,11 +95,33 @@ class SaleEngine:
         for order in await self._store.claims.orders():
             self._orders[order.claim_id] = order
         heapq.heapify(self._expiries)
+        await self._release_holds_of_cancelled_launches()
+
+    async def _release_holds_of_cancelled_launches(self) -> None:
+        """Cancelling writes the launch and its releases in one transaction; this only
+        repairs a record written otherwise (by an older version, or by hand)."""
+        stale = [
+            c
+            for c in self._claims.values()
+            if c.is_held and self._books[c.launch_id].launch.cancelled_at is not None
+        ]
+        if stale:
+            now = self._now()
+            for claim in stale:
+                self._close(claim, ClaimState.CANCELLED, now)
+            await self._store.claims.release_many([c.id for c in stale], ClaimState.CANCELLED, now)
 
     # -- launches --------------------------------------------------------------------
     def book(self, launch_id: str) -> LaunchBook:
         book = self._books.get(launch_id)
         if book is None:
+            raise NotFound("launch")
+        return book
+
+    def public_book(self, launch_id: str) -> LaunchBook:
+        """A launch as fans may see it: a draft does not exist for them."""
+        book = self.book(launch_id)
+        if not book.launch.published:
             raise NotFound("launch")
         return book
 
@@ -126,16 +149,20 @@ class SaleEngine:
             released = [c for c in self._claims.values() if c.launch_id == launch.id and c.is_held]
             for claim in released:
                 self._close(claim, ClaimState.CANCELLED, launch.cancelled_at)
-        await self._store.launches.update(launch)
+        # Queued together, so they commit in one transaction: never a cancelled launch
+        # whose holds are still on record as held.
+        writes = [self._store.launches.update(launch)]
         if released:
-            await self._store.claims.release_many(
-                [c.id for c in released], ClaimState.CANCELLED, launch.cancelled_at or self._now()
+            at = launch.cancelled_at or self._now()
+            writes.append(
+                self._store.claims.release_many([c.id for c in released], ClaimState.CANCELLED, at)
             )
+        await asyncio.gather(*writes)
         return book
 
     # -- reservations and codes ------------------------------------------------------
     async def reserve(self, launch_id: str, fan_id: str) -> tuple[Reservation, bool]:
-        book = self.book(launch_id)
+        book = self.public_book(launch_id)
         existing = book.reservations.get(fan_id)
         if existing is not None:
             return existing, False
@@ -150,7 +177,11 @@ class SaleEngine:
             raise Conflict("reservations are not open yet").with_code("reservations_not_open")
         reservation = Reservation(new_id("res"), launch_id, fan_id, now)
         book.reservations[fan_id] = reservation
-        await self._store.reservations.add(reservation)
+        try:
+            await self._store.reservations.add(reservation)
+        except BaseException:
+            del book.reservations[fan_id]
+            raise
         return reservation, True
 
     async def issue_codes(self, launch_id: str, sku: str | None, count: int) -> list[PriorityCode]:
@@ -170,7 +201,13 @@ class SaleEngine:
         codes = [PriorityCode(new_priority_code(), launch_id, sku, now) for _ in range(count)]
         for code in codes:
             book.codes[code.code] = code
-        await self._store.codes.add_many(codes)
+        try:
+            await self._store.codes.add_many(codes)
+        except BaseException:
+            stock.set_aside -= count
+            for code in codes:
+                del book.codes[code.code]
+            raise
         return codes
 
     # -- the hot path ----------------------------------------------------------------
@@ -193,7 +230,7 @@ class SaleEngine:
             if pending is not None:
                 await asyncio.shield(pending)
             return ClaimOutcome(first, replayed=True)
-        book = self.book(launch_id)
+        book = self.public_book(launch_id)
         code = self._code_for(book, priority_code, sku, quantity)
         now = self._now()
         book.decide(fan_id, sku, quantity, code, now)
@@ -215,13 +252,44 @@ class SaleEngine:
         if code is not None:
             code.redeemed_by_claim = claim.id
         self._index(claim)
+        try:
+            written = self._durable[claim.id] = self._store.claims.add(claim)
+        except BaseException:
+            self._undo_claim(book, claim, code)
+            raise
+        written.add_done_callback(lambda done: self._written(done, book, claim, code))
         if self._sweeper_wakes_at is None or claim.expires_at < self._sweeper_wakes_at:
             self._expiry_changed.set()
-        written = self._durable[claim.id] = self._store.claims.add(claim)
-        written.add_done_callback(lambda _: self._durable.pop(claim.id, None))
-        # Shielded: a client that hangs up does not cancel the write that replays wait on.
-        await asyncio.shield(written)
+        try:
+            # Shielded: a cancelled request does not cancel the write replays wait on.
+            await asyncio.shield(written)
+        except asyncio.CancelledError:
+            raise  # the write goes on; `_written` sees how it ends
+        except BaseException:
+            self._undo_claim(book, claim, code)
+            raise
         return ClaimOutcome(claim, replayed=False)
+
+    def _written(
+        self, done: asyncio.Future[None], book: LaunchBook, claim: Claim, code: PriorityCode | None
+    ) -> None:
+        self._durable.pop(claim.id, None)
+        # (a cancelled future was still written: the writer skips only its answer)
+        if not done.cancelled() and done.exception() is not None:
+            self._undo_claim(book, claim, code)
+
+    def _undo_claim(self, book: LaunchBook, claim: Claim, code: PriorityCode | None) -> None:
+        """The claim's write failed: it never happened. Nobody was told yes (the answer
+        waits for the write), and a retry with the same key is decided afresh. Runs once
+        however often it is called."""
+        if self._claims.get(claim.id) is not claim:
+            return
+        del self._claims[claim.id]
+        del self._by_key[(claim.fan_id, claim.idempotency_key)]
+        if claim.is_held:
+            book.undo(claim, spent_code=code is not None)
+        if code is not None:
+            code.redeemed_by_claim = None
 
     def _code_for(
         self, book: LaunchBook, priority_code: str | None, sku: str, quantity: int
@@ -259,20 +327,34 @@ class SaleEngine:
         if claim.state is ClaimState.CANCELLED:
             return claim
         self._refuse_unless_held(claim)
-        self._close(claim, ClaimState.CANCELLED, self._now())
-        await self._store.claims.release(claim.id, ClaimState.CANCELLED, self._now())
+        now = self._now()
+        self._close(claim, ClaimState.CANCELLED, now)
+        await self._store.claims.release_many([claim.id], ClaimState.CANCELLED, now)
         return claim
 
     async def pay(
         self, fan_id: str, claim_id: str, method: str, token: str, idempotency_key: str
     ) -> PaymentOutcome:
         claim = self.claim_of(fan_id, claim_id)
+        while (in_flight := self._paying.get(claim.id)) is not None:
+            await asyncio.shield(in_flight)  # one payment at a time per claim
         order = self._orders.get(claim.id)
         if order is not None:
             if order.idempotency_key != idempotency_key:
                 raise AlreadyPaid()
             return PaymentOutcome(order, replayed=True)
         self._refuse_unless_held(claim)
+        done = self._paying[claim.id] = asyncio.get_running_loop().create_future()
+        try:
+            order = await self._charge_and_settle(claim, method, token, idempotency_key)
+        finally:
+            del self._paying[claim.id]
+            done.set_result(None)
+        return PaymentOutcome(order, replayed=False)
+
+    async def _charge_and_settle(
+        self, claim: Claim, method: str, token: str, idempotency_key: str
+    ) -> Order:
         payment = await self._payments.charge(method, token, claim.total, reference=claim.id)
         # The provider call yielded: the claim may have expired meanwhile. Re-check, and
         # give the money back rather than make an order without a unit.
@@ -280,15 +362,15 @@ class SaleEngine:
             await self._payments.refund(payment)
             self._refuse_unless_held(claim)
         now = self._now()
-        claim.state, claim.closed_at = ClaimState.PAID, now
         book = self.book(claim.launch_id)
+        claim.state, claim.closed_at = ClaimState.PAID, now
         book.stock[claim.sku].settle(claim.quantity)
         book.count(ClaimState.HELD, ClaimState.PAID)
         order = Order(
             id=new_id("ord"),
             claim_id=claim.id,
             launch_id=claim.launch_id,
-            fan_id=fan_id,
+            fan_id=claim.fan_id,
             sku=claim.sku,
             quantity=claim.quantity,
             total=claim.total_amount,
@@ -298,13 +380,22 @@ class SaleEngine:
             payment_reference=payment.reference,
             idempotency_key=idempotency_key,
         )
+        try:
+            await self._store.claims.settle(claim.id, now, order)
+        except BaseException:
+            # Not on record: the claim is still held, and the money goes back.
+            claim.state, claim.closed_at = ClaimState.HELD, None
+            book.stock[claim.sku].unsettle(claim.quantity)
+            book.count(ClaimState.PAID, ClaimState.HELD)
+            await self._payments.refund(payment)
+            raise
         self._orders[claim.id] = order
-        await self._store.claims.settle(claim.id, now, order)
-        return PaymentOutcome(order, replayed=False)
+        return order
 
     def _refuse_unless_held(self, claim: Claim) -> None:
-        if claim.is_overdue(self._now()):
-            self._close(claim, ClaimState.EXPIRED, claim.expires_at)
+        now = self._now()
+        if claim.is_overdue(now):
+            self._close(claim, ClaimState.EXPIRED, now)
             self._release_in_background(claim)
         if claim.state is ClaimState.PAID:
             raise AlreadyPaid()
@@ -320,9 +411,9 @@ class SaleEngine:
         expired: list[Claim] = []
         while self._expiries and self._expiries[0][0] <= now:
             _, claim_id = heapq.heappop(self._expiries)
-            claim = self._claims[claim_id]
-            if claim.is_held:
-                self._close(claim, ClaimState.EXPIRED, claim.expires_at)
+            claim = self._claims.get(claim_id)  # None: a claim undone after a failed write
+            if claim is not None and claim.is_held:
+                self._close(claim, ClaimState.EXPIRED, now)
                 expired.append(claim)
         if expired:
             await self._store.claims.release_many([c.id for c in expired], ClaimState.EXPIRED, now)
@@ -363,11 +454,11 @@ class SaleEngine:
         book.count(ClaimState.HELD, state)
 
     def _release_in_background(self, claim: Claim) -> None:
-        task = asyncio.get_running_loop().create_task(
-            self._store.claims.release(claim.id, claim.state, self._now())
-        )
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        """Queue the release now (in order with later claims); nobody waits for it."""
+        assert claim.closed_at is not None
+        written = self._store.claims.release_many([claim.id], claim.state, claim.closed_at)
+        self._background.add(written)
+        written.add_done_callback(self._background.discard)
 
     def _now(self) -> datetime:
         return self._clock.now()

@@ -36,6 +36,8 @@ class Platform:
 
     async def start(self, *, sweep: bool = True) -> None:
         await self.store.open()
+        if not self.tokens.has_secret:
+            self.tokens.use_secret(await self.store.secret("token-signing"))
         await self.engine.load()
         if sweep:
             self._sweeper = asyncio.get_running_loop().create_task(self.engine.run_sweeper())

@@ -18,12 +18,22 @@ def _b64(raw: bytes) -> str:
 class TokenSigner:
     """`signer.fan_token(fan_id)` -> "fan_ab12.<signature>"; `signer.fan_of(token)` -> id."""
 
-    def __init__(self, secret: bytes, admin_token: str) -> None:
+    def __init__(self, secret: bytes | None, admin_token: str) -> None:
+        self._secret = b""
+        if secret is not None:
+            self.use_secret(secret)
+        self._admin = admin_token.encode()
+        self._verified: dict[str, str] = {}
+
+    @property
+    def has_secret(self) -> bool:
+        return bool(self._secret)
+
+    def use_secret(self, secret: bytes) -> None:
         if len(secret) < 32:
             raise ValueError("the signing secret must be at least 32 bytes")
         self._secret = secret
-        self._admin = admin_token.encode()
-        self._verified: dict[str, str] = {}
+        self._verified = {}
 
     def fan_token(self, fan_id: str) -> str:
         return f"{fan_id}.{self._sign(fan_id)}"
@@ -48,6 +58,8 @@ class TokenSigner:
         return hmac.compare_digest(token.encode(), self._admin)
 
     def _sign(self, fan_id: str) -> str:
+        if not self._secret:
+            raise RuntimeError("no signing secret yet: start the platform first")
         return _b64(hmac.digest(self._secret, b"fan:" + fan_id.encode(), "sha256")[:24])
 
     @staticmethod

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -49,8 +50,9 @@ class _Launches:
     async def add(self, launch: Launch) -> None:
         self.rows[launch.id] = replace(launch, batch=dict(launch.batch))
 
-    async def update(self, launch: Launch) -> None:
-        await self.add(launch)
+    def update(self, launch: Launch) -> asyncio.Future[None]:
+        self.rows[launch.id] = replace(launch, batch=dict(launch.batch))
+        return _done()
 
     async def all(self) -> Sequence[Launch]:
         return [replace(launch, batch=dict(launch.batch)) for launch in self.rows.values()]
@@ -103,14 +105,14 @@ class _Claims:
             row.state, row.closed_at = ClaimState.PAID, paid_at
         self.order_rows[order.id] = order
 
-    async def release(self, claim_id: str, state: ClaimState, at: datetime) -> None:
-        await self.release_many([claim_id], state, at)
-
-    async def release_many(self, claim_ids: Iterable[str], state: ClaimState, at: datetime) -> None:
+    def release_many(
+        self, claim_ids: Iterable[str], state: ClaimState, at: datetime
+    ) -> asyncio.Future[None]:
         for claim_id in claim_ids:
             row = self.rows[claim_id]
             if row.state is ClaimState.HELD:
                 row.state, row.closed_at = state, at
+        return _done()
 
     async def all(self) -> Sequence[Claim]:
         return [copy.copy(c) for c in self.rows.values()]
@@ -142,12 +144,16 @@ class InMemoryStore:
         self.reservations = _Reservations()
         self.codes = _Codes()
         self.claims = _Claims(self.codes)
+        self.secrets: dict[str, bytes] = {}
 
     async def open(self) -> None:
         return None
 
     async def close(self) -> None:
         return None
+
+    async def secret(self, name: str) -> bytes:
+        return self.secrets.setdefault(name, secrets.token_bytes(32))
 
     def crash_copy(self) -> InMemoryStore:
         """What a restarted process would find: a deep copy of everything written."""

@@ -128,8 +128,8 @@ class SqliteLaunches(_Repo):
     async def add(self, launch: Launch) -> None:
         await self._writer.submit(lambda conn: self._write(conn, launch, insert=True))
 
-    async def update(self, launch: Launch) -> None:
-        await self._writer.submit(lambda conn: self._write(conn, launch, insert=False))
+    def update(self, launch: Launch) -> asyncio.Future[None]:
+        return self._writer.submit(lambda conn: self._write(conn, launch, insert=False))
 
     @staticmethod
     def _write(conn: sqlite3.Connection, launch: Launch, *, insert: bool) -> None:
@@ -264,12 +264,11 @@ class SqliteClaims(_Repo):
 
         await self._writer.submit(job)
 
-    async def release(self, claim_id: str, state: ClaimState, at: datetime) -> None:
-        await self.release_many([claim_id], state, at)
-
-    async def release_many(self, claim_ids: Iterable[str], state: ClaimState, at: datetime) -> None:
+    def release_many(
+        self, claim_ids: Iterable[str], state: ClaimState, at: datetime
+    ) -> asyncio.Future[None]:
         rows = [(state.value, ts(at), claim_id) for claim_id in claim_ids]
-        await self._writer.submit(
+        return self._writer.submit(
             _many(
                 "UPDATE claims SET state = ?, closed_at = ? WHERE id = ? AND state = 'held'", rows
             )

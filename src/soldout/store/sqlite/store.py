@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from pathlib import Path
 
@@ -46,6 +47,20 @@ class SqliteStore:
         reader.row_factory = sqlite3.Row
         reader.execute("PRAGMA query_only=ON")
         self.writer.start()
+
+    async def secret(self, name: str) -> bytes:
+        row = self.reader().execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()
+        if row is not None:
+            value: bytes = row[0]
+            return value
+        made = secrets.token_bytes(32)
+        await self.writer.submit(
+            lambda conn: conn.execute(
+                "INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+                (name, made),
+            )
+        )
+        return await self.secret(name)
 
     async def close(self) -> None:
         await self.writer.stop()

@@ -22,6 +22,7 @@ from what is durable.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable
@@ -121,7 +122,7 @@ class GroupCommitWriter:
             except Exception as exc:  # the disk, not a job: stop writing
                 log.critical("commit failed, refusing all further writes: %s", exc)
                 self.failed = exc
-                if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
                 outcomes = [(f, None, StorageUnavailable()) for _, f, _ in batch]
         for future, result, error in outcomes:

@@ -121,10 +121,16 @@ def upgrade() -> None:
         sa.Column("created_at", TEXT, nullable=False),
         sa.Column("redeemed_by_claim", TEXT, unique=True),
     )
+    op.create_table(
+        "secrets",
+        sa.Column("name", TEXT, primary_key=True),
+        sa.Column("value", sa.LargeBinary, nullable=False),
+    )
 
 
 def downgrade() -> None:
     for table in (
+        "secrets",
         "priority_codes",
         "orders",
         "claims",

@@ -1,0 +1,157 @@
+"""What happens when the record cannot be written, and the order writes are queued in."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from soldout.clock import FakeClock
+from soldout.domain import errors
+from soldout.domain.claims import Claim, ClaimState, Order
+from soldout.payments import TestPayments
+from soldout.services import Platform
+from soldout.services.catalog import LaunchChanges
+from soldout.services.tokens import TokenSigner
+from soldout.store.memory import InMemoryStore
+from soldout.store.sqlite import SqliteStore
+from tests.unit.conftest import open_launch
+
+
+class FlakyStore(InMemoryStore):
+    """Records the order writes are queued in; can be told to fail claim writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[str] = []
+        self.fail_claims = False
+        self.fail_settle = False
+        claims = self.claims
+        add, release, settle = claims.add, claims.release_many, claims.settle
+
+        def add_claim(claim: Claim) -> asyncio.Future[None]:
+            self.log.append(f"claim {claim.fan_id}")
+            if self.fail_claims:
+                failed = asyncio.get_running_loop().create_future()
+                failed.set_exception(errors.StorageUnavailable())
+                return failed
+            return add(claim)
+
+        def release_many(ids: object, state: ClaimState, at: datetime) -> asyncio.Future[None]:
+            self.log.append(f"release {state.value}")
+            return release(ids, state, at)  # type: ignore[arg-type]
+
+        async def settle_claim(claim_id: str, paid_at: datetime, order: Order) -> None:
+            if self.fail_settle:
+                raise errors.StorageUnavailable()
+            await settle(claim_id, paid_at, order)
+
+        claims.add = add_claim  # type: ignore[method-assign]
+        claims.release_many = release_many  # type: ignore[method-assign]
+        claims.settle = settle_claim  # type: ignore[method-assign]
+
+
+@pytest.fixture
+async def flaky(clock: FakeClock) -> tuple[Platform, FlakyStore, TestPayments]:
+    store, payments = FlakyStore(), TestPayments()
+    platform = Platform(store, TokenSigner(b"k" * 32, "a"), clock, payments)
+    await platform.start(sweep=False)
+    return platform, store, payments
+
+
+async def test_a_claim_that_was_not_written_never_happened(
+    flaky: tuple[Platform, FlakyStore, TestPayments], clock: FakeClock
+) -> None:
+    platform, store, _ = flaky
+    book = await open_launch(platform, batch={"A": 1}, payment_window_seconds=60)
+    [code] = await platform.catalog.issue_codes(book.launch.id, "A", 1)
+    store.fail_claims = True
+    with pytest.raises(errors.StorageUnavailable):
+        await platform.engine.claim("fan_1", book.launch.id, "A", 1, "k", code.code)
+    stock = book.stock["A"]
+    assert (stock.held, stock.set_aside, stock.available) == (0, 1, 0)
+    assert not code.is_spent
+    assert book.fan_units == {}
+    clock.advance(61)
+    assert await platform.engine.expire_due() == 0  # nothing left behind to expire
+    store.fail_claims = False
+    again = await platform.engine.claim("fan_1", book.launch.id, "A", 1, "k", code.code)
+    assert not again.replayed  # decided afresh, not a replay of something never written
+
+
+async def test_a_payment_that_was_not_written_is_refunded_and_the_claim_still_held(
+    flaky: tuple[Platform, FlakyStore, TestPayments],
+) -> None:
+    platform, store, payments = flaky
+    book = await open_launch(platform)
+    claim = (await platform.engine.claim("fan_1", book.launch.id, "A", 1, "k")).claim
+    store.fail_settle = True
+    with pytest.raises(errors.StorageUnavailable):
+        await platform.engine.pay("fan_1", claim.id, "test", "tok", "p")
+    assert len(payments.refunded) == 1
+    assert claim.state is ClaimState.HELD
+    assert (book.stock["A"].held, book.stock["A"].paid) == (1, 0)
+    store.fail_settle = False
+    order = await platform.engine.pay("fan_1", claim.id, "test", "tok", "p")
+    assert not order.replayed
+
+
+async def test_two_payments_of_one_claim_charge_once(
+    flaky: tuple[Platform, FlakyStore, TestPayments],
+) -> None:
+    platform, _, payments = flaky
+    book = await open_launch(platform)
+    claim = (await platform.engine.claim("fan_1", book.launch.id, "A", 1, "k")).claim
+    first, second = await asyncio.gather(
+        platform.engine.pay("fan_1", claim.id, "test", "tok", "p"),
+        platform.engine.pay("fan_1", claim.id, "test", "tok", "p"),
+    )
+    assert first.order == second.order
+    assert (first.replayed, second.replayed) == (False, True)
+    assert payments.refunded == []
+
+
+async def test_a_lazy_expiry_is_queued_before_the_claim_that_takes_its_unit(
+    flaky: tuple[Platform, FlakyStore, TestPayments], clock: FakeClock
+) -> None:
+    platform, store, _ = flaky
+    book = await open_launch(platform, batch={"A": 1}, payment_window_seconds=60)
+    claim = (await platform.engine.claim("fan_1", book.launch.id, "A", 1, "k")).claim
+    clock.advance(61)
+    with pytest.raises(errors.ClaimExpired):
+        await platform.engine.pay("fan_1", claim.id, "test", "tok", "p")
+    await platform.engine.claim("fan_2", book.launch.id, "A", 1, "k2")
+    assert store.log == ["claim fan_1", "release expired", "claim fan_2"]
+
+
+async def test_cancelling_a_launch_and_its_holds_is_one_transaction(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "soldout.db")
+    platform = Platform(store, TokenSigner(None, "a"))
+    await platform.start(sweep=False)
+    try:
+        book = await open_launch(platform)
+        await platform.engine.claim("fan_1", book.launch.id, "A", 1, "k")
+        before = store.writer.batches
+        await platform.catalog.change_launch(book.launch.id, LaunchChanges(cancel=True))
+        assert store.writer.batches == before + 1
+        [row] = await store.claims.all()
+        assert row.state is ClaimState.CANCELLED
+    finally:
+        await platform.stop()
+
+
+async def test_tokens_are_only_valid_for_the_database_that_made_them(tmp_path: Path) -> None:
+    async def token_and_signer(path: Path) -> tuple[str, TokenSigner]:
+        platform = Platform(SqliteStore(path), TokenSigner(None, "a"))
+        await platform.start(sweep=False)
+        _, token = await platform.fans.register("ann@example.com", "Ann")
+        await platform.stop()
+        return token, platform.tokens
+
+    token, signer = await token_and_signer(tmp_path / "one.db")
+    other_token, other = await token_and_signer(tmp_path / "two.db")
+    assert signer.fan_of(token) is not None
+    assert other.fan_of(token) is None
+    assert signer.fan_of(other_token) is None
