@@ -180,3 +180,13 @@ def claim(
         json={"sku": sku, **extra},
         headers={"authorization": f"Bearer {token}", "idempotency-key": key or uuid.uuid4().hex},
     )
+
+
+def error(response: httpx.Response) -> tuple[int, str, str | None]:
+    """(status, code, field) of an error answer, checking the error body's shape."""
+    body = response.json()
+    assert set(body) == {"error"}, body
+    assert set(body["error"]) == {"code", "message", "field"}, body
+    assert isinstance(body["error"]["message"], str)
+    assert body["error"]["message"]
+    return response.status_code, body["error"]["code"], body["error"]["field"]

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import pytest
 
-from tests.support import ServerProcess, claim, create_launch, iso, now, register
+from tests.support import ServerProcess, claim, create_launch, error, iso, now, register
 
 CLAIMS_PATH = "/api/v1/launches/{launch_id}/claims"
 
@@ -24,32 +22,8 @@ CLAIMS_PATH = "/api/v1/launches/{launch_id}/claims"
 # -- helpers -------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def admin(shared_server: ServerProcess) -> Iterator[httpx.Client]:
-    """One client per module: clients hold no state, and making one costs an SSL context."""
-    with shared_server.admin() as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def anyone(shared_server: ServerProcess) -> Iterator[httpx.Client]:
-    """A client without a token; fan calls pass their token per request."""
-    with shared_server.client() as client:
-        yield client
-
-
 def auth(fan: dict[str, Any]) -> dict[str, str]:
     return {"authorization": f"Bearer {fan['token']}"}
-
-
-def error(response: httpx.Response) -> tuple[int, str, str | None]:
-    """(status, error code, field) of an error answer, checking the error body shape."""
-    body = response.json()
-    assert set(body) == {"error"}, body
-    assert set(body["error"]) == {"code", "message", "field"}, body
-    assert isinstance(body["error"]["message"], str)
-    assert body["error"]["message"]
-    return response.status_code, body["error"]["code"], body["error"]["field"]
 
 
 def claimed(client: httpx.Client, launch_id: str, fan: dict[str, Any], **kw: Any) -> dict[str, Any]:

@@ -17,26 +17,21 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import ADMIN_TOKEN, ServerProcess, claim, create_launch, iso, now, register
+from tests.support import (
+    ADMIN_TOKEN,
+    claim,
+    create_launch,
+    error,
+    iso,
+    now,
+    register,
+)
 
 MAX_CLAIM_BODY = 4096
 MAX_BODY = 65536
 
 
 # -- helpers -------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def admin(shared_server: ServerProcess) -> Iterator[httpx.Client]:
-    """One client per module: clients hold no state, and making one costs an SSL context."""
-    with shared_server.admin() as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def anyone(shared_server: ServerProcess) -> Iterator[httpx.Client]:
-    with shared_server.client() as client:
-        yield client
 
 
 @dataclass
@@ -70,16 +65,6 @@ def auth(token: str) -> dict[str, str]:
 
 def key() -> dict[str, str]:
     return {"idempotency-key": uuid.uuid4().hex}
-
-
-def error(response: httpx.Response) -> tuple[int, str, str | None]:
-    """(status, code, field) of an error answer, checking the error body's shape."""
-    body = response.json()
-    assert set(body) == {"error"}, body
-    assert set(body["error"]) == {"code", "message", "field"}, body
-    assert isinstance(body["error"]["message"], str)
-    assert body["error"]["message"]
-    return response.status_code, body["error"]["code"], body["error"]["field"]
 
 
 def without_time(body: Any) -> Any:
