@@ -9,8 +9,6 @@ the store, so a crash loses nothing that a fan was told about.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import heapq
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +28,7 @@ from soldout.domain.fans import Reservation
 from soldout.domain.launches import Launch
 from soldout.domain.products import Product
 from soldout.engine.book import LaunchBook
+from soldout.engine.expiry import ExpiryQueue
 from soldout.ids import new_id, new_priority_code
 from soldout.payments import PaymentProvider
 from soldout.store.ports import Store
@@ -63,9 +62,7 @@ class SaleEngine:
         self._by_key: dict[tuple[str, str], Claim] = {}
         self._durable: dict[str, asyncio.Future[None]] = {}
         self._orders: dict[str, Order] = {}
-        self._expiries: list[tuple[datetime, str]] = []
-        self._expiry_changed = asyncio.Event()
-        self._sweeper_wakes_at: datetime | None = None
+        self._expiries = ExpiryQueue(clock)
         self._background: set[asyncio.Future[None]] = set()
         self._paying: dict[str, asyncio.Future[None]] = {}
 
@@ -94,7 +91,6 @@ class SaleEngine:
                 book.fan_units[claim.fan_id] = book.fan_units.get(claim.fan_id, 0) + claim.quantity
         for order in await self._store.claims.orders():
             self._orders[order.claim_id] = order
-        heapq.heapify(self._expiries)
         await self._release_holds_of_cancelled_launches()
 
     async def _release_holds_of_cancelled_launches(self) -> None:
@@ -258,8 +254,6 @@ class SaleEngine:
             self._undo_claim(book, claim, code)
             raise
         written.add_done_callback(lambda done: self._written(done, book, claim, code))
-        if self._sweeper_wakes_at is None or claim.expires_at < self._sweeper_wakes_at:
-            self._expiry_changed.set()
         try:
             # Shielded: a cancelled request does not cancel the write replays wait on.
             await asyncio.shield(written)
@@ -409,8 +403,7 @@ class SaleEngine:
         """Expire every held claim whose payment window has passed; return how many."""
         now = self._now()
         expired: list[Claim] = []
-        while self._expiries and self._expiries[0][0] <= now:
-            _, claim_id = heapq.heappop(self._expiries)
+        for claim_id in self._expiries.due(now):
             claim = self._claims.get(claim_id)  # None: a claim undone after a failed write
             if claim is not None and claim.is_held:
                 self._close(claim, ClaimState.EXPIRED, now)
@@ -420,29 +413,18 @@ class SaleEngine:
         return len(expired)
 
     def next_expiry(self) -> datetime | None:
-        return self._expiries[0][0] if self._expiries else None
+        return self._expiries.next()
 
     async def run_sweeper(self, max_sleep: float = 1.0) -> None:
         """Release unpaid claims as their windows pass. Runs until cancelled."""
-        while True:
-            await self.expire_due()
-            now = self._now()
-            due = self.next_expiry()
-            wait = max_sleep
-            if due is not None:
-                wait = min(max_sleep, max(0.0, (due - now).total_seconds()))
-            # woken early only by a claim that expires before this wake-up
-            self._sweeper_wakes_at = now + timedelta(seconds=wait)
-            self._expiry_changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._expiry_changed.wait(), timeout=wait)
+        await self._expiries.run(self.expire_due, max_sleep)
 
     # -- internals -------------------------------------------------------------------
     def _index(self, claim: Claim) -> None:
         self._claims[claim.id] = claim
         self._by_key[(claim.fan_id, claim.idempotency_key)] = claim
         if claim.is_held:
-            heapq.heappush(self._expiries, (claim.expires_at, claim.id))
+            self._expiries.push(claim.expires_at, claim.id)
 
     def _close(self, claim: Claim, state: ClaimState, at: datetime) -> None:
         """Move a held claim to expired or cancelled and free its units: exactly once."""
