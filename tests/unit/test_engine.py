@@ -261,3 +261,19 @@ async def test_counters_are_rebuilt_from_the_record(platform: Platform, clock: F
     assert replay.replayed
     with pytest.raises(errors.LimitReached):
         await reborn.engine.claim("fan_1", launch_id, "A", 1, "k3")
+
+
+async def test_a_repeated_reservation_is_answered_once_the_first_is_durable(
+    platform: Platform, clock: FakeClock
+) -> None:
+    book = await open_launch(platform)
+    await platform.catalog.change_launch(
+        book.launch.id, LaunchChanges(sale_opens_at=clock.now() + timedelta(minutes=5))
+    )
+    first, again = await asyncio.gather(
+        platform.engine.reserve(book.launch.id, "fan_1"),
+        platform.engine.reserve(book.launch.id, "fan_1"),
+    )
+    assert first[0] is again[0]
+    assert (first[1], again[1]) == (True, False)
+    assert len(await platform.store.reservations.all()) == 1

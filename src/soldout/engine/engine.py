@@ -161,6 +161,9 @@ class SaleEngine:
         book = self.public_book(launch_id)
         existing = book.reservations.get(fan_id)
         if existing is not None:
+            pending = self._durable.get(existing.id)
+            if pending is not None:  # the first request's write: answer once it is durable
+                await asyncio.shield(pending)
             return existing, False
         now = self._now()
         launch = book.launch
@@ -173,10 +176,16 @@ class SaleEngine:
             raise Conflict("reservations are not open yet").with_code("reservations_not_open")
         reservation = Reservation(new_id("res"), launch_id, fan_id, now)
         book.reservations[fan_id] = reservation
+        written = self._durable[reservation.id] = asyncio.ensure_future(
+            self._store.reservations.add(reservation)
+        )
+        written.add_done_callback(lambda _: self._durable.pop(reservation.id, None))
         try:
-            await self._store.reservations.add(reservation)
+            await asyncio.shield(written)
+        except asyncio.CancelledError:
+            raise
         except BaseException:
-            del book.reservations[fan_id]
+            del book.reservations[fan_id]  # not on record: it never happened
             raise
         return reservation, True
 
