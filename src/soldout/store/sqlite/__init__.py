@@ -1,4 +1,4 @@
-"""The embedded store: SQLite in WAL mode, writes group-committed by one writer thread."""
+"""The embedded store: SQLite in WAL mode, writes group-committed on the event loop."""
 
 from soldout.store.sqlite.store import SqliteStore
 
