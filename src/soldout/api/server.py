@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
@@ -21,7 +22,8 @@ from soldout.api.app import build_app
 from soldout.services import Platform
 from soldout.services.tokens import TokenSigner
 from soldout.settings import Settings, load_admin_token
-from soldout.store.sqlite import SqliteStore
+from soldout.store.sqlite import SqliteStore, StoreInUse
+from soldout.store.sqlite.store import check_not_in_use
 
 __all__ = ["ServerName", "make_platform", "run", "serve_asgi"]
 
@@ -74,9 +76,31 @@ async def _granian(app: ASGIApp, host: str, port: int, log_level: str) -> None:
         lambda record: "experimental" not in record.getMessage()
     )
     loop = asyncio.get_running_loop()
+    serving = loop.create_task(server.serve())
+    stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, server.stop)
-    await server.serve()
+        loop.add_signal_handler(sig, stop.set)
+    stopping = loop.create_task(stop.wait())
+    await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    # A stop asked for while Granian is still starting can be forgotten when it starts:
+    # ask again until it has stopped.
+    while not serving.done():
+        server.stop()  # type: ignore[no-untyped-call]
+        await asyncio.wait({serving}, timeout=0.5)
+    stopping.cancel()
+    await serving
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Granian listens with SO_REUSEPORT, which would let a second server share the port
+    silently; refuse instead, whatever the server."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
 
 
 def make_platform(settings: Settings) -> tuple[Platform, str, bool]:
@@ -84,11 +108,16 @@ def make_platform(settings: Settings) -> tuple[Platform, str, bool]:
         database = settings.database
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+    try:
+        check_not_in_use(database)
+    except StoreInUse as exc:
+        raise click.ClickException(str(exc)) from exc
     admin, generated = load_admin_token(settings)
     return Platform(SqliteStore(database), TokenSigner(None, admin)), admin, generated
 
 
 def run(settings: Settings, on_start: Callable[[Platform], Awaitable[None]] | None = None) -> None:
+    _check_port_free(settings.host, settings.port)
     platform, admin, generated = make_platform(settings)
     base = f"http://{settings.host}:{settings.port}"
 

@@ -1,5 +1,5 @@
 """The embedded store: SQLite in WAL mode, writes group-committed on the event loop."""
 
-from soldout.store.sqlite.store import SqliteStore
+from soldout.store.sqlite.store import SqliteStore, StoreInUse
 
-__all__ = ["SqliteStore"]
+__all__ = ["SqliteStore", "StoreInUse"]

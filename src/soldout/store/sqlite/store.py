@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import secrets
 import sqlite3
 from pathlib import Path
+from typing import TextIO
 
 from soldout.store.sqlite.migrations import upgrade
 from soldout.store.sqlite.repos import (
@@ -17,7 +19,7 @@ from soldout.store.sqlite.repos import (
 )
 from soldout.store.sqlite.writer import GroupCommitWriter, connect
 
-__all__ = ["SqliteStore"]
+__all__ = ["SqliteStore", "StoreInUse"]
 
 
 class SqliteStore:
@@ -27,6 +29,7 @@ class SqliteStore:
         self.path = path
         self.writer = GroupCommitWriter(path)
         self._reader: sqlite3.Connection | None = None
+        self._lock: TextIO | None = None
         self.products = SqliteProducts(self)
         self.launches = SqliteLaunches(self)
         self.fans = SqliteFans(self)
@@ -42,6 +45,7 @@ class SqliteStore:
 
     async def open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = _exclusive_lock(lock_path(self.path))
         upgrade(self.path)
         reader = self._reader = connect(self.path)
         reader.row_factory = sqlite3.Row
@@ -67,3 +71,35 @@ class SqliteStore:
         if self._reader is not None:
             self._reader.close()
             self._reader = None
+        if self._lock is not None:
+            self._lock.close()  # the kernel drops the lock with the file (also on a crash)
+            self._lock = None
+
+
+def lock_path(database: Path) -> Path:
+    return database.with_name(database.name + ".lock")
+
+
+def check_not_in_use(database: Path) -> None:
+    """Raise `StoreInUse` now, with a clear message, if another process serves `database`."""
+    database.parent.mkdir(parents=True, exist_ok=True)
+    _exclusive_lock(lock_path(database)).close()
+
+
+def _exclusive_lock(path: Path) -> TextIO:
+    """One process owns a database: its counters are the truth only if no other process
+    sells from the same record. A second `soldout serve` on the same data is refused."""
+    handle = path.open("a")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise StoreInUse(
+            f"another soldout process is serving {path.with_suffix('')}; one process owns a "
+            "store (stop the other one, or use another --data directory)"
+        ) from None
+    return handle
+
+
+class StoreInUse(RuntimeError):
+    pass
