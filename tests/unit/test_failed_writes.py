@@ -28,6 +28,9 @@ class FlakyStore(InMemoryStore):
         self.log: list[str] = []
         self.fail_claims = False
         self.fail_settle = False
+        self.settle_gate: asyncio.Future[None] | None = None
+        self.last_settle: asyncio.Future[None] | None = None
+        self.settling = asyncio.Event()
         claims = self.claims
         add, release, settle = claims.add, claims.release_many, claims.settle
 
@@ -43,10 +46,19 @@ class FlakyStore(InMemoryStore):
             self.log.append(f"release {state.value}")
             return release(ids, state, at)  # type: ignore[arg-type]
 
-        async def settle_claim(claim_id: str, paid_at: datetime, order: Order) -> None:
+        def settle_claim(claim_id: str, paid_at: datetime, order: Order) -> asyncio.Future[None]:
+            if self.settle_gate is not None:  # written only when the test opens the gate
+                gate = self.settle_gate
+                written = self.last_settle = asyncio.get_running_loop().create_future()
+                gate.add_done_callback(lambda _: settle(claim_id, paid_at, order))
+                gate.add_done_callback(lambda _: written.set_result(None))
+                self.settling.set()
+                return written
             if self.fail_settle:
-                raise errors.StorageUnavailable()
-            await settle(claim_id, paid_at, order)
+                failed = asyncio.get_running_loop().create_future()
+                failed.set_exception(errors.StorageUnavailable())
+                return failed
+            return settle(claim_id, paid_at, order)
 
         claims.add = add_claim  # type: ignore[method-assign]
         claims.release_many = release_many  # type: ignore[method-assign]
@@ -155,3 +167,38 @@ async def test_tokens_are_only_valid_for_the_database_that_made_them(tmp_path: P
     assert signer.fan_of(token) is not None
     assert other.fan_of(token) is None
     assert signer.fan_of(other_token) is None
+
+
+async def test_a_claim_whose_payment_was_not_written_still_expires(
+    flaky: tuple[Platform, FlakyStore, TestPayments], clock: FakeClock
+) -> None:
+    platform, store, _ = flaky
+    book = await open_launch(platform, batch={"A": 1}, payment_window_seconds=60)
+    claim = (await platform.engine.claim("fan_1", book.launch.id, "A", 1, "k")).claim
+    store.fail_settle = True
+    with pytest.raises(errors.StorageUnavailable):
+        await platform.engine.pay("fan_1", claim.id, "test", "tok", "p")
+    clock.advance(61)
+    assert await platform.engine.expire_due() == 1
+    assert book.stock["A"].available == 1
+
+
+async def test_a_payment_whose_request_is_cancelled_keeps_what_it_wrote(
+    flaky: tuple[Platform, FlakyStore, TestPayments],
+) -> None:
+    platform, store, payments = flaky
+    book = await open_launch(platform, batch={"A": 1})
+    claim = (await platform.engine.claim("fan_1", book.launch.id, "A", 1, "k")).claim
+    store.settle_gate = asyncio.get_running_loop().create_future()
+    paying = asyncio.create_task(platform.engine.pay("fan_1", claim.id, "test", "tok", "p"))
+    await store.settling.wait()  # the payment is waiting for its write
+    paying.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await paying
+    store.settle_gate.set_result(None)
+    assert store.last_settle is not None
+    await store.last_settle
+    assert payments.refunded == []
+    assert claim.state is ClaimState.PAID
+    assert (book.stock["A"].held, book.stock["A"].paid) == (0, 1)
+    assert platform.engine.order_for(claim.id) is not None

@@ -30,7 +30,7 @@ from soldout.domain.products import Product
 from soldout.engine.book import LaunchBook
 from soldout.engine.expiry import ExpiryQueue
 from soldout.ids import new_id, new_priority_code
-from soldout.payments import PaymentProvider
+from soldout.payments import Payment, PaymentProvider
 from soldout.store.ports import Store
 
 __all__ = ["ClaimOutcome", "PaymentOutcome", "SaleEngine"]
@@ -179,15 +179,17 @@ class SaleEngine:
         written = self._durable[reservation.id] = asyncio.ensure_future(
             self._store.reservations.add(reservation)
         )
-        written.add_done_callback(lambda _: self._durable.pop(reservation.id, None))
-        try:
-            await asyncio.shield(written)
-        except asyncio.CancelledError:
-            raise
-        except BaseException:
-            del book.reservations[fan_id]  # not on record: it never happened
-            raise
+        written.add_done_callback(lambda done: self._reserved(done, book, reservation))
+        await asyncio.shield(written)
         return reservation, True
+
+    def _reserved(
+        self, done: asyncio.Future[None], book: LaunchBook, reservation: Reservation
+    ) -> None:
+        self._durable.pop(reservation.id, None)
+        failed = not done.cancelled() and done.exception() is not None
+        if failed and book.reservations.get(reservation.fan_id) is reservation:
+            del book.reservations[reservation.fan_id]  # not on record: it never happened
 
     async def issue_codes(self, launch_id: str, sku: str | None, count: int) -> list[PriorityCode]:
         book = self.book(launch_id)
@@ -291,8 +293,13 @@ class SaleEngine:
         del self._by_key[(claim.fan_id, claim.idempotency_key)]
         if claim.is_held:
             book.undo(claim, spent_code=code is not None)
-        if code is not None:
-            code.redeemed_by_claim = None
+            if code is not None:
+                code.redeemed_by_claim = None
+        else:
+            # Already released (its units are back in the open pool) or paid meanwhile;
+            # a code stays spent rather than promise a unit no longer set aside. This
+            # only happens once the store has failed, and a restart rebuilds all counts.
+            book.claim_states[claim.state] -= 1
 
     def _code_for(
         self, book: LaunchBook, priority_code: str | None, sku: str, quantity: int
@@ -384,16 +391,33 @@ class SaleEngine:
             idempotency_key=idempotency_key,
         )
         try:
-            await self._store.claims.settle(claim.id, now, order)
+            written = self._store.claims.settle(claim.id, now, order)
         except BaseException:
-            # Not on record: the claim is still held, and the money goes back.
-            claim.state, claim.closed_at = ClaimState.HELD, None
-            book.stock[claim.sku].unsettle(claim.quantity)
-            book.count(ClaimState.PAID, ClaimState.HELD)
-            await self._payments.refund(payment)
+            await self._unpay(book, claim, payment)
+            raise
+        try:
+            await asyncio.shield(written)  # a cancelled request does not stop the write
+        except asyncio.CancelledError:
+            written.add_done_callback(lambda done: self._settled_late(done, order))
+            raise
+        except BaseException:
+            await self._unpay(book, claim, payment)
             raise
         self._orders[claim.id] = order
         return order
+
+    def _settled_late(self, done: asyncio.Future[None], order: Order) -> None:
+        """The payment's request was cancelled, its write went on: keep what it wrote."""
+        if not done.cancelled() and done.exception() is None:
+            self._orders[order.claim_id] = order
+
+    async def _unpay(self, book: LaunchBook, claim: Claim, payment: Payment) -> None:
+        """The order was not recorded: the claim is held again and the money goes back."""
+        claim.state, claim.closed_at = ClaimState.HELD, None
+        book.stock[claim.sku].unsettle(claim.quantity)
+        book.count(ClaimState.PAID, ClaimState.HELD)
+        self._expiries.push(claim.expires_at, claim.id)  # its deadline may have been popped
+        await self._payments.refund(payment)
 
     def _refuse_unless_held(self, claim: Claim) -> None:
         now = self._now()
@@ -449,7 +473,12 @@ class SaleEngine:
         assert claim.closed_at is not None
         written = self._store.claims.release_many([claim.id], claim.state, claim.closed_at)
         self._background.add(written)
-        written.add_done_callback(self._background.discard)
+        written.add_done_callback(self._forget_background)
+
+    def _forget_background(self, done: asyncio.Future[None]) -> None:
+        self._background.discard(done)
+        if not done.cancelled() and done.exception() is not None:
+            log.error("a release was not written: %s", done.exception())
 
     def _now(self) -> datetime:
         return self._clock.now()

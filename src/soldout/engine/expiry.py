@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
+import logging
 from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime, timedelta
 
 from soldout.clock import Clock
 
 __all__ = ["ExpiryQueue"]
+
+log = logging.getLogger(__name__)
 
 
 class ExpiryQueue:
@@ -42,7 +45,10 @@ class ExpiryQueue:
     async def run(self, expire_due: Callable[[], Awaitable[int]], max_sleep: float = 1.0) -> None:
         """Call `expire_due` at every deadline, until cancelled."""
         while True:
-            await expire_due()
+            try:
+                await expire_due()
+            except Exception:  # e.g. the store has failed: keep the loop, log it
+                log.exception("expiring claims failed")
             now = self._clock.now()
             due = self.next()
             wait = max_sleep

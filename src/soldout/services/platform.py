@@ -43,8 +43,10 @@ class Platform:
             self._sweeper = asyncio.get_running_loop().create_task(self.engine.run_sweeper())
 
     async def stop(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-        await self.store.close()
+        try:
+            if self._sweeper is not None:
+                self._sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._sweeper
+        finally:
+            await self.store.close()

@@ -99,11 +99,12 @@ class _Claims:
             self._codes.rows[claim.priority_code].redeemed_by_claim = claim.id
         return _done()
 
-    async def settle(self, claim_id: str, paid_at: datetime, order: Order) -> None:
+    def settle(self, claim_id: str, paid_at: datetime, order: Order) -> asyncio.Future[None]:
         row = self.rows[claim_id]
         if row.state is ClaimState.HELD:
             row.state, row.closed_at = ClaimState.PAID, paid_at
         self.order_rows[order.id] = order
+        return _done()
 
     def release_many(
         self, claim_ids: Iterable[str], state: ClaimState, at: datetime

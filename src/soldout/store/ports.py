@@ -65,8 +65,9 @@ class ClaimRepository(Protocol):
         Returns the future of its durability rather than a coroutine: the hot path awaits
         it shielded, and replays of the same request await the same future."""
 
-    async def settle(self, claim_id: str, paid_at: datetime, order: Order) -> None:
-        """Mark the claim paid and record its order, in one transaction."""
+    def settle(self, claim_id: str, paid_at: datetime, order: Order) -> asyncio.Future[None]:
+        """Mark the claim paid and record its order, in one transaction. Queued at once:
+        the payment awaits it shielded, so a cancelled request cannot half-undo it."""
 
     def release_many(
         self, claim_ids: Iterable[str], state: ClaimState, at: datetime

@@ -251,7 +251,7 @@ class SqliteClaims(_Repo):
 
         return self._writer.submit(with_code)
 
-    async def settle(self, claim_id: str, paid_at: datetime, order: Order) -> None:
+    def settle(self, claim_id: str, paid_at: datetime, order: Order) -> asyncio.Future[None]:
         def job(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "UPDATE claims SET state = 'paid', closed_at = ? WHERE id = ? AND state = 'held'",
@@ -262,7 +262,7 @@ class SqliteClaims(_Repo):
                 order_row(order),
             )
 
-        await self._writer.submit(job)
+        return self._writer.submit(job)
 
     def release_many(
         self, claim_ids: Iterable[str], state: ClaimState, at: datetime
