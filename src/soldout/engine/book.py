@@ -13,6 +13,7 @@ from soldout.domain.claims import Claim, ClaimState
 from soldout.domain.codes import PriorityCode
 from soldout.domain.errors import (
     Closed,
+    Conflict,
     InsufficientStock,
     InvalidInput,
     LimitReached,
@@ -87,6 +88,41 @@ class LaunchBook:
             raise InsufficientStock(f"only {stock.available} left", field="quantity")
         self.fan_units[fan_id] = held + quantity
         self.count(None, ClaimState.HELD)
+
+    def code_for(self, priority_code: str | None, sku: str, quantity: int) -> PriorityCode | None:
+        """The live priority code a claim redeems, or None; refused if it cannot be used."""
+        if priority_code is None:
+            return None
+        code = self.codes.get(priority_code)
+        if code is None:
+            raise InvalidInput(
+                "no such priority code for this launch", field="priority_code", code="invalid_code"
+            )
+        if code.is_spent:
+            raise Conflict("this priority code was already used", field="priority_code").with_code(
+                "code_spent"
+            )
+        if code.sku != sku:
+            raise InvalidInput(f"this code is for SKU {code.sku!r}", field="sku")
+        if quantity != 1:
+            raise InvalidInput("a priority code buys exactly one unit", field="quantity")
+        return code
+
+    def restore_code(self, code: PriorityCode) -> None:
+        """Count a code read back from the record: an unspent one keeps its unit aside."""
+        self.codes[code.code] = code
+        if not code.is_spent:
+            self.stock[code.sku].set_aside += 1
+
+    def restore(self, claim: Claim) -> None:
+        """Count a claim read back from the record (on start)."""
+        self.count(None, claim.state)
+        if claim.state in (ClaimState.HELD, ClaimState.PAID):
+            stock = self.stock[claim.sku]
+            stock.held += claim.quantity
+            if claim.state is ClaimState.PAID:
+                stock.settle(claim.quantity)
+            self.fan_units[claim.fan_id] = self.fan_units.get(claim.fan_id, 0) + claim.quantity
 
     def count(self, before: ClaimState | None, after: ClaimState) -> None:
         """Keep the per-state claim counts for stats without scanning claims."""

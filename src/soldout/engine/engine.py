@@ -28,9 +28,10 @@ from soldout.domain.fans import Reservation
 from soldout.domain.launches import Launch
 from soldout.domain.products import Product
 from soldout.engine.book import LaunchBook
+from soldout.engine.checkout import Checkout
 from soldout.engine.expiry import ExpiryQueue
 from soldout.ids import new_id, new_priority_code
-from soldout.payments import Payment, PaymentProvider
+from soldout.payments import PaymentProvider
 from soldout.store.ports import Store
 
 __all__ = ["ClaimOutcome", "PaymentOutcome", "SaleEngine"]
@@ -65,6 +66,9 @@ class SaleEngine:
         self._expiries = ExpiryQueue(clock)
         self._background: set[asyncio.Future[None]] = set()
         self._paying: dict[str, asyncio.Future[None]] = {}
+        self._checkout = Checkout(
+            store, payments, clock, self._expiries, self._orders, self._refuse_unless_held
+        )
 
     # -- start -----------------------------------------------------------------------
     async def load(self) -> None:
@@ -75,20 +79,10 @@ class SaleEngine:
         for reservation in await self._store.reservations.all():
             self._books[reservation.launch_id].reservations[reservation.fan_id] = reservation
         for code in await self._store.codes.all():
-            book = self._books[code.launch_id]
-            book.codes[code.code] = code
-            if not code.is_spent:
-                book.stock[code.sku].set_aside += 1
+            self._books[code.launch_id].restore_code(code)
         for claim in await self._store.claims.all():
             self._index(claim)
-            book = self._books[claim.launch_id]
-            book.count(None, claim.state)
-            if claim.state in (ClaimState.HELD, ClaimState.PAID):
-                stock = book.stock[claim.sku]
-                stock.held += claim.quantity
-                if claim.state is ClaimState.PAID:
-                    stock.settle(claim.quantity)
-                book.fan_units[claim.fan_id] = book.fan_units.get(claim.fan_id, 0) + claim.quantity
+            self._books[claim.launch_id].restore(claim)
         for order in await self._store.claims.orders():
             self._orders[order.claim_id] = order
         await self._release_holds_of_cancelled_launches()
@@ -238,7 +232,7 @@ class SaleEngine:
                 await asyncio.shield(pending)
             return ClaimOutcome(first, replayed=True)
         book = self.public_book(launch_id)
-        code = self._code_for(book, priority_code, sku, quantity)
+        code = book.code_for(priority_code, sku, quantity)
         now = self._now()
         book.decide(fan_id, sku, quantity, code, now)
         price = book.product.sku(sku)
@@ -301,26 +295,6 @@ class SaleEngine:
             # only happens once the store has failed, and a restart rebuilds all counts.
             book.claim_states[claim.state] -= 1
 
-    def _code_for(
-        self, book: LaunchBook, priority_code: str | None, sku: str, quantity: int
-    ) -> PriorityCode | None:
-        if priority_code is None:
-            return None
-        code = book.codes.get(priority_code)
-        if code is None:
-            raise InvalidInput(
-                "no such priority code for this launch", field="priority_code", code="invalid_code"
-            )
-        if code.is_spent:
-            raise Conflict("this priority code was already used", field="priority_code").with_code(
-                "code_spent"
-            )
-        if code.sku != sku:
-            raise InvalidInput(f"this code is for SKU {code.sku!r}", field="sku")
-        if quantity != 1:
-            raise InvalidInput("a priority code buys exactly one unit", field="quantity")
-        return code
-
     # -- claims after the race -------------------------------------------------------
     def claim_of(self, fan_id: str, claim_id: str) -> Claim:
         """The fan's own claim; another fan's claim is indistinguishable from a missing one."""
@@ -356,68 +330,13 @@ class SaleEngine:
         self._refuse_unless_held(claim)
         done = self._paying[claim.id] = asyncio.get_running_loop().create_future()
         try:
-            order = await self._charge_and_settle(claim, method, token, idempotency_key)
+            order = await self._checkout.settle(
+                self.book(claim.launch_id), claim, method, token, idempotency_key
+            )
         finally:
             del self._paying[claim.id]
             done.set_result(None)
         return PaymentOutcome(order, replayed=False)
-
-    async def _charge_and_settle(
-        self, claim: Claim, method: str, token: str, idempotency_key: str
-    ) -> Order:
-        payment = await self._payments.charge(method, token, claim.total, reference=claim.id)
-        # The provider call yielded: the claim may have expired meanwhile. Re-check, and
-        # give the money back rather than make an order without a unit.
-        if not claim.is_held or claim.is_overdue(self._now()):
-            await self._payments.refund(payment)
-            self._refuse_unless_held(claim)
-        now = self._now()
-        book = self.book(claim.launch_id)
-        claim.state, claim.closed_at = ClaimState.PAID, now
-        book.stock[claim.sku].settle(claim.quantity)
-        book.count(ClaimState.HELD, ClaimState.PAID)
-        order = Order(
-            id=new_id("ord"),
-            claim_id=claim.id,
-            launch_id=claim.launch_id,
-            fan_id=claim.fan_id,
-            sku=claim.sku,
-            quantity=claim.quantity,
-            total=claim.total_amount,
-            currency=claim.currency,
-            paid_at=now,
-            payment_method=method,
-            payment_reference=payment.reference,
-            idempotency_key=idempotency_key,
-        )
-        try:
-            written = self._store.claims.settle(claim.id, now, order)
-        except BaseException:
-            await self._unpay(book, claim, payment)
-            raise
-        try:
-            await asyncio.shield(written)  # a cancelled request does not stop the write
-        except asyncio.CancelledError:
-            written.add_done_callback(lambda done: self._settled_late(done, order))
-            raise
-        except BaseException:
-            await self._unpay(book, claim, payment)
-            raise
-        self._orders[claim.id] = order
-        return order
-
-    def _settled_late(self, done: asyncio.Future[None], order: Order) -> None:
-        """The payment's request was cancelled, its write went on: keep what it wrote."""
-        if not done.cancelled() and done.exception() is None:
-            self._orders[order.claim_id] = order
-
-    async def _unpay(self, book: LaunchBook, claim: Claim, payment: Payment) -> None:
-        """The order was not recorded: the claim is held again and the money goes back."""
-        claim.state, claim.closed_at = ClaimState.HELD, None
-        book.stock[claim.sku].unsettle(claim.quantity)
-        book.count(ClaimState.PAID, ClaimState.HELD)
-        self._expiries.push(claim.expires_at, claim.id)  # its deadline may have been popped
-        await self._payments.refund(payment)
 
     def _refuse_unless_held(self, claim: Claim) -> None:
         now = self._now()
