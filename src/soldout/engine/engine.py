@@ -170,9 +170,11 @@ class SaleEngine:
             raise Conflict("reservations are not open yet").with_code("reservations_not_open")
         reservation = Reservation(new_id("res"), launch_id, fan_id, now)
         book.reservations[fan_id] = reservation
-        written = self._durable[reservation.id] = asyncio.ensure_future(
-            self._store.reservations.add(reservation)
-        )
+        try:
+            written = self._durable[reservation.id] = self._store.reservations.add(reservation)
+        except BaseException:
+            del book.reservations[fan_id]
+            raise
         written.add_done_callback(lambda done: self._reserved(done, book, reservation))
         await asyncio.shield(written)
         return reservation, True
@@ -363,9 +365,6 @@ class SaleEngine:
         if expired:
             await self._store.claims.release_many([c.id for c in expired], ClaimState.EXPIRED, now)
         return len(expired)
-
-    def next_expiry(self) -> datetime | None:
-        return self._expiries.next()
 
     async def run_sweeper(self, max_sleep: float = 1.0) -> None:
         """Release unpaid claims as their windows pass. Runs until cancelled."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hmac
-import secrets
 
 __all__ = ["TokenSigner"]
 
@@ -61,7 +60,3 @@ class TokenSigner:
         if not self._secret:
             raise RuntimeError("no signing secret yet: start the platform first")
         return _b64(hmac.digest(self._secret, b"fan:" + fan_id.encode(), "sha256")[:24])
-
-    @staticmethod
-    def new_secret() -> bytes:
-        return secrets.token_bytes(32)

@@ -80,8 +80,9 @@ class _Reservations:
     def __init__(self) -> None:
         self.rows: list[Reservation] = []
 
-    async def add(self, reservation: Reservation) -> None:
+    def add(self, reservation: Reservation) -> asyncio.Future[None]:
         self.rows.append(reservation)
+        return _done()
 
     async def all(self) -> Sequence[Reservation]:
         return list(self.rows)

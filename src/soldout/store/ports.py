@@ -54,7 +54,9 @@ class FanRepository(Protocol):
 
 
 class ReservationRepository(Protocol):
-    async def add(self, reservation: Reservation) -> None: ...
+    def add(self, reservation: Reservation) -> asyncio.Future[None]:
+        """Queued at once; a repeated reservation waits on the same future."""
+
     async def all(self) -> Sequence[Reservation]: ...
 
 

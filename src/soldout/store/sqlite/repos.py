@@ -107,7 +107,12 @@ class SqliteProducts(_Repo):
             args,
         ).fetchall()
         skus: dict[str, list[Sku]] = {}
-        for s in self._read.execute("SELECT * FROM skus ORDER BY product_id, position"):
+        sku_rows = self._read.execute(
+            f"SELECT * FROM skus WHERE product_id IN (SELECT id FROM products {where})"
+            " ORDER BY product_id, position",
+            args,
+        )
+        for s in sku_rows:
             price = Money(s["price"], s["currency"])
             skus.setdefault(s["product_id"], []).append(
                 Sku(s["code"], s["name"], price, Money(s["cost"], s["currency"]))
@@ -217,9 +222,9 @@ class SqliteFans(_Repo):
 
 
 class SqliteReservations(_Repo):
-    async def add(self, reservation: Reservation) -> None:
+    def add(self, reservation: Reservation) -> asyncio.Future[None]:
         r = reservation
-        await self._writer.submit(
+        return self._writer.submit(
             _one(
                 "INSERT INTO reservations (id, launch_id, fan_id, created_at) VALUES (?, ?, ?, ?)",
                 (r.id, r.launch_id, r.fan_id, ts(r.created_at)),
