@@ -11,7 +11,7 @@ from platformdirs import user_data_path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "load_admin_token"]
+__all__ = ["Settings", "load_admin_token", "load_test_payments_secret"]
 
 
 class Settings(BaseSettings):
@@ -25,6 +25,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(65536, ge=1024)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "warning"
     server: Literal["granian", "uvicorn"] = "granian"
+    payment_timeout: float = Field(10.0, gt=0, le=120)
+    test_payments_delay: float = Field(3.0, ge=0, le=3600)
+    test_payments_secret: str | None = None
+
+    @property
+    def payments_ledger(self) -> Path:
+        """The built-in test provider's own ledger, beside the database."""
+        return self.database.with_name(self.database.stem + "-test-payments.db")
 
     @property
     def database(self) -> Path:
@@ -46,6 +54,15 @@ def _secret_file(path: Path, make: str) -> str:
     with os.fdopen(fd, "w") as out:
         out.write(make)
     return make
+
+
+def load_test_payments_secret(settings: Settings) -> bytes:
+    """The secret the built-in test provider signs its webhooks with:
+    `SOLDOUT_TEST_PAYMENTS_SECRET`, or made once and kept beside the database (0600)."""
+    if settings.test_payments_secret:
+        return settings.test_payments_secret.encode()
+    path = settings.payments_ledger.with_suffix(".secret")
+    return _secret_file(path, "whsec_" + secrets.token_urlsafe(24)).encode()
 
 
 def load_admin_token(settings: Settings) -> tuple[str, bool]:

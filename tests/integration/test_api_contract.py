@@ -533,7 +533,9 @@ def test_paying_a_claim_makes_an_order(admin: httpx.Client, anyone: httpx.Client
     assert claim_state(anyone, held["id"], fan) == "paid"
     status = anyone.get(f"/api/v1/claims/{held['id']}", headers=auth(fan)).json()
     assert status["order_id"] == order["id"]
-    assert anyone.get(f"/api/v1/orders/{order['id']}", headers=auth(fan)).json() == order
+    seen = anyone.get(f"/api/v1/orders/{order['id']}", headers=auth(fan)).json()
+    assert [h["kind"] for h in seen.pop("history")] == ["paid"]
+    assert seen == order
     assert anyone.get("/api/v1/me/orders", headers=auth(fan)).json() == [order]
     sku = stats(admin, launch["id"])["skus"]["A"]
     assert (sku["held"], sku["paid"], sku["available"]) == (0, 1, 2)

@@ -12,7 +12,7 @@ from soldout.domain import errors
 from soldout.domain.claims import ClaimState
 from soldout.domain.launches import Status
 from soldout.domain.money import Money
-from soldout.payments import Payment, TestPayments
+from soldout.payments import Authorization, TestPayments
 from soldout.services import Platform
 from soldout.services.catalog import LaunchChanges
 from soldout.services.tokens import TokenSigner
@@ -138,18 +138,27 @@ async def test_paying_after_the_window_is_refused_and_sells_nothing(
 
 
 class GatedPayments(TestPayments):
-    """A provider whose charge waits at a gate: lets a test expire the claim mid-payment."""
+    """A provider whose authorization waits at a gate: lets a test expire the claim
+    mid-payment."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(secret=b"gated")
         self.charging = asyncio.Event()
         self.gate = asyncio.Event()
 
-    async def charge(self, method: str, token: str, amount: Money, *, reference: str) -> Payment:
-        payment = await super().charge(method, token, amount, reference=reference)
+    async def authorize(
+        self, *, method: str, token: str, amount: Money, reference: str, idempotency_key: str
+    ) -> Authorization:
+        answer = await super().authorize(
+            method=method,
+            token=token,
+            amount=amount,
+            reference=reference,
+            idempotency_key=idempotency_key,
+        )
         self.charging.set()
         await self.gate.wait()
-        return payment
+        return answer
 
 
 async def test_a_payment_that_lands_after_expiry_is_refunded(clock: FakeClock) -> None:
@@ -166,7 +175,8 @@ async def test_a_payment_that_lands_after_expiry_is_refunded(clock: FakeClock) -
     payments.gate.set()
     with pytest.raises(errors.ClaimExpired):
         await paying
-    assert [p.reference for p in payments.refunded] != []
+    [line] = await payments.transactions()
+    assert line.status == "voided"  # authorized, never captured: the hold is released
     assert platform.engine.order_for(claim.id) is None
     stock = book.stock["A"]
     assert (stock.held, stock.paid) == (1, 0)

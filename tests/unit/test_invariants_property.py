@@ -192,7 +192,7 @@ class SaleMachine(RuleBasedStateMachine):
 
     @invariant()
     def paid_claims_have_one_order_and_orders_a_paid_claim(self) -> None:
-        orders = list(self.run(self.platform.store.claims.orders()))
+        orders = list(self.run(self.platform.store.orders.all()))
         assert len({o.claim_id for o in orders}) == len(orders)
         states = {c.id: c.state for c in self._recorded()}
         assert sorted(o.claim_id for o in orders) == sorted(

@@ -22,13 +22,16 @@ log = logging.getLogger(__name__)
 
 _STATUS: list[tuple[type[e.DomainError], int]] = [
     (e.MalformedBody, 400),
+    (e.WebhookRejected, 400),
     (e.InvalidInput, 422),
     (e.Unauthorized, 401),
     (e.Forbidden, 403),
     (e.ReservationRequired, 403),
     (e.NotFound, 404),
     (e.Conflict, 409),
+    (e.PaymentPending, 409),
     (e.PaymentDeclined, 402),
+    (e.PaymentFailed, 502),
     (e.StorageUnavailable, 503),
 ]
 

@@ -59,7 +59,7 @@ async def create_launch(body: LaunchIn, platform: PlatformDep) -> dict[str, Any]
         sale_closes_at=body.sale_closes_at,
         published=not body.draft,
     )
-    return launch_view(book, platform.clock.now())
+    return launch_view(book, platform.clock.now(), platform.engine.orders)
 
 
 @router.patch("/launches/{launch_id}")
@@ -79,7 +79,7 @@ async def change_launch(launch_id: str, body: LaunchPatch, platform: PlatformDep
         **optional,
     )
     book = await platform.catalog.change_launch(launch_id, changes)
-    return launch_view(book, platform.clock.now())
+    return launch_view(book, platform.clock.now(), platform.engine.orders)
 
 
 @router.get("/launches/{launch_id}/stats")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from soldout.api.deps import Credentials, FanAuth, platform_of
 from soldout.api.hotpath import idempotency_key, parse_claim
@@ -13,9 +13,12 @@ from soldout.api.views import (
     claim_status_view,
     claim_view,
     launch_view,
+    notification_view,
     order_view,
+    payment_view,
     reservation_view,
 )
+from soldout.domain.claims import Claim
 from soldout.domain.errors import NotFound
 from soldout.services import Platform
 
@@ -35,7 +38,11 @@ KeyHeader = Annotated[
 @router.get("/launches", tags=["anyone"])
 async def list_launches(platform: PlatformDep) -> list[dict[str, Any]]:
     now = platform.clock.now()
-    return [launch_view(b, now) for b in platform.engine.books() if b.launch.published]
+    return [
+        launch_view(b, now, platform.engine.orders)
+        for b in platform.engine.books()
+        if b.launch.published
+    ]
 
 
 @router.get("/launches/{launch_id}", tags=["anyone"])
@@ -48,7 +55,7 @@ async def get_launch(
         credentials and platform.tokens.is_admin(credentials.credentials)
     ):
         raise NotFound("launch")
-    return launch_view(book, platform.clock.now())
+    return launch_view(book, platform.clock.now(), platform.engine.orders)
 
 
 @router.post("/fans", status_code=201, tags=["anyone"])
@@ -107,23 +114,50 @@ async def claim(
     return claim_view(outcome.claim)
 
 
+def _claim_now(platform: Platform, claim: Claim) -> dict[str, Any]:
+    payments = platform.engine.checkout.payments_of(claim.id)
+    return claim_status_view(
+        claim,
+        platform.engine.order_for(claim.id),
+        payments[-1] if payments else None,
+        platform.engine.orders.estimate(claim) if claim.is_held else None,
+    )
+
+
 @router.get("/claims/{claim_id}", tags=["fan"])
 async def get_claim(claim_id: str, fan_id: FanAuth, platform: PlatformDep) -> dict[str, Any]:
-    claim = platform.engine.claim_of(fan_id, claim_id)
-    return claim_status_view(claim, platform.engine.order_for(claim.id))
+    """The claim, its latest payment, and the ship date it would get if paid now."""
+    return _claim_now(platform, platform.engine.claim_of(fan_id, claim_id))
 
 
-@router.post("/claims/{claim_id}/payment", tags=["fan"])
+@router.post(
+    "/claims/{claim_id}/payment",
+    tags=["fan"],
+    responses={
+        202: {"description": "the provider has not decided yet: poll the claim"},
+        402: {"description": "`payment_declined`: the claim stays held until it expires"},
+        409: {"description": "`claim_expired`, `already_paid`, `payment_pending`, ..."},
+        502: {"description": "`payment_failed`: the provider failed; nothing was charged"},
+    },
+)
 async def pay(
     claim_id: str,
     body: PaymentIn,
     fan_id: FanAuth,
     platform: PlatformDep,
+    response: Response,
     idempotency_key_header: KeyHeader = None,
 ) -> dict[str, Any]:
+    """Pay for a held claim: 200 with the order and its ship date, or 202 while the
+    provider decides (its webhook completes the order, or refunds the money if the claim
+    has expired by then). Test cards: `tok_ok`, `tok_decline`, `tok_delayed`,
+    `tok_delayed_decline`, `tok_timeout`, `tok_capture_fail`."""
     outcome = await platform.engine.pay(
         fan_id, claim_id, body.method, body.token, idempotency_key(idempotency_key_header)
     )
+    if outcome.order is None:
+        response.status_code = 202
+        return {"status": "pending", "payment": payment_view(outcome.payment)}
     return order_view(outcome.order)
 
 
@@ -135,9 +169,38 @@ async def release(claim_id: str, fan_id: FanAuth, platform: PlatformDep) -> dict
 
 @router.get("/orders/{order_id}", tags=["fan"])
 async def get_order(order_id: str, fan_id: FanAuth, platform: PlatformDep) -> dict[str, Any]:
-    return order_view(await platform.fans.order(fan_id, order_id))
+    """The order with its status, ship date and history."""
+    order = platform.fans.order(fan_id, order_id)
+    return order_view(order, await platform.fans.history(order))
+
+
+@router.post("/orders/{order_id}/cancel", tags=["fan"])
+async def cancel_order(order_id: str, fan_id: FanAuth, platform: PlatformDep) -> dict[str, Any]:
+    """Take back an order that has not shipped: refunded in full, the unit goes back on
+    sale. 409 `already_shipped` once it has shipped."""
+    order = await platform.fans.cancel_order(fan_id, order_id)
+    return order_view(order, await platform.fans.history(order))
 
 
 @router.get("/me/orders", tags=["fan"])
 async def my_orders(fan_id: FanAuth, platform: PlatformDep) -> list[dict[str, Any]]:
-    return [order_view(o) for o in await platform.fans.orders(fan_id)]
+    return [order_view(o) for o in platform.fans.orders(fan_id)]
+
+
+@router.get("/me/notifications", tags=["fan"])
+async def my_notifications(
+    fan_id: FanAuth, platform: PlatformDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
+) -> list[dict[str, Any]]:
+    """The fan's notifications, newest first (order confirmed, ship date moved, shipped,
+    refunded, payment declined)."""
+    return [notification_view(n) for n in await platform.fans.notifications(fan_id, limit)]
+
+
+@router.post("/payments/webhooks/{provider}", tags=["payment provider"])
+async def payment_webhook(provider: str, request: Request, platform: PlatformDep) -> dict[str, Any]:
+    """Signed events from the payment provider (header `Soldout-Signature`). Replayed and
+    out-of-order events are answered 200 and change nothing."""
+    if provider != platform.engine.checkout.provider.name:
+        raise NotFound("payment provider")
+    result = await platform.engine.checkout.webhook(await request.body(), request.headers)
+    return {"received": True, "result": result}

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
 from soldout.domain.money import MAX_MINOR_UNITS
 
-__all__ = ["ClaimIn", "CodesIn", "FanIn", "LaunchIn", "LaunchPatch", "PaymentIn", "ProductIn"]
+__all__ = [
+    "ClaimIn",
+    "CodesIn",
+    "FanIn",
+    "LaunchIn",
+    "LaunchPatch",
+    "PaymentIn",
+    "PlanIn",
+    "ProductIn",
+    "RefundIn",
+    "ShipNextIn",
+]
 
 
 class _In(BaseModel):
@@ -75,3 +87,33 @@ class PaymentIn(_In):
 class CodesIn(_In):
     sku: str | None = None
     count: StrictInt
+
+
+class RateIn(_In):
+    starts_on: date = Field(description="from this day on (ISO date)")
+    units_per_day: StrictInt = Field(ge=0, description="0 pauses production")
+
+
+class AdjustmentIn(_In):
+    on: date
+    units: StrictInt = Field(description="extra (or, negative, fewer) units that day")
+    note: str = Field("", max_length=500)
+
+
+class PlanIn(_In):
+    starts_on: date = Field(description="first production day; `produced` is ready that day")
+    produced: StrictInt = Field(0, ge=0, description="units already made")
+    rates: list[RateIn] = Field(default_factory=list, max_length=1000)
+    adjustments: list[AdjustmentIn] = Field(default_factory=list, max_length=1000)
+
+
+class ShipNextIn(_In):
+    count: StrictInt = Field(description="how many orders, next in queue order")
+    carrier: str = Field(min_length=1, max_length=100)
+    tracking_numbers: list[str] | None = Field(
+        None, description="one per order shipped, in queue order"
+    )
+
+
+class RefundIn(_In):
+    reason: str = Field("", max_length=500)

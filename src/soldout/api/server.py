@@ -19,9 +19,10 @@ import click
 import uvloop
 
 from soldout.api.app import build_app
+from soldout.payments import TestPayments
 from soldout.services import Platform
 from soldout.services.tokens import TokenSigner
-from soldout.settings import Settings, load_admin_token
+from soldout.settings import Settings, load_admin_token, load_test_payments_secret
 from soldout.store.sqlite import SqliteStore, StoreInUse
 from soldout.store.sqlite.store import check_not_in_use
 
@@ -113,7 +114,18 @@ def make_platform(settings: Settings) -> tuple[Platform, str, bool]:
     except StoreInUse as exc:
         raise click.ClickException(str(exc)) from exc
     admin, generated = load_admin_token(settings)
-    return Platform(SqliteStore(database), TokenSigner(None, admin)), admin, generated
+    payments = TestPayments(
+        settings.payments_ledger,
+        secret=load_test_payments_secret(settings),
+        webhook_delay=settings.test_payments_delay,
+    )
+    platform = Platform(
+        SqliteStore(database),
+        TokenSigner(None, admin),
+        payments=payments,
+        payment_timeout=settings.payment_timeout,
+    )
+    return platform, admin, generated
 
 
 def run(settings: Settings, on_start: Callable[[Platform], Awaitable[None]] | None = None) -> None:

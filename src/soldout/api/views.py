@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 from typing import Any
 
-from soldout.domain.claims import Claim, Order
+from soldout.domain.claims import Claim, Order, OrderEvent
 from soldout.domain.codes import PriorityCode
 from soldout.domain.fans import Reservation
+from soldout.domain.fulfilment import ProductionPlan
+from soldout.domain.notifications import Notification
+from soldout.domain.payments import PaymentRecord
 from soldout.domain.products import Product
 from soldout.engine.book import LaunchBook
+from soldout.engine.orders import OrderDesk
 
-__all__ = ["claim_view", "launch_view", "order_view", "product_view", "stats_view"]
+__all__ = [
+    "claim_status_view",
+    "claim_view",
+    "launch_view",
+    "notification_view",
+    "order_view",
+    "payment_view",
+    "plan_view",
+    "product_view",
+    "stats_view",
+]
 
 
 def _t(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _d(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
@@ -37,7 +56,8 @@ def product_view(product: Product) -> dict[str, Any]:
     }
 
 
-def launch_view(book: LaunchBook, now: datetime) -> dict[str, Any]:
+def launch_view(book: LaunchBook, now: datetime, orders: OrderDesk | None = None) -> dict[str, Any]:
+    """`orders` given: each SKU also shows the ship date one more unit ordered now would get."""
     launch, rules = book.launch, book.launch.rules
     skus = []
     for sku in book.product.skus:
@@ -54,6 +74,9 @@ def launch_view(book: LaunchBook, now: datetime) -> dict[str, Any]:
                 "available": stock.available,
                 "set_aside": stock.set_aside,
                 "sold_out": stock.available == 0,
+                "next_ship_date": _d(orders.estimate_for(book.product.id, sku.code, 1))
+                if orders
+                else None,
             }
         )
     return {
@@ -112,17 +135,40 @@ def claim_view(claim: Claim) -> dict[str, Any]:
     }
 
 
-def claim_status_view(claim: Claim, order: Order | None) -> dict[str, Any]:
+def claim_status_view(
+    claim: Claim,
+    order: Order | None,
+    payment: PaymentRecord | None = None,
+    estimate: date | None = None,
+) -> dict[str, Any]:
+    """A claim now: its state, its order once paid, its latest payment attempt, and (while
+    held) the ship date it would get if paid now."""
     return {
         **claim_view(claim),
         "state": claim.state.value,
         "closed_at": _t(claim.closed_at),
         "order_id": order.id if order else None,
+        "payment": payment_view(payment) if payment else None,
+        "estimated_ship_date": _d(estimate) if claim.is_held else None,
     }
 
 
-def order_view(order: Order) -> dict[str, Any]:
+def payment_view(payment: PaymentRecord) -> dict[str, Any]:
     return {
+        "id": payment.id,
+        "claim_id": payment.claim_id,
+        "state": payment.state.value,
+        "amount": payment.amount,
+        "currency": payment.currency,
+        "method": payment.method,
+        "reason": payment.reason,
+        "created_at": payment.created_at.isoformat(),
+        "updated_at": payment.updated_at.isoformat(),
+    }
+
+
+def order_view(order: Order, history: Sequence[OrderEvent] | None = None) -> dict[str, Any]:
+    view = {
         "id": order.id,
         "claim_id": order.claim_id,
         "launch_id": order.launch_id,
@@ -133,7 +179,42 @@ def order_view(order: Order) -> dict[str, Any]:
         "status": order.status.value,
         "paid_at": order.paid_at.isoformat(),
         "payment_method": order.payment_method,
-        "ship_date": order.ship_date.isoformat() if order.ship_date else None,
+        "ship_date": _d(order.ship_date),
+        "shipped_at": _t(order.shipped_at),
+        "carrier": order.carrier,
+        "tracking_number": order.tracking_number,
+        "refunded_at": _t(order.refunded_at),
+    }
+    if history is not None:
+        view["history"] = [
+            {"at": e.at.isoformat(), "kind": e.kind, "detail": e.detail} for e in history
+        ]
+    return view
+
+
+def notification_view(note: Notification) -> dict[str, Any]:
+    return {
+        "id": note.id,
+        "kind": note.kind,
+        "message": note.message,
+        "created_at": note.created_at.isoformat(),
+        "data": note.data,
+    }
+
+
+def plan_view(plan: ProductionPlan | None) -> dict[str, Any] | None:
+    if plan is None:
+        return None
+    return {
+        "starts_on": plan.starts_on.isoformat(),
+        "produced": plan.produced,
+        "rates": [
+            {"starts_on": r.starts_on.isoformat(), "units_per_day": r.units_per_day}
+            for r in plan.rates
+        ],
+        "adjustments": [
+            {"on": a.on.isoformat(), "units": a.units, "note": a.note} for a in plan.adjustments
+        ],
     }
 
 

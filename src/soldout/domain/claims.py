@@ -1,7 +1,10 @@
 """Claims (a unit held for a fan until paid or expired) and orders (paid claims).
 
-Claim life cycle: held -> paid | expired | cancelled. Only a held claim changes state, so
-expiry and cancellation release a unit exactly once.
+Claim life cycle: held -> paid | expired | cancelled, and paid -> cancelled when its order
+is refunded before it ships (the unit goes back on sale). Only a held claim, or a paid one
+whose order is refunded, changes state, so every unit is released exactly once.
+
+Order life cycle: paid -> scheduled (has a ship date) -> shipped, or refunded.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from enum import StrEnum
 
 from soldout.domain.money import Money
 
-__all__ = ["Claim", "ClaimState", "Order", "OrderStatus"]
+__all__ = ["Claim", "ClaimState", "Order", "OrderEvent", "OrderStatus"]
 
 
 class ClaimState(StrEnum):
@@ -73,7 +76,7 @@ class Claim:
         return self.state is ClaimState.HELD and now >= self.expires_at
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Order:
     id: str
     claim_id: str
@@ -89,3 +92,40 @@ class Order:
     idempotency_key: str
     status: OrderStatus = OrderStatus.PAID
     ship_date: date | None = None
+    shipped_at: datetime | None = None
+    carrier: str | None = None
+    tracking_number: str | None = None
+    refunded_at: datetime | None = None
+
+    @property
+    def in_queue(self) -> bool:
+        """Paid, not shipped, not refunded: it holds a place in the fulfilment queue."""
+        return self.status in (OrderStatus.PAID, OrderStatus.SCHEDULED)
+
+    def schedule(self, ship_date: date | None) -> None:
+        if not self.in_queue:
+            raise AssertionError(f"order {self.id} is {self.status}, not in the queue")
+        self.ship_date = ship_date
+        self.status = OrderStatus.SCHEDULED if ship_date is not None else OrderStatus.PAID
+
+    def ship(self, at: datetime, carrier: str, tracking_number: str | None) -> None:
+        if not self.in_queue:
+            raise AssertionError(f"order {self.id} is {self.status}, not in the queue")
+        self.status, self.shipped_at = OrderStatus.SHIPPED, at
+        self.ship_date = at.date()
+        self.carrier, self.tracking_number = carrier, tracking_number
+
+    def refund(self, at: datetime) -> None:
+        if self.status is OrderStatus.REFUNDED:
+            raise AssertionError(f"order {self.id} is already refunded")
+        self.status, self.refunded_at = OrderStatus.REFUNDED, at
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEvent:
+    """One line of an order's history, as the fan sees it."""
+
+    order_id: str
+    at: datetime
+    kind: str  # paid | scheduled | ship_date_changed | shipped | refunded
+    detail: str

@@ -20,10 +20,13 @@ __all__ = [
     "NotFound",
     "NotOpen",
     "PaymentDeclined",
+    "PaymentFailed",
+    "PaymentPending",
     "ReservationRequired",
     "SoldOut",
     "StorageUnavailable",
     "Unauthorized",
+    "WebhookRejected",
 ]
 
 
@@ -126,6 +129,24 @@ class ReservationRequired(DomainError):
 class PaymentDeclined(DomainError):
     code = "payment_declined"
     default_message = "the payment was declined; the claim is still held until it expires"
+
+
+class PaymentFailed(DomainError):
+    code = "payment_failed"
+    default_message = (
+        "the payment provider could not complete the payment; the claim is still held"
+        " until it expires, retry"
+    )
+
+
+class PaymentPending(DomainError):
+    code = "payment_pending"
+    default_message = "the payment provider has not confirmed this payment yet; ask again shortly"
+
+
+class WebhookRejected(DomainError):
+    code = "webhook_rejected"
+    default_message = "the webhook is not validly signed, not recent, or not understood"
 
 
 class StorageUnavailable(DomainError):

@@ -71,6 +71,12 @@ class SkuStock:
         self.held -= quantity
         self.paid += quantity
 
+    def unsell(self, quantity: int) -> None:
+        """A paid order refunded before it shipped: its units go back to the open pool."""
+        if not 0 < quantity <= self.paid:
+            raise AssertionError(f"unsell of {quantity} with only {self.paid} paid")
+        self.paid -= quantity
+
     def grow(self, batch: int) -> bool:
         if batch < self.batch:
             return False

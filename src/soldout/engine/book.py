@@ -145,6 +145,11 @@ class LaunchBook:
         self.stock[claim.sku].release(claim.quantity)
         self._uncount(claim)
 
+    def give_back_paid(self, claim: Claim) -> None:
+        """A paid claim's order was refunded before shipping: the units go back on sale."""
+        self.stock[claim.sku].unsell(claim.quantity)
+        self._uncount(claim)
+
     def _uncount(self, claim: Claim) -> None:
         left = self.fan_units[claim.fan_id] - claim.quantity
         if left:

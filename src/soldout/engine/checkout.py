@@ -1,95 +1,327 @@
-"""Paying for a held claim: charge, re-check, record the order, and give the money back
-whenever no order could be recorded.
+"""Paying for a held claim, and giving money back.
 
-The engine runs one payment at a time per claim and keeps the orders; `Checkout.settle`
-does one payment. An order exists (in `orders`) only once its write is durable.
+A payment is recorded (durably, state `pending`) before the provider is asked, so money can
+never be taken without a trace. The provider authorizes; soldout re-checks that the claim
+is still held, captures, re-checks again (capturing yielded to the event loop), and only
+then marks the claim paid and records the order. Whenever the unit is gone by the time the
+money arrives (a slow provider, a late webhook) the money goes back and no order is made:
+an order always has its unit.
+
+One payment runs at a time per claim; webhooks for the same claim wait their turn too.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from soldout.clock import Clock
-from soldout.domain.claims import Claim, ClaimState, Order
-from soldout.engine.book import LaunchBook
-from soldout.engine.expiry import ExpiryQueue
+from soldout.domain.claims import Claim, Order
+from soldout.domain.errors import (
+    AlreadyPaid,
+    DomainError,
+    IdempotencyKeyReused,
+    InvalidInput,
+    PaymentDeclined,
+    PaymentFailed,
+    PaymentPending,
+)
+from soldout.domain.money import Money
+from soldout.domain.notifications import Notification
+from soldout.domain.payments import PaymentRecord, PaymentState, request_fingerprint
 from soldout.ids import new_id
-from soldout.payments import Payment, PaymentProvider
-from soldout.store.ports import Store
+from soldout.payments import AuthorizationStatus, EventType, PaymentProvider, WebhookEvent
 
-__all__ = ["Checkout"]
+if TYPE_CHECKING:
+    from soldout.engine.engine import SaleEngine
+
+__all__ = ["Checkout", "PaymentOutcome"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentOutcome:
+    payment: PaymentRecord
+    order: Order | None  # None while the provider has not decided (pending)
+    replayed: bool
 
 
 class Checkout:
-    def __init__(
-        self,
-        store: Store,
-        payments: PaymentProvider,
-        clock: Clock,
-        expiries: ExpiryQueue,
-        orders: dict[str, Order],
-        refuse_unless_held: Callable[[Claim], None],
-    ) -> None:
-        self._store = store
-        self._payments = payments
-        self._clock = clock
-        self._expiries = expiries
-        self._orders = orders
-        self._refuse_unless_held = refuse_unless_held
+    def __init__(self, engine: SaleEngine, provider: PaymentProvider, timeout: float) -> None:
+        self._engine = engine
+        self._provider = provider
+        self._timeout = timeout
+        self._store = engine.store
+        self._by_id: dict[str, PaymentRecord] = {}
+        self._by_key: dict[tuple[str, str], PaymentRecord] = {}
+        self._by_claim: dict[str, list[PaymentRecord]] = {}
+        self._busy: dict[str, asyncio.Future[None]] = {}
 
-    async def settle(
-        self, book: LaunchBook, claim: Claim, method: str, token: str, idempotency_key: str
-    ) -> Order:
-        payment = await self._payments.charge(method, token, claim.total, reference=claim.id)
-        # The provider call yielded: the claim may have expired meanwhile. Re-check, and
-        # give the money back rather than make an order without a unit.
-        if not claim.is_held or claim.is_overdue(self._clock.now()):
-            await self._payments.refund(payment)
-            self._refuse_unless_held(claim)
-        now = self._clock.now()
-        claim.state, claim.closed_at = ClaimState.PAID, now
-        book.stock[claim.sku].settle(claim.quantity)
-        book.count(ClaimState.HELD, ClaimState.PAID)
-        order = Order(
-            id=new_id("ord"),
-            claim_id=claim.id,
-            launch_id=claim.launch_id,
-            fan_id=claim.fan_id,
-            sku=claim.sku,
-            quantity=claim.quantity,
-            total=claim.total_amount,
-            currency=claim.currency,
-            paid_at=now,
-            payment_method=method,
-            payment_reference=payment.reference,
-            idempotency_key=idempotency_key,
+    @property
+    def provider(self) -> PaymentProvider:
+        return self._provider
+
+    def load(self, records: list[PaymentRecord]) -> None:
+        for record in records:
+            self._index(record)
+
+    def payments_of(self, claim_id: str) -> list[PaymentRecord]:
+        return list(self._by_claim.get(claim_id, ()))
+
+    def all(self) -> list[PaymentRecord]:
+        return list(self._by_id.values())
+
+    # -- paying --------------------------------------------------------------------
+    async def pay(
+        self, fan_id: str, claim_id: str, method: str, token: str, idempotency_key: str
+    ) -> PaymentOutcome:
+        claim = self._engine.claim_of(fan_id, claim_id)
+        fingerprint = request_fingerprint(claim.id, method, token)
+        async with self._one_at_a_time(claim.id):
+            first = self._by_key.get((fan_id, idempotency_key))
+            if first is not None:
+                if first.fingerprint != fingerprint:
+                    raise IdempotencyKeyReused(field="Idempotency-Key")
+                return self._replay(first)
+            if self._engine.order_for(claim.id) is not None:
+                raise AlreadyPaid()
+            if any(not p.settled for p in self._by_claim.get(claim.id, ())):
+                raise PaymentPending(
+                    "a payment for this claim is still being processed; wait for its result"
+                )
+            self._engine.refuse_unless_held(claim)
+            if method not in self._provider.methods:
+                names = ", ".join(sorted(self._provider.methods))
+                raise InvalidInput(
+                    f"unknown payment method {method!r}; use {names}", field="method"
+                )
+            now = self._engine.now()
+            record = PaymentRecord(
+                id=new_id("pay"),
+                claim_id=claim.id,
+                fan_id=fan_id,
+                provider=self._provider.name,
+                method=method,
+                amount=claim.total_amount,
+                currency=claim.currency,
+                idempotency_key=idempotency_key,
+                fingerprint=fingerprint,
+                created_at=now,
+                updated_at=now,
+            )
+            await asyncio.shield(self._store.payments.add(record))
+            self._index(record)
+            return await self._authorize(claim, record, token)
+
+    async def _authorize(self, claim: Claim, record: PaymentRecord, token: str) -> PaymentOutcome:
+        try:
+            answer = await asyncio.wait_for(
+                self._provider.authorize(
+                    method=record.method,
+                    token=token,
+                    amount=claim.total,
+                    reference=record.id,
+                    idempotency_key=record.id,
+                ),
+                self._timeout,
+            )
+        except TimeoutError:
+            record.reason = "the payment provider has not answered yet"
+            await self._save(record)
+            return PaymentOutcome(record, None, replayed=False)
+        except DomainError as refusal:
+            record.advance(PaymentState.FAILED, self._engine.now(), refusal.message)
+            await self._save(record)
+            raise
+        record.reference = answer.reference
+        now = self._engine.now()
+        if answer.status is AuthorizationStatus.DECLINED:
+            record.advance(PaymentState.DECLINED, now, answer.reason or "declined")
+            await self._save(record)
+            raise PaymentDeclined(field="token")
+        if answer.status is AuthorizationStatus.PENDING:
+            await self._save(record)
+            return PaymentOutcome(record, None, replayed=False)
+        record.advance(PaymentState.AUTHORIZED, now)
+        order = await self._complete(claim, record)
+        return PaymentOutcome(record, order, replayed=False)
+
+    def _replay(self, record: PaymentRecord) -> PaymentOutcome:
+        """The answer the first request with this key got (or its result since)."""
+        if record.state is PaymentState.CAPTURED:
+            order = self._engine.order_for(record.claim_id)
+            assert order is not None
+            return PaymentOutcome(record, order, replayed=True)
+        if record.state is PaymentState.DECLINED:
+            raise PaymentDeclined(field="token")
+        if record.state is PaymentState.FAILED:
+            raise PaymentFailed(record.reason)
+        if record.state is PaymentState.REFUNDED:
+            raise PaymentFailed(record.reason or "this payment was refunded").with_code(
+                "payment_refunded"
+            )
+        return PaymentOutcome(record, None, replayed=True)
+
+    async def _complete(self, claim: Claim, record: PaymentRecord) -> Order:
+        """Capture an authorized payment and make the order, or give the money back."""
+        await self._refund_unless_held(claim, record)
+        try:
+            await self._provider.capture(self._reference(record), claim.total)
+        except DomainError as failure:
+            with contextlib.suppress(DomainError):
+                await self._provider.refund(self._reference(record), claim.total)
+            record.advance(PaymentState.FAILED, self._engine.now(), failure.message)
+            await self._save(record)
+            raise PaymentFailed(failure.message) from failure
+        await self._refund_unless_held(claim, record)  # the capture yielded: check again
+        record.advance(PaymentState.CAPTURED, self._engine.now())
+        return await self._engine.record_order(claim, record)
+
+    async def _refund_unless_held(self, claim: Claim, record: PaymentRecord) -> None:
+        try:
+            self._engine.refuse_unless_held(claim)
+        except DomainError as refusal:
+            await self.give_back(record, f"refunded: {refusal.message}")
+            raise
+
+    async def give_back(self, record: PaymentRecord, reason: str) -> None:
+        """Money that can no longer buy anything goes back, and the fan is told."""
+        await self._provider.refund(self._reference(record), self._money(record))
+        now = self._engine.now()
+        if not record.advance(PaymentState.REFUNDED, now, reason):
+            return
+        note = Notification(
+            new_id("ntf"),
+            record.fan_id,
+            "payment_refunded",
+            f"Your payment {record.id} was refunded in full: {reason}.",
+            now,
+            {"payment_id": record.id, "claim_id": record.claim_id},
         )
-        try:
-            written = self._store.claims.settle(claim.id, now, order)
-        except BaseException:
-            await self._unpay(book, claim, payment)
-            raise
-        try:
-            await asyncio.shield(written)  # a cancelled request does not stop the write
-        except asyncio.CancelledError:
-            written.add_done_callback(lambda done: self._settled_late(done, order))
-            raise
-        except BaseException:
-            await self._unpay(book, claim, payment)
-            raise
-        self._orders[claim.id] = order
+        await asyncio.shield(
+            asyncio.gather(
+                self._store.payments.update(record), self._store.notifications.add_many([note])
+            )
+        )
+
+    def _reference(self, record: PaymentRecord) -> str:
+        if record.reference is None:
+            raise PaymentFailed("the payment provider has not answered for this payment yet")
+        return record.reference
+
+    def _money(self, record: PaymentRecord) -> Money:
+        return Money(record.amount, record.currency)
+
+    async def _save(self, record: PaymentRecord) -> None:
+        await asyncio.shield(self._store.payments.update(record))
+
+    # -- webhooks ------------------------------------------------------------------
+    async def webhook(self, body: bytes, headers: Mapping[str, str]) -> str:
+        """Apply a provider's signed event; returns what happened, in a word. Replays and
+        out-of-order events change nothing: a record's state only moves forward."""
+        event = self._provider.verify_webhook(body, headers, self._engine.now())
+        record = self._by_id.get(event.merchant_reference)
+        if record is None or record.provider != self._provider.name:
+            log.warning("webhook %s for an unknown payment %s", event.id, event.merchant_reference)
+            return "unknown_payment"
+        claim = self._engine.claim_by_id(record.claim_id)
+        async with self._one_at_a_time(claim.id):
+            result = await self._apply(event, claim, record)
+        fresh = await self._store.payments.note_event(
+            self._provider.name, event.id, self._engine.now()
+        )
+        return result if fresh else "duplicate"
+
+    async def _apply(self, event: WebhookEvent, claim: Claim, record: PaymentRecord) -> str:
+        if event.amount != record.amount or event.currency != record.currency:
+            log.error("webhook %s amount differs from payment %s", event.id, record.id)
+            return "amount_mismatch"
+        now = self._engine.now()
+        if event.type is EventType.AUTHORIZED:
+            if record.state is not PaymentState.PENDING:
+                return "ignored"
+            record.reference = event.reference
+            record.advance(PaymentState.AUTHORIZED, now)
+            try:
+                await self._complete(claim, record)
+            except DomainError as outcome:
+                return outcome.code
+            return "order_created"
+        if event.type is EventType.DECLINED:
+            if not record.advance(PaymentState.DECLINED, now, "declined by the provider"):
+                return "ignored"
+            record.reference = record.reference or event.reference
+            note = Notification(
+                new_id("ntf"),
+                record.fan_id,
+                "payment_declined",
+                "Your payment was declined. Your claim is held until its window ends; you"
+                " can pay again with another card.",
+                now,
+                {"payment_id": record.id, "claim_id": record.claim_id},
+            )
+            await asyncio.shield(
+                asyncio.gather(
+                    self._store.payments.update(record),
+                    self._store.notifications.add_many([note]),
+                )
+            )
+            return "declined"
+        if event.type is EventType.REFUNDED:
+            if record.state is PaymentState.CAPTURED:
+                order = self._engine.order_for(claim.id)
+                if order is not None:
+                    await self._refund(order, "refunded by the payment provider", tell=False)
+                return "refunded"
+            if record.advance(PaymentState.REFUNDED, now, "refunded by the payment provider"):
+                await self._save(record)
+                return "refunded"
+            return "ignored"
+        return "ignored"  # captured: soldout captures itself and already knows
+
+    # -- refunds -------------------------------------------------------------------
+    async def refund(self, order: Order, reason: str) -> Order:
+        """Give an order's money back (idempotent). An unshipped order's unit goes back on
+        sale and its place in the fulfilment queue is freed."""
+        async with self._one_at_a_time(order.claim_id):
+            await self._refund(order, reason, tell=True)
         return order
 
-    def _settled_late(self, done: asyncio.Future[None], order: Order) -> None:
-        """The payment's request was cancelled, its write went on: keep what it wrote."""
-        if not done.cancelled() and done.exception() is None:
-            self._orders[order.claim_id] = order
+    async def _refund(self, order: Order, reason: str, *, tell: bool) -> None:
+        if order.refunded_at is not None:
+            return
+        payment = self.captured_payment(order.claim_id)
+        if tell and payment is not None:  # `tell`: the provider does not know yet
+            await self._provider.refund(self._reference(payment), self._money(payment))
+        await self._engine.orders.unsell(order, payment, reason)
 
-    async def _unpay(self, book: LaunchBook, claim: Claim, payment: Payment) -> None:
-        """The order was not recorded: the claim is held again and the money goes back."""
-        claim.state, claim.closed_at = ClaimState.HELD, None
-        book.stock[claim.sku].unsettle(claim.quantity)
-        book.count(ClaimState.PAID, ClaimState.HELD)
-        self._expiries.push(claim.expires_at, claim.id)  # its deadline may have been popped
-        await self._payments.refund(payment)
+    # -- internals -----------------------------------------------------------------
+    def captured_payment(self, claim_id: str) -> PaymentRecord | None:
+        return next(
+            (p for p in self._by_claim.get(claim_id, ()) if p.state is PaymentState.CAPTURED),
+            None,
+        )
+
+    def forget_key(self, record: PaymentRecord) -> None:
+        if self._by_key.get((record.fan_id, record.idempotency_key)) is record:
+            del self._by_key[(record.fan_id, record.idempotency_key)]
+
+    def _index(self, record: PaymentRecord) -> None:
+        self._by_id[record.id] = record
+        self._by_key[(record.fan_id, record.idempotency_key)] = record
+        self._by_claim.setdefault(record.claim_id, []).append(record)
+
+    @contextlib.asynccontextmanager
+    async def _one_at_a_time(self, claim_id: str) -> AsyncIterator[None]:
+        while (busy := self._busy.get(claim_id)) is not None:
+            await asyncio.shield(busy)
+        done = self._busy[claim_id] = asyncio.get_running_loop().create_future()
+        try:
+            yield
+        finally:
+            del self._busy[claim_id]
+            done.set_result(None)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -26,10 +27,12 @@ from soldout.domain.errors import (
 )
 from soldout.domain.fans import Reservation
 from soldout.domain.launches import Launch
+from soldout.domain.payments import PaymentRecord
 from soldout.domain.products import Product
 from soldout.engine.book import LaunchBook
-from soldout.engine.checkout import Checkout
+from soldout.engine.checkout import Checkout, PaymentOutcome
 from soldout.engine.expiry import ExpiryQueue
+from soldout.engine.orders import OrderDesk
 from soldout.ids import new_id, new_priority_code
 from soldout.payments import PaymentProvider
 from soldout.store.ports import Store
@@ -45,30 +48,31 @@ class ClaimOutcome:
     replayed: bool
 
 
-@dataclass(frozen=True, slots=True)
-class PaymentOutcome:
-    order: Order
-    replayed: bool
-
-
 class SaleEngine:
     """Owns the launches' books and every claim. Not thread-safe: one event loop drives it."""
 
-    def __init__(self, store: Store, clock: Clock, payments: PaymentProvider) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        payments: PaymentProvider,
+        *,
+        payment_timeout: float = 10.0,
+    ) -> None:
         self._store = store
         self._clock = clock
-        self._payments = payments
         self._books: dict[str, LaunchBook] = {}
         self._claims: dict[str, Claim] = {}
         self._by_key: dict[tuple[str, str], Claim] = {}
         self._durable: dict[str, asyncio.Future[None]] = {}
-        self._orders: dict[str, Order] = {}
         self._expiries = ExpiryQueue(clock)
-        self._background: set[asyncio.Future[None]] = set()
-        self._paying: dict[str, asyncio.Future[None]] = {}
-        self._checkout = Checkout(
-            store, payments, clock, self._expiries, self._orders, self._refuse_unless_held
-        )
+        self._background: set[asyncio.Future[object]] = set()
+        self.orders = OrderDesk(self)
+        self.checkout = Checkout(self, payments, payment_timeout)
+
+    @property
+    def store(self) -> Store:
+        return self._store
 
     # -- start -----------------------------------------------------------------------
     async def load(self) -> None:
@@ -83,8 +87,8 @@ class SaleEngine:
         for claim in await self._store.claims.all():
             self._index(claim)
             self._books[claim.launch_id].restore(claim)
-        for order in await self._store.claims.orders():
-            self._orders[order.claim_id] = order
+        self.checkout.load(list(await self._store.payments.all()))
+        await self.orders.load(await self._store.orders.all(), await self._store.plans.all())
         await self._release_holds_of_cancelled_launches()
 
     async def _release_holds_of_cancelled_launches(self) -> None:
@@ -305,14 +309,17 @@ class SaleEngine:
             raise NotFound("claim")
         return claim
 
+    def claim_by_id(self, claim_id: str) -> Claim:
+        return self._claims[claim_id]
+
     def order_for(self, claim_id: str) -> Order | None:
-        return self._orders.get(claim_id)
+        return self.orders.for_claim(claim_id)
 
     async def cancel(self, fan_id: str, claim_id: str) -> Claim:
         claim = self.claim_of(fan_id, claim_id)
         if claim.state is ClaimState.CANCELLED:
             return claim
-        self._refuse_unless_held(claim)
+        self.refuse_unless_held(claim)
         now = self._now()
         self._close(claim, ClaimState.CANCELLED, now)
         await self._store.claims.release_many([claim.id], ClaimState.CANCELLED, now)
@@ -321,26 +328,15 @@ class SaleEngine:
     async def pay(
         self, fan_id: str, claim_id: str, method: str, token: str, idempotency_key: str
     ) -> PaymentOutcome:
-        claim = self.claim_of(fan_id, claim_id)
-        while (in_flight := self._paying.get(claim.id)) is not None:
-            await asyncio.shield(in_flight)  # one payment at a time per claim
-        order = self._orders.get(claim.id)
-        if order is not None:
-            if order.idempotency_key != idempotency_key:
-                raise AlreadyPaid()
-            return PaymentOutcome(order, replayed=True)
-        self._refuse_unless_held(claim)
-        done = self._paying[claim.id] = asyncio.get_running_loop().create_future()
-        try:
-            order = await self._checkout.settle(
-                self.book(claim.launch_id), claim, method, token, idempotency_key
-            )
-        finally:
-            del self._paying[claim.id]
-            done.set_result(None)
-        return PaymentOutcome(order, replayed=False)
+        return await self.checkout.pay(fan_id, claim_id, method, token, idempotency_key)
 
-    def _refuse_unless_held(self, claim: Claim) -> None:
+    async def record_order(self, claim: Claim, payment: PaymentRecord) -> Order:
+        return await self.orders.record(claim, payment)
+
+    async def refund_order(self, order: Order, reason: str) -> Order:
+        return await self.checkout.refund(order, reason)
+
+    def refuse_unless_held(self, claim: Claim) -> None:
         now = self._now()
         if claim.is_overdue(now):
             self._close(claim, ClaimState.EXPIRED, now)
@@ -351,6 +347,19 @@ class SaleEngine:
             raise ClaimExpired()
         if claim.state is ClaimState.CANCELLED:
             raise Conflict("this claim was cancelled").with_code("claim_cancelled")
+
+    def expire_later(self, claim: Claim) -> None:
+        """A claim held again (its payment was not recorded) still expires on time."""
+        self._expiries.push(claim.expires_at, claim.id)
+
+    def in_background(self, work: Awaitable[object]) -> None:
+        """Run `work` without anyone waiting for it; its failure is logged."""
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._forget_background)
+
+    def now(self) -> datetime:
+        return self._clock.now()
 
     # -- expiry ----------------------------------------------------------------------
     async def expire_due(self) -> int:
@@ -389,14 +398,14 @@ class SaleEngine:
     def _release_in_background(self, claim: Claim) -> None:
         """Queue the release now (in order with later claims); nobody waits for it."""
         assert claim.closed_at is not None
-        written = self._store.claims.release_many([claim.id], claim.state, claim.closed_at)
-        self._background.add(written)
-        written.add_done_callback(self._forget_background)
+        self.in_background(
+            self._store.claims.release_many([claim.id], claim.state, claim.closed_at)
+        )
 
-    def _forget_background(self, done: asyncio.Future[None]) -> None:
+    def _forget_background(self, done: asyncio.Future[object]) -> None:
         self._background.discard(done)
         if not done.cancelled() and done.exception() is not None:
-            log.error("a release was not written: %s", done.exception())
+            log.error("background work failed: %s", done.exception())
 
     def _now(self) -> datetime:
         return self._clock.now()

@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from soldout.clock import Clock
-from soldout.domain.claims import Order
-from soldout.domain.errors import InvalidInput, NotFound
+from soldout.domain.claims import Order, OrderEvent, OrderStatus
+from soldout.domain.errors import Conflict, InvalidInput, NotFound
 from soldout.domain.fans import Fan, normalise_email
+from soldout.domain.notifications import Notification
+from soldout.engine import SaleEngine
 from soldout.ids import new_id, new_referral_code
 from soldout.services.tokens import TokenSigner
 from soldout.store.ports import Store
@@ -16,10 +18,11 @@ __all__ = ["Fans"]
 
 
 class Fans:
-    def __init__(self, store: Store, clock: Clock, tokens: TokenSigner) -> None:
+    def __init__(self, store: Store, clock: Clock, tokens: TokenSigner, engine: SaleEngine) -> None:
         self._store = store
         self._clock = clock
         self._tokens = tokens
+        self._engine = engine
 
     async def register(
         self, email: str, name: str, referral_code: str | None = None
@@ -44,11 +47,32 @@ class Fans:
         await self._store.fans.add(fan)
         return fan, self._tokens.fan_token(fan.id)
 
-    async def orders(self, fan_id: str) -> Sequence[Order]:
-        return await self._store.claims.orders_for_fan(fan_id)
+    def orders(self, fan_id: str) -> list[Order]:
+        """The fan's orders, newest first."""
+        mine = [o for o in self._engine.orders.all() if o.fan_id == fan_id]
+        return sorted(mine, key=lambda o: (o.paid_at, o.id), reverse=True)
 
-    async def order(self, fan_id: str, order_id: str) -> Order:
-        found = [o for o in await self.orders(fan_id) if o.id == order_id]
-        if not found:
+    def order(self, fan_id: str, order_id: str) -> Order:
+        """The fan's own order; another fan's order is indistinguishable from a missing one."""
+        order = self._engine.orders.get(order_id)
+        if order is None or order.fan_id != fan_id:
             raise NotFound("order")
-        return found[0]
+        return order
+
+    async def history(self, order: Order) -> Sequence[OrderEvent]:
+        return await self._store.orders.events(order.id)
+
+    async def cancel_order(self, fan_id: str, order_id: str) -> Order:
+        """A fan takes back an order that has not shipped: refunded in full, unit back on
+        sale. A shipped order is for the maker to refund."""
+        order = self.order(fan_id, order_id)
+        if order.status is OrderStatus.SHIPPED:
+            raise Conflict(
+                "this order has shipped; ask the maker for a refund", field=None
+            ).with_code("already_shipped")
+        if order.status is OrderStatus.REFUNDED:
+            return order
+        return await self._engine.refund_order(order, "cancelled by the fan")
+
+    async def notifications(self, fan_id: str, limit: int) -> Sequence[Notification]:
+        return await self._store.notifications.for_fan(fan_id, limit)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 
 from soldout.clock import Clock, SystemClock
 from soldout.engine import SaleEngine
 from soldout.payments import PaymentProvider, TestPayments
 from soldout.services.catalog import Catalog
 from soldout.services.fans import Fans
+from soldout.services.fulfilment import FulfilmentDesk
 from soldout.services.tokens import TokenSigner
 from soldout.store.ports import Store
 
@@ -25,14 +27,23 @@ class Platform:
         tokens: TokenSigner,
         clock: Clock | None = None,
         payments: PaymentProvider | None = None,
+        *,
+        payment_timeout: float = 10.0,
     ) -> None:
         self.store = store
         self.tokens = tokens
         self.clock = clock or SystemClock()
-        self.engine = SaleEngine(store, self.clock, payments or TestPayments())
+        self.payments = payments or TestPayments(secret=b"in-memory test provider")
+        self.engine = SaleEngine(store, self.clock, self.payments, payment_timeout=payment_timeout)
+        self.payments.on_webhook(self._deliver)
         self.catalog = Catalog(store, self.engine, self.clock)
-        self.fans = Fans(store, self.clock, tokens)
+        self.fans = Fans(store, self.clock, tokens, self.engine)
+        self.fulfilment = FulfilmentDesk(store, self.engine)
         self._sweeper: asyncio.Task[None] | None = None
+
+    async def _deliver(self, body: bytes, headers: Mapping[str, str]) -> None:
+        """How an in-process provider (the test one) posts its webhooks."""
+        await self.engine.checkout.webhook(body, headers)
 
     async def start(self, *, sweep: bool = True) -> None:
         await self.store.open()
@@ -48,5 +59,6 @@ class Platform:
                 self._sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._sweeper
+            await self.payments.close()
         finally:
             await self.store.close()

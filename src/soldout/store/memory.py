@@ -13,12 +13,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from soldout.domain.claims import Claim, ClaimState, Order
+from soldout.domain.claims import Claim, ClaimState, Order, OrderEvent
 from soldout.domain.codes import PriorityCode
 from soldout.domain.errors import Conflict
 from soldout.domain.fans import Fan, Reservation
+from soldout.domain.fulfilment import ProductionPlan
 from soldout.domain.launches import Launch
+from soldout.domain.notifications import Notification
+from soldout.domain.payments import PaymentRecord
 from soldout.domain.products import Product
+from soldout.store.ports import ExportRow, OrderFilter
 
 __all__ = ["InMemoryStore"]
 
@@ -89,10 +93,11 @@ class _Reservations:
 
 
 class _Claims:
-    def __init__(self, codes: _Codes) -> None:
+    def __init__(self, codes: _Codes, orders: _Orders, payments: _Payments) -> None:
         self.rows: dict[str, Claim] = {}
-        self.order_rows: dict[str, Order] = {}
         self._codes = codes
+        self._orders = orders
+        self._payments = payments
 
     def add(self, claim: Claim) -> asyncio.Future[None]:
         self.rows[claim.id] = copy.copy(claim)
@@ -100,11 +105,20 @@ class _Claims:
             self._codes.rows[claim.priority_code].redeemed_by_claim = claim.id
         return _done()
 
-    def settle(self, claim_id: str, paid_at: datetime, order: Order) -> asyncio.Future[None]:
+    def settle(
+        self, claim_id: str, paid_at: datetime, order: Order, payment: PaymentRecord
+    ) -> asyncio.Future[None]:
         row = self.rows[claim_id]
         if row.state is ClaimState.HELD:
             row.state, row.closed_at = ClaimState.PAID, paid_at
-        self.order_rows[order.id] = order
+        self._orders.rows[order.id] = copy.copy(order)
+        self._payments.update(payment)
+        return _done()
+
+    def unsell(self, claim_id: str, at: datetime) -> asyncio.Future[None]:
+        row = self.rows[claim_id]
+        if row.state is ClaimState.PAID:
+            row.state, row.closed_at = ClaimState.CANCELLED, at
         return _done()
 
     def release_many(
@@ -119,11 +133,102 @@ class _Claims:
     async def all(self) -> Sequence[Claim]:
         return [copy.copy(c) for c in self.rows.values()]
 
-    async def orders(self) -> Sequence[Order]:
-        return list(self.order_rows.values())
 
-    async def orders_for_fan(self, fan_id: str) -> Sequence[Order]:
-        return [o for o in self.order_rows.values() if o.fan_id == fan_id]
+class _Orders:
+    def __init__(self, fans: _Fans) -> None:
+        self.rows: dict[str, Order] = {}
+        self.event_rows: list[OrderEvent] = []
+        self._fans = fans
+
+    def update(self, orders: Sequence[Order]) -> asyncio.Future[None]:
+        for order in orders:
+            self.rows[order.id] = copy.copy(order)
+        return _done()
+
+    def add_events(self, events: Sequence[OrderEvent]) -> asyncio.Future[None]:
+        self.event_rows.extend(events)
+        return _done()
+
+    async def events(self, order_id: str) -> Sequence[OrderEvent]:
+        return [e for e in self.event_rows if e.order_id == order_id]
+
+    async def all(self) -> Sequence[Order]:
+        return [copy.copy(o) for o in self._sorted()]
+
+    async def for_fan(self, fan_id: str) -> Sequence[Order]:
+        return [copy.copy(o) for o in self._sorted() if o.fan_id == fan_id]
+
+    async def page(
+        self, after: tuple[str, str] | None, limit: int, where: OrderFilter
+    ) -> Sequence[ExportRow]:
+        page: list[ExportRow] = []
+        for order in self._sorted():
+            if after is not None and (order.paid_at.isoformat(), order.id) <= after:
+                continue
+            if where.launch_id not in (None, order.launch_id) or where.sku not in (
+                None,
+                order.sku,
+            ):
+                continue
+            if where.status not in (None, order.status.value):
+                continue
+            fan = self._fans.rows[order.fan_id]
+            page.append(ExportRow(copy.copy(order), fan.email, fan.name))
+            if len(page) == limit:
+                break
+        return page
+
+    def _sorted(self) -> list[Order]:
+        return sorted(self.rows.values(), key=lambda o: (o.paid_at.isoformat(), o.id))
+
+
+class _Payments:
+    def __init__(self) -> None:
+        self.rows: dict[str, PaymentRecord] = {}
+        self.seen: set[tuple[str, str]] = set()
+
+    def add(self, payment: PaymentRecord) -> asyncio.Future[None]:
+        self.rows[payment.id] = copy.copy(payment)
+        return _done()
+
+    def update(self, payment: PaymentRecord) -> asyncio.Future[None]:
+        self.rows[payment.id] = copy.copy(payment)
+        return _done()
+
+    async def all(self) -> Sequence[PaymentRecord]:
+        return [copy.copy(p) for p in self.rows.values()]
+
+    def note_event(self, provider: str, event_id: str, at: datetime) -> asyncio.Future[bool]:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        future.set_result((provider, event_id) not in self.seen)
+        self.seen.add((provider, event_id))
+        return future
+
+
+class _Plans:
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], ProductionPlan] = {}
+
+    def put(
+        self, product_id: str, sku: str, plan: ProductionPlan, at: datetime
+    ) -> asyncio.Future[None]:
+        self.rows[(product_id, sku)] = plan
+        return _done()
+
+    async def all(self) -> Sequence[tuple[str, str, ProductionPlan]]:
+        return [(product, sku, plan) for (product, sku), plan in self.rows.items()]
+
+
+class _Notifications:
+    def __init__(self) -> None:
+        self.rows: list[Notification] = []
+
+    def add_many(self, notifications: Sequence[Notification]) -> asyncio.Future[None]:
+        self.rows.extend(notifications)
+        return _done()
+
+    async def for_fan(self, fan_id: str, limit: int) -> Sequence[Notification]:
+        return [n for n in reversed(self.rows) if n.fan_id == fan_id][:limit]
 
 
 class _Codes:
@@ -145,7 +250,11 @@ class InMemoryStore:
         self.fans = _Fans()
         self.reservations = _Reservations()
         self.codes = _Codes()
-        self.claims = _Claims(self.codes)
+        self.orders = _Orders(self.fans)
+        self.payments = _Payments()
+        self.plans = _Plans()
+        self.notifications = _Notifications()
+        self.claims = _Claims(self.codes, self.orders, self.payments)
         self.secrets: dict[str, bytes] = {}
 
     async def open(self) -> None:

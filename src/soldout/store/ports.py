@@ -10,20 +10,30 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from soldout.domain.claims import Claim, ClaimState, Order
+from soldout.domain.claims import Claim, ClaimState, Order, OrderEvent
 from soldout.domain.codes import PriorityCode
 from soldout.domain.fans import Fan, Reservation
+from soldout.domain.fulfilment import ProductionPlan
 from soldout.domain.launches import Launch
+from soldout.domain.notifications import Notification
+from soldout.domain.payments import PaymentRecord
 from soldout.domain.products import Product
 
 __all__ = [
     "ClaimRepository",
     "CodeRepository",
+    "ExportRow",
     "FanRepository",
     "LaunchRepository",
+    "NotificationRepository",
+    "OrderFilter",
+    "OrderRepository",
+    "PaymentRepository",
+    "PlanRepository",
     "ProductRepository",
     "ReservationRepository",
     "Store",
@@ -67,9 +77,15 @@ class ClaimRepository(Protocol):
         Returns the future of its durability rather than a coroutine: the hot path awaits
         it shielded, and replays of the same request await the same future."""
 
-    def settle(self, claim_id: str, paid_at: datetime, order: Order) -> asyncio.Future[None]:
-        """Mark the claim paid and record its order, in one transaction. Queued at once:
-        the payment awaits it shielded, so a cancelled request cannot half-undo it."""
+    def settle(
+        self, claim_id: str, paid_at: datetime, order: Order, payment: PaymentRecord
+    ) -> asyncio.Future[None]:
+        """Mark the claim paid, record its order and the captured payment, in one
+        transaction. Queued at once: the payment awaits it shielded, so a cancelled
+        request cannot half-undo it."""
+
+    def unsell(self, claim_id: str, at: datetime) -> asyncio.Future[None]:
+        """A paid claim whose order was refunded before shipping: cancelled, unit freed."""
 
     def release_many(
         self, claim_ids: Iterable[str], state: ClaimState, at: datetime
@@ -77,8 +93,56 @@ class ClaimRepository(Protocol):
         """Queued at once, so a release is never durable after a later claim."""
 
     async def all(self) -> Sequence[Claim]: ...
-    async def orders(self) -> Sequence[Order]: ...
-    async def orders_for_fan(self, fan_id: str) -> Sequence[Order]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilter:
+    launch_id: str | None = None
+    sku: str | None = None
+    status: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRow:
+    order: Order
+    email: str
+    name: str
+
+
+class OrderRepository(Protocol):
+    def update(self, orders: Sequence[Order]) -> asyncio.Future[None]:
+        """Write each order's status, ship date, shipping and refund fields. Queued at once."""
+
+    def add_events(self, events: Sequence[OrderEvent]) -> asyncio.Future[None]: ...
+    async def events(self, order_id: str) -> Sequence[OrderEvent]: ...
+    async def all(self) -> Sequence[Order]: ...
+    async def for_fan(self, fan_id: str) -> Sequence[Order]: ...
+    async def page(
+        self, after: tuple[str, str] | None, limit: int, where: OrderFilter
+    ) -> Sequence[ExportRow]:
+        """Up to `limit` orders in payment order, after the (paid_at ISO, id) key `after`:
+        an export reads page by page and never holds the whole list."""
+
+
+class PaymentRepository(Protocol):
+    def add(self, payment: PaymentRecord) -> asyncio.Future[None]: ...
+    def update(self, payment: PaymentRecord) -> asyncio.Future[None]: ...
+    async def all(self) -> Sequence[PaymentRecord]: ...
+    def note_event(self, provider: str, event_id: str, at: datetime) -> asyncio.Future[bool]:
+        """Remember a provider's webhook event; resolves to False if it was seen before."""
+
+
+class PlanRepository(Protocol):
+    def put(
+        self, product_id: str, sku: str, plan: ProductionPlan, at: datetime
+    ) -> asyncio.Future[None]: ...
+    async def all(self) -> Sequence[tuple[str, str, ProductionPlan]]: ...
+
+
+class NotificationRepository(Protocol):
+    def add_many(self, notifications: Sequence[Notification]) -> asyncio.Future[None]: ...
+    async def for_fan(self, fan_id: str, limit: int) -> Sequence[Notification]:
+        """The newest first."""
 
 
 class CodeRepository(Protocol):
@@ -99,6 +163,14 @@ class Store(Protocol):
     def claims(self) -> ClaimRepository: ...
     @property
     def codes(self) -> CodeRepository: ...
+    @property
+    def orders(self) -> OrderRepository: ...
+    @property
+    def payments(self) -> PaymentRepository: ...
+    @property
+    def plans(self) -> PlanRepository: ...
+    @property
+    def notifications(self) -> NotificationRepository: ...
 
     async def secret(self, name: str) -> bytes:
         """A random 32-byte secret kept with the data (made on first use). The token

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import date, datetime
 
-from soldout.domain.claims import Claim, ClaimState, Order, OrderStatus
+from soldout.domain.claims import Claim, ClaimState, Order, OrderEvent, OrderStatus
 from soldout.domain.codes import PriorityCode
 from soldout.domain.fans import Fan, Reservation
+from soldout.domain.fulfilment import Adjustment, ProductionPlan, Rate
 from soldout.domain.launches import Launch, LaunchRules, Mode
+from soldout.domain.notifications import Notification
+from soldout.domain.payments import PaymentRecord, PaymentState
 
 __all__ = [
     "claim_from_row",
@@ -16,6 +20,10 @@ __all__ = [
     "fan_from_row",
     "launch_from_row",
     "order_from_row",
+    "payment_from_row",
+    "payment_row",
+    "plan_from_json",
+    "plan_json",
     "reservation_from_row",
     "ts",
 ]
@@ -120,8 +128,17 @@ def claim_from_row(row: sqlite3.Row) -> Claim:
 
 ORDER_COLUMNS = (
     "id, claim_id, launch_id, fan_id, sku, quantity, total, currency, paid_at, "
-    "payment_method, payment_reference, idempotency_key, status, ship_date"
+    "payment_method, payment_reference, idempotency_key, status, ship_date, shipped_at, "
+    "carrier, tracking_number, refunded_at"
 )
+ORDER_CHANGES = (
+    "UPDATE orders SET status = ?, ship_date = ?, shipped_at = ?, carrier = ?,"
+    " tracking_number = ?, refunded_at = ? WHERE id = ?"
+)
+
+
+def _d(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 def order_row(order: Order) -> tuple[object, ...]:
@@ -139,7 +156,23 @@ def order_row(order: Order) -> tuple[object, ...]:
         order.payment_reference,
         order.idempotency_key,
         order.status.value,
-        order.ship_date.isoformat() if order.ship_date else None,
+        _d(order.ship_date),
+        ts(order.shipped_at),
+        order.carrier,
+        order.tracking_number,
+        ts(order.refunded_at),
+    )
+
+
+def order_changes(order: Order) -> tuple[object, ...]:
+    return (
+        order.status.value,
+        _d(order.ship_date),
+        ts(order.shipped_at),
+        order.carrier,
+        order.tracking_number,
+        ts(order.refunded_at),
+        order.id,
     )
 
 
@@ -160,6 +193,92 @@ def order_from_row(row: sqlite3.Row) -> Order:
         idempotency_key=row["idempotency_key"],
         status=OrderStatus(row["status"]),
         ship_date=date.fromisoformat(ship) if ship else None,
+        shipped_at=_dt(row["shipped_at"]),
+        carrier=row["carrier"],
+        tracking_number=row["tracking_number"],
+        refunded_at=_dt(row["refunded_at"]),
+    )
+
+
+def event_from_row(row: sqlite3.Row) -> OrderEvent:
+    return OrderEvent(row["order_id"], _req(row["at"]), row["kind"], row["detail"])
+
+
+PAYMENT_COLUMNS = (
+    "id, claim_id, fan_id, provider, method, amount, currency, idempotency_key, fingerprint, "
+    "state, reference, reason, created_at, updated_at"
+)
+
+
+def payment_row(p: PaymentRecord) -> tuple[object, ...]:
+    return (
+        p.id,
+        p.claim_id,
+        p.fan_id,
+        p.provider,
+        p.method,
+        p.amount,
+        p.currency,
+        p.idempotency_key,
+        p.fingerprint,
+        p.state.value,
+        p.reference,
+        p.reason,
+        p.created_at.isoformat(),
+        p.updated_at.isoformat(),
+    )
+
+
+def payment_from_row(row: sqlite3.Row) -> PaymentRecord:
+    return PaymentRecord(
+        id=row["id"],
+        claim_id=row["claim_id"],
+        fan_id=row["fan_id"],
+        provider=row["provider"],
+        method=row["method"],
+        amount=row["amount"],
+        currency=row["currency"],
+        idempotency_key=row["idempotency_key"],
+        fingerprint=row["fingerprint"],
+        created_at=_req(row["created_at"]),
+        updated_at=_req(row["updated_at"]),
+        state=PaymentState(row["state"]),
+        reference=row["reference"],
+        reason=row["reason"],
+    )
+
+
+def plan_json(plan: ProductionPlan) -> str:
+    return json.dumps(
+        {
+            "starts_on": plan.starts_on.isoformat(),
+            "produced": plan.produced,
+            "rates": [[r.starts_on.isoformat(), r.units_per_day] for r in plan.rates],
+            "adjustments": [[a.on.isoformat(), a.units, a.note] for a in plan.adjustments],
+        }
+    )
+
+
+def plan_from_json(text: str) -> ProductionPlan:
+    raw = json.loads(text)
+    return ProductionPlan(
+        starts_on=date.fromisoformat(raw["starts_on"]),
+        produced=raw["produced"],
+        rates=tuple(Rate(date.fromisoformat(d), n) for d, n in raw["rates"]),
+        adjustments=tuple(
+            Adjustment(date.fromisoformat(d), n, note) for d, n, note in raw["adjustments"]
+        ),
+    )
+
+
+def notification_from_row(row: sqlite3.Row) -> Notification:
+    return Notification(
+        row["id"],
+        row["fan_id"],
+        row["kind"],
+        row["message"],
+        _req(row["created_at"]),
+        json.loads(row["data"]),
     )
 
 

@@ -14,6 +14,10 @@ from soldout.store.sqlite.repos import (
     SqliteCodes,
     SqliteFans,
     SqliteLaunches,
+    SqliteNotifications,
+    SqliteOrders,
+    SqlitePayments,
+    SqlitePlans,
     SqliteProducts,
     SqliteReservations,
 )
@@ -36,6 +40,10 @@ class SqliteStore:
         self.reservations = SqliteReservations(self)
         self.claims = SqliteClaims(self)
         self.codes = SqliteCodes(self)
+        self.orders = SqliteOrders(self)
+        self.payments = SqlitePayments(self)
+        self.plans = SqlitePlans(self)
+        self.notifications = SqliteNotifications(self)
 
     def reader(self) -> sqlite3.Connection:
         """The read connection, used on the event loop thread (WAL: reads never block)."""

@@ -1,0 +1,202 @@
+"""The maker's routes after the sale: production plans, shipping, orders, refunds, exports,
+margin and reconciliation. Admin token only."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+
+from soldout.api.deps import AdminAuth, platform_of
+from soldout.api.schemas import PlanIn, RefundIn, ShipNextIn
+from soldout.api.views import order_view, plan_view
+from soldout.domain.claims import OrderStatus
+from soldout.domain.errors import InvalidInput, MalformedBody
+from soldout.engine.fulfilment import DateChange
+from soldout.services import Platform
+from soldout.services.fulfilment import PlanInput
+from soldout.services.reconcile import Snapshot, reconcile
+from soldout.store.ports import OrderFilter
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", dependencies=[AdminAuth], tags=["maker: fulfilment"])
+PlatformDep = Annotated[Platform, Depends(platform_of)]
+STATUSES = "|".join(s.value for s in OrderStatus)
+
+
+def _moved(change: DateChange) -> dict[str, Any]:
+    return {
+        "order_id": change.order.id,
+        "before": change.before.isoformat() if change.before else None,
+        "after": change.after.isoformat() if change.after else None,
+    }
+
+
+async def _queue_view(platform: Platform, product_id: str, sku: str) -> dict[str, Any]:
+    queue = await platform.fulfilment.queue(product_id, sku)
+    return {
+        "product_id": product_id,
+        "sku": sku,
+        "plan": plan_view(queue.plan),
+        "open_orders": queue.open_orders,
+        "open_units": queue.open_units,
+        "shipped_units": queue.shipped_units,
+        "next_ship_date": queue.next_ship_date.isoformat() if queue.next_ship_date else None,
+    }
+
+
+@router.get("/products/{product_id}/skus/{sku}/plan")
+async def get_plan(product_id: str, sku: str, platform: PlatformDep) -> dict[str, Any]:
+    """The SKU's production plan and fulfilment queue."""
+    return await _queue_view(platform, product_id, sku)
+
+
+@router.put("/products/{product_id}/skus/{sku}/plan")
+async def put_plan(
+    product_id: str, sku: str, body: PlanIn, platform: PlatformDep
+) -> dict[str, Any]:
+    """Replace the SKU's production plan. Every waiting order is dated again in one pass;
+    the answer lists the orders whose date moved (`later` ones slip; `unscheduled` ones
+    have no date until more is planned) and their fans are notified."""
+    outcome = await platform.fulfilment.set_plan(
+        product_id,
+        sku,
+        PlanInput(
+            body.starts_on,
+            body.produced,
+            [(r.starts_on, r.units_per_day) for r in body.rates],
+            [(a.on, a.units, a.note) for a in body.adjustments],
+        ),
+    )
+    return {
+        **await _queue_view(platform, product_id, sku),
+        "recomputed": outcome.queued,
+        "moved": len(outcome.changes),
+        "later": [_moved(c) for c in outcome.later],
+        "unscheduled": [o.id for o in outcome.unscheduled],
+    }
+
+
+@router.post("/products/{product_id}/skus/{sku}/shipments")
+async def ship_next(
+    product_id: str, sku: str, body: ShipNextIn, platform: PlatformDep
+) -> dict[str, Any]:
+    """Ship the next `count` orders of the SKU in queue order."""
+    shipped = await platform.fulfilment.ship_next(
+        product_id, sku, body.count, body.carrier, body.tracking_numbers
+    )
+    return {"shipped": [order_view(o) for o in shipped]}
+
+
+@router.post(
+    "/shipments",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {
+                    "schema": {"type": "string"},
+                    "example": "order_id,carrier,tracking_number\nord_123,DHL,JD0001\n",
+                }
+            },
+        }
+    },
+)
+async def ship_listed(request: Request, platform: PlatformDep) -> dict[str, Any]:
+    """Ship the orders a CSV lists (header `order_id,carrier,tracking_number`). All or
+    nothing: a bad line refuses the file and names the line."""
+    try:
+        text = (await request.body()).decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise MalformedBody("the CSV is not UTF-8", field="body") from exc
+    reader = csv.DictReader(io.StringIO(text))
+    need = {"order_id", "carrier"}
+    if reader.fieldnames is None or not need <= set(reader.fieldnames):
+        raise InvalidInput(
+            "the first line must name the columns order_id,carrier[,tracking_number]",
+            field="line 1",
+        )
+    rows = [
+        (
+            (r["order_id"] or "").strip(),
+            (r["carrier"] or "").strip(),
+            (r.get("tracking_number") or "").strip() or None,
+        )
+        for r in reader
+    ]
+    shipped = await platform.fulfilment.ship_listed(rows)
+    return {"shipped": [order_view(o) for o in shipped]}
+
+
+@router.post("/orders/{order_id}/refund")
+async def refund(order_id: str, body: RefundIn, platform: PlatformDep) -> dict[str, Any]:
+    """Refund in full. Unshipped: the unit goes back on sale and the order leaves the
+    fulfilment queue. Shipped: refunded without touching stock. Idempotent."""
+    order = await platform.fulfilment.refund(order_id, body.reason)
+    return order_view(order, await platform.store.orders.events(order.id))
+
+
+def _filter(launch_id: str | None, sku: str | None, status: str | None) -> OrderFilter:
+    return OrderFilter(launch_id=launch_id, sku=sku, status=status)
+
+
+StatusQuery = Annotated[str | None, Query(pattern=f"^({STATUSES})$")]
+
+
+@router.get("/orders")
+async def list_orders(
+    platform: PlatformDep,
+    launch_id: str | None = None,
+    sku: str | None = None,
+    status: StatusQuery = None,
+    after: Annotated[str | None, Query(description="`next` of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> dict[str, Any]:
+    """Orders in payment order, a page at a time."""
+    cursor = None
+    if after is not None:
+        paid_at, _, order_id = after.partition("~")
+        if not order_id:
+            raise InvalidInput("not a page cursor", field="after")
+        cursor = (paid_at, order_id)
+    rows = await platform.fulfilment.page(cursor, limit, _filter(launch_id, sku, status))
+    last = rows[-1].order if len(rows) == limit else None
+    return {
+        "orders": [{**order_view(r.order), "email": r.email, "name": r.name} for r in rows],
+        "next": f"{last.paid_at.isoformat()}~{last.id}" if last else None,
+    }
+
+
+@router.get("/orders.csv", response_class=StreamingResponse)
+async def export_orders(
+    platform: PlatformDep,
+    launch_id: str | None = None,
+    sku: str | None = None,
+    status: StatusQuery = None,
+) -> StreamingResponse:
+    """Every matching order as CSV for a warehouse, streamed page by page (any size)."""
+    return StreamingResponse(
+        platform.fulfilment.export_csv(_filter(launch_id, sku, status)),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": 'attachment; filename="orders.csv"'},
+    )
+
+
+@router.get("/launches/{launch_id}/margin")
+async def margin(launch_id: str, platform: PlatformDep) -> dict[str, Any]:
+    """Revenue, cost and margin per SKU and in total (minor units)."""
+    return platform.fulfilment.margin(launch_id)
+
+
+@router.get("/reconciliation")
+async def reconciliation(platform: PlatformDep) -> dict[str, Any]:
+    """Orders against payments against stock, from the record; every mismatch listed."""
+    found = reconcile(await Snapshot.read(platform.store, platform.payments))
+    return {
+        "ok": not found,
+        "mismatches": [{"kind": m.kind, "subject": m.subject, "detail": m.detail} for m in found],
+    }

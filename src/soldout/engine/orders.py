@@ -1,0 +1,299 @@
+"""Orders after the race: recording a paid claim as an order with its ship date, refunding
+it, shipping it, and changing the production plan its ship date depends on.
+
+Each change is made in memory without yielding, then written in one transaction with the
+order's history lines and the notifications it causes (the outbox).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from soldout.domain.claims import Claim, ClaimState, Order, OrderEvent
+from soldout.domain.fulfilment import ProductionPlan
+from soldout.domain.money import Money
+from soldout.domain.notifications import Notification
+from soldout.domain.payments import PaymentRecord, PaymentState
+from soldout.engine.fulfilment import DateChange, Fulfilment
+from soldout.ids import new_id
+
+if TYPE_CHECKING:
+    from soldout.engine.engine import SaleEngine
+
+__all__ = ["OrderDesk", "PlanOutcome", "Shipment"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Shipment:
+    order: Order
+    carrier: str
+    tracking_number: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOutcome:
+    queued: int  # open orders dated again
+    changes: list[DateChange]
+
+    @property
+    def later(self) -> list[DateChange]:
+        return [c for c in self.changes if c.later]
+
+    @property
+    def unscheduled(self) -> list[Order]:
+        return [c.order for c in self.changes if c.after is None]
+
+
+def _day(value: date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def date_change_records(
+    changes: Iterable[DateChange], at: datetime
+) -> tuple[list[OrderEvent], list[Notification]]:
+    """History lines and notifications for orders whose ship date moved."""
+    events, notes = [], []
+    for change in changes:
+        before, after = _day(change.before), _day(change.after)
+        words = f"now ships on {after}" if after else "has no ship date until more is produced"
+        events.append(OrderEvent(change.order.id, at, "ship_date_changed", words))
+        if before is not None:  # a first date came with the confirmation: not news
+            notes.append(
+                Notification(
+                    new_id("ntf"),
+                    change.order.fan_id,
+                    "ship_date_changed",
+                    f"Your order {change.order.id} {words} (it was {before}).",
+                    at,
+                    {"order_id": change.order.id, "before": before, "after": after},
+                )
+            )
+    return events, notes
+
+
+class OrderDesk:
+    def __init__(self, engine: SaleEngine) -> None:
+        self._engine = engine
+        self._store = engine.store
+        self.fulfilment = Fulfilment()
+        self._by_claim: dict[str, Order] = {}
+        self._by_id: dict[str, Order] = {}
+
+    async def load(
+        self, orders: Sequence[Order], plans: Sequence[tuple[str, str, ProductionPlan]]
+    ) -> None:
+        for order in orders:
+            self._index(order)
+        products = [(self._engine.book(o.launch_id).product.id, o) for o in orders]
+        changes = self.fulfilment.load(plans, products)
+        if changes:  # dates out of step with the record (an older version): fix quietly
+            await self._store.orders.update([c.order for c in changes])
+
+    def for_claim(self, claim_id: str) -> Order | None:
+        return self._by_claim.get(claim_id)
+
+    def get(self, order_id: str) -> Order | None:
+        return self._by_id.get(order_id)
+
+    def all(self) -> list[Order]:
+        return list(self._by_id.values())
+
+    def product_of(self, order: Order) -> str:
+        return self._engine.book(order.launch_id).product.id
+
+    def estimate(self, claim: Claim) -> date | None:
+        """The ship date this claim's order would get if it were paid now."""
+        product = self._engine.book(claim.launch_id).product.id
+        return self.estimate_for(product, claim.sku, claim.quantity)
+
+    def estimate_for(self, product_id: str, sku: str, quantity: int) -> date | None:
+        return self.fulfilment.queue(product_id, sku).estimate(quantity)
+
+    # -- paid ----------------------------------------------------------------------
+    async def record(self, claim: Claim, payment: PaymentRecord) -> Order:
+        """The payment is captured and the claim still held: make it an order."""
+        book = self._engine.book(claim.launch_id)
+        now = self._engine.now()
+        claim.state, claim.closed_at = ClaimState.PAID, now
+        book.stock[claim.sku].settle(claim.quantity)
+        book.count(ClaimState.HELD, ClaimState.PAID)
+        order = Order(
+            id=new_id("ord"),
+            claim_id=claim.id,
+            launch_id=claim.launch_id,
+            fan_id=claim.fan_id,
+            sku=claim.sku,
+            quantity=claim.quantity,
+            total=claim.total_amount,
+            currency=claim.currency,
+            paid_at=now,
+            payment_method=payment.method,
+            payment_reference=payment.reference or payment.id,
+            idempotency_key=payment.idempotency_key,
+        )
+        changes = self.fulfilment.place(book.product.id, order)
+        others = [c for c in changes if c.order is not order]
+        events = [OrderEvent(order.id, now, "paid", f"paid {Money(order.total, order.currency)}")]
+        when = f"ships on {_day(order.ship_date)}" if order.ship_date else "ship date to follow"
+        if order.ship_date is not None:
+            events.append(OrderEvent(order.id, now, "scheduled", when))
+        notes = [
+            Notification(
+                new_id("ntf"),
+                order.fan_id,
+                "order_confirmed",
+                f"Order {order.id} is paid and confirmed; it {when}.",
+                now,
+                {"order_id": order.id, "ship_date": _day(order.ship_date)},
+            )
+        ]
+        more_events, more_notes = date_change_records(others, now)
+        try:
+            settled = self._store.claims.settle(claim.id, now, order, payment)
+        except BaseException:
+            self._unrecord(claim, order, payment)
+            raise
+        # Queued in the same tick, so written in the same transaction as the order.
+        settled.add_done_callback(lambda done: self._recorded(done, claim, order, payment))
+        writes = [
+            settled,
+            self._store.orders.add_events(events + more_events),
+            self._store.notifications.add_many(notes + more_notes),
+        ]
+        if others:
+            writes.append(self._store.orders.update([c.order for c in others]))
+        await asyncio.shield(asyncio.gather(*writes))  # a cancelled request: writes go on
+        return order
+
+    def _recorded(
+        self,
+        done: asyncio.Future[None],
+        claim: Claim,
+        order: Order,
+        payment: PaymentRecord,
+    ) -> None:
+        if not done.cancelled() and done.exception() is None:
+            self._index(order)
+            return
+        self._unrecord(claim, order, payment)
+        # Not recorded: a retry with the same key is a new attempt (like a claim's).
+        self._engine.checkout.forget_key(payment)
+        refund = self._engine.checkout.give_back(payment, "the order could not be recorded")
+        self._engine.in_background(refund)
+
+    def _unrecord(self, claim: Claim, order: Order, payment: PaymentRecord) -> None:
+        """The order was not recorded: the claim is held again (and still expires)."""
+        book = self._engine.book(claim.launch_id)
+        claim.state, claim.closed_at = ClaimState.HELD, None
+        book.stock[claim.sku].unsettle(claim.quantity)
+        book.count(ClaimState.PAID, ClaimState.HELD)
+        self._engine.expire_later(claim)
+        if order.in_queue:
+            self.fulfilment.remove(book.product.id, order)
+        # Captured but no order: the money must go back (`give_back` moves it on to refunded).
+        payment.state = PaymentState.AUTHORIZED
+
+    # -- refunded ------------------------------------------------------------------
+    async def unsell(self, order: Order, payment: PaymentRecord | None, reason: str) -> None:
+        """Mark a paid order refunded (the money is already back). Unshipped, its unit goes
+        back on sale and its place in the queue is freed; shipped, stock is untouched."""
+        now = self._engine.now()
+        queued = order.in_queue
+        order.refund(now)
+        changes: list[DateChange] = []
+        writes = []
+        if queued:
+            claim = self._engine.claim_by_id(order.claim_id)
+            book = self._engine.book(order.launch_id)
+            claim.state, claim.closed_at = ClaimState.CANCELLED, now
+            book.give_back_paid(claim)
+            book.count(ClaimState.PAID, ClaimState.CANCELLED)
+            changes = self.fulfilment.remove(book.product.id, order)
+            writes.append(self._store.claims.unsell(claim.id, now))
+        if payment is not None and payment.advance(PaymentState.REFUNDED, now, reason):
+            writes.append(self._store.payments.update(payment))
+        events, notes = date_change_records(changes, now)
+        money = Money(order.total, order.currency)
+        events.insert(0, OrderEvent(order.id, now, "refunded", f"{money} refunded: {reason}"))
+        notes.insert(
+            0,
+            Notification(
+                new_id("ntf"),
+                order.fan_id,
+                "order_refunded",
+                f"Order {order.id} was refunded ({money}): {reason}.",
+                now,
+                {"order_id": order.id},
+            ),
+        )
+        writes += [
+            self._store.orders.update([order, *(c.order for c in changes)]),
+            self._store.orders.add_events(events),
+            self._store.notifications.add_many(notes),
+        ]
+        await asyncio.shield(asyncio.gather(*writes))
+
+    # -- shipped -------------------------------------------------------------------
+    async def ship(self, shipments: Sequence[Shipment]) -> list[Order]:
+        """Mark open orders shipped (the caller checked they are open), all in one write."""
+        now = self._engine.now()
+        by_queue: dict[tuple[str, str], list[Order]] = {}
+        for s in shipments:
+            by_queue.setdefault((self.product_of(s.order), s.order.sku), []).append(s.order)
+        changes: list[DateChange] = []
+        for (product, sku), orders in by_queue.items():
+            changes += self.fulfilment.shipped(product, sku, orders)
+        events, notes = date_change_records(changes, now)
+        for s in shipments:
+            s.order.ship(now, s.carrier, s.tracking_number)
+            tracking = f", tracking {s.tracking_number}" if s.tracking_number else ""
+            events.append(
+                OrderEvent(s.order.id, now, "shipped", f"shipped by {s.carrier}{tracking}")
+            )
+            notes.append(
+                Notification(
+                    new_id("ntf"),
+                    s.order.fan_id,
+                    "order_shipped",
+                    f"Order {s.order.id} shipped by {s.carrier}{tracking}.",
+                    now,
+                    {"order_id": s.order.id, "carrier": s.carrier, "tracking": s.tracking_number},
+                )
+            )
+        shipped = [s.order for s in shipments]
+        await asyncio.shield(
+            asyncio.gather(
+                self._store.orders.update([*shipped, *(c.order for c in changes)]),
+                self._store.orders.add_events(events),
+                self._store.notifications.add_many(notes),
+            )
+        )
+        return shipped
+
+    # -- planned -------------------------------------------------------------------
+    async def set_plan(self, product_id: str, sku: str, plan: ProductionPlan) -> PlanOutcome:
+        """Date every open order of the SKU again in one pass; tell fans whose date moved."""
+        now = self._engine.now()
+        changes = self.fulfilment.set_plan(product_id, sku, plan)
+        queued = len(self.fulfilment.queue(product_id, sku).open)
+        events, notes = date_change_records(changes, now)
+        writes = [self._store.plans.put(product_id, sku, plan, now)]
+        if changes:
+            writes += [
+                self._store.orders.update([c.order for c in changes]),
+                self._store.orders.add_events(events),
+                self._store.notifications.add_many(notes),
+            ]
+        await asyncio.shield(asyncio.gather(*writes))
+        return PlanOutcome(queued, changes)
+
+    def _index(self, order: Order) -> None:
+        self._by_claim[order.claim_id] = order
+        self._by_id[order.id] = order

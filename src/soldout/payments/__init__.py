@@ -1,0 +1,38 @@
+"""Payments: the provider port, signed webhooks, and the built-in `test` provider.
+
+Usage:
+
+    provider = TestPayments(data_dir / "test-payments.db", secret=webhook_secret)
+    provider.on_webhook(deliver)
+    auth = await provider.authorize(method="test", token="tok_ok", amount=total,
+                                    reference=payment_id, idempotency_key=payment_id)
+"""
+
+from __future__ import annotations
+
+from soldout.payments.port import (
+    Authorization,
+    AuthorizationStatus,
+    Deliver,
+    EventType,
+    PaymentProvider,
+    Transaction,
+    WebhookEvent,
+)
+from soldout.payments.test_provider import TestPayments
+from soldout.payments.webhooks import SIGNATURE_HEADER, event_body, sign, verify
+
+__all__ = [
+    "SIGNATURE_HEADER",
+    "Authorization",
+    "AuthorizationStatus",
+    "Deliver",
+    "EventType",
+    "PaymentProvider",
+    "TestPayments",
+    "Transaction",
+    "WebhookEvent",
+    "event_body",
+    "sign",
+    "verify",
+]

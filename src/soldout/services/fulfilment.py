@@ -1,0 +1,254 @@
+"""Use cases of the maker after the sale: production plans, shipping, refunds, exports,
+and the margin of a launch."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from soldout.domain.claims import Order, OrderStatus
+from soldout.domain.errors import Conflict, InvalidInput, NotFound
+from soldout.domain.fulfilment import Adjustment, ProductionPlan, Rate
+from soldout.domain.products import Product
+from soldout.engine import SaleEngine
+from soldout.engine.orders import PlanOutcome, Shipment
+from soldout.store.ports import ExportRow, OrderFilter, Store
+
+__all__ = ["EXPORT_COLUMNS", "FulfilmentDesk", "PlanInput", "QueueSummary"]
+
+EXPORT_COLUMNS = (
+    "order_id",
+    "paid_at",
+    "launch_id",
+    "sku",
+    "quantity",
+    "total",
+    "currency",
+    "status",
+    "ship_date",
+    "fan_id",
+    "email",
+    "name",
+    "shipped_at",
+    "carrier",
+    "tracking_number",
+    "refunded_at",
+)
+MAX_SHIP_AT_ONCE = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class PlanInput:
+    starts_on: date
+    produced: int
+    rates: Sequence[tuple[date, int]]
+    adjustments: Sequence[tuple[date, int, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSummary:
+    plan: ProductionPlan | None
+    open_orders: int
+    open_units: int
+    shipped_units: int
+    next_ship_date: date | None  # what one more unit ordered now would get
+
+
+class FulfilmentDesk:
+    def __init__(self, store: Store, engine: SaleEngine) -> None:
+        self._store = store
+        self._engine = engine
+
+    # -- plans ---------------------------------------------------------------------
+    async def set_plan(self, product_id: str, sku: str, given: PlanInput) -> PlanOutcome:
+        await self._sku_of(product_id, sku)
+        plan = ProductionPlan.create(
+            starts_on=given.starts_on,
+            produced=given.produced,
+            rates=[Rate(d, n) for d, n in given.rates],
+            adjustments=[Adjustment(d, n, note) for d, n, note in given.adjustments],
+        )
+        return await self._engine.orders.set_plan(product_id, sku, plan)
+
+    async def queue(self, product_id: str, sku: str) -> QueueSummary:
+        await self._sku_of(product_id, sku)
+        queue = self._engine.orders.fulfilment.queue(product_id, sku)
+        return QueueSummary(
+            queue.plan, len(queue.open), queue.open_units, queue.shipped_units, queue.estimate(1)
+        )
+
+    async def _sku_of(self, product_id: str, sku: str) -> Product:
+        product = await self._store.products.get(product_id)
+        if product is None:
+            raise NotFound("product")
+        if product.sku(sku) is None:
+            raise NotFound("SKU")
+        return product
+
+    # -- shipping ------------------------------------------------------------------
+    async def ship_next(
+        self,
+        product_id: str,
+        sku: str,
+        count: int,
+        carrier: str,
+        tracking_numbers: Sequence[str] | None,
+    ) -> list[Order]:
+        """Ship the next `count` orders in queue order (fewer if fewer are waiting)."""
+        await self._sku_of(product_id, sku)
+        if not 1 <= count <= MAX_SHIP_AT_ONCE:
+            raise InvalidInput(f"count must be between 1 and {MAX_SHIP_AT_ONCE}", field="count")
+        orders = self._engine.orders.fulfilment.next_open(product_id, sku, count)
+        if tracking_numbers is not None and len(tracking_numbers) != len(orders):
+            raise InvalidInput(
+                f"{len(orders)} orders are next in the queue: give as many tracking numbers"
+                f" ({len(tracking_numbers)} given), or none",
+                field="tracking_numbers",
+            )
+        numbers: Sequence[str | None] = tracking_numbers or [None] * len(orders)
+        return await self._engine.orders.ship(
+            [Shipment(o, carrier, n) for o, n in zip(orders, numbers, strict=True)]
+        )
+
+    async def ship_listed(self, rows: Sequence[tuple[str, str, str | None]]) -> list[Order]:
+        """Ship the orders a warehouse lists as (order id, carrier, tracking number). All or
+        nothing: one bad line refuses the whole list, naming the line."""
+        if not rows:
+            raise InvalidInput("the list has no orders", field="body")
+        if len(rows) > MAX_SHIP_AT_ONCE:
+            raise InvalidInput(f"at most {MAX_SHIP_AT_ONCE} orders at once", field="body")
+        shipments: list[Shipment] = []
+        seen: set[str] = set()
+        for line, (order_id, carrier, tracking) in enumerate(rows, start=2):
+            field = f"line {line}"
+            order = self._engine.orders.get(order_id)
+            if order is None:
+                raise NotFound(f"order {order_id!r}", field=f"{field}: order_id")
+            if order_id in seen:
+                raise InvalidInput(f"order {order_id} is listed twice", field=f"{field}: order_id")
+            if not carrier:
+                raise InvalidInput("a carrier is required", field=f"{field}: carrier")
+            if not order.in_queue:
+                raise Conflict(
+                    f"order {order_id} is {order.status.value}, not waiting to ship",
+                    field=f"{field}: order_id",
+                ).with_code("not_shippable")
+            seen.add(order_id)
+            shipments.append(Shipment(order, carrier, tracking or None))
+        return await self._engine.orders.ship(shipments)
+
+    # -- refunds -------------------------------------------------------------------
+    async def refund(self, order_id: str, reason: str) -> Order:
+        order = self._engine.orders.get(order_id)
+        if order is None:
+            raise NotFound("order")
+        if order.status is OrderStatus.REFUNDED:
+            return order
+        return await self._engine.refund_order(order, reason or "refunded by the maker")
+
+    # -- orders and exports ----------------------------------------------------------
+    async def page(
+        self, after: tuple[str, str] | None, limit: int, where: OrderFilter
+    ) -> Sequence[ExportRow]:
+        return await self._store.orders.page(after, limit, where)
+
+    async def export_csv(self, where: OrderFilter, page_size: int = 1000) -> AsyncIterator[str]:
+        """The orders as CSV, page by page: memory stays flat whatever the number of orders."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(EXPORT_COLUMNS)
+        after: tuple[str, str] | None = None
+        while True:
+            rows = await self._store.orders.page(after, page_size, where)
+            for row in rows:
+                writer.writerow(_csv_row(row))
+            yield out.getvalue()
+            out.seek(0)
+            out.truncate()
+            if len(rows) < page_size:
+                return
+            last = rows[-1].order
+            after = (last.paid_at.isoformat(), last.id)
+
+    # -- margin --------------------------------------------------------------------
+    def margin(self, launch_id: str) -> dict[str, object]:
+        """Revenue, cost and margin per SKU and per currency, in minor units. An unshipped
+        refund counts for nothing; a shipped refund costs its unit and earns nothing."""
+        book = self._engine.book(launch_id)
+        per_sku: dict[str, dict[str, int]] = {
+            code: {"units": 0, "revenue": 0, "cost": 0, "refunded_units": 0} for code in book.stock
+        }
+        for order in self._engine.orders.all():
+            if order.launch_id != launch_id:
+                continue
+            sku = book.product.sku(order.sku)
+            assert sku is not None
+            line = per_sku[order.sku]
+            if order.status is OrderStatus.REFUNDED:
+                line["refunded_units"] += order.quantity
+                if order.shipped_at is None:
+                    continue
+                line["cost"] += sku.cost.amount * order.quantity
+                continue
+            line["units"] += order.quantity
+            line["revenue"] += order.total
+            line["cost"] += sku.cost.amount * order.quantity
+        skus: dict[str, dict[str, object]] = {}
+        totals: dict[str, dict[str, int]] = {}
+        for code, line in per_sku.items():
+            sku = book.product.sku(code)
+            assert sku is not None
+            currency = sku.price.currency
+            skus[code] = {
+                **line,
+                "currency": currency,
+                "unit_price": sku.price.amount,
+                "unit_cost": sku.cost.amount,
+                **_margin(line["revenue"], line["cost"]),
+            }
+            total = totals.setdefault(currency, {"units": 0, "revenue": 0, "cost": 0})
+            for key in ("units", "revenue", "cost"):
+                total[key] += line[key]
+        return {
+            "launch_id": launch_id,
+            "skus": skus,
+            "totals": {c: {**t, **_margin(t["revenue"], t["cost"])} for c, t in totals.items()},
+        }
+
+
+def _margin(revenue: int, cost: int) -> dict[str, object]:
+    margin = revenue - cost
+    percent = round(margin * 100 / revenue, 2) if revenue else None
+    return {"margin": margin, "margin_percent": percent}
+
+
+def _cell(text: str | None) -> str:
+    """Text a fan or a carrier typed, made inert for spreadsheets (no formula injection)."""
+    if not text:
+        return ""
+    return "'" + text if text[0] in "=+-@\t\r" else text
+
+
+def _csv_row(row: ExportRow) -> tuple[object, ...]:
+    o = row.order
+    return (
+        o.id,
+        o.paid_at.isoformat(),
+        o.launch_id,
+        o.sku,
+        o.quantity,
+        o.total,
+        o.currency,
+        o.status.value,
+        o.ship_date.isoformat() if o.ship_date else "",
+        o.fan_id,
+        _cell(row.email),
+        _cell(row.name),
+        o.shipped_at.isoformat() if o.shipped_at else "",
+        _cell(o.carrier),
+        _cell(o.tracking_number),
+        o.refunded_at.isoformat() if o.refunded_at else "",
+    )

@@ -1,0 +1,170 @@
+"""Reconciliation: orders against payments against stock, from the record alone.
+
+Reads what is durable (the store and the payment provider's ledger) and reports every
+mismatch in words. It changes nothing: a mismatch is for a person to look at.
+
+    mismatches = reconcile(await Snapshot.read(store, provider))
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from soldout.domain.claims import Claim, ClaimState, Order, OrderStatus
+from soldout.domain.codes import PriorityCode
+from soldout.domain.launches import Launch
+from soldout.domain.payments import PaymentRecord, PaymentState
+from soldout.payments import PaymentProvider, Transaction
+from soldout.store.ports import Store
+
+__all__ = ["Mismatch", "Snapshot", "reconcile"]
+
+
+@dataclass(frozen=True, slots=True)
+class Mismatch:
+    kind: str  # oversold | order_without_unit | order_without_payment | money_without_order ...
+    subject: str  # the id it is about
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {self.subject}: {self.detail}"
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    launches: Sequence[Launch]
+    claims: Sequence[Claim]
+    codes: Sequence[PriorityCode]
+    orders: Sequence[Order]
+    payments: Sequence[PaymentRecord]
+    transactions: Sequence[Transaction]
+
+    @classmethod
+    async def read(cls, store: Store, provider: PaymentProvider) -> Snapshot:
+        return cls(
+            await store.launches.all(),
+            await store.claims.all(),
+            await store.codes.all(),
+            await store.orders.all(),
+            await store.payments.all(),
+            await provider.transactions(),
+        )
+
+
+def reconcile(s: Snapshot) -> list[Mismatch]:
+    return [*_stock(s), *_orders(s), *_payments(s)]
+
+
+def _stock(s: Snapshot) -> list[Mismatch]:
+    """held + paid + set aside <= batch, per launch and SKU (units of refunded, unshipped
+    orders are back in the pool: their claims are cancelled)."""
+    used: Counter[tuple[str, str]] = Counter()
+    for claim in s.claims:
+        if claim.state in (ClaimState.HELD, ClaimState.PAID):
+            used[(claim.launch_id, claim.sku)] += claim.quantity
+    for code in s.codes:
+        if not code.is_spent:
+            used[(code.launch_id, code.sku)] += 1
+    found = []
+    for launch in s.launches:
+        for sku, batch in launch.batch.items():
+            if used[(launch.id, sku)] > batch:
+                found.append(
+                    Mismatch(
+                        "oversold",
+                        f"{launch.id}/{sku}",
+                        f"{used[(launch.id, sku)]} units held, paid or set aside of {batch}",
+                    )
+                )
+    return found
+
+
+def _orders(s: Snapshot) -> list[Mismatch]:
+    claims = {c.id: c for c in s.claims}
+    captured = {p.claim_id: p for p in s.payments if p.state is PaymentState.CAPTURED}
+    refunded = {p.claim_id: p for p in s.payments if p.state is PaymentState.REFUNDED}
+    found = []
+    per_claim = Counter(o.claim_id for o in s.orders)
+    for claim_id, n in per_claim.items():
+        if n > 1:
+            found.append(Mismatch("duplicate_order", claim_id, f"{n} orders for one claim"))
+    for order in s.orders:
+        claim = claims.get(order.claim_id)
+        if claim is None:
+            found.append(Mismatch("order_without_claim", order.id, f"claim {order.claim_id}"))
+            continue
+        unshipped_refund = order.status is OrderStatus.REFUNDED and order.shipped_at is None
+        want = ClaimState.CANCELLED if unshipped_refund else ClaimState.PAID
+        if claim.state is not want:
+            found.append(
+                Mismatch(
+                    "order_without_unit",
+                    order.id,
+                    f"order is {order.status.value} but its claim is {claim.state.value}",
+                )
+            )
+        if order.total != claim.total_amount or order.currency != claim.currency:
+            found.append(
+                Mismatch("wrong_total", order.id, f"{order.total} vs claim {claim.total_amount}")
+            )
+        if order.status is OrderStatus.REFUNDED:
+            if order.claim_id not in refunded:
+                found.append(
+                    Mismatch("refund_not_recorded", order.id, "order refunded, payment is not")
+                )
+        elif order.claim_id not in captured:
+            found.append(
+                Mismatch("order_without_payment", order.id, "no captured payment on record")
+            )
+    for claim in s.claims:
+        if claim.state is ClaimState.PAID and per_claim[claim.id] == 0:
+            found.append(Mismatch("paid_claim_without_order", claim.id, "claim paid, no order"))
+    return found
+
+
+def _payments(s: Snapshot) -> list[Mismatch]:
+    """soldout's payment records against the provider's own ledger."""
+    ledger = {t.merchant_reference: t for t in s.transactions}
+    ours = {p.id: p for p in s.payments}
+    found = []
+    for payment in s.payments:
+        line = ledger.get(payment.id)
+        if payment.state is PaymentState.CAPTURED:
+            if line is None or line.captured != payment.amount or line.refunded:
+                found.append(
+                    Mismatch(
+                        "payment_mismatch",
+                        payment.id,
+                        f"captured {payment.amount} here, provider says "
+                        + (f"{line.status} {line.captured}/{line.refunded}" if line else "nothing"),
+                    )
+                )
+        elif payment.state is PaymentState.REFUNDED:
+            if line is not None and line.captured > line.refunded:
+                found.append(
+                    Mismatch(
+                        "refund_missing",
+                        payment.id,
+                        f"refunded here, the provider still holds {line.captured - line.refunded}",
+                    )
+                )
+        elif (
+            payment.state in (PaymentState.PENDING, PaymentState.AUTHORIZED)
+            and line is not None
+            and line.captured > line.refunded
+        ):
+            found.append(
+                Mismatch("money_without_order", payment.id, "captured, recorded as pending")
+            )
+    for reference, line in ledger.items():
+        if reference not in ours and line.captured > line.refunded:
+            found.append(
+                Mismatch(
+                    "money_without_order",
+                    reference,
+                    f"the provider captured {line.captured} for a payment soldout has no record of",
+                )
+            )
+    return found
