@@ -86,6 +86,34 @@ def demo(opens_in: int, **flags: Any) -> None:
     run(settings, on_start=lambda platform: seed(platform, settings, opens_in))
 
 
+@cli.command()
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False),
+    help="data directory of the store to check [env SOLDOUT_DATA; per-user dir]",
+)
+@click.option("--store", help="store URL [env SOLDOUT_STORE]")
+def reconcile(**flags: Any) -> None:
+    """Check orders against payments against stock; print every mismatch.
+
+    Reads the record only (safe while `soldout serve` runs on the same data) and the
+    built-in test payment provider's ledger. Exits 1 if anything does not match.
+    """
+    import asyncio
+
+    from soldout.services.reconcile import run_reconciliation
+
+    settings = _settings(**flags)
+    try:
+        lines, ok = asyncio.run(run_reconciliation(settings))
+    except (FileNotFoundError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for line in lines:
+        click.echo(line)
+    if not ok:
+        raise SystemExit(1)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     cli(prog_name="soldout")

@@ -17,9 +17,10 @@ from soldout.domain.codes import PriorityCode
 from soldout.domain.launches import Launch
 from soldout.domain.payments import PaymentRecord, PaymentState
 from soldout.payments import PaymentProvider, Transaction
+from soldout.settings import Settings
 from soldout.store.ports import Store
 
-__all__ = ["Mismatch", "Snapshot", "reconcile"]
+__all__ = ["Mismatch", "Snapshot", "reconcile", "run_reconciliation"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,3 +169,28 @@ def _payments(s: Snapshot) -> list[Mismatch]:
                 )
             )
     return found
+
+
+async def run_reconciliation(settings: Settings) -> tuple[list[str], bool]:
+    """`soldout reconcile`: read the store and the test provider's ledger, report."""
+    from soldout.payments import TestPayments
+    from soldout.settings import load_test_payments_secret
+    from soldout.store.sqlite import SqliteStore
+
+    store = SqliteStore(settings.database)
+    await store.open_read_only()
+    provider = TestPayments(settings.payments_ledger, secret=load_test_payments_secret(settings))
+    try:
+        snapshot = await Snapshot.read(store, provider)
+    finally:
+        await provider.close()
+        await store.close()
+    found = reconcile(snapshot)
+    summary = (
+        f"checked {len(snapshot.orders)} orders, {len(snapshot.payments)} payments,"
+        f" {len(snapshot.claims)} claims, {len(snapshot.transactions)} provider transactions"
+        f" in {len(snapshot.launches)} launches"
+    )
+    lines = [summary, *(str(m) for m in found)]
+    lines.append("ok: no mismatch" if not found else f"{len(found)} mismatches")
+    return lines, not found

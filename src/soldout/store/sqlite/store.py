@@ -60,6 +60,16 @@ class SqliteStore:
         reader.execute("PRAGMA query_only=ON")
         self.writer.start()
 
+    async def open_read_only(self) -> None:
+        """Read what is durable without owning the store: no lock, no migration, no writes
+        (they fail). Safe while a server runs on the same database (WAL readers)."""
+        if not self.path.exists():
+            raise FileNotFoundError(f"no soldout database at {self.path}")
+        reader = self._reader = sqlite3.connect(
+            f"file:{self.path}?mode=ro", uri=True, check_same_thread=False
+        )
+        reader.row_factory = sqlite3.Row
+
     async def secret(self, name: str) -> bytes:
         row = self.reader().execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()
         if row is not None:
