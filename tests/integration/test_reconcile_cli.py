@@ -1,0 +1,123 @@
+"""`soldout reconcile` as a maker runs it: clean after a real sale (also while the server
+runs), and exit 1 naming each mismatch when the record has been damaged."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.support import ServerProcess, claim, create_launch, register
+
+
+def reconcile(data: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "soldout", "reconcile", "--data", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def sell_two(server: ServerProcess) -> list[str]:
+    """Two fans claim and pay one unit each of a batch of 2; returns the order ids."""
+    with server.admin() as admin:
+        launch = create_launch(admin, batch={"A": 2})
+    orders = []
+    with server.client() as anyone:
+        for n in range(2):
+            fan = register(anyone)
+            held = claim(anyone, launch["id"], fan["token"])
+            assert held.status_code == 201, held.text
+            paid = anyone.post(
+                f"/api/v1/claims/{held.json()['id']}/payment",
+                json={"method": "test", "token": "tok_ok"},
+                headers={"authorization": f"Bearer {fan['token']}", "idempotency-key": f"p{n}"},
+            )
+            assert paid.status_code == 200, paid.text
+            orders.append(paid.json()["id"])
+    return orders
+
+
+def test_a_clean_sale_reconciles_while_serving_and_after(server: ServerProcess) -> None:
+    sell_two(server)
+    live = reconcile(server.data)
+    assert live.returncode == 0, live.stdout + live.stderr
+    assert "checked 2 orders, 2 payments, 2 claims, 2 provider transactions" in live.stdout
+    assert "ok: no mismatch" in live.stdout
+    server.stop()
+    after = reconcile(server.data)
+    assert after.returncode == 0, after.stdout + after.stderr
+
+
+def _claim_of(db: sqlite3.Connection, order_id: str) -> str:
+    row = db.execute("SELECT claim_id FROM orders WHERE id = ?", (order_id,)).fetchone()
+    return str(row[0])
+
+
+DAMAGE: dict[str, Callable[[Path, list[str]], None]] = {}
+
+
+def damage(kind: str) -> Callable[[Callable[[Path, list[str]], None]], None]:
+    def register_damage(f: Callable[[Path, list[str]], None]) -> None:
+        DAMAGE[kind] = f
+
+    return register_damage
+
+
+def _sql(path: Path, *statements: tuple[str, tuple[object, ...]]) -> None:
+    with sqlite3.connect(path) as db:
+        for sql, args in statements:
+            assert db.execute(sql, args).rowcount >= 1, sql
+
+
+@damage("oversold")
+def _shrink_the_batch(data: Path, orders: list[str]) -> None:
+    _sql(data / "soldout.db", ("UPDATE launch_batches SET quantity = 1", ()))
+
+
+@damage("order_without_unit")
+def _expire_a_paid_claim(data: Path, orders: list[str]) -> None:
+    with sqlite3.connect(data / "soldout.db") as db:
+        claim_id = _claim_of(db, orders[0])
+    _sql(data / "soldout.db", ("UPDATE claims SET state = 'expired' WHERE id = ?", (claim_id,)))
+
+
+@damage("order_without_payment")
+def _forget_a_capture(data: Path, orders: list[str]) -> None:
+    with sqlite3.connect(data / "soldout.db") as db:
+        claim_id = _claim_of(db, orders[0])
+    _sql(
+        data / "soldout.db",
+        ("UPDATE payments SET state = 'pending' WHERE claim_id = ?", (claim_id,)),
+    )
+
+
+@damage("payment_mismatch")
+def _provider_refunded_behind_our_back(data: Path, orders: list[str]) -> None:
+    _sql(
+        data / "soldout-test-payments.db",
+        ("UPDATE lines SET refunded = captured, status = 'refunded' WHERE seq = 1", ()),
+    )
+
+
+@pytest.mark.parametrize("kind", sorted(DAMAGE))
+def test_damage_is_reported_and_fails(server: ServerProcess, kind: str) -> None:
+    orders = sell_two(server)
+    server.stop()
+    DAMAGE[kind](server.data, orders)
+    result = reconcile(server.data)
+    assert result.returncode == 1, result.stdout + result.stderr
+    reported = [line.split(":")[0] for line in result.stdout.splitlines()[1:-1]]
+    assert kind in reported, result.stdout
+
+
+def test_no_database_is_a_clear_error(tmp_path: Path) -> None:
+    result = reconcile(tmp_path / "nothing-here")
+    assert result.returncode == 1
+    assert "no soldout database" in result.stderr
