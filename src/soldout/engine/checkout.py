@@ -113,8 +113,12 @@ class Checkout:
                 created_at=now,
                 updated_at=now,
             )
-            await asyncio.shield(self._store.payments.add(record))
-            self._index(record)
+            self._index(record)  # before the write: a retry meanwhile finds this attempt
+            try:
+                await self._store.payments.add(record)
+            except BaseException:
+                self._unindex(record)
+                raise
             return await self._authorize(claim, record, token)
 
     async def _authorize(self, claim: Claim, record: PaymentRecord, token: str) -> PaymentOutcome:
@@ -309,6 +313,11 @@ class Checkout:
     def forget_key(self, record: PaymentRecord) -> None:
         if self._by_key.get((record.fan_id, record.idempotency_key)) is record:
             del self._by_key[(record.fan_id, record.idempotency_key)]
+
+    def _unindex(self, record: PaymentRecord) -> None:
+        self.forget_key(record)
+        del self._by_id[record.id]
+        self._by_claim[record.claim_id].remove(record)
 
     def _index(self, record: PaymentRecord) -> None:
         self._by_id[record.id] = record

@@ -328,13 +328,17 @@ class SaleEngine:
     async def pay(
         self, fan_id: str, claim_id: str, method: str, token: str, idempotency_key: str
     ) -> PaymentOutcome:
-        return await self.checkout.pay(fan_id, claim_id, method, token, idempotency_key)
+        # Shielded: a client that hangs up mid-payment does not leave it half done (asked
+        # the provider but not recorded the order, or recorded but not asked).
+        return await asyncio.shield(
+            self.checkout.pay(fan_id, claim_id, method, token, idempotency_key)
+        )
 
     async def record_order(self, claim: Claim, payment: PaymentRecord) -> Order:
         return await self.orders.record(claim, payment)
 
     async def refund_order(self, order: Order, reason: str) -> Order:
-        return await self.checkout.refund(order, reason)
+        return await asyncio.shield(self.checkout.refund(order, reason))  # as `pay`
 
     def refuse_unless_held(self, claim: Claim) -> None:
         now = self._now()
