@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 from soldout.domain.claims import Claim, Order
 from soldout.domain.errors import (
     AlreadyPaid,
+    Conflict,
     DomainError,
     IdempotencyKeyReused,
     InvalidInput,
@@ -136,7 +138,7 @@ class Checkout:
         except TimeoutError:
             record.reason = "the payment provider has not answered yet"
             await self._save(record)
-            return PaymentOutcome(record, None, replayed=False)
+            return PaymentOutcome(copy.copy(record), None, replayed=False)
         except DomainError as refusal:
             record.advance(PaymentState.FAILED, self._engine.now(), refusal.message)
             await self._save(record)
@@ -149,7 +151,8 @@ class Checkout:
             raise PaymentDeclined(field="token")
         if answer.status is AuthorizationStatus.PENDING:
             await self._save(record)
-            return PaymentOutcome(record, None, replayed=False)
+            # A copy: the webhook may complete the record before the answer is rendered.
+            return PaymentOutcome(copy.copy(record), None, replayed=False)
         record.advance(PaymentState.AUTHORIZED, now)
         order = await self._complete(claim, record)
         return PaymentOutcome(record, order, replayed=False)
@@ -165,10 +168,10 @@ class Checkout:
         if record.state is PaymentState.FAILED:
             raise PaymentFailed(record.reason)
         if record.state is PaymentState.REFUNDED:
-            raise PaymentFailed(record.reason or "this payment was refunded").with_code(
+            raise Conflict(record.reason or "this payment was refunded").with_code(
                 "payment_refunded"
             )
-        return PaymentOutcome(record, None, replayed=True)
+        return PaymentOutcome(copy.copy(record), None, replayed=True)
 
     async def _complete(self, claim: Claim, record: PaymentRecord) -> Order:
         """Capture an authorized payment and make the order, or give the money back."""

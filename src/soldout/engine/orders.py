@@ -58,23 +58,24 @@ def _day(value: date | None) -> str | None:
 def date_change_records(
     changes: Iterable[DateChange], at: datetime
 ) -> tuple[list[OrderEvent], list[Notification]]:
-    """History lines and notifications for orders whose ship date moved."""
+    """History lines and notifications for orders whose ship date moved (a new order's
+    first date is told in its confirmation and is not passed here)."""
     events, notes = [], []
     for change in changes:
         before, after = _day(change.before), _day(change.after)
         words = f"now ships on {after}" if after else "has no ship date until more is produced"
         events.append(OrderEvent(change.order.id, at, "ship_date_changed", words))
-        if before is not None:  # a first date came with the confirmation: not news
-            notes.append(
-                Notification(
-                    new_id("ntf"),
-                    change.order.fan_id,
-                    "ship_date_changed",
-                    f"Your order {change.order.id} {words} (it was {before}).",
-                    at,
-                    {"order_id": change.order.id, "before": before, "after": after},
-                )
+        was = f"it was {before}" if before else "it had no date"
+        notes.append(
+            Notification(
+                new_id("ntf"),
+                change.order.fan_id,
+                "ship_date_changed",
+                f"Your order {change.order.id} {words} ({was}).",
+                at,
+                {"order_id": change.order.id, "before": before, "after": after},
             )
+        )
     return events, notes
 
 
