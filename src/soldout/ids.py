@@ -11,7 +11,7 @@ import itertools
 import os
 import secrets
 
-__all__ = ["new_id", "new_priority_code", "new_referral_code"]
+__all__ = ["CODE_PREFIX", "new_id", "new_priority_code", "new_referral_code"]
 
 _CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 _RUN = os.urandom(6).hex()
@@ -26,9 +26,12 @@ def _code(length: int) -> str:
     return "".join(secrets.choice(_CODE_ALPHABET) for _ in range(length))
 
 
+CODE_PREFIX = "F-"
+
+
 def new_priority_code() -> str:
     """Priority codes are bearer secrets: 60 random bits each."""
-    return f"F-{_code(4)}-{_code(4)}-{_code(4)}"
+    return f"{CODE_PREFIX}{_code(4)}-{_code(4)}-{_code(4)}"
 
 
 def new_referral_code() -> str:

@@ -342,7 +342,10 @@ NAIVE = "2030-01-01T10:00:00"
         ({"reservation_required": "yes"}, "reservation_required"),
         ({"draft": 1}, "draft"),
         ({"mode": "auction"}, "mode"),
-        ({"mode": "draw"}, "mode"),
+        ({"mode": "draw", "waiting_room_rate": 5.0}, "waiting_room_rate"),
+        ({"registered_before": "2026-01-01T00:00:00Z"}, "registered_before"),
+        ({"pow_difficulty": 40}, "pow_difficulty"),
+        ({"duplicate_rule": "shrug"}, "duplicate_rule"),
         ({"title": ""}, "title"),
         ({"batch": {"A": "5"}}, "batch.A"),
         ({"batch": {"A": 1.5}}, "batch.A"),
@@ -448,7 +451,8 @@ def test_a_launch_change_closing_before_the_opening_is_refused(
         ({"sku": "A", "count": -2}, 422, "invalid", "count"),
         ({"sku": "A", "count": 4}, 409, "insufficient_stock", "count"),  # 3 open units of A
         ({"sku": "Z", "count": 1}, 422, "invalid", "sku"),
-        ({"count": 1}, 422, "invalid", "sku"),  # two SKUs: which one?
+        ({"count": 1, "expires_at": "2020-01-01T00:00:00Z"}, 422, "invalid", "expires_at"),
+        ({"count": 1, "expires_at": "tomorrow"}, 422, "invalid", "expires_at"),
         ({"sku": "A", "count": 1, "each": 2}, 422, "invalid", "each"),
     ],
     ids=lambda v: json.dumps(v),
@@ -790,7 +794,11 @@ def test_paying_someone_elses_claim_is_404_and_changes_nothing(
     ],
 )
 def test_unknown_ids_are_404(anyone: httpx.Client, sale: Sale, method: str, path: str) -> None:
-    body = {"sku": "A"} if path.endswith("/claims") else {"method": "test", "token": "tok_ok"}
+    body = (
+        {"sku": "A"}
+        if path.endswith(("/claims", "/reservations"))
+        else {"method": "test", "token": "tok_ok"}
+    )
     response = anyone.request(
         method,
         path,

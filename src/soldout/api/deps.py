@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,7 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from soldout.domain.errors import Forbidden, Unauthorized
 from soldout.services import Platform
 
-__all__ = ["AdminAuth", "Credentials", "FanAuth", "platform_of"]
+__all__ = ["Actor", "AdminAuth", "Credentials", "FanAuth", "platform_of"]
 
 _bearer = HTTPBearer(auto_error=False)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -43,5 +44,12 @@ def require_fan(request: Request, credentials: Credentials) -> str:
     return fan_id
 
 
+def admin_actor(credentials: Credentials) -> str:
+    """Who the audit log names: the admin token's fingerprint, never the token."""
+    digest = hashlib.sha256(_token(credentials).encode()).hexdigest()
+    return f"admin:{digest[:12]}"
+
+
 AdminAuth = Depends(require_admin)
+Actor = Annotated[str, Depends(admin_actor)]
 FanAuth = Annotated[str, Depends(require_fan)]

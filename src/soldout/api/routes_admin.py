@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import csv
+import io
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import PlainTextResponse
 
-from soldout.api.deps import AdminAuth, platform_of
+from soldout.api.deps import Actor, AdminAuth, platform_of
 from soldout.api.schemas import CodesIn, LaunchIn, LaunchPatch, ProductIn
 from soldout.api.views import code_view, launch_view, product_view, stats_view
-from soldout.domain.launches import LaunchRules, Mode
+from soldout.domain.launches import DuplicateRule, LaunchRules, Mode
 from soldout.domain.money import Money, validate_currency
 from soldout.domain.products import Sku
 from soldout.services import Platform
@@ -42,12 +46,18 @@ async def get_product(product_id: str, platform: PlatformDep) -> dict[str, Any]:
 
 
 @router.post("/launches", status_code=201)
-async def create_launch(body: LaunchIn, platform: PlatformDep) -> dict[str, Any]:
+async def create_launch(body: LaunchIn, platform: PlatformDep, actor: Actor) -> dict[str, Any]:
     rules = LaunchRules(
         mode=Mode(body.mode),
         reservation_required=body.reservation_required,
         per_fan_limit=body.per_fan_limit,
         payment_window_seconds=body.payment_window_seconds,
+        registered_before=body.registered_before,
+        waiting_room_rate=body.waiting_room_rate,
+        waiting_room_burst=body.waiting_room_burst,
+        pow_difficulty=body.pow_difficulty,
+        duplicate_rule=DuplicateRule(body.duplicate_rule),
+        duplicate_limit=body.duplicate_limit,
     )
     book = await platform.catalog.create_launch(
         product_id=body.product_id,
@@ -59,11 +69,16 @@ async def create_launch(body: LaunchIn, platform: PlatformDep) -> dict[str, Any]
         sale_closes_at=body.sale_closes_at,
         published=not body.draft,
     )
+    await platform.audit(actor, "launch.create", book.launch.id, {"title": body.title})
     return launch_view(book, platform.clock.now(), platform.engine.orders)
 
 
 @router.patch("/launches/{launch_id}")
-async def change_launch(launch_id: str, body: LaunchPatch, platform: PlatformDep) -> dict[str, Any]:
+async def change_launch(
+    launch_id: str, body: LaunchPatch, platform: PlatformDep, actor: Actor
+) -> dict[str, Any]:
+    """Change times (extend the close), grow the batch, publish, pause or resume the sale,
+    or cancel the launch (every hold released, fans told). Each change is audited."""
     given = body.model_fields_set
     optional = {
         name: getattr(body, name)
@@ -75,11 +90,24 @@ async def change_launch(launch_id: str, body: LaunchPatch, platform: PlatformDep
         sale_opens_at=body.sale_opens_at,
         batch=body.batch,
         published=body.published,
+        paused=body.paused,
         cancel=body.cancel,
         **optional,
     )
     book = await platform.catalog.change_launch(launch_id, changes)
+    asked = body.model_dump(mode="json", exclude_unset=True)
+    await platform.audit(actor, _launch_action(asked), launch_id, asked)
     return launch_view(book, platform.clock.now(), platform.engine.orders)
+
+
+def _launch_action(asked: dict[str, Any]) -> str:
+    if asked.get("cancel"):
+        return "launch.cancel"
+    if "paused" in asked:
+        return "launch.pause" if asked["paused"] else "launch.resume"
+    if "sale_closes_at" in asked:
+        return "launch.extend" if len(asked) == 1 else "launch.change"
+    return "launch.change"
 
 
 @router.get("/launches/{launch_id}/stats")
@@ -89,12 +117,64 @@ async def launch_stats(launch_id: str, platform: PlatformDep) -> dict[str, Any]:
 
 
 @router.post("/launches/{launch_id}/priority-codes", status_code=201)
-async def issue_codes(launch_id: str, body: CodesIn, platform: PlatformDep) -> dict[str, Any]:
-    codes = await platform.catalog.issue_codes(launch_id, body.sku, body.count)
-    return {"codes": [code_view(c) for c in codes]}
+async def issue_codes(
+    launch_id: str, body: CodesIn, platform: PlatformDep, actor: Actor
+) -> dict[str, Any]:
+    """Set units aside and make one code per unit (for a SKU, or any SKU without `sku`)."""
+    codes = await platform.catalog.issue_codes(launch_id, body.sku, body.count, body.expires_at)
+    await platform.audit(
+        actor,
+        "codes.issue",
+        launch_id,
+        {"count": body.count, "sku": body.sku, "expires_at": _iso(body.expires_at)},
+    )
+    now = platform.clock.now()
+    return {"codes": [code_view(c, now) for c in codes]}
 
 
 @router.get("/launches/{launch_id}/priority-codes")
 async def list_codes(launch_id: str, platform: PlatformDep) -> dict[str, Any]:
     book = platform.engine.book(launch_id)
-    return {"codes": [code_view(c) for c in book.codes.values()]}
+    now = platform.clock.now()
+    return {"codes": [code_view(c, now) for c in book.codes.values()]}
+
+
+@router.get("/launches/{launch_id}/priority-codes.csv", response_class=PlainTextResponse)
+async def export_codes(launch_id: str, platform: PlatformDep) -> PlainTextResponse:
+    """The launch's codes as CSV, to hand out (a mail merge, a printer)."""
+    book = platform.engine.book(launch_id)
+    now = platform.clock.now()
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["code", "sku", "any_sku", "expires_at", "state", "granted_to"])
+    for c in book.codes.values():
+        state = "redeemed" if c.is_spent else "expired" if c.is_expired(now) else "live"
+        writer.writerow(
+            [c.code, c.sku, int(c.any_sku), _iso(c.expires_at) or "", state, c.granted_to or ""]
+        )
+    return PlainTextResponse(
+        out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="codes-{launch_id}.csv"'},
+    )
+
+
+@router.get("/audit")
+async def audit_log(
+    platform: PlatformDep, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+) -> list[dict[str, Any]]:
+    """Every admin action, newest first: who, when, what."""
+    return [
+        {
+            "at": e.at.isoformat(),
+            "actor": e.actor,
+            "action": e.action,
+            "subject": e.subject,
+            "detail": e.detail,
+        }
+        for e in await platform.store.audit.recent(limit)
+    ]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

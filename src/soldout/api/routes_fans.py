@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from soldout.api.deps import Credentials, FanAuth, platform_of
 from soldout.api.hotpath import idempotency_key, parse_claim
-from soldout.api.schemas import ClaimIn, FanIn, PaymentIn
+from soldout.api.schemas import ClaimIn, FanIn, PaymentIn, ReservationIn
 from soldout.api.views import (
     claim_status_view,
     claim_view,
@@ -66,9 +66,16 @@ async def register(body: FanIn, platform: PlatformDep) -> dict[str, Any]:
 
 @router.post("/launches/{launch_id}/reservations", status_code=201, tags=["fan"])
 async def reserve(
-    launch_id: str, fan_id: FanAuth, platform: PlatformDep, response: Response
+    launch_id: str,
+    fan_id: FanAuth,
+    platform: PlatformDep,
+    response: Response,
+    body: ReservationIn | None = None,
 ) -> dict[str, Any]:
-    reservation, created = await platform.engine.reserve(launch_id, fan_id)
+    """Reserve (201; 200 with the same reservation if it exists). In a draw, the
+    reservation is the fan's entry: name the SKU when the launch sells several."""
+    sku = body.sku if body is not None else None
+    reservation, created = await platform.fans.reserve(launch_id, fan_id, sku)
     if not created:
         response.status_code = 200
     return reservation_view(reservation)

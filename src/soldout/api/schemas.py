@@ -19,6 +19,7 @@ __all__ = [
     "PlanIn",
     "ProductIn",
     "RefundIn",
+    "ReservationIn",
     "ShipNextIn",
 ]
 
@@ -55,6 +56,20 @@ class LaunchIn(_In):
     payment_window_seconds: StrictInt = 900
     batch: dict[str, StrictInt] = Field(description="units per SKU code")
     draft: StrictBool = Field(False, description="a draft is not visible to fans until published")
+    registered_before: AwareDatetime | None = Field(
+        None, description="only fans registered before this may reserve (needs reservations)"
+    )
+    waiting_room_rate: float | None = Field(
+        None, description="a waiting room admitting this many fans per second"
+    )
+    waiting_room_burst: StrictInt = Field(0, description="fans admitted at once at opening")
+    pow_difficulty: StrictInt | None = Field(
+        None, description="proof of work per claim: leading zero bits of SHA-256"
+    )
+    duplicate_rule: Literal["allow", "hold", "cancel"] = Field(
+        "allow", description="fans sharing an address or phone beyond the limit"
+    )
+    duplicate_limit: StrictInt = 2
 
 
 class LaunchPatch(_In):
@@ -64,6 +79,7 @@ class LaunchPatch(_In):
     sale_closes_at: AwareDatetime | None = None
     batch: dict[str, StrictInt] | None = Field(None, description="new, larger batch per SKU")
     published: StrictBool | None = None
+    paused: StrictBool | None = Field(None, description="pause (true) or resume (false) the sale")
     cancel: StrictBool = Field(False, description="cancel the launch and release every hold")
 
 
@@ -85,8 +101,11 @@ class PaymentIn(_In):
 
 
 class CodesIn(_In):
-    sku: str | None = None
+    sku: str | None = Field(None, description="leave out for codes good for any SKU")
     count: StrictInt
+    expires_at: AwareDatetime | None = Field(
+        None, description="unredeemed codes stop working then and their units go back on sale"
+    )
 
 
 class RateIn(_In):
@@ -117,3 +136,7 @@ class ShipNextIn(_In):
 
 class RefundIn(_In):
     reason: str = Field("", max_length=500)
+
+
+class ReservationIn(_In):
+    sku: str | None = Field(None, max_length=64, description="the SKU a draw entry is for")

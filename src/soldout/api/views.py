@@ -89,6 +89,14 @@ def launch_view(book: LaunchBook, now: datetime, orders: OrderDesk | None = None
         "reservation_required": rules.reservation_required,
         "per_fan_limit": rules.per_fan_limit,
         "payment_window_seconds": rules.payment_window_seconds,
+        "registered_before": _t(rules.registered_before),
+        "waiting_room": rules.waiting_room_rate is not None,
+        "waiting_room_rate": rules.waiting_room_rate,
+        "pow_difficulty": rules.pow_difficulty,
+        "duplicate_rule": rules.duplicate_rule.value,
+        "paused_at": _t(launch.paused_at),
+        "draw_commitment": launch.draw_commitment,
+        "drawn_at": _t(launch.drawn_at),
         "reservations_open_at": _t(launch.reservations_open_at),
         "sale_opens_at": _t(launch.sale_opens_at),
         "sale_closes_at": _t(launch.sale_closes_at),
@@ -223,15 +231,19 @@ def reservation_view(reservation: Reservation) -> dict[str, Any]:
         "id": reservation.id,
         "launch_id": reservation.launch_id,
         "fan_id": reservation.fan_id,
+        "sku": reservation.sku,
         "created_at": reservation.created_at.isoformat(),
     }
 
 
-def code_view(code: PriorityCode) -> dict[str, Any]:
+def code_view(code: PriorityCode, now: datetime) -> dict[str, Any]:
     return {
         "code": code.code,
         "launch_id": code.launch_id,
         "sku": code.sku,
+        "any_sku": code.any_sku,
         "created_at": code.created_at.isoformat(),
+        "expires_at": _t(code.expires_at),
         "redeemed": code.is_spent,
+        "expired": code.is_expired(now),
     }

@@ -1,4 +1,10 @@
-"""Priority codes: one-time codes that guarantee their holder a unit set aside from the batch."""
+"""Priority codes: one-time codes that guarantee their holder a unit set aside from the batch.
+
+A code is for one SKU, or for any SKU of the launch (`any_sku`): then a unit of the SKU
+that had the most units open at issue time is set aside, and redeeming the code for
+another SKU takes an open unit of that SKU and gives the set-aside one back to the open
+pool. An unredeemed code stops working at `expires_at`, and its unit goes back on sale.
+"""
 
 from __future__ import annotations
 
@@ -12,10 +18,20 @@ __all__ = ["PriorityCode"]
 class PriorityCode:
     code: str
     launch_id: str
-    sku: str
+    sku: str  # the SKU whose unit is set aside for it
     created_at: datetime
     redeemed_by_claim: str | None = None
+    expires_at: datetime | None = None
+    any_sku: bool = False
+    granted_to: str | None = None  # the fan it was granted to by a referral rule, if any
 
     @property
     def is_spent(self) -> bool:
         return self.redeemed_by_claim is not None
+
+    def is_expired(self, now: datetime) -> bool:
+        return not self.is_spent and self.expires_at is not None and now >= self.expires_at
+
+    def holds_unit(self, now: datetime) -> bool:
+        """Whether a unit is set aside for it right now."""
+        return not self.is_spent and not self.is_expired(now)

@@ -27,6 +27,8 @@ class Fan:
     referral_code: str
     referred_by: str | None
     created_at: datetime
+    address: str | None = None  # shipping address, for duplicate-buyer checks
+    phone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,3 +37,4 @@ class Reservation:
     launch_id: str
     fan_id: str
     created_at: datetime
+    sku: str | None = None  # the SKU a draw entry is for

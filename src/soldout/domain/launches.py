@@ -14,7 +14,15 @@ from enum import StrEnum
 
 from soldout.domain.errors import InvalidInput
 
-__all__ = ["Launch", "LaunchRules", "Mode", "Phase", "Status", "check_schedule"]
+__all__ = [
+    "DuplicateRule",
+    "Launch",
+    "LaunchRules",
+    "Mode",
+    "Phase",
+    "Status",
+    "check_schedule",
+]
 
 MAX_PAYMENT_WINDOW = 7 * 24 * 3600
 MAX_BATCH = 10_000_000
@@ -38,8 +46,17 @@ class Status(StrEnum):
     SCHEDULED = "scheduled"
     RESERVATIONS_OPEN = "reservations_open"
     ON_SALE = "on_sale"
+    PAUSED = "paused"
     SOLD_OUT = "sold_out"
     CLOSED = "closed"
+
+
+class DuplicateRule(StrEnum):
+    """What a launch does with fans who share a shipping address or phone beyond the limit."""
+
+    ALLOW = "allow"  # sell, and only flag them for the maker
+    HOLD = "hold"  # sell, but hold their orders for review before shipping
+    CANCEL = "cancel"  # refuse their claims
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +65,43 @@ class LaunchRules:
     reservation_required: bool = False
     per_fan_limit: int = 1
     payment_window_seconds: int = 900
+    registered_before: datetime | None = None  # only fans registered before may reserve
+    waiting_room_rate: float | None = None  # fans admitted per second; None: no waiting room
+    waiting_room_burst: int = 0  # admitted at once when the sale opens
+    pow_difficulty: int | None = None  # leading zero bits of a proof of work per claim
+    duplicate_rule: DuplicateRule = DuplicateRule.ALLOW
+    duplicate_limit: int = 2  # fans per address or phone before the rule applies
 
     def __post_init__(self) -> None:
-        if self.mode is not Mode.FIRST_COME:
-            raise InvalidInput("only mode 'first_come' is available in this version", field="mode")
+        if self.mode is Mode.DRAW and self.waiting_room_rate is not None:
+            raise InvalidInput(
+                "a draw needs no waiting room: entries are the reservations",
+                field="waiting_room_rate",
+            )
+        if self.registered_before is not None and not (
+            self.reservation_required or self.mode is Mode.DRAW
+        ):
+            raise InvalidInput(
+                "an account-age rule applies to reservations: set reservation_required too",
+                field="registered_before",
+            )
+        if self.waiting_room_rate is not None and not 0.01 <= self.waiting_room_rate <= 100_000:
+            raise InvalidInput(
+                "waiting_room_rate must be between 0.01 and 100000 fans per second",
+                field="waiting_room_rate",
+            )
+        if not 0 <= self.waiting_room_burst <= 1_000_000:
+            raise InvalidInput(
+                "waiting_room_burst must be between 0 and 1000000", field="waiting_room_burst"
+            )
+        if self.pow_difficulty is not None and not 1 <= self.pow_difficulty <= 28:
+            raise InvalidInput(
+                "pow_difficulty must be between 1 and 28 bits", field="pow_difficulty"
+            )
+        if not 1 <= self.duplicate_limit <= 1000:
+            raise InvalidInput(
+                "duplicate_limit must be between 1 and 1000", field="duplicate_limit"
+            )
         if not 1 <= self.per_fan_limit <= 1000:
             raise InvalidInput("per_fan_limit must be between 1 and 1000", field="per_fan_limit")
         if not 10 <= self.payment_window_seconds <= MAX_PAYMENT_WINDOW:
@@ -97,6 +147,13 @@ class Launch:
     sale_closes_at: datetime | None = None
     published: bool = True
     cancelled_at: datetime | None = None
+    paused_at: datetime | None = None  # an emergency stop: no claims until resumed
+    draw_commitment: str | None = None  # SHA-256 of the draw's seed, published before it
+    drawn_at: datetime | None = None
+
+    @property
+    def is_draw(self) -> bool:
+        return self.rules.mode is Mode.DRAW
 
     def phase(self, now: datetime) -> Phase:
         if self.cancelled_at is not None:

@@ -38,6 +38,7 @@ class LaunchBook:
     reservations: dict[str, Reservation] = field(default_factory=dict)
     codes: dict[str, PriorityCode] = field(default_factory=dict)
     claim_states: dict[str, int] = field(default_factory=dict)
+    expired_codes: set[str] = field(default_factory=set)
 
     @classmethod
     def open(cls, launch: Launch, product: Product) -> LaunchBook:
@@ -45,6 +46,8 @@ class LaunchBook:
 
     def status(self, now: datetime) -> Status:
         phase = self.launch.phase(now)
+        if phase is Phase.ON_SALE and self.launch.paused_at is not None:
+            return Status.PAUSED
         if phase is Phase.ON_SALE and self.sold_out():
             return Status.SOLD_OUT
         return Status(phase.value)
@@ -56,13 +59,22 @@ class LaunchBook:
     def check_open(self, now: datetime) -> None:
         phase = self.launch.phase(now)
         if phase is Phase.ON_SALE:
+            if self.launch.paused_at is not None:
+                raise Conflict("the sale is paused; try again shortly").with_code("paused")
             return
         if phase is Phase.CLOSED:
             raise Closed()
         raise NotOpen()
 
     def decide(
-        self, fan_id: str, sku: str, quantity: int, code: PriorityCode | None, now: datetime
+        self,
+        fan_id: str,
+        sku: str,
+        quantity: int,
+        code: PriorityCode | None,
+        now: datetime,
+        *,
+        drawn: bool = False,
     ) -> None:
         """Allocate `quantity` units of `sku` to the fan, or raise why not. Atomic: all
         checks and the allocation run without yielding to the event loop."""
@@ -73,7 +85,11 @@ class LaunchBook:
         limit = self.launch.rules.per_fan_limit
         if quantity > limit:
             raise LimitReached(f"at most {limit} per fan in this launch", field="quantity")
-        if code is None:
+        if code is None and not drawn:
+            if self.launch.is_draw:
+                raise Conflict(
+                    "this launch sells by draw: winners get their claim when it is drawn"
+                ).with_code("draw_only")
             if stock.available == 0:
                 raise SoldOut(field="sku")
             if self.launch.rules.reservation_required and fan_id not in self.reservations:
@@ -81,7 +97,12 @@ class LaunchBook:
         held = self.fan_units.get(fan_id, 0)
         if held + quantity > limit:
             raise LimitReached(f"you already hold {held} of the {limit} allowed per fan")
-        if code is not None:
+        if code is not None and code.sku != sku:  # an any-SKU code used for another SKU
+            if not stock.take_open(quantity):
+                raise SoldOut(f"{sku} is sold out; this code can still buy {code.sku}", field="sku")
+            self.stock[code.sku].set_aside -= 1  # its unit goes back to the open pool
+            code.sku = sku  # and the code now stands for the unit it took
+        elif code is not None:
             if not stock.take_set_aside():
                 raise AssertionError("a live priority code without a set-aside unit")
         elif not stock.take_open(quantity):
@@ -89,7 +110,9 @@ class LaunchBook:
         self.fan_units[fan_id] = held + quantity
         self.count(None, ClaimState.HELD)
 
-    def code_for(self, priority_code: str | None, sku: str, quantity: int) -> PriorityCode | None:
+    def code_for(
+        self, priority_code: str | None, sku: str, quantity: int, now: datetime
+    ) -> PriorityCode | None:
         """The live priority code a claim redeems, or None; refused if it cannot be used."""
         if priority_code is None:
             return None
@@ -102,17 +125,33 @@ class LaunchBook:
             raise Conflict("this priority code was already used", field="priority_code").with_code(
                 "code_spent"
             )
-        if code.sku != sku:
+        if code.is_expired(now):
+            raise Conflict("this priority code has expired", field="priority_code").with_code(
+                "code_expired"
+            )
+        if code.sku != sku and not code.any_sku:
             raise InvalidInput(f"this code is for SKU {code.sku!r}", field="sku")
+        if sku not in self.stock:
+            raise InvalidInput(f"this launch does not sell SKU {sku!r}", field="sku")
         if quantity != 1:
             raise InvalidInput("a priority code buys exactly one unit", field="quantity")
         return code
 
-    def restore_code(self, code: PriorityCode) -> None:
-        """Count a code read back from the record: an unspent one keeps its unit aside."""
+    def restore_code(self, code: PriorityCode, now: datetime) -> None:
+        """Count a code read back from the record: a live one keeps its unit aside."""
         self.codes[code.code] = code
-        if not code.is_spent:
+        if code.holds_unit(now):
             self.stock[code.sku].set_aside += 1
+        elif not code.is_spent:
+            self.expired_codes.add(code.code)
+
+    def expire_code(self, code: PriorityCode, now: datetime) -> bool:
+        """An unredeemed code reached its expiry: its unit goes back on sale, once."""
+        if not code.is_expired(now) or code.code in self.expired_codes:
+            return False
+        self.expired_codes.add(code.code)
+        self.stock[code.sku].set_aside -= 1
+        return True
 
     def restore(self, claim: Claim) -> None:
         """Count a claim read back from the record (on start)."""

@@ -27,13 +27,14 @@ from soldout.domain.errors import (
 )
 from soldout.domain.fans import Reservation
 from soldout.domain.launches import Launch
+from soldout.domain.notifications import Notification
 from soldout.domain.payments import PaymentRecord
 from soldout.domain.products import Product
 from soldout.engine.book import LaunchBook
 from soldout.engine.checkout import Checkout, PaymentOutcome
 from soldout.engine.expiry import ExpiryQueue
 from soldout.engine.orders import OrderDesk
-from soldout.ids import new_id, new_priority_code
+from soldout.ids import CODE_PREFIX, new_id, new_priority_code
 from soldout.payments import PaymentProvider
 from soldout.store.ports import Store
 
@@ -67,6 +68,7 @@ class SaleEngine:
         self._durable: dict[str, asyncio.Future[None]] = {}
         self._expiries = ExpiryQueue(clock)
         self._background: set[asyncio.Future[object]] = set()
+        self._code_books: dict[str, LaunchBook] = {}
         self.orders = OrderDesk(self)
         self.checkout = Checkout(self, payments, payment_timeout)
 
@@ -82,8 +84,10 @@ class SaleEngine:
             self._books[launch.id] = LaunchBook.open(launch, products[launch.product_id])
         for reservation in await self._store.reservations.all():
             self._books[reservation.launch_id].reservations[reservation.fan_id] = reservation
+        now = self._now()
         for code in await self._store.codes.all():
-            self._books[code.launch_id].restore_code(code)
+            self._books[code.launch_id].restore_code(code, now)
+            self._watch_code(code)
         for claim in await self._store.claims.all():
             self._index(claim)
             self._books[claim.launch_id].restore(claim)
@@ -151,11 +155,31 @@ class SaleEngine:
             writes.append(
                 self._store.claims.release_many([c.id for c in released], ClaimState.CANCELLED, at)
             )
+        if launch.cancelled_at is not None:
+            told = {c.fan_id for c in released} | set(book.reservations)
+            writes.append(
+                self._store.notifications.add_many(
+                    [
+                        Notification(
+                            new_id("ntf"),
+                            fan_id,
+                            "launch_cancelled",
+                            f"The launch {launch.title!r} was cancelled; any unit you held"
+                            " was released and nothing was charged for it.",
+                            launch.cancelled_at,
+                            {"launch_id": launch.id},
+                        )
+                        for fan_id in sorted(told)
+                    ]
+                )
+            )
         await asyncio.gather(*writes)
         return book
 
     # -- reservations and codes ------------------------------------------------------
-    async def reserve(self, launch_id: str, fan_id: str) -> tuple[Reservation, bool]:
+    async def reserve(
+        self, launch_id: str, fan_id: str, sku: str | None = None
+    ) -> tuple[Reservation, bool]:
         book = self.public_book(launch_id)
         existing = book.reservations.get(fan_id)
         if existing is not None:
@@ -172,7 +196,7 @@ class SaleEngine:
             )
         if opens is not None and now < opens:
             raise Conflict("reservations are not open yet").with_code("reservations_not_open")
-        reservation = Reservation(new_id("res"), launch_id, fan_id, now)
+        reservation = Reservation(new_id("res"), launch_id, fan_id, now, sku)
         book.reservations[fan_id] = reservation
         try:
             written = self._durable[reservation.id] = self._store.reservations.add(reservation)
@@ -191,31 +215,61 @@ class SaleEngine:
         if failed and book.reservations.get(reservation.fan_id) is reservation:
             del book.reservations[reservation.fan_id]  # not on record: it never happened
 
-    async def issue_codes(self, launch_id: str, sku: str | None, count: int) -> list[PriorityCode]:
+    async def issue_codes(
+        self,
+        launch_id: str,
+        sku: str | None,
+        count: int,
+        expires_at: datetime | None = None,
+        granted_to: str | None = None,
+    ) -> list[PriorityCode]:
+        """Set `count` units aside and make a code for each. Without a SKU the codes are for
+        any SKU: each sets aside a unit of the SKU with the most units open right now."""
         book = self.book(launch_id)
-        if sku is None:
-            if len(book.stock) != 1:
-                raise InvalidInput("name the SKU these codes are for", field="sku")
-            sku = next(iter(book.stock))
-        stock = book.stock.get(sku)
-        if stock is None:
-            raise InvalidInput(f"this launch does not sell SKU {sku!r}", field="sku")
-        if not stock.set_aside_units(count):
-            raise Conflict(
-                f"only {stock.available} units are open to set aside", field="count"
-            ).with_code("insufficient_stock")
         now = self._now()
-        codes = [PriorityCode(new_priority_code(), launch_id, sku, now) for _ in range(count)]
+        if expires_at is not None and expires_at <= now:
+            raise InvalidInput("the expiry must be in the future", field="expires_at")
+        if sku is not None and sku not in book.stock:
+            raise InvalidInput(f"this launch does not sell SKU {sku!r}", field="sku")
+        pools = [sku] if sku is not None else list(book.stock)
+        open_units = sum(book.stock[p].available for p in pools)
+        if count > open_units:
+            raise Conflict(
+                f"only {open_units} units are open to set aside", field="count"
+            ).with_code("insufficient_stock")
+        codes = []
+        for _ in range(count):
+            held = max(pools, key=lambda p: book.stock[p].available)
+            book.stock[held].set_aside_units(1)
+            codes.append(
+                PriorityCode(
+                    new_priority_code(),
+                    launch_id,
+                    held,
+                    now,
+                    expires_at=expires_at,
+                    any_sku=sku is None,
+                    granted_to=granted_to,
+                )
+            )
         for code in codes:
             book.codes[code.code] = code
         try:
             await self._store.codes.add_many(codes)
         except BaseException:
-            stock.set_aside -= count
             for code in codes:
+                book.stock[code.sku].set_aside -= 1
                 del book.codes[code.code]
             raise
+        for code in codes:
+            self._watch_code(code)
         return codes
+
+    def _watch_code(self, code: PriorityCode) -> None:
+        """A live code with an expiry: the sweeper returns its unit when it expires."""
+        self._code_books[code.code] = self._books[code.launch_id]
+        if code.expires_at is not None and not code.is_spent:
+            self._expiries.push(code.expires_at, code.code)
 
     # -- the hot path ----------------------------------------------------------------
     async def claim(
@@ -238,8 +292,8 @@ class SaleEngine:
                 await asyncio.shield(pending)
             return ClaimOutcome(first, replayed=True)
         book = self.public_book(launch_id)
-        code = book.code_for(priority_code, sku, quantity)
         now = self._now()
+        code = book.code_for(priority_code, sku, quantity, now)
         book.decide(fan_id, sku, quantity, code, now)
         price = book.product.sku(sku)
         assert price is not None
@@ -371,6 +425,9 @@ class SaleEngine:
         now = self._now()
         expired: list[Claim] = []
         for claim_id in self._expiries.due(now):
+            if claim_id.startswith(CODE_PREFIX):
+                self._expire_code(claim_id, now)
+                continue
             claim = self._claims.get(claim_id)  # None: a claim undone after a failed write
             if claim is not None and claim.is_held:
                 self._close(claim, ClaimState.EXPIRED, now)
@@ -378,6 +435,13 @@ class SaleEngine:
         if expired:
             await self._store.claims.release_many([c.id for c in expired], ClaimState.EXPIRED, now)
         return len(expired)
+
+    def _expire_code(self, code_id: str, now: datetime) -> None:
+        """Nothing to write: an expired code is known from its `expires_at`; only the
+        count of units set aside changes, here and on every restart alike."""
+        book = self._code_books.get(code_id)
+        if book is not None:
+            book.expire_code(book.codes[code_id], now)
 
     async def run_sweeper(self, max_sleep: float = 1.0) -> None:
         """Release unpaid claims as their windows pass. Runs until cancelled."""

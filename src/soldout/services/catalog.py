@@ -30,6 +30,7 @@ class LaunchChanges:
     sale_closes_at: datetime | object | None = _UNSET
     batch: dict[str, int] | None = None
     published: bool | None = None
+    paused: bool | None = None
     cancel: bool = False
 
 
@@ -102,11 +103,15 @@ class Catalog:
             if launch.published and not changes.published:
                 raise InvalidInput("a published launch cannot go back to draft", field="published")
             updates["published"] = changes.published
+        if changes.paused is not None:
+            updates["paused_at"] = self._clock.now() if changes.paused else None
         if changes.cancel:
             updates["cancelled_at"] = self._clock.now()
         return await self._engine.change_launch(launch.with_changes(**updates))
 
-    async def issue_codes(self, launch_id: str, sku: str | None, count: int) -> list[PriorityCode]:
+    async def issue_codes(
+        self, launch_id: str, sku: str | None, count: int, expires_at: datetime | None = None
+    ) -> list[PriorityCode]:
         if not 1 <= count <= 10_000:
             raise InvalidInput("count must be between 1 and 10000", field="count")
-        return await self._engine.issue_codes(launch_id, sku, count)
+        return await self._engine.issue_codes(launch_id, sku, count, expires_at)

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from soldout.clock import Clock
 from soldout.domain.claims import Order, OrderEvent, OrderStatus
-from soldout.domain.errors import Conflict, InvalidInput, NotFound
-from soldout.domain.fans import Fan, normalise_email
+from soldout.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from soldout.domain.fans import Fan, Reservation, normalise_email
 from soldout.domain.notifications import Notification
 from soldout.engine import SaleEngine
 from soldout.ids import new_id, new_referral_code
@@ -46,6 +46,27 @@ class Fans:
         )
         await self._store.fans.add(fan)
         return fan, self._tokens.fan_token(fan.id)
+
+    async def reserve(
+        self, launch_id: str, fan_id: str, sku: str | None
+    ) -> tuple[Reservation, bool]:
+        """A fan's "I want one". In a draw it is the fan's entry, for one SKU."""
+        book = self._engine.public_book(launch_id)
+        launch = book.launch
+        if sku is not None and sku not in book.stock:
+            raise InvalidInput(f"this launch does not sell SKU {sku!r}", field="sku")
+        if launch.is_draw and sku is None:
+            if len(book.stock) > 1:
+                raise InvalidInput("a draw entry names the SKU it is for", field="sku")
+            sku = next(iter(book.stock))
+        cutoff = launch.rules.registered_before
+        if cutoff is not None and fan_id not in book.reservations:
+            fan = await self._store.fans.get(fan_id)
+            if fan is None or fan.created_at >= cutoff:
+                raise Forbidden(
+                    f"this launch is for fans registered before {cutoff.isoformat()}"
+                ).with_code("account_too_new")
+        return await self._engine.reserve(launch_id, fan_id, sku)
 
     def orders(self, fan_id: str) -> list[Order]:
         """The fan's orders, newest first."""

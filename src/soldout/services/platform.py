@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping
+from typing import Any
 
 from soldout.clock import Clock, SystemClock
+from soldout.domain.audit import AuditEntry
 from soldout.engine import SaleEngine
 from soldout.payments import PaymentProvider, TestPayments
 from soldout.services.catalog import Catalog
@@ -40,6 +42,13 @@ class Platform:
         self.fans = Fans(store, self.clock, tokens, self.engine)
         self.fulfilment = FulfilmentDesk(store, self.engine)
         self._sweeper: asyncio.Task[None] | None = None
+
+    async def audit(
+        self, actor: str, action: str, subject: str, detail: dict[str, Any] | None = None
+    ) -> None:
+        """Record an admin action in the audit log (durably, before the answer)."""
+        entry = AuditEntry(self.clock.now(), actor, action, subject, detail or {})
+        await self.store.audit.add(entry)
 
     async def _deliver(self, body: bytes, headers: Mapping[str, str]) -> None:
         """How an in-process provider (the test one) posts its webhooks."""

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from soldout.domain.audit import AuditEntry
 from soldout.domain.claims import Claim, ClaimState, Order, OrderEvent
 from soldout.domain.codes import PriorityCode
 from soldout.domain.errors import Conflict
@@ -243,6 +244,18 @@ class _Codes:
         return [copy.copy(c) for c in self.rows.values()]
 
 
+class _Audit:
+    def __init__(self) -> None:
+        self.rows: list[AuditEntry] = []
+
+    def add(self, entry: AuditEntry) -> asyncio.Future[None]:
+        self.rows.append(entry)
+        return _done()
+
+    async def recent(self, limit: int) -> Sequence[AuditEntry]:
+        return list(reversed(self.rows))[:limit]
+
+
 class InMemoryStore:
     def __init__(self) -> None:
         self.products = _Products()
@@ -254,6 +267,7 @@ class InMemoryStore:
         self.payments = _Payments()
         self.plans = _Plans()
         self.notifications = _Notifications()
+        self.audit = _Audit()
         self.claims = _Claims(self.codes, self.orders, self.payments)
         self.secrets: dict[str, bytes] = {}
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from soldout.domain.audit import AuditEntry
 from soldout.domain.claims import Claim, ClaimState, Order, OrderEvent
 from soldout.domain.codes import PriorityCode
 from soldout.domain.fans import Fan, Reservation
@@ -24,6 +25,7 @@ from soldout.domain.payments import PaymentRecord
 from soldout.domain.products import Product
 
 __all__ = [
+    "AuditRepository",
     "ClaimRepository",
     "CodeRepository",
     "ExportRow",
@@ -150,6 +152,12 @@ class CodeRepository(Protocol):
     async def all(self) -> Sequence[PriorityCode]: ...
 
 
+class AuditRepository(Protocol):
+    def add(self, entry: AuditEntry) -> asyncio.Future[None]: ...
+    async def recent(self, limit: int) -> Sequence[AuditEntry]:
+        """The newest first."""
+
+
 class Store(Protocol):
     @property
     def products(self) -> ProductRepository: ...
@@ -171,6 +179,8 @@ class Store(Protocol):
     def plans(self) -> PlanRepository: ...
     @property
     def notifications(self) -> NotificationRepository: ...
+    @property
+    def audit(self) -> AuditRepository: ...
 
     async def secret(self, name: str) -> bytes:
         """A random 32-byte secret kept with the data (made on first use). The token

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+from soldout.domain.audit import AuditEntry
 from soldout.domain.claims import Claim, ClaimState, Order, OrderEvent
 from soldout.domain.codes import PriorityCode
 from soldout.domain.errors import Conflict
@@ -33,6 +34,7 @@ from soldout.store.sqlite.rows import (
     event_from_row,
     fan_from_row,
     launch_from_row,
+    more_rules_json,
     notification_from_row,
     order_changes,
     order_from_row,
@@ -54,6 +56,7 @@ class Connections(Protocol):
 
 
 __all__ = [
+    "SqliteAudit",
     "SqliteClaims",
     "SqliteCodes",
     "SqliteFans",
@@ -170,23 +173,22 @@ class SqliteLaunches(_Repo):
             int(launch.published),
             ts(launch.cancelled_at),
             ts(launch.created_at),
+            more_rules_json(rules),
+            ts(launch.paused_at),
+            launch.draw_commitment,
+            ts(launch.drawn_at),
             launch.id,
         )
+        columns = [c for c in LAUNCH_COLUMNS.split(", ") if c != "id"]
         if insert:
             conn.execute(
-                f"INSERT INTO launches (product_id, title, reservations_open_at, sale_opens_at,"
-                f" sale_closes_at, mode, reservation_required, per_fan_limit,"
-                f" payment_window_seconds, published, cancelled_at, created_at, id)"
+                f"INSERT INTO launches ({', '.join(columns)}, id)"
                 f" VALUES ({', '.join('?' * len(values))})",
                 values,
             )
         else:
             conn.execute(
-                "UPDATE launches SET product_id=?, title=?, reservations_open_at=?,"
-                " sale_opens_at=?, sale_closes_at=?, mode=?, reservation_required=?,"
-                " per_fan_limit=?, payment_window_seconds=?, published=?, cancelled_at=?,"
-                " created_at=? WHERE id=?",
-                values,
+                f"UPDATE launches SET {', '.join(c + '=?' for c in columns)} WHERE id=?", values
             )
         conn.executemany(
             "INSERT INTO launch_batches (launch_id, sku, quantity) VALUES (?, ?, ?)"
@@ -211,8 +213,8 @@ class SqliteFans(_Repo):
         try:
             await self._writer.submit(
                 _one(
-                    "INSERT INTO fans (id, email, name, referral_code, referred_by, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO fans (id, email, name, referral_code, referred_by, created_at,"
+                    " address, phone) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         fan.id,
                         fan.email,
@@ -220,6 +222,8 @@ class SqliteFans(_Repo):
                         fan.referral_code,
                         fan.referred_by,
                         ts(fan.created_at),
+                        fan.address,
+                        fan.phone,
                     ),
                 )
             )
@@ -244,8 +248,9 @@ class SqliteReservations(_Repo):
         r = reservation
         return self._writer.submit(
             _one(
-                "INSERT INTO reservations (id, launch_id, fan_id, created_at) VALUES (?, ?, ?, ?)",
-                (r.id, r.launch_id, r.fan_id, ts(r.created_at)),
+                "INSERT INTO reservations (id, launch_id, fan_id, created_at, sku)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (r.id, r.launch_id, r.fan_id, ts(r.created_at), r.sku),
             ),
             savepoint=False,
         )
@@ -460,10 +465,22 @@ class SqliteNotifications(_Repo):
 
 class SqliteCodes(_Repo):
     async def add_many(self, codes: Sequence[PriorityCode]) -> None:
-        rows = [(c.code, c.launch_id, c.sku, ts(c.created_at)) for c in codes]
+        rows = [
+            (
+                c.code,
+                c.launch_id,
+                c.sku,
+                ts(c.created_at),
+                ts(c.expires_at),
+                int(c.any_sku),
+                c.granted_to,
+            )
+            for c in codes
+        ]
         await self._writer.submit(
             _many(
-                "INSERT INTO priority_codes (code, launch_id, sku, created_at) VALUES (?, ?, ?, ?)",
+                "INSERT INTO priority_codes (code, launch_id, sku, created_at, expires_at,"
+                " any_sku, granted_to) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
         )
@@ -472,4 +489,28 @@ class SqliteCodes(_Repo):
         return [
             code_from_row(r)
             for r in self._read.execute("SELECT * FROM priority_codes ORDER BY created_at, code")
+        ]
+
+
+class SqliteAudit(_Repo):
+    def add(self, entry: AuditEntry) -> asyncio.Future[None]:
+        return self._writer.submit(
+            _one(
+                "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
+                (ts(entry.at), entry.actor, entry.action, entry.subject, json.dumps(entry.detail)),
+            )
+        )
+
+    async def recent(self, limit: int) -> Sequence[AuditEntry]:
+        return [
+            AuditEntry(
+                datetime.fromisoformat(r["at"]),
+                r["actor"],
+                r["action"],
+                r["subject"],
+                json.loads(r["detail"]),
+            )
+            for r in self._read.execute(
+                "SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,)
+            )
         ]

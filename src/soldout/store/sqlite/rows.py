@@ -10,7 +10,7 @@ from soldout.domain.claims import Claim, ClaimState, Order, OrderEvent, OrderSta
 from soldout.domain.codes import PriorityCode
 from soldout.domain.fans import Fan, Reservation
 from soldout.domain.fulfilment import Adjustment, ProductionPlan, Rate
-from soldout.domain.launches import Launch, LaunchRules, Mode
+from soldout.domain.launches import DuplicateRule, Launch, LaunchRules, Mode
 from soldout.domain.notifications import Notification
 from soldout.domain.payments import PaymentRecord, PaymentState
 
@@ -44,8 +44,35 @@ def _req(value: str) -> datetime:
 LAUNCH_COLUMNS = (
     "id, product_id, title, reservations_open_at, sale_opens_at, sale_closes_at, mode, "
     "reservation_required, per_fan_limit, payment_window_seconds, published, cancelled_at, "
-    "created_at"
+    "created_at, more_rules, paused_at, draw_commitment, drawn_at"
 )
+
+
+def more_rules_json(rules: LaunchRules) -> str:
+    """The rules added after the first schema, as one JSON column."""
+    return json.dumps(
+        {
+            "registered_before": ts(rules.registered_before),
+            "waiting_room_rate": rules.waiting_room_rate,
+            "waiting_room_burst": rules.waiting_room_burst,
+            "pow_difficulty": rules.pow_difficulty,
+            "duplicate_rule": rules.duplicate_rule.value,
+            "duplicate_limit": rules.duplicate_limit,
+        }
+    )
+
+
+def _more_rules(text: str) -> dict[str, object]:
+    raw = json.loads(text or "{}")
+    more: dict[str, object] = {}
+    if raw.get("registered_before"):
+        more["registered_before"] = _req(raw["registered_before"])
+    for key in ("waiting_room_rate", "waiting_room_burst", "pow_difficulty", "duplicate_limit"):
+        if raw.get(key) is not None:
+            more[key] = raw[key]
+    if raw.get("duplicate_rule"):
+        more["duplicate_rule"] = DuplicateRule(raw["duplicate_rule"])
+    return more
 
 
 def launch_from_row(row: sqlite3.Row, batch: dict[str, int]) -> Launch:
@@ -61,11 +88,15 @@ def launch_from_row(row: sqlite3.Row, batch: dict[str, int]) -> Launch:
             reservation_required=bool(row["reservation_required"]),
             per_fan_limit=row["per_fan_limit"],
             payment_window_seconds=row["payment_window_seconds"],
+            **_more_rules(row["more_rules"]),  # type: ignore[arg-type]
         ),
         batch=batch,
         published=bool(row["published"]),
         cancelled_at=_dt(row["cancelled_at"]),
         created_at=_req(row["created_at"]),
+        paused_at=_dt(row["paused_at"]),
+        draw_commitment=row["draw_commitment"],
+        drawn_at=_dt(row["drawn_at"]),
     )
 
 
@@ -77,11 +108,15 @@ def fan_from_row(row: sqlite3.Row) -> Fan:
         row["referral_code"],
         row["referred_by"],
         _req(row["created_at"]),
+        row["address"],
+        row["phone"],
     )
 
 
 def reservation_from_row(row: sqlite3.Row) -> Reservation:
-    return Reservation(row["id"], row["launch_id"], row["fan_id"], _req(row["created_at"]))
+    return Reservation(
+        row["id"], row["launch_id"], row["fan_id"], _req(row["created_at"]), row["sku"]
+    )
 
 
 CLAIM_COLUMNS = (
@@ -284,5 +319,12 @@ def notification_from_row(row: sqlite3.Row) -> Notification:
 
 def code_from_row(row: sqlite3.Row) -> PriorityCode:
     return PriorityCode(
-        row["code"], row["launch_id"], row["sku"], _req(row["created_at"]), row["redeemed_by_claim"]
+        row["code"],
+        row["launch_id"],
+        row["sku"],
+        _req(row["created_at"]),
+        row["redeemed_by_claim"],
+        _dt(row["expires_at"]),
+        bool(row["any_sku"]),
+        row["granted_to"],
     )

@@ -10,6 +10,7 @@ from typing import TextIO
 
 from soldout.store.sqlite.migrations import upgrade
 from soldout.store.sqlite.repos import (
+    SqliteAudit,
     SqliteClaims,
     SqliteCodes,
     SqliteFans,
@@ -44,6 +45,7 @@ class SqliteStore:
         self.payments = SqlitePayments(self)
         self.plans = SqlitePlans(self)
         self.notifications = SqliteNotifications(self)
+        self.audit = SqliteAudit(self)
 
     def reader(self) -> sqlite3.Connection:
         """The read connection, used on the event loop thread (WAL: reads never block)."""
