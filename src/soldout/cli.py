@@ -114,6 +114,24 @@ def reconcile(**flags: Any) -> None:
         raise SystemExit(1)
 
 
+@cli.command("verify-draw")
+@click.argument("source")
+def verify_draw(source: str) -> None:
+    """Recompute a draw from its published record and check it.
+
+    SOURCE is a file or the URL of GET /api/v1/launches/ID/draw. Checks that the seed
+    matches the commitment published before the draw and that the winners and backups
+    follow from the seed and the entries. Exits 1 if anything does not.
+    """
+    from soldout.draw_verify import verify_source
+
+    ok, lines = verify_source(source)
+    for line in lines:
+        click.echo(line)
+    if not ok:
+        raise SystemExit(1)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     cli(prog_name="soldout")

@@ -58,6 +58,17 @@ async def get_launch(
     return launch_view(book, platform.clock.now(), platform.engine.orders)
 
 
+@router.get("/launches/{launch_id}/draw", tags=["anyone"])
+async def get_draw(launch_id: str, platform: PlatformDep) -> dict[str, Any]:
+    """A draw launch's public record: the commitment to its seed and the entries (by
+    reservation id) from the start; the seed and the winners and backups per SKU once
+    drawn. `soldout verify-draw URL` recomputes the result from this document alone."""
+    book = platform.engine.public_book(launch_id)
+    if not book.launch.is_draw:
+        raise NotFound("draw")
+    return await platform.engine.draws.document(book)
+
+
 @router.post("/fans", status_code=201, tags=["anyone"])
 async def register(body: FanIn, platform: PlatformDep) -> dict[str, Any]:
     fan, token = await platform.fans.register(body.email, body.name, body.referral_code)

@@ -91,15 +91,21 @@ def normalise_phone(text: str) -> str:
     ('020 7946 0958' -> '02079460958'): without a country to assume, they differ.
     """
     text = _EXTENSION.sub("", unicodedata.normalize("NFKC", text)).strip()
-    international = text.startswith(("+", "00"))
+    plus = text.startswith("+")
+    digits = _digits(text)
+    international = plus or digits.startswith("00")
     if international:
-        text = text.replace("(0)", "")  # "+44 (0)20 ...": the trunk 0 is not dialled
-    digits = "".join(c for c in text if c.isascii() and c.isdigit())
-    if international and not text.startswith("+"):
-        digits = digits[2:]
+        # "+44 (0)20 ...": the trunk 0 in brackets is not dialled from abroad
+        digits = _digits(text.replace("(0)", ""))
+        if not plus:
+            digits = digits[2:]
     if not digits:
         return ""
     return "+" + digits if international else digits
+
+
+def _digits(text: str) -> str:
+    return "".join(c for c in text if c.isascii() and c.isdigit())
 
 
 class DuplicateIndex:

@@ -32,6 +32,7 @@ from soldout.domain.payments import PaymentRecord
 from soldout.domain.products import Product
 from soldout.engine.book import LaunchBook
 from soldout.engine.checkout import Checkout, PaymentOutcome
+from soldout.engine.draws import DRAW_PREFIX, DrawDesk
 from soldout.engine.expiry import ExpiryQueue
 from soldout.engine.orders import OrderDesk
 from soldout.ids import CODE_PREFIX, new_id, new_priority_code
@@ -70,6 +71,7 @@ class SaleEngine:
         self._background: set[asyncio.Future[object]] = set()
         self._code_books: dict[str, LaunchBook] = {}
         self.orders = OrderDesk(self)
+        self.draws = DrawDesk(self)
         self.checkout = Checkout(self, payments, payment_timeout)
 
     @property
@@ -94,6 +96,8 @@ class SaleEngine:
         self.checkout.load(list(await self._store.payments.all()))
         await self.orders.load(await self._store.orders.all(), await self._store.plans.all())
         await self._release_holds_of_cancelled_launches()
+        for book in self._books.values():
+            await self.draws.load(book)
 
     async def _release_holds_of_cancelled_launches(self) -> None:
         """Cancelling writes the launch and its releases in one transaction; this only
@@ -127,8 +131,12 @@ class SaleEngine:
         return list(self._books.values())
 
     async def add_launch(self, launch: Launch, product: Product) -> LaunchBook:
+        if launch.is_draw:
+            launch = launch.with_changes(draw_commitment=await self.draws.commit(launch.id))
         await self._store.launches.add(launch)
         book = self._books[launch.id] = LaunchBook.open(launch, product)
+        if launch.is_draw:
+            self.schedule(launch.sale_opens_at, DRAW_PREFIX + launch.id)
         return book
 
     async def change_launch(self, launch: Launch) -> LaunchBook:
@@ -424,7 +432,11 @@ class SaleEngine:
         """Expire every held claim whose payment window has passed; return how many."""
         now = self._now()
         expired: list[Claim] = []
+        draws = []
         for claim_id in self._expiries.due(now):
+            if claim_id.startswith(DRAW_PREFIX):
+                draws.append(claim_id.removeprefix(DRAW_PREFIX))
+                continue
             if claim_id.startswith(CODE_PREFIX):
                 self._expire_code(claim_id, now)
                 continue
@@ -434,6 +446,8 @@ class SaleEngine:
                 expired.append(claim)
         if expired:
             await self._store.claims.release_many([c.id for c in expired], ClaimState.EXPIRED, now)
+        for launch_id in draws:
+            await self.draws.run(launch_id)
         return len(expired)
 
     def _expire_code(self, code_id: str, now: datetime) -> None:
@@ -462,6 +476,61 @@ class SaleEngine:
         book = self.book(claim.launch_id)
         book.give_back(claim)
         book.count(ClaimState.HELD, state)
+        self.unit_returned(book, claim.sku)
+
+    def unit_returned(self, book: LaunchBook, sku: str) -> None:
+        """In a drawn launch a returned unit goes to the next backup entrant."""
+        launch = book.launch
+        if launch.is_draw and launch.drawn_at is not None and launch.cancelled_at is None:
+            self.in_background(self.draws.next_backup(book, sku))
+
+    # -- draws -----------------------------------------------------------------------
+    def schedule(self, at: datetime, what: str) -> None:
+        """Wake the sweeper at `at` for `what` (a draw)."""
+        self._expiries.push(at, what)
+
+    def claims_of_launch(self, launch_id: str) -> list[Claim]:
+        return [c for c in self._claims.values() if c.launch_id == launch_id]
+
+    def hold_for_draw(self, book: LaunchBook, fan_id: str, sku: str, key: str) -> Claim:
+        """Allocate one unit to a drawn fan (in memory; `write_drawn` records it)."""
+        now = self._now()
+        book.decide(fan_id, sku, 1, None, now, drawn=True)
+        price = book.product.sku(sku)
+        assert price is not None
+        claim = Claim(
+            id=new_id("clm"),
+            launch_id=book.launch.id,
+            fan_id=fan_id,
+            sku=sku,
+            quantity=1,
+            unit_price=price.price.amount,
+            currency=price.price.currency,
+            created_at=now,
+            expires_at=now + timedelta(seconds=book.launch.rules.payment_window_seconds),
+            idempotency_key=key,
+        )
+        self._index(claim)
+        return claim
+
+    async def write_drawn(
+        self,
+        book: LaunchBook,
+        claims: list[Claim],
+        notes: list[Notification],
+        launch: Launch | None = None,
+    ) -> None:
+        """Record drawn claims with their notifications (and the drawn launch) in one
+        transaction."""
+        try:
+            writes = [self._store.launches.update(launch)] if launch is not None else []
+            writes += [self._store.claims.add(c) for c in claims]
+            writes.append(self._store.notifications.add_many(notes))
+            await asyncio.shield(asyncio.gather(*writes))
+        except BaseException:
+            for claim in claims:
+                self._undo_claim(book, claim, None)
+            raise
 
     def _release_in_background(self, claim: Claim) -> None:
         """Queue the release now (in order with later claims); nobody waits for it."""

@@ -218,6 +218,7 @@ class OrderDesk:
             book.count(ClaimState.PAID, ClaimState.CANCELLED)
             changes = self.fulfilment.remove(book.product.id, order)
             writes.append(self._store.claims.unsell(claim.id, now))
+            self._engine.unit_returned(book, order.sku)
         if payment is not None and payment.advance(PaymentState.REFUNDED, now, reason):
             writes.append(self._store.payments.update(payment))
         events, notes = date_change_records(changes, now)

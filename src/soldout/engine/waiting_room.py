@@ -23,11 +23,13 @@ import base64
 import hmac
 import math
 import zlib
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
+from hashlib import sha256
 from typing import Literal
 
 from soldout.domain.errors import Forbidden
@@ -39,6 +41,8 @@ POLL_MAX = 10.0
 _US = timedelta(microseconds=1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _COMPACT_AFTER = 1 << 16
+_RANK = 32  # bytes of HMAC-SHA256 before the fan id in a queue entry
+_LATE = bytes(_RANK)
 
 RoomState = Literal["waiting", "admitted", "not_in_room"]
 
@@ -83,18 +87,20 @@ class RoomSize:
 
 @dataclass(slots=True)
 class _Place:
-    seq: int  # absolute place in the queue; -1 until the draw
+    seq: int  # absolute place in the queue; -1 if joined before opening (see `rank`)
     queued_us: int  # times are microseconds after `opens_at`
     last_seen_us: int
+    rank: bytes = b""  # HMAC-SHA256(seed, fan_id) + fan_id, for who joined before opening
     admitted_us: int | None = None
 
 
 class WaitingRoom:
-    """One launch's queue. `join` and `view` are O(1) (plus the admissions that fell due
-    since the last call); the draw sorts the early crowd once, at the first call after
-    `opens_at`. `bank` caps the unused admissions kept while nobody waits (None keeps them
-    all, so by any time t exactly `burst + floor(rate * (t - opens_at))` may have gone in);
-    `on_admit(fan_id, at)` hears each admission."""
+    """One launch's queue. `join` is O(1), `view` O(log n) (plus, for both, the admissions
+    that fell due since the last call); the draw sorts the early crowd once, at the first
+    call after `opens_at` (about 0.5 s for a million fans). `bank` caps the unused
+    admissions kept while nobody waits (None keeps them all: by any time t, exactly
+    `burst + floor(rate * (t - opens_at))` may have gone in); `on_admit(fan_id, at)`
+    hears each admission."""
 
     def __init__(
         self,
@@ -127,8 +133,8 @@ class WaitingRoom:
         self.rate_per_second = float(rate_per_second)
         rate = Fraction(repr(self.rate_per_second))  # 0.1 is 1/10, as meant
         self._rate_num, self._rate_den_us = rate.numerator, rate.denominator * 1_000_000
-        self._seed = seed
-        self._key = signer_key
+        self._rank_mac = _hmac_sha256(seed)
+        self._sign_mac = _macs(signer_key)
         self._burst = burst
         self._bank = bank
         self._abandon_us = abandon_after // _US
@@ -136,9 +142,12 @@ class WaitingRoom:
         self._opens_epoch_us = (opens_at - _EPOCH) // _US
         self._on_admit = on_admit
         self._fans: dict[str, _Place] = {}
-        self._early: list[str] = []
+        self._early: list[bytes] = []  # ranks of those who joined before opening
         self._drawn = False
-        self._queue: list[str] = []  # fan ids of places from seq `_base` on
+        # places from seq `_base` on: the drawn ones sorted by rank, then the later ones as
+        # `_LATE` + fan id (utf-8)
+        self._queue: list[bytes] = []
+        self._n_drawn = 0
         self._base = 0
         self._head = 0  # seq of the first place neither admitted nor skipped
         self._used = 0  # budget units spent (admissions, and any forfeited by `bank`)
@@ -155,11 +164,13 @@ class WaitingRoom:
         if place is not None:
             place.last_seen_us = now_us
         elif not self._drawn:
-            self._fans[fan_id] = _Place(-1, now_us, now_us)
-            self._early.append(fan_id)
+            raw = fan_id.encode()
+            rank = self._rank_mac(raw) + raw
+            self._fans[fan_id] = _Place(-1, now_us, now_us, rank)
+            self._early.append(rank)
         else:
             self._fans[fan_id] = _Place(self._base + len(self._queue), now_us, now_us)
-            self._queue.append(fan_id)
+            self._queue.append(_LATE + fan_id.encode())
 
     def view(self, fan_id: str, now: datetime) -> RoomView:
         """Where the fan stands (and that the fan is still here)."""
@@ -170,14 +181,15 @@ class WaitingRoom:
         place.last_seen_us = now_us
         if place.admitted_us is not None:
             expires_us = place.admitted_us + self._ttl_us
-            token = self._token(fan_id, self._opens_epoch_us + expires_us)
+            expires = str(self._opens_epoch_us + expires_us)
+            token = f"{expires}.{_signature(self._sign_mac, self.launch_id, fan_id, expires)}"
             expires_at = self.opens_at + timedelta(microseconds=expires_us)
             return RoomView("admitted", None, 0, 0.0, POLL_MAX, token, expires_at)
-        if place.seq < 0:
+        if not self._drawn:
             ahead = (len(self._early) - 1) // 2
             wait = ahead / self.rate_per_second - now_us / 1e6
             return RoomView("waiting", None, ahead, wait, _poll_after(wait, fan_id))
-        ahead = place.seq - self._head
+        ahead = self._seq(place) - self._head
         wait = ahead / self.rate_per_second
         return RoomView("waiting", ahead + 1, ahead, wait, _poll_after(wait, fan_id))
 
@@ -199,17 +211,20 @@ class WaitingRoom:
         return now_us
 
     def _draw(self) -> None:
-        seed = self._seed
-        order = sorted(self._early, key=lambda f: hmac.digest(seed, f.encode(), "sha256"))
-        fans = self._fans
-        for seq, fan_id in enumerate(order):
-            fans[fan_id].seq = seq
-        self._queue, self._early, self._drawn = order, [], True
+        ranks, self._early = self._early, []
+        ranks.sort()  # so by HMAC(seed, fan_id), then (never seen) by fan id
+        self._queue, self._n_drawn, self._drawn = ranks, len(ranks), True
+
+    def _seq(self, place: _Place) -> int:
+        if place.seq >= 0:
+            return place.seq
+        drawn_left = max(0, self._n_drawn - self._base)
+        return self._base + bisect_left(self._queue, place.rank, 0, drawn_left)
 
     def _admit_due(self, now_us: int) -> None:
         queue, fans = self._queue, self._fans
         while self._head < self._base + len(queue):
-            fan_id = queue[self._head - self._base]
+            fan_id = queue[self._head - self._base][_RANK:].decode()
             place = fans[fan_id]
             if self._bank is not None:
                 self._used = max(self._used, self._budget(place.queued_us) - self._bank)
@@ -250,10 +265,6 @@ class WaitingRoom:
             return 0
         return -(-(k + 1 - self._burst) * self._rate_den_us // self._rate_num)
 
-    def _token(self, fan_id: str, expires_epoch_us: int) -> str:
-        expires = str(expires_epoch_us)
-        return f"{expires}.{_signature(self._key, self.launch_id, fan_id, expires)}"
-
 
 def verify_admission(
     token: str | None, fan_id: str, launch_id: str, now: datetime, signer_key: bytes
@@ -264,17 +275,49 @@ def verify_admission(
     expires, dot, signature = token.partition(".")
     if not (dot and 0 < len(expires) <= 20 and expires.isascii() and expires.isdigit()):
         raise AdmissionRequired("admission_invalid")
-    expected = _signature(signer_key, launch_id, fan_id, expires)
+    expected = _signature(_macs(signer_key), launch_id, fan_id, expires)
     if not hmac.compare_digest(signature.encode(), expected.encode()):
         raise AdmissionRequired("admission_invalid")
     if (now - _EPOCH) // _US >= int(expires):
         raise AdmissionRequired("admission_expired")
 
 
-def _signature(key: bytes, launch_id: str, fan_id: str, expires: str) -> str:
+def _signature(mac: _Mac, launch_id: str, fan_id: str, expires: str) -> str:
     message = f"admission:{len(launch_id)}:{launch_id}:{len(fan_id)}:{fan_id}:{expires}"
-    raw = hmac.digest(key, message.encode(), "sha256")[:24]
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return base64.urlsafe_b64encode(mac(message.encode())[:24]).rstrip(b"=").decode()
+
+
+_Mac = Callable[[bytes], bytes]
+_MACS: dict[bytes, _Mac] = {}
+
+
+def _macs(key: bytes) -> _Mac:
+    """The HMAC of `key`, set up once per key (a handful of keys per process)."""
+    mac = _MACS.get(key)
+    if mac is None:
+        if len(_MACS) >= 16:
+            _MACS.clear()
+        mac = _MACS[key] = _hmac_sha256(key)
+    return mac
+
+
+def _hmac_sha256(key: bytes) -> _Mac:
+    """HMAC-SHA256 (RFC 2104) with both padded keys hashed once: about 3x as fast per
+    message as `hmac.digest`, which sets the key up on every call."""
+    if len(key) > 64:
+        key = sha256(key).digest()
+    key = key.ljust(64, b"\0")
+    inner = sha256(bytes(b ^ 0x36 for b in key))
+    outer = sha256(bytes(b ^ 0x5C for b in key))
+
+    def mac(message: bytes) -> bytes:
+        i = inner.copy()
+        i.update(message)
+        o = outer.copy()
+        o.update(i.digest())
+        return o.digest()
+
+    return mac
 
 
 def _poll_after(wait_seconds: float, fan_id: str) -> float:

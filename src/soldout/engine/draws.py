@@ -1,0 +1,148 @@
+"""Draw launches: at `sale_opens_at` the reservations (entries) are drawn per SKU; winners
+get a claim with the payment window, and whenever a drawn unit comes back (an expired or
+cancelled claim, an order refunded before shipping) it goes to the next backup entrant.
+
+The seed is made when the launch is created and kept with the data; its commitment is
+public from the start and the seed itself from the draw on. The draw is a pure function of
+the seed and the entries (`domain/draw.py`), so it is not stored: it is recomputed on
+start, and the claims it made tell how far down the backup list the launch has gone.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from soldout.domain.claims import Claim
+from soldout.domain.draw import DrawResult, Entry, commitment, draw, publication
+from soldout.domain.errors import DomainError
+from soldout.domain.notifications import Notification
+from soldout.engine.book import LaunchBook
+from soldout.ids import new_id
+
+if TYPE_CHECKING:
+    from soldout.engine.engine import SaleEngine
+
+__all__ = ["DRAW_PREFIX", "DrawDesk"]
+
+log = logging.getLogger(__name__)
+
+DRAW_PREFIX = "draw:"  # on the expiry queue: the moment a launch is drawn
+WINNER_KEY, BACKUP_KEY = "draw-winner", "draw-backup"  # claims' idempotency keys
+
+
+def seed_name(launch_id: str) -> str:
+    return f"draw-seed:{launch_id}"
+
+
+class DrawDesk:
+    def __init__(self, engine: SaleEngine) -> None:
+        self._engine = engine
+        self._results: dict[str, DrawResult] = {}
+
+    async def commit(self, launch_id: str) -> str:
+        """The public commitment to a new draw launch's seed (made and kept now)."""
+        return commitment(await self._engine.store.secret(seed_name(launch_id)))
+
+    def entries(self, book: LaunchBook) -> list[Entry]:
+        return [
+            Entry(r.id, r.fan_id, r.sku)
+            for r in book.reservations.values()
+            if r.sku is not None and r.sku in book.stock
+        ]
+
+    async def load(self, book: LaunchBook) -> None:
+        """On start: recompute a drawn launch's result; schedule one still to draw."""
+        launch = book.launch
+        if not launch.is_draw or launch.cancelled_at is not None:
+            return
+        if launch.drawn_at is None:
+            self._engine.schedule(launch.sale_opens_at, DRAW_PREFIX + launch.id)
+            return
+        seed = await self._engine.store.secret(seed_name(launch.id))
+        self._results[launch.id] = draw(seed, self.entries(book), self._units_drawn(book))
+
+    def _units_drawn(self, book: LaunchBook) -> dict[str, int]:
+        """How many units each SKU's draw had: its winners' claims, or, if there were
+        fewer entries than units, at least as many as the entries."""
+        units = dict.fromkeys(book.stock, 0)
+        for claim in self._engine.claims_of_launch(book.launch.id):
+            if claim.idempotency_key.startswith(WINNER_KEY):
+                units[claim.sku] += claim.quantity
+        return units
+
+    async def run(self, launch_id: str) -> None:
+        """Draw now: every SKU's open units go to its winners, as held claims."""
+        book = self._engine.book(launch_id)
+        launch = book.launch
+        if not launch.is_draw or launch.drawn_at is not None or launch.cancelled_at is not None:
+            return
+        seed = await self._engine.store.secret(seed_name(launch_id))
+        units = {sku: stock.available for sku, stock in book.stock.items()}
+        result = draw(seed, self.entries(book), units)
+        self._results[launch_id] = result
+        now = self._engine.now()
+        winners = [e for sku in result.skus for e in result.skus[sku].winners]
+        claims = [
+            self._engine.hold_for_draw(book, e.fan_id, e.sku, f"{WINNER_KEY}:{e.reservation_id}")
+            for e in winners
+        ]
+        book.launch = launch.with_changes(drawn_at=now)
+        # The launch's drawn_at and the winners' claims commit together: a restart finds
+        # either no draw (and draws again, identically) or the whole of it.
+        await self._engine.write_drawn(
+            book, claims, [self._won(c) for c in claims], launch=book.launch
+        )
+        log.info("launch %s drawn: %d winners", launch_id, len(claims))
+
+    async def next_backup(self, book: LaunchBook, sku: str) -> None:
+        """A drawn unit of `sku` came back: it goes to the next backup who has none yet."""
+        result = self._results.get(book.launch.id)
+        if result is None or sku not in result.skus or book.stock[sku].available <= 0:
+            return
+        served = {c.fan_id for c in self._engine.claims_of_launch(book.launch.id)}
+        for entry in result.skus[sku].backups:
+            if entry.fan_id in served:
+                continue
+            try:
+                claim = self._engine.hold_for_draw(
+                    book, entry.fan_id, sku, f"{BACKUP_KEY}:{entry.reservation_id}"
+                )
+            except DomainError as refusal:  # e.g. the sale closed meanwhile
+                log.info("backup %s not served: %s", entry.reservation_id, refusal.message)
+                return
+            await self._engine.write_drawn(book, [claim], [self._won(claim, backup=True)])
+            return
+
+    def _won(self, claim: Claim, *, backup: bool = False) -> Notification:
+        how = "A unit came back and you were next on the backup list" if backup else "You won"
+        return Notification(
+            new_id("ntf"),
+            claim.fan_id,
+            "draw_won",
+            f"{how}: one {claim.sku} is held for you until {claim.expires_at:%Y-%m-%d %H:%M}"
+            " UTC. Pay to confirm it.",
+            claim.created_at,
+            {"claim_id": claim.id, "launch_id": claim.launch_id, "backup": backup},
+        )
+
+    async def document(self, book: LaunchBook) -> dict[str, Any]:
+        """The public record of a draw: before it, the commitment and the entries; after
+        it, the seed and the result too (`soldout verify-draw` checks it)."""
+        launch = book.launch
+        entries = self.entries(book)
+        result = self._results.get(launch.id)
+        seed = await self._engine.store.secret(seed_name(launch.id)) if result else None
+        units = (
+            {sku: d.units for sku, d in result.skus.items()}
+            if result is not None
+            else {sku: s.available for sku, s in book.stock.items()}
+        )
+        return publication(
+            launch.id,
+            launch.draw_commitment or "",
+            seed,
+            entries,
+            result,
+            units=units,
+        )
