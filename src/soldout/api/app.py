@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from soldout import __version__
-from soldout.api import routes_admin, routes_fans, routes_fulfilment
+from soldout.api import routes_admin, routes_community, routes_fans, routes_fulfilment
 from soldout.api.errors import install_handlers
 from soldout.api.hotpath import Front
 from soldout.services import Platform
@@ -52,6 +52,7 @@ def build_app(
     api.include_router(routes_fans.router)
     api.include_router(routes_admin.router)
     api.include_router(routes_fulfilment.router)
+    api.include_router(routes_community.router)
     _serve_docs(api)
 
     @api.get("/healthz", tags=["anyone"])

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from soldout.domain.claims import Claim, ClaimState, Order, OrderEvent
 from soldout.domain.fulfilment import ProductionPlan
@@ -25,7 +25,7 @@ from soldout.ids import new_id
 if TYPE_CHECKING:
     from soldout.engine.engine import SaleEngine
 
-__all__ = ["OrderDesk", "PlanOutcome", "Shipment"]
+__all__ = ["OrderDesk", "OrderListener", "PlanOutcome", "Shipment"]
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +79,19 @@ def date_change_records(
     return events, notes
 
 
+class OrderListener(Protocol):
+    """Told of each order once it is recorded as paid, and when it is refunded."""
+
+    def paid(self, order: Order) -> None: ...
+    def refunded(self, order: Order) -> None: ...
+
+
 class OrderDesk:
     def __init__(self, engine: SaleEngine) -> None:
         self._engine = engine
         self._store = engine.store
         self.fulfilment = Fulfilment()
+        self.listeners: list[OrderListener] = []
         self._by_claim: dict[str, Order] = {}
         self._by_id: dict[str, Order] = {}
 
@@ -182,6 +190,8 @@ class OrderDesk:
     ) -> None:
         if not done.cancelled() and done.exception() is None:
             self._index(order)
+            for listener in self.listeners:
+                listener.paid(order)
             return
         self._unrecord(claim, order, payment)
         # Not recorded: a retry with the same key is a new attempt (like a claim's).
@@ -241,6 +251,8 @@ class OrderDesk:
             self._store.notifications.add_many(notes),
         ]
         await asyncio.shield(asyncio.gather(*writes))
+        for listener in self.listeners:
+            listener.refunded(order)
 
     # -- shipped -------------------------------------------------------------------
     async def ship(self, shipments: Sequence[Shipment]) -> list[Order]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from soldout.clock import Clock
 from soldout.domain.claims import Order, OrderEvent, OrderStatus
@@ -23,6 +23,10 @@ class Fans:
         self._clock = clock
         self._tokens = tokens
         self._engine = engine
+        self._registered: list[Callable[[Fan], None]] = []
+
+    def on_register(self, listener: Callable[[Fan], None]) -> None:
+        self._registered.append(listener)
 
     async def register(
         self, email: str, name: str, referral_code: str | None = None
@@ -45,6 +49,8 @@ class Fans:
             created_at=self._clock.now(),
         )
         await self._store.fans.add(fan)
+        for listener in self._registered:
+            listener(fan)
         return fan, self._tokens.fan_token(fan.id)
 
     async def reserve(

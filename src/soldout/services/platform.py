@@ -9,11 +9,13 @@ from typing import Any
 
 from soldout.clock import Clock, SystemClock
 from soldout.domain.audit import AuditEntry
+from soldout.domain.referrals import ReferralPolicy
 from soldout.engine import SaleEngine
 from soldout.payments import PaymentProvider, TestPayments
 from soldout.services.catalog import Catalog
 from soldout.services.fans import Fans
 from soldout.services.fulfilment import FulfilmentDesk
+from soldout.services.referrals import Referrals
 from soldout.services.tokens import TokenSigner
 from soldout.store.ports import Store
 
@@ -31,6 +33,7 @@ class Platform:
         payments: PaymentProvider | None = None,
         *,
         payment_timeout: float = 10.0,
+        referral_policy: ReferralPolicy | None = None,
     ) -> None:
         self.store = store
         self.tokens = tokens
@@ -41,6 +44,8 @@ class Platform:
         self.catalog = Catalog(store, self.engine, self.clock)
         self.fans = Fans(store, self.clock, tokens, self.engine)
         self.fulfilment = FulfilmentDesk(store, self.engine)
+        self.referrals = Referrals(store, self.engine, referral_policy or ReferralPolicy())
+        self.fans.on_register(self.referrals.registered)
         self._sweeper: asyncio.Task[None] | None = None
 
     async def audit(
@@ -59,6 +64,7 @@ class Platform:
         if not self.tokens.has_secret:
             self.tokens.use_secret(await self.store.secret("token-signing"))
         await self.engine.load()
+        await self.referrals.load()
         if sweep:
             self._sweeper = asyncio.get_running_loop().create_task(self.engine.run_sweeper())
 

@@ -63,6 +63,8 @@ class FanRepository(Protocol):
 
     async def get(self, fan_id: str) -> Fan | None: ...
     async def by_referral_code(self, code: str) -> Fan | None: ...
+    async def referral_pairs(self) -> Sequence[tuple[str, str]]:
+        """(fan, the fan who referred them) for every referred fan."""
 
 
 class ReservationRepository(Protocol):

@@ -242,6 +242,14 @@ class SqliteFans(_Repo):
         row = self._read.execute("SELECT * FROM fans WHERE referral_code = ?", (code,)).fetchone()
         return fan_from_row(row) if row else None
 
+    async def referral_pairs(self) -> Sequence[tuple[str, str]]:
+        return [
+            (r[0], r[1])
+            for r in self._read.execute(
+                "SELECT id, referred_by FROM fans WHERE referred_by IS NOT NULL ORDER BY rowid"
+            )
+        ]
+
 
 class SqliteReservations(_Repo):
     def add(self, reservation: Reservation) -> asyncio.Future[None]:
