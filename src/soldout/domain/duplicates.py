@@ -71,7 +71,8 @@ class DuplicateRule(StrEnum):
 
 def normalise_address(text: str) -> str:
     """'12 Main Street, Apt. 4' and '12 MAIN ST #4' both give '12 main st apt 4'."""
-    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    folded = unicodedata.normalize("NFKD", text).casefold()
+    decomposed = unicodedata.normalize("NFKD", folded)  # as Unicode's NFKC_Casefold does
     plain = "".join(c for c in decomposed if not unicodedata.combining(c))
     words: list[str] = []
     for word in _WORDS.findall(plain):
