@@ -21,8 +21,11 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
 
 @pytest.fixture(scope="session")
 def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """One server for tests that only need isolation by their own launches and fans."""
-    process = ServerProcess(tmp_path_factory.mktemp("shared") / "data")
+    """One server for tests that only need isolation by their own launches and fans. Its
+    rate limits are off: tests on it race many requests of one fan on purpose."""
+    process = ServerProcess(
+        tmp_path_factory.mktemp("shared") / "data", env={"SOLDOUT_RATE_LIMIT_FAN": "0"}
+    )
     process.start()
     try:
         yield process

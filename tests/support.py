@@ -30,8 +30,11 @@ class ServerProcess:
     """`soldout serve` in a child process; `kill()` is SIGKILL, `start()` starts it again on
     the same data directory and port."""
 
-    def __init__(self, data: Path, port: int | None = None) -> None:
+    def __init__(
+        self, data: Path, port: int | None = None, env: dict[str, str] | None = None
+    ) -> None:
         self.data = data
+        self.env = env or {}
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -40,7 +43,12 @@ class ServerProcess:
 
     def start(self, timeout: float = 30.0) -> None:
         """Start and wait until the server says it is listening (read from its output)."""
-        env = {**os.environ, "SOLDOUT_ADMIN_TOKEN": ADMIN_TOKEN, "SOLDOUT_LOG_LEVEL": "info"}
+        env = {
+            **os.environ,
+            "SOLDOUT_ADMIN_TOKEN": ADMIN_TOKEN,
+            "SOLDOUT_LOG_LEVEL": "info",
+            **self.env,
+        }
         self.process = subprocess.Popen(
             [
                 sys.executable,

@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     payment_timeout: float = Field(10.0, gt=0, le=120)
     test_payments_delay: float = Field(3.0, ge=0, le=3600)
     test_payments_secret: str | None = None
+    rate_limit_fan: float = Field(10.0, ge=0, description="claims/s per fan; 0: off")
+    rate_limit_fan_burst: int = Field(20, ge=1)
+    rate_limit_address: float = Field(0.0, ge=0, description="claims/s per address; 0: off")
+    rate_limit_address_burst: int = Field(200, ge=1)
 
     @property
     def payments_ledger(self) -> Path:

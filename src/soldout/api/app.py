@@ -67,7 +67,7 @@ def build_app(
             body["group_commit"] = {"transactions": writer.batches, "writes": writer.jobs}
         return body
 
-    return Front(api, platform.engine, platform.tokens, max_body)
+    return Front(api, platform.engine, platform.tokens, platform.gate, max_body)
 
 
 def _serve_docs(api: FastAPI) -> None:

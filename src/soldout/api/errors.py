@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 
 from soldout.domain import errors as e
 
-__all__ = ["error_body", "install_handlers", "status_for"]
+__all__ = ["error_body", "extra_headers", "install_handlers", "status_for"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,7 @@ _STATUS: list[tuple[type[e.DomainError], int]] = [
     (e.PaymentDeclined, 402),
     (e.PaymentFailed, 502),
     (e.StorageUnavailable, 503),
+    (e.RateLimited, 429),
 ]
 
 _HTTP_CODES = {
@@ -61,6 +62,13 @@ def domain_error_response(error: e.DomainError) -> tuple[int, bytes]:
     return status_for(error), error_body(error.code, error.message, error.field)
 
 
+def extra_headers(error: e.DomainError) -> dict[str, str] | None:
+    """`Retry-After` on 429 (and any other header an error carries)."""
+    if isinstance(error, e.RateLimited):
+        return {"retry-after": str(error.retry_after)}
+    return None
+
+
 def _json(status: int, body: bytes, headers: dict[str, str] | None = None) -> Response:
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
@@ -78,7 +86,7 @@ def _field_of(loc: tuple[Any, ...]) -> str | None:
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(e.DomainError)
     async def on_domain_error(request: Request, exc: e.DomainError) -> Response:
-        return _json(*domain_error_response(exc))
+        return _json(*domain_error_response(exc), headers=extra_headers(exc))
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -16,11 +16,18 @@ import orjson
 
 from soldout.api.errors import domain_error_response, error_body
 from soldout.api.views import claim_view
-from soldout.domain.errors import DomainError, InvalidInput, MalformedBody, Unauthorized
+from soldout.domain.errors import (
+    DomainError,
+    InvalidInput,
+    MalformedBody,
+    RateLimited,
+    Unauthorized,
+)
 from soldout.engine import SaleEngine
+from soldout.services.gate import Gate, Passage
 from soldout.services.tokens import TokenSigner
 
-__all__ = ["ClaimRequest", "Front", "parse_claim"]
+__all__ = ["ClaimRequest", "Front", "parse_claim", "passage_of"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -72,6 +79,23 @@ def parse_claim(body: bytes) -> ClaimRequest:
     return ClaimRequest(sku, quantity, code)
 
 
+def passage_of(
+    admission: bytes | str | None, proof: bytes | str | None, with_code: bool
+) -> Passage:
+    """The `Admission-Token` and `Proof-Of-Work: TOKEN:NONCE` headers of a claim."""
+    if isinstance(admission, bytes):
+        admission = admission.decode("latin-1")
+    if isinstance(proof, bytes):
+        proof = proof.decode("latin-1")
+    token, _, nonce = (proof or "").strip().rpartition(":")
+    return Passage(
+        admission=(admission or "").strip() or None,
+        pow_token=token or None,
+        pow_nonce=nonce or None,
+        with_code=with_code,
+    )
+
+
 def bearer(value: bytes | None) -> str:
     if value is None or not value[:7].lower() == b"bearer ":
         raise Unauthorized()
@@ -107,10 +131,14 @@ async def read_body(receive: Receive, limit: int) -> bytes:
             return body
 
 
-async def _answer(send: Send, status: int, body: bytes, *, close: bool = False) -> None:
+async def _answer(
+    send: Send, status: int, body: bytes, *, close: bool = False, retry_after: int = 0
+) -> None:
     headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]
     if close:
         headers.append((b"connection", b"close"))
+    if retry_after:
+        headers.append((b"retry-after", str(retry_after).encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
@@ -125,11 +153,12 @@ class Front:
     """The outermost ASGI app: claims go to the engine, the rest to `app`."""
 
     def __init__(
-        self, app: ASGIApp, engine: SaleEngine, tokens: TokenSigner, max_body: int
+        self, app: ASGIApp, engine: SaleEngine, tokens: TokenSigner, gate: Gate, max_body: int
     ) -> None:
         self._app = app
         self._engine = engine
         self._tokens = tokens
+        self._gate = gate
         self._max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -149,7 +178,7 @@ class Front:
         await self._app(scope, receive, send)
 
     async def claim(self, launch_id: str, scope: Scope, receive: Receive, send: Send) -> None:
-        auth = key = length = None
+        auth = key = length = admission = proof = None
         for name, value in scope["headers"]:
             if name == b"authorization":
                 auth = value
@@ -157,6 +186,10 @@ class Front:
                 key = value
             elif name == b"content-length":
                 length = value
+            elif name == b"admission-token":
+                admission = value
+            elif name == b"proof-of-work":
+                proof = value
         if length is not None and length.isdigit() and int(length) > MAX_CLAIM_BODY:
             await too_large(send, MAX_CLAIM_BODY)
             return
@@ -169,7 +202,10 @@ class Front:
             fan_id = self._tokens.fan_of(bearer(auth))
             if fan_id is None:
                 raise Unauthorized("the token is not valid")
+            client = scope.get("client")
+            self._gate.limit(fan_id, client[0] if client else None)
             request = parse_claim(body)
+            passage = passage_of(admission, proof, request.priority_code is not None)
             outcome = await self._engine.claim(
                 fan_id,
                 launch_id,
@@ -177,7 +213,11 @@ class Front:
                 request.quantity,
                 idempotency_key(key),
                 request.priority_code,
+                lambda book: self._gate.check(book, fan_id, passage),
             )
+        except RateLimited as error:
+            await _answer(send, *domain_error_response(error), retry_after=error.retry_after)
+            return
         except DomainError as error:
             await _answer(send, *domain_error_response(error))
             return

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
 from soldout.api.deps import Credentials, FanAuth, platform_of
-from soldout.api.hotpath import idempotency_key, parse_claim
+from soldout.api.hotpath import idempotency_key, parse_claim, passage_of
 from soldout.api.schemas import ClaimIn, FanIn, PaymentIn, ReservationIn
 from soldout.api.views import (
     claim_status_view,
@@ -20,6 +20,7 @@ from soldout.api.views import (
 )
 from soldout.domain.claims import Claim
 from soldout.domain.errors import NotFound
+from soldout.engine.waiting_room import RoomView
 from soldout.services import Platform
 
 __all__ = ["router"]
@@ -69,9 +70,61 @@ async def get_draw(launch_id: str, platform: PlatformDep) -> dict[str, Any]:
     return await platform.engine.draws.document(book)
 
 
+def _room_view(view: RoomView) -> dict[str, Any]:
+    return {
+        "state": view.state,
+        "position": view.position,
+        "ahead": view.ahead,
+        "estimated_wait_seconds": round(view.estimated_wait_seconds, 1),
+        "poll_after_seconds": view.poll_after_seconds,
+        "admission_token": view.admission_token,
+        "admission_expires_at": view.admission_expires_at.isoformat()
+        if view.admission_expires_at
+        else None,
+    }
+
+
+@router.post("/launches/{launch_id}/waiting-room", tags=["fan"])
+async def join_waiting_room(
+    launch_id: str, fan_id: FanAuth, platform: PlatformDep
+) -> dict[str, Any]:
+    """Take a place (fans there before opening are shuffled at opening: arriving earlier
+    gives no advantage). Joining again keeps the place."""
+    book = platform.engine.public_book(launch_id)
+    return _room_view(platform.gate.join(book, fan_id))
+
+
+@router.get("/launches/{launch_id}/waiting-room", tags=["fan"])
+async def waiting_room(launch_id: str, fan_id: FanAuth, platform: PlatformDep) -> dict[str, Any]:
+    """Position, fans ahead, estimated wait and when to ask again; once admitted, the
+    `admission_token` to send as the `Admission-Token` header of the claim. A place
+    not polled for 30 s is given up when its turn comes."""
+    book = platform.engine.public_book(launch_id)
+    return _room_view(platform.gate.view(book, fan_id))
+
+
+@router.post("/launches/{launch_id}/challenge", tags=["fan"])
+async def proof_of_work_challenge(
+    launch_id: str, fan_id: FanAuth, platform: PlatformDep
+) -> dict[str, Any]:
+    """A proof-of-work challenge for one claim: find a decimal `nonce` such that
+    SHA-256(`token` + ":" + nonce) starts with `difficulty` zero bits, then send
+    `Proof-Of-Work: TOKEN:NONCE` with the claim. Single use, bound to fan and launch."""
+    book = platform.engine.public_book(launch_id)
+    challenge = platform.gate.challenge(book, fan_id)
+    return {
+        "token": challenge.token,
+        "difficulty": challenge.difficulty,
+        "expires_at": challenge.expires_at.isoformat(),
+        "algorithm": "sha256(token + ':' + nonce), leading zero bits",
+    }
+
+
 @router.post("/fans", status_code=201, tags=["anyone"])
 async def register(body: FanIn, platform: PlatformDep) -> dict[str, Any]:
-    fan, token = await platform.fans.register(body.email, body.name, body.referral_code)
+    fan, token = await platform.fans.register(
+        body.email, body.name, body.referral_code, body.address, body.phone
+    )
     return {"id": fan.id, "token": token, "referral_code": fan.referral_code}
 
 
@@ -118,7 +171,14 @@ async def claim(
 ) -> dict[str, Any]:
     """Buy: hold units for the payment window. Served by the hot path in front of this app;
     this route answers the same way when the app runs without it."""
+    client = request.client
+    platform.gate.limit(fan_id, client.host if client else None)
     body = parse_claim(await request.body())
+    passage = passage_of(
+        request.headers.get("admission-token"),
+        request.headers.get("proof-of-work"),
+        body.priority_code is not None,
+    )
     outcome = await platform.engine.claim(
         fan_id,
         launch_id,
@@ -126,6 +186,7 @@ async def claim(
         body.quantity,
         idempotency_key(idempotency_key_header),
         body.priority_code,
+        lambda book: platform.gate.check(book, fan_id, passage),
     )
     if outcome.replayed:
         response.status_code = 200

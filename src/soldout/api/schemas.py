@@ -87,6 +87,8 @@ class FanIn(_In):
     email: str = Field(max_length=320)
     name: str = Field(min_length=1, max_length=200)
     referral_code: str | None = Field(None, max_length=32)
+    address: str | None = Field(None, max_length=500, description="shipping address")
+    phone: str | None = Field(None, max_length=40)
 
 
 class ClaimIn(_In):

@@ -21,6 +21,7 @@ import uvloop
 from soldout.api.app import build_app
 from soldout.payments import TestPayments
 from soldout.services import Platform
+from soldout.services.gate import GateSettings
 from soldout.services.tokens import TokenSigner
 from soldout.settings import Settings, load_admin_token, load_test_payments_secret
 from soldout.store.sqlite import SqliteStore, StoreInUse
@@ -124,6 +125,12 @@ def make_platform(settings: Settings) -> tuple[Platform, str, bool]:
         TokenSigner(None, admin),
         payments=payments,
         payment_timeout=settings.payment_timeout,
+        gate=GateSettings(
+            settings.rate_limit_fan,
+            settings.rate_limit_fan_burst,
+            settings.rate_limit_address,
+            settings.rate_limit_address_burst,
+        ),
     )
     return platform, admin, generated
 

@@ -22,6 +22,7 @@ __all__ = [
     "PaymentDeclined",
     "PaymentFailed",
     "PaymentPending",
+    "RateLimited",
     "ReservationRequired",
     "SoldOut",
     "StorageUnavailable",
@@ -152,3 +153,12 @@ class WebhookRejected(DomainError):
 class StorageUnavailable(DomainError):
     code = "storage_unavailable"
     default_message = "the server cannot record purchases right now; nothing was sold, retry"
+
+
+class RateLimited(DomainError):
+    code = "rate_limited"
+    default_message = "too many requests; slow down and retry after the time given"
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__()
+        self.retry_after = max(1, int(retry_after + 0.999))  # whole seconds, rounded up

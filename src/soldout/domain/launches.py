@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
+from soldout.domain.duplicates import DuplicateRule
 from soldout.domain.errors import InvalidInput
 
 __all__ = [
@@ -49,14 +50,6 @@ class Status(StrEnum):
     PAUSED = "paused"
     SOLD_OUT = "sold_out"
     CLOSED = "closed"
-
-
-class DuplicateRule(StrEnum):
-    """What a launch does with fans who share a shipping address or phone beyond the limit."""
-
-    ALLOW = "allow"  # sell, and only flag them for the maker
-    HOLD = "hold"  # sell, but hold their orders for review before shipping
-    CANCEL = "cancel"  # refuse their claims
 
 
 @dataclass(frozen=True, slots=True)

@@ -88,6 +88,12 @@ class Checkout:
             if first is not None:
                 if first.fingerprint != fingerprint:
                     raise IdempotencyKeyReused(field="Idempotency-Key")
+                if first.state is PaymentState.PENDING:
+                    # Undecided (the provider was slow, or soldout stopped mid-payment):
+                    # ask again under the same provider key, which never charges twice.
+                    return await self._authorize(claim, first, token)
+                if first.state is PaymentState.AUTHORIZED:  # stopped before the capture
+                    return PaymentOutcome(first, await self._complete(claim, first), False)
                 return self._replay(first)
             if self._engine.order_for(claim.id) is not None:
                 raise AlreadyPaid()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -288,9 +288,11 @@ class SaleEngine:
         quantity: int,
         idempotency_key: str,
         priority_code: str | None = None,
+        admit: Callable[[LaunchBook], None] | None = None,
     ) -> ClaimOutcome:
         """Decide, record durably, answer. A retry with the same key returns the first claim
-        (after it is durable), before any refusal is considered."""
+        (after it is durable), before any refusal is considered. `admit(book)` raises if
+        the launch's gate (waiting room, proof of work, duplicates) refuses the fan."""
         first = self._by_key.get((fan_id, idempotency_key))
         if first is not None:
             if not first.same_request(launch_id, sku, quantity, priority_code):
@@ -300,6 +302,8 @@ class SaleEngine:
                 await asyncio.shield(pending)
             return ClaimOutcome(first, replayed=True)
         book = self.public_book(launch_id)
+        if admit is not None:
+            admit(book)
         now = self._now()
         code = book.code_for(priority_code, sku, quantity, now)
         book.decide(fan_id, sku, quantity, code, now)

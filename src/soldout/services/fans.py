@@ -29,7 +29,12 @@ class Fans:
         self._registered.append(listener)
 
     async def register(
-        self, email: str, name: str, referral_code: str | None = None
+        self,
+        email: str,
+        name: str,
+        referral_code: str | None = None,
+        address: str | None = None,
+        phone: str | None = None,
     ) -> tuple[Fan, str]:
         """Create a fan and return it with its bearer token."""
         email = normalise_email(email)
@@ -47,6 +52,8 @@ class Fans:
             referral_code=new_referral_code(),
             referred_by=referrer.id if referrer else None,
             created_at=self._clock.now(),
+            address=(address or "").strip() or None,
+            phone=(phone or "").strip() or None,
         )
         await self._store.fans.add(fan)
         for listener in self._registered:

@@ -15,6 +15,7 @@ from soldout.payments import PaymentProvider, TestPayments
 from soldout.services.catalog import Catalog
 from soldout.services.fans import Fans
 from soldout.services.fulfilment import FulfilmentDesk
+from soldout.services.gate import Gate, GateSettings
 from soldout.services.referrals import Referrals
 from soldout.services.tokens import TokenSigner
 from soldout.store.ports import Store
@@ -34,6 +35,7 @@ class Platform:
         *,
         payment_timeout: float = 10.0,
         referral_policy: ReferralPolicy | None = None,
+        gate: GateSettings | None = None,
     ) -> None:
         self.store = store
         self.tokens = tokens
@@ -46,6 +48,8 @@ class Platform:
         self.fulfilment = FulfilmentDesk(store, self.engine)
         self.referrals = Referrals(store, self.engine, referral_policy or ReferralPolicy())
         self.fans.on_register(self.referrals.registered)
+        self.gate = Gate(store, self.engine, self.clock, gate or GateSettings())
+        self.fans.on_register(self.gate.registered)
         self._sweeper: asyncio.Task[None] | None = None
 
     async def audit(
@@ -65,6 +69,7 @@ class Platform:
             self.tokens.use_secret(await self.store.secret("token-signing"))
         await self.engine.load()
         await self.referrals.load()
+        await self.gate.load()
         if sweep:
             self._sweeper = asyncio.get_running_loop().create_task(self.engine.run_sweeper())
 

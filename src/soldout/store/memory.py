@@ -83,6 +83,9 @@ class _Fans:
     async def referral_pairs(self) -> Sequence[tuple[str, str]]:
         return [(f.id, f.referred_by) for f in self.rows.values() if f.referred_by is not None]
 
+    async def contacts(self) -> Sequence[tuple[str, str | None, str | None]]:
+        return [(f.id, f.address, f.phone) for f in self.rows.values() if f.address or f.phone]
+
 
 class _Reservations:
     def __init__(self) -> None:

@@ -66,6 +66,9 @@ class FanRepository(Protocol):
     async def referral_pairs(self) -> Sequence[tuple[str, str]]:
         """(fan, the fan who referred them) for every referred fan."""
 
+    async def contacts(self) -> Sequence[tuple[str, str | None, str | None]]:
+        """(fan, address, phone) for every fan who gave either."""
+
 
 class ReservationRepository(Protocol):
     def add(self, reservation: Reservation) -> asyncio.Future[None]:

@@ -250,6 +250,15 @@ class SqliteFans(_Repo):
             )
         ]
 
+    async def contacts(self) -> Sequence[tuple[str, str | None, str | None]]:
+        return [
+            (r[0], r[1], r[2])
+            for r in self._read.execute(
+                "SELECT id, address, phone FROM fans"
+                " WHERE address IS NOT NULL OR phone IS NOT NULL ORDER BY rowid"
+            )
+        ]
+
 
 class SqliteReservations(_Repo):
     def add(self, reservation: Reservation) -> asyncio.Future[None]:

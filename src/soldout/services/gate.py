@@ -1,0 +1,183 @@
+"""The gate before a claim: rate limits, the waiting room's admission, proof of work and
+duplicate buyers, each only where the launch's rules ask for it.
+
+None of it touches the store on a claim: buckets, rooms and the duplicate index live in
+memory, tokens are signed and checked by HMAC. The checks run after the engine's replay
+lookup (a retry of a claim already made is answered as before, whatever the gate says)
+and before its decision. A priority code skips the waiting room and the proof of work:
+it buys outside the race.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from soldout.services.ratelimit import TokenBuckets
+from soldout.clock import Clock
+from soldout.domain.duplicates import DuplicateIndex, DuplicateRule
+from soldout.domain.errors import Forbidden, InvalidInput, RateLimited
+from soldout.domain.fans import Fan
+from soldout.domain.pow import Challenge, ProofOfWork
+from soldout.engine import SaleEngine
+from soldout.engine.book import LaunchBook
+from soldout.engine.waiting_room import RoomSize, RoomView, WaitingRoom, verify_admission
+from soldout.store.ports import Store
+
+__all__ = ["Gate", "GateSettings", "Passage"]
+
+POW_TTL_SECONDS = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class GateSettings:
+    fan_rate: float = 10.0  # claims per second per fan (0: no limit)
+    fan_burst: int = 20
+    address_rate: float = 0.0  # per client address (0: no limit; loopback load tests)
+    address_burst: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """What a claim request carries through the gate."""
+
+    admission: str | None = None  # header Admission-Token
+    pow_token: str | None = None  # header Proof-Of-Work: TOKEN:NONCE
+    pow_nonce: str | None = None
+    with_code: bool = False
+
+
+class Gate:
+    def __init__(
+        self, store: Store, engine: SaleEngine, clock: Clock, settings: GateSettings
+    ) -> None:
+        self._store = store
+        self._engine = engine
+        self._clock = clock
+        self.settings = settings
+        self._fans = (
+            TokenBuckets(settings.fan_rate, settings.fan_burst) if settings.fan_rate > 0 else None
+        )
+        self._addresses = (
+            TokenBuckets(settings.address_rate, settings.address_burst)
+            if settings.address_rate > 0
+            else None
+        )
+        self._secret = b""
+        self._admission_key = b""
+        self._rooms: dict[str, WaitingRoom] = {}
+        self._pow: dict[str, ProofOfWork] = {}
+        self._duplicates: dict[int, DuplicateIndex] = {}
+        self._contacts: list[tuple[str, str | None, str | None]] = []
+
+    async def load(self) -> None:
+        self._secret = await self._store.secret("gate")
+        self._admission_key = self._key("admission")
+        self._contacts = list(await self._store.fans.contacts())
+
+    def _key(self, purpose: str) -> bytes:
+        return hmac.new(self._secret, purpose.encode(), hashlib.sha256).digest()
+
+    # -- rate limits (before anything else on the hot path) -------------------------
+    def limit(self, fan_id: str, address: str | None) -> None:
+        now = time.monotonic()
+        if self._fans is not None:
+            wait = self._fans.take(fan_id, now)
+            if wait:
+                raise RateLimited(wait)
+        if self._addresses is not None and address:
+            wait = self._addresses.take(address, now)
+            if wait:
+                raise RateLimited(wait)
+
+    # -- the launch's own rules (after the replay lookup) ---------------------------
+    def check(self, book: LaunchBook, fan_id: str, passage: Passage) -> None:
+        rules = book.launch.rules
+        now = self._clock.now()
+        if rules.duplicate_rule is DuplicateRule.CANCEL and self.flagged(book, fan_id):
+            raise Forbidden(
+                "this address or phone already has the most accounts this launch allows"
+            ).with_code("duplicate_buyer")
+        if passage.with_code:
+            return
+        if rules.waiting_room_rate is not None:
+            verify_admission(passage.admission, fan_id, book.launch.id, now, self._key("admission"))
+        if rules.pow_difficulty is not None:
+            self._proof(book).check(
+                passage.pow_token, passage.pow_nonce, fan_id, book.launch.id, now
+            )
+
+    # -- proof of work ---------------------------------------------------------------
+    def challenge(self, book: LaunchBook, fan_id: str) -> Challenge:
+        if book.launch.rules.pow_difficulty is None:
+            raise InvalidInput("this launch asks for no proof of work", field=None)
+        return self._proof(book).issue(fan_id, book.launch.id, self._clock.now())
+
+    def _proof(self, book: LaunchBook) -> ProofOfWork:
+        difficulty = book.launch.rules.pow_difficulty or 0
+        found = self._pow.get(book.launch.id)
+        if found is None or found.difficulty_bits != difficulty:
+            found = self._pow[book.launch.id] = ProofOfWork(
+                self._key(f"pow:{book.launch.id}"), difficulty, POW_TTL_SECONDS
+            )
+        return found
+
+    # -- waiting room ----------------------------------------------------------------
+    def room(self, book: LaunchBook) -> WaitingRoom:
+        rate = book.launch.rules.waiting_room_rate
+        if rate is None:
+            raise InvalidInput("this launch has no waiting room", field=None).with_code(
+                "no_waiting_room"
+            )
+        room = self._rooms.get(book.launch.id)
+        if room is None or room.opens_at != book.launch.sale_opens_at:
+            room = self._rooms[book.launch.id] = WaitingRoom(
+                book.launch.id,
+                book.launch.sale_opens_at,
+                rate,
+                self._key(f"room-seed:{book.launch.id}"),
+                signer_key=self._admission_key,
+                burst=book.launch.rules.waiting_room_burst,
+            )
+        return room
+
+    def join(self, book: LaunchBook, fan_id: str) -> RoomView:
+        room = self.room(book)
+        now = self._clock.now()
+        room.join(fan_id, now)
+        return room.view(fan_id, now)
+
+    def view(self, book: LaunchBook, fan_id: str) -> RoomView:
+        return self.room(book).view(fan_id, self._clock.now())
+
+    def room_size(self, book: LaunchBook) -> RoomSize | None:
+        room = self._rooms.get(book.launch.id)
+        return room.size(self._clock.now()) if room is not None else None
+
+    # -- duplicate buyers ------------------------------------------------------------
+    def registered(self, fan: Fan) -> None:
+        if fan.address or fan.phone:
+            self._contacts.append((fan.id, fan.address, fan.phone))
+            for index in self._duplicates.values():
+                index.add(fan.id, fan.address, fan.phone)
+
+    def flagged(self, book: LaunchBook, fan_id: str) -> bool:
+        return self._index(book.launch.rules.duplicate_limit).flagged(fan_id)
+
+    def group_of(self, book: LaunchBook, fan_id: str) -> set[str]:
+        return self._index(book.launch.rules.duplicate_limit).group_of(fan_id)
+
+    def flagged_fans(self, book: LaunchBook, fan_ids: Sequence[str]) -> list[str]:
+        index = self._index(book.launch.rules.duplicate_limit)
+        return [f for f in fan_ids if index.flagged(f)]
+
+    def _index(self, limit: int) -> DuplicateIndex:
+        index = self._duplicates.get(limit)
+        if index is None:
+            index = self._duplicates[limit] = DuplicateIndex(limit)
+            for fan_id, address, phone in self._contacts:
+                index.add(fan_id, address, phone)
+        return index
