@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from soldout.api.errors import status_for
-from soldout.api.ratelimit import TokenBuckets
+from soldout.services.ratelimit import TokenBuckets
 from soldout.domain.duplicates import (
     DuplicateIndex,
     DuplicateRule,
