@@ -26,12 +26,13 @@ PlatformDep = Annotated[Platform, Depends(platform_of)]
 
 
 @router.post("/products", status_code=201)
-async def create_product(body: ProductIn, platform: PlatformDep) -> dict[str, Any]:
+async def create_product(body: ProductIn, platform: PlatformDep, actor: Actor) -> dict[str, Any]:
     skus = []
     for i, s in enumerate(body.skus):
         currency = validate_currency(s.currency, field=f"skus[{i}].currency")
         skus.append(Sku(s.code, s.name, Money(s.price, currency), Money(s.cost, currency)))
     product = await platform.catalog.create_product(body.name, body.description, skus)
+    await platform.audit(actor, "product.create", product.id, {"name": body.name})
     return product_view(product)
 
 
@@ -113,7 +114,35 @@ def _launch_action(asked: dict[str, Any]) -> str:
 @router.get("/launches/{launch_id}/stats")
 async def launch_stats(launch_id: str, platform: PlatformDep) -> dict[str, Any]:
     book = platform.engine.book(launch_id)
-    return stats_view(book, dict(book.claim_states), platform.clock.now())
+    stats = stats_view(book, dict(book.claim_states), platform.clock.now())
+    room = platform.gate.room_size(book)
+    stats["waiting_room"] = (
+        None
+        if room is None
+        else {
+            "waiting": room.waiting,
+            "admitted": room.admitted,
+            "admitted_total": room.admitted_total,
+            "abandoned_total": room.abandoned_total,
+        }
+    )
+    return stats
+
+
+@router.get("/launches/{launch_id}/duplicates")
+async def duplicate_buyers(launch_id: str, platform: PlatformDep) -> dict[str, Any]:
+    """Fans of this launch (reservations, claims) who share an address or phone with more
+    accounts than the launch allows, grouped; what the launch's rule does with them."""
+    book = platform.engine.book(launch_id)
+    fans = {*book.reservations, *(c.fan_id for c in platform.engine.claims_of_launch(launch_id))}
+    flagged = platform.gate.flagged_fans(book, sorted(fans))
+    groups = {frozenset(platform.gate.group_of(book, f)) for f in flagged}
+    return {
+        "launch_id": launch_id,
+        "rule": book.launch.rules.duplicate_rule.value,
+        "limit": book.launch.rules.duplicate_limit,
+        "groups": sorted(sorted(g) for g in groups),
+    }
 
 
 @router.post("/launches/{launch_id}/priority-codes", status_code=201)

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from soldout.api.deps import AdminAuth, platform_of
+from soldout.api.deps import Actor, AdminAuth, platform_of
 from soldout.api.schemas import PlanIn, RefundIn, ShipNextIn
 from soldout.api.views import order_view, plan_view
 from soldout.domain.claims import OrderStatus
@@ -57,7 +57,7 @@ async def get_plan(product_id: str, sku: str, platform: PlatformDep) -> dict[str
 
 @router.put("/products/{product_id}/skus/{sku}/plan")
 async def put_plan(
-    product_id: str, sku: str, body: PlanIn, platform: PlatformDep
+    product_id: str, sku: str, body: PlanIn, platform: PlatformDep, actor: Actor
 ) -> dict[str, Any]:
     """Replace the SKU's production plan. Every waiting order is dated again in one pass;
     the answer lists the orders whose date moved (`later` ones slip; `unscheduled` ones
@@ -72,6 +72,7 @@ async def put_plan(
             [(a.on, a.units, a.note) for a in body.adjustments],
         ),
     )
+    await platform.audit(actor, "plan.set", f"{product_id}/{sku}", {**body.model_dump(mode="json")})
     return {
         **await _queue_view(platform, product_id, sku),
         "recomputed": outcome.queued,
@@ -83,11 +84,15 @@ async def put_plan(
 
 @router.post("/products/{product_id}/skus/{sku}/shipments")
 async def ship_next(
-    product_id: str, sku: str, body: ShipNextIn, platform: PlatformDep
+    product_id: str, sku: str, body: ShipNextIn, platform: PlatformDep, actor: Actor
 ) -> dict[str, Any]:
-    """Ship the next `count` orders of the SKU in queue order."""
+    """Ship the next `count` orders of the SKU in queue order (orders held for review as
+    duplicate buyers are passed over)."""
     shipped = await platform.fulfilment.ship_next(
         product_id, sku, body.count, body.carrier, body.tracking_numbers
+    )
+    await platform.audit(
+        actor, "orders.ship", f"{product_id}/{sku}", {"orders": [o.id for o in shipped]}
     )
     return {"shipped": [order_view(o) for o in shipped]}
 
@@ -106,7 +111,7 @@ async def ship_next(
         }
     },
 )
-async def ship_listed(request: Request, platform: PlatformDep) -> dict[str, Any]:
+async def ship_listed(request: Request, platform: PlatformDep, actor: Actor) -> dict[str, Any]:
     """Ship the orders a CSV lists (header `order_id,carrier,tracking_number`). All or
     nothing: a bad line refuses the file and names the line."""
     try:
@@ -129,14 +134,18 @@ async def ship_listed(request: Request, platform: PlatformDep) -> dict[str, Any]
         for r in reader
     ]
     shipped = await platform.fulfilment.ship_listed(rows)
+    await platform.audit(actor, "orders.ship", "csv", {"orders": [o.id for o in shipped]})
     return {"shipped": [order_view(o) for o in shipped]}
 
 
 @router.post("/orders/{order_id}/refund")
-async def refund(order_id: str, body: RefundIn, platform: PlatformDep) -> dict[str, Any]:
+async def refund(
+    order_id: str, body: RefundIn, platform: PlatformDep, actor: Actor
+) -> dict[str, Any]:
     """Refund in full. Unshipped: the unit goes back on sale and the order leaves the
     fulfilment queue. Shipped: refunded without touching stock. Idempotent."""
     order = await platform.fulfilment.refund(order_id, body.reason)
+    await platform.audit(actor, "order.refund", order_id, {"reason": body.reason})
     return order_view(order, await platform.store.orders.events(order.id))
 
 
@@ -166,7 +175,15 @@ async def list_orders(
     rows = await platform.fulfilment.page(cursor, limit, _filter(launch_id, sku, status))
     last = rows[-1].order if len(rows) == limit else None
     return {
-        "orders": [{**order_view(r.order), "email": r.email, "name": r.name} for r in rows],
+        "orders": [
+            {
+                **order_view(r.order),
+                "email": r.email,
+                "name": r.name,
+                "held_for_review": platform.fulfilment.held_for_review(r.order),
+            }
+            for r in rows
+        ],
         "next": f"{last.paid_at.isoformat()}~{last.id}" if last else None,
     }
 

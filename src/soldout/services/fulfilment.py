@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -58,9 +58,17 @@ class QueueSummary:
 
 
 class FulfilmentDesk:
-    def __init__(self, store: Store, engine: SaleEngine) -> None:
+    def __init__(
+        self, store: Store, engine: SaleEngine, held: Callable[[Order], bool] | None = None
+    ) -> None:
         self._store = store
         self._engine = engine
+        self._held = held or (lambda order: False)
+
+    def held_for_review(self, order: Order) -> bool:
+        """The order's buyer shares an address or phone beyond the launch's limit and the
+        launch holds such orders: it does not ship until the maker releases it."""
+        return self._held(order)
 
     # -- plans ---------------------------------------------------------------------
     async def set_plan(self, product_id: str, sku: str, given: PlanInput) -> PlanOutcome:
@@ -101,7 +109,8 @@ class FulfilmentDesk:
         await self._sku_of(product_id, sku)
         if not 1 <= count <= MAX_SHIP_AT_ONCE:
             raise InvalidInput(f"count must be between 1 and {MAX_SHIP_AT_ONCE}", field="count")
-        orders = self._engine.orders.fulfilment.next_open(product_id, sku, count)
+        waiting = self._engine.orders.fulfilment.queue(product_id, sku).open
+        orders = [o for o in waiting if not self._held(o)][:count]
         if tracking_numbers is not None and len(tracking_numbers) != len(orders):
             raise InvalidInput(
                 f"{len(orders)} orders are next in the queue: give as many tracking numbers"
@@ -136,6 +145,12 @@ class FulfilmentDesk:
                     f"order {order_id} is {order.status.value}, not waiting to ship",
                     field=f"{field}: order_id",
                 ).with_code("not_shippable")
+            if self._held(order):
+                raise Conflict(
+                    f"order {order_id} is held for review (a duplicate buyer); refund it or"
+                    " change the launch's duplicate rule",
+                    field=f"{field}: order_id",
+                ).with_code("held_for_review")
             seen.add(order_id)
             shipments.append(Shipment(order, carrier, tracking or None))
         return await self._engine.orders.ship(shipments)

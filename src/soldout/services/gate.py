@@ -16,7 +16,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from soldout.services.ratelimit import TokenBuckets
 from soldout.clock import Clock
 from soldout.domain.duplicates import DuplicateIndex, DuplicateRule
 from soldout.domain.errors import Forbidden, InvalidInput, RateLimited
@@ -25,6 +24,7 @@ from soldout.domain.pow import Challenge, ProofOfWork
 from soldout.engine import SaleEngine
 from soldout.engine.book import LaunchBook
 from soldout.engine.waiting_room import RoomSize, RoomView, WaitingRoom, verify_admission
+from soldout.services.ratelimit import TokenBuckets
 from soldout.store.ports import Store
 
 __all__ = ["Gate", "GateSettings", "Passage"]

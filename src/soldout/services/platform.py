@@ -9,6 +9,8 @@ from typing import Any
 
 from soldout.clock import Clock, SystemClock
 from soldout.domain.audit import AuditEntry
+from soldout.domain.claims import Order
+from soldout.domain.duplicates import DuplicateRule
 from soldout.domain.referrals import ReferralPolicy
 from soldout.engine import SaleEngine
 from soldout.payments import PaymentProvider, TestPayments
@@ -45,12 +47,17 @@ class Platform:
         self.payments.on_webhook(self._deliver)
         self.catalog = Catalog(store, self.engine, self.clock)
         self.fans = Fans(store, self.clock, tokens, self.engine)
-        self.fulfilment = FulfilmentDesk(store, self.engine)
+        self.fulfilment = FulfilmentDesk(store, self.engine, self._held_for_review)
         self.referrals = Referrals(store, self.engine, referral_policy or ReferralPolicy())
         self.fans.on_register(self.referrals.registered)
         self.gate = Gate(store, self.engine, self.clock, gate or GateSettings())
         self.fans.on_register(self.gate.registered)
         self._sweeper: asyncio.Task[None] | None = None
+
+    def _held_for_review(self, order: Order) -> bool:
+        book = self.engine.book(order.launch_id)
+        rule = book.launch.rules.duplicate_rule
+        return rule is DuplicateRule.HOLD and self.gate.flagged(book, order.fan_id)
 
     async def audit(
         self, actor: str, action: str, subject: str, detail: dict[str, Any] | None = None
