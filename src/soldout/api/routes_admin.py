@@ -12,7 +12,7 @@ from fastapi.responses import PlainTextResponse
 
 from soldout.api.deps import Actor, AdminAuth, platform_of
 from soldout.api.schemas import CodesIn, LaunchIn, LaunchPatch, ProductIn
-from soldout.api.views import code_view, launch_view, product_view, stats_view
+from soldout.api.views import claim_status_view, code_view, launch_view, product_view, stats_view
 from soldout.domain.launches import DuplicateRule, LaunchRules, Mode
 from soldout.domain.money import Money, validate_currency
 from soldout.domain.products import Sku
@@ -207,3 +207,27 @@ async def audit_log(
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+@router.get("/launches/{launch_id}/claims")
+async def launch_claims(
+    launch_id: str,
+    platform: PlatformDep,
+    after: Annotated[int, Query(ge=0, description="`next` of the previous page")] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+) -> dict[str, Any]:
+    """Every claim of the launch in the order they were made (held, paid, expired,
+    cancelled), a page at a time: the record a launch report is drawn from."""
+    platform.engine.book(launch_id)
+    claims = sorted(platform.engine.claims_of_launch(launch_id), key=lambda c: (c.created_at, c.id))
+    page = claims[after : after + limit]
+    return {
+        "claims": [
+            {
+                **claim_status_view(c, platform.engine.order_for(c.id)),
+                "fan_id": c.fan_id,
+            }
+            for c in page
+        ],
+        "next": after + limit if after + limit < len(claims) else None,
+    }
