@@ -11,7 +11,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from soldout.api.errors import status_for
-from soldout.services.ratelimit import TokenBuckets
 from soldout.domain.duplicates import (
     DuplicateIndex,
     DuplicateRule,
@@ -26,6 +25,7 @@ from soldout.domain.pow import (
     leading_zero_bits,
     solve,
 )
+from soldout.services.ratelimit import TokenBuckets
 
 T0 = datetime(2030, 1, 1, 12, tzinfo=UTC)
 SECRET = b"s" * 32

@@ -24,6 +24,7 @@ from soldout.domain.errors import (
     Unauthorized,
 )
 from soldout.engine import SaleEngine
+from soldout.engine.draws import RESERVED_KEY_PREFIX
 from soldout.services.gate import Gate, Passage
 from soldout.services.tokens import TokenSigner
 
@@ -107,6 +108,11 @@ def idempotency_key(value: bytes | str | None) -> str:
     if isinstance(value, bytes):
         value = value.decode("latin-1")
     key = (value or "").strip()
+    if key.startswith(RESERVED_KEY_PREFIX):
+        raise InvalidInput(
+            f"Idempotency-Keys starting with {RESERVED_KEY_PREFIX!r} are reserved",
+            field="Idempotency-Key",
+        )
     if not 0 < len(key) <= MAX_KEY_LENGTH:
         raise InvalidInput(
             f"an Idempotency-Key header of 1 to {MAX_KEY_LENGTH} characters is required,"

@@ -92,6 +92,7 @@ async def change_launch(
         batch=body.batch,
         published=body.published,
         paused=body.paused,
+        rules=_rule_changes(body),
         cancel=body.cancel,
         **optional,
     )
@@ -99,6 +100,18 @@ async def change_launch(
     asked = body.model_dump(mode="json", exclude_unset=True)
     await platform.audit(actor, _launch_action(asked), launch_id, asked)
     return launch_view(book, platform.clock.now(), platform.engine.orders)
+
+
+def _rule_changes(body: LaunchPatch) -> dict[str, object]:
+    given = body.model_fields_set
+    rules: dict[str, object] = {}
+    if "pow_difficulty" in given:
+        rules["pow_difficulty"] = body.pow_difficulty or None
+    if body.duplicate_rule is not None:
+        rules["duplicate_rule"] = DuplicateRule(body.duplicate_rule)
+    if body.duplicate_limit is not None:
+        rules["duplicate_limit"] = body.duplicate_limit
+    return rules
 
 
 def _launch_action(asked: dict[str, Any]) -> str:

@@ -80,6 +80,11 @@ class LaunchPatch(_In):
     batch: dict[str, StrictInt] | None = Field(None, description="new, larger batch per SKU")
     published: StrictBool | None = None
     paused: StrictBool | None = Field(None, description="pause (true) or resume (false) the sale")
+    pow_difficulty: StrictInt | None = Field(
+        None, description="turn proof of work on or change it mid-sale (0 turns it off)"
+    )
+    duplicate_rule: Literal["allow", "hold", "cancel"] | None = None
+    duplicate_limit: StrictInt | None = None
     cancel: StrictBool = Field(False, description="cancel the launch and release every hold")
 
 
@@ -99,7 +104,7 @@ class ClaimIn(_In):
 
 class PaymentIn(_In):
     method: str = Field(examples=["test"])
-    token: str = Field(max_length=500, examples=["tok_ok"])
+    token: str = Field(min_length=1, max_length=500, examples=["tok_ok"])
 
 
 class CodesIn(_In):

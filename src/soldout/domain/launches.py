@@ -143,6 +143,7 @@ class Launch:
     paused_at: datetime | None = None  # an emergency stop: no claims until resumed
     draw_commitment: str | None = None  # SHA-256 of the draw's seed, published before it
     drawn_at: datetime | None = None
+    draw_units: dict[str, int] | None = field(default=None, hash=False)  # units drawn per SKU
 
     @property
     def is_draw(self) -> bool:

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from soldout.domain.claims import Claim, Order
+from soldout.domain.claims import Claim, Order, OrderStatus
 from soldout.domain.errors import (
     AlreadyPaid,
     Conflict,
@@ -297,12 +297,22 @@ class Checkout:
         return "ignored"  # captured: soldout captures itself and already knows
 
     # -- refunds -------------------------------------------------------------------
-    async def refund(self, order: Order, reason: str) -> Order:
+    async def refund(self, order: Order, reason: str, *, unshipped_only: bool = False) -> Order:
         """Give an order's money back (idempotent). An unshipped order's unit goes back on
-        sale and its place in the fulfilment queue is freed."""
+        sale and its place in the fulfilment queue is freed. `unshipped_only` (a fan's
+        cancel) refuses once the order has shipped; shipping passes over an order while
+        its refund runs (`busy`), so the two cannot cross."""
         async with self._one_at_a_time(order.claim_id):
+            if unshipped_only and order.status is OrderStatus.SHIPPED:
+                raise Conflict("this order has shipped; ask the maker for a refund").with_code(
+                    "already_shipped"
+                )
             await self._refund(order, reason, tell=True)
         return order
+
+    def busy(self, claim_id: str) -> bool:
+        """A payment, webhook or refund is running for this claim right now."""
+        return claim_id in self._busy
 
     async def _refund(self, order: Order, reason: str, *, tell: bool) -> None:
         if order.refunded_at is not None:

@@ -11,11 +11,13 @@ start, and the claims it made tell how far down the backup list the launch has g
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from soldout.domain.claims import Claim
 from soldout.domain.draw import DrawResult, Entry, commitment, draw, publication
 from soldout.domain.errors import DomainError
+from soldout.domain.launches import Phase
 from soldout.domain.notifications import Notification
 from soldout.engine.book import LaunchBook
 from soldout.ids import new_id
@@ -28,7 +30,10 @@ __all__ = ["DRAW_PREFIX", "DrawDesk"]
 log = logging.getLogger(__name__)
 
 DRAW_PREFIX = "draw:"  # on the expiry queue: the moment a launch is drawn
-WINNER_KEY, BACKUP_KEY = "draw-winner", "draw-backup"  # claims' idempotency keys
+# Idempotency keys of the claims a draw makes; fans may not send keys with this prefix.
+RESERVED_KEY_PREFIX = "draw-"
+WINNER_KEY, BACKUP_KEY = f"{RESERVED_KEY_PREFIX}winner", f"{RESERVED_KEY_PREFIX}backup"
+RETRY = timedelta(seconds=1)
 
 
 def seed_name(launch_id: str) -> str:
@@ -60,40 +65,52 @@ class DrawDesk:
             self._engine.schedule(launch.sale_opens_at, DRAW_PREFIX + launch.id)
             return
         seed = await self._engine.store.secret(seed_name(launch.id))
-        self._results[launch.id] = draw(seed, self.entries(book), self._units_drawn(book))
-
-    def _units_drawn(self, book: LaunchBook) -> dict[str, int]:
-        """How many units each SKU's draw had: its winners' claims, or, if there were
-        fewer entries than units, at least as many as the entries."""
-        units = dict.fromkeys(book.stock, 0)
-        for claim in self._engine.claims_of_launch(book.launch.id):
-            if claim.idempotency_key.startswith(WINNER_KEY):
-                units[claim.sku] += claim.quantity
-        return units
+        self._results[launch.id] = draw(seed, self.entries(book), launch.draw_units or {})
 
     async def run(self, launch_id: str) -> None:
-        """Draw now: every SKU's open units go to its winners, as held claims."""
+        """Draw now: every SKU's open units go to its winners, as held claims. A launch not
+        open yet (moved, paused, still a draft) is drawn when it opens."""
         book = self._engine.book(launch_id)
         launch = book.launch
         if not launch.is_draw or launch.drawn_at is not None or launch.cancelled_at is not None:
             return
+        now = self._engine.now()
+        try:
+            book.check_open(now)
+        except DomainError:
+            if launch.phase(now) is not Phase.CLOSED:  # not yet: try again shortly
+                self._engine.schedule(
+                    max(now, launch.sale_opens_at) + RETRY, DRAW_PREFIX + launch_id
+                )
+            return
         seed = await self._engine.store.secret(seed_name(launch_id))
         units = {sku: stock.available for sku, stock in book.stock.items()}
         result = draw(seed, self.entries(book), units)
-        self._results[launch_id] = result
-        now = self._engine.now()
-        winners = [e for sku in result.skus for e in result.skus[sku].winners]
-        claims = [
-            self._engine.hold_for_draw(book, e.fan_id, e.sku, f"{WINNER_KEY}:{e.reservation_id}")
-            for e in winners
-        ]
-        book.launch = launch.with_changes(drawn_at=now)
+        claims: list[Claim] = []
+        for sku in result.skus:
+            for entry in result.skus[sku].winners:
+                try:
+                    claims.append(
+                        self._engine.hold_for_draw(
+                            book, entry.fan_id, sku, f"{WINNER_KEY}:{entry.reservation_id}"
+                        )
+                    )
+                except DomainError as refusal:  # e.g. the fan's limit is already reached
+                    log.info("winner %s not served: %s", entry.reservation_id, refusal.message)
+        book.launch = launch.with_changes(drawn_at=now, draw_units=units)
         # The launch's drawn_at and the winners' claims commit together: a restart finds
         # either no draw (and draws again, identically) or the whole of it.
-        await self._engine.write_drawn(
-            book, claims, [self._won(c) for c in claims], launch=book.launch
-        )
+        try:
+            await self._engine.write_drawn(
+                book, claims, [self._won(c) for c in claims], launch=book.launch
+            )
+        except BaseException:
+            book.launch = launch
+            raise
+        self._results[launch_id] = result  # published (with the seed) only once recorded
         log.info("launch %s drawn: %d winners", launch_id, len(claims))
+        for sku in result.skus:  # units a winner could not take go down the backup list
+            self._engine.unit_returned(book, sku)
 
     async def next_backup(self, book: LaunchBook, sku: str) -> None:
         """A drawn unit of `sku` came back: it goes to the next backup who has none yet."""
@@ -105,12 +122,17 @@ class DrawDesk:
             if entry.fan_id in served:
                 continue
             try:
+                book.check_open(self._engine.now())
+            except DomainError:
+                return  # paused or closed: nobody is served now (resume serves them)
+            try:
                 claim = self._engine.hold_for_draw(
                     book, entry.fan_id, sku, f"{BACKUP_KEY}:{entry.reservation_id}"
                 )
-            except DomainError as refusal:  # e.g. the sale closed meanwhile
+            except DomainError as refusal:  # this fan cannot take it: the next one may
                 log.info("backup %s not served: %s", entry.reservation_id, refusal.message)
-                return
+                served.add(entry.fan_id)
+                continue
             await self._engine.write_drawn(book, [claim], [self._won(claim, backup=True)])
             return
 

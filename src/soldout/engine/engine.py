@@ -147,9 +147,17 @@ class SaleEngine:
                 raise InvalidInput(
                     "a batch can grow but not shrink once the launch exists", field=f"batch.{sku}"
                 )
+        before = book.launch
+        if before.drawn_at is not None and launch.sale_opens_at != before.sale_opens_at:
+            raise InvalidInput("a drawn launch cannot move its opening", field="sale_opens_at")
         for sku, qty in launch.batch.items():
             book.stock[sku].grow(qty)
         book.launch = launch
+        if launch.is_draw and launch.drawn_at is None and launch.cancelled_at is None:
+            self.schedule(launch.sale_opens_at, DRAW_PREFIX + launch.id)  # moved, published
+        if before.paused_at is not None and launch.paused_at is None:
+            for sku in book.stock:  # units that came back while paused
+                self.unit_returned(book, sku)
         released: list[Claim] = []
         if launch.cancelled_at is not None:
             released = [c for c in self._claims.values() if c.launch_id == launch.id and c.is_held]
@@ -164,23 +172,32 @@ class SaleEngine:
                 self._store.claims.release_many([c.id for c in released], ClaimState.CANCELLED, at)
             )
         if launch.cancelled_at is not None:
-            told = {c.fan_id for c in released} | set(book.reservations)
-            writes.append(
-                self._store.notifications.add_many(
-                    [
-                        Notification(
-                            new_id("ntf"),
-                            fan_id,
-                            "launch_cancelled",
-                            f"The launch {launch.title!r} was cancelled; any unit you held"
-                            " was released and nothing was charged for it.",
-                            launch.cancelled_at,
-                            {"launch_id": launch.id},
-                        )
-                        for fan_id in sorted(told)
-                    ]
+            buyers = {o.fan_id for o in self.orders.all() if o.launch_id == launch.id}
+            told = ({c.fan_id for c in released} | set(book.reservations)) - buyers
+            notes = [
+                Notification(
+                    new_id("ntf"),
+                    fan_id,
+                    "launch_cancelled",
+                    f"The launch {launch.title!r} was cancelled; any unit you held was"
+                    " released and nothing was charged for it.",
+                    launch.cancelled_at,
+                    {"launch_id": launch.id},
                 )
-            )
+                for fan_id in sorted(told)
+            ] + [
+                Notification(
+                    new_id("ntf"),
+                    fan_id,
+                    "launch_cancelled",
+                    f"The launch {launch.title!r} was cancelled. Your paid order stands: it"
+                    " ships as planned unless you cancel it for a full refund.",
+                    launch.cancelled_at,
+                    {"launch_id": launch.id},
+                )
+                for fan_id in sorted(buyers)
+            ]
+            writes.append(self._store.notifications.add_many(notes))
         await asyncio.gather(*writes)
         return book
 
@@ -262,8 +279,11 @@ class SaleEngine:
             )
         for code in codes:
             book.codes[code.code] = code
+        written = asyncio.ensure_future(self._store.codes.add_many(codes))
         try:
-            await self._store.codes.add_many(codes)
+            await asyncio.shield(written)  # a cancelled request: the codes are still made
+        except asyncio.CancelledError:
+            raise
         except BaseException:
             for code in codes:
                 book.stock[code.sku].set_aside -= 1
@@ -403,8 +423,11 @@ class SaleEngine:
     async def record_order(self, claim: Claim, payment: PaymentRecord) -> Order:
         return await self.orders.record(claim, payment)
 
-    async def refund_order(self, order: Order, reason: str) -> Order:
-        return await asyncio.shield(self.checkout.refund(order, reason))  # as `pay`
+    async def refund_order(
+        self, order: Order, reason: str, *, unshipped_only: bool = False
+    ) -> Order:
+        refund = self.checkout.refund(order, reason, unshipped_only=unshipped_only)
+        return await asyncio.shield(refund)  # as `pay`
 
     def refuse_unless_held(self, claim: Claim) -> None:
         now = self._now()
@@ -451,15 +474,18 @@ class SaleEngine:
         if expired:
             await self._store.claims.release_many([c.id for c in expired], ClaimState.EXPIRED, now)
         for launch_id in draws:
-            await self.draws.run(launch_id)
+            try:
+                await self.draws.run(launch_id)
+            except Exception:  # one launch's failed draw must not stop the others
+                log.exception("the draw of launch %s failed", launch_id)
         return len(expired)
 
     def _expire_code(self, code_id: str, now: datetime) -> None:
         """Nothing to write: an expired code is known from its `expires_at`; only the
         count of units set aside changes, here and on every restart alike."""
         book = self._code_books.get(code_id)
-        if book is not None:
-            book.expire_code(book.codes[code_id], now)
+        if book is not None and book.expire_code(book.codes[code_id], now):
+            self.unit_returned(book, book.codes[code_id].sku)
 
     async def run_sweeper(self, max_sleep: float = 1.0) -> None:
         """Release unpaid claims as their windows pass. Runs until cancelled."""

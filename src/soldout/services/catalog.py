@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from soldout.clock import Clock
@@ -31,6 +31,7 @@ class LaunchChanges:
     batch: dict[str, int] | None = None
     published: bool | None = None
     paused: bool | None = None
+    rules: dict[str, object] = field(default_factory=dict)  # rules a live sale may change
     cancel: bool = False
 
 
@@ -103,6 +104,8 @@ class Catalog:
             if launch.published and not changes.published:
                 raise InvalidInput("a published launch cannot go back to draft", field="published")
             updates["published"] = changes.published
+        if changes.rules:  # validated like new rules (LaunchRules checks itself)
+            updates["rules"] = replace(launch.rules, **changes.rules)  # type: ignore[arg-type]
         if changes.paused is not None:
             updates["paused_at"] = self._clock.now() if changes.paused else None
         if changes.cancel:

@@ -10,6 +10,7 @@ from soldout.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from soldout.domain.fans import Fan, Reservation, normalise_email
 from soldout.domain.notifications import Notification
 from soldout.engine import SaleEngine
+from soldout.engine.book import LaunchBook
 from soldout.ids import new_id, new_referral_code
 from soldout.services.tokens import TokenSigner
 from soldout.store.ports import Store
@@ -24,6 +25,11 @@ class Fans:
         self._tokens = tokens
         self._engine = engine
         self._registered: list[Callable[[Fan], None]] = []
+        self._entry_check: Callable[[LaunchBook, str], None] | None = None
+
+    def check_entries_with(self, check: Callable[[LaunchBook, str], None]) -> None:
+        """`check(book, fan_id)` raises if the fan may not reserve (enter a draw)."""
+        self._entry_check = check
 
     def on_register(self, listener: Callable[[Fan], None]) -> None:
         self._registered.append(listener)
@@ -72,6 +78,8 @@ class Fans:
             if len(book.stock) > 1:
                 raise InvalidInput("a draw entry names the SKU it is for", field="sku")
             sku = next(iter(book.stock))
+        if self._entry_check is not None:
+            self._entry_check(book, fan_id)
         cutoff = launch.rules.registered_before
         if cutoff is not None and fan_id not in book.reservations:
             fan = await self._store.fans.get(fan_id)
@@ -106,7 +114,7 @@ class Fans:
             ).with_code("already_shipped")
         if order.status is OrderStatus.REFUNDED:
             return order
-        return await self._engine.refund_order(order, "cancelled by the fan")
+        return await self._engine.refund_order(order, "cancelled by the fan", unshipped_only=True)
 
     async def notifications(self, fan_id: str, limit: int) -> Sequence[Notification]:
         return await self._store.notifications.for_fan(fan_id, limit)

@@ -147,8 +147,8 @@ class FulfilmentDesk:
                 ).with_code("not_shippable")
             if self._held(order):
                 raise Conflict(
-                    f"order {order_id} is held for review (a duplicate buyer); refund it or"
-                    " change the launch's duplicate rule",
+                    f"order {order_id} is held for review (a duplicate buyer: refund it or"
+                    " change the launch's duplicate rule) or its refund is running",
                     field=f"{field}: order_id",
                 ).with_code("held_for_review")
             seen.add(order_id)

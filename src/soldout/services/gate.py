@@ -110,6 +110,17 @@ class Gate:
                 passage.pow_token, passage.pow_nonce, fan_id, book.launch.id, now
             )
 
+    def check_entry(self, book: LaunchBook, fan_id: str) -> None:
+        """A draw's entries are its buyers: the duplicate rule applies when they reserve."""
+        if (
+            book.launch.is_draw
+            and book.launch.rules.duplicate_rule is DuplicateRule.CANCEL
+            and self.flagged(book, fan_id)
+        ):
+            raise Forbidden(
+                "this address or phone already has the most accounts this launch allows"
+            ).with_code("duplicate_buyer")
+
     # -- proof of work ---------------------------------------------------------------
     def challenge(self, book: LaunchBook, fan_id: str) -> Challenge:
         if book.launch.rules.pow_difficulty is None:

@@ -11,6 +11,7 @@ from soldout.clock import Clock, SystemClock
 from soldout.domain.audit import AuditEntry
 from soldout.domain.claims import Order
 from soldout.domain.duplicates import DuplicateRule
+from soldout.domain.fans import Fan
 from soldout.domain.referrals import ReferralPolicy
 from soldout.engine import SaleEngine
 from soldout.payments import PaymentProvider, TestPayments
@@ -42,17 +43,47 @@ class Platform:
         self.store = store
         self.tokens = tokens
         self.clock = clock or SystemClock()
-        self.payments = payments or TestPayments(secret=b"in-memory test provider")
+        self.payments = payments or TestPayments(
+            secret=b"in-memory test provider", clock=self.clock
+        )
         self.engine = SaleEngine(store, self.clock, self.payments, payment_timeout=payment_timeout)
         self.payments.on_webhook(self._deliver)
         self.catalog = Catalog(store, self.engine, self.clock)
         self.fans = Fans(store, self.clock, tokens, self.engine)
-        self.fulfilment = FulfilmentDesk(store, self.engine, self._held_for_review)
+        self.fulfilment = FulfilmentDesk(store, self.engine, self._not_shipping_now)
         self.referrals = Referrals(store, self.engine, referral_policy or ReferralPolicy())
         self.fans.on_register(self.referrals.registered)
         self.gate = Gate(store, self.engine, self.clock, gate or GateSettings())
         self.fans.on_register(self.gate.registered)
+        self.fans.on_register(self._cancel_duplicates)
+        self.fans.check_entries_with(self.gate.check_entry)
         self._sweeper: asyncio.Task[None] | None = None
+
+    def _cancel_duplicates(self, fan: Fan) -> None:
+        """A new account made a group of duplicate buyers: in launches whose rule is
+        `cancel`, the group's held claims are released and unshipped orders refunded."""
+        if not (fan.address or fan.phone):
+            return
+        for book in self.engine.books():
+            if book.launch.rules.duplicate_rule is not DuplicateRule.CANCEL:
+                continue
+            if not self.gate.flagged(book, fan.id):
+                continue
+            group = self.gate.group_of(book, fan.id)
+            self.engine.in_background(self._cancel_group(book.launch.id, group))
+
+    async def _cancel_group(self, launch_id: str, fans: set[str]) -> None:
+        reason = "cancelled: several accounts share one address or phone"
+        for claim in self.engine.claims_of_launch(launch_id):
+            if claim.fan_id in fans and claim.is_held:
+                await self.engine.cancel(claim.fan_id, claim.id)
+        for order in self.engine.orders.all():
+            if order.launch_id == launch_id and order.fan_id in fans and order.in_queue:
+                await self.engine.refund_order(order, reason)
+
+    def _not_shipping_now(self, order: Order) -> bool:
+        """Held for review as a duplicate buyer, or busy with a refund this instant."""
+        return self._held_for_review(order) or self.engine.checkout.busy(order.claim_id)
 
     def _held_for_review(self, order: Order) -> bool:
         book = self.engine.book(order.launch_id)

@@ -14,6 +14,7 @@ from typing import Any
 from soldout.domain.claims import Order, OrderStatus
 from soldout.domain.errors import Conflict, DomainError
 from soldout.domain.fans import Fan
+from soldout.domain.launches import Phase
 from soldout.domain.notifications import Notification
 from soldout.domain.referrals import (
     AttributionTree,
@@ -95,8 +96,9 @@ class Referrals:
         owed = codes_owed(
             self.policy, standing.referred_paid_orders, standing.level, standing.codes_granted
         )
-        if owed <= 0:
-            return
+        book = self._engine.book(launch_id)
+        if owed <= 0 or book.launch.phase(self._engine.now()) is Phase.CLOSED:
+            return  # (a closed launch's codes would buy nothing: they wait for the next)
         self._granted[fan_id] = standing.codes_granted + owed  # before the await: once
         try:
             codes = await self._engine.issue_codes(launch_id, None, owed, granted_to=fan_id)

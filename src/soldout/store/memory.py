@@ -109,7 +109,8 @@ class _Claims:
     def add(self, claim: Claim) -> asyncio.Future[None]:
         self.rows[claim.id] = copy.copy(claim)
         if claim.priority_code is not None:
-            self._codes.rows[claim.priority_code].redeemed_by_claim = claim.id
+            code = self._codes.rows[claim.priority_code]
+            code.redeemed_by_claim, code.sku = claim.id, claim.sku
         return _done()
 
     def settle(

@@ -173,7 +173,7 @@ class SqliteLaunches(_Repo):
             int(launch.published),
             ts(launch.cancelled_at),
             ts(launch.created_at),
-            more_rules_json(rules),
+            more_rules_json(rules, launch.draw_units),
             ts(launch.paused_at),
             launch.draw_commitment,
             ts(launch.drawn_at),
@@ -281,7 +281,7 @@ class SqliteReservations(_Repo):
 
 _INSERT_CLAIM = f"INSERT INTO claims ({CLAIM_COLUMNS}) VALUES ({', '.join('?' * 13)})"
 _INTO_CLAIMS = f"INSERT INTO claims ({CLAIM_COLUMNS})"
-_SPEND_CODE = "UPDATE priority_codes SET redeemed_by_claim = ? WHERE code = ?"
+_SPEND_CODE = "UPDATE priority_codes SET redeemed_by_claim = ?, sku = ? WHERE code = ?"
 
 
 class SqliteClaims(_Repo):
@@ -292,7 +292,7 @@ class SqliteClaims(_Repo):
 
         def with_code(conn: sqlite3.Connection) -> None:
             conn.execute(_INSERT_CLAIM, row)
-            conn.execute(_SPEND_CODE, (claim.id, claim.priority_code))
+            conn.execute(_SPEND_CODE, (claim.id, claim.sku, claim.priority_code))
 
         return self._writer.submit(with_code)
 

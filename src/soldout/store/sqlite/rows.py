@@ -48,10 +48,12 @@ LAUNCH_COLUMNS = (
 )
 
 
-def more_rules_json(rules: LaunchRules) -> str:
-    """The rules added after the first schema, as one JSON column."""
+def more_rules_json(rules: LaunchRules, draw_units: dict[str, int] | None = None) -> str:
+    """The rules added after the first schema (and the units a draw had), as one JSON
+    column."""
     return json.dumps(
         {
+            "draw_units": draw_units,
             "registered_before": ts(rules.registered_before),
             "waiting_room_rate": rules.waiting_room_rate,
             "waiting_room_burst": rules.waiting_room_burst,
@@ -67,6 +69,7 @@ def _more_rules(text: str) -> dict[str, object]:
     more: dict[str, object] = {}
     if raw.get("registered_before"):
         more["registered_before"] = _req(raw["registered_before"])
+    raw.pop("draw_units", None)
     for key in ("waiting_room_rate", "waiting_room_burst", "pow_difficulty", "duplicate_limit"):
         if raw.get(key) is not None:
             more[key] = raw[key]
@@ -97,6 +100,7 @@ def launch_from_row(row: sqlite3.Row, batch: dict[str, int]) -> Launch:
         paused_at=_dt(row["paused_at"]),
         draw_commitment=row["draw_commitment"],
         drawn_at=_dt(row["drawn_at"]),
+        draw_units=json.loads(row["more_rules"] or "{}").get("draw_units"),
     )
 
 
