@@ -124,7 +124,8 @@ def insert_sale(
         orders.append(
             (f"ord_{n}", claim_id, launch_id, fan_id, "A", quantity, total, "EUR", at, "test",
              reference, f"p{i}", "scheduled" if ship else "paid",
-             ship.isoformat() if ship else None, None, None, None, None)
+             ship.isoformat() if ship else None, None, None, None, None,
+             ship.isoformat() if ship else None)
         )  # fmt: skip
     conn = sqlite3.connect(database, isolation_level=None)
     try:
@@ -252,6 +253,8 @@ async def main() -> None:
                 if profiler:
                     profiler.disable()
             assert len(moved.changes) == args.orders, len(moved.changes)
+            with Stopwatch() as told_all:  # history lines and notices, from the outbox
+                await platform.engine.ship_news.drained()
             with Stopwatch() as e:
                 still = await platform.fulfilment.set_plan(product_id, "A", unmoved)
             assert not still.changes
@@ -276,7 +279,8 @@ async def main() -> None:
         ("(a) baseline: schedule(), pure, in memory (best of 3)", a),
         ("(b) baseline: bare executemany of N UPDATE ship_date", b),
         ("(c) baseline: bare SQL of (d)'s writes (N UPDATE + 2N INSERT)", c),
-        ("(d) set_plan(), every order moves (written, history, notice)", d.timing),
+        ("(d) set_plan(), every order moves: new dates durable", d.timing),
+        ("(d2) then every fan told (history + notice, outbox)", told_all.timing),
         ("(e) set_plan(), no order moves", e.timing),
     ):
         print(
@@ -284,8 +288,9 @@ async def main() -> None:
         )
     verdict = "met" if d.timing.wall < 10 else "MISSED"
     print(
-        f"(d) is {d.timing.wall / c.wall:.2f}x the bare SQL of its own writes;"
-        f" target well under 10 s for 1M orders: {verdict}"
+        f"re-planning (d) took {d.timing.wall:.1f} s, target well under 10 s: {verdict};"
+        f" telling every fan (d2) took {told_all.timing.wall:.1f} s more, in chunks that"
+        " let sales go on"
     )
     if profiler:
         out = io.StringIO()

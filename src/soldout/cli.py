@@ -132,6 +132,15 @@ def verify_draw(source: str) -> None:
         raise SystemExit(1)
 
 
+def _add_lazy_commands() -> None:
+    from soldout.reports.command import report
+
+    cli.add_command(report)
+
+
+_add_lazy_commands()
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     cli(prog_name="soldout")

@@ -26,6 +26,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/api/v1", dependencies=[AdminAuth], tags=["maker: fulfilment"])
 PlatformDep = Annotated[Platform, Depends(platform_of)]
 STATUSES = "|".join(s.value for s in OrderStatus)
+LISTED = 1000  # orders named in a plan change's answer; the counts cover all of them
 
 
 def _moved(change: DateChange) -> dict[str, Any]:
@@ -60,8 +61,9 @@ async def put_plan(
     product_id: str, sku: str, body: PlanIn, platform: PlatformDep, actor: Actor
 ) -> dict[str, Any]:
     """Replace the SKU's production plan. Every waiting order is dated again in one pass;
-    the answer lists the orders whose date moved (`later` ones slip; `unscheduled` ones
-    have no date until more is planned) and their fans are notified."""
+    the answer counts the orders whose date moved and names (up to 1000 of each) those
+    that slip (`later`) and those with no date until more is planned (`unscheduled`);
+    their fans are notified."""
     outcome = await platform.fulfilment.set_plan(
         product_id,
         sku,
@@ -72,13 +74,16 @@ async def put_plan(
             [(a.on, a.units, a.note) for a in body.adjustments],
         ),
     )
-    await platform.audit(actor, "plan.set", f"{product_id}/{sku}", {**body.model_dump(mode="json")})
+    later, unscheduled = outcome.later, outcome.unscheduled
+    await platform.audit(actor, "plan.set", f"{product_id}/{sku}", body.model_dump(mode="json"))
     return {
         **await _queue_view(platform, product_id, sku),
         "recomputed": outcome.queued,
         "moved": len(outcome.changes),
-        "later": [_moved(c) for c in outcome.later],
-        "unscheduled": [o.id for o in outcome.unscheduled],
+        "later_count": len(later),
+        "unscheduled_count": len(unscheduled),
+        "later": [_moved(c) for c in later[:LISTED]],
+        "unscheduled": [o.id for o in unscheduled[:LISTED]],
     }
 
 

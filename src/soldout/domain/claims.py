@@ -96,6 +96,7 @@ class Order:
     carrier: str | None = None
     tracking_number: str | None = None
     refunded_at: datetime | None = None
+    notified_ship_date: date | None = None  # the ship date the fan was last told
 
     @property
     def in_queue(self) -> bool:

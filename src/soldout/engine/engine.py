@@ -35,6 +35,7 @@ from soldout.engine.checkout import Checkout, PaymentOutcome
 from soldout.engine.draws import DRAW_PREFIX, DrawDesk
 from soldout.engine.expiry import ExpiryQueue
 from soldout.engine.orders import OrderDesk
+from soldout.engine.ship_news import ShipNews
 from soldout.ids import CODE_PREFIX, new_id, new_priority_code
 from soldout.payments import PaymentProvider
 from soldout.store.ports import Store
@@ -70,6 +71,7 @@ class SaleEngine:
         self._expiries = ExpiryQueue(clock)
         self._background: set[asyncio.Future[object]] = set()
         self._code_books: dict[str, LaunchBook] = {}
+        self.ship_news = ShipNews(self)
         self.orders = OrderDesk(self)
         self.draws = DrawDesk(self)
         self.checkout = Checkout(self, payments, payment_timeout)

@@ -13,6 +13,7 @@ import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import NamedTuple
 
 from soldout.domain.claims import Order, OrderStatus
 from soldout.domain.fulfilment import ProductionPlan, SupplyCurve, estimate, schedule
@@ -22,8 +23,7 @@ __all__ = ["DateChange", "Fulfilment", "SkuQueue"]
 QueueKey = tuple[str, str]  # (product id, SKU code)
 
 
-@dataclass(frozen=True, slots=True)
-class DateChange:
+class DateChange(NamedTuple):  # a tuple: a re-plan may make a million of them
     order: Order
     before: date | None
     after: date | None

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import TYPE_CHECKING, Protocol
 
 from soldout.domain.claims import Claim, ClaimState, Order, OrderEvent
@@ -55,30 +55,6 @@ def _day(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def date_change_records(
-    changes: Iterable[DateChange], at: datetime
-) -> tuple[list[OrderEvent], list[Notification]]:
-    """History lines and notifications for orders whose ship date moved (a new order's
-    first date is told in its confirmation and is not passed here)."""
-    events, notes = [], []
-    for change in changes:
-        before, after = _day(change.before), _day(change.after)
-        words = f"now ships on {after}" if after else "has no ship date until more is produced"
-        events.append(OrderEvent(change.order.id, at, "ship_date_changed", words))
-        was = f"it was {before}" if before else "it had no date"
-        notes.append(
-            Notification(
-                new_id("ntf"),
-                change.order.fan_id,
-                "ship_date_changed",
-                f"Your order {change.order.id} {words} ({was}).",
-                at,
-                {"order_id": change.order.id, "before": before, "after": after},
-            )
-        )
-    return events, notes
-
-
 class OrderListener(Protocol):
     """Told of each order once it is recorded as paid, and when it is refunded."""
 
@@ -102,8 +78,9 @@ class OrderDesk:
             self._index(order)
         products = [(self._engine.book(o.launch_id).product.id, o) for o in orders]
         changes = self.fulfilment.load(plans, products)
-        if changes:  # dates out of step with the record (an older version): fix quietly
-            await self._store.orders.update([c.order for c in changes])
+        if changes:  # dates out of step with the record (an older version): fix them
+            await self._store.orders.update_dates([c.order for c in changes])
+        self._engine.ship_news.note(orders)  # moved dates not told before a stop
 
     def for_claim(self, claim_id: str) -> Order | None:
         return self._by_claim.get(claim_id)
@@ -148,7 +125,8 @@ class OrderDesk:
             idempotency_key=payment.idempotency_key,
         )
         changes = self.fulfilment.place(book.product.id, order)
-        others = [c for c in changes if c.order is not order]
+        order.notified_ship_date = order.ship_date  # told in the confirmation below
+        others = [c.order for c in changes if c.order is not order]
         events = [OrderEvent(order.id, now, "paid", f"paid {Money(order.total, order.currency)}")]
         when = f"ships on {_day(order.ship_date)}" if order.ship_date else "ship date to follow"
         if order.ship_date is not None:
@@ -163,7 +141,6 @@ class OrderDesk:
                 {"order_id": order.id, "ship_date": _day(order.ship_date)},
             )
         ]
-        more_events, more_notes = date_change_records(others, now)
         try:
             settled = self._store.claims.settle(claim.id, now, order, payment)
         except BaseException:
@@ -173,12 +150,13 @@ class OrderDesk:
         settled.add_done_callback(lambda done: self._recorded(done, claim, order, payment))
         writes = [
             settled,
-            self._store.orders.add_events(events + more_events),
-            self._store.notifications.add_many(notes + more_notes),
+            self._store.orders.add_events(events),
+            self._store.notifications.add_many(notes),
         ]
-        if others:
-            writes.append(self._store.orders.update([c.order for c in others]))
+        if others:  # (a new order normally goes last and moves nobody)
+            writes.append(self._store.orders.update_dates(others))
         await asyncio.shield(asyncio.gather(*writes))  # a cancelled request: writes go on
+        self._engine.ship_news.note(others)
         return order
 
     def _recorded(
@@ -231,26 +209,30 @@ class OrderDesk:
             self._engine.unit_returned(book, order.sku)
         if payment is not None and payment.advance(PaymentState.REFUNDED, now, reason):
             writes.append(self._store.payments.update(payment))
-        events, notes = date_change_records(changes, now)
         money = Money(order.total, order.currency)
-        events.insert(0, OrderEvent(order.id, now, "refunded", f"{money} refunded: {reason}"))
-        notes.insert(
-            0,
-            Notification(
-                new_id("ntf"),
-                order.fan_id,
-                "order_refunded",
-                f"Order {order.id} was refunded ({money}): {reason}.",
-                now,
-                {"order_id": order.id},
-            ),
-        )
+        moved = [c.order for c in changes]
         writes += [
-            self._store.orders.update([order, *(c.order for c in changes)]),
-            self._store.orders.add_events(events),
-            self._store.notifications.add_many(notes),
+            self._store.orders.update([order]),
+            self._store.orders.add_events(
+                [OrderEvent(order.id, now, "refunded", f"{money} refunded: {reason}")]
+            ),
+            self._store.notifications.add_many(
+                [
+                    Notification(
+                        new_id("ntf"),
+                        order.fan_id,
+                        "order_refunded",
+                        f"Order {order.id} was refunded ({money}): {reason}.",
+                        now,
+                        {"order_id": order.id},
+                    )
+                ]
+            ),
         ]
+        if moved:
+            writes.append(self._store.orders.update_dates(moved))
         await asyncio.shield(asyncio.gather(*writes))
+        self._engine.ship_news.note(moved)
         for listener in self.listeners:
             listener.refunded(order)
 
@@ -264,7 +246,8 @@ class OrderDesk:
         changes: list[DateChange] = []
         for (product, sku), orders in by_queue.items():
             changes += self.fulfilment.shipped(product, sku, orders)
-        events, notes = date_change_records(changes, now)
+        events: list[OrderEvent] = []
+        notes: list[Notification] = []
         for s in shipments:
             s.order.ship(now, s.carrier, s.tracking_number)
             tracking = f", tracking {s.tracking_number}" if s.tracking_number else ""
@@ -282,30 +265,31 @@ class OrderDesk:
                 )
             )
         shipped = [s.order for s in shipments]
-        await asyncio.shield(
-            asyncio.gather(
-                self._store.orders.update([*shipped, *(c.order for c in changes)]),
-                self._store.orders.add_events(events),
-                self._store.notifications.add_many(notes),
-            )
-        )
+        moved = [c.order for c in changes]
+        writes = [
+            self._store.orders.update(shipped),
+            self._store.orders.add_events(events),
+            self._store.notifications.add_many(notes),
+        ]
+        if moved:
+            writes.append(self._store.orders.update_dates(moved))
+        await asyncio.shield(asyncio.gather(*writes))
+        self._engine.ship_news.note(moved)
         return shipped
 
     # -- planned -------------------------------------------------------------------
     async def set_plan(self, product_id: str, sku: str, plan: ProductionPlan) -> PlanOutcome:
-        """Date every open order of the SKU again in one pass; tell fans whose date moved."""
+        """Date every open order of the SKU again in one pass and record the new dates with
+        the plan; fans whose date moved are told from the outbox (`ShipNews`) just after."""
         now = self._engine.now()
         changes = self.fulfilment.set_plan(product_id, sku, plan)
         queued = len(self.fulfilment.queue(product_id, sku).open)
-        events, notes = date_change_records(changes, now)
+        moved = [c.order for c in changes]
         writes = [self._store.plans.put(product_id, sku, plan, now)]
-        if changes:
-            writes += [
-                self._store.orders.update([c.order for c in changes]),
-                self._store.orders.add_events(events),
-                self._store.notifications.add_many(notes),
-            ]
+        if moved:
+            writes.append(self._store.orders.update_dates(moved))
         await asyncio.shield(asyncio.gather(*writes))
+        self._engine.ship_news.note(moved)
         return PlanOutcome(queued, changes)
 
     def _index(self, order: Order) -> None:

@@ -117,6 +117,7 @@ class Platform:
                 self._sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await self._sweeper
+            await self.engine.ship_news.stop()
             await self.payments.close()
         finally:
             await self.store.close()

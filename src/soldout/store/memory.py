@@ -11,7 +11,7 @@ import copy
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 
 from soldout.domain.audit import AuditEntry
 from soldout.domain.claims import Claim, ClaimState, Order, OrderEvent
@@ -149,8 +149,22 @@ class _Orders:
         self._fans = fans
 
     def update(self, orders: Sequence[Order]) -> asyncio.Future[None]:
+        """The same columns as the SQLite adapter: not what the fan was last told."""
         for order in orders:
-            self.rows[order.id] = copy.copy(order)
+            told = self.rows[order.id].notified_ship_date
+            row = self.rows[order.id] = copy.copy(order)
+            row.notified_ship_date = told
+        return _done()
+
+    def update_dates(self, orders: Sequence[Order]) -> asyncio.Future[None]:
+        for order in orders:
+            row = self.rows[order.id]
+            row.status, row.ship_date = order.status, order.ship_date
+        return _done()
+
+    def mark_notified(self, rows: Sequence[tuple[str | None, str]]) -> asyncio.Future[None]:
+        for told, order_id in rows:
+            self.rows[order_id].notified_ship_date = date.fromisoformat(told) if told else None
         return _done()
 
     def add_events(self, events: Sequence[OrderEvent]) -> asyncio.Future[None]:

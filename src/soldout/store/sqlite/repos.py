@@ -10,6 +10,8 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
+import orjson
+
 from soldout.domain.audit import AuditEntry
 from soldout.domain.claims import Claim, ClaimState, Order, OrderEvent
 from soldout.domain.codes import PriorityCode
@@ -27,6 +29,8 @@ from soldout.store.sqlite.rows import (
     LAUNCH_COLUMNS,
     ORDER_CHANGES,
     ORDER_COLUMNS,
+    ORDER_DATES,
+    ORDER_NOTIFIED,
     PAYMENT_COLUMNS,
     claim_from_row,
     claim_row,
@@ -337,7 +341,7 @@ class SqliteClaims(_Repo):
         ]
 
 
-_INSERT_ORDER = f"INSERT INTO orders ({ORDER_COLUMNS}) VALUES ({', '.join('?' * 18)})"
+_INSERT_ORDER = f"INSERT INTO orders ({ORDER_COLUMNS}) VALUES ({', '.join('?' * 19)})"
 _UPDATE_PAYMENT = (
     "UPDATE payments SET "
     + ", ".join(f"{c} = ?" for c in PAYMENT_COLUMNS.split(", ")[1:])
@@ -353,8 +357,21 @@ class SqliteOrders(_Repo):
     def update(self, orders: Sequence[Order]) -> asyncio.Future[None]:
         return self._writer.submit(_many(ORDER_CHANGES, [order_changes(o) for o in orders]))
 
+    def update_dates(self, orders: Sequence[Order]) -> asyncio.Future[None]:
+        rows = [
+            (o.status.value, o.ship_date.isoformat() if o.ship_date else None, o.id) for o in orders
+        ]
+        return self._writer.submit(_many(ORDER_DATES, rows))
+
+    def mark_notified(self, rows: Sequence[tuple[str | None, str]]) -> asyncio.Future[None]:
+        return self._writer.submit(_many(ORDER_NOTIFIED, rows))
+
     def add_events(self, events: Sequence[OrderEvent]) -> asyncio.Future[None]:
-        rows = [(e.order_id, ts(e.at), e.kind, e.detail) for e in events]
+        if events and len({e.at for e in events}) == 1:  # one change: one timestamp text
+            at = ts(events[0].at)
+            rows = [(e.order_id, at, e.kind, e.detail) for e in events]
+        else:
+            rows = [(e.order_id, ts(e.at), e.kind, e.detail) for e in events]
         return self._writer.submit(
             _many("INSERT INTO order_events (order_id, at, kind, detail) VALUES (?, ?, ?, ?)", rows)
         )
@@ -458,7 +475,7 @@ class SqlitePlans(_Repo):
 class SqliteNotifications(_Repo):
     def add_many(self, notifications: Sequence[Notification]) -> asyncio.Future[None]:
         rows = [
-            (n.id, n.fan_id, n.kind, n.message, json.dumps(n.data), ts(n.created_at))
+            (n.id, n.fan_id, n.kind, n.message, orjson.dumps(n.data).decode(), ts(n.created_at))
             for n in notifications
         ]
         return self._writer.submit(

@@ -168,8 +168,10 @@ def claim_from_row(row: sqlite3.Row) -> Claim:
 ORDER_COLUMNS = (
     "id, claim_id, launch_id, fan_id, sku, quantity, total, currency, paid_at, "
     "payment_method, payment_reference, idempotency_key, status, ship_date, shipped_at, "
-    "carrier, tracking_number, refunded_at"
+    "carrier, tracking_number, refunded_at, notified_ship_date"
 )
+ORDER_DATES = "UPDATE orders SET status = ?, ship_date = ? WHERE id = ?"
+ORDER_NOTIFIED = "UPDATE orders SET notified_ship_date = ? WHERE id = ?"
 ORDER_CHANGES = (
     "UPDATE orders SET status = ?, ship_date = ?, shipped_at = ?, carrier = ?,"
     " tracking_number = ?, refunded_at = ? WHERE id = ?"
@@ -200,6 +202,7 @@ def order_row(order: Order) -> tuple[object, ...]:
         order.carrier,
         order.tracking_number,
         ts(order.refunded_at),
+        _d(order.notified_ship_date),
     )
 
 
@@ -236,6 +239,9 @@ def order_from_row(row: sqlite3.Row) -> Order:
         carrier=row["carrier"],
         tracking_number=row["tracking_number"],
         refunded_at=_dt(row["refunded_at"]),
+        notified_ship_date=date.fromisoformat(told)
+        if (told := row["notified_ship_date"])
+        else None,
     )
 
 
