@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import gc
 import io
 import json
 import pstats
@@ -239,6 +240,8 @@ async def main() -> None:
         platform = Platform(SqliteStore(database), TokenSigner(b"k" * 32, "adm"), clock)
         with Stopwatch() as load:
             await platform.start(sweep=False)
+        gc.collect()
+        gc.freeze()  # as `soldout serve` does once started: what was loaded is never garbage
         try:
             queue = platform.engine.orders.fulfilment.queue(product_id, "A")
             assert len(queue.open) == args.orders, "the rows did not load as open orders"

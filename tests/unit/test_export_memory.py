@@ -146,8 +146,10 @@ def assert_one_line_per_order(export: Export) -> None:
 
 
 async def test_the_csv_export_streams_in_constant_memory(tmp_path: Path) -> None:
-    small = await export_of(tmp_path / "small", 10_000, read_back=True)
+    served = await export_of(tmp_path / "served", 10_000, read_back=True)  # the rows load
+    small = await export_of(tmp_path / "small", 10_000, read_back=False)
     large = await export_of(tmp_path / "large", 100_000, read_back=False)
+    assert_one_line_per_order(served)
     assert_one_line_per_order(small)
     assert_one_line_per_order(large)
     peak_10k, peak_100k = small.peak, large.peak

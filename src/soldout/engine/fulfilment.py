@@ -79,11 +79,13 @@ class SkuQueue:
         else:
             ahead = self.shipped_units + sum(o.quantity for o in self.open[:start])
             dates = schedule(self.curve, ahead, [o.quantity for o in tail])
-        changes = []
-        for order, new in zip(tail, dates, strict=True):
-            if order.ship_date != new or (new is None) != (order.status is OrderStatus.PAID):
-                changes.append(DateChange(order, order.ship_date, new))
-                order.schedule(new)
+        changes: list[DateChange] = []
+        paid, scheduled = OrderStatus.PAID, OrderStatus.SCHEDULED
+        change, add = DateChange, changes.append
+        for order, new in zip(tail, dates, strict=True):  # (a million times on a re-plan)
+            if order.ship_date != new or (new is None) != (order.status is paid):
+                add(change(order, order.ship_date, new))
+                order.ship_date, order.status = new, (paid if new is None else scheduled)
         return changes
 
 

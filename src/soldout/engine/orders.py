@@ -8,8 +8,10 @@ order's history lines and the notifications it causes (the outbox).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Protocol
@@ -55,6 +57,19 @@ def _day(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside: for bulk work that makes many objects, none
+    of them in cycles, where each collection would walk the whole heap for nothing."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 class OrderListener(Protocol):
     """Told of each order once it is recorded as paid, and when it is refunded."""
 
@@ -77,10 +92,8 @@ class OrderDesk:
         for order in orders:
             self._index(order)
         products = [(self._engine.book(o.launch_id).product.id, o) for o in orders]
-        changes = self.fulfilment.load(plans, products)
-        if changes:  # dates out of step with the record (an older version): fix them
-            await self._store.orders.update_dates([c.order for c in changes])
-        self._engine.ship_news.note(orders)  # moved dates not told before a stop
+        self.fulfilment.load(plans, products)
+        self._engine.ship_news.note(orders)  # dates moved but not yet recorded and told
 
     def for_claim(self, claim_id: str) -> Order | None:
         return self._by_claim.get(claim_id)
@@ -153,8 +166,6 @@ class OrderDesk:
             self._store.orders.add_events(events),
             self._store.notifications.add_many(notes),
         ]
-        if others:  # (a new order normally goes last and moves nobody)
-            writes.append(self._store.orders.update_dates(others))
         await asyncio.shield(asyncio.gather(*writes))  # a cancelled request: writes go on
         self._engine.ship_news.note(others)
         return order
@@ -229,8 +240,6 @@ class OrderDesk:
                 ]
             ),
         ]
-        if moved:
-            writes.append(self._store.orders.update_dates(moved))
         await asyncio.shield(asyncio.gather(*writes))
         self._engine.ship_news.note(moved)
         for listener in self.listeners:
@@ -271,8 +280,6 @@ class OrderDesk:
             self._store.orders.add_events(events),
             self._store.notifications.add_many(notes),
         ]
-        if moved:
-            writes.append(self._store.orders.update_dates(moved))
         await asyncio.shield(asyncio.gather(*writes))
         self._engine.ship_news.note(moved)
         return shipped
@@ -282,14 +289,14 @@ class OrderDesk:
         """Date every open order of the SKU again in one pass and record the new dates with
         the plan; fans whose date moved are told from the outbox (`ShipNews`) just after."""
         now = self._engine.now()
-        changes = self.fulfilment.set_plan(product_id, sku, plan)
+        # The plan is the record: every date follows from it and the queue (a restart
+        # computes them again), so writing it is the whole change; the moved orders'
+        # dates, history lines and notifications follow from the outbox.
+        await asyncio.shield(self._store.plans.put(product_id, sku, plan, now))
+        with gc_paused():  # a million short-lived objects and no cycles: no collection
+            changes = self.fulfilment.set_plan(product_id, sku, plan)
+            self._engine.ship_news.note(c.order for c in changes)
         queued = len(self.fulfilment.queue(product_id, sku).open)
-        moved = [c.order for c in changes]
-        writes = [self._store.plans.put(product_id, sku, plan, now)]
-        if moved:
-            writes.append(self._store.orders.update_dates(moved))
-        await asyncio.shield(asyncio.gather(*writes))
-        self._engine.ship_news.note(moved)
         return PlanOutcome(queued, changes)
 
     def _index(self, order: Order) -> None:

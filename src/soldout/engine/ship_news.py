@@ -1,12 +1,14 @@
-"""Telling fans their ship date moved, from an outbox that survives a crash.
+"""Recording moved ship dates and telling fans, in chunks, from what survives a crash.
 
-A change to the production plan (or a refund, or an order shipped out of turn) may move
-the dates of a million orders at once. The new dates are written at once, in one short
-statement per order; the history lines and notifications follow here, in chunks, without
-holding up the event loop. Each order keeps the last date its fan was told
-(`notified_ship_date`), written in the same transaction as the notification: after a
-crash the work resumes where it stopped, nothing is told twice, and a date that moved
-twice before it was told is told once, as it is now.
+A ship date is derived: from the production plan and the order's place in its queue (both
+on record), so a change to the plan (or a refund, or an order shipped out of turn) is
+durable once the plan or the order itself is written, whatever the number of orders it
+moves. Writing each moved order's new date, its history line and its fan's notification
+follows here, 5,000 orders per transaction, yielding to sales in between. Each order keeps
+the date its fan was last told (`notified_ship_date`), written in the same transaction as
+the notification: after a crash the start-up recomputes every date and this resumes where
+it stopped; nothing is told twice, and a date that moved twice before it was told is told
+once, as it is now.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable
+from datetime import date
 from typing import TYPE_CHECKING
 
 from soldout.domain.claims import Order, OrderEvent
@@ -40,9 +43,10 @@ class ShipNews:
 
     def note(self, orders: Iterable[Order]) -> None:
         """These orders' dates may differ from what their fans were told."""
+        pending = self._pending
         for order in orders:
-            if order.in_queue and order.ship_date != order.notified_ship_date:
-                self._pending[order.id] = order
+            if order.ship_date != order.notified_ship_date:
+                pending[order.id] = order
         if self._pending and (self._task is None or self._task.done()):
             self.idle.clear()
             self._task = asyncio.get_running_loop().create_task(self._run())
@@ -77,13 +81,20 @@ class ShipNews:
         now = self._engine.now()
         events: list[OrderEvent] = []
         notes: list[Notification] = []
-        told: list[tuple[str | None, str]] = []
-        dates = []
+        rows: list[tuple[str, str | None, str | None, str]] = []
+        done = []
+        days: dict[date, str] = {}
         for order in orders:
-            if not order.in_queue or order.ship_date == order.notified_ship_date:
-                continue
-            after = order.ship_date.isoformat() if order.ship_date else None
-            before = order.notified_ship_date.isoformat() if order.notified_ship_date else None
+            if not order.in_queue:
+                continue  # shipped or refunded meanwhile: that write said it all
+            new = order.ship_date
+            after = (days.get(new) or days.setdefault(new, new.isoformat())) if new else None
+            rows.append((order.status, after, after, order.id))
+            done.append((order, new))
+            if new == order.notified_ship_date:
+                continue  # moved and moved back before anyone was told
+            told = order.notified_ship_date
+            before = told.isoformat() if told else None
             words = f"now ships on {after}" if after else "has no ship date until more is made"
             was = f"it was {before}" if before else "it had no date"
             events.append(OrderEvent(order.id, now, "ship_date_changed", words))
@@ -97,18 +108,16 @@ class ShipNews:
                     {"order_id": order.id, "before": before, "after": after},
                 )
             )
-            told.append((after, order.id))
-            dates.append((order, order.ship_date))
-        if not told:
+        if not rows:
             return
         store = self._engine.store
         await asyncio.shield(
             asyncio.gather(
+                store.orders.record_dates(rows),
                 store.orders.add_events(events),
                 store.notifications.add_many(notes),
-                store.orders.mark_notified(told),
             )
         )
-        for order, date in dates:
-            order.notified_ship_date = date
-        self.note(order for order, _ in dates)  # moved again meanwhile: told next round
+        for order, told_date in done:
+            order.notified_ship_date = told_date
+        self.note(order for order, _ in done)  # moved again meanwhile: next round

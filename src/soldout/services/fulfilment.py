@@ -168,7 +168,13 @@ class FulfilmentDesk:
     async def page(
         self, after: tuple[str, str] | None, limit: int, where: OrderFilter
     ) -> Sequence[ExportRow]:
-        return await self._store.orders.page(after, limit, where)
+        return self._live(await self._store.orders.page(after, limit, where))
+
+    def _live(self, rows: Sequence[ExportRow]) -> list[ExportRow]:
+        """Orders as they are now: a moved ship date reaches the record a little later
+        (see `ShipNews`); every order is also in memory."""
+        orders = self._engine.orders
+        return [ExportRow(orders.get(r.order.id) or r.order, r.email, r.name) for r in rows]
 
     async def export_csv(self, where: OrderFilter, page_size: int = 1000) -> AsyncIterator[str]:
         """The orders as CSV, page by page: memory stays flat whatever the number of orders."""
@@ -177,7 +183,7 @@ class FulfilmentDesk:
         writer.writerow(EXPORT_COLUMNS)
         after: tuple[str, str] | None = None
         while True:
-            rows = await self._store.orders.page(after, page_size, where)
+            rows = self._live(await self._store.orders.page(after, page_size, where))
             for row in rows:
                 writer.writerow(_csv_row(row))
             yield out.getvalue()

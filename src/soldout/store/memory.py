@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import date, datetime
 
 from soldout.domain.audit import AuditEntry
-from soldout.domain.claims import Claim, ClaimState, Order, OrderEvent
+from soldout.domain.claims import Claim, ClaimState, Order, OrderEvent, OrderStatus
 from soldout.domain.codes import PriorityCode
 from soldout.domain.errors import Conflict
 from soldout.domain.fans import Fan, Reservation
@@ -156,15 +156,14 @@ class _Orders:
             row.notified_ship_date = told
         return _done()
 
-    def update_dates(self, orders: Sequence[Order]) -> asyncio.Future[None]:
-        for order in orders:
-            row = self.rows[order.id]
-            row.status, row.ship_date = order.status, order.ship_date
-        return _done()
-
-    def mark_notified(self, rows: Sequence[tuple[str | None, str]]) -> asyncio.Future[None]:
-        for told, order_id in rows:
-            self.rows[order_id].notified_ship_date = date.fromisoformat(told) if told else None
+    def record_dates(
+        self, rows: Sequence[tuple[str, str | None, str | None, str]]
+    ) -> asyncio.Future[None]:
+        for status, ship, told, order_id in rows:
+            row = self.rows[order_id]
+            row.status = OrderStatus(status)
+            row.ship_date = date.fromisoformat(ship) if ship else None
+            row.notified_ship_date = date.fromisoformat(told) if told else None
         return _done()
 
     def add_events(self, events: Sequence[OrderEvent]) -> asyncio.Future[None]:

@@ -120,11 +120,10 @@ class OrderRepository(Protocol):
     def update(self, orders: Sequence[Order]) -> asyncio.Future[None]:
         """Write each order's status, ship date, shipping and refund fields. Queued at once."""
 
-    def update_dates(self, orders: Sequence[Order]) -> asyncio.Future[None]:
-        """Write only status and ship date: a re-plan may move a million orders."""
-
-    def mark_notified(self, rows: Sequence[tuple[str | None, str]]) -> asyncio.Future[None]:
-        """(ship date told, order id): what each fan was last told."""
+    def record_dates(
+        self, rows: Sequence[tuple[str, str | None, str | None, str]]
+    ) -> asyncio.Future[None]:
+        """(status, ship date, ship date told to the fan, order id) for many orders."""
 
     def add_events(self, events: Sequence[OrderEvent]) -> asyncio.Future[None]: ...
     async def events(self, order_id: str) -> Sequence[OrderEvent]: ...

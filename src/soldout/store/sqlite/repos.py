@@ -30,7 +30,6 @@ from soldout.store.sqlite.rows import (
     ORDER_CHANGES,
     ORDER_COLUMNS,
     ORDER_DATES,
-    ORDER_NOTIFIED,
     PAYMENT_COLUMNS,
     claim_from_row,
     claim_row,
@@ -357,14 +356,10 @@ class SqliteOrders(_Repo):
     def update(self, orders: Sequence[Order]) -> asyncio.Future[None]:
         return self._writer.submit(_many(ORDER_CHANGES, [order_changes(o) for o in orders]))
 
-    def update_dates(self, orders: Sequence[Order]) -> asyncio.Future[None]:
-        rows = [
-            (o.status.value, o.ship_date.isoformat() if o.ship_date else None, o.id) for o in orders
-        ]
+    def record_dates(
+        self, rows: Sequence[tuple[str, str | None, str | None, str]]
+    ) -> asyncio.Future[None]:
         return self._writer.submit(_many(ORDER_DATES, rows))
-
-    def mark_notified(self, rows: Sequence[tuple[str | None, str]]) -> asyncio.Future[None]:
-        return self._writer.submit(_many(ORDER_NOTIFIED, rows))
 
     def add_events(self, events: Sequence[OrderEvent]) -> asyncio.Future[None]:
         if events and len({e.at for e in events}) == 1:  # one change: one timestamp text

@@ -170,8 +170,7 @@ ORDER_COLUMNS = (
     "payment_method, payment_reference, idempotency_key, status, ship_date, shipped_at, "
     "carrier, tracking_number, refunded_at, notified_ship_date"
 )
-ORDER_DATES = "UPDATE orders SET status = ?, ship_date = ? WHERE id = ?"
-ORDER_NOTIFIED = "UPDATE orders SET notified_ship_date = ? WHERE id = ?"
+ORDER_DATES = "UPDATE orders SET status = ?, ship_date = ?, notified_ship_date = ? WHERE id = ?"
 ORDER_CHANGES = (
     "UPDATE orders SET status = ?, ship_date = ?, shipped_at = ?, carrier = ?,"
     " tracking_number = ?, refunded_at = ? WHERE id = ?"
