@@ -281,7 +281,7 @@ async def main() -> None:
     for label, t in (
         ("(a) baseline: schedule(), pure, in memory (best of 3)", a),
         ("(b) baseline: bare executemany of N UPDATE ship_date", b),
-        ("(c) baseline: bare SQL of (d)'s writes (N UPDATE + 2N INSERT)", c),
+        ("(c) baseline: bare SQL of the outbox's writes (N UPDATE + 2N INSERT)", c),
         ("(d) set_plan(), every order moves: new dates durable", d.timing),
         ("(d2) then every fan told (history + notice, outbox)", told_all.timing),
         ("(e) set_plan(), no order moves", e.timing),
