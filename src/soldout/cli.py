@@ -133,8 +133,12 @@ def verify_draw(source: str) -> None:
 
 
 def _add_lazy_commands() -> None:
+    """Commands that live with their own package (they import their heavy parts only
+    when run)."""
+    from soldout.rehearsal.command import rehearse
     from soldout.reports.command import report
 
+    cli.add_command(rehearse)
     cli.add_command(report)
 
 

@@ -20,6 +20,7 @@ from soldout.rehearsal.checks import (
     SkuCount,
     Yes,
     check_invariants,
+    exit_status,
 )
 from soldout.rehearsal.runner import RunOutcome, run_scenario
 from soldout.rehearsal.scenario import Scenario, ScenarioError, bundled_scenarios, load_scenario
@@ -40,6 +41,7 @@ __all__ = [
     "Yes",
     "bundled_scenarios",
     "check_invariants",
+    "exit_status",
     "load_scenario",
     "run_scenario",
 ]

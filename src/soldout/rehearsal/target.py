@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -28,7 +28,7 @@ __all__ = ["Target", "check_target", "local_server"]
 @dataclass(frozen=True, slots=True)
 class Target:
     base_url: str
-    admin_token: str
+    admin_token: str = field(repr=False)
     started_here: bool = False
 
 
