@@ -17,6 +17,7 @@ from soldout.api import routes_admin, routes_community, routes_fans, routes_fulf
 from soldout.api.errors import install_handlers
 from soldout.api.hotpath import Front
 from soldout.services import Platform
+from soldout.web import admin_pages, mount_static, storefront
 
 __all__ = ["build_app"]
 
@@ -53,6 +54,9 @@ def build_app(
     api.include_router(routes_admin.router)
     api.include_router(routes_fulfilment.router)
     api.include_router(routes_community.router)
+    api.include_router(storefront.router)
+    api.include_router(admin_pages.router)
+    mount_static(api)
     _serve_docs(api)
 
     @api.get("/healthz", tags=["anyone"])

@@ -10,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from soldout.domain.errors import Forbidden, Unauthorized
 from soldout.services import Platform
+from soldout.web import FAN_COOKIE, WEB_HEADER
 
 __all__ = ["Actor", "AdminAuth", "Credentials", "FanAuth", "platform_of"]
 
@@ -37,8 +38,19 @@ def require_admin(request: Request, credentials: Credentials) -> None:
         raise Unauthorized("the token is not valid")
 
 
+def web_fan_token(request: Request) -> str | None:
+    """The fan token of a signed-in browser: the cookie, honoured only on a request that
+    carries `X-Soldout-Web: 1` (which a cross-site form or link cannot send)."""
+    if request.headers.get(WEB_HEADER) != "1":
+        return None
+    return request.cookies.get(FAN_COOKIE)
+
+
 def require_fan(request: Request, credentials: Credentials) -> str:
-    fan_id = platform_of(request).tokens.fan_of(_token(credentials))
+    token = credentials.credentials if credentials is not None else web_fan_token(request)
+    if token is None:
+        raise Unauthorized()
+    fan_id = platform_of(request).tokens.fan_of(token)
     if fan_id is None:
         raise Unauthorized("the token is not valid")
     return fan_id

@@ -27,6 +27,7 @@ from soldout.engine import SaleEngine
 from soldout.engine.draws import RESERVED_KEY_PREFIX
 from soldout.services.gate import Gate, Passage
 from soldout.services.tokens import TokenSigner
+from soldout.web import FAN_COOKIE
 
 __all__ = ["ClaimRequest", "Front", "parse_claim", "passage_of"]
 
@@ -95,6 +96,15 @@ def passage_of(
         pow_nonce=nonce or None,
         with_code=with_code,
     )
+
+
+def cookie_value(header: bytes, name: bytes) -> bytes:
+    """One cookie's value from a raw `Cookie` header (empty if absent)."""
+    for part in header.split(b";"):
+        key, _, value = part.strip().partition(b"=")
+        if key == name:
+            return value.strip().strip(b'"')
+    return b""
 
 
 def bearer(value: bytes | None) -> str:
@@ -184,10 +194,14 @@ class Front:
         await self._app(scope, receive, send)
 
     async def claim(self, launch_id: str, scope: Scope, receive: Receive, send: Send) -> None:
-        auth = key = length = admission = proof = None
+        auth = key = length = admission = proof = web = cookie = None
         for name, value in scope["headers"]:
             if name == b"authorization":
                 auth = value
+            elif name == b"x-soldout-web":
+                web = value
+            elif name == b"cookie":
+                cookie = value
             elif name == b"idempotency-key":
                 key = value
             elif name == b"content-length":
@@ -205,6 +219,8 @@ class Front:
             await too_large(send, MAX_CLAIM_BODY)
             return
         try:
+            if auth is None and web == b"1" and cookie is not None:
+                auth = b"Bearer " + cookie_value(cookie, FAN_COOKIE.encode())
             fan_id = self._tokens.fan_of(bearer(auth))
             if fan_id is None:
                 raise Unauthorized("the token is not valid")

@@ -41,6 +41,7 @@ async def _plan_production(platform: Platform, product_id: str, today: date) -> 
 
 
 async def seed(platform: Platform, settings: Settings, opens_in: int) -> None:
+    platform.demo = True
     now = platform.clock.now()
     live = [
         b

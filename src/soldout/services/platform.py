@@ -58,6 +58,7 @@ class Platform:
         self.fans.on_register(self._cancel_duplicates)
         self.fans.check_entries_with(self.gate.check_entry)
         self._sweeper: asyncio.Task[None] | None = None
+        self.demo = False  # `soldout demo`: sign-in links are shown on screen, not mailed
 
     def _cancel_duplicates(self, fan: Fan) -> None:
         """A new account made a group of duplicate buyers: in launches whose rule is

@@ -1,0 +1,39 @@
+"""The web pages: the storefront a fan uses and the admin a maker runs a launch from.
+
+Server-rendered (Jinja2) with a little JavaScript; every asset is served by soldout itself.
+Pages call the same JSON API as everyone else. A signed-in browser holds the fan's token
+in an HttpOnly, SameSite=Strict cookie; the API accepts it only with the header
+`X-Soldout-Web: 1` (a custom header, which another site cannot make a browser send), so a
+cookie never authorises a forged cross-site request.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.types import Scope
+
+__all__ = ["ADMIN_COOKIE", "FAN_COOKIE", "TEMPLATES", "WEB_HEADER", "mount_static"]
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
+FAN_COOKIE = "soldout_fan"
+ADMIN_COOKIE = "soldout_admin"
+WEB_HEADER = "x-soldout-web"
+
+
+class CachedStatic(StaticFiles):
+    """Static assets with a cache lifetime (they also carry an ETag)."""
+
+    async def get_response(self, path: str, scope: Scope):  # type: ignore[no-untyped-def]
+        response = await super().get_response(path, scope)
+        if response.status_code == 200:
+            response.headers["cache-control"] = "public, max-age=3600"
+        return response
+
+
+def mount_static(app: FastAPI) -> None:
+    app.mount("/static", CachedStatic(directory=str(HERE / "static")), name="static")
