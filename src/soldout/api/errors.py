@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 from typing import Any
 
@@ -69,6 +70,17 @@ def extra_headers(error: e.DomainError) -> dict[str, str] | None:
     return None
 
 
+def _page(status: int, detail: str) -> Response:
+    words = "This page does not exist." if status == 404 else detail
+    body = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>soldout: {status}</title></head><body><main><h1>{html.escape(words)}</h1>"
+        '<p><a href="/">Back to the launches</a></p></main></body></html>'
+    )
+    return Response(body, status_code=status, media_type="text/html")
+
+
 def _json(status: int, body: bytes, headers: dict[str, str] | None = None) -> Response:
     return Response(body, status_code=status, media_type="application/json", headers=headers)
 
@@ -108,4 +120,8 @@ def install_handlers(app: FastAPI) -> None:
     async def on_http_error(request: Request, exc: HTTPException) -> Response:
         code = _HTTP_CODES.get(exc.status_code, "error")
         headers = dict(exc.headers) if exc.headers else None
+        if "text/html" in request.headers.get("accept", "") and not request.url.path.startswith(
+            "/api/"
+        ):
+            return _page(exc.status_code, str(exc.detail))  # a person in a browser
         return _json(exc.status_code, error_body(code, str(exc.detail), None), headers)

@@ -73,6 +73,8 @@ def launch_view(book: LaunchBook, now: datetime, orders: OrderDesk | None = None
                 "batch": stock.batch,
                 "available": stock.available,
                 "set_aside": stock.set_aside,
+                "held": stock.held,
+                "sold": stock.paid,
                 "sold_out": stock.available == 0,
                 "next_ship_date": _d(orders.estimate_for(book.product.id, sku.code, 1))
                 if orders
@@ -104,7 +106,19 @@ def launch_view(book: LaunchBook, now: datetime, orders: OrderDesk | None = None
         "reservations": len(book.reservations),
         "skus": skus,
         "server_time": now.isoformat(),
+        "poll_after_seconds": _poll_after(book, now),
     }
+
+
+def _poll_after(book: LaunchBook, now: datetime) -> float:
+    """How soon a page should ask again: often around the opening and during the sale,
+    rarely otherwise (the launch view is computed from memory, but a crowd is a crowd)."""
+    to_open = (book.launch.sale_opens_at - now).total_seconds()
+    if 0 < to_open <= 30:
+        return 1.0
+    if book.status(now).value in ("on_sale", "paused"):
+        return 3.0
+    return 10.0
 
 
 def stats_view(book: LaunchBook, claims: dict[str, int], now: datetime) -> dict[str, Any]:

@@ -73,4 +73,6 @@ async def seed(platform: Platform, settings: Settings, opens_in: int) -> None:
     click.echo(
         f"demo launch {book.launch.title!r} opens at {book.launch.sale_opens_at:%H:%M:%S} UTC"
     )
-    click.echo(f"  launch:    {base}/api/v1/launches/{book.launch.id}")
+    click.echo(f"  storefront: {base}/launches/{book.launch.id}")
+    click.echo(f"  admin:      {base}/admin  (sign in with the admin token below)")
+    click.echo(f"  launch API: {base}/api/v1/launches/{book.launch.id}")

@@ -80,6 +80,9 @@ class _Fans:
     async def by_referral_code(self, code: str) -> Fan | None:
         return next((f for f in self.rows.values() if f.referral_code == code), None)
 
+    async def by_email(self, email: str) -> Fan | None:
+        return next((f for f in self.rows.values() if f.email == email), None)
+
     async def referral_pairs(self) -> Sequence[tuple[str, str]]:
         return [(f.id, f.referred_by) for f in self.rows.values() if f.referred_by is not None]
 

@@ -62,6 +62,9 @@ class FanRepository(Protocol):
         """Raise `soldout.domain.errors.Conflict` (code `email_taken`) on a duplicate e-mail."""
 
     async def get(self, fan_id: str) -> Fan | None: ...
+    async def by_email(self, email: str) -> Fan | None:
+        """`email` normalised (see `domain.fans.normalise_email`)."""
+
     async def by_referral_code(self, code: str) -> Fan | None: ...
     async def referral_pairs(self) -> Sequence[tuple[str, str]]:
         """(fan, the fan who referred them) for every referred fan."""

@@ -245,6 +245,10 @@ class SqliteFans(_Repo):
         row = self._read.execute("SELECT * FROM fans WHERE referral_code = ?", (code,)).fetchone()
         return fan_from_row(row) if row else None
 
+    async def by_email(self, email: str) -> Fan | None:
+        row = self._read.execute("SELECT * FROM fans WHERE email = ?", (email,)).fetchone()
+        return fan_from_row(row) if row else None
+
     async def referral_pairs(self) -> Sequence[tuple[str, str]]:
         return [
             (r[0], r[1])

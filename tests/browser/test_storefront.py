@@ -1,0 +1,140 @@
+"""The fan's journey in a real browser: join through a referral link, reserve, wait for
+the opening, buy, pay, see the order with its ship date. Screenshots of the main pages
+at a phone and a desktop size go to docs/screenshots/store-*.png."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from tests.support import ServerProcess, claim, create_launch, register
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+def _shoot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.set_viewport_size(PHONE)
+    page.screenshot(path=str(SHOTS / f"store-{name}-phone.png"), full_page=True)
+    page.set_viewport_size(DESKTOP)
+    page.screenshot(path=str(SHOTS / f"store-{name}-desktop.png"), full_page=True)
+    page.set_viewport_size(PHONE)
+
+
+def _join(page: Any, server: ServerProcess, path: str = "/join") -> str:
+    email = f"{uuid.uuid4().hex[:10]}@fans.test"
+    page.goto(server.base_url + path)
+    page.get_by_label("Name").fill("Ann Fan")
+    page.get_by_label("E-mail").fill(email)
+    page.get_by_role("button", name="Join").click()
+    page.wait_for_url(re.compile(r"/me$"))
+    return email
+
+
+def test_the_whole_fan_journey(browser: Any, store_server: ServerProcess) -> None:
+    with store_server.admin() as admin, store_server.client() as anyone:
+        launch = create_launch(admin, batch={"A": 20, "B": 10}, opens_in=4, per_fan_limit=1)
+        today = date.today()
+        for sku in ("A", "B"):
+            plan = admin.put(
+                f"/api/v1/products/{launch['product_id']}/skus/{sku}/plan",
+                json={
+                    "starts_on": (today + timedelta(days=2)).isoformat(),
+                    "produced": 0,
+                    "rates": [
+                        {"starts_on": (today + timedelta(days=2)).isoformat(), "units_per_day": 5}
+                    ],
+                },
+            )
+            assert plan.status_code == 200, plan.text
+        referrer = register(anyone)
+
+    context = browser.new_context(viewport=PHONE, locale="en-GB")
+    page = context.new_page()
+    try:
+        _join(page, store_server, f"/join?ref={referrer['referral_code']}")
+        assert page.get_by_role("heading", name="Hello, Ann Fan").is_visible()
+
+        page.goto(f"{store_server.base_url}/launches/{launch['id']}")
+        assert page.locator("#countdown").inner_text().startswith("Opens in")
+        page.get_by_role("button", name="Reserve (free)").click()
+        page.get_by_text("Reserved. Come back when the sale opens.").wait_for()
+
+        # The countdown reaches zero on the server's clock; the page then fetches the state.
+        page.locator("#status", has_text="On sale now").wait_for(timeout=10_000)
+        page.locator("#counts tr[data-sku=A] .available", has_text="20").wait_for()
+        _shoot(page, "launch")
+
+        page.get_by_role("button", name="Buy").click()
+        page.get_by_text("You got one!").wait_for()
+        page.locator("#counts tr[data-sku=A] .available", has_text="19").wait_for(timeout=10_000)
+        page.locator("#claim-link").click()
+
+        page.wait_for_url(re.compile(r"/claims/"))
+        page.locator("#deadline", has_text="Time left to pay").wait_for()
+        assert "EUR 10.00" in page.locator("main").inner_text()
+        _shoot(page, "claim")
+        page.get_by_label("Card (test payments)").select_option("tok_ok")
+        page.get_by_role("button", name=re.compile("^Pay ")).click()
+        page.get_by_text("Paid. Thank you!").wait_for()
+        page.locator("#order-link").click()
+
+        page.wait_for_url(re.compile(r"/orders/"))
+        ship = page.locator("#ship-date").inner_text()
+        assert re.match(r"\d{4}-\d{2}-\d{2} \(estimated\)", ship), ship
+        _shoot(page, "order")
+
+        page.goto(f"{store_server.base_url}/me")
+        text = page.locator("main").inner_text()
+        assert "ships " in text
+        assert "/join?ref=" in page.locator("#ref-link").input_value()
+        _shoot(page, "me")
+
+        # Buying again is refused in words: one per fan.
+        page.goto(f"{store_server.base_url}/launches/{launch['id']}")
+        page.get_by_role("button", name="Buy").click()
+        page.get_by_text("You have reached the limit").wait_for()
+    finally:
+        context.close()
+
+
+def test_sold_out_is_said_in_words(browser: Any, store_server: ServerProcess) -> None:
+    with store_server.admin() as admin, store_server.client() as anyone:
+        launch = create_launch(admin, batch={"A": 1})
+        first = register(anyone)
+        assert claim(anyone, launch["id"], first["token"]).status_code == 201
+
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    try:
+        _join(page, store_server)
+        page.goto(f"{store_server.base_url}/launches/{launch['id']}")
+        page.locator("#status", has_text="Sold out").wait_for()
+        page.get_by_role("button", name="Buy").click()  # still asks the server
+        page.get_by_text("Sold out: every unit open to everyone has been sold.").wait_for()
+        _shoot(page, "sold-out")
+    finally:
+        context.close()
+
+
+def test_a_launch_with_proof_of_work_is_bought_in_the_browser(
+    browser: Any, store_server: ServerProcess
+) -> None:
+    with store_server.admin() as admin:
+        launch = create_launch(admin, batch={"A": 5}, pow_difficulty=10)
+
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    try:
+        _join(page, store_server)
+        page.goto(f"{store_server.base_url}/launches/{launch['id']}")
+        page.get_by_role("button", name="Buy").click()
+        page.get_by_text("You got one!").wait_for(timeout=20_000)
+        assert "not a bot" in page.locator("#progress").inner_text()
+    finally:
+        context.close()

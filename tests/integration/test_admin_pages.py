@@ -1,0 +1,301 @@
+"""The admin pages over HTTP against a real server: sign-in, forms, audit, CSRF, SSE."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from tests.support import ADMIN_TOKEN, ServerProcess, claim, create_launch, now, register
+
+
+@pytest.fixture
+def browser(shared_server: ServerProcess) -> Iterator[httpx.Client]:
+    """A signed-in browser: the admin cookie, and our own Origin on posts."""
+    with httpx.Client(
+        base_url=shared_server.base_url,
+        timeout=30,
+        headers={"origin": shared_server.base_url},
+    ) as client:
+        answer = client.post("/admin/signin", data={"token": ADMIN_TOKEN})
+        assert answer.status_code == 303
+        assert answer.headers["location"] == "/admin/launches"
+        cookie = answer.headers["set-cookie"].lower()
+        assert "httponly" in cookie
+        assert "samesite=strict" in cookie
+        yield client
+
+
+def csrf_of(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
+    assert found, page.text[:500]
+    return found.group(1)
+
+
+def test_pages_need_sign_in(shared_server: ServerProcess) -> None:
+    with shared_server.client() as anon:
+        for path in ("/admin/launches", "/admin/orders", "/admin/audit", "/admin/products/new"):
+            answer = anon.get(path)
+            assert answer.status_code == 303, path
+            assert answer.headers["location"].startswith("/admin/signin?next=")
+        page = anon.get("/admin/signin")
+        assert page.status_code == 200
+        assert '<label for="token">Admin token</label>' in page.text
+        wrong = anon.post("/admin/signin", data={"token": "not-it"})
+        assert wrong.status_code == 401
+        assert "That is not the admin token." in wrong.text
+        assert "set-cookie" not in wrong.headers
+        # the API's bearer token in a cookie is not enough for the JSON API
+        anon.cookies.set("soldout_admin", ADMIN_TOKEN)
+        assert anon.get("/api/v1/audit").status_code == 401
+
+
+def test_forms_create_a_product_and_launch(browser: httpx.Client) -> None:
+    form = browser.get("/admin/products/new")
+    assert form.status_code == 200
+    assert form.headers["content-security-policy"].startswith("default-src 'self'")
+    token = csrf_of(form)
+    made = browser.post(
+        "/admin/products",
+        data={
+            "csrf": token,
+            "name": "Form Lamp",
+            "sku0_code": "LMP-W",
+            "sku0_name": "White",
+            "sku0_price": "12999",
+            "sku0_cost": "4100",
+            "sku0_currency": "EUR",
+            "sku1_code": "LMP-J",
+            "sku1_price": "1500",
+            "sku1_currency": "JPY",
+        },
+    )
+    assert made.status_code == 303, made.text
+    assert made.headers["location"].startswith("/admin/launches/new?product_id=prd")
+    page = browser.get(made.headers["location"])
+    assert "EUR 129.99" in page.text  # money shown exactly
+    assert "JPY 1,500" in page.text
+    product_id = re.search(r'name="product_id" value="(prd[^"]+)"', page.text)
+    assert product_id
+    opens = (now() - timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S")
+    launch = browser.post(
+        "/admin/launches",
+        data={
+            "csrf": token,
+            "product_id": product_id.group(1),
+            "title": "Form launch",
+            "sale_opens_at": opens,
+            "batch_LMP-W": "7",
+            "batch_LMP-J": "0",
+            "per_fan_limit": "2",
+        },
+    )
+    assert launch.status_code == 303, launch.text
+    launch_id = launch.headers["location"].split("/")[-1].split("?")[0]
+    answer = httpx.get(f"{browser.base_url}/api/v1/launches/{launch_id}")
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["title"] == "Form launch"
+    assert body["per_fan_limit"] == 2
+    assert [(s["code"], s["batch"]) for s in body["skus"]] == [("LMP-W", 7)]
+    listed = browser.get("/admin/launches")
+    assert "Form launch" in listed.text
+
+
+def test_a_bad_form_is_answered_in_words(browser: httpx.Client) -> None:
+    token = csrf_of(browser.get("/admin/products/new"))
+    answer = browser.post(
+        "/admin/products",
+        data={
+            "csrf": token,
+            "name": "X",
+            "sku0_code": "A",
+            "sku0_price": "12.50",
+            "sku0_currency": "EUR",
+        },
+    )
+    assert answer.status_code == 400
+    assert "price must be a whole number" in answer.text
+    assert 'value="12.50"' in answer.text  # what was typed is kept
+
+
+def test_pause_and_resume_are_audited(browser: httpx.Client, shared_server: ServerProcess) -> None:
+    with shared_server.admin() as admin:
+        launch = create_launch(admin)
+    page = browser.get(f"/admin/launches/{launch['id']}")
+    assert page.status_code == 200
+    token = csrf_of(page)
+    paused = browser.post(f"/admin/launches/{launch['id']}/pause", data={"csrf": token})
+    assert paused.status_code == 303
+    assert "Sale paused." in browser.get(paused.headers["location"]).text
+    with shared_server.client() as anyone:
+        assert anyone.get(f"/api/v1/launches/{launch['id']}").json()["status"] == "paused"
+        fan = register(anyone)
+        assert claim(anyone, launch["id"], fan["token"]).status_code == 409
+        resumed = browser.post(f"/admin/launches/{launch['id']}/resume", data={"csrf": token})
+        assert resumed.status_code == 303
+        assert anyone.get(f"/api/v1/launches/{launch['id']}").json()["status"] == "on_sale"
+    with shared_server.admin() as admin:
+        audit = admin.get("/api/v1/audit", params={"limit": 50}).json()
+    mine = [e["action"] for e in audit if e["subject"] == launch["id"]]
+    assert mine[:2] == ["launch.resume", "launch.pause"]
+    assert all(e["actor"].startswith("admin:") for e in audit)
+    log = browser.get("/admin/audit")
+    assert "launch.pause" in log.text
+    assert launch["id"] in log.text
+
+
+def test_cancel_needs_the_confirmation(browser: httpx.Client, shared_server: ServerProcess) -> None:
+    with shared_server.admin() as admin:
+        launch = create_launch(admin)
+    token = csrf_of(browser.get(f"/admin/launches/{launch['id']}"))
+    refused = browser.post(f"/admin/launches/{launch['id']}/cancel", data={"csrf": token})
+    assert refused.status_code == 400
+    assert "confirm" in refused.text
+    done = browser.post(
+        f"/admin/launches/{launch['id']}/cancel", data={"csrf": token, "confirm": "cancel"}
+    )
+    assert done.status_code == 303
+    assert "Cancelled" in browser.get(f"/admin/launches/{launch['id']}").text
+
+
+def test_codes_issue_and_export(browser: httpx.Client, shared_server: ServerProcess) -> None:
+    with shared_server.admin() as admin:
+        launch = create_launch(admin, batch={"A": 10, "B": 5})
+    token = csrf_of(browser.get(f"/admin/launches/{launch['id']}"))
+    issued = browser.post(
+        f"/admin/launches/{launch['id']}/codes", data={"csrf": token, "count": "3", "sku": "B"}
+    )
+    assert issued.status_code == 303
+    exported = browser.get(f"/admin/launches/{launch['id']}/codes.csv")
+    assert exported.status_code == 200
+    lines = exported.text.strip().splitlines()
+    assert lines[0] == "code,sku,any_sku,expires_at,state,granted_to"
+    assert len(lines) == 4
+    assert all(",B,0,," in line for line in lines[1:])
+
+
+def test_a_post_without_the_form_token_or_from_another_site_is_refused(
+    browser: httpx.Client, shared_server: ServerProcess
+) -> None:
+    with shared_server.admin() as admin:
+        launch = create_launch(admin)
+    path = f"/admin/launches/{launch['id']}/pause"
+    token = csrf_of(browser.get(f"/admin/launches/{launch['id']}"))
+    no_token = browser.post(path, data={})
+    assert no_token.status_code == 403
+    assert "did not come from this admin" in no_token.text
+    wrong = browser.post(path, data={"csrf": "0" * 64})
+    assert wrong.status_code == 403
+    elsewhere = browser.post(path, data={"csrf": token}, headers={"origin": "https://evil.example"})
+    assert elsewhere.status_code == 403
+    with shared_server.client() as anyone:
+        assert anyone.get(f"/api/v1/launches/{launch['id']}").json()["status"] == "on_sale"
+
+
+def test_orders_page_ships_and_filters(browser: httpx.Client, shared_server: ServerProcess) -> None:
+    with shared_server.admin() as admin:
+        launch = create_launch(admin, batch={"A": 5})
+    with shared_server.client() as anyone:
+        for _ in range(3):
+            fan = register(anyone)
+            made = claim(anyone, launch["id"], fan["token"]).json()
+            paid = anyone.post(
+                f"/api/v1/claims/{made['id']}/payment",
+                json={"method": "test", "token": "tok_ok"},
+                headers={"authorization": f"Bearer {fan['token']}", "idempotency-key": "p1"},
+            )
+            assert paid.status_code == 200, paid.text
+    page = browser.get("/admin/orders", params={"launch_id": launch["id"]})
+    assert page.text.count("EUR 10.00") == 3
+    line = f"{launch['product_id']}/A"
+    assert f'<option value="{line}"' in page.text
+    shipped = browser.post(
+        "/admin/orders/ship-next",
+        data={"csrf": csrf_of(page), "line": line, "count": "2", "carrier": "DHL"},
+    )
+    assert shipped.status_code == 200
+    assert "2 orders shipped" in shipped.text
+    only = browser.get("/admin/orders", params={"launch_id": launch["id"], "status": "shipped"})
+    assert only.text.count("EUR 10.00") == 2
+    csv = browser.get("/admin/orders.csv", params={"launch_id": launch["id"]})
+    assert csv.status_code == 200
+    assert csv.text.startswith("order_id,paid_at,")
+    assert len(csv.text.strip().splitlines()) == 4
+
+
+def test_plan_page_answers_what_moved(browser: httpx.Client, shared_server: ServerProcess) -> None:
+    with shared_server.admin() as admin:
+        launch = create_launch(admin)
+    path = f"/admin/products/{launch['product_id']}/skus/A/plan"
+    page = browser.get(path)
+    assert page.status_code == 200
+    answer = browser.post(
+        path,
+        data={
+            "csrf": csrf_of(page),
+            "starts_on": "2030-01-01",
+            "produced": "5",
+            "rates": "2030-01-01 10\n2030-02-01 0",
+            "adjustments": "2030-01-03 -2 inventory",
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    assert "Plan saved" in answer.text
+    assert "moved" in answer.text
+    with shared_server.admin() as admin:
+        plan = admin.get(f"/api/v1/products/{launch['product_id']}/skus/A/plan").json()["plan"]
+    assert plan["rates"][1] == {"starts_on": "2030-02-01", "units_per_day": 0}
+    assert plan["adjustments"] == [{"on": "2030-01-03", "units": -2, "note": "inventory"}]
+
+
+def test_live_stream_sends_a_first_snapshot(
+    browser: httpx.Client, shared_server: ServerProcess
+) -> None:
+    with shared_server.admin() as admin:
+        launch = create_launch(admin, batch={"A": 20, "B": 3})
+    assert browser.get(f"/admin/launches/{launch['id']}/dashboard").status_code == 200
+    events: list[tuple[str, str]] = []
+    deadline = time.monotonic() + 10
+    with browser.stream("GET", f"/admin/launches/{launch['id']}/live") as stream:
+        assert stream.status_code == 200
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        kind = ""
+        for line in stream.iter_lines():
+            assert time.monotonic() < deadline, "no snapshot within 10 s"
+            if line.startswith("event:"):
+                kind = line.partition(":")[2].strip()
+            elif line.startswith("data:"):
+                events.append((kind, line.partition(":")[2].strip()))
+                if kind == "snapshot":
+                    break
+    assert events[0][0] == "history"
+    snapshot = json.loads(events[-1][1])
+    assert set(snapshot) >= {
+        "at",
+        "status",
+        "sold",
+        "held",
+        "available",
+        "claims",
+        "claims_per_second",
+        "reservations",
+        "waiting_room",
+        "skus",
+    }
+    assert snapshot["available"] == 23
+    assert snapshot["skus"]["B"] == {
+        "batch": 3,
+        "available": 3,
+        "set_aside": 0,
+        "held": 0,
+        "paid": 0,
+    }
+    with httpx.Client(base_url=browser.base_url) as anon:
+        refused = anon.get(f"/admin/launches/{launch['id']}/live")
+        assert refused.status_code == 303

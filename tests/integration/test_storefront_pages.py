@@ -1,0 +1,156 @@
+"""The storefront's pages over HTTP against a real server."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+
+from tests.support import ServerProcess, create_launch
+
+
+def _join(client: httpx.Client, ref: str = "") -> str:
+    """Join through the form, as a browser does; returns the e-mail."""
+    email = f"{uuid.uuid4().hex[:10]}@fans.test"
+    response = client.post("/join", data={"email": email, "name": "Ann", "ref": ref, "next": ""})
+    assert response.status_code == 303, response.text
+    assert response.headers["location"] == "/me"
+    cookie = response.headers["set-cookie"].lower()
+    assert "httponly" in cookie
+    assert "samesite=strict" in cookie
+    return email
+
+
+def test_pages_render_with_their_content(shared_server: ServerProcess, admin: httpx.Client) -> None:
+    launch = create_launch(
+        admin, batch={"A": 7, "B": 3}, opens_in=3600, per_fan_limit=2, pow_difficulty=10
+    )
+    with shared_server.client() as anyone:
+        home = anyone.get("/")
+        assert home.status_code == 200
+        assert 'lang="en"' in home.text
+        assert launch["id"] in home.text
+
+        page = anyone.get(f"/launches/{launch['id']}")
+        assert page.status_code == 200
+        assert "text/html" in page.headers["content-type"]
+        text = page.text
+        assert "EUR 10.00" in text
+        assert "EUR 10.01" in text
+        assert "Up to 2 per fan" in text
+        assert "puzzle" in text  # proof of work in plain words
+        assert 'aria-live="polite"' in text
+        assert "Join</a> or" in text  # not signed in: asked to join
+
+        for path in ("/join?ref=ABCD2345", "/signin"):
+            response = anyone.get(path)
+            assert response.status_code == 200, path
+        assert 'value="ABCD2345"' in anyone.get("/join?ref=ABCD2345").text
+
+        me = anyone.get("/me")
+        assert me.status_code == 303
+        assert me.headers["location"].startswith("/signin")
+
+
+def test_unknown_things_are_friendly_pages(shared_server: ServerProcess) -> None:
+    with shared_server.client() as anyone:
+        for path in ("/launches/lch_nope",):
+            response = anyone.get(path)
+            assert response.status_code == 404
+            assert response.headers["content-type"].startswith("text/html")
+            assert "We could not find that page" in response.text
+            assert "{" not in response.text.split("<main", 1)[1].split("</main>", 1)[0]
+    with shared_server.client() as client:
+        _join(client)
+        for path in ("/claims/clm_nope", "/orders/ord_nope"):
+            response = client.get(path)
+            assert response.status_code == 404, path
+            assert "We could not find that page" in response.text
+
+
+def test_static_assets_are_cached(shared_server: ServerProcess) -> None:
+    with shared_server.client() as anyone:
+        for name in ("store.css", "store.js", "store-pow.js"):
+            response = anyone.get(f"/static/{name}")
+            assert response.status_code == 200, name
+            assert "max-age" in response.headers["cache-control"]
+
+
+def test_the_cookie_alone_cannot_buy(shared_server: ServerProcess, admin: httpx.Client) -> None:
+    launch = create_launch(admin, batch={"A": 5})
+    with shared_server.client() as client:
+        _join(client)
+        url = f"/api/v1/launches/{launch['id']}/claims"
+        headers = {"idempotency-key": uuid.uuid4().hex}
+        forged = client.post(url, json={"sku": "A"}, headers=headers)
+        assert forged.status_code == 401
+        assert client.get("/api/v1/me").status_code == 401
+        web = client.post(url, json={"sku": "A"}, headers={**headers, "x-soldout-web": "1"})
+        assert web.status_code == 201, web.text
+        claim_page = client.get(f"/claims/{web.json()['id']}")
+        assert claim_page.status_code == 200
+        assert "EUR 10.00" in claim_page.text
+        assert "tok_decline" in claim_page.text
+
+
+def test_join_refuses_bad_input_in_words(shared_server: ServerProcess) -> None:
+    with shared_server.client() as anyone:
+        bad = anyone.post("/join", data={"email": "nope", "name": "Ann"})
+        assert bad.status_code == 422
+        assert "valid e-mail" in bad.text
+        assert 'aria-invalid="true"' in bad.text
+        unknown = anyone.post(
+            "/join", data={"email": "x@fans.test", "name": "Ann", "ref": "ZZZZZZZZ"}
+        )
+        assert unknown.status_code == 422
+        assert "referral code" in unknown.text
+        foreign = anyone.post(
+            "/join",
+            data={"email": "y@fans.test", "name": "Ann"},
+            headers={"origin": "https://evil.example"},
+        )
+        assert foreign.status_code == 403
+
+
+def test_referral_and_sign_in_link(shared_server: ServerProcess) -> None:
+    with shared_server.client() as first:
+        _join(first)
+        me = first.get("/me")
+        assert me.status_code == 200
+        link = me.text.split('id="ref-link"', 1)[1].split('value="', 1)[1].split('"', 1)[0]
+        assert link.startswith(shared_server.base_url + "/join?ref=")
+        code = link.rsplit("=", 1)[1]
+
+    with shared_server.client() as second:
+        email = _join(second, ref=code)
+        standing = second.get("/api/v1/me", headers={"x-soldout-web": "1"}).json()
+        assert standing["referred_by"] is not None
+        fan_token = second.cookies["soldout_fan"]
+        assert second.post("/signout").status_code == 303
+        assert "soldout_fan" not in second.cookies
+        assert second.get("/me").status_code == 303
+
+        sent = second.post("/signin", data={"email": email, "next": "/me"})
+        assert sent.status_code == 200
+        assert "sign-in link" in sent.text
+        missing = second.post("/signin", data={"email": "nobody@fans.test"})
+        assert missing.status_code == 200  # the same answer: no address enumeration
+
+    # Not in demo mode: the link is not on screen but in the fan's messages.
+    assert "signin-link" not in sent.text
+    with shared_server.client(fan_token) as fan:
+        notes = fan.get("/api/v1/me/notifications").json()
+    url = next(n["data"]["url"] for n in notes if n["kind"] == "sign_in_link")
+    path = url.removeprefix(shared_server.base_url)
+    assert path.startswith("/signin/")
+    with shared_server.client() as browser:
+        response = browser.get(path)
+        assert response.status_code == 303
+        assert response.headers["location"] == "/me"
+        assert "Hello, Ann" in browser.get("/me").text
+    with shared_server.client() as again:
+        used = again.get(path)
+        assert used.status_code == 400
+        assert "already used" in used.text
+        tampered = again.get(path[:-2] + ("xx" if not path.endswith("xx") else "yy"))
+        assert tampered.status_code == 400
