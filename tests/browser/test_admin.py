@@ -4,6 +4,8 @@ scripted crowd buys, ship orders. Screenshots go to docs/screenshots/admin-*.png
 
 from __future__ import annotations
 
+import os
+import tempfile
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -14,7 +16,13 @@ from playwright.sync_api import Browser, Page, ViewportSize, expect
 
 from tests.support import ADMIN_TOKEN, ServerProcess
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Screenshots go to docs/screenshots with SOLDOUT_SCREENSHOTS=1 (to refresh the docs);
+# otherwise to a scratch directory, so a test run never changes tracked files.
+SHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("SOLDOUT_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "soldout-screenshots"
+)
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 

@@ -4,7 +4,9 @@ at a phone and a desktop size go to docs/screenshots/store-*.png."""
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
@@ -12,7 +14,13 @@ from typing import Any
 
 from tests.support import ServerProcess, claim, create_launch, register
 
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Screenshots go to docs/screenshots with SOLDOUT_SCREENSHOTS=1 (to refresh the docs);
+# otherwise to a scratch directory, so a test run never changes tracked files.
+SHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("SOLDOUT_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "soldout-screenshots"
+)
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 

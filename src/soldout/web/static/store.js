@@ -108,6 +108,8 @@
         row.querySelector(".batch").textContent = s.batch;
         row.querySelector(".available").textContent = s.sold_out ? "Sold out" : s.available;
         row.querySelector(".set-aside").textContent = s.set_aside;
+        row.querySelector(".held").textContent = s.held;
+        row.querySelector(".sold").textContent = s.sold;
       }
       const n = v.reservations;
       $("#reservations").textContent = `${n} ${n === 1 ? "fan has" : "fans have"} reserved.`;
