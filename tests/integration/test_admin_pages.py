@@ -107,6 +107,57 @@ def test_forms_create_a_product_and_launch(browser: httpx.Client) -> None:
     assert "Form launch" in listed.text
 
 
+def test_the_launch_form_sets_the_fairness_rules(
+    browser: httpx.Client, shared_server: ServerProcess
+) -> None:
+    with shared_server.admin() as admin:
+        product = admin.post(
+            "/api/v1/products",
+            json={
+                "name": "Rules Lamp",
+                "skus": [{"code": "R", "name": "R", "price": 100, "currency": "EUR"}],
+            },
+        ).json()
+    token = csrf_of(browser.get(f"/admin/launches/new?product_id={product['id']}"))
+    soon = now() + timedelta(minutes=5)
+    made = browser.post(
+        "/admin/launches",
+        data={
+            "csrf": token,
+            "product_id": product["id"],
+            "title": "Fair draw",
+            "sale_opens_at": soon.strftime("%Y-%m-%dT%H:%M:%S"),
+            "reservations_open_at": now().strftime("%Y-%m-%dT%H:%M:%S"),
+            "batch_R": "5",
+            "mode": "draw",
+            "reservation_required": "on",
+            "pow_difficulty": "12",
+            "duplicate_rule": "cancel",
+            "duplicate_limit": "3",
+        },
+    )
+    assert made.status_code == 303, made.text
+    launch_id = made.headers["location"].split("/")[-1].split("?")[0]
+    body = httpx.get(f"{browser.base_url}/api/v1/launches/{launch_id}").json()
+    assert (body["mode"], body["reservation_required"]) == ("draw", True)
+    assert (body["pow_difficulty"], body["duplicate_rule"]) == (12, "cancel")
+    assert body["draw_commitment"]  # a draw commits to its seed from the start
+    refused = browser.post(
+        "/admin/launches",
+        data={
+            "csrf": token,
+            "product_id": product["id"],
+            "title": "Bad room",
+            "sale_opens_at": soon.strftime("%Y-%m-%dT%H:%M:%S"),
+            "batch_R": "5",
+            "mode": "draw",
+            "waiting_room_rate": "fast",
+        },
+    )
+    assert refused.status_code == 400  # the form again, with the mistake in words
+    assert "Waiting room rate must be a number" in refused.text
+
+
 def test_a_bad_form_is_answered_in_words(browser: httpx.Client) -> None:
     token = csrf_of(browser.get("/admin/products/new"))
     answer = browser.post(

@@ -34,8 +34,9 @@ from sse_starlette.sse import EventSourceResponse
 from soldout.api import routes_admin, routes_fulfilment
 from soldout.domain.audit import AuditEntry
 from soldout.domain.claims import OrderStatus
+from soldout.domain.duplicates import DuplicateRule
 from soldout.domain.errors import DomainError, InvalidInput, NotFound
-from soldout.domain.launches import LaunchRules
+from soldout.domain.launches import LaunchRules, Mode
 from soldout.domain.money import Money, validate_currency
 from soldout.domain.products import Product, Sku
 from soldout.engine.book import LaunchBook
@@ -119,6 +120,18 @@ class _Form:
             return int(raw)
         except ValueError:
             raise InvalidInput(f"{label} must be a whole number", field=name) from None
+
+    def optional_integer(self, name: str, label: str) -> int | None:
+        return self.integer(name, label) if self.get(name) else None
+
+    def optional_number(self, name: str, label: str) -> float | None:
+        raw = self.get(name)
+        if not raw:
+            return None
+        try:
+            return float(raw)
+        except ValueError:
+            raise InvalidInput(f"{label} must be a number", field=name) from None
 
     def moment(self, name: str, label: str) -> datetime | None:
         raw = self.get(name)
@@ -405,11 +418,24 @@ async def _make_launch(platform: Platform, form: _Form) -> LaunchBook:
         for s in product.skus
     }
     batch = {code: n for code, n in batch.items() if n}
+    mode = form.get("mode", "first_come")
+    duplicate_rule = form.get("duplicate_rule", "allow")
+    if mode not in ("first_come", "draw"):
+        raise InvalidInput("choose first come or draw", field="mode")
+    if duplicate_rule not in ("allow", "hold", "cancel"):
+        raise InvalidInput("choose allow, hold or cancel", field="duplicate_rule")
     rules = LaunchRules(
+        mode=Mode(mode),
+        reservation_required=form.get("reservation_required") == "on",
         per_fan_limit=form.integer("per_fan_limit", "Units per fan", default=1),
         payment_window_seconds=form.integer(
             "payment_window_seconds", "Payment window", default=900
         ),
+        registered_before=form.moment("registered_before", "Registered before"),
+        waiting_room_rate=form.optional_number("waiting_room_rate", "Waiting room rate"),
+        pow_difficulty=form.optional_integer("pow_difficulty", "Proof of work"),
+        duplicate_rule=DuplicateRule(duplicate_rule),
+        duplicate_limit=form.integer("duplicate_limit", "Accounts per address", default=2),
     )
     book = await platform.catalog.create_launch(
         product_id=product.id,
@@ -417,6 +443,7 @@ async def _make_launch(platform: Platform, form: _Form) -> LaunchBook:
         sale_opens_at=opens,
         rules=rules,
         batch=batch,
+        reservations_open_at=form.moment("reservations_open_at", "Reservations open"),
         sale_closes_at=form.moment("sale_closes_at", "Sale closes"),
         published=form.get("draft") != "on",
     )
