@@ -184,7 +184,7 @@
           roomText.textContent = "It is your turn.";
           return admission;
         }
-        const where = r.position !== null ? `You are number ${r.position} in the queue.` : `About ${r.ahead} fans are ahead of you (places are shuffled at opening).`;
+        const where = r.position !== null ? `You are number ${r.position} in the queue.` : `About ${r.ahead} ${r.ahead === 1 ? "fan is" : "fans are"} ahead of you (places are shuffled at opening).`;
         const wait = r.estimated_wait_seconds > 0 ? ` Estimated wait: ${duration(r.estimated_wait_seconds * 1000)}.` : "";
         roomText.textContent = `You are in the queue; we will let you in shortly. ${where}${wait} Keep this page open.`;
         await sleep(Math.max(0.5, r.poll_after_seconds || 2) * 1000);
