@@ -1,51 +1,36 @@
-"""The SQLite repositories. Reads run on the caller's read connection; writes are jobs for
+"""The SQLite repositories of the catalogue and the sale (those of what follows a sale
+are in `after_sale.py`). Reads run on the caller's read connection; writes are jobs for
 the group-commit writer and resolve once durable."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
-import orjson
-
-from soldout.domain.audit import AuditEntry
-from soldout.domain.claims import Claim, ClaimState, Order, OrderEvent
+from soldout.domain.claims import Claim, ClaimState, Order
 from soldout.domain.codes import PriorityCode
 from soldout.domain.errors import Conflict
 from soldout.domain.fans import Fan, Reservation
-from soldout.domain.fulfilment import ProductionPlan
 from soldout.domain.launches import Launch
 from soldout.domain.money import Money
-from soldout.domain.notifications import Notification
 from soldout.domain.payments import PaymentRecord
 from soldout.domain.products import Product, Sku
-from soldout.store.ports import ExportRow, OrderFilter
 from soldout.store.sqlite.rows import (
     CLAIM_COLUMNS,
+    INSERT_ORDER,
     LAUNCH_COLUMNS,
-    ORDER_CHANGES,
-    ORDER_COLUMNS,
-    ORDER_DATES,
-    PAYMENT_COLUMNS,
+    UPDATE_PAYMENT,
     claim_from_row,
     claim_row,
     code_from_row,
-    event_from_row,
     fan_from_row,
     launch_from_row,
     more_rules_json,
-    notification_from_row,
-    order_changes,
-    order_from_row,
     order_row,
-    payment_from_row,
     payment_row,
-    plan_from_json,
-    plan_json,
     reservation_from_row,
     ts,
 )
@@ -59,15 +44,10 @@ class Connections(Protocol):
 
 
 __all__ = [
-    "SqliteAudit",
     "SqliteClaims",
     "SqliteCodes",
     "SqliteFans",
     "SqliteLaunches",
-    "SqliteNotifications",
-    "SqliteOrders",
-    "SqlitePayments",
-    "SqlitePlans",
     "SqliteProducts",
     "SqliteReservations",
 ]
@@ -311,8 +291,8 @@ class SqliteClaims(_Repo):
                 "UPDATE claims SET state = 'paid', closed_at = ? WHERE id = ? AND state = 'held'",
                 (ts(paid_at), claim_id),
             )
-            conn.execute(_INSERT_ORDER, order_row(order))
-            conn.execute(_UPDATE_PAYMENT, (*payment_row(payment)[1:], payment.id))
+            conn.execute(INSERT_ORDER, order_row(order))
+            conn.execute(UPDATE_PAYMENT, (*payment_row(payment)[1:], payment.id))
 
         return self._writer.submit(job)
 
@@ -344,158 +324,6 @@ class SqliteClaims(_Repo):
         ]
 
 
-_INSERT_ORDER = f"INSERT INTO orders ({ORDER_COLUMNS}) VALUES ({', '.join('?' * 19)})"
-_UPDATE_PAYMENT = (
-    "UPDATE payments SET "
-    + ", ".join(f"{c} = ?" for c in PAYMENT_COLUMNS.split(", ")[1:])
-    + " WHERE id = ?"
-)
-_EXPORT = (
-    f"SELECT {', '.join('o.' + c for c in ORDER_COLUMNS.split(', '))}, f.email, f.name"
-    " FROM orders o JOIN fans f ON f.id = o.fan_id"
-)
-
-
-class SqliteOrders(_Repo):
-    def update(self, orders: Sequence[Order]) -> asyncio.Future[None]:
-        return self._writer.submit(_many(ORDER_CHANGES, [order_changes(o) for o in orders]))
-
-    def record_dates(
-        self, rows: Sequence[tuple[str, str | None, str | None, str]]
-    ) -> asyncio.Future[None]:
-        return self._writer.submit(_many(ORDER_DATES, rows))
-
-    def add_events(self, events: Sequence[OrderEvent]) -> asyncio.Future[None]:
-        if events and len({e.at for e in events}) == 1:  # one change: one timestamp text
-            at = ts(events[0].at)
-            rows = [(e.order_id, at, e.kind, e.detail) for e in events]
-        else:
-            rows = [(e.order_id, ts(e.at), e.kind, e.detail) for e in events]
-        return self._writer.submit(
-            _many("INSERT INTO order_events (order_id, at, kind, detail) VALUES (?, ?, ?, ?)", rows)
-        )
-
-    async def events(self, order_id: str) -> Sequence[OrderEvent]:
-        return [
-            event_from_row(r)
-            for r in self._read.execute(
-                "SELECT * FROM order_events WHERE order_id = ? ORDER BY id", (order_id,)
-            )
-        ]
-
-    async def all(self) -> Sequence[Order]:
-        return self._orders("", ())
-
-    async def for_fan(self, fan_id: str) -> Sequence[Order]:
-        return self._orders("WHERE fan_id = ?", (fan_id,))
-
-    def _orders(self, where: str, args: tuple[object, ...]) -> list[Order]:
-        return [
-            order_from_row(r)
-            for r in self._read.execute(
-                f"SELECT {ORDER_COLUMNS} FROM orders {where} ORDER BY paid_at, id",
-                args,
-            )
-        ]
-
-    async def page(
-        self, after: tuple[str, str] | None, limit: int, where: OrderFilter
-    ) -> Sequence[ExportRow]:
-        clauses: list[str] = []
-        args: list[object] = []
-        if after is not None:
-            clauses.append("(o.paid_at, o.id) > (?, ?)")
-            args.extend(after)
-        for column, value in (
-            ("launch_id", where.launch_id),
-            ("sku", where.sku),
-            ("status", where.status),
-        ):
-            if value is not None:
-                clauses.append(f"o.{column} = ?")
-                args.append(value)
-        sql = _EXPORT + (" WHERE " + " AND ".join(clauses) if clauses else "")
-        rows = self._read.execute(f"{sql} ORDER BY o.paid_at, o.id LIMIT ?", (*args, limit))
-        return [ExportRow(order_from_row(r), r["email"], r["name"]) for r in rows]
-
-
-class SqlitePayments(_Repo):
-    def add(self, payment: PaymentRecord) -> asyncio.Future[None]:
-        return self._writer.submit(
-            _one(
-                f"INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ({', '.join('?' * 14)})",
-                payment_row(payment),
-            )
-        )
-
-    def update(self, payment: PaymentRecord) -> asyncio.Future[None]:
-        return self._writer.submit(_one(_UPDATE_PAYMENT, (*payment_row(payment)[1:], payment.id)))
-
-    async def all(self) -> Sequence[PaymentRecord]:
-        return [
-            payment_from_row(r)
-            for r in self._read.execute(
-                f"SELECT {PAYMENT_COLUMNS} FROM payments ORDER BY created_at, id"
-            )
-        ]
-
-    def note_event(self, provider: str, event_id: str, at: datetime) -> asyncio.Future[bool]:
-        def job(conn: sqlite3.Connection) -> bool:
-            cursor = conn.execute(
-                "INSERT INTO webhook_events (provider, event_id, received_at) VALUES (?, ?, ?)"
-                " ON CONFLICT DO NOTHING",
-                (provider, event_id, ts(at)),
-            )
-            return cursor.rowcount == 1
-
-        return self._writer.submit(job)
-
-
-class SqlitePlans(_Repo):
-    def put(
-        self, product_id: str, sku: str, plan: ProductionPlan, at: datetime
-    ) -> asyncio.Future[None]:
-        return self._writer.submit(
-            _one(
-                "INSERT INTO production_plans (product_id, sku, plan, updated_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (product_id, sku) DO UPDATE"
-                " SET plan = excluded.plan, updated_at = excluded.updated_at",
-                (product_id, sku, plan_json(plan), ts(at)),
-            )
-        )
-
-    async def all(self) -> Sequence[tuple[str, str, ProductionPlan]]:
-        return [
-            (r["product_id"], r["sku"], plan_from_json(r["plan"]))
-            for r in self._read.execute("SELECT * FROM production_plans")
-        ]
-
-
-class SqliteNotifications(_Repo):
-    def add_many(self, notifications: Sequence[Notification]) -> asyncio.Future[None]:
-        rows = [
-            (n.id, n.fan_id, n.kind, n.message, orjson.dumps(n.data).decode(), ts(n.created_at))
-            for n in notifications
-        ]
-        return self._writer.submit(
-            _many(
-                "INSERT INTO notifications (id, fan_id, kind, message, data, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-        )
-
-    async def for_fan(self, fan_id: str, limit: int) -> Sequence[Notification]:
-        return [
-            notification_from_row(r)
-            for r in self._read.execute(
-                "SELECT * FROM notifications WHERE fan_id = ? ORDER BY created_at DESC, id DESC"
-                " LIMIT ?",
-                (fan_id, limit),
-            )
-        ]
-
-
 class SqliteCodes(_Repo):
     async def add_many(self, codes: Sequence[PriorityCode]) -> None:
         rows = [
@@ -522,28 +350,4 @@ class SqliteCodes(_Repo):
         return [
             code_from_row(r)
             for r in self._read.execute("SELECT * FROM priority_codes ORDER BY created_at, code")
-        ]
-
-
-class SqliteAudit(_Repo):
-    def add(self, entry: AuditEntry) -> asyncio.Future[None]:
-        return self._writer.submit(
-            _one(
-                "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
-                (ts(entry.at), entry.actor, entry.action, entry.subject, json.dumps(entry.detail)),
-            )
-        )
-
-    async def recent(self, limit: int) -> Sequence[AuditEntry]:
-        return [
-            AuditEntry(
-                datetime.fromisoformat(r["at"]),
-                r["actor"],
-                r["action"],
-                r["subject"],
-                json.loads(r["detail"]),
-            )
-            for r in self._read.execute(
-                "SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,)
-            )
         ]

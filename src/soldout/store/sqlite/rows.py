@@ -254,6 +254,14 @@ PAYMENT_COLUMNS = (
 )
 
 
+INSERT_ORDER = f"INSERT INTO orders ({ORDER_COLUMNS}) VALUES ({', '.join('?' * 19)})"
+UPDATE_PAYMENT = (
+    "UPDATE payments SET "
+    + ", ".join(f"{c} = ?" for c in PAYMENT_COLUMNS.split(", ")[1:])
+    + " WHERE id = ?"
+)
+
+
 def payment_row(p: PaymentRecord) -> tuple[object, ...]:
     return (
         p.id,

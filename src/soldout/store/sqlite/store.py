@@ -8,17 +8,19 @@ import sqlite3
 from pathlib import Path
 from typing import TextIO
 
-from soldout.store.sqlite.migrations import upgrade
-from soldout.store.sqlite.repos import (
+from soldout.store.sqlite.after_sale import (
     SqliteAudit,
-    SqliteClaims,
-    SqliteCodes,
-    SqliteFans,
-    SqliteLaunches,
     SqliteNotifications,
     SqliteOrders,
     SqlitePayments,
     SqlitePlans,
+)
+from soldout.store.sqlite.migrations import upgrade
+from soldout.store.sqlite.repos import (
+    SqliteClaims,
+    SqliteCodes,
+    SqliteFans,
+    SqliteLaunches,
     SqliteProducts,
     SqliteReservations,
 )

@@ -1,0 +1,215 @@
+"""The SQLite repositories of what follows a sale: orders (history, dates, pages for
+exports), payments and seen webhook events, production plans, the notifications outbox
+and the audit log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+
+import orjson
+
+from soldout.domain.audit import AuditEntry
+from soldout.domain.claims import Order, OrderEvent
+from soldout.domain.fulfilment import ProductionPlan
+from soldout.domain.notifications import Notification
+from soldout.domain.payments import PaymentRecord
+from soldout.store.ports import ExportRow, OrderFilter
+from soldout.store.sqlite.repos import _many, _one, _Repo
+from soldout.store.sqlite.rows import (
+    ORDER_CHANGES,
+    ORDER_COLUMNS,
+    ORDER_DATES,
+    PAYMENT_COLUMNS,
+    UPDATE_PAYMENT,
+    event_from_row,
+    notification_from_row,
+    order_changes,
+    order_from_row,
+    payment_from_row,
+    payment_row,
+    plan_from_json,
+    plan_json,
+    ts,
+)
+
+__all__ = [
+    "SqliteAudit",
+    "SqliteNotifications",
+    "SqliteOrders",
+    "SqlitePayments",
+    "SqlitePlans",
+]
+
+
+_EXPORT = (
+    f"SELECT {', '.join('o.' + c for c in ORDER_COLUMNS.split(', '))}, f.email, f.name"
+    " FROM orders o JOIN fans f ON f.id = o.fan_id"
+)
+
+
+class SqliteOrders(_Repo):
+    def update(self, orders: Sequence[Order]) -> asyncio.Future[None]:
+        return self._writer.submit(_many(ORDER_CHANGES, [order_changes(o) for o in orders]))
+
+    def record_dates(
+        self, rows: Sequence[tuple[str, str | None, str | None, str]]
+    ) -> asyncio.Future[None]:
+        return self._writer.submit(_many(ORDER_DATES, rows))
+
+    def add_events(self, events: Sequence[OrderEvent]) -> asyncio.Future[None]:
+        if events and len({e.at for e in events}) == 1:  # one change: one timestamp text
+            at = ts(events[0].at)
+            rows = [(e.order_id, at, e.kind, e.detail) for e in events]
+        else:
+            rows = [(e.order_id, ts(e.at), e.kind, e.detail) for e in events]
+        return self._writer.submit(
+            _many("INSERT INTO order_events (order_id, at, kind, detail) VALUES (?, ?, ?, ?)", rows)
+        )
+
+    async def events(self, order_id: str) -> Sequence[OrderEvent]:
+        return [
+            event_from_row(r)
+            for r in self._read.execute(
+                "SELECT * FROM order_events WHERE order_id = ? ORDER BY id", (order_id,)
+            )
+        ]
+
+    async def all(self) -> Sequence[Order]:
+        return self._orders("", ())
+
+    async def for_fan(self, fan_id: str) -> Sequence[Order]:
+        return self._orders("WHERE fan_id = ?", (fan_id,))
+
+    def _orders(self, where: str, args: tuple[object, ...]) -> list[Order]:
+        return [
+            order_from_row(r)
+            for r in self._read.execute(
+                f"SELECT {ORDER_COLUMNS} FROM orders {where} ORDER BY paid_at, id",
+                args,
+            )
+        ]
+
+    async def page(
+        self, after: tuple[str, str] | None, limit: int, where: OrderFilter
+    ) -> Sequence[ExportRow]:
+        clauses: list[str] = []
+        args: list[object] = []
+        if after is not None:
+            clauses.append("(o.paid_at, o.id) > (?, ?)")
+            args.extend(after)
+        for column, value in (
+            ("launch_id", where.launch_id),
+            ("sku", where.sku),
+            ("status", where.status),
+        ):
+            if value is not None:
+                clauses.append(f"o.{column} = ?")
+                args.append(value)
+        sql = _EXPORT + (" WHERE " + " AND ".join(clauses) if clauses else "")
+        rows = self._read.execute(f"{sql} ORDER BY o.paid_at, o.id LIMIT ?", (*args, limit))
+        return [ExportRow(order_from_row(r), r["email"], r["name"]) for r in rows]
+
+
+class SqlitePayments(_Repo):
+    def add(self, payment: PaymentRecord) -> asyncio.Future[None]:
+        return self._writer.submit(
+            _one(
+                f"INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+                payment_row(payment),
+            )
+        )
+
+    def update(self, payment: PaymentRecord) -> asyncio.Future[None]:
+        return self._writer.submit(_one(UPDATE_PAYMENT, (*payment_row(payment)[1:], payment.id)))
+
+    async def all(self) -> Sequence[PaymentRecord]:
+        return [
+            payment_from_row(r)
+            for r in self._read.execute(
+                f"SELECT {PAYMENT_COLUMNS} FROM payments ORDER BY created_at, id"
+            )
+        ]
+
+    def note_event(self, provider: str, event_id: str, at: datetime) -> asyncio.Future[bool]:
+        def job(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute(
+                "INSERT INTO webhook_events (provider, event_id, received_at) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (provider, event_id, ts(at)),
+            )
+            return cursor.rowcount == 1
+
+        return self._writer.submit(job)
+
+
+class SqlitePlans(_Repo):
+    def put(
+        self, product_id: str, sku: str, plan: ProductionPlan, at: datetime
+    ) -> asyncio.Future[None]:
+        return self._writer.submit(
+            _one(
+                "INSERT INTO production_plans (product_id, sku, plan, updated_at)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (product_id, sku) DO UPDATE"
+                " SET plan = excluded.plan, updated_at = excluded.updated_at",
+                (product_id, sku, plan_json(plan), ts(at)),
+            )
+        )
+
+    async def all(self) -> Sequence[tuple[str, str, ProductionPlan]]:
+        return [
+            (r["product_id"], r["sku"], plan_from_json(r["plan"]))
+            for r in self._read.execute("SELECT * FROM production_plans")
+        ]
+
+
+class SqliteNotifications(_Repo):
+    def add_many(self, notifications: Sequence[Notification]) -> asyncio.Future[None]:
+        rows = [
+            (n.id, n.fan_id, n.kind, n.message, orjson.dumps(n.data).decode(), ts(n.created_at))
+            for n in notifications
+        ]
+        return self._writer.submit(
+            _many(
+                "INSERT INTO notifications (id, fan_id, kind, message, data, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        )
+
+    async def for_fan(self, fan_id: str, limit: int) -> Sequence[Notification]:
+        return [
+            notification_from_row(r)
+            for r in self._read.execute(
+                "SELECT * FROM notifications WHERE fan_id = ? ORDER BY created_at DESC, id DESC"
+                " LIMIT ?",
+                (fan_id, limit),
+            )
+        ]
+
+
+class SqliteAudit(_Repo):
+    def add(self, entry: AuditEntry) -> asyncio.Future[None]:
+        return self._writer.submit(
+            _one(
+                "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
+                (ts(entry.at), entry.actor, entry.action, entry.subject, json.dumps(entry.detail)),
+            )
+        )
+
+    async def recent(self, limit: int) -> Sequence[AuditEntry]:
+        return [
+            AuditEntry(
+                datetime.fromisoformat(r["at"]),
+                r["actor"],
+                r["action"],
+                r["subject"],
+                json.loads(r["detail"]),
+            )
+            for r in self._read.execute(
+                "SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,)
+            )
+        ]
