@@ -66,6 +66,14 @@ class LaunchBook:
             raise Closed()
         raise NotOpen()
 
+    def refuse_fast(self, sku: str, now: datetime) -> None:
+        """Not open, closed or sold out: answered from memory before anything else (the
+        gate's token checks included), as most requests are once a batch is gone."""
+        self.check_open(now)
+        stock = self.stock.get(sku)
+        if stock is not None and stock.available == 0 and not self.launch.is_draw:
+            raise SoldOut(field="sku")
+
     def decide(
         self,
         fan_id: str,

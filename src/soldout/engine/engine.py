@@ -324,9 +324,11 @@ class SaleEngine:
                 await asyncio.shield(pending)
             return ClaimOutcome(first, replayed=True)
         book = self.public_book(launch_id)
+        now = self._now()
+        if priority_code is None:
+            book.refuse_fast(sku, now)
         if admit is not None:
             admit(book)
-        now = self._now()
         code = book.code_for(priority_code, sku, quantity, now)
         book.decide(fan_id, sku, quantity, code, now)
         price = book.product.sku(sku)
