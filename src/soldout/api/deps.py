@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -10,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from soldout.domain.errors import Forbidden, Unauthorized
 from soldout.services import Platform
+from soldout.services.tokens import admin_fingerprint
 from soldout.web import FAN_COOKIE, WEB_HEADER
 
 __all__ = ["Actor", "AdminAuth", "Credentials", "FanAuth", "platform_of"]
@@ -58,8 +58,7 @@ def require_fan(request: Request, credentials: Credentials) -> str:
 
 def admin_actor(credentials: Credentials) -> str:
     """Who the audit log names: the admin token's fingerprint, never the token."""
-    digest = hashlib.sha256(_token(credentials).encode()).hexdigest()
-    return f"admin:{digest[:12]}"
+    return admin_fingerprint(_token(credentials))
 
 
 AdminAuth = Depends(require_admin)

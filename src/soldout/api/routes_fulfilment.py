@@ -3,8 +3,6 @@ margin and reconciliation. Admin token only."""
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -17,7 +15,7 @@ from soldout.domain.claims import OrderStatus
 from soldout.domain.errors import InvalidInput, MalformedBody
 from soldout.engine.fulfilment import DateChange
 from soldout.services import Platform
-from soldout.services.fulfilment import PlanInput
+from soldout.services.fulfilment import PlanInput, parse_shipment_csv
 from soldout.services.reconcile import Snapshot, reconcile
 from soldout.store.ports import OrderFilter
 
@@ -123,21 +121,7 @@ async def ship_listed(request: Request, platform: PlatformDep, actor: Actor) -> 
         text = (await request.body()).decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise MalformedBody("the CSV is not UTF-8", field="body") from exc
-    reader = csv.DictReader(io.StringIO(text))
-    need = {"order_id", "carrier"}
-    if reader.fieldnames is None or not need <= set(reader.fieldnames):
-        raise InvalidInput(
-            "the first line must name the columns order_id,carrier[,tracking_number]",
-            field="line 1",
-        )
-    rows = [
-        (
-            (r["order_id"] or "").strip(),
-            (r["carrier"] or "").strip(),
-            (r.get("tracking_number") or "").strip() or None,
-        )
-        for r in reader
-    ]
+    rows = parse_shipment_csv(text)
     shipped = await platform.fulfilment.ship_listed(rows)
     await platform.audit(actor, "orders.ship", "csv", {"orders": [o.id for o in shipped]})
     return {"shipped": [order_view(o) for o in shipped]}

@@ -17,7 +17,13 @@ from soldout.engine import SaleEngine
 from soldout.engine.orders import PlanOutcome, Shipment
 from soldout.store.ports import ExportRow, OrderFilter, Store
 
-__all__ = ["EXPORT_COLUMNS", "FulfilmentDesk", "PlanInput", "QueueSummary"]
+__all__ = [
+    "EXPORT_COLUMNS",
+    "FulfilmentDesk",
+    "PlanInput",
+    "QueueSummary",
+    "parse_shipment_csv",
+]
 
 EXPORT_COLUMNS = (
     "order_id",
@@ -55,6 +61,28 @@ class QueueSummary:
     open_units: int
     shipped_units: int
     next_ship_date: date | None  # what one more unit ordered now would get
+
+
+def parse_shipment_csv(text: str) -> list[tuple[str, str, str | None]]:
+    """The (order id, carrier, tracking number or None) of each line of a shipments CSV,
+    for `FulfilmentDesk.ship_listed`; `InvalidInput` unless the header names the columns.
+
+    `parse_shipment_csv("order_id,carrier\\nord_1,DHL\\n")` -> `[("ord_1", "DHL", None)]`
+    """
+    reader = csv.DictReader(io.StringIO(text))
+    if reader.fieldnames is None or not {"order_id", "carrier"} <= set(reader.fieldnames):
+        raise InvalidInput(
+            "the first line must name the columns order_id,carrier[,tracking_number]",
+            field="line 1",
+        )
+    return [
+        (
+            (r["order_id"] or "").strip(),
+            (r["carrier"] or "").strip(),
+            (r.get("tracking_number") or "").strip() or None,
+        )
+        for r in reader
+    ]
 
 
 class FulfilmentDesk:

@@ -1,0 +1,247 @@
+"""The admin's launch pages: the list, the new-launch form, one launch's page with its
+changes (publish, pause, resume, extend, cancel) and its priority codes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from soldout.api import routes_admin
+from soldout.api.deps import platform_of
+from soldout.domain.duplicates import DuplicateRule
+from soldout.domain.errors import DomainError, InvalidInput, NotFound
+from soldout.domain.launches import LaunchRules, Mode
+from soldout.engine.book import LaunchBook
+from soldout.services import Platform
+from soldout.services.catalog import LaunchChanges
+from soldout.web.admin_forms import Form, read_form, signed_in
+from soldout.web.admin_render import guarded, redirect, render
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+
+
+def _summary(book: LaunchBook, now: datetime) -> dict[str, Any]:
+    stock = book.stock.values()
+    return {
+        "book": book,
+        "status": book.status(now).value,
+        "batch": sum(s.batch for s in stock),
+        "paid": sum(s.paid for s in stock),
+        "held": sum(s.held for s in stock),
+        "available": sum(s.available for s in stock),
+    }
+
+
+@router.get("/launches")
+async def launches(request: Request) -> Response:
+    async def handle(request: Request) -> Response:
+        signed_in(request)
+        platform = platform_of(request)
+        now = platform.clock.now()
+        books = sorted(platform.engine.books(), key=lambda b: b.launch.sale_opens_at, reverse=True)
+        rows = [_summary(b, now) for b in books]
+        return render(request, "admin/launches.html", {"rows": rows})
+
+    return await guarded(request, handle)
+
+
+@router.get("/launches/new")
+async def new_launch(request: Request) -> Response:
+    async def handle(request: Request) -> Response:
+        signed_in(request)
+        return render(request, "admin/launch_new.html", await _launch_context(request, {}, None))
+
+    return await guarded(request, handle)
+
+
+async def _launch_context(
+    request: Request, fields: Mapping[str, list[str]], error: DomainError | None
+) -> dict[str, Any]:
+    platform = platform_of(request)
+    products = list(await platform.store.products.all())
+    chosen = request.query_params.get("product_id") or (fields.get("product_id") or [""])[0]
+    product = next((p for p in products if p.id == chosen), None)
+    value = {k: v[0] for k, v in fields.items() if v}
+    return {"products": products, "product": product, "value": value, "error": error}
+
+
+@router.post("/launches")
+async def create_launch(request: Request) -> Response:
+    async def handle(request: Request) -> Response:
+        form = await read_form(request)
+        platform = platform_of(request)
+        try:
+            book = await _make_launch(platform, form)
+        except DomainError as exc:
+            context = await _launch_context(request, form.fields, exc)
+            return render(request, "admin/launch_new.html", context, status=400)
+        return redirect(f"/admin/launches/{book.launch.id}", done="launch")
+
+    return await guarded(request, handle)
+
+
+async def _make_launch(platform: Platform, form: Form) -> LaunchBook:
+    product = await platform.catalog.product(form.get("product_id"))
+    title = form.get("title")
+    if not title:
+        raise InvalidInput("the launch needs a title", field="title")
+    opens = form.moment("sale_opens_at", "Sale opens")
+    if opens is None:
+        raise InvalidInput("give the time the sale opens", field="sale_opens_at")
+    batch = {
+        s.code: form.integer(f"batch_{s.code}", f"Units of {s.code}", default=0)
+        for s in product.skus
+    }
+    batch = {code: n for code, n in batch.items() if n}
+    mode = form.get("mode", "first_come")
+    duplicate_rule = form.get("duplicate_rule", "allow")
+    if mode not in ("first_come", "draw"):
+        raise InvalidInput("choose first come or draw", field="mode")
+    if duplicate_rule not in ("allow", "hold", "cancel"):
+        raise InvalidInput("choose allow, hold or cancel", field="duplicate_rule")
+    rules = LaunchRules(
+        mode=Mode(mode),
+        reservation_required=form.get("reservation_required") == "on",
+        per_fan_limit=form.integer("per_fan_limit", "Units per fan", default=1),
+        payment_window_seconds=form.integer(
+            "payment_window_seconds", "Payment window", default=900
+        ),
+        registered_before=form.moment("registered_before", "Registered before"),
+        waiting_room_rate=form.optional_number("waiting_room_rate", "Waiting room rate"),
+        pow_difficulty=form.optional_integer("pow_difficulty", "Proof of work"),
+        duplicate_rule=DuplicateRule(duplicate_rule),
+        duplicate_limit=form.integer("duplicate_limit", "Accounts per address", default=2),
+    )
+    book = await platform.catalog.create_launch(
+        product_id=product.id,
+        title=title,
+        sale_opens_at=opens,
+        rules=rules,
+        batch=batch,
+        reservations_open_at=form.moment("reservations_open_at", "Reservations open"),
+        sale_closes_at=form.moment("sale_closes_at", "Sale closes"),
+        published=form.get("draft") != "on",
+    )
+    await platform.audit(form.actor, "launch.create", book.launch.id, {"title": title})
+    return book
+
+
+@router.get("/launches/{launch_id}")
+async def launch_page(request: Request, launch_id: str) -> Response:
+    async def handle(request: Request) -> Response:
+        signed_in(request)
+        return render(request, "admin/launch.html", _launch_page(request, launch_id, None))
+
+    return await guarded(request, handle)
+
+
+def _launch_page(request: Request, launch_id: str, error: DomainError | None) -> dict[str, Any]:
+    platform = platform_of(request)
+    book = platform.engine.book(launch_id)
+    now = platform.clock.now()
+    codes = list(book.codes.values())
+    live = [c for c in codes if not c.is_spent and not c.is_expired(now)]
+    return {
+        **_summary(book, now),
+        "launch": book.launch,
+        "codes_total": len(codes),
+        "codes_live": len(live),
+        "codes_redeemed": sum(1 for c in codes if c.is_spent),
+        "recent_codes": codes[-20:],
+        "error": error,
+    }
+
+
+_LAUNCH_ACTIONS = {"change", "publish", "pause", "resume", "extend", "cancel"}
+
+
+@router.post("/launches/{launch_id}/{action}")
+async def change_launch(request: Request, launch_id: str, action: str) -> Response:
+    async def handle(request: Request) -> Response:
+        form = await read_form(request)
+        platform = platform_of(request)
+        if action not in _LAUNCH_ACTIONS and action != "codes":
+            raise NotFound("admin action")
+        try:
+            if action == "codes":
+                await _issue_codes(platform, launch_id, form)
+                return redirect(f"/admin/launches/{launch_id}", done="codes")
+            audit, detail, changes = _launch_change(platform, launch_id, action, form)
+            await platform.catalog.change_launch(launch_id, changes)
+            await platform.audit(form.actor, audit, launch_id, detail)
+        except NotFound:
+            raise
+        except DomainError as exc:
+            context = _launch_page(request, launch_id, exc)
+            return render(request, "admin/launch.html", context, status=400)
+        done = {"change": "changed", "publish": "published", "pause": "paused"}
+        done |= {"resume": "resumed", "extend": "extended", "cancel": "cancelled"}
+        return redirect(f"/admin/launches/{launch_id}", done=done[action])
+
+    return await guarded(request, handle)
+
+
+def _launch_change(
+    platform: Platform, launch_id: str, action: str, form: Form
+) -> tuple[str, dict[str, Any], LaunchChanges]:
+    """(audit action, audit detail, the change) for one of the launch page's forms."""
+    if action == "pause":
+        return "launch.pause", {"paused": True}, LaunchChanges(paused=True)
+    if action == "resume":
+        return "launch.resume", {"paused": False}, LaunchChanges(paused=False)
+    if action == "publish":
+        return "launch.change", {"published": True}, LaunchChanges(published=True)
+    if action == "cancel":
+        if form.get("confirm") != "cancel":
+            raise InvalidInput("tick the box to confirm the cancellation", field="confirm")
+        return "launch.cancel", {"cancel": True}, LaunchChanges(cancel=True)
+    closes = form.moment("sale_closes_at", "Sale closes")
+    if action == "extend":
+        if closes is None:
+            raise InvalidInput("give the new closing time", field="sale_closes_at")
+        return (
+            "launch.extend",
+            {"sale_closes_at": closes.isoformat()},
+            LaunchChanges(sale_closes_at=closes),
+        )
+    book = platform.engine.book(launch_id)
+    grow = {
+        code: form.integer(f"batch_{code}", f"Units of {code}", default=stock.batch)
+        for code, stock in book.stock.items()
+    }
+    batch = {code: n for code, n in grow.items() if n != book.stock[code].batch}
+    opens = form.moment("sale_opens_at", "Sale opens")
+    changes = LaunchChanges(
+        title=form.get("title") or None,
+        sale_opens_at=opens,
+        sale_closes_at=closes,
+        batch=batch or None,
+    )
+    detail: dict[str, Any] = {"title": changes.title, "batch": batch or None}
+    detail["sale_opens_at"] = opens.isoformat() if opens else None
+    detail["sale_closes_at"] = closes.isoformat() if closes else None
+    return "launch.change", detail, changes
+
+
+async def _issue_codes(platform: Platform, launch_id: str, form: Form) -> None:
+    count = form.integer("count", "How many codes")
+    sku = form.get("sku") or None
+    expires = form.moment("expires_at", "Codes expire")
+    await platform.catalog.issue_codes(launch_id, sku, count, expires)
+    detail = {"count": count, "sku": sku, "expires_at": expires.isoformat() if expires else None}
+    await platform.audit(form.actor, "codes.issue", launch_id, detail)
+
+
+@router.get("/launches/{launch_id}/codes.csv")
+async def codes_csv(request: Request, launch_id: str) -> Response:
+    async def handle(request: Request) -> Response:
+        signed_in(request)
+        return await routes_admin.export_codes(launch_id, platform_of(request))
+
+    return await guarded(request, handle)

@@ -1,0 +1,112 @@
+"""How every admin page answers: rendered with the CSRF token and formatters, hardened
+headers, redirects after a form, and `guarded` for the sign-in, not-found and refused
+answers."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import escape
+
+from soldout.domain.errors import NotFound
+from soldout.domain.money import Money
+from soldout.web import TEMPLATES
+from soldout.web.admin_forms import Refused, SignIn, admin_token, csrf_token
+
+__all__ = ["PAGE", "guarded", "harden", "redirect", "render"]
+
+PAGE = 50  # rows of a listing shown at once
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+DONE = {  # what a redirect after a successful form says; keys only, never echoed text
+    "product": "Product created. Now schedule its launch.",
+    "launch": "Launch created.",
+    "changed": "Launch changed.",
+    "published": "Launch published: fans can see it.",
+    "paused": "Sale paused.",
+    "resumed": "Sale resumed.",
+    "extended": "Sale close extended.",
+    "cancelled": "Launch cancelled; every hold was released.",
+    "codes": "Priority codes issued.",
+    "shipped": "Orders shipped.",
+}
+
+
+def redirect(path: str, **query: str) -> RedirectResponse:
+    return RedirectResponse(f"{path}?{urlencode(query)}" if query else path, status_code=303)
+
+
+def render(
+    request: Request, name: str, context: Mapping[str, Any], status: int = 200
+) -> HTMLResponse:
+    token = admin_token(request)
+    done = DONE.get(request.query_params.get("done", ""))
+    page = TEMPLATES.TemplateResponse(
+        request,
+        name,
+        {
+            "csrf": csrf_token(token) if token else "",
+            "signed_in": token is not None,
+            "done": done,
+            "money": _money,
+            "when": _when,
+            "local_input": _local_input,
+            **context,
+        },
+        status_code=status,
+    )
+    harden(page)
+    return page
+
+
+def harden(response: Response) -> None:
+    response.headers["content-security-policy"] = CSP
+    response.headers["x-content-type-options"] = "nosniff"
+    response.headers["referrer-policy"] = "same-origin"
+    response.headers["cache-control"] = "no-store"
+
+
+def _money(amount: int, currency: str) -> str:
+    return str(Money(amount, currency))
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
+
+
+def _local_input(value: datetime | None) -> str:
+    """The value of a `datetime-local` input, in UTC."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if value else ""
+
+
+async def guarded(request: Request, handler: Any, *args: Any) -> Response:
+    """Run a page handler: not signed in -> sign-in page; forged post -> 403 in words."""
+    try:
+        response: Response = await handler(request, *args)
+    except SignIn:
+        return redirect("/admin/signin", next=request.url.path)
+    except NotFound as exc:
+        page = HTMLResponse(
+            "<!doctype html><title>Not found</title><h1>Not found</h1>"
+            f'<p>{escape(exc.message)}.</p><p><a href="/admin/launches">Launches</a></p>',
+            status_code=404,
+        )
+        harden(page)
+        return page
+    except Refused:
+        page = HTMLResponse(
+            "<!doctype html><title>Refused</title><h1>Refused</h1><p>This form did not come"
+            " from this admin (missing or wrong form token, or another site). Reload the"
+            " page and try again.</p>",
+            status_code=403,
+        )
+        harden(page)
+        return page
+    return response
