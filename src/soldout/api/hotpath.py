@@ -29,7 +29,7 @@ from soldout.services.gate import Gate, Passage
 from soldout.services.tokens import TokenSigner
 from soldout.web import FAN_COOKIE
 
-__all__ = ["ClaimRequest", "Front", "parse_claim", "passage_of"]
+__all__ = ["ClaimHeaders", "ClaimRequest", "Front", "claim_launch", "parse_claim", "passage_of"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -98,19 +98,19 @@ def passage_of(
     )
 
 
-def cookie_value(header: bytes, name: bytes) -> bytes:
+def cookie_value(header: str, name: str) -> str:
     """One cookie's value from a raw `Cookie` header (empty if absent)."""
-    for part in header.split(b";"):
-        key, _, value = part.strip().partition(b"=")
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
         if key == name:
-            return value.strip().strip(b'"')
-    return b""
+            return value.strip().strip('"')
+    return ""
 
 
-def bearer(value: bytes | None) -> str:
-    if value is None or not value[:7].lower() == b"bearer ":
+def bearer(value: str | None) -> str:
+    if value is None or not value[:7].lower() == "bearer ":
         raise Unauthorized()
-    return value[7:].strip().decode("latin-1")
+    return value[7:].strip()
 
 
 def idempotency_key(value: bytes | str | None) -> str:
@@ -165,6 +165,41 @@ async def too_large(send: Send, limit: int) -> None:
     await _answer(send, 413, body, close=True)
 
 
+class ClaimHeaders:
+    """The request headers a claim reads, as text (None when absent)."""
+
+    __slots__ = ("admission", "authorization", "cookie", "key", "proof", "web")
+
+    def __init__(self) -> None:
+        self.authorization: str | None = None
+        self.web: str | None = None
+        self.cookie: str | None = None
+        self.key: str | None = None
+        self.admission: str | None = None
+        self.proof: str | None = None
+
+
+# header name -> ClaimHeaders attribute
+CLAIM_HEADER_NAMES = {
+    "authorization": "authorization",
+    "x-soldout-web": "web",
+    "cookie": "cookie",
+    "idempotency-key": "key",
+    "admission-token": "admission",
+    "proof-of-work": "proof",
+}
+_CLAIM_HEADERS = {name.encode(): attr for name, attr in CLAIM_HEADER_NAMES.items()}
+
+
+def claim_launch(method: str, path: str) -> str | None:
+    """The launch id of `POST /api/v1/launches/{id}/claims`, else None."""
+    if method == "POST" and path.endswith(CLAIM_SUFFIX) and path.startswith(CLAIM_PREFIX):
+        launch_id = path[len(CLAIM_PREFIX) : -len(CLAIM_SUFFIX)]
+        if launch_id and "/" not in launch_id:
+            return launch_id
+    return None
+
+
 class Front:
     """The outermost ASGI app: claims go to the engine, the rest to `app`."""
 
@@ -177,39 +212,33 @@ class Front:
         self._gate = gate
         self._max_body = max_body
 
+    @property
+    def app(self) -> ASGIApp:
+        """The app behind the hot path (the rest of the API and the web pages)."""
+        return self._app
+
+    @property
+    def max_body(self) -> int:
+        return self._max_body
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            path: str = scope["path"]
-            if (
-                scope["method"] == "POST"
-                and path.endswith(CLAIM_SUFFIX)
-                and path.startswith(CLAIM_PREFIX)
-            ):
-                launch_id = path[len(CLAIM_PREFIX) : -len(CLAIM_SUFFIX)]
-                if launch_id and "/" not in launch_id:
-                    await self.claim(launch_id, scope, receive, send)
-                    return
+            launch_id = claim_launch(scope["method"], scope["path"])
+            if launch_id is not None:
+                await self.claim(launch_id, scope, receive, send)
+                return
             await self._limited(scope, receive, send)
             return
         await self._app(scope, receive, send)
 
     async def claim(self, launch_id: str, scope: Scope, receive: Receive, send: Send) -> None:
-        auth = key = length = admission = proof = web = cookie = None
+        headers = ClaimHeaders()
+        length = None
         for name, value in scope["headers"]:
-            if name == b"authorization":
-                auth = value
-            elif name == b"x-soldout-web":
-                web = value
-            elif name == b"cookie":
-                cookie = value
-            elif name == b"idempotency-key":
-                key = value
-            elif name == b"content-length":
+            if name == b"content-length":
                 length = value
-            elif name == b"admission-token":
-                admission = value
-            elif name == b"proof-of-work":
-                proof = value
+            elif name in _CLAIM_HEADERS:
+                setattr(headers, _CLAIM_HEADERS[name], value.decode("latin-1"))
         if length is not None and length.isdigit() and int(length) > MAX_CLAIM_BODY:
             await too_large(send, MAX_CLAIM_BODY)
             return
@@ -218,38 +247,46 @@ class Front:
         except BodyTooLarge:
             await too_large(send, MAX_CLAIM_BODY)
             return
+        client = scope.get("client")
+        status, answer, retry_after = await self.answer(
+            launch_id, headers, body, client[0] if client else None
+        )
+        await _answer(send, status, answer, retry_after=retry_after)
+
+    async def answer(
+        self, launch_id: str, headers: ClaimHeaders, body: bytes, address: str | None
+    ) -> tuple[int, bytes, int]:
+        """A claim's status, JSON body and Retry-After seconds (0: none), whatever the
+        server interface that carried it."""
         try:
-            if auth is None and web == b"1" and cookie is not None:
-                auth = b"Bearer " + cookie_value(cookie, FAN_COOKIE.encode())
+            auth = headers.authorization
+            if auth is None and headers.web == "1" and headers.cookie is not None:
+                auth = "Bearer " + cookie_value(headers.cookie, FAN_COOKIE)
             fan_id = self._tokens.fan_of(bearer(auth))
             if fan_id is None:
                 raise Unauthorized("the token is not valid")
-            client = scope.get("client")
-            self._gate.limit(fan_id, client[0] if client else None)
+            self._gate.limit(fan_id, address)
             request = parse_claim(body)
-            passage = passage_of(admission, proof, request.priority_code is not None)
+            passage = passage_of(
+                headers.admission, headers.proof, request.priority_code is not None
+            )
             outcome = await self._engine.claim(
                 fan_id,
                 launch_id,
                 request.sku,
                 request.quantity,
-                idempotency_key(key),
+                idempotency_key(headers.key),
                 request.priority_code,
                 lambda book: self._gate.check(book, fan_id, passage),
             )
         except RateLimited as error:
-            await _answer(send, *domain_error_response(error), retry_after=error.retry_after)
-            return
+            return (*domain_error_response(error), error.retry_after)
         except DomainError as error:
-            await _answer(send, *domain_error_response(error))
-            return
+            return (*domain_error_response(error), 0)
         except Exception:
             log.exception("claim failed")
-            await _answer(send, 500, INTERNAL_ERROR)
-            return
-        await _answer(
-            send, 200 if outcome.replayed else 201, orjson.dumps(claim_view(outcome.claim))
-        )
+            return 500, INTERNAL_ERROR, 0
+        return 200 if outcome.replayed else 201, orjson.dumps(claim_view(outcome.claim)), 0
 
     async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A declared length over the limit is refused at once; a body without one

@@ -19,6 +19,8 @@ import click
 import uvloop
 
 from soldout.api.app import build_app
+from soldout.api.hotpath import Front
+from soldout.api.rsgi import Lifespan, RsgiFront
 from soldout.payments import TestPayments
 from soldout.services import Platform
 from soldout.services.gate import GateSettings
@@ -34,9 +36,18 @@ ASGIApp = Callable[..., Awaitable[None]]
 
 
 def serve_asgi(
-    app: ASGIApp, host: str, port: int, server: ServerName, log_level: str = "warning"
+    app: ASGIApp,
+    host: str,
+    port: int,
+    server: ServerName,
+    log_level: str = "warning",
+    *,
+    native: bool = False,
 ) -> None:
-    """Serve `app` until SIGINT or SIGTERM. The benchmark's baseline uses this same call."""
+    """Serve `app` until SIGINT or SIGTERM. The benchmark's baseline uses this same call.
+
+    `native`: `app` is soldout's `Front`, which Granian then serves over its native
+    interface (RSGI, see `soldout.api.rsgi`); uvicorn serves it over ASGI either way."""
     if server == "uvicorn":
         import uvicorn
 
@@ -53,24 +64,32 @@ def serve_asgi(
             timeout_graceful_shutdown=5,
         )
         return
-    uvloop.run(_granian(app, host, port, log_level))
+    uvloop.run(_granian(app, host, port, log_level, native))
 
 
-async def _granian(app: ASGIApp, host: str, port: int, log_level: str) -> None:
+async def _granian(app: ASGIApp, host: str, port: int, log_level: str, native: bool) -> None:
     import logging
 
     from granian.constants import Interfaces
     from granian.log import LogLevels
     from granian.server.embed import Server
 
+    lifespan: Lifespan | None = None
+    target: Any = app
+    if native:
+        assert isinstance(app, Front)
+        lifespan = Lifespan(app)
+        await lifespan.startup()
+        target = RsgiFront(app, lifespan.state)
     server = Server(
-        app,
+        target,
         address=host,
         port=port,
-        interface=Interfaces.ASGI,
+        interface=Interfaces.RSGI if native else Interfaces.ASGI,
         log_level=LogLevels(log_level),
         log_access=False,
         backlog=2048,
+        websockets=False,
     )
     # Granian calls its in-process mode experimental at every start; the choice and its
     # risk are written down in docs/server-choice.md, so the notice is not repeated.
@@ -91,6 +110,8 @@ async def _granian(app: ASGIApp, host: str, port: int, log_level: str) -> None:
         await asyncio.wait({serving}, timeout=0.5)
     stopping.cancel()
     await serving
+    if lifespan is not None:
+        await lifespan.shutdown()
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -158,4 +179,4 @@ def run(settings: Settings, on_start: Callable[[Platform], Awaitable[None]] | No
     # collector run every few requests and walk a growing heap. Claims hold no cycles.
     gc.set_threshold(50_000, 20, 100)
     app: Any = build_app(platform, max_body=settings.max_body_bytes, on_start=started)
-    serve_asgi(app, settings.host, settings.port, settings.server, settings.log_level)
+    serve_asgi(app, settings.host, settings.port, settings.server, settings.log_level, native=True)

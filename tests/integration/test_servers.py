@@ -1,0 +1,106 @@
+"""The same answers under both servers: Granian (claims over RSGI, the rest bridged to
+ASGI) and uvicorn (ASGI throughout). Each test runs once per server."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import ADMIN_TOKEN, ServerProcess, claim, create_launch, error, register
+
+
+@pytest.fixture(scope="module", params=["granian", "uvicorn"])
+def running(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    data: Path = tmp_path_factory.mktemp(f"server-{request.param}") / "data"
+    server = ServerProcess(data, env={"SOLDOUT_SERVER": request.param})
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def chunks(raw: bytes, size: int = 1000) -> Iterator[bytes]:
+    for start in range(0, len(raw), size):
+        yield raw[start : start + size]
+
+
+def test_claim_replay_and_sold_out(running: ServerProcess) -> None:
+    with running.admin() as admin, running.client() as anyone:
+        launch = create_launch(admin, batch={"A": 1})
+        first, second = register(anyone), register(anyone)
+        got = claim(anyone, launch["id"], first["token"], key="k1")
+        again = claim(anyone, launch["id"], first["token"], key="k1")
+        late = claim(anyone, launch["id"], second["token"])
+    assert got.status_code == 201, got.text
+    assert (again.status_code, again.json()) == (200, got.json())
+    assert got.headers["content-type"] == "application/json"
+    assert error(late) == (409, "sold_out", "sku")
+
+
+def test_claim_errors_keep_their_shape(running: ServerProcess) -> None:
+    with running.admin() as admin, running.client() as anyone:
+        launch = create_launch(admin)
+        fan = register(anyone)
+        path = f"/api/v1/launches/{launch['id']}/claims"
+        headers = {"authorization": f"Bearer {fan['token']}", "idempotency-key": "x"}
+        anonymous = anyone.post(path, json={"sku": "A"}, headers={"idempotency-key": "x"})
+        malformed = anyone.post(path, content=b"{not json", headers=headers)
+        huge = anyone.post(path, content=chunks(b" " * 5000), headers=headers)
+        stats = admin.get(f"/api/v1/launches/{launch['id']}/stats").json()
+    assert error(anonymous)[:2] == (401, "unauthorized")
+    assert error(malformed)[:2] == (400, "malformed_json")
+    assert error(huge) == (413, "payload_too_large", None)
+    assert stats["skus"]["A"]["held"] == 0
+
+
+def test_rate_limited_claims_say_when_to_retry(running: ServerProcess) -> None:
+    with running.admin() as admin, running.client() as anyone:
+        launch = create_launch(admin, batch={"A": 1})
+        fan = register(anyone)
+        answers = [claim(anyone, launch["id"], fan["token"]) for _ in range(40)]
+    limited = [a for a in answers if a.status_code == 429]
+    assert limited, [a.status_code for a in answers]
+    assert all(int(a.headers["retry-after"]) >= 1 for a in limited)
+    assert {error(a)[1] for a in limited} == {"rate_limited"}
+
+
+def test_pages_cookies_streams_and_limits_outside_the_hot_path(running: ServerProcess) -> None:
+    with httpx.Client(
+        base_url=running.base_url, timeout=30, headers={"origin": running.base_url}
+    ) as browser:
+        signed_in = browser.post("/admin/signin", data={"token": ADMIN_TOKEN})
+        assert signed_in.status_code == 303
+        assert "httponly" in signed_in.headers["set-cookie"].lower()
+        page = browser.get("/admin/launches")
+        assert page.status_code == 200
+        assert page.headers["content-type"].startswith("text/html")
+        assert "<html" in page.text
+        with running.admin() as admin:
+            launch = create_launch(admin)
+            export = admin.get("/api/v1/orders.csv")
+            huge = admin.post(
+                "/api/v1/products",
+                content=chunks(json.dumps({"name": "x" * 70_000}).encode(), 8192),
+                headers={"content-type": "application/json"},
+            )
+            missing = admin.get(f"/api/v1/launches/lch_{uuid.uuid4().hex}")
+        with browser.stream("GET", f"/admin/launches/{launch['id']}/live") as stream:
+            assert stream.headers["content-type"].startswith("text/event-stream")
+            kinds = (line for line in stream.iter_lines() if line.startswith("event:"))
+            seen = [next(kinds).partition(":")[2].strip(), next(kinds).partition(":")[2].strip()]
+        css = browser.get("/static/store.css")
+    assert export.status_code == 200
+    assert export.text.splitlines()[0].startswith("order_id")
+    assert error(huge) == (413, "payload_too_large", None)
+    assert error(missing)[:2] == (404, "not_found")
+    assert seen == ["history", "snapshot"]
+    assert css.status_code == 200
+    assert "cache-control" in css.headers
