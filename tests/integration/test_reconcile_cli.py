@@ -106,6 +106,18 @@ def _provider_refunded_behind_our_back(data: Path, orders: list[str]) -> None:
     )
 
 
+@damage("duplicate_claim_key")
+def _write_a_claim_twice(data: Path, orders: list[str]) -> None:
+    with sqlite3.connect(data / "soldout.db") as db:
+        claim_id = _claim_of(db, orders[0])
+        columns = [row[1] for row in db.execute("PRAGMA table_info(claims)")]
+        copied = ", ".join("id || '-copy'" if c == "id" else c for c in columns)
+        db.execute(
+            f"INSERT INTO claims ({', '.join(columns)}) SELECT {copied} FROM claims WHERE id = ?",
+            (claim_id,),
+        )
+
+
 @pytest.mark.parametrize("kind", sorted(DAMAGE))
 def test_damage_is_reported_and_fails(server: ServerProcess, kind: str) -> None:
     orders = sell_two(server)

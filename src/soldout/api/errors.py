@@ -48,19 +48,36 @@ _HTTP_CODES = {
 }
 
 
+_STATUS_BY_TYPE: dict[type[e.DomainError], int] = {}
+
+
 def status_for(error: e.DomainError) -> int:
-    for kind, status in _STATUS:
-        if isinstance(error, kind):
-            return status
-    return 400
+    kind = type(error)
+    status = _STATUS_BY_TYPE.get(kind)
+    if status is None:
+        status = next((s for k, s in _STATUS if isinstance(error, k)), 400)
+        _STATUS_BY_TYPE[kind] = status
+    return status
 
 
 def error_body(code: str, message: str, field: str | None = None) -> bytes:
     return orjson.dumps({"error": {"code": code, "message": message, "field": field}})
 
 
+# The answers most refusals share (sold out, not open, ...), rendered once. Bounded:
+# messages that quote the request are rendered each time once it is full.
+_RENDERED: dict[tuple[type[e.DomainError], str, str, str | None], tuple[int, bytes]] = {}
+_RENDERED_MAX = 512
+
+
 def domain_error_response(error: e.DomainError) -> tuple[int, bytes]:
-    return status_for(error), error_body(error.code, error.message, error.field)
+    key = (type(error), error.code, error.message, error.field)
+    answer = _RENDERED.get(key)
+    if answer is None:
+        answer = status_for(error), error_body(error.code, error.message, error.field)
+        if len(_RENDERED) < _RENDERED_MAX:
+            _RENDERED[key] = answer
+    return answer
 
 
 def extra_headers(error: e.DomainError) -> dict[str, str] | None:

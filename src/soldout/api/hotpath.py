@@ -267,9 +267,7 @@ class Front:
                 raise Unauthorized("the token is not valid")
             self._gate.limit(fan_id, address)
             request = parse_claim(body)
-            passage = passage_of(
-                headers.admission, headers.proof, request.priority_code is not None
-            )
+            with_code = request.priority_code is not None
             outcome = await self._engine.claim(
                 fan_id,
                 launch_id,
@@ -277,7 +275,10 @@ class Front:
                 request.quantity,
                 idempotency_key(headers.key),
                 request.priority_code,
-                lambda book: self._gate.check(book, fan_id, passage),
+                # (the gate's own headers are read only when the launch gets that far)
+                lambda book: self._gate.check(
+                    book, fan_id, passage_of(headers.admission, headers.proof, with_code)
+                ),
             )
         except RateLimited as error:
             return (*domain_error_response(error), error.retry_after)

@@ -93,7 +93,11 @@ class SaleEngine:
             self._books[code.launch_id].restore_code(code, now)
             self._watch_code(code)
         for claim in await self._store.claims.all():
+            first = self._by_key.get((claim.fan_id, claim.idempotency_key))
             self._index(claim)
+            if first is not None:  # never written by the engine; the store allows it
+                log.error("claims %s and %s share one Idempotency-Key", first.id, claim.id)
+                self._by_key[(claim.fan_id, claim.idempotency_key)] = first
             self._books[claim.launch_id].restore(claim)
         self.checkout.load(list(await self._store.payments.all()))
         await self.orders.load(await self._store.orders.all(), await self._store.plans.all())

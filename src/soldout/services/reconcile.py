@@ -55,7 +55,18 @@ class Snapshot:
 
 
 def reconcile(s: Snapshot) -> list[Mismatch]:
-    return [*_stock(s), *_orders(s), *_payments(s)]
+    return [*_stock(s), *_keys(s), *_orders(s), *_payments(s)]
+
+
+def _keys(s: Snapshot) -> list[Mismatch]:
+    """One claim per fan and Idempotency-Key (the engine's rule; the store does not
+    enforce it, see migration 0005)."""
+    per_key = Counter((c.fan_id, c.idempotency_key) for c in s.claims)
+    return [
+        Mismatch("duplicate_claim_key", fan_id, f"{n} claims for Idempotency-Key {key!r}")
+        for (fan_id, key), n in per_key.items()
+        if n > 1
+    ]
 
 
 def _stock(s: Snapshot) -> list[Mismatch]:

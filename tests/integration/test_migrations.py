@@ -1,0 +1,60 @@
+"""Schema migrations keep what a sale recorded: a database written by the newest
+version, taken back a step and forward again, still serves the same claims and orders."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from alembic import command
+
+from soldout.store.sqlite.migrations import alembic_config
+from tests.support import ServerProcess, claim, create_launch, register
+
+
+def indexes_of_claims(database: Path) -> set[str]:
+    with sqlite3.connect(database) as conn:
+        rows = conn.execute("PRAGMA index_list(claims)").fetchall()
+    return {row[1] for row in rows if row[2]}  # unique ones
+
+
+def test_claims_survive_dropping_and_restoring_the_key_index(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    database = data / "soldout.db"
+    server = ServerProcess(data)
+    server.start()
+    try:
+        with server.admin() as admin, server.client() as anyone:
+            launch = create_launch(admin, batch={"A": 5}, per_fan_limit=2)
+            fan = register(anyone)
+            held = claim(anyone, launch["id"], fan["token"], key="held").json()
+            paid = claim(anyone, launch["id"], fan["token"], key="paid").json()
+            order = anyone.post(
+                f"/api/v1/claims/{paid['id']}/payment",
+                json={"method": "test", "token": "tok_ok"},
+                headers={"authorization": f"Bearer {fan['token']}", "idempotency-key": "pay"},
+            )
+            assert order.status_code == 200, order.text
+    finally:
+        server.stop()
+    after_head = indexes_of_claims(database)
+
+    command.downgrade(alembic_config(database), "0004")
+    with_key_index = indexes_of_claims(database)
+    server.start()  # upgrades to the newest schema again
+    try:
+        with server.client(fan["token"]) as me:
+            replay = claim(me, launch["id"], fan["token"], key="held")
+            orders = me.get("/api/v1/me/orders").json()
+            stats = me.get(f"/api/v1/launches/{launch['id']}").json()
+    finally:
+        server.stop()
+    with sqlite3.connect(database) as conn:
+        broken = conn.execute("PRAGMA foreign_key_check").fetchall()
+
+    assert len(with_key_index - after_head) == 1  # the restored (fan_id, key) index
+    assert indexes_of_claims(database) == after_head
+    assert (replay.status_code, replay.json()) == (200, held)
+    assert [o["id"] for o in orders] == [order.json()["id"]]
+    assert stats["skus"][0]["held"] + stats["skus"][0]["sold"] == 2
+    assert broken == []
