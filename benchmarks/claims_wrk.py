@@ -4,6 +4,8 @@
 
 For each server, on loopback, one process each:
   (a) a raw ASGI hello-world under the same server (`benchmarks/hello.py`): the baseline;
+  (a') under Granian, the same hello-world over its native RSGI interface, which soldout's
+       claim path uses: a reference (the last column divides by it);
   (b) durable claims/s: a batch too large to sell out, many fans, a unique key per request;
   (c) sold-out answers/s: claims against a launch whose only unit is taken.
 Each at 64 and 256 connections. Prints b/a and c/a, p50/p99, and the server's resident
@@ -116,10 +118,11 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def baseline(server: str, seconds: float) -> dict[int, Result]:
+def baseline(server: str, seconds: float, rsgi: bool = False) -> dict[int, Result]:
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, str(HERE / "hello.py"), "--server", server, "--port", str(port)],
+        [sys.executable, str(HERE / "hello.py"), "--server", server, "--port", str(port)]
+        + (["--rsgi"] if rsgi else []),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -234,24 +237,30 @@ def main() -> None:
     try:
         for server in servers:
             a = baseline(server, args.duration)
+            # soldout answers claims over Granian's native interface: its own hello-world
+            # shows what is left for the app once the interface's cost is counted
+            native = baseline(server, args.duration, rsgi=True) if server == "granian" else None
             runs, memory = soldout_runs(server, args.duration, work)
             print(f"\n== {server} (one process; {args.duration:.0f} s per run) ==")
             print(
                 f"{'run':<28}{'conns':>6}{'req/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}"
-                f"{'non-2xx':>9}{'errors':>8}"
+                f"{'non-2xx':>9}{'errors':>8}" + ("  vs RSGI hello" if native else "")
             )
-            for label, results in (
-                ("(a) hello-world baseline", a),
-                ("(b) durable claims", runs["b"]),
-                ("(c) sold-out answers", runs["c"]),
-            ):
+            rows = [("(a) hello-world baseline", a)]
+            if native:
+                rows.append(("(a') RSGI hello (reference)", native))
+            rows += [("(b) durable claims", runs["b"]), ("(c) sold-out answers", runs["c"])]
+            for label, results in rows:
                 for conns, r in results.items():
                     ratio = r.rps / a[conns].rps
-                    print(
+                    line = (
                         f"{label:<28}{conns:>6}{r.rps:>10.0f}{ratio:>8.2f}"
                         f"{r.p50_us / 1000:>9.2f}{r.p99_us / 1000:>9.2f}{r.non2xx:>9}"
                         f"{r.errors:>8}"
                     )
+                    if native:
+                        line += f"{r.rps / native[conns].rps:>16.2f}"
+                    print(line)
             print(f"memory: {memory}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

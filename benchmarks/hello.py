@@ -1,4 +1,7 @@
-"""The baseline: a raw ASGI hello-world, served by the same call soldout uses."""
+"""The baseline: a raw ASGI hello-world, served by the same call soldout uses.
+
+`--rsgi`: the same hello-world over Granian's native interface, which soldout's claim
+path uses under Granian: a reference for the cost of the interface itself."""
 
 from __future__ import annotations
 
@@ -29,9 +32,36 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send(END)
 
 
+class Rsgi:
+    async def __rsgi__(self, scope: Any, protocol: Any) -> None:
+        protocol.response_bytes(200, [("content-type", "application/json")], BODY)
+
+
+async def serve_rsgi(port: int) -> None:
+    from granian.constants import Interfaces
+    from granian.server.embed import Server
+
+    server = Server(
+        Rsgi(),
+        address="127.0.0.1",
+        port=port,
+        interface=Interfaces.RSGI,
+        log_access=False,
+        backlog=2048,
+        websockets=False,
+    )
+    await server.serve()
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--server", choices=["granian", "uvicorn"], required=True)
+    parser.add_argument("--rsgi", action="store_true", help="Granian's native interface")
     args = parser.parse_args()
-    serve_asgi(app, "127.0.0.1", args.port, args.server)
+    if args.rsgi:
+        import uvloop
+
+        uvloop.run(serve_rsgi(args.port))
+    else:
+        serve_asgi(app, "127.0.0.1", args.port, args.server)
