@@ -35,7 +35,13 @@ from soldout.domain.money import Money
 from soldout.domain.notifications import Notification
 from soldout.domain.payments import PaymentRecord, PaymentState, request_fingerprint
 from soldout.ids import new_id
-from soldout.payments import AuthorizationStatus, EventType, PaymentProvider, WebhookEvent
+from soldout.payments import (
+    AuthorizationStatus,
+    EventType,
+    PaymentProvider,
+    Transaction,
+    WebhookEvent,
+)
 
 if TYPE_CHECKING:
     from soldout.engine.engine import SaleEngine
@@ -295,6 +301,49 @@ class Checkout:
                 return "refunded"
             return "ignored"
         return "ignored"  # captured: soldout captures itself and already knows
+
+    # -- after a restart ---------------------------------------------------------
+    async def resume(self) -> int:
+        """Catch up with the provider on the payments soldout left pending when it stopped:
+        the provider may have taken the money while the order was never written. Each is
+        settled as the provider's answer would have settled it (an order, or the money
+        back when the unit is gone); returns how many changed."""
+        changed = 0
+        for record in [r for r in self._by_id.values() if r.state is PaymentState.PENDING]:
+            try:
+                line = await asyncio.wait_for(self._provider.transaction(record.id), self._timeout)
+            except (TimeoutError, DomainError) as error:
+                log.warning("payment %s: the provider did not answer (%s)", record.id, error)
+                continue  # the fan's retry or the provider's webhook settles it later
+            claim = self._engine.claim_by_id(record.claim_id)
+            async with self._one_at_a_time(claim.id):
+                if record.state is PaymentState.PENDING:  # no webhook or retry came first
+                    changed += await self._catch_up(claim, record, line)
+        return changed
+
+    async def _catch_up(self, claim: Claim, record: PaymentRecord, line: Transaction | None) -> int:
+        now = self._engine.now()
+        if line is None:
+            record.advance(
+                PaymentState.FAILED,
+                now,
+                "soldout stopped before the payment reached the provider; nothing was charged",
+            )
+        elif line.status == "declined":
+            record.advance(PaymentState.DECLINED, now, "declined by the provider")
+        elif line.status in ("voided", "refunded"):
+            record.reference = line.reference
+            record.advance(PaymentState.REFUNDED, now, "the provider gave the money back")
+        elif line.status in ("authorized", "captured"):
+            record.reference = line.reference
+            record.advance(PaymentState.AUTHORIZED, now)
+            with contextlib.suppress(DomainError):  # the money went back if the unit is gone
+                await self._complete(claim, record)
+            return 1
+        else:
+            return 0  # still undecided at the provider
+        await self._save(record)
+        return 1
 
     # -- refunds -------------------------------------------------------------------
     async def refund(self, order: Order, reason: str, *, unshipped_only: bool = False) -> Order:

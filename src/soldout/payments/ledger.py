@@ -162,6 +162,13 @@ class Ledger:
         )
         return cursor.rowcount == 1
 
+    def of_merchant(self, merchant_reference: str) -> Line | None:
+        row = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM lines WHERE merchant_reference = ? ORDER BY seq DESC",
+            (merchant_reference,),
+        ).fetchone()
+        return None if row is None else _line(row)
+
     def lines(self) -> list[Line]:
         rows = self._conn.execute(f"SELECT {_COLUMNS} FROM lines ORDER BY seq").fetchall()
         return [_line(row) for row in rows]

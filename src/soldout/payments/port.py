@@ -116,4 +116,9 @@ class PaymentProvider(Protocol):
         """The provider's ledger, oldest first."""
         ...
 
+    async def transaction(self, merchant_reference: str) -> Transaction | None:
+        """The ledger line of the payment soldout asked for under `merchant_reference`
+        (its own payment id), or None if that request never reached the provider."""
+        ...
+
     async def close(self) -> None: ...

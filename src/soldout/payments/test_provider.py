@@ -184,6 +184,10 @@ class TestPayments:
     async def transactions(self) -> list[Transaction]:
         return [line.transaction() for line in self._ledger.lines()]
 
+    async def transaction(self, merchant_reference: str) -> Transaction | None:
+        line = self._ledger.of_merchant(merchant_reference)
+        return None if line is None else line.transaction()
+
     async def close(self) -> None:
         if self._closed:
             return

@@ -58,6 +58,7 @@ class Platform:
         self.fans.on_register(self._cancel_duplicates)
         self.fans.check_entries_with(self.gate.check_entry)
         self._sweeper: asyncio.Task[None] | None = None
+        self.resumed_payments = 0  # payments settled with the provider at the last start
         self.demo = False  # `soldout demo`: sign-in links are shown on screen, not mailed
 
     def _cancel_duplicates(self, fan: Fan) -> None:
@@ -109,6 +110,8 @@ class Platform:
         await self.engine.load()
         await self.referrals.load()
         await self.gate.load()
+        # payments left pending by a stop: the provider may hold money for an unwritten order
+        self.resumed_payments = await self.engine.checkout.resume()
         if sweep:
             self._sweeper = asyncio.get_running_loop().create_task(self.engine.run_sweeper())
 
