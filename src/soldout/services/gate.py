@@ -96,13 +96,13 @@ class Gate:
     # -- the launch's own rules (after the replay lookup) ---------------------------
     def check(self, book: LaunchBook, fan_id: str, passage: Passage) -> None:
         rules = book.launch.rules
-        now = self._clock.now()
         if rules.duplicate_rule is DuplicateRule.CANCEL and self.flagged(book, fan_id):
             raise Forbidden(
                 "this address or phone already has the most accounts this launch allows"
             ).with_code("duplicate_buyer")
-        if passage.with_code:
+        if passage.with_code or (rules.waiting_room_rate is None and rules.pow_difficulty is None):
             return
+        now = self._clock.now()
         if rules.waiting_room_rate is not None:
             verify_admission(passage.admission, fan_id, book.launch.id, now, self._key("admission"))
         if rules.pow_difficulty is not None:
