@@ -1,5 +1,6 @@
 """Schema migrations keep what a sale recorded: a database written by the newest
-version, taken back a step and forward again, still serves the same claims and orders."""
+version, taken back a step and forward again (over the leftovers of a rebuild that was
+killed half-way), still serves the same claims and orders."""
 
 from __future__ import annotations
 
@@ -41,6 +42,8 @@ def test_claims_survive_dropping_and_restoring_the_key_index(tmp_path: Path) -> 
 
     command.downgrade(alembic_config(database), "0004")
     with_key_index = indexes_of_claims(database)
+    with sqlite3.connect(database) as conn:  # what a rebuild killed half-way leaves behind
+        conn.execute("CREATE TABLE _alembic_tmp_claims AS SELECT * FROM claims")
     server.start()  # upgrades to the newest schema again
     try:
         with server.client(fan["token"]) as me:
@@ -58,3 +61,6 @@ def test_claims_survive_dropping_and_restoring_the_key_index(tmp_path: Path) -> 
     assert [o["id"] for o in orders] == [order.json()["id"]]
     assert stats["skus"][0]["held"] + stats["skus"][0]["sold"] == 2
     assert broken == []
+    with sqlite3.connect(database) as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    assert "_alembic_tmp_claims" not in tables

@@ -4,6 +4,9 @@ ASGI) and uvicorn (ASGI throughout). Each test runs once per server."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -104,3 +107,53 @@ def test_pages_cookies_streams_and_limits_outside_the_hot_path(running: ServerPr
     assert seen == ["history", "snapshot"]
     assert css.status_code == 200
     assert "cache-control" in css.headers
+
+
+def test_a_header_the_server_cannot_read_is_never_taken_as_absent(
+    running: ServerProcess,
+) -> None:
+    """Granian leaves such values out (soldout then refuses the request, naming the header);
+    uvicorn reads them as Latin-1. Neither signs the admin out or loses the key."""
+    with running.admin() as admin, running.client() as anyone:
+        launch = create_launch(admin)
+        fan = register(anyone)
+        signed_in = anyone.get(
+            "/admin/launches",
+            headers={"cookie": f"soldout_admin={ADMIN_TOKEN}; theme=bl\xe5".encode("latin-1")},
+        )
+        keyed = anyone.post(
+            f"/api/v1/launches/{launch['id']}/claims",
+            json={"sku": "A"},
+            headers={
+                "authorization": f"Bearer {fan['token']}",
+                "idempotency-key": "cl\xe9-1".encode("latin-1"),
+            },
+        )
+    if signed_in.status_code == 400:
+        assert error(signed_in) == (400, "bad_header", "cookie")
+    else:
+        assert signed_in.status_code == 200
+    if keyed.status_code == 400:
+        assert error(keyed) == (400, "bad_header", "idempotency-key")
+    else:
+        assert keyed.status_code == 201, keyed.text
+
+
+@pytest.mark.parametrize("server", ["granian", "uvicorn"])
+def test_a_failed_start_exits_and_says_why_once(tmp_path: Path, server: str) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "soldout.db").write_bytes(b"this is not a database" * 100)
+    env = {**os.environ, "SOLDOUT_ADMIN_TOKEN": ADMIN_TOKEN, "SOLDOUT_SERVER": server}
+    result = subprocess.run(
+        [sys.executable, "-m", "soldout", "serve", "--data", str(data), "--port", "0"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "file is not a database" in output
+    assert "never retrieved" not in output
+    assert output.count("Traceback (most recent call last)") <= 2, output

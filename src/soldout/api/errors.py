@@ -64,19 +64,22 @@ def error_body(code: str, message: str, field: str | None = None) -> bytes:
     return orjson.dumps({"error": {"code": code, "message": message, "field": field}})
 
 
-# The answers most refusals share (sold out, not open, ...), rendered once. Bounded:
-# messages that quote the request are rendered each time once it is full.
-_RENDERED: dict[tuple[type[e.DomainError], str, str, str | None], tuple[int, bytes]] = {}
-_RENDERED_MAX = 512
+# The answers most refusals share (sold out, not open, ...), rendered once: those that
+# carry their kind's own words. A message written for one request is rendered each time.
+_RENDERED: dict[tuple[type[e.DomainError], str, str | None], tuple[int, bytes]] = {}
+_RENDERED_MAX = 256
 
 
 def domain_error_response(error: e.DomainError) -> tuple[int, bytes]:
-    key = (type(error), error.code, error.message, error.field)
+    if error.message != error.default_message:
+        return status_for(error), error_body(error.code, error.message, error.field)
+    key = (type(error), error.code, error.field)
     answer = _RENDERED.get(key)
     if answer is None:
-        answer = status_for(error), error_body(error.code, error.message, error.field)
-        if len(_RENDERED) < _RENDERED_MAX:
-            _RENDERED[key] = answer
+        answer = _RENDERED[key] = (
+            status_for(error),
+            error_body(error.code, error.message, error.field),
+        )
     return answer
 
 

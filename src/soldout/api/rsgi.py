@@ -8,12 +8,22 @@ not, the same over RSGI at 0.88-0.99 (docs/server-choice.md). Every other reques
 handed to the ASGI app (FastAPI) through `bridge`, and the ASGI lifespan is driven by
 `Lifespan`; uvicorn, the tests' in-process client and everything else still speak ASGI
 to `Front` directly.
+
+What RSGI cannot say, the bridge works around: a response streamed by the app (a CSV
+export) is spooled (in memory up to 1 MiB, then on disk) and sent with its length once
+the app has finished, because an RSGI stream cannot be aborted and a failure half-way
+would otherwise reach the client as a complete-looking body; server-sent events, which
+must be live, are the exception. Granian leaves out header values it cannot decode as
+text, so a request with such a header is refused (400 `bad_header`, naming it) instead
+of being served as if the header were absent. Granian is run for HTTP/1.1 only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import tempfile
 from typing import Any
 
 from granian._granian import RSGIHTTPProtocol as HTTPProtocol
@@ -32,12 +42,14 @@ from soldout.api.hotpath import (
     claim_launch,
 )
 
-__all__ = ["Lifespan", "RsgiFront"]
+__all__ = ["Lifespan", "LifespanFailed", "RsgiFront"]
 
 log = logging.getLogger(__name__)
 _ASGI = {"version": "3.0", "spec_version": "2.3"}
 _JSON = ("content-type", "application/json")
 _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
+SPOOL_IN_MEMORY = 1 << 20
+_CHUNK = 1 << 16
 
 
 class TooLarge(Exception):
@@ -64,6 +76,18 @@ async def read_body(headers: Any, protocol: HTTPProtocol, limit: int) -> bytes:
 def too_large(protocol: HTTPProtocol, limit: int) -> None:
     body = error_body("payload_too_large", f"the body is over {limit} bytes")
     protocol.response_bytes(413, [_JSON, ("connection", "close")], body)
+
+
+def bad_header(protocol: HTTPProtocol, headers: Any) -> bool:
+    """Answer 400 if Granian left out a header's value (one it could not read as text)."""
+    readable = {name for name, _ in headers.items()}
+    # (RSGIHeaders is not iterable; `keys()` still lists the names whose value it left out)
+    unreadable = [name for name in headers.keys() if name not in readable]  # noqa: SIM118
+    if not unreadable:
+        return False
+    message = f"the {unreadable[0]} header could not be read: use ASCII characters only"
+    protocol.response_bytes(400, [_JSON], error_body("bad_header", message, unreadable[0]))
+    return True
 
 
 def address_of(client: str) -> tuple[str, int]:
@@ -93,11 +117,15 @@ class RsgiFront:
             value = headers.get(name)
             if value is not None:
                 setattr(claim, attribute, value)
+        if (claim.key is None or claim.authorization is None) and bad_header(protocol, headers):
+            return
         try:
             body = await read_body(headers, protocol, MAX_CLAIM_BODY)
         except TooLarge:
             too_large(protocol, MAX_CLAIM_BODY)
             return
+        except ProtocolClosed:
+            return  # the client left before sending its whole body
         status, answer, retry_after = await self._front.answer(
             launch_id, claim, body, address_of(scope.client)[0]
         )
@@ -108,6 +136,8 @@ class RsgiFront:
         """One request through the ASGI app: its body is read first (up to the size
         limit), then `receive` waits for the client to go away, as ASGI asks."""
         headers = scope.headers
+        if bad_header(protocol, headers):
+            return
         if scope.method in _BODYLESS and "content-length" not in headers:
             body = b""
         else:
@@ -116,6 +146,8 @@ class RsgiFront:
             except TooLarge:
                 too_large(protocol, self._front.max_body)
                 return
+            except ProtocolClosed:
+                return  # the client left before sending its whole body
         asgi_scope = {
             "type": "http",
             "asgi": _ASGI,
@@ -123,7 +155,7 @@ class RsgiFront:
             "method": scope.method,
             "scheme": scope.scheme,
             "path": scope.path,
-            "query_string": scope.query_string.encode("latin-1"),
+            "query_string": scope.query_string.encode(),
             "root_path": "",
             "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()],
             "client": address_of(scope.client),
@@ -143,55 +175,102 @@ class RsgiFront:
 
         try:
             await self._front.app(asgi_scope, receive, response.send)
-        except ProtocolClosed:
-            return  # the client left mid-answer
+            await response.finish()
         except Exception:
             log.exception("request failed: %s %s", scope.method, scope.path)
-            if not response.started:
+            if not response.sent:
                 protocol.response_bytes(500, [_JSON], INTERNAL_ERROR)
-            return
-        response.finish()
+        finally:
+            response.close()  # a stream ends when Granian's transport is let go
 
 
 class _Response:
-    """ASGI `send` onto an RSGI protocol: one call for a whole body, a stream otherwise."""
+    """ASGI `send` onto an RSGI protocol. A whole body goes in one call; a streamed one is
+    spooled and sent with its length when complete; server-sent events go out live."""
 
     def __init__(self, protocol: HTTPProtocol) -> None:
         self._protocol = protocol
         self._status = 500
         self._headers: list[tuple[str, str]] = []
-        self._stream: Any = None
-        self.started = False
+        self._live_events = False
+        self._live: Any = None  # the RSGI stream of server-sent events
+        self._spool: Any = None  # tempfile.SpooledTemporaryFile of a streamed body
         self._done = False
+        self.sent = False  # the status line has gone to the client
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
         if kind == "http.response.start":
+            raw: list[tuple[bytes, bytes]] = message.get("headers", [])
             self._status = message["status"]
-            self._headers = [
-                (k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", [])
-            ]
+            self._headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
+            self._live_events = any(
+                k.lower() == b"content-type" and v.startswith(b"text/event-stream") for k, v in raw
+            )
             return
         if kind != "http.response.body" or self._done:
             return
-        self.started = True
         body: bytes = message.get("body", b"")
         more: bool = message.get("more_body", False)
-        if self._stream is None:
+        self._done = not more
+        if self._live_events:
+            await self._send_live(body)
+        elif self._spool is None and not more:
+            self.sent = True
+            self._protocol.response_bytes(self._status, self._headers, body)
+        else:
+            if self._spool is None:
+                # closed by `close()`, which `bridge` calls whatever happens
+                self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+            self._spool.write(body)
             if not more:
-                self._done = True
-                self._protocol.response_bytes(self._status, self._headers, body)
-                return
-            self._stream = self._protocol.response_stream(self._status, self._headers)
-        if body:
-            await self._stream.send_bytes(body)
-        if not more:
-            self._done = True
+                await self._send_spool()
 
-    def finish(self) -> None:
-        """The app returned without a body message: answer with an empty one."""
-        if not self.started:
+    async def _send_live(self, body: bytes) -> None:
+        if self._live is None:
+            self.sent = True
+            self._live = self._protocol.response_stream(self._status, self._headers)
+        if body:
+            try:
+                await self._live.send_bytes(body)
+            except ProtocolClosed:
+                self._done = True  # the client left; the app hears it from `receive`
+
+    async def _send_spool(self) -> None:
+        spool = self._spool
+        length = spool.tell()
+        spool.seek(0)
+        headers = [(k, v) for k, v in self._headers if k.lower() != "content-length"]
+        self.sent = True
+        stream = self._protocol.response_stream(
+            self._status, [*headers, ("content-length", str(length))]
+        )
+        try:
+            while chunk := spool.read(_CHUNK):
+                await stream.send_bytes(chunk)
+        except ProtocolClosed:
+            pass  # the client left: with the length sent, it knows the body is short
+
+    async def finish(self) -> None:
+        """The app has returned: send what it left unsent."""
+        if self._done:
+            return
+        self._done = True
+        if self._spool is not None:
+            await self._send_spool()
+        elif not self.sent:
+            self.sent = True
             self._protocol.response_bytes(self._status, self._headers, b"")
+
+    def close(self) -> None:
+        self._live = None
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+
+
+class LifespanFailed(Exception):
+    """The app reported that its start-up (or shutdown) failed, and why."""
 
 
 class Lifespan:
@@ -223,7 +302,10 @@ class Lifespan:
         if not answer.done():
             answer.cancel()
             self._task.result()  # raises what the app raised
-            raise RuntimeError(f"the app ended its lifespan during {step}")
+            raise LifespanFailed(f"the app ended its lifespan during {step}")
         message = answer.result()
         if message["type"] != f"lifespan.{step}.complete":
-            raise RuntimeError(f"{step} failed: {message.get('message', '')}")
+            # the app re-raises what it reported: its report (with the traceback) is enough
+            with contextlib.suppress(BaseException):
+                await self._task
+            raise LifespanFailed(message.get("message", "") or f"{step} failed")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import signal
 import socket
 import sys
@@ -20,7 +21,7 @@ import uvloop
 
 from soldout.api.app import build_app
 from soldout.api.hotpath import Front
-from soldout.api.rsgi import Lifespan, RsgiFront
+from soldout.api.rsgi import Lifespan, LifespanFailed, RsgiFront
 from soldout.payments import TestPayments
 from soldout.services import Platform
 from soldout.services.gate import GateSettings
@@ -68,24 +69,43 @@ def serve_asgi(
 
 
 async def _granian(app: ASGIApp, host: str, port: int, log_level: str, native: bool) -> None:
-    import logging
-
-    from granian.constants import Interfaces
-    from granian.log import LogLevels
-    from granian.server.embed import Server
-
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    # Before start-up: a stop asked for during it (a long migration) waits for its end.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     lifespan: Lifespan | None = None
     target: Any = app
     if native:
         assert isinstance(app, Front)
         lifespan = Lifespan(app)
-        await lifespan.startup()
+        try:
+            await lifespan.startup()
+        except LifespanFailed as failure:
+            logging.getLogger("soldout").error("start-up failed:\n%s", failure)
+            raise SystemExit(3) from None
         target = RsgiFront(app, lifespan.state)
+    try:
+        if not stop.is_set():
+            await _serve_until(stop, target, host, port, log_level, native)
+    finally:
+        if lifespan is not None:
+            await lifespan.shutdown()
+
+
+async def _serve_until(
+    stop: asyncio.Event, target: Any, host: str, port: int, log_level: str, native: bool
+) -> None:
+    from granian.constants import HTTPModes, Interfaces
+    from granian.log import LogLevels
+    from granian.server.embed import Server
+
     server = Server(
         target,
         address=host,
         port=port,
         interface=Interfaces.RSGI if native else Interfaces.ASGI,
+        http=HTTPModes.http1,
         log_level=LogLevels(log_level),
         log_access=False,
         backlog=2048,
@@ -98,9 +118,6 @@ async def _granian(app: ASGIApp, host: str, port: int, log_level: str, native: b
     )
     loop = asyncio.get_running_loop()
     serving = loop.create_task(server.serve())
-    stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     stopping = loop.create_task(stop.wait())
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     # A stop asked for while Granian is still starting can be forgotten when it starts:
@@ -110,8 +127,6 @@ async def _granian(app: ASGIApp, host: str, port: int, log_level: str, native: b
         await asyncio.wait({serving}, timeout=0.5)
     stopping.cancel()
     await serving
-    if lifespan is not None:
-        await lifespan.shutdown()
 
 
 def _check_port_free(host: str, port: int) -> None:
