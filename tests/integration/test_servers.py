@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -157,3 +158,25 @@ def test_a_failed_start_exits_and_says_why_once(tmp_path: Path, server: str) -> 
     assert "file is not a database" in output
     assert "never retrieved" not in output
     assert output.count("Traceback (most recent call last)") <= 2, output
+
+
+@pytest.mark.parametrize("server", ["granian", "uvicorn"])
+def test_an_open_live_dashboard_does_not_hold_up_a_stop(tmp_path: Path, server: str) -> None:
+    process = ServerProcess(tmp_path / "data", env={"SOLDOUT_SERVER": server})
+    process.start()
+    try:
+        with process.admin() as admin:
+            launch = create_launch(admin)
+        with httpx.Client(
+            base_url=process.base_url, timeout=30, headers={"origin": process.base_url}
+        ) as browser:
+            assert browser.post("/admin/signin", data={"token": ADMIN_TOKEN}).status_code == 303
+            with browser.stream("GET", f"/admin/launches/{launch['id']}/live") as stream:
+                lines = stream.iter_lines()
+                assert next(line for line in lines if line.startswith("data:"))
+                assert process.process is not None
+                process.process.terminate()
+                exit_code = process.process.wait(timeout=15)  # raises if the stop hangs
+    finally:
+        process.stop()
+    assert exit_code in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once stopped

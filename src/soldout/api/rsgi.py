@@ -102,6 +102,12 @@ class RsgiFront:
     def __init__(self, front: Front, state: dict[str, Any]) -> None:
         self._front = front
         self._state = state
+        self._closing = asyncio.Event()
+
+    def close(self) -> None:
+        """The server is stopping: answers that wait for the client to leave (server-sent
+        events) hear `http.disconnect` now, so the stop does not wait for every browser."""
+        self._closing.set()
 
     async def __rsgi__(self, scope: Scope, protocol: HTTPProtocol) -> None:
         launch_id = claim_launch(scope.method, scope.path)
@@ -170,7 +176,13 @@ class RsgiFront:
             if not delivered:
                 delivered = True
                 return {"type": "http.request", "body": body, "more_body": False}
-            await protocol.client_disconnect()
+            left = asyncio.ensure_future(protocol.client_disconnect())
+            closing = asyncio.ensure_future(self._closing.wait())
+            try:
+                await asyncio.wait({left, closing}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                left.cancel()
+                closing.cancel()
             return {"type": "http.disconnect"}
 
         try:

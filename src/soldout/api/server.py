@@ -122,6 +122,8 @@ async def _serve_until(
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
     # A stop asked for while Granian is still starting can be forgotten when it starts:
     # ask again until it has stopped.
+    if isinstance(target, RsgiFront):
+        target.close()
     while not serving.done():
         server.stop()  # type: ignore[no-untyped-call]
         await asyncio.wait({serving}, timeout=0.5)
