@@ -9,8 +9,10 @@ from types import SimpleNamespace
 from typing import Any
 
 import orjson
+import pytest
 from granian._granian import RSGIProtocolClosed
 
+from soldout.api.hotpath import ClientGone, read_body
 from soldout.api.rsgi import SPOOL_IN_MEMORY, RsgiFront
 
 
@@ -197,3 +199,17 @@ async def test_the_query_string_is_passed_as_utf8_bytes() -> None:
     await bridge_to(app).bridge(scope(), Protocol())
     assert seen["query_string"] == b"a=%C3%A9"
     assert seen["client"] == ("127.0.0.1", 5000)
+
+
+async def test_over_asgi_a_body_cut_short_by_the_client_is_not_used() -> None:
+    """(`hotpath.read_body`, uvicorn's path:) the client left before the last chunk."""
+    messages = [
+        {"type": "http.request", "body": b'{"name": "complete-looking"}', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    with pytest.raises(ClientGone):
+        await read_body(receive, 65536)

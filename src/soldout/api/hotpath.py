@@ -51,6 +51,10 @@ class BodyTooLarge(Exception):
     pass
 
 
+class ClientGone(Exception):
+    """The client left before its whole body arrived: nothing is done with the part."""
+
+
 class ClaimRequest:
     __slots__ = ("priority_code", "quantity", "sku")
 
@@ -138,7 +142,7 @@ async def read_body(receive: Receive, limit: int) -> bytes:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            return body
+            raise ClientGone
         chunk: bytes = message.get("body", b"")
         body += chunk
         if len(body) > limit:
@@ -244,6 +248,8 @@ class Front:
             return
         try:
             body = await read_body(receive, MAX_CLAIM_BODY)
+        except ClientGone:
+            return
         except BodyTooLarge:
             await too_large(send, MAX_CLAIM_BODY)
             return
@@ -302,6 +308,8 @@ class Front:
                 return
         try:
             body = await read_body(receive, limit)
+        except ClientGone:
+            return
         except BodyTooLarge:
             await too_large(send, limit)
             return

@@ -15,7 +15,12 @@ the app has finished, because an RSGI stream cannot be aborted and a failure hal
 would otherwise reach the client as a complete-looking body; server-sent events, which
 must be live, are the exception. Granian leaves out header values it cannot decode as
 text, so a request with such a header is refused (400 `bad_header`, naming it) instead
-of being served as if the header were absent. Granian is run for HTTP/1.1 only.
+of being served as if the header were absent. Granian is run for HTTP/1.1 only. Left
+as it is: a chunked body whose client leaves before the last chunk ends like a complete
+one here (Granian's body iterator does not tell the two apart, and reading the body in
+one call instead would buffer a body of any size before the limit could refuse it); a
+JSON document cut short does not parse, so this matters only for a client that leaves
+after a whole document but before the final chunk. Over ASGI the part is discarded.
 """
 
 from __future__ import annotations
