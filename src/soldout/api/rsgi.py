@@ -38,7 +38,6 @@ from granian.rsgi import Scope
 from soldout.api.errors import error_body
 from soldout.api.hotpath import (
     CLAIM_HEADER_NAMES,
-    INTERNAL_ERROR,
     MAX_CLAIM_BODY,
     ASGIApp,
     ClaimHeaders,
@@ -54,6 +53,9 @@ _ASGI = {"version": "3.0", "spec_version": "2.3"}
 _JSON = ("content-type", "application/json")
 _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 SPOOL_IN_MEMORY = 1 << 20
+_FAILED = error_body(
+    "internal_error", "something went wrong on our side; the request may not have been carried out"
+)
 _CHUNK = 1 << 16
 
 
@@ -196,7 +198,7 @@ class RsgiFront:
         except Exception:
             log.exception("request failed: %s %s", scope.method, scope.path)
             if not response.sent:
-                protocol.response_bytes(500, [_JSON], INTERNAL_ERROR)
+                protocol.response_bytes(500, [_JSON], _FAILED)
         finally:
             response.close()  # a stream ends when Granian's transport is let go
 
