@@ -76,10 +76,9 @@ def domain_error_response(error: e.DomainError) -> tuple[int, bytes]:
     key = (type(error), error.code, error.field)
     answer = _RENDERED.get(key)
     if answer is None:
-        answer = _RENDERED[key] = (
-            status_for(error),
-            error_body(error.code, error.message, error.field),
-        )
+        answer = status_for(error), error_body(error.code, error.message, error.field)
+        if len(_RENDERED) < _RENDERED_MAX:  # (a field named by a request could be new)
+            _RENDERED[key] = answer
     return answer
 
 

@@ -10,10 +10,14 @@ handed to the ASGI app (FastAPI) through `bridge`, and the ASGI lifespan is driv
 to `Front` directly.
 
 What RSGI cannot say, the bridge works around: a response streamed by the app (a CSV
-export) is spooled (in memory up to 1 MiB, then on disk) and sent with its length once
-the app has finished, because an RSGI stream cannot be aborted and a failure half-way
-would otherwise reach the client as a complete-looking body; server-sent events, which
-must be live, are the exception. Granian leaves out header values it cannot decode as
+export) is collected (in memory up to 1 MiB, then in a file in the data directory's
+`spool/`) and sent with its length once the app has sent its last part, because an RSGI
+stream cannot be aborted and a failure half-way would otherwise reach the client as a
+complete-looking body. A file is handed to Granian, which reads it at the client's pace
+(a slow download holds a file, not memory). The cost: the first byte of an export comes
+when the whole export is ready, and each export in progress takes its size on disk.
+Server-sent events, which must be live, are sent as they come; a server stop ends them,
+while other answers in progress are let finish. Granian leaves out header values it cannot decode as
 text, so a request with such a header is refused (400 `bad_header`, naming it) instead
 of being served as if the header were absent. Granian is run for HTTP/1.1 only. Left
 as it is: a chunked body whose client leaves before the last chunk ends like a complete
@@ -28,8 +32,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import shutil
 import tempfile
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 from granian._granian import RSGIHTTPProtocol as HTTPProtocol
 from granian._granian import RSGIProtocolClosed as ProtocolClosed
@@ -53,10 +60,10 @@ _ASGI = {"version": "3.0", "spec_version": "2.3"}
 _JSON = ("content-type", "application/json")
 _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 SPOOL_IN_MEMORY = 1 << 20
+SPOOL_KEEP_SECONDS = 300.0  # Granian opens a sent file within milliseconds
 _FAILED = error_body(
     "internal_error", "something went wrong on our side; the request may not have been carried out"
 )
-_CHUNK = 1 << 16
 
 
 class TooLarge(Exception):
@@ -106,10 +113,18 @@ def address_of(client: str) -> tuple[str, int]:
 class RsgiFront:
     """The RSGI app Granian calls: claims to `Front.answer`, the rest to `Front.app`."""
 
-    def __init__(self, front: Front, state: dict[str, Any]) -> None:
+    def __init__(self, front: Front, state: dict[str, Any], spool: Path) -> None:
         self._front = front
         self._state = state
         self._closing = asyncio.Event()
+        self._spool = spool  # streamed answers waiting to be sent; emptied at each start
+        if self._spool.exists():  # a crashed run's leftovers
+            shutil.rmtree(self._spool, ignore_errors=True)
+        self._spool.mkdir(parents=True, exist_ok=True)
+
+    async def _live_and_closing(self, response: _Response) -> None:
+        await self._closing.wait()
+        await response.live.wait()
 
     def close(self) -> None:
         """The server is stopping: answers that wait for the client to leave (server-sent
@@ -175,7 +190,7 @@ class RsgiFront:
             "server": address_of(scope.server),
             "state": self._state.copy(),
         }
-        response = _Response(protocol)
+        response = _Response(protocol, self._spool)
         delivered = False
 
         async def receive() -> Message:
@@ -183,13 +198,15 @@ class RsgiFront:
             if not delivered:
                 delivered = True
                 return {"type": "http.request", "body": body, "more_body": False}
+            # The client leaving ends any answer; the server stopping ends only a live
+            # stream of events (an export or a file in progress is let finish).
             left = asyncio.ensure_future(protocol.client_disconnect())
-            closing = asyncio.ensure_future(self._closing.wait())
+            live_and_closing = asyncio.ensure_future(self._live_and_closing(response))
             try:
-                await asyncio.wait({left, closing}, return_when=asyncio.FIRST_COMPLETED)
+                await asyncio.wait({left, live_and_closing}, return_when=asyncio.FIRST_COMPLETED)
             finally:
                 left.cancel()
-                closing.cancel()
+                live_and_closing.cancel()
             return {"type": "http.disconnect"}
 
         try:
@@ -205,17 +222,20 @@ class RsgiFront:
 
 class _Response:
     """ASGI `send` onto an RSGI protocol. A whole body goes in one call; a streamed one is
-    spooled and sent with its length when complete; server-sent events go out live."""
+    collected (in memory up to `SPOOL_IN_MEMORY`, then in a file) and sent with its length
+    once the app has sent its last part; server-sent events go out live."""
 
-    def __init__(self, protocol: HTTPProtocol) -> None:
+    def __init__(self, protocol: HTTPProtocol, spool: Path) -> None:
         self._protocol = protocol
+        self._spool_dir = spool
         self._status = 500
         self._headers: list[tuple[str, str]] = []
-        self._live_events = False
+        self.live = asyncio.Event()  # set once the answer is a live stream of events
         self._live: Any = None  # the RSGI stream of server-sent events
-        self._spool: Any = None  # tempfile.SpooledTemporaryFile of a streamed body
-        self._done = False
-        self.sent = False  # the status line has gone to the client
+        self._buffer: bytearray | None = None  # a streamed body, while small
+        self._file: IO[bytes] | None = None  # ... once larger
+        self._complete = False  # the app sent its last part
+        self.sent = False  # the status line has gone (or is going) to the client
 
     async def send(self, message: Message) -> None:
         kind = message["type"]
@@ -223,27 +243,25 @@ class _Response:
             raw: list[tuple[bytes, bytes]] = message.get("headers", [])
             self._status = message["status"]
             self._headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
-            self._live_events = any(
+            if any(
                 k.lower() == b"content-type" and v.startswith(b"text/event-stream") for k, v in raw
-            )
+            ):
+                self.live.set()
             return
-        if kind != "http.response.body" or self._done:
+        if kind != "http.response.body" or self._complete:
             return
         body: bytes = message.get("body", b"")
         more: bool = message.get("more_body", False)
-        self._done = not more
-        if self._live_events:
+        self._complete = not more
+        if self.live.is_set():
             await self._send_live(body)
-        elif self._spool is None and not more:
+        elif self._buffer is None and self._file is None and not more:
             self.sent = True
             self._protocol.response_bytes(self._status, self._headers, body)
         else:
-            if self._spool is None:
-                # closed by `close()`, which `bridge` calls whatever happens
-                self._spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
-            self._spool.write(body)
+            self._collect(body)
             if not more:
-                await self._send_spool()
+                self._send_collected()
 
     async def _send_live(self, body: bytes) -> None:
         if self._live is None:
@@ -253,39 +271,60 @@ class _Response:
             try:
                 await self._live.send_bytes(body)
             except ProtocolClosed:
-                self._done = True  # the client left; the app hears it from `receive`
+                self._complete = True  # the client left; the app hears it from `receive`
 
-    async def _send_spool(self) -> None:
-        spool = self._spool
-        length = spool.tell()
-        spool.seek(0)
+    def _collect(self, body: bytes) -> None:
+        if self._file is not None:
+            self._file.write(body)
+            return
+        if self._buffer is None:
+            self._buffer = bytearray()
+        self._buffer += body
+        if len(self._buffer) > SPOOL_IN_MEMORY:
+            spooled = tempfile.NamedTemporaryFile(dir=self._spool_dir, delete=False)  # noqa: SIM115
+            spooled.write(self._buffer)
+            self._file = spooled
+            self._buffer = None
+
+    def _send_collected(self) -> None:
         headers = [(k, v) for k, v in self._headers if k.lower() != "content-length"]
         self.sent = True
-        stream = self._protocol.response_stream(
-            self._status, [*headers, ("content-length", str(length))]
+        if self._file is None:
+            body = bytes(self._buffer or b"")
+            self._protocol.response_bytes(self._status, headers, body)
+            return
+        length = self._file.tell()
+        self._file.close()
+        path = self._file.name
+        self._file = None
+        # Granian reads the file after this handler returns, with backpressure, so a
+        # slow client holds a file, not memory; it is removed once Granian has it open.
+        self._protocol.response_file(
+            self._status, [*headers, ("content-length", str(length))], path
         )
-        try:
-            while chunk := spool.read(_CHUNK):
-                await stream.send_bytes(chunk)
-        except ProtocolClosed:
-            pass  # the client left: with the length sent, it knows the body is short
+        asyncio.get_running_loop().call_later(SPOOL_KEEP_SECONDS, _remove, path)
 
     async def finish(self) -> None:
-        """The app has returned: send what it left unsent."""
-        if self._done:
+        """The app has returned. An answer it did not complete is not sent as if whole."""
+        if self._complete or self.live.is_set():
             return
-        self._done = True
-        if self._spool is not None:
-            await self._send_spool()
-        elif not self.sent:
+        self._complete = True
+        log.error("the app returned without completing its answer (status %s)", self._status)
+        if not self.sent:
             self.sent = True
-            self._protocol.response_bytes(self._status, self._headers, b"")
+            self._protocol.response_bytes(500, [_JSON], _FAILED)
 
     def close(self) -> None:
         self._live = None
-        if self._spool is not None:
-            self._spool.close()
-            self._spool = None
+        if self._file is not None:  # an answer never sent
+            self._file.close()
+            _remove(self._file.name)
+            self._file = None
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 class LifespanFailed(Exception):

@@ -13,7 +13,9 @@ import logging
 import signal
 import socket
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, Literal
 
 import click
@@ -44,11 +46,13 @@ def serve_asgi(
     log_level: str = "warning",
     *,
     native: bool = False,
+    spool: Path | None = None,
 ) -> None:
     """Serve `app` until SIGINT or SIGTERM. The benchmark's baseline uses this same call.
 
     `native`: `app` is soldout's `Front`, which Granian then serves over its native
-    interface (RSGI, see `soldout.api.rsgi`); uvicorn serves it over ASGI either way."""
+    interface (RSGI, see `soldout.api.rsgi`); uvicorn serves it over ASGI either way.
+    `spool`: where Granian's bridge keeps streamed answers until they are sent."""
     if server == "uvicorn":
         import uvicorn
 
@@ -65,10 +69,12 @@ def serve_asgi(
             timeout_graceful_shutdown=5,
         )
         return
-    uvloop.run(_granian(app, host, port, log_level, native))
+    uvloop.run(_granian(app, host, port, log_level, native, spool))
 
 
-async def _granian(app: ASGIApp, host: str, port: int, log_level: str, native: bool) -> None:
+async def _granian(
+    app: ASGIApp, host: str, port: int, log_level: str, native: bool, spool: Path | None
+) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     # Before start-up: a stop asked for during it (a long migration) waits for its end.
@@ -84,7 +90,7 @@ async def _granian(app: ASGIApp, host: str, port: int, log_level: str, native: b
         except LifespanFailed as failure:
             logging.getLogger("soldout").error("start-up failed:\n%s", failure)
             raise SystemExit(3) from None
-        target = RsgiFront(app, lifespan.state)
+        target = RsgiFront(app, lifespan.state, spool or Path(tempfile.mkdtemp(prefix="soldout-")))
     try:
         if not stop.is_set():
             await _serve_until(stop, target, host, port, log_level, native)
