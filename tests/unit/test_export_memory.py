@@ -8,6 +8,7 @@ orders and once for 100,000.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import sqlite3
 import tracemalloc
@@ -156,3 +157,40 @@ async def test_the_csv_export_streams_in_constant_memory(tmp_path: Path) -> None
     assert peak_100k < PEAK_BOUND, f"peak {peak_100k:,} bytes for 100,000 orders"
     # Ten times the orders, about the same peak: nothing grows with the export.
     assert peak_100k < 1.5 * peak_10k, f"peak {peak_10k:,} -> {peak_100k:,} bytes"
+
+
+async def test_other_requests_are_served_between_pages_of_an_export(tmp_path: Path) -> None:
+    clock = FakeClock()
+    database = tmp_path / "soldout.db"
+    platform = platform_on(database, clock)
+    await platform.start(sweep=False)
+    try:
+        sku = Sku("A", "A", Money(PRICE, "EUR"), Money(1000, "EUR"))
+        product = await platform.catalog.create_product("Model One", "", [sku])
+        book = await platform.catalog.create_launch(
+            product_id=product.id,
+            title="t",
+            sale_opens_at=clock.now(),
+            rules=LaunchRules(),
+            batch={"A": 3000},
+        )
+    finally:
+        await platform.stop()
+    bulk_insert_sale(database, book.launch.id, 3000, clock)
+    platform = platform_on(database, clock)
+    await platform.store.open()
+    events: list[str] = []
+
+    async def export() -> None:
+        async for _ in platform.fulfilment.export_csv(OrderFilter(), page_size=500):
+            events.append("page")
+
+    async def another_request() -> None:
+        events.append("served")
+
+    try:
+        await asyncio.gather(export(), another_request())
+    finally:
+        await platform.stop()
+    assert events.count("page") == 7  # 3,000 orders in pages of 500, then an empty one
+    assert events.index("served") < events.count("page") - 1  # not after the whole export

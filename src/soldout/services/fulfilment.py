@@ -3,6 +3,7 @@ and the margin of a launch."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -205,7 +206,8 @@ class FulfilmentDesk:
         return [ExportRow(orders.get(r.order.id) or r.order, r.email, r.name) for r in rows]
 
     async def export_csv(self, where: OrderFilter, page_size: int = 1000) -> AsyncIterator[str]:
-        """The orders as CSV, page by page: memory stays flat whatever the number of orders."""
+        """The orders as CSV, page by page: memory stays flat whatever the number of orders,
+        and other requests are served between pages."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(EXPORT_COLUMNS)
@@ -219,6 +221,9 @@ class FulfilmentDesk:
             out.truncate()
             if len(rows) < page_size:
                 return
+            # The store reads without yielding: let the sale go on between pages (a 43 MB
+            # export otherwise held every other request for 3.6 s).
+            await asyncio.sleep(0)
             last = rows[-1].order
             after = (last.paid_at.isoformat(), last.id)
 
