@@ -202,4 +202,12 @@ def run(settings: Settings, on_start: Callable[[Platform], Awaitable[None]] | No
     # collector run every few requests and walk a growing heap. Claims hold no cycles.
     gc.set_threshold(50_000, 20, 100)
     app: Any = build_app(platform, max_body=settings.max_body_bytes, on_start=started)
-    serve_asgi(app, settings.host, settings.port, settings.server, settings.log_level, native=True)
+    serve_asgi(
+        app,
+        settings.host,
+        settings.port,
+        settings.server,
+        settings.log_level,
+        native=True,
+        spool=settings.data / "spool",
+    )
