@@ -13,7 +13,6 @@ import logging
 import signal
 import socket
 import sys
-import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -51,8 +50,8 @@ def serve_asgi(
     """Serve `app` until SIGINT or SIGTERM. The benchmark's baseline uses this same call.
 
     `native`: `app` is soldout's `Front`, which Granian then serves over its native
-    interface (RSGI, see `soldout.api.rsgi`); uvicorn serves it over ASGI either way.
-    `spool`: where Granian's bridge keeps streamed answers until they are sent."""
+    interface (RSGI, see `soldout.api.rsgi`), keeping streamed answers in `spool` until
+    they are sent; uvicorn serves it over ASGI either way."""
     if server == "uvicorn":
         import uvicorn
 
@@ -90,7 +89,8 @@ async def _granian(
         except LifespanFailed as failure:
             logging.getLogger("soldout").error("start-up failed:\n%s", failure)
             raise SystemExit(3) from None
-        target = RsgiFront(app, lifespan.state, spool or Path(tempfile.mkdtemp(prefix="soldout-")))
+        assert spool is not None, "serving natively needs a spool directory"
+        target = RsgiFront(app, lifespan.state, spool)
     try:
         if not stop.is_set():
             await _serve_until(stop, target, host, port, log_level, native)
@@ -126,10 +126,10 @@ async def _serve_until(
     serving = loop.create_task(server.serve())
     stopping = loop.create_task(stop.wait())
     await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if isinstance(target, RsgiFront):
+        target.close()  # open live dashboards end now; other answers in progress finish
     # A stop asked for while Granian is still starting can be forgotten when it starts:
     # ask again until it has stopped.
-    if isinstance(target, RsgiFront):
-        target.close()
     while not serving.done():
         server.stop()  # type: ignore[no-untyped-call]
         await asyncio.wait({serving}, timeout=0.5)
