@@ -91,12 +91,9 @@ def platform_on(database: Path, clock: FakeClock) -> Platform:
     return Platform(SqliteStore(database), TokenSigner(b"k" * 32, "adm"), clock)
 
 
-async def export_of(folder: Path, count: int, *, read_back: bool) -> Export:
-    """A sale of `count` units exported as CSV to a file. With `read_back` the platform is
-    started as after a sale, rebuilding its counters from the rows (which proves them
-    consistent); without, only the store is opened: the export reads nothing else."""
-    clock = FakeClock()
-    database = folder / "soldout.db"
+async def sold(database: Path, count: int, clock: FakeClock) -> tuple[str, list[str]]:
+    """A launch of `count` units created through the platform, then sold out by rows
+    inserted a minute later. Returns the launch id and the order ids."""
     platform = platform_on(database, clock)
     await platform.start(sweep=False)
     try:
@@ -112,12 +109,21 @@ async def export_of(folder: Path, count: int, *, read_back: bool) -> Export:
     finally:
         await platform.stop()
     clock.advance(60)
-    ids = bulk_insert_sale(database, book.launch.id, count, clock)
+    return book.launch.id, bulk_insert_sale(database, book.launch.id, count, clock)
+
+
+async def export_of(folder: Path, count: int, *, read_back: bool) -> Export:
+    """A sale of `count` units exported as CSV to a file. With `read_back` the platform is
+    started as after a sale, rebuilding its counters from the rows (which proves them
+    consistent); without, only the store is opened: the export reads nothing else."""
+    clock = FakeClock()
+    database = folder / "soldout.db"
+    launch_id, ids = await sold(database, count, clock)
 
     platform = platform_on(database, clock)
     if read_back:
         await platform.start(sweep=False)
-        stock = platform.engine.book(book.launch.id).stock["A"]
+        stock = platform.engine.book(launch_id).stock["A"]
         assert (stock.paid, stock.available) == (count, 0)
         assert len(platform.engine.orders.all()) == len(platform.engine.checkout.all()) == count
     else:
@@ -162,21 +168,7 @@ async def test_the_csv_export_streams_in_constant_memory(tmp_path: Path) -> None
 async def test_other_requests_are_served_between_pages_of_an_export(tmp_path: Path) -> None:
     clock = FakeClock()
     database = tmp_path / "soldout.db"
-    platform = platform_on(database, clock)
-    await platform.start(sweep=False)
-    try:
-        sku = Sku("A", "A", Money(PRICE, "EUR"), Money(1000, "EUR"))
-        product = await platform.catalog.create_product("Model One", "", [sku])
-        book = await platform.catalog.create_launch(
-            product_id=product.id,
-            title="t",
-            sale_opens_at=clock.now(),
-            rules=LaunchRules(),
-            batch={"A": 3000},
-        )
-    finally:
-        await platform.stop()
-    bulk_insert_sale(database, book.launch.id, 3000, clock)
+    await sold(database, 3000, clock)
     platform = platform_on(database, clock)
     await platform.store.open()
     events: list[str] = []
