@@ -7,7 +7,9 @@ For each server, on loopback, one process each:
   (a') under Granian, the same hello-world over its native RSGI interface, which soldout's
        claim path uses: a reference (the last column divides by it);
   (b) durable claims/s: a batch too large to sell out, many fans, a unique key per request;
-  (c) sold-out answers/s: claims against a launch whose only unit is taken.
+  (c) sold-out answers/s: claims against a launch whose only unit is taken;
+  (b*), (c*) the same two against `benchmarks/skeleton.py`, the least a claim can cost in
+       Python on that server (no checks, the same durable row): the ceiling.
 Each at 64 and 256 connections. Prints b/a and c/a, p50/p99, and the server's resident
 memory after 1M claim attempts. Needs `wrk` (Debian package `wrk`).
 """
@@ -118,11 +120,11 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
-def baseline(server: str, seconds: float, rsgi: bool = False) -> dict[int, Result]:
+def measured(script: str, seconds: float, *args: str) -> dict[int, Result]:
+    """Serve `benchmarks/<script>` in its own process and measure it at each load."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, str(HERE / "hello.py"), "--server", server, "--port", str(port)]
-        + (["--rsgi"] if rsgi else []),
+        [sys.executable, str(HERE / script), "--port", str(port), *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -236,31 +238,49 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="soldout-bench-"))
     try:
         for server in servers:
-            a = baseline(server, args.duration)
+            a = measured("hello.py", args.duration, "--server", server)
             # soldout answers claims over Granian's native interface: its own hello-world
             # shows what is left for the app once the interface's cost is counted
-            native = baseline(server, args.duration, rsgi=True) if server == "granian" else None
+            native = None
+            if server == "granian":
+                native = measured("hello.py", args.duration, "--server", server, "--rsgi")
             runs, memory = soldout_runs(server, args.duration, work)
+            # the least a claim can cost in Python on this server (benchmarks/skeleton.py)
+            ceiling = {
+                mode: measured("skeleton.py", args.duration, "--server", server, "--mode", mode)
+                for mode in ("durable", "sold_out")
+            }
             print(f"\n== {server} (one process; {args.duration:.0f} s per run) ==")
             print(
-                f"{'run':<28}{'conns':>6}{'req/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}"
+                f"{'run':<34}{'conns':>6}{'req/s':>10}{'ratio':>8}{'p50 ms':>9}{'p99 ms':>9}"
                 f"{'non-2xx':>9}{'errors':>8}" + ("  vs RSGI hello" if native else "")
             )
             rows = [("(a) hello-world baseline", a)]
             if native:
                 rows.append(("(a') RSGI hello (reference)", native))
-            rows += [("(b) durable claims", runs["b"]), ("(c) sold-out answers", runs["c"])]
+            rows += [
+                ("(b) durable claims", runs["b"]),
+                ("(c) sold-out answers", runs["c"]),
+                ("(b*) skeleton durable (ceiling)", ceiling["durable"]),
+                ("(c*) skeleton sold out (ceiling)", ceiling["sold_out"]),
+            ]
             for label, results in rows:
                 for conns, r in results.items():
                     ratio = r.rps / a[conns].rps
                     line = (
-                        f"{label:<28}{conns:>6}{r.rps:>10.0f}{ratio:>8.2f}"
+                        f"{label:<34}{conns:>6}{r.rps:>10.0f}{ratio:>8.2f}"
                         f"{r.p50_us / 1000:>9.2f}{r.p99_us / 1000:>9.2f}{r.non2xx:>9}"
                         f"{r.errors:>8}"
                     )
                     if native:
                         line += f"{r.rps / native[conns].rps:>16.2f}"
                     print(line)
+            for conns in a:
+                print(
+                    f"soldout vs its ceiling at {conns} connections: durable"
+                    f" {runs['b'][conns].rps / ceiling['durable'][conns].rps:.2f},"
+                    f" sold out {runs['c'][conns].rps / ceiling['sold_out'][conns].rps:.2f}"
+                )
             print(f"memory: {memory}")
     finally:
         shutil.rmtree(work, ignore_errors=True)

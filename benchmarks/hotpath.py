@@ -1,0 +1,172 @@
+"""The claim hot path in-process: microseconds of Python per claim, soldout vs its ceiling.
+
+    .venv/bin/python -m benchmarks.hotpath   (from the project root, once dev.py made .venv)
+
+No server and no wrk: claims go straight to the RSGI entry point Granian calls
+(`RsgiFront.__rsgi__`) with a stand-in scope and protocol, against a real platform on
+SQLite in a temporary directory (group commit, WAL, synchronous=FULL). The same requests
+go to `benchmarks/skeleton.py`, the least a claim can cost, in the same run. The wire
+benchmark (`claims_wrk.py`) moves by 15-25 % between runs on a shared 2-core machine;
+this one shows what a change to the Python path itself does. Each figure is the best of
+several rounds: interference only ever adds time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvloop
+
+from benchmarks.skeleton import Skeleton
+from soldout.api.app import build_app
+from soldout.api.rsgi import Lifespan, RsgiFront
+from soldout.api.server import make_platform
+from soldout.settings import Settings
+
+ADMIN = "adm_benchmark"
+FANS = 2000
+BODY = b'{"sku":"A"}'
+BATCH = 64  # durable claims in flight together, as connections of a load would be
+
+
+class Scope:
+    """What Granian hands the app, as far as the claim path reads it."""
+
+    method = "POST"
+    client = "127.0.0.1:40000"
+
+    def __init__(self, path: str, token: str, key: str) -> None:
+        self.path = path
+        self.headers = {
+            "authorization": f"Bearer {token}",
+            "idempotency-key": key,
+            "content-type": "application/json",
+            "content-length": str(len(BODY)),
+        }
+
+
+class Protocol:
+    status = 0
+
+    async def __call__(self) -> bytes:
+        return BODY
+
+    def response_bytes(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.status = status
+
+
+App = Callable[[Any, Protocol], Awaitable[None]]
+
+
+async def best_of(rounds: int, app: App, path: str, tokens: list[str], durable: bool) -> float:
+    """Microseconds per claim, best round. Durable claims go `BATCH` at a time, so that
+    each group commit carries a batch, as under load."""
+    protocol = Protocol()
+    count = BATCH * 100 if durable else 5000
+    best = float("inf")
+    for round_ in range(rounds):
+        scopes = [
+            Scope(path, tokens[i % len(tokens)], f"{durable}-{round_}-{i}") for i in range(count)
+        ]
+        started = time.perf_counter()
+        if durable:
+            for i in range(0, count, BATCH):
+                await asyncio.gather(*(app(s, protocol) for s in scopes[i : i + BATCH]))
+        else:
+            for scope in scopes:
+                await app(scope, protocol)
+        best = min(best, (time.perf_counter() - started) / count * 1e6)
+        assert protocol.status == (201 if durable else 409), protocol.status
+    return best
+
+
+async def setup(front: Any) -> tuple[str, str, list[str]]:
+    """A launch too large to sell out, one sold out, and `FANS` fans' tokens."""
+    now = datetime.now(UTC)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=front),
+        base_url="http://bench",
+        headers={"authorization": f"Bearer {ADMIN}"},
+    ) as admin:
+        skus = [{"code": "A", "name": "A", "price": 19900, "currency": "EUR", "cost": 18000}]
+        product = (await admin.post("/api/v1/products", json={"name": "B", "skus": skus})).json()
+
+        async def launch(units: int) -> str:
+            body = {
+                "product_id": product["id"],
+                "title": f"bench {units}",
+                "sale_opens_at": (now - timedelta(seconds=1)).isoformat(),
+                "per_fan_limit": 1000,
+                "payment_window_seconds": 86400,
+                "batch": {"A": units},
+            }
+            response = await admin.post("/api/v1/launches", json=body)
+            response.raise_for_status()
+            launch_id: str = response.json()["id"]
+            return launch_id
+
+        big, gone = await launch(10_000_000), await launch(1)
+        tokens = []
+        for i in range(FANS):
+            fan = {"email": f"f{i}@bench.test", "name": f"f{i}"}
+            response = await admin.post("/api/v1/fans", json=fan)
+            response.raise_for_status()
+            tokens.append(response.json()["token"])
+        taken = await admin.post(
+            f"/api/v1/launches/{gone}/claims",
+            json={"sku": "A"},
+            headers={"authorization": f"Bearer {tokens[0]}", "idempotency-key": "first"},
+        )
+        assert taken.status_code == 201, taken.text
+    return big, gone, tokens
+
+
+async def main(rounds: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="soldout-hotpath-") as folder:
+        data = Path(folder)
+        settings = Settings(
+            data=data / "soldout", admin_token=ADMIN, rate_limit_fan=0, rate_limit_address=0
+        )
+        platform, _, _ = make_platform(settings)
+        front = build_app(platform, max_body=settings.max_body_bytes)
+        lifespan = Lifespan(front)
+        await lifespan.startup()
+        try:
+            big, gone, tokens = await setup(front)
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(50_000, 20, 100)  # as the server sets it
+            soldout = RsgiFront(front, lifespan.state, data / "spool").__rsgi__
+            claims = "/api/v1/launches/{}/claims"
+            figures = {
+                "sold out": (
+                    await best_of(rounds, soldout, claims.format(gone), tokens, durable=False),
+                    await best_of(rounds, Skeleton(data / "s1.db", 0).__rsgi__, "/", tokens, False),
+                ),
+                "durable": (
+                    await best_of(rounds, soldout, claims.format(big), tokens, durable=True),
+                    await best_of(
+                        rounds, Skeleton(data / "s2.db", 10**9).__rsgi__, "/", tokens, True
+                    ),
+                ),
+            }
+        finally:
+            await lifespan.shutdown()
+    print(f"{'claim':<10}{'soldout us':>12}{'skeleton us':>13}{'ratio':>8}")
+    for name, (ours, ceiling) in figures.items():
+        print(f"{name:<10}{ours:>12.2f}{ceiling:>13.2f}{ours / ceiling:>8.1f}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=15, help="best of this many rounds")
+    uvloop.run(main(parser.parse_args().rounds))
