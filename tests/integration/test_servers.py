@@ -143,6 +143,33 @@ def test_a_header_the_server_cannot_read_is_never_taken_as_absent(
 
 
 @pytest.mark.parametrize("server", ["granian", "uvicorn"])
+def test_claims_from_one_address_are_limited_whoever_sends_them(
+    tmp_path: Path, server: str
+) -> None:
+    """The per-address limit reads the client's address only when it is on: it must still
+    be read then, on both servers."""
+    env = {
+        "SOLDOUT_SERVER": server,
+        "SOLDOUT_RATE_LIMIT_FAN": "0",
+        "SOLDOUT_RATE_LIMIT_ADDRESS": "0.01",
+        "SOLDOUT_RATE_LIMIT_ADDRESS_BURST": "3",
+    }
+    process = ServerProcess(tmp_path / "data", env=env)
+    process.start()
+    try:
+        with process.admin() as admin, process.client() as anyone:
+            launch = create_launch(admin, batch={"A": 100})
+            fans = [register(anyone) for _ in range(6)]
+            answers = [claim(anyone, launch["id"], fan["token"]) for fan in fans]
+            stats = admin.get(f"/api/v1/launches/{launch['id']}/stats").json()
+    finally:
+        process.stop()
+    assert [a.status_code for a in answers] == [201] * 3 + [429] * 3
+    assert {error(a)[1] for a in answers[3:]} == {"rate_limited"}
+    assert stats["skus"]["A"]["held"] == 3
+
+
+@pytest.mark.parametrize("server", ["granian", "uvicorn"])
 def test_a_failed_start_exits_and_says_why_once(tmp_path: Path, server: str) -> None:
     data = tmp_path / "data"
     data.mkdir()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -29,7 +29,15 @@ from soldout.services.gate import Gate, Passage
 from soldout.services.tokens import TokenSigner
 from soldout.web import FAN_COOKIE
 
-__all__ = ["ClaimHeaders", "ClaimRequest", "Front", "claim_launch", "parse_claim", "passage_of"]
+__all__ = [
+    "CLAIM_HEADERS",
+    "ClaimHeaders",
+    "ClaimRequest",
+    "Front",
+    "claim_launch",
+    "parse_claim",
+    "passage_of",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -45,6 +53,7 @@ _JSON_HEADERS = [(b"content-type", b"application/json")]
 _FIELDS = frozenset({"sku", "quantity", "priority_code"})
 INTERNAL_ERROR = error_body("internal_error", "something went wrong on our side; nothing was sold")
 log = logging.getLogger(__name__)
+_NOTHING, _WITH_CODE_ONLY = Passage(), Passage(with_code=True)
 
 
 class BodyTooLarge(Exception):
@@ -89,6 +98,8 @@ def passage_of(
     admission: bytes | str | None, proof: bytes | str | None, with_code: bool
 ) -> Passage:
     """The `Admission-Token` and `Proof-Of-Work: TOKEN:NONCE` headers of a claim."""
+    if admission is None and proof is None:
+        return _WITH_CODE_ONLY if with_code else _NOTHING
     if isinstance(admission, bytes):
         admission = admission.decode("latin-1")
     if isinstance(proof, bytes):
@@ -169,30 +180,25 @@ async def too_large(send: Send, limit: int) -> None:
     await _answer(send, 413, body, close=True)
 
 
-class ClaimHeaders:
-    """The request headers a claim reads, as text (None when absent)."""
+class ClaimHeaders(Protocol):
+    """The request headers, by lower-case name, as text (None when absent). Granian's RSGI
+    headers are one; for ASGI, a dict of the headers a claim reads (`CLAIM_HEADERS`).
+    A claim reads only what it needs: the cookie only without a token, the gate's
+    headers only when its launch has a gate."""
 
-    __slots__ = ("admission", "authorization", "cookie", "key", "proof", "web")
-
-    def __init__(self) -> None:
-        self.authorization: str | None = None
-        self.web: str | None = None
-        self.cookie: str | None = None
-        self.key: str | None = None
-        self.admission: str | None = None
-        self.proof: str | None = None
+    def get(self, name: str, /) -> str | None: ...
 
 
-# header name -> ClaimHeaders attribute
-CLAIM_HEADER_NAMES = {
-    "authorization": "authorization",
-    "x-soldout-web": "web",
-    "cookie": "cookie",
-    "idempotency-key": "key",
-    "admission-token": "admission",
-    "proof-of-work": "proof",
-}
-_CLAIM_HEADERS = {name.encode(): attr for name, attr in CLAIM_HEADER_NAMES.items()}
+CLAIM_HEADERS = frozenset(
+    {
+        b"authorization",
+        b"x-soldout-web",
+        b"cookie",
+        b"idempotency-key",
+        b"admission-token",
+        b"proof-of-work",
+    }
+)
 
 
 def claim_launch(method: str, path: str) -> str | None:
@@ -225,6 +231,11 @@ class Front:
     def max_body(self) -> int:
         return self._max_body
 
+    @property
+    def limits_addresses(self) -> bool:
+        """Whether claims are rate-limited per client address (else it need not be read)."""
+        return self._gate.limits_addresses
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             launch_id = claim_launch(scope["method"], scope["path"])
@@ -236,13 +247,13 @@ class Front:
         await self._app(scope, receive, send)
 
     async def claim(self, launch_id: str, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = ClaimHeaders()
+        headers: dict[str, str] = {}
         length = None
         for name, value in scope["headers"]:
             if name == b"content-length":
                 length = value
-            elif name in _CLAIM_HEADERS:
-                setattr(headers, _CLAIM_HEADERS[name], value.decode("latin-1"))
+            elif name in CLAIM_HEADERS:
+                headers[name.decode()] = value.decode("latin-1")
         if length is not None and length.isdigit() and int(length) > MAX_CLAIM_BODY:
             await too_large(send, MAX_CLAIM_BODY)
             return
@@ -265,25 +276,35 @@ class Front:
         """A claim's status, JSON body and Retry-After seconds (0: none), whatever the
         server interface that carried it."""
         try:
-            auth = headers.authorization
-            if auth is None and headers.web == "1" and headers.cookie is not None:
-                auth = "Bearer " + cookie_value(headers.cookie, FAN_COOKIE)
+            auth = headers.get("authorization")
+            if auth is None and headers.get("x-soldout-web") == "1":
+                cookie = headers.get("cookie")
+                if cookie is not None:
+                    auth = "Bearer " + cookie_value(cookie, FAN_COOKIE)
             fan_id = self._tokens.fan_of(bearer(auth))
             if fan_id is None:
                 raise Unauthorized("the token is not valid")
             self._gate.limit(fan_id, address)
             request = parse_claim(body)
+            key = idempotency_key(headers.get("idempotency-key"))
             with_code = request.priority_code is not None
+            refused = self._engine.refusal(fan_id, launch_id, request.sku, key, with_code)
+            if refused is not None:
+                return (*domain_error_response(refused), 0)
             outcome = await self._engine.claim(
                 fan_id,
                 launch_id,
                 request.sku,
                 request.quantity,
-                idempotency_key(headers.key),
+                key,
                 request.priority_code,
                 # (the gate's own headers are read only when the launch gets that far)
                 lambda book: self._gate.check(
-                    book, fan_id, passage_of(headers.admission, headers.proof, with_code)
+                    book,
+                    fan_id,
+                    passage_of(
+                        headers.get("admission-token"), headers.get("proof-of-work"), with_code
+                    ),
                 ),
             )
         except RateLimited as error:

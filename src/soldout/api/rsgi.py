@@ -44,10 +44,8 @@ from granian.rsgi import Scope
 
 from soldout.api.errors import error_body
 from soldout.api.hotpath import (
-    CLAIM_HEADER_NAMES,
     MAX_CLAIM_BODY,
     ASGIApp,
-    ClaimHeaders,
     Front,
     Message,
     claim_launch,
@@ -140,12 +138,9 @@ class RsgiFront:
 
     async def claim(self, launch_id: str, scope: Scope, protocol: HTTPProtocol) -> None:
         headers = scope.headers
-        claim = ClaimHeaders()
-        for name, attribute in CLAIM_HEADER_NAMES.items():
-            value = headers.get(name)
-            if value is not None:
-                setattr(claim, attribute, value)
-        if (claim.key is None or claim.authorization is None) and bad_header(protocol, headers):
+        if (
+            headers.get("idempotency-key") is None or headers.get("authorization") is None
+        ) and bad_header(protocol, headers):
             return
         try:
             body = await read_body(headers, protocol, MAX_CLAIM_BODY)
@@ -154,9 +149,8 @@ class RsgiFront:
             return
         except ProtocolClosed:
             return  # the client left before sending its whole body
-        status, answer, retry_after = await self._front.answer(
-            launch_id, claim, body, address_of(scope.client)[0]
-        )
+        address = address_of(scope.client)[0] if self._front.limits_addresses else None
+        status, answer, retry_after = await self._front.answer(launch_id, headers, body, address)
         out = [_JSON, ("retry-after", str(retry_after))] if retry_after else [_JSON]
         protocol.response_bytes(status, out, answer)
 

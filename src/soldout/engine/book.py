@@ -14,6 +14,7 @@ from soldout.domain.codes import PriorityCode
 from soldout.domain.errors import (
     Closed,
     Conflict,
+    DomainError,
     InsufficientStock,
     InvalidInput,
     LimitReached,
@@ -57,22 +58,29 @@ class LaunchBook:
         return all(s.available == 0 for s in self.stock.values())
 
     def check_open(self, now: datetime) -> None:
+        error = self._phase_refusal(now)
+        if error is not None:
+            raise error
+
+    def _phase_refusal(self, now: datetime) -> DomainError | None:
         phase = self.launch.phase(now)
         if phase is Phase.ON_SALE:
             if self.launch.paused_at is not None:
-                raise Conflict("the sale is paused; try again shortly").with_code("paused")
-            return
-        if phase is Phase.CLOSED:
-            raise Closed()
-        raise NotOpen()
+                return Conflict("the sale is paused; try again shortly").with_code("paused")
+            return None
+        return Closed() if phase is Phase.CLOSED else NotOpen()
 
-    def refuse_fast(self, sku: str, now: datetime) -> None:
-        """Not open, closed or sold out: answered from memory before anything else (the
-        gate's token checks included), as most requests are once a batch is gone."""
-        self.check_open(now)
+    def refusal(self, sku: str, now: datetime) -> DomainError | None:
+        """Not open, closed, paused or sold out: answered from memory before anything else
+        (the gate's token checks included), as most requests are once a batch is gone.
+        Returned rather than raised: on the hot path that is most of the answer's cost."""
+        error = self._phase_refusal(now)
+        if error is not None:
+            return error
         stock = self.stock.get(sku)
         if stock is not None and stock.available == 0 and not self.launch.is_draw:
-            raise SoldOut(field="sku")
+            return SoldOut(field="sku")
+        return None
 
     def decide(
         self,

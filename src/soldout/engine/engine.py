@@ -21,6 +21,7 @@ from soldout.domain.errors import (
     AlreadyPaid,
     ClaimExpired,
     Conflict,
+    DomainError,
     IdempotencyKeyReused,
     InvalidInput,
     NotFound,
@@ -306,6 +307,19 @@ class SaleEngine:
             self._expiries.push(code.expires_at, code.code)
 
     # -- the hot path ----------------------------------------------------------------
+    def refusal(
+        self, fan_id: str, launch_id: str, sku: str, idempotency_key: str, with_code: bool
+    ) -> DomainError | None:
+        """The refusal `claim` would raise from memory alone, before deciding (not open,
+        closed, paused, sold out), or None. A replay, a claim with a priority code and an
+        unknown launch are left to `claim`."""
+        if with_code or (fan_id, idempotency_key) in self._by_key:
+            return None
+        book = self._books.get(launch_id)
+        if book is None or not book.launch.published:
+            return None
+        return book.refusal(sku, self._now())
+
     async def claim(
         self,
         fan_id: str,
@@ -330,7 +344,9 @@ class SaleEngine:
         book = self.public_book(launch_id)
         now = self._now()
         if priority_code is None:
-            book.refuse_fast(sku, now)
+            refused = book.refusal(sku, now)
+            if refused is not None:
+                raise refused
         if admit is not None:
             admit(book)
         code = book.code_for(priority_code, sku, quantity, now)

@@ -73,6 +73,10 @@ class Gate:
         self._duplicates: dict[int, DuplicateIndex] = {}
         self._contacts: list[tuple[str, str | None, str | None]] = []
 
+    @property
+    def limits_addresses(self) -> bool:
+        return self._addresses is not None
+
     async def load(self) -> None:
         self._secret = await self._store.secret("gate")
         self._admission_key = self._key("admission")
@@ -83,6 +87,8 @@ class Gate:
 
     # -- rate limits (before anything else on the hot path) -------------------------
     def limit(self, fan_id: str, address: str | None) -> None:
+        if self._fans is None and self._addresses is None:
+            return
         now = time.monotonic()
         if self._fans is not None:
             wait = self._fans.take(fan_id, now)
