@@ -79,9 +79,8 @@ def parse_claim(body: bytes) -> ClaimRequest:
         raise MalformedBody() from None
     if not isinstance(data, dict):
         raise InvalidInput("the body must be a JSON object", field=None)
-    unknown = data.keys() - _FIELDS
-    if unknown:
-        raise InvalidInput("unknown field", field=sorted(unknown)[0])
+    if not data.keys() <= _FIELDS:
+        raise InvalidInput("unknown field", field=sorted(data.keys() - _FIELDS)[0])
     sku = data.get("sku")
     if not isinstance(sku, str) or not sku:
         raise InvalidInput("sku is required: the code of the SKU to buy", field="sku")
