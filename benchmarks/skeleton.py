@@ -56,7 +56,7 @@ class Skeleton:
         if self._left <= 0:
             return 409, SOLD_OUT
         self._left -= 1
-        claim_id = f"clm_{next(self._ids)}"
+        claim_id = f"clm_{next(self._ids):016x}"  # ordered, as soldout's ids: rows append
         now = datetime.now(UTC)
         answer = orjson.dumps({"id": claim_id, "sku": sku, "quantity": 1, "state": "held"})
         self._answers[fan, key] = answer
@@ -134,9 +134,11 @@ if __name__ == "__main__":
     parser.add_argument("--server", choices=["granian", "uvicorn"], required=True)
     parser.add_argument("--mode", choices=["durable", "sold_out"], required=True)
     args = parser.parse_args()
-    gc.set_threshold(50_000, 20, 100)  # as soldout's server sets it
     with tempfile.TemporaryDirectory(prefix="soldout-skeleton-") as folder:
         skeleton = Skeleton(Path(folder) / "claims.db", 10**9 if args.mode == "durable" else 0)
+        gc.collect()  # as soldout's server does once started
+        gc.freeze()
+        gc.set_threshold(50_000, 20, 100)
         if args.server == "granian":
             import uvloop
 
