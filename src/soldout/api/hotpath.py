@@ -183,7 +183,7 @@ class ClaimHeaders(Protocol):
     """The request headers, by lower-case name, as text (None when absent). Granian's RSGI
     headers are one; for ASGI, a dict of the headers a claim reads (`CLAIM_HEADERS`).
     A claim reads only what it needs: the cookie only without a token, the gate's
-    headers only when its launch has a gate."""
+    headers only once it reaches the gate (a sold-out answer never reads them)."""
 
     def get(self, name: str, /) -> str | None: ...
 
