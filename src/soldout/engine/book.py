@@ -73,7 +73,8 @@ class LaunchBook:
     def refusal(self, sku: str, now: datetime) -> DomainError | None:
         """Not open, closed, paused or sold out: answered from memory before anything else
         (the gate's token checks included), as most requests are once a batch is gone.
-        Returned rather than raised: on the hot path that is most of the answer's cost."""
+        Returned, not raised: most answers on the hot path are these, and raising one
+        through the engine's coroutine cost more than the check itself."""
         error = self._phase_refusal(now)
         if error is not None:
             return error
