@@ -175,6 +175,20 @@ def test_admin_journey(browser: Browser, server: ServerProcess) -> None:
     page.goto(f"/admin/orders?launch_id={launch_id}")
     shoot(page, "orders-desktop")
 
+    # refund an order not yet shipped: its unit goes back on sale; the books still match
+    page.goto(f"/admin/orders?launch_id={launch_id}&status=paid")
+    first = page.locator("tbody tr").first
+    order_id = first.locator("th code").inner_text()
+    first.get_by_label(f"Reason for refunding {order_id}").fill("asked by the fan")
+    first.get_by_role("button", name="Refund").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Order {order_id} refunded")
+    expect(page.get_by_role("status")).to_contain_text("its unit is back on sale")
+    page.get_by_role("link", name="Reconciliation").click()
+    expect(page.get_by_role("status")).to_contain_text("Everything matches")
+    page.goto(f"/admin/launches/{launch_id}")
+    expect(page.get_by_role("heading", name="Margin")).to_be_visible()
+    expect(page.locator("#margin + p + .scroll tbody tr").first).to_be_visible()
+
     # the same pages on a phone
     for name, path in (
         ("launches", "/admin/launches"),
@@ -186,7 +200,7 @@ def test_admin_journey(browser: Browser, server: ServerProcess) -> None:
 
     # the audit log names what was done
     page.goto("/admin/audit")
-    for action in ("product.create", "launch.create", "codes.issue", "orders.ship"):
+    for action in ("product.create", "launch.create", "codes.issue", "orders.ship", "order.refund"):
         expect(page.get_by_role("rowheader", name=action, exact=True).first).to_be_visible()
     phone.close()
     context.close()

@@ -39,7 +39,8 @@ def csrf_of(page: httpx.Response) -> str:
 
 def test_pages_need_sign_in(shared_server: ServerProcess) -> None:
     with shared_server.client() as anon:
-        for path in ("/admin/launches", "/admin/orders", "/admin/audit", "/admin/products/new"):
+        pages = ("/admin/launches", "/admin/orders", "/admin/audit", "/admin/reconciliation")
+        for path in (*pages, "/admin/products/new"):
             answer = anon.get(path)
             assert answer.status_code == 303, path
             assert answer.headers["location"].startswith("/admin/signin?next=")
@@ -278,6 +279,94 @@ def test_orders_page_ships_and_filters(browser: httpx.Client, shared_server: Ser
     assert csv.status_code == 200
     assert csv.text.startswith("order_id,paid_at,")
     assert len(csv.text.strip().splitlines()) == 4
+
+
+def pay_orders(server: ServerProcess, launch_id: str, count: int) -> list[str]:
+    """`count` fans claim and pay one unit each; returns their order ids."""
+    orders = []
+    with server.client() as anyone:
+        for _ in range(count):
+            fan = register(anyone)
+            made = claim(anyone, launch_id, fan["token"])
+            assert made.status_code == 201, made.text
+            paid = anyone.post(
+                f"/api/v1/claims/{made.json()['id']}/payment",
+                json={"method": "test", "token": "tok_ok"},
+                headers={"authorization": f"Bearer {fan['token']}", "idempotency-key": "p1"},
+            )
+            assert paid.status_code == 200, paid.text
+            orders.append(paid.json()["id"])
+    return orders
+
+
+def test_an_order_is_refunded_from_the_orders_page(
+    browser: httpx.Client, shared_server: ServerProcess
+) -> None:
+    with shared_server.admin() as admin:
+        launch = create_launch(admin, batch={"A": 2})
+    kept, refunded = pay_orders(shared_server, launch["id"], 2)
+    page = browser.get("/admin/orders", params={"launch_id": launch["id"]})
+    assert f'action="/admin/orders/{refunded}/refund"' in page.text
+    token = csrf_of(page)
+    too_long = browser.post(
+        f"/admin/orders/{refunded}/refund", data={"csrf": token, "reason": "x" * 501}
+    )
+    assert too_long.status_code == 400
+    assert "the reason is over 500 characters" in too_long.text
+    unknown = browser.post("/admin/orders/ord_nothing/refund", data={"csrf": token})
+    assert unknown.status_code == 404
+    done = browser.post(
+        f"/admin/orders/{refunded}/refund", data={"csrf": token, "reason": "changed my mind"}
+    )
+    assert done.status_code == 200, done.text
+    assert f"Order <code>{refunded}</code> refunded: EUR 10.00; its unit is back on sale." in (
+        done.text
+    )
+    assert f'action="/admin/orders/{refunded}/refund"' not in done.text  # nothing left to do
+    assert f'action="/admin/orders/{kept}/refund"' in done.text
+    with shared_server.admin() as admin:
+        order = admin.get("/api/v1/orders", params={"launch_id": launch["id"]}).json()
+        stats = admin.get(f"/api/v1/launches/{launch['id']}/stats").json()
+        audit = admin.get("/api/v1/audit", params={"limit": 50}).json()
+    states = {o["id"]: o["status"] for o in order["orders"]}
+    assert (states[refunded], states[kept]) == ("refunded", "paid")
+    assert stats["skus"]["A"]["available"] == 1  # the refunded unit is on sale again
+    mine = [e for e in audit if e["subject"] == refunded]
+    assert [(e["action"], e["detail"]["reason"]) for e in mine] == [
+        ("order.refund", "changed my mind")
+    ]
+    # without the form token, nothing happens
+    refused = browser.post(f"/admin/orders/{kept}/refund", data={"reason": "no token"})
+    assert refused.status_code == 403
+
+
+def test_the_launch_page_shows_the_margin(
+    browser: httpx.Client, shared_server: ServerProcess
+) -> None:
+    with shared_server.admin() as admin:
+        launch = create_launch(admin, batch={"A": 5})
+    first, *_ = pay_orders(shared_server, launch["id"], 3)
+
+    def margin_of_a() -> list[str]:
+        page = browser.get(f"/admin/launches/{launch['id']}")
+        assert page.status_code == 200
+        margin = page.text[page.text.index('<h2 id="margin">') :]
+        row = re.search(r"<th scope=\"row\">A</th>(.*?)</tr>", margin, re.S)
+        assert row, margin[:1500]
+        return re.findall(r'<td class="num">([^<]*)</td>', row.group(1))
+
+    # 3 units at EUR 10.00, each costing EUR 9.00
+    assert margin_of_a() == ["3", "0", "EUR 30.00", "EUR 27.00", "EUR 3.00", "10.0"]
+    # one shipped, then refunded: it costs its unit and earns nothing, below zero here
+    with shared_server.admin() as admin:
+        shipped = admin.post(
+            f"/api/v1/products/{launch['product_id']}/skus/A/shipments",
+            json={"count": 1, "carrier": "DHL"},
+        )
+        assert [o["id"] for o in shipped.json()["shipped"]] == [first], shipped.text
+        refunded = admin.post(f"/api/v1/orders/{first}/refund", json={"reason": "broken"})
+        assert refunded.status_code == 200, refunded.text
+    assert margin_of_a() == ["2", "1", "EUR 20.00", "EUR 27.00", "-EUR 7.00", "-35.0"]
 
 
 def test_plan_page_answers_what_moved(browser: httpx.Client, shared_server: ServerProcess) -> None:

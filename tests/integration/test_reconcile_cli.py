@@ -1,5 +1,6 @@
 """`soldout reconcile` as a maker runs it: clean after a real sale (also while the server
-runs), and exit 1 naming each mismatch when the record has been damaged."""
+runs), and exit 1 naming each mismatch when the record has been damaged. The admin's
+reconciliation page shows the same."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.support import ServerProcess, claim, create_launch, register
+from tests.support import ADMIN_TOKEN, ServerProcess, claim, create_launch, register
 
 
 def reconcile(data: Path) -> subprocess.CompletedProcess[str]:
@@ -127,6 +129,30 @@ def test_damage_is_reported_and_fails(server: ServerProcess, kind: str) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     reported = [line.split(":")[0] for line in result.stdout.splitlines()[1:-1]]
     assert kind in reported, result.stdout
+
+
+def reconciliation_page(server: ServerProcess) -> str:
+    with httpx.Client(base_url=server.base_url, headers={"origin": server.base_url}) as web:
+        assert web.post("/admin/signin", data={"token": ADMIN_TOKEN}).status_code == 303
+        page = web.get("/admin/reconciliation")
+    assert page.status_code == 200, page.text
+    return page.text
+
+
+def test_the_admin_page_shows_what_reconcile_finds(server: ServerProcess) -> None:
+    orders = sell_two(server)
+    clean = reconciliation_page(server)
+    assert "Everything matches" in clean
+    checked = clean[clean.index("reconcile</code>):") : clean.index("checked.</p>")]
+    assert " ".join(checked.split()) == (
+        "reconcile</code>): 1 launch, 2 claims, 2 orders, 2 payments and 2 provider transactions"
+    )
+    server.stop()
+    DAMAGE["payment_mismatch"](server.data, orders)
+    server.start()
+    damaged = reconciliation_page(server)
+    assert "1 mismatch to look into." in damaged
+    assert '<th scope="row">payment_mismatch</th>' in damaged
 
 
 def test_no_database_is_a_clear_error(tmp_path: Path) -> None:

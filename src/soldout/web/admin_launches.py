@@ -154,6 +154,7 @@ def _launch_page(request: Request, launch_id: str, error: DomainError | None) ->
         "codes_live": len(live),
         "codes_redeemed": sum(1 for c in codes if c.is_spent),
         "recent_codes": codes[-20:],
+        "margin": platform.fulfilment.margin(launch_id),
         "error": error,
     }
 

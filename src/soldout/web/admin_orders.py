@@ -1,5 +1,5 @@
 """The admin's orders page: a filtered page of orders, shipping (the next in queue, or
-those a CSV lists) and the CSV export."""
+those a CSV lists), refunds and the CSV export."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from fastapi.responses import Response
 from soldout.api import routes_fulfilment
 from soldout.api.deps import platform_of
 from soldout.domain.claims import OrderStatus
-from soldout.domain.errors import DomainError, InvalidInput
+from soldout.domain.errors import DomainError, InvalidInput, NotFound
 from soldout.services.fulfilment import parse_shipment_csv
 from soldout.store.ports import OrderFilter
 from soldout.web.admin_forms import read_form, signed_in
@@ -32,8 +32,14 @@ async def orders_page(request: Request) -> Response:
     return await guarded(request, handle)
 
 
+MAX_REASON = 500
+
+
 async def _orders_context(
-    request: Request, error: DomainError | None, shipped: list[Any] | None
+    request: Request,
+    error: DomainError | None,
+    shipped: list[Any] | None,
+    refunded: Any | None = None,
 ) -> dict[str, Any]:
     platform = platform_of(request)
     q = request.query_params
@@ -67,6 +73,8 @@ async def _orders_context(
         "paged": bool(q.get("after")),
         "error": error,
         "shipped": shipped,
+        "refunded": refunded,
+        "max_reason": MAX_REASON,
     }
 
 
@@ -106,6 +114,30 @@ async def ship_csv(request: Request) -> Response:
             return render(request, "admin/orders.html", context, status=400)
         await platform.audit(form.actor, "orders.ship", "csv", {"orders": [o.id for o in shipped]})
         return render(request, "admin/orders.html", await _orders_context(request, None, shipped))
+
+    return await guarded(request, handle)
+
+
+@router.post("/orders/{order_id}/refund")
+async def refund(request: Request, order_id: str) -> Response:
+    """As the API's refund: in full; an unshipped unit goes back on sale (or to the next
+    draw entrant); a shipped one is refunded without touching stock. Idempotent."""
+
+    async def handle(request: Request) -> Response:
+        form = await read_form(request)
+        platform = platform_of(request)
+        reason = form.get("reason")
+        try:
+            if len(reason) > MAX_REASON:
+                raise InvalidInput(f"the reason is over {MAX_REASON} characters", field="reason")
+            order = await platform.fulfilment.refund(order_id, reason)
+        except DomainError as exc:
+            context = await _orders_context(request, exc, None)
+            status = 404 if isinstance(exc, NotFound) else 400  # as the other forms answer
+            return render(request, "admin/orders.html", context, status=status)
+        await platform.audit(form.actor, "order.refund", order_id, {"reason": reason})
+        context = await _orders_context(request, None, None, refunded=order)
+        return render(request, "admin/orders.html", context)
 
     return await guarded(request, handle)
 

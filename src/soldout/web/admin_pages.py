@@ -5,9 +5,10 @@ with `tokens.is_admin`; every form posts back here (no JavaScript needed) with a
 token derived from the cookie (`admin_forms.csrf_token`), and a cross-site `Origin` is
 refused. The forms call the same services as the JSON API and write the same audit entries.
 
-This module signs in and out and shows the audit log; `router` carries every admin page:
-products (`admin_products`), launches (`admin_launches`), production plans
-(`admin_plans`), orders (`admin_orders`) and the live dashboard (`admin_live`).
+This module signs in and out and shows the audit log and the reconciliation; `router`
+carries every admin page: products (`admin_products`), launches (`admin_launches`),
+production plans (`admin_plans`), orders and refunds (`admin_orders`) and the live
+dashboard (`admin_live`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fastapi.responses import Response
 
 from soldout.api.deps import platform_of
 from soldout.domain.audit import AuditEntry
+from soldout.services.reconcile import Snapshot, reconcile
 from soldout.web import (
     ADMIN_COOKIE,
     admin_launches,
@@ -98,6 +100,21 @@ async def audit_page(request: Request) -> Response:
         signed_in(request)
         entries: list[AuditEntry] = list(await platform_of(request).store.audit.recent(200))
         return render(request, "admin/audit.html", {"entries": entries})
+
+    return await guarded(request, handle)
+
+
+@router.get("/reconciliation")
+async def reconciliation_page(request: Request) -> Response:
+    """What `soldout reconcile` reports: orders against payments against stock, read from
+    the record now."""
+
+    async def handle(request: Request) -> Response:
+        signed_in(request)
+        platform = platform_of(request)
+        snapshot = await Snapshot.read(platform.store, platform.payments)
+        context = {"mismatches": reconcile(snapshot), "checked": snapshot}
+        return render(request, "admin/reconciliation.html", context)
 
     return await guarded(request, handle)
 

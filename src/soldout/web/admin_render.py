@@ -74,7 +74,8 @@ def harden(response: Response) -> None:
 
 
 def _money(amount: int, currency: str) -> str:
-    return str(Money(amount, currency))
+    """A margin can be below zero (refunds after shipping): "-EUR 10.00"."""
+    return ("-" if amount < 0 else "") + str(Money(abs(amount), currency))
 
 
 def _when(value: datetime | None) -> str:
