@@ -184,6 +184,7 @@ def test_admin_journey(browser: Browser, server: ServerProcess) -> None:
     expect(page.get_by_role("status")).to_contain_text(f"Order {order_id} refunded")
     expect(page.get_by_role("status")).to_contain_text("its unit is back on sale")
     page.get_by_role("link", name="Reconciliation").click()
+    page.get_by_role("button", name="Check now").click()
     expect(page.get_by_role("status")).to_contain_text("Everything matches")
     page.goto(f"/admin/launches/{launch_id}")
     expect(page.get_by_role("heading", name="Margin")).to_be_visible()

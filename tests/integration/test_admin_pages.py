@@ -306,7 +306,7 @@ def test_an_order_is_refunded_from_the_orders_page(
         launch = create_launch(admin, batch={"A": 2})
     kept, refunded = pay_orders(shared_server, launch["id"], 2)
     page = browser.get("/admin/orders", params={"launch_id": launch["id"]})
-    assert f'action="/admin/orders/{refunded}/refund"' in page.text
+    assert f'action="/admin/orders/{refunded}/refund?' in page.text
     token = csrf_of(page)
     too_long = browser.post(
         f"/admin/orders/{refunded}/refund", data={"csrf": token, "reason": "x" * 501}
@@ -315,15 +315,32 @@ def test_an_order_is_refunded_from_the_orders_page(
     assert "the reason is over 500 characters" in too_long.text
     unknown = browser.post("/admin/orders/ord_nothing/refund", data={"csrf": token})
     assert unknown.status_code == 404
-    done = browser.post(
-        f"/admin/orders/{refunded}/refund", data={"csrf": token, "reason": "changed my mind"}
+    assert "order not found" in unknown.text
+    # the form posts back with the list's filters, and the answer goes back to that list
+    action = f"/admin/orders/{refunded}/refund?launch_id={launch['id']}"
+    assert f'action="{action}"' in page.text
+    done = browser.post(action, data={"csrf": token, "reason": "changed my mind"})
+    assert done.status_code == 303, done.text
+    assert done.headers["location"] == (
+        f"/admin/orders?launch_id={launch['id']}&refunded={refunded}&again=0"
     )
-    assert done.status_code == 200, done.text
+    shown = browser.get(done.headers["location"])
     assert f"Order <code>{refunded}</code> refunded: EUR 10.00; its unit is back on sale." in (
-        done.text
+        shown.text
     )
-    assert f'action="/admin/orders/{refunded}/refund"' not in done.text  # nothing left to do
-    assert f'action="/admin/orders/{kept}/refund"' in done.text
+    assert f'action="/admin/orders/{refunded}/refund' not in shown.text  # nothing left to do
+    assert f'action="/admin/orders/{kept}/refund' in shown.text
+    # a second click (a stale tab) changes nothing and says so
+    again = browser.post(action, data={"csrf": token, "reason": "clicked twice"})
+    assert again.headers["location"].endswith("&again=1")
+    assert "was already refunded" in browser.get(again.headers["location"]).text
+    # without the form token, or signed out, nothing happens
+    refused = browser.post(f"/admin/orders/{kept}/refund", data={"reason": "no token"})
+    assert refused.status_code == 403
+    with shared_server.client() as anyone:
+        anonymous = anyone.post(f"/admin/orders/{kept}/refund", data={"csrf": token})
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"].startswith("/admin/signin")
     with shared_server.admin() as admin:
         order = admin.get("/api/v1/orders", params={"launch_id": launch["id"]}).json()
         stats = admin.get(f"/api/v1/launches/{launch['id']}/stats").json()
@@ -335,9 +352,6 @@ def test_an_order_is_refunded_from_the_orders_page(
     assert [(e["action"], e["detail"]["reason"]) for e in mine] == [
         ("order.refund", "changed my mind")
     ]
-    # without the form token, nothing happens
-    refused = browser.post(f"/admin/orders/{kept}/refund", data={"reason": "no token"})
-    assert refused.status_code == 403
 
 
 def test_the_launch_page_shows_the_margin(

@@ -85,6 +85,7 @@ class OrderDesk:
         self.listeners: list[OrderListener] = []
         self._by_claim: dict[str, Order] = {}
         self._by_id: dict[str, Order] = {}
+        self._by_launch: dict[str, list[Order]] = {}
 
     async def load(
         self, orders: Sequence[Order], plans: Sequence[tuple[str, str, ProductionPlan]]
@@ -103,6 +104,10 @@ class OrderDesk:
 
     def all(self) -> list[Order]:
         return list(self._by_id.values())
+
+    def of_launch(self, launch_id: str) -> list[Order]:
+        """A launch's orders (a launch's page shows its margin: not a scan of every order)."""
+        return list(self._by_launch.get(launch_id, ()))
 
     def product_of(self, order: Order) -> str:
         return self._engine.book(order.launch_id).product.id
@@ -302,3 +307,4 @@ class OrderDesk:
     def _index(self, order: Order) -> None:
         self._by_claim[order.claim_id] = order
         self._by_id[order.id] = order
+        self._by_launch.setdefault(order.launch_id, []).append(order)

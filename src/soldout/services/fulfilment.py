@@ -235,9 +235,7 @@ class FulfilmentDesk:
         per_sku: dict[str, dict[str, int]] = {
             code: {"units": 0, "revenue": 0, "cost": 0, "refunded_units": 0} for code in book.stock
         }
-        for order in self._engine.orders.all():
-            if order.launch_id != launch_id:
-                continue
+        for order in self._engine.orders.of_launch(launch_id):
             sku = book.product.sku(order.sku)
             assert sku is not None
             line = per_sku[order.sku]

@@ -11,12 +11,13 @@ from fastapi.responses import Response
 
 from soldout.api import routes_fulfilment
 from soldout.api.deps import platform_of
-from soldout.domain.claims import OrderStatus
-from soldout.domain.errors import DomainError, InvalidInput, NotFound
+from soldout.api.errors import status_for
+from soldout.domain.claims import Order, OrderStatus
+from soldout.domain.errors import DomainError, InvalidInput
 from soldout.services.fulfilment import parse_shipment_csv
 from soldout.store.ports import OrderFilter
 from soldout.web.admin_forms import read_form, signed_in
-from soldout.web.admin_render import PAGE, guarded, render
+from soldout.web.admin_render import PAGE, guarded, redirect, render
 
 __all__ = ["router"]
 
@@ -27,7 +28,11 @@ router = APIRouter(include_in_schema=False)
 async def orders_page(request: Request) -> Response:
     async def handle(request: Request) -> Response:
         signed_in(request)
-        return render(request, "admin/orders.html", await _orders_context(request, None, None))
+        context = await _orders_context(request, None, None)
+        refunded = platform_of(request).engine.orders.get(request.query_params.get("refunded", ""))
+        if refunded is not None and refunded.status is OrderStatus.REFUNDED:
+            context["refunded"] = _refund_note(request, refunded)
+        return render(request, "admin/orders.html", context)
 
     return await guarded(request, handle)
 
@@ -35,11 +40,21 @@ async def orders_page(request: Request) -> Response:
 MAX_REASON = 500
 
 
+def _refund_note(request: Request, order: Order) -> dict[str, Any]:
+    """What the page says of a refund: where the unit went, or that it was done before."""
+    book = platform_of(request).engine.book(order.launch_id)
+    if order.shipped_at is not None:
+        unit = "the unit had shipped"
+    elif book.launch.is_draw:
+        unit = "its unit goes to the next entrant of the draw"
+    else:
+        unit = "its unit is back on sale"
+    again = request.query_params.get("again") == "1"
+    return {"order": order, "unit": unit, "again": again}
+
+
 async def _orders_context(
-    request: Request,
-    error: DomainError | None,
-    shipped: list[Any] | None,
-    refunded: Any | None = None,
+    request: Request, error: DomainError | None, shipped: list[Any] | None
 ) -> dict[str, Any]:
     platform = platform_of(request)
     q = request.query_params
@@ -73,7 +88,7 @@ async def _orders_context(
         "paged": bool(q.get("after")),
         "error": error,
         "shipped": shipped,
-        "refunded": refunded,
+        "refunded": None,
         "max_reason": MAX_REASON,
     }
 
@@ -118,6 +133,9 @@ async def ship_csv(request: Request) -> Response:
     return await guarded(request, handle)
 
 
+_LIST_QUERY = frozenset({"launch_id", "sku", "status", "after"})
+
+
 @router.post("/orders/{order_id}/refund")
 async def refund(request: Request, order_id: str) -> Response:
     """As the API's refund: in full; an unshipped unit goes back on sale (or to the next
@@ -127,17 +145,21 @@ async def refund(request: Request, order_id: str) -> Response:
         form = await read_form(request)
         platform = platform_of(request)
         reason = form.get("reason")
+        before = platform.engine.orders.get(order_id)
+        again = before is not None and before.status is OrderStatus.REFUNDED
         try:
             if len(reason) > MAX_REASON:
                 raise InvalidInput(f"the reason is over {MAX_REASON} characters", field="reason")
-            order = await platform.fulfilment.refund(order_id, reason)
+            await platform.fulfilment.refund(order_id, reason)
         except DomainError as exc:
             context = await _orders_context(request, exc, None)
-            status = 404 if isinstance(exc, NotFound) else 400  # as the other forms answer
+            status = 400 if isinstance(exc, InvalidInput) else status_for(exc)
             return render(request, "admin/orders.html", context, status=status)
-        await platform.audit(form.actor, "order.refund", order_id, {"reason": reason})
-        context = await _orders_context(request, None, None, refunded=order)
-        return render(request, "admin/orders.html", context)
+        if not again:  # a second click or a stale tab: nothing happened, nothing to log
+            await platform.audit(form.actor, "order.refund", order_id, {"reason": reason})
+        # back to the list the admin was looking at (a reload does not post again)
+        shown = {k: v for k, v in request.query_params.items() if k in _LIST_QUERY}
+        return redirect("/admin/orders", **shown, refunded=order_id, again="1" if again else "0")
 
     return await guarded(request, handle)
 
