@@ -17,6 +17,7 @@ memory after 1M claim attempts. Needs `wrk` (Debian package `wrk`).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import shutil
@@ -136,40 +137,49 @@ def measured(script: str, seconds: float, *args: str) -> dict[int, Result]:
         stop(process)
 
 
-def setup_launches(base: str, tokens: Path) -> tuple[str, str]:
+async def setup_launches(admin: httpx.AsyncClient) -> tuple[str, str, list[str]]:
+    """Through the admin API (a server's, or the app's in-process): a launch too large to
+    sell out, one whose only unit is taken, and `FANS` fans' tokens."""
     now = datetime.now(UTC)
-    with httpx.Client(base_url=base, headers={"authorization": f"Bearer {ADMIN}"}) as admin:
-        skus = [{"code": "A", "name": "A", "price": 19900, "currency": "EUR", "cost": 18000}]
-        product = admin.post("/api/v1/products", json={"name": "Bench", "skus": skus}).json()
+    skus = [{"code": "A", "name": "A", "price": 19900, "currency": "EUR", "cost": 18000}]
+    made = await admin.post("/api/v1/products", json={"name": "Bench", "skus": skus})
+    product = made.json()
 
-        def launch(batch: int) -> str:
-            body = {
-                "product_id": product["id"],
-                "title": f"bench {batch}",
-                "sale_opens_at": (now - timedelta(seconds=1)).isoformat(),
-                "per_fan_limit": 1000,
-                "payment_window_seconds": 86400,
-                "batch": {"A": batch},
-            }
-            response = admin.post("/api/v1/launches", json=body)
-            response.raise_for_status()
-            launch_id: str = response.json()["id"]
-            return launch_id
+    async def launch(batch: int) -> str:
+        body = {
+            "product_id": product["id"],
+            "title": f"bench {batch}",
+            "sale_opens_at": (now - timedelta(seconds=1)).isoformat(),
+            "per_fan_limit": 1000,
+            "payment_window_seconds": 86400,
+            "batch": {"A": batch},
+        }
+        response = await admin.post("/api/v1/launches", json=body)
+        response.raise_for_status()
+        launch_id: str = response.json()["id"]
+        return launch_id
 
-        big, gone = launch(5_000_000), launch(1)
-        fans = []
-        for i in range(FANS):
-            r = admin.post("/api/v1/fans", json={"email": f"f{i}@bench.test", "name": f"f{i}"})
-            r.raise_for_status()
-            fans.append(r.json()["token"])
-        taken = admin.post(
-            f"/api/v1/launches/{gone}/claims",
-            json={"sku": "A"},
-            headers={"authorization": f"Bearer {fans[0]}", "idempotency-key": uuid.uuid4().hex},
-        )
-        assert taken.status_code == 201, taken.text
-    tokens.write_text("\n".join(fans) + "\n")
-    return big, gone
+    big, gone = await launch(5_000_000), await launch(1)
+    fans = []
+    for i in range(FANS):
+        fan = {"email": f"f{i}@bench.test", "name": f"f{i}"}
+        r = await admin.post("/api/v1/fans", json=fan)
+        r.raise_for_status()
+        fans.append(r.json()["token"])
+    taken = await admin.post(
+        f"/api/v1/launches/{gone}/claims",
+        json={"sku": "A"},
+        headers={"authorization": f"Bearer {fans[0]}", "idempotency-key": uuid.uuid4().hex},
+    )
+    assert taken.status_code == 201, taken.text
+    return big, gone, fans
+
+
+async def setup_server(base: str) -> tuple[str, str, list[str]]:
+    """`setup_launches` against a running server."""
+    headers = {"authorization": f"Bearer {ADMIN}"}
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as admin:
+        return await setup_launches(admin)
 
 
 def soldout_runs(
@@ -205,7 +215,8 @@ def soldout_runs(
         wait_for_port(port, process)
         base = f"http://127.0.0.1:{port}"
         tokens = work / "tokens.txt"
-        big, gone = setup_launches(base, tokens)
+        big, gone, fans = asyncio.run(setup_server(base))
+        tokens.write_text("\n".join(fans) + "\n")  # for wrk's script
         claims_big = f"/api/v1/launches/{big}/claims"
         claims_gone = f"/api/v1/launches/{gone}/claims"
         wrk(port, claims_gone, 64, 1, 2, tokens)  # warm-up

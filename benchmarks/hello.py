@@ -37,15 +37,17 @@ class Rsgi:
         protocol.response_bytes(200, [("content-type", "application/json")], BODY)
 
 
-async def serve_rsgi(port: int) -> None:
-    from granian.constants import Interfaces
+async def serve_rsgi(app: Any, port: int) -> None:
+    """Granian's native interface, set up as soldout's server sets it up."""
+    from granian.constants import HTTPModes, Interfaces
     from granian.server.embed import Server
 
     server = Server(
-        Rsgi(),
+        app,
         address="127.0.0.1",
         port=port,
         interface=Interfaces.RSGI,
+        http=HTTPModes.http1,
         log_access=False,
         backlog=2048,
         websockets=False,
@@ -62,6 +64,6 @@ if __name__ == "__main__":
     if args.rsgi:
         import uvloop
 
-        uvloop.run(serve_rsgi(args.port))
+        uvloop.run(serve_rsgi(Rsgi(), args.port))
     else:
         serve_asgi(app, "127.0.0.1", args.port, args.server)

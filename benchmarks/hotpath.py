@@ -20,21 +20,19 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import uvloop
 
+from benchmarks.claims_wrk import ADMIN, setup_launches
 from benchmarks.skeleton import Skeleton
 from soldout.api.app import build_app
 from soldout.api.rsgi import Lifespan, RsgiFront
 from soldout.api.server import make_platform
 from soldout.settings import Settings
 
-ADMIN = "adm_benchmark"
-FANS = 2000
 BODY = b'{"sku":"A"}'
 BATCH = 64  # durable claims in flight together, as connections of a load would be
 
@@ -93,44 +91,13 @@ async def best_of(rounds: int, app: App, path: str, tokens: list[str], durable: 
 
 
 async def setup(front: Any) -> tuple[str, str, list[str]]:
-    """A launch too large to sell out, one sold out, and `FANS` fans' tokens."""
-    now = datetime.now(UTC)
+    """The wire benchmark's launches and fans, made through the app in-process."""
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=front),
         base_url="http://bench",
         headers={"authorization": f"Bearer {ADMIN}"},
     ) as admin:
-        skus = [{"code": "A", "name": "A", "price": 19900, "currency": "EUR", "cost": 18000}]
-        product = (await admin.post("/api/v1/products", json={"name": "B", "skus": skus})).json()
-
-        async def launch(units: int) -> str:
-            body = {
-                "product_id": product["id"],
-                "title": f"bench {units}",
-                "sale_opens_at": (now - timedelta(seconds=1)).isoformat(),
-                "per_fan_limit": 1000,
-                "payment_window_seconds": 86400,
-                "batch": {"A": units},
-            }
-            response = await admin.post("/api/v1/launches", json=body)
-            response.raise_for_status()
-            launch_id: str = response.json()["id"]
-            return launch_id
-
-        big, gone = await launch(10_000_000), await launch(1)
-        tokens = []
-        for i in range(FANS):
-            fan = {"email": f"f{i}@bench.test", "name": f"f{i}"}
-            response = await admin.post("/api/v1/fans", json=fan)
-            response.raise_for_status()
-            tokens.append(response.json()["token"])
-        taken = await admin.post(
-            f"/api/v1/launches/{gone}/claims",
-            json={"sku": "A"},
-            headers={"authorization": f"Bearer {tokens[0]}", "idempotency-key": "first"},
-        )
-        assert taken.status_code == 201, taken.text
-    return big, gone, tokens
+        return await setup_launches(admin)
 
 
 async def main(rounds: int) -> None:

@@ -111,23 +111,6 @@ class Skeleton:
         await send({"type": "http.response.body", "body": answer})
 
 
-async def serve_rsgi(app: Skeleton, port: int) -> None:
-    from granian.constants import HTTPModes, Interfaces
-    from granian.server.embed import Server
-
-    server = Server(
-        app,
-        address="127.0.0.1",
-        port=port,
-        interface=Interfaces.RSGI,
-        http=HTTPModes.http1,
-        log_access=False,
-        backlog=2048,
-        websockets=False,
-    )
-    await server.serve()
-
-
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
@@ -141,6 +124,8 @@ if __name__ == "__main__":
         gc.set_threshold(50_000, 20, 100)
         if args.server == "granian":
             import uvloop
+
+            from hello import serve_rsgi  # (run as a script: benchmarks/ is on the path)
 
             uvloop.run(serve_rsgi(skeleton, args.port))
         else:
