@@ -32,6 +32,19 @@ class Settings(BaseSettings):
     rate_limit_fan_burst: int = Field(20, ge=1)
     rate_limit_address: float = Field(0.0, ge=0, description="claims/s per address; 0: off")
     rate_limit_address_burst: int = Field(200, ge=1)
+    public_url: str | None = Field(
+        None,
+        pattern=r"^https?://[^/\s]+(/[^\s]*)?$",
+        description="where fans reach the shop, for links in e-mails and share previews",
+    )
+
+    @property
+    def base_url(self) -> str:
+        """The shop's public address without a trailing slash (this server by default)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
 
     @property
     def payments_ledger(self) -> Path:

@@ -42,7 +42,7 @@ async def list_launches(platform: PlatformDep) -> list[dict[str, Any]]:
     return [
         launch_view(b, now, platform.engine.orders)
         for b in platform.engine.books()
-        if b.launch.published
+        if b.launch.published and b.launch.rehearsal is None  # a rehearsal is not for fans
     ]
 
 

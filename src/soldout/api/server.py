@@ -175,6 +175,7 @@ def make_platform(settings: Settings) -> tuple[Platform, str, bool]:
             settings.rate_limit_address,
             settings.rate_limit_address_burst,
         ),
+        public_url=settings.public_url,
     )
     return platform, admin, generated
 

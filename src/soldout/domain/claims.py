@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
+from soldout.domain.addresses import ShippingAddress
 from soldout.domain.money import Money
 
 __all__ = ["Claim", "ClaimState", "Order", "OrderEvent", "OrderStatus"]
@@ -97,6 +98,7 @@ class Order:
     tracking_number: str | None = None
     refunded_at: datetime | None = None
     notified_ship_date: date | None = None  # the ship date the fan was last told
+    shipping: ShippingAddress | None = None  # where it ships, as given when it was paid
 
     @property
     def in_queue(self) -> bool:

@@ -6,9 +6,18 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
+from soldout.domain.addresses import ShippingAddress
 from soldout.domain.errors import InvalidInput
 
-__all__ = ["Fan", "Reservation", "normalise_email"]
+__all__ = ["ERASED_NAME", "Fan", "Reservation", "erased_email", "normalise_email"]
+
+ERASED_NAME = "(erased)"
+
+
+def erased_email(fan_id: str) -> str:
+    """What an erased fan's e-mail becomes: unique, and never deliverable (RFC 2606)."""
+    return f"erased-{fan_id}@erased.invalid"
+
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
 
@@ -27,8 +36,17 @@ class Fan:
     referral_code: str
     referred_by: str | None
     created_at: datetime
-    address: str | None = None  # shipping address, for duplicate-buyer checks
+    address: str | None = None  # shipping address as one line, for duplicate-buyer checks
     phone: str | None = None
+    shipping: ShippingAddress | None = None  # where their orders ship (asked at payment)
+    locale: str | None = None  # the language of their pages and e-mails ("nl", "zh_Hans")
+    time_zone: str | None = None  # IANA name, as their browser reported it
+    erased_at: datetime | None = None  # personal data erased at their request
+    rehearsal: str | None = None  # a fan made up by a rehearsal (its run id)
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None
 
 
 @dataclass(frozen=True, slots=True)

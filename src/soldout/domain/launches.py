@@ -144,6 +144,7 @@ class Launch:
     draw_commitment: str | None = None  # SHA-256 of the draw's seed, published before it
     drawn_at: datetime | None = None
     draw_units: dict[str, int] | None = field(default=None, hash=False)  # units drawn per SKU
+    rehearsal: str | None = None  # made by a rehearsal run (its id): never shown to fans
 
     @property
     def is_draw(self) -> bool:

@@ -18,3 +18,4 @@ class Notification:
     message: str
     created_at: datetime
     data: dict[str, Any] = field(default_factory=dict)
+    email: bool = True  # also sent by e-mail (through the outbox), not only shown in-app

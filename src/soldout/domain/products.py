@@ -38,6 +38,9 @@ class Product:
     description: str
     skus: tuple[Sku, ...]
     created_at: datetime
+    specs: tuple[tuple[str, str], ...] = ()  # (label, value) rows of the specs table
+    images: tuple[str, ...] = ()  # media ids, the first is the hero
+    rehearsal: str | None = None  # made by a rehearsal run (its id)
 
     def sku(self, code: str) -> Sku | None:
         return next((s for s in self.skus if s.code == code), None)

@@ -11,7 +11,7 @@ start, and the claims it made tell how far down the backup list the launch has g
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from soldout.domain.claims import Claim
@@ -98,12 +98,12 @@ class DrawDesk:
                 except DomainError as refusal:  # e.g. the fan's limit is already reached
                     log.info("winner %s not served: %s", entry.reservation_id, refusal.message)
         book.launch = launch.with_changes(drawn_at=now, draw_units=units)
+        won = {c.fan_id for c in claims}
+        notes = [self._won(c) for c in claims] + self._not_drawn(book, result, won, now)
         # The launch's drawn_at and the winners' claims commit together: a restart finds
         # either no draw (and draws again, identically) or the whole of it.
         try:
-            await self._engine.write_drawn(
-                book, claims, [self._won(c) for c in claims], launch=book.launch
-            )
+            await self._engine.write_drawn(book, claims, notes, launch=book.launch)
         except BaseException:
             book.launch = launch
             raise
@@ -145,8 +145,40 @@ class DrawDesk:
             f"{how}: one {claim.sku} is held for you until {claim.expires_at:%Y-%m-%d %H:%M}"
             " UTC. Pay to confirm it.",
             claim.created_at,
-            {"claim_id": claim.id, "launch_id": claim.launch_id, "backup": backup},
+            {
+                "claim_id": claim.id,
+                "launch_id": claim.launch_id,
+                "sku": claim.sku,
+                "backup": backup,
+                "expires_at": claim.expires_at.isoformat(),
+            },
         )
+
+    @staticmethod
+    def _not_drawn(
+        book: LaunchBook, result: DrawResult, won: set[str], now: datetime
+    ) -> list[Notification]:
+        """Every entrant who did not win is told, with their place on the backup list."""
+        notes = []
+        for sku, drawn in result.skus.items():
+            place = 0
+            for entry in drawn.backups:
+                if entry.fan_id in won:
+                    continue
+                place += 1
+                notes.append(
+                    Notification(
+                        new_id("ntf"),
+                        entry.fan_id,
+                        "draw_lost",
+                        f"You were not drawn for {book.launch.title!r} this time. You are"
+                        f" number {place} on the backup list: if a winner does not pay, their"
+                        " unit goes to the next backup and we tell you at once.",
+                        now,
+                        {"launch_id": book.launch.id, "sku": sku, "backup_place": place},
+                    )
+                )
+        return notes
 
     async def document(self, book: LaunchBook) -> dict[str, Any]:
         """The public record of a draw: before it, the commitment and the entries; after

@@ -137,6 +137,13 @@ class SaleEngine:
     def books(self) -> list[LaunchBook]:
         return list(self._books.values())
 
+    def product_changed(self, product: Product) -> None:
+        """The maker edited a product: its launches show the new names and prices (a claim
+        keeps the price it was made at)."""
+        for book in self._books.values():
+            if book.product.id == product.id:
+                book.product = product
+
     async def add_launch(self, launch: Launch, product: Product) -> LaunchBook:
         if launch.is_draw:
             launch = launch.with_changes(draw_commitment=await self.draws.commit(launch.id))
@@ -232,9 +239,12 @@ class SaleEngine:
         book.reservations[fan_id] = reservation
         try:
             written = self._durable[reservation.id] = self._store.reservations.add(reservation)
+            # queued in the same tick: the confirmation commits with the reservation
+            told = self._store.notifications.add_many([_reserved_note(book, reservation)])
         except BaseException:
             del book.reservations[fan_id]
             raise
+        told.add_done_callback(_quiet)  # its outcome is the reservation's (one transaction)
         written.add_done_callback(lambda done: self._reserved(done, book, reservation))
         await asyncio.shield(written)
         return reservation, True
@@ -600,3 +610,29 @@ class SaleEngine:
 
     def _now(self) -> datetime:
         return self._clock.now()
+
+
+def _reserved_note(book: LaunchBook, reservation: Reservation) -> Notification:
+    launch = book.launch
+    what = "entered the draw for" if launch.is_draw else "reserved"
+    return Notification(
+        new_id("ntf"),
+        reservation.fan_id,
+        "reservation_confirmed",
+        f"You {what} {launch.title!r}. The sale opens at"
+        f" {launch.sale_opens_at:%Y-%m-%d %H:%M} UTC.",
+        reservation.created_at,
+        {
+            "launch_id": launch.id,
+            "reservation_id": reservation.id,
+            "sku": reservation.sku,
+            "draw": launch.is_draw,
+            "sale_opens_at": launch.sale_opens_at.isoformat(),
+        },
+    )
+
+
+def _quiet(done: asyncio.Future[None]) -> None:
+    """Retrieve a write's outcome that another future already reports."""
+    if not done.cancelled():
+        done.exception()

@@ -39,8 +39,10 @@ class Platform:
         payment_timeout: float = 10.0,
         referral_policy: ReferralPolicy | None = None,
         gate: GateSettings | None = None,
+        public_url: str | None = None,
     ) -> None:
         self.store = store
+        self.public_url = public_url.rstrip("/") if public_url else None
         self.tokens = tokens
         self.clock = clock or SystemClock()
         self.payments = payments or TestPayments(

@@ -17,13 +17,15 @@ from soldout.domain.audit import AuditEntry
 from soldout.domain.claims import Claim, ClaimState, Order, OrderEvent, OrderStatus
 from soldout.domain.codes import PriorityCode
 from soldout.domain.errors import Conflict
-from soldout.domain.fans import Fan, Reservation
+from soldout.domain.fans import ERASED_NAME, Fan, Reservation, erased_email
 from soldout.domain.fulfilment import ProductionPlan
 from soldout.domain.launches import Launch
+from soldout.domain.media import MediaItem
 from soldout.domain.notifications import Notification
 from soldout.domain.payments import PaymentRecord
 from soldout.domain.products import Product
-from soldout.store.ports import ExportRow, OrderFilter
+from soldout.domain.shop import Shop
+from soldout.store.ports import EmailOutcome, ExportRow, OrderFilter, OutgoingEmail
 
 __all__ = ["InMemoryStore"]
 
@@ -40,6 +42,9 @@ class _Products:
 
     async def add(self, product: Product) -> None:
         self.rows[product.id] = product
+
+    async def update(self, product: Product) -> None:
+        self.rows[product.id] = replace(product, created_at=self.rows[product.id].created_at)
 
     async def get(self, product_id: str) -> Product | None:
         return self.rows.get(product_id)
@@ -66,6 +71,8 @@ class _Launches:
 class _Fans:
     def __init__(self) -> None:
         self.rows: dict[str, Fan] = {}
+        self.orders: _Orders | None = None  # what an erasure also reaches
+        self.notifications: _Notifications | None = None
 
     async def add(self, fan: Fan) -> None:
         if any(f.email == fan.email for f in self.rows.values()):
@@ -88,6 +95,37 @@ class _Fans:
 
     async def contacts(self) -> Sequence[tuple[str, str | None, str | None]]:
         return [(f.id, f.address, f.phone) for f in self.rows.values() if f.address or f.phone]
+
+    def update(self, fan: Fan) -> asyncio.Future[None]:
+        row = self.rows[fan.id]
+        self.rows[fan.id] = replace(
+            row,
+            name=fan.name,
+            address=fan.address,
+            phone=fan.phone,
+            shipping=fan.shipping,
+            locale=fan.locale,
+            time_zone=fan.time_zone,
+        )
+        return _done()
+
+    def erase(self, fan_id: str, at: datetime) -> asyncio.Future[None]:
+        self.rows[fan_id] = replace(
+            self.rows[fan_id],
+            name=ERASED_NAME,
+            email=erased_email(fan_id),
+            address=None,
+            phone=None,
+            shipping=None,
+            time_zone=None,
+            erased_at=at,
+        )
+        for order in self.orders.rows.values() if self.orders else ():
+            if order.fan_id == fan_id:
+                order.shipping = None
+        if self.notifications is not None:
+            self.notifications.forget(fan_id)
+        return _done()
 
 
 class _Reservations:
@@ -244,15 +282,68 @@ class _Plans:
 
 
 class _Notifications:
-    def __init__(self) -> None:
+    def __init__(self, fans: _Fans) -> None:
         self.rows: list[Notification] = []
+        self.email: dict[str, EmailOutcome] = {}  # the outbox state of e-mailed ones
+        self._fans = fans
 
     def add_many(self, notifications: Sequence[Notification]) -> asyncio.Future[None]:
         self.rows.extend(notifications)
+        for n in notifications:
+            if n.email:
+                self.email[n.id] = EmailOutcome(n.id, "pending", 0, n.created_at, n.created_at)
         return _done()
 
     async def for_fan(self, fan_id: str, limit: int) -> Sequence[Notification]:
         return [n for n in reversed(self.rows) if n.fan_id == fan_id][:limit]
+
+    def forget(self, fan_id: str) -> None:
+        gone = {n.id for n in self.rows if n.fan_id == fan_id}
+        self.rows = [n for n in self.rows if n.id not in gone]
+        for note_id in gone:
+            self.email.pop(note_id, None)
+
+    async def due_emails(self, now: datetime, limit: int) -> Sequence[OutgoingEmail]:
+        by_id = {n.id: n for n in self.rows}
+        due = sorted(
+            (o.next_at, o.notification_id)
+            for o in self.email.values()
+            if o.state == "pending" and o.next_at is not None and o.next_at <= now
+        )
+        out = []
+        for _, note_id in due[:limit]:
+            note = by_id[note_id]
+            fan = self._fans.rows[note.fan_id]
+            out.append(
+                OutgoingEmail(
+                    note,
+                    fan.email,
+                    fan.name,
+                    fan.locale,
+                    fan.time_zone,
+                    self.email[note_id].attempts,
+                )
+            )
+        return out
+
+    def emails_done(self, outcomes: Sequence[EmailOutcome]) -> asyncio.Future[None]:
+        for outcome in outcomes:
+            if self.email.get(outcome.notification_id, outcome).state == "pending":
+                self.email[outcome.notification_id] = outcome
+        return _done()
+
+    async def email_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for outcome in self.email.values():
+            counts[outcome.state] = counts.get(outcome.state, 0) + 1
+        silent = len(self.rows) - len(self.email)
+        if silent:
+            counts["none"] = silent
+        return counts
+
+    async def next_email_at(self) -> datetime | None:
+        due = [o.next_at for o in self.email.values() if o.state == "pending" and o.next_at]
+        return min(due) if due else None
 
 
 class _Codes:
@@ -279,6 +370,41 @@ class _Audit:
         return list(reversed(self.rows))[:limit]
 
 
+class _Media:
+    def __init__(self) -> None:
+        self.rows: dict[str, MediaItem] = {}
+
+    async def add(self, item: MediaItem) -> None:
+        self.rows.setdefault(item.id, item)
+
+    async def get(self, media_id: str) -> MediaItem | None:
+        return self.rows.get(media_id)
+
+
+class _Shop:
+    def __init__(self) -> None:
+        self.value = Shop()
+
+    async def get(self) -> Shop:
+        return self.value
+
+    async def put(self, shop: Shop) -> None:
+        self.value = shop
+
+
+class _Links:
+    def __init__(self) -> None:
+        self.used: dict[str, datetime] = {}
+
+    def use(self, key: str, expires_at: datetime, now: datetime) -> asyncio.Future[bool]:
+        for old in [k for k, until in self.used.items() if until < now]:
+            del self.used[old]
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        future.set_result(key not in self.used)
+        self.used.setdefault(key, expires_at)
+        return future
+
+
 class InMemoryStore:
     def __init__(self) -> None:
         self.products = _Products()
@@ -289,8 +415,12 @@ class InMemoryStore:
         self.orders = _Orders(self.fans)
         self.payments = _Payments()
         self.plans = _Plans()
-        self.notifications = _Notifications()
+        self.notifications = _Notifications(self.fans)
         self.audit = _Audit()
+        self.media = _Media()
+        self.shop = _Shop()
+        self.links = _Links()
+        self.fans.orders, self.fans.notifications = self.orders, self.notifications
         self.claims = _Claims(self.codes, self.orders, self.payments)
         self.secrets: dict[str, bytes] = {}
 

@@ -20,30 +20,41 @@ from soldout.domain.codes import PriorityCode
 from soldout.domain.fans import Fan, Reservation
 from soldout.domain.fulfilment import ProductionPlan
 from soldout.domain.launches import Launch
+from soldout.domain.media import MediaItem
 from soldout.domain.notifications import Notification
 from soldout.domain.payments import PaymentRecord
 from soldout.domain.products import Product
+from soldout.domain.shop import Shop
 
 __all__ = [
     "AuditRepository",
     "ClaimRepository",
     "CodeRepository",
+    "EmailOutcome",
     "ExportRow",
     "FanRepository",
     "LaunchRepository",
+    "LinkRepository",
+    "MediaRepository",
     "NotificationRepository",
     "OrderFilter",
     "OrderRepository",
+    "OutgoingEmail",
     "PaymentRepository",
     "PlanRepository",
     "ProductRepository",
     "ReservationRepository",
+    "ShopRepository",
     "Store",
 ]
 
 
 class ProductRepository(Protocol):
     async def add(self, product: Product) -> None: ...
+    async def update(self, product: Product) -> None:
+        """Name, description, specs, images, and SKUs: each SKU of `product` is written
+        (added, or changed in place by its code); a SKU it no longer lists is removed."""
+
     async def get(self, product_id: str) -> Product | None: ...
     async def all(self) -> Sequence[Product]: ...
 
@@ -71,6 +82,14 @@ class FanRepository(Protocol):
 
     async def contacts(self) -> Sequence[tuple[str, str | None, str | None]]:
         """(fan, address, phone) for every fan who gave either."""
+
+    def update(self, fan: Fan) -> asyncio.Future[None]:
+        """Write the fan's name, contact, shipping address, locale and time zone."""
+
+    def erase(self, fan_id: str, at: datetime) -> asyncio.Future[None]:
+        """Erase a fan's personal data in one transaction: name, e-mail (replaced by a
+        placeholder that can never receive mail), address and phone on the fan and on
+        their orders, and their notifications. Orders stay, for the maker's books."""
 
 
 class ReservationRepository(Protocol):
@@ -154,15 +173,72 @@ class PlanRepository(Protocol):
     async def all(self) -> Sequence[tuple[str, str, ProductionPlan]]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class OutgoingEmail:
+    """A notification waiting in the e-mail outbox, with what sending it needs."""
+
+    notification: Notification
+    to: str
+    name: str
+    locale: str | None
+    time_zone: str | None
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class EmailOutcome:
+    """What became of one e-mail: `sent`, `pending` again (to retry at `next_at`), or
+    `failed` for good."""
+
+    notification_id: str
+    state: str
+    attempts: int
+    at: datetime
+    next_at: datetime | None = None
+    error: str | None = None
+
+
 class NotificationRepository(Protocol):
-    def add_many(self, notifications: Sequence[Notification]) -> asyncio.Future[None]: ...
+    def add_many(self, notifications: Sequence[Notification]) -> asyncio.Future[None]:
+        """Notifications with `email` set enter the e-mail outbox (`pending`)."""
+
     async def for_fan(self, fan_id: str, limit: int) -> Sequence[Notification]:
         """The newest first."""
+
+    async def due_emails(self, now: datetime, limit: int) -> Sequence[OutgoingEmail]:
+        """Up to `limit` pending e-mails whose time has come, oldest first."""
+
+    def emails_done(self, outcomes: Sequence[EmailOutcome]) -> asyncio.Future[None]: ...
+    async def email_counts(self) -> dict[str, int]:
+        """Notifications per e-mail state (`pending`, `sent`, `failed`, `none`)."""
+
+    async def next_email_at(self) -> datetime | None:
+        """When the earliest pending e-mail is due, or None if none is pending."""
 
 
 class CodeRepository(Protocol):
     async def add_many(self, codes: Sequence[PriorityCode]) -> None: ...
     async def all(self) -> Sequence[PriorityCode]: ...
+
+
+class MediaRepository(Protocol):
+    async def add(self, item: MediaItem) -> None:
+        """Adding bytes already stored (the same id) changes nothing."""
+
+    async def get(self, media_id: str) -> MediaItem | None: ...
+
+
+class ShopRepository(Protocol):
+    async def get(self) -> Shop:
+        """The shop's settings (the defaults until the maker sets them)."""
+
+    async def put(self, shop: Shop) -> None: ...
+
+
+class LinkRepository(Protocol):
+    def use(self, key: str, expires_at: datetime, now: datetime) -> asyncio.Future[bool]:
+        """Spend a single-use link: True the first time `key` is used, False after (across
+        restarts). Keys whose link has expired are forgotten."""
 
 
 class AuditRepository(Protocol):
@@ -194,6 +270,12 @@ class Store(Protocol):
     def notifications(self) -> NotificationRepository: ...
     @property
     def audit(self) -> AuditRepository: ...
+    @property
+    def media(self) -> MediaRepository: ...
+    @property
+    def shop(self) -> ShopRepository: ...
+    @property
+    def links(self) -> LinkRepository: ...
 
     async def secret(self, name: str) -> bytes:
         """A random 32-byte secret kept with the data (made on first use). The token

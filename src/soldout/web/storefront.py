@@ -134,7 +134,11 @@ def _signed_in(response: Response, request: Request, fan_id: str) -> Response:
 async def home(request: Request) -> Response:
     platform = _platform(request)
     now = platform.clock.now()
-    launches = [launch_view(b, now) for b in platform.engine.books() if b.launch.published]
+    launches = [
+        launch_view(b, now)
+        for b in platform.engine.books()
+        if b.launch.published and b.launch.rehearsal is None
+    ]
     launches.sort(key=lambda v: v["sale_opens_at"], reverse=True)
     return _render(request, "store/home.html", launches=launches)
 

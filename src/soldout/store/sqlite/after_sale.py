@@ -17,7 +17,7 @@ from soldout.domain.claims import Order, OrderEvent
 from soldout.domain.fulfilment import ProductionPlan
 from soldout.domain.notifications import Notification
 from soldout.domain.payments import PaymentRecord
-from soldout.store.ports import ExportRow, OrderFilter
+from soldout.store.ports import EmailOutcome, ExportRow, OrderFilter, OutgoingEmail
 from soldout.store.sqlite.repos import _many, _one, _Repo
 from soldout.store.sqlite.rows import (
     ORDER_CHANGES,
@@ -169,13 +169,22 @@ class SqlitePlans(_Repo):
 class SqliteNotifications(_Repo):
     def add_many(self, notifications: Sequence[Notification]) -> asyncio.Future[None]:
         rows = [
-            (n.id, n.fan_id, n.kind, n.message, orjson.dumps(n.data).decode(), ts(n.created_at))
+            (
+                n.id,
+                n.fan_id,
+                n.kind,
+                n.message,
+                orjson.dumps(n.data).decode(),
+                ts(n.created_at),
+                "pending" if n.email else "none",
+                ts(n.created_at) if n.email else None,
+            )
             for n in notifications
         ]
         return self._writer.submit(
             _many(
-                "INSERT INTO notifications (id, fan_id, kind, message, data, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO notifications (id, fan_id, kind, message, data, created_at,"
+                " email_state, email_next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
         )
@@ -189,6 +198,61 @@ class SqliteNotifications(_Repo):
                 (fan_id, limit),
             )
         ]
+
+    async def due_emails(self, now: datetime, limit: int) -> Sequence[OutgoingEmail]:
+        rows = self._read.execute(
+            "SELECT n.*, f.email AS to_address, f.name AS to_name, f.locale AS to_locale,"
+            " f.time_zone AS to_zone FROM notifications n JOIN fans f ON f.id = n.fan_id"
+            " WHERE n.email_state = 'pending' AND n.email_next_at <= ?"
+            " ORDER BY n.email_next_at, n.id LIMIT ?",
+            (ts(now), limit),
+        )
+        return [
+            OutgoingEmail(
+                notification_from_row(r),
+                r["to_address"],
+                r["to_name"],
+                r["to_locale"],
+                r["to_zone"],
+                r["email_attempts"],
+            )
+            for r in rows
+        ]
+
+    def emails_done(self, outcomes: Sequence[EmailOutcome]) -> asyncio.Future[None]:
+        rows = [
+            (
+                o.state,
+                o.attempts,
+                ts(o.next_at),
+                ts(o.at) if o.state == "sent" else None,
+                o.error,
+                o.notification_id,
+            )
+            for o in outcomes
+        ]
+        return self._writer.submit(
+            _many(
+                "UPDATE notifications SET email_state = ?, email_attempts = ?,"
+                " email_next_at = ?, email_sent_at = ?, email_error = ?"
+                " WHERE id = ? AND email_state = 'pending'",
+                rows,
+            )
+        )
+
+    async def email_counts(self) -> dict[str, int]:
+        return {
+            r[0]: r[1]
+            for r in self._read.execute(
+                "SELECT email_state, count(*) FROM notifications GROUP BY email_state"
+            )
+        }
+
+    async def next_email_at(self) -> datetime | None:
+        row = self._read.execute(
+            "SELECT min(email_next_at) FROM notifications WHERE email_state = 'pending'"
+        ).fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
 
 
 class SqliteAudit(_Repo):

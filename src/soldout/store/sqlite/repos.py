@@ -5,6 +5,7 @@ the group-commit writer and resolve once durable."""
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -13,7 +14,7 @@ from typing import Protocol
 from soldout.domain.claims import Claim, ClaimState, Order
 from soldout.domain.codes import PriorityCode
 from soldout.domain.errors import Conflict
-from soldout.domain.fans import Fan, Reservation
+from soldout.domain.fans import ERASED_NAME, Fan, Reservation, erased_email
 from soldout.domain.launches import Launch
 from soldout.domain.money import Money
 from soldout.domain.payments import PaymentRecord
@@ -32,6 +33,7 @@ from soldout.store.sqlite.rows import (
     order_row,
     payment_row,
     reservation_from_row,
+    shipping_json,
     ts,
 )
 from soldout.store.sqlite.writer import GroupCommitWriter, Insert
@@ -84,17 +86,41 @@ class SqliteProducts(_Repo):
     async def add(self, product: Product) -> None:
         def job(conn: sqlite3.Connection) -> None:
             conn.execute(
-                "INSERT INTO products (id, name, description, created_at) VALUES (?, ?, ?, ?)",
-                (product.id, product.name, product.description, ts(product.created_at)),
+                "INSERT INTO products (id, name, description, created_at, specs, images,"
+                " rehearsal) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    product.id,
+                    product.name,
+                    product.description,
+                    ts(product.created_at),
+                    json.dumps(product.specs),
+                    json.dumps(product.images),
+                    product.rehearsal,
+                ),
             )
-            conn.executemany(
-                "INSERT INTO skus (product_id, code, position, name, price, cost, currency)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (product.id, s.code, i, s.name, s.price.amount, s.cost.amount, s.price.currency)
-                    for i, s in enumerate(product.skus)
-                ],
+            _write_skus(conn, product)
+
+        await self._writer.submit(job)
+
+    async def update(self, product: Product) -> None:
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE products SET name = ?, description = ?, specs = ?, images = ? WHERE id = ?",
+                (
+                    product.name,
+                    product.description,
+                    json.dumps(product.specs),
+                    json.dumps(product.images),
+                    product.id,
+                ),
             )
+            codes = [s.code for s in product.skus]
+            marks = ", ".join("?" * len(codes))
+            conn.execute(
+                f"DELETE FROM skus WHERE product_id = ? AND code NOT IN ({marks})",
+                (product.id, *codes),
+            )
+            _write_skus(conn, product)
 
         await self._writer.submit(job)
 
@@ -128,9 +154,25 @@ class SqliteProducts(_Repo):
                 r["description"],
                 tuple(skus.get(r["id"], [])),
                 datetime.fromisoformat(r["created_at"]),
+                specs=tuple((label, value) for label, value in json.loads(r["specs"])),
+                images=tuple(json.loads(r["images"])),
+                rehearsal=r["rehearsal"],
             )
             for r in rows
         ]
+
+
+def _write_skus(conn: sqlite3.Connection, product: Product) -> None:
+    conn.executemany(
+        "INSERT INTO skus (product_id, code, position, name, price, cost, currency)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (product_id, code) DO UPDATE SET"
+        " position = excluded.position, name = excluded.name, price = excluded.price,"
+        " cost = excluded.cost, currency = excluded.currency",
+        [
+            (product.id, s.code, i, s.name, s.price.amount, s.cost.amount, s.price.currency)
+            for i, s in enumerate(product.skus)
+        ],
+    )
 
 
 class SqliteLaunches(_Repo):
@@ -160,6 +202,7 @@ class SqliteLaunches(_Repo):
             ts(launch.paused_at),
             launch.draw_commitment,
             ts(launch.drawn_at),
+            launch.rehearsal,
             launch.id,
         )
         columns = [c for c in LAUNCH_COLUMNS.split(", ") if c != "id"]
@@ -197,7 +240,8 @@ class SqliteFans(_Repo):
             await self._writer.submit(
                 _one(
                     "INSERT INTO fans (id, email, name, referral_code, referred_by, created_at,"
-                    " address, phone) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    " address, phone, shipping, locale, time_zone, rehearsal)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         fan.id,
                         fan.email,
@@ -207,6 +251,10 @@ class SqliteFans(_Repo):
                         ts(fan.created_at),
                         fan.address,
                         fan.phone,
+                        shipping_json(fan.shipping),
+                        fan.locale,
+                        fan.time_zone,
+                        fan.rehearsal,
                     ),
                 )
             )
@@ -216,6 +264,35 @@ class SqliteFans(_Repo):
                     "email_taken"
                 ) from exc
             raise
+
+    def update(self, fan: Fan) -> asyncio.Future[None]:
+        return self._writer.submit(
+            _one(
+                "UPDATE fans SET name = ?, address = ?, phone = ?, shipping = ?, locale = ?,"
+                " time_zone = ? WHERE id = ?",
+                (
+                    fan.name,
+                    fan.address,
+                    fan.phone,
+                    shipping_json(fan.shipping),
+                    fan.locale,
+                    fan.time_zone,
+                    fan.id,
+                ),
+            )
+        )
+
+    def erase(self, fan_id: str, at: datetime) -> asyncio.Future[None]:
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE fans SET name = ?, email = ?, address = NULL, phone = NULL,"
+                " shipping = NULL, time_zone = NULL, erased_at = ? WHERE id = ?",
+                (ERASED_NAME, erased_email(fan_id), ts(at), fan_id),
+            )
+            conn.execute("UPDATE orders SET shipping = NULL WHERE fan_id = ?", (fan_id,))
+            conn.execute("DELETE FROM notifications WHERE fan_id = ?", (fan_id,))
+
+        return self._writer.submit(job)
 
     async def get(self, fan_id: str) -> Fan | None:
         row = self._read.execute("SELECT * FROM fans WHERE id = ?", (fan_id,)).fetchone()

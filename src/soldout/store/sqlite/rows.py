@@ -6,6 +6,7 @@ import json
 import sqlite3
 from datetime import date, datetime
 
+from soldout.domain.addresses import ShippingAddress
 from soldout.domain.claims import Claim, ClaimState, Order, OrderEvent, OrderStatus
 from soldout.domain.codes import PriorityCode
 from soldout.domain.fans import Fan, Reservation
@@ -41,10 +42,18 @@ def _req(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
+def shipping_json(address: ShippingAddress | None) -> str | None:
+    return json.dumps(address.as_dict()) if address is not None else None
+
+
+def _shipping(text: str | None) -> ShippingAddress | None:
+    return ShippingAddress.from_dict(json.loads(text)) if text else None
+
+
 LAUNCH_COLUMNS = (
     "id, product_id, title, reservations_open_at, sale_opens_at, sale_closes_at, mode, "
     "reservation_required, per_fan_limit, payment_window_seconds, published, cancelled_at, "
-    "created_at, more_rules, paused_at, draw_commitment, drawn_at"
+    "created_at, more_rules, paused_at, draw_commitment, drawn_at, rehearsal"
 )
 
 
@@ -101,6 +110,7 @@ def launch_from_row(row: sqlite3.Row, batch: dict[str, int]) -> Launch:
         draw_commitment=row["draw_commitment"],
         drawn_at=_dt(row["drawn_at"]),
         draw_units=json.loads(row["more_rules"] or "{}").get("draw_units"),
+        rehearsal=row["rehearsal"],
     )
 
 
@@ -114,6 +124,11 @@ def fan_from_row(row: sqlite3.Row) -> Fan:
         _req(row["created_at"]),
         row["address"],
         row["phone"],
+        _shipping(row["shipping"]),
+        row["locale"],
+        row["time_zone"],
+        _dt(row["erased_at"]),
+        row["rehearsal"],
     )
 
 
@@ -168,7 +183,7 @@ def claim_from_row(row: sqlite3.Row) -> Claim:
 ORDER_COLUMNS = (
     "id, claim_id, launch_id, fan_id, sku, quantity, total, currency, paid_at, "
     "payment_method, payment_reference, idempotency_key, status, ship_date, shipped_at, "
-    "carrier, tracking_number, refunded_at, notified_ship_date"
+    "carrier, tracking_number, refunded_at, notified_ship_date, shipping"
 )
 ORDER_DATES = "UPDATE orders SET status = ?, ship_date = ?, notified_ship_date = ? WHERE id = ?"
 ORDER_CHANGES = (
@@ -202,6 +217,7 @@ def order_row(order: Order) -> tuple[object, ...]:
         order.tracking_number,
         ts(order.refunded_at),
         _d(order.notified_ship_date),
+        shipping_json(order.shipping),
     )
 
 
@@ -241,6 +257,7 @@ def order_from_row(row: sqlite3.Row) -> Order:
         notified_ship_date=date.fromisoformat(told)
         if (told := row["notified_ship_date"])
         else None,
+        shipping=_shipping(row["shipping"]),
     )
 
 
@@ -254,7 +271,7 @@ PAYMENT_COLUMNS = (
 )
 
 
-INSERT_ORDER = f"INSERT INTO orders ({ORDER_COLUMNS}) VALUES ({', '.join('?' * 19)})"
+INSERT_ORDER = f"INSERT INTO orders ({ORDER_COLUMNS}) VALUES ({', '.join('?' * 20)})"
 UPDATE_PAYMENT = (
     "UPDATE payments SET "
     + ", ".join(f"{c} = ?" for c in PAYMENT_COLUMNS.split(", ")[1:])
@@ -331,6 +348,7 @@ def notification_from_row(row: sqlite3.Row) -> Notification:
         row["message"],
         _req(row["created_at"]),
         json.loads(row["data"]),
+        row["email_state"] != "none",
     )
 
 

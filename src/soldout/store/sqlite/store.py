@@ -24,6 +24,7 @@ from soldout.store.sqlite.repos import (
     SqliteProducts,
     SqliteReservations,
 )
+from soldout.store.sqlite.site import SqliteLinks, SqliteMedia, SqliteShop
 from soldout.store.sqlite.writer import GroupCommitWriter, connect
 
 __all__ = ["SqliteStore", "StoreInUse"]
@@ -48,6 +49,9 @@ class SqliteStore:
         self.plans = SqlitePlans(self)
         self.notifications = SqliteNotifications(self)
         self.audit = SqliteAudit(self)
+        self.media = SqliteMedia(self)
+        self.shop = SqliteShop(self)
+        self.links = SqliteLinks(self)
 
     def reader(self) -> sqlite3.Connection:
         """The read connection, used on the event loop thread (WAL: reads never block)."""

@@ -1,0 +1,179 @@
+"""Where an order ships: a postal address and a phone, checked as a courier would need them.
+
+    address = ShippingAddress.parse({"name": "Ann de Vries", "line1": "Keizersgracht 1",
+        "postal_code": "1015 cd", "city": "Amsterdam", "country": "nl",
+        "phone": "020 123 4567"})
+    address.postal_code, address.phone   # -> "1015 CD", "+31201234567"
+
+Countries are ISO 3166-1 alpha-2 codes known to the CLDR (through Babel); phones are
+checked and written in E.164 by libphonenumber, read in the address's country when they
+carry no country code; postal codes are checked where the format is fixed and well known.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import phonenumbers
+from babel import Locale
+
+from soldout.domain.duplicates import normalise_address
+from soldout.domain.errors import InvalidInput
+
+__all__ = ["COUNTRIES", "ShippingAddress", "country_names"]
+
+_ENGLISH = Locale("en")
+# Territories that are countries or areas goods are shipped to (two letters; not "EU",
+# "UN" or the private-use "ZZ").
+COUNTRIES: frozenset[str] = frozenset(
+    code
+    for code in map(str, _ENGLISH.territories)
+    if len(code) == 2 and code.isalpha() and code not in {"EU", "EZ", "UN", "ZZ", "QO"}
+)
+
+# Postal codes whose format is fixed (normalised to upper case, single spaces).
+_POSTAL = {
+    "NL": (re.compile(r"^[1-9][0-9]{3} ?[A-Z]{2}$"), "1234 AB"),
+    "BE": (re.compile(r"^[1-9][0-9]{3}$"), "1000"),
+    "DE": (re.compile(r"^[0-9]{5}$"), "10115"),
+    "FR": (re.compile(r"^[0-9]{5}$"), "75001"),
+    "ES": (re.compile(r"^[0-9]{5}$"), "28001"),
+    "IT": (re.compile(r"^[0-9]{5}$"), "00100"),
+    "AT": (re.compile(r"^[0-9]{4}$"), "1010"),
+    "CH": (re.compile(r"^[0-9]{4}$"), "8001"),
+    "DK": (re.compile(r"^[0-9]{4}$"), "1050"),
+    "PL": (re.compile(r"^[0-9]{2}-[0-9]{3}$"), "00-001"),
+    "US": (re.compile(r"^[0-9]{5}(-[0-9]{4})?$"), "94105"),
+    "CN": (re.compile(r"^[0-9]{6}$"), "100000"),
+    "IN": (re.compile(r"^[1-9][0-9]{5}$"), "110001"),
+    "JP": (re.compile(r"^[0-9]{3}-?[0-9]{4}$"), "100-0001"),
+    "GB": (
+        re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? ?[0-9][A-Z]{2}$"),
+        "SW1A 1AA",
+    ),
+    "CA": (re.compile(r"^[A-Z][0-9][A-Z] ?[0-9][A-Z][0-9]$"), "K1A 0B1"),
+}
+# Countries whose addresses have no postal code at all.
+_NO_POSTAL = frozenset({"AE", "AG", "AO", "BS", "BZ", "HK", "IE", "JM", "MO", "QA", "TT"})
+_LIMITS = {"name": 200, "line1": 200, "line2": 200, "postal_code": 20, "city": 100, "region": 100}
+
+
+def country_names(locale: str = "en") -> list[tuple[str, str]]:
+    """(code, name in `locale`) for every country, sorted by name as people read them."""
+    names = Locale.parse(locale).territories
+    return sorted(((c, names.get(c, c)) for c in COUNTRIES), key=lambda p: p[1].casefold())
+
+
+def _text(raw: Mapping[str, Any], key: str, *, required: bool) -> str:
+    value = raw.get(key)
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{key} must be text", field=f"shipping.{key}")
+    value = " ".join(value.split())
+    if required and not value:
+        raise InvalidInput(f"{key.replace('_', ' ')} is required", field=f"shipping.{key}")
+    if len(value) > _LIMITS[key]:
+        raise InvalidInput(
+            f"{key.replace('_', ' ')} is over {_LIMITS[key]} characters", field=f"shipping.{key}"
+        )
+    if any(ord(c) < 32 for c in value):
+        raise InvalidInput(f"{key} has control characters", field=f"shipping.{key}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class ShippingAddress:
+    name: str
+    line1: str
+    city: str
+    country: str  # ISO 3166-1 alpha-2
+    phone: str  # E.164
+    line2: str = ""
+    postal_code: str = ""
+    region: str = ""
+
+    @classmethod
+    def parse(cls, raw: Mapping[str, Any]) -> ShippingAddress:
+        """Check and normalise what a fan typed; `InvalidInput` names the field at fault
+        (`shipping.postal_code`, ...)."""
+        if not isinstance(raw, Mapping):
+            raise InvalidInput("the shipping address must be an object", field="shipping")
+        unknown = set(raw) - {*_LIMITS, "country", "phone"}
+        if unknown:
+            raise InvalidInput(
+                f"unknown field {sorted(unknown)[0]!r}", field=f"shipping.{sorted(unknown)[0]}"
+            )
+        country = raw.get("country")
+        if not isinstance(country, str) or country.strip().upper() not in COUNTRIES:
+            raise InvalidInput(
+                "country must be a two-letter ISO 3166 code, e.g. NL", field="shipping.country"
+            )
+        country = country.strip().upper()
+        postal = _text(raw, "postal_code", required=country not in _NO_POSTAL).upper()
+        rule = _POSTAL.get(country)
+        if rule is not None and postal:
+            pattern, example = rule
+            if not pattern.match(postal):
+                raise InvalidInput(
+                    f"this is not a postal code of {_ENGLISH.territories.get(country, country)}"
+                    f" (for example {example})",
+                    field="shipping.postal_code",
+                )
+            if country == "NL" and " " not in postal:
+                postal = f"{postal[:4]} {postal[4:]}"
+        return cls(
+            name=_text(raw, "name", required=True),
+            line1=_text(raw, "line1", required=True),
+            line2=_text(raw, "line2", required=False),
+            postal_code=postal,
+            city=_text(raw, "city", required=True),
+            region=_text(raw, "region", required=False),
+            country=country,
+            phone=_phone(raw.get("phone"), country),
+        )
+
+    def one_line(self) -> str:
+        """The address as one line (for the duplicate-buyer check and exports)."""
+        parts = [self.line1, self.line2, self.postal_code, self.city, self.region, self.country]
+        return ", ".join(p for p in parts if p)
+
+    def key(self) -> str:
+        """The normalised address a duplicate-buyer check compares."""
+        return normalise_address(self.one_line())
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, str]) -> ShippingAddress:
+        """From what `as_dict` gave (already checked when it was first taken)."""
+        return cls(**{k: raw.get(k, "") for k in cls.__dataclass_fields__})
+
+    def lines(self, locale: str = "en") -> list[str]:
+        """The address as a label prints it."""
+        country = Locale.parse(locale).territories.get(self.country, self.country)
+        city = " ".join(p for p in (self.postal_code, self.city) if p)
+        return [p for p in (self.name, self.line1, self.line2, city, self.region, country) if p]
+
+
+def _phone(value: object, country: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(
+            "a phone number is required (the courier calls it)", field="shipping.phone"
+        )
+    if len(value) > 40:
+        raise InvalidInput("phone is over 40 characters", field="shipping.phone")
+    try:
+        number = phonenumbers.parse(value, country)
+    except phonenumbers.NumberParseException:
+        raise InvalidInput("this is not a phone number", field="shipping.phone") from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidInput(
+            "this is not a valid phone number (add the country code, e.g. +31)",
+            field="shipping.phone",
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

@@ -1,0 +1,39 @@
+"""The shop's own face: its name, logo and accent colour, set by the maker."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+
+from soldout.domain.errors import InvalidInput
+
+__all__ = ["Shop"]
+
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Shop:
+    name: str = "soldout"
+    tagline: str = ""
+    accent: str = "#0b57d0"  # buttons and links; text on it is chosen for contrast
+    logo: str | None = None  # a media id
+
+    def __post_init__(self) -> None:
+        if not self.name.strip() or len(self.name) > 80:
+            raise InvalidInput("the shop's name is 1 to 80 characters", field="name")
+        if len(self.tagline) > 200:
+            raise InvalidInput("the tagline is at most 200 characters", field="tagline")
+        if not _COLOUR.match(self.accent):
+            raise InvalidInput("the accent colour is #RRGGBB, e.g. #0b57d0", field="accent")
+
+    def with_changes(self, **changes: object) -> Shop:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def accent_ink(self) -> str:
+        """Black or white, whichever reads better on the accent (WCAG relative luminance)."""
+        channels = [int(self.accent[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+        return "#000000" if (luminance + 0.05) / 0.05 > 1.05 / (luminance + 0.05) else "#ffffff"

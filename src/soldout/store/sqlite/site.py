@@ -1,0 +1,79 @@
+"""The SQLite repositories of the shop around the sale: uploaded images, the shop's own
+settings, and the single-use sign-in links already spent."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+from dataclasses import asdict
+from datetime import datetime
+
+from soldout.domain.media import MediaItem
+from soldout.domain.shop import Shop
+from soldout.store.sqlite.repos import _one, _Repo
+from soldout.store.sqlite.rows import ts
+
+__all__ = ["SqliteLinks", "SqliteMedia", "SqliteShop"]
+
+
+class SqliteMedia(_Repo):
+    async def add(self, item: MediaItem) -> None:
+        await self._writer.submit(
+            _one(
+                "INSERT INTO media (id, content_type, width, height, data, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                (
+                    item.id,
+                    item.content_type,
+                    item.width,
+                    item.height,
+                    item.data,
+                    ts(item.created_at),
+                ),
+            )
+        )
+
+    async def get(self, media_id: str) -> MediaItem | None:
+        row = self._read.execute("SELECT * FROM media WHERE id = ?", (media_id,)).fetchone()
+        if row is None:
+            return None
+        return MediaItem(
+            row["id"],
+            row["content_type"],
+            row["width"],
+            row["height"],
+            bytes(row["data"]),
+            datetime.fromisoformat(row["created_at"]),
+        )
+
+
+class SqliteShop(_Repo):
+    async def get(self) -> Shop:
+        row = self._read.execute("SELECT value FROM shop WHERE key = 'settings'").fetchone()
+        if row is None:
+            return Shop()
+        known = set(Shop.__dataclass_fields__)
+        return Shop(**{k: v for k, v in json.loads(row[0]).items() if k in known})
+
+    async def put(self, shop: Shop) -> None:
+        await self._writer.submit(
+            _one(
+                "INSERT INTO shop (key, value) VALUES ('settings', ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (json.dumps(asdict(shop)),),
+            )
+        )
+
+
+class SqliteLinks(_Repo):
+    def use(self, key: str, expires_at: datetime, now: datetime) -> asyncio.Future[bool]:
+        def job(conn: sqlite3.Connection) -> bool:
+            conn.execute("DELETE FROM used_links WHERE expires_at < ?", (ts(now),))
+            cursor = conn.execute(
+                "INSERT INTO used_links (key, expires_at) VALUES (?, ?) ON CONFLICT DO NOTHING",
+                (key, ts(expires_at)),
+            )
+            return cursor.rowcount == 1
+
+        return self._writer.submit(job)
