@@ -5,6 +5,7 @@ scripted crowd buys, ship orders. Screenshots go to docs/screenshots/admin-*.png
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 import threading
 import uuid
@@ -96,11 +97,11 @@ def test_admin_journey(browser: Browser, server: ServerProcess) -> None:
     page.get_by_label("Name", exact=True).fill("Model One")
     page.get_by_label("SKU 1 code").fill("M1-BLK")
     page.get_by_label("SKU 1 name").fill("Black")
-    page.get_by_label("SKU 1 price in minor units").fill("12900")
-    page.get_by_label("SKU 1 cost in minor units").fill("5150")
+    page.get_by_label("SKU 1 price").fill("129.00")
+    page.get_by_label("SKU 1 cost").fill("51.50")
     page.get_by_label("SKU 2 code").fill("M1-WHT")
     page.get_by_label("SKU 2 name").fill("White")
-    page.get_by_label("SKU 2 price in minor units").fill("13900")
+    page.get_by_label("SKU 2 price").fill("139")
     page.get_by_role("button", name="Create product").click()
     expect(page.get_by_role("status")).to_have_text("Product created. Now schedule its launch.")
     expect(page.get_by_role("cell", name="EUR 129.00")).to_be_visible()
@@ -109,9 +110,19 @@ def test_admin_journey(browser: Browser, server: ServerProcess) -> None:
     page.get_by_label("Sale opens (UTC)").fill(opens)
     page.get_by_label("M1-BLK").fill("40")
     page.get_by_label("M1-WHT").fill("10")
+    # The crowd below is a script pressing Buy directly: the unguarded race, chosen knowingly.
+    page.get_by_role("radio", name=re.compile(r"^Fast race, unguarded\.")).check()
     page.get_by_role("button", name="Create launch").click()
-    expect(page.get_by_role("status")).to_have_text("Launch created.")
+    expect(page.get_by_role("status")).to_have_text(
+        "Launch created as a draft: fans cannot see it until you publish it below."
+    )
     launch_id = page.url.split("/")[-1].split("?")[0]
+    expect(page.get_by_text("Draft: not visible to fans yet.")).to_be_visible()
+    page.get_by_role("button", name="Publish now").click()
+    expect(page.get_by_role("status")).to_have_text("Launch published: fans can see it.")
+    expect(page.get_by_role("link", name="Storefront page")).to_have_attribute(
+        "href", f"/launches/{launch_id}"
+    )
 
     # priority codes
     page.get_by_label("How many").fill("5")
@@ -179,9 +190,11 @@ def test_admin_journey(browser: Browser, server: ServerProcess) -> None:
     page.goto(f"/admin/orders?launch_id={launch_id}&status=paid")
     first = page.locator("tbody tr").first
     order_id = first.locator("th code").inner_text()
-    first.get_by_label(f"Reason for refunding {order_id}").fill("asked by the fan")
-    first.get_by_role("button", name="Refund").click()
-    expect(page.get_by_role("status")).to_contain_text(f"Order {order_id} refunded")
+    first.get_by_role("link", name=order_id).click()  # the refund is on the order's page
+    page.get_by_label("Reason").fill("asked by the fan")
+    page.get_by_label("Refund EUR", exact=False).check()
+    page.get_by_role("button", name="Refund EUR").click()
+    expect(page.get_by_role("status")).to_contain_text("Refunded EUR")
     expect(page.get_by_role("status")).to_contain_text("its unit is back on sale")
     page.get_by_role("link", name="Reconciliation").click()
     page.get_by_role("button", name="Check now").click()

@@ -68,8 +68,8 @@ def test_forms_create_a_product_and_launch(browser: httpx.Client) -> None:
             "name": "Form Lamp",
             "sku0_code": "LMP-W",
             "sku0_name": "White",
-            "sku0_price": "12999",
-            "sku0_cost": "4100",
+            "sku0_price": "129.99",  # typed as decimals in the currency's own units
+            "sku0_cost": "41",
             "sku0_currency": "EUR",
             "sku1_code": "LMP-J",
             "sku1_price": "1500",
@@ -98,14 +98,74 @@ def test_forms_create_a_product_and_launch(browser: httpx.Client) -> None:
     )
     assert launch.status_code == 303, launch.text
     launch_id = launch.headers["location"].split("/")[-1].split("?")[0]
-    answer = httpx.get(f"{browser.base_url}/api/v1/launches/{launch_id}")
-    assert answer.status_code == 200
+    # A new launch is a draft: fans cannot see it, its page says so and offers to publish.
+    assert httpx.get(f"{browser.base_url}/api/v1/launches/{launch_id}").status_code == 404
+    assert httpx.get(f"{browser.base_url}/launches/{launch_id}").status_code == 404
+    page = browser.get(launch.headers["location"])
+    assert "Launch created as a draft" in page.text
+    assert "Draft: not visible to fans yet." in page.text
+    answer = httpx.get(
+        f"{browser.base_url}/api/v1/launches/{launch_id}",
+        headers={"authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
     body = answer.json()
-    assert body["title"] == "Form launch"
+    assert (body["title"], body["status"]) == ("Form launch", "draft")
     assert body["per_fan_limit"] == 2
     assert [(s["code"], s["batch"]) for s in body["skus"]] == [("LMP-W", 7)]
-    listed = browser.get("/admin/launches")
-    assert "Form launch" in listed.text
+    # The form's defaults are the fair race, sized to the batch.
+    rules = ("waiting_room_burst", "waiting_room_shuffle_seconds", "pow_difficulty")
+    assert [body[k] for k in (*rules, "duplicate_rule")] == [7, 10, 12, "cancel"]
+    row = _row_of(browser.get("/admin/launches").text, launch_id)
+    assert "Form launch" in row
+    assert "not visible to fans yet" in row
+    assert f'href="/launches/{launch_id}"' not in row
+    published = browser.post(f"/admin/launches/{launch_id}/publish", data={"csrf": csrf_of(page)})
+    assert published.status_code == 303
+    assert httpx.get(f"{browser.base_url}/api/v1/launches/{launch_id}").status_code == 200
+    row = _row_of(browser.get("/admin/launches").text, launch_id)
+    assert f'href="/launches/{launch_id}"' in row  # each launch links to its storefront page
+    assert f'href="/launches/{launch_id}"' in browser.get(f"/admin/launches/{launch_id}").text
+
+
+def _row_of(page: str, launch_id: str) -> str:
+    """The launches list's row of one launch."""
+    found = re.search(
+        rf"<tr>\s*<th scope=\"row\"><a href=\"/admin/launches/{launch_id}\">.*?</tr>", page, re.S
+    )
+    assert found, page[:2000]
+    return found.group(0)
+
+
+def test_the_fast_race_is_a_choice_made_in_the_form(
+    browser: httpx.Client, shared_server: ServerProcess
+) -> None:
+    with shared_server.admin() as admin:
+        product = admin.post(
+            "/api/v1/products",
+            json={
+                "name": "Race",
+                "skus": [{"code": "R", "name": "R", "price": 100, "currency": "EUR"}],
+            },
+        ).json()
+        form = browser.get(f"/admin/launches/new?product_id={product['id']}")
+        assert "Fast race, unguarded." in form.text  # with what it costs, in words
+        assert "bots won 75" in form.text
+        fields = {
+            "csrf": csrf_of(form),
+            "product_id": product["id"],
+            "title": "Fast one",
+            "sale_opens_at": (now() + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S"),
+            "batch_R": "5",
+            "race": "fast",
+        }
+        made = browser.post("/admin/launches", data=fields)
+        assert made.status_code == 303, made.text
+        launch_id = made.headers["location"].split("/")[-1].split("?")[0]
+        body = admin.get(f"/api/v1/launches/{launch_id}").json()
+        rules = ("waiting_room", "pow_difficulty", "duplicate_rule")
+        assert [body[k] for k in rules] == [False, None, "allow"]
+        page = browser.get(f"/admin/launches/{launch_id}").text
+        assert "none: the fastest request wins" in page
 
 
 def test_the_launch_form_sets_the_fairness_rules(
@@ -139,7 +199,8 @@ def test_the_launch_form_sets_the_fairness_rules(
     )
     assert made.status_code == 303, made.text
     launch_id = made.headers["location"].split("/")[-1].split("?")[0]
-    body = httpx.get(f"{browser.base_url}/api/v1/launches/{launch_id}").json()
+    with shared_server.admin() as admin:  # (a draft: the admin sees it)
+        body = admin.get(f"/api/v1/launches/{launch_id}").json()
     assert (body["mode"], body["reservation_required"]) == ("draw", True)
     assert (body["pow_difficulty"], body["duplicate_rule"]) == (12, "cancel")
     assert body["draw_commitment"]  # a draw commits to its seed from the start
@@ -167,13 +228,13 @@ def test_a_bad_form_is_answered_in_words(browser: httpx.Client) -> None:
             "csrf": token,
             "name": "X",
             "sku0_code": "A",
-            "sku0_price": "12.50",
+            "sku0_price": "12.505",
             "sku0_currency": "EUR",
         },
     )
     assert answer.status_code == 400
-    assert "price must be a whole number" in answer.text
-    assert 'value="12.50"' in answer.text  # what was typed is kept
+    assert "has 3 digits after the decimal mark, but EUR has 2 decimals" in answer.text
+    assert 'value="12.505"' in answer.text  # what was typed is kept
 
 
 def test_pause_and_resume_are_audited(browser: httpx.Client, shared_server: ServerProcess) -> None:
@@ -299,46 +360,51 @@ def pay_orders(server: ServerProcess, launch_id: str, count: int) -> list[str]:
     return orders
 
 
-def test_an_order_is_refunded_from_the_orders_page(
+def test_an_order_is_refunded_from_its_page_with_a_reason_once_confirmed(
     browser: httpx.Client, shared_server: ServerProcess
 ) -> None:
     with shared_server.admin() as admin:
-        launch = create_launch(admin, batch={"A": 2})
+        launch = create_launch(admin, batch={"A": 2}, race="fast")
     kept, refunded = pay_orders(shared_server, launch["id"], 2)
-    page = browser.get("/admin/orders", params={"launch_id": launch["id"]})
-    assert f'action="/admin/orders/{refunded}/refund?' in page.text
+    listed = browser.get("/admin/orders", params={"launch_id": launch["id"]})
+    assert "/refund" not in listed.text  # no refund in one click from the list
+    link = f"/admin/orders/{refunded}?launch_id={launch['id']}"
+    assert f'href="{link}"' in listed.text
+    page = browser.get(link)
     token = csrf_of(page)
-    too_long = browser.post(
-        f"/admin/orders/{refunded}/refund", data={"csrf": token, "reason": "x" * 501}
-    )
-    assert too_long.status_code == 400
-    assert "the reason is over 500 characters" in too_long.text
-    unknown = browser.post("/admin/orders/ord_nothing/refund", data={"csrf": token})
-    assert unknown.status_code == 404
-    assert "order not found" in unknown.text
-    # the form posts back with the list's filters, and the answer goes back to that list
+    # the form posts back with the list's filters
     action = f"/admin/orders/{refunded}/refund?launch_id={launch['id']}"
     assert f'action="{action}"' in page.text
-    done = browser.post(action, data={"csrf": token, "reason": "changed my mind"})
+    too_long = browser.post(action, data={"csrf": token, "reason": "x" * 501, "confirm": "yes"})
+    assert too_long.status_code == 400
+    assert "the reason is over 500 characters" in too_long.text
+    unconfirmed = browser.post(action, data={"csrf": token, "reason": "changed my mind"})
+    assert unconfirmed.status_code == 400
+    assert "tick the box to confirm the refund" in unconfirmed.text
+    unknown = browser.post(
+        "/admin/orders/ord_nothing/refund", data={"csrf": token, "reason": "x", "confirm": "yes"}
+    )
+    assert unknown.status_code == 404
+    assert "order not found" in unknown.text
+    done = browser.post(action, data={"csrf": token, "reason": "changed my mind", "confirm": "yes"})
     assert done.status_code == 303, done.text
     assert done.headers["location"] == (
-        f"/admin/orders?launch_id={launch['id']}&refunded={refunded}&again=0"
+        f"/admin/orders/{refunded}?launch_id={launch['id']}&refunded=1"
     )
     shown = browser.get(done.headers["location"])
-    assert f"Order <code>{refunded}</code> refunded: EUR 10.00; its unit is back on sale." in (
-        shown.text
-    )
+    assert "Refunded EUR 10.00; its unit is back on sale." in shown.text
     assert f'action="/admin/orders/{refunded}/refund' not in shown.text  # nothing left to do
-    assert f'action="/admin/orders/{kept}/refund' in shown.text
+    assert f'action="/admin/orders/{kept}/refund' in browser.get(f"/admin/orders/{kept}").text
     # a second click (a stale tab) changes nothing and says so
-    again = browser.post(action, data={"csrf": token, "reason": "clicked twice"})
+    again = browser.post(action, data={"csrf": token, "reason": "clicked twice", "confirm": "yes"})
     assert again.headers["location"].endswith("&again=1")
     assert "was already refunded" in browser.get(again.headers["location"]).text
     # without the form token, or signed out, nothing happens
-    refused = browser.post(f"/admin/orders/{kept}/refund", data={"reason": "no token"})
+    fields = {"reason": "no token", "confirm": "yes"}
+    refused = browser.post(f"/admin/orders/{kept}/refund", data=fields)
     assert refused.status_code == 403
     with shared_server.client() as anyone:
-        anonymous = anyone.post(f"/admin/orders/{kept}/refund", data={"csrf": token})
+        anonymous = anyone.post(f"/admin/orders/{kept}/refund", data={"csrf": token, **fields})
     assert anonymous.status_code == 303
     assert anonymous.headers["location"].startswith("/admin/signin")
     with shared_server.admin() as admin:
@@ -429,6 +495,9 @@ def test_live_stream_sends_a_first_snapshot(
                 if kind == "snapshot":
                     break
     assert events[0][0] == "history"
+    curve = json.loads(events[0][1])  # the sale since it opened, from the record
+    assert set(curve) == {"step_seconds", "points"}
+    assert curve["points"][-1]["sold"] == 0
     snapshot = json.loads(events[-1][1])
     assert set(snapshot) >= {
         "at",

@@ -9,6 +9,7 @@ other request goes to the FastAPI app, behind a request size limit.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Protocol
 
@@ -26,6 +27,7 @@ from soldout.domain.errors import (
 from soldout.engine import SaleEngine
 from soldout.engine.draws import RESERVED_KEY_PREFIX
 from soldout.services.gate import Gate, Passage
+from soldout.services.media import MAX_UPLOAD_BYTES
 from soldout.services.tokens import TokenSigner
 from soldout.web import FAN_COOKIE
 
@@ -49,6 +51,8 @@ CLAIM_PREFIX = "/api/v1/launches/"
 CLAIM_SUFFIX = "/claims"
 MAX_CLAIM_BODY = 4096
 MAX_KEY_LENGTH = 200
+UPLOAD_BODY_LIMIT = MAX_UPLOAD_BYTES + (1 << 20)  # an image and the form fields around it
+_UPLOADS = re.compile(r"^/(?:admin/products(?:/[^/]+)?|admin/shop|api/v1/products/[^/]+/images)$")
 _JSON_HEADERS = [(b"content-type", b"application/json")]
 _FIELDS = frozenset({"sku", "quantity", "priority_code"})
 INTERNAL_ERROR = error_body("internal_error", "something went wrong on our side; nothing was sold")
@@ -230,6 +234,14 @@ class Front:
     def max_body(self) -> int:
         return self._max_body
 
+    def body_limit(self, method: str, path: str) -> int:
+        """The largest body a request may send: image uploads (the admin's product and
+        shop forms, the API's product images) up to `UPLOAD_BODY_LIMIT`, the rest
+        `max_body`."""
+        if method == "POST" and _UPLOADS.match(path):
+            return max(self._max_body, UPLOAD_BODY_LIMIT)
+        return self._max_body
+
     @property
     def limits_addresses(self) -> bool:
         """Whether claims are rate-limited per client address (else it need not be read)."""
@@ -318,7 +330,7 @@ class Front:
     async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A declared length over the limit is refused at once; a body without one
         (chunked) is read here up to the limit, then handed on."""
-        limit = self._max_body
+        limit = self.body_limit(scope["method"], scope["path"])
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if value.isdigit() and int(value) > limit:

@@ -163,10 +163,11 @@ class RsgiFront:
         if scope.method in _BODYLESS and "content-length" not in headers:
             body = b""
         else:
+            limit = self._front.body_limit(scope.method, scope.path)
             try:
-                body = await read_body(headers, protocol, self._front.max_body)
+                body = await read_body(headers, protocol, limit)
             except TooLarge:
-                too_large(protocol, self._front.max_body)
+                too_large(protocol, limit)
                 return
             except ProtocolClosed:
                 return  # the client left before sending its whole body

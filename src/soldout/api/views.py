@@ -15,6 +15,7 @@ from soldout.domain.payments import PaymentRecord
 from soldout.domain.products import Product
 from soldout.engine.book import LaunchBook
 from soldout.engine.orders import OrderDesk
+from soldout.services.media import image_urls
 
 __all__ = [
     "claim_status_view",
@@ -51,6 +52,10 @@ def product_view(product: Product) -> dict[str, Any]:
                 "currency": s.price.currency,
             }
             for s in product.skus
+        ],
+        "specs": [{"label": label, "value": value} for label, value in product.specs],
+        "images": [
+            {"id": m, "urls": image_urls(m), "og_url": f"/media/{m}-og"} for m in product.images
         ],
         "created_at": _t(product.created_at),
     }
@@ -94,8 +99,12 @@ def launch_view(book: LaunchBook, now: datetime, orders: OrderDesk | None = None
         "registered_before": _t(rules.registered_before),
         "waiting_room": rules.waiting_room_rate is not None,
         "waiting_room_rate": rules.waiting_room_rate,
+        "waiting_room_burst": rules.waiting_room_burst,
+        "waiting_room_shuffle_seconds": rules.waiting_room_shuffle_seconds,
         "pow_difficulty": rules.pow_difficulty,
         "duplicate_rule": rules.duplicate_rule.value,
+        "duplicate_limit": rules.duplicate_limit,
+        "rehearsal": launch.rehearsal,  # a rehearsal run's launch (only its fans see it)
         "paused_at": _t(launch.paused_at),
         "draw_commitment": launch.draw_commitment,
         "drawn_at": _t(launch.drawn_at),
