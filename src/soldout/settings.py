@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_data_path
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "load_admin_token", "load_test_payments_secret"]
@@ -36,6 +36,23 @@ class Settings(BaseSettings):
         None,
         pattern=r"^https?://[^/\s]+(/[^\s]*)?$",
         description="where fans reach the shop, for links in e-mails and share previews",
+    )
+    # -- e-mail (soldout.mail) ----------------------------------------------------------
+    # A secret: it may carry the relay's password, so it is never shown or logged.
+    smtp_url: SecretStr | None = Field(
+        None, description="smtp://user:pass@host:587, smtps://host:465; unset: DATA/mail/*.eml"
+    )
+    mail_from: str | None = Field(
+        None, min_length=3, max_length=320, description="the From of every e-mail"
+    )
+    smtp_timeout: float = Field(30.0, gt=0, le=600, description="seconds per SMTP step")
+    smtp_connections: int = Field(4, ge=1, le=64, description="SMTP connections at once")
+    mail_attempts: int = Field(8, ge=1, le=50, description="tries before an e-mail fails")
+    reminder_minutes: int = Field(
+        10, ge=0, le=1440, description="'the sale opens in N minutes' e-mail; 0: none"
+    )
+    claim_reminder_minutes: int = Field(
+        5, ge=0, le=1440, description="'your claim expires in N minutes' e-mail; 0: none"
     )
 
     @property

@@ -23,6 +23,7 @@ import uvloop
 from soldout.api.app import build_app
 from soldout.api.hotpath import Front
 from soldout.api.rsgi import Lifespan, LifespanFailed, RsgiFront
+from soldout.mail import MailSettings
 from soldout.payments import TestPayments
 from soldout.services import Platform
 from soldout.services.gate import GateSettings
@@ -159,6 +160,10 @@ def make_platform(settings: Settings) -> tuple[Platform, str, bool]:
     except StoreInUse as exc:
         raise click.ClickException(str(exc)) from exc
     admin, generated = load_admin_token(settings)
+    try:
+        mail = MailSettings.from_settings(settings)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
     payments = TestPayments(
         settings.payments_ledger,
         secret=load_test_payments_secret(settings),
@@ -176,6 +181,7 @@ def make_platform(settings: Settings) -> tuple[Platform, str, bool]:
             settings.rate_limit_address_burst,
         ),
         public_url=settings.public_url,
+        mail=mail,
     )
     return platform, admin, generated
 
@@ -193,6 +199,8 @@ def run(settings: Settings, on_start: Callable[[Platform], Awaitable[None]] | No
         click.echo(f"soldout serving on {base}  (data: {settings.data}, server: {settings.server})")
         click.echo(f"  API docs:  {base}/docs")
         click.echo(f"  launches:  {base}/api/v1/launches")
+        if p.outbox is not None:
+            click.echo(f"  e-mail:    {p.outbox.transport.description}")
         if generated:
             click.echo(f"  admin token (generated, kept in {settings.data}/admin.token): {admin}")
         else:

@@ -156,6 +156,11 @@ class WaitingRoom:
         self._abandoned_total = 0
         self._now_us = -(1 << 62)
 
+    @property
+    def admission_ttl(self) -> timedelta:
+        """How long an admission lasts (its token's lifetime): what a notice of it says."""
+        return timedelta(microseconds=self._ttl_us)
+
     def join(self, fan_id: str, now: datetime) -> None:
         """Take a place at the back (drawn at opening if before it); if already in the
         room, only note that the fan is still here."""

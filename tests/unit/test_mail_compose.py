@@ -1,0 +1,352 @@
+"""What each e-mail says, in English, Dutch and Chinese, read back with the standard
+library's MIME parser: subject, both bodies, absolute links, the fan's own time zone
+named, escaping, and the messages that are dropped because they are no longer true."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from typing import Any
+
+import pytest
+
+from soldout.clock import FakeClock
+from soldout.domain.claims import Claim, Order
+from soldout.domain.launches import LaunchRules
+from soldout.domain.money import Money
+from soldout.domain.notifications import Notification
+from soldout.domain.products import Sku
+from soldout.domain.shop import Shop
+from soldout.ids import new_id
+from soldout.mail.compose import KINDS, Composer, sender_address
+from soldout.mail.facts import EngineFacts
+from soldout.mail.letter import Obsolete
+from soldout.services import Platform
+from soldout.store.ports import OutgoingEmail
+
+WINTER = datetime(2030, 1, 15, 11, 50, tzinfo=UTC)  # Amsterdam is UTC+1, Shanghai UTC+8
+SHOP = Shop(name="Model Makers", accent="#ffd400")
+LANGUAGES = [("en", "Europe/London"), ("nl", "Europe/Amsterdam"), ("zh_Hans", "Asia/Shanghai")]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(WINTER)
+
+
+@dataclass
+class Scene:
+    platform: Platform
+    composer: Composer
+    fan_id: str
+    soon: str  # a launch opening in 10 minutes, which the fan reserved
+    claim: Claim  # held, in a launch on sale
+    order: Order  # paid, in the same launch
+    notes: dict[str, Notification]  # one of each kind the engine writes, and the new ones
+
+
+@pytest.fixture
+async def scene(platform: Platform, clock: FakeClock) -> Scene:
+    skus = [
+        Sku("BLK", "Model One 64 GB black", Money(19900, "EUR"), Money(9000, "EUR")),
+        Sku("WHT", "Model One 64 GB white", Money(19900, "EUR"), Money(9000, "EUR")),
+    ]
+    product = await platform.catalog.create_product("Model One", "", skus)
+    soon = await platform.catalog.create_launch(
+        product_id=product.id,
+        title="Model One, second batch",
+        sale_opens_at=clock.now() + timedelta(minutes=10),
+        rules=LaunchRules(),
+        batch={"BLK": 5},
+    )
+    on_sale = await platform.catalog.create_launch(
+        product_id=product.id,
+        title="Model One, first batch",
+        sale_opens_at=clock.now() - timedelta(minutes=1),
+        rules=LaunchRules(per_fan_limit=2),
+        batch={"BLK": 5, "WHT": 5},
+    )
+    fan, _ = await platform.fans.register("ann@fans.test", "Ann Fan")
+    await platform.fans.reserve(soon.launch.id, fan.id, None)
+    held = (await platform.engine.claim(fan.id, on_sale.launch.id, "WHT", 1, "k1")).claim
+    bought = (await platform.engine.claim(fan.id, on_sale.launch.id, "BLK", 1, "k2")).claim
+    paid = await platform.engine.pay(fan.id, bought.id, "test", "tok_ok", "pay-1")
+    assert paid.order is not None
+    order = paid.order
+    await platform.engine.refund_order(order, "the maker cancelled the colour")
+    written = {n.kind: n for n in await platform.store.notifications.for_fan(fan.id, 50)}
+    now = clock.now()
+
+    def note(kind: str, **data: Any) -> Notification:
+        return Notification(new_id("ntf"), fan.id, kind, f"in-app text of {kind}", now, data)
+
+    until = (held.expires_at).isoformat()
+    made = {
+        "sign_in_link": note(
+            "sign_in_link",
+            url="https://shop.test/signin/tok.en",
+            expires_at=(now + timedelta(minutes=15)).isoformat(),
+        ),
+        "sale_opening": note(
+            "sale_opening",
+            launch_id=soon.launch.id,
+            sale_opens_at=soon.launch.sale_opens_at.isoformat(),
+            draw=False,
+        ),
+        "draw_won": note(
+            "draw_won",
+            claim_id=held.id,
+            launch_id=on_sale.launch.id,
+            sku="WHT",
+            backup=False,
+            expires_at=until,
+        ),
+        "draw_lost": note("draw_lost", launch_id=on_sale.launch.id, sku="WHT", backup_place=3),
+        "admitted": note(
+            "admitted",
+            launch_id=on_sale.launch.id,
+            admitted_at=now.isoformat(),
+            expires_at=(now + timedelta(minutes=2)).isoformat(),
+        ),
+        "claim_expiring": note(
+            "claim_expiring",
+            claim_id=held.id,
+            launch_id=on_sale.launch.id,
+            sku="WHT",
+            expires_at=until,
+        ),
+        "payment_declined": note("payment_declined", payment_id="pay_x", claim_id=held.id),
+        "payment_refunded": note("payment_refunded", payment_id="pay_x", claim_id=held.id),
+        "launch_cancelled": note("launch_cancelled", launch_id=soon.launch.id),
+        "priority_code_granted": note(
+            "priority_code_granted", launch_id=soon.launch.id, codes=["F-AAAA-BBBB-CCCC"]
+        ),
+        "ship_date_changed": note(
+            "ship_date_changed", order_id=order.id, before="2030-02-01", after="2030-02-08"
+        ),
+        "order_shipped": note(
+            "order_shipped", order_id=order.id, carrier="PostNL", tracking="3SABC123"
+        ),
+    }
+    composer = Composer(
+        sender=Address(addr_spec="shop@shop.test"),
+        base_url="https://shop.test/",
+        facts=EngineFacts(platform.engine),
+    )
+    return Scene(platform, composer, fan.id, soon.launch.id, held, order, {**written, **made})
+
+
+async def mail(
+    scene: Scene,
+    note: Notification,
+    locale: str = "en",
+    zone: str = "Europe/London",
+    *,
+    name: str = "Ann Fan",
+    shop: Shop = SHOP,
+    at: datetime | None = None,
+) -> EmailMessage:
+    outgoing = OutgoingEmail(note, "ann@fans.test", name, locale, zone, 0)
+    now = at or scene.platform.clock.now()
+    return (await scene.composer.compose(outgoing, shop, now)).parsed()
+
+
+def bodies(message: EmailMessage) -> tuple[str, str]:
+    assert message.get_content_type() == "multipart/alternative"
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    assert text is not None
+    assert html is not None
+    return text.get_content(), html.get_content()
+
+
+def test_every_kind_of_notification_has_a_letter() -> None:
+    kinds = {
+        "sign_in_link",
+        "reservation_confirmed",
+        "sale_opening",
+        "draw_won",
+        "draw_lost",
+        "admitted",
+        "claim_expiring",
+        "order_confirmed",
+        "ship_date_changed",
+        "order_shipped",
+        "order_refunded",
+        "payment_refunded",
+        "payment_declined",
+        "launch_cancelled",
+        "priority_code_granted",
+    }
+    assert set(KINDS) == kinds
+
+
+@pytest.mark.parametrize(("locale", "zone"), LANGUAGES)
+async def test_every_letter_reads_whole_in_each_language(
+    scene: Scene, locale: str, zone: str
+) -> None:
+    english = {}
+    for kind in KINDS:
+        if kind == "payment_declined":
+            continue  # needs the claim still held: checked below with the others
+        message = await mail(scene, scene.notes[kind])
+        english[kind] = message["Subject"]
+    for kind, note in scene.notes.items():
+        message = await mail(scene, note, locale, zone)
+        text, html = bodies(message)
+        subject = str(message["Subject"])
+        assert subject, kind
+        for part in (subject, text, html):
+            assert "%(" not in part, (kind, part)  # every placeholder was filled
+        assert message["Content-Language"] == locale.replace("_", "-")
+        assert message["Message-ID"] == f"<{note.id}@shop.test>"
+        assert message["To"] == "Ann Fan <ann@fans.test>"
+        assert message["From"] == "Model Makers <shop@shop.test>"  # the shop's name
+        links = re.findall(r'href="([^"]+)"', html)
+        assert links, kind
+        assert all(link.startswith("https://") for link in links), kind
+        assert links[0] in text  # the button's link is in the plain text too
+        assert "Model Makers" in text
+        assert "Model Makers" in html
+        if locale != "en" and kind in english:
+            assert subject != english[kind], (kind, "not translated")
+
+
+async def test_a_draw_win_says_pay_by_in_the_fans_own_zone_with_the_pay_link(
+    scene: Scene,
+) -> None:
+    note = scene.notes["draw_won"]
+    deadline = scene.claim.expires_at  # 12:05 UTC: 13:05 in Amsterdam, 20:05 in Shanghai
+    assert deadline == WINTER + timedelta(minutes=15)
+    english = await mail(scene, note)
+    assert english["Subject"].startswith("You won: pay by 12:05 (")  # London: UTC+0
+    dutch = await mail(scene, note, "nl", "Europe/Amsterdam")
+    assert dutch["Subject"].startswith("Gewonnen: betaal vóór 13:05 (")
+    assert "Midden-Europese" in dutch["Subject"]  # the zone is named, in Dutch
+    chinese = await mail(scene, note, "zh_Hans", "Asia/Shanghai")
+    assert "20:05" in chinese["Subject"]
+    assert "中国" in chinese["Subject"]
+    text, html = bodies(dutch)
+    pay = f"https://shop.test/claims/{scene.claim.id}"
+    assert f'href="{pay}"' in html
+    assert pay in text
+    assert "Model One 64 GB white" in text
+    assert "€\xa0199,00" in text  # money as a Dutch reader writes it
+
+
+async def test_an_order_confirmation_carries_the_total_and_the_ship_date(
+    scene: Scene,
+) -> None:
+    note = scene.notes["order_confirmed"]
+    message = await mail(scene, note, "en", "Europe/London")
+    text, _ = bodies(message)
+    assert message["Subject"] == "Order confirmed: Model One 64 GB black"
+    assert "€199.00" in text
+    assert f"https://shop.test/orders/{scene.order.id}" in text
+    day = note.data["ship_date"]
+    if day is None:
+        assert "ship date follows" in text
+    else:
+        assert f"Ships on: {day}" not in text  # said as a reader says a date, not ISO
+
+
+async def test_a_refund_says_how_much_and_why(scene: Scene) -> None:
+    text, _ = bodies(await mail(scene, scene.notes["order_refunded"], "nl", "Europe/Amsterdam"))
+    assert "€\xa0199,00 terugbetaald" in text
+    assert "Reden: the maker cancelled the colour" in text
+
+
+async def test_a_shipment_gives_the_carrier_and_tracking(scene: Scene) -> None:
+    message = await mail(scene, scene.notes["order_shipped"])
+    text, html = bodies(message)
+    assert message["Subject"] == "Shipped: Model One 64 GB black"
+    assert "Tracking number: 3SABC123" in text
+    assert "PostNL" in html
+
+
+async def test_the_opening_reminder_counts_the_minutes_when_it_goes(
+    scene: Scene, clock: FakeClock
+) -> None:
+    note = scene.notes["sale_opening"]
+    assert (await mail(scene, note))["Subject"] == "Model One, second batch opens in 10 minutes"
+    late = await mail(scene, note, at=clock.now() + timedelta(minutes=7))
+    assert late["Subject"] == "Model One, second batch opens in 3 minutes"
+    one = await mail(scene, note, "nl", "Europe/Amsterdam", at=clock.now() + timedelta(minutes=9))
+    assert one["Subject"] == "Model One, second batch: de verkoop begint over 1 minuut"
+    with pytest.raises(Obsolete, match="opened"):
+        await mail(scene, note, at=clock.now() + timedelta(minutes=9, seconds=45))
+
+
+async def test_a_reminder_of_an_opening_that_moved_is_dropped(
+    scene: Scene, clock: FakeClock
+) -> None:
+    book = scene.platform.engine.book(scene.soon)
+    moved = book.launch.with_changes(sale_opens_at=clock.now() + timedelta(hours=2))
+    await scene.platform.engine.change_launch(moved)
+    with pytest.raises(Obsolete, match="moved"):
+        await mail(scene, scene.notes["sale_opening"])
+    # the reservation's confirmation, sent late, gives the new time, not the one it had
+    text, _ = bodies(await mail(scene, scene.notes["reservation_confirmed"]))
+    assert "13:50" in text
+    assert "12:00" not in text
+
+
+async def test_a_claim_paid_before_its_reminder_went_is_not_reminded(scene: Scene) -> None:
+    engine = scene.platform.engine
+    await engine.pay(scene.fan_id, scene.claim.id, "test", "tok_ok", "pay-2")
+    for kind in ("claim_expiring", "draw_won", "payment_declined"):
+        with pytest.raises(Obsolete, match="no longer held"):
+            await mail(scene, scene.notes[kind])
+
+
+async def test_html_is_escaped_and_no_header_can_be_slipped_in(scene: Scene) -> None:
+    book = scene.platform.engine.book(scene.soon)
+    await scene.platform.engine.change_launch(
+        book.launch.with_changes(title="<script>alert(1)</script> & co")
+    )
+    message = await mail(
+        scene,
+        scene.notes["sale_opening"],
+        name="Eve\r\nBcc: thief@evil.test",
+        shop=Shop(name='Shop "<b>"'),
+    )
+    assert message["Bcc"] is None
+    assert message["To"].addresses[0].addr_spec == "ann@fans.test"
+    text, html = bodies(message)
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in html
+    assert "<b>" not in html
+    assert "<script>alert(1)</script> & co" in text  # plain text is not escaped
+
+
+async def test_a_kind_without_a_letter_is_sent_with_its_in_app_text(scene: Scene) -> None:
+    note = Notification(new_id("ntf"), scene.fan_id, "welcome", "Welcome aboard!", WINTER, {})
+    message = await mail(scene, note, "nl", "Europe/Amsterdam")
+    text, _ = bodies(message)
+    assert message["Subject"] == "Een bericht van Model Makers"
+    assert "Welcome aboard!" in text
+
+
+async def test_chinese_goes_as_base64_and_reads_back(scene: Scene) -> None:
+    envelope = await scene.composer.compose(
+        OutgoingEmail(scene.notes["draw_lost"], "ann@fans.test", "安", "zh_Hans", None, 0),
+        SHOP,
+        WINTER,
+    )
+    assert envelope.data.isascii()  # 7-bit: any relay takes it
+    assert b"Content-Transfer-Encoding: base64" in envelope.data
+    text, _ = bodies(envelope.parsed())
+    assert "候补名单" in text
+    assert "安\uff0c您好" in text  # "Hello An," with a full-width comma
+
+
+def test_the_sender_is_one_address() -> None:
+    assert sender_address("Shop <shop@example.com>", "x").display_name == "Shop"
+    assert sender_address(None, "shop.example.com").addr_spec == "noreply@shop.example.com"
+    assert sender_address(None, "127.0.0.1").addr_spec == "noreply@localhost"
+    for wrong in ("not an address", "a@b.c, d@e.f", "<>"):
+        with pytest.raises(ValueError, match="one e-mail address"):
+            sender_address(wrong, "x")
