@@ -153,6 +153,7 @@ async def setup_launches(admin: httpx.AsyncClient) -> tuple[str, str, list[str]]
             "per_fan_limit": 1000,
             "payment_window_seconds": 86400,
             "batch": {"A": batch},
+            "race": "fast",  # the claim path itself is measured: no room, no proof of work
         }
         response = await admin.post("/api/v1/launches", json=body)
         response.raise_for_status()

@@ -146,7 +146,12 @@ def create_launch(
     **rules: Any,
 ) -> dict[str, Any]:
     """A product with SKUs A (1000 EUR cents) and B, and a launch that is on sale now
-    (or opens in `opens_in` seconds). Returns the launch as the API answered it."""
+    (or opens in `opens_in` seconds). Returns the launch as the API answered it.
+
+    The fast, unguarded race unless `race` says otherwise: these tests drive claims
+    directly and turn on each protection they test (the API's default is the fair race,
+    tested in tests/unit/test_fair_defaults.py)."""
+    rules.setdefault("race", "fast")
     batch = batch or {"A": 50}
     skus = [
         {"code": code, "name": f"SKU {code}", "price": 1000 + i, "currency": "EUR", "cost": 900}

@@ -32,6 +32,7 @@ SMALL = """
 name = "small"
 
 [launch]
+race = "fast"  # the protections below only: no shuffle window (the defaults: test_fair_rehearsal)
 waiting_room_rate = 200.0
 waiting_room_burst = 30
 pow_difficulty = 4

@@ -30,7 +30,7 @@ max_requests = 1000
 
 
 def test_the_bundled_scenarios_load() -> None:
-    assert bundled_scenarios() == ["bot-attack", "draw", "tuesday-noon"]
+    assert bundled_scenarios() == ["bot-attack", "draw", "fair-default", "tuesday-noon"]
     tuesday = load_scenario("tuesday-noon")
     assert tuesday.name == "tuesday-noon"
     assert tuesday.launch.units == 1000
@@ -39,6 +39,21 @@ def test_the_bundled_scenarios_load() -> None:
     attack = load_scenario("bot-attack")
     assert attack.launch.pow_difficulty
     assert attack.launch.duplicate_rule == "cancel"
+    # tuesday-noon and bot-attack set their protections by hand, on the fast race;
+    # fair-default leaves every one to the server's defaults.
+    assert tuesday.launch.protections() == {
+        "race": "fast",
+        "waiting_room_rate": 250.0,
+        "waiting_room_burst": 250,
+    }
+    assert attack.launch.protections()["race"] == "fast"
+    assert load_scenario("fair-default").launch.protections() == {}
+
+
+def test_a_protection_set_to_0_is_sent_as_off_and_one_left_out_is_not_sent() -> None:
+    text = MINIMAL.replace("[launch]", '[launch]\npow_difficulty = 0\nduplicate_rule = "hold"')
+    launch = parse_scenario(text, "x.toml").launch
+    assert launch.protections() == {"pow_difficulty": None, "duplicate_rule": "hold"}
 
 
 def test_a_file_is_named_after_its_stem(tmp_path: Path) -> None:

@@ -47,10 +47,15 @@ async def me(fan_id: FanAuth, platform: PlatformDep) -> dict[str, Any]:
 
 @router.get("/referrals/top", tags=["maker (admin token)"], dependencies=[AdminAuth])
 async def top_referrers(
-    platform: PlatformDep, n: Annotated[int, Query(ge=1, le=1000)] = 20
+    platform: PlatformDep,
+    n: Annotated[int, Query(ge=1, le=1000)] = 20,
+    rehearsal: Annotated[
+        str | None, Query(description="a rehearsal run's made-up fans instead of the real")
+    ] = None,
 ) -> list[dict[str, Any]]:
-    """The fans who brought the most paid orders (then points)."""
-    return platform.referrals.top(n)
+    """The fans who brought the most paid orders (then points). A rehearsal's made-up fans
+    are never among the real ones."""
+    return platform.referrals.top(n, rehearsal)
 
 
 @router.get("/referrals/tree/{fan_id}", tags=["maker (admin token)"], dependencies=[AdminAuth])

@@ -8,25 +8,34 @@ comes back while the sale window is open.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from soldout.domain.duplicates import DuplicateRule
 from soldout.domain.errors import InvalidInput
 
 __all__ = [
+    "FAIR_POW_BITS",
+    "FAIR_SHUFFLE_SECONDS",
     "DuplicateRule",
     "Launch",
     "LaunchRules",
     "Mode",
     "Phase",
+    "Race",
     "Status",
     "check_schedule",
+    "fair_admission",
+    "rules_for",
 ]
 
 MAX_PAYMENT_WINDOW = 7 * 24 * 3600
 MAX_BATCH = 10_000_000
+MAX_SHUFFLE_SECONDS = 600
+MAX_BURST = 1_000_000
+MAX_RATE = 100_000.0
 
 
 class Mode(StrEnum):
@@ -40,6 +49,13 @@ class Phase(StrEnum):
     RESERVATIONS_OPEN = "reservations_open"
     ON_SALE = "on_sale"
     CLOSED = "closed"
+
+
+class Race(StrEnum):
+    """How the protections a maker leaves unset are chosen (see `rules_for`)."""
+
+    FAIR = "fair"  # the default: a shuffled queue sized to the batch, proof of work, duplicates
+    FAST = "fast"  # nothing guards the sale: the first request wins
 
 
 class Status(StrEnum):
@@ -61,6 +77,9 @@ class LaunchRules:
     registered_before: datetime | None = None  # only fans registered before may reserve
     waiting_room_rate: float | None = None  # fans admitted per second; None: no waiting room
     waiting_room_burst: int = 0  # admitted at once when the sale opens
+    # Fans who join up to this long after the opening draw their places with those who
+    # came before; admission starts then (0: only those there before the opening).
+    waiting_room_shuffle_seconds: int = 0
     pow_difficulty: int | None = None  # leading zero bits of a proof of work per claim
     duplicate_rule: DuplicateRule = DuplicateRule.ALLOW
     duplicate_limit: int = 2  # fans per address or phone before the rule applies
@@ -83,9 +102,19 @@ class LaunchRules:
                 "waiting_room_rate must be between 0.01 and 100000 fans per second",
                 field="waiting_room_rate",
             )
-        if not 0 <= self.waiting_room_burst <= 1_000_000:
+        if not 0 <= self.waiting_room_burst <= MAX_BURST:
             raise InvalidInput(
                 "waiting_room_burst must be between 0 and 1000000", field="waiting_room_burst"
+            )
+        if not 0 <= self.waiting_room_shuffle_seconds <= MAX_SHUFFLE_SECONDS:
+            raise InvalidInput(
+                f"waiting_room_shuffle_seconds must be between 0 and {MAX_SHUFFLE_SECONDS}",
+                field="waiting_room_shuffle_seconds",
+            )
+        if self.waiting_room_shuffle_seconds and self.waiting_room_rate is None:
+            raise InvalidInput(
+                "a shuffle window needs a waiting room: set waiting_room_rate too",
+                field="waiting_room_shuffle_seconds",
             )
         if self.pow_difficulty is not None and not 1 <= self.pow_difficulty <= 28:
             raise InvalidInput(
@@ -102,6 +131,60 @@ class LaunchRules:
                 f"payment_window_seconds must be between 10 and {MAX_PAYMENT_WINDOW}",
                 field="payment_window_seconds",
             )
+
+    def room_opens_at(self, sale_opens_at: datetime) -> datetime:
+        """When the waiting room draws its queue and starts admitting: the opening, plus
+        the shuffle window."""
+        return sale_opens_at + timedelta(seconds=self.waiting_room_shuffle_seconds)
+
+
+# The fair race's protections, sized to the batch (`rules_for`).
+FAIR_POW_BITS = 12  # ~4,000 hashes a claim: milliseconds on a phone, a cost per press for a farm
+FAIR_SHUFFLE_SECONDS = 10  # a slow page load or a late click costs nothing
+FAIR_ADMISSION_SECONDS = 120  # after the first wave, the batch again over two minutes
+
+
+def fair_admission(units: int) -> tuple[float, int]:
+    """(rate per second, burst) of the fair waiting room for a batch of `units`.
+
+    The burst lets in as many fans at once as there are units, drawn at random: each of
+    them can buy whatever their reaction time, so speed wins nothing. The rate then lets
+    in the batch again over two minutes, for the units that come back (abandoned claims,
+    admitted fans who do not buy): slow enough that the fans let in later seldom race the
+    ones let in first."""
+    burst = max(1, min(units, MAX_BURST))
+    rate = min(MAX_RATE, max(1.0, math.ceil(units / FAIR_ADMISSION_SECONDS * 100) / 100))
+    return rate, burst
+
+
+def rules_for(
+    race: Race, *, units: int, mode: Mode = Mode.FIRST_COME, **given: object
+) -> LaunchRules:
+    """A launch's rules: what the maker set (`given`, any `LaunchRules` field), and for each
+    protection left out, the race's default.
+
+    `Race.FAIR` (the API's and the admin's default): a waiting room that draws a random
+    order among everyone there by the opening or within `FAIR_SHUFFLE_SECONDS` after it and
+    admits `fair_admission(units)`, proof of work of `FAIR_POW_BITS` per claim, and
+    accounts beyond two per address or phone refused (`duplicate_rule` cancel). A draw has
+    no race to guard: only the duplicate rule applies to its entries.
+    `Race.FAST`: every protection left out is off; the first request wins.
+
+        rules_for(Race.FAIR, units=1000)                           # room 8.34/s, burst 1000
+        rules_for(Race.FAIR, units=1000, pow_difficulty=None)      # no proof of work
+        rules_for(Race.FAST, units=1000, waiting_room_rate=250.0)  # only a room, at opening
+    """
+    fair, first_come = race is Race.FAIR, mode is Mode.FIRST_COME
+    chosen = dict(given)
+    rate, burst = fair_admission(units)
+    if "waiting_room_rate" not in chosen:
+        chosen["waiting_room_rate"] = rate if fair and first_come else None
+    room = chosen["waiting_room_rate"] is not None
+    chosen.setdefault("waiting_room_burst", burst if fair and room else 0)
+    chosen.setdefault("waiting_room_shuffle_seconds", FAIR_SHUFFLE_SECONDS if fair and room else 0)
+    chosen.setdefault("pow_difficulty", FAIR_POW_BITS if fair and first_come else None)
+    chosen.setdefault("duplicate_rule", DuplicateRule.CANCEL if fair else DuplicateRule.ALLOW)
+    return LaunchRules(mode=mode, **chosen)  # type: ignore[arg-type]
 
 
 def check_schedule(

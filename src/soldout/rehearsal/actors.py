@@ -20,15 +20,34 @@ from soldout.rehearsal.checks import Yes
 from soldout.rehearsal.client import Answer, Api, Exhausted
 from soldout.rehearsal.log import Timeline
 from soldout.rehearsal.plan import Participant
-from soldout.rehearsal.scenario import Scenario
+from soldout.rehearsal.scenario import LaunchSpec, Scenario
 from soldout.rehearsal.solver import Solve
 
-__all__ = ["Sale", "take_part"]
+__all__ = ["Gates", "Sale", "take_part"]
 
 API = "/api/v1"
 AGAIN = frozenset({"sold_out", "not_open", "insufficient_stock"})  # worth another press
 NEW_PROOF = frozenset({"pow_reused", "pow_expired"})
 MAX_ROUNDS = 5  # one press: rate limits, a new proof or a new admission, then give up
+
+
+@dataclass(frozen=True, slots=True)
+class Gates:
+    """What the launch asks of a buyer, as the server made it (a scenario may leave its
+    protections to the server's defaults)."""
+
+    waiting_room: bool
+    proof_of_work: bool
+
+    @classmethod
+    def of_launch(cls, launch: dict[str, Any]) -> Gates:
+        """From the launch as the server answered it."""
+        return cls(bool(launch.get("waiting_room")), bool(launch.get("pow_difficulty")))
+
+    @classmethod
+    def of_spec(cls, spec: LaunchSpec) -> Gates:
+        """From the scenario alone: what it sets explicitly."""
+        return cls(bool(spec.waiting_room_rate), bool(spec.pow_difficulty))
 
 
 @dataclass
@@ -43,6 +62,11 @@ class Sale:
     run_id: str
     yeses: list[Yes]
     client_errors: list[str]
+    gates: Gates | None = None  # None: as the scenario sets them
+
+    def __post_init__(self) -> None:
+        if self.gates is None:
+            self.gates = Gates.of_spec(self.scenario.launch)
 
 
 async def take_part(sale: Sale, person: Participant) -> None:
@@ -71,7 +95,8 @@ class _Visit:
         spec = sale.scenario.bots if self.is_bot else sale.scenario.crowd
         self.patience = spec.patience_seconds
         self.presses = 0
-        self._solves = self.launch.pow_difficulty is not None and not (
+        self.gates = sale.gates or Gates.of_spec(self.launch)
+        self._solves = self.gates.proof_of_work and not (
             self.is_bot and not sale.scenario.bots.solve_pow
         )
 
@@ -100,7 +125,7 @@ class _Visit:
         p.took_part = True
         await self._call("page", "GET", self.path)
         admission = None
-        if self.launch.waiting_room_rate is not None:
+        if self.gates.waiting_room:
             admission = await self._queue(poll_every=None)
             if admission is None:
                 p.outcome = "left the waiting room"
@@ -130,7 +155,7 @@ class _Visit:
         await self._until(p.arrival)
         p.took_part = True
         admission = None
-        if self.launch.waiting_room_rate is not None:
+        if self.gates.waiting_room:
             admission = await self._queue(poll_every=bots.poll_seconds)
             if admission is None:
                 p.outcome = "left the waiting room"

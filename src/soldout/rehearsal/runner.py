@@ -18,7 +18,8 @@ from typing import Any
 import orjson
 from rich.console import Console
 
-from soldout.rehearsal.actors import Sale, take_part
+from soldout.rehearsal.actors import Gates, Sale, take_part
+from soldout.rehearsal.apart import refuse_real_data
 from soldout.rehearsal.checks import Check, ServerState, Yes, check_invariants
 from soldout.rehearsal.client import Api, Budget, Exhausted
 from soldout.rehearsal.log import RequestLog, Timeline
@@ -35,6 +36,18 @@ from soldout.rehearsal.transport import Http11Pool
 __all__ = ["RunOutcome", "run_scenario", "write_run_record"]
 
 GRACE_SECONDS = 2.0  # for requests in flight when a cap is reached
+RULES = (
+    "mode",
+    "per_fan_limit",
+    "payment_window_seconds",
+    "waiting_room_rate",
+    "waiting_room_burst",
+    "waiting_room_shuffle_seconds",
+    "pow_difficulty",
+    "duplicate_rule",
+    "duplicate_limit",
+    "rehearsal",
+)
 
 
 @dataclass
@@ -63,8 +76,11 @@ async def run_scenario(
     seed: int,
     log_path: Path,
     console: Console | None = None,
+    allow_real_data: bool = False,
 ) -> RunOutcome:
-    """Run the scenario against `target`; `console` shows live progress (None: quiet)."""
+    """Run the scenario against `target`; `console` shows live progress (None: quiet).
+    Refuses (`RehearsalError`) a target that holds real data unless `allow_real_data`:
+    the run's data is kept apart from it there, but nobody should fill a shop by mistake."""
     run_id = secrets.token_hex(4)
     people = plan_participants(scenario, seed, run_id)
     timeline = Timeline()
@@ -78,20 +94,30 @@ async def run_scenario(
         timeout=scenario.run.request_timeout_seconds,
         retries=scenario.run.retries,
     )
-    solvers = Solvers(bot_workers=scenario.bots.solvers) if scenario.launch.pow_difficulty else None
+    solvers: Solvers | None = None
     yeses: list[Yes] = []
     client_errors: list[str] = []
+    check_api = Api(transport, None, Budget(None, None), timeout=60, retries=3)
     try:
+        await refuse_real_data(check_api, target.admin_token, allowed=allow_real_data)
         async with live_progress(log.counters, timeline, console):
             log.counters.phase = "setup"
-            if solvers is not None:
-                await solvers.warm_up()
             try:
                 stage = await prepare(
-                    api, target.admin_token, scenario, people, timeline, scenario.run.connections
+                    api,
+                    target.admin_token,
+                    scenario,
+                    people,
+                    timeline,
+                    scenario.run.connections,
+                    run_id,
                 )
             except Exhausted as stop:
                 raise RehearsalError(f"the run reached {stop} during its setup") from None
+            gates = Gates.of_launch(stage.launch)  # the scenario may leave them to the server
+            if gates.proof_of_work:
+                solvers = Solvers(bot_workers=scenario.bots.solvers)
+                await solvers.warm_up()
             log.counters.phase = "sale"
             sale = Sale(
                 api,
@@ -102,10 +128,10 @@ async def run_scenario(
                 run_id,
                 yeses,
                 client_errors,
+                gates,
             )
             await _the_sale(sale, people, budget)
             log.counters.phase = "checks"
-        check_api = Api(transport, None, Budget(None, None), timeout=60, retries=3)
         state = await read_server_state(check_api, target.admin_token, stage.launch_id)
     finally:
         log.close()
@@ -167,6 +193,7 @@ def write_run_record(outcome: RunOutcome, path: Path) -> None:
         "target": outcome.base_url,
         "launch_id": outcome.stage.launch_id,
         "product_id": outcome.stage.product_id,
+        "rules": {k: outcome.stage.launch.get(k) for k in RULES},  # as the server made them
         "sale_opens_at": outcome.stage.sale_opens_at,
         "request_log": str(outcome.log_path),
         "figures": {

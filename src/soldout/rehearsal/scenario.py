@@ -68,10 +68,14 @@ class LaunchSpec(_Spec):
     per_fan_limit: int = Field(1, ge=1, le=1000)
     payment_window_seconds: int = Field(60, ge=10, le=7 * 24 * 3600)
     reservation_required: bool = False
-    waiting_room_rate: float | None = Field(None, ge=0.01, le=100_000)
-    waiting_room_burst: int = Field(0, ge=0, le=1_000_000)
-    pow_difficulty: int | None = Field(None, ge=1, le=24)
-    duplicate_rule: Literal["allow", "hold", "cancel"] = "allow"
+    # Protections: a field left out is not sent, so the server's default for `race`
+    # applies (fair, unless `race = "fast"`); 0 turns a waiting room or proof of work off.
+    race: Literal["fair", "fast"] | None = None
+    waiting_room_rate: float | None = Field(None, ge=0, le=100_000)
+    waiting_room_burst: int | None = Field(None, ge=0, le=1_000_000)
+    waiting_room_shuffle_seconds: int | None = Field(None, ge=0, le=600)
+    pow_difficulty: int | None = Field(None, ge=0, le=24)
+    duplicate_rule: Literal["allow", "hold", "cancel"] | None = None
     duplicate_limit: int = Field(2, ge=1, le=1000)
     opens_in_seconds: float = Field(5.0, ge=0, le=600)
 
@@ -80,9 +84,24 @@ class LaunchSpec(_Spec):
         codes = [s.code for s in self.skus]
         if len(set(codes)) != len(codes):
             raise _FieldError("skus", "SKU codes must be unique")
-        if self.mode == "draw" and self.waiting_room_rate is not None:
+        if self.mode == "draw" and self.waiting_room_rate:
             raise _FieldError("waiting_room_rate", "a draw has no waiting room")
+        if 0 < (self.waiting_room_rate or 1) < 0.01:
+            raise _FieldError("waiting_room_rate", "must be 0 (none) or at least 0.01")
         return self
+
+    def protections(self) -> dict[str, object]:
+        """The protections the scenario sets, as `POST /launches` takes them (0: off);
+        the rest is left to the server's defaults for `race`."""
+        given: dict[str, object] = {} if self.race is None else {"race": self.race}
+        for name in ("waiting_room_rate", "pow_difficulty"):
+            value = getattr(self, name)
+            if value is not None:
+                given[name] = value or None
+        for name in ("waiting_room_burst", "waiting_room_shuffle_seconds", "duplicate_rule"):
+            if getattr(self, name) is not None:
+                given[name] = getattr(self, name)
+        return given
 
     @property
     def units(self) -> int:

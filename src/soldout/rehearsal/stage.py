@@ -1,6 +1,10 @@
 """Before the sale: the product and launch (admin token), then the crowd registers and,
 where the launch asks for it, reserves.
 
+Everything is made through the server's rehearsal API (`/api/v1/rehearsals/RUN/...`,
+admin token), so the product, the fans and the launch carry the run's id: the server
+keeps them apart from its real shop and removes them on request (docs/rehearsal.md).
+
 The launch is created once everyone is registered, opening after the scenario's
 countdown plus the time the reservations should take at the rate registration ran:
 a draw's opening cannot be moved once it is scheduled.
@@ -12,7 +16,7 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -38,6 +42,7 @@ class Stage:
     sale_opens_at: str  # ISO, the server's clock
     setup_seconds: float
     reservations_late: int  # reservations still being made when the sale opened
+    launch: dict[str, Any] = field(default_factory=dict)  # as the server made it: its rules
 
 
 async def for_each(
@@ -74,8 +79,10 @@ async def prepare(
     people: Sequence[Participant],
     timeline: Timeline,
     concurrency: int,
+    run_id: str,
 ) -> Stage:
     started = time.monotonic()
+    here = f"{API}/rehearsals/{run_id}"
     launch = scenario.launch
     skus = [
         {
@@ -91,7 +98,7 @@ async def prepare(
         await api.call(
             "setup",
             "POST",
-            f"{API}/products",
+            f"{here}/products",
             actor="setup",
             token=admin_token,
             json={"name": launch.product, "skus": skus},
@@ -100,7 +107,7 @@ async def prepare(
         201,
     )
     registered_at = time.monotonic()
-    await _register(api, people, concurrency)
+    await _register(api, people, concurrency, here, admin_token)
     rate = len(people) / max(time.monotonic() - registered_at, 1e-3)
     reservers = [p for p in people if p.reserves]
     lead = launch.opens_in_seconds + (len(reservers) / rate * 1.5 + 1.0 if reservers else 0.0)
@@ -113,15 +120,12 @@ async def prepare(
         "payment_window_seconds": launch.payment_window_seconds,
         "reservation_required": launch.reservation_required,
         "batch": {s.code: s.batch for s in launch.skus},
-        "waiting_room_rate": launch.waiting_room_rate,
-        "waiting_room_burst": launch.waiting_room_burst,
-        "pow_difficulty": launch.pow_difficulty,
-        "duplicate_rule": launch.duplicate_rule,
         "duplicate_limit": launch.duplicate_limit,
+        **launch.protections(),  # the rest: the server's defaults, as for a real launch
     }
     created = _require(
         await api.call(
-            "setup", "POST", f"{API}/launches", actor="setup", token=admin_token, json=body
+            "setup", "POST", f"{here}/launches", actor="setup", token=admin_token, json=body
         ),
         "creating the launch",
         201,
@@ -147,11 +151,20 @@ async def prepare(
     await for_each(reservers, reserve, concurrency)
     late = sum(1 for p in reservers if p.reservation_id is None)
     return Stage(
-        created["id"], product["id"], created["sale_opens_at"], time.monotonic() - started, late
+        created["id"],
+        product["id"],
+        created["sale_opens_at"],
+        time.monotonic() - started,
+        late,
+        created,
     )
 
 
-async def _register(api: Api, people: Sequence[Participant], concurrency: int) -> None:
+async def _register(
+    api: Api, people: Sequence[Participant], concurrency: int, here: str, admin_token: str
+) -> None:
+    """Everyone registers as a fan of the run (with the admin token: only the admin can
+    make a rehearsal's fans)."""
     codes: list[str] = []
     chooser = random.Random(len(people))
 
@@ -163,7 +176,12 @@ async def _register(api: Api, people: Sequence[Participant], concurrency: int) -
             body["referral_code"] = chooser.choice(codes)
         for attempt in range(3):
             answer = await api.call(
-                "register", "POST", f"{API}/fans", actor=person.actor, json=body
+                "register",
+                "POST",
+                f"{here}/fans",
+                actor=person.actor,
+                token=admin_token,
+                json=body,
             )
             if answer.status == 409 and answer.code == "email_taken":  # an answer was lost
                 body["email"] = f"retry{attempt}.{person.email}"

@@ -75,7 +75,10 @@ class AdminApi:
         view = self._get(base)
         margin = self._get(base + "/margin")
         viral = self._get(base + "/referrals")
-        top = self._get("/api/v1/referrals/top", params={"n": TOP_REFERRERS})
+        # A real launch's report names real fans only; a rehearsal's, its own made-up fans.
+        run = view.get("rehearsal") if isinstance(view, dict) else None
+        who = {"rehearsal": run} if isinstance(run, str) else {}
+        top = self._get("/api/v1/referrals/top", params={"n": TOP_REFERRERS, **who})
         launch = self._parse(base, lambda: _launch(view, stats))
         claims = self._parse(base + "/claims", lambda: tuple(map(_claim, self._claims(base))))
         orders = self._parse("/api/v1/orders", lambda: tuple(map(_order, self._orders(launch_id))))

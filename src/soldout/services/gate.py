@@ -13,13 +13,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from soldout.clock import Clock
 from soldout.domain.duplicates import DuplicateIndex, DuplicateRule
 from soldout.domain.errors import Forbidden, InvalidInput, RateLimited
 from soldout.domain.fans import Fan
+from soldout.domain.launches import Launch
 from soldout.domain.pow import Challenge, ProofOfWork
 from soldout.engine import SaleEngine
 from soldout.engine.book import LaunchBook
@@ -69,9 +71,13 @@ class Gate:
         self._secret = b""
         self._admission_key = b""
         self._rooms: dict[str, WaitingRoom] = {}
+        # (launch, fan, admitted at, admission ends): told to the fan (e-mail notices)
+        self.on_admitted: Callable[[Launch, str, datetime, datetime], None] | None = None
         self._pow: dict[str, ProofOfWork] = {}
-        self._duplicates: dict[int, DuplicateIndex] = {}
-        self._contacts: list[tuple[str, str | None, str | None]] = []
+        # One index per (limit, rehearsal run): a rehearsal's made-up fans never group
+        # with real fans (nor with another run's), whatever addresses they share.
+        self._duplicates: dict[tuple[int, str | None], DuplicateIndex] = {}
+        self._contacts: list[tuple[str, str | None, str | None, str | None]] = []
 
     @property
     def limits_addresses(self) -> bool:
@@ -80,7 +86,11 @@ class Gate:
     async def load(self) -> None:
         self._secret = await self._store.secret("gate")
         self._admission_key = self._key("admission")
-        self._contacts = list(await self._store.fans.contacts())
+        run_of = self._engine.rehearsals.run_of
+        self._contacts = [
+            (fan, address, phone, run_of(fan))
+            for fan, address, phone in await self._store.fans.contacts()
+        ]
 
     def _key(self, purpose: str) -> bytes:
         return hmac.new(self._secret, purpose.encode(), hashlib.sha256).digest()
@@ -150,16 +160,29 @@ class Gate:
                 "no_waiting_room"
             )
         room = self._rooms.get(book.launch.id)
-        if room is None or room.opens_at != book.launch.sale_opens_at:
+        opens_at = book.launch.rules.room_opens_at(book.launch.sale_opens_at)
+        if room is None or room.opens_at != opens_at:
             room = self._rooms[book.launch.id] = WaitingRoom(
                 book.launch.id,
-                book.launch.sale_opens_at,
+                opens_at,
                 rate,
                 self._key(f"room-seed:{book.launch.id}"),
                 signer_key=self._admission_key,
                 burst=book.launch.rules.waiting_room_burst,
+                on_admit=self._admitted_to(book),
             )
         return room
+
+    def _admitted_to(self, book: LaunchBook) -> Callable[[str, datetime], None]:
+        """Each admission is handed to `on_admitted` (the platform e-mails the fan), as the
+        room makes it inside a poll: a call, no await. A rehearsal's are not told."""
+
+        def admitted(fan_id: str, at: datetime) -> None:
+            room = self._rooms.get(book.launch.id)
+            if self.on_admitted is not None and room is not None and not book.launch.rehearsal:
+                self.on_admitted(book.launch, fan_id, at, at + room.admission_ttl)
+
+        return admitted
 
     def join(self, book: LaunchBook, fan_id: str) -> RoomView:
         room = self.room(book)
@@ -177,24 +200,40 @@ class Gate:
     # -- duplicate buyers ------------------------------------------------------------
     def registered(self, fan: Fan) -> None:
         if fan.address or fan.phone:
-            self._contacts.append((fan.id, fan.address, fan.phone))
-            for index in self._duplicates.values():
-                index.add(fan.id, fan.address, fan.phone)
+            self._contacts.append((fan.id, fan.address, fan.phone, fan.rehearsal))
+            for (_, run), index in self._duplicates.items():
+                if run == fan.rehearsal:
+                    index.add(fan.id, fan.address, fan.phone)
 
     def flagged(self, book: LaunchBook, fan_id: str) -> bool:
-        return self._index(book.launch.rules.duplicate_limit).flagged(fan_id)
+        return self._index(book).flagged(fan_id)
 
     def group_of(self, book: LaunchBook, fan_id: str) -> set[str]:
-        return self._index(book.launch.rules.duplicate_limit).group_of(fan_id)
+        return self._index(book).group_of(fan_id)
 
     def flagged_fans(self, book: LaunchBook, fan_ids: Sequence[str]) -> list[str]:
-        index = self._index(book.launch.rules.duplicate_limit)
+        index = self._index(book)
         return [f for f in fan_ids if index.flagged(f)]
 
-    def _index(self, limit: int) -> DuplicateIndex:
-        index = self._duplicates.get(limit)
+    def _index(self, book: LaunchBook) -> DuplicateIndex:
+        """The launch's fans as its rule counts them: real fans for a real launch, the
+        run's own fans for a rehearsal's."""
+        key = (book.launch.rules.duplicate_limit, book.launch.rehearsal)
+        index = self._duplicates.get(key)
         if index is None:
-            index = self._duplicates[limit] = DuplicateIndex(limit)
-            for fan_id, address, phone in self._contacts:
-                index.add(fan_id, address, phone)
+            index = self._duplicates[key] = DuplicateIndex(key[0])
+            for fan_id, address, phone, run in self._contacts:
+                if run == key[1]:
+                    index.add(fan_id, address, phone)
         return index
+
+    # -- a removed rehearsal ---------------------------------------------------------
+    def forget(self, run: str, launch_ids: Collection[str]) -> None:
+        """Drop what the gate keeps of a removed rehearsal run: its launches' rooms and
+        proofs, its fans' contacts and duplicate groups."""
+        for launch_id in launch_ids:
+            self._rooms.pop(launch_id, None)
+            self._pow.pop(launch_id, None)
+        self._contacts = [c for c in self._contacts if c[3] != run]
+        for key in [k for k in self._duplicates if k[1] == run]:
+            del self._duplicates[key]

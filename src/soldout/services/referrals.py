@@ -8,6 +8,7 @@ rebuilt on start and never stored twice; only granted codes are written (as code
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,11 +130,32 @@ class Referrals:
             codes_granted=self._granted.get(fan_id, 0),
         )
 
-    def tree(self) -> AttributionTree:
-        return AttributionTree.build(self._pairs)
+    def tree(self, run: str | None = None) -> AttributionTree:
+        """Who brought whom among real fans (or, given `run`, among that rehearsal's
+        made-up fans: a rehearsal's word of mouth never mixes with the real one)."""
+        return AttributionTree.build([p for p in self._pairs if self._run_of(p[0]) == run])
 
-    def top(self, n: int) -> list[dict[str, Any]]:
-        return [r._asdict() for r in self.tree().top_referrers(self._ledger, n)]
+    def top(self, n: int, run: str | None = None) -> list[dict[str, Any]]:
+        """The best referrers among real fans (or that rehearsal run's)."""
+        counts = {
+            fan: (self._ledger.referred_paid_orders(fan), self._ledger.points(fan))
+            for fan in self._ledger.referrers()
+            if self._run_of(fan) == run
+        }
+        return [r._asdict() for r in self.tree(run).top_referrers(counts, n)]
+
+    def _run_of(self, fan_id: str) -> str | None:
+        return self._engine.rehearsals.run_of(fan_id)
+
+    def forget(self, fan_ids: Collection[str], order_ids: Collection[str]) -> None:
+        """A removed rehearsal: its fans and their orders leave the ledger and the tree."""
+        for order_id in order_ids:
+            self._ledger.debit(order_id)
+        gone = set(fan_ids)
+        for fan_id in gone:
+            self._referrer.pop(fan_id, None)
+            self._granted.pop(fan_id, None)
+        self._pairs = [p for p in self._pairs if p[0] not in gone]
 
     def launch_figures(self, launch_id: str) -> dict[str, Any]:
         """Paid orders of the launch that came through referrals, and the viral figure."""

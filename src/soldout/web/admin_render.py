@@ -28,6 +28,8 @@ CSP = (
 DONE = {  # what a redirect after a successful form says; keys only, never echoed text
     "product": "Product created. Now schedule its launch.",
     "launch": "Launch created.",
+    "draft": "Launch created as a draft: fans cannot see it until you publish it below.",
+    "rehearsal_removed": "Rehearsal removed: its launches, fans and orders are gone.",
     "changed": "Launch changed.",
     "published": "Launch published: fans can see it.",
     "paused": "Sale paused.",
