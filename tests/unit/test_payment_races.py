@@ -664,7 +664,7 @@ async def test_refunding_an_unshipped_order_returns_its_units_and_moves_the_queu
     assert book.sold_out()
 
     sale.inbox.hold = False
-    refunded = await sale.platform.fulfilment.refund(first.id, "")
+    refunded = await sale.platform.fulfilment.refund(first.id, "the fan changed their mind")
     await sale.quiet()
 
     assert refunded.status is OrderStatus.REFUNDED

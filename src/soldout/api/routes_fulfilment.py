@@ -15,7 +15,7 @@ from soldout.domain.claims import OrderStatus
 from soldout.domain.errors import InvalidInput, MalformedBody
 from soldout.engine.fulfilment import DateChange
 from soldout.services import Platform
-from soldout.services.fulfilment import PlanInput, parse_shipment_csv
+from soldout.services.fulfilment import PlanInput, parse_shipment_csv, refund_reason
 from soldout.services.reconcile import Snapshot, reconcile
 from soldout.store.ports import OrderFilter
 
@@ -131,10 +131,17 @@ async def ship_listed(request: Request, platform: PlatformDep, actor: Actor) -> 
 async def refund(
     order_id: str, body: RefundIn, platform: PlatformDep, actor: Actor
 ) -> dict[str, Any]:
-    """Refund in full. Unshipped: the unit goes back on sale and the order leaves the
-    fulfilment queue. Shipped: refunded without touching stock. Idempotent."""
+    """Refund in full, for the reason given (required: the fan is told it and the books
+    keep it; a blank one is 422 `invalid` on `reason`). Unshipped: the unit goes back on
+    sale and the order leaves the fulfilment queue. Shipped: refunded without touching
+    stock. Idempotent: refunding a refunded order changes nothing and logs nothing."""
+    before = platform.engine.orders.get(order_id)
+    again = before is not None and before.status is OrderStatus.REFUNDED
     order = await platform.fulfilment.refund(order_id, body.reason)
-    await platform.audit(actor, "order.refund", order_id, {"reason": body.reason})
+    if not again:
+        await platform.audit(
+            actor, "order.refund", order_id, {"reason": refund_reason(body.reason)}
+        )
     return order_view(order, await platform.store.orders.events(order.id))
 
 
@@ -154,7 +161,8 @@ async def list_orders(
     after: Annotated[str | None, Query(description="`next` of the previous page")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
-    """Orders in payment order, a page at a time."""
+    """Orders in payment order, a page at a time, each with its buyer and where it ships
+    (`shipping`: null for an order paid before addresses were asked, or erased)."""
     cursor = None
     if after is not None:
         paid_at, _, order_id = after.partition("~")
@@ -170,6 +178,7 @@ async def list_orders(
                 "email": r.email,
                 "name": r.name,
                 "held_for_review": platform.fulfilment.held_for_review(r.order),
+                "shipping": r.order.shipping.as_dict() if r.order.shipping else None,
             }
             for r in rows
         ],

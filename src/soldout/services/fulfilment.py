@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
+import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from soldout.domain.addresses import ShippingAddress
 from soldout.domain.claims import Order, OrderStatus
 from soldout.domain.errors import Conflict, InvalidInput, NotFound
 from soldout.domain.fulfilment import Adjustment, ProductionPlan, Rate
@@ -20,10 +22,12 @@ from soldout.store.ports import ExportRow, OrderFilter, Store
 
 __all__ = [
     "EXPORT_COLUMNS",
+    "MAX_REFUND_REASON",
     "FulfilmentDesk",
     "PlanInput",
     "QueueSummary",
     "parse_shipment_csv",
+    "refund_reason",
 ]
 
 EXPORT_COLUMNS = (
@@ -43,8 +47,18 @@ EXPORT_COLUMNS = (
     "carrier",
     "tracking_number",
     "refunded_at",
+    # where it ships (empty for orders paid before addresses were asked, or erased)
+    "shipping_name",
+    "shipping_line1",
+    "shipping_line2",
+    "shipping_postal_code",
+    "shipping_city",
+    "shipping_region",
+    "shipping_country",
+    "shipping_phone",
 )
 MAX_SHIP_AT_ONCE = 100_000
+MAX_REFUND_REASON = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +76,17 @@ class QueueSummary:
     open_units: int
     shipped_units: int
     next_ship_date: date | None  # what one more unit ordered now would get
+
+
+def refund_reason(text: str) -> str:
+    """The reason for a refund as it is kept: on one line, not empty, at most 500
+    characters; `InvalidInput` on `reason` otherwise."""
+    reason = " ".join(text.split())
+    if not reason:
+        raise InvalidInput("give the reason for the refund (the fan is told it)", field="reason")
+    if len(reason) > MAX_REFUND_REASON:
+        raise InvalidInput(f"the reason is over {MAX_REFUND_REASON} characters", field="reason")
+    return reason
 
 
 def parse_shipment_csv(text: str) -> list[tuple[str, str, str | None]]:
@@ -186,18 +211,37 @@ class FulfilmentDesk:
 
     # -- refunds -------------------------------------------------------------------
     async def refund(self, order_id: str, reason: str) -> Order:
+        """Refund in full, with the maker's reason: the fan is told it and the books keep
+        it (the order's history, the payment record), so it may not be left empty."""
+        reason = refund_reason(reason)
         order = self._engine.orders.get(order_id)
         if order is None:
             raise NotFound("order")
         if order.status is OrderStatus.REFUNDED:
             return order
-        return await self._engine.refund_order(order, reason or "refunded by the maker")
+        return await self._engine.refund_order(order, reason)
 
     # -- orders and exports ----------------------------------------------------------
     async def page(
         self, after: tuple[str, str] | None, limit: int, where: OrderFilter
     ) -> Sequence[ExportRow]:
-        return self._live(await self._store.orders.page(after, limit, where))
+        """Up to `limit` orders in payment order after the key `after`. Unless `where`
+        names a launch, a rehearsal's orders are left out: they are made up, and a list of
+        the shop's orders is what ships (a rehearsal's own launch still lists its orders)."""
+        rows: list[ExportRow] = []
+        while True:
+            read = await self._store.orders.page(after, limit, where)
+            rows += self._real(self._live(read), where)
+            if len(rows) >= limit or len(read) < limit:
+                return rows[:limit]
+            last = read[-1].order
+            after = (last.paid_at.isoformat(), last.id)
+
+    def _real(self, rows: list[ExportRow], where: OrderFilter) -> list[ExportRow]:
+        if where.launch_id is not None:
+            return rows
+        made_up = {b.launch.id for b in self._engine.books() if b.launch.rehearsal is not None}
+        return [r for r in rows if r.order.launch_id not in made_up] if made_up else rows
 
     def _live(self, rows: Sequence[ExportRow]) -> list[ExportRow]:
         """Orders as they are now: a moved ship date reaches the record a little later
@@ -207,14 +251,15 @@ class FulfilmentDesk:
 
     async def export_csv(self, where: OrderFilter, page_size: int = 1000) -> AsyncIterator[str]:
         """The orders as CSV, page by page: memory stays flat whatever the number of orders,
-        and other requests are served between pages."""
+        and other requests are served between pages. A rehearsal's orders are left out
+        unless `where` names its launch (as `page`)."""
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(EXPORT_COLUMNS)
         after: tuple[str, str] | None = None
         while True:
             rows = self._live(await self._store.orders.page(after, page_size, where))
-            for row in rows:
+            for row in self._real(rows, where):
                 writer.writerow(_csv_row(row))
             yield out.getvalue()
             out.seek(0)
@@ -284,6 +329,23 @@ def _cell(text: str | None) -> str:
     return "'" + text if text[0] in "=+-@\t\r" else text
 
 
+_E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
+
+
+def _phone_cell(phone: str) -> str:
+    """A checked E.164 number (`+31201234567`) is digits after its plus, inert in any
+    spreadsheet and what a carrier's system reads; anything else is treated as text."""
+    return phone if _E164.match(phone) else _cell(phone)
+
+
+def _shipping_cells(address: ShippingAddress | None) -> tuple[str, ...]:
+    if address is None:
+        return ("",) * 8
+    a = address
+    texts = (a.name, a.line1, a.line2, a.postal_code, a.city, a.region, a.country)
+    return (*(_cell(t) for t in texts), _phone_cell(a.phone))
+
+
 def _csv_row(row: ExportRow) -> tuple[object, ...]:
     o = row.order
     return (
@@ -303,4 +365,5 @@ def _csv_row(row: ExportRow) -> tuple[object, ...]:
         _cell(o.carrier),
         _cell(o.tracking_number),
         o.refunded_at.isoformat() if o.refunded_at else "",
+        *_shipping_cells(o.shipping),
     )

@@ -1,6 +1,8 @@
-"""The live dashboard of a launch: `/admin/launches/{id}/live` sends server-sent events
-fed by one `_Feed` per launch, one snapshot per second computed from memory and shared by
-every subscriber; the feed stops when the last one leaves."""
+"""The live dashboard of a launch: the page carries the sale's whole curve so far, drawn
+from the record the engine holds (`services.sale_history`), and `/admin/launches/{id}/live`
+keeps it moving with server-sent events: the curve again on each (re)connection, then one
+snapshot per second, computed from memory by one `_Feed` per launch and shared by every
+subscriber; the feed stops when the last one leaves."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC
 from typing import Any
 
 import orjson
@@ -19,6 +22,7 @@ from sse_starlette.sse import EventSourceResponse
 from soldout.api.deps import platform_of
 from soldout.engine.book import LaunchBook
 from soldout.services import Platform
+from soldout.services.sale_history import SaleCurve, launch_curve
 from soldout.web.admin_forms import signed_in
 from soldout.web.admin_render import guarded, render
 
@@ -27,7 +31,9 @@ __all__ = ["router"]
 router = APIRouter(include_in_schema=False)
 
 TICK_SECONDS = 1.0
-HISTORY = 120  # samples a dashboard opened mid-sale starts with
+# The curve reads every claim of the launch: dashboards opened (or reconnecting) together
+# share one reading; the live snapshots cover what happened since.
+CURVE_SECONDS = 2.0
 
 
 @router.get("/launches/{launch_id}/dashboard")
@@ -36,8 +42,17 @@ async def dashboard(request: Request, launch_id: str) -> Response:
         signed_in(request)
         platform = platform_of(request)
         book = platform.engine.book(launch_id)
-        first = _hub(request).feed(platform, launch_id).latest or _snapshot(platform, book, None)
-        return render(request, "admin/dashboard.html", {"launch": book.launch, "first": first})
+        feed = _hub(request).feed(platform, launch_id)
+        first = feed.latest or _snapshot(platform, book, None)
+        curve = await feed.curve()
+        context = {
+            "launch": book.launch,
+            "first": first,
+            "curve": curve.as_json(),
+            "curve_note": _curve_note(curve),
+            "skus": list(book.stock),
+        }
+        return render(request, "admin/dashboard.html", context)
 
     return await guarded(request, handle)
 
@@ -54,6 +69,20 @@ async def live(request: Request, launch_id: str) -> Response:
         )
 
     return await guarded(request, handle)
+
+
+def _curve_note(curve: SaleCurve) -> str | None:
+    """'from 2030-01-01 12:00:05 UTC, a point every 5 seconds', or None before the opening."""
+    if not curve.points:
+        return None
+    step = curve.step_seconds
+    size, unit = next((s, u) for s, u in _UNITS if step % s == 0)
+    count = step // size
+    start = curve.points[0].at.astimezone(UTC)
+    return f"from {start:%Y-%m-%d %H:%M:%S} UTC, a point every {count} {unit}{'s' * (count != 1)}"
+
+
+_UNITS = ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second"))
 
 
 def _snapshot(platform: Platform, book: LaunchBook, before: _Sample | None) -> dict[str, Any]:
@@ -104,8 +133,9 @@ class _Feed:
     launch_id: str
     listeners: set[asyncio.Queue[dict[str, Any]]] = field(default_factory=set)
     latest: dict[str, Any] | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)
     task: asyncio.Task[None] | None = None
+    _curve: tuple[float, SaleCurve] | None = None  # (when it was read, the curve)
+    _reading: asyncio.Task[SaleCurve] | None = None
     ticks: int = 0  # snapshots computed (for tests and the curious)
 
     async def listen(self) -> AsyncIterator[dict[str, str]]:
@@ -114,12 +144,28 @@ class _Feed:
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._run())
         try:
-            yield {"event": "history", "data": orjson.dumps(self.history).decode()}
+            yield {
+                "event": "history",
+                "data": orjson.dumps((await self.curve()).as_json()).decode(),
+            }
             while True:
                 snapshot = await queue.get()
                 yield {"event": "snapshot", "data": orjson.dumps(snapshot).decode()}
         finally:
             self.listeners.discard(queue)
+
+    async def curve(self) -> SaleCurve:
+        """The sale since its opening, from the record (bounded: see `MAX_POINTS`); one
+        reading at a time, shared by those who ask meanwhile."""
+        mono = time.monotonic()
+        if self._curve is not None and mono - self._curve[0] <= CURVE_SECONDS:
+            return self._curve[1]
+        if self._reading is None or self._reading.done():
+            read = launch_curve(self.platform.engine, self.launch_id)
+            self._reading = asyncio.get_running_loop().create_task(read)
+        curve = await asyncio.shield(self._reading)  # a client leaving stops no one else's
+        self._curve = (mono, curve)
+        return curve
 
     async def _run(self) -> None:
         before: _Sample | None = None
@@ -129,7 +175,6 @@ class _Feed:
             before = _Sample(time.monotonic(), snapshot["claims"])
             self.ticks += 1
             self.latest = snapshot
-            self.history = [*self.history[-(HISTORY - 1) :], snapshot]
             for queue in list(self.listeners):
                 if queue.full():  # a slow client gets the newest snapshot, not a backlog
                     with contextlib.suppress(asyncio.QueueEmpty):

@@ -1,20 +1,26 @@
-"""The admin's orders page: a filtered page of orders, shipping (the next in queue, or
-those a CSV lists), refunds and the CSV export."""
+"""The admin's orders: a filtered page of orders (or what a search by e-mail or id finds),
+each order's own page (history, payments, claim, fan, address), shipping (the next in
+queue, or those a CSV lists), the refund (a reason and an explicit confirmation) and the
+CSV export."""
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 from urllib.parse import urlencode
 
+from babel import Locale
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from soldout.api import routes_fulfilment
 from soldout.api.deps import platform_of
 from soldout.api.errors import status_for
-from soldout.domain.claims import Order, OrderStatus
+from soldout.domain.claims import OrderStatus
 from soldout.domain.errors import DomainError, InvalidInput
-from soldout.services.fulfilment import parse_shipment_csv
+from soldout.services import Platform
+from soldout.services.fulfilment import MAX_REFUND_REASON, parse_shipment_csv, refund_reason
+from soldout.services.order_records import OrderRecords
 from soldout.store.ports import OrderFilter
 from soldout.web.admin_forms import read_form, signed_in
 from soldout.web.admin_render import PAGE, guarded, redirect, render
@@ -23,34 +29,37 @@ __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 
+# What the list was showing: kept on the way to an order's page and back, and through
+# a refund (a reload after it does not post again).
+_LIST_QUERY = ("launch_id", "sku", "status", "after", "q")
+
+
+def _records(platform: Platform) -> OrderRecords:
+    return OrderRecords(platform.store, platform.engine, platform.fulfilment.held_for_review)
+
+
+@cache
+def _country_names() -> dict[str, str]:
+    return {str(k): str(v) for k, v in Locale("en").territories.items()}
+
+
+def country(code: str) -> str:
+    """'NL' -> 'Netherlands' (the admin reads English)."""
+    return _country_names().get(code, code)
+
+
+def _list_query(request: Request) -> str:
+    q = request.query_params
+    return urlencode([(k, q[k]) for k in _LIST_QUERY if q.get(k)])
+
 
 @router.get("/orders")
 async def orders_page(request: Request) -> Response:
     async def handle(request: Request) -> Response:
         signed_in(request)
-        context = await _orders_context(request, None, None)
-        refunded = platform_of(request).engine.orders.get(request.query_params.get("refunded", ""))
-        if refunded is not None and refunded.status is OrderStatus.REFUNDED:
-            context["refunded"] = _refund_note(request, refunded)
-        return render(request, "admin/orders.html", context)
+        return render(request, "admin/orders.html", await _orders_context(request, None, None))
 
     return await guarded(request, handle)
-
-
-MAX_REASON = 500
-
-
-def _refund_note(request: Request, order: Order) -> dict[str, Any]:
-    """What the page says of a refund: where the unit went, or that it was done before."""
-    book = platform_of(request).engine.book(order.launch_id)
-    if order.shipped_at is not None:
-        unit = "the unit had shipped"
-    elif book.launch.is_draw:
-        unit = "its unit goes to the next entrant of the draw"
-    else:
-        unit = "its unit is back on sale"
-    again = request.query_params.get("again") == "1"
-    return {"order": order, "unit": unit, "again": again}
 
 
 async def _orders_context(
@@ -63,6 +72,32 @@ async def _orders_context(
         sku=q.get("sku") or None,
         status=q.get("status") if q.get("status") in set(OrderStatus) else None,
     )
+    books = platform.engine.books()
+    lines = sorted({(b.product.id, b.product.name, code) for b in books for code in b.stock})
+    context: dict[str, Any] = {
+        "held": platform.fulfilment.held_for_review,
+        "where": where,
+        "statuses": [s.value for s in OrderStatus],
+        "launches": books,
+        "lines": lines,
+        "error": error,
+        "shipped": shipped,
+        "country": country,
+        "list_query": _list_query(request),
+        "query": q.get("q", "").strip(),
+        "found": None,
+        "rows": [],
+        "next_query": None,
+        "filters_query": "",
+        "paged": False,
+    }
+    if context["query"]:
+        try:
+            context["found"] = await _records(platform).search(q["q"])
+            context["rows"] = context["found"].rows
+        except InvalidInput as exc:
+            context["error"] = context["error"] or exc
+        return context
     after = None
     if q.get("after"):
         paid_at, _, order_id = q["after"].partition("~")
@@ -72,25 +107,15 @@ async def _orders_context(
     filters = {k: v for k, v in (("launch_id", where.launch_id), ("sku", where.sku)) if v}
     if where.status:
         filters["status"] = where.status
-    books = platform.engine.books()
-    lines = sorted({(b.product.id, b.product.name, code) for b in books for code in b.stock})
-    return {
-        "rows": rows,
-        "held": platform.fulfilment.held_for_review,
-        "where": where,
-        "statuses": [s.value for s in OrderStatus],
-        "launches": books,
-        "lines": lines,
-        "next_query": urlencode({**filters, "after": f"{last.paid_at.isoformat()}~{last.id}"})
+    context.update(
+        rows=rows,
+        next_query=urlencode({**filters, "after": f"{last.paid_at.isoformat()}~{last.id}"})
         if last
         else None,
-        "filters_query": urlencode(filters),
-        "paged": bool(q.get("after")),
-        "error": error,
-        "shipped": shipped,
-        "refunded": None,
-        "max_reason": MAX_REASON,
-    }
+        filters_query=urlencode(filters),
+        paged=bool(q.get("after")),
+    )
+    return context
 
 
 @router.post("/orders/ship-next")
@@ -133,33 +158,61 @@ async def ship_csv(request: Request) -> Response:
     return await guarded(request, handle)
 
 
-_LIST_QUERY = frozenset({"launch_id", "sku", "status", "after"})
+@router.get("/orders/{order_id}")
+async def order_page(request: Request, order_id: str) -> Response:
+    async def handle(request: Request) -> Response:
+        signed_in(request)
+        context = await _order_context(request, order_id, None, "")
+        return render(request, "admin/order.html", context)
+
+    return await guarded(request, handle)
+
+
+async def _order_context(
+    request: Request, order_id: str, error: DomainError | None, reason: str
+) -> dict[str, Any]:
+    record = await _records(platform_of(request)).get(order_id)
+    q = request.query_params
+    return {
+        "record": record,
+        "o": record.order,
+        "error": error,
+        "reason": reason,
+        "max_reason": MAX_REFUND_REASON,
+        "country": country,
+        "list_query": _list_query(request),
+        "just_refunded": q.get("refunded") == "1" and record.refunded,
+        "already_refunded": q.get("again") == "1" and record.refunded,
+    }
 
 
 @router.post("/orders/{order_id}/refund")
 async def refund(request: Request, order_id: str) -> Response:
-    """As the API's refund: in full; an unshipped unit goes back on sale (or to the next
-    draw entrant); a shipped one is refunded without touching stock. Idempotent."""
+    """As the API's refund (in full; an unshipped unit goes back on sale, or to the next
+    draw entrant; a shipped one is refunded without touching stock; idempotent), once the
+    admin gave a reason and ticked the box that says what will happen."""
 
     async def handle(request: Request) -> Response:
         form = await read_form(request)
         platform = platform_of(request)
-        reason = form.get("reason")
         before = platform.engine.orders.get(order_id)
-        again = before is not None and before.status is OrderStatus.REFUNDED
+        shown = {k: v for k in _LIST_QUERY if (v := request.query_params.get(k))}
+        if before is not None and before.status is OrderStatus.REFUNDED:
+            # a second click or a stale tab: nothing happens, nothing is logged
+            return redirect(f"/admin/orders/{order_id}", **shown, again="1")
         try:
-            if len(reason) > MAX_REASON:
-                raise InvalidInput(f"the reason is over {MAX_REASON} characters", field="reason")
+            reason = refund_reason(form.get("reason"))
+            if form.get("confirm") != "yes":
+                raise InvalidInput(
+                    "tick the box to confirm the refund: it cannot be undone", field="confirm"
+                )
             await platform.fulfilment.refund(order_id, reason)
         except DomainError as exc:
-            context = await _orders_context(request, exc, None)
+            context = await _order_context(request, order_id, exc, form.get("reason"))
             status = 400 if isinstance(exc, InvalidInput) else status_for(exc)
-            return render(request, "admin/orders.html", context, status=status)
-        if not again:  # a second click or a stale tab: nothing happened, nothing to log
-            await platform.audit(form.actor, "order.refund", order_id, {"reason": reason})
-        # back to the list the admin was looking at (a reload does not post again)
-        shown = {k: v for k, v in request.query_params.items() if k in _LIST_QUERY}
-        return redirect("/admin/orders", **shown, refunded=order_id, again="1" if again else "0")
+            return render(request, "admin/order.html", context, status=status)
+        await platform.audit(form.actor, "order.refund", order_id, {"reason": reason})
+        return redirect(f"/admin/orders/{order_id}", **shown, refunded="1")
 
     return await guarded(request, handle)
 

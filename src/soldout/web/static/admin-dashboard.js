@@ -1,25 +1,42 @@
-// The live dashboard: server-sent snapshots (one per second) drawn with Chart.js.
+// The live dashboard: the sale's curve since it opened (carried by the page, from the
+// server's record), then server-sent snapshots (one per second) drawn with Chart.js.
+// Times are on a linear axis in milliseconds, so buckets of the record and live seconds
+// sit where they belong; a reconnection starts again from the server's curve.
 "use strict";
 (() => {
   const root = document.getElementById("live");
   if (!root || typeof Chart === "undefined") return;
-  const KEEP = 120; // seconds on the time charts
+  const LIMIT = 1200; // points kept per line: past it, the older half is thinned
+  const ROWS = 30; // rows of the table version
   const ink = "#111", blue = "#0b4fa8", amber = "#b36b00", grey = "#8a8a8a", green = "#0a6b2d";
+  const palette = ["#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#111111", "#f0e442", "#8a8a8a", "#6a3d9a"];
   Chart.defaults.animation = false;
   Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
   Chart.defaults.color = "#333";
   Chart.defaults.maintainAspectRatio = false;
-  const time = (iso) => iso.slice(11, 19);
+  const pad = (n) => String(n).padStart(2, "0");
+  const clock = (ms) => { const d = new Date(ms); return `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`; };
+  const day = (ms) => { const d = new Date(ms); return `${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`; };
+  let span = 0; // ms from the first point to the last: a long sale's ticks name the day
+  const timeAxis = { type: "linear", bounds: "data", ticks: { maxTicksLimit: 6, callback: (v) => (span > 86400000 ? day(v) : clock(v)) } };
+  const tooltip = { callbacks: { title: (items) => (items.length ? clock(items[0].parsed.x) + " UTC" : "") } };
   const line = (label, color) => ({ label, data: [], borderColor: color, backgroundColor: color, pointRadius: 0, borderWidth: 2, tension: 0 });
   const units = new Chart(document.getElementById("chart-units"), {
     type: "line",
-    data: { labels: [], datasets: [line("Sold", ink), line("Held", amber)] },
-    options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } }, x: { ticks: { maxTicksLimit: 6 } } } },
+    data: { datasets: [line("Sold", ink), line("Held", amber)] },
+    options: { parsing: false, plugins: { tooltip }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } }, x: timeAxis } },
   });
   const rate = new Chart(document.getElementById("chart-rate"), {
     type: "line",
-    data: { labels: [], datasets: [line("Claims per second", blue)] },
-    options: { plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true }, x: { ticks: { maxTicksLimit: 6 } } } },
+    data: { datasets: [line("Claims per second", blue)] },
+    options: { parsing: false, plugins: { legend: { display: false }, tooltip }, scales: { y: { beginAtZero: true }, x: timeAxis } },
+  });
+  const skuCanvas = document.getElementById("chart-sku-time");
+  const codes = Array.from(document.querySelectorAll("#sku-table tr[data-sku]"), (tr) => tr.dataset.sku);
+  const perSku = skuCanvas && new Chart(skuCanvas, {
+    type: "line",
+    data: { datasets: codes.map((c, i) => line(c, palette[i % palette.length])) },
+    options: { parsing: false, plugins: { tooltip }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } }, x: timeAxis } },
   });
   const skus = new Chart(document.getElementById("chart-skus"), {
     type: "bar",
@@ -31,25 +48,36 @@
     ] },
     options: { indexAxis: "y", scales: { x: { stacked: true, beginAtZero: true, ticks: { precision: 0 } }, y: { stacked: true } } },
   });
+  const timeCharts = [units, rate, perSku].filter(Boolean);
   const history = document.querySelector("#history-table tbody");
   const text = (id, value) => { const el = document.getElementById(id); if (el && el.textContent !== String(value)) el.textContent = value; };
-  let updates = 0, lastSaid = 0;
+  let updates = 0, lastSaid = 0, first = null, last = null;
+
+  function thin(data) { // keep every other point of the older half: bounded, shape kept
+    const half = data.length >> 1;
+    return data.slice(0, half).filter((_, i) => i % 2 === 0).concat(data.slice(half));
+  }
 
   function addPoint(s) {
-    units.data.labels.push(time(s.at)); rate.data.labels.push(time(s.at));
-    units.data.datasets[0].data.push(s.sold); units.data.datasets[1].data.push(s.held);
-    rate.data.datasets[0].data.push(s.claims_per_second);
-    for (const c of [units, rate]) {
-      if (c.data.labels.length > KEEP) { c.data.labels.shift(); c.data.datasets.forEach((d) => d.data.shift()); }
+    const x = Date.parse(s.at);
+    if (last !== null && x <= last) return; // a snapshot the curve already covers
+    if (first === null) first = x;
+    last = x; span = last - first;
+    units.data.datasets[0].data.push({ x, y: s.sold });
+    units.data.datasets[1].data.push({ x, y: s.held });
+    rate.data.datasets[0].data.push({ x, y: s.claims_per_second });
+    if (perSku) codes.forEach((c, i) => perSku.data.datasets[i].data.push({ x, y: s.skus[c] ? s.skus[c].paid : 0 }));
+    for (const c of timeCharts) {
+      for (const d of c.data.datasets) if (d.data.length > LIMIT) d.data = thin(d.data);
     }
     const row = document.createElement("tr");
-    for (const v of [time(s.at), s.sold, s.held, s.claims_per_second, s.waiting_room ?? "off"]) {
+    for (const v of [clock(x), s.sold, s.held, s.claims, s.claims_per_second]) {
       const cell = document.createElement("td"); cell.textContent = v;
       if (row.children.length) cell.className = "num";
       row.appendChild(cell);
     }
     history.prepend(row);
-    while (history.children.length > 20) history.lastChild.remove();
+    while (history.children.length > ROWS) history.lastChild.remove();
   }
 
   function show(s) {
@@ -58,10 +86,10 @@
     text("room", s.waiting_room ?? "off");
     const status = document.getElementById("status");
     status.textContent = s.status.replace("_", " "); status.className = "status s-" + s.status;
-    const codes = Object.keys(s.skus);
-    skus.data.labels = codes;
-    ["paid", "held", "set_aside", "available"].forEach((k, i) => { skus.data.datasets[i].data = codes.map((c) => s.skus[c][k]); });
-    for (const code of codes) {
+    const names = Object.keys(s.skus);
+    skus.data.labels = names;
+    ["paid", "held", "set_aside", "available"].forEach((k, i) => { skus.data.datasets[i].data = names.map((c) => s.skus[c][k]); });
+    for (const code of names) {
       const tr = document.querySelector(`#sku-table tr[data-sku="${CSS.escape(code)}"]`);
       if (!tr) continue;
       for (const k of ["available", "set_aside", "held", "paid"]) {
@@ -75,23 +103,27 @@
     }
   }
 
-  function redraw() { units.update("none"); rate.update("none"); skus.update("none"); }
+  function redraw() { for (const c of [...timeCharts, skus]) c.update("none"); }
 
+  function drawCurve(curve) { // the server's record from the opening: replaces what is drawn
+    for (const c of timeCharts) c.data.datasets.forEach((d) => { d.data = []; });
+    history.replaceChildren();
+    first = last = null;
+    curve.points.forEach(addPoint);
+    root.dataset.points = String(curve.points.length);
+    redraw();
+  }
+
+  drawCurve(JSON.parse(document.getElementById("curve").textContent));
   const source = new EventSource(root.dataset.source);
   source.addEventListener("open", () => text("connection", "live"));
   source.addEventListener("error", () => text("connection", "reconnecting…"));
-  source.addEventListener("history", (event) => {
-    units.data.labels = []; rate.data.labels = [];
-    units.data.datasets.forEach((d) => { d.data = []; }); rate.data.datasets[0].data = [];
-    history.replaceChildren();
-    const past = JSON.parse(event.data);
-    past.forEach(addPoint);
-    if (past.length) show(past[past.length - 1]);
-    redraw();
-  });
+  source.addEventListener("history", (event) => drawCurve(JSON.parse(event.data)));
+  const moving = new Set(["on_sale", "paused", "sold_out"]); // a closed sale's curve stays put
   source.addEventListener("snapshot", (event) => {
     const s = JSON.parse(event.data);
-    addPoint(s); show(s); redraw();
+    if (moving.has(s.status)) addPoint(s);
+    show(s); redraw();
     root.dataset.updates = String(++updates);
   });
 })();
