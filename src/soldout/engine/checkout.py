@@ -188,6 +188,8 @@ class Checkout:
     async def _complete(self, claim: Claim, record: PaymentRecord) -> Order:
         """Capture an authorized payment and make the order, or give the money back."""
         await self._refund_unless_held(claim, record)
+        # Read before the last check: from that check to the order nothing may yield.
+        fan = await self._store.fans.get(claim.fan_id)
         try:
             await self._provider.capture(self._reference(record), claim.total)
         except DomainError as failure:
@@ -198,7 +200,7 @@ class Checkout:
             raise PaymentFailed(failure.message) from failure
         await self._refund_unless_held(claim, record)  # the capture yielded: check again
         record.advance(PaymentState.CAPTURED, self._engine.now())
-        return await self._engine.record_order(claim, record)
+        return await self._engine.record_order(claim, record, fan.shipping if fan else None)
 
     async def _refund_unless_held(self, claim: Claim, record: PaymentRecord) -> None:
         try:

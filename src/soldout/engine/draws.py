@@ -44,6 +44,7 @@ class DrawDesk:
     def __init__(self, engine: SaleEngine) -> None:
         self._engine = engine
         self._results: dict[str, DrawResult] = {}
+        self._served: dict[str, set[str]] = {}  # launch -> fans the draw gave a claim
 
     async def commit(self, launch_id: str) -> str:
         """The public commitment to a new draw launch's seed (made and kept now)."""
@@ -66,6 +67,11 @@ class DrawDesk:
             return
         seed = await self._engine.store.secret(seed_name(launch.id))
         self._results[launch.id] = draw(seed, self.entries(book), launch.draw_units or {})
+        self._served[launch.id] = {
+            c.fan_id
+            for c in self._engine.claims_of_launch(launch.id)
+            if c.idempotency_key.startswith(RESERVED_KEY_PREFIX)
+        }
 
     async def run(self, launch_id: str) -> None:
         """Draw now: every SKU's open units go to its winners, as held claims. A launch not
@@ -108,6 +114,7 @@ class DrawDesk:
             book.launch = launch
             raise
         self._results[launch_id] = result  # published (with the seed) only once recorded
+        self._served[launch_id] = set(won)
         log.info("launch %s drawn: %d winners", launch_id, len(claims))
         for sku in result.skus:  # units a winner could not take go down the backup list
             self._engine.unit_returned(book, sku)
@@ -134,7 +141,26 @@ class DrawDesk:
                 served.add(entry.fan_id)
                 continue
             await self._engine.write_drawn(book, [claim], [self._won(claim, backup=True)])
+            self._served.setdefault(book.launch.id, set()).add(entry.fan_id)
             return
+
+    def backup_place(self, book: LaunchBook, fan_id: str) -> tuple[str, int] | None:
+        """(SKU, place) of a fan waiting on a drawn launch's backup list: place 1 is offered
+        the next unit that comes back. None if the fan is not waiting there."""
+        result = self._results.get(book.launch.id)
+        if result is None:
+            return None
+        served = self._served.get(book.launch.id, set())
+        if fan_id in served:
+            return None
+        for sku, drawn in result.skus.items():
+            ahead = 0
+            for entry in drawn.backups:
+                if entry.fan_id == fan_id:
+                    return sku, ahead + 1
+                if entry.fan_id not in served:
+                    ahead += 1
+        return None
 
     def _won(self, claim: Claim, *, backup: bool = False) -> Notification:
         how = "A unit came back and you were next on the backup list" if backup else "You won"

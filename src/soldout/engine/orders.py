@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Protocol
 
+from soldout.domain.addresses import ShippingAddress
 from soldout.domain.claims import Claim, ClaimState, Order, OrderEvent
 from soldout.domain.fulfilment import ProductionPlan
 from soldout.domain.money import Money
@@ -121,8 +122,11 @@ class OrderDesk:
         return self.fulfilment.queue(product_id, sku).estimate(quantity)
 
     # -- paid ----------------------------------------------------------------------
-    async def record(self, claim: Claim, payment: PaymentRecord) -> Order:
-        """The payment is captured and the claim still held: make it an order."""
+    async def record(
+        self, claim: Claim, payment: PaymentRecord, shipping: ShippingAddress | None = None
+    ) -> Order:
+        """The payment is captured and the claim still held: make it an order, shipping to
+        the address the fan had on file when they paid."""
         book = self._engine.book(claim.launch_id)
         now = self._engine.now()
         claim.state, claim.closed_at = ClaimState.PAID, now
@@ -141,6 +145,7 @@ class OrderDesk:
             payment_method=payment.method,
             payment_reference=payment.reference or payment.id,
             idempotency_key=payment.idempotency_key,
+            shipping=shipping,
         )
         changes = self.fulfilment.place(book.product.id, order)
         order.notified_ship_date = order.ship_date  # told in the confirmation below

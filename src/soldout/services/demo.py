@@ -6,9 +6,11 @@ from datetime import date, timedelta
 
 import click
 
-from soldout.domain.launches import LaunchRules, Phase
+from soldout.domain.launches import Phase, Race, rules_for
 from soldout.domain.money import Money
-from soldout.domain.products import Sku
+from soldout.domain.products import Product, Sku
+from soldout.services import demo_art
+from soldout.services.catalog import ProductChanges
 from soldout.services.fulfilment import PlanInput
 from soldout.services.platform import Platform
 from soldout.settings import Settings
@@ -20,6 +22,39 @@ DEMO_SKUS = [
     Sku("M1-64-WHT", "Model One 64 GB white", Money(19900, "EUR"), Money(18700, "EUR")),
     Sku("M1-128-BLK", "Model One 128 GB black", Money(24900, "EUR"), Money(22900, "EUR")),
 ]
+
+
+STORY = """\
+A phone made with its fans, sold near cost.
+
+## Shaped by the people who use it
+Every Friday we read what you asked for on the forum, and every batch ships with what we
+heard. The 128 GB model exists because **3,412 of you** asked for it.
+
+## Honest from order to doorstep
+- the counts on this page are live: units set aside for priority codes are shown, never hidden;
+- your ship date comes from the production plan and your place in the queue, and moves only
+  when the plan does (we tell you when it does);
+- one per fan, so the batch reaches fans and not resellers.
+"""
+SPECS = (
+    ("Display", '6.1" OLED, 2532 x 1170'),
+    ("Storage", "64 GB or 128 GB"),
+    ("Battery", "4,000 mAh, 30 W charging"),
+    ("Cameras", "50 MP main, 12 MP ultra-wide, 12 MP front"),
+    ("Weight", "178 g"),
+)
+
+
+async def _dress(platform: Platform, product: Product) -> Product:
+    """The demo product's story, specs and pictures (drawn in `demo_art`)."""
+    if product.images:
+        return product
+    changes = ProductChanges(description=STORY, specs=SPECS)
+    product = await platform.catalog.change_product(product.id, changes)
+    for picture in (demo_art.phone_front(), demo_art.phone_back()):
+        product, _ = await platform.catalog.add_product_image(product.id, picture)
+    return product
 
 
 async def _plan_production(platform: Platform, product_id: str, today: date) -> None:
@@ -55,19 +90,20 @@ async def seed(platform: Platform, settings: Settings, opens_in: int) -> None:
         product = (
             products[0]
             if products
-            else await platform.catalog.create_product(
-                "Model One", "A phone made with its fans, sold near cost.", DEMO_SKUS
-            )
+            else await platform.catalog.create_product("Model One", STORY, DEMO_SKUS)
         )
+        await _dress(platform, product)
         book = await platform.catalog.create_launch(
             product_id=product.id,
             title="Model One — first round",
             sale_opens_at=now + timedelta(seconds=opens_in),
             sale_closes_at=now + timedelta(seconds=opens_in, hours=2),
             reservations_open_at=now,
-            rules=LaunchRules(per_fan_limit=1, payment_window_seconds=900),
+            # the fair race a maker gets by default (waiting room, proof of work, duplicates)
+            rules=rules_for(Race.FAIR, units=250, per_fan_limit=1, payment_window_seconds=900),
             batch={"M1-64-BLK": 100, "M1-64-WHT": 100, "M1-128-BLK": 50},
         )
+    await _dress(platform, book.product)
     await _plan_production(platform, book.product.id, now.date())
     base = f"http://{settings.host}:{settings.port}"
     click.echo(

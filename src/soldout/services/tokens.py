@@ -32,6 +32,7 @@ class TokenSigner:
             self.use_secret(secret)
         self._admin = admin_token.encode()
         self._verified: dict[str, str] = {}
+        self._revoked: set[str] = set()
 
     @property
     def has_secret(self) -> bool:
@@ -57,10 +58,18 @@ class TokenSigner:
             return None
         if not hmac.compare_digest(signature.encode(), self._sign(fan_id).encode()):
             return None
+        if fan_id in self._revoked:
+            return None
         if len(self._verified) >= CACHE_SIZE:
             self._verified.clear()
         self._verified[token] = fan_id
         return fan_id
+
+    def revoke(self, fan_id: str) -> None:
+        """Every token of this fan stops working (an erased account)."""
+        self._revoked.add(fan_id)
+        for token in [t for t, f in self._verified.items() if f == fan_id]:
+            del self._verified[token]
 
     def is_admin(self, token: str) -> bool:
         return hmac.compare_digest(token.encode(), self._admin)

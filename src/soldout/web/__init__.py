@@ -16,10 +16,13 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.types import Scope
 
+from soldout import i18n
+
 __all__ = ["ADMIN_COOKIE", "FAN_COOKIE", "TEMPLATES", "WEB_HEADER", "mount_static"]
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
+i18n.install(TEMPLATES.env)  # the storefront speaks the fan's language (admin: English)
 FAN_COOKIE = "soldout_fan"
 ADMIN_COOKIE = "soldout_admin"
 WEB_HEADER = "x-soldout-web"

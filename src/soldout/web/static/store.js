@@ -1,8 +1,45 @@
-/* soldout storefront: live counts, countdown on the server's clock, reserve, waiting
-   room, proof of work, buy and pay. Every call carries `X-Soldout-Web: 1` and the
-   same-origin cookie; every answer is shown in words. */
+/* soldout storefront: live counts, countdown on the server's clock, times in the fan's own
+   zone, reserve, waiting room, proof of work, priority codes, buy, the shipping address,
+   pay, cancel, share. Every call carries `X-Soldout-Web: 1` and the same-origin cookie;
+   every answer is shown in words, in the page's language (texts marked t("...") are
+   translated by the server into the JSON in #store-text). */
 "use strict";
 (() => {
+  // -- words -------------------------------------------------------------------------
+  const TEXT = (() => {
+    const el = document.getElementById("store-text");
+    try { return el ? JSON.parse(el.textContent) : {}; } catch (_) { return {}; }
+  })();
+  // Python-format placeholders, as in the catalogues: "%(name)s", and "%%" for "%".
+  const t = (text, vars) => (TEXT[text] || text)
+    .replace(/%\((\w+)\)s/g, (_, k) => (vars && k in vars ? vars[k] : ""))
+    .replace(/%%/g, "%");
+  const LANG = document.documentElement.lang || "en";
+  const esc = (s) => String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+  // -- the fan's own time zone -------------------------------------------------------
+  const ZONE = (() => { try { return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"; } catch (_) { return "UTC"; } })();
+  if (!document.cookie.split("; ").includes(`soldout_tz=${ZONE}`)) {
+    document.cookie = `soldout_tz=${encodeURIComponent(ZONE)}; path=/; max-age=${90 * 86400}; samesite=lax`;
+  }
+  function when(iso) {
+    const d = new Date(Date.parse(iso));
+    try {
+      return new Intl.DateTimeFormat(LANG, { weekday: "short", year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "long" }).format(d);
+    } catch (_) { return d.toISOString().slice(0, 16).replace("T", " ") + " UTC"; }
+  }
+  function clockTime(iso) {
+    const d = new Date(Date.parse(iso));
+    try { return new Intl.DateTimeFormat(LANG, { hour: "2-digit", minute: "2-digit", timeZoneName: "short" }).format(d); }
+    catch (_) { return d.toISOString().slice(11, 16) + " UTC"; }
+  }
+  // Times rendered before the server knew the zone: show them in the browser's.
+  const zoneNote = document.getElementById("zone-note");
+  if (zoneNote && zoneNote.dataset.zone !== ZONE) {
+    for (const el of document.querySelectorAll("time[data-when]")) el.textContent = when(el.dataset.when);
+    zoneNote.textContent = t("Times are shown in your time zone (%(zone)s).", { zone: ZONE });
+  }
+
   // -- talking to the API ----------------------------------------------------------
   async function api(method, path, body, headers) {
     const init = { method, credentials: "same-origin", headers: { "X-Soldout-Web": "1", ...(headers || {}) } };
@@ -17,6 +54,7 @@
   }
   const codeOf = (res) => (res.data && res.data.error ? res.data.error.code : "");
   const messageOf = (res) => (res.data && res.data.error ? res.data.error.message : "");
+  const fieldOf = (res) => (res.data && res.data.error ? res.data.error.field || "" : "");
 
   function newKey() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
@@ -36,12 +74,11 @@
     const h = Math.floor(s / 3600); s -= h * 3600;
     const m = Math.floor(s / 60); s -= m * 60;
     const two = (n) => String(n).padStart(2, "0");
-    return (d ? `${d} d ` : "") + `${two(h)}:${two(m)}:${two(s)}`;
+    return (d ? t("%(days)s d", { days: d }) + " " : "") + `${two(h)}:${two(m)}:${two(s)}`;
   }
-  const hhmmss = (iso) => new Date(Date.parse(iso)).toISOString().slice(11, 19) + " UTC";
 
   function money(amount, currency) {
-    const f = new Intl.NumberFormat(document.documentElement.lang || "en", { style: "currency", currency });
+    const f = new Intl.NumberFormat(LANG, { style: "currency", currency });
     return f.format(amount / 10 ** f.resolvedOptions().maximumFractionDigits);
   }
 
@@ -49,13 +86,30 @@
     el.className = "result " + kind;
     el.innerHTML = html;
   }
-  const esc = (t) => String(t).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
   const STATUS = {
-    scheduled: "Coming soon", reservations_open: "Reservations open", on_sale: "On sale now",
-    paused: "Paused", sold_out: "Sold out", closed: "This round has closed",
+    scheduled: t("Coming soon"), reservations_open: t("Reservations open"), on_sale: t("On sale now"),
+    paused: t("Paused"), sold_out: t("Sold out"), closed: t("This round has closed"),
   };
+
+  // -- sharing: the phone's share sheet, else copy the link ---------------------------
+  function sharing(button, input, note) {
+    if (!button) return;
+    button.addEventListener("click", async () => {
+      const url = button.dataset.url;
+      if (navigator.share && /Mobi|Android|iPhone|iPad/.test(navigator.userAgent)) {
+        try { await navigator.share({ title: button.dataset.title, url }); return; } catch (_) { /* closed: fall back */ }
+      }
+      try {
+        await navigator.clipboard.writeText(url);
+        note.textContent = t("Link copied: paste it anywhere.");
+      } catch (_) {
+        input.focus(); input.select();
+        note.textContent = t("Copy the link above.");
+      }
+    });
+  }
 
   // -- the launch page -------------------------------------------------------------
   function launchPage(root) {
@@ -64,37 +118,45 @@
     const result = $("#result"), statusEl = $("#status"), countdown = $("#countdown");
     const progress = $("#progress"), room = $("#room"), roomText = $("#room-text");
     const buyForm = $("#buy-form"), buyButton = $("#buy"), reserveButton = $("#reserve");
+    const codeInput = $("#priority-code");
     let view = null;
     let opens = Date.parse(root.dataset.opens);
     let closes = root.dataset.closes ? Date.parse(root.dataset.closes) : null;
     let status = root.dataset.status;
-    let purchase = null; // {sku, key}: one intended purchase, the same key on every retry
+    let purchase = null; // {sku, code, key}: one intended purchase, the same key on every retry
     let admission = null; // the waiting room's admission token, in memory only
     let busy = false;
+    sharing($("#share"), $("#share-url"), $("#share-note"));
 
     function sku() {
       const picked = buyForm.querySelector("input[name=sku]:checked");
       return picked ? picked.value : null;
     }
+    const code = () => (codeInput ? codeInput.value.trim().toUpperCase() : "");
 
+    const note = $("#status-note");
     function showStatus() {
       let s = status;
       if ((s === "scheduled" || s === "reservations_open") && clock.now() >= opens) s = "on_sale";
       statusEl.textContent = STATUS[s] || s;
       statusEl.className = "status status-" + s;
+      let big = "", small = "";
       if (s === "scheduled" || s === "reservations_open") {
-        countdown.textContent = "Opens in " + duration(opens - clock.now());
+        big = t("Opens in %(time)s", { time: duration(opens - clock.now()) });
       } else if (s === "on_sale" && closes) {
-        countdown.textContent = "Closes in " + duration(closes - clock.now());
+        big = t("Closes in %(time)s", { time: duration(closes - clock.now()) });
       } else if (s === "on_sale") {
-        countdown.textContent = "Open now";
+        small = root.dataset.mode === "draw" ? t("Drawn") : t("Open now");
       } else if (s === "closed") {
-        countdown.textContent = "Closed. Watch this page for the next round.";
+        small = t("Closed. Watch this page for the next round.");
       } else if (s === "paused") {
-        countdown.textContent = "Paused by the maker: try again shortly.";
+        small = t("Paused by the maker: try again shortly.");
       } else if (s === "sold_out") {
-        countdown.textContent = "Every unit open to everyone is sold. Units may come back if a buyer does not pay.";
+        small = t("Every unit open to everyone is sold. Units may come back if a buyer does not pay.");
       }
+      if (countdown.textContent !== big) countdown.textContent = big;
+      countdown.hidden = !big;
+      if (note && note.textContent !== small) note.textContent = small;
     }
 
     function render(v) {
@@ -104,15 +166,17 @@
       closes = v.sale_closes_at ? Date.parse(v.sale_closes_at) : null;
       for (const s of v.skus) {
         const row = root.querySelector(`tr[data-sku="${CSS.escape(s.code)}"]`);
+        const left = root.querySelector(`[data-sku-left="${CSS.escape(s.code)}"]`);
+        if (left) left.textContent = s.sold_out ? t("Sold out") : t("%(count)s left", { count: s.available });
         if (!row) continue;
         row.querySelector(".batch").textContent = s.batch;
-        row.querySelector(".available").textContent = s.sold_out ? "Sold out" : s.available;
+        row.querySelector(".available").textContent = s.sold_out ? t("Sold out") : s.available;
         row.querySelector(".set-aside").textContent = s.set_aside;
         row.querySelector(".held").textContent = s.held;
         row.querySelector(".sold").textContent = s.sold;
       }
       const n = v.reservations;
-      $("#reservations").textContent = `${n} ${n === 1 ? "fan has" : "fans have"} reserved.`;
+      $("#reservations").textContent = t("Reservations so far: %(count)s", { count: n });
       showStatus();
     }
 
@@ -133,7 +197,10 @@
     setInterval(() => {
       showStatus();
       const before = clock.now() < opens;
-      if (wasBefore && !before) poll(); // opening: fetch the real state at once
+      if (wasBefore && !before) {
+        poll(); // opening: fetch the real state at once
+        if (root.dataset.mode === "draw" && root.dataset.signedIn === "1") setTimeout(() => location.reload(), 2500); // the result
+      }
       wasBefore = before;
     }, 250);
     poll();
@@ -145,27 +212,28 @@
       try {
         const res = await api("POST", `/api/v1/launches/${id}/reservations`, body);
         if (res.status === 201 || res.status === 200) {
-          reserveButton.textContent = root.dataset.mode === "draw" ? "Entered" : "Reserved";
-          say(result, "ok", root.dataset.mode === "draw"
-            ? "You are in the draw. At opening you will see here (and in your messages) whether you won."
-            : "Reserved. Come back when the sale opens.");
+          reserveButton.textContent = root.dataset.mode === "draw" ? t("Entered") : t("Reserved");
+          say(result, "ok", esc(root.dataset.mode === "draw"
+            ? t("You are in the draw. At opening you will see here (and by e-mail) whether you won.")
+            : t("Reserved. We remind you by e-mail before the sale opens.")));
           poll();
           return;
         }
         say(result, "bad", esc(reserveProblem(res)));
       } catch (_) {
-        say(result, "wait", "We could not reach the shop. Please try again.");
+        say(result, "wait", esc(t("We could not reach the shop. Please try again.")));
       }
       reserveButton.disabled = false;
     });
 
     function reserveProblem(res) {
-      const code = codeOf(res);
-      if (res.status === 401) return "Please sign in again.";
-      if (code === "reservations_not_open") return "Reservations are not open yet.";
-      if (code === "account_too_new") return "This launch is for fans who joined before a set date.";
-      if (code === "closed") return "This round has closed.";
-      return messageOf(res) || "That did not work. Please try again.";
+      const c = codeOf(res);
+      if (res.status === 401) return t("Please sign in again.");
+      if (c === "reservations_not_open") return t("Reservations are not open yet.");
+      if (c === "reservations_closed") return t("Reservations for this launch are closed.");
+      if (c === "account_too_new") return t("This launch is for fans who joined before a set date.");
+      if (c === "closed") return t("This round has closed.");
+      return messageOf(res) || t("That did not work. Please try again.");
     }
 
     // waiting room: join, then poll at the pace the server asks for
@@ -175,18 +243,20 @@
       let res = await api("POST", `/api/v1/launches/${id}/waiting-room`);
       for (;;) {
         if (res.status !== 200) {
-          roomText.textContent = res.status === 401 ? "Please sign in again." : messageOf(res) || "The waiting room is not available.";
+          roomText.textContent = res.status === 401 ? t("Please sign in again.") : messageOf(res) || t("The waiting room is not available.");
           return null;
         }
         const r = res.data;
         if (r.state === "admitted" && r.admission_token) {
           admission = r.admission_token;
-          roomText.textContent = "It is your turn.";
+          roomText.textContent = t("It is your turn.");
           return admission;
         }
-        const where = r.position !== null ? `You are number ${r.position} in the queue.` : `About ${r.ahead} ${r.ahead === 1 ? "fan is" : "fans are"} ahead of you (places are shuffled at opening).`;
-        const wait = r.estimated_wait_seconds > 0 ? ` Estimated wait: ${duration(r.estimated_wait_seconds * 1000)}.` : "";
-        roomText.textContent = `You are in the queue; we will let you in shortly. ${where}${wait} Keep this page open.`;
+        const where = r.position !== null
+          ? t("You are number %(position)s in the queue.", { position: r.position })
+          : t("About %(count)s fans are ahead of you (places are shuffled at opening).", { count: r.ahead });
+        const wait = r.estimated_wait_seconds > 0 ? " " + t("Estimated wait: %(time)s.", { time: duration(r.estimated_wait_seconds * 1000) }) : "";
+        roomText.textContent = t("You are in the queue; we will let you in shortly.") + " " + where + wait + " " + t("Keep this page open.");
         await sleep(Math.max(0.5, r.poll_after_seconds || 2) * 1000);
         res = await api("GET", `/api/v1/launches/${id}/waiting-room`);
       }
@@ -198,18 +268,18 @@
         if (res.status !== 200) throw Object.assign(new Error("challenge"), { res });
         const { token, difficulty } = res.data;
         progress.hidden = false;
-        progress.textContent = "Checking you are not a bot…";
+        progress.textContent = t("Checking you are not a bot…");
         return new Promise((resolve, reject) => {
           const worker = new Worker("/static/store-pow.js");
           const expected = 2 ** difficulty;
           worker.onmessage = (e) => {
             if (e.data.done) {
               worker.terminate();
-              progress.textContent = "Checked: you are not a bot.";
+              progress.textContent = t("Checked: you are not a bot.");
               resolve(`${token}:${e.data.nonce}`);
             } else {
               const pct = Math.min(99, Math.round((100 * e.data.tries) / (expected * 3)));
-              progress.textContent = `Checking you are not a bot… ${pct} %`;
+              progress.textContent = t("Checking you are not a bot… %(percent)s %%", { percent: pct });
             }
           };
           worker.onerror = (e) => { worker.terminate(); reject(e); };
@@ -221,31 +291,40 @@
     if (buyForm) buyForm.addEventListener("submit", async (event) => {
       event.preventDefault();
       if (!buyButton || busy) return;
-      const code = sku();
-      if (!code) { say(result, "bad", "Choose a model first."); return; }
+      const picked = sku();
+      const priority = code();
+      if (!picked) { say(result, "bad", esc(t("Choose a model first."))); return; }
+      if (buyButton.dataset.codeOnly === "1" && !priority) {
+        say(result, "bad", esc(t("This launch is a draw: enter it with the button above. A priority code buys outside the draw.")));
+        return;
+      }
       busy = true;
       buyButton.disabled = true;
-      const store = `soldout:key:${id}:${code}`;
-      if (!purchase || purchase.sku !== code) {
-        purchase = { sku: code, key: sessionStorage.getItem(store) || newKey() };
+      const store = `soldout:key:${id}:${picked}:${priority}`;
+      if (!purchase || purchase.sku !== picked || purchase.code !== priority) {
+        purchase = { sku: picked, code: priority, key: sessionStorage.getItem(store) || newKey() };
         sessionStorage.setItem(store, purchase.key);
       }
-      say(result, "wait", "Asking the shop…");
+      say(result, "wait", esc(t("Asking the shop…")));
       try {
         const headers = { "Idempotency-Key": purchase.key };
-        if (root.dataset.room === "1") {
-          const token = await admitted();
-          if (!token) { say(result, "bad", "You need to wait your turn in the waiting room."); return; }
-          headers["Admission-Token"] = token;
+        const body = { sku: picked };
+        if (priority) body.priority_code = priority; // a code buys outside the race
+        else {
+          if (root.dataset.room === "1") {
+            const token = await admitted();
+            if (!token) { say(result, "bad", esc(t("You need to wait your turn in the waiting room."))); return; }
+            headers["Admission-Token"] = token;
+          }
+          if (Number(root.dataset.pow) > 0) headers["Proof-Of-Work"] = await proofOfWork();
         }
-        if (Number(root.dataset.pow) > 0) headers["Proof-Of-Work"] = await proofOfWork();
-        const res = await api("POST", `/api/v1/launches/${id}/claims`, { sku: code }, headers);
+        const res = await api("POST", `/api/v1/launches/${id}/claims`, body, headers);
         claimed(res, store);
       } catch (error) {
         if (error && error.res) {
-          say(result, "bad", esc(messageOf(error.res) || "The bot check could not start. Please try again."));
+          say(result, "bad", esc(messageOf(error.res) || t("The bot check could not start. Please try again.")));
         } else {
-          say(result, "wait", "We could not reach the shop. Press Buy again: it is safe, a retry never buys twice.");
+          say(result, "wait", esc(t("We could not reach the shop. Press Buy again: it is safe, a retry never buys twice.")));
         }
       } finally {
         busy = false;
@@ -253,55 +332,79 @@
       }
     });
 
+    function heldLink() {
+      const claim = root.dataset.heldClaim;
+      return claim ? `/claims/${encodeURIComponent(claim)}` : "/me#waiting";
+    }
+
     function claimed(res, store) {
-      const code = codeOf(res);
+      const c0 = codeOf(res);
       if (res.status === 201 || res.status === 200) {
         const c = res.data;
         purchase = null;
         admission = null;
         sessionStorage.removeItem(store);
-        say(result, "ok", `You got one! It is held for you until ${esc(hhmmss(c.expires_at))}: ` +
-          `${esc(money(c.total, c.currency))} to pay. <a id="claim-link" href="/claims/${encodeURIComponent(c.id)}">Pay now</a>`);
+        root.dataset.heldClaim = c.id;
+        say(result, "ok", esc(t("You got one! It is held for you until %(time)s: %(amount)s to pay.", { time: clockTime(c.expires_at), amount: money(c.total, c.currency) })) +
+          ` <a id="claim-link" class="button primary" href="/claims/${encodeURIComponent(c.id)}">${esc(t("Pay now"))}</a>`);
         poll();
         return;
       }
-      if (code.startsWith("admission")) admission = null;
+      if (c0.startsWith("admission")) admission = null;
+      const limit = view ? view.per_fan_limit : Number(root.dataset.limit || 1);
       const words = {
-        sold_out: ["bad", "Sold out: every unit open to everyone has been sold. Units come back if a buyer does not pay in time."],
-        insufficient_stock: ["bad", "Not enough left for that many."],
-        not_open: ["wait", "Not open yet. Wait for the countdown to reach zero, then press Buy."],
-        closed: ["bad", "This round has closed. Watch this page for the next round."],
-        limit_reached: ["bad", `You have reached the limit for this launch (${view ? view.per_fan_limit : 1} per fan). <a href="/me">See your orders</a>.`],
-        paused: ["wait", "The sale is paused for a moment. Press Buy again shortly."],
-        reservation_required: ["bad", "Only fans who reserved can buy in this launch."],
-        draw_only: ["bad", "This launch is a draw: enter it with the button above."],
-        duplicate_buyer: ["bad", "Several accounts share one address or phone, so this purchase is held back."],
-        admission_required: ["wait", "You need your turn in the waiting room. Press Buy to join it."],
-        admission_expired: ["wait", "Your turn in the waiting room ran out. Press Buy to join again."],
-        admission_invalid: ["wait", "Your waiting-room pass did not work. Press Buy to join again."],
-        pow_invalid: ["wait", "The bot check did not pass. Press Buy to try again."],
-        pow_expired: ["wait", "The bot check took too long. Press Buy to try again."],
-        pow_reused: ["wait", "The bot check was already used. Press Buy to try again."],
-        pow_required: ["wait", "A bot check is needed. Press Buy to try again."],
-        account_too_new: ["bad", "This launch is for fans who joined before a set date."],
+        sold_out: ["bad", esc(t("Sold out: every unit open to everyone has been sold. Units come back if a buyer does not pay in time."))],
+        insufficient_stock: ["bad", esc(t("Not enough left for that many."))],
+        not_open: ["wait", esc(t("Not open yet. Wait for the countdown to reach zero, then press Buy."))],
+        closed: ["bad", esc(t("This round has closed. Watch this page for the next round."))],
+        limit_reached: ["bad", esc(t("You have reached the limit for this launch (%(limit)s per fan).", { limit })) +
+          ` <a id="held-link" href="${heldLink()}">${esc(t("Pay for what you hold"))}</a> · <a href="/me#orders">${esc(t("See your orders"))}</a>`],
+        paused: ["wait", esc(t("The sale is paused for a moment. Press Buy again shortly."))],
+        reservation_required: ["bad", esc(t("Only fans who reserved can buy in this launch."))],
+        draw_only: ["bad", esc(t("This launch is a draw: enter it with the button above. A priority code buys outside the draw."))],
+        duplicate_buyer: ["bad", esc(t("Several accounts share one address or phone, so this purchase is held back."))],
+        admission_required: ["wait", esc(t("You need your turn in the waiting room. Press Buy to join it."))],
+        admission_expired: ["wait", esc(t("Your turn in the waiting room ran out. Press Buy to join again."))],
+        admission_invalid: ["wait", esc(t("Your waiting-room pass did not work. Press Buy to join again."))],
+        pow_invalid: ["wait", esc(t("The bot check did not pass. Press Buy to try again."))],
+        pow_expired: ["wait", esc(t("The bot check took too long. Press Buy to try again."))],
+        pow_reused: ["wait", esc(t("The bot check was already used. Press Buy to try again."))],
+        pow_required: ["wait", esc(t("A bot check is needed. Press Buy to try again."))],
+        account_too_new: ["bad", esc(t("This launch is for fans who joined before a set date."))],
+        invalid_code: ["bad", esc(t("We do not know this priority code for this launch. Check it and try again."))],
+        code_spent: ["bad", esc(t("This priority code was already used."))],
+        code_expired: ["bad", esc(t("This priority code has expired."))],
       };
-      if (words[code]) { say(result, words[code][0], words[code][1]); return; }
-      if (res.status === 401) { say(result, "bad", `Please <a href="/signin?next=/launches/${id}">sign in again</a>.`); return; }
+      if (words[c0]) { say(result, words[c0][0], words[c0][1]); return; }
+      if (fieldOf(res) === "priority_code" || (codeInput && codeInput.value && fieldOf(res) === "sku")) {
+        say(result, "bad", esc(messageOf(res))); return;
+      }
+      if (res.status === 401) { say(result, "bad", `<a href="/signin?next=/launches/${id}">${esc(t("Please sign in again."))}</a>`); return; }
       if (res.status === 429) {
         const after = res.headers.get("retry-after") || "1";
-        say(result, "wait", `Too many tries at once. Wait ${esc(after)} s, then press Buy again.`);
+        say(result, "wait", esc(t("Too many tries at once. Wait %(seconds)s s, then press Buy again.", { seconds: after })));
         return;
       }
-      if (code === "idempotency_key_reused") { purchase = null; sessionStorage.removeItem(store); }
+      if (c0 === "idempotency_key_reused") { purchase = null; sessionStorage.removeItem(store); }
       if (res.status >= 500 || res.status === 0) {
-        say(result, "wait", "Something went wrong on our side and nothing was bought by this try. Press Buy again: it is safe, a retry never buys twice.");
+        say(result, "wait", esc(t("Something went wrong on our side and nothing was bought by this try. Press Buy again: it is safe, a retry never buys twice.")));
         return;
       }
-      say(result, "bad", esc(messageOf(res) || "That did not work. Please try again."));
+      say(result, "bad", esc(messageOf(res) || t("That did not work. Please try again.")));
     }
   }
 
-  // -- the claim page: pay within the window -------------------------------------------
+  // -- the claim page: where to ship, then pay within the window ------------------------
+  const ADDRESS = ["name", "line1", "line2", "postal_code", "city", "region", "country", "phone"];
+  const ADDRESS_WORDS = {
+    name: () => t("Please enter the name the parcel is addressed to."),
+    line1: () => t("Please enter the street and number."),
+    city: () => t("Please enter the city."),
+    country: () => t("Please choose the country."),
+    postal_code: () => t("This postal code does not look right for the country chosen."),
+    phone: () => t("Please enter a phone number the courier can call (with the country code if it is not in the country chosen)."),
+  };
+
   function claimPage(root) {
     const id = root.dataset.claim;
     const result = root.querySelector("#result");
@@ -319,10 +422,10 @@
       const left = expires - clock.now();
       if (left <= 0) {
         over = true;
-        deadline.textContent = "The time to pay has run out; the unit went back on sale.";
-        if (form) form.querySelector("button").disabled = true;
+        deadline.textContent = t("The time to pay has run out; the unit went back on sale.");
+        if (form) form.querySelector("#pay").disabled = true;
       } else {
-        deadline.textContent = `Time left to pay: ${duration(left)} (until ${hhmmss(root.dataset.expires)}).`;
+        deadline.textContent = t("Time left to pay: %(left)s (until %(time)s).", { left: duration(left), time: clockTime(root.dataset.expires) });
       }
     }, 250);
 
@@ -336,47 +439,119 @@
         if (c.order_id) { paid(c.order_id); return; }
         const state = c.payment && c.payment.state;
         if (state === "declined" || state === "failed") {
-          say(result, "bad", "Your bank declined the payment. The unit is still held for you: try another card.");
-          form.querySelector("button").disabled = false;
+          say(result, "bad", esc(t("Your bank declined the payment. The unit is still held for you: try another card.")));
+          form.querySelector("#pay").disabled = false;
           return;
         }
-        if (c.state === "expired") { say(result, "bad", "The time to pay ran out."); return; }
+        if (c.state === "expired") { say(result, "bad", esc(t("The time to pay ran out."))); return; }
       }
-      say(result, "wait", "Your bank has still not answered. Reload this page later to see the outcome.");
+      say(result, "wait", esc(t("Your bank has still not answered. Reload this page later to see the outcome.")));
     }
 
     function paid(orderId) {
-      say(result, "ok", `Paid. Thank you! <a id="order-link" href="/orders/${encodeURIComponent(orderId)}">See your order and its ship date</a>`);
+      say(result, "ok", esc(t("Paid. Thank you!")) + ` <a id="order-link" class="button primary" href="/orders/${encodeURIComponent(orderId)}">${esc(t("See your order and its ship date"))}</a>`);
       if (form) form.hidden = true;
-      if (deadline) { over = true; deadline.textContent = "Paid."; }
+      if (deadline) { over = true; deadline.textContent = t("Paid."); }
+    }
+
+    // The address the form asks for: none on file, or "ship somewhere else" opened.
+    function addressAsked() {
+      const other = form.querySelector("#change-address");
+      if (!form.querySelector("#a-line1")) return null;
+      if (other && !other.open) return null;
+      const value = {};
+      for (const name of ADDRESS) value[name] = form.querySelector(`[name=${name}]`).value;
+      return value;
+    }
+    function markAddress(field) {
+      for (const name of ADDRESS) {
+        const input = form.querySelector(`[name=${name}]`);
+        if (!input) continue;
+        if (name === field) { input.setAttribute("aria-invalid", "true"); input.setAttribute("aria-describedby", "result"); input.focus(); }
+        else { input.removeAttribute("aria-invalid"); input.removeAttribute("aria-describedby"); }
+      }
     }
 
     let key = null; // one key per payment attempt; kept on a retry after a network failure
     if (form) form.addEventListener("submit", async (event) => {
       event.preventDefault();
-      const button = form.querySelector("button");
+      const button = form.querySelector("#pay");
       button.disabled = true;
+      const address = addressAsked();
+      if (address) {
+        say(result, "wait", esc(t("Saving the address…")));
+        let res;
+        try { res = await api("PUT", "/api/v1/me/shipping", address); } catch (_) {
+          say(result, "wait", esc(t("We could not reach the shop. Please try again.")));
+          button.disabled = false;
+          return;
+        }
+        if (res.status !== 200) {
+          const field = fieldOf(res).replace(/^shipping\./, "");
+          markAddress(field);
+          say(result, "bad", esc((ADDRESS_WORDS[field] || (() => messageOf(res)))() || t("Please check the address.")));
+          button.disabled = false;
+          return;
+        }
+        markAddress(null);
+      }
       key = key || newKey();
-      say(result, "wait", "Paying…");
+      say(result, "wait", esc(t("Paying…")));
       let res;
       try {
         res = await api("POST", `/api/v1/claims/${id}/payment`, { method: "test", token: form.card.value }, { "Idempotency-Key": key });
       } catch (_) {
-        say(result, "wait", "We could not reach the shop. Press Pay again: it is safe, you will not be charged twice.");
+        say(result, "wait", esc(t("We could not reach the shop. Press Pay again: it is safe, you will not be charged twice.")));
         button.disabled = false;
         return;
       }
-      const code = codeOf(res);
+      const c = codeOf(res);
       if (res.status === 200) { key = null; paid(res.data.id); return; }
-      if (res.status === 202) { key = null; say(result, "wait", "Your bank is confirming the payment. This page updates by itself."); pending(); return; }
-      if (res.status === 402) { key = null; say(result, "bad", "Your bank declined the payment. The unit is still held for you: try another card."); button.disabled = false; return; }
-      if (code === "claim_expired") { say(result, "bad", "Too late: the time to pay ran out and the unit went back on sale. Nothing was charged."); return; }
-      if (code === "already_paid") { say(result, "ok", "This is already paid."); const r = await api("GET", `/api/v1/claims/${id}`); if (r.data && r.data.order_id) paid(r.data.order_id); return; }
-      if (code === "payment_pending") { say(result, "wait", "A payment is already being confirmed. This page updates by itself."); pending(); return; }
-      if (res.status === 401) { say(result, "bad", `Please <a href="/signin?next=/claims/${id}">sign in again</a>.`); return; }
-      if (res.status >= 500) { say(result, "wait", "The payment could not be made; nothing was charged. Press Pay to try again."); button.disabled = false; return; }
-      say(result, "bad", esc(messageOf(res) || "The payment did not work."));
+      if (res.status === 202) { key = null; say(result, "wait", esc(t("Your bank is confirming the payment. This page updates by itself."))); pending(); return; }
+      if (res.status === 402) { key = null; say(result, "bad", esc(t("Your bank declined the payment. The unit is still held for you: try another card."))); button.disabled = false; return; }
+      if (c === "claim_expired") { say(result, "bad", esc(t("Too late: the time to pay ran out and the unit went back on sale. Nothing was charged."))); return; }
+      if (c === "already_paid") { say(result, "ok", esc(t("This is already paid."))); const r = await api("GET", `/api/v1/claims/${id}`); if (r.data && r.data.order_id) paid(r.data.order_id); return; }
+      if (c === "payment_pending") { say(result, "wait", esc(t("A payment is already being confirmed. This page updates by itself."))); pending(); return; }
+      if (res.status === 401) { say(result, "bad", `<a href="/signin?next=/claims/${id}">${esc(t("Please sign in again."))}</a>`); return; }
+      if (res.status >= 500) { say(result, "wait", esc(t("The payment could not be made; nothing was charged. Press Pay to try again."))); button.disabled = false; return; }
+      say(result, "bad", esc(messageOf(res) || t("The payment did not work.")));
       button.disabled = false;
+    });
+  }
+
+  // -- an order: cancel before it ships, in two steps -----------------------------------
+  function orderPage(button) {
+    const result = document.getElementById("result");
+    let armed = false;
+    button.addEventListener("click", async () => {
+      if (!armed) {
+        armed = true;
+        button.textContent = t("Yes, cancel it and refund me");
+        button.classList.add("danger-button");
+        say(result, "wait", esc(t("Press again to confirm. The unit goes back on sale for another fan.")));
+        return;
+      }
+      button.disabled = true;
+      let res;
+      try { res = await api("POST", `/api/v1/orders/${encodeURIComponent(button.dataset.order)}/cancel`); } catch (_) {
+        say(result, "wait", esc(t("We could not reach the shop. Please try again.")));
+        button.disabled = false;
+        return;
+      }
+      if (res.status === 200) { location.reload(); return; }
+      if (codeOf(res) === "already_shipped") { say(result, "bad", esc(t("It has shipped already: ask the maker for a refund."))); return; }
+      say(result, "bad", esc(messageOf(res) || t("That did not work. Please try again.")));
+      button.disabled = false;
+    });
+  }
+
+  // -- the product's pictures: a thumbnail shows its picture in the hero ------------------
+  const heroImage = document.getElementById("hero-image");
+  for (const button of document.querySelectorAll(".thumb-button")) {
+    button.addEventListener("click", () => {
+      heroImage.src = button.dataset.src;
+      heroImage.srcset = button.dataset.srcset;
+      for (const other of document.querySelectorAll(".thumb-button")) other.setAttribute("aria-pressed", String(other === button));
     });
   }
 
@@ -384,4 +559,6 @@
   if (launch) launchPage(launch);
   const claim = document.getElementById("claim");
   if (claim) claimPage(claim);
+  const cancel = document.getElementById("cancel-order");
+  if (cancel) orderPage(cancel);
 })();

@@ -1,0 +1,197 @@
+"""What every storefront page shares: who is signed in, which language and time zone the
+page speaks, the shop's face, rendering, and errors as pages in words.
+
+The fan's cookie is HttpOnly and SameSite=Lax: a fan who follows a shared launch link
+from another site arrives signed in. State-changing requests stay safe: the API honours
+the cookie only with the header `X-Soldout-Web: 1` (which no other site can make a
+browser send), and the storefront's own form posts check the `Origin`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, ParamSpec
+from urllib.parse import parse_qsl, quote, urlsplit
+
+from babel.messages.extract import extract_javascript
+from fastapi import Request
+from fastapi.responses import RedirectResponse, Response
+
+from soldout import i18n
+from soldout.domain.errors import NotFound
+from soldout.i18n import Speaker
+from soldout.services import Platform
+from soldout.services.shop import look_version
+from soldout.web import FAN_COOKIE, TEMPLATES
+
+__all__ = [
+    "COOKIE_MAX_AGE",
+    "LANG_COOKIE",
+    "TZ_COOKIE",
+    "base_url",
+    "error_page",
+    "fan_id_of",
+    "friendly",
+    "needs_sign_in",
+    "platform_of",
+    "read_form",
+    "render",
+    "safe_next",
+    "same_origin",
+    "sign_in_response",
+    "speaker_of",
+]
+
+COOKIE_MAX_AGE = 60 * 60 * 24 * 90
+LANG_COOKIE = "soldout_lang"  # the language a fan chose with the switcher
+TZ_COOKIE = "soldout_tz"  # the IANA zone the fan's browser reports (set by store.js)
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; worker-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'"
+)
+P = ParamSpec("P")
+STORE_JS = Path(__file__).resolve().parent / "static" / "store.js"
+
+TEMPLATES.env.filters["iso"] = datetime.fromisoformat  # the views' ISO strings, for formats
+
+
+@functools.cache
+def _js_messages() -> tuple[str, ...]:
+    """The English texts store.js shows, as it marks them: `t("...")`."""
+    with STORE_JS.open("rb") as source:
+        found = extract_javascript(source, {"t": None}, [], {})
+        return tuple(sorted({str(m) for _, _, m, _ in found if isinstance(m, str)}))
+
+
+@functools.cache
+def js_text(locale: str) -> dict[str, str]:
+    """store.js's texts in `locale` (only those that differ from the English)."""
+    speaker = Speaker.of(locale)
+    texts = {m: speaker.gettext(m) for m in _js_messages()}
+    return {m: text for m, text in texts.items() if text != m}
+
+
+def platform_of(request: Request) -> Platform:
+    platform: Platform = request.app.state.platform
+    return platform
+
+
+def base_url(request: Request) -> str:
+    """The shop's public address: the configured one, else the one the browser used."""
+    return platform_of(request).public_url or str(request.base_url).rstrip("/")
+
+
+def fan_id_of(request: Request) -> str | None:
+    token = request.cookies.get(FAN_COOKIE)
+    return platform_of(request).tokens.fan_of(token) if token else None
+
+
+def speaker_of(request: Request) -> Speaker:
+    """The page's language (the switcher's choice, else the browser's) and time zone (the
+    browser's, once store.js has reported it; UTC, named as such, before)."""
+    chosen = i18n.supported(request.cookies.get(LANG_COOKIE))
+    locale = chosen or i18n.negotiate(request.headers.get("accept-language"))
+    return Speaker.of(locale, request.cookies.get(TZ_COOKIE))
+
+
+async def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:
+    speaker = speaker_of(request)
+    platform = platform_of(request)
+    context.setdefault("fan_id", fan_id_of(request))
+    context.update(
+        speaker=speaker,
+        money=speaker.money,
+        moment=speaker.moment,
+        day=speaker.day,
+        languages=i18n.LANGUAGES,
+        here=request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+        base_url=base_url(request),
+        shop=(shop := await platform.store.shop.get()),
+        look=look_version(shop),
+        js_text=js_text(speaker.locale),
+    )
+    with i18n.speaking(speaker):
+        response = TEMPLATES.TemplateResponse(request, name, context, status_code=status)
+    response.headers["cache-control"] = "no-store"
+    response.headers["content-security-policy"] = CSP
+    response.headers["x-content-type-options"] = "nosniff"
+    response.headers["referrer-policy"] = "strict-origin-when-cross-origin"
+    response.headers["content-language"] = speaker.html_lang
+    response.headers["vary"] = "Cookie, Accept-Language"
+    return response
+
+
+async def error_page(request: Request, status: int, title: str, message: str) -> Response:
+    return await render(request, "store/error.html", status, title=title, message=message)
+
+
+def friendly(page: Callable[P, Awaitable[Response]]) -> Callable[P, Awaitable[Response]]:
+    """Errors of a page as a page in words: 404 for what does not exist (or is not the
+    fan's), 500 for anything unexpected; never JSON or a stack trace."""
+
+    @functools.wraps(page)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
+        request = kwargs["request"]
+        assert isinstance(request, Request)
+        try:
+            return await page(*args, **kwargs)
+        except NotFound:
+            with i18n.speaking(speaker_of(request)):
+                title, text = (
+                    i18n.gettext("Not found"),
+                    i18n.gettext("We could not find that page."),
+                )
+            return await error_page(request, 404, title, text)
+        except Exception:
+            with i18n.speaking(speaker_of(request)):
+                title = i18n.gettext("Something went wrong")
+                text = i18n.gettext(
+                    "Something went wrong on our side. Nothing was bought or charged by this"
+                    " page. Please try again in a moment."
+                )
+            return await error_page(request, 500, title, text)
+
+    return wrapper
+
+
+def needs_sign_in(request: Request) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/signin?next={quote(target)}", status_code=303)
+
+
+def same_origin(request: Request) -> bool:
+    """A form post from another site (login CSRF) is refused."""
+    origin = request.headers.get("origin")
+    return origin is None or urlsplit(origin).netloc == request.url.netloc
+
+
+async def read_form(request: Request, limit: int = 40) -> dict[str, str]:
+    """An url-encoded form post (the pages' forms are small; no multipart)."""
+    body = await request.body()
+    pairs = parse_qsl(body.decode("utf-8", "replace"), max_num_fields=limit)
+    return {key: value[:1000] for key, value in pairs}
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this site (never `//evil.example` or a full URL)."""
+    if target and target.startswith("/") and not target.startswith(("//", "/\\")):
+        return target
+    return "/me"
+
+
+def sign_in_response(request: Request, target: str, fan_id: str) -> Response:
+    response = RedirectResponse(safe_next(target), status_code=303)
+    response.set_cookie(
+        FAN_COOKIE,
+        platform_of(request).tokens.fan_token(fan_id),
+        max_age=COOKIE_MAX_AGE,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return response

@@ -1,0 +1,239 @@
+"""Joining, signing in by an e-mailed link, signing out, and choosing a language.
+
+Sign-in is by a one-time link: `/signin` writes a `sign_in_link` notification, which the
+e-mail outbox sends (under `soldout demo` the link is also shown on screen); the link
+works once, for 15 minutes, across restarts (`store.links`), then sets the fan's cookie.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from datetime import timedelta
+
+from fastapi import APIRouter, Request
+from fastapi.responses import RedirectResponse, Response
+
+from soldout import i18n
+from soldout.domain.errors import Conflict, DomainError, InvalidInput
+from soldout.domain.fans import normalise_email
+from soldout.domain.notifications import Notification
+from soldout.i18n import gettext as _
+from soldout.ids import new_id
+from soldout.services import Platform
+from soldout.web import FAN_COOKIE
+from soldout.web.store_common import (
+    COOKIE_MAX_AGE,
+    LANG_COOKIE,
+    TZ_COOKIE,
+    base_url,
+    error_page,
+    fan_id_of,
+    friendly,
+    platform_of,
+    read_form,
+    render,
+    safe_next,
+    same_origin,
+    sign_in_response,
+    speaker_of,
+)
+
+__all__ = ["SIGN_IN_LIFETIME", "router"]
+
+router = APIRouter(include_in_schema=False)
+SIGN_IN_LIFETIME = timedelta(minutes=15)
+
+
+def _cross_site(request: Request) -> bool:
+    return not same_origin(request)
+
+
+async def _refused(request: Request) -> Response:
+    with i18n.speaking(speaker_of(request)):
+        title, text = _("Not allowed"), _("This form must be sent from this site.")
+    return await error_page(request, 403, title, text)
+
+
+@router.get("/join")
+@friendly
+async def join_form(request: Request, ref: str = "", next: str = "") -> Response:
+    return await render(request, "store/join.html", ref=ref[:32], next=safe_next(next), form={})
+
+
+@router.post("/join")
+@friendly
+async def join(request: Request) -> Response:
+    if _cross_site(request):
+        return await _refused(request)
+    fields = await read_form(request)
+    email, name, ref, next = (fields.get(k, "") for k in ("email", "name", "ref", "next"))
+    platform = platform_of(request)
+    speaker = speaker_of(request)
+    try:
+        fan, _token = await platform.fans.register(
+            email,
+            name,
+            ref.strip() or None,
+            locale=speaker.locale,
+            time_zone=speaker.zone_key if request.cookies.get(TZ_COOKIE) else None,
+        )
+    except (InvalidInput, Conflict) as error:
+        with i18n.speaking(speaker):
+            problem = _join_problem(error)
+        return await render(
+            request,
+            "store/join.html",
+            422,
+            ref=ref,
+            next=safe_next(next),
+            form={"email": email, "name": name},
+            problem=problem,
+            problem_field=error.field,
+            problem_code=error.code,
+        )
+    return sign_in_response(request, next, fan.id)
+
+
+def _join_problem(error: DomainError) -> str:
+    if error.code == "email_taken":
+        return _("This e-mail address is already registered. Sign in instead.")
+    if error.field == "referral_code":
+        return _("We do not know this referral code. Check it, or leave it empty.")
+    if error.field == "email":
+        return _("Please enter a valid e-mail address.")
+    if error.field == "name":
+        return _("Please enter your name.")
+    return error.message
+
+
+@router.get("/signin")
+@friendly
+async def sign_in_form(request: Request, next: str = "") -> Response:
+    return await render(request, "store/signin.html", next=safe_next(next))
+
+
+@router.post("/signin")
+@friendly
+async def sign_in(request: Request) -> Response:
+    """Always the same answer, whether the address is registered or not (no way to probe
+    who is a fan); a registered fan gets the link by e-mail."""
+    if _cross_site(request):
+        return await _refused(request)
+    fields = await read_form(request)
+    email, next = fields.get("email", ""), safe_next(fields.get("next"))
+    platform = platform_of(request)
+    try:
+        address = normalise_email(email)
+    except InvalidInput:
+        with i18n.speaking(speaker_of(request)):
+            problem = _("Please enter a valid e-mail address.")
+        return await render(
+            request, "store/signin.html", 422, next=next, problem=problem, email=email
+        )
+    fan = await platform.store.fans.by_email(address)
+    link = None
+    if fan is not None and not fan.is_erased:
+        token = await _sign_in_token(platform, fan.id, next)
+        link = f"{base_url(request)}/signin/{token}"
+        now = platform.clock.now()
+        note = Notification(
+            new_id("ntf"),
+            fan.id,
+            "sign_in_link",
+            f"Your sign-in link (valid for 15 minutes, once): {link}",
+            now,
+            {"url": link, "expires_at": (now + SIGN_IN_LIFETIME).isoformat()},
+        )
+        await platform.store.notifications.add_many([note])
+    return await render(
+        request,
+        "store/signin_sent.html",
+        email=address,
+        link=link if platform.demo else None,
+    )
+
+
+@router.get("/signin/{token}")
+@friendly
+async def sign_in_link(token: str, request: Request) -> Response:
+    platform = platform_of(request)
+    checked = await _check_sign_in_token(platform, token)
+    if checked is None:
+        with i18n.speaking(speaker_of(request)):
+            title = _("This link does not work")
+            text = _("The sign-in link has expired or was already used. Ask for a new one.")
+        return await error_page(request, 400, title, text)
+    fan_id, target = checked
+    speaker = speaker_of(request)
+    zone = speaker.zone_key if request.cookies.get(TZ_COOKIE) else None
+    await platform.fans.set_language(fan_id, speaker.locale, zone)
+    return sign_in_response(request, target, fan_id)
+
+
+@router.get("/signout")
+@router.post("/signout")
+async def sign_out(request: Request) -> Response:
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(FAN_COOKIE, path="/", httponly=True, samesite="lax")
+    return response
+
+
+@router.get("/language/{code}")
+async def choose_language(code: str, request: Request, next: str = "/") -> Response:
+    """The switcher: remember the language in a cookie (and for a signed-in fan, for
+    their e-mails too), then go back to the page."""
+    locale = i18n.supported(code) or i18n.DEFAULT_LOCALE
+    response = RedirectResponse(safe_next(next), status_code=303)
+    response.set_cookie(
+        LANG_COOKIE, locale, max_age=COOKIE_MAX_AGE, samesite="lax", path="/", httponly=True
+    )
+    fan_id = fan_id_of(request)
+    if fan_id is not None:
+        await platform_of(request).fans.set_language(fan_id, locale, None)
+    return response
+
+
+# -- one-time sign-in links ----------------------------------------------------------
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+async def _sign(platform: Platform, payload: str) -> str:
+    secret = await platform.store.secret("signin")
+    return _b64(hmac.digest(secret, b"signin:" + payload.encode(), "sha256")[:24])
+
+
+async def _sign_in_token(platform: Platform, fan_id: str, target: str) -> str:
+    expires = int((platform.clock.now() + SIGN_IN_LIFETIME).timestamp())
+    payload = f"{fan_id}.{expires}.{_b64(target.encode())}"
+    return f"{payload}.{await _sign(platform, payload)}"
+
+
+async def _check_sign_in_token(platform: Platform, token: str) -> tuple[str, str] | None:
+    payload, _dot, signature = token.rpartition(".")
+    parts = payload.split(".")
+    if len(parts) != 3 or not parts[1].isdigit():
+        return None
+    if not hmac.compare_digest(signature.encode(), (await _sign(platform, payload)).encode()):
+        return None
+    fan_id, expires, target = parts[0], int(parts[1]), parts[2]
+    now = platform.clock.now()
+    if expires < now.timestamp():
+        return None
+    try:
+        path = base64.urlsafe_b64decode(target + "=" * (-len(target) % 4)).decode()
+    except ValueError:
+        return None
+    fan = await platform.store.fans.get(fan_id)
+    if fan is None or fan.is_erased:
+        return None
+    # single use, also across a restart: the link's digest is spent in the store
+    key = "signin:" + hashlib.sha256(signature.encode()).hexdigest()
+    until = now + timedelta(seconds=expires - now.timestamp() + 60)
+    if not await platform.store.links.use(key, until, now):
+        return None
+    return fan_id, safe_next(path)

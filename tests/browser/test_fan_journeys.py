@@ -1,0 +1,180 @@
+"""The fan journeys that used to dead-end, in a real browser (Debian's Chromium driven by
+Playwright): a draw's winner pays; a fan leaves the page and pays later from /me; a
+priority code buys a set-aside unit; the launch page in Dutch and in Chinese.
+Screenshots go to docs/screenshots/store-*.png with SOLDOUT_SCREENSHOTS=1."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from tests.browser.shots import PHONE, shoot
+from tests.support import ServerProcess, create_launch
+
+AMSTERDAM = {"line1": "Keizersgracht 1", "postal_code": "1015 CD", "city": "Amsterdam"}
+
+
+def _join(page: Any, server: ServerProcess, name: str = "Ann Fan") -> str:
+    email = f"{uuid.uuid4().hex[:10]}@fans.test"
+    page.goto(server.base_url + "/join")
+    page.locator("#name").fill(name)
+    page.locator("#email").fill(email)
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/me$"))
+    return email
+
+
+def _pay_with_address(page: Any) -> None:
+    """On the claim page: where to ship (the first time), a test card, pay."""
+    page.locator("#a-line1").fill(AMSTERDAM["line1"])
+    page.locator("#a-postal").fill(AMSTERDAM["postal_code"])
+    page.locator("#a-city").fill(AMSTERDAM["city"])
+    page.locator("#a-country").select_option("NL")
+    page.locator("#a-phone").fill("020 123 4567")
+    page.locator("#card").select_option("tok_ok")
+    page.locator("#pay").click()
+    page.locator("#order-link").wait_for()
+
+
+def test_a_draw_winner_pays_and_the_other_entrant_learns_their_place(
+    browser: Any, store_server: ServerProcess
+) -> None:
+    with store_server.admin() as admin:
+        launch = create_launch(admin, batch={"A": 1}, opens_in=6, mode="draw")
+    lid = launch["id"]
+    people = []
+    try:
+        for name in ("Ann Fan", "Bob Fan"):
+            context = browser.new_context(viewport=PHONE, locale="en-GB")
+            page = context.new_page()
+            _join(page, store_server, name)
+            page.goto(f"{store_server.base_url}/launches/{lid}")
+            page.locator("#reserve", has_text="Enter the draw").click()
+            page.get_by_text("You are in the draw.").wait_for()
+            people.append((context, page))
+        # At the opening the page reloads itself and shows each fan's result.
+        for _, page in people:
+            page.locator("#you .banner").first.wait_for(timeout=20_000)
+        won = [p for _, p in people if p.get_by_text("You won: one SKU A is yours").count()]
+        lost = [p for _, p in people if p not in won]
+        assert (len(won), len(lost)) == (1, 1)
+        assert (
+            "You are number 1 on the backup list for SKU A" in lost[0].locator("#you").inner_text()
+        )
+        winner = won[0]
+        shoot(winner, "store-draw-won")
+        winner.locator("#pay-link").click()
+        winner.wait_for_url(re.compile(r"/claims/"))
+        assert winner.get_by_role("heading", name="You won: SKU A").is_visible()
+        _pay_with_address(winner)
+        winner.locator("#order-link").click()
+        winner.wait_for_url(re.compile(r"/orders/"))
+        assert "(estimated)" in winner.locator("#ship-date").inner_text() or "Not planned" in (
+            winner.locator("#ship-date").inner_text()
+        )
+        assert "Keizersgracht 1" in winner.locator("#ships-to").inner_text()
+    finally:
+        for context, _ in people:
+            context.close()
+
+
+def test_a_fan_leaves_the_page_and_pays_later_from_their_account(
+    browser: Any, store_server: ServerProcess
+) -> None:
+    with store_server.admin() as admin:
+        launch = create_launch(admin, batch={"A": 5}, race="fast")
+    context = browser.new_context(viewport=PHONE, locale="en-GB")
+    page = context.new_page()
+    try:
+        _join(page, store_server)
+        page.goto(f"{store_server.base_url}/launches/{launch['id']}")
+        page.locator("#buy").click()
+        page.get_by_text("You got one!").wait_for()
+        page.goto(store_server.base_url + "/")  # the fan wanders off
+        page.goto(f"{store_server.base_url}/launches/{launch['id']}")
+        page.locator("#buy").click()  # and presses Buy again: one per fan
+        page.get_by_text("You have reached the limit").wait_for()
+        page.locator("#held-link").click()  # the limit message leads to the held claim
+        page.wait_for_url(re.compile(r"/claims/"))
+        page.goto(store_server.base_url + "/me")
+        waiting = page.locator("#waiting")
+        assert "Pay by" in waiting.inner_text()
+        shoot(page, "store-me-waiting")
+        waiting.get_by_role("link", name="Pay").click()
+        page.wait_for_url(re.compile(r"/claims/"))
+        _pay_with_address(page)
+        page.goto(store_server.base_url + "/me")
+        assert "Nothing is waiting for payment." in page.locator("#waiting").inner_text()
+        assert "ship date to follow" in page.locator("#orders").inner_text()  # (no plan yet)
+    finally:
+        context.close()
+
+
+def test_a_priority_code_buys_a_set_aside_unit_of_a_sold_out_launch(
+    browser: Any, store_server: ServerProcess
+) -> None:
+    with store_server.admin() as admin:
+        launch = create_launch(admin, batch={"A": 1}, race="fast")
+        issued = admin.post(
+            f"/api/v1/launches/{launch['id']}/priority-codes", json={"sku": "A", "count": 1}
+        )
+        assert issued.status_code == 201, issued.text
+        code = issued.json()["codes"][0]["code"]
+    context = browser.new_context(viewport=PHONE, locale="en-GB")
+    page = context.new_page()
+    try:
+        _join(page, store_server)
+        page.goto(f"{store_server.base_url}/launches/{launch['id']}")
+        page.locator("#status", has_text="Sold out").wait_for()  # the one unit is set aside
+        page.locator("#buy").click()
+        page.get_by_text("Sold out: every unit open to everyone").wait_for()
+        page.get_by_text("Have a priority code?").click()
+        page.locator("#priority-code").fill("F-NOPE-NOPE-NOPE")
+        page.locator("#buy").click()
+        page.get_by_text("We do not know this priority code").wait_for()
+        page.locator("#priority-code").fill(code.lower())  # typed as it came, any case
+        page.locator("#buy").click()
+        page.get_by_text("You got one!").wait_for()
+        page.locator("#counts tr[data-sku=A] .set-aside", has_text="0").wait_for(timeout=10_000)
+        page.locator("#claim-link").click()
+        page.wait_for_url(re.compile(r"/claims/"))
+        _pay_with_address(page)
+    finally:
+        context.close()
+
+
+def test_the_launch_page_speaks_dutch_and_chinese(
+    browser: Any, store_server: ServerProcess
+) -> None:
+    with store_server.admin() as admin:
+        launch = create_launch(admin, batch={"A": 20, "B": 10}, opens_in=7200, race="fast")
+    url = f"{store_server.base_url}/launches/{launch['id']}"
+    for locale, zone, words, shot in (
+        (
+            "nl-NL",
+            "Europe/Amsterdam",
+            ("De regels", "Opent over", "Reserveringen tot nu toe"),
+            "nl",
+        ),
+        ("zh-CN", "Asia/Shanghai", ("规则", "后开售", "目前预约人数"), "zh"),
+    ):
+        context = browser.new_context(viewport=PHONE, locale=locale, timezone_id=zone)
+        page = context.new_page()
+        try:
+            page.goto(url)
+            page.locator("#countdown", has_text=words[1]).wait_for()
+            text = page.locator("main").inner_text()
+            for word in words:
+                assert word in text, (locale, word)
+            assert page.locator("html").get_attribute("lang") == locale.split("-")[0].replace(
+                "zh", "zh-Hans"
+            )
+            shoot(page, f"store-launch-{shot}")
+            # The switcher: back to English, remembered for the next page.
+            page.get_by_role("link", name="English").click()
+            page.get_by_role("heading", name="The rules").wait_for()
+            page.goto(url)
+            assert page.get_by_role("heading", name="The rules").is_visible()
+        finally:
+            context.close()

@@ -1,0 +1,564 @@
+"""The fan's journeys that used to dead-end, over HTTP in-process (httpx over ASGI, a fake
+clock, the in-memory store): a draw's winner and losers are told and the winner pays; a
+held claim stays reachable after the fan leaves the page; a refunded order shows no ship
+date; the shipping address is taken and checked at payment; a fan takes their data away
+and erases the account; the pages speak Dutch and Chinese; cookies and sign-in links."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from html import unescape
+from typing import Any
+
+import httpx
+import pytest
+
+from soldout.api.app import build_app
+from soldout.clock import FakeClock
+from soldout.services import Platform
+from soldout.services.demo_art import phone_back, phone_front
+from soldout.services.tokens import TokenSigner
+from soldout.store.memory import InMemoryStore
+
+ADMIN = "adm_in_process_token_for_journeys"
+ORIGIN = "http://shop.test"
+AMSTERDAM = {
+    "name": "Ann de Vries",
+    "line1": "Keizersgracht 1",
+    "postal_code": "1015cd",
+    "city": "Amsterdam",
+    "country": "nl",
+    "phone": "020 123 4567",
+}
+
+
+@dataclass
+class Fan:
+    id: str
+    token: str
+    email: str
+    browser: httpx.AsyncClient  # signed in through the storefront (cookie)
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class Shop:
+    platform: Platform
+    clock: FakeClock
+    transport: httpx.ASGITransport
+    api: httpx.AsyncClient  # the maker's token
+    anyone: httpx.AsyncClient
+    product_id: str = ""
+
+    async def launch(self, **fields: Any) -> dict[str, Any]:
+        body = {
+            "product_id": self.product_id,
+            "title": "Model One: first round",
+            "sale_opens_at": (self.clock.now() - timedelta(seconds=1)).isoformat(),
+            "batch": {"A": 5, "B": 5},
+            "race": "fast",
+            **fields,
+        }
+        made = await self.api.post("/api/v1/launches", json=body)
+        assert made.status_code == 201, made.text
+        launch: dict[str, Any] = made.json()
+        return launch
+
+    def browser(self, **cookies: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=self.transport, base_url=ORIGIN, headers={"origin": ORIGIN}, cookies=cookies
+        )
+
+    async def fan(self, name: str = "Ann", **headers: str) -> Fan:
+        """A fan who joined through the storefront's form, as a browser does."""
+        browser = httpx.AsyncClient(
+            transport=self.transport, base_url=ORIGIN, headers={"origin": ORIGIN, **headers}
+        )
+        email = f"{name.lower()}-{uuid.uuid4().hex[:8]}@fans.test"
+        joined = await browser.post("/join", data={"name": name, "email": email, "next": "/me"})
+        assert joined.status_code == 303, joined.text
+        fan = await self.platform.store.fans.by_email(email)
+        assert fan is not None
+        return Fan(fan.id, self.platform.tokens.fan_token(fan.id), email, browser)
+
+    async def claim(self, fan: Fan, launch_id: str, sku: str = "A", **body: Any) -> httpx.Response:
+        return await self.anyone.post(
+            f"/api/v1/launches/{launch_id}/claims",
+            json={"sku": sku, **body},
+            headers={**fan.auth, "idempotency-key": uuid.uuid4().hex},
+        )
+
+    async def pay(self, fan: Fan, claim_id: str, **body: Any) -> httpx.Response:
+        return await self.anyone.post(
+            f"/api/v1/claims/{claim_id}/payment",
+            json={"method": "test", "token": "tok_ok", **body},
+            headers={**fan.auth, "idempotency-key": uuid.uuid4().hex},
+        )
+
+
+@pytest.fixture
+async def shop() -> AsyncIterator[Shop]:
+    clock = FakeClock()
+    platform = Platform(InMemoryStore(), TokenSigner(b"j" * 32, ADMIN), clock=clock)
+    await platform.start(sweep=False)
+    transport = httpx.ASGITransport(app=build_app(platform))
+    async with (
+        httpx.AsyncClient(
+            transport=transport, base_url=ORIGIN, headers={"authorization": f"Bearer {ADMIN}"}
+        ) as api,
+        httpx.AsyncClient(transport=transport, base_url=ORIGIN) as anyone,
+    ):
+        made = await api.post(
+            "/api/v1/products",
+            json={
+                "name": "Model One",
+                "description": "A phone made *with* its fans.",
+                "skus": [
+                    {"code": "A", "name": "Model One black", "price": 19900, "currency": "EUR"},
+                    {"code": "B", "name": "Model One white", "price": 19900, "currency": "EUR"},
+                ],
+            },
+        )
+        assert made.status_code == 201, made.text
+        for sku in ("A", "B"):
+            plan = await api.put(
+                f"/api/v1/products/{made.json()['id']}/skus/{sku}/plan",
+                json={
+                    "starts_on": (clock.now() + timedelta(days=3)).date().isoformat(),
+                    "rates": [
+                        {
+                            "starts_on": (clock.now() + timedelta(days=3)).date().isoformat(),
+                            "units_per_day": 2,
+                        }
+                    ],
+                },
+            )
+            assert plan.status_code == 200, plan.text
+        yield Shop(platform, clock, transport, api, anyone, made.json()["id"])
+    await platform.stop()
+
+
+def text_of(page: httpx.Response) -> str:
+    """The page's words, tags stripped, whitespace folded."""
+    body = re.sub(r"<script.*?</script>", " ", page.text, flags=re.S)
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", body)).split())
+
+
+# -- a draw: winners pay, losers are told their place, backups get the unit -------------
+
+
+async def test_a_draw_winner_is_told_and_pays_losers_learn_their_place(shop: Shop) -> None:
+    opens = shop.clock.now() + timedelta(minutes=10)
+    launch = await shop.launch(
+        mode="draw", batch={"A": 1}, sale_opens_at=opens.isoformat(), payment_window_seconds=900
+    )
+    fans = [await shop.fan(f"Fan{i}") for i in range(3)]
+    for fan in fans:
+        entered = await fan.browser.post(
+            f"/api/v1/launches/{launch['id']}/reservations",
+            json={"sku": "A"},
+            headers={"x-soldout-web": "1"},
+        )
+        assert entered.status_code == 201, entered.text
+    page = text_of(await fans[0].browser.get(f"/launches/{launch['id']}"))
+    assert "You are in the draw for Model One black" in page
+
+    shop.clock.set(opens)
+    await shop.platform.engine.expire_due()  # the sweeper's wake-up at the opening draws
+
+    winners = [f for f in fans if shop.platform.fans.held_claims(f.id)]
+    assert len(winners) == 1
+    winner = winners[0]
+    losers = [f for f in fans if f is not winner]
+    (held,) = shop.platform.fans.held_claims(winner.id)
+
+    launch_page = await winner.browser.get(f"/launches/{launch['id']}")
+    words = text_of(launch_page)
+    assert "You won: one Model One black is yours if you pay by" in words
+    assert f'href="/claims/{held.id}"' in launch_page.text
+    me = await winner.browser.get("/me")
+    assert "Waiting for your payment" in text_of(me)
+    assert f'href="/claims/{held.id}"' in me.text
+    assert "You won: one Model One black is held for you." in text_of(me)  # the message
+
+    places = set()
+    for loser in losers:
+        said = text_of(await loser.browser.get(f"/launches/{launch['id']}"))
+        found = re.search(r"You are number (\d+) on the backup list for Model One black", said)
+        assert found, said
+        places.add(int(found.group(1)))
+        notes = await shop.platform.fans.notifications(loser.id, 10)
+        assert [n.kind for n in notes][:1] == ["draw_lost"]
+    assert places == {1, 2}
+
+    paid = await shop.pay(winner, held.id, shipping=AMSTERDAM)
+    assert paid.status_code == 200, paid.text
+    order_page = await winner.browser.get(f"/orders/{paid.json()['id']}")
+    assert "Ships to Ann de Vries Keizersgracht 1 1015 CD Amsterdam Netherlands" in text_of(
+        order_page
+    )
+
+
+async def test_a_backup_gets_the_unit_a_winner_lets_go_and_is_told(shop: Shop) -> None:
+    opens = shop.clock.now() + timedelta(minutes=10)
+    launch = await shop.launch(mode="draw", batch={"A": 1}, sale_opens_at=opens.isoformat())
+    fans = [await shop.fan(f"Fan{i}") for i in range(2)]
+    for fan in fans:
+        await fan.browser.post(
+            f"/api/v1/launches/{launch['id']}/reservations",
+            json={"sku": "A"},
+            headers={"x-soldout-web": "1"},
+        )
+    shop.clock.set(opens)
+    await shop.platform.engine.expire_due()
+    winner = next(f for f in fans if shop.platform.fans.held_claims(f.id))
+    backup = next(f for f in fans if f is not winner)
+    (won,) = shop.platform.fans.held_claims(winner.id)
+
+    released = await shop.anyone.delete(f"/api/v1/claims/{won.id}", headers=winner.auth)
+    assert released.status_code == 200, released.text
+    await shop.platform.engine.drain_background()
+
+    (passed,) = shop.platform.fans.held_claims(backup.id)
+    words = text_of(await backup.browser.get(f"/launches/{launch['id']}"))
+    assert "You won: one Model One black is yours if you pay by" in words
+    me = text_of(await backup.browser.get("/me"))
+    assert "A unit came back and you were next on the backup list" in me
+    mine = await shop.anyone.get("/api/v1/me/claims", headers=backup.auth)
+    assert [c["id"] for c in mine.json()] == [passed.id]
+
+
+# -- a held claim stays reachable -----------------------------------------------------------
+
+
+async def test_a_held_claim_is_listed_with_its_deadline_after_the_fan_leaves(shop: Shop) -> None:
+    launch = await shop.launch(payment_window_seconds=600)
+    fan = await shop.fan()
+    held = await shop.claim(fan, launch["id"])
+    assert held.status_code == 201, held.text
+    claim_id = held.json()["id"]
+
+    listed = await shop.anyone.get("/api/v1/me/claims", headers=fan.auth)
+    assert listed.status_code == 200
+    assert [(c["id"], c["state"], c["expires_at"]) for c in listed.json()] == [
+        (claim_id, "held", held.json()["expires_at"])
+    ]
+    me = await fan.browser.get("/me")
+    assert f'href="/claims/{claim_id}"' in me.text
+    assert "Pay by" in text_of(me)
+    # Buying again: the launch page knows which claim the limit message should point to.
+    again = await shop.claim(fan, launch["id"])
+    assert again.json()["error"]["code"] == "limit_reached"
+    page = await fan.browser.get(f"/launches/{launch['id']}")
+    assert f'data-held-claim="{claim_id}"' in page.text
+
+    shop.clock.advance(601)
+    await shop.platform.engine.expire_due()
+    assert (await shop.anyone.get("/api/v1/me/claims", headers=fan.auth)).json() == []
+    assert "Nothing is waiting for payment." in text_of(await fan.browser.get("/me"))
+
+
+async def test_another_fans_claims_are_never_listed(shop: Shop) -> None:
+    launch = await shop.launch()
+    ann, bob = await shop.fan("Ann"), await shop.fan("Bob")
+    assert (await shop.claim(ann, launch["id"])).status_code == 201
+    assert (await shop.anyone.get("/api/v1/me/claims", headers=bob.auth)).json() == []
+    assert (await shop.anyone.get("/api/v1/me/claims")).status_code == 401
+
+
+# -- a refunded order ---------------------------------------------------------------------------
+
+
+async def test_a_refunded_order_shows_no_ship_date(shop: Shop) -> None:
+    launch = await shop.launch()
+    fan = await shop.fan()
+    held = await shop.claim(fan, launch["id"])
+    paid = await shop.pay(fan, held.json()["id"], shipping=AMSTERDAM)
+    order_id = paid.json()["id"]
+    assert paid.json()["ship_date"] is not None
+    before = text_of(await fan.browser.get(f"/orders/{order_id}"))
+    assert "(estimated)" in before
+
+    cancelled = await shop.anyone.post(f"/api/v1/orders/{order_id}/cancel", headers=fan.auth)
+    assert cancelled.status_code == 200, cancelled.text
+    html = await fan.browser.get(f"/orders/{order_id}")
+    page = text_of(html)
+    assert "Refunded" in page
+    assert "This order will not ship." in page
+    assert "(estimated)" not in page
+    assert 'id="ship-date"' not in html.text  # (its history still says it was once dated)
+    me = text_of(await fan.browser.get("/me"))
+    assert "Refunded" in me
+    assert "Ships around" not in me
+
+
+# -- where to ship ---------------------------------------------------------------------------------
+
+
+async def test_the_address_is_checked_before_any_money_moves(shop: Shop) -> None:
+    launch = await shop.launch()
+    fan = await shop.fan()
+    claim_id = (await shop.claim(fan, launch["id"])).json()["id"]
+    wrong = await shop.pay(fan, claim_id, shipping={**AMSTERDAM, "postal_code": "ABCDE"})
+    assert wrong.status_code == 422
+    assert wrong.json()["error"]["field"] == "shipping.postal_code"
+    assert shop.platform.engine.checkout.payments_of(claim_id) == []  # nothing asked
+    assert (await shop.platform.fans.fan(fan.id)).shipping is None  # nothing kept
+    no_phone = await shop.pay(fan, claim_id, shipping={**AMSTERDAM, "phone": "12"})
+    assert no_phone.json()["error"]["field"] == "shipping.phone"
+    unknown = await shop.pay(fan, claim_id, shipping={**AMSTERDAM, "country": "XX"})
+    assert unknown.json()["error"]["field"] == "shipping.country"
+
+    paid = await shop.pay(fan, claim_id, shipping=AMSTERDAM)
+    assert paid.status_code == 200, paid.text
+    order = shop.platform.engine.orders.get(paid.json()["id"])
+    assert order is not None
+    assert order.shipping is not None
+    assert (order.shipping.postal_code, order.shipping.country, order.shipping.phone) == (
+        "1015 CD",
+        "NL",
+        "+31201234567",
+    )
+    # The fan moves: their next order ships to the new address, this one keeps its own.
+    moved = await shop.anyone.put(
+        "/api/v1/me/shipping",
+        json={**AMSTERDAM, "line1": "Prinsengracht 2", "postal_code": "1016 GV"},
+        headers=fan.auth,
+    )
+    assert moved.status_code == 200, moved.text
+    assert order.shipping.line1 == "Keizersgracht 1"
+
+
+async def test_the_address_form_says_what_is_wrong_and_keeps_what_was_typed(shop: Shop) -> None:
+    fan = await shop.fan()
+    form = await fan.browser.get("/me/address")
+    assert form.status_code == 200
+    assert '<option value="NL"' in form.text
+    refused = await fan.browser.post(
+        "/me/address", data={**AMSTERDAM, "postal_code": "99", "next": "/me"}
+    )
+    assert refused.status_code == 422
+    assert "This postal code does not look right for the country chosen." in text_of(refused)
+    assert 'value="Keizersgracht 1"' in refused.text
+    assert re.search(r'name="postal_code"[^>]*aria-invalid="true"', refused.text)
+    saved = await fan.browser.post("/me/address", data={**AMSTERDAM, "next": "/me"})
+    assert saved.status_code == 303
+    assert "Keizersgracht 1" in text_of(await fan.browser.get("/me"))
+
+
+async def test_fans_sharing_an_address_given_in_the_shop_are_duplicate_buyers(
+    shop: Shop,
+) -> None:
+    launch = await shop.launch(duplicate_rule="cancel", duplicate_limit=1)
+    ann, bob = await shop.fan("Ann"), await shop.fan("Bob")
+    for fan in (ann, bob):
+        saved = await shop.anyone.put("/api/v1/me/shipping", json=AMSTERDAM, headers=fan.auth)
+        assert saved.status_code == 200
+    refused = await shop.claim(bob, launch["id"])
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["code"] == "duplicate_buyer"
+
+
+# -- the fan's data --------------------------------------------------------------------------------
+
+
+async def test_a_fan_downloads_their_data(shop: Shop) -> None:
+    launch = await shop.launch()
+    fan = await shop.fan()
+    claim_id = (await shop.claim(fan, launch["id"])).json()["id"]
+    order_id = (await shop.pay(fan, claim_id, shipping=AMSTERDAM)).json()["id"]
+    download = await fan.browser.get("/me/data")
+    assert download.status_code == 200
+    assert "attachment" in download.headers["content-disposition"]
+    data = download.json()
+    assert data["fan"]["email"] == fan.email
+    assert data["fan"]["shipping"]["city"] == "Amsterdam"
+    assert [c["id"] for c in data["claims"]] == [claim_id]
+    assert [o["id"] for o in data["orders"]] == [order_id]
+    assert data["orders"][0]["shipping"]["line1"] == "Keizersgracht 1"
+    assert [p["state"] for p in data["payments"]] == ["captured"]
+    assert {n["kind"] for n in data["notifications"]} >= {"order_confirmed"}
+    assert data == (await shop.anyone.get("/api/v1/me/data", headers=fan.auth)).json()
+
+
+async def test_erasing_waits_for_open_orders_then_forgets_the_fan(shop: Shop) -> None:
+    launch = await shop.launch(per_fan_limit=2)
+    fan = await shop.fan()
+    claim_id = (await shop.claim(fan, launch["id"])).json()["id"]
+    order_id = (await shop.pay(fan, claim_id, shipping=AMSTERDAM)).json()["id"]
+    held = await shop.claim(fan, launch["id"], "B")
+    assert held.status_code == 201
+
+    refused = await shop.anyone.delete("/api/v1/me", headers=fan.auth)
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "orders_in_progress"
+    page = await fan.browser.post("/me/delete", data={"confirm": "erase"})
+    assert page.status_code == 409
+    assert order_id in page.text
+
+    assert (
+        await shop.anyone.post(f"/api/v1/orders/{order_id}/cancel", headers=fan.auth)
+    ).is_success
+    unconfirmed = await fan.browser.post("/me/delete", data={})
+    assert unconfirmed.status_code == 422
+    erased = await fan.browser.post("/me/delete", data={"confirm": "erase"})
+    assert erased.status_code == 200
+    assert "Account erased" in text_of(erased)
+
+    record = await shop.platform.store.fans.get(fan.id)
+    assert record is not None
+    assert record.is_erased
+    assert fan.email not in (record.email, record.name)
+    assert record.shipping is None
+    assert record.phone is None
+    assert record.address is None
+    assert await shop.platform.store.fans.by_email(fan.email) is None
+    order = await shop.platform.store.orders.for_fan(fan.id)
+    assert [(o.id, o.total, o.shipping) for o in order] == [(order_id, 19900, None)]
+    assert await shop.platform.fans.notifications(fan.id, 10) == []
+    assert shop.platform.fans.held_claims(fan.id) == []  # the held unit went back
+    # Every token of the fan stops working: the API's bearer and the browser's cookie.
+    assert (await shop.anyone.get("/api/v1/me/claims", headers=fan.auth)).status_code == 401
+    assert (await fan.browser.get("/me")).status_code == 303
+    # and no sign-in link is sent to the old address
+    sent = await shop.anyone.post("/signin", data={"email": fan.email}, headers={"origin": ORIGIN})
+    assert sent.status_code == 200
+    assert await shop.platform.store.notifications.due_emails(shop.clock.now(), 100) == []
+
+
+# -- languages, time zones, cookies, sign-in links ------------------------------------------------
+
+
+async def test_pages_speak_the_browsers_language_or_the_chosen_one(shop: Shop) -> None:
+    launch = await shop.launch(sale_opens_at=(shop.clock.now() + timedelta(hours=2)).isoformat())
+    page = await shop.anyone.get(
+        f"/launches/{launch['id']}", headers={"accept-language": "nl-NL,nl;q=0.9,en;q=0.5"}
+    )
+    assert '<html lang="nl">' in page.text
+    words = text_of(page)
+    assert "Kopen" in words or "Meld je aan om te kopen" in words
+    assert "€ 199,00" in words  # money in the Dutch way
+    chinese = await shop.anyone.get(
+        f"/launches/{launch['id']}", headers={"accept-language": "zh-CN"}
+    )
+    assert '<html lang="zh-Hans">' in chinese.text
+    assert "规则" in text_of(chinese)
+    assert page.headers["content-language"] == "nl"
+
+    switched = await shop.anyone.get(
+        "/language/zh_Hans", params={"next": f"/launches/{launch['id']}"}
+    )
+    assert switched.status_code == 303
+    assert switched.headers["location"] == f"/launches/{launch['id']}"
+    async with shop.browser(soldout_lang="zh_Hans") as chooser:
+        chosen = await chooser.get(f"/launches/{launch['id']}", headers={"accept-language": "nl"})
+    assert '<html lang="zh-Hans">' in chosen.text
+    evil = await shop.anyone.get("/language/nl", params={"next": "//evil.example/"})
+    assert evil.headers["location"] == "/me"
+
+
+async def test_times_are_shown_in_the_fans_zone_with_the_zone_named(shop: Shop) -> None:
+    opens = shop.clock.now().replace(hour=12, minute=0, second=0) + timedelta(days=1)
+    launch = await shop.launch(sale_opens_at=opens.isoformat())
+    path = f"/launches/{launch['id']}"
+    async with shop.browser(soldout_tz="Europe/Amsterdam") as amsterdam:
+        assert "13:00 (Central European Time)" in text_of(await amsterdam.get(path))
+    async with shop.browser(soldout_tz="Asia/Shanghai", soldout_lang="zh_Hans") as shanghai:
+        assert "20:00 (中国时间)" in text_of(await shanghai.get(path))
+    async with shop.browser(soldout_tz="Mars/Base") as nowhere:
+        assert "12:00 (UTC)" in text_of(await nowhere.get(path))
+
+
+async def test_the_fan_cookie_is_lax_and_the_admins_strict(shop: Shop) -> None:
+    browser = httpx.AsyncClient(
+        transport=shop.transport, base_url=ORIGIN, headers={"origin": ORIGIN}
+    )
+    async with browser:
+        joined = await browser.post(
+            "/join", data={"name": "Ann", "email": f"{uuid.uuid4().hex[:8]}@fans.test"}
+        )
+        fan_cookie = joined.headers["set-cookie"].lower()
+        assert "samesite=lax" in fan_cookie
+        assert "httponly" in fan_cookie
+        admin = await browser.post("/admin/signin", data={"token": ADMIN})
+        assert "samesite=strict" in admin.headers["set-cookie"].lower()
+        # A cross-site form post is refused even with the cookie a Lax policy may send.
+        forged = await browser.post(
+            "/me/address", data=AMSTERDAM, headers={"origin": "http://evil.example"}
+        )
+        assert forged.status_code == 403
+
+
+async def test_a_sign_in_link_is_sent_and_works_once(shop: Shop) -> None:
+    fan = await shop.fan()
+    asked = await shop.anyone.post(
+        "/signin", data={"email": fan.email.upper(), "next": "/me"}, headers={"origin": ORIGIN}
+    )
+    assert asked.status_code == 200
+    assert "signin-link" not in asked.text  # not demo mode: the link goes by e-mail only
+    outbox = await shop.platform.store.notifications.due_emails(shop.clock.now(), 10)
+    links = [e.notification.data["url"] for e in outbox if e.notification.kind == "sign_in_link"]
+    assert len(links) == 1
+    assert [e.to for e in outbox if e.notification.kind == "sign_in_link"] == [fan.email]
+    path = links[0].removeprefix(ORIGIN)
+    async with httpx.AsyncClient(transport=shop.transport, base_url=ORIGIN) as phone:
+        first = await phone.get(path)
+        assert first.status_code == 303
+        assert first.headers["location"] == "/me"
+        assert "samesite=lax" in first.headers["set-cookie"].lower()
+        assert (await phone.get("/me")).status_code == 200
+        again = await phone.get(path)
+        assert again.status_code == 400
+    unknown = await shop.anyone.post(
+        "/signin", data={"email": "nobody@fans.test"}, headers={"origin": ORIGIN}
+    )
+    assert unknown.status_code == 200
+    assert text_of(unknown).count("a sign-in link is on its way") == 1
+
+
+# -- a launch page fans want to share -------------------------------------------------------
+
+
+async def test_a_launch_page_shows_its_pictures_story_and_a_share_preview(shop: Shop) -> None:
+    for picture in (phone_front(), phone_back()):
+        added = await shop.api.post(
+            f"/api/v1/products/{shop.product_id}/images",
+            files={"image": ("phone.png", picture, "image/png")},
+        )
+        assert added.status_code == 201, added.text
+    story = "## Made with fans\n\nRead <script>alert(1)</script> **this**."
+    changed = await shop.api.patch(
+        f"/api/v1/products/{shop.product_id}",
+        json={"description": story, "specs": [{"label": "Weight", "value": "178 g"}]},
+    )
+    assert changed.status_code == 200, changed.text
+    launch = await shop.launch()
+    fan = await shop.fan()
+    page = await fan.browser.get(f"/launches/{launch['id']}")
+    html = page.text
+    image = changed.json()["images"][0]["id"]
+    assert f'<meta property="og:image" content="{ORIGIN}/media/{image}-og">' in html
+    assert '<meta name="twitter:card" content="summary_large_image">' in html
+    assert f'<meta property="og:url" content="{ORIGIN}/launches/{launch["id"]}">' in html
+    assert '<meta property="og:title" content="Model One: first round">' in html
+    assert re.search(r'<img id="hero-image" src="/media/img_\w+-960" srcset="[^"]+ 480w', html)
+    assert html.count('class="thumb-button"') == 2
+    assert "<h2>Made with fans</h2>" in html
+    assert "<script>alert(1)</script>" not in html
+    assert "<strong>this</strong>" in html
+    assert "Weight 178 g" in text_of(page)
+    # The share link is the fan's own referral link to this launch.
+    me = await shop.platform.store.fans.get(fan.id)
+    assert me is not None
+    share = f"{ORIGIN}/join?ref={me.referral_code}&amp;next=/launches/{launch['id']}"
+    assert f'data-url="{share}"' in html
+    og = await shop.anyone.get(f"/media/{image}-og")
+    assert (og.status_code, og.headers["content-type"]) == (200, "image/jpeg")
+    assert "immutable" in og.headers["cache-control"]
