@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import socket
@@ -172,9 +173,33 @@ def create_launch(
     return result
 
 
-def register(client: httpx.Client, name: str | None = None) -> dict[str, Any]:
+_ADDRESSES = itertools.count(1)
+
+
+def shipping_address(name: str = "Ann Fan") -> dict[str, str]:
+    """A shipping address of its own (street and phone unique in this run, so fans made
+    with it are never taken for duplicate buyers)."""
+    n = next(_ADDRESSES)
+    return {
+        "name": name,
+        "line1": f"Teststraat {n}",
+        "postal_code": "1015 CD",
+        "city": "Amsterdam",
+        "country": "NL",
+        "phone": f"+31 20 5{n % 1_000_000:06d}",
+    }
+
+
+def register(
+    client: httpx.Client, name: str | None = None, *, with_address: bool = True
+) -> dict[str, Any]:
+    """A fan made over the API; with a shipping address unless told otherwise (paying
+    needs one)."""
     name = name or uuid.uuid4().hex[:12]
-    response = client.post("/api/v1/fans", json={"email": f"{name}@fans.test", "name": name})
+    body: dict[str, Any] = {"email": f"{name}@fans.test", "name": name}
+    if with_address:
+        body["shipping"] = shipping_address(name)
+    response = client.post("/api/v1/fans", json=body)
     assert response.status_code == 201, response.text
     fan: dict[str, Any] = response.json()
     return fan

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 from playwright.sync_api import Browser, Page, ViewportSize, expect
 
-from tests.support import ADMIN_TOKEN, ServerProcess
+from tests.support import ADMIN_TOKEN, ServerProcess, shipping_address
 
 # Screenshots go to docs/screenshots with SOLDOUT_SCREENSHOTS=1 (to refresh the docs);
 # otherwise to a scratch directory, so a test run never changes tracked files.
@@ -43,9 +43,8 @@ class Crowd(threading.Thread):
                 if self.stop.wait(0.12):
                     return
                 name = uuid.uuid4().hex[:10]
-                fan = client.post(
-                    "/api/v1/fans", json={"email": f"{name}@crowd.test", "name": name}
-                )
+                body = {"email": f"{name}@crowd.test", "name": name}
+                fan = client.post("/api/v1/fans", json={**body, "shipping": shipping_address()})
                 auth = {"authorization": f"Bearer {fan.json()['token']}"}
                 made = client.post(
                     f"/api/v1/launches/{self.launch_id}/claims",

@@ -36,7 +36,7 @@ from soldout.reports.build import build_report
 from soldout.services import Platform
 from soldout.services.tokens import TokenSigner
 from soldout.store.memory import InMemoryStore
-from tests.support import ADMIN_TOKEN, free_port
+from tests.support import ADMIN_TOKEN, free_port, shipping_address
 
 SHOTS = (
     Path(__file__).resolve().parents[2] / "docs" / "screenshots"
@@ -183,7 +183,8 @@ def run_a_sale(shop: LiveShop) -> None:
             if what == "claim":
                 name = f"fan{fan:03d}"
                 email = f"{name}.{uuid.uuid4().hex[:4]}@fans.test"
-                made = http.post("/api/v1/fans", json={"email": email, "name": f"Fan {fan}"})
+                body = {"email": email, "name": f"Fan {fan}", "shipping": shipping_address()}
+                made = http.post("/api/v1/fans", json=body)
                 assert made.status_code == 201, made.text
                 fans[fan] = {**made.json(), "email": email}
                 code = rng.choices([s[0] for s in skus], weights=[5, 3, 2])[0]

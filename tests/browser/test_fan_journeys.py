@@ -55,7 +55,7 @@ def test_a_draw_winner_pays_and_the_other_entrant_learns_their_place(
             people.append((context, page))
         # At the opening the page reloads itself and shows each fan's result.
         for _, page in people:
-            page.locator("#you .banner").first.wait_for(timeout=20_000)
+            page.locator("#you .banner").first.wait_for(timeout=30_000)
         won = [p for _, p in people if p.get_by_text("You won: one SKU A is yours").count()]
         lost = [p for _, p in people if p not in won]
         assert (len(won), len(lost)) == (1, 1)

@@ -26,7 +26,7 @@ from typing import Any
 
 import h11
 
-from tests.support import ADMIN_TOKEN, ServerProcess, create_launch
+from tests.support import ADMIN_TOKEN, ServerProcess, create_launch, shipping_address
 
 REFUSALS = {"sold_out", "limit_reached", "insufficient_stock"}
 
@@ -204,7 +204,7 @@ class Outages:
     async def register(self, count: int) -> list[Fan]:
         async def one() -> Fan:
             name = uuid.uuid4().hex[:12]
-            body = {"email": f"{name}@fans.test", "name": name}
+            body = {"email": f"{name}@fans.test", "name": name, "shipping": shipping_address()}
             answer = await call(self.server.port, "POST", "/api/v1/fans", body=body)
             assert answer.status == 201, answer.body
             return Fan(answer.body["id"], answer.body["token"])

@@ -22,7 +22,16 @@ from typing import Any, TypeVar
 
 import httpx
 
-from tests.support import ServerProcess, claim, create_launch, error, iso, now, register
+from tests.support import (
+    ServerProcess,
+    claim,
+    create_launch,
+    error,
+    iso,
+    now,
+    register,
+    shipping_address,
+)
 
 T = TypeVar("T")
 
@@ -116,7 +125,12 @@ def register_referred(client: httpx.Client, referral_code: str) -> dict[str, Any
     name = uuid.uuid4().hex[:12]
     response = client.post(
         "/api/v1/fans",
-        json={"email": f"{name}@fans.test", "name": name, "referral_code": referral_code},
+        json={
+            "email": f"{name}@fans.test",
+            "name": name,
+            "referral_code": referral_code,
+            "shipping": shipping_address(name),
+        },
     )
     assert response.status_code == 201, response.text
     fan: dict[str, Any] = response.json()

@@ -19,7 +19,7 @@ import pytest
 from babel.dates import format_date
 
 from tests.mailbox import Mailbox
-from tests.support import ServerProcess, claim, create_launch, free_port
+from tests.support import ServerProcess, claim, create_launch, free_port, shipping_address
 
 FROM = "Model Makers <shop@makers.test>"
 T = TypeVar("T")
@@ -58,7 +58,9 @@ def server(tmp_path: Path, mailbox: Mailbox) -> Iterator[ServerProcess]:
 
 def join(client: httpx.Client, name: str) -> dict[str, Any]:
     email = f"{name.lower()}-{uuid.uuid4().hex[:6]}@fans.test"
-    response = client.post("/api/v1/fans", json={"email": email, "name": name})
+    response = client.post(
+        "/api/v1/fans", json={"email": email, "name": name, "shipping": shipping_address(name)}
+    )
     assert response.status_code == 201, response.text
     fan: dict[str, Any] = response.json()
     fan["email"] = email

@@ -31,6 +31,7 @@ from tests.support import (
     iso,
     now,
     register,
+    shipping_address,
 )
 
 T = TypeVar("T")
@@ -115,6 +116,7 @@ def held(client: httpx.Client, launch_id: str, fan: dict[str, Any], **kw: Any) -
 
 
 def pay(client: httpx.Client, claim_id: str, fan: dict[str, Any]) -> dict[str, Any]:
+    """Pay, shipping to the address the fan has on file."""
     response = client.post(
         f"/api/v1/claims/{claim_id}/payment",
         json={"method": "test", "token": "tok_ok"},
@@ -139,9 +141,11 @@ def issue_codes(admin: httpx.Client, launch_id: str, **body: Any) -> list[dict[s
 
 
 def register_at(client: httpx.Client, address: str) -> dict[str, Any]:
+    """A fan whose shipping address is `address` (in Amsterdam; a phone of their own)."""
     name = uuid.uuid4().hex[:12]
+    shipping = {**shipping_address(name), "line1": address}
     response = client.post(
-        "/api/v1/fans", json={"email": f"{name}@fans.test", "name": name, "address": address}
+        "/api/v1/fans", json={"email": f"{name}@fans.test", "name": name, "shipping": shipping}
     )
     assert response.status_code == 201, response.text
     fan: dict[str, Any] = response.json()

@@ -106,7 +106,9 @@ class Shop:
 @pytest.fixture
 async def shop() -> AsyncIterator[Shop]:
     clock = FakeClock()
-    platform = Platform(InMemoryStore(), TokenSigner(b"j" * 32, ADMIN), clock=clock)
+    platform = Platform(
+        InMemoryStore(), TokenSigner(b"j" * 32, ADMIN), clock=clock, public_url=ORIGIN
+    )
     await platform.start(sweep=False)
     transport = httpx.ASGITransport(app=build_app(platform))
     async with (
@@ -336,6 +338,24 @@ async def test_the_address_is_checked_before_any_money_moves(shop: Shop) -> None
     assert order.shipping.line1 == "Keizersgracht 1"
 
 
+async def test_no_order_is_taken_that_nobody_could_ship(shop: Shop) -> None:
+    launch = await shop.launch()
+    fan = await shop.fan()
+    claim_id = (await shop.claim(fan, launch["id"])).json()["id"]
+    refused = await shop.pay(fan, claim_id)
+    assert refused.status_code == 422
+    assert (refused.json()["error"]["code"], refused.json()["error"]["field"]) == (
+        "shipping_required",
+        "shipping",
+    )
+    assert shop.platform.engine.checkout.payments_of(claim_id) == []  # the provider not asked
+    saved = await shop.anyone.put("/api/v1/me/shipping", json=AMSTERDAM, headers=fan.auth)
+    assert saved.status_code == 200
+    paid = await shop.pay(fan, claim_id)  # the address on file will do
+    assert paid.status_code == 200, paid.text
+    assert paid.json()["id"] in {o.id for o in await shop.platform.fans.orders_of(fan.id)}
+
+
 async def test_the_address_form_says_what_is_wrong_and_keeps_what_was_typed(shop: Shop) -> None:
     fan = await shop.fan()
     form = await fan.browser.get("/me/address")
@@ -385,6 +405,11 @@ async def test_a_fan_downloads_their_data(shop: Shop) -> None:
     assert data["orders"][0]["shipping"]["line1"] == "Keizersgracht 1"
     assert [p["state"] for p in data["payments"]] == ["captured"]
     assert {n["kind"] for n in data["notifications"]} >= {"order_confirmed"}
+    # Each export passes over the sale's record: one every ten seconds per fan.
+    again = await shop.anyone.get("/api/v1/me/data", headers=fan.auth)
+    assert again.status_code == 429
+    assert "Try again in a few seconds" in text_of(await fan.browser.get("/me/data"))
+    shop.clock.advance(10)
     assert data == (await shop.anyone.get("/api/v1/me/data", headers=fan.auth)).json()
 
 
@@ -422,6 +447,12 @@ async def test_erasing_waits_for_open_orders_then_forgets_the_fan(shop: Shop) ->
     assert await shop.platform.store.fans.by_email(fan.email) is None
     order = await shop.platform.store.orders.for_fan(fan.id)
     assert [(o.id, o.total, o.shipping) for o in order] == [(order_id, 19900, None)]
+    # nor does what the maker reads from memory (the export, the order's page) keep it
+    export = await shop.api.get("/api/v1/orders.csv")
+    assert order_id in export.text
+    assert "Keizersgracht" not in export.text
+    listed = await shop.api.get("/api/v1/orders")
+    assert all(o["shipping"] is None for o in listed.json()["orders"] if o["id"] == order_id)
     assert await shop.platform.fans.notifications(fan.id, 10) == []
     assert shop.platform.fans.held_claims(fan.id) == []  # the held unit went back
     # Every token of the fan stops working: the API's bearer and the browser's cookie.
@@ -509,13 +540,29 @@ async def test_a_sign_in_link_is_sent_and_works_once(shop: Shop) -> None:
     assert [e.to for e in outbox if e.notification.kind == "sign_in_link"] == [fan.email]
     path = links[0].removeprefix(ORIGIN)
     async with httpx.AsyncClient(transport=shop.transport, base_url=ORIGIN) as phone:
-        first = await phone.get(path)
+        scanned = await phone.get(path)  # a mail scanner opening the link spends nothing
+        assert scanned.status_code == 200
+        assert f'action="{path}"' in scanned.text
+        assert (await phone.get(path)).status_code == 200
+        first = await phone.post(path)  # the fan's press on the page's button
         assert first.status_code == 303
         assert first.headers["location"] == "/me"
         assert "samesite=lax" in first.headers["set-cookie"].lower()
         assert (await phone.get("/me")).status_code == 200
-        again = await phone.get(path)
-        assert again.status_code == 400
+        assert (await phone.post(path)).status_code == 400
+        assert (await phone.get(path)).status_code == 400
+        forged = await phone.post(path, headers={"origin": "http://evil.example"})
+        assert forged.status_code == 403
+    # asking again at once sends nothing new (one a minute, five an hour per address)
+    again = await shop.anyone.post("/signin", data={"email": fan.email}, headers={"origin": ORIGIN})
+    assert again.status_code == 200
+    assert "a sign-in link is on its way" in text_of(again)  # the same words either way
+    outbox = await shop.platform.store.notifications.due_emails(shop.clock.now(), 10)
+    assert sum(e.notification.kind == "sign_in_link" for e in outbox) == 1
+    shop.clock.advance(61)
+    await shop.anyone.post("/signin", data={"email": fan.email}, headers={"origin": ORIGIN})
+    outbox = await shop.platform.store.notifications.due_emails(shop.clock.now(), 10)
+    assert sum(e.notification.kind == "sign_in_link" for e in outbox) == 2
     unknown = await shop.anyone.post(
         "/signin", data={"email": "nobody@fans.test"}, headers={"origin": ORIGIN}
     )
@@ -562,3 +609,17 @@ async def test_a_launch_page_shows_its_pictures_story_and_a_share_preview(shop: 
     og = await shop.anyone.get(f"/media/{image}-og")
     assert (og.status_code, og.headers["content-type"]) == (200, "image/jpeg")
     assert "immutable" in og.headers["cache-control"]
+
+
+async def test_a_forged_host_never_reaches_a_sign_in_link(shop: Shop) -> None:
+    """Anyone can ask for a fan's link with any Host header; the link is built from the
+    shop's own address, so it can only ever lead back to the shop."""
+    fan = await shop.fan()
+    asked = await shop.anyone.post(
+        "/signin", data={"email": fan.email}, headers={"host": "evil.example"}
+    )
+    assert asked.status_code == 200
+    outbox = await shop.platform.store.notifications.due_emails(shop.clock.now(), 10)
+    (note,) = [e.notification for e in outbox if e.notification.kind == "sign_in_link"]
+    assert note.data["url"].startswith(f"{ORIGIN}/signin/")
+    assert note.data["path"].startswith("/signin/")

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support import ServerProcess, claim, error, iso, now, register
+from tests.support import ServerProcess, claim, error, iso, now, register, shipping_address
 
 D = date(2031, 3, 10)  # the first production day of every plan here
 
@@ -691,7 +691,11 @@ def test_the_csv_export_has_one_row_per_order_and_defuses_formulas(
     plain = buy_many(anyone, sale, 2)
     sly_fan = anyone.post(
         "/api/v1/fans",
-        json={"email": f"sly-{uuid.uuid4().hex[:8]}@fans.test", "name": '=HYPERLINK("x")'},
+        json={
+            "email": f"sly-{uuid.uuid4().hex[:8]}@fans.test",
+            "name": '=HYPERLINK("x")',
+            "shipping": shipping_address(),
+        },
     )
     assert sly_fan.status_code == 201, sly_fan.text
     sly = buy(anyone, sale, fan=sly_fan.json())

@@ -250,6 +250,13 @@ async def test_image_uploads_are_checked(shop: tuple[Platform, httpx.AsyncClient
         "/api/v1/products", content=b"x" * 70_000, headers={**ADMIN, "content-type": "text/plain"}
     )
     assert error(elsewhere)[:2] == (413, "payload_too_large")  # the larger limit is for images
+    anonymous = await client.post(  # a large body only from who could be the maker
+        url, files={"image": ("photo.jpg", b"x" * 200_000, "image/jpeg")}
+    )
+    assert error(anonymous)[:2] == (413, "payload_too_large")
+    for path in ("/admin/products", "/admin/shop"):
+        forged = await client.post(path, content=b"x" * 200_000, headers={"content-type": "a/b"})
+        assert forged.status_code == 413, path
     product = (await client.get(f"/api/v1/products/{pid}", headers=ADMIN)).json()
     assert product["images"] == []
 

@@ -21,7 +21,15 @@ from click.testing import CliRunner, Result
 from soldout.domain.money import Money
 from soldout.reports.command import report
 from soldout.reports.text import seconds
-from tests.support import ADMIN_TOKEN, ServerProcess, claim, create_launch, free_port, register
+from tests.support import (
+    ADMIN_TOKEN,
+    ServerProcess,
+    claim,
+    create_launch,
+    free_port,
+    register,
+    shipping_address,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -56,6 +64,7 @@ def sale(admin: httpx.Client, anyone: httpx.Client) -> Sale:
             "email": f"ann-{uuid.uuid4().hex[:8]}@fans.test",
             "name": "Ann",
             "referral_code": rita["referral_code"],
+            "shipping": shipping_address("Ann"),
         },
     ).json()
     fans = {"ann": ann, "ben": register(anyone), "cal": register(anyone), "bot": register(anyone)}

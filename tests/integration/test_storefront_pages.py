@@ -144,18 +144,19 @@ def test_referral_and_sign_in_link(shared_server: ServerProcess) -> None:
     path = url.removeprefix(shared_server.base_url)
     assert path.startswith("/signin/")
     with shared_server.client() as browser:
-        response = browser.get(path)
+        assert browser.get(path).status_code == 200  # a page with a button: spends nothing
+        response = browser.post(path)
         assert response.status_code == 303
         assert response.headers["location"] == "/me"
         assert "Hello, Ann" in browser.get("/me").text
     with shared_server.client() as again:
-        used = again.get(path)
+        used = again.post(path)
         assert used.status_code == 400
         assert "already used" in used.text
-        tampered = again.get(path[:-2] + ("xx" if not path.endswith("xx") else "yy"))
+        tampered = again.post(path[:-2] + ("xx" if not path.endswith("xx") else "yy"))
         assert tampered.status_code == 400
     # Single use across a restart too: the spent link is kept with the data.
     shared_server.stop()
     shared_server.start()
     with shared_server.client() as after_restart:
-        assert after_restart.get(path).status_code == 400
+        assert after_restart.post(path).status_code == 400

@@ -404,6 +404,20 @@ def test_the_same_fan_counts_once_per_address_but_every_address_counts() -> None
     assert index.add("f2", "2 B Street", None) == ["f1", "f2"]
 
 
+def test_a_fan_who_moves_counts_only_at_the_new_address() -> None:
+    index = DuplicateIndex(limit=2)
+    for fan in ("f1", "f2", "f3"):
+        index.add(fan, "12 Main Street, Apt 4", None)
+    assert all(index.flagged(f) for f in ("f1", "f2", "f3"))
+    assert index.replace("f3", "9 Elm Road", None) == []  # a typo fixed, or a move
+    assert not any(index.flagged(f) for f in ("f1", "f2", "f3"))
+    assert index.group_of("f1") == {"f1", "f2"}
+    assert index.replace("f3", "12 MAIN ST #4", None) == ["f1", "f2", "f3"]  # back again
+    index.remove("f2")
+    assert not index.flagged("f1")
+    assert index.group_of("f2") == set()
+
+
 def test_missing_and_placeholder_contacts_group_nobody() -> None:
     index = DuplicateIndex(limit=1)
     for fan in ("f1", "f2", "f3"):

@@ -87,7 +87,8 @@ async def scene(platform: Platform, clock: FakeClock) -> Scene:
     made = {
         "sign_in_link": note(
             "sign_in_link",
-            url="https://shop.test/signin/tok.en",
+            path="/signin/tok.en",
+            url="https://evil.example/signin/tok.en",  # what a forged Host would make
             expires_at=(now + timedelta(minutes=15)).isoformat(),
         ),
         "sale_opening": note(
@@ -213,6 +214,16 @@ async def test_every_letter_reads_whole_in_each_language(
         assert "Model Makers" in html
         if locale != "en" and kind in english:
             assert subject != english[kind], (kind, "not translated")
+
+
+async def test_a_sign_in_link_goes_to_the_shops_own_address_whatever_host_asked(
+    scene: Scene,
+) -> None:
+    """The request that asked for the link may have claimed any Host: the letter's button
+    is built from the shop's configured address and the link's path only."""
+    text, html = bodies(await mail(scene, scene.notes["sign_in_link"]))
+    assert re.findall(r'href="([^"]+)"', html)[0] == "https://shop.test/signin/tok.en"
+    assert "evil.example" not in text + html
 
 
 async def test_a_draw_win_says_pay_by_in_the_fans_own_zone_with_the_pay_link(

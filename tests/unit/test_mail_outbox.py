@@ -213,7 +213,7 @@ async def test_a_message_that_is_no_longer_true_is_dropped(
         platform,
         await fan(platform),
         "sign_in_link",
-        url="https://shop.test/signin/x",
+        path="/signin/x",
         expires_at=expires.isoformat(),
     )
     relay.down = True

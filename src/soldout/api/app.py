@@ -13,7 +13,15 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from soldout import __version__
-from soldout.api import routes_admin, routes_community, routes_fans, routes_fulfilment
+from soldout.api import (
+    routes_admin,
+    routes_community,
+    routes_fans,
+    routes_fulfilment,
+    routes_me,
+    routes_media,
+    routes_rehearsals,
+)
 from soldout.api.errors import install_handlers
 from soldout.api.hotpath import Front
 from soldout.services import Platform
@@ -54,6 +62,9 @@ def build_app(
     api.include_router(routes_admin.router)
     api.include_router(routes_fulfilment.router)
     api.include_router(routes_community.router)
+    api.include_router(routes_media.router)
+    api.include_router(routes_me.router)
+    api.include_router(routes_rehearsals.router)
     api.include_router(storefront.router)
     api.include_router(admin_pages.router)
     mount_static(api)

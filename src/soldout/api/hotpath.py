@@ -29,7 +29,7 @@ from soldout.engine.draws import RESERVED_KEY_PREFIX
 from soldout.services.gate import Gate, Passage
 from soldout.services.media import MAX_UPLOAD_BYTES
 from soldout.services.tokens import TokenSigner
-from soldout.web import FAN_COOKIE
+from soldout.web import ADMIN_COOKIE, FAN_COOKIE
 
 __all__ = [
     "CLAIM_HEADERS",
@@ -152,7 +152,7 @@ def idempotency_key(value: bytes | str | None) -> str:
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:
-    body = b""
+    body = bytearray()  # (appending to bytes would copy the whole body at every chunk)
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
@@ -162,7 +162,14 @@ async def read_body(receive: Receive, limit: int) -> bytes:
         if len(body) > limit:
             raise BodyTooLarge
         if not message.get("more_body", False):
-            return body
+            return bytes(body)
+
+
+def carries_credentials(authorization: bool, cookie: str) -> bool:
+    """A request that could be the maker's: a bearer token, or the admin's cookie. Only
+    such requests may send an upload's large body; anyone else's is refused at 64 KiB
+    before it is read, signed in or not being checked after."""
+    return authorization or ADMIN_COOKIE + "=" in cookie
 
 
 async def _answer(
@@ -234,11 +241,11 @@ class Front:
     def max_body(self) -> int:
         return self._max_body
 
-    def body_limit(self, method: str, path: str) -> int:
+    def body_limit(self, method: str, path: str, credentials: bool) -> int:
         """The largest body a request may send: image uploads (the admin's product and
-        shop forms, the API's product images) up to `UPLOAD_BODY_LIMIT`, the rest
-        `max_body`."""
-        if method == "POST" and _UPLOADS.match(path):
+        shop forms, the API's product images) up to `UPLOAD_BODY_LIMIT` when the request
+        `carries_credentials`, the rest `max_body`."""
+        if credentials and method == "POST" and _UPLOADS.match(path):
             return max(self._max_body, UPLOAD_BODY_LIMIT)
         return self._max_body
 
@@ -330,7 +337,15 @@ class Front:
     async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A declared length over the limit is refused at once; a body without one
         (chunked) is read here up to the limit, then handed on."""
-        limit = self.body_limit(scope["method"], scope["path"])
+        authorization, cookie = False, ""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                authorization = True
+            elif name == b"cookie":
+                cookie = value.decode("latin-1")
+        limit = self.body_limit(
+            scope["method"], scope["path"], carries_credentials(authorization, cookie)
+        )
         for name, value in scope["headers"]:
             if name == b"content-length":
                 if value.isdigit() and int(value) > limit:

@@ -7,17 +7,18 @@ import io
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 from fastapi.responses import PlainTextResponse
 
 from soldout.api.deps import Actor, AdminAuth, platform_of
-from soldout.api.schemas import CodesIn, LaunchIn, LaunchPatch, ProductIn
+from soldout.api.schemas import CodesIn, LaunchIn, LaunchPatch, ProductIn, ProductPatch, SkuIn
 from soldout.api.views import claim_status_view, code_view, launch_view, product_view, stats_view
-from soldout.domain.launches import DuplicateRule, LaunchRules, Mode
+from soldout.domain.launches import DuplicateRule, LaunchRules, Mode, Race, rules_for
 from soldout.domain.money import Money, validate_currency
 from soldout.domain.products import Sku
 from soldout.services import Platform
-from soldout.services.catalog import LaunchChanges
+from soldout.services.catalog import LaunchChanges, ProductChanges, product_edit_detail
+from soldout.services.media import MAX_UPLOAD_BYTES
 
 __all__ = ["router"]
 
@@ -25,14 +26,70 @@ router = APIRouter(prefix="/api/v1", dependencies=[AdminAuth], tags=["maker (adm
 PlatformDep = Annotated[Platform, Depends(platform_of)]
 
 
-@router.post("/products", status_code=201)
-async def create_product(body: ProductIn, platform: PlatformDep, actor: Actor) -> dict[str, Any]:
+def _skus(given: list[SkuIn]) -> tuple[Sku, ...]:
     skus = []
-    for i, s in enumerate(body.skus):
+    for i, s in enumerate(given):
         currency = validate_currency(s.currency, field=f"skus[{i}].currency")
         skus.append(Sku(s.code, s.name, Money(s.price, currency), Money(s.cost, currency)))
-    product = await platform.catalog.create_product(body.name, body.description, skus)
+    return tuple(skus)
+
+
+@router.post("/products", status_code=201)
+async def create_product(body: ProductIn, platform: PlatformDep, actor: Actor) -> dict[str, Any]:
+    product = await platform.catalog.create_product(
+        body.name,
+        body.description,
+        list(_skus(body.skus)),
+        tuple((s.label, s.value) for s in body.specs),
+        tuple(body.images),
+    )
     await platform.audit(actor, "product.create", product.id, {"name": body.name})
+    return product_view(product)
+
+
+@router.patch("/products/{product_id}")
+async def change_product(
+    product_id: str, body: ProductPatch, platform: PlatformDep, actor: Actor
+) -> dict[str, Any]:
+    """Change a product; its launch pages show it at once. Prices stay integers of minor
+    units here (the admin's forms read decimals)."""
+    before = await platform.catalog.product(product_id)
+    changes = ProductChanges(
+        name=body.name,
+        description=body.description,
+        specs=None if body.specs is None else tuple((s.label, s.value) for s in body.specs),
+        skus=None if body.skus is None else _skus(body.skus),
+        images=None if body.images is None else tuple(body.images),
+    )
+    product = await platform.catalog.change_product(product_id, changes)
+    await platform.audit(actor, "product.change", product_id, product_edit_detail(before, product))
+    return product_view(product)
+
+
+@router.post("/products/{product_id}/images", status_code=201)
+async def upload_image(
+    product_id: str,
+    image: Annotated[UploadFile, File(description="JPEG, PNG, WebP or GIF, at most 15 MB")],
+    platform: PlatformDep,
+    actor: Actor,
+    response: Response,
+) -> dict[str, Any]:
+    """Add an image to the product (last; the first is the hero). It is checked, turned
+    upright, stripped of its metadata (a photo's GPS position) and resized; the answer is
+    the product, and `Location` the new image."""
+    data = await image.read(MAX_UPLOAD_BYTES + 1)
+    product, media_id = await platform.catalog.add_product_image(product_id, data)
+    await platform.audit(actor, "product.image.add", product_id, {"image": media_id})
+    response.headers["location"] = f"/media/{media_id}"
+    return product_view(product)
+
+
+@router.delete("/products/{product_id}/images/{media_id}")
+async def remove_image(
+    product_id: str, media_id: str, platform: PlatformDep, actor: Actor
+) -> dict[str, Any]:
+    product = await platform.catalog.remove_product_image(product_id, media_id)
+    await platform.audit(actor, "product.image.remove", product_id, {"image": media_id})
     return product_view(product)
 
 
@@ -48,29 +105,47 @@ async def get_product(product_id: str, platform: PlatformDep) -> dict[str, Any]:
 
 @router.post("/launches", status_code=201)
 async def create_launch(body: LaunchIn, platform: PlatformDep, actor: Actor) -> dict[str, Any]:
-    rules = LaunchRules(
+    """A new launch, fair by default (see `race`); the answer shows the rules it got."""
+    return await add_launch(body, platform, actor)
+
+
+def launch_rules(body: LaunchIn) -> LaunchRules:
+    """The launch's rules: what the body sets, each protection left out from its `race`."""
+    given = body.protections_given()
+    if "duplicate_rule" in given:
+        given["duplicate_rule"] = DuplicateRule(str(given["duplicate_rule"]))
+    units = sum(body.batch.values())
+    return rules_for(
+        Race(body.race),
+        units=units,
         mode=Mode(body.mode),
         reservation_required=body.reservation_required,
         per_fan_limit=body.per_fan_limit,
         payment_window_seconds=body.payment_window_seconds,
         registered_before=body.registered_before,
-        waiting_room_rate=body.waiting_room_rate,
-        waiting_room_burst=body.waiting_room_burst,
-        pow_difficulty=body.pow_difficulty,
-        duplicate_rule=DuplicateRule(body.duplicate_rule),
         duplicate_limit=body.duplicate_limit,
+        **given,
     )
+
+
+async def add_launch(
+    body: LaunchIn, platform: Platform, actor: str, rehearsal: str | None = None
+) -> dict[str, Any]:
     book = await platform.catalog.create_launch(
         product_id=body.product_id,
         title=body.title,
         sale_opens_at=body.sale_opens_at,
-        rules=rules,
+        rules=launch_rules(body),
         batch=body.batch,
         reservations_open_at=body.reservations_open_at,
         sale_closes_at=body.sale_closes_at,
         published=not body.draft,
+        rehearsal=rehearsal,
     )
-    await platform.audit(actor, "launch.create", book.launch.id, {"title": body.title})
+    detail: dict[str, Any] = {"title": body.title, "race": body.race}
+    if rehearsal is not None:
+        detail["rehearsal"] = rehearsal
+    await platform.audit(actor, "launch.create", book.launch.id, detail)
     return launch_view(book, platform.clock.now(), platform.engine.orders)
 
 

@@ -50,12 +50,14 @@ async def list_launches(platform: PlatformDep) -> list[dict[str, Any]]:
 async def get_launch(
     launch_id: str, platform: PlatformDep, credentials: Credentials
 ) -> dict[str, Any]:
-    """A draft is visible with the admin token only."""
-    book = platform.engine.book(launch_id)
-    if not book.launch.published and not (
-        credentials and platform.tokens.is_admin(credentials.credentials)
-    ):
-        raise NotFound("launch")
+    """A draft is visible with the admin token only; a rehearsal's launch with the admin
+    token or the token of a fan that rehearsal made up."""
+    token = credentials.credentials if credentials else None
+    if token is not None and platform.tokens.is_admin(token):
+        book = platform.engine.book(launch_id)
+    else:
+        fan_id = platform.tokens.fan_of(token) if token is not None else None
+        book = platform.engine.public_book(launch_id, fan_id)
     return launch_view(book, platform.clock.now(), platform.engine.orders)
 
 
@@ -90,7 +92,7 @@ async def join_waiting_room(
 ) -> dict[str, Any]:
     """Take a place (fans there before opening are shuffled at opening: arriving earlier
     gives no advantage). Joining again keeps the place."""
-    book = platform.engine.public_book(launch_id)
+    book = platform.engine.public_book(launch_id, fan_id)
     return _room_view(platform.gate.join(book, fan_id))
 
 
@@ -99,7 +101,7 @@ async def waiting_room(launch_id: str, fan_id: FanAuth, platform: PlatformDep) -
     """Position, fans ahead, estimated wait and when to ask again; once admitted, the
     `admission_token` to send as the `Admission-Token` header of the claim. A place
     not polled for 30 s is given up when its turn comes."""
-    book = platform.engine.public_book(launch_id)
+    book = platform.engine.public_book(launch_id, fan_id)
     return _room_view(platform.gate.view(book, fan_id))
 
 
@@ -110,7 +112,7 @@ async def proof_of_work_challenge(
     """A proof-of-work challenge for one claim: find a decimal `nonce` such that
     SHA-256(`token` + ":" + nonce) starts with `difficulty` zero bits, then send
     `Proof-Of-Work: TOKEN:NONCE` with the claim. Single use, bound to fan and launch."""
-    book = platform.engine.public_book(launch_id)
+    book = platform.engine.public_book(launch_id, fan_id)
     challenge = platform.gate.challenge(book, fan_id)
     return {
         "token": challenge.token,
@@ -123,7 +125,13 @@ async def proof_of_work_challenge(
 @router.post("/fans", status_code=201, tags=["anyone"])
 async def register(body: FanIn, platform: PlatformDep) -> dict[str, Any]:
     fan, token = await platform.fans.register(
-        body.email, body.name, body.referral_code, body.address, body.phone
+        body.email,
+        body.name,
+        body.referral_code,
+        body.address,
+        body.phone,
+        shipping=body.shipping.model_dump() if body.shipping else None,
+        locale=body.locale,
     )
     return {"id": fan.id, "token": token, "referral_code": fan.referral_code}
 
@@ -215,6 +223,7 @@ async def get_claim(claim_id: str, fan_id: FanAuth, platform: PlatformDep) -> di
     responses={
         202: {"description": "the provider has not decided yet: poll the claim"},
         402: {"description": "`payment_declined`: the claim stays held until it expires"},
+        422: {"description": "`shipping_required`: no address on file and none given"},
         409: {"description": "`claim_expired`, `already_paid`, `payment_pending`, ..."},
         502: {"description": "`payment_failed`: the provider failed; nothing was charged"},
     },
@@ -230,7 +239,14 @@ async def pay(
     """Pay for a held claim: 200 with the order and its ship date, or 202 while the
     provider decides (its webhook completes the order, or refunds the money if the claim
     has expired by then). Test cards: `tok_ok`, `tok_decline`, `tok_delayed`,
-    `tok_delayed_decline`, `tok_timeout`, `tok_capture_fail`."""
+    `tok_delayed_decline`, `tok_timeout`, `tok_capture_fail`. The order ships to the fan's
+    address: give `shipping` (checked and kept as the fan's address before any money
+    moves), or set it first (`PUT /me/shipping`); with neither, 422 `shipping_required`."""
+    platform.engine.claim_of(fan_id, claim_id)  # another fan's claim: 404, nothing saved
+    if body.shipping is not None:
+        await platform.fans.set_shipping(fan_id, body.shipping.model_dump())
+    else:
+        await platform.fans.require_shipping(fan_id)
     outcome = await platform.engine.pay(
         fan_id, claim_id, body.method, body.token, idempotency_key(idempotency_key_header)
     )
@@ -263,7 +279,7 @@ async def cancel_order(order_id: str, fan_id: FanAuth, platform: PlatformDep) ->
 
 @router.get("/me/orders", tags=["fan"])
 async def my_orders(fan_id: FanAuth, platform: PlatformDep) -> list[dict[str, Any]]:
-    return [order_view(o) for o in platform.fans.orders(fan_id)]
+    return [order_view(o) for o in await platform.fans.orders_of(fan_id)]
 
 
 @router.get("/me/notifications", tags=["fan"])

@@ -48,6 +48,7 @@ from soldout.api.hotpath import (
     ASGIApp,
     Front,
     Message,
+    carries_credentials,
     claim_launch,
 )
 
@@ -77,12 +78,12 @@ async def read_body(headers: Any, protocol: HTTPProtocol, limit: int) -> bytes:
         return await protocol() if length != "0" else b""
     if "transfer-encoding" not in headers:
         return b""
-    body = b""
+    body = bytearray()  # (appending to bytes would copy the whole body at every chunk)
     async for chunk in protocol:
         body += chunk
         if len(body) > limit:
             raise TooLarge
-    return body
+    return bytes(body)
 
 
 def too_large(protocol: HTTPProtocol, limit: int) -> None:
@@ -163,7 +164,10 @@ class RsgiFront:
         if scope.method in _BODYLESS and "content-length" not in headers:
             body = b""
         else:
-            limit = self._front.body_limit(scope.method, scope.path)
+            credentials = carries_credentials(
+                "authorization" in headers, headers.get("cookie") or ""
+            )
+            limit = self._front.body_limit(scope.method, scope.path, credentials)
             try:
                 body = await read_body(headers, protocol, limit)
             except TooLarge:

@@ -180,7 +180,7 @@ def make_platform(settings: Settings) -> tuple[Platform, str, bool]:
             settings.rate_limit_address,
             settings.rate_limit_address_burst,
         ),
-        public_url=settings.public_url,
+        public_url=settings.base_url,  # links never come from a request's Host header
         mail=mail,
     )
     return platform, admin, generated

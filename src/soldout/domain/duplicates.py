@@ -112,8 +112,9 @@ def _digits(text: str) -> str:
 class DuplicateIndex:
     """Fans grouped by normalised address and phone; a group larger than `limit` is flagged.
 
-    A fan may be added more than once (another order, a new address): every address and
-    phone it has used counts, and the same fan at the same address counts once.
+    A fan counts at the address and phone they have now: `replace` moves a fan who gives a
+    new address (a typo fixed, a move), so a group depends on the record alone, the same
+    before and after a restart. The same fan at the same address counts once.
     """
 
     def __init__(self, limit: int) -> None:
@@ -137,6 +138,28 @@ class DuplicateIndex:
                 crowded.update(fans)
         self._flagged.update(crowded)
         return list(crowded)
+
+    def replace(self, fan_id: str, address: str | None, phone: str | None) -> list[str]:
+        """The fan's address or phone changed: count them only where they are now. Returns
+        as `add` does."""
+        self.remove(fan_id)
+        return self.add(fan_id, address, phone)
+
+    def remove(self, fan_id: str) -> None:
+        """The fan no longer counts anywhere; the others of their old groups are flagged
+        only if a group of theirs is still too large."""
+        touched: set[str] = set()
+        for key in self._keys_by_fan.pop(fan_id, set()):
+            fans = self._fans_by_key[key]
+            fans.pop(fan_id, None)
+            touched.update(fans)
+            if not fans:
+                del self._fans_by_key[key]
+        self._flagged.discard(fan_id)
+        for other in touched:
+            keys = self._keys_by_fan.get(other, set())
+            if not any(len(self._fans_by_key[k]) > self.limit for k in keys):
+                self._flagged.discard(other)
 
     def flagged(self, fan_id: str) -> bool:
         return fan_id in self._flagged

@@ -19,6 +19,7 @@ from soldout.domain.draw import DrawResult, Entry, commitment, draw, publication
 from soldout.domain.errors import DomainError
 from soldout.domain.launches import Phase
 from soldout.domain.notifications import Notification
+from soldout.engine.backups import BackupLists
 from soldout.engine.book import LaunchBook
 from soldout.ids import new_id
 
@@ -44,7 +45,7 @@ class DrawDesk:
     def __init__(self, engine: SaleEngine) -> None:
         self._engine = engine
         self._results: dict[str, DrawResult] = {}
-        self._served: dict[str, set[str]] = {}  # launch -> fans the draw gave a claim
+        self.backups = BackupLists()  # who still waits on each drawn launch's lists
 
     async def commit(self, launch_id: str) -> str:
         """The public commitment to a new draw launch's seed (made and kept now)."""
@@ -66,12 +67,9 @@ class DrawDesk:
             self._engine.schedule(launch.sale_opens_at, DRAW_PREFIX + launch.id)
             return
         seed = await self._engine.store.secret(seed_name(launch.id))
-        self._results[launch.id] = draw(seed, self.entries(book), launch.draw_units or {})
-        self._served[launch.id] = {
-            c.fan_id
-            for c in self._engine.claims_of_launch(launch.id)
-            if c.idempotency_key.startswith(RESERVED_KEY_PREFIX)
-        }
+        result = self._results[launch.id] = draw(seed, self.entries(book), launch.draw_units or {})
+        claimed = {c.fan_id for c in self._engine.claims_of_launch(launch.id)}
+        self.backups.start(launch.id, result, claimed)
 
     async def run(self, launch_id: str) -> None:
         """Draw now: every SKU's open units go to its winners, as held claims. A launch not
@@ -114,20 +112,19 @@ class DrawDesk:
             book.launch = launch
             raise
         self._results[launch_id] = result  # published (with the seed) only once recorded
-        self._served[launch_id] = set(won)
+        claimed = {c.fan_id for c in self._engine.claims_of_launch(launch_id)}
+        self.backups.start(launch_id, result, claimed)
         log.info("launch %s drawn: %d winners", launch_id, len(claims))
         for sku in result.skus:  # units a winner could not take go down the backup list
             self._engine.unit_returned(book, sku)
 
     async def next_backup(self, book: LaunchBook, sku: str) -> None:
         """A drawn unit of `sku` came back: it goes to the next backup who has none yet."""
-        result = self._results.get(book.launch.id)
+        launch_id = book.launch.id
+        result = self._results.get(launch_id)
         if result is None or sku not in result.skus or book.stock[sku].available <= 0:
             return
-        served = {c.fan_id for c in self._engine.claims_of_launch(book.launch.id)}
-        for entry in result.skus[sku].backups:
-            if entry.fan_id in served:
-                continue
+        for entry in self.backups.waiting(launch_id, sku):
             try:
                 book.check_open(self._engine.now())
             except DomainError:
@@ -138,29 +135,15 @@ class DrawDesk:
                 )
             except DomainError as refusal:  # this fan cannot take it: the next one may
                 log.info("backup %s not served: %s", entry.reservation_id, refusal.message)
-                served.add(entry.fan_id)
+                self.backups.serve(launch_id, entry.fan_id)
                 continue
             await self._engine.write_drawn(book, [claim], [self._won(claim, backup=True)])
-            self._served.setdefault(book.launch.id, set()).add(entry.fan_id)
             return
 
     def backup_place(self, book: LaunchBook, fan_id: str) -> tuple[str, int] | None:
         """(SKU, place) of a fan waiting on a drawn launch's backup list: place 1 is offered
         the next unit that comes back. None if the fan is not waiting there."""
-        result = self._results.get(book.launch.id)
-        if result is None:
-            return None
-        served = self._served.get(book.launch.id, set())
-        if fan_id in served:
-            return None
-        for sku, drawn in result.skus.items():
-            ahead = 0
-            for entry in drawn.backups:
-                if entry.fan_id == fan_id:
-                    return sku, ahead + 1
-                if entry.fan_id not in served:
-                    ahead += 1
-        return None
+        return self.backups.place(book.launch.id, fan_id)
 
     def _won(self, claim: Claim, *, backup: bool = False) -> Notification:
         how = "A unit came back and you were next on the backup list" if backup else "You won"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from soldout.clock import Clock
+from soldout.domain.addresses import ShippingAddress
 from soldout.domain.claims import Claim, ClaimState, Order
 from soldout.domain.codes import PriorityCode
 from soldout.domain.errors import (
@@ -31,11 +32,13 @@ from soldout.domain.launches import Launch
 from soldout.domain.notifications import Notification
 from soldout.domain.payments import PaymentRecord
 from soldout.domain.products import Product
+from soldout.domain.rehearsals import REHEARSAL_FAN_MARK
 from soldout.engine.book import LaunchBook
 from soldout.engine.checkout import Checkout, PaymentOutcome
 from soldout.engine.draws import DRAW_PREFIX, DrawDesk
 from soldout.engine.expiry import ExpiryQueue
 from soldout.engine.orders import OrderDesk
+from soldout.engine.rehearsals import RehearsalMarks
 from soldout.engine.ship_news import ShipNews
 from soldout.ids import CODE_PREFIX, new_id, new_priority_code
 from soldout.payments import PaymentProvider
@@ -72,6 +75,9 @@ class SaleEngine:
         self._expiries = ExpiryQueue(clock)
         self._background: set[asyncio.Future[object]] = set()
         self._code_books: dict[str, LaunchBook] = {}
+        self._held_by_fan: dict[str, set[str]] = {}  # fan -> ids of claims maybe still held
+        self._by_launch: dict[str, list[Claim]] = {}  # launch -> its claims, in order made
+        self.rehearsals = RehearsalMarks()  # which fans each rehearsal made up
         self.ship_news = ShipNews(self)
         self.orders = OrderDesk(self)
         self.draws = DrawDesk(self)
@@ -84,6 +90,7 @@ class SaleEngine:
     # -- start -----------------------------------------------------------------------
     async def load(self) -> None:
         """Rebuild every counter from the store (on start, and after a crash)."""
+        self.rehearsals.load(await self._store.rehearsals.marks())
         products = {p.id: p for p in await self._store.products.all()}
         for launch in await self._store.launches.all():
             self._books[launch.id] = LaunchBook.open(launch, products[launch.product_id])
@@ -105,6 +112,8 @@ class SaleEngine:
         await self._release_holds_of_cancelled_launches()
         for book in self._books.values():
             await self.draws.load(book)
+        for fan_id in await self._store.fans.erased():
+            self.draws.backups.pass_over(fan_id)
 
     async def _release_holds_of_cancelled_launches(self) -> None:
         """Cancelling writes the launch and its releases in one transaction; this only
@@ -127,10 +136,17 @@ class SaleEngine:
             raise NotFound("launch")
         return book
 
-    def public_book(self, launch_id: str) -> LaunchBook:
-        """A launch as fans may see it: a draft does not exist for them."""
+    def public_book(self, launch_id: str, fan_id: str | None = None) -> LaunchBook:
+        """A launch as `fan_id` (None: anyone) may see it: a draft does not exist for fans,
+        nor a rehearsal's launch for anyone but the fans that run made up (and a real
+        launch not for them: `domain.rehearsals.may_see`)."""
         book = self.book(launch_id)
-        if not book.launch.published:
+        launch = book.launch
+        if not launch.published or (
+            # (the check itself only for a rehearsal's launch or fan: the claim path)
+            (launch.rehearsal is not None or (fan_id or "").startswith(REHEARSAL_FAN_MARK))
+            and not self.rehearsals.sees(fan_id, launch)
+        ):
             raise NotFound("launch")
         return book
 
@@ -219,7 +235,7 @@ class SaleEngine:
     async def reserve(
         self, launch_id: str, fan_id: str, sku: str | None = None
     ) -> tuple[Reservation, bool]:
-        book = self.public_book(launch_id)
+        book = self.public_book(launch_id, fan_id)
         existing = book.reservations.get(fan_id)
         if existing is not None:
             pending = self._durable.get(existing.id)
@@ -328,6 +344,11 @@ class SaleEngine:
         book = self._books.get(launch_id)
         if book is None or not book.launch.published:
             return None
+        launch = book.launch
+        if (
+            launch.rehearsal is not None or fan_id.startswith(REHEARSAL_FAN_MARK)
+        ) and not self.rehearsals.sees(fan_id, launch):
+            return None  # `claim` answers 404, as for a launch that does not exist
         return book.refusal(sku, self._now())
 
     async def claim(
@@ -351,7 +372,7 @@ class SaleEngine:
             if pending is not None:
                 await asyncio.shield(pending)
             return ClaimOutcome(first, replayed=True)
-        book = self.public_book(launch_id)
+        book = self.public_book(launch_id, fan_id)
         now = self._now()
         if priority_code is None:
             refused = book.refusal(sku, now)
@@ -432,6 +453,38 @@ class SaleEngine:
     def claim_by_id(self, claim_id: str) -> Claim:
         return self._claims[claim_id]
 
+    def held_claims(self, fan_id: str) -> list[Claim]:
+        """The fan's claims held now, soonest deadline first. From an index kept as claims
+        are made (pruned here of those paid, released or undone since): a fan's page costs
+        as many lookups as the fan has claims, not a pass over the sale."""
+        ids = self._held_by_fan.get(fan_id)
+        if not ids:
+            return []
+        held = [c for i in ids if (c := self._claims.get(i)) is not None and c.is_held]
+        if len(held) != len(ids):
+            if held:
+                self._held_by_fan[fan_id] = {c.id for c in held}
+            else:
+                del self._held_by_fan[fan_id]
+        return sorted(held, key=lambda c: (c.expires_at, c.id))
+
+    def all_held_claims(self) -> list[Claim]:
+        """Every claim held now (a pass over the expiry queue: for checks, not pages)."""
+        held = {i: c for i in self._expiries.waiting() if (c := self._claims.get(i)) and c.is_held}
+        return sorted(held.values(), key=lambda c: (c.expires_at, c.id))
+
+    def forget_fan(self, fan_id: str) -> None:
+        """An erased fan: their orders no longer say where they shipped, their entries in
+        draws still to come are gone, and no backup list offers them a unit."""
+        for order in self.orders.all():
+            if order.fan_id == fan_id:
+                order.shipping = None
+        for book in self._books.values():
+            entry = book.reservations.get(fan_id)
+            if entry is not None and book.launch.drawn_at is None:
+                del book.reservations[fan_id]
+        self.draws.backups.pass_over(fan_id)
+
     def order_for(self, claim_id: str) -> Order | None:
         return self.orders.for_claim(claim_id)
 
@@ -454,8 +507,10 @@ class SaleEngine:
             self.checkout.pay(fan_id, claim_id, method, token, idempotency_key)
         )
 
-    async def record_order(self, claim: Claim, payment: PaymentRecord) -> Order:
-        return await self.orders.record(claim, payment)
+    async def record_order(
+        self, claim: Claim, payment: PaymentRecord, shipping: ShippingAddress | None = None
+    ) -> Order:
+        return await self.orders.record(claim, payment, shipping)
 
     async def refund_order(
         self, order: Order, reason: str, *, unshipped_only: bool = False
@@ -478,12 +533,18 @@ class SaleEngine:
     def expire_later(self, claim: Claim) -> None:
         """A claim held again (its payment was not recorded) still expires on time."""
         self._expiries.push(claim.expires_at, claim.id)
+        self._held_by_fan.setdefault(claim.fan_id, set()).add(claim.id)
 
     def in_background(self, work: Awaitable[object]) -> None:
         """Run `work` without anyone waiting for it; its failure is logged."""
         task = asyncio.ensure_future(work)
         self._background.add(task)
         task.add_done_callback(self._forget_background)
+
+    async def drain_background(self) -> None:
+        """Wait until the work started in the background (and what it starts) is done."""
+        while self._background:
+            await asyncio.gather(*list(self._background), return_exceptions=True)
 
     def now(self) -> datetime:
         return self._clock.now()
@@ -529,8 +590,12 @@ class SaleEngine:
     def _index(self, claim: Claim) -> None:
         self._claims[claim.id] = claim
         self._by_key[(claim.fan_id, claim.idempotency_key)] = claim
+        self._by_launch.setdefault(claim.launch_id, []).append(claim)
         if claim.is_held:
             self._expiries.push(claim.expires_at, claim.id)
+            self._held_by_fan.setdefault(claim.fan_id, set()).add(claim.id)
+        if self.draws.backups.tracks(claim.launch_id):  # (a drawn launch: one dict lookup)
+            self.draws.backups.serve(claim.launch_id, claim.fan_id)
 
     def _close(self, claim: Claim, state: ClaimState, at: datetime) -> None:
         """Move a held claim to expired or cancelled and free its units: exactly once."""
@@ -553,8 +618,17 @@ class SaleEngine:
         """Wake the sweeper at `at` for `what` (a draw)."""
         self._expiries.push(at, what)
 
+    def claims_of_fan(self, fan_id: str) -> list[Claim]:
+        """Every claim of one fan, in the order made (a scan: for rare requests only, such
+        as a fan's data export)."""
+        mine = [c for c in self._claims.values() if c.fan_id == fan_id]
+        return sorted(mine, key=lambda c: (c.created_at, c.id))
+
     def claims_of_launch(self, launch_id: str) -> list[Claim]:
-        return [c for c in self._claims.values() if c.launch_id == launch_id]
+        """The launch's claims in the order they were made (not every claim's: an index
+        kept as claims are made; one undone after a failed write is left out)."""
+        claims = self._claims
+        return [c for c in self._by_launch.get(launch_id, ()) if claims.get(c.id) is c]
 
     def hold_for_draw(self, book: LaunchBook, fan_id: str, sku: str, key: str) -> Claim:
         """Allocate one unit to a drawn fan (in memory; `write_drawn` records it)."""

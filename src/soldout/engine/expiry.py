@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import heapq
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from datetime import datetime, timedelta
 
 from soldout.clock import Clock
@@ -41,6 +41,18 @@ class ExpiryQueue:
 
     def next(self) -> datetime | None:
         return self._heap[0][0] if self._heap else None
+
+    def drop(self, ids: Collection[str]) -> None:
+        """Forget these ids (a removed rehearsal's claims, codes and draws): O(n), rare."""
+        kept = [entry for entry in self._heap if entry[1] not in ids]
+        if len(kept) != len(self._heap):
+            heapq.heapify(kept)
+            self._heap = kept
+
+    def waiting(self) -> list[str]:
+        """Every id on the queue (held claims, and the codes and draws it wakes for): as
+        many as are held now, not every claim ever made."""
+        return [name for _, name in self._heap]
 
     async def run(self, expire_due: Callable[[], Awaitable[int]], max_sleep: float = 1.0) -> None:
         """Call `expire_due` at every deadline, until cancelled."""

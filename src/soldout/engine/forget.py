@@ -65,7 +65,7 @@ def forget_launches(engine: SaleEngine, launch_ids: Collection[str]) -> Forgotte
     caller queues the store's purge in the same tick."""
     books = [engine._books[i] for i in launch_ids if i in engine._books]
     ids = {b.launch.id for b in books}
-    claims = [c for c in engine._claims.values() if c.launch_id in ids]
+    claims = [c for launch_id in ids for c in engine.claims_of_launch(launch_id)]
     for claim in claims:
         del engine._claims[claim.id]
         if engine._by_key.get((claim.fan_id, claim.idempotency_key)) is claim:
@@ -75,8 +75,9 @@ def forget_launches(engine: SaleEngine, launch_ids: Collection[str]) -> Forgotte
         engine._code_books.pop(code, None)
     engine._expiries.drop({*(c.id for c in claims), *codes, *(DRAW_PREFIX + i for i in ids)})
     for launch_id in ids:
+        engine._by_launch.pop(launch_id, None)
         engine.draws._results.pop(launch_id, None)
-        engine.draws._served.pop(launch_id, None)
+        engine.draws.backups.forget(launch_id)
     orders = _forget_orders(engine, ids)
     payments = _forget_payments(engine, [c.id for c in claims])
     for launch_id in ids:

@@ -24,7 +24,8 @@ async def sign_in_link(c: Context) -> Letter:
             _("Press the button to sign in. The link works once, until %(time)s.")
             % {"time": c.when(expires) if expires else ""},
         ),
-        action=(_("Sign in"), str(c.data["url"])),
+        # the shop's configured address, never the Host a request to /signin claimed
+        action=(_("Sign in"), c.link(str(c.data["path"]))),
         small_print=_(
             "If you did not ask to sign in, ignore this e-mail: nobody can sign in without"
             " this link."

@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
 
 from soldout.clock import Clock
-from soldout.domain.claims import Order, OrderEvent, OrderStatus
-from soldout.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from soldout.domain.addresses import ShippingAddress
+from soldout.domain.claims import Claim, Order, OrderEvent, OrderStatus
+from soldout.domain.errors import (
+    ClaimExpired,
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+)
 from soldout.domain.fans import Fan, Reservation, normalise_email
 from soldout.domain.notifications import Notification
+from soldout.domain.rehearsals import REHEARSAL_FAN_PREFIX, is_rehearsal_fan
 from soldout.engine import SaleEngine
 from soldout.engine.book import LaunchBook
 from soldout.ids import new_id, new_referral_code
 from soldout.services.tokens import TokenSigner
 from soldout.store.ports import Store
 
-__all__ = ["Fans"]
+__all__ = ["EXPORT_EVERY", "Fans"]
+
+EXPORT_EVERY = 10  # seconds between two exports of one fan's data
 
 
 class Fans:
@@ -25,6 +40,8 @@ class Fans:
         self._tokens = tokens
         self._engine = engine
         self._registered: list[Callable[[Fan], None]] = []
+        self._contact: list[Callable[[Fan], None]] = []
+        self._exported: dict[str, datetime] = {}  # fan -> when their data was last exported
         self._entry_check: Callable[[LaunchBook, str], None] | None = None
 
     def check_entries_with(self, check: Callable[[LaunchBook, str], None]) -> None:
@@ -34,6 +51,10 @@ class Fans:
     def on_register(self, listener: Callable[[Fan], None]) -> None:
         self._registered.append(listener)
 
+    def on_contact(self, listener: Callable[[Fan], None]) -> None:
+        """`listener(fan)` after a fan gives or changes their shipping address."""
+        self._contact.append(listener)
+
     async def register(
         self,
         email: str,
@@ -41,18 +62,29 @@ class Fans:
         referral_code: str | None = None,
         address: str | None = None,
         phone: str | None = None,
+        *,
+        shipping: Mapping[str, Any] | None = None,
+        locale: str | None = None,
+        time_zone: str | None = None,
+        rehearsal: str | None = None,
     ) -> tuple[Fan, str]:
-        """Create a fan and return it with its bearer token."""
+        """Create a fan and return it with its bearer token. `shipping` (checked, see
+        `ShippingAddress.parse`) also gives the address and phone the duplicate check reads.
+        `rehearsal`: a fan made up by that rehearsal run (the admin's rehearsal API only),
+        who sees only that run's launches and is referred only by that run's fans."""
         email = normalise_email(email)
+        ship_to = ShippingAddress.parse(shipping) if shipping is not None else None
+        if ship_to is not None:
+            address, phone = ship_to.one_line(), ship_to.phone
         if not name.strip():
             raise InvalidInput("a name is required", field="name")
         referrer = None
         if referral_code:
             referrer = await self._store.fans.by_referral_code(referral_code)
-            if referrer is None:
+            if referrer is None or referrer.rehearsal != rehearsal:  # (rehearsals apart)
                 raise InvalidInput("no fan has this referral code", field="referral_code")
         fan = Fan(
-            id=new_id("fan"),
+            id=new_id("fan" if rehearsal is None else REHEARSAL_FAN_PREFIX),
             email=email,
             name=name.strip(),
             referral_code=new_referral_code(),
@@ -60,8 +92,14 @@ class Fans:
             created_at=self._clock.now(),
             address=(address or "").strip() or None,
             phone=(phone or "").strip() or None,
+            shipping=ship_to,
+            locale=locale,
+            time_zone=time_zone,
+            rehearsal=rehearsal,
         )
         await self._store.fans.add(fan)
+        if rehearsal is not None:
+            self._engine.rehearsals.mark(fan.id, rehearsal)
         for listener in self._registered:
             listener(fan)
         return fan, self._tokens.fan_token(fan.id)
@@ -70,7 +108,7 @@ class Fans:
         self, launch_id: str, fan_id: str, sku: str | None
     ) -> tuple[Reservation, bool]:
         """A fan's "I want one". In a draw it is the fan's entry, for one SKU."""
-        book = self._engine.public_book(launch_id)
+        book = self._engine.public_book(launch_id, fan_id)
         launch = book.launch
         if sku is not None and sku not in book.stock:
             raise InvalidInput(f"this launch does not sell SKU {sku!r}", field="sku")
@@ -90,8 +128,18 @@ class Fans:
         return await self._engine.reserve(launch_id, fan_id, sku)
 
     def orders(self, fan_id: str) -> list[Order]:
-        """The fan's orders, newest first."""
+        """The fan's orders, newest first (a scan of every order: `orders_of` reads the
+        store's index instead)."""
         mine = [o for o in self._engine.orders.all() if o.fan_id == fan_id]
+        return sorted(mine, key=lambda o: (o.paid_at, o.id), reverse=True)
+
+    async def orders_of(self, fan_id: str) -> list[Order]:
+        """The fan's orders, newest first, found by the store's index on the fan and shown
+        as the engine holds them now (ship dates move in memory first)."""
+        mine = []
+        for row in await self._store.orders.for_fan(fan_id):
+            order = self._engine.orders.get(row.id)
+            mine.append(order if order is not None else row)
         return sorted(mine, key=lambda o: (o.paid_at, o.id), reverse=True)
 
     def order(self, fan_id: str, order_id: str) -> Order:
@@ -118,3 +166,97 @@ class Fans:
 
     async def notifications(self, fan_id: str, limit: int) -> Sequence[Notification]:
         return await self._store.notifications.for_fan(fan_id, limit)
+
+    # -- the fan's own record --------------------------------------------------------
+    async def fan(self, fan_id: str) -> Fan:
+        fan = await self._store.fans.get(fan_id)
+        if fan is None or fan.is_erased:
+            raise NotFound("fan")
+        return fan
+
+    async def set_shipping(self, fan_id: str, raw: Mapping[str, Any]) -> Fan:
+        """Where the fan's next orders ship (an order keeps the address it was paid with)."""
+        address = ShippingAddress.parse(raw)
+        fan = await self.fan(fan_id)
+        changed = replace(fan, shipping=address, address=address.one_line(), phone=address.phone)
+        if changed != fan:
+            await self._store.fans.update(changed)
+            for listener in self._contact:
+                listener(changed)
+        return changed
+
+    async def require_shipping(self, fan_id: str) -> None:
+        """Refuse to take money for an order nobody could ship. A rehearsal's made-up fans
+        are spared: their orders never ship, and they are removed with their run."""
+        if is_rehearsal_fan(fan_id):
+            return
+        fan = await self.fan(fan_id)
+        if fan.shipping is None:
+            raise InvalidInput(
+                "say where this order ships: give `shipping` with the payment, or set the"
+                " address first (PUT /api/v1/me/shipping)",
+                field="shipping",
+                code="shipping_required",
+            )
+
+    async def set_language(self, fan_id: str, locale: str | None, time_zone: str | None) -> None:
+        """The language and time zone the fan's e-mails are written in (as their browser
+        last showed them)."""
+        fan = await self._store.fans.get(fan_id)
+        if fan is None or fan.is_erased:
+            return
+        changed = replace(fan, locale=locale or fan.locale, time_zone=time_zone or fan.time_zone)
+        if changed != fan:
+            await self._store.fans.update(changed)
+
+    def held_claims(self, fan_id: str) -> list[Claim]:
+        """The fan's claims waiting for payment, soonest deadline first."""
+        return self._engine.held_claims(fan_id)
+
+    async def export(self, fan_id: str) -> dict[str, Any]:
+        """Everything soldout keeps about the fan, as data they can take away (GDPR
+        art. 15 and 20). Card numbers never reach soldout: payments show their state."""
+        fan = await self.fan(fan_id)
+        now = self._clock.now()
+        last = self._exported.get(fan_id)
+        if last is not None and (now - last).total_seconds() < EXPORT_EVERY:
+            # the claims are found by a pass over the sale's record: not on every press
+            raise RateLimited(EXPORT_EVERY)
+        self._exported[fan_id] = now
+        claims = self._engine.claims_of_fan(fan_id)
+        payments = [p for c in claims for p in self._engine.checkout.payments_of(c.id)]
+        orders = []
+        for order in await self.orders_of(fan_id):
+            history = await self.history(order)
+            orders.append((order, history))
+        reservations = [
+            b.reservations[fan_id] for b in self._engine.books() if fan_id in b.reservations
+        ]
+        return {
+            "fan": fan,
+            "reservations": reservations,
+            "claims": claims,
+            "payments": payments,
+            "orders": orders,
+            "notifications": await self._store.notifications.for_fan(fan_id, 10_000),
+        }
+
+    async def erase(self, fan_id: str) -> None:
+        """Erase the fan's personal data (GDPR art. 17). Orders stay for the maker's books
+        (amounts, dates, SKUs), without a name or address. Refused while an order is paid
+        but not shipped: it needs the address; the fan can cancel it first."""
+        fan = await self.fan(fan_id)
+        waiting = [o for o in await self.orders_of(fan_id) if o.in_queue]
+        if waiting:
+            raise Conflict(
+                f"{len(waiting)} of your orders {'has' if len(waiting) == 1 else 'have'} not"
+                " shipped yet and need your address: cancel them (full refund) or wait until"
+                " they ship, then erase your account",
+                field=None,
+            ).with_code("orders_in_progress")
+        for claim in self._engine.held_claims(fan_id):
+            with contextlib.suppress(ClaimExpired, Conflict):  # (released meanwhile: done)
+                await self._engine.cancel(fan_id, claim.id)
+        await self._store.fans.erase(fan.id, self._clock.now())
+        self._engine.forget_fan(fan.id)  # what memory holds of them: addresses, entries
+        self._tokens.revoke(fan.id)

@@ -205,6 +205,16 @@ class Gate:
                 if run == fan.rehearsal:
                     index.add(fan.id, fan.address, fan.phone)
 
+    def contact_changed(self, fan: Fan) -> None:
+        """A fan gave a new shipping address (or phone): they count there, not where they
+        were (as after a restart, which reads the record)."""
+        self._contacts = [c for c in self._contacts if c[0] != fan.id]
+        if fan.address or fan.phone:
+            self._contacts.append((fan.id, fan.address, fan.phone, fan.rehearsal))
+        for (_, run), index in self._duplicates.items():
+            if run == fan.rehearsal:
+                index.replace(fan.id, fan.address, fan.phone)
+
     def flagged(self, book: LaunchBook, fan_id: str) -> bool:
         return self._index(book).flagged(fan_id)
 

@@ -14,12 +14,16 @@ from soldout.domain.duplicates import DuplicateRule
 from soldout.domain.fans import Fan
 from soldout.domain.referrals import ReferralPolicy
 from soldout.engine import SaleEngine
+from soldout.mail import MailSettings
 from soldout.payments import PaymentProvider, TestPayments
+from soldout.services.admissions import AdmissionNotices
 from soldout.services.catalog import Catalog
 from soldout.services.fans import Fans
 from soldout.services.fulfilment import FulfilmentDesk
 from soldout.services.gate import Gate, GateSettings
 from soldout.services.referrals import Referrals
+from soldout.services.rehearsals import Rehearsals
+from soldout.services.reminders import Reminders
 from soldout.services.tokens import TokenSigner
 from soldout.store.ports import Store
 
@@ -40,8 +44,11 @@ class Platform:
         referral_policy: ReferralPolicy | None = None,
         gate: GateSettings | None = None,
         public_url: str | None = None,
+        mail: MailSettings | None = None,
     ) -> None:
         self.store = store
+        # Where fans reach the shop: links in e-mails and share previews start with it.
+        # `soldout serve` always gives one; None only for platforms made in tests.
         self.public_url = public_url.rstrip("/") if public_url else None
         self.tokens = tokens
         self.clock = clock or SystemClock()
@@ -58,7 +65,28 @@ class Platform:
         self.gate = Gate(store, self.engine, self.clock, gate or GateSettings())
         self.fans.on_register(self.gate.registered)
         self.fans.on_register(self._cancel_duplicates)
+        # a fan who gives (or changes) a shipping address later is checked the same way
+        self.fans.on_contact(self.gate.contact_changed)
+        self.fans.on_contact(self._cancel_duplicates)
         self.fans.check_entries_with(self.gate.check_entry)
+        # what a rehearsal run makes up, kept apart and removed whole (docs/rehearsal.md)
+        self.rehearsals = Rehearsals(
+            store,
+            self.engine,
+            self.catalog,
+            self.fans,
+            self.payments,
+            forgetters=[
+                lambda run, launches, fans, orders: self.gate.forget(run, launches),
+                lambda run, launches, fans, orders: self.referrals.forget(fans, orders),
+            ],
+        )
+        # e-mail (docs/email.md): reminders and admission notices are notifications; the
+        # outbox mails every notification (without `mail`, they are shown in-app only)
+        self.reminders = Reminders.of(self.engine, store.notifications, self.clock, mail)
+        self.gate.on_admitted = AdmissionNotices(store.notifications).admitted
+        self.outbox = mail.outbox(store, self.engine, self.clock) if mail else None
+        self._mailing: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self.resumed_payments = 0  # payments settled with the provider at the last start
         self.demo = False  # `soldout demo`: sign-in links are shown on screen, not mailed
@@ -109,16 +137,28 @@ class Platform:
         await self.store.open()
         if not self.tokens.has_secret:
             self.tokens.use_secret(await self.store.secret("token-signing"))
+        for fan_id in await self.store.fans.erased():
+            self.tokens.revoke(fan_id)
         await self.engine.load()
         await self.referrals.load()
         await self.gate.load()
         # payments left pending by a stop: the provider may hold money for an unwritten order
         self.resumed_payments = await self.engine.checkout.resume()
+        await self.reminders.load()
         if sweep:
             self._sweeper = asyncio.get_running_loop().create_task(self.engine.run_sweeper())
+            self._mailing = asyncio.get_running_loop().create_task(self.reminders.run())
+            if self.outbox is not None:
+                self.outbox.start()
 
     async def stop(self) -> None:
         try:
+            if self._mailing is not None:
+                self._mailing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._mailing
+            if self.outbox is not None:
+                await self.outbox.stop()  # the messages being sent finish first
             if self._sweeper is not None:
                 self._sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 
@@ -24,6 +24,7 @@ from soldout.domain.media import MediaItem
 from soldout.domain.notifications import Notification
 from soldout.domain.payments import PaymentRecord
 from soldout.domain.products import Product
+from soldout.domain.rehearsals import RunRecord
 from soldout.domain.shop import Shop
 from soldout.store.ports import EmailOutcome, ExportRow, OrderFilter, OutgoingEmail
 
@@ -73,6 +74,8 @@ class _Fans:
         self.rows: dict[str, Fan] = {}
         self.orders: _Orders | None = None  # what an erasure also reaches
         self.notifications: _Notifications | None = None
+        self.reservations: _Reservations | None = None
+        self.launches: _Launches | None = None
 
     async def add(self, fan: Fan) -> None:
         if any(f.email == fan.email for f in self.rows.values()):
@@ -109,6 +112,9 @@ class _Fans:
         )
         return _done()
 
+    async def erased(self) -> Sequence[str]:
+        return [f.id for f in self.rows.values() if f.erased_at is not None]
+
     def erase(self, fan_id: str, at: datetime) -> asyncio.Future[None]:
         self.rows[fan_id] = replace(
             self.rows[fan_id],
@@ -125,6 +131,13 @@ class _Fans:
                 order.shipping = None
         if self.notifications is not None:
             self.notifications.forget(fan_id)
+        if self.reservations is not None and self.launches is not None:
+            undrawn = {i for i, launch in self.launches.rows.items() if launch.drawn_at is None}
+            self.reservations.rows = [
+                r
+                for r in self.reservations.rows
+                if r.fan_id != fan_id or r.launch_id not in undrawn
+            ]
         return _done()
 
 
@@ -285,14 +298,37 @@ class _Notifications:
     def __init__(self, fans: _Fans) -> None:
         self.rows: list[Notification] = []
         self.email: dict[str, EmailOutcome] = {}  # the outbox state of e-mailed ones
+        self.progress: dict[str, str] = {}  # reminders: key -> how far
         self._fans = fans
+        self._wakes: list[Callable[[], None]] = []
 
     def add_many(self, notifications: Sequence[Notification]) -> asyncio.Future[None]:
-        self.rows.extend(notifications)
+        mailed = False
         for n in notifications:
-            if n.email:
+            if n.email and self._mailable(n.fan_id):
                 self.email[n.id] = EmailOutcome(n.id, "pending", 0, n.created_at, n.created_at)
+                mailed = True
+            self.rows.append(n if n.id in self.email else replace(n, email=False))
+        if mailed:
+            for wake in self._wakes:
+                asyncio.get_running_loop().call_soon(wake)  # as after a commit: not inline
         return _done()
+
+    def _mailable(self, fan_id: str) -> bool:
+        fan = self._fans.rows.get(fan_id)
+        return fan is not None and fan.erased_at is None and fan.rehearsal is None
+
+    def on_email(self, wake: Callable[[], None]) -> None:
+        self._wakes.append(wake)
+
+    def remember(
+        self, progress: Mapping[str, str], notifications: Sequence[Notification], at: datetime
+    ) -> asyncio.Future[None]:
+        self.progress.update(progress)
+        return self.add_many(notifications)
+
+    async def reminders(self) -> dict[str, str]:
+        return dict(self.progress)
 
     async def for_fan(self, fan_id: str, limit: int) -> Sequence[Notification]:
         return [n for n in reversed(self.rows) if n.fan_id == fan_id][:limit]
@@ -303,15 +339,25 @@ class _Notifications:
         for note_id in gone:
             self.email.pop(note_id, None)
 
+    def _pending(self) -> list[EmailOutcome]:
+        by_id = {n.id: n for n in self.rows}
+        return [
+            o
+            for o in self.email.values()
+            if o.state == "pending" and o.next_at is not None
+            if self._mailable(by_id[o.notification_id].fan_id)
+        ]
+
     async def due_emails(self, now: datetime, limit: int) -> Sequence[OutgoingEmail]:
         by_id = {n.id: n for n in self.rows}
+        order = {note_id: i for i, note_id in enumerate(by_id)}  # as rowid: insertion order
         due = sorted(
-            (o.next_at, o.notification_id)
-            for o in self.email.values()
-            if o.state == "pending" and o.next_at is not None and o.next_at <= now
+            (o.next_at, order[o.notification_id], o.notification_id)
+            for o in self._pending()
+            if o.next_at is not None and o.next_at <= now
         )
         out = []
-        for _, note_id in due[:limit]:
+        for _, _, note_id in due[:limit]:
             note = by_id[note_id]
             fan = self._fans.rows[note.fan_id]
             out.append(
@@ -328,7 +374,8 @@ class _Notifications:
 
     def emails_done(self, outcomes: Sequence[EmailOutcome]) -> asyncio.Future[None]:
         for outcome in outcomes:
-            if self.email.get(outcome.notification_id, outcome).state == "pending":
+            current = self.email.get(outcome.notification_id)
+            if current is not None and current.state == "pending":  # as the SQL's WHERE
                 self.email[outcome.notification_id] = outcome
         return _done()
 
@@ -342,7 +389,7 @@ class _Notifications:
         return counts
 
     async def next_email_at(self) -> datetime | None:
-        due = [o.next_at for o in self.email.values() if o.state == "pending" and o.next_at]
+        due = [o.next_at for o in self._pending() if o.next_at is not None]
         return min(due) if due else None
 
 
@@ -404,6 +451,43 @@ class _Links:
         self.used.setdefault(key, expires_at)
         return future
 
+    async def spent(self, key: str) -> bool:
+        return key in self.used
+
+
+class _Rehearsals:
+    def __init__(self, store: InMemoryStore) -> None:
+        self._store = store
+
+    async def marks(self) -> Sequence[tuple[str, str]]:
+        return [(f.id, f.rehearsal) for f in self._store.fans.rows.values() if f.rehearsal]
+
+    async def real_fans(self) -> int:
+        return sum(1 for f in self._store.fans.rows.values() if f.rehearsal is None)
+
+    def purge(self, record: RunRecord) -> asyncio.Future[None]:
+        s = self._store
+        launches, products = set(record.launch_ids), set(record.product_ids)
+        fans, orders = set(record.fan_ids), set(record.order_ids)
+        s.orders.event_rows = [e for e in s.orders.event_rows if e.order_id not in orders]
+        for rows, ids in (
+            (s.orders.rows, orders),
+            (s.payments.rows, record.payment_ids),
+            (s.claims.rows, record.claim_ids),
+            (s.launches.rows, launches),
+            (s.products.rows, products),
+            (s.fans.rows, fans),
+            (s.secrets, record.secrets),
+        ):
+            for key in ids:
+                rows.pop(key, None)
+        s.codes.rows = {k: c for k, c in s.codes.rows.items() if c.launch_id not in launches}
+        s.reservations.rows = [r for r in s.reservations.rows if r.launch_id not in launches]
+        s.plans.rows = {k: p for k, p in s.plans.rows.items() if k[0] not in products}
+        for fan_id in fans:
+            s.notifications.forget(fan_id)
+        return _done()
+
 
 class InMemoryStore:
     def __init__(self) -> None:
@@ -421,8 +505,10 @@ class InMemoryStore:
         self.shop = _Shop()
         self.links = _Links()
         self.fans.orders, self.fans.notifications = self.orders, self.notifications
+        self.fans.reservations, self.fans.launches = self.reservations, self.launches
         self.claims = _Claims(self.codes, self.orders, self.payments)
         self.secrets: dict[str, bytes] = {}
+        self.rehearsals = _Rehearsals(self)
 
     async def open(self) -> None:
         return None

@@ -9,7 +9,7 @@ after the claim that took the unit again.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -24,6 +24,7 @@ from soldout.domain.media import MediaItem
 from soldout.domain.notifications import Notification
 from soldout.domain.payments import PaymentRecord
 from soldout.domain.products import Product
+from soldout.domain.rehearsals import RunRecord
 from soldout.domain.shop import Shop
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "PaymentRepository",
     "PlanRepository",
     "ProductRepository",
+    "RehearsalRepository",
     "ReservationRepository",
     "ShopRepository",
     "Store",
@@ -86,10 +88,14 @@ class FanRepository(Protocol):
     def update(self, fan: Fan) -> asyncio.Future[None]:
         """Write the fan's name, contact, shipping address, locale and time zone."""
 
+    async def erased(self) -> Sequence[str]:
+        """The ids of fans whose data was erased (their tokens must not work)."""
+
     def erase(self, fan_id: str, at: datetime) -> asyncio.Future[None]:
         """Erase a fan's personal data in one transaction: name, e-mail (replaced by a
         placeholder that can never receive mail), address and phone on the fan and on
-        their orders, and their notifications. Orders stay, for the maker's books."""
+        their orders, their notifications, and their reservations of launches not drawn
+        (a drawn launch keeps its published entries). Orders stay, for the maker's books."""
 
 
 class ReservationRepository(Protocol):
@@ -187,8 +193,8 @@ class OutgoingEmail:
 
 @dataclass(frozen=True, slots=True)
 class EmailOutcome:
-    """What became of one e-mail: `sent`, `pending` again (to retry at `next_at`), or
-    `failed` for good."""
+    """What became of one e-mail: `sent`, `pending` again (to retry at `next_at`),
+    `failed` for good, or `dropped` (no longer true when its turn came: not sent)."""
 
     notification_id: str
     state: str
@@ -200,7 +206,8 @@ class EmailOutcome:
 
 class NotificationRepository(Protocol):
     def add_many(self, notifications: Sequence[Notification]) -> asyncio.Future[None]:
-        """Notifications with `email` set enter the e-mail outbox (`pending`)."""
+        """Notifications with `email` set enter the e-mail outbox (`pending`), unless their
+        fan is a rehearsal's or erased: those are never mailed (`none`)."""
 
     async def for_fan(self, fan_id: str, limit: int) -> Sequence[Notification]:
         """The newest first."""
@@ -208,12 +215,29 @@ class NotificationRepository(Protocol):
     async def due_emails(self, now: datetime, limit: int) -> Sequence[OutgoingEmail]:
         """Up to `limit` pending e-mails whose time has come, oldest first."""
 
-    def emails_done(self, outcomes: Sequence[EmailOutcome]) -> asyncio.Future[None]: ...
+    def emails_done(self, outcomes: Sequence[EmailOutcome]) -> asyncio.Future[None]:
+        """Record outcomes, each only over a message still `pending` (a late or repeated
+        outcome never turns a sent or failed message back)."""
+
     async def email_counts(self) -> dict[str, int]:
-        """Notifications per e-mail state (`pending`, `sent`, `failed`, `none`)."""
+        """Notifications per e-mail state (`pending`, `sent`, `failed`, `dropped`, `none`)."""
 
     async def next_email_at(self) -> datetime | None:
         """When the earliest pending e-mail is due, or None if none is pending."""
+
+    def on_email(self, wake: Callable[[], None]) -> None:
+        """Call `wake` each time a write that put e-mails in the outbox is durable (the
+        mail dispatcher's doorbell: it must be cheap and must not raise)."""
+
+    def remember(
+        self, progress: Mapping[str, str], notifications: Sequence[Notification], at: datetime
+    ) -> asyncio.Future[None]:
+        """Add `notifications` and note how far each reminder got (`progress`: reminder key
+        -> mark) in one transaction, so a reminder resumed after a crash neither repeats
+        nor skips anyone."""
+
+    async def reminders(self) -> dict[str, str]:
+        """How far each reminder got (key -> mark), as `remember` left it."""
 
 
 class CodeRepository(Protocol):
@@ -239,6 +263,26 @@ class LinkRepository(Protocol):
     def use(self, key: str, expires_at: datetime, now: datetime) -> asyncio.Future[bool]:
         """Spend a single-use link: True the first time `key` is used, False after (across
         restarts). Keys whose link has expired are forgotten."""
+
+    async def spent(self, key: str) -> bool:
+        """Whether the link was used already (reading spends nothing)."""
+
+
+class RehearsalRepository(Protocol):
+    """What rehearsal runs left in the store (see `soldout.domain.rehearsals`)."""
+
+    async def marks(self) -> Sequence[tuple[str, str]]:
+        """(fan, run) of every fan a rehearsal made up."""
+
+    async def real_fans(self) -> int:
+        """How many fans are real (made up by no rehearsal; erased ones count)."""
+
+    def purge(self, record: RunRecord) -> asyncio.Future[None]:
+        """Delete, in one transaction, everything `record` names: its launches (with
+        their batches, reservations and codes), claims, orders (with their history),
+        payments, products (with their SKUs and production plans), fans (with their
+        notifications) and secrets. Queued at once, like the claim writes: a write queued
+        before it (a claim of the run still in flight) commits before it."""
 
 
 class AuditRepository(Protocol):
@@ -276,6 +320,8 @@ class Store(Protocol):
     def shop(self) -> ShopRepository: ...
     @property
     def links(self) -> LinkRepository: ...
+    @property
+    def rehearsals(self) -> RehearsalRepository: ...
 
     async def secret(self, name: str) -> bytes:
         """A random 32-byte secret kept with the data (made on first use). The token

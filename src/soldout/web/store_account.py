@@ -11,7 +11,7 @@ from soldout import i18n
 from soldout.api import routes_me
 from soldout.api.views import order_view
 from soldout.domain.addresses import COUNTRIES
-from soldout.domain.errors import Conflict, InvalidInput
+from soldout.domain.errors import Conflict, InvalidInput, RateLimited
 from soldout.engine.book import LaunchBook
 from soldout.engine.draws import RESERVED_KEY_PREFIX
 from soldout.i18n import gettext as _
@@ -191,7 +191,15 @@ async def my_data(request: Request) -> Response:
     if fan_id is None:
         return needs_sign_in(request)
     answer = Response()
-    document = await routes_me.my_data(fan_id, platform, answer)
+    try:
+        document = await routes_me.my_data(fan_id, platform, answer)
+    except RateLimited as error:
+        with i18n.speaking(speaker_of(request)):
+            title = _("One moment")
+            text = _("Your data was prepared moments ago. Try again in a few seconds.")
+        page = await error_page(request, 429, title, text)
+        page.headers["retry-after"] = str(error.retry_after)
+        return page
     return Response(
         orjson.dumps(document, option=orjson.OPT_INDENT_2),
         media_type="application/json",

@@ -81,7 +81,10 @@ def platform_of(request: Request) -> Platform:
 
 
 def base_url(request: Request) -> str:
-    """The shop's public address: the configured one, else the one the browser used."""
+    """The shop's public address, for links that leave the page (e-mails, share links,
+    previews): the configured one (`SOLDOUT_PUBLIC_URL`, else this server's own address),
+    never the `Host` a request claims, which anyone can set. Only an in-process platform
+    made without one (tests) falls back to the request's address."""
     return platform_of(request).public_url or str(request.base_url).rstrip("/")
 
 
@@ -164,9 +167,17 @@ def needs_sign_in(request: Request) -> Response:
 
 
 def same_origin(request: Request) -> bool:
-    """A form post from another site (login CSRF) is refused."""
+    """A form post from another site (login CSRF) is refused: its `Origin` must be this
+    server as the browser reached it, or the shop's public address (behind a proxy that
+    rewrites the Host)."""
     origin = request.headers.get("origin")
-    return origin is None or urlsplit(origin).netloc == request.url.netloc
+    if origin is None:
+        return True
+    ours = {request.url.netloc}
+    public = platform_of(request).public_url
+    if public:
+        ours.add(urlsplit(public).netloc)
+    return urlsplit(origin).netloc in ours
 
 
 async def read_form(request: Request, limit: int = 40) -> dict[str, str]:

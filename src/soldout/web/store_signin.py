@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -134,9 +134,10 @@ async def sign_in(request: Request) -> Response:
         )
     fan = await platform.store.fans.by_email(address)
     link = None
-    if fan is not None and not fan.is_erased:
+    if fan is not None and not fan.is_erased and _THROTTLE.allows(address, platform.clock.now()):
         token = await _sign_in_token(platform, fan.id, next)
-        link = f"{base_url(request)}/signin/{token}"
+        path = f"/signin/{token}"
+        link = base_url(request) + path  # (the shop's address: never the request's Host)
         now = platform.clock.now()
         note = Notification(
             new_id("ntf"),
@@ -144,7 +145,7 @@ async def sign_in(request: Request) -> Response:
             "sign_in_link",
             f"Your sign-in link (valid for 15 minutes, once): {link}",
             now,
-            {"url": link, "expires_at": (now + SIGN_IN_LIFETIME).isoformat()},
+            {"path": path, "url": link, "expires_at": (now + SIGN_IN_LIFETIME).isoformat()},
         )
         await platform.store.notifications.add_many([note])
     return await render(
@@ -157,19 +158,60 @@ async def sign_in(request: Request) -> Response:
 
 @router.get("/signin/{token}")
 @friendly
-async def sign_in_link(token: str, request: Request) -> Response:
+async def sign_in_page(token: str, request: Request) -> Response:
+    """A page with one button: opening the link spends nothing, so a mail scanner that
+    fetches it before the fan does (many do) cannot use it up; the button's post does."""
     platform = platform_of(request)
-    checked = await _check_sign_in_token(platform, token)
+    if await _check_sign_in_token(platform, token, spend=False) is None:
+        return await _link_refused(request)
+    return await render(request, "store/signin_link.html", token=token)
+
+
+@router.post("/signin/{token}")
+@friendly
+async def sign_in_link(token: str, request: Request) -> Response:
+    if _cross_site(request):
+        return await _refused(request)
+    platform = platform_of(request)
+    checked = await _check_sign_in_token(platform, token, spend=True)
     if checked is None:
-        with i18n.speaking(speaker_of(request)):
-            title = _("This link does not work")
-            text = _("The sign-in link has expired or was already used. Ask for a new one.")
-        return await error_page(request, 400, title, text)
+        return await _link_refused(request)
     fan_id, target = checked
     speaker = speaker_of(request)
     zone = speaker.zone_key if request.cookies.get(TZ_COOKIE) else None
     await platform.fans.set_language(fan_id, speaker.locale, zone)
     return sign_in_response(request, target, fan_id)
+
+
+async def _link_refused(request: Request) -> Response:
+    with i18n.speaking(speaker_of(request)):
+        title = _("This link does not work")
+        text = _("The sign-in link has expired or was already used. Ask for a new one.")
+    return await error_page(request, 400, title, text)
+
+
+class SignInThrottle:
+    """At most one link a minute and five an hour per address: nobody can make the shop
+    mail a fan without end (or spend its mail server's reputation doing so)."""
+
+    def __init__(self, per_minute: int = 1, per_hour: int = 5) -> None:
+        self._limits = ((timedelta(minutes=1), per_minute), (timedelta(hours=1), per_hour))
+        self._sent: dict[str, list[datetime]] = {}
+
+    def allows(self, address: str, now: datetime) -> bool:
+        recent = [t for t in self._sent.get(address, ()) if now - t < timedelta(hours=1)]
+        if any(sum(1 for t in recent if now - t < span) >= n for span, n in self._limits):
+            self._sent[address] = recent
+            return False
+        self._sent[address] = [*recent, now]
+        if len(self._sent) > 100_000:  # forget addresses whose hour has passed
+            self._sent = {
+                a: ts for a, ts in self._sent.items() if now - ts[-1] < timedelta(hours=1)
+            }
+        return True
+
+
+_THROTTLE = SignInThrottle()
 
 
 @router.get("/signout")
@@ -190,7 +232,8 @@ async def choose_language(code: str, request: Request, next: str = "/") -> Respo
         LANG_COOKIE, locale, max_age=COOKIE_MAX_AGE, samesite="lax", path="/", httponly=True
     )
     fan_id = fan_id_of(request)
-    if fan_id is not None:
+    # the fan's e-mails follow their own choice, not a link another site made them open
+    if fan_id is not None and request.headers.get("sec-fetch-site") != "cross-site":
         await platform_of(request).fans.set_language(fan_id, locale, None)
     return response
 
@@ -213,7 +256,9 @@ async def _sign_in_token(platform: Platform, fan_id: str, target: str) -> str:
     return f"{payload}.{await _sign(platform, payload)}"
 
 
-async def _check_sign_in_token(platform: Platform, token: str) -> tuple[str, str] | None:
+async def _check_sign_in_token(
+    platform: Platform, token: str, *, spend: bool
+) -> tuple[str, str] | None:
     payload, _dot, signature = token.rpartition(".")
     parts = payload.split(".")
     if len(parts) != 3 or not parts[1].isdigit():
@@ -234,6 +279,8 @@ async def _check_sign_in_token(platform: Platform, token: str) -> tuple[str, str
     # single use, also across a restart: the link's digest is spent in the store
     key = "signin:" + hashlib.sha256(signature.encode()).hexdigest()
     until = now + timedelta(seconds=expires - now.timestamp() + 60)
+    if not spend:
+        return None if await platform.store.links.spent(key) else (fan_id, safe_next(path))
     if not await platform.store.links.use(key, until, now):
         return None
     return fan_id, safe_next(path)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 import orjson
@@ -18,7 +18,7 @@ from soldout.domain.fulfilment import ProductionPlan
 from soldout.domain.notifications import Notification
 from soldout.domain.payments import PaymentRecord
 from soldout.store.ports import EmailOutcome, ExportRow, OrderFilter, OutgoingEmail
-from soldout.store.sqlite.repos import _many, _one, _Repo
+from soldout.store.sqlite.repos import Connections, _many, _one, _Repo
 from soldout.store.sqlite.rows import (
     ORDER_CHANGES,
     ORDER_COLUMNS,
@@ -167,7 +167,13 @@ class SqlitePlans(_Repo):
 
 
 class SqliteNotifications(_Repo):
+    def __init__(self, connections: Connections) -> None:
+        super().__init__(connections)
+        self._wakes: list[Callable[[], None]] = []
+
     def add_many(self, notifications: Sequence[Notification]) -> asyncio.Future[None]:
+        # Whether a fan can be mailed is read inside the write, from the fan's row: a
+        # rehearsal's fans and erased fans never enter the outbox.
         rows = [
             (
                 n.id,
@@ -176,18 +182,46 @@ class SqliteNotifications(_Repo):
                 n.message,
                 orjson.dumps(n.data).decode(),
                 ts(n.created_at),
-                "pending" if n.email else "none",
-                ts(n.created_at) if n.email else None,
+                int(n.email),
             )
             for n in notifications
         ]
-        return self._writer.submit(
-            _many(
-                "INSERT INTO notifications (id, fan_id, kind, message, data, created_at,"
-                " email_state, email_next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
+        done = self._writer.submit(_many(_INSERT_NOTIFICATION, rows))
+        self._ring(done, notifications)
+        return done
+
+    def _ring(self, done: asyncio.Future[None], notifications: Sequence[Notification]) -> None:
+        if self._wakes and any(n.email for n in notifications):
+            done.add_done_callback(self._wake)
+
+    def _wake(self, done: asyncio.Future[None]) -> None:
+        if not done.cancelled() and done.exception() is None:
+            for wake in self._wakes:
+                wake()
+
+    def on_email(self, wake: Callable[[], None]) -> None:
+        self._wakes.append(wake)
+
+    def remember(
+        self, progress: Mapping[str, str], notifications: Sequence[Notification], at: datetime
+    ) -> asyncio.Future[None]:
+        marks = [(key, mark, ts(at)) for key, mark in progress.items()]
+
+        def job(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT INTO reminders (key, progress, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET progress = excluded.progress,"
+                " updated_at = excluded.updated_at",
+                marks,
             )
-        )
+
+        writes = [self._writer.submit(job)]
+        if notifications:  # queued in the same tick: one transaction
+            writes.append(self.add_many(notifications))
+        return _all(writes)
+
+    async def reminders(self) -> dict[str, str]:
+        return {r[0]: r[1] for r in self._read.execute("SELECT key, progress FROM reminders")}
 
     async def for_fan(self, fan_id: str, limit: int) -> Sequence[Notification]:
         return [
@@ -200,11 +234,13 @@ class SqliteNotifications(_Repo):
         ]
 
     async def due_emails(self, now: datetime, limit: int) -> Sequence[OutgoingEmail]:
+        # In the partial index's order (email_next_at, rowid): a page is read straight off
+        # the index however many are pending, without sorting them all.
         rows = self._read.execute(
             "SELECT n.*, f.email AS to_address, f.name AS to_name, f.locale AS to_locale,"
             " f.time_zone AS to_zone FROM notifications n JOIN fans f ON f.id = n.fan_id"
             " WHERE n.email_state = 'pending' AND n.email_next_at <= ?"
-            " ORDER BY n.email_next_at, n.id LIMIT ?",
+            f" AND {_MAILABLE} ORDER BY n.email_next_at, n.rowid LIMIT ?",
             (ts(now), limit),
         )
         return [
@@ -224,7 +260,7 @@ class SqliteNotifications(_Repo):
             (
                 o.state,
                 o.attempts,
-                ts(o.next_at),
+                ts(o.next_at) if o.state == "pending" else None,
                 ts(o.at) if o.state == "sent" else None,
                 o.error,
                 o.notification_id,
@@ -250,9 +286,41 @@ class SqliteNotifications(_Repo):
 
     async def next_email_at(self) -> datetime | None:
         row = self._read.execute(
-            "SELECT min(email_next_at) FROM notifications WHERE email_state = 'pending'"
+            "SELECT n.email_next_at FROM notifications n JOIN fans f ON f.id = n.fan_id"
+            f" WHERE n.email_state = 'pending' AND {_MAILABLE}"
+            " ORDER BY n.email_next_at, n.rowid LIMIT 1"
         ).fetchone()
         return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+
+_MAILABLE = "f.erased_at IS NULL AND f.rehearsal IS NULL"
+_INSERT_NOTIFICATION = (
+    "INSERT INTO notifications (id, fan_id, kind, message, data, created_at, email_state,"
+    " email_next_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, m.state, CASE m.state WHEN 'pending'"
+    " THEN ?6 END FROM (SELECT CASE WHEN ?7 AND EXISTS (SELECT 1 FROM fans f WHERE f.id = ?2"
+    f" AND {_MAILABLE}) THEN 'pending' ELSE 'none' END AS state) m"
+)
+
+
+def _all(writes: list[asyncio.Future[None]]) -> asyncio.Future[None]:
+    """One future for writes queued together (so committed together)."""
+    if len(writes) == 1:
+        return writes[0]
+    together = asyncio.gather(*writes)
+    result: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def settle(done: asyncio.Future[list[None]]) -> None:
+        if result.done():
+            return
+        if done.cancelled():
+            result.cancel()
+        elif done.exception() is not None:
+            result.set_exception(done.exception())  # type: ignore[arg-type]
+        else:
+            result.set_result(None)
+
+    together.add_done_callback(settle)
+    return result
 
 
 class SqliteAudit(_Repo):

@@ -282,6 +282,9 @@ class SqliteFans(_Repo):
             )
         )
 
+    async def erased(self) -> Sequence[str]:
+        return [r[0] for r in self._read.execute("SELECT id FROM fans WHERE erased_at IS NOT NULL")]
+
     def erase(self, fan_id: str, at: datetime) -> asyncio.Future[None]:
         def job(conn: sqlite3.Connection) -> None:
             conn.execute(
@@ -291,6 +294,12 @@ class SqliteFans(_Repo):
             )
             conn.execute("UPDATE orders SET shipping = NULL WHERE fan_id = ?", (fan_id,))
             conn.execute("DELETE FROM notifications WHERE fan_id = ?", (fan_id,))
+            # entries of draws still to come (a drawn launch keeps its published entries)
+            conn.execute(
+                "DELETE FROM reservations WHERE fan_id = ? AND launch_id IN"
+                " (SELECT id FROM launches WHERE drawn_at IS NULL)",
+                (fan_id,),
+            )
 
         return self._writer.submit(job)
 

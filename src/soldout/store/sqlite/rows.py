@@ -66,6 +66,7 @@ def more_rules_json(rules: LaunchRules, draw_units: dict[str, int] | None = None
             "registered_before": ts(rules.registered_before),
             "waiting_room_rate": rules.waiting_room_rate,
             "waiting_room_burst": rules.waiting_room_burst,
+            "waiting_room_shuffle_seconds": rules.waiting_room_shuffle_seconds,
             "pow_difficulty": rules.pow_difficulty,
             "duplicate_rule": rules.duplicate_rule.value,
             "duplicate_limit": rules.duplicate_limit,
@@ -79,7 +80,13 @@ def _more_rules(text: str) -> dict[str, object]:
     if raw.get("registered_before"):
         more["registered_before"] = _req(raw["registered_before"])
     raw.pop("draw_units", None)
-    for key in ("waiting_room_rate", "waiting_room_burst", "pow_difficulty", "duplicate_limit"):
+    for key in (
+        "waiting_room_rate",
+        "waiting_room_burst",
+        "waiting_room_shuffle_seconds",
+        "pow_difficulty",
+        "duplicate_limit",
+    ):
         if raw.get(key) is not None:
             more[key] = raw[key]
     if raw.get("duplicate_rule"):

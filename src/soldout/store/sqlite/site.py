@@ -77,3 +77,7 @@ class SqliteLinks(_Repo):
             return cursor.rowcount == 1
 
         return self._writer.submit(job)
+
+    async def spent(self, key: str) -> bool:
+        row = self._read.execute("SELECT 1 FROM used_links WHERE key = ?", (key,)).fetchone()
+        return row is not None

@@ -16,6 +16,7 @@ from soldout.store.sqlite.after_sale import (
     SqlitePlans,
 )
 from soldout.store.sqlite.migrations import upgrade
+from soldout.store.sqlite.rehearsals import SqliteRehearsals
 from soldout.store.sqlite.repos import (
     SqliteClaims,
     SqliteCodes,
@@ -52,6 +53,7 @@ class SqliteStore:
         self.media = SqliteMedia(self)
         self.shop = SqliteShop(self)
         self.links = SqliteLinks(self)
+        self.rehearsals = SqliteRehearsals(self)
 
     def reader(self) -> sqlite3.Connection:
         """The read connection, used on the event loop thread (WAL: reads never block)."""

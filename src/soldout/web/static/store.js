@@ -199,7 +199,9 @@
       const before = clock.now() < opens;
       if (wasBefore && !before) {
         poll(); // opening: fetch the real state at once
-        if (root.dataset.mode === "draw" && root.dataset.signedIn === "1") setTimeout(() => location.reload(), 2500); // the result
+        // a draw's result: each signed-in fan reloads at a moment of their own (2-15 s),
+        // not the whole crowd in the same second
+        if (root.dataset.mode === "draw" && root.dataset.signedIn === "1") setTimeout(() => location.reload(), 2000 + Math.random() * 13000);
       }
       wasBefore = before;
     }, 250);
