@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 
+from soldout.services.demo_art import phone_back, phone_front
+
 ADMIN_TOKEN = "adm_test_token_for_the_suite"
 
 
@@ -188,6 +190,27 @@ def shipping_address(name: str = "Ann Fan") -> dict[str, str]:
         "country": "NL",
         "phone": f"+31 20 5{n % 1_000_000:06d}",
     }
+
+
+STORY = (
+    "A phone made with its fans, sold near cost.\n\n## Shaped by the people who use it\n\n"
+    "Every batch ships with what fans asked for. **One per fan**, so it reaches fans."
+)
+
+
+def dress(admin: httpx.Client, product_id: str) -> None:
+    """Give a product what a real launch page shows: pictures, a story, specs."""
+    for picture in (phone_front(), phone_back()):
+        added = admin.post(
+            f"/api/v1/products/{product_id}/images",
+            files={"image": ("phone.png", picture, "image/png")},
+        )
+        assert added.status_code == 201, added.text
+    specs = [{"label": "Display", "value": '6.1" OLED'}, {"label": "Weight", "value": "178 g"}]
+    changed = admin.patch(
+        f"/api/v1/products/{product_id}", json={"description": STORY, "specs": specs}
+    )
+    assert changed.status_code == 200, changed.text
 
 
 def register(

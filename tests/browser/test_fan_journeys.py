@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 from tests.browser.shots import PHONE, shoot
-from tests.support import ServerProcess, create_launch
+from tests.support import ServerProcess, create_launch, dress
 
 AMSTERDAM = {"line1": "Keizersgracht 1", "postal_code": "1015 CD", "city": "Amsterdam"}
 
@@ -149,6 +149,7 @@ def test_the_launch_page_speaks_dutch_and_chinese(
 ) -> None:
     with store_server.admin() as admin:
         launch = create_launch(admin, batch={"A": 20, "B": 10}, opens_in=7200, race="fast")
+        dress(admin, launch["product_id"])
     url = f"{store_server.base_url}/launches/{launch['id']}"
     for locale, zone, words, shot in (
         (

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from tests.browser.shots import PHONE, shoot
-from tests.support import ServerProcess, claim, create_launch, register
+from tests.support import ServerProcess, claim, create_launch, dress, register
 
 
 def _shoot(page: Any, name: str) -> None:
@@ -41,6 +41,7 @@ def test_the_whole_fan_journey(browser: Any, store_server: ServerProcess) -> Non
         launch = create_launch(
             admin, batch={"A": 20, "B": 10}, opens_in=4, per_fan_limit=1, race="fast"
         )
+        dress(admin, launch["product_id"])
         today = date.today()
         for sku in ("A", "B"):
             plan = admin.put(

@@ -94,14 +94,6 @@ async def remove(run: str, platform: PlatformDep, actor: Actor) -> dict[str, Any
     test payments refunded at the provider. Removing a run twice removes nothing the
     second time. 409 `rehearsal_busy` if its payments are still running after 30 s."""
     removal = await platform.rehearsals.remove(run)
-    detail = {
-        "launches": removal.launches,
-        "products": removal.products,
-        "fans": removal.fans,
-        "claims": removal.claims,
-        "orders": removal.orders,
-        "payments": removal.payments,
-        "refunds_failed": removal.refunds_failed,
-    }
+    detail = removal.counts()
     await platform.audit(actor, "rehearsal.remove", run, detail)
     return {"run": run, **detail}

@@ -20,7 +20,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from soldout.domain.errors import Conflict, DomainError
@@ -57,6 +57,10 @@ class Removal:
     orders: int
     payments: int
     refunds_failed: int = 0
+
+    def counts(self) -> dict[str, int]:
+        """What was removed, counted: for the audit log and the answer."""
+        return {k: v for k, v in asdict(self).items() if k != "run"}
 
 
 class Rehearsals:

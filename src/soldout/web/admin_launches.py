@@ -101,15 +101,7 @@ async def remove_rehearsal(request: Request, run: str) -> Response:
         except DomainError as exc:
             context = _launches(platform, exc)
             return render(request, "admin/launches.html", context, status=400)
-        detail = {
-            "launches": removal.launches,
-            "products": removal.products,
-            "fans": removal.fans,
-            "claims": removal.claims,
-            "orders": removal.orders,
-            "payments": removal.payments,
-            "refunds_failed": removal.refunds_failed,
-        }
+        detail = removal.counts()
         await platform.audit(form.actor, "rehearsal.remove", run, detail)
         return redirect("/admin/launches", done="rehearsal_removed")
 

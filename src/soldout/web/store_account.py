@@ -133,15 +133,21 @@ async def address_form(request: Request, next: str = "") -> Response:
     )
 
 
+async def _posting_fan(request: Request) -> str | Response:
+    """The signed-in fan posting one of our own forms, or the page that says why not."""
+    if not same_origin(request):
+        return await _refused(request)
+    fan_id = fan_id_of(request)
+    return needs_sign_in(request) if fan_id is None else fan_id
+
+
 @router.post("/me/address")
 @friendly
 async def save_address(request: Request) -> Response:
-    if not same_origin(request):
-        return await _refused(request)
+    fan_id = await _posting_fan(request)
+    if isinstance(fan_id, Response):
+        return fan_id
     platform = platform_of(request)
-    fan_id = fan_id_of(request)
-    if fan_id is None:
-        return needs_sign_in(request)
     fields = await read_form(request)
     raw = {k: fields.get(k, "") for k in ADDRESS_FIELDS}
     try:
@@ -222,12 +228,10 @@ async def delete_form(request: Request) -> Response:
 @router.post("/me/delete")
 @friendly
 async def delete_account(request: Request) -> Response:
-    if not same_origin(request):
-        return await _refused(request)
+    fan_id = await _posting_fan(request)
+    if isinstance(fan_id, Response):
+        return fan_id
     platform = platform_of(request)
-    fan_id = fan_id_of(request)
-    if fan_id is None:
-        return needs_sign_in(request)
     fields = await read_form(request)
     fan = await platform.fans.fan(fan_id)
     if fields.get("confirm") != "erase":
