@@ -162,6 +162,27 @@ def test_a_maker_makes_a_sneaker_with_ten_sizes_and_a_photo(
     expect(page.get_by_role("alert")).to_contain_text("EUR has 2 decimals")
     expect(page.get_by_label("SKU 2 price", exact=True)).to_be_focused()
 
+    # its launch: a draft until published, then its storefront page shows the photo and sizes
+    with store_server.admin() as admin:
+        made = admin.get("/api/v1/products").json()
+        product_id = next(p["id"] for p in made if p["name"] == "Runner One")
+    page.goto(f"/admin/launches/new?product_id={product_id}")
+    page.get_by_label("Title").fill("Runner One: first drop")
+    page.get_by_label("Sale opens (UTC)").fill("2030-06-01T12:00:00")
+    for size in list(SIZES)[:9]:
+        page.get_by_label(f"RUN-{size}").fill("20")
+    page.get_by_role("button", name="Create launch").click()
+    expect(page.get_by_text("Draft: not visible to fans yet.")).to_be_visible()
+    page.get_by_role("button", name="Publish now").click()
+    expect(page.get_by_role("status")).to_have_text("Launch published: fans can see it.")
+    page.get_by_role("link", name="Storefront page").click()
+    expect(page.get_by_role("heading", name="Runner One: first drop", level=1)).to_be_visible()
+    hero = page.locator("#hero-image")
+    expect(hero).to_have_js_property("complete", True)
+    assert hero.evaluate("img => img.naturalWidth") > 0
+    assert page.locator(".sku").count() == 9
+    expect(page.locator(".prose").get_by_role("heading", name="Made to run")).to_be_visible()
+
     phone = browser.new_context(
         viewport=PHONE, base_url=store_server.base_url, storage_state=context.storage_state()
     ).new_page()

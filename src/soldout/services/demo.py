@@ -99,8 +99,9 @@ async def seed(platform: Platform, settings: Settings, opens_in: int) -> None:
             sale_opens_at=now + timedelta(seconds=opens_in),
             sale_closes_at=now + timedelta(seconds=opens_in, hours=2),
             reservations_open_at=now,
-            # the fair race a maker gets by default (waiting room, proof of work, duplicates)
-            rules=rules_for(Race.FAIR, units=250, per_fan_limit=1, payment_window_seconds=900),
+            # the fast race, so that the README's curl calls buy straight away; a launch made
+            # with the API's or the admin's defaults is the fair one
+            rules=rules_for(Race.FAST, units=250, per_fan_limit=1, payment_window_seconds=900),
             batch={"M1-64-BLK": 100, "M1-64-WHT": 100, "M1-128-BLK": 50},
         )
     await _dress(platform, book.product)
