@@ -195,6 +195,23 @@ def test_malformed_json_on_framework_endpoints(
     assert products(admin) == listed
 
 
+def test_json_sent_as_a_form_is_refused_with_what_to_do(
+    admin: httpx.Client, anyone: httpx.Client, sale: Sale
+) -> None:
+    """`curl -d` labels its body a form unless told otherwise: say so, change nothing."""
+    before, listed = state_of(admin, sale), products(admin)
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    body = json.dumps({"name": "Model Two", "skus": []})
+    for response in (
+        admin.post("/api/v1/products", content=body, headers=form),
+        anyone.post("/api/v1/fans", content='{"email": "f@fans.test", "name": "F"}', headers=form),
+    ):
+        assert error(response) == (415, "unsupported_media_type", None)
+        assert "Content-Type: application/json" in response.json()["error"]["message"]
+    assert state_of(admin, sale) == before
+    assert products(admin) == listed
+
+
 # -- wrong types and unknown fields --------------------------------------------------
 
 

@@ -125,6 +125,11 @@ def install_handlers(app: FastAPI) -> None:
         missing_body = first.get("type") == "missing" and tuple(first.get("loc", ())) == ("body",)
         if first.get("type") == "json_invalid" or missing_body:
             return _json(*domain_error_response(e.MalformedBody()))
+        content_type = request.headers.get("content-type", "")
+        if tuple(first.get("loc", ())) == ("body",) and "json" not in content_type:
+            # (curl -d sends application/x-www-form-urlencoded unless told otherwise)
+            message = "send the body as JSON, with the header Content-Type: application/json"
+            return _json(415, error_body("unsupported_media_type", message, None))
         field = _field_of(tuple(first.get("loc", ())))
         message = str(first.get("msg", "invalid value"))
         return _json(422, error_body("invalid", message, field))
