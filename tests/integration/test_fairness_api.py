@@ -563,7 +563,7 @@ def test_pause_resume_extend_and_cancel_are_applied_and_audited(
     assert (after["claims"].get("held", 0), after["claims"]["cancelled"]) == (0, 1)
     for fan in (waiting, buyer):
         (told,) = notifications(anyone, fan, "launch_cancelled")
-        assert told["data"] == {"launch_id": lid}
+        assert told["data"] == {"launch_id": lid, "bought": False}  # it held a unit, bought none
     assert notifications(anyone, bystander, "launch_cancelled") == []
     assert error(claim(anyone, lid, bystander["token"]))[:2] == (409, "closed")
 

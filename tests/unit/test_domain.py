@@ -3,6 +3,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from soldout.domain.errors import InvalidInput
+from soldout.domain.fans import normalise_email
 from soldout.domain.launches import Launch, LaunchRules, Phase, check_schedule
 from soldout.domain.money import Money
 from soldout.engine.allocation import SkuStock
@@ -90,3 +91,11 @@ def test_stock_moves_keep_every_pool_non_negative() -> None:
     with pytest.raises(AssertionError):
         stock.release(1)
     assert not stock.grow(2)
+
+
+def test_an_e_mail_address_is_kept_in_a_form_every_mail_server_takes() -> None:
+    assert normalise_email(" Ann@Example.COM ") == "ann@example.com"
+    assert normalise_email("jurgen@münchen.de") == "jurgen@xn--mnchen-3ya.de"
+    with pytest.raises(InvalidInput) as refused:
+        normalise_email("jürgen@example.de")  # a relay without SMTPUTF8 could never deliver
+    assert refused.value.field == "email"

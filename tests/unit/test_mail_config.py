@@ -58,12 +58,22 @@ def test_a_password_is_decoded_and_never_shown() -> None:
         ("smtp://mail.example.com?starttls=maybe", "starttls is one of"),
         ("smtps://mail.example.com?starttls=required", "TLS from the start"),
         ("smtp://u:hunter2@mail.example.com?starttls=off", "only sent without TLS"),
+        ("smtp://u:hunter2#x@mail.example.com:587", "URL-encode"),  # a raw '#' in it
+        ("smtp://u:hunter2/pw@mail.example.com:587", "URL-encode"),
     ],
 )
 def test_a_wrong_url_is_refused_with_the_reason(url: str, says: str) -> None:
     with pytest.raises(ValueError, match=says) as refused:
         SmtpConfig.from_url(url)
     assert "hunter2" not in str(refused.value)
+
+
+def test_a_password_never_goes_without_tls_to_a_relay_on_a_network() -> None:
+    """A relay made to hide STARTTLS (a man in the middle) must not get the password."""
+    asked = SmtpConfig.from_url("smtp://u:pw@mail.example.com?starttls=opportunistic")
+    assert asked.tls.value == "required"
+    local = SmtpConfig.from_url("smtp://u:pw@127.0.0.1:1025?starttls=opportunistic")
+    assert local.tls.value == "opportunistic"
 
 
 def test_without_a_relay_mail_goes_to_a_directory_and_says_so(tmp_path: object) -> None:

@@ -253,3 +253,31 @@ def test_the_backoff_grows_with_jitter_up_to_its_cap() -> None:
     assert low.next_try(20, now) is None
     with pytest.raises(ValueError, match="attempts"):
         RetryPolicy(attempts=0)
+
+
+async def test_a_fan_erased_after_their_page_was_read_is_not_mailed(
+    platform: Platform, relay: MemoryTransport
+) -> None:
+    """The page was read before the erasure landed: each message asks again just before
+    it goes (the platform wires the token signer's revocations in)."""
+    composer = Composer(
+        sender=Address("Shop", addr_spec="shop@shop.test"),
+        base_url="https://shop.test",
+        facts=EngineFacts(platform.engine),
+    )
+    box = Outbox(
+        platform.store.notifications,
+        platform.store.shop,
+        relay,
+        composer,
+        platform.clock,
+        reachable=lambda fan_id: not platform.tokens.revoked(fan_id),
+    )
+    ann, bob = await fan(platform, "ann"), await fan(platform, "bob")
+    kept, gone = await tell(platform, ann), await tell(platform, bob)
+    platform.tokens.revoke(bob)  # what an erasure does, in the moment after the page's read
+    tally = await box.send_due()
+    await box.stop()
+    assert (tally.sent, tally.dropped) == (1, 1)
+    assert [e.recipient for e in relay.sent] == ["ann@fans.test"]
+    assert (state(platform, kept), state(platform, gone)) == (("sent", 1), ("dropped", 0))

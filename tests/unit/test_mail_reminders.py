@@ -105,6 +105,23 @@ async def test_every_fan_who_reserved_is_reminded_once(
     assert await r.step() == 0
 
 
+async def test_a_fan_who_reserves_as_another_leaves_is_reminded_too(
+    platform: Platform, clock: FakeClock
+) -> None:
+    """As many reservations as at the last look is not "nobody new": one fan erased their
+    account (their entry went) while another reserved."""
+    book = await launch(platform, timedelta(minutes=9))
+    first = await fans_reserving(platform, book, 3, "f")
+    r = reminders(platform)
+    await r.load()
+    assert await r.step() == 3
+    await platform.fans.erase(first[0])
+    new = await fans_reserving(platform, book, 1, "new")
+    assert len(book.reservations) == 3  # the same count as at the last look
+    assert await r.step() == 1
+    assert notes_of(platform, "sale_opening")[-1].fan_id == new[0]
+
+
 async def test_a_moved_opening_is_reminded_again_at_its_new_time(
     platform: Platform, clock: FakeClock
 ) -> None:

@@ -6,6 +6,7 @@ with their notifications."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -123,6 +124,24 @@ async def test_reminders_progress_is_written_with_their_notifications(store: Sto
     assert await notes.reminders() == {"opening:l1:t": "mark-2", "claim:c1": "sent"}
     assert [n.id for n in await notes.for_fan("fan_ann", 10)] == ["r1"]
     assert (await notes.email_counts()).get("pending") == 1
+
+
+async def test_a_reminders_mark_never_lands_without_its_notifications(tmp_path: Path) -> None:
+    """On SQLite a write can fail (here: a notification id already taken); the mark of how
+    far the reminder got must fail with it, or a restart would skip those fans."""
+    store = SqliteStore(tmp_path / "s.db")
+    await store.open()
+    try:
+        await store.fans.add(Fan("fan_ann", "ann@fans.test", "Ann", "R1", None, T0))
+        await store.notifications.remember({"opening:l1:t": "mark-1"}, [note("r1", "fan_ann")], T0)
+        with pytest.raises(sqlite3.IntegrityError):
+            await store.notifications.remember(
+                {"opening:l1:t": "mark-2"}, [note("r2", "fan_ann"), note("r1", "fan_ann")], T0
+            )
+        assert await store.notifications.reminders() == {"opening:l1:t": "mark-1"}
+        assert [n.id for n in await store.notifications.for_fan("fan_ann", 10)] == ["r1"]
+    finally:
+        await store.close()
 
 
 async def _turns(count: int) -> None:

@@ -201,6 +201,12 @@ def run(settings: Settings, on_start: Callable[[Platform], Awaitable[None]] | No
         click.echo(f"  launches:  {base}/api/v1/launches")
         if p.outbox is not None:
             click.echo(f"  e-mail:    {p.outbox.transport.description}")
+            if settings.smtp_url and not settings.public_url:
+                click.echo(
+                    f"  WARNING: e-mails link to {settings.base_url} and are sent from that"
+                    " host's name: set SOLDOUT_PUBLIC_URL to the address fans reach the shop at",
+                    err=True,
+                )
         if generated:
             click.echo(f"  admin token (generated, kept in {settings.data}/admin.token): {admin}")
         else:

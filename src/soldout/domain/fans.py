@@ -23,9 +23,24 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
 
 
 def normalise_email(email: str) -> str:
+    """Lower case; a domain in another script in its ASCII form ("münchen.de" is
+    "xn--mnchen-3ya.de"), so that every mail server can take it. The part before the @
+    must be ASCII: not every relay accepts more (RFC 6531), and a fan whose sign-in links
+    cannot be delivered could never sign in."""
     if not isinstance(email, str) or not _EMAIL.match(email.strip()):
         raise InvalidInput("a valid e-mail address is required", field="email")
-    return email.strip().lower()
+    local, _, domain = email.strip().lower().rpartition("@")
+    if not local.isascii():
+        raise InvalidInput(
+            "the part of the e-mail address before the @ must be in Latin letters, digits"
+            " and . _ + -",
+            field="email",
+        )
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise InvalidInput("a valid e-mail address is required", field="email") from None
+    return f"{local}@{domain}"
 
 
 @dataclass(frozen=True, slots=True)

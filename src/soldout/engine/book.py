@@ -37,6 +37,9 @@ class LaunchBook:
     stock: dict[str, SkuStock]
     fan_units: dict[str, int] = field(default_factory=dict)
     reservations: dict[str, Reservation] = field(default_factory=dict)
+    # every reservation in the order made, appended only: a reader walks on from where it
+    # stopped (one no longer in `reservations`, erased or never written, is passed over)
+    entered: list[Reservation] = field(default_factory=list)
     codes: dict[str, PriorityCode] = field(default_factory=dict)
     claim_states: dict[str, int] = field(default_factory=dict)
     expired_codes: set[str] = field(default_factory=set)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -95,7 +95,9 @@ class SaleEngine:
         for launch in await self._store.launches.all():
             self._books[launch.id] = LaunchBook.open(launch, products[launch.product_id])
         for reservation in await self._store.reservations.all():
-            self._books[reservation.launch_id].reservations[reservation.fan_id] = reservation
+            book = self._books[reservation.launch_id]
+            book.reservations[reservation.fan_id] = reservation
+            book.entered.append(reservation)
         now = self._now()
         for code in await self._store.codes.all():
             self._books[code.launch_id].restore_code(code, now)
@@ -212,7 +214,7 @@ class SaleEngine:
                     f"The launch {launch.title!r} was cancelled; any unit you held was"
                     " released and nothing was charged for it.",
                     launch.cancelled_at,
-                    {"launch_id": launch.id},
+                    {"launch_id": launch.id, "bought": False},
                 )
                 for fan_id in sorted(told)
             ] + [
@@ -223,7 +225,7 @@ class SaleEngine:
                     f"The launch {launch.title!r} was cancelled. Your paid order stands: it"
                     " ships as planned unless you cancel it for a full refund.",
                     launch.cancelled_at,
-                    {"launch_id": launch.id},
+                    {"launch_id": launch.id, "bought": True},
                 )
                 for fan_id in sorted(buyers)
             ]
@@ -253,6 +255,7 @@ class SaleEngine:
             raise Conflict("reservations are not open yet").with_code("reservations_not_open")
         reservation = Reservation(new_id("res"), launch_id, fan_id, now, sku)
         book.reservations[fan_id] = reservation
+        book.entered.append(reservation)
         try:
             written = self._durable[reservation.id] = self._store.reservations.add(reservation)
             # queued in the same tick: the confirmation commits with the reservation
@@ -623,6 +626,16 @@ class SaleEngine:
         as a fan's data export)."""
         mine = [c for c in self._claims.values() if c.fan_id == fan_id]
         return sorted(mine, key=lambda c: (c.created_at, c.id))
+
+    def claims_made(self, launch_id: str) -> Sequence[Claim]:
+        """The launch's claims in the order made, as the engine keeps them: not a copy, for
+        a reader that walks on from where it stopped (read only; pass over a claim that is
+        not `recorded`)."""
+        return self._by_launch.get(launch_id, ())
+
+    def recorded(self, claim: Claim) -> bool:
+        """The claim stands (not undone after a failed write, nor forgotten)."""
+        return self._claims.get(claim.id) is claim
 
     def claims_of_launch(self, launch_id: str) -> list[Claim]:
         """The launch's claims in the order they were made (not every claim's: an index

@@ -14,6 +14,7 @@ notification (`letter.py`, `sale_letters.py`, `order_letters.py`, `templates/`),
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from email.headerregistry import Address
@@ -69,7 +70,13 @@ class MailSettings:
             claim_lead=timedelta(minutes=settings.claim_reminder_minutes),
         )
 
-    def outbox(self, store: Store, engine: SaleEngine, clock: Clock) -> Outbox:
+    def outbox(
+        self,
+        store: Store,
+        engine: SaleEngine,
+        clock: Clock,
+        reachable: Callable[[str], bool] = lambda fan_id: True,
+    ) -> Outbox:
         composer = Composer(
             sender=self.sender,
             base_url=self.base_url,
@@ -84,4 +91,5 @@ class MailSettings:
             clock,
             connections=self.connections,
             retry=RetryPolicy(attempts=self.attempts),
+            reachable=reachable,
         )

@@ -50,8 +50,12 @@ class SmtpConfig:
         try:
             parts = urlsplit(url.strip())
             port = parts.port
-        except ValueError as bad:
-            raise ValueError(f"SOLDOUT_SMTP_URL is not a URL: {bad}") from None
+        except ValueError:
+            # (the parser's own message may quote a piece of the password: never shown)
+            raise ValueError(
+                "SOLDOUT_SMTP_URL is not a URL: URL-encode the user and the password"
+                " (a '#', '/', '?' or '@' in them is %23, %2F, %3F, %40)"
+            ) from None
         if parts.scheme not in ("smtp", "smtps"):
             raise ValueError("SOLDOUT_SMTP_URL must start with smtp:// or smtps://")
         if not parts.hostname:
@@ -77,8 +81,11 @@ class SmtpConfig:
             tls = Tls.REQUIRED  # a password is not sent in the clear over a network
         else:
             tls = Tls.OPPORTUNISTIC
-        if tls is Tls.OFF and username and not _loopback(parts.hostname):
-            raise ValueError("a password is only sent without TLS to a relay on loopback")
+        if username and not _loopback(parts.hostname):
+            if tls is Tls.OFF:
+                raise ValueError("a password is only sent without TLS to a relay on loopback")
+            if tls is Tls.OPPORTUNISTIC:  # a relay made to hide STARTTLS would get it in clear
+                tls = Tls.REQUIRED
         default_port = 465 if tls is Tls.IMPLICIT else 587
         return cls(parts.hostname, port or default_port, tls, username, password, timeout)
 

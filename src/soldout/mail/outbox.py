@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -77,8 +78,11 @@ class Outbox:
         connections: int = 4,
         batch: int = 200,
         retry: RetryPolicy | None = None,
+        reachable: Callable[[str], bool] = lambda fan_id: True,
     ) -> None:
         self._notes = notifications
+        # whether a fan may still be written to (not erased since their page was read)
+        self._reachable = reachable
         self._shop = shop
         self._transport = transport
         self._composer = composer
@@ -197,7 +201,16 @@ class Outbox:
         line = _Line(self._transport, self._idle.pop() if self._idle else None)
         try:
             while queue and tally.unreachable is None and not self._stopping:
+                # A turn for the sale between two messages: writing one may never suspend
+                # (a pickup file, a letter no longer true), and a page is 200 of them.
+                await asyncio.sleep(0)
+                if not queue:  # (the other sessions took the rest meanwhile)
+                    break
                 outgoing = queue.popleft()
+                if not self._reachable(outgoing.notification.fan_id):
+                    self._record(tally, outgoing, "dropped", outgoing.attempts, "fan erased")
+                    tally.dropped += 1
+                    continue
                 try:
                     envelope = await self._composer.compose(outgoing, shop, self._clock.now())
                 except Obsolete as why:

@@ -55,7 +55,8 @@ async def reservation_confirmed(c: Context) -> Letter:
         subject = _("You are on the list: %(title)s") % {"title": title}
         heading = _("You reserved %(title)s") % {"title": title}
         paragraphs = [_("The sale opens %(when)s.") % {"when": when}]
-        if c.reminder_minutes:
+        reminder_at = opens - timedelta(minutes=c.reminder_minutes)
+        if c.reminder_minutes and c.now < reminder_at:  # (not for a reservation that late)
             paragraphs.append(
                 _("We will e-mail you %(minutes)s before it opens.")
                 % {"minutes": c.minutes(c.reminder_minutes)}
@@ -235,7 +236,8 @@ async def payment_declined(c: Context) -> Letter:
 async def launch_cancelled(c: Context) -> Letter:
     launch_id = c.data["launch_id"]
     values = {"title": c.title(launch_id)}
-    if c.facts.bought(c.note.fan_id, launch_id):
+    bought = c.data.get("bought")  # said by the cancellation itself (older notes: looked up)
+    if bought if isinstance(bought, bool) else c.facts.bought(c.note.fan_id, launch_id):
         body = _(
             "Your paid order stands: it ships as planned, unless you cancel it for a full refund."
         )

@@ -85,7 +85,11 @@ class Platform:
         # outbox mails every notification (without `mail`, they are shown in-app only)
         self.reminders = Reminders.of(self.engine, store.notifications, self.clock, mail)
         self.gate.on_admitted = AdmissionNotices(store.notifications).admitted
-        self.outbox = mail.outbox(store, self.engine, self.clock) if mail else None
+        self.outbox = (
+            mail.outbox(store, self.engine, self.clock, lambda fan: not tokens.revoked(fan))
+            if mail
+            else None
+        )
         self._mailing: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self.resumed_payments = 0  # payments settled with the provider at the last start

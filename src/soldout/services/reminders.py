@@ -72,7 +72,7 @@ class Reminders:
         self._progress: dict[str, str] = {}
         self._reminded: set[str] = set()  # claims reminded (their key is `claim:ID`)
         self._walked: dict[str, datetime] = {}  # launch -> when its last claim looked at was made
-        self._counted: dict[str, int] = {}  # reservations seen per opening key at last look
+        self._cursor: dict[str, int] = {}  # opening key -> reservations looked at so far
 
     @classmethod
     def of(
@@ -135,14 +135,14 @@ class Reminders:
         if not opens - self.opening_lead <= now < opens - MIN_AHEAD:
             return 0
         key = f"opening:{launch.id}:{opens.isoformat()}"
-        seen = len(book.reservations)
-        if self._counted.get(key) == seen:
+        entered = book.entered  # in the order made, appended only
+        start = self._cursor.get(key)
+        if start is None:  # first look since start-up: on from the mark the record keeps
+            after = _unmark(self._progress.get(key))
+            start = 0 if after is None else bisect.bisect_right(entered, after, key=_PLACE)
+        if start >= len(entered):
             return 0  # nobody reserved since the last look
-        after = _unmark(self._progress.get(key))
-        todo = sorted(  # 100,000 reservations: about 0.1 s, once per opening
-            (r for r in book.reservations.values() if after is None or _place(r) > after),
-            key=_PLACE,
-        )
+        todo = [r for r in entered[start:] if book.reservations.get(r.fan_id) is r]
         for start in range(0, len(todo), self._chunk):
             chunk = todo[start : start + self._chunk]
             now = self._clock.now()
@@ -151,7 +151,7 @@ class Reminders:
             # Queued together: the chunk and how far it got commit in one transaction.
             await asyncio.shield(self._notes.remember({key: mark}, notes, now))
             self._progress[key] = mark
-        self._counted[key] = seen
+        self._cursor[key] = len(entered)
         if todo:
             log.info("reminded %d fans that %s opens at %s", len(todo), launch.id, opens)
         return len(todo)
@@ -183,7 +183,7 @@ class Reminders:
             return []
         if now < launch.sale_opens_at + window - self.claim_lead:
             return []  # no claim of this launch can be due yet
-        claims = self._engine.claims_of_launch(launch.id)  # in the order made
+        claims = self._engine.claims_made(launch.id)  # in the order made; not a copy
         walked = self._walked.get(launch.id)
         start = 0 if walked is None else bisect.bisect_left(claims, walked, key=_MADE)
         due, end = [], start
@@ -191,7 +191,9 @@ class Reminders:
             if claim.expires_at - self.claim_lead > now:
                 break  # this one, and (nearly) all made after it, are not due yet
             end += 1
-            fresh = claim.is_held and claim.id not in self._reminded
+            fresh = (
+                claim.is_held and claim.id not in self._reminded and self._engine.recorded(claim)
+            )
             if fresh and claim.expires_at - now >= CLAIM_MIN_AHEAD:
                 due.append(claim)
         if end > start:

@@ -71,6 +71,9 @@ class TokenSigner:
         for token in [t for t, f in self._verified.items() if f == fan_id]:
             del self._verified[token]
 
+    def revoked(self, fan_id: str) -> bool:
+        return fan_id in self._revoked
+
     def is_admin(self, token: str) -> bool:
         return hmac.compare_digest(token.encode(), self._admin)
 

@@ -206,8 +206,23 @@ class SqliteNotifications(_Repo):
         self, progress: Mapping[str, str], notifications: Sequence[Notification], at: datetime
     ) -> asyncio.Future[None]:
         marks = [(key, mark, ts(at)) for key, mark in progress.items()]
+        rows = [
+            (
+                n.id,
+                n.fan_id,
+                n.kind,
+                n.message,
+                orjson.dumps(n.data).decode(),
+                ts(n.created_at),
+                int(n.email),
+            )
+            for n in notifications
+        ]
 
         def job(conn: sqlite3.Connection) -> None:
+            # One job, so one savepoint: the mark never lands without its notifications
+            # (two jobs share the transaction, but a failing one rolls back only itself).
+            conn.executemany(_INSERT_NOTIFICATION, rows)
             conn.executemany(
                 "INSERT INTO reminders (key, progress, updated_at) VALUES (?, ?, ?)"
                 " ON CONFLICT (key) DO UPDATE SET progress = excluded.progress,"
@@ -215,10 +230,9 @@ class SqliteNotifications(_Repo):
                 marks,
             )
 
-        writes = [self._writer.submit(job)]
-        if notifications:  # queued in the same tick: one transaction
-            writes.append(self.add_many(notifications))
-        return _all(writes)
+        done = self._writer.submit(job)
+        self._ring(done, notifications)
+        return done
 
     async def reminders(self) -> dict[str, str]:
         return {r[0]: r[1] for r in self._read.execute("SELECT key, progress FROM reminders")}
@@ -300,27 +314,6 @@ _INSERT_NOTIFICATION = (
     " THEN ?6 END FROM (SELECT CASE WHEN ?7 AND EXISTS (SELECT 1 FROM fans f WHERE f.id = ?2"
     f" AND {_MAILABLE}) THEN 'pending' ELSE 'none' END AS state) m"
 )
-
-
-def _all(writes: list[asyncio.Future[None]]) -> asyncio.Future[None]:
-    """One future for writes queued together (so committed together)."""
-    if len(writes) == 1:
-        return writes[0]
-    together = asyncio.gather(*writes)
-    result: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-
-    def settle(done: asyncio.Future[list[None]]) -> None:
-        if result.done():
-            return
-        if done.cancelled():
-            result.cancel()
-        elif done.exception() is not None:
-            result.set_exception(done.exception())  # type: ignore[arg-type]
-        else:
-            result.set_result(None)
-
-    together.add_done_callback(settle)
-    return result
 
 
 class SqliteAudit(_Repo):
