@@ -11,9 +11,10 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -173,6 +174,23 @@ def create_launch(
     assert launch.status_code == 201, launch.text
     result: dict[str, Any] = launch.json()
     return result
+
+
+T = TypeVar("T")
+
+
+def eventually(read: Callable[[], T], until: Callable[[T], bool], timeout: float) -> T:
+    """Read the state of a server process (over HTTP) until `until` holds for it, or fail
+    after `timeout` seconds. The server runs on the real clock in another process (its
+    sweeper, its provider's webhooks): there is no event to wait on here, so the state
+    itself is read again after a short pause."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = read()
+        if until(value):
+            return value
+        assert time.monotonic() < deadline, f"not reached within {timeout} s: {value}"
+        time.sleep(0.05)
 
 
 _ADDRESSES = itertools.count(1)

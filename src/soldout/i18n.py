@@ -187,9 +187,6 @@ class Speaker:
             value = date.fromisoformat(value[:10])
         return format_date(value, "medium", locale=self.locale)
 
-    def language_name(self) -> str:
-        return LANGUAGES[self.locale]
-
     def country(self, code: str) -> str:
         return str(Locale.parse(self.locale).territories.get(code, code))
 

@@ -13,12 +13,10 @@ import hashlib
 import json
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
@@ -27,13 +25,12 @@ from tests.support import (
     claim,
     create_launch,
     error,
+    eventually,
     iso,
     now,
     register,
     shipping_address,
 )
-
-T = TypeVar("T")
 
 WINDOW = 10  # the shortest payment window a launch may have
 OPENS_IN = 3.0  # seconds from creating the draw launch to its draw
@@ -46,17 +43,6 @@ ENTRANTS = 6
 
 def auth(fan: dict[str, Any]) -> dict[str, str]:
     return {"authorization": f"Bearer {fan['token']}"}
-
-
-def eventually(read: Callable[[], T], until: Callable[[T], bool], timeout: float) -> T:
-    """Read the real state until `until` holds for it, or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if until(value):
-            return value
-        assert time.monotonic() < deadline, f"not reached within {timeout} s: {value}"
-        time.sleep(0.05)  # a pause between two reads of the real state, not a stand-in
 
 
 def draw_of(client: httpx.Client, launch_id: str) -> dict[str, Any]:

@@ -6,23 +6,28 @@ once."""
 from __future__ import annotations
 
 import sqlite3
-import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 from babel.dates import format_date
 
 from tests.mailbox import Mailbox
-from tests.support import ServerProcess, claim, create_launch, free_port, shipping_address
+from tests.support import (
+    ServerProcess,
+    claim,
+    create_launch,
+    eventually,
+    free_port,
+    shipping_address,
+)
 
 FROM = "Model Makers <shop@makers.test>"
-T = TypeVar("T")
 
 
 @pytest.fixture
@@ -122,17 +127,6 @@ def test_a_fan_is_mailed_the_reservation_then_the_order_with_its_ship_date(
     assert "€10.00" in text
     assert confirmed.link("/orders/") == f"{server.base_url}/orders/{order['id']}"
     assert len({m.message["Message-ID"] for m in mails}) == 2
-
-
-def eventually(read: Callable[[], T], until: Callable[[T], bool], timeout: float) -> T:
-    """Read the real state until `until` holds for it, or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if until(value):
-            return value
-        assert time.monotonic() < deadline, f"not reached within {timeout} s"
-        time.sleep(0.05)  # a pause between two reads of the real state, not a stand-in
 
 
 def email_states(data: Path, fans: list[str]) -> Counter[tuple[str, int]]:

@@ -3,19 +3,9 @@ and the unit is on sale again."""
 
 from __future__ import annotations
 
-import time
-
-from tests.support import ServerProcess, claim, create_launch, error, register
+from tests.support import ServerProcess, claim, create_launch, error, eventually, register
 
 WINDOW = 10  # the shortest payment window a launch may have
-
-
-def wait_for(condition: object, timeout: float) -> None:
-    """Poll `condition()` (the state itself, read over HTTP) until true or `timeout`."""
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.1)  # a pause between two reads of the real condition, not a stand-in
 
 
 def test_an_unpaid_claim_expires_and_its_unit_goes_back_on_sale(
@@ -30,8 +20,9 @@ def test_an_unpaid_claim_expires_and_its_unit_goes_back_on_sale(
         claim_url = f"/api/v1/claims/{taken.json()['id']}"
         mine = {"authorization": f"Bearer {first['token']}"}
 
-        wait_for(
-            lambda: anyone.get(claim_url, headers=mine).json()["state"] == "expired",
+        eventually(
+            lambda: anyone.get(claim_url, headers=mine).json()["state"],
+            "expired".__eq__,
             timeout=WINDOW + 5,
         )
 

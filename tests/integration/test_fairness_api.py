@@ -11,12 +11,11 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -28,13 +27,12 @@ from tests.support import (
     claim,
     create_launch,
     error,
+    eventually,
     iso,
     now,
     register,
     shipping_address,
 )
-
-T = TypeVar("T")
 
 POW_BITS = 12  # about 4,000 hashes a challenge: fast in a test, still a real proof
 ROOM_RATE = 0.5  # fans per second: the next admission after the burst is 2 s away
@@ -46,17 +44,6 @@ CODES_HEADER = ["code", "sku", "any_sku", "expires_at", "state", "granted_to"]
 
 def auth(fan: dict[str, Any]) -> dict[str, str]:
     return {"authorization": f"Bearer {fan['token']}"}
-
-
-def eventually(read: Callable[[], T], until: Callable[[T], bool], timeout: float) -> T:
-    """Read the real state until `until` holds for it, or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if until(value):
-            return value
-        assert time.monotonic() < deadline, f"not reached within {timeout} s: {value}"
-        time.sleep(0.05)  # a pause between two reads of the real state, not a stand-in
 
 
 def claim_with(

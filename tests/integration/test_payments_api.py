@@ -20,21 +20,18 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
 
 from soldout.payments import EventType, WebhookEvent, event_body, sign
-from tests.support import ServerProcess, claim, create_launch, error, now, register
-
-T = TypeVar("T")
+from tests.support import ServerProcess, claim, create_launch, error, eventually, now, register
 
 TIMEOUT = 0.5  # every server: how long soldout waits for the provider to answer
 DELAY = 1.0  # `fast`: the provider's delay before a webhook
@@ -160,17 +157,6 @@ def stock(api: Api, launch_id: str) -> dict[str, int]:
     assert response.status_code == 200, response.text
     sku: dict[str, int] = response.json()["skus"]["A"]
     return sku
-
-
-def eventually(read: Callable[[], T], until: Callable[[T], bool], timeout: float) -> T:
-    """Read the real state until `until` holds for it, or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = read()
-        if until(value):
-            return value
-        assert time.monotonic() < deadline, f"not reached within {timeout} s: {value}"
-        time.sleep(0.05)  # a pause between two reads of the real state, not a stand-in
 
 
 def provider_line(api: Api, payment_id: str) -> dict[str, Any]:

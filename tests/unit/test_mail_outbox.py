@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from email.headerregistry import Address
+from typing import Any
 
 import pytest
 
@@ -31,23 +32,28 @@ def relay() -> MemoryTransport:
     return MemoryTransport()
 
 
-@pytest.fixture
-async def outbox(platform: Platform, relay: MemoryTransport) -> AsyncIterator[Outbox]:
+def make_outbox(platform: Platform, relay: MemoryTransport, **options: Any) -> Outbox:
     composer = Composer(
         sender=Address("Shop", addr_spec="shop@shop.test"),
         base_url="https://shop.test",
         facts=EngineFacts(platform.engine),
     )
-    box = Outbox(
+    return Outbox(
         platform.store.notifications,
         platform.store.shop,
         relay,
         composer,
         platform.clock,
         connections=4,
-        batch=7,  # smaller than some tests' crowds: pages are read one after another
         retry=RETRY,
+        **options,
     )
+
+
+@pytest.fixture
+async def outbox(platform: Platform, relay: MemoryTransport) -> AsyncIterator[Outbox]:
+    # pages smaller than some tests' crowds: they are read one after another
+    box = make_outbox(platform, relay, batch=7)
     yield box
     await box.stop()
 
@@ -260,19 +266,7 @@ async def test_a_fan_erased_after_their_page_was_read_is_not_mailed(
 ) -> None:
     """The page was read before the erasure landed: each message asks again just before
     it goes (the platform wires the token signer's revocations in)."""
-    composer = Composer(
-        sender=Address("Shop", addr_spec="shop@shop.test"),
-        base_url="https://shop.test",
-        facts=EngineFacts(platform.engine),
-    )
-    box = Outbox(
-        platform.store.notifications,
-        platform.store.shop,
-        relay,
-        composer,
-        platform.clock,
-        reachable=lambda fan_id: not platform.tokens.revoked(fan_id),
-    )
+    box = make_outbox(platform, relay, reachable=lambda fan_id: not platform.tokens.revoked(fan_id))
     ann, bob = await fan(platform, "ann"), await fan(platform, "bob")
     kept, gone = await tell(platform, ann), await tell(platform, bob)
     platform.tokens.revoke(bob)  # what an erasure does, in the moment after the page's read

@@ -476,18 +476,6 @@ class SaleEngine:
         held = {i: c for i in self._expiries.waiting() if (c := self._claims.get(i)) and c.is_held}
         return sorted(held.values(), key=lambda c: (c.expires_at, c.id))
 
-    def forget_fan(self, fan_id: str) -> None:
-        """An erased fan: their orders no longer say where they shipped, their entries in
-        draws still to come are gone, and no backup list offers them a unit."""
-        for order in self.orders.all():
-            if order.fan_id == fan_id:
-                order.shipping = None
-        for book in self._books.values():
-            entry = book.reservations.get(fan_id)
-            if entry is not None and book.launch.drawn_at is None:
-                del book.reservations[fan_id]
-        self.draws.backups.pass_over(fan_id)
-
     def order_for(self, claim_id: str) -> Order | None:
         return self.orders.for_claim(claim_id)
 

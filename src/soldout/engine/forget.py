@@ -1,6 +1,7 @@
-"""Forgetting launches while the server runs: a removed rehearsal's launches, their claims,
-orders, payments, codes and draws leave every index of the engine, so that the store can
-delete them without a restart.
+"""Forgetting while the server runs: a removed rehearsal's launches, their claims, orders,
+payments, codes and draws leave every index of the engine, so that the store can delete
+them without a restart; and an erased fan's personal data leaves memory as it leaves the
+store (`forget_fan`).
 
 The caller (`services.rehearsals`) makes this safe in three steps: it cancels the launches
 first (no claim, reservation, payment or backup can start on a cancelled launch, and
@@ -28,7 +29,7 @@ from soldout.engine.draws import DRAW_PREFIX, seed_name
 if TYPE_CHECKING:
     from soldout.engine.engine import SaleEngine
 
-__all__ = ["Forgotten", "forget_launches", "in_flight"]
+__all__ = ["Forgotten", "forget_fan", "forget_launches", "in_flight"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,3 +119,16 @@ def _forget_queues(engine: SaleEngine, product_ids: set[str]) -> None:
     queues = engine.orders.fulfilment._queues
     for key in [k for k in queues if k[0] in product_ids and k[0] not in still_sold]:
         del queues[key]
+
+
+def forget_fan(engine: SaleEngine, fan_id: str) -> None:
+    """An erased fan: their orders no longer say where they shipped, their entries in
+    draws still to come are gone, and no backup list offers them a unit."""
+    for order in engine.orders.all():
+        if order.fan_id == fan_id:
+            order.shipping = None
+    for book in engine.books():
+        entry = book.reservations.get(fan_id)
+        if entry is not None and book.launch.drawn_at is None:
+            del book.reservations[fan_id]
+    engine.draws.backups.pass_over(fan_id)

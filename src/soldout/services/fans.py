@@ -24,6 +24,7 @@ from soldout.domain.notifications import Notification
 from soldout.domain.rehearsals import REHEARSAL_FAN_PREFIX, is_rehearsal_fan
 from soldout.engine import SaleEngine
 from soldout.engine.book import LaunchBook
+from soldout.engine.forget import forget_fan
 from soldout.ids import new_id, new_referral_code
 from soldout.services.tokens import TokenSigner
 from soldout.store.ports import Store
@@ -126,12 +127,6 @@ class Fans:
                     f"this launch is for fans registered before {cutoff.isoformat()}"
                 ).with_code("account_too_new")
         return await self._engine.reserve(launch_id, fan_id, sku)
-
-    def orders(self, fan_id: str) -> list[Order]:
-        """The fan's orders, newest first (a scan of every order: `orders_of` reads the
-        store's index instead)."""
-        mine = [o for o in self._engine.orders.all() if o.fan_id == fan_id]
-        return sorted(mine, key=lambda o: (o.paid_at, o.id), reverse=True)
 
     async def orders_of(self, fan_id: str) -> list[Order]:
         """The fan's orders, newest first, found by the store's index on the fan and shown
@@ -258,5 +253,5 @@ class Fans:
             with contextlib.suppress(ClaimExpired, Conflict):  # (released meanwhile: done)
                 await self._engine.cancel(fan_id, claim.id)
         await self._store.fans.erase(fan.id, self._clock.now())
-        self._engine.forget_fan(fan.id)  # what memory holds of them: addresses, entries
+        forget_fan(self._engine, fan.id)  # what memory holds of them: addresses, entries
         self._tokens.revoke(fan.id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 
@@ -20,13 +20,11 @@ from soldout.domain.errors import Conflict
 from soldout.domain.fans import ERASED_NAME, Fan, Reservation, erased_email
 from soldout.domain.fulfilment import ProductionPlan
 from soldout.domain.launches import Launch
-from soldout.domain.media import MediaItem
-from soldout.domain.notifications import Notification
 from soldout.domain.payments import PaymentRecord
 from soldout.domain.products import Product
 from soldout.domain.rehearsals import RunRecord
-from soldout.domain.shop import Shop
-from soldout.store.ports import EmailOutcome, ExportRow, OrderFilter, OutgoingEmail
+from soldout.store.memory_site import MemoryLinks, MemoryMedia, MemoryNotifications, MemoryShop
+from soldout.store.ports import ExportRow, OrderFilter
 
 __all__ = ["InMemoryStore"]
 
@@ -73,7 +71,7 @@ class _Fans:
     def __init__(self) -> None:
         self.rows: dict[str, Fan] = {}
         self.orders: _Orders | None = None  # what an erasure also reaches
-        self.notifications: _Notifications | None = None
+        self.notifications: MemoryNotifications | None = None
         self.reservations: _Reservations | None = None
         self.launches: _Launches | None = None
 
@@ -294,105 +292,6 @@ class _Plans:
         return [(product, sku, plan) for (product, sku), plan in self.rows.items()]
 
 
-class _Notifications:
-    def __init__(self, fans: _Fans) -> None:
-        self.rows: list[Notification] = []
-        self.email: dict[str, EmailOutcome] = {}  # the outbox state of e-mailed ones
-        self.progress: dict[str, str] = {}  # reminders: key -> how far
-        self._fans = fans
-        self._wakes: list[Callable[[], None]] = []
-
-    def add_many(self, notifications: Sequence[Notification]) -> asyncio.Future[None]:
-        mailed = False
-        for n in notifications:
-            if n.email and self._mailable(n.fan_id):
-                self.email[n.id] = EmailOutcome(n.id, "pending", 0, n.created_at, n.created_at)
-                mailed = True
-            self.rows.append(n if n.id in self.email else replace(n, email=False))
-        if mailed:
-            for wake in self._wakes:
-                asyncio.get_running_loop().call_soon(wake)  # as after a commit: not inline
-        return _done()
-
-    def _mailable(self, fan_id: str) -> bool:
-        fan = self._fans.rows.get(fan_id)
-        return fan is not None and fan.erased_at is None and fan.rehearsal is None
-
-    def on_email(self, wake: Callable[[], None]) -> None:
-        self._wakes.append(wake)
-
-    def remember(
-        self, progress: Mapping[str, str], notifications: Sequence[Notification], at: datetime
-    ) -> asyncio.Future[None]:
-        self.progress.update(progress)
-        return self.add_many(notifications)
-
-    async def reminders(self) -> dict[str, str]:
-        return dict(self.progress)
-
-    async def for_fan(self, fan_id: str, limit: int) -> Sequence[Notification]:
-        return [n for n in reversed(self.rows) if n.fan_id == fan_id][:limit]
-
-    def forget(self, fan_id: str) -> None:
-        gone = {n.id for n in self.rows if n.fan_id == fan_id}
-        self.rows = [n for n in self.rows if n.id not in gone]
-        for note_id in gone:
-            self.email.pop(note_id, None)
-
-    def _pending(self) -> list[EmailOutcome]:
-        by_id = {n.id: n for n in self.rows}
-        return [
-            o
-            for o in self.email.values()
-            if o.state == "pending" and o.next_at is not None
-            if self._mailable(by_id[o.notification_id].fan_id)
-        ]
-
-    async def due_emails(self, now: datetime, limit: int) -> Sequence[OutgoingEmail]:
-        by_id = {n.id: n for n in self.rows}
-        order = {note_id: i for i, note_id in enumerate(by_id)}  # as rowid: insertion order
-        due = sorted(
-            (o.next_at, order[o.notification_id], o.notification_id)
-            for o in self._pending()
-            if o.next_at is not None and o.next_at <= now
-        )
-        out = []
-        for _, _, note_id in due[:limit]:
-            note = by_id[note_id]
-            fan = self._fans.rows[note.fan_id]
-            out.append(
-                OutgoingEmail(
-                    note,
-                    fan.email,
-                    fan.name,
-                    fan.locale,
-                    fan.time_zone,
-                    self.email[note_id].attempts,
-                )
-            )
-        return out
-
-    def emails_done(self, outcomes: Sequence[EmailOutcome]) -> asyncio.Future[None]:
-        for outcome in outcomes:
-            current = self.email.get(outcome.notification_id)
-            if current is not None and current.state == "pending":  # as the SQL's WHERE
-                self.email[outcome.notification_id] = outcome
-        return _done()
-
-    async def email_counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for outcome in self.email.values():
-            counts[outcome.state] = counts.get(outcome.state, 0) + 1
-        silent = len(self.rows) - len(self.email)
-        if silent:
-            counts["none"] = silent
-        return counts
-
-    async def next_email_at(self) -> datetime | None:
-        due = [o.next_at for o in self._pending() if o.next_at is not None]
-        return min(due) if due else None
-
-
 class _Codes:
     def __init__(self) -> None:
         self.rows: dict[str, PriorityCode] = {}
@@ -415,44 +314,6 @@ class _Audit:
 
     async def recent(self, limit: int) -> Sequence[AuditEntry]:
         return list(reversed(self.rows))[:limit]
-
-
-class _Media:
-    def __init__(self) -> None:
-        self.rows: dict[str, MediaItem] = {}
-
-    async def add(self, item: MediaItem) -> None:
-        self.rows.setdefault(item.id, item)
-
-    async def get(self, media_id: str) -> MediaItem | None:
-        return self.rows.get(media_id)
-
-
-class _Shop:
-    def __init__(self) -> None:
-        self.value = Shop()
-
-    async def get(self) -> Shop:
-        return self.value
-
-    async def put(self, shop: Shop) -> None:
-        self.value = shop
-
-
-class _Links:
-    def __init__(self) -> None:
-        self.used: dict[str, datetime] = {}
-
-    def use(self, key: str, expires_at: datetime, now: datetime) -> asyncio.Future[bool]:
-        for old in [k for k, until in self.used.items() if until < now]:
-            del self.used[old]
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        future.set_result(key not in self.used)
-        self.used.setdefault(key, expires_at)
-        return future
-
-    async def spent(self, key: str) -> bool:
-        return key in self.used
 
 
 class _Rehearsals:
@@ -499,11 +360,11 @@ class InMemoryStore:
         self.orders = _Orders(self.fans)
         self.payments = _Payments()
         self.plans = _Plans()
-        self.notifications = _Notifications(self.fans)
+        self.notifications = MemoryNotifications(self.fans.rows)
         self.audit = _Audit()
-        self.media = _Media()
-        self.shop = _Shop()
-        self.links = _Links()
+        self.media = MemoryMedia()
+        self.shop = MemoryShop()
+        self.links = MemoryLinks()
         self.fans.orders, self.fans.notifications = self.orders, self.notifications
         self.fans.reservations, self.fans.launches = self.reservations, self.launches
         self.claims = _Claims(self.codes, self.orders, self.payments)

@@ -24,9 +24,11 @@ from soldout.web.store_common import (
     needs_sign_in,
     platform_of,
     read_form,
+    refused,
     render,
     safe_next,
     same_origin,
+    sku_name,
     speaker_of,
 )
 
@@ -107,9 +109,7 @@ async def me_page(request: Request) -> Response:
 
 def _sku_name(books: dict[str, LaunchBook], launch_id: str, code: str) -> str:
     book = books.get(launch_id)
-    if book is None:
-        return code
-    return next((s.name for s in book.product.skus if s.code == code), code)
+    return code if book is None else sku_name(book, code)
 
 
 # -- the shipping address ----------------------------------------------------------------
@@ -136,7 +136,7 @@ async def address_form(request: Request, next: str = "") -> Response:
 async def _posting_fan(request: Request) -> str | Response:
     """The signed-in fan posting one of our own forms, or the page that says why not."""
     if not same_origin(request):
-        return await _refused(request)
+        return await refused(request)
     fan_id = fan_id_of(request)
     return needs_sign_in(request) if fan_id is None else fan_id
 
@@ -250,9 +250,3 @@ async def delete_account(request: Request) -> Response:
     response = await render(request, "store/deleted.html", fan_id=None)
     response.delete_cookie(FAN_COOKIE, path="/", httponly=True, samesite="lax")
     return response
-
-
-async def _refused(request: Request) -> Response:
-    with i18n.speaking(speaker_of(request)):
-        title, text = _("Not allowed"), _("This form must be sent from this site.")
-    return await error_page(request, 403, title, text)

@@ -22,6 +22,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from soldout import i18n
 from soldout.domain.errors import NotFound
+from soldout.engine.book import LaunchBook
 from soldout.i18n import Speaker
 from soldout.services import Platform
 from soldout.services.shop import look_version
@@ -38,10 +39,12 @@ __all__ = [
     "needs_sign_in",
     "platform_of",
     "read_form",
+    "refused",
     "render",
     "safe_next",
     "same_origin",
     "sign_in_response",
+    "sku_name",
     "speaker_of",
 ]
 
@@ -130,6 +133,21 @@ async def render(request: Request, name: str, status: int = 200, **context: Any)
 
 async def error_page(request: Request, status: int, title: str, message: str) -> Response:
     return await render(request, "store/error.html", status, title=title, message=message)
+
+
+async def refused(request: Request) -> Response:
+    """A storefront form posted from another site."""
+    with i18n.speaking(speaker_of(request)):
+        title, text = (
+            i18n.gettext("Not allowed"),
+            i18n.gettext("This form must be sent from this site."),
+        )
+    return await error_page(request, 403, title, text)
+
+
+def sku_name(book: LaunchBook, code: str) -> str:
+    """What fans call a SKU (its name), or its code if the product no longer has it."""
+    return next((s.name for s in book.product.skus if s.code == code), code)
 
 
 def friendly(page: Callable[P, Awaitable[Response]]) -> Callable[P, Awaitable[Response]]:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from typing import Any
 
 from markupsafe import Markup
@@ -20,27 +19,23 @@ _MARKUP = re.compile(r"[*_`#>\[\]()!|~-]+")
 
 def hero(product: Product) -> dict[str, Any] | None:
     """The product's first image as an `<img>` needs it (src, srcset), or None."""
-    if not product.images:
-        return None
-    urls = media.image_urls(product.images[0])
-    widths = sorted(int(w) for w in urls if w.isdigit())
-    if not widths:
-        return None
-    return {
-        "src": urls[str(widths[len(widths) // 2])],
-        "srcset": ", ".join(f"{urls[str(w)]} {w}w" for w in widths),
-        "alt": product.name,
-    }
+    return _picture(product.images[0], product.name) if product.images else None
 
 
 def gallery(product: Product) -> list[dict[str, Any]]:
-    """Every image of the product, the hero first, as `hero` gives each."""
-    return [h for h in (hero(_with_first(product, i)) for i in range(len(product.images))) if h]
+    """Every image of the product, the hero first, as `hero` gives it."""
+    return [_picture(media_id, product.name) for media_id in product.images]
 
 
-def _with_first(product: Product, index: int) -> Product:
-    images = (product.images[index], *product.images[:index], *product.images[index + 1 :])
-    return replace(product, images=images)
+def _picture(media_id: str, alt: str) -> dict[str, Any]:
+    urls = media.image_urls(media_id)  # by width, narrowest first
+    widths = sorted(urls, key=int)
+    return {
+        "src": urls[widths[len(widths) // 2]],
+        "srcset": ", ".join(f"{urls[w]} {w}w" for w in widths),
+        "thumb": urls[widths[0]],
+        "alt": alt,
+    }
 
 
 def og_image(product: Product, base: str) -> str | None:

@@ -33,6 +33,7 @@ from soldout.web.store_common import (
     friendly,
     platform_of,
     read_form,
+    refused,
     render,
     safe_next,
     same_origin,
@@ -46,16 +47,6 @@ router = APIRouter(include_in_schema=False)
 SIGN_IN_LIFETIME = timedelta(minutes=15)
 
 
-def _cross_site(request: Request) -> bool:
-    return not same_origin(request)
-
-
-async def _refused(request: Request) -> Response:
-    with i18n.speaking(speaker_of(request)):
-        title, text = _("Not allowed"), _("This form must be sent from this site.")
-    return await error_page(request, 403, title, text)
-
-
 @router.get("/join")
 @friendly
 async def join_form(request: Request, ref: str = "", next: str = "") -> Response:
@@ -65,8 +56,8 @@ async def join_form(request: Request, ref: str = "", next: str = "") -> Response
 @router.post("/join")
 @friendly
 async def join(request: Request) -> Response:
-    if _cross_site(request):
-        return await _refused(request)
+    if not same_origin(request):
+        return await refused(request)
     fields = await read_form(request)
     email, name, ref, next = (fields.get(k, "") for k in ("email", "name", "ref", "next"))
     platform = platform_of(request)
@@ -119,8 +110,8 @@ async def sign_in_form(request: Request, next: str = "") -> Response:
 async def sign_in(request: Request) -> Response:
     """Always the same answer, whether the address is registered or not (no way to probe
     who is a fan); a registered fan gets the link by e-mail."""
-    if _cross_site(request):
-        return await _refused(request)
+    if not same_origin(request):
+        return await refused(request)
     fields = await read_form(request)
     email, next = fields.get("email", ""), safe_next(fields.get("next"))
     platform = platform_of(request)
@@ -170,8 +161,8 @@ async def sign_in_page(token: str, request: Request) -> Response:
 @router.post("/signin/{token}")
 @friendly
 async def sign_in_link(token: str, request: Request) -> Response:
-    if _cross_site(request):
-        return await _refused(request)
+    if not same_origin(request):
+        return await refused(request)
     platform = platform_of(request)
     checked = await _check_sign_in_token(platform, token, spend=True)
     if checked is None:

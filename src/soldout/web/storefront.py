@@ -15,7 +15,6 @@ from fastapi.responses import Response
 
 from soldout.api.views import claim_status_view, launch_view, order_view
 from soldout.domain.claims import Claim, Order
-from soldout.domain.errors import NotFound
 from soldout.engine.book import LaunchBook
 from soldout.engine.draws import RESERVED_KEY_PREFIX
 from soldout.services import Platform
@@ -27,23 +26,12 @@ from soldout.web.store_common import (
     needs_sign_in,
     platform_of,
     render,
+    sku_name,
 )
 
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-
-
-def _public_book(platform: Platform, launch_id: str) -> LaunchBook:
-    """A launch fans may see: published, and not a rehearsal's."""
-    book = platform.engine.public_book(launch_id)
-    if book.launch.rehearsal is not None:
-        raise NotFound("launch")
-    return book
-
-
-def sku_name(book: LaunchBook, code: str) -> str:
-    return next((s.name for s in book.product.skus if s.code == code), code)
 
 
 @dataclass(slots=True)
@@ -100,9 +88,10 @@ async def home(request: Request) -> Response:
 @friendly
 async def launch_page(launch_id: str, request: Request) -> Response:
     platform = platform_of(request)
-    book = _public_book(platform, launch_id)
-    view = launch_view(book, platform.clock.now(), platform.engine.orders)
     fan_id = fan_id_of(request)
+    # published, and a rehearsal's launch only for that rehearsal's fans (as the API)
+    book = platform.engine.public_book(launch_id, fan_id)
+    view = launch_view(book, platform.clock.now(), platform.engine.orders)
     standing = await _standing(platform, book, fan_id)
     base = base_url(request)
     page_url = f"{base}/launches/{book.launch.id}"

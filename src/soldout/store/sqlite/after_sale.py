@@ -174,18 +174,7 @@ class SqliteNotifications(_Repo):
     def add_many(self, notifications: Sequence[Notification]) -> asyncio.Future[None]:
         # Whether a fan can be mailed is read inside the write, from the fan's row: a
         # rehearsal's fans and erased fans never enter the outbox.
-        rows = [
-            (
-                n.id,
-                n.fan_id,
-                n.kind,
-                n.message,
-                orjson.dumps(n.data).decode(),
-                ts(n.created_at),
-                int(n.email),
-            )
-            for n in notifications
-        ]
+        rows = _notification_rows(notifications)
         done = self._writer.submit(_many(_INSERT_NOTIFICATION, rows))
         self._ring(done, notifications)
         return done
@@ -206,18 +195,7 @@ class SqliteNotifications(_Repo):
         self, progress: Mapping[str, str], notifications: Sequence[Notification], at: datetime
     ) -> asyncio.Future[None]:
         marks = [(key, mark, ts(at)) for key, mark in progress.items()]
-        rows = [
-            (
-                n.id,
-                n.fan_id,
-                n.kind,
-                n.message,
-                orjson.dumps(n.data).decode(),
-                ts(n.created_at),
-                int(n.email),
-            )
-            for n in notifications
-        ]
+        rows = _notification_rows(notifications)
 
         def job(conn: sqlite3.Connection) -> None:
             # One job, so one savepoint: the mark never lands without its notifications
@@ -338,3 +316,19 @@ class SqliteAudit(_Repo):
                 "SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,)
             )
         ]
+
+
+def _notification_rows(notifications: Sequence[Notification]) -> list[tuple[object, ...]]:
+    """The parameters of `_INSERT_NOTIFICATION`, one row per notification."""
+    return [
+        (
+            n.id,
+            n.fan_id,
+            n.kind,
+            n.message,
+            orjson.dumps(n.data).decode(),
+            ts(n.created_at),
+            int(n.email),
+        )
+        for n in notifications
+    ]

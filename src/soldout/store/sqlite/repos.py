@@ -1,5 +1,5 @@
-"""The SQLite repositories of the catalogue and the sale (those of what follows a sale
-are in `after_sale.py`). Reads run on the caller's read connection; writes are jobs for
+"""The SQLite repositories of the catalogue and the sale (fans are in `fans.py`, what
+follows a sale in `after_sale.py`). Reads run on the caller's read connection; writes are jobs for
 the group-commit writer and resolve once durable."""
 
 from __future__ import annotations
@@ -13,8 +13,7 @@ from typing import Protocol
 
 from soldout.domain.claims import Claim, ClaimState, Order
 from soldout.domain.codes import PriorityCode
-from soldout.domain.errors import Conflict
-from soldout.domain.fans import ERASED_NAME, Fan, Reservation, erased_email
+from soldout.domain.fans import Reservation
 from soldout.domain.launches import Launch
 from soldout.domain.money import Money
 from soldout.domain.payments import PaymentRecord
@@ -27,13 +26,11 @@ from soldout.store.sqlite.rows import (
     claim_from_row,
     claim_row,
     code_from_row,
-    fan_from_row,
     launch_from_row,
     more_rules_json,
     order_row,
     payment_row,
     reservation_from_row,
-    shipping_json,
     ts,
 )
 from soldout.store.sqlite.writer import GroupCommitWriter, Insert
@@ -48,7 +45,6 @@ class Connections(Protocol):
 __all__ = [
     "SqliteClaims",
     "SqliteCodes",
-    "SqliteFans",
     "SqliteLaunches",
     "SqliteProducts",
     "SqliteReservations",
@@ -230,105 +226,6 @@ class SqliteLaunches(_Repo):
             launch_from_row(row, batches.get(row["id"], {}))
             for row in self._read.execute(
                 f"SELECT {LAUNCH_COLUMNS} FROM launches ORDER BY created_at, id"
-            )
-        ]
-
-
-class SqliteFans(_Repo):
-    async def add(self, fan: Fan) -> None:
-        try:
-            await self._writer.submit(
-                _one(
-                    "INSERT INTO fans (id, email, name, referral_code, referred_by, created_at,"
-                    " address, phone, shipping, locale, time_zone, rehearsal)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        fan.id,
-                        fan.email,
-                        fan.name,
-                        fan.referral_code,
-                        fan.referred_by,
-                        ts(fan.created_at),
-                        fan.address,
-                        fan.phone,
-                        shipping_json(fan.shipping),
-                        fan.locale,
-                        fan.time_zone,
-                        fan.rehearsal,
-                    ),
-                )
-            )
-        except sqlite3.IntegrityError as exc:
-            if "fans.email" in str(exc):
-                raise Conflict("a fan with this e-mail is registered", field="email").with_code(
-                    "email_taken"
-                ) from exc
-            raise
-
-    def update(self, fan: Fan) -> asyncio.Future[None]:
-        return self._writer.submit(
-            _one(
-                "UPDATE fans SET name = ?, address = ?, phone = ?, shipping = ?, locale = ?,"
-                " time_zone = ? WHERE id = ?",
-                (
-                    fan.name,
-                    fan.address,
-                    fan.phone,
-                    shipping_json(fan.shipping),
-                    fan.locale,
-                    fan.time_zone,
-                    fan.id,
-                ),
-            )
-        )
-
-    async def erased(self) -> Sequence[str]:
-        return [r[0] for r in self._read.execute("SELECT id FROM fans WHERE erased_at IS NOT NULL")]
-
-    def erase(self, fan_id: str, at: datetime) -> asyncio.Future[None]:
-        def job(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "UPDATE fans SET name = ?, email = ?, address = NULL, phone = NULL,"
-                " shipping = NULL, time_zone = NULL, erased_at = ? WHERE id = ?",
-                (ERASED_NAME, erased_email(fan_id), ts(at), fan_id),
-            )
-            conn.execute("UPDATE orders SET shipping = NULL WHERE fan_id = ?", (fan_id,))
-            conn.execute("DELETE FROM notifications WHERE fan_id = ?", (fan_id,))
-            # entries of draws still to come (a drawn launch keeps its published entries)
-            conn.execute(
-                "DELETE FROM reservations WHERE fan_id = ? AND launch_id IN"
-                " (SELECT id FROM launches WHERE drawn_at IS NULL)",
-                (fan_id,),
-            )
-
-        return self._writer.submit(job)
-
-    async def get(self, fan_id: str) -> Fan | None:
-        row = self._read.execute("SELECT * FROM fans WHERE id = ?", (fan_id,)).fetchone()
-        return fan_from_row(row) if row else None
-
-    async def by_referral_code(self, code: str) -> Fan | None:
-        row = self._read.execute("SELECT * FROM fans WHERE referral_code = ?", (code,)).fetchone()
-        return fan_from_row(row) if row else None
-
-    async def by_email(self, email: str) -> Fan | None:
-        row = self._read.execute("SELECT * FROM fans WHERE email = ?", (email,)).fetchone()
-        return fan_from_row(row) if row else None
-
-    async def referral_pairs(self) -> Sequence[tuple[str, str]]:
-        return [
-            (r[0], r[1])
-            for r in self._read.execute(
-                "SELECT id, referred_by FROM fans WHERE referred_by IS NOT NULL ORDER BY rowid"
-            )
-        ]
-
-    async def contacts(self) -> Sequence[tuple[str, str | None, str | None]]:
-        return [
-            (r[0], r[1], r[2])
-            for r in self._read.execute(
-                "SELECT id, address, phone FROM fans"
-                " WHERE address IS NOT NULL OR phone IS NOT NULL ORDER BY rowid"
             )
         ]
 

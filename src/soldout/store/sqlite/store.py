@@ -15,12 +15,12 @@ from soldout.store.sqlite.after_sale import (
     SqlitePayments,
     SqlitePlans,
 )
+from soldout.store.sqlite.fans import SqliteFans
 from soldout.store.sqlite.migrations import upgrade
 from soldout.store.sqlite.rehearsals import SqliteRehearsals
 from soldout.store.sqlite.repos import (
     SqliteClaims,
     SqliteCodes,
-    SqliteFans,
     SqliteLaunches,
     SqliteProducts,
     SqliteReservations,

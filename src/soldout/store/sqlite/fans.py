@@ -1,0 +1,115 @@
+"""The SQLite repository of fans: who they are, where they ship, their language, and the
+erasure of it all on request."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+
+from soldout.domain.errors import Conflict
+from soldout.domain.fans import ERASED_NAME, Fan, erased_email
+from soldout.store.sqlite.repos import _one, _Repo
+from soldout.store.sqlite.rows import fan_from_row, shipping_json, ts
+
+__all__ = ["SqliteFans"]
+
+
+class SqliteFans(_Repo):
+    async def add(self, fan: Fan) -> None:
+        try:
+            await self._writer.submit(
+                _one(
+                    "INSERT INTO fans (id, email, name, referral_code, referred_by, created_at,"
+                    " address, phone, shipping, locale, time_zone, rehearsal)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        fan.id,
+                        fan.email,
+                        fan.name,
+                        fan.referral_code,
+                        fan.referred_by,
+                        ts(fan.created_at),
+                        fan.address,
+                        fan.phone,
+                        shipping_json(fan.shipping),
+                        fan.locale,
+                        fan.time_zone,
+                        fan.rehearsal,
+                    ),
+                )
+            )
+        except sqlite3.IntegrityError as exc:
+            if "fans.email" in str(exc):
+                raise Conflict("a fan with this e-mail is registered", field="email").with_code(
+                    "email_taken"
+                ) from exc
+            raise
+
+    def update(self, fan: Fan) -> asyncio.Future[None]:
+        return self._writer.submit(
+            _one(
+                "UPDATE fans SET name = ?, address = ?, phone = ?, shipping = ?, locale = ?,"
+                " time_zone = ? WHERE id = ?",
+                (
+                    fan.name,
+                    fan.address,
+                    fan.phone,
+                    shipping_json(fan.shipping),
+                    fan.locale,
+                    fan.time_zone,
+                    fan.id,
+                ),
+            )
+        )
+
+    async def erased(self) -> Sequence[str]:
+        return [r[0] for r in self._read.execute("SELECT id FROM fans WHERE erased_at IS NOT NULL")]
+
+    def erase(self, fan_id: str, at: datetime) -> asyncio.Future[None]:
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE fans SET name = ?, email = ?, address = NULL, phone = NULL,"
+                " shipping = NULL, time_zone = NULL, erased_at = ? WHERE id = ?",
+                (ERASED_NAME, erased_email(fan_id), ts(at), fan_id),
+            )
+            conn.execute("UPDATE orders SET shipping = NULL WHERE fan_id = ?", (fan_id,))
+            conn.execute("DELETE FROM notifications WHERE fan_id = ?", (fan_id,))
+            # entries of draws still to come (a drawn launch keeps its published entries)
+            conn.execute(
+                "DELETE FROM reservations WHERE fan_id = ? AND launch_id IN"
+                " (SELECT id FROM launches WHERE drawn_at IS NULL)",
+                (fan_id,),
+            )
+
+        return self._writer.submit(job)
+
+    async def get(self, fan_id: str) -> Fan | None:
+        row = self._read.execute("SELECT * FROM fans WHERE id = ?", (fan_id,)).fetchone()
+        return fan_from_row(row) if row else None
+
+    async def by_referral_code(self, code: str) -> Fan | None:
+        row = self._read.execute("SELECT * FROM fans WHERE referral_code = ?", (code,)).fetchone()
+        return fan_from_row(row) if row else None
+
+    async def by_email(self, email: str) -> Fan | None:
+        row = self._read.execute("SELECT * FROM fans WHERE email = ?", (email,)).fetchone()
+        return fan_from_row(row) if row else None
+
+    async def referral_pairs(self) -> Sequence[tuple[str, str]]:
+        return [
+            (r[0], r[1])
+            for r in self._read.execute(
+                "SELECT id, referred_by FROM fans WHERE referred_by IS NOT NULL ORDER BY rowid"
+            )
+        ]
+
+    async def contacts(self) -> Sequence[tuple[str, str | None, str | None]]:
+        return [
+            (r[0], r[1], r[2])
+            for r in self._read.execute(
+                "SELECT id, address, phone FROM fans"
+                " WHERE address IS NOT NULL OR phone IS NOT NULL ORDER BY rowid"
+            )
+        ]
