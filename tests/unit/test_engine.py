@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -147,7 +148,14 @@ class GatedPayments(TestPayments):
         self.gate = asyncio.Event()
 
     async def authorize(
-        self, *, method: str, token: str, amount: Money, reference: str, idempotency_key: str
+        self,
+        *,
+        method: str,
+        token: str,
+        amount: Money,
+        reference: str,
+        idempotency_key: str,
+        **page: Any,
     ) -> Authorization:
         answer = await super().authorize(
             method=method,
@@ -155,6 +163,7 @@ class GatedPayments(TestPayments):
             amount=amount,
             reference=reference,
             idempotency_key=idempotency_key,
+            **page,
         )
         self.charging.set()
         await self.gate.wait()

@@ -16,7 +16,7 @@ import asyncio
 import random
 from collections.abc import AsyncIterator, Coroutine, Mapping
 from contextlib import asynccontextmanager
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -90,7 +90,16 @@ class PausingPayments(TestPayments):
             await gate.wait()
 
     async def authorize(
-        self, *, method: str, token: str, amount: Money, reference: str, idempotency_key: str
+        self,
+        *,
+        method: str,
+        token: str,
+        amount: Money,
+        reference: str,
+        idempotency_key: str,
+        description: str = "",
+        return_url: str | None = None,
+        expires_at: datetime | None = None,
     ) -> Authorization:
         await self._step("authorize")
         answer = await super().authorize(
@@ -108,9 +117,9 @@ class PausingPayments(TestPayments):
         await super().capture(reference, amount)
         await self._step("captured")
 
-    async def refund(self, reference: str, amount: Money) -> None:
+    async def refund(self, reference: str, amount: Money, reason: str = "") -> None:
         await self._step("refund")
-        await super().refund(reference, amount)
+        await super().refund(reference, amount, reason)
         await self._step("refunded")
 
 

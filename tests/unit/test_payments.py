@@ -44,7 +44,7 @@ class Inbox:
         self._events: asyncio.Queue[WebhookEvent] = asyncio.Queue()
 
     async def __call__(self, body: bytes, headers: Mapping[str, str]) -> None:
-        event = self._provider.verify_webhook(body, headers, self._clock.now())
+        event = await self._provider.verify_webhook(body, headers, self._clock.now())
         self._events.put_nowait(event)
 
     async def next(self) -> WebhookEvent:

@@ -5,6 +5,7 @@ a trace that reconciliation finds. Its state only moves forward:
 
     pending -> authorized -> captured -> refunded
     pending -> declined | failed | refunded (the money came back before it was used)
+    failed -> refunded (money that reached an attempt given up went back)
 
 A provider's webhook that would move a record backwards (out of order, or a replay) is
 ignored; `advance` is the only way a state changes.
@@ -43,7 +44,7 @@ _NEXT: dict[PaymentState, frozenset[PaymentState]] = {
     ),
     PaymentState.CAPTURED: frozenset({PaymentState.REFUNDED}),
     PaymentState.DECLINED: frozenset(),
-    PaymentState.FAILED: frozenset(),
+    PaymentState.FAILED: frozenset({PaymentState.REFUNDED}),
     PaymentState.REFUNDED: frozenset(),
 }
 
@@ -72,8 +73,9 @@ class PaymentRecord:
 
     @property
     def settled(self) -> bool:
-        """No webhook can change it any more."""
-        return not _NEXT[self.state]
+        """Its outcome is known: nothing is awaited from the provider (money that comes
+        anyway for an attempt given up is refunded)."""
+        return self.state not in (PaymentState.PENDING, PaymentState.AUTHORIZED)
 
     def can_become(self, state: PaymentState) -> bool:
         return state in _NEXT[self.state]

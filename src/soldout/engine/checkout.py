@@ -8,6 +8,12 @@ money arrives (a slow provider, a late webhook) the money goes back and no order
 an order always has its unit.
 
 One payment runs at a time per claim; webhooks for the same claim wait their turn too.
+
+With a hosted provider (Stripe Checkout, Mollie) the first answer is `pending` with the
+provider's page: the fan pays there and comes back (`settle` asks the provider at once
+rather than wait for the webhook). A new attempt on the same claim first settles or gives
+up the open one; an attempt given up, or whose claim closed, is `abandon`ed at the
+provider, and money that reaches it anyway goes back.
 """
 
 from __future__ import annotations
@@ -16,8 +22,9 @@ import asyncio
 import contextlib
 import copy
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from soldout.domain.claims import Claim, Order, OrderStatus
@@ -27,6 +34,7 @@ from soldout.domain.errors import (
     DomainError,
     IdempotencyKeyReused,
     InvalidInput,
+    NotFound,
     PaymentDeclined,
     PaymentFailed,
     PaymentPending,
@@ -50,12 +58,20 @@ __all__ = ["Checkout", "PaymentOutcome"]
 
 log = logging.getLogger(__name__)
 
+CANCELLED_ON_PAGE = "cancelled on the payment page; nothing was charged"
+GIVEN_UP = "given up for a new attempt; nothing was charged"
+_GIVEN_UP = frozenset({CANCELLED_ON_PAGE, GIVEN_UP})
+
+ReturnUrl = Callable[[str, str], str]
+"""Where a hosted provider's page sends the fan back: (claim id, payment id) -> URL."""
+
 
 @dataclass(frozen=True, slots=True)
 class PaymentOutcome:
     payment: PaymentRecord
     order: Order | None  # None while the provider has not decided (pending)
     replayed: bool
+    redirect_url: str | None = None  # a hosted provider's page, where the fan pays
 
 
 class Checkout:
@@ -68,6 +84,8 @@ class Checkout:
         self._by_key: dict[tuple[str, str], PaymentRecord] = {}
         self._by_claim: dict[str, list[PaymentRecord]] = {}
         self._busy: dict[str, asyncio.Future[None]] = {}
+        self.return_to: ReturnUrl | None = None  # set by the platform (its public URL)
+        self.webhook_heard_at: datetime | None = None  # the provider's last genuine event
 
     @property
     def provider(self) -> PaymentProvider:
@@ -103,10 +121,7 @@ class Checkout:
                 return self._replay(first)
             if self._engine.order_for(claim.id) is not None:
                 raise AlreadyPaid()
-            if any(not p.settled for p in self._by_claim.get(claim.id, ())):
-                raise PaymentPending(
-                    "a payment for this claim is still being processed; wait for its result"
-                )
+            await self._settle_open_attempts(claim)
             self._engine.refuse_unless_held(claim)
             if method not in self._provider.methods:
                 names = ", ".join(sorted(self._provider.methods))
@@ -135,7 +150,90 @@ class Checkout:
                 raise
             return await self._authorize(claim, record, token)
 
+    async def _settle_open_attempts(self, claim: Claim) -> None:
+        """Before a new attempt: the earlier ones of this claim are settled. With a hosted
+        provider an open one is asked about and, unpaid, given up (its page closed);
+        otherwise the fan waits for its outcome."""
+        open_ = [p for p in self._by_claim.get(claim.id, ()) if not p.settled]
+        if not open_:
+            return
+        if not self._provider.hosted:
+            raise PaymentPending(
+                "a payment for this claim is still being processed; wait for its result"
+            )
+        for record in open_:
+            await self._ask(claim, record, give_up=GIVEN_UP)
+        if self._engine.order_for(claim.id) is not None:
+            raise AlreadyPaid()
+        if any(not p.settled for p in self._by_claim.get(claim.id, ())):
+            raise PaymentPending("the payment provider has not answered; try again shortly")
+
+    async def settle(
+        self, fan_id: str, payment_id: str, *, cancelled: bool = False
+    ) -> PaymentRecord:
+        """The fan is back from the provider's page: ask the provider how the payment
+        went instead of waiting for its webhook. `cancelled`: they chose to go back, so
+        an unpaid attempt is given up (the claim stays held; they can pay again)."""
+        record = self._by_id.get(payment_id)
+        if record is None or record.fan_id != fan_id:
+            raise NotFound("payment")
+        claim = self._engine.claim_by_id(record.claim_id)
+        async with self._one_at_a_time(claim.id):
+            if record.state is PaymentState.AUTHORIZED:  # stopped before the capture
+                with contextlib.suppress(DomainError):
+                    await self._complete(claim, record)
+            elif record.state is PaymentState.PENDING:
+                await self._ask(claim, record, give_up=CANCELLED_ON_PAGE if cancelled else None)
+        return record
+
+    async def _ask(self, claim: Claim, record: PaymentRecord, *, give_up: str | None) -> None:
+        """Settle a pending or authorized attempt from the provider's own record; with
+        `give_up`, close its page first and, if no money moved, mark it failed."""
+        if record.state is PaymentState.AUTHORIZED:
+            with contextlib.suppress(DomainError):
+                await self._complete(claim, record)
+            return
+        try:
+            if give_up and record.reference is not None:
+                await asyncio.wait_for(self._provider.abandon(record.reference), self._timeout)
+            line = await asyncio.wait_for(
+                self._provider.transaction(record.id, record.reference), self._timeout
+            )
+        except (TimeoutError, DomainError) as error:
+            log.warning("payment %s: the provider did not answer (%s)", record.id, error)
+            return
+        if record.state is not PaymentState.PENDING:  # a webhook came meanwhile
+            return
+        if give_up and (line is None or line.status in ("pending", "declined", "voided")):
+            # Money that reaches this attempt later is refunded (see `_apply`).
+            record.advance(PaymentState.FAILED, self._engine.now(), give_up)
+            await self._save(record)
+            return
+        await self._catch_up(claim, record, line)
+
+    def claim_closed(self, claim: Claim) -> None:
+        """The claim expired or was released: close the provider's pages of its open
+        attempts, so that they stop taking money (in the background)."""
+        attempts = self._by_claim.get(claim.id)
+        if not attempts or not self._provider.hosted:
+            return
+        for record in attempts:
+            if record.state is PaymentState.PENDING and record.reference is not None:
+                self._engine.in_background(self._abandon(record.reference))
+
+    async def _abandon(self, reference: str) -> None:
+        try:
+            await asyncio.wait_for(self._provider.abandon(reference), self._timeout)
+        except (TimeoutError, DomainError) as error:
+            # Its page closes by itself later; money that comes anyway is refunded.
+            log.warning("payment %s could not be closed at the provider: %s", reference, error)
+
     async def _authorize(self, claim: Claim, record: PaymentRecord, token: str) -> PaymentOutcome:
+        return_url = None
+        if self._provider.hosted:
+            if self.return_to is None:
+                raise PaymentFailed("this shop has no public address for the payment page")
+            return_url = self.return_to(claim.id, record.id)
         try:
             answer = await asyncio.wait_for(
                 self._provider.authorize(
@@ -144,6 +242,9 @@ class Checkout:
                     amount=claim.total,
                     reference=record.id,
                     idempotency_key=record.id,
+                    description=self._engine.describe(claim),
+                    return_url=return_url,
+                    expires_at=claim.expires_at,
                 ),
                 self._timeout,
             )
@@ -164,7 +265,7 @@ class Checkout:
         if answer.status is AuthorizationStatus.PENDING:
             await self._save(record)
             # A copy: the webhook may complete the record before the answer is rendered.
-            return PaymentOutcome(copy.copy(record), None, replayed=False)
+            return PaymentOutcome(copy.copy(record), None, False, answer.redirect_url)
         record.advance(PaymentState.AUTHORIZED, now)
         order = await self._complete(claim, record)
         return PaymentOutcome(record, order, replayed=False)
@@ -211,7 +312,7 @@ class Checkout:
 
     async def give_back(self, record: PaymentRecord, reason: str) -> None:
         """Money that can no longer buy anything goes back, and the fan is told."""
-        await self._provider.refund(self._reference(record), self._money(record))
+        await self._provider.refund(self._reference(record), self._money(record), reason)
         now = self._engine.now()
         if not record.advance(PaymentState.REFUNDED, now, reason):
             return
@@ -244,7 +345,10 @@ class Checkout:
     async def webhook(self, body: bytes, headers: Mapping[str, str]) -> str:
         """Apply a provider's signed event; returns what happened, in a word. Replays and
         out-of-order events change nothing: a record's state only moves forward."""
-        event = self._provider.verify_webhook(body, headers, self._engine.now())
+        event = await self._provider.verify_webhook(body, headers, self._engine.now())
+        self.webhook_heard_at = self._engine.now()
+        if event is None:
+            return "ignored"
         record = self._by_id.get(event.merchant_reference)
         if record is None or record.provider != self._provider.name:
             log.warning("webhook %s for an unknown payment %s", event.id, event.merchant_reference)
@@ -263,6 +367,11 @@ class Checkout:
             return "amount_mismatch"
         now = self._engine.now()
         if event.type is EventType.AUTHORIZED:
+            if record.state is PaymentState.FAILED and record.reason in _GIVEN_UP:
+                # Money for an attempt given up (its page closed too late): it goes back.
+                record.reference = event.reference
+                await self.give_back(record, "refunded: the payment came after it was given up")
+                return "refunded"
             if record.state is not PaymentState.PENDING:
                 return "ignored"
             record.reference = event.reference
@@ -273,9 +382,15 @@ class Checkout:
                 return outcome.code
             return "order_created"
         if event.type is EventType.DECLINED:
-            if not record.advance(PaymentState.DECLINED, now, "declined by the provider"):
+            held = claim.is_held and not claim.is_overdue(now)
+            # A claim that closed had its payment page closed by soldout: not the fan's bank.
+            why = "declined by the provider" if held else "the payment page closed with the claim"
+            if not record.advance(PaymentState.DECLINED, now, why):
                 return "ignored"
             record.reference = record.reference or event.reference
+            if not held:
+                await self._save(record)
+                return "declined"
             note = Notification(
                 new_id("ntf"),
                 record.fan_id,
@@ -313,7 +428,9 @@ class Checkout:
         changed = 0
         for record in [r for r in self._by_id.values() if r.state is PaymentState.PENDING]:
             try:
-                line = await asyncio.wait_for(self._provider.transaction(record.id), self._timeout)
+                line = await asyncio.wait_for(
+                    self._provider.transaction(record.id, record.reference), self._timeout
+                )
             except (TimeoutError, DomainError) as error:
                 log.warning("payment %s: the provider did not answer (%s)", record.id, error)
                 continue  # the fan's retry or the provider's webhook settles it later
@@ -370,7 +487,7 @@ class Checkout:
             return
         payment = self.captured_payment(order.claim_id)
         if tell and payment is not None:  # `tell`: the provider does not know yet
-            await self._provider.refund(self._reference(payment), self._money(payment))
+            await self._provider.refund(self._reference(payment), self._money(payment), reason)
         await self._engine.orders.unsell(order, payment, reason)
 
     # -- internals -----------------------------------------------------------------

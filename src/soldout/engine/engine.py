@@ -453,6 +453,13 @@ class SaleEngine:
             raise NotFound("claim")
         return claim
 
+    def describe(self, claim: Claim) -> str:
+        """What the claim buys, in words a payment page shows: "Phone 2 (Black, 128 GB)"."""
+        product = self.book(claim.launch_id).product
+        sku = next((s.name for s in product.skus if s.code == claim.sku), claim.sku)
+        each = f"{product.name} ({sku})"
+        return each if claim.quantity == 1 else f"{claim.quantity} x {each}"
+
     def claim_by_id(self, claim_id: str) -> Claim:
         return self._claims[claim_id]
 
@@ -597,6 +604,7 @@ class SaleEngine:
         book.give_back(claim)
         book.count(ClaimState.HELD, state)
         self.unit_returned(book, claim.sku)
+        self.checkout.claim_closed(claim)
 
     def unit_returned(self, book: LaunchBook, sku: str) -> None:
         """In a drawn launch a returned unit goes to the next backup entrant."""

@@ -2,7 +2,14 @@
 
 A payment is authorized first (the money is reserved on the card), captured once the order
 is recorded, and refunded (or, before capture, voided) when no order can be made. A
-provider that answers later tells soldout through a signed webhook.
+provider that answers later tells soldout through a webhook.
+
+Two kinds of provider sit behind it. The built-in `test` provider takes a card token in
+the request and answers at once. A hosted provider (Stripe Checkout, Mollie) answers
+`pending` with a `redirect_url`: the fan pays on the provider's own page, comes back to
+`return_url`, and the provider's webhook (or soldout asking, `transaction`) says how it
+went. Such an attempt is `abandon`ed when its claim's window closes, so the provider's
+page stops taking money; money that comes anyway is refunded when its event arrives.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ class Authorization:
     reference: str  # the provider's id for this payment
     status: AuthorizationStatus
     reason: str | None = None  # why it was declined, in words
+    redirect_url: str | None = None  # a hosted provider's page where the fan pays
 
 
 class EventType(StrEnum):
@@ -84,41 +92,67 @@ class PaymentProvider(Protocol):
 
     name: str
     methods: frozenset[str]
+    hosted: bool  # the fan pays on the provider's page (no card token in the request)
 
     async def authorize(
-        self, *, method: str, token: str, amount: Money, reference: str, idempotency_key: str
+        self,
+        *,
+        method: str,
+        token: str,
+        amount: Money,
+        reference: str,
+        idempotency_key: str,
+        description: str = "",
+        return_url: str | None = None,
+        expires_at: datetime | None = None,
     ) -> Authorization:
         """Reserve `amount` on the card. The same `idempotency_key` answers the same
-        Authorization (its outcome, once known) without a second charge."""
+        Authorization (its outcome, once known) without a second charge. A hosted
+        provider answers `pending` with the `redirect_url` of its page, which sends the
+        fan back to `return_url` and takes no money after `expires_at` (the claim's
+        deadline) as far as the provider allows; `description` is what the fan sees."""
         ...
 
     async def capture(self, reference: str, amount: Money) -> None:
         """Take the authorized money; raises `PaymentFailed`. Capturing twice is a no-op."""
         ...
 
-    async def refund(self, reference: str, amount: Money) -> None:
+    async def refund(self, reference: str, amount: Money, reason: str = "") -> None:
         """Give the money back: refund a captured payment or void an uncaptured one.
-        Refunding twice refunds once."""
+        Refunding twice refunds once; `reason` is kept with the refund at the provider."""
         ...
 
-    def verify_webhook(
+    async def abandon(self, reference: str) -> None:
+        """The fan will not pay through this attempt (its claim expired or was released,
+        or they started another): close the provider's page for it. Nothing to do for a
+        provider that decides at once. Money that comes anyway arrives as an event and is
+        refunded then."""
+        ...
+
+    async def verify_webhook(
         self, body: bytes, headers: Mapping[str, str], now: datetime
-    ) -> WebhookEvent:
-        """The event a webhook carries; raises `WebhookRejected` on a missing, wrong or
-        expired signature or a malformed body. Replays are the caller's to ignore."""
+    ) -> WebhookEvent | None:
+        """The event a webhook carries, or None for a genuine one soldout does not act
+        on; raises `WebhookRejected` on a missing, wrong or expired signature, an unknown
+        payment or a malformed body. A provider whose webhooks are not signed (Mollie)
+        asks its API what happened instead. Replays are the caller's to ignore."""
         ...
 
     def on_webhook(self, deliver: Deliver) -> None:
         """Tell the provider how to reach soldout."""
         ...
 
-    async def transactions(self) -> Sequence[Transaction]:
-        """The provider's ledger, oldest first."""
+    async def transactions(self, since: datetime | None = None) -> Sequence[Transaction]:
+        """The provider's ledger (the payments soldout asked for, made at `since` or
+        later), oldest first."""
         ...
 
-    async def transaction(self, merchant_reference: str) -> Transaction | None:
+    async def transaction(
+        self, merchant_reference: str, reference: str | None = None
+    ) -> Transaction | None:
         """The ledger line of the payment soldout asked for under `merchant_reference`
-        (its own payment id), or None if that request never reached the provider."""
+        (its own payment id; `reference`, the provider's id, when soldout has it), or
+        None if that request never reached the provider."""
         ...
 
     async def close(self) -> None: ...

@@ -81,6 +81,7 @@ class TestPayments:
     __test__ = False  # not a pytest test class
     name = "test"
     methods = frozenset({"test"})
+    hosted = False
 
     def __init__(
         self,
@@ -101,8 +102,18 @@ class TestPayments:
         self._closed = False
 
     async def authorize(
-        self, *, method: str, token: str, amount: Money, reference: str, idempotency_key: str
+        self,
+        *,
+        method: str,
+        token: str,
+        amount: Money,
+        reference: str,
+        idempotency_key: str,
+        description: str = "",
+        return_url: str | None = None,
+        expires_at: datetime | None = None,
     ) -> Authorization:
+        del description, return_url, expires_at  # it decides at once, with no page
         if method not in self.methods:
             raise InvalidInput(f"unknown payment method {method!r}; use 'test'", field="method")
         if not token:
@@ -163,7 +174,7 @@ class TestPayments:
         ):
             raise PaymentFailed("the payment changed while it was being captured")
 
-    async def refund(self, reference: str, amount: Money) -> None:
+    async def refund(self, reference: str, amount: Money, reason: str = "") -> None:
         line = self._line(reference, amount)
         uncaptured = {LineStatus.PENDING, LineStatus.AUTHORIZED}
         if line.status in uncaptured:
@@ -173,7 +184,10 @@ class TestPayments:
         ):
             self._spawn(self._send(EventType.REFUNDED, line))
 
-    def verify_webhook(
+    async def abandon(self, reference: str) -> None:
+        """Nothing to close: a delayed outcome still arrives (and is refunded if late)."""
+
+    async def verify_webhook(
         self, body: bytes, headers: Mapping[str, str], now: datetime
     ) -> WebhookEvent:
         return webhooks.verify(self.webhook_secret, body, headers, now)
@@ -181,10 +195,15 @@ class TestPayments:
     def on_webhook(self, deliver: Deliver) -> None:
         self._deliver = deliver
 
-    async def transactions(self) -> list[Transaction]:
-        return [line.transaction() for line in self._ledger.lines()]
+    async def transactions(self, since: datetime | None = None) -> list[Transaction]:
+        lines = self._ledger.lines()
+        if since is not None:
+            lines = [line for line in lines if datetime.fromisoformat(line.created) >= since]
+        return [line.transaction() for line in lines]
 
-    async def transaction(self, merchant_reference: str) -> Transaction | None:
+    async def transaction(
+        self, merchant_reference: str, reference: str | None = None
+    ) -> Transaction | None:
         line = self._ledger.of_merchant(merchant_reference)
         return None if line is None else line.transaction()
 
