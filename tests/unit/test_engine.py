@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
 
 import pytest
 
@@ -12,8 +11,7 @@ from soldout.clock import FakeClock
 from soldout.domain import errors
 from soldout.domain.claims import ClaimState
 from soldout.domain.launches import Status
-from soldout.domain.money import Money
-from soldout.payments import Authorization, TestPayments
+from soldout.payments import Authorization, PaymentRequest, TestPayments
 from soldout.services import Platform
 from soldout.services.catalog import LaunchChanges
 from soldout.services.tokens import TokenSigner
@@ -147,24 +145,8 @@ class GatedPayments(TestPayments):
         self.charging = asyncio.Event()
         self.gate = asyncio.Event()
 
-    async def authorize(
-        self,
-        *,
-        method: str,
-        token: str,
-        amount: Money,
-        reference: str,
-        idempotency_key: str,
-        **page: Any,
-    ) -> Authorization:
-        answer = await super().authorize(
-            method=method,
-            token=token,
-            amount=amount,
-            reference=reference,
-            idempotency_key=idempotency_key,
-            **page,
-        )
+    async def authorize(self, request: PaymentRequest) -> Authorization:
+        answer = await super().authorize(request)
         self.charging.set()
         await self.gate.wait()
         return answer

@@ -16,7 +16,7 @@ import asyncio
 import random
 from collections.abc import AsyncIterator, Coroutine, Mapping
 from contextlib import asynccontextmanager
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import orjson
@@ -33,6 +33,7 @@ from soldout.ids import new_id
 from soldout.payments import (
     Authorization,
     EventType,
+    PaymentRequest,
     TestPayments,
     Transaction,
     WebhookEvent,
@@ -89,26 +90,9 @@ class PausingPayments(TestPayments):
         if gate is not None:
             await gate.wait()
 
-    async def authorize(
-        self,
-        *,
-        method: str,
-        token: str,
-        amount: Money,
-        reference: str,
-        idempotency_key: str,
-        description: str = "",
-        return_url: str | None = None,
-        expires_at: datetime | None = None,
-    ) -> Authorization:
+    async def authorize(self, request: PaymentRequest) -> Authorization:
         await self._step("authorize")
-        answer = await super().authorize(
-            method=method,
-            token=token,
-            amount=amount,
-            reference=reference,
-            idempotency_key=idempotency_key,
-        )
+        answer = await super().authorize(request)
         await self._step("authorized")
         return answer
 

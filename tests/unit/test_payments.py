@@ -23,6 +23,7 @@ from soldout.payments import (
     SIGNATURE_HEADER,
     AuthorizationStatus,
     EventType,
+    PaymentRequest,
     TestPayments,
     Transaction,
     WebhookEvent,
@@ -72,7 +73,9 @@ async def authorize(
     provider: TestPayments, token: str = "tok_ok", key: str = "k1", amount: Money = EUR10
 ) -> tuple[str, AuthorizationStatus]:
     auth = await provider.authorize(
-        method="test", token=token, amount=amount, reference=f"pay_{key}", idempotency_key=key
+        PaymentRequest(
+            method="test", token=token, amount=amount, reference=f"pay_{key}", idempotency_key=key
+        )
     )
     return auth.reference, auth.status
 
@@ -95,10 +98,14 @@ async def test_an_ordinary_token_is_authorized_at_once(provider: TestPayments) -
 
 async def test_the_same_key_authorizes_once(provider: TestPayments) -> None:
     first = await provider.authorize(
-        method="test", token="tok_ok", amount=EUR10, reference="pay_1", idempotency_key="k"
+        PaymentRequest(
+            method="test", token="tok_ok", amount=EUR10, reference="pay_1", idempotency_key="k"
+        )
     )
     again = await provider.authorize(
-        method="test", token="tok_ok", amount=EUR10, reference="pay_1", idempotency_key="k"
+        PaymentRequest(
+            method="test", token="tok_ok", amount=EUR10, reference="pay_1", idempotency_key="k"
+        )
     )
     assert again == first
     assert len(await provider.transactions()) == 1
@@ -113,7 +120,9 @@ async def test_a_key_reused_for_another_payment_is_refused(provider: TestPayment
 
 async def test_the_decline_token_is_declined_and_recorded(provider: TestPayments) -> None:
     auth = await provider.authorize(
-        method="test", token="tok_decline", amount=EUR10, reference="p", idempotency_key="k"
+        PaymentRequest(
+            method="test", token="tok_decline", amount=EUR10, reference="p", idempotency_key="k"
+        )
     )
     assert (auth.status, auth.reason) == (AuthorizationStatus.DECLINED, "card declined")
     assert (await line(provider, auth.reference)).status == "declined"
@@ -134,7 +143,9 @@ async def test_bad_requests_are_refused_before_any_charge(
 ) -> None:
     with pytest.raises(InvalidInput) as refused:
         await provider.authorize(
-            method=method, token=token, amount=amount, reference="p", idempotency_key="k"
+            PaymentRequest(
+                method=method, token=token, amount=amount, reference="p", idempotency_key="k"
+            )
         )
     assert refused.value.field == field
     assert await provider.transactions() == []

@@ -47,6 +47,7 @@ from soldout.payments import (
     AuthorizationStatus,
     EventType,
     PaymentProvider,
+    PaymentRequest,
     Transaction,
     WebhookEvent,
 )
@@ -237,14 +238,16 @@ class Checkout:
         try:
             answer = await asyncio.wait_for(
                 self._provider.authorize(
-                    method=record.method,
-                    token=token,
-                    amount=claim.total,
-                    reference=record.id,
-                    idempotency_key=record.id,
-                    description=self._engine.describe(claim),
-                    return_url=return_url,
-                    expires_at=claim.expires_at,
+                    PaymentRequest(
+                        method=record.method,
+                        amount=claim.total,
+                        reference=record.id,
+                        idempotency_key=record.id,
+                        token=token,
+                        description=self._engine.describe(claim),
+                        return_url=return_url,
+                        expires_at=claim.expires_at,
+                    )
                 ),
                 self._timeout,
             )

@@ -4,8 +4,9 @@ Usage:
 
     provider = TestPayments(data_dir / "test-payments.db", secret=webhook_secret)
     provider.on_webhook(deliver)
-    auth = await provider.authorize(method="test", token="tok_ok", amount=total,
-                                    reference=payment_id, idempotency_key=payment_id)
+    auth = await provider.authorize(
+        PaymentRequest("test", total, payment_id, payment_id, token="tok_ok")
+    )
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from soldout.payments.port import (
     Deliver,
     EventType,
     PaymentProvider,
+    PaymentRequest,
     Transaction,
     WebhookEvent,
 )
@@ -29,6 +31,7 @@ __all__ = [
     "Deliver",
     "EventType",
     "PaymentProvider",
+    "PaymentRequest",
     "TestPayments",
     "Transaction",
     "WebhookEvent",

@@ -28,9 +28,31 @@ __all__ = [
     "Deliver",
     "EventType",
     "PaymentProvider",
+    "PaymentRequest",
     "Transaction",
     "WebhookEvent",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class PaymentRequest:
+    """One attempt to pay one claim, as soldout asks a provider for it."""
+
+    method: str
+    amount: Money
+    reference: str  # soldout's payment id: the provider keeps it with the payment
+    idempotency_key: str  # asking again under the same key never charges twice
+    token: str = ""  # the test provider's card; a hosted provider's page takes the card
+    description: str = ""  # what the fan sees on a hosted page
+    return_url: str | None = None  # where a hosted page sends the fan back
+    expires_at: datetime | None = None  # the claim's deadline: no money after it
+
+    @property
+    def cancel_url(self) -> str | None:
+        """Where a hosted page sends a fan who goes back without paying."""
+        if self.return_url is None:
+            return None
+        return self.return_url + ("&" if "?" in self.return_url else "?") + "cancelled=1"
 
 
 class AuthorizationStatus(StrEnum):
@@ -86,31 +108,18 @@ Deliver = Callable[[bytes, Mapping[str, str]], Awaitable[None]]
 class PaymentProvider(Protocol):
     """A payment service. Every money-moving call is safe to repeat.
 
-    Usage: `auth = await provider.authorize(method="test", token="tok_ok",
-    amount=Money(1000, "EUR"), reference=payment_id, idempotency_key=payment_id)`.
+    Usage: `auth = await provider.authorize(PaymentRequest("test", Money(1000, "EUR"),
+    payment_id, payment_id, token="tok_ok"))`.
     """
 
     name: str
     methods: frozenset[str]
     hosted: bool  # the fan pays on the provider's page (no card token in the request)
 
-    async def authorize(
-        self,
-        *,
-        method: str,
-        token: str,
-        amount: Money,
-        reference: str,
-        idempotency_key: str,
-        description: str = "",
-        return_url: str | None = None,
-        expires_at: datetime | None = None,
-    ) -> Authorization:
-        """Reserve `amount` on the card. The same `idempotency_key` answers the same
-        Authorization (its outcome, once known) without a second charge. A hosted
-        provider answers `pending` with the `redirect_url` of its page, which sends the
-        fan back to `return_url` and takes no money after `expires_at` (the claim's
-        deadline) as far as the provider allows; `description` is what the fan sees."""
+    async def authorize(self, request: PaymentRequest) -> Authorization:
+        """Reserve the request's amount on the card. The same `idempotency_key` answers
+        the same Authorization (its outcome, once known) without a second charge. A
+        hosted provider answers `pending` with the `redirect_url` of its page."""
         ...
 
     async def capture(self, reference: str, amount: Money) -> None:

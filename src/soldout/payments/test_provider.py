@@ -42,6 +42,7 @@ from soldout.payments.port import (
     AuthorizationStatus,
     Deliver,
     EventType,
+    PaymentRequest,
     Transaction,
     WebhookEvent,
 )
@@ -101,19 +102,10 @@ class TestPayments:
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
 
-    async def authorize(
-        self,
-        *,
-        method: str,
-        token: str,
-        amount: Money,
-        reference: str,
-        idempotency_key: str,
-        description: str = "",
-        return_url: str | None = None,
-        expires_at: datetime | None = None,
-    ) -> Authorization:
-        del description, return_url, expires_at  # it decides at once, with no page
+    async def authorize(self, request: PaymentRequest) -> Authorization:
+        """It decides at once, with no page: the card token says how."""
+        method, token, amount = request.method, request.token, request.amount
+        reference, idempotency_key = request.reference, request.idempotency_key
         if method not in self.methods:
             raise InvalidInput(f"unknown payment method {method!r}; use 'test'", field="method")
         if not token:

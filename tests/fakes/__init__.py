@@ -1,0 +1,1 @@
+"""Local fakes of outside services (payment providers), served on loopback for tests."""
