@@ -57,8 +57,17 @@ def cli() -> None:
 
 @cli.command()
 @server_options
+@click.option(
+    "--payments",
+    type=click.Choice(["test", "stripe", "mollie"]),
+    help="payment provider; its keys come from the environment [env SOLDOUT_PAYMENTS; test]",
+)
 def serve(**flags: Any) -> None:
-    """Run the platform: HTTP API, docs at /docs, embedded store in the data directory."""
+    """Run the platform: HTTP API, docs at /docs, embedded store in the data directory.
+
+    Real payments: SOLDOUT_PAYMENTS=stripe with SOLDOUT_STRIPE_SECRET_KEY and
+    SOLDOUT_STRIPE_WEBHOOK_SECRET, or SOLDOUT_PAYMENTS=mollie with SOLDOUT_MOLLIE_API_KEY.
+    """
     from soldout.api.server import run
 
     run(_settings(**flags))
@@ -82,7 +91,8 @@ def demo(opens_in: int, **flags: Any) -> None:
     from soldout.api.server import run
     from soldout.services.demo import seed
 
-    settings = _settings(**flags)
+    # The demo takes no real money, whatever SOLDOUT_PAYMENTS says.
+    settings = _settings(**flags).model_copy(update={"payments": "test"})
     run(settings, on_start=lambda platform: seed(platform, settings, opens_in))
 
 
@@ -97,7 +107,8 @@ def reconcile(**flags: Any) -> None:
     """Check orders against payments against stock; print every mismatch.
 
     Reads the record only (safe while `soldout serve` runs on the same data) and the
-    built-in test payment provider's ledger. Exits 1 if anything does not match.
+    payment provider's own records (SOLDOUT_PAYMENTS and its keys, as for `serve`; Stripe
+    and Mollie through their paged list calls). Exits 1 if anything does not match.
     """
     import asyncio
 

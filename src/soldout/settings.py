@@ -26,8 +26,24 @@ class Settings(BaseSettings):
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "warning"
     server: Literal["granian", "uvicorn"] = "granian"
     payment_timeout: float = Field(10.0, gt=0, le=120)
+    # -- payments (soldout.payments; docs/payments.md) ------------------------------------
+    payments: Literal["test", "stripe", "mollie"] = Field(
+        "test", description="the payment provider that takes the money"
+    )
     test_payments_delay: float = Field(3.0, ge=0, le=3600)
     test_payments_secret: str | None = None
+    # Secrets: never shown or logged (the admin shows their last 4 characters).
+    stripe_secret_key: SecretStr | None = Field(None, description="sk_live_... or sk_test_...")
+    stripe_webhook_secret: SecretStr | None = Field(
+        None, description="whsec_...: the signing secret of the webhook endpoint"
+    )
+    stripe_api_base: str | None = Field(
+        None, pattern=r"^https?://[^/\s]+$", description="another Stripe API (a local fake)"
+    )
+    mollie_api_key: SecretStr | None = Field(None, description="live_... or test_...")
+    mollie_api_base: str | None = Field(
+        None, pattern=r"^https?://[^/\s]+$", description="another Mollie API (a local fake)"
+    )
     rate_limit_fan: float = Field(10.0, ge=0, description="claims/s per fan; 0: off")
     rate_limit_fan_burst: int = Field(20, ge=1)
     rate_limit_address: float = Field(0.0, ge=0, description="claims/s per address; 0: off")

@@ -19,7 +19,7 @@ from soldout.api.views import (
     reservation_view,
 )
 from soldout.domain.claims import Claim
-from soldout.domain.errors import NotFound
+from soldout.domain.errors import InvalidInput, NotFound
 from soldout.engine.waiting_room import RoomView
 from soldout.services import Platform
 
@@ -221,7 +221,10 @@ async def get_claim(claim_id: str, fan_id: FanAuth, platform: PlatformDep) -> di
     "/claims/{claim_id}/payment",
     tags=["fan"],
     responses={
-        202: {"description": "the provider has not decided yet: poll the claim"},
+        202: {
+            "description": "the provider has not decided yet: poll the claim; with a hosted"
+            " provider (Stripe, Mollie), send the fan to `redirect_url` to pay there"
+        },
         402: {"description": "`payment_declined`: the claim stays held until it expires"},
         422: {"description": "`shipping_required`: no address on file and none given"},
         409: {"description": "`claim_expired`, `already_paid`, `payment_pending`, ..."},
@@ -238,11 +241,18 @@ async def pay(
 ) -> dict[str, Any]:
     """Pay for a held claim: 200 with the order and its ship date, or 202 while the
     provider decides (its webhook completes the order, or refunds the money if the claim
-    has expired by then). Test cards: `tok_ok`, `tok_decline`, `tok_delayed`,
-    `tok_delayed_decline`, `tok_timeout`, `tok_capture_fail`. The order ships to the fan's
+    has expired by then). With the `test` provider, `method` is `test` and the token a
+    test card: `tok_ok`, `tok_decline`, `tok_delayed`, `tok_delayed_decline`,
+    `tok_timeout`, `tok_capture_fail`. With a hosted provider (`GET /api/v1/payments`
+    names it and its methods) there is no token: the answer is 202 with `redirect_url`,
+    the provider's page where the fan pays; it sends them back to the shop's claim page
+    (`/claims/ID/back`), which asks the provider how it went. Paying again on the same
+    claim closes an unpaid earlier page first. The order ships to the fan's
     address: give `shipping` (checked and kept as the fan's address before any money
     moves), or set it first (`PUT /me/shipping`); with neither, 422 `shipping_required`."""
     platform.engine.claim_of(fan_id, claim_id)  # another fan's claim: 404, nothing saved
+    if not body.token and not platform.engine.checkout.provider.hosted:
+        raise InvalidInput("a card token is required", field="token")
     if body.shipping is not None:
         await platform.fans.set_shipping(fan_id, body.shipping.model_dump())
     else:
@@ -252,7 +262,11 @@ async def pay(
     )
     if outcome.order is None:
         response.status_code = 202
-        return {"status": "pending", "payment": payment_view(outcome.payment)}
+        return {
+            "status": "pending",
+            "payment": payment_view(outcome.payment),
+            "redirect_url": outcome.redirect_url,
+        }
     return order_view(outcome.order)
 
 
@@ -291,10 +305,24 @@ async def my_notifications(
     return [notification_view(n) for n in await platform.fans.notifications(fan_id, limit)]
 
 
+@router.get("/payments", tags=["fan"])
+async def payment_provider(platform: PlatformDep) -> dict[str, Any]:
+    """The live payment provider: its name, the `method`s it takes, and whether the fan
+    pays on its own page (`hosted`: no token; follow the payment's `redirect_url`)."""
+    provider = platform.engine.checkout.provider
+    return {
+        "provider": provider.name,
+        "methods": sorted(provider.methods),
+        "hosted": provider.hosted,
+    }
+
+
 @router.post("/payments/webhooks/{provider}", tags=["payment provider"])
 async def payment_webhook(provider: str, request: Request, platform: PlatformDep) -> dict[str, Any]:
-    """Signed events from the payment provider (header `Soldout-Signature`). Replayed and
-    out-of-order events are answered 200 and change nothing."""
+    """Events from the payment provider: `test` signs with `Soldout-Signature`, Stripe
+    with `Stripe-Signature` (checked by its SDK); Mollie posts only a payment id, which
+    soldout looks up at Mollie. Replayed and out-of-order events are answered 200 and
+    change nothing; a forged one is refused (400 `webhook_rejected`)."""
     if provider != platform.engine.checkout.provider.name:
         raise NotFound("payment provider")
     result = await platform.engine.checkout.webhook(await request.body(), request.headers)

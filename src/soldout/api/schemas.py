@@ -209,8 +209,13 @@ class ClaimIn(_In):
 
 
 class PaymentIn(_In):
-    method: str = Field(examples=["test"])
-    token: str = Field(min_length=1, max_length=500, examples=["tok_ok"])
+    method: str = Field(examples=["test"], description="one of the provider's methods")
+    token: str = Field(
+        "",
+        max_length=500,
+        examples=["tok_ok"],
+        description="the test provider's card; none with a hosted provider",
+    )
     shipping: ShippingIn | None = Field(
         None,
         description="where this order ships; kept as the fan's address (the order ships to"

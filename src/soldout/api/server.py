@@ -24,11 +24,11 @@ from soldout.api.app import build_app
 from soldout.api.hotpath import Front
 from soldout.api.rsgi import Lifespan, LifespanFailed, RsgiFront
 from soldout.mail import MailSettings
-from soldout.payments import TestPayments
+from soldout.payments.configured import configured_provider
 from soldout.services import Platform
 from soldout.services.gate import GateSettings
 from soldout.services.tokens import TokenSigner
-from soldout.settings import Settings, load_admin_token, load_test_payments_secret
+from soldout.settings import Settings, load_admin_token
 from soldout.store.sqlite import SqliteStore, StoreInUse
 from soldout.store.sqlite.store import check_not_in_use
 
@@ -164,11 +164,10 @@ def make_platform(settings: Settings) -> tuple[Platform, str, bool]:
         mail = MailSettings.from_settings(settings)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    payments = TestPayments(
-        settings.payments_ledger,
-        secret=load_test_payments_secret(settings),
-        webhook_delay=settings.test_payments_delay,
-    )
+    try:
+        payments, payment_setup = configured_provider(settings)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
     platform = Platform(
         SqliteStore(database),
         TokenSigner(None, admin),
@@ -182,6 +181,7 @@ def make_platform(settings: Settings) -> tuple[Platform, str, bool]:
         ),
         public_url=settings.base_url,  # links never come from a request's Host header
         mail=mail,
+        payment_setup=payment_setup,
     )
     return platform, admin, generated
 

@@ -16,6 +16,7 @@ from soldout.domain.referrals import ReferralPolicy
 from soldout.engine import SaleEngine
 from soldout.mail import MailSettings
 from soldout.payments import PaymentProvider, TestPayments
+from soldout.payments.configured import ProviderSetup
 from soldout.services.admissions import AdmissionNotices
 from soldout.services.catalog import Catalog
 from soldout.services.fans import Fans
@@ -45,6 +46,7 @@ class Platform:
         gate: GateSettings | None = None,
         public_url: str | None = None,
         mail: MailSettings | None = None,
+        payment_setup: ProviderSetup | None = None,
     ) -> None:
         self.store = store
         # Where fans reach the shop: links in e-mails and share previews start with it.
@@ -55,8 +57,14 @@ class Platform:
         self.payments = payments or TestPayments(
             secret=b"in-memory test provider", clock=self.clock
         )
+        self.payment_setup = payment_setup or ProviderSetup(self.payments.name, (), None)
         self.engine = SaleEngine(store, self.clock, self.payments, payment_timeout=payment_timeout)
         self.payments.on_webhook(self._deliver)
+        if self.public_url is not None:  # where a hosted payment page sends the fan back
+            base = self.public_url
+            self.engine.checkout.return_to = lambda claim_id, payment_id: (
+                f"{base}/claims/{claim_id}/back?payment={payment_id}"
+            )
         self.catalog = Catalog(store, self.engine, self.clock)
         self.fans = Fans(store, self.clock, tokens, self.engine)
         self.fulfilment = FulfilmentDesk(store, self.engine, self._not_shipping_now)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from soldout.domain.claims import Claim, ClaimState, Order, OrderStatus
 from soldout.domain.codes import PriorityCode
@@ -44,13 +45,17 @@ class Snapshot:
 
     @classmethod
     async def read(cls, store: Store, provider: PaymentProvider) -> Snapshot:
+        """The store's record, and the provider's payments since a day before the first
+        one soldout recorded (a provider's list calls page through them)."""
+        payments = await store.payments.all()
+        since = min((p.created_at for p in payments), default=None)
         return cls(
             await store.launches.all(),
             await store.claims.all(),
             await store.codes.all(),
             await store.orders.all(),
-            await store.payments.all(),
-            await provider.transactions(),
+            payments,
+            await provider.transactions(since - timedelta(days=1) if since else None),
         )
 
 
@@ -162,13 +167,23 @@ def _payments(s: Snapshot) -> list[Mismatch]:
                         f"refunded here, the provider still holds {line.captured - line.refunded}",
                     )
                 )
-        elif (
-            payment.state in (PaymentState.PENDING, PaymentState.AUTHORIZED)
-            and line is not None
-            and line.captured > line.refunded
-        ):
+        elif line is not None and line.captured > line.refunded:
             found.append(
-                Mismatch("money_without_order", payment.id, "captured, recorded as pending")
+                Mismatch(
+                    "money_without_order",
+                    payment.id,
+                    f"the provider captured {line.captured - line.refunded},"
+                    f" recorded as {payment.state.value}",
+                )
+            )
+        elif line is not None and line.status == "authorized" and payment.settled:
+            found.append(
+                Mismatch(
+                    "hold_not_released",
+                    payment.id,
+                    f"the provider holds {line.amount} on the card, recorded as"
+                    f" {payment.state.value}",
+                )
             )
     for reference, line in ledger.items():
         if reference not in ours and line.captured > line.refunded:
@@ -183,14 +198,13 @@ def _payments(s: Snapshot) -> list[Mismatch]:
 
 
 async def run_reconciliation(settings: Settings) -> tuple[list[str], bool]:
-    """`soldout reconcile`: read the store and the test provider's ledger, report."""
-    from soldout.payments import TestPayments
-    from soldout.settings import load_test_payments_secret
+    """`soldout reconcile`: read the store and the configured provider's records, report."""
+    from soldout.payments.configured import configured_provider
     from soldout.store.sqlite import SqliteStore
 
+    provider, _ = configured_provider(settings)
     store = SqliteStore(settings.database)
     await store.open_read_only()
-    provider = TestPayments(settings.payments_ledger, secret=load_test_payments_secret(settings))
     try:
         snapshot = await Snapshot.read(store, provider)
     finally:

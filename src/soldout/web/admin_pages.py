@@ -106,17 +106,23 @@ async def audit_page(request: Request) -> Response:
 
 @router.get("/reconciliation")
 async def reconciliation_page(request: Request) -> Response:
-    """What `soldout reconcile` reports: orders against payments against stock, read from
-    the record now. It reads the whole record on the server's event loop, so it runs only
-    when asked (`?run=1`), not whenever the page is opened."""
+    """The live payment provider (its keys by their last four characters, its webhook
+    address and when it was last heard from), and what `soldout reconcile` reports:
+    orders against payments against stock, read from the record now. The check reads the
+    whole record on the server's event loop, so it runs only when asked (`?run=1`), not
+    whenever the page is opened."""
 
     async def handle(request: Request) -> Response:
         signed_in(request)
-        if request.query_params.get("run") != "1":
-            return render(request, "admin/reconciliation.html", {"checked": None})
         platform = platform_of(request)
+        live = {
+            "setup": platform.payment_setup,
+            "heard_at": platform.engine.checkout.webhook_heard_at,
+        }
+        if request.query_params.get("run") != "1":
+            return render(request, "admin/reconciliation.html", {"checked": None, **live})
         snapshot = await Snapshot.read(platform.store, platform.payments)
-        context = {"mismatches": reconcile(snapshot), "checked": snapshot}
+        context = {"mismatches": reconcile(snapshot), "checked": snapshot, **live}
         return render(request, "admin/reconciliation.html", context)
 
     return await guarded(request, handle)

@@ -8,14 +8,18 @@ language switcher are in `store_signin.py`; the fan's own account in `store_acco
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
 
 from soldout.api.views import claim_status_view, launch_view, order_view
 from soldout.domain.claims import Claim, Order
+from soldout.domain.errors import NotFound
+from soldout.domain.payments import PaymentRecord
 from soldout.engine.book import LaunchBook
+from soldout.engine.checkout import CANCELLED_ON_PAGE, GIVEN_UP
 from soldout.engine.draws import RESERVED_KEY_PREFIX
 from soldout.services import Platform
 from soldout.web import store_account, store_look, store_signin
@@ -127,6 +131,8 @@ async def claim_page(claim_id: str, request: Request) -> Response:
         return needs_sign_in(request)
     claim = platform.engine.claim_of(fan_id, claim_id)
     payments = platform.engine.checkout.payments_of(claim.id)
+    wanted = request.query_params.get("payment")
+    attempt = next((p for p in payments if p.id == wanted), None)  # back from its page
     view = claim_status_view(
         claim,
         platform.engine.order_for(claim.id),
@@ -148,7 +154,41 @@ async def claim_page(claim_id: str, request: Request) -> Response:
         countries=store_account.countries(request),
         server_time=platform.clock.now().isoformat(),
         drawn=claim.idempotency_key.startswith(RESERVED_KEY_PREFIX),
+        provider=platform.engine.checkout.provider,
+        attempt=attempt,
+        attempt_said=_attempt_said(attempt),
     )
+
+
+def _attempt_said(attempt: PaymentRecord | None) -> str | None:
+    """What became of the attempt the fan is back from, as the page says it."""
+    if attempt is None:
+        return None
+    if attempt.reason in (CANCELLED_ON_PAGE, GIVEN_UP):
+        return "cancelled"
+    return attempt.state.value
+
+
+@router.get("/claims/{claim_id}/back")
+@friendly
+async def back_from_payment(claim_id: str, request: Request) -> Response:
+    """Where a hosted provider's page sends the fan: ask the provider how the payment went
+    (not waiting for its webhook), then show the order, or the claim with the outcome."""
+    platform = platform_of(request)
+    fan_id = fan_id_of(request)
+    if fan_id is None:
+        return needs_sign_in(request)
+    claim = platform.engine.claim_of(fan_id, claim_id)
+    payment_id = request.query_params.get("payment", "")
+    if payment_id not in {p.id for p in platform.engine.checkout.payments_of(claim.id)}:
+        raise NotFound("payment")
+    cancelled = request.query_params.get("cancelled") == "1"
+    # Shielded: a fan who leaves mid-answer does not leave the settling half done.
+    await asyncio.shield(platform.engine.checkout.settle(fan_id, payment_id, cancelled=cancelled))
+    order = platform.engine.order_for(claim.id)
+    if order is not None:
+        return RedirectResponse(f"/orders/{order.id}?paid=1", status_code=303)
+    return RedirectResponse(f"/claims/{claim.id}?payment={payment_id}", status_code=303)
 
 
 @router.get("/orders/{order_id}")
@@ -170,6 +210,7 @@ async def order_page(order_id: str, request: Request) -> Response:
         sku_name=sku_name(book, order.sku),
         hero=store_look.hero(book.product),
         cancellable=order.in_queue,
+        just_paid=request.query_params.get("paid") == "1",  # back from a payment page
     )
 
 

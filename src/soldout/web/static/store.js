@@ -474,6 +474,8 @@
       }
     }
 
+    if (root.dataset.attempt === "pending") pending(); // back from a provider's page, not decided yet
+
     let key = null; // one key per payment attempt; kept on a retry after a network failure
     if (form) form.addEventListener("submit", async (event) => {
       event.preventDefault();
@@ -501,7 +503,8 @@
       say(result, "wait", esc(t("Paying…")));
       let res;
       try {
-        res = await api("POST", `/api/v1/claims/${id}/payment`, { method: "test", token: form.card.value }, { "Idempotency-Key": key });
+        const method = form.querySelector("[name=method]:checked, input[type=hidden][name=method]").value;
+        res = await api("POST", `/api/v1/claims/${id}/payment`, { method, token: form.card ? form.card.value : "" }, { "Idempotency-Key": key });
       } catch (_) {
         say(result, "wait", esc(t("We could not reach the shop. Press Pay again: it is safe, you will not be charged twice.")));
         button.disabled = false;
@@ -509,6 +512,12 @@
       }
       const c = codeOf(res);
       if (res.status === 200) { key = null; paid(res.data.id); return; }
+      if (res.status === 202 && res.data.redirect_url) {
+        // A hosted provider: the fan pays on its page, which sends them back here.
+        say(result, "wait", esc(t("Taking you to the secure payment page…")));
+        window.location.assign(res.data.redirect_url);
+        return;
+      }
       if (res.status === 202) { key = null; say(result, "wait", esc(t("Your bank is confirming the payment. This page updates by itself."))); pending(); return; }
       if (res.status === 402) { key = null; say(result, "bad", esc(t("Your bank declined the payment. The unit is still held for you: try another card."))); button.disabled = false; return; }
       if (c === "claim_expired") { say(result, "bad", esc(t("Too late: the time to pay ran out and the unit went back on sale. Nothing was charged."))); return; }

@@ -1,0 +1,484 @@
+"""Paying through a real provider's hosted page, Stripe and Mollie alike, end to end in the
+engine: each provider through its official SDK against a strict local fake of its API
+(`tests.fakes`), on loopback. The same matrix runs for both: success, decline, a payment
+the bank confirms later, the fan back before the webhook, duplicate and out-of-order
+webhooks, a forged one, refund, a late payment after the claim expired, the provider
+timing out after it took the money (settled at the next start), and reconciliation.
+
+Webhooks are taken from the fake and handed to soldout by the test, in any order and as
+often as it likes (the fakes post them over HTTP too; `tests/browser` covers that path).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import pytest
+
+from soldout.clock import FakeClock
+from soldout.domain import errors
+from soldout.domain.claims import Claim, ClaimState, OrderStatus
+from soldout.domain.payments import PaymentRecord, PaymentState
+from soldout.payments import PaymentProvider
+from soldout.payments.mollie_provider import MolliePayments
+from soldout.payments.stripe_provider import StripePayments
+from soldout.services import Platform
+from soldout.services.reconcile import Snapshot, reconcile
+from soldout.services.tokens import TokenSigner
+from soldout.store.memory import InMemoryStore
+from soldout.store.ports import Store
+from soldout.store.sqlite import SqliteStore
+from tests.fakes.mollie_api import API_KEY as MOLLIE_KEY
+from tests.fakes.mollie_api import FakeMollie
+from tests.fakes.stripe_api import FakeStripe, sign
+from tests.unit.conftest import open_launch
+
+STRIPE_KEY = "sk_test_soldout_fake_stripe_key_0123456789"
+STRIPE_SECRET = "whsec_soldout_fake_stripe_signing_secret"
+SHOP = "http://shop.test"
+WINDOW = 600
+
+
+class Account(Protocol):
+    """A provider's fake account, as the matrix drives it."""
+
+    name: str
+
+    def provider(self) -> PaymentProvider: ...
+    def pay(self, reference: str) -> None: ...  # the fan pays on the page
+    def decline(self, reference: str) -> None: ...  # the bank refuses
+    def confirm_later(self, reference: str) -> None: ...  # the outcome comes later
+    def confirmed(self, reference: str) -> None: ...  # ...and here it is: paid
+    def webhooks(self) -> list[tuple[bytes, dict[str, str]]]: ...
+    def forged(self) -> tuple[bytes, dict[str, str]]: ...
+    def hang_taking_money(self, payment: PaymentRecord) -> tuple[str, str]: ...
+    def refund_in_dashboard(self, payment: PaymentRecord) -> None: ...
+    def called(self) -> list[tuple[str, str]]: ...  # (method, path) of every API call
+    def money_without_order(self) -> str: ...
+    def page_takes_money(self, reference: str) -> bool: ...
+
+
+class StripeAccount:
+    name = "stripe"
+
+    def __init__(self, fake: FakeStripe) -> None:
+        self.fake = fake
+
+    def provider(self) -> PaymentProvider:
+        return StripePayments(STRIPE_KEY, STRIPE_SECRET, api_base=self.fake.url, timeout=2.0)
+
+    def pay(self, reference: str) -> None:
+        self.fake.complete(reference, "succeeds")
+
+    def decline(self, reference: str) -> None:
+        self.fake.complete(reference, "declines")  # Stripe's page says so; it stays open
+
+    def confirm_later(self, reference: str) -> None:
+        self.fake.complete(reference, "3ds")
+
+    def confirmed(self, reference: str) -> None:
+        self.fake.complete(reference, "3ds_passes")
+
+    def webhooks(self) -> list[tuple[bytes, dict[str, str]]]:
+        return list(self.fake.events)
+
+    def forged(self) -> tuple[bytes, dict[str, str]]:
+        body, _ = self.fake.events[-1]
+        return body, {"Stripe-Signature": sign(body, "whsec_not_the_shops_secret")}
+
+    def hang_taking_money(self, payment: PaymentRecord) -> tuple[str, str]:
+        path = f"/v1/payment_intents/{intent_of(self.fake, payment)}/capture"
+        self.fake.hang_after(path)
+        return ("POST", path)
+
+    def called(self) -> list[tuple[str, str]]:
+        return [(m, p) for m, p, _ in self.fake.calls]
+
+    def refund_in_dashboard(self, payment: PaymentRecord) -> None:
+        assert payment.reference is not None
+        self.fake.refund_in_dashboard(payment.reference)
+
+    def money_without_order(self) -> str:
+        return self.fake.charge_without_session(1000, "EUR", "pay_never_recorded")
+
+    def page_takes_money(self, reference: str) -> bool:
+        try:
+            self.fake.complete(reference, "succeeds")
+        except ValueError:
+            return False
+        return True
+
+
+def intent_of(fake: FakeStripe, payment: PaymentRecord) -> str:
+    [session] = [s for s in fake.all("checkout.session") if s["client_reference_id"] == payment.id]
+    return str(session["payment_intent"])
+
+
+class MollieAccount:
+    name = "mollie"
+
+    def __init__(self, fake: FakeMollie) -> None:
+        self.fake = fake
+
+    def provider(self) -> PaymentProvider:
+        hook = f"{SHOP}/api/v1/payments/webhooks/mollie"
+        return MolliePayments(MOLLIE_KEY, webhook_url=hook, api_base=self.fake.url, timeout=2.0)
+
+    def pay(self, reference: str) -> None:
+        self.fake.set_status(reference, "paid")
+
+    def decline(self, reference: str) -> None:
+        self.fake.set_status(reference, "failed")
+
+    def confirm_later(self, reference: str) -> None:
+        self.fake.set_status(reference, "pending")
+
+    def confirmed(self, reference: str) -> None:
+        self.fake.set_status(reference, "paid")
+
+    def webhooks(self) -> list[tuple[bytes, dict[str, str]]]:
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        return [(body, form) for _, body in self.fake.webhook_calls]
+
+    def forged(self) -> tuple[bytes, dict[str, str]]:
+        return b"id=tr_NotAPaymentOfMollies", {"Content-Type": "application/x-www-form-urlencoded"}
+
+    def hang_taking_money(self, payment: PaymentRecord) -> tuple[str, str]:
+        assert payment.reference is not None  # soldout's next look at the paid payment
+        path = f"/v2/payments/{payment.reference}"
+        self.fake.hang_after("GET", path)
+        return ("GET", path)
+
+    def called(self) -> list[tuple[str, str]]:
+        return [(m, p) for m, p, _ in self.fake.calls]
+
+    def refund_in_dashboard(self, payment: PaymentRecord) -> None:
+        assert payment.reference is not None
+        self.fake.refund_in_dashboard(payment.reference)
+
+    def money_without_order(self) -> str:
+        return self.fake.payment_without_order(1000, "EUR", "pay_never_recorded")
+
+    def page_takes_money(self, reference: str) -> bool:
+        if self.fake.payment(reference)["status"] != "open":
+            return False
+        self.fake.set_status(reference, "paid")
+        return True
+
+
+@pytest.fixture(scope="module")
+def stripe_fake() -> Iterator[FakeStripe]:
+    with FakeStripe(STRIPE_KEY, STRIPE_SECRET) as fake:
+        yield fake
+
+
+@pytest.fixture(scope="module")
+def mollie_fake() -> Iterator[FakeMollie]:
+    with FakeMollie() as fake:
+        yield fake
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime.now(UTC))  # the providers sign and expire by the real time
+
+
+@pytest.fixture(params=["stripe", "mollie"])
+def account(
+    request: pytest.FixtureRequest,
+    stripe_fake: FakeStripe,
+    mollie_fake: FakeMollie,
+    clock: FakeClock,
+) -> Account:
+    if request.param == "stripe":
+        stripe_fake.reset()
+        return StripeAccount(stripe_fake)
+    mollie_fake.reset()
+    mollie_fake.send_webhooks = False  # the test hands them over
+    mollie_fake.now = clock.now
+    return MollieAccount(mollie_fake)
+
+
+@dataclass
+class Shop:
+    platform: Platform
+    account: Account
+    clock: FakeClock
+    launch_id: str = ""
+
+    @property
+    def checkout(self) -> Any:
+        return self.platform.engine.checkout
+
+    async def claim(self, fan: str = "fan_1") -> Claim:
+        outcome = await self.platform.engine.claim(fan, self.launch_id, "A", 1, f"{fan}-c")
+        return outcome.claim
+
+    async def start_paying(
+        self, claim: Claim, key: str = "p1", method: str | None = None
+    ) -> PaymentRecord:
+        method = method or ("card" if self.account.name == "stripe" else "creditcard")
+        outcome = await self.platform.engine.pay(claim.fan_id, claim.id, method, "", key)
+        assert outcome.order is None
+        assert outcome.redirect_url is not None
+        assert outcome.redirect_url.startswith("http")
+        return self.checkout.payments_of(claim.id)[-1]  # type: ignore[no-any-return]
+
+    def page_of(self, payment: PaymentRecord) -> str:
+        assert payment.reference is not None
+        return payment.reference
+
+    async def deliver(self, body: bytes, headers: dict[str, str]) -> str:
+        return await self.checkout.webhook(body, headers)  # type: ignore[no-any-return]
+
+    async def deliver_all(self) -> list[str]:
+        return [await self.deliver(b, h) for b, h in self.account.webhooks()]
+
+
+async def opened(platform: Platform, account: Account, clock: FakeClock) -> Shop:
+    await platform.start(sweep=False)
+    book = await open_launch(platform, batch={"A": 1}, payment_window_seconds=WINDOW)
+    return Shop(platform, account, clock, book.launch.id)
+
+
+def platform_on(store: Store, account: Account, clock: FakeClock) -> Platform:
+    return Platform(
+        store, TokenSigner(b"k" * 32, "adm"), clock, account.provider(), public_url=SHOP
+    )
+
+
+@pytest.fixture
+async def shop(account: Account, clock: FakeClock) -> AsyncIterator[Shop]:
+    platform = platform_on(InMemoryStore(), account, clock)
+    running = await opened(platform, account, clock)
+    yield running
+    await platform.engine.drain_background()
+    await platform.stop()
+
+
+async def test_paying_on_the_providers_page_makes_the_order(shop: Shop) -> None:
+    claim = await shop.claim()
+    payment = await shop.start_paying(claim)
+    assert payment.state is PaymentState.PENDING
+    shop.account.pay(shop.page_of(payment))
+    assert "order_created" in await shop.deliver_all()
+    order = shop.platform.engine.order_for(claim.id)
+    assert order is not None
+    assert order.status is OrderStatus.PAID
+    assert payment.state is PaymentState.CAPTURED
+    line = await shop.platform.payments.transaction(payment.id, payment.reference)
+    assert line is not None
+    assert (line.status, line.captured, line.currency) == ("captured", 1000, "EUR")
+    assert not reconcile(await Snapshot.read(shop.platform.store, shop.platform.payments))
+
+
+async def test_the_fan_back_from_the_page_finds_the_order_before_any_webhook(
+    shop: Shop,
+) -> None:
+    claim = await shop.claim()
+    payment = await shop.start_paying(claim)
+    shop.account.pay(shop.page_of(payment))
+    settled = await shop.checkout.settle("fan_1", payment.id)  # the return page asks
+    assert settled.state is PaymentState.CAPTURED
+    assert shop.platform.engine.order_for(claim.id) is not None
+    answers = await shop.deliver_all()  # the webhook, late: nothing more happens
+    assert "order_created" not in answers
+    assert len(shop.platform.engine.orders.all()) == 1
+
+
+async def test_a_decline_keeps_the_claim_and_the_fan_pays_again(shop: Shop) -> None:
+    claim = await shop.claim()
+    first = await shop.start_paying(claim, "p1")
+    shop.account.decline(shop.page_of(first))
+    await shop.deliver_all()
+    # Stripe's page shows the decline and stays open: the fan goes back ("cancel").
+    await shop.checkout.settle("fan_1", first.id, cancelled=True)
+    assert first.state in (PaymentState.DECLINED, PaymentState.FAILED)
+    assert claim.state is ClaimState.HELD
+    second = await shop.start_paying(claim, "p2")
+    assert second.id != first.id
+    assert second.reference != first.reference
+    shop.account.pay(shop.page_of(second))
+    await shop.deliver_all()
+    order = shop.platform.engine.order_for(claim.id)
+    assert order is not None
+    assert order.payment_reference == second.reference
+    assert not reconcile(await Snapshot.read(shop.platform.store, shop.platform.payments))
+
+
+async def test_paying_again_closes_the_open_page_first(shop: Shop) -> None:
+    claim = await shop.claim()
+    first = await shop.start_paying(claim, "p1")
+    second = await shop.start_paying(claim, "p2")  # the fan closed the tab, pays again
+    assert first.state is PaymentState.FAILED
+    assert not shop.account.page_takes_money(shop.page_of(first))
+    shop.account.pay(shop.page_of(second))
+    await shop.deliver_all()
+    assert shop.platform.engine.order_for(claim.id) is not None
+    assert not reconcile(await Snapshot.read(shop.platform.store, shop.platform.payments))
+
+
+async def test_a_payment_the_bank_confirms_later_completes_by_its_webhook(shop: Shop) -> None:
+    claim = await shop.claim()
+    payment = await shop.start_paying(claim)
+    shop.account.confirm_later(shop.page_of(payment))
+    await shop.deliver_all()
+    await shop.checkout.settle("fan_1", payment.id)  # back from the page: not decided yet
+    assert payment.state is PaymentState.PENDING
+    assert shop.platform.engine.order_for(claim.id) is None
+    shop.account.confirmed(shop.page_of(payment))
+    assert "order_created" in await shop.deliver_all()
+    assert shop.platform.engine.order_for(claim.id) is not None
+
+
+async def test_duplicate_and_out_of_order_webhooks_make_one_order(shop: Shop) -> None:
+    claim = await shop.claim()
+    payment = await shop.start_paying(claim)
+    shop.account.confirm_later(shop.page_of(payment))
+    shop.account.confirmed(shop.page_of(payment))
+    hooks = shop.account.webhooks()
+    answers = [await shop.deliver(b, h) for b, h in [*reversed(hooks), *hooks, *hooks]]
+    assert answers.count("order_created") == 1
+    assert "duplicate" in answers
+    assert len(shop.platform.engine.orders.all()) == 1
+    assert payment.state is PaymentState.CAPTURED
+
+
+async def test_a_forged_webhook_is_refused(shop: Shop) -> None:
+    claim = await shop.claim()
+    payment = await shop.start_paying(claim)
+    shop.account.pay(shop.page_of(payment))
+    body, headers = shop.account.forged()
+    with pytest.raises(errors.WebhookRejected):
+        await shop.deliver(body, headers)
+    assert shop.platform.engine.order_for(claim.id) is None
+
+
+async def test_a_refund_gives_the_money_and_the_unit_back_once(shop: Shop) -> None:
+    claim = await shop.claim()
+    payment = await shop.start_paying(claim)
+    shop.account.pay(shop.page_of(payment))
+    await shop.deliver_all()
+    order = shop.platform.engine.order_for(claim.id)
+    assert order is not None
+    await shop.platform.engine.refund_order(order, "the fan changed their mind")
+    await shop.deliver_all()  # the provider's own refund event: nothing more
+    line = await shop.platform.payments.transaction(payment.id, payment.reference)
+    assert line is not None
+    assert (line.status, line.refunded) == ("refunded", 1000)
+    assert order.status is OrderStatus.REFUNDED
+    assert payment.state is PaymentState.REFUNDED
+    book = shop.platform.engine.book(shop.launch_id)
+    assert (book.stock["A"].available, book.stock["A"].paid) == (1, 0)
+    assert not reconcile(await Snapshot.read(shop.platform.store, shop.platform.payments))
+
+
+async def test_a_payment_after_the_claim_expired_goes_back(shop: Shop) -> None:
+    claim = await shop.claim()
+    payment = await shop.start_paying(claim)
+    shop.account.pay(shop.page_of(payment))  # paid at the last second; the webhook is late
+    shop.clock.advance(WINDOW + 1)
+    assert await shop.platform.engine.expire_due() == 1
+    await shop.platform.engine.drain_background()  # soldout closes the page (too late)
+    await shop.deliver_all()
+    assert shop.platform.engine.order_for(claim.id) is None
+    assert payment.state is PaymentState.REFUNDED
+    line = await shop.platform.payments.transaction(payment.id, payment.reference)
+    assert line is not None
+    assert line.captured == line.refunded
+    told = await shop.platform.fans.notifications("fan_1", 10)
+    assert "payment_refunded" in [n.kind for n in told]
+    assert not reconcile(await Snapshot.read(shop.platform.store, shop.platform.payments))
+
+
+async def test_an_expired_claim_closes_its_payment_page(shop: Shop) -> None:
+    claim = await shop.claim()
+    payment = await shop.start_paying(claim)
+    shop.clock.advance(WINDOW + 1)
+    assert await shop.platform.engine.expire_due() == 1
+    await shop.platform.engine.drain_background()
+    assert not shop.account.page_takes_money(shop.page_of(payment))
+    await shop.deliver_all()  # the provider says the page closed
+    assert payment.state is PaymentState.DECLINED
+    assert shop.platform.engine.order_for(claim.id) is None
+    told = await shop.platform.fans.notifications("fan_1", 10)
+    assert "payment_declined" not in [n.kind for n in told]  # the fan did nothing wrong
+    assert not reconcile(await Snapshot.read(shop.platform.store, shop.platform.payments))
+
+
+@pytest.mark.parametrize("account", ["mollie"], indirect=True)
+async def test_money_through_a_page_that_could_not_be_closed_goes_back(shop: Shop) -> None:
+    """An open iDEAL payment cannot be cancelled at Mollie: a fan who gives it up and pays
+    again, then completes the old page too, gets the second payment back."""
+    claim = await shop.claim()
+    first = await shop.start_paying(claim, "p1", method="ideal")
+    second = await shop.start_paying(claim, "p2", method="ideal")
+    assert first.state is PaymentState.FAILED
+    shop.account.pay(shop.page_of(second))
+    assert shop.account.page_takes_money(shop.page_of(first))
+    await shop.deliver_all()
+    assert shop.platform.engine.order_for(claim.id) is not None
+    assert first.state is PaymentState.REFUNDED  # the money went straight back
+    assert second.state is PaymentState.CAPTURED
+    assert not reconcile(await Snapshot.read(shop.platform.store, shop.platform.payments))
+
+
+async def test_the_provider_timing_out_after_taking_the_money_is_settled_at_start(
+    account: Account, clock: FakeClock, tmp_path: Path
+) -> None:
+    path = tmp_path / "soldout.db"
+    first = await opened(platform_on(SqliteStore(path), account, clock), account, clock)
+    claim = await first.claim()
+    payment = await first.start_paying(claim)
+    account.pay(first.page_of(payment))
+    [(body, headers)] = account.webhooks()[-1:]
+    call = account.hang_taking_money(payment)
+    hung = asyncio.ensure_future(first.deliver(body, headers))
+    await wait_until(lambda: call in account.called())
+    hung.cancel()  # soldout stops here: the money is taken, no order is written
+    await asyncio.gather(hung, return_exceptions=True)
+    await first.platform.stop()
+
+    again = platform_on(SqliteStore(path), account, clock)
+    await again.start(sweep=False)  # asks the provider about every pending payment
+    try:
+        assert again.resumed_payments == 1
+        order = again.engine.order_for(claim.id)
+        assert order is not None
+        assert order.status is OrderStatus.PAID
+        assert not reconcile(await Snapshot.read(again.store, again.payments))
+    finally:
+        await again.stop()
+
+
+async def wait_until(done: Any, within: float = 5.0) -> None:
+    """Poll a fake that runs in its own thread until `done()` (or fail after `within`)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not done():
+        if loop.time() > deadline:
+            raise AssertionError("the fake never got there")
+        await asyncio.sleep(0.01)
+
+
+async def test_reconciliation_finds_money_without_an_order_and_an_order_without_money(
+    shop: Shop,
+) -> None:
+    claim = await shop.claim()
+    payment = await shop.start_paying(claim)
+    shop.account.pay(shop.page_of(payment))
+    await shop.deliver_all()
+    assert shop.platform.engine.order_for(claim.id) is not None
+    stray = shop.account.money_without_order()
+    shop.account.refund_in_dashboard(payment)  # its event never reaches soldout
+    found = reconcile(await Snapshot.read(shop.platform.store, shop.platform.payments))
+    kinds = {(m.kind, m.subject) for m in found}
+    assert ("money_without_order", "pay_never_recorded") in kinds or any(
+        m.kind == "money_without_order" and stray in m.subject for m in found
+    )
+    assert ("payment_mismatch", payment.id) in kinds  # the order's money is gone
