@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 import pytest
 
 from soldout.clock import FakeClock
+from soldout.domain import errors
 from soldout.domain.claims import Claim, ClaimState
 from soldout.domain.payments import PaymentState
 from soldout.services import Platform
@@ -98,6 +99,39 @@ async def test_a_payment_that_never_reached_the_provider_fails_and_can_be_made_a
         assert paid.order is not None
     finally:
         await second.stop()
+
+
+async def test_a_retry_of_a_request_that_died_before_the_provider_is_made_once(
+    clock: FakeClock,
+) -> None:
+    """The fan's client never got an answer (soldout was killed before asking the
+    provider); its retry under the same Idempotency-Key pays, once, and goes on replaying
+    that order (tests/integration/test_crash.py meets this now and then)."""
+    provider = PausingPayments(clock)
+    async with crashed_during("authorize", clock, provider) as (durable, claim):
+        second = await restart(durable, clock, provider)
+    try:
+        paid = await second.engine.pay(FAN, claim.id, "test", "tok_ok", "p1")
+        again = await second.engine.pay(FAN, claim.id, "test", "tok_ok", "p1")
+        [record] = second.engine.checkout.payments_of(claim.id)
+        [line] = await provider.transactions()
+        assert paid.order is not None
+        assert again.order == paid.order
+        assert again.replayed
+        assert record.state is PaymentState.CAPTURED
+        assert (line.status, line.merchant_reference) == ("captured", record.id)
+        with pytest.raises(errors.IdempotencyKeyReused):  # the same key, another card
+            await second.engine.pay(FAN, claim.id, "test", "tok_other", "p1")
+    finally:
+        await second.stop()
+
+    third = await restart(durable, clock, provider)  # and after another restart
+    try:
+        replay = await third.engine.pay(FAN, claim.id, "test", "tok_ok", "p1")
+        assert replay.order is not None
+        assert replay.order.id == paid.order.id
+    finally:
+        await third.stop()
 
 
 async def test_money_for_a_claim_that_expired_meanwhile_goes_back(clock: FakeClock) -> None:

@@ -6,6 +6,7 @@ a trace that reconciliation finds. Its state only moves forward:
     pending -> authorized -> captured -> refunded
     pending -> declined | failed | refunded (the money came back before it was used)
     failed -> refunded (money that reached an attempt given up went back)
+    failed -> pending, only for an attempt that never reached the provider (`reopen`)
 
 A provider's webhook that would move a record backwards (out of order, or a replay) is
 ignored; `advance` is the only way a state changes.
@@ -18,7 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-__all__ = ["PaymentRecord", "PaymentState", "request_fingerprint"]
+__all__ = ["NEVER_ASKED", "PaymentRecord", "PaymentState", "request_fingerprint"]
+
+NEVER_ASKED = "soldout stopped before the payment reached the provider; nothing was charged"
 
 
 class PaymentState(StrEnum):
@@ -76,6 +79,19 @@ class PaymentRecord:
         """Its outcome is known: nothing is awaited from the provider (money that comes
         anyway for an attempt given up is refunded)."""
         return self.state not in (PaymentState.PENDING, PaymentState.AUTHORIZED)
+
+    @property
+    def never_asked(self) -> bool:
+        """Failed because soldout stopped before the provider heard of it (found so at the
+        next start): no money moved, and its request was never answered."""
+        return self.state is PaymentState.FAILED and self.reason == NEVER_ASKED
+
+    def reopen(self, at: datetime) -> None:
+        """The fan retries an attempt that never reached the provider: it is made now,
+        under the same request and provider key (nothing was charged the first time)."""
+        if not self.never_asked:
+            raise ValueError(f"payment {self.id} is {self.state}, not a request never made")
+        self.state, self.updated_at, self.reason = PaymentState.PENDING, at, None
 
     def can_become(self, state: PaymentState) -> bool:
         return state in _NEXT[self.state]

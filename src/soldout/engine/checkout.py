@@ -41,7 +41,12 @@ from soldout.domain.errors import (
 )
 from soldout.domain.money import Money
 from soldout.domain.notifications import Notification
-from soldout.domain.payments import PaymentRecord, PaymentState, request_fingerprint
+from soldout.domain.payments import (
+    NEVER_ASKED,
+    PaymentRecord,
+    PaymentState,
+    request_fingerprint,
+)
 from soldout.ids import new_id
 from soldout.payments import (
     AuthorizationStatus,
@@ -110,6 +115,16 @@ class Checkout:
         fingerprint = request_fingerprint(claim.id, method, token)
         async with self._one_at_a_time(claim.id):
             first = self._by_key.get((fan_id, idempotency_key))
+            if first is not None and first.fingerprint == fingerprint and first.never_asked:
+                # Its request died with soldout before the provider heard of it, and
+                # nobody was answered: the fan's retry makes that attempt now.
+                if self._engine.order_for(claim.id) is not None:
+                    raise AlreadyPaid()
+                await self._settle_open_attempts(claim)
+                self._engine.refuse_unless_held(claim)
+                first.reopen(self._engine.now())
+                await self._save(first)  # pending again, durably, before the provider
+                return await self._authorize(claim, first, token)
             if first is not None:
                 if first.fingerprint != fingerprint:
                     raise IdempotencyKeyReused(field="Idempotency-Key")
@@ -446,11 +461,7 @@ class Checkout:
     async def _catch_up(self, claim: Claim, record: PaymentRecord, line: Transaction | None) -> int:
         now = self._engine.now()
         if line is None:
-            record.advance(
-                PaymentState.FAILED,
-                now,
-                "soldout stopped before the payment reached the provider; nothing was charged",
-            )
+            record.advance(PaymentState.FAILED, now, NEVER_ASKED)
         elif line.status == "declined":
             record.advance(PaymentState.DECLINED, now, "declined by the provider")
         elif line.status in ("voided", "refunded"):
