@@ -226,3 +226,16 @@ def test_soldout_reconcile_reads_the_providers_own_records(shop: Shop) -> None:
     assert found.returncode == 1
     assert "money_without_order: pay_never_recorded" in found.stdout, found.stdout
     assert stray  # (the provider's own id of the stray payment)
+
+
+def test_a_rehearsal_is_refused_on_a_shop_that_takes_real_money(shop: Shop) -> None:
+    """A rehearsal's fans pay with test cards: never against Stripe's or Mollie's pages."""
+    command = [
+        *(sys.executable, "-m", "soldout", "rehearse", "tuesday-noon", "--quiet"),
+        *("--target", shop.server.base_url, "--admin-token", ADMIN_TOKEN, "--allow-real-data"),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"the target takes real money ({shop.provider})" in result.stdout + result.stderr
+    with shop.server.admin() as admin:
+        assert admin.get("/api/v1/rehearsals").json()["runs"] == []  # nothing was made

@@ -66,6 +66,22 @@ async def refuse_real_data(api: Api, admin_token: str, *, allowed: bool) -> Shop
     return real
 
 
+async def refuse_real_money(api: Api) -> None:
+    """`RehearsalError` if the target takes real money: a rehearsal's fans pay with the
+    test provider's cards, and must never open a real provider's payment pages."""
+    answer = await api.call("check", "GET", "/api/v1/payments", actor="check")
+    if answer.status == 404:
+        return  # an older soldout: it has only the test provider
+    provider = answer.data.get("provider") if isinstance(answer.data, dict) else None
+    if answer.status != 200 or provider is None:
+        raise RehearsalError(f"reading /api/v1/payments: the server answered {answer.status}")
+    if provider != "test":
+        raise RehearsalError(
+            f"the target takes real money ({provider}): a rehearsal pays with test cards."
+            " Rehearse on a server with SOLDOUT_PAYMENTS=test"
+        )
+
+
 def _shop(data: Any) -> ShopData:
     if not isinstance(data, dict):
         raise RehearsalError(f"{REHEARSALS} answered in an unexpected shape")

@@ -19,7 +19,7 @@ import orjson
 from rich.console import Console
 
 from soldout.rehearsal.actors import Gates, Sale, take_part
-from soldout.rehearsal.apart import refuse_real_data
+from soldout.rehearsal.apart import refuse_real_data, refuse_real_money
 from soldout.rehearsal.checks import Check, ServerState, Yes, check_invariants
 from soldout.rehearsal.client import Api, Budget, Exhausted
 from soldout.rehearsal.log import RequestLog, Timeline
@@ -100,6 +100,7 @@ async def run_scenario(
     check_api = Api(transport, None, Budget(None, None), timeout=60, retries=3)
     try:
         await refuse_real_data(check_api, target.admin_token, allowed=allow_real_data)
+        await refuse_real_money(check_api)
         async with live_progress(log.counters, timeline, console):
             log.counters.phase = "setup"
             try:
