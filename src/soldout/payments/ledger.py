@@ -1,16 +1,27 @@
 """The `test` provider's own ledger: one line per payment, in SQLite.
 
 With a path the ledger is its own SQLite file (WAL), and a provider opened later on the same
-file sees every line; without one it lives in memory. Each call is one short statement in
-autocommit mode, run on the event loop: a few tens of microseconds, and a caller cancelled
-mid-call can never leave half a change behind. `synchronous=NORMAL` keeps a committed line
-through a crash of the process (not of the machine, which a simulator need not survive).
+file sees every line; without one it lives in memory. `synchronous=NORMAL` keeps a
+committed line through a crash of the process (not of the machine, which a simulator need
+not survive).
+
+A change (`add`, `move`) returns once it is committed, and the changes asked for in one
+tick of the event loop share one transaction (as soldout's own group commit): a change
+alone in a transaction cost 23-32 us here, one of fifty about 5 us, and a payment makes two
+(authorized, then captured). Each change is one statement, so it is whole or absent: a
+caller cancelled while it waits leaves no half change behind, and the change still
+commits. Reads run at once. `add` reads only when the key was taken (a retry) and `move`
+answers the changed line (`RETURNING`); the lines just written or moved are kept in memory
+(the last `RECENT`), so a capture right after an authorization reads nothing. The file
+stays the record: a line not in memory is read from it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -18,6 +29,8 @@ from pathlib import Path
 from soldout.payments.port import Transaction
 
 __all__ = ["Ledger", "Line", "LineStatus"]
+
+RECENT = 4096  # lines kept in memory: a payment's capture follows its authorization at once
 
 
 class LineStatus(StrEnum):
@@ -97,6 +110,13 @@ def _line(row: sqlite3.Row) -> Line:
     )
 
 
+_INSERT = (
+    f"INSERT INTO lines ({_COLUMNS}) VALUES ({', '.join('?' * 12)})"
+    " ON CONFLICT (idempotency_key) DO NOTHING RETURNING seq"
+)
+_Change = tuple[str, Sequence[object], "asyncio.Future[list[sqlite3.Row]]"]
+
+
 class Ledger:
     def __init__(self, path: Path | None) -> None:
         if path is None:
@@ -109,8 +129,10 @@ class Ledger:
             self._conn.execute("PRAGMA busy_timeout=10000")
         self._conn.row_factory = sqlite3.Row
         self._conn.execute(_SCHEMA)
+        self._recent: dict[str, Line] = {}  # by reference, oldest first
+        self._changes: list[_Change] = []  # to commit at the end of this tick
 
-    def add(self, line: Line) -> Line:
+    async def add(self, line: Line) -> Line:
         """Write `line` unless its idempotency key is taken; the line holding the key."""
         values = (
             line.reference,
@@ -126,23 +148,23 @@ class Ledger:
             line.reason,
             line.created,
         )
-        self._conn.execute(
-            f"INSERT INTO lines ({_COLUMNS}) VALUES ({', '.join('?' * len(values))})"
-            " ON CONFLICT (idempotency_key) DO NOTHING",
-            values,
-        )
+        if await self._change(_INSERT, values):
+            return self._remember(line)
         row = self._conn.execute(
             f"SELECT {_COLUMNS} FROM lines WHERE idempotency_key = ?", (line.idempotency_key,)
         ).fetchone()
-        return _line(row)
+        return self._remember(_line(row))
 
     def get(self, reference: str) -> Line | None:
+        line = self._recent.get(reference)
+        if line is not None:
+            return line
         row = self._conn.execute(
             f"SELECT {_COLUMNS} FROM lines WHERE reference = ?", (reference,)
         ).fetchone()
-        return None if row is None else _line(row)
+        return None if row is None else self._remember(_line(row))
 
-    def move(
+    async def move(
         self,
         reference: str,
         from_: Collection[LineStatus],
@@ -154,13 +176,17 @@ class Ledger:
     ) -> bool:
         """Change the line's status if it is one of `from_`; whether it changed."""
         marks = ", ".join("?" * len(from_))
-        cursor = self._conn.execute(
+        rows = await self._change(
             "UPDATE lines SET status = ?, captured = coalesce(?, captured),"
             " refunded = coalesce(?, refunded), reason = coalesce(?, reason)"
-            f" WHERE reference = ? AND status IN ({marks})",
+            f" WHERE reference = ? AND status IN ({marks}) RETURNING {_COLUMNS}",
             (str(to), captured, refunded, reason, reference, *(str(s) for s in from_)),
         )
-        return cursor.rowcount == 1
+        if not rows:
+            self._recent.pop(reference, None)  # read again next time: it is not as we thought
+            return False
+        self._remember(_line(rows[0]))
+        return True
 
     def of_merchant(self, merchant_reference: str) -> Line | None:
         row = self._conn.execute(
@@ -174,4 +200,46 @@ class Ledger:
         return [_line(row) for row in rows]
 
     def close(self) -> None:
+        self._commit()
         self._conn.close()
+
+    def _remember(self, line: Line) -> Line:
+        self._recent[line.reference] = line
+        if len(self._recent) > RECENT:
+            del self._recent[next(iter(self._recent))]
+        return line
+
+    def _change(self, sql: str, params: Sequence[object]) -> asyncio.Future[list[sqlite3.Row]]:
+        """Run `sql` in this tick's transaction; the rows it returns, once committed."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[list[sqlite3.Row]] = loop.create_future()
+        if not self._changes:
+            loop.call_soon(self._commit)
+        self._changes.append((sql, params, done))
+        return done
+
+    def _commit(self) -> None:
+        changes, self._changes = self._changes, []
+        if not changes:
+            return
+        outcomes: list[tuple[list[sqlite3.Row] | None, BaseException | None]] = []
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+            for sql, params, _ in changes:
+                try:  # (a statement that fails is undone alone; the others stand)
+                    outcomes.append((self._conn.execute(sql, params).fetchall(), None))
+                except sqlite3.IntegrityError as refused:
+                    outcomes.append((None, refused))
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as failed:
+            if self._conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
+            outcomes = [(None, failed)] * len(changes)
+        for (_, _, done), (rows, error) in zip(changes, outcomes, strict=True):
+            if done.cancelled():
+                continue
+            if error is not None:
+                done.set_exception(error)
+            else:
+                done.set_result(rows or [])

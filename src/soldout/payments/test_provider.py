@@ -114,7 +114,7 @@ class TestPayments:
             raise InvalidInput("the amount must be positive", field="amount")
         card = _CARDS.get(token, Card.ORDINARY)
         new = self._new_line(card, method, amount, reference, idempotency_key)
-        line = self._ledger.add(new)
+        line = await self._ledger.add(new)
         if line.reference != new.reference:  # a retry: answer at once, charge nothing
             asked = (method, amount.amount, amount.currency, reference)
             if asked != (line.method, line.amount, line.currency, line.merchant_reference):
@@ -161,7 +161,7 @@ class TestPayments:
             raise PaymentFailed(f"a {line.status} payment cannot be captured", field="reference")
         if line.card == Card.CAPTURE_FAIL:
             raise PaymentFailed("the provider failed to capture the payment")
-        if not self._ledger.move(
+        if not await self._ledger.move(
             reference, {LineStatus.AUTHORIZED}, LineStatus.CAPTURED, captured=line.amount
         ):
             raise PaymentFailed("the payment changed while it was being captured")
@@ -170,8 +170,8 @@ class TestPayments:
         line = self._line(reference, amount)
         uncaptured = {LineStatus.PENDING, LineStatus.AUTHORIZED}
         if line.status in uncaptured:
-            self._ledger.move(reference, uncaptured, LineStatus.VOIDED)
-        elif line.status is LineStatus.CAPTURED and self._ledger.move(
+            await self._ledger.move(reference, uncaptured, LineStatus.VOIDED)
+        elif line.status is LineStatus.CAPTURED and await self._ledger.move(
             reference, {LineStatus.CAPTURED}, LineStatus.REFUNDED, refunded=line.captured
         ):
             self._spawn(self._send(EventType.REFUNDED, line))
@@ -227,7 +227,7 @@ class TestPayments:
     async def _settle_later(self, line: Line, to: LineStatus, event: EventType) -> None:
         await asyncio.sleep(self._delay)
         reason = _DECLINED if to is LineStatus.DECLINED else None
-        if self._ledger.move(line.reference, {LineStatus.PENDING}, to, reason=reason):
+        if await self._ledger.move(line.reference, {LineStatus.PENDING}, to, reason=reason):
             await self._send(event, line)
 
     async def _send_later(self, event: EventType, line: Line) -> None:

@@ -29,6 +29,7 @@ from soldout.store.sqlite.rows import (
     notification_from_row,
     order_changes,
     order_from_row,
+    payment_changes,
     payment_from_row,
     payment_row,
     plan_from_json,
@@ -67,7 +68,10 @@ class SqliteOrders(_Repo):
         else:
             rows = [(e.order_id, ts(e.at), e.kind, e.detail) for e in events]
         return self._writer.submit(
-            _many("INSERT INTO order_events (order_id, at, kind, detail) VALUES (?, ?, ?, ?)", rows)
+            _many(
+                "INSERT INTO order_events (order_id, at, kind, detail) VALUES (?, ?, ?, ?)", rows
+            ),
+            savepoint=len(rows) > 1,  # one row: one statement, already atomic
         )
 
     async def events(self, order_id: str) -> Sequence[OrderEvent]:
@@ -120,11 +124,12 @@ class SqlitePayments(_Repo):
             _one(
                 f"INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ({', '.join('?' * 14)})",
                 payment_row(payment),
-            )
+            ),
+            savepoint=False,  # one statement
         )
 
     def update(self, payment: PaymentRecord) -> asyncio.Future[None]:
-        return self._writer.submit(_one(UPDATE_PAYMENT, (*payment_row(payment)[1:], payment.id)))
+        return self._writer.submit(_one(UPDATE_PAYMENT, payment_changes(payment)), savepoint=False)
 
     async def all(self) -> Sequence[PaymentRecord]:
         return [
@@ -175,7 +180,7 @@ class SqliteNotifications(_Repo):
         # Whether a fan can be mailed is read inside the write, from the fan's row: a
         # rehearsal's fans and erased fans never enter the outbox.
         rows = _notification_rows(notifications)
-        done = self._writer.submit(_many(_INSERT_NOTIFICATION, rows))
+        done = self._writer.submit(_many(_INSERT_NOTIFICATION, rows), savepoint=len(rows) > 1)
         self._ring(done, notifications)
         return done
 

@@ -1,22 +1,37 @@
 """The SQLite repository of fans: who they are, where they ship, their language, and the
-erasure of it all on request."""
+erasure of it all on request.
+
+The fans read most recently are kept in memory (`RECENT`) by the process that owns the
+store: a payment reads its fan twice (the address is on file; the order ships there), each
+read a query and a row to parse. Every change to a fan goes through this object (one
+process writes a store), which drops the fan from memory when the change is queued and
+again once it is written (a read in between answers the row as it still is). A
+rehearsal's fans are never kept: they are deleted with their run, by another repository;
+nor is anything kept by a store opened read-only beside a running server.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from soldout.domain.errors import Conflict
 from soldout.domain.fans import ERASED_NAME, Fan, erased_email
-from soldout.store.sqlite.repos import _one, _Repo
+from soldout.store.sqlite.repos import Connections, _one, _Repo
 from soldout.store.sqlite.rows import fan_from_row, shipping_json, ts
 
 __all__ = ["SqliteFans"]
 
+RECENT = 4096  # fans kept in memory, least recently read dropped first
+
 
 class SqliteFans(_Repo):
+    def __init__(self, connections: Connections) -> None:
+        super().__init__(connections)
+        self._recent: dict[str, Fan] = {}
+
     async def add(self, fan: Fan) -> None:
         try:
             await self._writer.submit(
@@ -48,7 +63,8 @@ class SqliteFans(_Repo):
             raise
 
     def update(self, fan: Fan) -> asyncio.Future[None]:
-        return self._writer.submit(
+        return self._changing(
+            fan.id,
             _one(
                 "UPDATE fans SET name = ?, address = ?, phone = ?, shipping = ?, locale = ?,"
                 " time_zone = ? WHERE id = ?",
@@ -61,7 +77,7 @@ class SqliteFans(_Repo):
                     fan.time_zone,
                     fan.id,
                 ),
-            )
+            ),
         )
 
     async def erased(self) -> Sequence[str]:
@@ -83,11 +99,29 @@ class SqliteFans(_Repo):
                 (fan_id,),
             )
 
-        return self._writer.submit(job)
+        return self._changing(fan_id, job)
 
     async def get(self, fan_id: str) -> Fan | None:
-        row = self._read.execute("SELECT * FROM fans WHERE id = ?", (fan_id,)).fetchone()
-        return fan_from_row(row) if row else None
+        fan = self._recent.pop(fan_id, None)
+        if fan is None:
+            row = self._read.execute("SELECT * FROM fans WHERE id = ?", (fan_id,)).fetchone()
+            if row is None:
+                return None
+            fan = fan_from_row(row)
+            if fan.rehearsal is not None or not self._writer.running:
+                return fan
+            if len(self._recent) >= RECENT:
+                del self._recent[next(iter(self._recent))]
+        self._recent[fan_id] = fan  # (again) the most recently read
+        return fan
+
+    def _changing(
+        self, fan_id: str, job: Callable[[sqlite3.Connection], None]
+    ) -> asyncio.Future[None]:
+        self._recent.pop(fan_id, None)
+        written = self._writer.submit(job)
+        written.add_done_callback(lambda _: self._recent.pop(fan_id, None))
+        return written
 
     async def by_referral_code(self, code: str) -> Fan | None:
         row = self._read.execute("SELECT * FROM fans WHERE referral_code = ?", (code,)).fetchone()

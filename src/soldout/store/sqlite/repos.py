@@ -29,7 +29,7 @@ from soldout.store.sqlite.rows import (
     launch_from_row,
     more_rules_json,
     order_row,
-    payment_row,
+    payment_changes,
     reservation_from_row,
     ts,
 )
@@ -275,7 +275,7 @@ class SqliteClaims(_Repo):
                 (ts(paid_at), claim_id),
             )
             conn.execute(INSERT_ORDER, order_row(order))
-            conn.execute(UPDATE_PAYMENT, (*payment_row(payment)[1:], payment.id))
+            conn.execute(UPDATE_PAYMENT, payment_changes(payment))
 
         return self._writer.submit(job)
 

@@ -78,6 +78,11 @@ class GroupCommitWriter:
         self._loop = asyncio.get_running_loop()
         self._conn = connect(self._path)
 
+    @property
+    def running(self) -> bool:
+        """Started and not stopped: this process owns the store and writes it."""
+        return self._conn is not None
+
     def submit(
         self, job: Callable[[sqlite3.Connection], T], *, savepoint: bool = True
     ) -> asyncio.Future[T]:
