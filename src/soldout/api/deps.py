@@ -23,13 +23,17 @@ def platform_of(request: Request) -> Platform:
     return platform
 
 
+async def platform_dep(request: Request) -> Platform:
+    return platform_of(request)
+
+
 def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
     if credentials is None:
         raise Unauthorized()
     return credentials.credentials
 
 
-def require_admin(request: Request, credentials: Credentials) -> None:
+async def require_admin(request: Request, credentials: Credentials) -> None:
     token = _token(credentials)
     tokens = platform_of(request).tokens
     if not tokens.is_admin(token):
@@ -46,7 +50,7 @@ def web_fan_token(request: Request) -> str | None:
     return request.cookies.get(FAN_COOKIE)
 
 
-def require_fan(request: Request, credentials: Credentials) -> str:
+async def require_fan(request: Request, credentials: Credentials) -> str:
     token = credentials.credentials if credentials is not None else web_fan_token(request)
     if token is None:
         raise Unauthorized()
@@ -56,7 +60,7 @@ def require_fan(request: Request, credentials: Credentials) -> str:
     return fan_id
 
 
-def admin_actor(credentials: Credentials) -> str:
+async def admin_actor(credentials: Credentials) -> str:
     """Who the audit log names: the admin token's fingerprint, never the token."""
     return admin_fingerprint(_token(credentials))
 

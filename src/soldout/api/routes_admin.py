@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 from fastapi.responses import PlainTextResponse
 
-from soldout.api.deps import Actor, AdminAuth, platform_of
+from soldout.api.deps import Actor, AdminAuth, platform_dep
 from soldout.api.schemas import CodesIn, LaunchIn, LaunchPatch, ProductIn, ProductPatch, SkuIn
 from soldout.api.views import claim_status_view, code_view, launch_view, product_view, stats_view
 from soldout.domain.launches import DuplicateRule, LaunchRules, Mode, Race, rules_for
@@ -23,7 +23,7 @@ from soldout.services.media import MAX_UPLOAD_BYTES
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", dependencies=[AdminAuth], tags=["maker (admin token)"])
-PlatformDep = Annotated[Platform, Depends(platform_of)]
+PlatformDep = Annotated[Platform, Depends(platform_dep)]
 
 
 def _skus(given: list[SkuIn]) -> tuple[Sku, ...]:

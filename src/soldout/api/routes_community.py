@@ -6,14 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from soldout.api.deps import AdminAuth, FanAuth, platform_of
+from soldout.api.deps import AdminAuth, FanAuth, platform_dep
 from soldout.domain.errors import NotFound
 from soldout.services import Platform
 
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1")
-PlatformDep = Annotated[Platform, Depends(platform_of)]
+PlatformDep = Annotated[Platform, Depends(platform_dep)]
 
 
 @router.get("/me", tags=["fan"])

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
-from soldout.api.deps import Credentials, FanAuth, platform_of
+from soldout.api.deps import Credentials, FanAuth, platform_dep
 from soldout.api.hotpath import idempotency_key, parse_claim, passage_of
 from soldout.api.schemas import ClaimIn, FanIn, PaymentIn, ReservationIn
 from soldout.api.views import (
@@ -26,7 +26,7 @@ from soldout.services import Platform
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1")
-PlatformDep = Annotated[Platform, Depends(platform_of)]
+PlatformDep = Annotated[Platform, Depends(platform_dep)]
 KeyHeader = Annotated[
     str | None,
     Header(

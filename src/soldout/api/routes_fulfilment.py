@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from soldout.api.deps import Actor, AdminAuth, platform_of
+from soldout.api.deps import Actor, AdminAuth, platform_dep
 from soldout.api.schemas import PlanIn, RefundIn, ShipNextIn
 from soldout.api.views import order_view, plan_view
 from soldout.domain.claims import OrderStatus
@@ -22,7 +22,7 @@ from soldout.store.ports import OrderFilter
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", dependencies=[AdminAuth], tags=["maker: fulfilment"])
-PlatformDep = Annotated[Platform, Depends(platform_of)]
+PlatformDep = Annotated[Platform, Depends(platform_dep)]
 STATUSES = "|".join(s.value for s in OrderStatus)
 LISTED = 1000  # orders named in a plan change's answer; the counts cover all of them
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Response
 
-from soldout.api.deps import FanAuth, platform_of
+from soldout.api.deps import FanAuth, platform_dep
 from soldout.api.schemas import ShippingIn
 from soldout.api.views import (
     claim_status_view,
@@ -23,7 +23,7 @@ from soldout.services import Platform
 __all__ = ["router", "shipping_view"]
 
 router = APIRouter(prefix="/api/v1/me", tags=["fan"])
-PlatformDep = Annotated[Platform, Depends(platform_of)]
+PlatformDep = Annotated[Platform, Depends(platform_dep)]
 
 
 def shipping_view(address: ShippingAddress | None) -> dict[str, str] | None:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from soldout.api.deps import platform_of
+from soldout.api.deps import platform_dep
 from soldout.domain.errors import NotFound
 from soldout.services import Platform
 from soldout.services.media import MediaLibrary
@@ -17,7 +17,7 @@ from soldout.services.shop import Asset, ShopSettings, shop_css
 __all__ = ["router"]
 
 router = APIRouter(tags=["anyone"])
-PlatformDep = Annotated[Platform, Depends(platform_of)]
+PlatformDep = Annotated[Platform, Depends(platform_dep)]
 FOREVER = "public, max-age=31536000, immutable"  # a media id never changes its bytes
 A_DAY = "public, max-age=86400"  # pages link these with ?v=, so a change shows at once
 

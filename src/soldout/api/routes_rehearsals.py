@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from soldout.api.deps import Actor, AdminAuth, platform_of
+from soldout.api.deps import Actor, AdminAuth, platform_dep
 from soldout.api.routes_admin import add_launch
 from soldout.api.schemas import FanIn, LaunchIn, ProductIn
 from soldout.api.views import product_view
@@ -25,7 +25,7 @@ from soldout.services import Platform
 __all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1/rehearsals", dependencies=[AdminAuth], tags=["rehearsals"])
-PlatformDep = Annotated[Platform, Depends(platform_of)]
+PlatformDep = Annotated[Platform, Depends(platform_dep)]
 
 
 def _counts(c: RunCounts) -> dict[str, Any]:

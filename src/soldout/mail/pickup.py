@@ -5,6 +5,7 @@ directory*, and soldout says so when it starts."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from pathlib import Path
@@ -41,9 +42,13 @@ class _Writer:
         name = _UNSAFE.sub("_", envelope.notification_id) + ".eml"
         final = self._folder / name
         partial = self._folder / f".{name}.part"
-        try:
+
+        def write() -> None:
             partial.write_bytes(envelope.data)
             os.replace(partial, final)
+
+        try:
+            await asyncio.to_thread(write)
         except OSError as error:
             raise Unreachable(f"cannot write {final}: {error.strerror}") from None
 

@@ -17,10 +17,13 @@ posts its webhooks to `/api/v1/payments/webhooks/stripe`.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
+import ssl
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import stripe
 
 from soldout.domain.errors import (
@@ -81,7 +84,7 @@ class StripePayments:
         self._secret = webhook_secret
         # The SDK would keep an id in ~/.config/stripe and report call timings to Stripe.
         stripe.enable_telemetry = False
-        self._http = stripe.HTTPXClient(timeout=timeout)
+        self._http = _PooledHTTPXClient(timeout=timeout)
         self._stripe = stripe.StripeClient(
             api_key,
             base_addresses={"api": api_base} if api_base else None,
@@ -482,3 +485,31 @@ def _line(
         0,
         merchant,
     )
+
+
+class _Pools(httpx.AsyncBaseTransport):
+    """Calls spread over small connection pools. httpcore's pool does work in proportion
+    to its connections at every request and answer, so one pool of hundreds (hundreds of
+    fans' payments waiting on Stripe at a launch) would take the sale's event loop."""
+
+    def __init__(self, verify: ssl.SSLContext, pools: int = 16, size: int = 32) -> None:
+        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+        self._pools = [httpx.AsyncHTTPTransport(verify=verify, limits=limits) for _ in range(pools)]
+        self._turn = itertools.cycle(self._pools)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        return await next(self._turn).handle_async_request(request)
+
+    async def aclose(self) -> None:
+        for pool in self._pools:
+            await pool.aclose()
+
+
+class _PooledHTTPXClient(stripe.HTTPXClient):
+    """The SDK's own HTTPX client, its async client over `_Pools` (it makes one
+    `httpx.AsyncClient` with default limits and offers no way to pass a transport)."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(timeout=timeout)
+        verify = ssl.create_default_context(cafile=stripe.ca_bundle_path)
+        self._client_async = httpx.AsyncClient(transport=_Pools(verify))
