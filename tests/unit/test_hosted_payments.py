@@ -63,7 +63,20 @@ class Account(Protocol):
     def page_takes_money(self, reference: str) -> bool: ...
 
 
-class StripeAccount:
+class _Fake:
+    """What both fakes answer alike."""
+
+    fake: Any
+
+    def called(self) -> list[tuple[str, str]]:
+        return [(m, p) for m, p, _ in self.fake.calls]
+
+    def refund_in_dashboard(self, payment: PaymentRecord) -> None:
+        assert payment.reference is not None
+        self.fake.refund_in_dashboard(payment.reference)
+
+
+class StripeAccount(_Fake):
     name = "stripe"
 
     def __init__(self, fake: FakeStripe) -> None:
@@ -96,13 +109,6 @@ class StripeAccount:
         self.fake.hang_after(path)
         return ("POST", path)
 
-    def called(self) -> list[tuple[str, str]]:
-        return [(m, p) for m, p, _ in self.fake.calls]
-
-    def refund_in_dashboard(self, payment: PaymentRecord) -> None:
-        assert payment.reference is not None
-        self.fake.refund_in_dashboard(payment.reference)
-
     def money_without_order(self) -> str:
         return self.fake.charge_without_session(1000, "EUR", "pay_never_recorded")
 
@@ -119,7 +125,7 @@ def intent_of(fake: FakeStripe, payment: PaymentRecord) -> str:
     return str(session["payment_intent"])
 
 
-class MollieAccount:
+class MollieAccount(_Fake):
     name = "mollie"
 
     def __init__(self, fake: FakeMollie) -> None:
@@ -153,13 +159,6 @@ class MollieAccount:
         path = f"/v2/payments/{payment.reference}"
         self.fake.hang_after("GET", path)
         return ("GET", path)
-
-    def called(self) -> list[tuple[str, str]]:
-        return [(m, p) for m, p, _ in self.fake.calls]
-
-    def refund_in_dashboard(self, payment: PaymentRecord) -> None:
-        assert payment.reference is not None
-        self.fake.refund_in_dashboard(payment.reference)
 
     def money_without_order(self) -> str:
         return self.fake.payment_without_order(1000, "EUR", "pay_never_recorded")
