@@ -481,3 +481,23 @@ async def test_reconciliation_finds_money_without_an_order_and_an_order_without_
         m.kind == "money_without_order" and stray in m.subject for m in found
     )
     assert ("payment_mismatch", payment.id) in kinds  # the order's money is gone
+
+
+async def test_when_the_provider_was_last_heard_from_outlives_a_restart(
+    account: Account, clock: FakeClock, tmp_path: Path
+) -> None:
+    path = tmp_path / "soldout.db"
+    first = await opened(platform_on(SqliteStore(path), account, clock), account, clock)
+    assert first.checkout.webhook_heard_at is None
+    payment = await first.start_paying(await first.claim())
+    account.pay(first.page_of(payment))
+    await first.deliver_all()
+    heard = first.checkout.webhook_heard_at
+    assert heard is not None
+    await first.platform.stop()
+    again = platform_on(SqliteStore(path), account, clock)
+    await again.start(sweep=False)
+    try:
+        assert again.engine.checkout.webhook_heard_at == heard  # the admin still shows it
+    finally:
+        await again.stop()

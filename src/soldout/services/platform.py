@@ -154,6 +154,9 @@ class Platform:
         await self.engine.load()
         await self.referrals.load()
         await self.gate.load()
+        # when the provider's webhooks last reached the shop (the admin shows it)
+        checkout = self.engine.checkout
+        checkout.webhook_heard_at = await self.store.payments.last_event_at(self.payments.name)
         # payments left pending by a stop: the provider may hold money for an unwritten order
         self.resumed_payments = await self.engine.checkout.resume()
         await self.reminders.load()

@@ -259,6 +259,7 @@ class _Payments:
     def __init__(self) -> None:
         self.rows: dict[str, PaymentRecord] = {}
         self.seen: set[tuple[str, str]] = set()
+        self.heard: dict[str, datetime] = {}
 
     def add(self, payment: PaymentRecord) -> asyncio.Future[None]:
         self.rows[payment.id] = copy.copy(payment)
@@ -275,7 +276,11 @@ class _Payments:
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         future.set_result((provider, event_id) not in self.seen)
         self.seen.add((provider, event_id))
+        self.heard[provider] = max(at, self.heard.get(provider, at))
         return future
+
+    async def last_event_at(self, provider: str) -> datetime | None:
+        return self.heard.get(provider)
 
 
 class _Plans:

@@ -171,6 +171,9 @@ class PaymentRepository(Protocol):
     def note_event(self, provider: str, event_id: str, at: datetime) -> asyncio.Future[bool]:
         """Remember a provider's webhook event; resolves to False if it was seen before."""
 
+    async def last_event_at(self, provider: str) -> datetime | None:
+        """When the provider's latest remembered webhook event arrived."""
+
 
 class PlanRepository(Protocol):
     def put(

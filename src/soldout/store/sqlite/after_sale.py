@@ -150,6 +150,12 @@ class SqlitePayments(_Repo):
 
         return self._writer.submit(job)
 
+    async def last_event_at(self, provider: str) -> datetime | None:
+        row = self._read.execute(
+            "SELECT max(received_at) FROM webhook_events WHERE provider = ?", (provider,)
+        ).fetchone()
+        return datetime.fromisoformat(row[0]) if row and row[0] else None
+
 
 class SqlitePlans(_Repo):
     def put(
