@@ -24,6 +24,7 @@ from soldout.clock import FakeClock
 from soldout.domain import errors
 from soldout.domain.claims import Claim, ClaimState, OrderStatus
 from soldout.domain.payments import PaymentRecord, PaymentState
+from soldout.engine.checkout import CANCELLED_ON_PAGE
 from soldout.payments import PaymentProvider
 from soldout.payments.mollie_provider import MolliePayments
 from soldout.payments.stripe_provider import StripePayments
@@ -402,12 +403,33 @@ async def test_an_expired_claim_closes_its_payment_page(shop: Shop) -> None:
     assert await shop.platform.engine.expire_due() == 1
     await shop.platform.engine.drain_background()
     assert not shop.account.page_takes_money(shop.page_of(payment))
-    await shop.deliver_all()  # the provider says the page closed
-    assert payment.state is PaymentState.DECLINED
+    await shop.deliver_all()  # the provider says the page closed (expired, or cancelled)
+    assert payment.state in (PaymentState.DECLINED, PaymentState.FAILED)
+    assert "closed with the claim" in str(payment.reason)
     assert shop.platform.engine.order_for(claim.id) is None
     told = await shop.platform.fans.notifications("fan_1", 10)
     assert "payment_declined" not in [n.kind for n in told]  # the fan did nothing wrong
     assert not reconcile(await Snapshot.read(shop.platform.store, shop.platform.payments))
+
+
+@pytest.mark.parametrize("account", ["mollie"], indirect=True)
+async def test_a_cancel_on_the_page_is_no_decline_even_when_its_webhook_comes_first(
+    shop: Shop,
+) -> None:
+    """Mollie tells soldout of a cancel by webhook, often before the fan is back."""
+    claim = await shop.claim()
+    first = await shop.start_paying(claim, "p1")
+    assert isinstance(shop.account, MollieAccount)
+    shop.account.fake.set_status(shop.page_of(first), "canceled")
+    assert await shop.deliver_all() == ["cancelled"]
+    await shop.checkout.settle("fan_1", first.id, cancelled=True)  # and then they are back
+    assert (first.state, first.reason) == (PaymentState.FAILED, CANCELLED_ON_PAGE)
+    told = await shop.platform.fans.notifications("fan_1", 10)
+    assert "payment_declined" not in [n.kind for n in told]
+    second = await shop.start_paying(claim, "p2")  # the unit is still held: pay again
+    shop.account.pay(shop.page_of(second))
+    await shop.deliver_all()
+    assert shop.platform.engine.order_for(claim.id) is not None
 
 
 @pytest.mark.parametrize("account", ["mollie"], indirect=True)

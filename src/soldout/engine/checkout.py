@@ -66,7 +66,8 @@ log = logging.getLogger(__name__)
 
 CANCELLED_ON_PAGE = "cancelled on the payment page; nothing was charged"
 GIVEN_UP = "given up for a new attempt; nothing was charged"
-_GIVEN_UP = frozenset({CANCELLED_ON_PAGE, GIVEN_UP})
+CLOSED_WITH_CLAIM = "the payment page closed with the claim; nothing was charged"
+_GIVEN_UP = frozenset({CANCELLED_ON_PAGE, GIVEN_UP, CLOSED_WITH_CLAIM})
 
 ReturnUrl = Callable[[str, str], str]
 """Where a hosted provider's page sends the fan back: (claim id, payment id) -> URL."""
@@ -402,7 +403,7 @@ class Checkout:
         if event.type is EventType.DECLINED:
             held = claim.is_held and not claim.is_overdue(now)
             # A claim that closed had its payment page closed by soldout: not the fan's bank.
-            why = "declined by the provider" if held else "the payment page closed with the claim"
+            why = "declined by the provider" if held else CLOSED_WITH_CLAIM
             if not record.advance(PaymentState.DECLINED, now, why):
                 return "ignored"
             record.reference = record.reference or event.reference
@@ -425,6 +426,15 @@ class Checkout:
                 )
             )
             return "declined"
+        if event.type is EventType.CANCELLED:
+            # The fan went back from the page (or soldout closed it): no bank said no.
+            held = claim.is_held and not claim.is_overdue(now)
+            why = CANCELLED_ON_PAGE if held else CLOSED_WITH_CLAIM
+            if not record.advance(PaymentState.FAILED, now, why):
+                return "ignored"
+            record.reference = record.reference or event.reference
+            await self._save(record)
+            return "cancelled"
         if event.type is EventType.REFUNDED:
             if record.state is PaymentState.CAPTURED:
                 order = self._engine.order_for(claim.id)

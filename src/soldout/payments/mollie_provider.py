@@ -389,7 +389,8 @@ def _event(payment: Json, now: datetime) -> WebhookEvent | None:
         kind, name = EventType.AUTHORIZED, status
     elif status in _DECLINED:
         log.info("Mollie payment %s: %s", payment["id"], _DECLINED[status])
-        kind, name = EventType.DECLINED, status
+        kind = EventType.CANCELLED if status == "canceled" else EventType.DECLINED
+        name = status
     else:
         return None  # open or pending: nothing has happened yet
     changed = payment.get(_CHANGED_AT.get(name, ""))

@@ -72,6 +72,7 @@ class Authorization:
 class EventType(StrEnum):
     AUTHORIZED = "payment.authorized"
     DECLINED = "payment.declined"
+    CANCELLED = "payment.cancelled"  # the page was cancelled (by the fan, or by soldout)
     CAPTURED = "payment.captured"
     REFUNDED = "payment.refunded"
 
