@@ -1,13 +1,15 @@
 -- wrk script for the claim hot path: POST with a fan's bearer token and a unique
--- Idempotency-Key per request (run nonce + thread id + counter). Tokens come from the file
--- named by $TOKENS (one per line); the path from $CLAIM_PATH. Prints one line
+-- Idempotency-Key per request (the run's nonce from $NONCE, thread id, counter). Tokens
+-- come from the file named by $TOKENS (one per line); the path from $CLAIM_PATH. Prints one line
 -- `RESULT {json}` with exact latency percentiles in microseconds.
 local tokens_file = os.getenv("TOKENS")
 local claim_path = os.getenv("CLAIM_PATH") or "/"
 local body = os.getenv("CLAIM_BODY") or '{"sku":"A"}'
 local thread_count = 0
 math.randomseed(os.time())
-local nonce = tostring(os.time()) .. tostring(math.random(100000, 999999))
+-- Every thread runs this chunk in its own Lua state: a nonce made here from the time would
+-- be the same for two runs started in the same second, so the driver passes one.
+local nonce = os.getenv("NONCE") or (tostring(os.time()) .. tostring(math.random(100000, 999999)))
 
 function setup(thread)
   thread:set("tid", thread_count)

@@ -73,7 +73,8 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], timeout: float = 
 def wrk(
     port: int, path: str, connections: int, threads: int, seconds: float, tokens: Path | None
 ) -> Result:
-    env = {**os.environ, "CLAIM_PATH": path}
+    # A nonce of this run for the Idempotency-Keys: two runs in one second must not share keys.
+    env = {**os.environ, "CLAIM_PATH": path, "NONCE": uuid.uuid4().hex}
     if tokens:
         env["TOKENS"] = str(tokens)
     out = subprocess.run(
