@@ -171,6 +171,7 @@ class FakeMollie:
         self._calls: list[tuple[str, str, str | None]] = []
         self._webhooks: list[tuple[str, bytes]] = []
         self._hangs: list[list[Any]] = []  # [method, path pattern, times left]
+        self.hanging = threading.Event()  # set once a call took effect and hangs unanswered
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready = threading.Event()
         self._release: asyncio.Event | None = None
@@ -205,6 +206,7 @@ class FakeMollie:
             self._calls.clear()
             self._webhooks.clear()
             self._hangs.clear()
+            self.hanging.clear()
         self.latency, self.page_size, self.send_webhooks = 0.0, 250, True
         self.now = lambda: datetime.now(UTC)
 
@@ -340,6 +342,7 @@ class FakeMollie:
                         self._keys[guarded] = (self._keys[guarded][0], (status, content))
             if self._hangs_now(request.method, request.url.path):
                 assert self._release is not None
+                self.hanging.set()
                 await self._release.wait()
             return Response(content, status, media_type=_HAL)
 

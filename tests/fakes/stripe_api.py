@@ -278,6 +278,7 @@ class FakeStripe:
         self._saved: dict[str, _Saved] = {}  # by Idempotency-Key
         self._hang: int | str | None = None
         self._hung: list[asyncio.Event] = []
+        self.hanging = threading.Event()  # set once a call took effect and hangs unanswered
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: uvicorn.Server | None = None
@@ -332,6 +333,7 @@ class FakeStripe:
         """Forget every object, call and event; undo `latency`, `page_size`, `hang_after`
         and `webhook_url` (a module-wide fake between tests)."""
         self._release_hung()
+        self.hanging.clear()
         with self._lock:
             self._objects.clear()
             self._private.clear()
@@ -451,6 +453,7 @@ class FakeStripe:
                 released = asyncio.Event()
                 with self._lock:
                     self._hung.append(released)
+                self.hanging.set()
                 await released.wait()
             return Response(encoded, status, _headers(key))
 

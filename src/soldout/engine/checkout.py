@@ -385,6 +385,7 @@ class Checkout:
             log.error("webhook %s amount differs from payment %s", event.id, record.id)
             return "amount_mismatch"
         now = self._engine.now()
+        held = claim.is_held and not claim.is_overdue(now)  # (a closed claim's page closed)
         if event.type is EventType.AUTHORIZED:
             if record.state is PaymentState.FAILED and record.reason in _GIVEN_UP:
                 # Money for an attempt given up (its page closed too late): it goes back.
@@ -401,7 +402,6 @@ class Checkout:
                 return outcome.code
             return "order_created"
         if event.type is EventType.DECLINED:
-            held = claim.is_held and not claim.is_overdue(now)
             # A claim that closed had its payment page closed by soldout: not the fan's bank.
             why = "declined by the provider" if held else CLOSED_WITH_CLAIM
             if not record.advance(PaymentState.DECLINED, now, why):
@@ -428,7 +428,6 @@ class Checkout:
             return "declined"
         if event.type is EventType.CANCELLED:
             # The fan went back from the page (or soldout closed it): no bank said no.
-            held = claim.is_held and not claim.is_overdue(now)
             why = CANCELLED_ON_PAGE if held else CLOSED_WITH_CLAIM
             if not record.advance(PaymentState.FAILED, now, why):
                 return "ignored"

@@ -456,8 +456,8 @@ class SaleEngine:
     def describe(self, claim: Claim) -> str:
         """What the claim buys, in words a payment page shows: "Phone 2 (Black, 128 GB)"."""
         product = self.book(claim.launch_id).product
-        sku = next((s.name for s in product.skus if s.code == claim.sku), claim.sku)
-        each = f"{product.name} ({sku})"
+        sku = product.sku(claim.sku)
+        each = f"{product.name} ({sku.name if sku else claim.sku})"
         return each if claim.quantity == 1 else f"{claim.quantity} x {each}"
 
     def claim_by_id(self, claim_id: str) -> Claim:

@@ -147,7 +147,8 @@ async def refused(request: Request) -> Response:
 
 def sku_name(book: LaunchBook, code: str) -> str:
     """What fans call a SKU (its name), or its code if the product no longer has it."""
-    return next((s.name for s in book.product.skus if s.code == code), code)
+    sku = book.product.sku(code)
+    return sku.name if sku else code
 
 
 def friendly(page: Callable[P, Awaitable[Response]]) -> Callable[P, Awaitable[Response]]:
