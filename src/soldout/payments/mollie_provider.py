@@ -25,10 +25,8 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
-from urllib.parse import parse_qs
 
 from mollie.api.client import Client
 from mollie.api.error import (
@@ -45,12 +43,22 @@ from mollie.api.objects.payment import Payment
 
 from soldout.clock import Clock, SystemClock
 from soldout.domain.errors import InvalidInput, PaymentFailed, WebhookRejected
-from soldout.domain.money import Money, decimals
+from soldout.domain.money import Money
+from soldout.payments.mollie_objects import (
+    MARK,
+    authorization_of,
+    event_of,
+    ledger_line,
+    mark_of,
+    mollie_amount,
+    moment,
+    money_of,
+    refunded_amount,
+    webhook_payment_id,
+)
 from soldout.payments.port import (
     Authorization,
-    AuthorizationStatus,
     Deliver,
-    EventType,
     PaymentRequest,
     Transaction,
     WebhookEvent,
@@ -63,33 +71,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 Json = Mapping[str, Any]
 
-_API_KEY = re.compile(r"(live|test)_\w+")
-_PAYMENT_ID = re.compile(r"tr_[A-Za-z0-9]+")
 _PAGE = 250  # the most Mollie lists at once
 _LOOKBACK = timedelta(hours=24)  # how far back `transaction` looks for a lost answer
-_MARK = "soldout_payment"  # the metadata key holding soldout's own payment id
 _BAD_KEY = "Mollie refused the API key: check the Mollie key soldout is configured with"
-_DECLINED = {
-    "failed": "the payment failed at Mollie",
-    "canceled": "the fan canceled the payment",
-    "expired": "the payment expired before the fan paid",
-}
-_LEDGER = {
-    "open": "pending",
-    "pending": "pending",
-    "authorized": "authorized",
-    "paid": "captured",
-    "failed": "declined",
-    "expired": "declined",
-    "canceled": "voided",
-}
-_CHANGED_AT = {
-    "paid": "paidAt",
-    "authorized": "authorizedAt",
-    "failed": "failedAt",
-    "canceled": "canceledAt",
-    "expired": "expiredAt",
-}
+
+_API_KEY = re.compile(r"(live|test)_\w+")
 
 
 class _Unanswered(PaymentFailed):
@@ -134,12 +120,12 @@ class MolliePayments:
         if not return_url:
             raise InvalidInput("Mollie needs the page to send the fan back to", field="return_url")
         data: dict[str, Any] = {
-            "amount": _mollie_amount(amount),
+            "amount": mollie_amount(amount),
             "description": (description or f"Payment {reference}")[:255],
             "redirectUrl": return_url,
             "cancelUrl": request.cancel_url,
             "method": method,
-            "metadata": {_MARK: reference},
+            "metadata": {MARK: reference},
         }
         if self._webhook_url:
             data["webhookUrl"] = self._webhook_url
@@ -159,28 +145,28 @@ class MolliePayments:
             raise TimeoutError(lost.message) from lost
         if replayed:  # the first answer, maybe long ago: what happened since
             payment = await self._payment(payment["id"])
-        return _authorization(payment)
+        return authorization_of(payment)
 
     async def capture(self, reference: str, amount: Money) -> None:
         payment = await self._payment(reference)
-        if _money(payment) != amount:
+        if money_of(payment) != amount:
             raise PaymentFailed(f"the Mollie payment is not of {amount}", field="amount")
         status = payment["status"]
-        if _refunded(payment):
+        if refunded_amount(payment):
             raise PaymentFailed("the Mollie payment was refunded", field="reference")
         if status == "paid":
             return  # Mollie took the money when the fan paid
         if status != "authorized":
             raise PaymentFailed(f"a {status} Mollie payment cannot be captured", field="reference")
         captures = payment.captures
-        body = {"amount": _mollie_amount(amount)}
+        body = {"amount": mollie_amount(amount)}
         await self._call(
             lambda: captures.create(body, idempotency_key=f"soldout-{reference}-capture")
         )
 
     async def refund(self, reference: str, amount: Money, reason: str = "") -> None:
         payment = await self._payment(reference)
-        if _money(payment) != amount:
+        if money_of(payment) != amount:
             raise InvalidInput(f"the Mollie payment is not of {amount}", field="amount")
         status = payment["status"]
         if status in ("open", "pending", "authorized"):
@@ -193,10 +179,10 @@ class MolliePayments:
             status = payment["status"]
         if status != "paid":
             return  # failed, canceled or expired: no money was taken
-        left = amount.amount - _refunded(payment)
+        left = amount.amount - refunded_amount(payment)
         if left <= 0:
             return
-        body: dict[str, Any] = {"amount": _mollie_amount(Money(left, amount.currency))}
+        body: dict[str, Any] = {"amount": mollie_amount(Money(left, amount.currency))}
         if reason:
             body["description"] = reason[:140]
         refunds = payment.refunds
@@ -214,14 +200,14 @@ class MolliePayments:
         self, body: bytes, headers: Mapping[str, str], now: datetime
     ) -> WebhookEvent | None:
         del headers  # a classic Mollie webhook is not signed: the API is asked instead
-        payment_id = _webhook_payment_id(body)
+        payment_id = webhook_payment_id(body)
         try:
             payment = await self._call(
                 lambda: self._client.payments.get(payment_id), keep=(NotFoundError,)
             )
         except NotFoundError:
             raise WebhookRejected("Mollie knows no such payment", field="id") from None
-        return _event(payment, now)
+        return event_of(payment, now)
 
     def on_webhook(self, deliver: Deliver) -> None:
         """Nothing to do: Mollie posts its webhooks to `webhook_url` over HTTP."""
@@ -231,17 +217,17 @@ class MolliePayments:
     ) -> Transaction | None:
         if reference is not None:
             known = await self._payment(reference)
-            if _mark(known) == merchant_reference:
-                return _line(known)
+            if mark_of(known) == merchant_reference:
+                return ledger_line(known)
             log.warning("Mollie payment %s is not soldout's %s", reference, merchant_reference)
         since = self._clock.now() - _LOOKBACK
         async for payment in self._newest_first(since):
-            if _mark(payment) == merchant_reference:
-                return _line(payment)
+            if mark_of(payment) == merchant_reference:
+                return ledger_line(payment)
         return None
 
     async def transactions(self, since: datetime | None = None) -> list[Transaction]:
-        lines = [_line(p) async for p in self._newest_first(since) if _mark(p) is not None]
+        lines = [ledger_line(p) async for p in self._newest_first(since) if mark_of(p) is not None]
         return lines[::-1]
 
     async def close(self) -> None:
@@ -311,7 +297,7 @@ class MolliePayments:
         page = await self._call(lambda: self._client.payments.list(limit=_PAGE))
         while True:
             for payment in page.get("_embedded", {}).get("payments", []):
-                if since is not None and _at(payment["createdAt"]) < since:
+                if since is not None and moment(payment["createdAt"]) < since:
                     return
                 yield payment
             if not page.get("_links", {}).get("next"):
@@ -320,103 +306,3 @@ class MolliePayments:
 
 
 # -- Mollie's objects, read --------------------------------------------------------
-def _mollie_amount(money: Money) -> dict[str, str]:
-    """Mollie's amount: the value a string with exactly the currency's decimals."""
-    return {"currency": money.currency, "value": money.decimal_text()}
-
-
-def _minor(amount: Json) -> int:
-    """A Mollie amount in minor units, exactly; refuses a value the currency cannot have."""
-    try:
-        units = Decimal(amount["value"]).scaleb(decimals(amount["currency"]))
-    except (InvalidOperation, KeyError, TypeError) as bad:
-        raise PaymentFailed(f"Mollie sent an amount soldout cannot read: {amount}") from bad
-    if units != units.to_integral_value():
-        raise PaymentFailed(f"Mollie sent an amount with too many decimals: {amount}")
-    return int(units)
-
-
-def _money(payment: Json) -> Money:
-    return Money(_minor(payment["amount"]), payment["amount"]["currency"])
-
-
-def _refunded(payment: Json) -> int:
-    refunded = payment.get("amountRefunded")
-    return 0 if refunded is None else _minor(refunded)
-
-
-def _mark(payment: Json) -> str | None:
-    """soldout's own payment id, or None for a payment soldout did not ask for."""
-    metadata = payment.get("metadata")
-    mark = metadata.get(_MARK) if isinstance(metadata, dict) else None
-    return mark if isinstance(mark, str) else None
-
-
-def _at(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
-
-
-def _authorization(payment: Payment) -> Authorization:
-    status = payment["status"]
-    if status in _DECLINED:
-        return Authorization(payment["id"], AuthorizationStatus.DECLINED, _DECLINED[status])
-    if status in ("paid", "authorized"):
-        return Authorization(payment["id"], AuthorizationStatus.AUTHORIZED)
-    checkout = payment.get("_links", {}).get("checkout", {}).get("href")
-    return Authorization(payment["id"], AuthorizationStatus.PENDING, redirect_url=checkout)
-
-
-def _webhook_payment_id(body: bytes) -> str:
-    try:
-        form = parse_qs(body.decode("ascii"), strict_parsing=True)
-    except ValueError:  # not ASCII, or not a form
-        raise WebhookRejected("a Mollie webhook is a form: id=tr_...", field="id") from None
-    ids = form.get("id", [])
-    if len(ids) != 1 or not _PAYMENT_ID.fullmatch(ids[0]):
-        raise WebhookRejected("a Mollie webhook names one payment, tr_...", field="id")
-    return ids[0]
-
-
-def _event(payment: Json, now: datetime) -> WebhookEvent | None:
-    mark = _mark(payment)
-    if mark is None:
-        return None  # another shop's payment on the same Mollie account
-    status = payment["status"]
-    money = _money(payment)
-    if status == "paid" and _refunded(payment) >= money.amount:
-        kind, name = EventType.REFUNDED, "refunded"
-    elif status in ("paid", "authorized"):
-        kind, name = EventType.AUTHORIZED, status
-    elif status in _DECLINED:
-        log.info("Mollie payment %s: %s", payment["id"], _DECLINED[status])
-        kind = EventType.CANCELLED if status == "canceled" else EventType.DECLINED
-        name = status
-    else:
-        return None  # open or pending: nothing has happened yet
-    changed = payment.get(_CHANGED_AT.get(name, ""))
-    return WebhookEvent(
-        id=f"{payment['id']}:{name}",  # a replay collapses, a real change comes through
-        type=kind,
-        reference=payment["id"],
-        amount=money.amount,
-        currency=money.currency,
-        created=_at(changed) if changed else now,
-        merchant_reference=mark,
-    )
-
-
-def _line(payment: Json) -> Transaction:
-    money, refunded = _money(payment), _refunded(payment)
-    status = _LEDGER.get(payment["status"], "pending")
-    if status == "captured" and refunded >= money.amount:
-        status = "refunded"
-    return Transaction(
-        reference=payment["id"],
-        method=payment.get("method") or "",
-        amount=money.amount,
-        currency=money.currency,
-        status=status,
-        captured=money.amount if payment["status"] == "paid" else 0,
-        refunded=refunded,
-        merchant_reference=_mark(payment) or "",
-    )
