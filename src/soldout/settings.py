@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     smtp_timeout: float = Field(30.0, gt=0, le=600, description="seconds per SMTP step")
     smtp_connections: int = Field(4, ge=1, le=64, description="SMTP connections at once")
     mail_attempts: int = Field(8, ge=1, le=50, description="tries before an e-mail fails")
+    mail_processes: int = Field(
+        1, ge=0, le=16, description="processes laying out e-mails; 0: in the server's own"
+    )
     reminder_minutes: int = Field(
         10, ge=0, le=1440, description="'the sale opens in N minutes' e-mail; 0: none"
     )

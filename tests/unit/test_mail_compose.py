@@ -50,6 +50,10 @@ class Scene:
 
 @pytest.fixture
 async def scene(platform: Platform, clock: FakeClock) -> Scene:
+    return await make_scene(platform, clock)
+
+
+async def make_scene(platform: Platform, clock: FakeClock) -> Scene:
     skus = [
         Sku("BLK", "Model One 64 GB black", Money(19900, "EUR"), Money(9000, "EUR")),
         Sku("WHT", "Model One 64 GB white", Money(19900, "EUR"), Money(9000, "EUR")),

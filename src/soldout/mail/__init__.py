@@ -9,6 +9,7 @@
 `transport.py` is the port (with an in-memory fake), `smtp.py` and `pickup.py` its
 adapters, `config.py` reads `SOLDOUT_SMTP_URL`, `compose.py` writes a message from a
 notification (`letter.py`, `sale_letters.py`, `order_letters.py`, `templates/`),
+`typeset.py` lays a written letter out as MIME (here, or in worker processes),
 `retry.py` is the backoff, `outbox.py` the dispatcher. See docs/email.md.
 """
 
@@ -30,6 +31,7 @@ from soldout.mail.pickup import PickupDirectory
 from soldout.mail.retry import RetryPolicy
 from soldout.mail.smtp import SmtpTransport
 from soldout.mail.transport import MemoryTransport, Transport
+from soldout.mail.typeset import ProcessTypesetter
 from soldout.settings import Settings
 from soldout.store.ports import Store
 
@@ -47,6 +49,7 @@ class MailSettings:
     attempts: int = 8
     opening_lead: timedelta = timedelta(minutes=10)  # "the sale opens in 10 minutes"
     claim_lead: timedelta = timedelta(minutes=5)  # "your claim expires in 5 minutes"
+    processes: int = 0  # worker processes laying e-mails out; 0: on the caller's loop
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MailSettings:
@@ -68,6 +71,7 @@ class MailSettings:
             attempts=settings.mail_attempts,
             opening_lead=timedelta(minutes=settings.reminder_minutes),
             claim_lead=timedelta(minutes=settings.claim_reminder_minutes),
+            processes=settings.mail_processes,
         )
 
     def outbox(
@@ -92,4 +96,5 @@ class MailSettings:
             connections=self.connections,
             retry=RetryPolicy(attempts=self.attempts),
             reachable=reachable,
+            typesetter=ProcessTypesetter(self.processes) if self.processes else None,
         )

@@ -2,8 +2,10 @@
 
 Nothing a fan waits for awaits it: a claim, a payment or a page writes its notification in
 its own transaction, and the write's commit rings the outbox's bell (`wake`). The
-dispatcher then reads what is due in pages (`batch`), writes each message, and sends
-them over `connections` sessions at once, each reused for message after message.
+dispatcher then reads what is due in pages (`batch`), writes each page's letters from the
+facts as they are now, has them laid out (`typeset.py`: in worker processes when the
+server runs, so the sale's loop only writes the letters), and sends them over
+`connections` sessions at once, each reused for message after message.
 
 Each message's outcome is recorded as soon as it is known:
 
@@ -25,7 +27,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -42,6 +44,7 @@ from soldout.mail.transport import (
     Transport,
     Unreachable,
 )
+from soldout.mail.typeset import Draft, LocalTypesetter, Typesetter
 from soldout.store.ports import EmailOutcome, NotificationRepository, OutgoingEmail, ShopRepository
 
 __all__ = ["Outbox", "Tally"]
@@ -79,8 +82,10 @@ class Outbox:
         batch: int = 200,
         retry: RetryPolicy | None = None,
         reachable: Callable[[str], bool] = lambda fan_id: True,
+        typesetter: Typesetter | None = None,
     ) -> None:
         self._notes = notifications
+        self._typesetter = typesetter or LocalTypesetter()
         # whether a fan may still be written to (not erased since their page was read)
         self._reachable = reachable
         self._shop = shop
@@ -123,6 +128,7 @@ class Outbox:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self._close_all()
+        await self._typesetter.close()
 
     async def run(self) -> None:
         """Send what is due, then sleep until the bell, the next retry, or the relay's
@@ -180,9 +186,9 @@ class Outbox:
                     due = await self._notes.due_emails(self._clock.now(), self._batch)
                     if not due:
                         break
-                    queue = deque(due)
-                    workers = min(self._connections, len(due))
-                    await asyncio.gather(*(self._work(queue, shop, tally) for _ in range(workers)))
+                    queue = deque(await self._prepare(due, shop, tally))
+                    workers = min(self._connections, len(queue))
+                    await asyncio.gather(*(self._work(queue, tally) for _ in range(workers)))
                     # Durable before the next page is read: a message is never read twice.
                     self._write_outcomes(tally)
                     await asyncio.gather(*tally.writes)
@@ -197,31 +203,46 @@ class Outbox:
             log.info("e-mail: %s", tally)
         return tally
 
-    async def _work(self, queue: deque[OutgoingEmail], shop: Shop, tally: Tally) -> None:
+    async def _prepare(
+        self, due: Sequence[OutgoingEmail], shop: Shop, tally: Tally
+    ) -> list[tuple[OutgoingEmail, Envelope]]:
+        """The page's letters written here, from the facts as they are now, then laid out
+        all at once by the typesetter; what should not or cannot go is recorded."""
+        drafts: list[tuple[OutgoingEmail, Draft]] = []
+        for outgoing in due:
+            # A turn for the sale between two letters: writing one never suspends.
+            await asyncio.sleep(0)
+            if not self._reachable(outgoing.notification.fan_id):
+                self._record(tally, outgoing, "dropped", outgoing.attempts, "fan erased")
+                tally.dropped += 1
+                continue
+            try:
+                draft = await self._composer.draft(outgoing, shop, self._clock.now())
+            except Obsolete as why:
+                self._record(tally, outgoing, "dropped", outgoing.attempts, str(why))
+                tally.dropped += 1
+                continue
+            except Exception as error:  # a bug or missing data: say so, do not loop
+                log.exception("cannot write e-mail %s", outgoing.notification.id)
+                self._record(tally, outgoing, "failed", outgoing.attempts, repr(error))
+                tally.failed += 1
+                continue
+            drafts.append((outgoing, draft))
+        laid = await self._typesetter.typeset([draft for _, draft in drafts])
+        ready: list[tuple[OutgoingEmail, Envelope]] = []
+        for (outgoing, _), envelope in zip(drafts, laid, strict=True):
+            if isinstance(envelope, Envelope):
+                ready.append((outgoing, envelope))
+            else:
+                self._record(tally, outgoing, "failed", outgoing.attempts, envelope)
+                tally.failed += 1
+        return ready
+
+    async def _work(self, queue: deque[tuple[OutgoingEmail, Envelope]], tally: Tally) -> None:
         line = _Line(self._transport, self._idle.pop() if self._idle else None)
         try:
             while queue and tally.unreachable is None and not self._stopping:
-                # A turn for the sale between two messages: writing one may never suspend
-                # (a pickup file, a letter no longer true), and a page is 200 of them.
-                await asyncio.sleep(0)
-                if not queue:  # (the other sessions took the rest meanwhile)
-                    break
-                outgoing = queue.popleft()
-                if not self._reachable(outgoing.notification.fan_id):
-                    self._record(tally, outgoing, "dropped", outgoing.attempts, "fan erased")
-                    tally.dropped += 1
-                    continue
-                try:
-                    envelope = await self._composer.compose(outgoing, shop, self._clock.now())
-                except Obsolete as why:
-                    self._record(tally, outgoing, "dropped", outgoing.attempts, str(why))
-                    tally.dropped += 1
-                    continue
-                except Exception as error:  # a bug or missing data: say so, do not loop
-                    log.exception("cannot write e-mail %s", outgoing.notification.id)
-                    self._record(tally, outgoing, "failed", outgoing.attempts, repr(error))
-                    tally.failed += 1
-                    continue
+                outgoing, envelope = queue.popleft()
                 try:
                     await line.send(envelope)
                 except Unreachable as down:
