@@ -325,3 +325,93 @@ def test_a_claim_for_more_units_than_are_left_is_refused_whole(
     with shared_server.admin() as admin:
         launch = create_launch(admin, batch={"A": 5}, per_fan_limit=LIMIT)
     asyncio.run(the_last_units(shared_server, launch["id"], 5))
+
+
+SHIPPING = {
+    "name": "Ann de Vries",
+    "line1": "Keizersgracht 1",
+    "postal_code": "1015 CD",
+    "city": "Amsterdam",
+    "country": "NL",
+    "phone": "020 123 4567",
+}
+
+
+async def counts_while_a_crowd_buys(server: ServerProcess, launch_id: str, batch: int) -> None:
+    """Fans claim and half of those who get a unit pay at once, all together, while a
+    watcher reads the public launch over and over. Every public reading is one consistent
+    moment of the engine (its parts add up to the batch, paid units never go back); at the
+    end the public counts are the engine's (the admin's stats) and what the fans were told."""
+    async with contextlib.AsyncExitStack() as stack:
+        fans = await register_fans(server, stack, batch * 2 + 1)
+        watcher = fans.pop()
+        for fan in fans:
+            response = await fan.http.put(
+                "/api/v1/me/shipping",
+                json=SHIPPING,
+                headers={"authorization": f"Bearer {fan.token}"},
+            )
+            assert response.status_code == 200, response.text
+        start_line = StartLine(len(fans) + 1)
+        done = asyncio.Event()
+        readings: list[dict[str, int]] = []
+        paid: list[str] = []
+
+        async def buyer(fan: Fan, pays: bool) -> int:
+            await start_line.reached()
+            attempt = Attempt(fan, uuid.uuid4().hex, 1)
+            await send(launch_id, attempt)
+            claim = attempt.granted
+            if claim is None or not pays:
+                return 0 if claim is None else 1
+            answer = await fan.http.post(
+                f"/api/v1/claims/{claim['id']}/payment",
+                json={"method": "test", "token": "tok_ok"},
+                headers={
+                    "authorization": f"Bearer {fan.token}",
+                    "idempotency-key": uuid.uuid4().hex,
+                },
+            )
+            assert answer.status_code == 200, answer.text
+            paid.append(claim["id"])
+            return 1
+
+        async def watch() -> None:
+            await start_line.reached()
+            while not done.is_set():
+                response = await watcher.http.get(f"/api/v1/launches/{launch_id}")
+                assert response.status_code == 200, response.text
+                (sku,) = [s for s in response.json()["skus"] if s["code"] == "A"]
+                readings.append(sku)
+
+        watching = asyncio.ensure_future(watch())
+        granted = await asyncio.gather(*(buyer(f, i % 2 == 0) for i, f in enumerate(fans)))
+        done.set()
+        await watching
+        print(f"{len(readings)} public readings while the crowd bought")
+
+        assert readings  # at least one while the crowd bought (how many depends on the box)
+        sold_before = 0
+        for r in readings:
+            assert r["available"] + r["set_aside"] + r["held"] + r["sold"] == r["batch"], r
+            assert min(r["available"], r["held"], r["sold"]) >= 0, r
+            assert r["sold_out"] == (r["available"] == 0), r
+            assert r["sold"] >= sold_before, "a paid unit went back in a public reading"
+            sold_before = r["sold"]
+
+        public = (await watcher.http.get(f"/api/v1/launches/{launch_id}")).json()
+        (sku,) = [s for s in public["skus"] if s["code"] == "A"]
+        engine = (await stats_of(watcher.http, launch_id))["skus"]["A"]
+        assert sum(granted) == batch  # twice as many fans as units: it sold out
+        assert (sku["available"], sku["held"], sku["sold"]) == (
+            engine["available"],
+            engine["held"],
+            engine["paid"],
+        )
+        assert (sku["held"], sku["sold"]) == (batch - len(paid), len(paid))
+
+
+def test_public_counts_are_the_engines_while_a_crowd_buys(shared_server: ServerProcess) -> None:
+    with shared_server.admin() as admin:
+        launch = create_launch(admin, batch={"A": 40}, per_fan_limit=1)
+    asyncio.run(counts_while_a_crowd_buys(shared_server, launch["id"], 40))
