@@ -246,6 +246,51 @@ def test_a_draw_with_fewer_entries_than_units_publishes_the_same_record_after_a_
         assert draw_of(anyone, lid) == drawn
 
 
+def test_a_refunded_draw_order_passes_its_unit_to_the_next_backup_who_is_told(
+    server: ServerProcess,
+) -> None:
+    with server.admin() as admin, server.client() as anyone:
+        lid = create_launch(
+            admin,
+            batch={"A": 1},
+            opens_in=OPENS_IN,
+            mode="draw",
+            reservations_open_at=iso(now()),
+            payment_window_seconds=WINDOW * 6,
+        )["id"]
+        entrants = {}
+        for fan in (register(anyone) for _ in range(3)):
+            entered = anyone.post(
+                f"/api/v1/launches/{lid}/reservations", json={"sku": "A"}, headers=auth(fan)
+            )
+            assert entered.status_code == 201, entered.text
+            entrants[entered.json()["id"]] = fan
+        drawn = eventually(lambda: draw_of(anyone, lid), lambda d: d["result"] is not None, 15)
+        (winner,) = [entrants[r] for r in drawn["result"]["A"]["winners"]]
+        first, second = [entrants[r] for r in drawn["result"]["A"]["backups"]]
+        order = pay(anyone, won(anyone, winner)["data"]["claim_id"], winner)
+        assert notifications(anyone, first, "draw_won") == []
+
+        # The maker refunds the winner's order before it ships: the unit goes to the first
+        # backup, who is told and holds it; the second backup still waits.
+        refunded = admin.post(
+            f"/api/v1/orders/{order['id']}/refund",
+            json={"reason": "the winner asked to cancel"},
+        )
+        assert refunded.status_code == 200, refunded.text
+        assert refunded.json()["status"] == "refunded"
+        note = won(anyone, first)
+        assert note["data"]["backup"] is True
+        held = claim_now(anyone, note["data"]["claim_id"], first)
+        assert (held["state"], held["sku"], held["quantity"]) == ("held", "A", 1)
+        assert notifications(anyone, second, "draw_won") == []
+        assert [n["kind"] for n in notifications(anyone, winner, "order_refunded")] == [
+            "order_refunded"
+        ]
+        stock = admin.get(f"/api/v1/launches/{lid}/stats").json()["skus"]["A"]
+        assert (stock["held"], stock["paid"], stock["available"]) == (1, 0, 0)
+
+
 # -- word of mouth ---------------------------------------------------------------------
 
 
