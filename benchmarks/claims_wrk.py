@@ -34,7 +34,7 @@ from pathlib import Path
 import httpx
 
 HERE = Path(__file__).resolve().parent
-ADMIN = "adm_benchmark"
+ADMIN = "adm_benchmark_token_of_32_characters"
 FANS = 2000
 LOADS = [(64, 1), (256, 2)]  # (connections, wrk threads)
 MEMORY_ATTEMPTS = 1_000_000
@@ -195,6 +195,7 @@ def soldout_runs(
         "SOLDOUT_ADMIN_TOKEN": ADMIN,
         "SOLDOUT_RATE_LIMIT_FAN": "0",
         "SOLDOUT_RATE_LIMIT_ADDRESS": "0",
+        "SOLDOUT_SIGNUP_LIMIT": "0",  # every fan signs up from this one address
     }
     process = subprocess.Popen(
         [

@@ -104,7 +104,11 @@ async def main(rounds: int) -> None:
     with tempfile.TemporaryDirectory(prefix="soldout-hotpath-") as folder:
         data = Path(folder)
         settings = Settings(
-            data=data / "soldout", admin_token=ADMIN, rate_limit_fan=0, rate_limit_address=0
+            data=data / "soldout",
+            admin_token=ADMIN,
+            rate_limit_fan=0,
+            rate_limit_address=0,
+            signup_limit=0,
         )
         platform, _, _ = make_platform(settings)
         front = build_app(platform, max_body=settings.max_body_bytes)

@@ -20,7 +20,7 @@ import httpx
 
 from soldout.services.demo_art import phone_back, phone_front
 
-ADMIN_TOKEN = "adm_test_token_for_the_suite"
+ADMIN_TOKEN = "adm_test_token_for_the_whole_suite_32+"  # (soldout refuses one under 32)
 
 
 def free_port() -> int:
@@ -51,6 +51,7 @@ class ServerProcess:
             **os.environ,
             "SOLDOUT_ADMIN_TOKEN": ADMIN_TOKEN,
             "SOLDOUT_LOG_LEVEL": "info",
+            "SOLDOUT_SIGNUP_LIMIT": "0",  # the suite makes many fans from one address
             **self.env,
         }
         self.process = subprocess.Popen(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import click
@@ -103,26 +104,107 @@ def demo(opens_in: int, **flags: Any) -> None:
     help="data directory of the store to check [env SOLDOUT_DATA; per-user dir]",
 )
 @click.option("--store", help="store URL [env SOLDOUT_STORE]")
-def reconcile(**flags: Any) -> None:
+@click.option(
+    "--pending-minutes",
+    type=click.FloatRange(min=0),
+    default=15,
+    show_default=True,
+    help="a payment still pending after this long is a mismatch (payment_stuck)",
+)
+def reconcile(pending_minutes: float, **flags: Any) -> None:
     """Check orders against payments against stock; print every mismatch.
 
-    Reads the record only (safe while `soldout serve` runs on the same data) and the
-    payment provider's own records (SOLDOUT_PAYMENTS and its keys, as for `serve`; Stripe
-    and Mollie through their paged list calls). Exits 1 if anything does not match.
+    Reads the record only, opened read-only (safe while `soldout serve` runs on the same
+    data; it creates and changes nothing), and the payment provider's own records
+    (SOLDOUT_PAYMENTS and its keys, as for `serve`; Stripe and Mollie through their paged
+    list calls). Exits 1 if anything does not match.
     """
     import asyncio
+    from datetime import timedelta
 
+    from soldout.datadir import Unusable
     from soldout.services.reconcile import run_reconciliation
 
     settings = _settings(**flags)
     try:
-        lines, ok = asyncio.run(run_reconciliation(settings))
-    except (FileNotFoundError, ValueError) as exc:
+        pending_after = timedelta(minutes=pending_minutes)
+        lines, ok = asyncio.run(run_reconciliation(settings, pending_after))
+    except (FileNotFoundError, ValueError, Unusable) as exc:
         raise click.ClickException(str(exc)) from exc
     for line in lines:
         click.echo(line)
     if not ok:
         raise SystemExit(1)
+
+
+_store_options = [
+    click.option(
+        "--data",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="data directory of the store [env SOLDOUT_DATA; per-user dir]",
+    ),
+    click.option("--store", help="store URL [env SOLDOUT_STORE]"),
+]
+
+
+def store_options(f: Any) -> Any:
+    for option in reversed(_store_options):
+        f = option(f)
+    return f
+
+
+@cli.command()
+@click.argument("path", type=click.Path(file_okay=False, path_type=Path))
+@store_options
+def backup(path: Path, **flags: Any) -> None:
+    """Copy the store into PATH, a new directory, while the server sells (safe to run
+    beside `soldout serve`; the server never waits for it).
+
+    PATH is itself a data directory (0700, files 0600): the store, the test payment
+    provider's ledger and the generated admin token; e-mails in DATA/mail are not copied.
+    It is written under a hidden name and renamed once whole. Put it back with `soldout
+    restore PATH --data DIR`. See docs/backup.md.
+    """
+    from soldout.services.backup import BackupRefused, make_backup
+
+    settings = _settings(**flags)
+    try:
+        made = make_backup(settings, path)
+    except (BackupRefused, OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"backed up {settings.data} to {made.path} in {made.seconds:.1f} s"
+        f" (store {made.store_bytes / 1e6:.1f} MB): {', '.join(p.name for p in made.parts)}"
+    )
+
+
+@cli.command()
+@click.argument("backup_dir", metavar="BACKUP", type=click.Path(path_type=Path))
+@store_options
+@click.option(
+    "--force",
+    is_flag=True,
+    help="replace what the data directory holds (moved to DATA/replaced-TIME/)",
+)
+def restore(backup_dir: Path, force: bool, **flags: Any) -> None:
+    """Put the backup BACKUP in place as the store of the data directory.
+
+    Checks the backup is whole first (every database through SQLite's integrity check),
+    refuses a store a running server holds, and a data directory that is not empty
+    unless --force.
+    """
+    from soldout.services.backup import BackupRefused, restore_backup
+    from soldout.store.sqlite import StoreInUse
+
+    settings = _settings(**flags)
+    try:
+        restored = restore_backup(backup_dir, settings, force=force)
+    except (BackupRefused, StoreInUse, OSError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"restored the backup made at {restored.made_at} into {restored.data}")
+    if restored.replaced is not None:
+        click.echo(f"  what was there before is in {restored.replaced}")
+    click.echo(f"  start it with: soldout serve --data {restored.data}")
 
 
 @cli.command("verify-draw")

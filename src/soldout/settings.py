@@ -11,6 +11,8 @@ from platformdirs import user_data_path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from soldout.datadir import make_private_dir
+
 __all__ = ["Settings", "load_admin_token", "load_test_payments_secret"]
 
 
@@ -24,6 +26,9 @@ class Settings(BaseSettings):
     admin_token: str | None = None
     max_body_bytes: int = Field(65536, ge=1024)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "warning"
+    low_disk_mb: int = Field(
+        256, ge=0, description="free MB on the store's disk under which /healthz says low_disk"
+    )
     server: Literal["granian", "uvicorn"] = "granian"
     payment_timeout: float = Field(10.0, gt=0, le=120)
     # -- payments (soldout.payments; docs/payments.md) ------------------------------------
@@ -31,6 +36,12 @@ class Settings(BaseSettings):
         "test", description="the payment provider that takes the money"
     )
     test_payments_delay: float = Field(3.0, ge=0, le=3600)
+    payment_check_every: float = Field(
+        30.0, gt=0, le=3600, description="seconds between asks about pending payments"
+    )
+    payment_check_after: float = Field(
+        60.0, ge=0, le=86400, description="seconds a payment is pending before it is asked about"
+    )
     test_payments_secret: str | None = None
     # Secrets: never shown or logged (the admin shows their last 4 characters).
     stripe_secret_key: SecretStr | None = Field(None, description="sk_live_... or sk_test_...")
@@ -48,6 +59,14 @@ class Settings(BaseSettings):
     rate_limit_fan_burst: int = Field(20, ge=1)
     rate_limit_address: float = Field(0.0, ge=0, description="claims/s per address; 0: off")
     rate_limit_address_burst: int = Field(200, ge=1)
+    # -- sign-in (docs/security.md) -------------------------------------------------------
+    trusted_proxies: str = Field(
+        "",
+        description="proxies whose X-Forwarded-For/-Proto are believed: 127.0.0.1,10.0.0.0/8",
+    )
+    signup_limit: int = Field(
+        20, ge=0, description="fan sign-ups and sign-in links per address in a row; 0: off"
+    )
     public_url: str | None = Field(
         None,
         pattern=r"^https?://[^/\s]+(/[^\s]*)?$",
@@ -102,7 +121,7 @@ class Settings(BaseSettings):
 def _secret_file(path: Path, make: str) -> str:
     if path.exists():
         return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as out:
         out.write(make)
@@ -118,12 +137,27 @@ def load_test_payments_secret(settings: Settings) -> bytes:
     return _secret_file(path, "whsec_" + secrets.token_urlsafe(24)).encode()
 
 
+ADMIN_TOKEN_MIN = 32  # characters: a token opens everything, and is tried over the network
+
+
 def load_admin_token(settings: Settings) -> tuple[str, bool]:
-    """(the admin token, whether it was generated now). `SOLDOUT_ADMIN_TOKEN` if set, else
-    kept in the data directory (mode 0600). Fan tokens are signed with a key kept in
+    """(the admin token, whether it was generated now). `SOLDOUT_ADMIN_TOKEN` if set (at
+    least `ADMIN_TOKEN_MIN` characters, else `ValueError`), else kept in the data
+    directory (mode 0600; generated ones have 36). Fan tokens are signed with a key kept in
     the database itself (see `Store.secret`)."""
     if settings.admin_token:
-        return settings.admin_token, False
+        return _long_enough(settings.admin_token, "SOLDOUT_ADMIN_TOKEN"), False
     path = settings.data / "admin.token"
     existed = path.exists()
-    return _secret_file(path, "adm_" + secrets.token_urlsafe(24)), not existed
+    token = _secret_file(path, "adm_" + secrets.token_urlsafe(24))
+    return _long_enough(token, str(path)), not existed
+
+
+def _long_enough(token: str, source: str) -> str:
+    if len(token) < ADMIN_TOKEN_MIN:
+        raise ValueError(
+            f"the admin token ({source}) has {len(token)} characters, fewer than"
+            f" {ADMIN_TOKEN_MIN}: use a longer one, e.g. from"
+            " python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    return token

@@ -27,6 +27,17 @@ def _join(page: Any, server: ServerProcess, path: str = "/join") -> str:
     return email
 
 
+def _csp_refusals(page: Any) -> list[str]:
+    """What the page's content security policy blocked, as Chromium says it on the
+    console: the policy must fit the storefront's own scripts, styles, images and worker."""
+    refused: list[str] = []
+    page.on(
+        "console",
+        lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None,
+    )
+    return refused
+
+
 def _fill_address(page: Any) -> None:
     """The claim page asks where to ship, the first time."""
     page.get_by_label("Street and number").fill("Keizersgracht 1")
@@ -39,7 +50,7 @@ def _fill_address(page: Any) -> None:
 def test_the_whole_fan_journey(browser: Any, store_server: ServerProcess) -> None:
     with store_server.admin() as admin, store_server.client() as anyone:
         launch = create_launch(
-            admin, batch={"A": 20, "B": 10}, opens_in=4, per_fan_limit=1, race="fast"
+            admin, batch={"A": 20, "B": 10}, opens_in=15, per_fan_limit=1, race="fast"
         )
         dress(admin, launch["product_id"])
         today = date.today()
@@ -59,6 +70,7 @@ def test_the_whole_fan_journey(browser: Any, store_server: ServerProcess) -> Non
 
     context = browser.new_context(viewport=PHONE, locale="en-GB")
     page = context.new_page()
+    refused = _csp_refusals(page)
     try:
         _join(page, store_server, f"/join?ref={referrer['referral_code']}")
         assert page.get_by_role("heading", name="Hello, Ann Fan").is_visible()
@@ -69,7 +81,7 @@ def test_the_whole_fan_journey(browser: Any, store_server: ServerProcess) -> Non
         page.get_by_text("Reserved. We remind you by e-mail before the sale opens.").wait_for()
 
         # The countdown reaches zero on the server's clock; the page then fetches the state.
-        page.locator("#status", has_text="On sale now").wait_for(timeout=10_000)
+        page.locator("#status", has_text="On sale now").wait_for(timeout=30_000)
         page.locator("#counts tr[data-sku=A] .available", has_text="20").wait_for()
         _shoot(page, "launch")
 
@@ -104,6 +116,7 @@ def test_the_whole_fan_journey(browser: Any, store_server: ServerProcess) -> Non
         page.goto(f"{store_server.base_url}/launches/{launch['id']}")
         page.get_by_role("button", name="Buy").click()
         page.get_by_text("You have reached the limit").wait_for()
+        assert refused == []
     finally:
         context.close()
 
@@ -135,11 +148,13 @@ def test_a_launch_with_proof_of_work_is_bought_in_the_browser(
 
     context = browser.new_context(viewport=PHONE)
     page = context.new_page()
+    refused = _csp_refusals(page)
     try:
         _join(page, store_server)
         page.goto(f"{store_server.base_url}/launches/{launch['id']}")
         page.get_by_role("button", name="Buy").click()
         page.get_by_text("You got one!").wait_for(timeout=20_000)
         assert "not a bot" in page.locator("#progress").inner_text()
+        assert refused == []  # the puzzle's worker is allowed (worker-src 'self')
     finally:
         context.close()

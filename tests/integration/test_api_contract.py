@@ -295,8 +295,10 @@ def test_a_fan_registers_and_gets_a_working_token(anyone: httpx.Client) -> None:
     response = anyone.post("/api/v1/fans", json={"email": f"{name}@fans.test", "name": name})
     assert response.status_code == 201, response.text
     fan = response.json()
-    assert set(fan) == {"id", "token", "referral_code"}
+    assert set(fan) == {"id", "token", "token_expires_at", "referral_code"}
     assert fan["id"].startswith("fan_")
+    lasts = datetime.fromisoformat(fan["token_expires_at"]) - now()
+    assert timedelta(days=29) < lasts <= timedelta(days=30)  # then POST /me/token renews it
     assert fan["referral_code"]
     mine = anyone.get("/api/v1/me/orders", headers=auth(fan))
     assert mine.status_code == 200

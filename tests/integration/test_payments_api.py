@@ -270,6 +270,9 @@ def test_a_delayed_payment_becomes_an_order_when_the_provider_confirms(fast: Api
     assert (payment["state"], payment["claim_id"]) == ("pending", held["id"])
     meanwhile = pay(fast, held["id"], fan, "tok_ok", "key-2")
     assert error(meanwhile)[:2] == (409, "payment_pending")
+    told = meanwhile.json()["error"]["message"]  # when soldout asks, how long it holds
+    assert "soldout asks it again by" in told
+    assert f"held until {held['expires_at'][:19]}" in told  # (to the second)
     asked_again = pay(fast, held["id"], fan, "tok_delayed", "key-1")
     assert asked_again.status_code == 202, asked_again.text
     assert asked_again.json()["payment"]["id"] == payment["id"]

@@ -1,6 +1,6 @@
 """`soldout reconcile` as a maker runs it: clean after a real sale (also while the server
-runs), and exit 1 naming each mismatch when the record has been damaged. The admin's
-reconciliation page shows the same."""
+runs), and exit 1 naming each mismatch when the record has been damaged or a payment has
+been pending for too long. The admin's reconciliation page shows the same."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -16,9 +17,9 @@ import pytest
 from tests.support import ADMIN_TOKEN, ServerProcess, claim, create_launch, register
 
 
-def reconcile(data: Path) -> subprocess.CompletedProcess[str]:
+def reconcile(data: Path, *options: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "soldout", "reconcile", "--data", str(data)],
+        [sys.executable, "-m", "soldout", "reconcile", "--data", str(data), *options],
         capture_output=True,
         text=True,
         timeout=60,
@@ -108,6 +109,20 @@ def _provider_refunded_behind_our_back(data: Path, orders: list[str]) -> None:
     )
 
 
+@damage("payment_stuck")
+def _leave_a_payment_pending_for_an_hour(data: Path, orders: list[str]) -> None:
+    with sqlite3.connect(data / "soldout.db") as db:
+        claim_id = _claim_of(db, orders[0])
+    an_hour_ago = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    _sql(
+        data / "soldout.db",
+        (
+            "UPDATE payments SET state = 'pending', updated_at = ? WHERE claim_id = ?",
+            (an_hour_ago, claim_id),
+        ),
+    )
+
+
 @damage("duplicate_claim_key")
 def _write_a_claim_twice(data: Path, orders: list[str]) -> None:
     with sqlite3.connect(data / "soldout.db") as db:
@@ -129,6 +144,37 @@ def test_damage_is_reported_and_fails(server: ServerProcess, kind: str) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     reported = [line.split(":")[0] for line in result.stdout.splitlines()[1:-1]]
     assert kind in reported, result.stdout
+
+
+def test_a_payment_pending_for_longer_than_the_threshold_fails(tmp_path: Path) -> None:
+    """A payment the provider has not decided (its delay is an hour) is no mismatch at
+    first; past `--pending-minutes` it is one, with what the provider says."""
+    server = ServerProcess(tmp_path / "data", env={"SOLDOUT_TEST_PAYMENTS_DELAY": "3600"})
+    server.start()
+    try:
+        with server.admin() as admin:
+            launch = create_launch(admin, batch={"A": 1})
+        with server.client() as anyone:
+            fan = register(anyone)
+            held = claim(anyone, launch["id"], fan["token"])
+            pending = anyone.post(
+                f"/api/v1/claims/{held.json()['id']}/payment",
+                json={"method": "test", "token": "tok_delayed"},
+                headers={"authorization": f"Bearer {fan['token']}", "idempotency-key": "p"},
+            )
+        assert pending.status_code == 202, pending.text
+        payment_id = pending.json()["payment"]["id"]
+
+        recent = reconcile(server.data)
+        stuck = reconcile(server.data, "--pending-minutes", "0")
+    finally:
+        server.stop()
+
+    assert recent.returncode == 0, recent.stdout + recent.stderr
+    assert stuck.returncode == 1, stuck.stdout + stuck.stderr
+    [line] = [line for line in stuck.stdout.splitlines() if line.startswith("payment_stuck")]
+    assert line.startswith(f"payment_stuck: {payment_id}: pending for 0 minutes")
+    assert line.endswith("the provider says pending")
 
 
 def reconciliation_page(server: ServerProcess) -> str:

@@ -120,9 +120,14 @@ def test_a_header_the_server_cannot_read_is_never_taken_as_absent(
     with running.admin() as admin, running.client() as anyone:
         launch = create_launch(admin)
         fan = register(anyone)
+        signing = anyone.post(
+            "/admin/signin", data={"token": ADMIN_TOKEN}, headers={"origin": running.base_url}
+        )
+        session = signing.cookies["soldout_admin"]  # the cookie holds a session id
+        anyone.cookies.clear()
         signed_in = anyone.get(
             "/admin/launches",
-            headers={"cookie": f"soldout_admin={ADMIN_TOKEN}; theme=bl\xe5".encode("latin-1")},
+            headers={"cookie": f"soldout_admin={session}; theme=bl\xe5".encode("latin-1")},
         )
         keyed = anyone.post(
             f"/api/v1/launches/{launch['id']}/claims",

@@ -125,10 +125,21 @@ def test_referral_and_sign_in_link(shared_server: ServerProcess) -> None:
         email = _join(second, ref=code)
         standing = second.get("/api/v1/me", headers={"x-soldout-web": "1"}).json()
         assert standing["referred_by"] is not None
-        fan_token = second.cookies["soldout_fan"]
+        session = second.cookies["soldout_fan"]
+        # the cookie holds a session id, not a token; the fan's API token comes from the API
+        renewed = second.post("/api/v1/me/token", headers={"x-soldout-web": "1"})
+        assert renewed.status_code == 200, renewed.text
+        fan_token = renewed.json()["token"]
+        assert fan_token != session
+        with shared_server.client(session) as cookie_as_token:
+            assert cookie_as_token.get("/api/v1/me").status_code == 401
         assert second.post("/signout").status_code == 303
         assert "soldout_fan" not in second.cookies
         assert second.get("/me").status_code == 303
+        second.cookies.set("soldout_fan", session)  # signing out ended it on the server
+        assert second.get("/me").status_code == 303
+        assert second.get("/api/v1/me", headers={"x-soldout-web": "1"}).status_code == 401
+        second.cookies.clear()
 
         sent = second.post("/signin", data={"email": email, "next": "/me"})
         assert sent.status_code == 200

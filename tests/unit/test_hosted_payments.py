@@ -332,6 +332,25 @@ async def test_a_payment_the_bank_confirms_later_completes_by_its_webhook(shop: 
     assert shop.platform.engine.order_for(claim.id) is not None
 
 
+async def test_a_payment_whose_webhook_never_comes_is_settled_by_the_check(shop: Shop) -> None:
+    """The fan paid on the page and never came back, and the webhook was lost: the check
+    of pending payments asks the provider, once the payment has waited long enough."""
+    claim = await shop.claim()
+    payment = await shop.start_paying(claim)
+    checks = shop.platform.payment_checks
+    shop.clock.advance(checks.schedule.after)
+    assert await checks.check() == 0  # the fan is still on the page
+    assert payment.state is PaymentState.PENDING
+    shop.account.pay(shop.page_of(payment))
+
+    assert await checks.check() == 1
+
+    assert payment.state is PaymentState.CAPTURED
+    assert shop.platform.engine.order_for(claim.id) is not None
+    assert "order_created" not in await shop.deliver_all()  # found late: nothing more
+    assert not reconcile(await Snapshot.read(shop.platform.store, shop.platform.payments))
+
+
 async def test_duplicate_and_out_of_order_webhooks_make_one_order(shop: Shop) -> None:
     claim = await shop.claim()
     payment = await shop.start_paying(claim)

@@ -301,6 +301,84 @@ async def test_the_ledger_survives_a_restart(tmp_path: Path, clock: FakeClock) -
         await again.close()
 
 
+@pytest.mark.parametrize(
+    ("token", "outcome", "status"),
+    [
+        ("tok_delayed", EventType.AUTHORIZED, "authorized"),
+        ("tok_delayed_decline", EventType.DECLINED, "declined"),
+    ],
+)
+async def test_a_delayed_outcome_owed_at_a_stop_is_sent_by_the_next_provider(
+    tmp_path: Path, clock: FakeClock, token: str, outcome: EventType, status: str
+) -> None:
+    """The process stopped (its delayed outcome cancelled with it) before the delay
+    passed; a provider opened later on the ledger decides the line when first used and
+    sends its webhook: at once, as its time has passed."""
+    path = tmp_path / "ledger.db"
+    first = TestPayments(path, secret=SECRET, webhook_delay=60, clock=clock)
+    first.on_webhook(Inbox(first, clock))
+    reference, _ = await authorize(first, token)
+    await first.close()
+    clock.advance(61)
+
+    again = TestPayments(path, secret=SECRET, webhook_delay=60, clock=clock)
+    inbox = Inbox(again, clock)
+    again.on_webhook(inbox)
+    try:
+        assert (await line(again, reference)).status == "pending"  # first use: due now
+        event = await inbox.next()
+        assert (event.type, event.reference, event.merchant_reference) == (
+            outcome,
+            reference,
+            "pay_k1",
+        )
+        assert (await line(again, reference)).status == status
+    finally:
+        await again.close()
+
+
+async def test_an_outcome_not_due_yet_at_a_restart_waits_for_its_time(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    path = tmp_path / "ledger.db"
+    first = TestPayments(path, secret=SECRET, webhook_delay=60, clock=clock)
+    first.on_webhook(Inbox(first, clock))
+    reference, _ = await authorize(first, "tok_delayed")
+    await first.close()
+    clock.advance(59.9)  # 0.1 s of the delay left
+
+    again = TestPayments(path, secret=SECRET, webhook_delay=60, clock=clock)
+    inbox = Inbox(again, clock)
+    again.on_webhook(inbox)
+    try:
+        assert (await again.transaction("pay_k1")) is not None
+        assert inbox.empty()
+        event = await inbox.next()  # after the rest of its delay
+        assert (event.type, event.reference) == (EventType.AUTHORIZED, reference)
+    finally:
+        await again.close()
+
+
+async def test_a_reader_of_the_ledger_decides_nothing(tmp_path: Path, clock: FakeClock) -> None:
+    """`soldout reconcile` opens the ledger beside a live server: without `on_webhook` it
+    only reads, and leaves the outcomes to the server's provider."""
+    path = tmp_path / "ledger.db"
+    first = TestPayments(path, secret=SECRET, webhook_delay=60, clock=clock)
+    first.on_webhook(Inbox(first, clock))
+    reference, _ = await authorize(first, "tok_delayed")
+    await first.close()
+    clock.advance(61)
+
+    reader = TestPayments(path, secret=SECRET, webhook_delay=60, clock=clock)
+    try:
+        await reader.transactions()
+        for _ in range(5):
+            await asyncio.sleep(0)  # a take-over would be under way by now
+        assert (await line(reader, reference)).status == "pending"
+    finally:
+        await reader.close()
+
+
 # -- webhook signatures ----------------------------------------------------------------
 
 

@@ -105,7 +105,7 @@ def scope(path: str = "/x", headers: list[tuple[str, str | None]] | None = None)
 
 
 def bridge_to(app: Any, spool: Path) -> RsgiFront:
-    front = SimpleNamespace(app=app, max_body=65536)
+    front = SimpleNamespace(app=app, max_body=65536, forwarded=lambda scope: scope)
     return RsgiFront(front, {}, spool)  # type: ignore[arg-type]
 
 

@@ -22,8 +22,11 @@ from soldout.api import (
     routes_media,
     routes_rehearsals,
 )
-from soldout.api.errors import install_handlers
+from soldout.api.errors import domain_error_response, install_handlers
 from soldout.api.hotpath import Front
+from soldout.api.json_body import RefuseRepeatedKeys
+from soldout.api.proxies import TrustedProxies
+from soldout.datadir import DiskWatch
 from soldout.services import Platform
 from soldout.web import admin_pages, mount_static, storefront
 
@@ -33,9 +36,16 @@ OnStart = Callable[[Platform], Awaitable[None]]
 
 
 def build_app(
-    platform: Platform, *, max_body: int = 65536, on_start: OnStart | None = None
+    platform: Platform,
+    *,
+    max_body: int = 65536,
+    on_start: OnStart | None = None,
+    disk: DiskWatch | None = None,
+    proxies: TrustedProxies | None = None,
 ) -> Front:
-    """The whole HTTP surface. Starting it (ASGI lifespan) starts the platform."""
+    """The whole HTTP surface. Starting it (ASGI lifespan) starts the platform. `disk`:
+    the store's disk, which `/healthz` reports on. `proxies`: whose `X-Forwarded-For`
+    and `X-Forwarded-Proto` are believed (none by default)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -58,6 +68,7 @@ def build_app(
     )
     api.state.platform = platform
     install_handlers(api)
+    api.add_middleware(RefuseRepeatedKeys, answer=domain_error_response)
     api.include_router(routes_fans.router)
     api.include_router(routes_admin.router)
     api.include_router(routes_fulfilment.router)
@@ -70,19 +81,50 @@ def build_app(
     mount_static(api)
     _serve_docs(api)
 
-    @api.get("/healthz", tags=["anyone"])
+    @api.get("/healthz", tags=["anyone"], responses=_UNHEALTHY)
     async def health(response: Response) -> dict[str, Any]:
-        """200 while the store accepts writes, 503 once it has stopped (restart to recover)."""
+        """200 while the store accepts writes, 503 once it has stopped (restart to recover)
+        or its files can no longer be written (`not_writable`). `low_disk` (still 200: the
+        shop sells, and a restart would free nothing) once the free space on the store's
+        disk is under SOLDOUT_LOW_DISK_MB, before a write fails for want of it."""
         writer = getattr(platform.store, "writer", None)
-        ok = writer is None or writer.failed is None
-        if not ok:
+        status = "ok" if writer is None or writer.failed is None else "storage_failed"
+        body: dict[str, Any] = {"status": status, "version": __version__}
+        if disk is not None:
+            state = disk.report()
+            if status == "ok" and not state.writable:
+                status = "not_writable"
+            elif status == "ok" and state.low:
+                status = "low_disk"
+            body["status"] = status
+            body["disk"] = {
+                "writable": state.writable,
+                "free_bytes": state.free_bytes,
+                "low_bytes": disk.low_bytes,
+            }
+        if status in ("storage_failed", "not_writable"):
             response.status_code = 503
-        body: dict[str, Any] = {"status": "ok" if ok else "storage_failed", "version": __version__}
         if writer is not None:
             body["group_commit"] = {"transactions": writer.batches, "writes": writer.jobs}
         return body
 
-    return Front(api, platform.engine, platform.tokens, platform.gate, max_body)
+    return Front(
+        api,
+        platform.engine,
+        platform.tokens,
+        platform.gate,
+        max_body,
+        fan_session=platform.sessions.fan_of,
+        proxies=proxies,
+    )
+
+
+_UNHEALTHY: dict[int | str, dict[str, Any]] = {
+    503: {
+        "description": "`status` `storage_failed` or `not_writable`: the same body as 200",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
 
 
 def _serve_docs(api: FastAPI) -> None:

@@ -12,7 +12,7 @@ from soldout.services import Platform
 from soldout.services.tokens import admin_fingerprint
 from soldout.web import FAN_COOKIE, WEB_HEADER
 
-__all__ = ["Actor", "AdminAuth", "Credentials", "FanAuth", "platform_of"]
+__all__ = ["Actor", "AdminAuth", "Credentials", "FanAuth", "client_address", "platform_of"]
 
 _bearer = HTTPBearer(auto_error=False)
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
@@ -25,6 +25,12 @@ def platform_of(request: Request) -> Platform:
 
 async def platform_dep(request: Request) -> Platform:
     return platform_of(request)
+
+
+def client_address(request: Request) -> str | None:
+    """The client's address: the peer's, or the one a trusted proxy forwarded
+    (`api.proxies`, applied before any route runs)."""
+    return request.client.host if request.client else None
 
 
 def _token(credentials: HTTPAuthorizationCredentials | None) -> str:
@@ -42,21 +48,24 @@ async def require_admin(request: Request, credentials: Credentials) -> None:
         raise Unauthorized("the token is not valid")
 
 
-def web_fan_token(request: Request) -> str | None:
-    """The fan token of a signed-in browser: the cookie, honoured only on a request that
-    carries `X-Soldout-Web: 1` (which a cross-site form or link cannot send)."""
+def web_fan(request: Request) -> str | None:
+    """The fan a signed-in browser's session cookie names, honoured only on a request
+    that carries `X-Soldout-Web: 1` (which a cross-site form or link cannot send)."""
     if request.headers.get(WEB_HEADER) != "1":
         return None
-    return request.cookies.get(FAN_COOKIE)
+    return platform_of(request).sessions.fan_of(request.cookies.get(FAN_COOKIE))
 
 
 async def require_fan(request: Request, credentials: Credentials) -> str:
-    token = credentials.credentials if credentials is not None else web_fan_token(request)
-    if token is None:
-        raise Unauthorized()
-    fan_id = platform_of(request).tokens.fan_of(token)
+    """A fan's bearer token (signed, expiring) or, from the storefront, their session."""
+    if credentials is not None:
+        fan_id = platform_of(request).tokens.fan_of(credentials.credentials)
+        if fan_id is None:
+            raise Unauthorized("the token is not valid (expired, or signed out everywhere)")
+        return fan_id
+    fan_id = web_fan(request)
     if fan_id is None:
-        raise Unauthorized("the token is not valid")
+        raise Unauthorized()
     return fan_id
 
 

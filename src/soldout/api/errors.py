@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 
+from soldout.api.json_body import is_json
 from soldout.domain import errors as e
 
 __all__ = ["error_body", "extra_headers", "install_handlers", "status_for"]
@@ -89,6 +90,18 @@ def extra_headers(error: e.DomainError) -> dict[str, str] | None:
     return None
 
 
+# The page for a path nothing answers carries what every page does (web.secure_page); it
+# has no script, style or form of its own, so its policy allows none.
+_PAGE_HEADERS = {
+    "content-security-policy": (
+        "default-src 'none'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "cache-control": "no-store",
+}
+
+
 def _page(status: int, detail: str) -> Response:
     words = "This page does not exist." if status == 404 else detail
     body = (
@@ -97,7 +110,7 @@ def _page(status: int, detail: str) -> Response:
         f"<title>soldout: {status}</title></head><body><main><h1>{html.escape(words)}</h1>"
         '<p><a href="/">Back to the launches</a></p></main></body></html>'
     )
-    return Response(body, status_code=status, media_type="text/html")
+    return Response(body, status_code=status, media_type="text/html", headers=_PAGE_HEADERS)
 
 
 def _json(status: int, body: bytes, headers: dict[str, str] | None = None) -> Response:
@@ -125,8 +138,9 @@ def install_handlers(app: FastAPI) -> None:
         missing_body = first.get("type") == "missing" and tuple(first.get("loc", ())) == ("body",)
         if first.get("type") == "json_invalid" or missing_body:
             return _json(*domain_error_response(e.MalformedBody()))
-        content_type = request.headers.get("content-type", "")
-        if tuple(first.get("loc", ())) == ("body",) and "json" not in content_type:
+        if tuple(first.get("loc", ())) == ("body",) and not is_json(
+            request.headers.get("content-type")
+        ):
             # (curl -d sends application/x-www-form-urlencoded unless told otherwise)
             message = "send the body as JSON, with the header Content-Type: application/json"
             return _json(415, error_body("unsupported_media_type", message, None))

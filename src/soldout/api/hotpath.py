@@ -16,6 +16,8 @@ from typing import Any, Protocol
 import orjson
 
 from soldout.api.errors import domain_error_response, error_body
+from soldout.api.json_body import check_unique_keys
+from soldout.api.proxies import TrustedProxies
 from soldout.api.views import claim_view
 from soldout.domain.errors import (
     DomainError,
@@ -76,13 +78,18 @@ class ClaimRequest:
 
 
 def parse_claim(body: bytes) -> ClaimRequest:
-    """`{"sku": str, "quantity"?: int >= 1, "priority_code"?: str}`, nothing else."""
+    """`{"sku": str, "quantity"?: int >= 1, "priority_code"?: str}`, nothing else, and
+    each key once (`json_body`)."""
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise MalformedBody() from None
     if not isinstance(data, dict):
         raise InvalidInput("the body must be a JSON object", field=None)
+    if body.count(b":") > len(data):
+        # A key given twice (orjson keeps the last) or a ':' in a string: look closer. A
+        # body of distinct keys and plain values has one ':' per key, and costs nothing.
+        check_unique_keys(body)
     if not data.keys() <= _FIELDS:
         raise InvalidInput("unknown field", field=sorted(data.keys() - _FIELDS)[0])
     sku = data.get("sku")
@@ -224,13 +231,23 @@ class Front:
     """The outermost ASGI app: claims go to the engine, the rest to `app`."""
 
     def __init__(
-        self, app: ASGIApp, engine: SaleEngine, tokens: TokenSigner, gate: Gate, max_body: int
+        self,
+        app: ASGIApp,
+        engine: SaleEngine,
+        tokens: TokenSigner,
+        gate: Gate,
+        max_body: int,
+        *,
+        fan_session: Callable[[str], str | None] = lambda session: None,
+        proxies: TrustedProxies | None = None,
     ) -> None:
         self._app = app
         self._engine = engine
         self._tokens = tokens
         self._gate = gate
         self._max_body = max_body
+        self._fan_session = fan_session  # a storefront cookie's session -> its fan
+        self.proxies = proxies or TrustedProxies()
 
     @property
     def app(self) -> ASGIApp:
@@ -254,8 +271,13 @@ class Front:
         """Whether claims are rate-limited per client address (else it need not be read)."""
         return self._gate.limits_addresses
 
+    def forwarded(self, scope: Scope) -> Scope:
+        """The scope with the client's address and scheme as a trusted proxy saw them."""
+        return self.proxies.rewrite(scope) if self.proxies else scope
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            scope = self.forwarded(scope)
             launch_id = claim_launch(scope["method"], scope["path"])
             if launch_id is not None:
                 await self.claim(launch_id, scope, receive, send)
@@ -296,12 +318,14 @@ class Front:
         try:
             auth = headers.get("authorization")
             if auth is None and headers.get("x-soldout-web") == "1":
-                cookie = headers.get("cookie")
-                if cookie is not None:
-                    auth = "Bearer " + cookie_value(cookie, FAN_COOKIE)
-            fan_id = self._tokens.fan_of(bearer(auth))
-            if fan_id is None:
-                raise Unauthorized("the token is not valid")
+                # the storefront: the fan's session cookie (a dictionary lookup)
+                fan_id = self._fan_session(cookie_value(headers.get("cookie") or "", FAN_COOKIE))
+                if fan_id is None:
+                    raise Unauthorized()
+            else:
+                fan_id = self._tokens.fan_of(bearer(auth))
+                if fan_id is None:
+                    raise Unauthorized("the token is not valid (expired, or signed out everywhere)")
             self._gate.limit(fan_id, address)
             request = parse_claim(body)
             key = idempotency_key(headers.get("idempotency-key"))

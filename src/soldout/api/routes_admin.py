@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, File, Query, Response, UploadFile
 from fastapi.responses import PlainTextResponse
 
 from soldout.api.deps import Actor, AdminAuth, platform_dep
+from soldout.api.openapi import CSV, NO_SUCH_PRODUCT, DocumentedRoute
 from soldout.api.schemas import CodesIn, LaunchIn, LaunchPatch, ProductIn, ProductPatch, SkuIn
 from soldout.api.views import claim_status_view, code_view, launch_view, product_view, stats_view
 from soldout.domain.launches import DuplicateRule, LaunchRules, Mode, Race, rules_for
@@ -22,7 +23,12 @@ from soldout.services.media import MAX_UPLOAD_BYTES
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1", dependencies=[AdminAuth], tags=["maker (admin token)"])
+router = APIRouter(
+    prefix="/api/v1",
+    dependencies=[AdminAuth],
+    tags=["maker (admin token)"],
+    route_class=DocumentedRoute,
+)
 PlatformDep = Annotated[Platform, Depends(platform_dep)]
 
 
@@ -103,7 +109,7 @@ async def get_product(product_id: str, platform: PlatformDep) -> dict[str, Any]:
     return product_view(await platform.catalog.product(product_id))
 
 
-@router.post("/launches", status_code=201)
+@router.post("/launches", status_code=201, responses=NO_SUCH_PRODUCT)
 async def create_launch(body: LaunchIn, platform: PlatformDep, actor: Actor) -> dict[str, Any]:
     """A new launch, fair by default (see `race`); the answer shows the rules it got."""
     return await add_launch(body, platform, actor)
@@ -233,7 +239,11 @@ async def duplicate_buyers(launch_id: str, platform: PlatformDep) -> dict[str, A
     }
 
 
-@router.post("/launches/{launch_id}/priority-codes", status_code=201)
+@router.post(
+    "/launches/{launch_id}/priority-codes",
+    status_code=201,
+    responses={409: {"description": "`insufficient_stock`: fewer units open than codes"}},
+)
 async def issue_codes(
     launch_id: str, body: CodesIn, platform: PlatformDep, actor: Actor
 ) -> dict[str, Any]:
@@ -256,7 +266,7 @@ async def list_codes(launch_id: str, platform: PlatformDep) -> dict[str, Any]:
     return {"codes": [code_view(c, now) for c in book.codes.values()]}
 
 
-@router.get("/launches/{launch_id}/priority-codes.csv", response_class=PlainTextResponse)
+@router.get("/launches/{launch_id}/priority-codes.csv", response_class=Response, responses=CSV)
 async def export_codes(launch_id: str, platform: PlatformDep) -> PlainTextResponse:
     """The launch's codes as CSV, to hand out (a mail merge, a printer)."""
     book = platform.engine.book(launch_id)

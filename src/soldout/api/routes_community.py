@@ -7,12 +7,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from soldout.api.deps import AdminAuth, FanAuth, platform_dep
+from soldout.api.openapi import DocumentedRoute
 from soldout.domain.errors import NotFound
 from soldout.services import Platform
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", route_class=DocumentedRoute)
 PlatformDep = Annotated[Platform, Depends(platform_dep)]
 
 

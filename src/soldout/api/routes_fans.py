@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
-from soldout.api.deps import Credentials, FanAuth, platform_dep
+from soldout.api.deps import Credentials, FanAuth, client_address, platform_dep
 from soldout.api.hotpath import idempotency_key, parse_claim, passage_of
-from soldout.api.schemas import ClaimIn, FanIn, PaymentIn, ReservationIn
+from soldout.api.openapi import (
+    CLAIM_ANSWERS,
+    CLAIM_REQUEST,
+    IDEMPOTENCY_KEY,
+    RATE_LIMITED,
+    DocumentedRoute,
+)
+from soldout.api.schemas import FanIn, PaymentIn, ReservationIn
 from soldout.api.views import (
     claim_status_view,
     claim_view,
@@ -25,15 +32,8 @@ from soldout.services import Platform
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", route_class=DocumentedRoute)
 PlatformDep = Annotated[Platform, Depends(platform_dep)]
-KeyHeader = Annotated[
-    str | None,
-    Header(
-        alias="Idempotency-Key",
-        description="a unique key per intended purchase; a retry with it never buys twice",
-    ),
-]
 
 
 @router.get("/launches", tags=["anyone"])
@@ -46,7 +46,11 @@ async def list_launches(platform: PlatformDep) -> list[dict[str, Any]]:
     ]
 
 
-@router.get("/launches/{launch_id}", tags=["anyone"])
+@router.get(
+    "/launches/{launch_id}",
+    tags=["anyone"],
+    openapi_extra={"security": [{}]},  # (after the bearer token: or none at all)
+)
 async def get_launch(
     launch_id: str, platform: PlatformDep, credentials: Credentials
 ) -> dict[str, Any]:
@@ -122,8 +126,16 @@ async def proof_of_work_challenge(
     }
 
 
-@router.post("/fans", status_code=201, tags=["anyone"])
-async def register(body: FanIn, platform: PlatformDep) -> dict[str, Any]:
+@router.post(
+    "/fans",
+    status_code=201,
+    tags=["anyone"],
+    responses={**RATE_LIMITED, 409: {"description": "`email_taken`"}},
+)
+async def register(body: FanIn, platform: PlatformDep, request: Request) -> dict[str, Any]:
+    """A new fan and their bearer token, which works for 30 days (`token_expires_at`;
+    renew it with `POST /me/token`). Sign-ups are limited per client address (429)."""
+    platform.throttle.sign_up(client_address(request))
     fan, token = await platform.fans.register(
         body.email,
         body.name,
@@ -133,10 +145,25 @@ async def register(body: FanIn, platform: PlatformDep) -> dict[str, Any]:
         shipping=body.shipping.model_dump() if body.shipping else None,
         locale=body.locale,
     )
-    return {"id": fan.id, "token": token, "referral_code": fan.referral_code}
+    expires = platform.tokens.expires_at(token)
+    return {
+        "id": fan.id,
+        "token": token,
+        "token_expires_at": expires.isoformat() if expires else None,
+        "referral_code": fan.referral_code,
+    }
 
 
-@router.post("/launches/{launch_id}/reservations", status_code=201, tags=["fan"])
+@router.post(
+    "/launches/{launch_id}/reservations",
+    status_code=201,
+    tags=["fan"],
+    responses={
+        200: {"description": "the fan's reservation, made before"},
+        403: {"description": "`account_too_new`, `duplicate_buyer` (a draw)"},
+        409: {"description": "`reservations_not_open`, `reservations_closed`"},
+    },
+)
 async def reserve(
     launch_id: str,
     fan_id: FanAuth,
@@ -157,17 +184,9 @@ async def reserve(
     "/launches/{launch_id}/claims",
     status_code=201,
     tags=["fan"],
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {"application/json": {"schema": ClaimIn.model_json_schema()}},
-        }
-    },
-    responses={
-        200: {"description": "a replay of an earlier request with the same Idempotency-Key"},
-        403: {"description": "`reservation_required`"},
-        409: {"description": "`sold_out`, `not_open`, `closed`, `limit_reached`, ..."},
-    },
+    response_model=None,
+    openapi_extra=CLAIM_REQUEST,
+    responses=CLAIM_ANSWERS,
 )
 async def claim(
     launch_id: str,
@@ -175,10 +194,10 @@ async def claim(
     fan_id: FanAuth,
     platform: PlatformDep,
     response: Response,
-    idempotency_key_header: KeyHeader = None,
 ) -> dict[str, Any]:
-    """Buy: hold units for the payment window. Served by the hot path in front of this app;
-    this route answers the same way when the app runs without it."""
+    """Buy: hold units for the payment window. Served by the hot path in front of this app
+    (`soldout.api.hotpath`); this route answers the same way when the app runs without it.
+    The body is read as JSON whatever its Content-Type."""
     client = request.client
     platform.gate.limit(fan_id, client.host if client else None)
     body = parse_claim(await request.body())
@@ -192,7 +211,7 @@ async def claim(
         launch_id,
         body.sku,
         body.quantity,
-        idempotency_key(idempotency_key_header),
+        idempotency_key(request.headers.get("idempotency-key")),
         body.priority_code,
         lambda book: platform.gate.check(book, fan_id, passage),
     )
@@ -220,6 +239,7 @@ async def get_claim(claim_id: str, fan_id: FanAuth, platform: PlatformDep) -> di
 @router.post(
     "/claims/{claim_id}/payment",
     tags=["fan"],
+    openapi_extra={"parameters": [IDEMPOTENCY_KEY]},
     responses={
         202: {
             "description": "the provider has not decided yet: poll the claim; with a hosted"
@@ -236,8 +256,8 @@ async def pay(
     body: PaymentIn,
     fan_id: FanAuth,
     platform: PlatformDep,
+    request: Request,
     response: Response,
-    idempotency_key_header: KeyHeader = None,
 ) -> dict[str, Any]:
     """Pay for a held claim: 200 with the order and its ship date, or 202 while the
     provider decides (its webhook completes the order, or refunds the money if the claim
@@ -258,7 +278,11 @@ async def pay(
     else:
         await platform.fans.require_shipping(fan_id)
     outcome = await platform.engine.pay(
-        fan_id, claim_id, body.method, body.token, idempotency_key(idempotency_key_header)
+        fan_id,
+        claim_id,
+        body.method,
+        body.token,
+        idempotency_key(request.headers.get("idempotency-key")),
     )
     if outcome.order is None:
         response.status_code = 202
@@ -270,7 +294,11 @@ async def pay(
     return order_view(outcome.order)
 
 
-@router.delete("/claims/{claim_id}", tags=["fan"])
+@router.delete(
+    "/claims/{claim_id}",
+    tags=["fan"],
+    responses={409: {"description": "`already_paid`, `claim_expired`"}},
+)
 async def release(claim_id: str, fan_id: FanAuth, platform: PlatformDep) -> dict[str, Any]:
     claim = await platform.engine.cancel(fan_id, claim_id)
     return claim_status_view(claim, None)
@@ -283,7 +311,14 @@ async def get_order(order_id: str, fan_id: FanAuth, platform: PlatformDep) -> di
     return order_view(order, await platform.fans.history(order))
 
 
-@router.post("/orders/{order_id}/cancel", tags=["fan"])
+@router.post(
+    "/orders/{order_id}/cancel",
+    tags=["fan"],
+    responses={
+        409: {"description": "`already_shipped`"},
+        502: {"description": "`payment_failed`: the provider did not refund; retry"},
+    },
+)
 async def cancel_order(order_id: str, fan_id: FanAuth, platform: PlatformDep) -> dict[str, Any]:
     """Take back an order that has not shipped: refunded in full, the unit goes back on
     sale. 409 `already_shipped` once it has shipped."""
@@ -317,7 +352,22 @@ async def payment_provider(platform: PlatformDep) -> dict[str, Any]:
     }
 
 
-@router.post("/payments/webhooks/{provider}", tags=["payment provider"])
+@router.post(
+    "/payments/webhooks/{provider}",
+    tags=["payment provider"],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"type": "object"}},  # test, Stripe
+                "application/x-www-form-urlencoded": {  # Mollie: id=tr_...
+                    "schema": {"type": "object", "properties": {"id": {"type": "string"}}}
+                },
+            },
+        }
+    },
+    responses={400: {"description": "`webhook_rejected`: not validly signed, or not understood"}},
+)
 async def payment_webhook(provider: str, request: Request, platform: PlatformDep) -> dict[str, Any]:
     """Events from the payment provider: `test` signs with `Soldout-Signature`, Stripe
     with `Stripe-Signature` (checked by its SDK); Mollie posts only a payment id, which

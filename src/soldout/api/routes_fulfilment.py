@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
 from soldout.api.deps import Actor, AdminAuth, platform_dep
+from soldout.api.openapi import CSV, DocumentedRoute
 from soldout.api.schemas import PlanIn, RefundIn, ShipNextIn
 from soldout.api.views import order_view, plan_view
 from soldout.domain.claims import OrderStatus
@@ -21,7 +22,12 @@ from soldout.store.ports import OrderFilter
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1", dependencies=[AdminAuth], tags=["maker: fulfilment"])
+router = APIRouter(
+    prefix="/api/v1",
+    dependencies=[AdminAuth],
+    tags=["maker: fulfilment"],
+    route_class=DocumentedRoute,
+)
 PlatformDep = Annotated[Platform, Depends(platform_dep)]
 STATUSES = "|".join(s.value for s in OrderStatus)
 LISTED = 1000  # orders named in a plan change's answer; the counts cover all of them
@@ -102,6 +108,10 @@ async def ship_next(
 
 @router.post(
     "/shipments",
+    responses={
+        404: {"description": "`not_found`: a line names no order (`field`: the line)"},
+        409: {"description": "`conflict`: a listed order is not waiting to ship"},
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -127,7 +137,10 @@ async def ship_listed(request: Request, platform: PlatformDep, actor: Actor) -> 
     return {"shipped": [order_view(o) for o in shipped]}
 
 
-@router.post("/orders/{order_id}/refund")
+@router.post(
+    "/orders/{order_id}/refund",
+    responses={502: {"description": "`payment_failed`: the provider did not refund; retry"}},
+)
 async def refund(
     order_id: str, body: RefundIn, platform: PlatformDep, actor: Actor
 ) -> dict[str, Any]:
@@ -186,7 +199,7 @@ async def list_orders(
     }
 
 
-@router.get("/orders.csv", response_class=StreamingResponse)
+@router.get("/orders.csv", response_class=StreamingResponse, responses=CSV)
 async def export_orders(
     platform: PlatformDep,
     launch_id: str | None = None,
@@ -210,7 +223,7 @@ async def margin(launch_id: str, platform: PlatformDep) -> dict[str, Any]:
 @router.get("/reconciliation")
 async def reconciliation(platform: PlatformDep) -> dict[str, Any]:
     """Orders against payments against stock, from the record; every mismatch listed."""
-    found = reconcile(await Snapshot.read(platform.store, platform.payments))
+    found = reconcile(await Snapshot.read(platform.store, platform.payments, platform.clock))
     return {
         "ok": not found,
         "mismatches": [{"kind": m.kind, "subject": m.subject, "detail": m.detail} for m in found],

@@ -1,5 +1,6 @@
 """A fan's own record: claims waiting for payment, the shipping address, their data to
-take away, and erasing the account."""
+take away, and erasing the account; renewing the bearer token, and signing out
+everywhere."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 
 from soldout.api.deps import FanAuth, platform_dep
+from soldout.api.openapi import RATE_LIMITED, DocumentedRoute
 from soldout.api.schemas import ShippingIn
 from soldout.api.views import (
     claim_status_view,
@@ -22,7 +24,7 @@ from soldout.services import Platform
 
 __all__ = ["router", "shipping_view"]
 
-router = APIRouter(prefix="/api/v1/me", tags=["fan"])
+router = APIRouter(prefix="/api/v1/me", tags=["fan"], route_class=DocumentedRoute)
 PlatformDep = Annotated[Platform, Depends(platform_dep)]
 
 
@@ -42,6 +44,22 @@ def _profile(fan: Fan) -> dict[str, Any]:
         "locale": fan.locale,
         "time_zone": fan.time_zone,
     }
+
+
+@router.post("/token")
+async def renew_token(fan_id: FanAuth, platform: PlatformDep) -> dict[str, Any]:
+    """A fresh bearer token for the fan, good for another 30 days; the one sent keeps
+    working until it expires (or the fan signs out everywhere)."""
+    token, expires = platform.tokens.fan_token_until(fan_id)
+    return {"token": token, "token_expires_at": expires.isoformat()}
+
+
+@router.post("/sign-out-everywhere", status_code=204)
+async def sign_out_everywhere(fan_id: FanAuth, platform: PlatformDep) -> Response:
+    """Every bearer token of the fan stops working, this one too, and every browser
+    signed in to the account is signed out. Sign in again (a sign-in link) to go on."""
+    await platform.sessions.sign_out_fan_everywhere(fan_id)
+    return Response(status_code=204)
 
 
 @router.get("/claims")
@@ -68,7 +86,7 @@ async def set_my_shipping(
     return {"shipping": shipping_view(fan.shipping)}
 
 
-@router.get("/data")
+@router.get("/data", responses=RATE_LIMITED)
 async def my_data(fan_id: FanAuth, platform: PlatformDep, response: Response) -> dict[str, Any]:
     """Everything soldout keeps about the fan, to download (GDPR articles 15 and 20)."""
     data = await platform.fans.export(fan_id)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from soldout.api.deps import platform_dep
+from soldout.api.openapi import DocumentedRoute
 from soldout.domain.errors import NotFound
 from soldout.services import Platform
 from soldout.services.media import MediaLibrary
@@ -16,7 +17,7 @@ from soldout.services.shop import Asset, ShopSettings, shop_css
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["anyone"])
+router = APIRouter(tags=["anyone"], route_class=DocumentedRoute)
 PlatformDep = Annotated[Platform, Depends(platform_dep)]
 FOREVER = "public, max-age=31536000, immutable"  # a media id never changes its bytes
 A_DAY = "public, max-age=86400"  # pages link these with ?v=, so a change shows at once
@@ -34,7 +35,17 @@ def _answer(request: Request, data: bytes, content_type: str, etag: str, cache: 
     return Response(data, media_type=content_type, headers=headers)
 
 
-@router.get("/media/{media_id}")
+@router.get(
+    "/media/{media_id}",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the image (JPEG, PNG, WebP or GIF)",
+            "content": {"image/*": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        304: {"description": "not modified: `If-None-Match` names this version"},
+    },
+)
 async def media(media_id: str, request: Request, platform: PlatformDep) -> Response:
     """An uploaded image's version (see `soldout.services.media`), cached for a year."""
     item = await MediaLibrary(platform.store.media, platform.clock).get(media_id)

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from soldout.api.deps import Actor, AdminAuth, platform_dep
+from soldout.api.openapi import NO_SUCH_PRODUCT, DocumentedRoute
 from soldout.api.routes_admin import add_launch
 from soldout.api.schemas import FanIn, LaunchIn, ProductIn
 from soldout.api.views import product_view
@@ -24,7 +25,12 @@ from soldout.services import Platform
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1/rehearsals", dependencies=[AdminAuth], tags=["rehearsals"])
+router = APIRouter(
+    prefix="/api/v1/rehearsals",
+    dependencies=[AdminAuth],
+    tags=["rehearsals"],
+    route_class=DocumentedRoute,
+)
 PlatformDep = Annotated[Platform, Depends(platform_dep)]
 
 
@@ -60,7 +66,7 @@ async def create_product(
     return {**product_view(product), "rehearsal": run}
 
 
-@router.post("/{run}/fans", status_code=201)
+@router.post("/{run}/fans", status_code=201, responses={409: {"description": "`email_taken`"}})
 async def register(run: str, body: FanIn, platform: PlatformDep) -> dict[str, Any]:
     """A made-up fan of the run, with its token: it sees only the run's launches, and is
     referred only by the run's fans. Never e-mailed. (Not in the audit log: a rehearsal
@@ -77,7 +83,7 @@ async def register(run: str, body: FanIn, platform: PlatformDep) -> dict[str, An
     return {"id": fan.id, "token": token, "referral_code": fan.referral_code, "rehearsal": run}
 
 
-@router.post("/{run}/launches", status_code=201)
+@router.post("/{run}/launches", status_code=201, responses=NO_SUCH_PRODUCT)
 async def create_launch(
     run: str, body: LaunchIn, platform: PlatformDep, actor: Actor
 ) -> dict[str, Any]:
@@ -86,7 +92,7 @@ async def create_launch(
     return await add_launch(body, platform, actor, rehearsal=check_run_id(run))
 
 
-@router.delete("/{run}")
+@router.delete("/{run}", responses={409: {"description": "`rehearsal_busy`"}})
 async def remove(run: str, platform: PlatformDep, actor: Actor) -> dict[str, Any]:
     """Remove everything the run made, while the server runs: its launches are cancelled,
     what is still running for them is awaited, then its launches, product, fans, claims,

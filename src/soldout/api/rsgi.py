@@ -51,6 +51,7 @@ from soldout.api.hotpath import (
     carries_credentials,
     claim_launch,
 )
+from soldout.datadir import make_private_dir
 
 __all__ = ["Lifespan", "LifespanFailed", "RsgiFront"]
 
@@ -119,7 +120,7 @@ class RsgiFront:
         self._spool = spool  # streamed answers waiting to be sent; emptied at each start
         if self._spool.exists():  # a crashed run's leftovers
             shutil.rmtree(self._spool, ignore_errors=True)
-        self._spool.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self._spool)  # (its files are 0600: `tempfile`)
 
     async def _live_and_closing(self, response: _Response) -> None:
         await self._closing.wait()
@@ -150,7 +151,10 @@ class RsgiFront:
             return
         except ProtocolClosed:
             return  # the client left before sending its whole body
-        address = address_of(scope.client)[0] if self._front.limits_addresses else None
+        address = None
+        if self._front.limits_addresses:
+            peer = address_of(scope.client)[0]
+            address = self._front.proxies.client_of(peer, headers.get("x-forwarded-for"))
         status, answer, retry_after = await self._front.answer(launch_id, headers, body, address)
         out = [_JSON, ("retry-after", str(retry_after))] if retry_after else [_JSON]
         protocol.response_bytes(status, out, answer)
@@ -209,7 +213,7 @@ class RsgiFront:
             return {"type": "http.disconnect"}
 
         try:
-            await self._front.app(asgi_scope, receive, response.send)
+            await self._front.app(self._front.forwarded(asgi_scope), receive, response.send)
             await response.finish()
         except Exception:
             log.exception("request failed: %s %s", scope.method, scope.path)

@@ -1,4 +1,8 @@
-"""Request bodies of the FastAPI routes. Unknown fields are refused, numbers are strict."""
+"""Request bodies of the FastAPI routes. Unknown fields are refused, numbers are strict.
+
+What people write (names, titles, addresses, descriptions) is checked past these shapes,
+by the domain's one rule (`domain.text.check_text`), which the admin's and the
+storefront's forms share; a key given twice never reaches them (`api.json_body`)."""
 
 from __future__ import annotations
 
@@ -203,9 +207,12 @@ class FanIn(_In):
 
 
 class ClaimIn(_In):
-    sku: str
+    """What to buy: a SKU by its code, how many, and a priority code if the fan has one."""
+
+    # (the hot path reads the body itself, `hotpath.parse_claim`: this is its schema)
+    sku: str = Field(min_length=1, description="the SKU's code")
     quantity: StrictInt = Field(1, ge=1)
-    priority_code: str | None = None
+    priority_code: str | None = Field(None, min_length=1, max_length=64)
 
 
 class PaymentIn(_In):

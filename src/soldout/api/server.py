@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
 import socket
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -22,15 +24,19 @@ import uvloop
 
 from soldout.api.app import build_app
 from soldout.api.hotpath import Front
+from soldout.api.proxies import TrustedProxies
 from soldout.api.rsgi import Lifespan, LifespanFailed, RsgiFront
+from soldout.datadir import DiskWatch, Unusable, explain, prepare_data_dir
+from soldout.engine.pending_payments import CheckSchedule
 from soldout.mail import MailSettings
 from soldout.payments.configured import configured_provider
 from soldout.services import Platform
 from soldout.services.gate import GateSettings
+from soldout.services.throttle import ThrottleSettings
 from soldout.services.tokens import TokenSigner
 from soldout.settings import Settings, load_admin_token
 from soldout.store.sqlite import SqliteStore, StoreInUse
-from soldout.store.sqlite.store import check_not_in_use
+from soldout.store.sqlite.store import check_database, check_not_in_use
 
 __all__ = ["ServerName", "make_platform", "run", "serve_asgi"]
 
@@ -67,6 +73,9 @@ def serve_asgi(
             lifespan="on",
             backlog=2048,
             timeout_graceful_shutdown=5,
+            # X-Forwarded-* are believed only from SOLDOUT_TRUSTED_PROXIES (`api.proxies`),
+            # never from uvicorn's default of 127.0.0.1
+            proxy_headers=False,
         )
         return
     uvloop.run(_granian(app, host, port, log_level, native, spool))
@@ -150,16 +159,35 @@ def _check_port_free(host: str, port: int) -> None:
             raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
 
 
+def _prepare_data(settings: Settings, database: Path) -> tuple[str, bool]:
+    """What is on disk, checked before anything is served, each problem in one line and
+    no traceback (docs/operations.md): the data directory private, writable and with room,
+    no other server on the store, the database whole and migrated, the admin token.
+    Returns the admin token and whether it was made now."""
+    try:
+        low = settings.low_disk_mb << 20
+        for warning in prepare_data_dir(
+            settings.data, database, settings.payments_ledger, low_bytes=low
+        ):
+            click.echo(f"WARNING: {warning}", err=True)
+        check_not_in_use(database)
+        check_database(database)
+        try:
+            return load_admin_token(settings)
+        except OSError as error:
+            raise explain(error, settings.data / "admin.token") from None
+        except ValueError as error:  # shorter than 32 characters: one line, no traceback
+            raise click.ClickException(str(error)) from None
+    except (StoreInUse, Unusable) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 def make_platform(settings: Settings) -> tuple[Platform, str, bool]:
     try:
         database = settings.database
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
-    try:
-        check_not_in_use(database)
-    except StoreInUse as exc:
-        raise click.ClickException(str(exc)) from exc
-    admin, generated = load_admin_token(settings)
+    admin, generated = _prepare_data(settings, database)
     try:
         mail = MailSettings.from_settings(settings)
     except ValueError as exc:
@@ -168,6 +196,8 @@ def make_platform(settings: Settings) -> tuple[Platform, str, bool]:
         payments, payment_setup = configured_provider(settings)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+    except (OSError, sqlite3.Error) as exc:  # the test provider's ledger
+        raise click.ClickException(str(explain(exc, settings.payments_ledger))) from None
     platform = Platform(
         SqliteStore(database),
         TokenSigner(None, admin),
@@ -182,12 +212,18 @@ def make_platform(settings: Settings) -> tuple[Platform, str, bool]:
         public_url=settings.base_url,  # links never come from a request's Host header
         mail=mail,
         payment_setup=payment_setup,
+        payment_checks=CheckSchedule(settings.payment_check_every, settings.payment_check_after),
+        throttle=ThrottleSettings(signups_per_address=settings.signup_limit),
     )
     return platform, admin, generated
 
 
 def run(settings: Settings, on_start: Callable[[Platform], Awaitable[None]] | None = None) -> None:
     _check_port_free(settings.host, settings.port)
+    try:
+        proxies = TrustedProxies.parse(settings.trusted_proxies)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     platform, admin, generated = make_platform(settings)
     base = f"http://{settings.host}:{settings.port}"
 
@@ -209,14 +245,22 @@ def run(settings: Settings, on_start: Callable[[Platform], Awaitable[None]] | No
                 )
         if generated:
             click.echo(f"  admin token (generated, kept in {settings.data}/admin.token): {admin}")
+        elif settings.admin_token:
+            click.echo("  admin token: the one in SOLDOUT_ADMIN_TOKEN")
         else:
-            click.echo("  admin token: from SOLDOUT_ADMIN_TOKEN or the data directory")
+            click.echo(f"  admin token: kept in {settings.data / 'admin.token'} (cat it)")
         sys.stdout.flush()
 
     # Each claim allocates a few objects that live on; the default threshold (700) makes the
     # collector run every few requests and walk a growing heap. Claims hold no cycles.
     gc.set_threshold(50_000, 20, 100)
-    app: Any = build_app(platform, max_body=settings.max_body_bytes, on_start=started)
+    # Whatever else this process writes (in the data directory or beside the database) is
+    # private too, as the files made on purpose are (soldout.datadir).
+    os.umask(0o077)
+    disk = DiskWatch((settings.data, settings.database), settings.low_disk_mb << 20)
+    app: Any = build_app(
+        platform, max_body=settings.max_body_bytes, on_start=started, disk=disk, proxies=proxies
+    )
     serve_asgi(
         app,
         settings.host,

@@ -22,6 +22,7 @@ from babel import Locale
 
 from soldout.domain.duplicates import normalise_address
 from soldout.domain.errors import InvalidInput
+from soldout.domain.text import check_text
 
 __all__ = ["COUNTRIES", "ShippingAddress", "country_names"]
 
@@ -68,21 +69,20 @@ def country_names(locale: str = "en") -> list[tuple[str, str]]:
 
 
 def _text(raw: Mapping[str, Any], key: str, *, required: bool) -> str:
+    """One line of the address, its white space (tabs and line breaks of a pasted address
+    too) made single spaces, checked as anything people write (`check_text`)."""
     value = raw.get(key)
     if value is None:
         value = ""
     if not isinstance(value, str):
         raise InvalidInput(f"{key} must be text", field=f"shipping.{key}")
-    value = " ".join(value.split())
-    if required and not value:
-        raise InvalidInput(f"{key.replace('_', ' ')} is required", field=f"shipping.{key}")
-    if len(value) > _LIMITS[key]:
-        raise InvalidInput(
-            f"{key.replace('_', ' ')} is over {_LIMITS[key]} characters", field=f"shipping.{key}"
-        )
-    if any(ord(c) < 32 for c in value):
-        raise InvalidInput(f"{key} has control characters", field=f"shipping.{key}")
-    return value
+    return check_text(
+        " ".join(value.split()),
+        field=f"shipping.{key}",
+        limit=_LIMITS[key],
+        required=required,
+        label=key.replace("_", " "),
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,13 +24,25 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,}$")
 
 
 def normalise_email(email: str) -> str:
-    """Lower case; a domain in another script in its ASCII form ("münchen.de" is
-    "xn--mnchen-3ya.de"), so that every mail server can take it. The part before the @
-    must be ASCII: not every relay accepts more (RFC 6531), and a fan whose sign-in links
-    cannot be delivered could never sign in."""
-    if not isinstance(email, str) or not _EMAIL.match(email.strip()):
+    """The one form an address is kept and looked up in, so that a second way of writing
+    it finds the same fan instead of making a second account: NFKC first (full-width and
+    other compatibility forms are the plain letters they stand for: the full-width
+    "ann@fans.test" a Chinese or Japanese keyboard types, U+FF41 U+FF4E U+FF4E U+FF20 ...,
+    is "ann@fans.test"), then lower case; a domain in another script in its ASCII form
+    ("münchen.de" is "xn--mnchen-3ya.de"), so that every mail server can take it. The
+    part before the @ must then be ASCII: not every relay accepts more (RFC 6531), and a
+    fan whose sign-in links cannot be delivered could never sign in.
+
+    Every address an earlier version accepted comes out as that version kept it (it
+    lower-cased and IDNA-encoded alike, and NFKC leaves ASCII as it is), so the rows a
+    store already holds need no migration; and the form is stable:
+    `normalise_email(normalise_email(x)) == normalise_email(x)`."""
+    if not isinstance(email, str):
         raise InvalidInput("a valid e-mail address is required", field="email")
-    local, _, domain = email.strip().lower().rpartition("@")
+    text = unicodedata.normalize("NFKC", email).strip()
+    if not _EMAIL.match(text):
+        raise InvalidInput("a valid e-mail address is required", field="email")
+    local, _, domain = text.lower().rpartition("@")
     if not local.isascii():
         raise InvalidInput(
             "the part of the e-mail address before the @ must be in Latin letters, digits"

@@ -20,6 +20,7 @@ from itertools import accumulate
 from math import inf
 
 from soldout.domain.errors import InvalidInput
+from soldout.domain.text import check_text
 
 __all__ = ["Adjustment", "ProductionPlan", "Rate", "SupplyCurve", "estimate", "schedule"]
 
@@ -105,10 +106,7 @@ class ProductionPlan:
                 raise InvalidInput("at most one adjustment per date", field=f"{where}.on")
             seen.add(adjustment.on)
             _check_units(adjustment.units, f"{where}.units", -MAX_UNITS_PER_DAY, MAX_UNITS_PER_DAY)
-            if not isinstance(adjustment.note, str) or len(adjustment.note) > 500:
-                raise InvalidInput(
-                    "note must be text of at most 500 characters", field=f"{where}.note"
-                )
+            check_text(adjustment.note, field=f"{where}.note", limit=500, required=False)
         ordered = tuple(sorted(adjustments, key=_adjustment_day))
         return cls(starts_on, produced, tuple(rates), ordered)
 

@@ -19,6 +19,7 @@ from soldout.domain.errors import InvalidInput
 __all__ = [
     "FAIR_POW_BITS",
     "FAIR_SHUFFLE_SECONDS",
+    "MAX_TITLE",
     "DuplicateRule",
     "Launch",
     "LaunchRules",
@@ -32,6 +33,7 @@ __all__ = [
 ]
 
 MAX_PAYMENT_WINDOW = 7 * 24 * 3600
+MAX_TITLE = 200
 MAX_BATCH = 10_000_000
 MAX_SHUFFLE_SECONDS = 600
 MAX_BURST = 1_000_000

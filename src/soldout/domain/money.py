@@ -3,6 +3,7 @@
 How many digits a currency has after its decimal point (2 for EUR, 0 for JPY, 3 for KWD)
 is CLDR's, through Babel: the same table the storefront formats prices with, so a price
 typed in the admin, stored in minor units and shown to a fan agree on what a unit is.
+Which codes a price may be in (`CURRENCIES`) is CLDR's too.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import functools
 import re
 from dataclasses import dataclass
 
+from babel.core import get_global
 from babel.numbers import get_currency_precision, get_currency_symbol
 
 from soldout.domain.errors import InvalidInput
 
-__all__ = ["MAX_MINOR_UNITS", "Money", "decimals", "validate_currency"]
+__all__ = ["CURRENCIES", "MAX_MINOR_UNITS", "Money", "decimals", "validate_currency"]
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 MAX_MINOR_UNITS = 10**12
@@ -28,7 +30,27 @@ _THOUSANDS = re.compile(r"^[0-9]{1,3}(?:,[0-9]{3})+$")
 _LAKHS = re.compile(r"^[0-9]{1,2}(?:,[0-9]{2})*,[0-9]{3}$")  # Indian: 1,29,999
 
 
+def _legal_tender() -> frozenset[str]:
+    """ISO 4217 codes that are legal tender somewhere today, as the CLDR data Babel ships
+    records them (a territory's currency with no end date): 150-odd codes. Left out are
+    withdrawn currencies (DEM, HRK), funds codes (USN, CLF), precious metals (XAU) and the
+    codes for testing and for no currency (XTS, XXX), none of which a fan can pay in."""
+    per_territory = get_global("territory_currencies")  # {territory: [(code, from, to, tender)]}
+    return frozenset(
+        str(code)
+        for currencies in per_territory.values()
+        for code, _start, end, tender in currencies
+        if tender and end is None
+    )
+
+
+CURRENCIES: frozenset[str] = _legal_tender()
+
+
 def validate_currency(code: str, *, field: str = "currency") -> str:
+    """A code written as ISO 4217 writes one (three capital letters). Whether a new price
+    may be in it is `CURRENCIES`' to say (see `products.check_sku_changes`): a price
+    stored before its currency was withdrawn still reads back."""
     if not isinstance(code, str) or not _CURRENCY.match(code):
         raise InvalidInput("currency must be a three-letter ISO 4217 code, e.g. EUR", field=field)
     return code

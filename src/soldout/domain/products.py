@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from soldout.domain.errors import InvalidInput
-from soldout.domain.money import Money
+from soldout.domain.money import CURRENCIES, Money
+from soldout.domain.text import check_text
 
 __all__ = [
     "MAX_DESCRIPTION",
@@ -79,30 +80,34 @@ class Product:
 
 
 def check_details(
-    name: str, description: str, specs: tuple[tuple[str, str], ...], images: tuple[str, ...]
+    name: str,
+    description: str,
+    specs: tuple[tuple[str, str], ...],
+    images: tuple[str, ...],
+    before: Product | None = None,
 ) -> None:
-    """A product's words and pictures: lengths a page can show, no empty spec rows, each
-    image once."""
-    if not name.strip() or len(name) > MAX_NAME:
-        raise InvalidInput(f"the product needs a name of 1 to {MAX_NAME} characters", field="name")
+    """A product's words and pictures: text people may write (`check_text`) of lengths a
+    page can show, no empty spec rows, each image once. Words an edit leaves as they were
+    (`before`) are not checked again: a rule made later never locks an old product."""
+    if before is None or name != before.name:
+        check_text(name, field="name", limit=MAX_NAME, label="the product's name")
     if len(description) > MAX_DESCRIPTION:
         raise InvalidInput(
             f"the description is {len(description):,} characters; at most {MAX_DESCRIPTION:,} fit",
             field="description",
         )
+    if before is None or description != before.description:
+        check_text(
+            description, field="description", limit=MAX_DESCRIPTION, required=False, lines=True
+        )
     if len(specs) > MAX_SPECS:
         raise InvalidInput(f"at most {MAX_SPECS} spec rows", field="specs")
+    kept = set(before.specs) if before is not None else set()
     for i, (label, value) in enumerate(specs):
-        if not label.strip() or len(label) > MAX_SPEC_LABEL:
-            raise InvalidInput(
-                f"a spec row needs a label of 1 to {MAX_SPEC_LABEL} characters",
-                field=f"specs[{i}].label",
-            )
-        if not value.strip() or len(value) > MAX_SPEC_VALUE:
-            raise InvalidInput(
-                f"spec {label!r} needs a value of 1 to {MAX_SPEC_VALUE} characters",
-                field=f"specs[{i}].value",
-            )
+        if (label, value) in kept:
+            continue
+        check_text(label, field=f"specs[{i}].label", limit=MAX_SPEC_LABEL, label="a spec's label")
+        check_text(value, field=f"specs[{i}].value", limit=MAX_SPEC_VALUE, label=f"spec {label!r}")
     if len(images) > MAX_IMAGES:
         raise InvalidInput(f"at most {MAX_IMAGES} images per product", field="images")
     if len(set(images)) != len(images):
@@ -118,10 +123,27 @@ def check_sku_changes(
     `in_launches` maps each SKU code a launch has in its batch to that launch's title.
     Such a SKU stays (its stock, claims, orders and fulfilment queue are kept by code) and
     keeps its currency (its claims and payments are in it). Its name, cost and price may
-    change: a claim keeps the price it was made at, later claims pay the new one."""
+    change: a claim keeps the price it was made at, later claims pay the new one.
+
+    A new SKU, name or currency is checked as anything people write (`check_text`, a
+    currency in `CURRENCIES`); what the edit leaves as it was is not, so a SKU keeps a
+    currency withdrawn since it was made."""
     Product.check_skus(after)
     if len(after) > MAX_SKUS:
         raise InvalidInput(f"at most {MAX_SKUS} SKUs per product", field="skus")
+    had = {s.code: s for s in before}
+    for i, new in enumerate(after):
+        earlier = had.get(new.code)
+        if earlier is None or new.name != earlier.name:
+            check_text(new.name, field=f"skus[{i}].name", limit=MAX_NAME, label="a SKU's name")
+        currency = new.price.currency
+        if currency not in CURRENCIES and (earlier is None or earlier.price.currency != currency):
+            raise InvalidInput(
+                f"{currency} is not a currency in use (ISO 4217): write one such as EUR, USD"
+                " or JPY",
+                field=f"skus[{i}].currency",
+                code="unknown_currency",
+            )
     kept = {s.code: (i, s) for i, s in enumerate(after)}
     for old in before:
         launch = in_launches.get(old.code)

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, replace
 
 from soldout.domain.errors import InvalidInput
+from soldout.domain.text import check_text
 
 __all__ = ["Shop"]
 
@@ -28,6 +29,13 @@ class Shop:
             raise InvalidInput("the accent colour is #RRGGBB, e.g. #0b57d0", field="accent")
 
     def with_changes(self, **changes: object) -> Shop:
+        """The shop with `changes`; a new name or tagline is checked as anything people
+        write (`check_text`). Checked here rather than on every load: a name stored before
+        the rule still reads back, and the maker can mend it."""
+        for name, limit, required in (("name", 80, True), ("tagline", 200, False)):
+            if name in changes and changes[name] != getattr(self, name):
+                label = f"the shop's {name}"
+                check_text(changes[name], field=name, limit=limit, required=required, label=label)
         return replace(self, **changes)  # type: ignore[arg-type]
 
     @property

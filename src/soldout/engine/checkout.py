@@ -11,9 +11,12 @@ One payment runs at a time per claim; webhooks for the same claim wait their tur
 
 With a hosted provider (Stripe Checkout, Mollie) the first answer is `pending` with the
 provider's page: the fan pays there and comes back (`settle` asks the provider at once
-rather than wait for the webhook). A new attempt on the same claim first settles or gives
-up the open one; an attempt given up, or whose claim closed, is `abandon`ed at the
-provider, and money that reaches it anyway goes back.
+rather than wait for the webhook). A new attempt on the same claim first asks the provider
+about the open one: settled, or (hosted) given up, the fan pays again; one the provider
+is still deciding is refused with when soldout asks again. An attempt given up, or whose
+claim closed, is `abandon`ed at the provider, and money that reaches it anyway goes back.
+A payment still open a while later is asked about by `pending_payments.PendingPaymentCheck`
+(and at start), through `ask_provider`.
 """
 
 from __future__ import annotations
@@ -37,7 +40,6 @@ from soldout.domain.errors import (
     NotFound,
     PaymentDeclined,
     PaymentFailed,
-    PaymentPending,
 )
 from soldout.domain.money import Money
 from soldout.domain.notifications import Notification
@@ -47,6 +49,7 @@ from soldout.domain.payments import (
     PaymentState,
     request_fingerprint,
 )
+from soldout.engine.pending_payments import CheckSchedule
 from soldout.ids import new_id
 from soldout.payments import (
     AuthorizationStatus,
@@ -92,6 +95,7 @@ class Checkout:
         self._by_claim: dict[str, list[PaymentRecord]] = {}
         self._busy: dict[str, asyncio.Future[None]] = {}
         self.return_to: ReturnUrl | None = None  # set by the platform (its public URL)
+        self.checks = CheckSchedule()  # when open payments are asked about (the platform's)
         self.webhook_heard_at: datetime | None = None  # the provider's last genuine event
 
     @property
@@ -107,6 +111,9 @@ class Checkout:
 
     def all(self) -> list[PaymentRecord]:
         return list(self._by_id.values())
+
+    def unsettled(self) -> list[PaymentRecord]:
+        return [r for r in self._by_id.values() if not r.settled]
 
     # -- paying --------------------------------------------------------------------
     async def pay(
@@ -168,22 +175,31 @@ class Checkout:
             return await self._authorize(claim, record, token)
 
     async def _settle_open_attempts(self, claim: Claim) -> None:
-        """Before a new attempt: the earlier ones of this claim are settled. With a hosted
-        provider an open one is asked about and, unpaid, given up (its page closed);
-        otherwise the fan waits for its outcome."""
+        """Before a new attempt: the earlier ones of this claim are asked about, so one
+        whose webhook was lost does not block the fan. With a hosted provider an unpaid one
+        is given up (its page closed); otherwise one the provider has decided is settled,
+        and one it is still deciding keeps the fan waiting, told until when."""
         open_ = [p for p in self._by_claim.get(claim.id, ()) if not p.settled]
         if not open_:
             return
-        if not self._provider.hosted:
-            raise PaymentPending(
-                "a payment for this claim is still being processed; wait for its result"
-            )
         for record in open_:
-            await self._ask(claim, record, give_up=GIVEN_UP)
+            await self._ask(claim, record, give_up=GIVEN_UP if self._provider.hosted else None)
         if self._engine.order_for(claim.id) is not None:
             raise AlreadyPaid()
-        if any(not p.settled for p in self._by_claim.get(claim.id, ())):
-            raise PaymentPending("the payment provider has not answered; try again shortly")
+        still = [p for p in self._by_claim.get(claim.id, ()) if not p.settled]
+        if still:
+            raise self.checks.still_deciding(still, claim.expires_at, self._engine.now())
+
+    async def ask_provider(self, record: PaymentRecord) -> bool:
+        """Settle an open attempt from the provider's own record, in its claim's turn (a
+        webhook or retry that came first leaves nothing to do); whether it changed."""
+        claim = self._engine.claim_by_id(record.claim_id)
+        async with self._one_at_a_time(claim.id):
+            if record.settled:
+                return False
+            before = record.state
+            await self._ask(claim, record, give_up=None)
+            return record.state is not before
 
     async def settle(
         self, fan_id: str, payment_id: str, *, cancelled: bool = False
@@ -446,28 +462,10 @@ class Checkout:
             return "ignored"
         return "ignored"  # captured: soldout captures itself and already knows
 
-    # -- after a restart ---------------------------------------------------------
-    async def resume(self) -> int:
-        """Catch up with the provider on the payments soldout left pending when it stopped:
-        the provider may have taken the money while the order was never written. Each is
-        settled as the provider's answer would have settled it (an order, or the money
-        back when the unit is gone); returns how many changed."""
-        changed = 0
-        for record in [r for r in self._by_id.values() if r.state is PaymentState.PENDING]:
-            try:
-                line = await asyncio.wait_for(
-                    self._provider.transaction(record.id, record.reference), self._timeout
-                )
-            except (TimeoutError, DomainError) as error:
-                log.warning("payment %s: the provider did not answer (%s)", record.id, error)
-                continue  # the fan's retry or the provider's webhook settles it later
-            claim = self._engine.claim_by_id(record.claim_id)
-            async with self._one_at_a_time(claim.id):
-                if record.state is PaymentState.PENDING:  # no webhook or retry came first
-                    changed += await self._catch_up(claim, record, line)
-        return changed
-
-    async def _catch_up(self, claim: Claim, record: PaymentRecord, line: Transaction | None) -> int:
+    async def _catch_up(
+        self, claim: Claim, record: PaymentRecord, line: Transaction | None
+    ) -> None:
+        """Settle a pending attempt as the provider's line says its webhook would have."""
         now = self._engine.now()
         if line is None:
             record.advance(PaymentState.FAILED, now, NEVER_ASKED)
@@ -481,11 +479,10 @@ class Checkout:
             record.advance(PaymentState.AUTHORIZED, now)
             with contextlib.suppress(DomainError):  # the money went back if the unit is gone
                 await self._complete(claim, record)
-            return 1
+            return
         else:
-            return 0  # still undecided at the provider
+            return  # still undecided at the provider
         await self._save(record)
-        return 1
 
     # -- refunds -------------------------------------------------------------------
     async def refund(self, order: Order, reason: str, *, unshipped_only: bool = False) -> Order:

@@ -10,6 +10,7 @@ import os
 import re
 from pathlib import Path
 
+from soldout.datadir import make_private_dir, write_private
 from soldout.mail.transport import Connection, Envelope, Unreachable
 
 __all__ = ["PickupDirectory"]
@@ -27,7 +28,7 @@ class PickupDirectory:
 
     async def open(self) -> Connection:
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.folder)  # 0700, each message 0600: fans' addresses
         except OSError as error:
             raise Unreachable(f"cannot write to {self.folder}: {error.strerror}") from None
         return _Writer(self.folder)
@@ -44,7 +45,7 @@ class _Writer:
         partial = self._folder / f".{name}.part"
 
         def write() -> None:
-            partial.write_bytes(envelope.data)
+            write_private(partial, envelope.data)
             os.replace(partial, final)
 
         try:

@@ -58,8 +58,12 @@ def _reachable_from_outside(url: str) -> bool:
         return True  # a name: assume the world can reach it
 
 
-def configured_provider(settings: Settings) -> tuple[PaymentProvider, ProviderSetup]:
-    """The provider to take money with; raises ValueError naming a missing setting."""
+def configured_provider(
+    settings: Settings, *, read_only: bool = False
+) -> tuple[PaymentProvider, ProviderSetup]:
+    """The provider to take money with; raises ValueError naming a missing setting.
+    `read_only` (`soldout reconcile`): the test provider's ledger is only read (opened
+    `mode=ro`; none yet: an empty one in memory) and no webhook secret is made."""
     webhook = settings.base_url + WEBHOOK_PATH.format(name=settings.payments)
     if settings.payments == "stripe":
         from soldout.payments.stripe_provider import StripePayments
@@ -89,6 +93,10 @@ def configured_provider(settings: Settings) -> tuple[PaymentProvider, ProviderSe
         return mollie, ProviderSetup(
             "mollie", (("SOLDOUT_MOLLIE_API_KEY", last_four(key)),), webhook_url
         )
+    if read_only:
+        ledger = settings.payments_ledger if settings.payments_ledger.exists() else None
+        reader = TestPayments(ledger, secret=b"reads only: signs nothing", read_only=True)
+        return reader, ProviderSetup("test", (), None)
     test = TestPayments(
         settings.payments_ledger,
         secret=load_test_payments_secret(settings),

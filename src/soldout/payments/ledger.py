@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from soldout.datadir import create_private, make_private_dir, read_only_uri
 from soldout.payments.port import Transaction
 
 __all__ = ["Ledger", "Line", "LineStatus"]
@@ -118,17 +119,24 @@ _Change = tuple[str, Sequence[object], "asyncio.Future[list[sqlite3.Row]]"]
 
 
 class Ledger:
-    def __init__(self, path: Path | None) -> None:
+    def __init__(self, path: Path | None, *, read_only: bool = False) -> None:
+        """`read_only`: the file opened `mode=ro` (`soldout reconcile`), nothing created."""
         if path is None:
             self._conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        elif read_only:
+            self._conn = sqlite3.connect(
+                read_only_uri(path), uri=True, isolation_level=None, check_same_thread=False
+            )
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_private_dir(path.parent)
+            create_private(path)  # 0600, and so its -wal and -shm, as soldout's database
             self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.execute("PRAGMA busy_timeout=10000")
         self._conn.row_factory = sqlite3.Row
-        self._conn.execute(_SCHEMA)
+        if path is None or not read_only:
+            self._conn.execute(_SCHEMA)
         self._recent: dict[str, Line] = {}  # by reference, oldest first
         self._changes: list[_Change] = []  # to commit at the end of this tick
 
@@ -197,6 +205,14 @@ class Ledger:
 
     def lines(self) -> list[Line]:
         rows = self._conn.execute(f"SELECT {_COLUMNS} FROM lines ORDER BY seq").fetchall()
+        return [_line(row) for row in rows]
+
+    def pending(self) -> list[Line]:
+        """The lines still waiting for their outcome, oldest first."""
+        rows = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM lines WHERE status = ? ORDER BY seq",
+            (str(LineStatus.PENDING),),
+        ).fetchall()
         return [_line(row) for row in rows]
 
     def close(self) -> None:

@@ -14,9 +14,12 @@ signed webhooks, as a real provider would. The card token chooses what happens:
 
 A retry with the same idempotency key charges nothing and answers at once (even for
 `tok_timeout`): the same reference, and the outcome of a pending authorization once
-known. A delayed outcome lives in this process: a provider closed before the delay passes
-leaves the line pending. Refunding a captured payment sends `payment.refunded`; voiding an
-uncaptured one (refund before capture) sends nothing, nor does a capture.
+known. A delayed outcome is kept in the ledger, as a real provider's survives whatever
+happens to soldout: a provider opened on the ledger of one that stopped (a crash, a
+restart) decides the lines still pending when it is first used, each at its time (its
+`created` plus the delay) or at once if that has passed, and sends their webhooks.
+Refunding a captured payment sends `payment.refunded`; voiding an uncaptured one (refund
+before capture) sends nothing, nor does a capture.
 
 Usage: `TestPayments(path, secret=secrets.token_bytes(32))`, then `on_webhook(deliver)`.
 """
@@ -26,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Coroutine, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -69,6 +72,10 @@ _ANSWER = {
     LineStatus.PENDING: AuthorizationStatus.PENDING,
     LineStatus.DECLINED: AuthorizationStatus.DECLINED,
 }
+_DELAYED = {  # a delayed card's line after the delay, and the webhook that says so
+    Card.DELAYED: (LineStatus.AUTHORIZED, EventType.AUTHORIZED),
+    Card.DELAYED_DECLINE: (LineStatus.DECLINED, EventType.DECLINED),
+}
 
 
 def _answer(line: Line) -> Authorization:
@@ -91,19 +98,37 @@ class TestPayments:
         secret: bytes,
         webhook_delay: float = 3.0,
         clock: Clock | None = None,
+        read_only: bool = False,
     ) -> None:
         if not secret:
             raise ValueError("the webhook secret must not be empty")
         self.webhook_secret = secret
-        self._ledger = Ledger(ledger)
+        self._ledger = Ledger(ledger, read_only=read_only)  # read_only: `soldout reconcile`
         self._delay = webhook_delay
         self._clock = clock or SystemClock()
         self._deliver: Deliver | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closed = False
+        self._took_over = False  # the outcomes a stopped provider left pending are due
+
+    def _take_over(self) -> None:
+        """At the first call once soldout is listening (`on_webhook`; a reader of the
+        ledger such as `soldout reconcile` never is): the delayed outcomes still pending
+        were left by a provider that stopped before their time; decide each at its time,
+        or at once if it has passed."""
+        if self._took_over or self._deliver is None:
+            return
+        self._took_over = True
+        now = self._clock.now()
+        for line in self._ledger.pending():
+            if line.card not in _DELAYED:
+                continue
+            due = datetime.fromisoformat(line.created) + timedelta(seconds=self._delay)
+            self._spawn(self._settle_later(line, max(0.0, (due - now).total_seconds())))
 
     async def authorize(self, request: PaymentRequest) -> Authorization:
         """It decides at once, with no page: the card token says how."""
+        self._take_over()
         method, token, amount = request.method, request.token, request.amount
         reference, idempotency_key = request.reference, request.idempotency_key
         if method not in self.methods:
@@ -122,10 +147,8 @@ class TestPayments:
                     "this idempotency key was used for another payment", field="idempotency_key"
                 )
             return _answer(line)
-        if card is Card.DELAYED:
-            self._spawn(self._settle_later(line, LineStatus.AUTHORIZED, EventType.AUTHORIZED))
-        elif card is Card.DELAYED_DECLINE:
-            self._spawn(self._settle_later(line, LineStatus.DECLINED, EventType.DECLINED))
+        if card in _DELAYED:
+            self._spawn(self._settle_later(line, self._delay))
         elif card is Card.TIMEOUT:
             # Authorized and announced, but the answer is lost: the caller's timeout fires.
             self._spawn(self._send_later(EventType.AUTHORIZED, line))
@@ -154,6 +177,7 @@ class TestPayments:
         )
 
     async def capture(self, reference: str, amount: Money) -> None:
+        self._take_over()
         line = self._line(reference, amount)
         if line.status is LineStatus.CAPTURED:
             return
@@ -167,6 +191,7 @@ class TestPayments:
             raise PaymentFailed("the payment changed while it was being captured")
 
     async def refund(self, reference: str, amount: Money, reason: str = "") -> None:
+        self._take_over()
         line = self._line(reference, amount)
         uncaptured = {LineStatus.PENDING, LineStatus.AUTHORIZED}
         if line.status in uncaptured:
@@ -188,6 +213,7 @@ class TestPayments:
         self._deliver = deliver
 
     async def transactions(self, since: datetime | None = None) -> list[Transaction]:
+        self._take_over()
         lines = self._ledger.lines()
         if since is not None:
             lines = [line for line in lines if datetime.fromisoformat(line.created) >= since]
@@ -196,6 +222,7 @@ class TestPayments:
     async def transaction(
         self, merchant_reference: str, reference: str | None = None
     ) -> Transaction | None:
+        self._take_over()
         line = self._ledger.of_merchant(merchant_reference)
         return None if line is None else line.transaction()
 
@@ -224,8 +251,9 @@ class TestPayments:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _settle_later(self, line: Line, to: LineStatus, event: EventType) -> None:
-        await asyncio.sleep(self._delay)
+    async def _settle_later(self, line: Line, delay: float) -> None:
+        await asyncio.sleep(delay)
+        to, event = _DELAYED[Card(line.card)]
         reason = _DECLINED if to is LineStatus.DECLINED else None
         if await self._ledger.move(line.reference, {LineStatus.PENDING}, to, reason=reason):
             await self._send(event, line)

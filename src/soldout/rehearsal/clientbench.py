@@ -34,7 +34,7 @@ import httpx
 
 from soldout.rehearsal.transport import Http11Pool
 
-ADMIN = "adm_clientbench"
+ADMIN = "adm_clientbench_token_of_32_characters"
 HELLO_APP = """
 import sys
 from soldout.api.server import serve_asgi
@@ -252,7 +252,11 @@ def main() -> None:
             server.wait()
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
-        env = {"SOLDOUT_ADMIN_TOKEN": ADMIN, "SOLDOUT_RATE_LIMIT_FAN": "0"}
+        env = {
+            "SOLDOUT_ADMIN_TOKEN": ADMIN,
+            "SOLDOUT_RATE_LIMIT_FAN": "0",
+            "SOLDOUT_SIGNUP_LIMIT": "0",  # every fan signs up from this one address
+        }
         data = str(Path(tmp) / "data")
         server = _start(["-m", "soldout", "serve", "--data", data, "--port", str(port)], port, env)
         try:

@@ -8,7 +8,13 @@ from datetime import datetime
 from soldout.clock import Clock
 from soldout.domain.codes import PriorityCode
 from soldout.domain.errors import InvalidInput, NotFound
-from soldout.domain.launches import Launch, LaunchRules, check_batch, check_schedule
+from soldout.domain.launches import (
+    MAX_TITLE,
+    Launch,
+    LaunchRules,
+    check_batch,
+    check_schedule,
+)
 from soldout.domain.products import (
     MAX_IMAGES,
     Product,
@@ -16,6 +22,7 @@ from soldout.domain.products import (
     check_details,
     check_sku_changes,
 )
+from soldout.domain.text import check_text
 from soldout.engine import SaleEngine
 from soldout.engine.book import LaunchBook
 from soldout.ids import new_id
@@ -125,7 +132,7 @@ class Catalog:
         given = {f.name: getattr(changes, f.name) for f in fields(changes)}
         after = replace(before, **{k: v for k, v in given.items() if v is not None})
         check_sku_changes(before.skus, after.skus, self.skus_in_launches(product_id))
-        check_details(after.name, after.description, after.specs, after.images)
+        check_details(after.name, after.description, after.specs, after.images, before)
         await self._check_images(after.images, known=before.images)
         await self._store.products.update(after)
         self._engine.product_changed(after)
@@ -205,6 +212,7 @@ class Catalog:
                 field="product_id",
                 code="rehearsal_product",
             )
+        check_text(title, field="title", limit=MAX_TITLE, label="the launch's title")
         check_schedule(reservations_open_at, sale_opens_at, sale_closes_at)
         check_batch(batch, {s.code for s in product.skus})
         launch = Launch(
@@ -228,6 +236,7 @@ class Catalog:
             raise InvalidInput("a cancelled launch cannot be changed", field=None, code="cancelled")
         updates: dict[str, object] = {}
         if changes.title is not None:
+            check_text(changes.title, field="title", limit=MAX_TITLE, label="the launch's title")
             updates["title"] = changes.title
         for name in ("reservations_open_at", "sale_closes_at"):
             value = getattr(changes, name)

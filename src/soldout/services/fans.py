@@ -22,6 +22,7 @@ from soldout.domain.errors import (
 from soldout.domain.fans import Fan, Reservation, normalise_email
 from soldout.domain.notifications import Notification
 from soldout.domain.rehearsals import REHEARSAL_FAN_PREFIX, is_rehearsal_fan
+from soldout.domain.text import check_text
 from soldout.engine import SaleEngine
 from soldout.engine.book import LaunchBook
 from soldout.engine.forget import forget_fan
@@ -29,9 +30,10 @@ from soldout.ids import new_id, new_referral_code
 from soldout.services.tokens import TokenSigner
 from soldout.store.ports import Store
 
-__all__ = ["EXPORT_EVERY", "Fans"]
+__all__ = ["EXPORT_EVERY", "MAX_FAN_NAME", "Fans"]
 
 EXPORT_EVERY = 10  # seconds between two exports of one fan's data
+MAX_FAN_NAME = 200
 
 
 class Fans:
@@ -74,11 +76,12 @@ class Fans:
         `rehearsal`: a fan made up by that rehearsal run (the admin's rehearsal API only),
         who sees only that run's launches and is referred only by that run's fans."""
         email = normalise_email(email)
+        name = check_text(name, field="name", limit=MAX_FAN_NAME, label="a name")
+        address = check_text(address or "", field="address", limit=500, required=False) or None
+        phone = check_text(phone or "", field="phone", limit=40, required=False) or None
         ship_to = ShippingAddress.parse(shipping) if shipping is not None else None
         if ship_to is not None:
             address, phone = ship_to.one_line(), ship_to.phone
-        if not name.strip():
-            raise InvalidInput("a name is required", field="name")
         referrer = None
         if referral_code:
             referrer = await self._store.fans.by_referral_code(referral_code)
@@ -87,12 +90,12 @@ class Fans:
         fan = Fan(
             id=new_id("fan" if rehearsal is None else REHEARSAL_FAN_PREFIX),
             email=email,
-            name=name.strip(),
+            name=name,
             referral_code=new_referral_code(),
             referred_by=referrer.id if referrer else None,
             created_at=self._clock.now(),
-            address=(address or "").strip() or None,
-            phone=(phone or "").strip() or None,
+            address=address,
+            phone=phone,
             shipping=ship_to,
             locale=locale,
             time_zone=time_zone,

@@ -16,6 +16,7 @@ from soldout.domain.claims import Order, OrderStatus
 from soldout.domain.errors import Conflict, InvalidInput, NotFound
 from soldout.domain.fulfilment import Adjustment, ProductionPlan, Rate
 from soldout.domain.products import Product
+from soldout.domain.text import check_text
 from soldout.engine import SaleEngine
 from soldout.engine.orders import PlanOutcome, Shipment
 from soldout.store.ports import ExportRow, OrderFilter, Store
@@ -59,6 +60,8 @@ EXPORT_COLUMNS = (
 )
 MAX_SHIP_AT_ONCE = 100_000
 MAX_REFUND_REASON = 500
+MAX_CARRIER = 100
+MAX_TRACKING = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +87,7 @@ def refund_reason(text: str) -> str:
     reason = " ".join(text.split())
     if not reason:
         raise InvalidInput("give the reason for the refund (the fan is told it)", field="reason")
-    if len(reason) > MAX_REFUND_REASON:
-        raise InvalidInput(f"the reason is over {MAX_REFUND_REASON} characters", field="reason")
-    return reason
+    return check_text(reason, field="reason", limit=MAX_REFUND_REASON, label="the reason")
 
 
 def parse_shipment_csv(text: str) -> list[tuple[str, str, str | None]]:
@@ -95,20 +96,25 @@ def parse_shipment_csv(text: str) -> list[tuple[str, str, str | None]]:
 
     `parse_shipment_csv("order_id,carrier\\nord_1,DHL\\n")` -> `[("ord_1", "DHL", None)]`
     """
-    reader = csv.DictReader(io.StringIO(text))
-    if reader.fieldnames is None or not {"order_id", "carrier"} <= set(reader.fieldnames):
+    reader = csv.DictReader(io.StringIO(text, newline=""))  # (csv reads line ends itself)
+    try:
+        if reader.fieldnames is None or not {"order_id", "carrier"} <= set(reader.fieldnames):
+            raise InvalidInput(
+                "the first line must name the columns order_id,carrier[,tracking_number]",
+                field="line 1",
+            )
+        return [
+            (
+                (r["order_id"] or "").strip(),
+                (r["carrier"] or "").strip(),
+                (r.get("tracking_number") or "").strip() or None,
+            )
+            for r in reader
+        ]
+    except csv.Error as exc:  # a quote out of place, a field over csv's size limit
         raise InvalidInput(
-            "the first line must name the columns order_id,carrier[,tracking_number]",
-            field="line 1",
-        )
-    return [
-        (
-            (r["order_id"] or "").strip(),
-            (r["carrier"] or "").strip(),
-            (r.get("tracking_number") or "").strip() or None,
-        )
-        for r in reader
-    ]
+            f"this line is not CSV: {exc}", field=f"line {reader.line_num}"
+        ) from None
 
 
 class FulfilmentDesk:
@@ -161,6 +167,10 @@ class FulfilmentDesk:
     ) -> list[Order]:
         """Ship the next `count` orders in queue order (fewer if fewer are waiting)."""
         await self._sku_of(product_id, sku)
+        carrier = check_text(carrier, field="carrier", limit=MAX_CARRIER)
+        for i, number in enumerate(tracking_numbers or ()):
+            field = f"tracking_numbers[{i}]"
+            check_text(number, field=field, limit=MAX_TRACKING, label="a tracking number")
         if not 1 <= count <= MAX_SHIP_AT_ONCE:
             raise InvalidInput(f"count must be between 1 and {MAX_SHIP_AT_ONCE}", field="count")
         waiting = self._engine.orders.fulfilment.queue(product_id, sku).open
@@ -192,8 +202,12 @@ class FulfilmentDesk:
                 raise NotFound(f"order {order_id!r}", field=f"{field}: order_id")
             if order_id in seen:
                 raise InvalidInput(f"order {order_id} is listed twice", field=f"{field}: order_id")
-            if not carrier:
-                raise InvalidInput("a carrier is required", field=f"{field}: carrier")
+            check_text(carrier, field=f"{field}: carrier", limit=MAX_CARRIER, label="carrier")
+            if tracking:
+                label = "the tracking number"
+                check_text(
+                    tracking, field=f"{field}: tracking_number", limit=MAX_TRACKING, label=label
+                )
             if not order.in_queue:
                 raise Conflict(
                     f"order {order_id} is {order.status.value}, not waiting to ship",

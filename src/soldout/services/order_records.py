@@ -9,6 +9,7 @@ refund of it would do with its unit.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -136,7 +137,7 @@ class OrderRecords:
             raise InvalidInput("type an e-mail address or an order id", field="q")
         if len(text) > MAX_QUERY:
             raise InvalidInput(f"the search is over {MAX_QUERY} characters", field="q")
-        if "@" in text:
+        if "@" in unicodedata.normalize("NFKC", text):  # (a full-width one too)
             try:
                 email = normalise_email(text)
             except InvalidInput:

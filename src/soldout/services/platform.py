@@ -1,4 +1,5 @@
-"""The running platform: one store, one engine, the services, and the expiry sweeper."""
+"""The running platform: one store, one engine, the services, the expiry sweeper and the
+check of pending payments."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from soldout.domain.duplicates import DuplicateRule
 from soldout.domain.fans import Fan
 from soldout.domain.referrals import ReferralPolicy
 from soldout.engine import SaleEngine
+from soldout.engine.pending_payments import CheckSchedule, PendingPaymentCheck
 from soldout.mail import MailSettings
 from soldout.payments import PaymentProvider, TestPayments
 from soldout.payments.configured import ProviderSetup
@@ -22,9 +24,13 @@ from soldout.services.catalog import Catalog
 from soldout.services.fans import Fans
 from soldout.services.fulfilment import FulfilmentDesk
 from soldout.services.gate import Gate, GateSettings
+from soldout.services.passwords import Passwords
 from soldout.services.referrals import Referrals
 from soldout.services.rehearsals import Rehearsals
 from soldout.services.reminders import Reminders
+from soldout.services.sessions import Sessions
+from soldout.services.team import Team
+from soldout.services.throttle import Throttle, ThrottleSettings
 from soldout.services.tokens import TokenSigner
 from soldout.store.ports import Store
 
@@ -47,6 +53,9 @@ class Platform:
         public_url: str | None = None,
         mail: MailSettings | None = None,
         payment_setup: ProviderSetup | None = None,
+        payment_checks: CheckSchedule | None = None,
+        throttle: ThrottleSettings | None = None,
+        passwords: Passwords | None = None,
     ) -> None:
         self.store = store
         # Where fans reach the shop: links in e-mails and share previews start with it.
@@ -54,12 +63,18 @@ class Platform:
         self.public_url = public_url.rstrip("/") if public_url else None
         self.tokens = tokens
         self.clock = clock or SystemClock()
+        tokens.use_clock(self.clock)  # a fan's token expires by the platform's time
         self.payments = payments or TestPayments(
             secret=b"in-memory test provider", clock=self.clock
         )
         self.payment_setup = payment_setup or ProviderSetup(self.payments.name, (), None)
         self.engine = SaleEngine(store, self.clock, self.payments, payment_timeout=payment_timeout)
         self.payments.on_webhook(self._deliver)
+        # payments still pending a while later (a lost webhook) are asked about; a fan
+        # paying again is told when
+        checks = payment_checks or CheckSchedule()
+        self.payment_checks = PendingPaymentCheck(self.engine.checkout, self.clock, checks)
+        self.engine.checkout.checks = checks
         if self.public_url is not None:  # where a hosted payment page sends the fan back
             base = self.public_url
             self.engine.checkout.return_to = lambda claim_id, payment_id: (
@@ -67,6 +82,18 @@ class Platform:
             )
         self.catalog = Catalog(store, self.engine, self.clock)
         self.fans = Fans(store, self.clock, tokens, self.engine)
+        # who is signed in where, and the maker's team (docs/security.md)
+        self.sessions = Sessions(store.sessions, self.clock, tokens)
+        self.throttle = Throttle(self.clock, throttle)
+        self.team = Team(
+            store.team,
+            store.audit,
+            self.sessions,
+            tokens,
+            passwords or Passwords(),
+            self.throttle,
+            self.clock,
+        )
         self.fulfilment = FulfilmentDesk(store, self.engine, self._not_shipping_now)
         self.referrals = Referrals(store, self.engine, referral_policy or ReferralPolicy())
         self.fans.on_register(self.referrals.registered)
@@ -100,6 +127,7 @@ class Platform:
         )
         self._mailing: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._checking: asyncio.Task[None] | None = None
         self.resumed_payments = 0  # payments settled with the provider at the last start
         self.demo = False  # `soldout demo`: sign-in links are shown on screen, not mailed
 
@@ -151,6 +179,8 @@ class Platform:
             self.tokens.use_secret(await self.store.secret("token-signing"))
         for fan_id in await self.store.fans.erased():
             self.tokens.revoke(fan_id)
+        await self.sessions.load()
+        await self.team.load()
         await self.engine.load()
         await self.referrals.load()
         await self.gate.load()
@@ -158,10 +188,11 @@ class Platform:
         checkout = self.engine.checkout
         checkout.webhook_heard_at = await self.store.payments.last_event_at(self.payments.name)
         # payments left pending by a stop: the provider may hold money for an unwritten order
-        self.resumed_payments = await self.engine.checkout.resume()
+        self.resumed_payments = await self.payment_checks.settle_all()
         await self.reminders.load()
         if sweep:
             self._sweeper = asyncio.get_running_loop().create_task(self.engine.run_sweeper())
+            self._checking = asyncio.get_running_loop().create_task(self.payment_checks.run())
             self._mailing = asyncio.get_running_loop().create_task(self.reminders.run())
             if self.outbox is not None:
                 self.outbox.start()
@@ -174,10 +205,11 @@ class Platform:
                     await self._mailing
             if self.outbox is not None:
                 await self.outbox.stop()  # the messages being sent finish first
-            if self._sweeper is not None:
-                self._sweeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._sweeper
+            for task in (self._sweeper, self._checking):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await self.engine.ship_news.stop()
             await self.payments.close()
         finally:

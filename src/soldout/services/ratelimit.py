@@ -55,6 +55,20 @@ class TokenBuckets:
             self._shrink(now_ns)
         return 0.0
 
+    def waiting(self, key: str, now: float) -> float:
+        """The seconds until `take` would allow `key` again (0.0: now); takes nothing."""
+        now_ns = int(now * _NS)
+        full_at = self._full_at.get(key, now_ns)
+        wait = max(full_at, now_ns) + self._interval - now_ns - self._limit
+        return wait / _NS if wait > 0 else 0.0
+
+    def refund(self, key: str) -> None:
+        """Give back one token taken for `key` (an attempt counted up front that turned
+        out not to count)."""
+        full_at = self._full_at.get(key)
+        if full_at is not None:
+            self._full_at[key] = full_at - self._interval
+
     def _shrink(self, now_ns: int) -> None:
         """Drop full buckets, then the least recently used, down to 3/4 of `max_keys`:
         one pass per `max_keys / 4` new keys at worst, so O(1) amortised per call."""

@@ -1,7 +1,10 @@
 """Reconciliation: orders against payments against stock, from the record alone.
 
 Reads what is durable (the store and the payment provider's ledger) and reports every
-mismatch in words. It changes nothing: a mismatch is for a person to look at.
+mismatch in words. It changes nothing: a mismatch is for a person to look at. A payment
+still pending long after soldout should have settled it (its check asks the provider
+every 30 s about payments pending for a minute) is one: its webhook was lost and the
+provider could not be asked, and the fan may have paid for a claim that then expired.
 
     mismatches = reconcile(await Snapshot.read(store, provider))
 """
@@ -11,8 +14,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from soldout.clock import Clock, SystemClock
 from soldout.domain.claims import Claim, ClaimState, Order, OrderStatus
 from soldout.domain.codes import PriorityCode
 from soldout.domain.launches import Launch
@@ -21,7 +25,9 @@ from soldout.payments import PaymentProvider, Transaction
 from soldout.settings import Settings
 from soldout.store.ports import Store
 
-__all__ = ["Mismatch", "Snapshot", "reconcile", "run_reconciliation"]
+__all__ = ["PENDING_TOO_LONG", "Mismatch", "Snapshot", "reconcile", "run_reconciliation"]
+
+PENDING_TOO_LONG = timedelta(minutes=15)  # a payment pending longer is reported
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +48,15 @@ class Snapshot:
     orders: Sequence[Order]
     payments: Sequence[PaymentRecord]
     transactions: Sequence[Transaction]
+    taken_at: datetime  # when it was read: how long a pending payment has waited
 
     @classmethod
-    async def read(cls, store: Store, provider: PaymentProvider) -> Snapshot:
+    async def read(
+        cls, store: Store, provider: PaymentProvider, clock: Clock | None = None
+    ) -> Snapshot:
         """The store's record, and the provider's payments since a day before the first
         one soldout recorded (a provider's list calls page through them)."""
+        taken_at = (clock or SystemClock()).now()
         payments = await store.payments.all()
         since = min((p.created_at for p in payments), default=None)
         return cls(
@@ -56,11 +66,13 @@ class Snapshot:
             await store.orders.all(),
             payments,
             await provider.transactions(since - timedelta(days=1) if since else None),
+            taken_at,
         )
 
 
-def reconcile(s: Snapshot) -> list[Mismatch]:
-    return [*_stock(s), *_keys(s), *_orders(s), *_payments(s)]
+def reconcile(s: Snapshot, pending_after: timedelta = PENDING_TOO_LONG) -> list[Mismatch]:
+    """Every mismatch in `s`; a payment pending for longer than `pending_after` is one."""
+    return [*_stock(s), *_keys(s), *_orders(s), *_payments(s), *_pending(s, pending_after)]
 
 
 def _keys(s: Snapshot) -> list[Mismatch]:
@@ -197,12 +209,35 @@ def _payments(s: Snapshot) -> list[Mismatch]:
     return found
 
 
-async def run_reconciliation(settings: Settings) -> tuple[list[str], bool]:
+def _pending(s: Snapshot, after: timedelta) -> list[Mismatch]:
+    """Payments whose outcome soldout still does not know, long after it should have."""
+    ledger = {t.merchant_reference: t for t in s.transactions}
+    found = []
+    for payment in s.payments:
+        waited = s.taken_at - payment.updated_at
+        if payment.settled or waited <= after:
+            continue
+        line = ledger.get(payment.id)
+        found.append(
+            Mismatch(
+                "payment_stuck",
+                payment.id,
+                f"{payment.state.value} for {waited.total_seconds() // 60:.0f} minutes"
+                f" (claim {payment.claim_id}); the provider says "
+                + (line.status if line else "nothing"),
+            )
+        )
+    return found
+
+
+async def run_reconciliation(
+    settings: Settings, pending_after: timedelta = PENDING_TOO_LONG
+) -> tuple[list[str], bool]:
     """`soldout reconcile`: read the store and the configured provider's records, report."""
     from soldout.payments.configured import configured_provider
     from soldout.store.sqlite import SqliteStore
 
-    provider, _ = configured_provider(settings)
+    provider, _ = configured_provider(settings, read_only=True)  # creates and writes nothing
     store = SqliteStore(settings.database)
     await store.open_read_only()
     try:
@@ -210,7 +245,7 @@ async def run_reconciliation(settings: Settings) -> tuple[list[str], bool]:
     finally:
         await provider.close()
         await store.close()
-    found = reconcile(snapshot)
+    found = reconcile(snapshot, pending_after)
     summary = (
         f"checked {len(snapshot.orders)} orders, {len(snapshot.payments)} payments,"
         f" {len(snapshot.claims)} claims, {len(snapshot.transactions)} provider transactions"

@@ -23,6 +23,7 @@ from soldout.domain.launches import Launch
 from soldout.domain.payments import PaymentRecord
 from soldout.domain.products import Product
 from soldout.domain.rehearsals import RunRecord
+from soldout.store.memory_access import MemorySessions, MemoryTeam
 from soldout.store.memory_site import MemoryLinks, MemoryMedia, MemoryNotifications, MemoryShop
 from soldout.store.ports import ExportRow, OrderFilter
 
@@ -375,6 +376,8 @@ class InMemoryStore:
         self.claims = _Claims(self.codes, self.orders, self.payments)
         self.secrets: dict[str, bytes] = {}
         self.rehearsals = _Rehearsals(self)
+        self.team = MemoryTeam()
+        self.sessions = MemorySessions()
 
     async def open(self) -> None:
         return None

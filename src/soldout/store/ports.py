@@ -25,7 +25,9 @@ from soldout.domain.notifications import Notification
 from soldout.domain.payments import PaymentRecord
 from soldout.domain.products import Product
 from soldout.domain.rehearsals import RunRecord
+from soldout.domain.sessions import Session
 from soldout.domain.shop import Shop
+from soldout.domain.team import AdminAccount, Invite
 
 __all__ = [
     "AuditRepository",
@@ -46,8 +48,10 @@ __all__ = [
     "ProductRepository",
     "RehearsalRepository",
     "ReservationRepository",
+    "SessionRepository",
     "ShopRepository",
     "Store",
+    "TeamRepository",
 ]
 
 
@@ -294,6 +298,43 @@ class AuditRepository(Protocol):
         """The newest first."""
 
 
+class TeamRepository(Protocol):
+    """The admin accounts and their invites (a team is small: `services.team` holds it in
+    memory and writes every change through)."""
+
+    async def accounts(self) -> Sequence[AdminAccount]: ...
+    async def add(self, account: AdminAccount) -> None:
+        """Conflict `email_taken` if an account has this e-mail."""
+
+    async def update(self, account: AdminAccount) -> None: ...
+    async def remove(self, account_id: str) -> None: ...
+    async def invites(self) -> Sequence[Invite]:
+        """The invites not yet used (expired ones too), oldest first."""
+
+    async def invite(self, invite: Invite) -> None: ...
+    async def cancel(self, invite_id: str) -> None: ...
+    async def accept(self, invite_id: str, account: AdminAccount, now: datetime) -> bool:
+        """In one transaction: spend the invite, if still open at `now`, and add the
+        account. False (nothing written) if it was used, cancelled or has expired; Conflict
+        `email_taken` (nothing written) if an account has the e-mail."""
+
+
+class SessionRepository(Protocol):
+    """Browser sessions (by the digest of their id) and fans' token generations."""
+
+    def add(self, session: Session) -> asyncio.Future[None]: ...
+    def end(self, digests: Sequence[str], at: datetime) -> asyncio.Future[None]:
+        """End these sessions (a sign-out), and forget every expired one."""
+
+    async def live(self, now: datetime) -> Sequence[Session]:
+        """Every session neither ended nor expired at `now`."""
+
+    def set_generation(self, fan_id: str, generation: int, at: datetime) -> asyncio.Future[None]:
+        """Tokens of `fan_id` signed with an older generation no longer work."""
+
+    async def generations(self) -> Sequence[tuple[str, int]]: ...
+
+
 class Store(Protocol):
     @property
     def products(self) -> ProductRepository: ...
@@ -325,6 +366,10 @@ class Store(Protocol):
     def links(self) -> LinkRepository: ...
     @property
     def rehearsals(self) -> RehearsalRepository: ...
+    @property
+    def team(self) -> TeamRepository: ...
+    @property
+    def sessions(self) -> SessionRepository: ...
 
     async def secret(self, name: str) -> bytes:
         """A random 32-byte secret kept with the data (made on first use). The token

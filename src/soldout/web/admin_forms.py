@@ -1,5 +1,12 @@
-"""Who may post an admin form: the signed-in cookie, a CSRF token bound to it, our own
-origin; and `Form`, the posted fields read as the values a service takes."""
+"""Who may post an admin form: a signed-in admin (a session cookie) whose role allows
+it, a CSRF token bound to the session, our own origin; and `Form`, the posted fields read
+as the values a service takes.
+
+Roles are checked here, once for every page: any signed-in admin may see a page
+(`signed_in`); a form that changes something needs a role that may change
+(`read_form`, `Role.may_change`: not read-only), and one that changes the team an
+owner (`read_form(request, team=True)`).
+"""
 
 from __future__ import annotations
 
@@ -13,17 +20,21 @@ from fastapi import Request
 
 from soldout.api.deps import platform_of
 from soldout.domain.errors import InvalidInput
-from soldout.services.tokens import admin_fingerprint
+from soldout.domain.team import Admin
 from soldout.web import ADMIN_COOKIE
 
 __all__ = [
     "Form",
+    "NotAllowed",
     "Refused",
     "SignIn",
-    "admin_token",
+    "admin_of",
     "cross_site",
+    "csrf_matches",
     "csrf_token",
+    "posting_admin",
     "read_form",
+    "session_id",
     "signed_in",
 ]
 
@@ -36,31 +47,59 @@ class Refused(Exception):
     """A form post that did not come from our own page (CSRF)."""
 
 
-def admin_token(request: Request) -> str | None:
-    """The admin token of the signed-in cookie, or None."""
-    token = request.cookies.get(ADMIN_COOKIE)
-    if token and platform_of(request).tokens.is_admin(token):
-        return token
-    return None
+class NotAllowed(Exception):
+    """The signed-in admin's role may not do this (answered 403, in words)."""
+
+    def __init__(self, admin: Admin, what: str) -> None:
+        super().__init__(what)
+        self.admin = admin
+        self.what = what
 
 
-def signed_in(request: Request) -> str:
-    """The admin token, or `SignIn`."""
-    token = admin_token(request)
-    if token is None:
+def session_id(request: Request) -> str | None:
+    """The admin session id the browser holds (its cookie), checked or not."""
+    return request.cookies.get(ADMIN_COOKIE) or None
+
+
+def admin_of(request: Request) -> Admin | None:
+    """The admin the cookie's session signs in, or None."""
+    return platform_of(request).team.who(session_id(request))
+
+
+def signed_in(request: Request) -> Admin:
+    """The signed-in admin (any role may see a page), or `SignIn`."""
+    admin = admin_of(request)
+    if admin is None:
         raise SignIn
-    return token
+    return admin
 
 
-def csrf_token(token: str) -> str:
-    """Bound to the signed-in cookie, which another site can neither read nor send."""
-    return hmac.new(token.encode(), b"soldout admin form", hashlib.sha256).hexdigest()
+def csrf_token(session: str) -> str:
+    """Bound to the session's id, which another site can neither read nor send."""
+    return hmac.new(session.encode(), b"soldout admin form", hashlib.sha256).hexdigest()
 
 
 def cross_site(request: Request) -> bool:
     """The request says it comes from another site."""
     origin = request.headers.get("origin")
     return origin is not None and urlsplit(origin).netloc != request.headers.get("host")
+
+
+def posting_admin(request: Request, *, change: bool = True, team: bool = False) -> Admin:
+    """The admin posting a form, or `SignIn`, `Refused` (another site) or `NotAllowed`
+    (`change`: the role must be allowed to change things; `team`: to run the team)."""
+    admin = signed_in(request)
+    if cross_site(request):
+        raise Refused
+    if team and not admin.role.runs_team:
+        raise NotAllowed(admin, "only an owner may change the team")
+    if change and not admin.role.may_change:
+        raise NotAllowed(admin, "a read-only admin may look, not change")
+    return admin
+
+
+def csrf_matches(request: Request, sent: str) -> bool:
+    return hmac.compare_digest(sent.encode(), csrf_token(session_id(request) or "").encode())
 
 
 @dataclass(slots=True)
@@ -104,14 +143,12 @@ class Form:
         return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-async def read_form(request: Request) -> Form:
-    """The posted fields of a signed-in admin's own form, or `Refused`."""
-    token = signed_in(request)
-    if cross_site(request):
-        raise Refused
+async def read_form(request: Request, *, change: bool = True, team: bool = False) -> Form:
+    """The posted fields of a signed-in admin's own form, or `Refused` / `NotAllowed`
+    (see `posting_admin`; `change=False` for a post that changes nothing: signing out)."""
+    admin = posting_admin(request, change=change, team=team)
     body = (await request.body()).decode("utf-8", errors="replace")
     fields = parse_qs(body, keep_blank_values=True)
-    sent = (fields.get("csrf") or [""])[0]
-    if not hmac.compare_digest(sent.encode(), csrf_token(token).encode()):
+    if not csrf_matches(request, (fields.get("csrf") or [""])[0]):
         raise Refused
-    return Form(fields, admin_fingerprint(token))
+    return Form(fields, admin.actor)

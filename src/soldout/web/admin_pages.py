@@ -1,14 +1,17 @@
 """The maker's admin under `/admin`: server-rendered pages and HTML forms.
 
-Signing in puts the admin token in an HttpOnly, SameSite=Strict cookie. Pages check it
-with `tokens.is_admin`; every form posts back here (no JavaScript needed) with a CSRF
-token derived from the cookie (`admin_forms.csrf_token`), and a cross-site `Origin` is
-refused. The forms call the same services as the JSON API and write the same audit entries.
+Signing in (an account's e-mail and password, or the bootstrap admin token) opens a
+server-side session whose id goes in an HttpOnly, SameSite=Strict cookie
+(`services.team`, `services.sessions`). Pages check it and the admin's role
+(`admin_forms`); every form posts back here (no JavaScript needed) with a CSRF token
+derived from the session (`admin_forms.csrf_token`), and a cross-site `Origin` is
+refused. The forms call the same services as the JSON API and write the same audit
+entries, under the name of the person signed in.
 
 This module signs in and out and shows the audit log and the reconciliation; `router`
 carries every admin page: products (`admin_products`), launches (`admin_launches`),
 production plans (`admin_plans`), orders and refunds (`admin_orders`) and the live
-dashboard (`admin_live`).
+dashboard (`admin_live`), and the team (`admin_team`).
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from urllib.parse import parse_qs
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from soldout.api.deps import platform_of
+from soldout.api.deps import client_address, platform_of
 from soldout.domain.audit import AuditEntry
+from soldout.domain.errors import RateLimited, Unauthorized
 from soldout.services.reconcile import Snapshot, reconcile
 from soldout.web import (
     ADMIN_COOKIE,
@@ -28,9 +32,10 @@ from soldout.web import (
     admin_orders,
     admin_plans,
     admin_products,
+    admin_team,
 )
-from soldout.web.admin_forms import Refused, cross_site, read_form, signed_in
-from soldout.web.admin_render import guarded, redirect, render
+from soldout.web.admin_forms import Refused, cross_site, read_form, session_id, signed_in
+from soldout.web.admin_render import guarded, redirect, render, set_admin_cookie
 
 __all__ = ["router"]
 
@@ -50,25 +55,42 @@ def _next(request: Request) -> str:
 
 @router.post("/signin")
 async def signin(request: Request) -> Response:
+    """With an account's e-mail and password, or with the bootstrap admin token (the
+    first sign-in, and the way back in). Failures are throttled (`services.throttle`)."""
     if cross_site(request):
         return await guarded(request, _refuse)
     fields = parse_qs((await request.body()).decode("utf-8", errors="replace"))
     token = (fields.get("token") or [""])[0].strip()
+    email = (fields.get("email") or [""])[0].strip()
+    password = (fields.get("password") or [""])[0]
     target = (fields.get("next") or ["/admin/launches"])[0]
-    if not token or not platform_of(request).tokens.is_admin(token):
-        context = {"refused": "That is not the admin token.", "next": target}
-        return render(request, "admin/signin.html", context, status=401)
     if not target.startswith("/admin/") or "//" in target:
         target = "/admin/launches"
+    team = platform_of(request).team
+    context = {"next": target, "email": email}
+    try:
+        if token or not email:
+            session = await team.sign_in_with_token(token, client_address(request))
+        else:
+            session = await team.sign_in(email, password, client_address(request))
+    except Unauthorized:
+        refused = (
+            "That e-mail and password do not match an account."
+            if email and not token
+            else "That is not the admin token."
+        )
+        return render(request, "admin/signin.html", {**context, "refused": refused}, status=401)
+    except RateLimited as exc:
+        refused = (
+            "Too many failed sign-ins from here or for this account:"
+            f" try again in {exc.retry_after} seconds."
+        )
+        page = render(request, "admin/signin.html", {**context, "refused": refused}, status=429)
+        page.headers["retry-after"] = str(exc.retry_after)
+        return page
+    await team.sign_out(session_id(request))  # this browser's previous session, if any
     response = redirect(target)
-    response.set_cookie(
-        ADMIN_COOKIE,
-        token,
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-        path="/",
-    )
+    set_admin_cookie(request, response, session)
     return response
 
 
@@ -79,7 +101,8 @@ async def _refuse(request: Request) -> Response:
 @router.post("/signout")
 async def signout(request: Request) -> Response:
     async def handle(request: Request) -> Response:
-        await read_form(request)
+        await read_form(request, change=False)
+        await platform_of(request).team.sign_out(session_id(request))
         response = redirect("/admin/signin")
         response.delete_cookie(ADMIN_COOKIE, path="/")
         return response
@@ -121,12 +144,12 @@ async def reconciliation_page(request: Request) -> Response:
         }
         if request.query_params.get("run") != "1":
             return render(request, "admin/reconciliation.html", {"checked": None, **live})
-        snapshot = await Snapshot.read(platform.store, platform.payments)
+        snapshot = await Snapshot.read(platform.store, platform.payments, platform.clock)
         context = {"mismatches": reconcile(snapshot), "checked": snapshot, **live}
         return render(request, "admin/reconciliation.html", context)
 
     return await guarded(request, handle)
 
 
-for _pages in (admin_launches, admin_products, admin_plans, admin_orders, admin_live):
+for _pages in (admin_launches, admin_products, admin_plans, admin_orders, admin_live, admin_team):
     router.include_router(_pages.router)

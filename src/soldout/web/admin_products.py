@@ -110,7 +110,7 @@ async def preview(request: Request) -> Response:
     """The description as fans will see it, for the edit page's live preview."""
 
     async def handle(request: Request) -> Response:
-        form = await read_form(request)
+        form = await read_form(request, change=False)  # (shows, changes nothing)
         # off the event loop: a hostile 20,000 characters take a quarter of a second
         html = await asyncio.to_thread(markdown_html, form.get("description"))
         page = HTMLResponse(str(html))

@@ -13,12 +13,13 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import escape
 
+from soldout.api.deps import platform_of
 from soldout.domain.errors import NotFound
 from soldout.domain.money import Money
-from soldout.web import TEMPLATES
-from soldout.web.admin_forms import Refused, SignIn, admin_token, csrf_token
+from soldout.web import ADMIN_COOKIE, TEMPLATES, secure_page
+from soldout.web.admin_forms import NotAllowed, Refused, SignIn, admin_of, csrf_token, session_id
 
-__all__ = ["PAGE", "guarded", "harden", "redirect", "render"]
+__all__ = ["PAGE", "guarded", "harden", "redirect", "render", "set_admin_cookie"]
 
 PAGE = 50  # rows of a listing shown at once
 CSP = (
@@ -38,6 +39,11 @@ DONE = {  # what a redirect after a successful form says; keys only, never echoe
     "cancelled": "Launch cancelled; every hold was released.",
     "codes": "Priority codes issued.",
     "shipped": "Orders shipped.",
+    "owner": "Your owner account is made: from now on, sign in with its e-mail and password.",
+    "joined": "Welcome to the team.",
+    "role": "Role changed; their sessions ended.",
+    "removed": "Account removed; its sessions ended.",
+    "invite_cancelled": "Invite cancelled.",
 }
 
 
@@ -45,17 +51,37 @@ def redirect(path: str, **query: str) -> RedirectResponse:
     return RedirectResponse(f"{path}?{urlencode(query)}" if query else path, status_code=303)
 
 
+def set_admin_cookie(request: Request, response: Response, session: str) -> None:
+    """The session's id, never a token: HttpOnly, SameSite=Strict, and `Secure` whenever
+    the browser reached us over https (directly or through a trusted proxy, whose
+    scheme `api.proxies` has put on the request). It lasts as long as the browser is
+    open; the session itself ends after 12 hours (`ADMIN_SESSION_LIFETIME`)."""
+    response.set_cookie(
+        ADMIN_COOKIE,
+        session,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+
+
 def render(
     request: Request, name: str, context: Mapping[str, Any], status: int = 200
 ) -> HTMLResponse:
-    token = admin_token(request)
+    admin = admin_of(request)
+    session = session_id(request)
     done = DONE.get(request.query_params.get("done", ""))
     page = TEMPLATES.TemplateResponse(
         request,
         name,
         {
-            "csrf": csrf_token(token) if token else "",
-            "signed_in": token is not None,
+            "csrf": csrf_token(session) if admin is not None and session else "",
+            "signed_in": admin is not None,
+            "admin": admin,
+            "needs_owner": admin is not None
+            and admin.is_bootstrap
+            and not platform_of(request).team.has_owner,
             "done": done,
             "money": _money,
             "when": _when,
@@ -69,10 +95,8 @@ def render(
 
 
 def harden(response: Response) -> None:
-    response.headers["content-security-policy"] = CSP
-    response.headers["x-content-type-options"] = "nosniff"
+    secure_page(response, CSP)
     response.headers["referrer-policy"] = "same-origin"
-    response.headers["cache-control"] = "no-store"
 
 
 def _money(amount: int, currency: str) -> str:
@@ -100,6 +124,16 @@ async def guarded(request: Request, handler: Any, *args: Any) -> Response:
             "<!doctype html><title>Not found</title><h1>Not found</h1>"
             f'<p>{escape(exc.message)}.</p><p><a href="/admin/launches">Launches</a></p>',
             status_code=404,
+        )
+        harden(page)
+        return page
+    except NotAllowed as exc:
+        page = HTMLResponse(
+            "<!doctype html><title>Not allowed</title><h1>Not allowed</h1>"
+            f"<p>Your role ({escape(exc.admin.role.label)}) may not do this:"
+            f" {escape(exc.what)}.</p>"
+            '<p><a href="/admin/launches">Launches</a></p>',
+            status_code=403,
         )
         harden(page)
         return page

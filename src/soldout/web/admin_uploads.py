@@ -3,15 +3,13 @@ with the same sign-in, origin and CSRF checks as `admin_forms.read_form`."""
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass, field
 
 from fastapi import Request
 from starlette.datastructures import UploadFile
 
 from soldout.services.media import MAX_UPLOAD_BYTES
-from soldout.services.tokens import admin_fingerprint
-from soldout.web.admin_forms import Form, Refused, cross_site, csrf_token, read_form, signed_in
+from soldout.web.admin_forms import Form, Refused, csrf_matches, posting_admin, read_form
 
 __all__ = ["FileField", "UploadForm", "read_upload_form"]
 
@@ -42,9 +40,7 @@ async def read_upload_form(request: Request) -> UploadForm:
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         plain = await read_form(request)
         return UploadForm(plain.fields, plain.actor)
-    token = signed_in(request)
-    if cross_site(request):
-        raise Refused
+    admin = posting_admin(request)
     fields: dict[str, list[str]] = {}
     files: list[FileField] = []
     async with request.form(
@@ -57,7 +53,6 @@ async def read_upload_form(request: Request) -> UploadForm:
                     files.append(FileField(name, value.filename or "upload", data))
             else:
                 fields.setdefault(name, []).append(value)
-    sent = (fields.get("csrf") or [""])[0]
-    if not hmac.compare_digest(sent.encode(), csrf_token(token).encode()):
+    if not csrf_matches(request, (fields.get("csrf") or [""])[0]):
         raise Refused
-    return UploadForm(fields, admin_fingerprint(token), files)
+    return UploadForm(fields, admin.actor, files)

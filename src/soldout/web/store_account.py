@@ -213,6 +213,19 @@ async def my_data(request: Request) -> Response:
     )
 
 
+@router.post("/me/signout-everywhere")
+@friendly
+async def sign_out_everywhere(request: Request) -> Response:
+    """Every browser session of the fan ends and every bearer token stops working."""
+    fan_id = await _posting_fan(request)
+    if isinstance(fan_id, Response):
+        return fan_id
+    await platform_of(request).sessions.sign_out_fan_everywhere(fan_id)
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(FAN_COOKIE, path="/", httponly=True, samesite="lax")
+    return response
+
+
 @router.get("/me/delete")
 @friendly
 async def delete_form(request: Request) -> Response:

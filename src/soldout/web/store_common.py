@@ -22,11 +22,12 @@ from fastapi.responses import RedirectResponse, Response
 
 from soldout import i18n
 from soldout.domain.errors import NotFound
+from soldout.domain.sessions import SessionKind
 from soldout.engine.book import LaunchBook
 from soldout.i18n import Speaker
 from soldout.services import Platform
 from soldout.services.shop import look_version
-from soldout.web import FAN_COOKIE, TEMPLATES
+from soldout.web import FAN_COOKIE, TEMPLATES, secure_page
 
 __all__ = [
     "COOKIE_MAX_AGE",
@@ -92,8 +93,8 @@ def base_url(request: Request) -> str:
 
 
 def fan_id_of(request: Request) -> str | None:
-    token = request.cookies.get(FAN_COOKIE)
-    return platform_of(request).tokens.fan_of(token) if token else None
+    """The fan this browser's session cookie signs in (`services.sessions`), or None."""
+    return platform_of(request).sessions.fan_of(request.cookies.get(FAN_COOKIE))
 
 
 def speaker_of(request: Request) -> Speaker:
@@ -122,9 +123,7 @@ async def render(request: Request, name: str, status: int = 200, **context: Any)
     )
     with i18n.speaking(speaker):
         response = TEMPLATES.TemplateResponse(request, name, context, status_code=status)
-    response.headers["cache-control"] = "no-store"
-    response.headers["content-security-policy"] = CSP
-    response.headers["x-content-type-options"] = "nosniff"
+    secure_page(response, CSP)
     response.headers["referrer-policy"] = "strict-origin-when-cross-origin"
     response.headers["content-language"] = speaker.html_lang
     response.headers["vary"] = "Cookie, Accept-Language"
@@ -213,12 +212,18 @@ def safe_next(target: str | None) -> str:
     return "/me"
 
 
-def sign_in_response(request: Request, target: str, fan_id: str) -> Response:
+async def sign_in_response(request: Request, target: str, fan_id: str) -> Response:
+    """Sign this browser in: a new session (the one it held before, if any, ends), its
+    id in the cookie, never a token; `Secure` over https (directly or through a trusted
+    proxy), as long as the session lasts."""
+    sessions = platform_of(request).sessions
+    await sessions.end(request.cookies.get(FAN_COOKIE))
+    session = await sessions.open(SessionKind.FAN, fan_id)
     response = RedirectResponse(safe_next(target), status_code=303)
     response.set_cookie(
         FAN_COOKIE,
-        platform_of(request).tokens.fan_token(fan_id),
-        max_age=COOKIE_MAX_AGE,
+        session,
+        max_age=int(sessions.lifetime(SessionKind.FAN).total_seconds()),
         httponly=True,
         samesite="lax",
         secure=request.url.scheme == "https",

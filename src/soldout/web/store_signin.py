@@ -2,7 +2,8 @@
 
 Sign-in is by a one-time link: `/signin` writes a `sign_in_link` notification, which the
 e-mail outbox sends (under `soldout demo` the link is also shown on screen); the link
-works once, for 15 minutes, across restarts (`store.links`), then sets the fan's cookie.
+works once, for 15 minutes, across restarts (`store.links`), then opens a session whose
+id goes in the fan's cookie. Sign-ups and link requests are throttled per address.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from soldout import i18n
-from soldout.domain.errors import Conflict, DomainError, InvalidInput
+from soldout.api.deps import client_address
+from soldout.domain.errors import Conflict, DomainError, InvalidInput, RateLimited
 from soldout.domain.fans import normalise_email
 from soldout.domain.notifications import Notification
 from soldout.i18n import gettext as _
@@ -63,6 +65,7 @@ async def join(request: Request) -> Response:
     platform = platform_of(request)
     speaker = speaker_of(request)
     try:
+        platform.throttle.sign_up(client_address(request))
         fan, _token = await platform.fans.register(
             email,
             name,
@@ -70,13 +73,13 @@ async def join(request: Request) -> Response:
             locale=speaker.locale,
             time_zone=speaker.zone_key if request.cookies.get(TZ_COOKIE) else None,
         )
-    except (InvalidInput, Conflict) as error:
+    except (InvalidInput, Conflict, RateLimited) as error:
         with i18n.speaking(speaker):
             problem = _join_problem(error)
         return await render(
             request,
             "store/join.html",
-            422,
+            429 if isinstance(error, RateLimited) else 422,
             ref=ref,
             next=safe_next(next),
             form={"email": email, "name": name},
@@ -84,10 +87,12 @@ async def join(request: Request) -> Response:
             problem_field=error.field,
             problem_code=error.code,
         )
-    return sign_in_response(request, next, fan.id)
+    return await sign_in_response(request, next, fan.id)
 
 
 def _join_problem(error: DomainError) -> str:
+    if isinstance(error, RateLimited):
+        return _too_many()
     if error.code == "email_taken":
         return _("This e-mail address is already registered. Sign in instead.")
     if error.field == "referral_code":
@@ -122,6 +127,14 @@ async def sign_in(request: Request) -> Response:
             problem = _("Please enter a valid e-mail address.")
         return await render(
             request, "store/signin.html", 422, next=next, problem=problem, email=email
+        )
+    try:
+        platform.throttle.sign_up(client_address(request))  # links asked for, per address
+    except RateLimited:
+        with i18n.speaking(speaker_of(request)):
+            problem = _too_many()
+        return await render(
+            request, "store/signin.html", 429, next=next, problem=problem, email=email
         )
     fan = await platform.store.fans.by_email(address)
     link = None
@@ -171,7 +184,11 @@ async def sign_in_link(token: str, request: Request) -> Response:
     speaker = speaker_of(request)
     zone = speaker.zone_key if request.cookies.get(TZ_COOKIE) else None
     await platform.fans.set_language(fan_id, speaker.locale, zone)
-    return sign_in_response(request, target, fan_id)
+    return await sign_in_response(request, target, fan_id)
+
+
+def _too_many() -> str:
+    return _("Too many tries from your network. Please wait a few minutes, then try again.")
 
 
 async def _link_refused(request: Request) -> Response:
@@ -208,6 +225,9 @@ _THROTTLE = SignInThrottle()
 @router.get("/signout")
 @router.post("/signout")
 async def sign_out(request: Request) -> Response:
+    """This browser's session ends (the fan's other browsers and tokens stay signed in:
+    "sign out everywhere" on /me ends them all)."""
+    await platform_of(request).sessions.end(request.cookies.get(FAN_COOKIE))
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(FAN_COOKIE, path="/", httponly=True, samesite="lax")
     return response

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import os
 import secrets
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
+from sqlalchemy.exc import DBAPIError
+
+from soldout.datadir import (
+    PRIVATE_FILE,
+    Unusable,
+    create_private,
+    explain,
+    make_private_dir,
+    read_only_uri,
+)
+from soldout.store.sqlite.access import SqliteSessions, SqliteTeam
 from soldout.store.sqlite.after_sale import (
     SqliteAudit,
     SqliteNotifications,
@@ -28,7 +42,9 @@ from soldout.store.sqlite.repos import (
 from soldout.store.sqlite.site import SqliteLinks, SqliteMedia, SqliteShop
 from soldout.store.sqlite.writer import GroupCommitWriter, connect
 
-__all__ = ["SqliteStore", "StoreInUse"]
+__all__ = ["SqliteStore", "StoreInUse", "check_database"]
+
+_UNUSABLE = (OSError, sqlite3.Error, DBAPIError)  # what `explain` can put in one line
 
 
 class SqliteStore:
@@ -54,6 +70,8 @@ class SqliteStore:
         self.shop = SqliteShop(self)
         self.links = SqliteLinks(self)
         self.rehearsals = SqliteRehearsals(self)
+        self.team = SqliteTeam(self)
+        self.sessions = SqliteSessions(self)
 
     def reader(self) -> sqlite3.Connection:
         """The read connection, used on the event loop thread (WAL: reads never block)."""
@@ -62,9 +80,13 @@ class SqliteStore:
         return self._reader
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        """Raises `Unusable` (one line naming the file) if the database cannot be used."""
+        try:
+            make_private_dir(self.path.parent)
+        except OSError as error:
+            raise explain(error, self.path.parent) from None
         self._lock = _exclusive_lock(lock_path(self.path))
-        upgrade(self.path)
+        _migrate(self.path)
         reader = self._reader = connect(self.path)
         reader.row_factory = sqlite3.Row
         reader.execute("PRAGMA query_only=ON")
@@ -75,10 +97,13 @@ class SqliteStore:
         (they fail). Safe while a server runs on the same database (WAL readers)."""
         if not self.path.exists():
             raise FileNotFoundError(f"no soldout database at {self.path}")
-        reader = self._reader = sqlite3.connect(
-            f"file:{self.path}?mode=ro", uri=True, check_same_thread=False
-        )
+        try:
+            reader = sqlite3.connect(read_only_uri(self.path), uri=True, check_same_thread=False)
+            reader.execute("SELECT count(*) FROM sqlite_master").fetchone()  # a damaged file
+        except _UNUSABLE as error:
+            raise explain(error, self.path) from None
         reader.row_factory = sqlite3.Row
+        self._reader = reader
 
     async def secret(self, name: str) -> bytes:
         row = self.reader().execute("SELECT value FROM secrets WHERE name = ?", (name,)).fetchone()
@@ -108,16 +133,58 @@ def lock_path(database: Path) -> Path:
     return database.with_name(database.name + ".lock")
 
 
+def _migrate(database: Path) -> None:
+    """A new database is created private (0600: it holds the fan-token key) before SQLite
+    opens it; then the schema is brought to the newest version."""
+    try:
+        create_private(database)
+        upgrade(database)
+    except _UNUSABLE as error:
+        raise explain(error, database) from None
+
+
+def check_database(database: Path) -> None:
+    """Before a server starts on `database`: create or migrate it, then read every page
+    (`PRAGMA quick_check`), so that a damaged file stops the start with one line naming it
+    instead of a traceback half-way through loading the sale. Measured: about 0.2 s per
+    100 MB (start-up then reads the sale's tables anyway, from a warm cache)."""
+    _migrate(database)
+    try:
+        with contextlib.closing(sqlite3.connect(database)) as conn:
+            found = [
+                str(row[0]).replace("\n", " ") for row in conn.execute("PRAGMA quick_check(3)")
+            ]
+    except _UNUSABLE as error:
+        raise explain(error, database) from None
+    if found != ["ok"]:
+        raise Unusable(
+            f"{database} is damaged (SQLite: {'; '.join(found)}): restore it from a backup,"
+            " or move it (with its -wal and -shm) aside to start empty"
+        )
+
+
 def check_not_in_use(database: Path) -> None:
     """Raise `StoreInUse` now, with a clear message, if another process serves `database`."""
     database.parent.mkdir(parents=True, exist_ok=True)
     _exclusive_lock(lock_path(database)).close()
 
 
+@contextlib.contextmanager
+def owning(database: Path) -> Iterator[None]:
+    """Own `database` as a server does while the block runs (`soldout restore` replaces
+    it): `StoreInUse` if a server holds it, and no server starts on it meanwhile."""
+    database.parent.mkdir(parents=True, exist_ok=True)
+    lock = _exclusive_lock(lock_path(database))
+    try:
+        yield
+    finally:
+        lock.close()
+
+
 def _exclusive_lock(path: Path) -> TextIO:
     """One process owns a database: its counters are the truth only if no other process
     sells from the same record. A second `soldout serve` on the same data is refused."""
-    handle = path.open("a")
+    handle = os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE), "a")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from soldout.datadir import explain
 from soldout.domain.errors import StorageUnavailable
 
 __all__ = ["GroupCommitWriter", "Insert", "connect"]
@@ -125,7 +126,10 @@ class GroupCommitWriter:
                 self.batches += 1
                 self.jobs += len(batch)
             except Exception as exc:  # the disk, not a job: stop writing
-                log.critical("commit failed, refusing all further writes: %s", exc)
+                # one line naming the file and what to do (a full disk, a damaged file)
+                log.critical(
+                    "commit failed, no more writes until restarted: %s", explain(exc, self._path)
+                )
                 self.failed = exc
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")

@@ -1,0 +1,90 @@
+"""The in-memory store's repositories of who may get in: the admin team with its invites,
+and browser sessions with fans' token generations."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from soldout.domain.errors import Conflict
+from soldout.domain.sessions import Session
+from soldout.domain.team import AdminAccount, Invite
+
+__all__ = ["MemorySessions", "MemoryTeam"]
+
+
+def _done() -> asyncio.Future[None]:
+    future = asyncio.get_running_loop().create_future()
+    future.set_result(None)
+    return future
+
+
+def _email_taken() -> Conflict:
+    error = Conflict("an admin account has this e-mail", field="email")
+    error.code = "email_taken"
+    return error
+
+
+class MemoryTeam:
+    def __init__(self) -> None:
+        self.rows: dict[str, AdminAccount] = {}
+        self.invite_rows: dict[str, Invite] = {}
+
+    async def accounts(self) -> Sequence[AdminAccount]:
+        return list(self.rows.values())
+
+    async def add(self, account: AdminAccount) -> None:
+        if any(a.email == account.email for a in self.rows.values()):
+            raise _email_taken()
+        self.rows[account.id] = account
+
+    async def update(self, account: AdminAccount) -> None:
+        self.rows[account.id] = account
+
+    async def remove(self, account_id: str) -> None:
+        self.rows.pop(account_id, None)
+
+    async def invites(self) -> Sequence[Invite]:
+        return [i for i in self.invite_rows.values() if i.used_at is None]
+
+    async def invite(self, invite: Invite) -> None:
+        self.invite_rows[invite.id] = invite
+
+    async def cancel(self, invite_id: str) -> None:
+        self.invite_rows.pop(invite_id, None)
+
+    async def accept(self, invite_id: str, account: AdminAccount, now: datetime) -> bool:
+        invite = self.invite_rows.get(invite_id)
+        if invite is None or not invite.open_at(now):
+            return False
+        await self.add(account)
+        self.invite_rows[invite_id] = replace(invite, used_at=now)
+        return True
+
+
+class MemorySessions:
+    def __init__(self) -> None:
+        self.rows: dict[str, Session] = {}
+        self.token_generations: dict[str, int] = {}
+
+    def add(self, session: Session) -> asyncio.Future[None]:
+        self.rows[session.digest] = session
+        return _done()
+
+    def end(self, digests: Sequence[str], at: datetime) -> asyncio.Future[None]:
+        gone = {*digests, *(d for d, s in self.rows.items() if not s.live_at(at))}
+        for digest in gone:
+            self.rows.pop(digest, None)
+        return _done()
+
+    async def live(self, now: datetime) -> Sequence[Session]:
+        return [s for s in self.rows.values() if s.live_at(now)]
+
+    def set_generation(self, fan_id: str, generation: int, at: datetime) -> asyncio.Future[None]:
+        self.token_generations[fan_id] = generation
+        return _done()
+
+    async def generations(self) -> Sequence[tuple[str, int]]:
+        return list(self.token_generations.items())

@@ -1,0 +1,174 @@
+"""The SQLite repositories of who may get in: the admin team with its invites, browser
+sessions and fans' token generations (migration 0008, docs/security.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+
+from soldout.domain.errors import Conflict
+from soldout.domain.sessions import Session, SessionKind
+from soldout.domain.team import AdminAccount, Invite, Role
+from soldout.store.sqlite.repos import _one, _Repo
+from soldout.store.sqlite.rows import ts
+
+__all__ = ["SqliteSessions", "SqliteTeam"]
+
+_INSERT_ACCOUNT = (
+    "INSERT INTO admin_accounts (id, email, name, role, password_hash, created_at, invited_by)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _account_row(a: AdminAccount) -> tuple[object, ...]:
+    return (a.id, a.email, a.name, a.role.value, a.password_hash, ts(a.created_at), a.invited_by)
+
+
+def _account(row: sqlite3.Row) -> AdminAccount:
+    return AdminAccount(
+        row["id"],
+        row["email"],
+        row["name"],
+        Role(row["role"]),
+        row["password_hash"],
+        datetime.fromisoformat(row["created_at"]),
+        row["invited_by"],
+    )
+
+
+def _email_taken(exc: sqlite3.IntegrityError) -> Conflict:
+    error = Conflict("an admin account has this e-mail", field="email")
+    error.code = "email_taken"
+    error.__cause__ = exc
+    return error
+
+
+class SqliteTeam(_Repo):
+    async def accounts(self) -> Sequence[AdminAccount]:
+        rows = self._read.execute("SELECT * FROM admin_accounts ORDER BY created_at, id")
+        return [_account(row) for row in rows]
+
+    async def add(self, account: AdminAccount) -> None:
+        try:
+            await self._writer.submit(_one(_INSERT_ACCOUNT, _account_row(account)))
+        except sqlite3.IntegrityError as exc:
+            raise _email_taken(exc) from exc
+
+    async def update(self, account: AdminAccount) -> None:
+        await self._writer.submit(
+            _one(
+                "UPDATE admin_accounts SET name = ?, role = ?, password_hash = ? WHERE id = ?",
+                (account.name, account.role.value, account.password_hash, account.id),
+            )
+        )
+
+    async def remove(self, account_id: str) -> None:
+        await self._writer.submit(_one("DELETE FROM admin_accounts WHERE id = ?", (account_id,)))
+
+    async def invites(self) -> Sequence[Invite]:
+        rows = self._read.execute(
+            "SELECT * FROM admin_invites WHERE used_at IS NULL ORDER BY created_at, id"
+        )
+        return [
+            Invite(
+                row["id"],
+                row["email"],
+                Role(row["role"]),
+                row["invited_by"],
+                datetime.fromisoformat(row["created_at"]),
+                datetime.fromisoformat(row["expires_at"]),
+            )
+            for row in rows
+        ]
+
+    async def invite(self, invite: Invite) -> None:
+        await self._writer.submit(
+            _one(
+                "INSERT INTO admin_invites (id, email, role, invited_by, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    invite.id,
+                    invite.email,
+                    invite.role.value,
+                    invite.invited_by,
+                    ts(invite.created_at),
+                    ts(invite.expires_at),
+                ),
+            )
+        )
+
+    async def cancel(self, invite_id: str) -> None:
+        await self._writer.submit(
+            _one("DELETE FROM admin_invites WHERE id = ? AND used_at IS NULL", (invite_id,))
+        )
+
+    async def accept(self, invite_id: str, account: AdminAccount, now: datetime) -> bool:
+        def job(conn: sqlite3.Connection) -> bool:
+            spent = conn.execute(
+                "UPDATE admin_invites SET used_at = ?"
+                " WHERE id = ? AND used_at IS NULL AND expires_at > ?",
+                (ts(now), invite_id, ts(now)),
+            )
+            if spent.rowcount != 1:
+                return False
+            conn.execute(_INSERT_ACCOUNT, _account_row(account))  # (fails: rolled back)
+            return True
+
+        try:
+            accepted: bool = await self._writer.submit(job)
+        except sqlite3.IntegrityError as exc:
+            raise _email_taken(exc) from exc
+        return accepted
+
+
+class SqliteSessions(_Repo):
+    def add(self, session: Session) -> asyncio.Future[None]:
+        return self._writer.submit(
+            _one(
+                "INSERT INTO sessions (digest, kind, subject, created_at, expires_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (
+                    session.digest,
+                    session.kind.value,
+                    session.subject,
+                    ts(session.created_at),
+                    ts(session.expires_at),
+                ),
+            )
+        )
+
+    def end(self, digests: Sequence[str], at: datetime) -> asyncio.Future[None]:
+        def job(conn: sqlite3.Connection) -> None:
+            conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (ts(at),))
+            conn.executemany("DELETE FROM sessions WHERE digest = ?", [(d,) for d in digests])
+
+        return self._writer.submit(job)
+
+    async def live(self, now: datetime) -> Sequence[Session]:
+        rows = self._read.execute("SELECT * FROM sessions WHERE expires_at > ?", (ts(now),))
+        return [
+            Session(
+                row["digest"],
+                SessionKind(row["kind"]),
+                row["subject"],
+                datetime.fromisoformat(row["created_at"]),
+                datetime.fromisoformat(row["expires_at"]),
+            )
+            for row in rows
+        ]
+
+    def set_generation(self, fan_id: str, generation: int, at: datetime) -> asyncio.Future[None]:
+        return self._writer.submit(
+            _one(
+                "INSERT INTO fan_token_generations (fan_id, generation, changed_at)"
+                " VALUES (?, ?, ?) ON CONFLICT (fan_id) DO UPDATE"
+                " SET generation = excluded.generation, changed_at = excluded.changed_at",
+                (fan_id, generation, ts(at)),
+            )
+        )
+
+    async def generations(self) -> Sequence[tuple[str, int]]:
+        rows = self._read.execute("SELECT fan_id, generation FROM fan_token_generations")
+        return [(row[0], row[1]) for row in rows]

@@ -1,0 +1,226 @@
+"""A fan's ways in over HTTP, in-process (httpx over ASGI, a fake clock): the storefront's
+cookie is a server-side session, bearer tokens expire and renew, "sign out everywhere"
+ends every session and token (also on the claim hot path), sign-ups and link requests
+are throttled per address, and sessions and spent sign-in links outlive a restart of a
+SQLite store."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from soldout.api.app import build_app
+from soldout.clock import FakeClock
+from soldout.services import Platform
+from soldout.services.passwords import FAST_FOR_TESTS, Passwords
+from soldout.services.throttle import ThrottleSettings
+from soldout.services.tokens import TokenSigner
+from soldout.store.memory import InMemoryStore
+from soldout.store.ports import Store
+from soldout.store.sqlite import SqliteStore
+
+ADMIN = "adm_in_process_token_of_32_characters_at_least"
+ORIGIN = "http://soldout.test"
+WEB = {"x-soldout-web": "1"}
+
+
+@dataclass
+class Shop:
+    platform: Platform
+    clock: FakeClock
+    transport: httpx.ASGITransport
+    launch_id: str = ""
+
+    def browser(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            transport=self.transport, base_url=ORIGIN, headers={"origin": ORIGIN}
+        )
+
+    async def claim(self, headers: dict[str, str]) -> httpx.Response:
+        async with self.browser() as client:
+            return await client.post(
+                f"/api/v1/launches/{self.launch_id}/claims",
+                json={"sku": "A"},
+                headers={**headers, "idempotency-key": uuid.uuid4().hex},
+            )
+
+
+async def opened(store: Store, clock: FakeClock, signups: int = 20) -> Shop:
+    platform = Platform(
+        store,
+        TokenSigner(None, ADMIN),
+        clock=clock,
+        passwords=Passwords(FAST_FOR_TESTS),
+        throttle=ThrottleSettings(signups_per_address=signups),
+    )
+    await platform.start(sweep=False)
+    return Shop(platform, clock, httpx.ASGITransport(app=build_app(platform)))
+
+
+@pytest.fixture
+async def shop() -> AsyncIterator[Shop]:
+    clock = FakeClock()
+    shop = await opened(InMemoryStore(), clock, signups=0)
+    admin = {"authorization": f"Bearer {ADMIN}"}
+    async with shop.browser() as client:
+        skus = [{"code": "A", "name": "A", "price": 1000, "currency": "EUR"}]
+        product = await client.post(
+            "/api/v1/products", headers=admin, json={"name": "Lamp", "skus": skus}
+        )
+        assert product.status_code == 201, product.text
+        launch = await client.post(
+            "/api/v1/launches",
+            headers=admin,
+            json={
+                "product_id": product.json()["id"],
+                "title": "First batch",
+                "sale_opens_at": (clock.now() - timedelta(seconds=1)).isoformat(),
+                "batch": {"A": 50},
+                "per_fan_limit": 50,
+                "race": "fast",
+            },
+        )
+        assert launch.status_code == 201, launch.text
+        shop.launch_id = launch.json()["id"]
+    yield shop
+    await shop.platform.stop()
+
+
+async def join(browser: httpx.AsyncClient) -> str:
+    """Join through the storefront's form; returns the e-mail."""
+    email = f"{uuid.uuid4().hex[:10]}@fans.test"
+    joined = await browser.post("/join", data={"email": email, "name": "Ann"})
+    assert joined.status_code == 303, joined.text
+    return email
+
+
+async def sign_in_link(shop: Shop, browser: httpx.AsyncClient, email: str) -> str:
+    """Ask for a sign-in link, as a fan does; returns its path (as e-mailed)."""
+    asked = await browser.post("/signin", data={"email": email})
+    assert asked.status_code == 200, asked.text
+    fan = await shop.platform.store.fans.by_email(email)
+    assert fan is not None
+    notes = await shop.platform.store.notifications.for_fan(fan.id, 10)
+    path: str = next(n.data["path"] for n in notes if n.kind == "sign_in_link")
+    return path
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {token}"}
+
+
+async def test_sign_out_everywhere_ends_every_session_and_token(shop: Shop) -> None:
+    async with shop.browser() as phone, shop.browser() as laptop, shop.browser() as api:
+        email = await join(phone)
+        session = phone.cookies["soldout_fan"]
+        assert (await api.get("/api/v1/me", headers=bearer(session))).status_code == 401
+        renewed = await phone.post("/api/v1/me/token", headers=WEB)
+        assert renewed.status_code == 200, renewed.text
+        token = renewed.json()["token"]
+        assert (await api.get("/api/v1/me", headers=bearer(token))).status_code == 200
+        link = await sign_in_link(shop, laptop, email)
+        assert (await laptop.post(link)).status_code == 303
+        assert laptop.cookies["soldout_fan"] != session  # a session per browser
+        assert (await laptop.get("/me")).status_code == 200
+        assert (await shop.claim({**WEB, "cookie": f"soldout_fan={session}"})).status_code == 201
+
+        everywhere = await phone.post("/me/signout-everywhere")
+        assert everywhere.status_code == 303
+        for browser in (phone, laptop):
+            browser.cookies.set("soldout_fan", browser.cookies.get("soldout_fan") or session)
+            assert (await browser.get("/me")).status_code == 303
+        assert (await api.get("/api/v1/me", headers=bearer(token))).status_code == 401
+        assert (await shop.claim(bearer(token))).status_code == 401  # the hot path too
+        cookie = {**WEB, "cookie": f"soldout_fan={session}"}
+        assert (await shop.claim(cookie)).status_code == 401
+
+        shop.clock.advance(60)  # (one sign-in link a minute per address)
+        phone.cookies.clear()
+        link = await sign_in_link(shop, phone, email)
+        assert (await phone.post(link)).status_code == 303  # signing in again works
+        assert (await phone.get("/me")).status_code == 200
+
+
+async def test_a_bearer_token_expires_after_30_days_and_can_be_renewed(shop: Shop) -> None:
+    async with shop.browser() as api:
+        made = await api.post("/api/v1/fans", json={"email": "t@fans.test", "name": "T"})
+        assert made.status_code == 201
+        first = made.json()["token"]
+        shop.clock.advance(timedelta(days=29).total_seconds())
+        renewed = await api.post("/api/v1/me/token", headers=bearer(first))
+        assert renewed.status_code == 200
+        second = renewed.json()["token"]
+        expires: Any = renewed.json()["token_expires_at"]
+        assert expires == (shop.clock.now() + timedelta(days=30)).replace(microsecond=0).isoformat()
+        shop.clock.advance(timedelta(days=1).total_seconds())
+        assert (await api.get("/api/v1/me", headers=bearer(first))).status_code == 401
+        assert (await shop.claim(bearer(first))).status_code == 401
+        assert (await shop.claim(bearer(second))).status_code == 201
+        out = await api.post("/api/v1/me/sign-out-everywhere", headers=bearer(second))
+        assert out.status_code == 204
+        assert (await api.get("/api/v1/me", headers=bearer(second))).status_code == 401
+
+
+async def test_sign_ups_and_link_requests_are_throttled_per_address() -> None:
+    shop = await opened(InMemoryStore(), FakeClock(), signups=3)
+    try:
+        async with shop.browser() as client:
+            for i in range(2):
+                body = {"email": f"f{i}@fans.test", "name": "F"}
+                assert (await client.post("/api/v1/fans", json=body)).status_code == 201
+            assert (await client.post("/signin", data={"email": "f0@fans.test"})).status_code == 200
+            again = await client.post("/api/v1/fans", json={"email": "f9@fans.test", "name": "F"})
+            assert again.status_code == 429
+            assert again.json()["error"]["code"] == "rate_limited"
+            assert int(again.headers["retry-after"]) == 30
+            page = await client.post("/join", data={"email": "f8@fans.test", "name": "F"})
+            assert page.status_code == 429
+            assert "Too many tries from your network" in page.text
+            link = await client.post("/signin", data={"email": "f0@fans.test"})
+            assert link.status_code == 429
+            shop.clock.advance(30)
+            assert (await client.post("/join", data={"email": "f8@fans.test"})).status_code == 422
+    finally:
+        await shop.platform.stop()
+
+
+async def test_sessions_and_spent_links_outlive_a_restart(tmp_path: Path) -> None:
+    clock = FakeClock()
+    database = tmp_path / "soldout.db"
+    shop = await opened(SqliteStore(database), clock)
+    async with shop.browser() as admin, shop.browser() as fan:
+        assert (await admin.post("/admin/signin", data={"token": ADMIN})).status_code == 303
+        email = await join(fan)
+        spent = await sign_in_link(shop, fan, email)
+        assert (await fan.post(spent)).status_code == 303
+        admin_session, fan_session = admin.cookies["soldout_admin"], fan.cookies["soldout_fan"]
+    await shop.platform.stop()
+
+    shop = await opened(SqliteStore(database), clock)
+    try:
+        async with shop.browser() as admin, shop.browser() as fan, shop.browser() as other:
+            admin.cookies.set("soldout_admin", admin_session)
+            assert (await admin.get("/admin/launches")).status_code == 200
+            fan.cookies.set("soldout_fan", fan_session)
+            assert (await fan.get("/me")).status_code == 200
+            refused = await other.post(spent)
+            assert refused.status_code == 400  # a sign-in link works once, across restarts
+            assert "already used" in refused.text
+            assert (await fan.post("/signout")).status_code == 303
+    finally:
+        await shop.platform.stop()
+
+    shop = await opened(SqliteStore(database), clock)
+    try:
+        async with shop.browser() as fan:
+            fan.cookies.set("soldout_fan", fan_session)
+            assert (await fan.get("/me")).status_code == 303  # signed out stays signed out
+    finally:
+        await shop.platform.stop()
