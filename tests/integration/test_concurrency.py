@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 
-from tests.support import ADMIN_TOKEN, ServerProcess, create_launch
+from tests.support import ADMIN_TOKEN, ServerProcess, create_launch, shipping_address
 
 BATCH = 50
 LIMIT = 2
@@ -327,16 +327,6 @@ def test_a_claim_for_more_units_than_are_left_is_refused_whole(
     asyncio.run(the_last_units(shared_server, launch["id"], 5))
 
 
-SHIPPING = {
-    "name": "Ann de Vries",
-    "line1": "Keizersgracht 1",
-    "postal_code": "1015 CD",
-    "city": "Amsterdam",
-    "country": "NL",
-    "phone": "020 123 4567",
-}
-
-
 async def counts_while_a_crowd_buys(server: ServerProcess, launch_id: str, batch: int) -> None:
     """Fans claim and half of those who get a unit pay at once, all together, while a
     watcher reads the public launch over and over. Every public reading is one consistent
@@ -348,7 +338,7 @@ async def counts_while_a_crowd_buys(server: ServerProcess, launch_id: str, batch
         for fan in fans:
             response = await fan.http.put(
                 "/api/v1/me/shipping",
-                json=SHIPPING,
+                json=shipping_address(fan.id),
                 headers={"authorization": f"Bearer {fan.token}"},
             )
             assert response.status_code == 200, response.text

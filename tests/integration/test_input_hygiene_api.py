@@ -26,20 +26,12 @@ from soldout.services import Platform
 from soldout.services.tokens import TokenSigner
 from soldout.store.memory import InMemoryStore
 from soldout.store.sqlite import SqliteStore
-from tests.support import error
+from tests.support import error, shipping_address
 
 ADMIN = {"authorization": "Bearer adm"}
 BASE = "http://shop.test"
 JSON = {"content-type": "application/json"}
 FULL_WIDTH_ANN = "\uff41\uff4e\uff4e\uff20\uff46\uff41\uff4e\uff53\uff0e\uff54\uff45\uff53\uff54"
-SHIPPING = {
-    "name": "Ann de Vries",
-    "line1": "Keizersgracht 1",
-    "postal_code": "1015 CD",
-    "city": "Amsterdam",
-    "country": "NL",
-    "phone": "020 123 4567",
-}
 
 
 @dataclass
@@ -138,7 +130,13 @@ def _writes(shop: Shop, text: str) -> list[tuple[str, str, dict[str, Any], dict[
             "title",
         ),
         ("PATCH", launch, {"title": text}, ADMIN, "title"),
-        ("PUT", "/api/v1/me/shipping", SHIPPING | {"line1": text}, shop.fan_auth, "shipping.line1"),
+        (
+            "PUT",
+            "/api/v1/me/shipping",
+            shipping_address() | {"line1": text},
+            shop.fan_auth,
+            "shipping.line1",
+        ),
         (
             "POST",
             f"/api/v1/products/{shop.product_id}/skus/A/shipments",

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import orjson
 
 from soldout.api.errors import domain_error_response, error_body
-from soldout.api.json_body import check_unique_keys
+from soldout.api.json_body import check_unique_keys, replaying
 from soldout.api.proxies import TrustedProxies
 from soldout.api.views import claim_view
 from soldout.domain.errors import (
@@ -384,13 +384,4 @@ class Front:
         except BodyTooLarge:
             await too_large(send, limit)
             return
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if delivered:
-                return await receive()
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self._app(scope, replay, send)
+        await self._app(scope, replaying(body, receive), send)
