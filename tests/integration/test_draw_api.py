@@ -388,3 +388,36 @@ def test_a_referrer_earns_points_a_level_and_a_priority_code_from_referred_order
             "via_referral": via,
             "viral_figure": round(via / len(live), 4),
         }
+
+
+def test_a_referral_to_oneself_is_refused_with_a_code(server: ServerProcess) -> None:
+    """A second account behind the referrer's own address or phone earns its referrer
+    nothing: it is refused (409 `self_referral` on `referral_code`) and nothing is made;
+    the same person may still join without the code. Someone else at another address is
+    welcome with it."""
+    with server.client() as anyone:
+        home = shipping_address("Ref Errer")
+        referrer = anyone.post(
+            "/api/v1/fans",
+            json={"email": f"{uuid.uuid4().hex[:12]}@fans.test", "name": "Ref", "shipping": home},
+        ).json()
+        for same in (
+            home,  # the same address and phone
+            home | {"line1": home["line1"].upper(), "phone": "+31 20 7000000"},  # as typed
+            shipping_address("Other") | {"phone": home["phone"]},  # the same phone
+        ):
+            body = {
+                "email": f"{uuid.uuid4().hex[:12]}@fans.test",
+                "name": "Me Again",
+                "referral_code": referrer["referral_code"],
+                "shipping": same,
+            }
+            refused = anyone.post("/api/v1/fans", json=body)
+            assert refused.status_code == 409, refused.text
+            assert refused.json()["error"]["code"] == "self_referral"
+            assert refused.json()["error"]["field"] == "referral_code"
+            joined = anyone.post("/api/v1/fans", json={**body, "referral_code": None})
+            assert joined.status_code == 201, joined.text  # nothing was made the first time
+        friend = register_referred(anyone, referrer["referral_code"])
+        assert friend["id"]
+        assert me(anyone, referrer)["referred_fans"] == 1

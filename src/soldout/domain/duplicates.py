@@ -15,7 +15,13 @@ import re
 import unicodedata
 from enum import StrEnum
 
-__all__ = ["DuplicateIndex", "DuplicateRule", "normalise_address", "normalise_phone"]
+__all__ = [
+    "DuplicateIndex",
+    "DuplicateRule",
+    "normalise_address",
+    "normalise_phone",
+    "same_buyer",
+]
 
 MIN_PHONE_DIGITS = 6  # shorter "numbers" (0, 123, n/a) are placeholders, not phones
 
@@ -173,6 +179,14 @@ class DuplicateIndex:
         for key in self._keys_by_fan[fan_id]:
             group.update(self._fans_by_key[key])
         return group
+
+
+def same_buyer(
+    address: str | None, phone: str | None, other_address: str | None, other_phone: str | None
+) -> bool:
+    """Whether two accounts share a delivery address or a phone number, as the duplicate
+    check compares them: one person behind both, as far as soldout can tell."""
+    return not set(_keys(address, phone)).isdisjoint(_keys(other_address, other_phone))
 
 
 def _keys(address: str | None, phone: str | None) -> list[str]:

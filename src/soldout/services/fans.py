@@ -11,6 +11,7 @@ from typing import Any
 from soldout.clock import Clock
 from soldout.domain.addresses import ShippingAddress
 from soldout.domain.claims import Claim, Order, OrderEvent, OrderStatus
+from soldout.domain.duplicates import same_buyer
 from soldout.domain.errors import (
     ClaimExpired,
     Conflict,
@@ -87,6 +88,13 @@ class Fans:
             referrer = await self._store.fans.by_referral_code(referral_code)
             if referrer is None or referrer.rehearsal != rehearsal:  # (rehearsals apart)
                 raise InvalidInput("no fan has this referral code", field="referral_code")
+            if same_buyer(address, phone, referrer.address, referrer.phone):
+                # A second account of the referrer's own: no points for referring oneself.
+                raise Conflict(
+                    "a fan cannot refer themselves: this account has the referrer's address"
+                    " or phone",
+                    field="referral_code",
+                ).with_code("self_referral")
         fan = Fan(
             id=new_id("fan" if rehearsal is None else REHEARSAL_FAN_PREFIX),
             email=email,
