@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     admin_token: str | None = None
     max_body_bytes: int = Field(65536, ge=1024)
     log_level: Literal["critical", "error", "warning", "info", "debug"] = "warning"
+    log_format: Literal["text", "json"] = Field(
+        "text", description="json: one JSON object per log line (docs/operations.md)"
+    )
     low_disk_mb: int = Field(
         256, ge=0, description="free MB on the store's disk under which /healthz says low_disk"
     )

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from soldout.api.access import fan_seen
 from soldout.domain.errors import Forbidden, Unauthorized
 from soldout.services import Platform
 from soldout.services.tokens import admin_fingerprint
@@ -53,7 +54,10 @@ def web_fan(request: Request) -> str | None:
     that carries `X-Soldout-Web: 1` (which a cross-site form or link cannot send)."""
     if request.headers.get(WEB_HEADER) != "1":
         return None
-    return platform_of(request).sessions.fan_of(request.cookies.get(FAN_COOKIE))
+    fan_id = platform_of(request).sessions.fan_of(request.cookies.get(FAN_COOKIE))
+    if fan_id is not None:
+        fan_seen(request.scope.setdefault("state", {}), fan_id)
+    return fan_id
 
 
 async def require_fan(request: Request, credentials: Credentials) -> str:
@@ -62,6 +66,7 @@ async def require_fan(request: Request, credentials: Credentials) -> str:
         fan_id = platform_of(request).tokens.fan_of(credentials.credentials)
         if fan_id is None:
             raise Unauthorized("the token is not valid (expired, or signed out everywhere)")
+        fan_seen(request.scope.setdefault("state", {}), fan_id)
         return fan_id
     fan_id = web_fan(request)
     if fan_id is None:

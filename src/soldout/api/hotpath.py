@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from soldout.api import access
 from soldout.api.errors import domain_error_response, error_body
 from soldout.api.json_body import check_unique_keys, replaying
 from soldout.api.proxies import TrustedProxies
@@ -279,14 +280,37 @@ class Front:
         if scope["type"] == "http":
             scope = self.forwarded(scope)
             launch_id = claim_launch(scope["method"], scope["path"])
-            if launch_id is not None:
+            if access.enabled():
+                await self._logged(launch_id, scope, receive, send)
+            elif launch_id is not None:
                 await self.claim(launch_id, scope, receive, send)
-                return
-            await self._limited(scope, receive, send)
+            else:
+                await self._limited(scope, receive, send)
             return
         await self._app(scope, receive, send)
 
-    async def claim(self, launch_id: str, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _logged(
+        self, launch_id: str | None, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        given = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                given = value.decode("latin-1")
+        line = access.AccessLine(scope["method"], given)
+        send = line.watch(send)
+        try:
+            if launch_id is not None:
+                line.route = access.CLAIM_ROUTE
+                line.fan_id = await self.claim(launch_id, scope, receive, send)
+            else:
+                await self._limited(scope, receive, send)
+        finally:
+            if launch_id is None:
+                line.seen_in(scope)
+            line.write()
+
+    async def claim(self, launch_id: str, scope: Scope, receive: Receive, send: Send) -> str | None:
+        """Answers a claim; returns the fan who made it, where known."""
         headers: dict[str, str] = {}
         length = None
         for name, value in scope["headers"]:
@@ -296,25 +320,28 @@ class Front:
                 headers[name.decode()] = value.decode("latin-1")
         if length is not None and length.isdigit() and int(length) > MAX_CLAIM_BODY:
             await too_large(send, MAX_CLAIM_BODY)
-            return
+            return None
         try:
             body = await read_body(receive, MAX_CLAIM_BODY)
         except ClientGone:
-            return
+            return None
         except BodyTooLarge:
             await too_large(send, MAX_CLAIM_BODY)
-            return
+            return None
         client = scope.get("client")
-        status, answer, retry_after = await self.answer(
+        status, answer, retry_after, fan_id = await self.answer(
             launch_id, headers, body, client[0] if client else None
         )
         await _answer(send, status, answer, retry_after=retry_after)
+        return fan_id
 
     async def answer(
         self, launch_id: str, headers: ClaimHeaders, body: bytes, address: str | None
-    ) -> tuple[int, bytes, int]:
-        """A claim's status, JSON body and Retry-After seconds (0: none), whatever the
-        server interface that carried it."""
+    ) -> tuple[int, bytes, int, str | None]:
+        """A claim's status, JSON body, Retry-After seconds (0: none) and fan (None before
+        the token is checked: for the access log), whatever the server interface that
+        carried it."""
+        fan_id: str | None = None
         try:
             auth = headers.get("authorization")
             if auth is None and headers.get("x-soldout-web") == "1":
@@ -332,7 +359,7 @@ class Front:
             with_code = request.priority_code is not None
             refused = self._engine.refusal(fan_id, launch_id, request.sku, key, with_code)
             if refused is not None:
-                return (*domain_error_response(refused), 0)
+                return (*domain_error_response(refused), 0, fan_id)
             outcome = await self._engine.claim(
                 fan_id,
                 launch_id,
@@ -350,13 +377,14 @@ class Front:
                 ),
             )
         except RateLimited as error:
-            return (*domain_error_response(error), error.retry_after)
+            return (*domain_error_response(error), error.retry_after, fan_id)
         except DomainError as error:
-            return (*domain_error_response(error), 0)
+            return (*domain_error_response(error), 0, fan_id)
         except Exception:
             log.exception("claim failed")
-            return 500, INTERNAL_ERROR, 0
-        return 200 if outcome.replayed else 201, orjson.dumps(claim_view(outcome.claim)), 0
+            return 500, INTERNAL_ERROR, 0, fan_id
+        status = 200 if outcome.replayed else 201
+        return status, orjson.dumps(claim_view(outcome.claim)), 0, fan_id
 
     async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A declared length over the limit is refused at once; a body without one

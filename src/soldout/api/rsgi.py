@@ -36,12 +36,13 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from granian._granian import RSGIHTTPProtocol as HTTPProtocol
 from granian._granian import RSGIProtocolClosed as ProtocolClosed
 from granian.rsgi import Scope
 
+from soldout.api import access
 from soldout.api.errors import error_body
 from soldout.api.hotpath import (
     MAX_CLAIM_BODY,
@@ -133,35 +134,56 @@ class RsgiFront:
 
     async def __rsgi__(self, scope: Scope, protocol: HTTPProtocol) -> None:
         launch_id = claim_launch(scope.method, scope.path)
-        if launch_id is not None:
+        if access.enabled():
+            await self._logged(launch_id, scope, protocol)
+        elif launch_id is not None:
             await self.claim(launch_id, scope, protocol)
         else:
             await self.bridge(scope, protocol)
 
-    async def claim(self, launch_id: str, scope: Scope, protocol: HTTPProtocol) -> None:
+    async def _logged(self, launch_id: str | None, scope: Scope, protocol: HTTPProtocol) -> None:
+        line = access.AccessLine(scope.method, scope.headers.get("x-request-id"))
+        watched = cast(HTTPProtocol, _Watched(protocol, line))
+        try:
+            if launch_id is not None:
+                line.route = access.CLAIM_ROUTE
+                line.fan_id = await self.claim(launch_id, scope, watched)
+            else:
+                await self.bridge(scope, watched, line)
+        finally:
+            line.write()
+
+    async def claim(self, launch_id: str, scope: Scope, protocol: HTTPProtocol) -> str | None:
+        """Answers a claim; returns the fan who made it, where known."""
         headers = scope.headers
         if (
             headers.get("idempotency-key") is None or headers.get("authorization") is None
         ) and bad_header(protocol, headers):
-            return
+            return None
         try:
             body = await read_body(headers, protocol, MAX_CLAIM_BODY)
         except TooLarge:
             too_large(protocol, MAX_CLAIM_BODY)
-            return
+            return None
         except ProtocolClosed:
-            return  # the client left before sending its whole body
+            return None  # the client left before sending its whole body
         address = None
         if self._front.limits_addresses:
             peer = address_of(scope.client)[0]
             address = self._front.proxies.client_of(peer, headers.get("x-forwarded-for"))
-        status, answer, retry_after = await self._front.answer(launch_id, headers, body, address)
+        status, answer, retry_after, fan_id = await self._front.answer(
+            launch_id, headers, body, address
+        )
         out = [_JSON, ("retry-after", str(retry_after))] if retry_after else [_JSON]
         protocol.response_bytes(status, out, answer)
+        return fan_id
 
-    async def bridge(self, scope: Scope, protocol: HTTPProtocol) -> None:
+    async def bridge(
+        self, scope: Scope, protocol: HTTPProtocol, line: access.AccessLine | None = None
+    ) -> None:
         """One request through the ASGI app: its body is read first (up to the size
-        limit), then `receive` waits for the client to go away, as ASGI asks."""
+        limit), then `receive` waits for the client to go away, as ASGI asks. `line`:
+        the access log's, told the route and the fan the app found."""
         headers = scope.headers
         if bad_header(protocol, headers):
             return
@@ -179,7 +201,7 @@ class RsgiFront:
                 return
             except ProtocolClosed:
                 return  # the client left before sending its whole body
-        asgi_scope = {
+        raw_scope: dict[str, Any] = {
             "type": "http",
             "asgi": _ASGI,
             "http_version": scope.http_version,
@@ -212,8 +234,9 @@ class RsgiFront:
                 live_and_closing.cancel()
             return {"type": "http.disconnect"}
 
+        asgi_scope = self._front.forwarded(raw_scope)
         try:
-            await self._front.app(self._front.forwarded(asgi_scope), receive, response.send)
+            await self._front.app(asgi_scope, receive, response.send)
             await response.finish()
         except Exception:
             log.exception("request failed: %s %s", scope.method, scope.path)
@@ -221,6 +244,39 @@ class RsgiFront:
                 protocol.response_bytes(500, [_JSON], _FAILED)
         finally:
             response.close()  # a stream ends when Granian's transport is let go
+            if line is not None:
+                line.seen_in(asgi_scope)
+
+
+class _Watched:
+    """An RSGI protocol that notes the answer's status for the access log and adds
+    `X-Request-Id` to it; the rest is the protocol's own."""
+
+    def __init__(self, protocol: HTTPProtocol, line: access.AccessLine) -> None:
+        self._protocol = protocol
+        self._line = line
+
+    def _headers(self, status: int, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        self._line.status = status
+        return [*headers, ("x-request-id", self._line.request_id)]
+
+    def response_bytes(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self._protocol.response_bytes(status, self._headers(status, headers), body)
+
+    def response_file(self, status: int, headers: list[tuple[str, str]], path: str) -> None:
+        self._protocol.response_file(status, self._headers(status, headers), path)
+
+    def response_stream(self, status: int, headers: list[tuple[str, str]]) -> Any:
+        return self._protocol.response_stream(status, self._headers(status, headers))
+
+    def __call__(self) -> Any:
+        return self._protocol()
+
+    def __aiter__(self) -> Any:
+        return self._protocol.__aiter__()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._protocol, name)
 
 
 class _Response:

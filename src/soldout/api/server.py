@@ -28,6 +28,7 @@ from soldout.api.proxies import TrustedProxies
 from soldout.api.rsgi import Lifespan, LifespanFailed, RsgiFront
 from soldout.datadir import DiskWatch, Unusable, explain, prepare_data_dir
 from soldout.engine.pending_payments import CheckSchedule
+from soldout.logs import LogFormat, configure
 from soldout.mail import MailSettings
 from soldout.payments.configured import configured_provider
 from soldout.services import Platform
@@ -53,14 +54,17 @@ def serve_asgi(
     *,
     native: bool = False,
     spool: Path | None = None,
+    log_format: LogFormat = "text",
 ) -> None:
     """Serve `app` until SIGINT or SIGTERM. The benchmark's baseline uses this same call.
 
     `native`: `app` is soldout's `Front`, which Granian then serves over its native
     interface (RSGI, see `soldout.api.rsgi`), keeping streamed answers in `spool` until
-    they are sent; uvicorn serves it over ASGI either way."""
+    they are sent; uvicorn serves it over ASGI either way. `log_format` json: the servers'
+    own lines go through the root logger (`soldout.logs`) instead of their own handlers."""
     if server == "uvicorn":
         import uvicorn
+        from uvicorn.config import LOGGING_CONFIG
 
         uvicorn.run(
             app,
@@ -70,6 +74,7 @@ def serve_asgi(
             http="httptools",
             access_log=False,
             log_level=log_level,
+            log_config=None if log_format == "json" else LOGGING_CONFIG,
             lifespan="on",
             backlog=2048,
             timeout_graceful_shutdown=5,
@@ -78,11 +83,17 @@ def serve_asgi(
             proxy_headers=False,
         )
         return
-    uvloop.run(_granian(app, host, port, log_level, native, spool))
+    uvloop.run(_granian(app, host, port, log_level, native, spool, log_format))
 
 
 async def _granian(
-    app: ASGIApp, host: str, port: int, log_level: str, native: bool, spool: Path | None
+    app: ASGIApp,
+    host: str,
+    port: int,
+    log_level: str,
+    native: bool,
+    spool: Path | None,
+    log_format: LogFormat = "text",
 ) -> None:
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -103,14 +114,20 @@ async def _granian(
         target = RsgiFront(app, lifespan.state, spool)
     try:
         if not stop.is_set():
-            await _serve_until(stop, target, host, port, log_level, native)
+            await _serve_until(stop, target, host, port, log_level, native, log_format)
     finally:
         if lifespan is not None:
             await lifespan.shutdown()
 
 
 async def _serve_until(
-    stop: asyncio.Event, target: Any, host: str, port: int, log_level: str, native: bool
+    stop: asyncio.Event,
+    target: Any,
+    host: str,
+    port: int,
+    log_level: str,
+    native: bool,
+    log_format: LogFormat = "text",
 ) -> None:
     from granian.constants import HTTPModes, Interfaces
     from granian.log import LogLevels
@@ -123,6 +140,8 @@ async def _serve_until(
         interface=Interfaces.RSGI if native else Interfaces.ASGI,
         http=HTTPModes.http1,
         log_level=LogLevels(log_level),
+        # json: Granian's lines go to the root logger's handler, one JSON object each
+        log_dictconfig=_GRANIAN_TO_ROOT if log_format == "json" else None,
         log_access=False,
         backlog=2048,
         websockets=False,
@@ -145,6 +164,9 @@ async def _serve_until(
         await asyncio.wait({serving}, timeout=0.5)
     stopping.cancel()
     await serving
+
+
+_GRANIAN_TO_ROOT: dict[str, Any] = {"loggers": {"_granian": {"handlers": [], "propagate": True}}}
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -219,6 +241,7 @@ def make_platform(settings: Settings) -> tuple[Platform, str, bool]:
 
 
 def run(settings: Settings, on_start: Callable[[Platform], Awaitable[None]] | None = None) -> None:
+    configure(settings.log_level, settings.log_format)
     _check_port_free(settings.host, settings.port)
     try:
         proxies = TrustedProxies.parse(settings.trusted_proxies)
@@ -269,4 +292,5 @@ def run(settings: Settings, on_start: Callable[[Platform], Awaitable[None]] | No
         settings.log_level,
         native=True,
         spool=settings.data / "spool",
+        log_format=settings.log_format,
     )
