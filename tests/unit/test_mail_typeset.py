@@ -4,11 +4,16 @@ what the workers laid out."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
+import subprocess
+import sys
+import time
 from email.headerregistry import Address
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 
@@ -163,3 +168,55 @@ async def test_the_outbox_sends_what_worker_processes_laid_out(platform: Platfor
 def test_a_process_typesetter_needs_a_process(processes: int) -> None:
     with pytest.raises(ValueError, match="at least one process"):
         ProcessTypesetter(processes)
+
+
+KILLED_SERVER = """
+import asyncio, os, signal, sys
+from tests.unit.test_mail_typeset import one_page_in_a_worker
+print(asyncio.run(one_page_in_a_worker()), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)  # a crash: the pool is never shut down
+"""
+
+
+async def one_page_in_a_worker() -> int:
+    """(In a child process.) A worker lays out a page; its pid."""
+    workers = ProcessTypesetter(1)
+    clock = FakeClock(WINTER)
+    from soldout.services.tokens import TokenSigner
+    from soldout.store.memory import InMemoryStore
+
+    platform = Platform(InMemoryStore(), TokenSigner(b"k" * 32, "adm"), clock)
+    await platform.start(sweep=False)
+    drafts = await drafts_of(await make_scene(platform, clock))
+    assert all(isinstance(e, Envelope) for e in await workers.typeset(drafts[:2]))
+    (pid,) = worker_pids(workers)
+    return pid
+
+
+def test_a_worker_ends_itself_when_its_server_is_killed() -> None:
+    """A server SIGKILLed with its e-mail worker running leaves no process behind."""
+    server = subprocess.run(
+        [sys.executable, "-c", KILLED_SERVER],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).resolve().parents[2],
+        check=False,
+    )
+    assert server.returncode == -signal.SIGKILL, server.stderr
+    worker = int(server.stdout.split()[-1])
+    deadline = time.monotonic() + 10
+    while alive(worker) and time.monotonic() < deadline:  # polled: nothing to wait on
+        time.sleep(0.05)
+    assert not alive(worker), f"worker {worker} outlived its server"
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(FileNotFoundError):  # a zombie is gone for good
+        if Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z"):
+            return False
+    return True
