@@ -18,7 +18,7 @@ import pytest
 
 from soldout.clock import FakeClock
 from soldout.domain import errors
-from soldout.domain.claims import ClaimState
+from soldout.domain.claims import Claim, ClaimState
 from soldout.domain.payments import PaymentRecord, PaymentState
 from soldout.engine.pending_payments import CheckSchedule, PendingPaymentCheck
 from soldout.payments import Transaction
@@ -72,6 +72,16 @@ def checks(sale: Sale) -> PendingPaymentCheck:
     return sale.platform.payment_checks
 
 
+async def lost_webhook(sale: Sale, card: str, window: int = WINDOW) -> Claim:
+    """fan_1's claim of the one unit, paid with `card`, whose outcome the provider
+    decided and whose webhook never arrives."""
+    await sale.open(batch={"A": 1}, payment_window_seconds=window)
+    claim = await sale.claim("fan_1")
+    await sale.pay("fan_1", claim, card)
+    await sale.inbox.next()  # lost
+    return claim
+
+
 # -- a lost webhook ----------------------------------------------------------------------
 
 
@@ -103,10 +113,7 @@ async def test_a_payment_whose_webhook_was_lost_becomes_the_order_at_the_next_ch
 
 async def test_a_lost_decline_is_settled_and_the_fan_pays_again(clock: FakeClock) -> None:
     async with checked_sale(clock) as sale:
-        await sale.open(batch={"A": 1}, payment_window_seconds=WINDOW)
-        claim = await sale.claim("fan_1")
-        await sale.pay("fan_1", claim, "tok_delayed_decline")
-        await sale.inbox.next()  # lost
+        claim = await lost_webhook(sale, "tok_delayed_decline")
         payment = sale.payment(claim)
         clock.advance(AFTER)
 
@@ -123,10 +130,7 @@ async def test_money_for_a_claim_that_expired_before_the_check_goes_back(
     clock: FakeClock,
 ) -> None:
     async with checked_sale(clock) as sale:
-        await sale.open(batch={"A": 1}, payment_window_seconds=AFTER)
-        claim = await sale.claim("fan_1")
-        await sale.pay("fan_1", claim, "tok_delayed")
-        await sale.inbox.next()  # lost
+        claim = await lost_webhook(sale, "tok_delayed", AFTER)
         payment = sale.payment(claim)
         clock.advance(AFTER + 1)
         await sale.engine.expire_due()
@@ -261,10 +265,7 @@ async def test_paying_again_after_a_lost_decline_asks_the_provider_and_pays(
 ) -> None:
     """Before the check comes round: the new attempt asks about the open one itself."""
     async with checked_sale(clock) as sale:
-        await sale.open(batch={"A": 1}, payment_window_seconds=WINDOW)
-        claim = await sale.claim("fan_1")
-        await sale.pay("fan_1", claim, "tok_delayed_decline")
-        await sale.inbox.next()  # lost
+        claim = await lost_webhook(sale, "tok_delayed_decline")
 
         paid = await sale.pay("fan_1", claim, "tok_ok", "p2")
 
@@ -278,10 +279,7 @@ async def test_paying_again_after_a_lost_authorization_finds_the_order(
     clock: FakeClock,
 ) -> None:
     async with checked_sale(clock) as sale:
-        await sale.open(batch={"A": 1}, payment_window_seconds=WINDOW)
-        claim = await sale.claim("fan_1")
-        await sale.pay("fan_1", claim, "tok_delayed")
-        await sale.inbox.next()  # lost
+        claim = await lost_webhook(sale, "tok_delayed")
 
         with pytest.raises(errors.AlreadyPaid):
             await sale.pay("fan_1", claim, "tok_ok", "p2")
