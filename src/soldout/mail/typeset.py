@@ -208,8 +208,8 @@ class LocalTypesetter:
 
 class ProcessTypesetter:
     """In `processes` worker processes (spawned: the server's threads are not copied),
-    started with the first page. A page goes to one worker whole, in slices of `SLICE`
-    so that several workers share a large one."""
+    started with the first page. A page goes to the workers in slices of `SLICE`, so
+    that several share a large one."""
 
     SLICE = 50
 
