@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from soldout.api.hotpath import parse_claim
+from soldout.api.claim_request import parse_claim
 from soldout.api.json_body import is_json, repeated_key
 from soldout.domain.addresses import ShippingAddress
 from soldout.domain.errors import InvalidInput

@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-__all__ = ["CLAIM_ROUTE", "AccessLine", "enabled", "request_id"]
+__all__ = ["CLAIM_ROUTE", "AccessLine", "WatchedProtocol", "enabled", "request_id"]
 
 log = logging.getLogger("soldout.access")
 CLAIM_ROUTE = "/api/v1/launches/{launch_id}/claims"
@@ -96,3 +96,34 @@ class AccessLine:
                 "fan_id": self.fan_id,
             },
         )
+
+
+class WatchedProtocol:
+    """An RSGI protocol (Granian's) that notes the answer's status for the line and adds
+    `X-Request-Id` to it; the rest is the protocol's own."""
+
+    def __init__(self, protocol: Any, line: AccessLine) -> None:
+        self._protocol = protocol
+        self._line = line
+
+    def _headers(self, status: int, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        self._line.status = status
+        return [*headers, ("x-request-id", self._line.request_id)]
+
+    def response_bytes(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self._protocol.response_bytes(status, self._headers(status, headers), body)
+
+    def response_file(self, status: int, headers: list[tuple[str, str]], path: str) -> None:
+        self._protocol.response_file(status, self._headers(status, headers), path)
+
+    def response_stream(self, status: int, headers: list[tuple[str, str]]) -> Any:
+        return self._protocol.response_stream(status, self._headers(status, headers))
+
+    def __call__(self) -> Any:
+        return self._protocol()
+
+    def __aiter__(self) -> Any:
+        return self._protocol.__aiter__()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._protocol, name)

@@ -33,8 +33,8 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field
 
+from soldout.api.claim_request import MAX_CLAIM_BODY, MAX_KEY_LENGTH
 from soldout.api.deps import admin_actor, require_admin, require_fan
-from soldout.api.hotpath import MAX_CLAIM_BODY, MAX_KEY_LENGTH
 from soldout.api.schemas import ClaimIn
 from soldout.engine.draws import RESERVED_KEY_PREFIX
 

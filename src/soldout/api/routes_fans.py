@@ -6,8 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
+from soldout.api.claim_request import idempotency_key, parse_claim, passage_of
 from soldout.api.deps import Credentials, FanAuth, client_address, platform_dep
-from soldout.api.hotpath import idempotency_key, parse_claim, passage_of
 from soldout.api.openapi import (
     CLAIM_ANSWERS,
     CLAIM_REQUEST,

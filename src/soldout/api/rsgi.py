@@ -43,15 +43,9 @@ from granian._granian import RSGIProtocolClosed as ProtocolClosed
 from granian.rsgi import Scope
 
 from soldout.api import access
+from soldout.api.claim_request import MAX_CLAIM_BODY, claim_launch
 from soldout.api.errors import error_body
-from soldout.api.hotpath import (
-    MAX_CLAIM_BODY,
-    ASGIApp,
-    Front,
-    Message,
-    carries_credentials,
-    claim_launch,
-)
+from soldout.api.hotpath import ASGIApp, Front, Message, carries_credentials
 from soldout.datadir import make_private_dir
 
 __all__ = ["Lifespan", "LifespanFailed", "RsgiFront"]
@@ -143,7 +137,7 @@ class RsgiFront:
 
     async def _logged(self, launch_id: str | None, scope: Scope, protocol: HTTPProtocol) -> None:
         line = access.AccessLine(scope.method, scope.headers.get("x-request-id"))
-        watched = cast(HTTPProtocol, _Watched(protocol, line))
+        watched = cast(HTTPProtocol, access.WatchedProtocol(protocol, line))
         try:
             if launch_id is not None:
                 line.route = access.CLAIM_ROUTE
@@ -246,37 +240,6 @@ class RsgiFront:
             response.close()  # a stream ends when Granian's transport is let go
             if line is not None:
                 line.seen_in(asgi_scope)
-
-
-class _Watched:
-    """An RSGI protocol that notes the answer's status for the access log and adds
-    `X-Request-Id` to it; the rest is the protocol's own."""
-
-    def __init__(self, protocol: HTTPProtocol, line: access.AccessLine) -> None:
-        self._protocol = protocol
-        self._line = line
-
-    def _headers(self, status: int, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        self._line.status = status
-        return [*headers, ("x-request-id", self._line.request_id)]
-
-    def response_bytes(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
-        self._protocol.response_bytes(status, self._headers(status, headers), body)
-
-    def response_file(self, status: int, headers: list[tuple[str, str]], path: str) -> None:
-        self._protocol.response_file(status, self._headers(status, headers), path)
-
-    def response_stream(self, status: int, headers: list[tuple[str, str]]) -> Any:
-        return self._protocol.response_stream(status, self._headers(status, headers))
-
-    def __call__(self) -> Any:
-        return self._protocol()
-
-    def __aiter__(self) -> Any:
-        return self._protocol.__aiter__()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._protocol, name)
 
 
 class _Response:

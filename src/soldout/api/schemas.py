@@ -209,7 +209,7 @@ class FanIn(_In):
 class ClaimIn(_In):
     """What to buy: a SKU by its code, how many, and a priority code if the fan has one."""
 
-    # (the hot path reads the body itself, `hotpath.parse_claim`: this is its schema)
+    # (the hot path reads the body itself, `claim_request.parse_claim`: this is its schema)
     sku: str = Field(min_length=1, description="the SKU's code")
     quantity: StrictInt = Field(1, ge=1)
     priority_code: str | None = Field(None, min_length=1, max_length=64)
