@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(
         "text", description="json: one JSON object per log line (docs/operations.md)"
     )
+    metrics_token: SecretStr | None = Field(
+        None, min_length=32, description="bearer token that opens /metrics (and nothing else)"
+    )
     low_disk_mb: int = Field(
         256, ge=0, description="free MB on the store's disk under which /healthz says low_disk"
     )

@@ -20,6 +20,7 @@ from soldout.api import (
     routes_fulfilment,
     routes_me,
     routes_media,
+    routes_metrics,
     routes_rehearsals,
 )
 from soldout.api.errors import domain_error_response, install_handlers
@@ -27,6 +28,7 @@ from soldout.api.hotpath import Front
 from soldout.api.json_body import RefuseRepeatedKeys
 from soldout.api.proxies import TrustedProxies
 from soldout.datadir import DiskWatch
+from soldout.metrics import HttpMeter
 from soldout.services import Platform
 from soldout.web import admin_pages, mount_static, storefront
 
@@ -42,10 +44,12 @@ def build_app(
     on_start: OnStart | None = None,
     disk: DiskWatch | None = None,
     proxies: TrustedProxies | None = None,
+    metrics_token: str | None = None,
 ) -> Front:
     """The whole HTTP surface. Starting it (ASGI lifespan) starts the platform. `disk`:
     the store's disk, which `/healthz` reports on. `proxies`: whose `X-Forwarded-For`
-    and `X-Forwarded-Proto` are believed (none by default)."""
+    and `X-Forwarded-Proto` are believed (none by default). `metrics_token`: a bearer
+    token that opens `/metrics` and nothing else (the admin token opens it too)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,6 +71,7 @@ def build_app(
         lifespan=lifespan,
     )
     api.state.platform = platform
+    api.state.metrics_token = metrics_token
     install_handlers(api)
     api.add_middleware(RefuseRepeatedKeys, answer=domain_error_response)
     api.include_router(routes_fans.router)
@@ -76,6 +81,7 @@ def build_app(
     api.include_router(routes_media.router)
     api.include_router(routes_me.router)
     api.include_router(routes_rehearsals.router)
+    api.include_router(routes_metrics.router)
     api.include_router(storefront.router)
     api.include_router(admin_pages.router)
     mount_static(api)
@@ -109,13 +115,14 @@ def build_app(
         return body
 
     return Front(
-        api,
+        HttpMeter(api, platform.metrics),
         platform.engine,
         platform.tokens,
         platform.gate,
         max_body,
         fan_session=platform.sessions.fan_of,
         proxies=proxies,
+        claims=platform.metrics.claims,
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -37,6 +38,7 @@ from soldout.domain.errors import (
     Unauthorized,
 )
 from soldout.engine import SaleEngine
+from soldout.metrics import ClaimMeter
 from soldout.services.gate import Gate
 from soldout.services.media import MAX_UPLOAD_BYTES
 from soldout.services.tokens import TokenSigner
@@ -117,6 +119,7 @@ class Front:
         *,
         fan_session: Callable[[str], str | None] = lambda session: None,
         proxies: TrustedProxies | None = None,
+        claims: ClaimMeter | None = None,
     ) -> None:
         self._app = app
         self._engine = engine
@@ -125,6 +128,8 @@ class Front:
         self._max_body = max_body
         self._fan_session = fan_session  # a storefront cookie's session -> its fan
         self.proxies = proxies or TrustedProxies()
+        self._claims = claims or ClaimMeter()  # claims by answer, for /metrics
+        self._counts = self._claims.codes
 
     @property
     def app(self) -> ASGIApp:
@@ -216,7 +221,9 @@ class Front:
     ) -> tuple[int, bytes, int, str | None]:
         """A claim's status, JSON body, Retry-After seconds (0: none) and fan (None before
         the token is checked: for the access log), whatever the server interface that
-        carried it."""
+        carried it. Each answer is counted by its code, and a claim that reaches the
+        engine's decision is timed (`ClaimMeter`)."""
+        started = 0  # not timed: answered before the decision (from memory)
         fan_id: str | None = None
         try:
             auth = headers.get("authorization")
@@ -235,7 +242,11 @@ class Front:
             with_code = request.priority_code is not None
             refused = self._engine.refusal(fan_id, launch_id, request.sku, key, with_code)
             if refused is not None:
+                # (most of a stampede's answers: counted inline, a call costs as much)
+                counts, code = self._counts, refused.code
+                counts[code] = counts.get(code, 0) + 1
                 return (*domain_error_response(refused), 0, fan_id)
+            started = time.perf_counter_ns()
             outcome = await self._engine.claim(
                 fan_id,
                 launch_id,
@@ -253,12 +264,16 @@ class Front:
                 ),
             )
         except RateLimited as error:
+            self._claims.seen(error.code, started)
             return (*domain_error_response(error), error.retry_after, fan_id)
         except DomainError as error:
+            self._claims.seen(error.code, started)
             return (*domain_error_response(error), 0, fan_id)
         except Exception:
             log.exception("claim failed")
+            self._claims.seen("internal_error", started)
             return 500, INTERNAL_ERROR, 0, fan_id
+        self._claims.seen("replayed" if outcome.replayed else "created", started)
         status = 200 if outcome.replayed else 201
         return status, orjson.dumps(claim_view(outcome.claim)), 0, fan_id
 

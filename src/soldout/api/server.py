@@ -281,8 +281,14 @@ def run(settings: Settings, on_start: Callable[[Platform], Awaitable[None]] | No
     # private too, as the files made on purpose are (soldout.datadir).
     os.umask(0o077)
     disk = DiskWatch((settings.data, settings.database), settings.low_disk_mb << 20)
+    metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     app: Any = build_app(
-        platform, max_body=settings.max_body_bytes, on_start=started, disk=disk, proxies=proxies
+        platform,
+        max_body=settings.max_body_bytes,
+        on_start=started,
+        disk=disk,
+        proxies=proxies,
+        metrics_token=metrics_token,
     )
     serve_asgi(
         app,

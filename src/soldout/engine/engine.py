@@ -580,6 +580,10 @@ class SaleEngine:
         if book is not None and book.expire_code(book.codes[code_id], now):
             self.unit_returned(book, book.codes[code_id].sku)
 
+    def next_expiry(self) -> datetime | None:
+        """The earliest deadline the sweeper has still to act on (for its lag, /metrics)."""
+        return self._expiries.next()
+
     async def run_sweeper(self, max_sleep: float = 1.0) -> None:
         """Release unpaid claims as their windows pass. Runs until cancelled."""
         await self._expiries.run(self.expire_due, max_sleep)

@@ -103,6 +103,8 @@ class Outbox:
         self._pass = asyncio.Lock()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        # every pass's outcomes since the start, for /metrics
+        self.totals = dict.fromkeys(("sent", "deferred", "failed", "dropped"), 0)
         notifications.on_email(self.wake)
 
     @property
@@ -201,6 +203,8 @@ class Outbox:
                 await self._close_all()
         if tally.sent or tally.failed or tally.deferred:
             log.info("e-mail: %s", tally)
+        for outcome in ("sent", "deferred", "failed", "dropped"):
+            self.totals[outcome] += getattr(tally, outcome)
         return tally
 
     async def _prepare(

@@ -197,6 +197,11 @@ class Gate:
         room = self._rooms.get(book.launch.id)
         return room.size(self._clock.now()) if room is not None else None
 
+    def room_sizes(self) -> dict[str, RoomSize]:
+        """Every launch's room that has been opened (launch id -> its size now)."""
+        now = self._clock.now()
+        return {launch_id: room.size(now) for launch_id, room in self._rooms.items()}
+
     # -- duplicate buyers ------------------------------------------------------------
     def registered(self, fan: Fan) -> None:
         if fan.address or fan.phone:

@@ -17,13 +17,16 @@ from soldout.domain.referrals import ReferralPolicy
 from soldout.engine import SaleEngine
 from soldout.engine.pending_payments import CheckSchedule, PendingPaymentCheck
 from soldout.mail import MailSettings
+from soldout.metrics import Metrics
 from soldout.payments import PaymentProvider, TestPayments
 from soldout.payments.configured import ProviderSetup
+from soldout.payments.metered import MeteredProvider
 from soldout.services.admissions import AdmissionNotices
 from soldout.services.catalog import Catalog
 from soldout.services.fans import Fans
 from soldout.services.fulfilment import FulfilmentDesk
 from soldout.services.gate import Gate, GateSettings
+from soldout.services.metered import watch
 from soldout.services.passwords import Passwords
 from soldout.services.referrals import Referrals
 from soldout.services.rehearsals import Rehearsals
@@ -56,16 +59,19 @@ class Platform:
         payment_checks: CheckSchedule | None = None,
         throttle: ThrottleSettings | None = None,
         passwords: Passwords | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
+        self.metrics = metrics or Metrics()  # what /metrics serves (soldout.metrics)
         # Where fans reach the shop: links in e-mails and share previews start with it.
         # `soldout serve` always gives one; None only for platforms made in tests.
         self.public_url = public_url.rstrip("/") if public_url else None
         self.tokens = tokens
         self.clock = clock or SystemClock()
         tokens.use_clock(self.clock)  # a fan's token expires by the platform's time
-        self.payments = payments or TestPayments(
-            secret=b"in-memory test provider", clock=self.clock
+        self.payments = MeteredProvider(
+            payments or TestPayments(secret=b"in-memory test provider", clock=self.clock),
+            self.metrics.payment,
         )
         self.payment_setup = payment_setup or ProviderSetup(self.payments.name, (), None)
         self.engine = SaleEngine(store, self.clock, self.payments, payment_timeout=payment_timeout)
@@ -125,6 +131,7 @@ class Platform:
             if mail
             else None
         )
+        watch(self.metrics, store, self.engine, self.gate, self.outbox, self.clock)
         self._mailing: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._checking: asyncio.Task[None] | None = None

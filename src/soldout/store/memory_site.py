@@ -118,6 +118,9 @@ class MemoryNotifications:
             counts["none"] = silent
         return counts
 
+    async def email_backlog(self) -> int:
+        return len(self._pending())
+
     async def next_email_at(self) -> datetime | None:
         due = [o.next_at for o in self._pending() if o.next_at is not None]
         return min(due) if due else None

@@ -232,6 +232,9 @@ class NotificationRepository(Protocol):
     async def next_email_at(self) -> datetime | None:
         """When the earliest pending e-mail is due, or None if none is pending."""
 
+    async def email_backlog(self) -> int:
+        """How many e-mails are pending (cheap: what the outbox's index holds)."""
+
     def on_email(self, wake: Callable[[], None]) -> None:
         """Call `wake` each time a write that put e-mails in the outbox is durable (the
         mail dispatcher's doorbell: it must be cheap and must not raise)."""

@@ -287,6 +287,12 @@ class SqliteNotifications(_Repo):
             )
         }
 
+    async def email_backlog(self) -> int:
+        row = self._read.execute(
+            "SELECT count(*) FROM notifications WHERE email_state = 'pending'"
+        ).fetchone()
+        return int(row[0])
+
     async def next_email_at(self) -> datetime | None:
         row = self._read.execute(
             "SELECT n.email_next_at FROM notifications n JOIN fans f ON f.id = n.fan_id"
