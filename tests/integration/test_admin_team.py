@@ -1,8 +1,9 @@
 """The maker's team over HTTP, in-process (httpx over ASGI, a fake clock): the first owner
 made from the bootstrap token, password sign-in, invites, roles enforced on every page
 and form, the audit log naming the person, server-side admin sessions (ended by signing
-out, a role change, a removal, or 12 hours), `Secure` cookies over https or behind a
-trusted proxy, throttled failed sign-ins, and a short admin token refused at start."""
+out, a role change, a removal, a password change elsewhere, or 12 hours), changing one's
+own password, `Secure` cookies over https or behind a trusted proxy, throttled failed
+sign-ins, and a short admin token refused at start."""
 
 from __future__ import annotations
 
@@ -32,6 +33,7 @@ ADMIN = "adm_in_process_token_of_32_characters_at_least"
 ORIGIN = "http://soldout.test"
 PROXY = ("10.0.0.1", 4321)  # the peer every request comes from: a trusted proxy
 PASSWORD = "correct horse battery staple"
+NEW_PASSWORD = "a brand new battery staple"
 BEARER = {"authorization": f"Bearer {ADMIN}"}
 
 
@@ -338,6 +340,165 @@ async def test_failed_sign_ins_are_throttled_per_address_and_per_account(shop: S
             "/admin/signin", data={"email": "ada@example.com", "password": PASSWORD}
         )
         assert back.status_code == 303
+
+
+async def sign_in(browser: httpx.AsyncClient, password: str) -> httpx.Response:
+    return await browser.post(
+        "/admin/signin", data={"email": "ada@example.com", "password": password}
+    )
+
+
+async def change_password(
+    browser: httpx.AsyncClient, current: str, new: str, repeated: str | None = None
+) -> httpx.Response:
+    return await browser.post(
+        "/admin/password",
+        data={
+            "csrf": await csrf(browser, "/admin/password"),
+            "current_password": current,
+            "new_password": new,
+            "repeat_password": new if repeated is None else repeated,
+        },
+    )
+
+
+async def test_an_admin_changes_their_own_password_and_their_other_sessions_end(
+    shop: Shop,
+) -> None:
+    async with shop.browser() as ada, shop.browser("203.0.113.9") as laptop:
+        await make_owner(ada)
+        assert (await sign_in(laptop, PASSWORD)).status_code == 303
+        team = await ada.get("/admin/team")
+        assert '<a href="/admin/password">Change your password</a>' in team.text
+        page = await ada.get("/admin/password")
+        assert 'autocomplete="current-password"' in page.text
+        before = ada.cookies["soldout_admin"]
+
+        changed = await change_password(ada, PASSWORD, NEW_PASSWORD)
+        assert changed.status_code == 303, changed.text
+        assert changed.headers["location"] == "/admin/password?done=password"
+        assert ada.cookies["soldout_admin"] != before  # this browser goes on, in a new session
+        done = await ada.get(changed.headers["location"])
+        assert "Your password is changed." in done.text
+        assert (await ada.get("/admin/launches")).status_code == 200  # still signed in
+        gone = await laptop.get("/admin/launches")  # the other session was signed out
+        assert gone.status_code == 303
+        assert gone.headers["location"].startswith("/admin/signin")
+    async with shop.browser() as replay:  # the id this browser held before is ended too
+        replay.cookies.set("soldout_admin", before)
+        assert (await replay.get("/admin/launches")).status_code == 303
+
+    async with shop.browser("203.0.113.10") as later:
+        assert (await sign_in(later, PASSWORD)).status_code == 401
+        assert (await sign_in(later, NEW_PASSWORD)).status_code == 303
+        log = await later.get("/admin/audit")
+        assert "team.password_changed" in log.text
+        assert PASSWORD not in log.text
+        assert NEW_PASSWORD not in log.text
+    (entry, *_) = await shop.platform.store.audit.recent(5)
+    assert (entry.action, entry.actor) == (
+        "team.password_changed",
+        "Ada Lovelace <ada@example.com>",
+    )
+    assert entry.detail == {"email": "ada@example.com", "other_sessions_ended": "1"}
+    assert PASSWORD not in repr(entry)
+    assert NEW_PASSWORD not in repr(entry)
+
+
+async def test_a_password_change_is_refused_with_the_field_named(shop: Shop) -> None:
+    async with shop.browser() as ada:
+        await make_owner(ada)
+        refusals = [
+            ("a wrong password", NEW_PASSWORD, None, "current_password", "not right"),
+            (PASSWORD, "too short", None, "new_password", "at least 12 characters"),
+            (PASSWORD, NEW_PASSWORD, NEW_PASSWORD + "!", "repeat_password", "differs"),
+            (PASSWORD, PASSWORD, None, "new_password", "must differ from the current one"),
+        ]
+        for current, new, repeated, field, words in refusals:
+            refused = await change_password(ada, current, new, repeated)
+            assert refused.status_code == 400, (field, refused.text)
+            assert words in refused.text
+            assert f'<span class="field">({field})</span>' in refused.text
+            assert f'name="{field}" type="password" required' in refused.text
+            (invalid,) = re.findall(r'<input [^>]*aria-invalid="true"[^>]*>', refused.text)
+            assert f'name="{field}"' in invalid
+            for typed in {current, new, repeated} - {None}:
+                assert f'value="{typed}"' not in refused.text  # a password is never echoed
+        assert (await ada.get("/admin/launches")).status_code == 200  # still signed in
+    async with shop.browser("203.0.113.10") as later:
+        assert (await sign_in(later, PASSWORD)).status_code == 303  # nothing changed
+    assert "team.password_changed" not in [
+        e.action for e in await shop.platform.store.audit.recent(9)
+    ]
+
+
+async def test_wrong_current_passwords_are_throttled_like_sign_ins(shop: Shop) -> None:
+    async with shop.browser() as ada:
+        await make_owner(ada)
+        for _ in range(5):  # the account's allowance of failed sign-ins
+            wrong = await change_password(ada, "a wrong password", NEW_PASSWORD)
+            assert wrong.status_code == 400
+        limited = await change_password(ada, PASSWORD, NEW_PASSWORD)  # even the right one
+        assert limited.status_code == 429
+        assert int(limited.headers["retry-after"]) == 60
+        assert "too many wrong passwords" in limited.text
+        async with shop.browser("203.0.113.11") as elsewhere:  # signing in waits too
+            assert (await sign_in(elsewhere, PASSWORD)).status_code == 429
+        shop.clock.advance(60)
+        assert (await change_password(ada, PASSWORD, NEW_PASSWORD)).status_code == 303
+
+
+async def test_the_admin_token_has_no_password_to_change(shop: Shop) -> None:
+    async with shop.browser() as browser:
+        await with_token(browser)
+        team = await browser.get("/admin/team")
+        assert "Change your password" not in team.text
+        page = await browser.get("/admin/password")
+        assert page.status_code == 200
+        assert 'id="no-password"' in page.text
+        assert "there is no password to change" in page.text
+        assert 'name="current_password"' not in page.text
+        posted = await browser.post(
+            "/admin/password",
+            data={
+                "csrf": await csrf(browser),
+                "current_password": ADMIN,
+                "new_password": NEW_PASSWORD,
+                "repeat_password": NEW_PASSWORD,
+            },
+        )
+        assert posted.status_code == 400
+        assert "the admin token, which has no password to change" in posted.text
+        assert 'id="no-password"' in posted.text
+
+
+async def test_a_password_change_needs_the_form_token_and_our_origin(shop: Shop) -> None:
+    async with shop.browser() as ada:
+        await make_owner(ada)
+        fields = {
+            "current_password": PASSWORD,
+            "new_password": NEW_PASSWORD,
+            "repeat_password": NEW_PASSWORD,
+        }
+        missing = await ada.post("/admin/password", data=fields)
+        assert missing.status_code == 403
+        assert "did not come from this admin" in missing.text
+        wrong = await ada.post("/admin/password", data={**fields, "csrf": "0" * 64})
+        assert wrong.status_code == 403
+        token = await csrf(ada, "/admin/password")
+        other_site = await ada.post(
+            "/admin/password",
+            data={**fields, "csrf": token},
+            headers={"origin": "https://evil.example"},
+        )
+        assert other_site.status_code == 403
+        assert (await ada.get("/admin/launches")).status_code == 200
+    async with shop.browser("203.0.113.10") as later:
+        assert (await sign_in(later, PASSWORD)).status_code == 303  # unchanged
+    async with shop.browser("203.0.113.12") as stranger:  # not signed in: to the sign-in page
+        answer = await stranger.post("/admin/password", data=fields)
+        assert answer.status_code == 303
+        assert answer.headers["location"] == "/admin/signin?next=%2Fadmin%2Fpassword"
 
 
 def test_an_admin_token_under_32_characters_is_refused_at_start(tmp_path: Path) -> None:

@@ -4,7 +4,7 @@ fake clock (the HTTP side: tests/integration/test_admin_team.py)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 import pytest
@@ -33,14 +33,31 @@ PASSWORD = "correct horse battery staple"
 HERE = "192.0.2.1"
 
 
-def make(store: InMemoryStore, clock: FakeClock, **throttle: int) -> Platform:
+def make(
+    store: InMemoryStore, clock: FakeClock, passwords: Passwords | None = None, **throttle: int
+) -> Platform:
     return Platform(
         store,
         TokenSigner(b"k" * 32, ADMIN),
         clock=clock,
-        passwords=Passwords(FAST_FOR_TESTS),
+        passwords=passwords or Passwords(FAST_FOR_TESTS),
         throttle=ThrottleSettings(**throttle),
     )
+
+
+class HookedPasswords(Passwords):
+    """Runs `before_hash` once, just before the next hash is made: the moment between a
+    password change's check and its write, where another change can slip in."""
+
+    def __init__(self) -> None:
+        super().__init__(FAST_FOR_TESTS)
+        self.before_hash: Callable[[], Awaitable[None]] | None = None
+
+    async def hash(self, password: str) -> str:
+        hook, self.before_hash = self.before_hash, None
+        if hook is not None:
+            await hook()
+        return await super().hash(password)
 
 
 @pytest.fixture
@@ -155,6 +172,135 @@ async def test_only_an_owner_runs_the_team_and_one_owner_always_stays(shop: Plat
     await shop.team.remove(owner, bob.id)
     with pytest.raises(Unauthorized, match="do not match"):
         await shop.team.sign_in("bob@example.com", PASSWORD, HERE)
+
+
+async def test_a_member_changes_their_own_password_and_their_other_sessions_end(
+    shop: Platform,
+) -> None:
+    owner = await owner_of(shop)
+    _, key = await shop.team.invite(owner, "rita@example.com", Role.READ_ONLY)
+    rita, here = await shop.team.accept(key, "Rita", PASSWORD, HERE)
+    elsewhere = await shop.team.sign_in("rita@example.com", PASSWORD, "198.51.100.5")
+    owners = await shop.team.sign_in("ada@example.com", PASSWORD, HERE)
+    by = shop.team.who(here)
+    assert by is not None
+    new = "a read-only member may change this"  # their own account, not the shop's
+    session = await shop.team.change_password(by, PASSWORD, new, new, HERE)
+    after = shop.team.who(session)
+    assert after is not None
+    assert (after.subject, after.role, after.actor) == (rita.id, Role.READ_ONLY, rita.actor)
+    assert shop.team.who(elsewhere) is None
+    assert shop.team.who(here) is None  # this browser goes on in `session`, a new id
+    assert shop.team.who(owners) is not None  # someone else's sessions are theirs
+    with pytest.raises(Unauthorized):
+        await shop.team.sign_in("rita@example.com", PASSWORD, HERE)
+    assert shop.team.who(await shop.team.sign_in("rita@example.com", new, HERE)) is not None
+    stored = shop.store.team.rows[rita.id].password_hash
+    assert stored.startswith("$argon2id$")
+    assert stored != rita.password_hash
+    (entry, *_) = await shop.store.audit.recent(5)
+    assert (entry.actor, entry.action, entry.subject) == (
+        rita.actor,
+        "team.password_changed",
+        rita.id,
+    )
+    assert entry.detail == {"email": "rita@example.com", "other_sessions_ended": "1"}
+    assert PASSWORD not in repr(entry)
+    assert new not in repr(entry)
+
+
+async def test_a_new_password_follows_the_rules_of_a_new_account(shop: Platform) -> None:
+    owner = await owner_of(shop)
+    refusals: list[tuple[str, str, str, str | None]] = [
+        (PASSWORD, "too short", "too short", "new_password"),
+        (PASSWORD, "x" * 1025, "x" * 1025, "new_password"),
+        (PASSWORD, "a long new password", "a long new passwork", "repeat_password"),
+        ("not the password", "a long new password", "a long new password", "current_password"),
+        (PASSWORD, PASSWORD, PASSWORD, "new_password"),
+    ]
+    codes = []
+    for current, new, repeated, field in refusals:
+        with pytest.raises((InvalidInput, Unauthorized)) as refused:
+            await shop.team.change_password(owner, current, new, repeated, HERE)
+        assert refused.value.field == field
+        codes.append(refused.value.code)
+    assert codes == [
+        "weak_password",
+        "invalid",
+        "password_mismatch",
+        "unauthorized",
+        "same_password",
+    ]
+    assert shop.team.who(await shop.team.sign_in("ada@example.com", PASSWORD, HERE)) is not None
+    bootstrap = shop.team.who(await shop.team.sign_in_with_token(ADMIN, HERE))
+    assert bootstrap is not None
+    with pytest.raises(Forbidden) as token:
+        await shop.team.change_password(bootstrap, "", "a long new password" * 2, "", HERE)
+    assert token.value.code == "no_password"
+    assert [e.action for e in await shop.store.audit.recent(5)] == ["team.owner"]
+
+
+async def test_a_wrong_current_password_is_a_failed_sign_in(clock: FakeClock) -> None:
+    shop = make(InMemoryStore(), clock, failed_per_account=2)
+    await shop.start(sweep=False)
+    owner = await owner_of(shop)
+    new = "a long new password"
+    for _ in range(2):
+        with pytest.raises(Unauthorized, match="the current password is not right"):
+            await shop.team.change_password(owner, "a wrong guess!", new, new, HERE)
+    with pytest.raises(RateLimited) as limited:  # even the right one
+        await shop.team.change_password(owner, PASSWORD, new, new, HERE)
+    assert limited.value.retry_after == 60
+    with pytest.raises(RateLimited):  # the account's bucket: signing in waits too
+        await shop.team.sign_in("ada@example.com", PASSWORD, "192.0.2.77")
+    clock.advance(60)
+    await shop.team.change_password(owner, PASSWORD, new, new, HERE)
+    for _ in range(3):  # a right one is never counted
+        await shop.team.sign_in("ada@example.com", new, HERE)
+
+
+async def test_a_role_change_made_during_a_password_change_stays(clock: FakeClock) -> None:
+    passwords = HookedPasswords()
+    shop = make(InMemoryStore(), clock, passwords)
+    await shop.start(sweep=False)
+    owner = await owner_of(shop)
+    _, key = await shop.team.invite(owner, "bob@example.com", Role.STAFF)
+    bob, session = await shop.team.accept(key, "Bob", PASSWORD, HERE)
+    staff = shop.team.who(session)
+    assert staff is not None
+
+    async def demote() -> None:
+        await shop.team.change_role(owner, bob.id, Role.READ_ONLY)
+
+    passwords.before_hash = demote
+    new = "a long new password"
+    again = await shop.team.change_password(staff, PASSWORD, new, new, HERE)
+    after = shop.team.who(again)
+    assert after is not None
+    assert after.role is Role.READ_ONLY  # the owner's change was not written over
+    assert shop.store.team.rows[bob.id].role is Role.READ_ONLY
+    await shop.team.sign_in("bob@example.com", new, HERE)
+
+
+async def test_of_two_password_changes_at_once_the_first_wins(clock: FakeClock) -> None:
+    passwords = HookedPasswords()
+    shop = make(InMemoryStore(), clock, passwords)
+    await shop.start(sweep=False)
+    owner = await owner_of(shop)
+    first = "the first new password"
+
+    async def other_tab() -> None:
+        await shop.team.change_password(owner, PASSWORD, first, first, "192.0.2.8")
+
+    passwords.before_hash = other_tab  # runs while this change's hash is being made
+    second = "the second new password"
+    with pytest.raises(Conflict, match="changed meanwhile"):
+        await shop.team.change_password(owner, PASSWORD, second, second, HERE)
+    await shop.team.sign_in("ada@example.com", first, HERE)
+    with pytest.raises(Unauthorized):
+        await shop.team.sign_in("ada@example.com", second, HERE)
+    actions = [e.action for e in await shop.store.audit.recent(5)]
+    assert actions == ["team.password_changed", "team.owner"]
 
 
 async def test_sessions_survive_a_restart_end_on_sign_out_and_expire(clock: FakeClock) -> None:

@@ -1,19 +1,24 @@
 """The maker's team: signing in (password, or the bootstrap token), the first owner,
-invites, roles and removals. Every change is audited under the name of who made it.
+invites, roles and removals, each person's own password. Every change is audited under the
+name of who made it.
 
     raw = await team.sign_in("ada@example.com", "a long password", address)
     admin = team.who(raw)               # Admin(role=Role.OWNER, actor="Ada <ada@...>")
     invite, key = await team.invite(admin, "bob@example.com", Role.STAFF)
     account, raw = await team.accept(key, "Bob", "another long password", address)
+    raw = await team.change_password(admin, "a long password", new, new, address)  # new session
 
 The bootstrap token (`SOLDOUT_ADMIN_TOKEN`) signs in as an owner named by its
 fingerprint: it makes the first owner account, and it stays the way back in (a lost
-password, a locked-out account), as it is for the API. Accounts are few: held here,
-loaded on start, every change written through.
+password, a locked-out account), as it is for the API; a member who forgot theirs is
+removed and invited again by an owner. Accounts are few: held here, loaded on start,
+every change written through, one at a time (`_writing`: a role change and a password
+change made at once both stay).
 """
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from dataclasses import replace
 from datetime import datetime
@@ -61,6 +66,7 @@ class Team:
         self._throttle = throttle
         self._clock = clock
         self._accounts: dict[str, AdminAccount] = {}
+        self._writing = asyncio.Lock()  # an account is read, changed and written under it
 
     async def load(self) -> None:
         self._accounts = {a.id: a for a in await self._store.accounts()}
@@ -113,13 +119,69 @@ class Team:
             raise Unauthorized("that e-mail and password do not match an account")
         self._throttle.sign_in_worked(address, key)
         if self._passwords.needs_rehash(account.password_hash):
-            account = replace(account, password_hash=await self._passwords.hash(password))
-            await self._store.update(account)
-            self._accounts[account.id] = account
+            await self._replace_hash(account, await self._passwords.hash(password))
         return await self._sessions.open(SessionKind.ADMIN, account.id)
 
     async def sign_out(self, raw: str | None) -> None:
         await self._sessions.end(raw)
+
+    # -- one's own password ----------------------------------------------------------
+    async def change_password(
+        self, by: Admin, current: str, new: str, repeated: str, address: str | None
+    ) -> str:
+        """The signed-in person replaces their password. A wrong `current` counts as a
+        failed sign-in of the account (`Unauthorized`, field `current_password`; then
+        `RateLimited`). Every session of the account ends; the browser that changed it
+        goes on in a new one, whose id is returned (a new id, as after any sign-in).
+
+        Refused: the bootstrap token (`Forbidden`: it has no password), a new password
+        too short or too long (`new_password`, as at account creation), a repetition that
+        differs (`repeat_password`), the current password again (`new_password`)."""
+        if by.is_bootstrap:
+            raise Forbidden(
+                "you signed in with the admin token, which has no password to change"
+            ).with_code("no_password")
+        account = self._account(by.subject)
+        check_password(new, field="new_password")
+        if repeated != new:
+            raise InvalidInput(
+                "the repetition differs from the new password",
+                field="repeat_password",
+                code="password_mismatch",
+            )
+        self._throttle.begin_sign_in(address, account.email)
+        if not await self._passwords.verify(account.password_hash, current):
+            raise Unauthorized("the current password is not right", field="current_password")
+        self._throttle.sign_in_worked(address, account.email)
+        if new == current:
+            raise InvalidInput(
+                "the new password must differ from the current one",
+                field="new_password",
+                code="same_password",
+            )
+        changed = await self._replace_hash(account, await self._passwords.hash(new))
+        if changed is None:  # another tab changed it first, and ended this session
+            raise Conflict(
+                "your password was changed meanwhile: sign in with the new one", field=None
+            )
+        ended = await self._sessions.end_all(SessionKind.ADMIN, account.id)
+        detail = {"email": account.email, "other_sessions_ended": str(max(0, ended - 1))}
+        await self._record(by, "team.password_changed", account.id, detail)
+        return await self._sessions.open(SessionKind.ADMIN, account.id)
+
+    async def _replace_hash(
+        self, verified: AdminAccount, password_hash: str
+    ) -> AdminAccount | None:
+        """Write `password_hash` over the hash `verified` was checked against; None (and
+        nothing written) if that one is gone meanwhile (changed, or the account removed)."""
+        async with self._writing:
+            latest = self._accounts.get(verified.id)
+            if latest is None or latest.password_hash != verified.password_hash:
+                return None
+            changed = replace(latest, password_hash=password_hash)  # (a role changed stays)
+            await self._store.update(changed)
+            self._accounts[changed.id] = changed
+            return changed
 
     # -- the first owner -------------------------------------------------------------
     async def create_first_owner(
@@ -204,13 +266,14 @@ class Team:
         """An owner changes someone's role; their sessions end (they sign in again and
         see what the new role allows)."""
         self._must_run_team(by)
-        account = self._account(account_id)
-        if account.role is role:
-            return account
-        self._keep_an_owner(account)
-        changed = replace(account, role=role)
-        await self._store.update(changed)
-        self._accounts[account.id] = changed
+        async with self._writing:
+            account = self._account(account_id)
+            if account.role is role:
+                return account
+            self._keep_an_owner(account)
+            changed = replace(account, role=role)
+            await self._store.update(changed)
+            self._accounts[account.id] = changed
         await self._sessions.end_all(SessionKind.ADMIN, account.id)
         detail = {"email": account.email, "from": account.role.value, "to": role.value}
         await self._record(by, "team.role", account.id, detail)
@@ -219,10 +282,11 @@ class Team:
     async def remove(self, by: Admin, account_id: str) -> None:
         """An owner removes an account: its sessions end at once."""
         self._must_run_team(by)
-        account = self._account(account_id)
-        self._keep_an_owner(account)
-        await self._store.remove(account.id)
-        del self._accounts[account.id]
+        async with self._writing:
+            account = self._account(account_id)
+            self._keep_an_owner(account)
+            await self._store.remove(account.id)
+            del self._accounts[account.id]
         await self._sessions.end_all(SessionKind.ADMIN, account.id)
         await self._record(by, "team.remove", account.id, {"email": account.email})
 

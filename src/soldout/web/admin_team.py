@@ -2,7 +2,8 @@
 invites; for an owner, inviting (the link is shown once, to pass on), changing roles,
 removing accounts; signed in with the bootstrap token before any owner exists, making
 the first owner account. And the invite link's own page (`/admin/invite/{key}`), where
-the invitee chooses a name and a password. The rules live in `services.team`."""
+the invitee chooses a name and a password. And `/admin/password`, where whoever is signed
+in with an account changes their own password. The rules live in `services.team`."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from soldout.api.deps import client_address, platform_of
-from soldout.domain.errors import DomainError, NotFound
+from soldout.domain.errors import DomainError, NotFound, RateLimited
 from soldout.domain.sessions import INVITE_LIFETIME
 from soldout.domain.team import PASSWORD_MIN, Admin, Role, parse_role
 from soldout.web.admin_forms import (
@@ -74,7 +75,7 @@ async def make_owner(request: Request) -> Response:
         team = platform_of(request).team
         try:
             _, session = await team.create_first_owner(
-                admin, form.get("email"), form.get("name"), _password(form)
+                admin, form.get("email"), form.get("name"), _typed(form, "password")
             )
         except DomainError as error:
             return await _refused(request, error, form)
@@ -86,9 +87,10 @@ async def make_owner(request: Request) -> Response:
     return await guarded(request, handle)
 
 
-def _password(form: Form) -> str:
-    values = form.fields.get("password")
-    return values[0] if values else ""  # as typed: spaces count
+def _typed(form: Form, name: str) -> str:
+    """A password field as typed: spaces count."""
+    values = form.fields.get(name)
+    return values[0] if values else ""
 
 
 @router.post("/team/invites")
@@ -149,6 +151,64 @@ async def remove(request: Request, account_id: str) -> Response:
         except DomainError as error:
             return await _refused(request, error, form)
         return redirect("/admin/team", done="removed")
+
+    return await guarded(request, handle)
+
+
+# -- one's own password -------------------------------------------------------------
+CHANGED_NOTE = (
+    "Your password is changed. Every other browser signed in as you is signed out;"
+    " this one stays signed in."
+)
+
+
+def _password_page(
+    request: Request, admin: Admin, *, status: int = 200, error: DomainError | None = None
+) -> Response:
+    context: dict[str, Any] = {"me": admin, "password_min": PASSWORD_MIN, "error": error}
+    if request.query_params.get("done") == "password":  # after the redirect of a change
+        context["done"] = CHANGED_NOTE
+    return render(request, "admin/password.html", context, status=status)
+
+
+@router.get("/password")
+async def password_page(request: Request) -> Response:
+    """Any role may change its own password (it changes nothing of the shop's)."""
+
+    async def handle(request: Request) -> Response:
+        return _password_page(request, signed_in(request))
+
+    return await guarded(request, handle)
+
+
+@router.post("/password")
+async def change_password(request: Request) -> Response:
+    async def handle(request: Request) -> Response:
+        form = await read_form(request, change=False)  # read-only members too
+        admin = signed_in(request)
+        team = platform_of(request).team
+        try:
+            session = await team.change_password(
+                admin,
+                _typed(form, "current_password"),
+                _typed(form, "new_password"),
+                _typed(form, "repeat_password"),
+                client_address(request),
+            )
+        except RateLimited as exc:
+            error = DomainError(
+                "too many wrong passwords for this account or from here:"
+                f" try again in {exc.retry_after} seconds",
+                field="current_password",
+            )
+            page = _password_page(request, admin, status=429, error=error)
+            page.headers["retry-after"] = str(exc.retry_after)
+            return page
+        except DomainError as error:
+            return _password_page(request, admin, status=400, error=error)
+        response = redirect("/admin/password", done="password")
+        set_admin_cookie(request, response, session)  # every other session ended
+        return response
 
     return await guarded(request, handle)
 
