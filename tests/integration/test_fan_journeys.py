@@ -226,7 +226,7 @@ async def test_a_backup_gets_the_unit_a_winner_lets_go_and_is_told(shop: Shop) -
 
     released = await shop.anyone.delete(f"/api/v1/claims/{won.id}", headers=winner.auth)
     assert released.status_code == 200, released.text
-    await shop.platform.engine.drain_background()
+    await shop.platform.engine.background.drain()
 
     (passed,) = shop.platform.fans.held_claims(backup.id)
     words = text_of(await backup.browser.get(f"/launches/{launch['id']}"))

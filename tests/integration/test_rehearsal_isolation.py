@@ -345,7 +345,7 @@ async def test_removing_a_rehearsal_leaves_exactly_the_real_shop(shop: Shop) -> 
     assert [b.launch.id for b in engine.books()] == [shop.real_launch]
     assert {o.launch_id for o in engine.orders.all()} == {shop.real_launch}
     assert len(engine.checkout.all()) == 2
-    assert engine.all_held_claims() == []
+    assert engine.ledger.all_held() == []
     assert engine.rehearsals.runs() == {}
     # Gone from the record: the product, the fans; the money went back at the provider.
     store = shop.platform.store
@@ -390,11 +390,11 @@ async def test_removing_a_drawn_rehearsal_forgets_its_draw_and_its_seed() -> Non
         assert seed in store.secrets
         clock.advance(61)
         await shop.platform.engine.expire_due()  # the draw: one winner holds the unit
-        assert len(shop.platform.engine.all_held_claims()) == 1
+        assert len(shop.platform.engine.ledger.all_held()) == 1
         removal = await shop.ok("DELETE", base, headers=shop.admin)
         assert (removal["launches"], removal["fans"], removal["claims"]) == (1, 3, 1)
         assert seed not in store.secrets
-        assert shop.platform.engine.all_held_claims() == []
+        assert shop.platform.engine.ledger.all_held() == []
         assert await shop.platform.engine.expire_due() == 0  # nothing of it left to wake for
         assert [r.launch_id for r in await store.reservations.all()] == []
         reconciliation = await shop.ok("GET", "/api/v1/reconciliation", headers=shop.admin)

@@ -77,15 +77,15 @@ async def test_a_reservation_is_required_when_the_rule_says_so(
     await platform.catalog.change_launch(
         launch_id, LaunchChanges(sale_opens_at=opens, reservations_open_at=clock.now())
     )
-    await platform.engine.reserve(launch_id, "fan_1")
-    _, created = await platform.engine.reserve(launch_id, "fan_1")
+    await platform.engine.reservations.reserve(launch_id, "fan_1")
+    _, created = await platform.engine.reservations.reserve(launch_id, "fan_1")
     assert not created
     clock.set(opens)
     with pytest.raises(errors.ReservationRequired):
         await platform.engine.claim("fan_2", launch_id, "A", 1, "k")
     assert (await platform.engine.claim("fan_1", launch_id, "A", 1, "k")).claim.is_held
     with pytest.raises(errors.Conflict) as late:
-        await platform.engine.reserve(launch_id, "fan_2")
+        await platform.engine.reservations.reserve(launch_id, "fan_2")
     assert late.value.code == "reservations_closed"
 
 
@@ -272,8 +272,8 @@ async def test_a_repeated_reservation_is_answered_once_the_first_is_durable(
         book.launch.id, LaunchChanges(sale_opens_at=clock.now() + timedelta(minutes=5))
     )
     first, again = await asyncio.gather(
-        platform.engine.reserve(book.launch.id, "fan_1"),
-        platform.engine.reserve(book.launch.id, "fan_1"),
+        platform.engine.reservations.reserve(book.launch.id, "fan_1"),
+        platform.engine.reservations.reserve(book.launch.id, "fan_1"),
     )
     assert first[0] is again[0]
     assert (first[1], again[1]) == (True, False)

@@ -24,7 +24,7 @@ from soldout.clock import FakeClock
 from soldout.domain import errors
 from soldout.domain.claims import Claim, ClaimState, OrderStatus
 from soldout.domain.payments import PaymentRecord, PaymentState
-from soldout.engine.checkout import CANCELLED_ON_PAGE
+from soldout.engine.settlement import CANCELLED_ON_PAGE
 from soldout.payments import PaymentProvider
 from soldout.payments.mollie_provider import MolliePayments
 from soldout.payments.stripe_provider import StripePayments
@@ -253,7 +253,7 @@ async def shop(account: Account, clock: FakeClock) -> AsyncIterator[Shop]:
     platform = platform_on(InMemoryStore(), account, clock)
     running = await opened(platform, account, clock)
     yield running
-    await platform.engine.drain_background()
+    await platform.engine.background.drain()
     await platform.stop()
 
 
@@ -399,7 +399,7 @@ async def test_a_payment_after_the_claim_expired_goes_back(shop: Shop) -> None:
     shop.account.pay(shop.page_of(payment))  # paid at the last second; the webhook is late
     shop.clock.advance(WINDOW + 1)
     assert await shop.platform.engine.expire_due() == 1
-    await shop.platform.engine.drain_background()  # soldout closes the page (too late)
+    await shop.platform.engine.background.drain()  # soldout closes the page (too late)
     await shop.deliver_all()
     assert shop.platform.engine.order_for(claim.id) is None
     assert payment.state is PaymentState.REFUNDED
@@ -416,7 +416,7 @@ async def test_an_expired_claim_closes_its_payment_page(shop: Shop) -> None:
     payment = await shop.start_paying(claim)
     shop.clock.advance(WINDOW + 1)
     assert await shop.platform.engine.expire_due() == 1
-    await shop.platform.engine.drain_background()
+    await shop.platform.engine.background.drain()
     assert not shop.account.page_takes_money(shop.page_of(payment))
     await shop.deliver_all()  # the provider says the page closed (expired, or cancelled)
     assert payment.state in (PaymentState.DECLINED, PaymentState.FAILED)

@@ -300,7 +300,7 @@ async def test_a_reminder_of_an_opening_that_moved_is_dropped(
 ) -> None:
     book = scene.platform.engine.book(scene.soon)
     moved = book.launch.with_changes(sale_opens_at=clock.now() + timedelta(hours=2))
-    await scene.platform.engine.change_launch(moved)
+    await scene.platform.engine.launches.change(moved)
     with pytest.raises(Obsolete, match="moved"):
         await mail(scene, scene.notes["sale_opening"])
     # the reservation's confirmation, sent late, gives the new time, not the one it had
@@ -319,7 +319,7 @@ async def test_a_claim_paid_before_its_reminder_went_is_not_reminded(scene: Scen
 
 async def test_html_is_escaped_and_no_header_can_be_slipped_in(scene: Scene) -> None:
     book = scene.platform.engine.book(scene.soon)
-    await scene.platform.engine.change_launch(
+    await scene.platform.engine.launches.change(
         book.launch.with_changes(title="<script>alert(1)</script> & co")
     )
     message = await mail(

@@ -132,7 +132,7 @@ async def test_a_moved_opening_is_reminded_again_at_its_new_time(
     await r.load()
     assert await r.step() == 3
     moved = book.launch.with_changes(sale_opens_at=clock.now() + timedelta(hours=1))
-    await platform.engine.change_launch(moved)
+    await platform.engine.launches.change(moved)
     assert await r.step() == 0
     clock.advance(51 * 60)
     assert await r.step() == 3
@@ -182,7 +182,7 @@ async def test_cancelled_and_rehearsal_launches_remind_nobody(
 ) -> None:
     cancelled = await launch(platform, timedelta(minutes=5), "cancelled")
     await fans_reserving(platform, cancelled, 2, "c")
-    await platform.engine.change_launch(cancelled.launch.with_changes(cancelled_at=clock.now()))
+    await platform.engine.launches.change(cancelled.launch.with_changes(cancelled_at=clock.now()))
     made_up = await launch(platform, timedelta(minutes=5), "rehearsed", rehearsal="run_1")
     await fans_reserving(platform, made_up, 2, "r", rehearsal="run_1")
     r = reminders(platform)

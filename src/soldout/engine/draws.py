@@ -10,27 +10,31 @@ start, and the claims it made tell how far down the backup list the launch has g
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from soldout.clock import Clock
 from soldout.domain.claims import Claim
 from soldout.domain.draw import DrawResult, Entry, commitment, draw, publication
 from soldout.domain.errors import DomainError
-from soldout.domain.launches import Phase
+from soldout.domain.launches import Launch, Phase
 from soldout.domain.notifications import Notification
+from soldout.engine.allocator import Allocator
+from soldout.engine.background import Background
 from soldout.engine.backups import BackupLists
 from soldout.engine.book import LaunchBook
+from soldout.engine.launch_books import LaunchBooks
+from soldout.engine.ledger import ClaimLedger
+from soldout.engine.scheduler import DrawTime, Scheduler
 from soldout.ids import new_id
+from soldout.store.ports import Store
 
-if TYPE_CHECKING:
-    from soldout.engine.engine import SaleEngine
-
-__all__ = ["DRAW_PREFIX", "DrawDesk"]
+__all__ = ["RESERVED_KEY_PREFIX", "DrawDesk", "seed_name"]
 
 log = logging.getLogger(__name__)
 
-DRAW_PREFIX = "draw:"  # on the expiry queue: the moment a launch is drawn
 # Idempotency keys of the claims a draw makes; fans may not send keys with this prefix.
 RESERVED_KEY_PREFIX = "draw-"
 WINNER_KEY, BACKUP_KEY = f"{RESERVED_KEY_PREFIX}winner", f"{RESERVED_KEY_PREFIX}backup"
@@ -42,14 +46,45 @@ def seed_name(launch_id: str) -> str:
 
 
 class DrawDesk:
-    def __init__(self, engine: SaleEngine) -> None:
-        self._engine = engine
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        books: LaunchBooks,
+        allocator: Allocator,
+        ledger: ClaimLedger,
+        scheduler: Scheduler,
+        background: Background,
+        backups: BackupLists,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._books = books
+        self._allocator = allocator
+        self._ledger = ledger
+        self._scheduler = scheduler
+        self._background = background
         self._results: dict[str, DrawResult] = {}
-        self.backups = BackupLists()  # who still waits on each drawn launch's lists
+        self.backups = backups  # who still waits on each drawn launch's lists
 
     async def commit(self, launch_id: str) -> str:
         """The public commitment to a new draw launch's seed (made and kept now)."""
-        return commitment(await self._engine.store.secret(seed_name(launch_id)))
+        return commitment(await self._store.secret(seed_name(launch_id)))
+
+    def draw_at(self, at: datetime, launch_id: str) -> None:
+        """Wake the sweeper at `at` to draw the launch (its opening, or a retry)."""
+        self._scheduler.schedule(DrawTime(at, launch_id))
+
+    def unit_returned(self, book: LaunchBook, sku: str) -> None:
+        """In a drawn launch a returned unit goes to the next backup entrant."""
+        launch = book.launch
+        if launch.is_draw and launch.drawn_at is not None and launch.cancelled_at is None:
+            self._background.run(self.next_backup(book, sku))
+
+    def forget(self, launch_id: str) -> None:
+        """A removed launch (a rehearsal's): its result and backup lists go."""
+        self._results.pop(launch_id, None)
+        self.backups.forget(launch_id)
 
     def entries(self, book: LaunchBook) -> list[Entry]:
         return [
@@ -64,30 +99,28 @@ class DrawDesk:
         if not launch.is_draw or launch.cancelled_at is not None:
             return
         if launch.drawn_at is None:
-            self._engine.schedule(launch.sale_opens_at, DRAW_PREFIX + launch.id)
+            self.draw_at(launch.sale_opens_at, launch.id)
             return
-        seed = await self._engine.store.secret(seed_name(launch.id))
+        seed = await self._store.secret(seed_name(launch.id))
         result = self._results[launch.id] = draw(seed, self.entries(book), launch.draw_units or {})
-        claimed = {c.fan_id for c in self._engine.claims_of_launch(launch.id)}
+        claimed = {c.fan_id for c in self._ledger.of_launch(launch.id)}
         self.backups.start(launch.id, result, claimed)
 
     async def run(self, launch_id: str) -> None:
         """Draw now: every SKU's open units go to its winners, as held claims. A launch not
         open yet (moved, paused, still a draft) is drawn when it opens."""
-        book = self._engine.book(launch_id)
+        book = self._books.get(launch_id)
         launch = book.launch
         if not launch.is_draw or launch.drawn_at is not None or launch.cancelled_at is not None:
             return
-        now = self._engine.now()
+        now = self._clock.now()
         try:
             book.check_open(now)
         except DomainError:
             if launch.phase(now) is not Phase.CLOSED:  # not yet: try again shortly
-                self._engine.schedule(
-                    max(now, launch.sale_opens_at) + RETRY, DRAW_PREFIX + launch_id
-                )
+                self.draw_at(max(now, launch.sale_opens_at) + RETRY, launch_id)
             return
-        seed = await self._engine.store.secret(seed_name(launch_id))
+        seed = await self._store.secret(seed_name(launch_id))
         units = {sku: stock.available for sku, stock in book.stock.items()}
         result = draw(seed, self.entries(book), units)
         claims: list[Claim] = []
@@ -95,9 +128,7 @@ class DrawDesk:
             for entry in result.skus[sku].winners:
                 try:
                     claims.append(
-                        self._engine.hold_for_draw(
-                            book, entry.fan_id, sku, f"{WINNER_KEY}:{entry.reservation_id}"
-                        )
+                        self._hold(book, entry.fan_id, sku, f"{WINNER_KEY}:{entry.reservation_id}")
                     )
                 except DomainError as refusal:  # e.g. the fan's limit is already reached
                     log.info("winner %s not served: %s", entry.reservation_id, refusal.message)
@@ -107,16 +138,16 @@ class DrawDesk:
         # The launch's drawn_at and the winners' claims commit together: a restart finds
         # either no draw (and draws again, identically) or the whole of it.
         try:
-            await self._engine.write_drawn(book, claims, notes, launch=book.launch)
+            await self._write(claims, notes, launch=book.launch)
         except BaseException:
             book.launch = launch
             raise
         self._results[launch_id] = result  # published (with the seed) only once recorded
-        claimed = {c.fan_id for c in self._engine.claims_of_launch(launch_id)}
+        claimed = {c.fan_id for c in self._ledger.of_launch(launch_id)}
         self.backups.start(launch_id, result, claimed)
         log.info("launch %s drawn: %d winners", launch_id, len(claims))
         for sku in result.skus:  # units a winner could not take go down the backup list
-            self._engine.unit_returned(book, sku)
+            self.unit_returned(book, sku)
 
     async def next_backup(self, book: LaunchBook, sku: str) -> None:
         """A drawn unit of `sku` came back: it goes to the next backup who has none yet."""
@@ -126,19 +157,53 @@ class DrawDesk:
             return
         for entry in self.backups.waiting(launch_id, sku):
             try:
-                book.check_open(self._engine.now())
+                book.check_open(self._clock.now())
             except DomainError:
                 return  # paused or closed: nobody is served now (resume serves them)
             try:
-                claim = self._engine.hold_for_draw(
-                    book, entry.fan_id, sku, f"{BACKUP_KEY}:{entry.reservation_id}"
-                )
+                claim = self._hold(book, entry.fan_id, sku, f"{BACKUP_KEY}:{entry.reservation_id}")
             except DomainError as refusal:  # this fan cannot take it: the next one may
                 log.info("backup %s not served: %s", entry.reservation_id, refusal.message)
                 self.backups.serve(launch_id, entry.fan_id)
                 continue
-            await self._engine.write_drawn(book, [claim], [self._won(claim, backup=True)])
+            await self._write([claim], [self._won(claim, backup=True)])
             return
+
+    def _hold(self, book: LaunchBook, fan_id: str, sku: str, key: str) -> Claim:
+        """Allocate one unit to a drawn fan (in memory; `_write` records it)."""
+        now = self._clock.now()
+        self._allocator.take(book.launch.id, fan_id, sku, 1, now, drawn=True)
+        price = book.product.sku(sku)
+        assert price is not None
+        claim = Claim(
+            id=new_id("clm"),
+            launch_id=book.launch.id,
+            fan_id=fan_id,
+            sku=sku,
+            quantity=1,
+            unit_price=price.price.amount,
+            currency=price.price.currency,
+            created_at=now,
+            expires_at=now + timedelta(seconds=book.launch.rules.payment_window_seconds),
+            idempotency_key=key,
+        )
+        self._ledger.add(claim)
+        return claim
+
+    async def _write(
+        self, claims: list[Claim], notes: list[Notification], launch: Launch | None = None
+    ) -> None:
+        """Record drawn claims with their notifications (and the drawn launch) in one
+        transaction."""
+        try:
+            writes = [self._store.launches.update(launch)] if launch is not None else []
+            writes += [self._store.claims.add(c) for c in claims]
+            writes.append(self._store.notifications.add_many(notes))
+            await asyncio.shield(asyncio.gather(*writes))
+        except BaseException:
+            for claim in claims:
+                self._ledger.strike(claim)
+            raise
 
     def backup_place(self, book: LaunchBook, fan_id: str) -> tuple[str, int] | None:
         """(SKU, place) of a fan waiting on a drawn launch's backup list: place 1 is offered
@@ -195,7 +260,7 @@ class DrawDesk:
         launch = book.launch
         entries = self.entries(book)
         result = self._results.get(launch.id)
-        seed = await self._engine.store.secret(seed_name(launch.id)) if result else None
+        seed = await self._store.secret(seed_name(launch.id)) if result else None
         units = (
             {sku: d.units for sku, d in result.skus.items()}
             if result is not None

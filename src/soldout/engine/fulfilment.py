@@ -10,7 +10,7 @@ in one pass and returns the orders whose date moved, for the caller to record an
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import NamedTuple
@@ -147,3 +147,8 @@ class Fulfilment:
 
     def next_open(self, product_id: str, sku: str, count: int) -> list[Order]:
         return self.queue(product_id, sku).open[:count]
+
+    def forget(self, product_ids: Collection[str]) -> None:
+        """Drop the queues of these products (a removed rehearsal's: no launch sells them)."""
+        for key in [k for k in self._queues if k[0] in product_ids]:
+            del self._queues[key]

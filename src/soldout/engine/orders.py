@@ -11,22 +11,26 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
+from soldout.clock import Clock
 from soldout.domain.addresses import ShippingAddress
 from soldout.domain.claims import Claim, ClaimState, Order, OrderEvent
 from soldout.domain.fulfilment import ProductionPlan
 from soldout.domain.money import Money
 from soldout.domain.notifications import Notification
 from soldout.domain.payments import PaymentRecord, PaymentState
+from soldout.engine.allocator import Allocator
+from soldout.engine.book import LaunchBook
 from soldout.engine.fulfilment import DateChange, Fulfilment
+from soldout.engine.launch_books import LaunchBooks
+from soldout.engine.ledger import ClaimLedger
+from soldout.engine.ship_news import ShipNews
 from soldout.ids import new_id
-
-if TYPE_CHECKING:
-    from soldout.engine.engine import SaleEngine
+from soldout.store.ports import Store
 
 __all__ = ["OrderDesk", "OrderListener", "PlanOutcome", "Shipment"]
 
@@ -79,9 +83,24 @@ class OrderListener(Protocol):
 
 
 class OrderDesk:
-    def __init__(self, engine: SaleEngine) -> None:
-        self._engine = engine
-        self._store = engine.store
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        books: LaunchBooks,
+        allocator: Allocator,
+        ledger: ClaimLedger,
+        ship_news: ShipNews,
+        unit_returned: Callable[[LaunchBook, str], None],
+    ) -> None:
+        """`unit_returned(book, sku)`: a unit of a refunded order is on sale again."""
+        self._store = store
+        self._clock = clock
+        self._books = books
+        self._allocator = allocator
+        self._ledger = ledger
+        self._ship_news = ship_news
+        self._unit_returned = unit_returned
         self.fulfilment = Fulfilment()
         self.listeners: list[OrderListener] = []
         self._by_claim: dict[str, Order] = {}
@@ -93,9 +112,9 @@ class OrderDesk:
     ) -> None:
         for order in orders:
             self._index(order)
-        products = [(self._engine.book(o.launch_id).product.id, o) for o in orders]
+        products = [(self._books.get(o.launch_id).product.id, o) for o in orders]
         self.fulfilment.load(plans, products)
-        self._engine.ship_news.note(orders)  # dates moved but not yet recorded and told
+        self._ship_news.note(orders)  # dates moved but not yet recorded and told
 
     def for_claim(self, claim_id: str) -> Order | None:
         return self._by_claim.get(claim_id)
@@ -111,11 +130,11 @@ class OrderDesk:
         return list(self._by_launch.get(launch_id, ()))
 
     def product_of(self, order: Order) -> str:
-        return self._engine.book(order.launch_id).product.id
+        return self._books.get(order.launch_id).product.id
 
     def estimate(self, claim: Claim) -> date | None:
         """The ship date this claim's order would get if it were paid now."""
-        product = self._engine.book(claim.launch_id).product.id
+        product = self._books.get(claim.launch_id).product.id
         return self.estimate_for(product, claim.sku, claim.quantity)
 
     def estimate_for(self, product_id: str, sku: str, quantity: int) -> date | None:
@@ -123,15 +142,19 @@ class OrderDesk:
 
     # -- paid ----------------------------------------------------------------------
     async def record(
-        self, claim: Claim, payment: PaymentRecord, shipping: ShippingAddress | None = None
+        self,
+        claim: Claim,
+        payment: PaymentRecord,
+        shipping: ShippingAddress | None,
+        unrecorded: Callable[[PaymentRecord], None],
     ) -> Order:
         """The payment is captured and the claim still held: make it an order, shipping to
-        the address the fan had on file when they paid."""
-        book = self._engine.book(claim.launch_id)
-        now = self._engine.now()
+        the address the fan had on file when they paid. If the order's write fails, the
+        claim is held again and `unrecorded(payment)` sees that its money goes back."""
+        book = self._books.get(claim.launch_id)
+        now = self._clock.now()
         claim.state, claim.closed_at = ClaimState.PAID, now
-        book.stock[claim.sku].settle(claim.quantity)
-        book.count(ClaimState.HELD, ClaimState.PAID)
+        self._allocator.settle(claim)
         order = Order(
             id=new_id("ord"),
             claim_id=claim.id,
@@ -170,14 +193,16 @@ class OrderDesk:
             self._unrecord(claim, order, payment)
             raise
         # Queued in the same tick, so written in the same transaction as the order.
-        settled.add_done_callback(lambda done: self._recorded(done, claim, order, payment))
+        settled.add_done_callback(
+            lambda done: self._recorded(done, claim, order, payment, unrecorded)
+        )
         writes = [
             settled,
             self._store.orders.add_events(events),
             self._store.notifications.add_many(notes),
         ]
         await asyncio.shield(asyncio.gather(*writes))  # a cancelled request: writes go on
-        self._engine.ship_news.note(others)
+        self._ship_news.note(others)
         return order
 
     def _recorded(
@@ -186,6 +211,7 @@ class OrderDesk:
         claim: Claim,
         order: Order,
         payment: PaymentRecord,
+        unrecorded: Callable[[PaymentRecord], None],
     ) -> None:
         if not done.cancelled() and done.exception() is None:
             self._index(order)
@@ -193,18 +219,14 @@ class OrderDesk:
                 listener.paid(order)
             return
         self._unrecord(claim, order, payment)
-        # Not recorded: a retry with the same key is a new attempt (like a claim's).
-        self._engine.checkout.forget_key(payment)
-        refund = self._engine.checkout.give_back(payment, "the order could not be recorded")
-        self._engine.in_background(refund)
+        unrecorded(payment)
 
     def _unrecord(self, claim: Claim, order: Order, payment: PaymentRecord) -> None:
         """The order was not recorded: the claim is held again (and still expires)."""
-        book = self._engine.book(claim.launch_id)
+        book = self._books.get(claim.launch_id)
         claim.state, claim.closed_at = ClaimState.HELD, None
-        book.stock[claim.sku].unsettle(claim.quantity)
-        book.count(ClaimState.PAID, ClaimState.HELD)
-        self._engine.expire_later(claim)
+        self._allocator.unsettle(claim)
+        self._ledger.held_again(claim)
         if order.in_queue:
             self.fulfilment.remove(book.product.id, order)
         # Captured but no order: the money must go back (`give_back` moves it on to refunded).
@@ -214,20 +236,19 @@ class OrderDesk:
     async def unsell(self, order: Order, payment: PaymentRecord | None, reason: str) -> None:
         """Mark a paid order refunded (the money is already back). Unshipped, its unit goes
         back on sale and its place in the queue is freed; shipped, stock is untouched."""
-        now = self._engine.now()
+        now = self._clock.now()
         queued = order.in_queue
         order.refund(now)
         changes: list[DateChange] = []
         writes = []
         if queued:
-            claim = self._engine.claim_by_id(order.claim_id)
-            book = self._engine.book(order.launch_id)
+            claim = self._ledger.by_id(order.claim_id)
+            book = self._books.get(order.launch_id)
             claim.state, claim.closed_at = ClaimState.CANCELLED, now
-            book.give_back_paid(claim)
-            book.count(ClaimState.PAID, ClaimState.CANCELLED)
+            self._allocator.unsell(claim)
             changes = self.fulfilment.remove(book.product.id, order)
             writes.append(self._store.claims.unsell(claim.id, now))
-            self._engine.unit_returned(book, order.sku)
+            self._unit_returned(book, order.sku)
         if payment is not None and payment.advance(PaymentState.REFUNDED, now, reason):
             writes.append(self._store.payments.update(payment))
         money = Money(order.total, order.currency)
@@ -251,14 +272,14 @@ class OrderDesk:
             ),
         ]
         await asyncio.shield(asyncio.gather(*writes))
-        self._engine.ship_news.note(moved)
+        self._ship_news.note(moved)
         for listener in self.listeners:
             listener.refunded(order)
 
     # -- shipped -------------------------------------------------------------------
     async def ship(self, shipments: Sequence[Shipment]) -> list[Order]:
         """Mark open orders shipped (the caller checked they are open), all in one write."""
-        now = self._engine.now()
+        now = self._clock.now()
         by_queue: dict[tuple[str, str], list[Order]] = {}
         for s in shipments:
             by_queue.setdefault((self.product_of(s.order), s.order.sku), []).append(s.order)
@@ -291,23 +312,31 @@ class OrderDesk:
             self._store.notifications.add_many(notes),
         ]
         await asyncio.shield(asyncio.gather(*writes))
-        self._engine.ship_news.note(moved)
+        self._ship_news.note(moved)
         return shipped
 
     # -- planned -------------------------------------------------------------------
     async def set_plan(self, product_id: str, sku: str, plan: ProductionPlan) -> PlanOutcome:
         """Date every open order of the SKU again in one pass and record the new dates with
         the plan; fans whose date moved are told from the outbox (`ShipNews`) just after."""
-        now = self._engine.now()
+        now = self._clock.now()
         # The plan is the record: every date follows from it and the queue (a restart
         # computes them again), so writing it is the whole change; the moved orders'
         # dates, history lines and notifications follow from the outbox.
         await asyncio.shield(self._store.plans.put(product_id, sku, plan, now))
         with gc_paused():  # a million short-lived objects and no cycles: no collection
             changes = self.fulfilment.set_plan(product_id, sku, plan)
-            self._engine.ship_news.note(c.order for c in changes)
+            self._ship_news.note(c.order for c in changes)
         queued = len(self.fulfilment.queue(product_id, sku).open)
         return PlanOutcome(queued, changes)
+
+    def forget(self, launch_ids: Collection[str]) -> list[Order]:
+        """Removed launches (a rehearsal's): their orders leave memory; which they were."""
+        orders = [o for launch_id in launch_ids for o in self._by_launch.pop(launch_id, ())]
+        for order in orders:
+            self._by_id.pop(order.id, None)
+            self._by_claim.pop(order.claim_id, None)
+        return orders
 
     def _index(self, order: Order) -> None:
         self._by_claim[order.claim_id] = order

@@ -18,14 +18,12 @@ import contextlib
 import logging
 from collections.abc import Iterable
 from datetime import date
-from typing import TYPE_CHECKING
 
+from soldout.clock import Clock
 from soldout.domain.claims import Order, OrderEvent
 from soldout.domain.notifications import Notification
 from soldout.ids import new_id
-
-if TYPE_CHECKING:
-    from soldout.engine.engine import SaleEngine
+from soldout.store.ports import Store
 
 __all__ = ["ShipNews"]
 
@@ -34,8 +32,9 @@ CHUNK = 5000
 
 
 class ShipNews:
-    def __init__(self, engine: SaleEngine) -> None:
-        self._engine = engine
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
         self._pending: dict[str, Order] = {}
         self._task: asyncio.Task[None] | None = None
         self.idle = asyncio.Event()
@@ -58,6 +57,11 @@ class ShipNews:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    def forget(self, orders: Iterable[Order]) -> None:
+        """Removed orders (a rehearsal's): never tell their dates."""
+        for order in orders:
+            self._pending.pop(order.id, None)
+
     @property
     def waiting(self) -> int:
         return len(self._pending)
@@ -78,7 +82,7 @@ class ShipNews:
             self.idle.set()
 
     async def _tell(self, orders: list[Order]) -> None:
-        now = self._engine.now()
+        now = self._clock.now()
         events: list[OrderEvent] = []
         notes: list[Notification] = []
         rows: list[tuple[str, str | None, str | None, str]] = []
@@ -110,7 +114,7 @@ class ShipNews:
             )
         if not rows:
             return
-        store = self._engine.store
+        store = self._store
         await asyncio.shield(
             asyncio.gather(
                 store.orders.record_dates(rows),

@@ -135,7 +135,7 @@ class Catalog:
         check_details(after.name, after.description, after.specs, after.images, before)
         await self._check_images(after.images, known=before.images)
         await self._store.products.update(after)
-        self._engine.product_changed(after)
+        self._engine.launch_books.product_changed(after)
         return after
 
     async def add_product_image(self, product_id: str, data: bytes) -> tuple[Product, str]:
@@ -228,7 +228,7 @@ class Catalog:
             published=published,
             rehearsal=rehearsal,
         )
-        return await self._engine.add_launch(launch, product)
+        return await self._engine.launches.add(launch, product)
 
     async def change_launch(self, launch_id: str, changes: LaunchChanges) -> LaunchBook:
         launch = self._engine.book(launch_id).launch
@@ -257,11 +257,11 @@ class Catalog:
             updates["paused_at"] = self._clock.now() if changes.paused else None
         if changes.cancel:
             updates["cancelled_at"] = self._clock.now()
-        return await self._engine.change_launch(launch.with_changes(**updates))
+        return await self._engine.launches.change(launch.with_changes(**updates))
 
     async def issue_codes(
         self, launch_id: str, sku: str | None, count: int, expires_at: datetime | None = None
     ) -> list[PriorityCode]:
         if not 1 <= count <= 10_000:
             raise InvalidInput("count must be between 1 and 10000", field="count")
-        return await self._engine.issue_codes(launch_id, sku, count, expires_at)
+        return await self._engine.codes.issue(launch_id, sku, count, expires_at)

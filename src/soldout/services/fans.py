@@ -137,7 +137,7 @@ class Fans:
                 raise Forbidden(
                     f"this launch is for fans registered before {cutoff.isoformat()}"
                 ).with_code("account_too_new")
-        return await self._engine.reserve(launch_id, fan_id, sku)
+        return await self._engine.reservations.reserve(launch_id, fan_id, sku)
 
     async def orders_of(self, fan_id: str) -> list[Order]:
         """The fan's orders, newest first, found by the store's index on the fan and shown
@@ -217,7 +217,7 @@ class Fans:
 
     def held_claims(self, fan_id: str) -> list[Claim]:
         """The fan's claims waiting for payment, soonest deadline first."""
-        return self._engine.held_claims(fan_id)
+        return self._engine.ledger.held_by(fan_id)
 
     async def export(self, fan_id: str) -> dict[str, Any]:
         """Everything soldout keeps about the fan, as data they can take away (GDPR
@@ -229,7 +229,7 @@ class Fans:
             # the claims are found by a pass over the sale's record: not on every press
             raise RateLimited(EXPORT_EVERY)
         self._exported[fan_id] = now
-        claims = self._engine.claims_of_fan(fan_id)
+        claims = self._engine.ledger.of_fan(fan_id)
         payments = [p for c in claims for p in self._engine.checkout.payments_of(c.id)]
         orders = []
         for order in await self.orders_of(fan_id):
@@ -260,7 +260,7 @@ class Fans:
                 " they ship, then erase your account",
                 field=None,
             ).with_code("orders_in_progress")
-        for claim in self._engine.held_claims(fan_id):
+        for claim in self._engine.ledger.held_by(fan_id):
             with contextlib.suppress(ClaimExpired, Conflict):  # (released meanwhile: done)
                 await self._engine.cancel(fan_id, claim.id)
         await self._store.fans.erase(fan.id, self._clock.now())

@@ -102,7 +102,7 @@ class Referrals:
             return  # (a closed launch's codes would buy nothing: they wait for the next)
         self._granted[fan_id] = standing.codes_granted + owed  # before the await: once
         try:
-            codes = await self._engine.issue_codes(launch_id, None, owed, granted_to=fan_id)
+            codes = await self._engine.codes.issue(launch_id, None, owed, granted_to=fan_id)
         except (Conflict, DomainError) as refusal:
             self._granted[fan_id] -= owed
             log.info("no code for referrer %s in %s: %s", fan_id, launch_id, refusal.message)

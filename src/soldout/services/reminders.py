@@ -183,7 +183,7 @@ class Reminders:
             return []
         if now < launch.sale_opens_at + window - self.claim_lead:
             return []  # no claim of this launch can be due yet
-        claims = self._engine.claims_made(launch.id)  # in the order made; not a copy
+        claims = self._engine.ledger.made(launch.id)  # in the order made; not a copy
         walked = self._walked.get(launch.id)
         start = 0 if walked is None else bisect.bisect_left(claims, walked, key=_MADE)
         due, end = [], start
@@ -192,7 +192,9 @@ class Reminders:
                 break  # this one, and (nearly) all made after it, are not due yet
             end += 1
             fresh = (
-                claim.is_held and claim.id not in self._reminded and self._engine.recorded(claim)
+                claim.is_held
+                and claim.id not in self._reminded
+                and self._engine.ledger.recorded(claim)
             )
             if fresh and claim.expires_at - now >= CLAIM_MIN_AHEAD:
                 due.append(claim)

@@ -19,8 +19,8 @@ from soldout.domain.claims import Claim, Order
 from soldout.domain.errors import NotFound
 from soldout.domain.payments import PaymentRecord
 from soldout.engine.book import LaunchBook
-from soldout.engine.checkout import CANCELLED_ON_PAGE, GIVEN_UP
 from soldout.engine.draws import RESERVED_KEY_PREFIX
+from soldout.engine.settlement import CANCELLED_ON_PAGE, GIVEN_UP
 from soldout.services import Platform
 from soldout.web import store_account, store_look, store_signin
 from soldout.web.store_common import (

@@ -1,0 +1,125 @@
+"""The maker's changes to a launch: adding one, and changing its times, its batch, its
+pause or (cancelling it) releasing every hold and telling everyone who took part.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime
+
+from soldout.clock import Clock
+from soldout.domain.claims import Claim, ClaimState, Order
+from soldout.domain.errors import InvalidInput
+from soldout.domain.launches import Launch
+from soldout.domain.notifications import Notification
+from soldout.domain.products import Product
+from soldout.engine.book import LaunchBook
+from soldout.engine.draws import DrawDesk
+from soldout.engine.launch_books import LaunchBooks
+from soldout.engine.ledger import ClaimLedger
+from soldout.engine.releases import Releases
+from soldout.ids import new_id
+from soldout.store.ports import Store
+
+__all__ = ["LaunchDesk"]
+
+
+class LaunchDesk:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        books: LaunchBooks,
+        ledger: ClaimLedger,
+        releases: Releases,
+        draws: DrawDesk,
+        orders_of: Callable[[str], list[Order]],
+    ) -> None:
+        """`orders_of(launch_id)`: the launch's paid orders (their fans are told apart)."""
+        self._store = store
+        self._clock = clock
+        self._books = books
+        self._ledger = ledger
+        self._releases = releases
+        self._draws = draws
+        self._orders_of = orders_of
+
+    async def add(self, launch: Launch, product: Product) -> LaunchBook:
+        if launch.is_draw:
+            launch = launch.with_changes(draw_commitment=await self._draws.commit(launch.id))
+        await self._store.launches.add(launch)
+        book = self._books.open(launch, product)
+        if launch.is_draw:
+            self._draws.draw_at(launch.sale_opens_at, launch.id)
+        return book
+
+    async def change(self, launch: Launch) -> LaunchBook:
+        """Apply new times, a larger batch or a cancellation (which releases every hold)."""
+        book = self._books.get(launch.id)
+        for sku, qty in launch.batch.items():  # check every SKU before changing any
+            if qty < book.stock[sku].batch:
+                raise InvalidInput(
+                    "a batch can grow but not shrink once the launch exists", field=f"batch.{sku}"
+                )
+        before = book.launch
+        if before.drawn_at is not None and launch.sale_opens_at != before.sale_opens_at:
+            raise InvalidInput("a drawn launch cannot move its opening", field="sale_opens_at")
+        for sku, qty in launch.batch.items():
+            book.stock[sku].grow(qty)
+        book.launch = launch
+        if launch.is_draw and launch.drawn_at is None and launch.cancelled_at is None:
+            self._draws.draw_at(launch.sale_opens_at, launch.id)  # moved, published
+        if before.paused_at is not None and launch.paused_at is None:
+            for sku in book.stock:  # units that came back while paused
+                self._draws.unit_returned(book, sku)
+        released: list[Claim] = []
+        if launch.cancelled_at is not None:
+            released = [c for c in self._ledger.of_launch(launch.id) if c.is_held]
+            for claim in released:
+                self._releases.close(claim, ClaimState.CANCELLED, launch.cancelled_at)
+        # Queued together, so they commit in one transaction: never a cancelled launch
+        # whose holds are still on record as held.
+        writes = [self._store.launches.update(launch)]
+        if released:
+            at = launch.cancelled_at or self._clock.now()
+            writes.append(
+                self._store.claims.release_many([c.id for c in released], ClaimState.CANCELLED, at)
+            )
+        if launch.cancelled_at is not None:
+            notes = self._cancelled_notes(book, launch.cancelled_at, released)
+            writes.append(self._store.notifications.add_many(notes))
+        await asyncio.gather(*writes)
+        return book
+
+    def _cancelled_notes(
+        self, book: LaunchBook, at: datetime, released: list[Claim]
+    ) -> list[Notification]:
+        """Everyone who took part is told: who bought, that the order stands; the others,
+        that nothing was charged."""
+        launch = book.launch
+        buyers = {o.fan_id for o in self._orders_of(launch.id)}
+        told = ({c.fan_id for c in released} | set(book.reservations)) - buyers
+        return [
+            Notification(
+                new_id("ntf"),
+                fan_id,
+                "launch_cancelled",
+                f"The launch {launch.title!r} was cancelled; any unit you held was"
+                " released and nothing was charged for it.",
+                at,
+                {"launch_id": launch.id, "bought": False},
+            )
+            for fan_id in sorted(told)
+        ] + [
+            Notification(
+                new_id("ntf"),
+                fan_id,
+                "launch_cancelled",
+                f"The launch {launch.title!r} was cancelled. Your paid order stands: it"
+                " ships as planned unless you cancel it for a full refund.",
+                at,
+                {"launch_id": launch.id, "bought": True},
+            )
+            for fan_id in sorted(buyers)
+        ]
