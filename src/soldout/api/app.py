@@ -23,6 +23,7 @@ from soldout.api import (
     routes_metrics,
     routes_rehearsals,
 )
+from soldout.api.claim_core import ClaimCore
 from soldout.api.errors import domain_error_response, install_handlers
 from soldout.api.hotpath import Front
 from soldout.api.json_body import RefuseRepeatedKeys
@@ -114,16 +115,15 @@ def build_app(
             body["group_commit"] = {"transactions": writer.batches, "writes": writer.jobs}
         return body
 
-    return Front(
-        HttpMeter(api, platform.metrics),
+    claims = ClaimCore(
         platform.engine,
         platform.tokens,
         platform.gate,
-        max_body,
+        platform.metrics.claims,
         fan_session=platform.sessions.fan_of,
-        proxies=proxies,
-        claims=platform.metrics.claims,
     )
+    api.state.claims = claims  # the FastAPI claim route answers through it too
+    return Front(HttpMeter(api, platform.metrics), claims, max_body, proxies=proxies)
 
 
 _UNHEALTHY: dict[int | str, dict[str, Any]] = {

@@ -2,47 +2,25 @@
 
 `POST /api/v1/launches/{id}/claims` is most of the traffic on launch day and almost all
 of it is answered `sold_out` once a batch is gone, so it skips the framework: read the
-headers, verify the signed token, parse a tiny JSON body, ask the engine, answer. Every
-other request goes to the FastAPI app, behind a request size limit.
+headers and the body, and hand them to `ClaimCore.answer` (`claim_core.py`: the one
+claim path). Every other request goes to the FastAPI app, behind a request size limit.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-import orjson
-
 from soldout.api import access
-from soldout.api.claim_request import (
-    CLAIM_HEADERS,
-    MAX_CLAIM_BODY,
-    ClaimHeaders,
-    bearer,
-    claim_launch,
-    cookie_value,
-    idempotency_key,
-    parse_claim,
-    passage_of,
-)
-from soldout.api.errors import domain_error_response, error_body
+from soldout.api.claim_core import ClaimCore
+from soldout.api.claim_request import CLAIM_HEADERS, MAX_CLAIM_BODY, claim_launch
+from soldout.api.errors import error_body
 from soldout.api.json_body import replaying
 from soldout.api.proxies import TrustedProxies
-from soldout.api.views import claim_view
-from soldout.domain.errors import (
-    DomainError,
-    RateLimited,
-    Unauthorized,
-)
-from soldout.engine import SaleEngine
-from soldout.metrics import ClaimMeter
-from soldout.services.gate import Gate
 from soldout.services.media import MAX_UPLOAD_BYTES
-from soldout.services.tokens import TokenSigner
-from soldout.web import ADMIN_COOKIE, FAN_COOKIE
+from soldout.web import ADMIN_COOKIE
 
 __all__ = ["Front", "carries_credentials", "read_body", "too_large"]
 
@@ -55,7 +33,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 UPLOAD_BODY_LIMIT = MAX_UPLOAD_BYTES + (1 << 20)  # an image and the form fields around it
 _UPLOADS = re.compile(r"^/(?:admin/products(?:/[^/]+)?|admin/shop|api/v1/products/[^/]+/images)$")
 _JSON_HEADERS = [(b"content-type", b"application/json")]
-INTERNAL_ERROR = error_body("internal_error", "something went wrong on our side; nothing was sold")
 log = logging.getLogger(__name__)
 
 
@@ -112,24 +89,17 @@ class Front:
     def __init__(
         self,
         app: ASGIApp,
-        engine: SaleEngine,
-        tokens: TokenSigner,
-        gate: Gate,
+        claims: ClaimCore,
         max_body: int,
         *,
-        fan_session: Callable[[str], str | None] = lambda session: None,
         proxies: TrustedProxies | None = None,
-        claims: ClaimMeter | None = None,
     ) -> None:
         self._app = app
-        self._engine = engine
-        self._tokens = tokens
-        self._gate = gate
+        self._claims = claims
+        # `answer` is the core's own bound method: no call of ours in between
+        self.answer = claims.answer
         self._max_body = max_body
-        self._fan_session = fan_session  # a storefront cookie's session -> its fan
         self.proxies = proxies or TrustedProxies()
-        self._claims = claims or ClaimMeter()  # claims by answer, for /metrics
-        self._counts = self._claims.codes
 
     @property
     def app(self) -> ASGIApp:
@@ -151,7 +121,7 @@ class Front:
     @property
     def limits_addresses(self) -> bool:
         """Whether claims are rate-limited per client address (else it need not be read)."""
-        return self._gate.limits_addresses
+        return self._claims.limits_addresses
 
     def forwarded(self, scope: Scope) -> Scope:
         """The scope with the client's address and scheme as a trusted proxy saw them."""
@@ -215,67 +185,6 @@ class Front:
         )
         await _answer(send, status, answer, retry_after=retry_after)
         return fan_id
-
-    async def answer(
-        self, launch_id: str, headers: ClaimHeaders, body: bytes, address: str | None
-    ) -> tuple[int, bytes, int, str | None]:
-        """A claim's status, JSON body, Retry-After seconds (0: none) and fan (None before
-        the token is checked: for the access log), whatever the server interface that
-        carried it. Each answer is counted by its code, and a claim that reaches the
-        engine's decision is timed (`ClaimMeter`)."""
-        started = 0  # not timed: answered before the decision (from memory)
-        fan_id: str | None = None
-        try:
-            auth = headers.get("authorization")
-            if auth is None and headers.get("x-soldout-web") == "1":
-                # the storefront: the fan's session cookie (a dictionary lookup)
-                fan_id = self._fan_session(cookie_value(headers.get("cookie") or "", FAN_COOKIE))
-                if fan_id is None:
-                    raise Unauthorized()
-            else:
-                fan_id = self._tokens.fan_of(bearer(auth))
-                if fan_id is None:
-                    raise Unauthorized("the token is not valid (expired, or signed out everywhere)")
-            self._gate.limit(fan_id, address)
-            request = parse_claim(body)
-            key = idempotency_key(headers.get("idempotency-key"))
-            with_code = request.priority_code is not None
-            refused = self._engine.refusal(fan_id, launch_id, request.sku, key, with_code)
-            if refused is not None:
-                # (most of a stampede's answers: counted inline, a call costs as much)
-                counts, code = self._counts, refused.code
-                counts[code] = counts.get(code, 0) + 1
-                return (*domain_error_response(refused), 0, fan_id)
-            started = time.perf_counter_ns()
-            outcome = await self._engine.claim(
-                fan_id,
-                launch_id,
-                request.sku,
-                request.quantity,
-                key,
-                request.priority_code,
-                # (the gate's own headers are read only when the launch gets that far)
-                lambda book: self._gate.check(
-                    book,
-                    fan_id,
-                    passage_of(
-                        headers.get("admission-token"), headers.get("proof-of-work"), with_code
-                    ),
-                ),
-            )
-        except RateLimited as error:
-            self._claims.seen(error.code, started)
-            return (*domain_error_response(error), error.retry_after, fan_id)
-        except DomainError as error:
-            self._claims.seen(error.code, started)
-            return (*domain_error_response(error), 0, fan_id)
-        except Exception:
-            log.exception("claim failed")
-            self._claims.seen("internal_error", started)
-            return 500, INTERNAL_ERROR, 0, fan_id
-        self._claims.seen("replayed" if outcome.replayed else "created", started)
-        status = 200 if outcome.replayed else 201
-        return status, orjson.dumps(claim_view(outcome.claim)), 0, fan_id
 
     async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A declared length over the limit is refused at once; a body without one

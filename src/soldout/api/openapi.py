@@ -144,6 +144,7 @@ CLAIM_ANSWERS: dict[int | str, dict[str, Any]] = {
         "model": ClaimAnswer,
         "description": "a replay of an earlier request with the same Idempotency-Key",
     },
+    401: {"description": "no token (or storefront session), or one expired or signed out"},
     403: {
         "description": "`reservation_required`, `duplicate_buyer`, `admission_required` (or"
         " `_expired`, `_invalid`), `pow_required` (or `_invalid`, `_expired`, `_reused`)"

@@ -6,7 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from soldout.api.claim_request import idempotency_key, parse_claim, passage_of
+from soldout.api.access import fan_seen
+from soldout.api.claim_core import ClaimCore
+from soldout.api.claim_request import idempotency_key
 from soldout.api.deps import Credentials, FanAuth, client_address, platform_dep
 from soldout.api.openapi import (
     CLAIM_ANSWERS,
@@ -18,7 +20,6 @@ from soldout.api.openapi import (
 from soldout.api.schemas import FanIn, PaymentIn, ReservationIn
 from soldout.api.views import (
     claim_status_view,
-    claim_view,
     launch_view,
     notification_view,
     order_view,
@@ -188,36 +189,20 @@ async def reserve(
     openapi_extra=CLAIM_REQUEST,
     responses=CLAIM_ANSWERS,
 )
-async def claim(
-    launch_id: str,
-    request: Request,
-    fan_id: FanAuth,
-    platform: PlatformDep,
-    response: Response,
-) -> dict[str, Any]:
+async def claim(launch_id: str, request: Request, credentials: Credentials) -> Response:
     """Buy: hold units for the payment window. Served by the hot path in front of this app
-    (`soldout.api.hotpath`); this route answers the same way when the app runs without it.
-    The body is read as JSON whatever its Content-Type."""
-    client = request.client
-    platform.gate.limit(fan_id, client.host if client else None)
-    body = parse_claim(await request.body())
-    passage = passage_of(
-        request.headers.get("admission-token"),
-        request.headers.get("proof-of-work"),
-        body.priority_code is not None,
+    (`soldout.api.hotpath`); this route, when the app runs without it, answers through the
+    same core (`soldout.api.claim_core`). The body is read as JSON whatever its
+    Content-Type; the fan is the bearer token's, or the storefront session's, as the core
+    reads them (`credentials` only declares the bearer scheme in the schema)."""
+    core: ClaimCore = request.app.state.claims
+    status, body, retry_after, fan_id = await core.answer(
+        launch_id, request.headers, await request.body(), client_address(request)
     )
-    outcome = await platform.engine.claim(
-        fan_id,
-        launch_id,
-        body.sku,
-        body.quantity,
-        idempotency_key(request.headers.get("idempotency-key")),
-        body.priority_code,
-        lambda book: platform.gate.check(book, fan_id, passage),
-    )
-    if outcome.replayed:
-        response.status_code = 200
-    return claim_view(outcome.claim)
+    if fan_id is not None:
+        fan_seen(request.scope.setdefault("state", {}), fan_id)
+    headers = {"retry-after": str(retry_after)} if retry_after else None
+    return Response(body, status, headers, media_type="application/json")
 
 
 def _claim_now(platform: Platform, claim: Claim) -> dict[str, Any]:

@@ -1,0 +1,103 @@
+"""One claim path: the hot path in front of the app, and the FastAPI claim route behind
+it (what answers when the app runs without the hot path), give the same answers, because
+both hand the request to `ClaimCore`."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from soldout.api.app import build_app
+from soldout.clock import FakeClock
+from soldout.services import Platform
+from soldout.services.tokens import TokenSigner
+from soldout.store.memory import InMemoryStore
+
+ADMIN = "adm_in_process_token_for_claim_paths"
+
+
+@pytest.fixture
+async def clients() -> AsyncIterator[tuple[httpx.AsyncClient, httpx.AsyncClient, str]]:
+    """(through the hot path, straight to the FastAPI app, a launch of 2 units on sale)."""
+    clock = FakeClock()
+    platform = Platform(InMemoryStore(), TokenSigner(None, ADMIN), clock)
+    front = build_app(platform)
+    admin = {"authorization": f"Bearer {ADMIN}"}
+    async with (
+        httpx.AsyncClient(transport=httpx.ASGITransport(front), base_url="http://t") as hot,
+        httpx.AsyncClient(transport=httpx.ASGITransport(front.app), base_url="http://t") as app,
+    ):
+        await platform.start(sweep=False)
+        try:
+            skus = [{"code": "A", "name": "A", "price": 1000, "currency": "EUR", "cost": 900}]
+            product = await hot.post(
+                "/api/v1/products", json={"name": "One", "skus": skus}, headers=admin
+            )
+            assert product.status_code == 201, product.text
+            launch = await hot.post(
+                "/api/v1/launches",
+                headers=admin,
+                json={
+                    "product_id": product.json()["id"],
+                    "title": "round one",
+                    "sale_opens_at": (clock.now() - timedelta(seconds=1)).isoformat(),
+                    "batch": {"A": 2},
+                    "race": "fast",
+                },
+            )
+            assert launch.status_code == 201, launch.text
+            yield hot, app, launch.json()["id"]
+        finally:
+            await platform.stop()
+
+
+async def fan(client: httpx.AsyncClient) -> str:
+    name = uuid.uuid4().hex[:10]
+    made = await client.post("/api/v1/fans", json={"email": f"{name}@f.test", "name": name})
+    assert made.status_code == 201, made.text
+    token: str = made.json()["token"]
+    return token
+
+
+async def claim(
+    client: httpx.AsyncClient, launch_id: str, token: str | None, key: str, **body: Any
+) -> httpx.Response:
+    headers = {"idempotency-key": key}
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
+    return await client.post(
+        f"/api/v1/launches/{launch_id}/claims", json={"sku": "A", **body}, headers=headers
+    )
+
+
+async def test_the_route_behind_the_hot_path_answers_as_it_does(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient, str],
+) -> None:
+    hot, app, launch_id = clients
+    ann, bob, cy = await fan(hot), await fan(hot), await fan(hot)
+    # a claim through each, and each one's replay through the other
+    first, second = await claim(hot, launch_id, ann, "k1"), await claim(app, launch_id, bob, "k2")
+    assert (first.status_code, second.status_code) == (201, 201)
+    again = await claim(app, launch_id, ann, "k1")
+    assert (again.status_code, again.json()) == (200, first.json())
+    again = await claim(hot, launch_id, bob, "k2")
+    assert (again.status_code, again.json()) == (200, second.json())
+    # the batch is gone: the same refusal from both, in the one error shape
+    for client in (hot, app):
+        gone = await claim(client, launch_id, cy, uuid.uuid4().hex)
+        assert gone.status_code == 409
+        assert gone.json()["error"]["code"] == "sold_out"
+        unknown = await claim(client, launch_id, None, uuid.uuid4().hex)
+        assert (unknown.status_code, unknown.json()["error"]["code"]) == (401, "unauthorized")
+        bad = await claim(client, launch_id, cy, uuid.uuid4().hex, colour="red")
+        assert (bad.status_code, bad.json()["error"]["field"]) == (422, "colour")
+    # and both are counted in the same place
+    scrape = await hot.get("/metrics", headers={"authorization": f"Bearer {ADMIN}"})
+    assert 'soldout_claims_total{code="created"} 2.0' in scrape.text
+    assert 'soldout_claims_total{code="replayed"} 2.0' in scrape.text
+    assert 'soldout_claims_total{code="sold_out"} 2.0' in scrape.text
