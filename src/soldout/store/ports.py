@@ -4,6 +4,13 @@ Every write returns only once it is durable: an adapter may group many writes in
 transaction (group commit), but it never resolves a write before its commit. Writes are
 applied in the order they were issued, so a release that freed a unit is never durable
 after the claim that took the unit again.
+
+Reads that return many rows return them in one order, whichever the adapter: products,
+launches, reservations, claims, payments, admin accounts and invites by creation time
+then id; priority codes by creation time then code; orders by payment time then id; an
+order's events, a launch's batch (SKU by SKU), referral pairs and contacts in the order
+they were written. (The in-memory fake keeps the order of writing, the same whenever
+times grow as rows are written, as the engine's clock makes them.)
 """
 
 from __future__ import annotations

@@ -1,0 +1,162 @@
+"""The PostgreSQL repositories of who may get in: the admin team with its invites, browser
+sessions and fans' token generations (docs/security.md)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from soldout.domain.errors import Conflict
+from soldout.domain.sessions import Session, SessionKind
+from soldout.domain.team import AdminAccount, Invite, Role
+from soldout.store.postgresql.base import Repo
+from soldout.store.postgresql.writer import Do
+from soldout.store.sqlite.rows import ts
+
+__all__ = ["PgSessions", "PgTeam"]
+
+_ACCOUNT_COLUMNS = "id, email, name, role, password_hash, created_at, invited_by"
+_INSERT_ACCOUNT = (
+    f"INSERT INTO admin_accounts ({_ACCOUNT_COLUMNS}) VALUES ({', '.join(['%b'] * 7)})"
+)
+# The invite is spent and the account added by one statement, so both or neither land:
+# no row to spend (used, cancelled, expired) adds no account; a taken e-mail fails it whole.
+_ACCEPT = (
+    "WITH spent AS (UPDATE admin_invites SET used_at = %b WHERE id = %b AND used_at IS NULL"
+    f" AND expires_at > %b RETURNING id) INSERT INTO admin_accounts ({_ACCOUNT_COLUMNS})"
+    f" SELECT {', '.join(['%b::text'] * 7)} FROM spent"
+)
+
+
+def _account_row(a: AdminAccount) -> tuple[object, ...]:
+    return (a.id, a.email, a.name, a.role.value, a.password_hash, ts(a.created_at), a.invited_by)
+
+
+def _account(row: Any) -> AdminAccount:
+    return AdminAccount(
+        row["id"],
+        row["email"],
+        row["name"],
+        Role(row["role"]),
+        row["password_hash"],
+        datetime.fromisoformat(row["created_at"]),
+        row["invited_by"],
+    )
+
+
+def _email_taken(exc: psycopg.errors.UniqueViolation) -> Conflict:
+    error = Conflict("an admin account has this e-mail", field="email")
+    error.code = "email_taken"
+    error.__cause__ = exc
+    return error
+
+
+class PgTeam(Repo):
+    async def accounts(self) -> Sequence[AdminAccount]:
+        rows = await self._rows("SELECT * FROM admin_accounts ORDER BY created_at, id")
+        return [_account(row) for row in rows]
+
+    async def add(self, account: AdminAccount) -> None:
+        try:
+            await self._do(_INSERT_ACCOUNT, _account_row(account))
+        except psycopg.errors.UniqueViolation as exc:
+            raise _email_taken(exc) from exc
+
+    async def update(self, account: AdminAccount) -> None:
+        await self._do(
+            "UPDATE admin_accounts SET name = %b, role = %b, password_hash = %b WHERE id = %b",
+            (account.name, account.role.value, account.password_hash, account.id),
+        )
+
+    async def remove(self, account_id: str) -> None:
+        await self._do("DELETE FROM admin_accounts WHERE id = %b", (account_id,))
+
+    async def invites(self) -> Sequence[Invite]:
+        rows = await self._rows(
+            "SELECT * FROM admin_invites WHERE used_at IS NULL ORDER BY created_at, id"
+        )
+        return [
+            Invite(
+                row["id"],
+                row["email"],
+                Role(row["role"]),
+                row["invited_by"],
+                datetime.fromisoformat(row["created_at"]),
+                datetime.fromisoformat(row["expires_at"]),
+            )
+            for row in rows
+        ]
+
+    async def invite(self, invite: Invite) -> None:
+        await self._do(
+            "INSERT INTO admin_invites (id, email, role, invited_by, created_at, expires_at)"
+            " VALUES (%b, %b, %b, %b, %b, %b)",
+            (
+                invite.id,
+                invite.email,
+                invite.role.value,
+                invite.invited_by,
+                ts(invite.created_at),
+                ts(invite.expires_at),
+            ),
+        )
+
+    async def cancel(self, invite_id: str) -> None:
+        await self._do("DELETE FROM admin_invites WHERE id = %b AND used_at IS NULL", (invite_id,))
+
+    async def accept(self, invite_id: str, account: AdminAccount, now: datetime) -> bool:
+        params = (ts(now), invite_id, ts(now), *_account_row(account))
+        try:
+            accepted: bool = await self._writer.submit(Do([(_ACCEPT, params)], count=True))
+        except psycopg.errors.UniqueViolation as exc:
+            raise _email_taken(exc) from exc
+        return accepted
+
+
+class PgSessions(Repo):
+    def add(self, session: Session) -> asyncio.Future[None]:
+        return self._do(
+            "INSERT INTO sessions (digest, kind, subject, created_at, expires_at)"
+            " VALUES (%b, %b, %b, %b, %b)",
+            (
+                session.digest,
+                session.kind.value,
+                session.subject,
+                ts(session.created_at),
+                ts(session.expires_at),
+            ),
+        )
+
+    def end(self, digests: Sequence[str], at: datetime) -> asyncio.Future[None]:
+        expired = ("DELETE FROM sessions WHERE expires_at <= %b", (ts(at),))
+        ended = ("DELETE FROM sessions WHERE digest = ANY(%b::text[])", (list(digests),))
+        return self._writer.submit(Do([expired, ended]))
+
+    async def live(self, now: datetime) -> Sequence[Session]:
+        rows = await self._rows("SELECT * FROM sessions WHERE expires_at > %b", (ts(now),))
+        return [
+            Session(
+                row["digest"],
+                SessionKind(row["kind"]),
+                row["subject"],
+                datetime.fromisoformat(row["created_at"]),
+                datetime.fromisoformat(row["expires_at"]),
+            )
+            for row in rows
+        ]
+
+    def set_generation(self, fan_id: str, generation: int, at: datetime) -> asyncio.Future[None]:
+        return self._do(
+            "INSERT INTO fan_token_generations (fan_id, generation, changed_at)"
+            " VALUES (%b, %b, %b) ON CONFLICT (fan_id) DO UPDATE"
+            " SET generation = excluded.generation, changed_at = excluded.changed_at",
+            (fan_id, generation, ts(at)),
+        )
+
+    async def generations(self) -> Sequence[tuple[str, int]]:
+        rows = await self._rows("SELECT fan_id, generation FROM fan_token_generations")
+        return [(row["fan_id"], row["generation"]) for row in rows]

@@ -1,0 +1,164 @@
+"""The PostgreSQL repositories of what follows a sale: orders (history, dates, pages for
+exports), payments and seen webhook events, production plans and the audit log (the
+notifications outbox is in `outbox.py`). Writes of many rows are one statement each
+(`unnest`), where SQLite runs one statement per row."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+from soldout.domain.audit import AuditEntry
+from soldout.domain.claims import Order, OrderEvent
+from soldout.domain.fulfilment import ProductionPlan
+from soldout.domain.payments import PaymentRecord
+from soldout.store.ports import ExportRow, OrderFilter
+from soldout.store.postgresql.base import Repo, columns_of, pg, update_from
+from soldout.store.postgresql.writer import Do, Into
+from soldout.store.sqlite.rows import (
+    ORDER_COLUMNS,
+    PAYMENT_COLUMNS,
+    UPDATE_PAYMENT,
+    event_from_row,
+    order_changes,
+    order_from_row,
+    payment_changes,
+    payment_from_row,
+    payment_row,
+    plan_from_json,
+    plan_json,
+    ts,
+)
+
+__all__ = ["PgAudit", "PgOrders", "PgPayments", "PgPlans"]
+
+_EXPORT = (
+    f"SELECT {', '.join('o.' + c for c in ORDER_COLUMNS.split(', '))}, f.email, f.name"
+    " FROM orders o JOIN fans f ON f.id = o.fan_id"
+)
+_CHANGES = update_from(
+    "orders", "status, ship_date, shipped_at, carrier, tracking_number, refunded_at", "ttttttt"
+)
+_DATES = update_from("orders", "status, ship_date, notified_ship_date", "tttt")
+_EVENTS = Into("order_events", ("order_id", "at", "kind", "detail"), ("text",) * 4)
+
+
+class PgOrders(Repo):
+    def update(self, orders: Sequence[Order]) -> asyncio.Future[None]:
+        return self._do(_CHANGES, columns_of([order_changes(o) for o in orders], 7))
+
+    def record_dates(
+        self, rows: Sequence[tuple[str, str | None, str | None, str]]
+    ) -> asyncio.Future[None]:
+        return self._do(_DATES, columns_of(rows, 4))
+
+    def add_events(self, events: Sequence[OrderEvent]) -> asyncio.Future[None]:
+        rows = [(e.order_id, ts(e.at), e.kind, e.detail) for e in events]
+        return self._do(_EVENTS.sql, _EVENTS.arrays(rows))
+
+    async def events(self, order_id: str) -> Sequence[OrderEvent]:
+        rows = await self._rows(
+            "SELECT * FROM order_events WHERE order_id = %b ORDER BY id", (order_id,)
+        )
+        return [event_from_row(r) for r in rows]
+
+    async def all(self) -> Sequence[Order]:
+        return await self._orders("", ())
+
+    async def for_fan(self, fan_id: str) -> Sequence[Order]:
+        return await self._orders("WHERE fan_id = %b", (fan_id,))
+
+    async def _orders(self, where: str, args: tuple[object, ...]) -> list[Order]:
+        rows = await self._rows(
+            f"SELECT {ORDER_COLUMNS} FROM orders {where} ORDER BY paid_at, id", args
+        )
+        return [order_from_row(r) for r in rows]
+
+    async def page(
+        self, after: tuple[str, str] | None, limit: int, where: OrderFilter
+    ) -> Sequence[ExportRow]:
+        clauses: list[str] = []
+        args: list[object] = []
+        if after is not None:
+            clauses.append("(o.paid_at, o.id) > (%b, %b)")
+            args.extend(after)
+        for column, value in (
+            ("launch_id", where.launch_id),
+            ("sku", where.sku),
+            ("status", where.status),
+        ):
+            if value is not None:
+                clauses.append(f"o.{column} = %b")
+                args.append(value)
+        sql = _EXPORT + (" WHERE " + " AND ".join(clauses) if clauses else "")
+        rows = await self._rows(f"{sql} ORDER BY o.paid_at, o.id LIMIT %b", (*args, limit))
+        return [ExportRow(order_from_row(r), r["email"], r["name"]) for r in rows]
+
+
+_INSERT_PAYMENT = pg(f"INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ({', '.join('?' * 14)})")
+
+
+class PgPayments(Repo):
+    def add(self, payment: PaymentRecord) -> asyncio.Future[None]:
+        return self._do(_INSERT_PAYMENT, payment_row(payment))
+
+    def update(self, payment: PaymentRecord) -> asyncio.Future[None]:
+        return self._do(pg(UPDATE_PAYMENT), payment_changes(payment))
+
+    async def all(self) -> Sequence[PaymentRecord]:
+        rows = await self._rows(f"SELECT {PAYMENT_COLUMNS} FROM payments ORDER BY created_at, id")
+        return [payment_from_row(r) for r in rows]
+
+    def note_event(self, provider: str, event_id: str, at: datetime) -> asyncio.Future[bool]:
+        note = (
+            "INSERT INTO webhook_events (provider, event_id, received_at) VALUES (%b, %b, %b)"
+            " ON CONFLICT DO NOTHING",
+            (provider, event_id, ts(at)),
+        )
+        return self._writer.submit(Do([note], count=True))
+
+    async def last_event_at(self, provider: str) -> datetime | None:
+        row = await self._first(
+            "SELECT max(received_at) AS at FROM webhook_events WHERE provider = %b", (provider,)
+        )
+        return datetime.fromisoformat(row["at"]) if row and row["at"] else None
+
+
+class PgPlans(Repo):
+    def put(
+        self, product_id: str, sku: str, plan: ProductionPlan, at: datetime
+    ) -> asyncio.Future[None]:
+        return self._do(
+            "INSERT INTO production_plans (product_id, sku, plan, updated_at)"
+            " VALUES (%b, %b, %b, %b) ON CONFLICT (product_id, sku) DO UPDATE"
+            " SET plan = excluded.plan, updated_at = excluded.updated_at",
+            (product_id, sku, plan_json(plan), ts(at)),
+        )
+
+    async def all(self) -> Sequence[tuple[str, str, ProductionPlan]]:
+        rows = await self._rows("SELECT * FROM production_plans ORDER BY product_id, sku")
+        return [(r["product_id"], r["sku"], plan_from_json(r["plan"])) for r in rows]
+
+
+class PgAudit(Repo):
+    def add(self, entry: AuditEntry) -> asyncio.Future[None]:
+        return self._do(
+            "INSERT INTO audit_log (at, actor, action, subject, detail)"
+            " VALUES (%b, %b, %b, %b, %b)",
+            (ts(entry.at), entry.actor, entry.action, entry.subject, json.dumps(entry.detail)),
+        )
+
+    async def recent(self, limit: int) -> Sequence[AuditEntry]:
+        rows = await self._rows("SELECT * FROM audit_log ORDER BY id DESC LIMIT %b", (limit,))
+        return [
+            AuditEntry(
+                datetime.fromisoformat(r["at"]),
+                r["actor"],
+                r["action"],
+                r["subject"],
+                json.loads(r["detail"]),
+            )
+            for r in rows
+        ]

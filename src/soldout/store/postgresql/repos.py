@@ -1,0 +1,277 @@
+"""The PostgreSQL repositories of the catalogue and the sale (fans are in `fans.py`, what
+follows a sale in `after_sale.py`). Rows are built and read by the SQLite adapter's
+`rows` module; writes are jobs for the group-commit writer and resolve once durable.
+
+A claim without a priority code is an `Insert`: the claims of one batch go in one
+statement (`unnest`), the hot path's only write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from soldout.domain.claims import Claim, ClaimState, Order
+from soldout.domain.codes import PriorityCode
+from soldout.domain.fans import Reservation
+from soldout.domain.launches import Launch
+from soldout.domain.money import Money
+from soldout.domain.payments import PaymentRecord
+from soldout.domain.products import Product, Sku
+from soldout.store.postgresql.base import Repo, pg
+from soldout.store.postgresql.writer import Do, Insert, Into, Step
+from soldout.store.sqlite.rows import (
+    CLAIM_COLUMNS,
+    INSERT_ORDER,
+    LAUNCH_COLUMNS,
+    UPDATE_PAYMENT,
+    claim_from_row,
+    claim_row,
+    code_from_row,
+    launch_from_row,
+    more_rules_json,
+    order_row,
+    payment_changes,
+    reservation_from_row,
+    ts,
+)
+
+__all__ = ["PgClaims", "PgCodes", "PgLaunches", "PgProducts", "PgReservations"]
+
+
+def into(table: str, columns: str, types: str) -> Into:
+    """`Into` from the column list as the rows module spells it, and one letter a type
+    (`t` text, `i` bigint)."""
+    names = tuple(columns.split(", "))
+    return Into(table, names, tuple("text" if t == "t" else "bigint" for t in types))
+
+
+CLAIMS = into("claims", CLAIM_COLUMNS, "ttttiittttttt")
+SKUS = into("skus", "product_id, code, position, name, price, cost, currency", "ttitiit")
+BATCHES = into("launch_batches", "launch_id, sku, quantity", "tti")
+RESERVATIONS = into("reservations", "id, launch_id, fan_id, created_at, sku", "ttttt")
+CODES = into(
+    "priority_codes", "code, launch_id, sku, created_at, expires_at, any_sku, granted_to", "tttttit"
+)
+
+
+class PgProducts(Repo):
+    async def add(self, product: Product) -> None:
+        p = product
+        insert = (
+            "INSERT INTO products (id, name, description, created_at, specs, images, rehearsal)"
+            " VALUES (%b, %b, %b, %b, %b, %b, %b)",
+            (
+                p.id,
+                p.name,
+                p.description,
+                ts(p.created_at),
+                json.dumps(p.specs),
+                json.dumps(p.images),
+                p.rehearsal,
+            ),
+        )
+        await self._writer.submit(Do([insert, _write_skus(p)]))
+
+    async def update(self, product: Product) -> None:
+        p = product
+        change = (
+            "UPDATE products SET name = %b, description = %b, specs = %b, images = %b"
+            " WHERE id = %b",
+            (p.name, p.description, json.dumps(p.specs), json.dumps(p.images), p.id),
+        )
+        gone = (
+            "DELETE FROM skus WHERE product_id = %b AND code <> ALL(%b::text[])",
+            (p.id, [s.code for s in p.skus]),
+        )
+        await self._writer.submit(Do([change, gone, _write_skus(p)]))
+
+    async def get(self, product_id: str) -> Product | None:
+        found = await self._select("WHERE id = %b", (product_id,))
+        return found[0] if found else None
+
+    async def all(self) -> Sequence[Product]:
+        return await self._select("", ())
+
+    async def _select(self, where: str, args: tuple[object, ...]) -> list[Product]:
+        rows = await self._rows(f"SELECT * FROM products {where} ORDER BY created_at, id", args)
+        skus: dict[str, list[Sku]] = {}
+        sku_rows = await self._rows(
+            f"SELECT * FROM skus WHERE product_id IN (SELECT id FROM products {where})"
+            " ORDER BY product_id, position",
+            args,
+        )
+        for s in sku_rows:
+            price = Money(s["price"], s["currency"])
+            skus.setdefault(s["product_id"], []).append(
+                Sku(s["code"], s["name"], price, Money(s["cost"], s["currency"]))
+            )
+        return [
+            Product(
+                r["id"],
+                r["name"],
+                r["description"],
+                tuple(skus.get(r["id"], [])),
+                datetime.fromisoformat(r["created_at"]),
+                specs=tuple((label, value) for label, value in json.loads(r["specs"])),
+                images=tuple(json.loads(r["images"])),
+                rehearsal=r["rehearsal"],
+            )
+            for r in rows
+        ]
+
+
+def _write_skus(product: Product) -> Step:
+    rows = [
+        (product.id, s.code, i, s.name, s.price.amount, s.cost.amount, s.price.currency)
+        for i, s in enumerate(product.skus)
+    ]
+    return (
+        SKUS.sql + " ON CONFLICT (product_id, code) DO UPDATE SET position = excluded.position,"
+        " name = excluded.name, price = excluded.price, cost = excluded.cost,"
+        " currency = excluded.currency",
+        SKUS.arrays(rows),
+    )
+
+
+_LAUNCH_FIELDS = [c for c in LAUNCH_COLUMNS.split(", ") if c != "id"]
+_INSERT_LAUNCH = (
+    f"INSERT INTO launches ({', '.join(_LAUNCH_FIELDS)}, id)"
+    f" VALUES ({', '.join(['%b'] * (len(_LAUNCH_FIELDS) + 1))})"
+)
+_UPDATE_LAUNCH = (
+    f"UPDATE launches SET {', '.join(c + ' = %b' for c in _LAUNCH_FIELDS)} WHERE id = %b"
+)
+_UPSERT_BATCH = (
+    BATCHES.sql + " ON CONFLICT (launch_id, sku) DO UPDATE SET quantity = excluded.quantity"
+)
+
+
+class PgLaunches(Repo):
+    async def add(self, launch: Launch) -> None:
+        await self._writer.submit(_write_launch(launch, _INSERT_LAUNCH))
+
+    def update(self, launch: Launch) -> asyncio.Future[None]:
+        return self._writer.submit(_write_launch(launch, _UPDATE_LAUNCH))
+
+    async def all(self) -> Sequence[Launch]:
+        batches: dict[str, dict[str, int]] = {}
+        for row in await self._rows("SELECT * FROM launch_batches ORDER BY seq"):
+            batches.setdefault(row["launch_id"], {})[row["sku"]] = row["quantity"]
+        return [
+            launch_from_row(row, batches.get(row["id"], {}))
+            for row in await self._rows(
+                f"SELECT {LAUNCH_COLUMNS} FROM launches ORDER BY created_at, id"
+            )
+        ]
+
+
+def _write_launch(launch: Launch, sql: str) -> Do:
+    """The launch's row (the SQLite adapter's columns, `id` last) and its batch."""
+    rules = launch.rules
+    values = (
+        launch.product_id,
+        launch.title,
+        ts(launch.reservations_open_at),
+        ts(launch.sale_opens_at),
+        ts(launch.sale_closes_at),
+        rules.mode.value,
+        int(rules.reservation_required),
+        rules.per_fan_limit,
+        rules.payment_window_seconds,
+        int(launch.published),
+        ts(launch.cancelled_at),
+        ts(launch.created_at),
+        more_rules_json(rules, launch.draw_units),
+        ts(launch.paused_at),
+        launch.draw_commitment,
+        ts(launch.drawn_at),
+        launch.rehearsal,
+        launch.id,
+    )
+    batch = BATCHES.arrays([(launch.id, sku, qty) for sku, qty in launch.batch.items()])
+    return Do([(sql, values), (_UPSERT_BATCH, batch)])
+
+
+class PgReservations(Repo):
+    def add(self, reservation: Reservation) -> asyncio.Future[None]:
+        r = reservation
+        row = (r.id, r.launch_id, r.fan_id, ts(r.created_at), r.sku)
+        return self._writer.submit(Insert(RESERVATIONS, row))
+
+    async def all(self) -> Sequence[Reservation]:
+        rows = await self._rows("SELECT * FROM reservations ORDER BY created_at, id")
+        return [reservation_from_row(r) for r in rows]
+
+
+_INSERT_CLAIM = pg(f"INSERT INTO claims ({CLAIM_COLUMNS}) VALUES ({', '.join('?' * 13)})")
+_SPEND_CODE = "UPDATE priority_codes SET redeemed_by_claim = %b, sku = %b WHERE code = %b"
+
+
+class PgClaims(Repo):
+    def add(self, claim: Claim) -> asyncio.Future[None]:
+        row = claim_row(claim)
+        if claim.priority_code is None:
+            return self._writer.submit(Insert(CLAIMS, row))
+        spend = (claim.id, claim.sku, claim.priority_code)
+        return self._writer.submit(Do([(_INSERT_CLAIM, row), (_SPEND_CODE, spend)]))
+
+    def settle(
+        self, claim_id: str, paid_at: datetime, order: Order, payment: PaymentRecord
+    ) -> asyncio.Future[None]:
+        paid = (
+            "UPDATE claims SET state = 'paid', closed_at = %b WHERE id = %b AND state = 'held'",
+            (ts(paid_at), claim_id),
+        )
+        return self._writer.submit(
+            Do(
+                [
+                    paid,
+                    (pg(INSERT_ORDER), order_row(order)),
+                    (pg(UPDATE_PAYMENT), payment_changes(payment)),
+                ]
+            )
+        )
+
+    def unsell(self, claim_id: str, at: datetime) -> asyncio.Future[None]:
+        return self._do(
+            "UPDATE claims SET state = 'cancelled', closed_at = %b WHERE id = %b"
+            " AND state = 'paid'",
+            (ts(at), claim_id),
+        )
+
+    def release_many(
+        self, claim_ids: Iterable[str], state: ClaimState, at: datetime
+    ) -> asyncio.Future[None]:
+        return self._do(
+            "UPDATE claims SET state = %b, closed_at = %b WHERE id = ANY(%b::text[])"
+            " AND state = 'held'",
+            (state.value, ts(at), list(claim_ids)),
+        )
+
+    async def all(self) -> Sequence[Claim]:
+        rows = await self._rows(f"SELECT {CLAIM_COLUMNS} FROM claims ORDER BY created_at, id")
+        return [claim_from_row(r) for r in rows]
+
+
+class PgCodes(Repo):
+    async def add_many(self, codes: Sequence[PriorityCode]) -> None:
+        rows = [
+            (
+                c.code,
+                c.launch_id,
+                c.sku,
+                ts(c.created_at),
+                ts(c.expires_at),
+                int(c.any_sku),
+                c.granted_to,
+            )
+            for c in codes
+        ]
+        await self._do(CODES.sql, CODES.arrays(rows))
+
+    async def all(self) -> Sequence[PriorityCode]:
+        rows = await self._rows("SELECT * FROM priority_codes ORDER BY created_at, code")
+        return [code_from_row(r) for r in rows]

@@ -1,0 +1,68 @@
+"""The PostgreSQL repositories of the shop around the sale: uploaded images, the shop's
+own settings, and the single-use sign-in links already spent."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import asdict
+from datetime import datetime
+
+from soldout.domain.media import MediaItem
+from soldout.domain.shop import Shop
+from soldout.store.postgresql.base import Repo
+from soldout.store.postgresql.writer import Do
+from soldout.store.sqlite.rows import ts
+
+__all__ = ["PgLinks", "PgMedia", "PgShop"]
+
+
+class PgMedia(Repo):
+    async def add(self, item: MediaItem) -> None:
+        await self._do(
+            "INSERT INTO media (id, content_type, width, height, data, created_at)"
+            " VALUES (%b, %b, %b, %b, %b, %b) ON CONFLICT (id) DO NOTHING",
+            (item.id, item.content_type, item.width, item.height, item.data, ts(item.created_at)),
+        )
+
+    async def get(self, media_id: str) -> MediaItem | None:
+        row = await self._first("SELECT * FROM media WHERE id = %b", (media_id,))
+        if row is None:
+            return None
+        return MediaItem(
+            row["id"],
+            row["content_type"],
+            row["width"],
+            row["height"],
+            bytes(row["data"]),
+            datetime.fromisoformat(row["created_at"]),
+        )
+
+
+class PgShop(Repo):
+    async def get(self) -> Shop:
+        row = await self._first("SELECT value FROM shop WHERE key = 'settings'")
+        if row is None:
+            return Shop()
+        known = set(Shop.__dataclass_fields__)
+        return Shop(**{k: v for k, v in json.loads(row["value"]).items() if k in known})
+
+    async def put(self, shop: Shop) -> None:
+        await self._do(
+            "INSERT INTO shop (key, value) VALUES ('settings', %b)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (json.dumps(asdict(shop)),),
+        )
+
+
+class PgLinks(Repo):
+    def use(self, key: str, expires_at: datetime, now: datetime) -> asyncio.Future[bool]:
+        forget = ("DELETE FROM used_links WHERE expires_at < %b", (ts(now),))
+        spend = (
+            "INSERT INTO used_links (key, expires_at) VALUES (%b, %b) ON CONFLICT DO NOTHING",
+            (key, ts(expires_at)),
+        )
+        return self._writer.submit(Do([forget, spend], count=True))
+
+    async def spent(self, key: str) -> bool:
+        return await self._first("SELECT 1 FROM used_links WHERE key = %b", (key,)) is not None

@@ -1,0 +1,180 @@
+"""The PostgreSQL store: one database, owned by one soldout process at a time.
+
+    store = PostgresStore("postgresql://soldout@db.internal/shop")
+    await store.open()  # the lock, the migrations, the writer, the read pool
+
+Two kinds of connection: the writer's own (group commit, `writer.py`; it also holds the
+store's advisory lock) and a small pool for reads, which are awaited like the SQLite
+adapter's and run while a commit is in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Any
+
+import psycopg
+import sqlalchemy.exc
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from soldout.datadir import Unusable
+from soldout.domain.errors import StorageUnavailable
+from soldout.store.postgresql.access import PgSessions, PgTeam
+from soldout.store.postgresql.after_sale import PgAudit, PgOrders, PgPayments, PgPlans
+from soldout.store.postgresql.fans import PgFans
+from soldout.store.postgresql.migrations import upgrade
+from soldout.store.postgresql.outbox import PgNotifications
+from soldout.store.postgresql.ownership import (
+    first_line,
+    let_go,
+    take_lock,
+    warn_unless_durable,
+    where,
+)
+from soldout.store.postgresql.rehearsals import PgRehearsals
+from soldout.store.postgresql.repos import PgClaims, PgCodes, PgLaunches, PgProducts, PgReservations
+from soldout.store.postgresql.site import PgLinks, PgMedia, PgShop
+from soldout.store.postgresql.writer import Do, Params, PgWriter
+from soldout.store.sqlite.store import StoreInUse
+
+__all__ = ["PostgresStore", "StoreInUse"]
+
+READERS = 4  # pooled read connections at most: reads are short, and the engine reads little
+CONNECT: dict[str, Any] = {"autocommit": True, "application_name": "soldout", "connect_timeout": 10}
+
+
+class PostgresStore:
+    """`await store.open()` owns the database, migrates it and starts the writer;
+    `open_read_only()` reads beside a running server."""
+
+    def __init__(self, url: str, *, readers: int = READERS) -> None:
+        self.url = url
+        self.where = where(url)
+        self.writer = PgWriter(self.where)
+        self._readers = readers
+        self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
+        self._owner: psycopg.AsyncConnection[Any] | None = None
+        self.products = PgProducts(self)
+        self.launches = PgLaunches(self)
+        self.fans = PgFans(self)
+        self.reservations = PgReservations(self)
+        self.claims = PgClaims(self)
+        self.codes = PgCodes(self)
+        self.orders = PgOrders(self)
+        self.payments = PgPayments(self)
+        self.plans = PgPlans(self)
+        self.notifications = PgNotifications(self)
+        self.audit = PgAudit(self)
+        self.media = PgMedia(self)
+        self.shop = PgShop(self)
+        self.links = PgLinks(self)
+        self.rehearsals = PgRehearsals(self)
+        self.team = PgTeam(self)
+        self.sessions = PgSessions(self)
+
+    async def open(self) -> None:
+        """Raises `StoreInUse` if another process owns the database, `Unusable` (one line
+        naming it) if it cannot be reached or migrated."""
+        owner = await self._connect()
+        try:
+            await take_lock(owner, self.where)
+            await asyncio.to_thread(self._migrate)
+            await warn_unless_durable(owner, self.where)
+            await self._open_pool()
+        except BaseException:
+            await owner.close()
+            raise
+        self._owner = owner
+        self.writer.start(owner)
+
+    async def open_read_only(self) -> None:
+        """Read what is durable without owning the store: no lock, no migration, no writes
+        (they raise `StorageUnavailable`). Safe while a server runs on the same database."""
+        await self._open_pool()
+        try:
+            await self.fetch("SELECT version_num FROM alembic_version")
+        except psycopg.errors.UndefinedTable:
+            await self.close()
+            raise Unusable(f"no soldout data in the PostgreSQL {self.where}") from None
+
+    async def close(self) -> None:
+        await self.writer.stop()
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+        if self._owner is not None:
+            await let_go(self._owner)
+            await self._owner.close()
+            self._owner = None
+
+    async def fetch(self, sql: str, params: Params = ()) -> list[Any]:
+        """Rows as dicts. A server out of reach is `StorageUnavailable` (HTTP 503)."""
+        if self._pool is None:
+            raise RuntimeError("the store is not open")
+        try:
+            async with self._pool.connection() as conn:
+                cursor = conn.cursor(row_factory=dict_row)
+                await cursor.execute(sql, params)
+                rows: list[Any] = await cursor.fetchall()
+                return rows
+        except psycopg.OperationalError as exc:  # the pool's timeout is one too
+            raise StorageUnavailable() from exc
+
+    async def secret(self, name: str) -> bytes:
+        rows = await self.fetch("SELECT value FROM secrets WHERE name = %b", (name,))
+        if rows:
+            value: bytes = rows[0]["value"]
+            return value
+        made = secrets.token_bytes(32)
+        await self.writer.submit(
+            Do(
+                [
+                    (
+                        "INSERT INTO secrets (name, value) VALUES (%b, %b)"
+                        " ON CONFLICT (name) DO NOTHING",
+                        (name, made),
+                    )
+                ]
+            )
+        )
+        return await self.secret(name)
+
+    async def _connect(self) -> psycopg.AsyncConnection[Any]:
+        """The writer's connection. Its statements are never prepared (psycopg prepares a
+        query after 5 uses): a batch that fails in pipeline mode makes the server skip what
+        followed the error, a PREPARE included, which psycopg then believes done ("prepared
+        statement _pg3_0 does not exist" at the next commit: a test repeats it). Parsing
+        costs the server a little per statement, and a batch is a few statements."""
+        try:
+            return await psycopg.AsyncConnection.connect(
+                self.url, **CONNECT, prepare_threshold=None
+            )
+        except psycopg.Error as exc:
+            raise Unusable(f"cannot reach the PostgreSQL {self.where}: {first_line(exc)}") from None
+
+    def _migrate(self) -> None:
+        try:
+            upgrade(self.url)
+        except sqlalchemy.exc.DBAPIError as exc:
+            raise Unusable(
+                f"cannot migrate the PostgreSQL {self.where}: {first_line(exc.orig)}"
+            ) from None
+
+    async def _open_pool(self) -> None:
+        pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
+            self.url,
+            min_size=1,
+            max_size=self._readers,
+            kwargs=CONNECT,
+            open=False,
+            timeout=5,  # a read waits this long for a connection, then 503
+            name="soldout-reads",
+        )
+        try:
+            await pool.open(wait=True, timeout=10)
+        except psycopg.OperationalError as exc:
+            await pool.close()
+            raise Unusable(f"cannot reach the PostgreSQL {self.where}: {first_line(exc)}") from None
+        self._pool = pool
