@@ -36,7 +36,8 @@ _server_options = [
     ),
     click.option(
         "--store",
-        help="store URL; default: embedded SQLite in the data directory [env SOLDOUT_STORE]",
+        help="store URL: postgresql://USER@HOST:PORT/DB or sqlite:///PATH; default: embedded"
+        " SQLite in the data directory [env SOLDOUT_STORE]",
     ),
 ]
 
@@ -168,6 +169,7 @@ def backup(path: Path, **flags: Any) -> None:
     from soldout.services.backup import BackupRefused, make_backup
 
     settings = _settings(**flags)
+    _not_on_postgres(settings, "backup")
     try:
         made = make_backup(settings, path)
     except (BackupRefused, OSError, ValueError) as exc:
@@ -197,6 +199,7 @@ def restore(backup_dir: Path, force: bool, **flags: Any) -> None:
     from soldout.store.sqlite import StoreInUse
 
     settings = _settings(**flags)
+    _not_on_postgres(settings, "restore")
     try:
         restored = restore_backup(backup_dir, settings, force=force)
     except (BackupRefused, StoreInUse, OSError, ValueError) as exc:
@@ -205,6 +208,14 @@ def restore(backup_dir: Path, force: bool, **flags: Any) -> None:
     if restored.replaced is not None:
         click.echo(f"  what was there before is in {restored.replaced}")
     click.echo(f"  start it with: soldout serve --data {restored.data}")
+
+
+def _not_on_postgres(settings: Settings, command: str) -> None:
+    if settings.postgres_url is not None:
+        raise click.ClickException(
+            f"soldout {command} copies the embedded store; a PostgreSQL store is backed up"
+            " with pg_dump and put back with pg_restore (docs/deploy.md)"
+        )
 
 
 @cli.command("verify-draw")

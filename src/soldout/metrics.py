@@ -229,7 +229,7 @@ class Metrics:
         )
         self.commit_seconds = Histogram(
             "soldout_group_commit_fsync_seconds",
-            "Time of a group commit's COMMIT, which is where SQLite waits for its fsync.",
+            "Time of a group commit's COMMIT (SQLite: its fsync; PostgreSQL: the round trip).",
             buckets=_FSYNC_BUCKETS,
             registry=registry,
         )

@@ -114,14 +114,25 @@ class Settings(BaseSettings):
 
     @property
     def database(self) -> Path:
-        if self.store is None:
+        """The embedded store's file (`--store sqlite:///PATH`, or in the data directory).
+        With a PostgreSQL store: a file of that name in the data directory that is never
+        made (what sits beside the store, such as the test provider's ledger, is kept in
+        the data directory)."""
+        if self.store is None or self.postgres_url is not None:
             return self.data / "soldout.db"
         if self.store.startswith("sqlite:///"):
             return Path(self.store.removeprefix("sqlite:///"))
         raise ValueError(
-            f"store {self.store!r} is not available in this version: use sqlite:///PATH "
-            "or leave --store out for the embedded store in the data directory"
+            f"store {self.store!r} is not one soldout can use: postgresql://USER@HOST:PORT/DB,"
+            " sqlite:///PATH, or leave --store out for the embedded store in the data directory"
         )
+
+    @property
+    def postgres_url(self) -> str | None:
+        """`--store postgresql://...` (or `postgres://`): the PostgreSQL store's URL."""
+        if self.store is not None and self.store.startswith(("postgresql://", "postgres://")):
+            return self.store
+        return None
 
 
 def _secret_file(path: Path, make: str) -> str:

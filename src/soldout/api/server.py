@@ -36,6 +36,8 @@ from soldout.services.gate import GateSettings
 from soldout.services.throttle import ThrottleSettings
 from soldout.services.tokens import TokenSigner
 from soldout.settings import Settings, load_admin_token
+from soldout.store.postgresql import PostgresStore
+from soldout.store.postgresql import check_database as check_postgres
 from soldout.store.sqlite import SqliteStore, StoreInUse
 from soldout.store.sqlite.store import check_database, check_not_in_use
 
@@ -192,8 +194,11 @@ def _prepare_data(settings: Settings, database: Path) -> tuple[str, bool]:
             settings.data, database, settings.payments_ledger, low_bytes=low
         ):
             click.echo(f"WARNING: {warning}", err=True)
-        check_not_in_use(database)
-        check_database(database)
+        if settings.postgres_url is not None:
+            check_postgres(settings.postgres_url)  # reachable, migrated, no other owner
+        else:
+            check_not_in_use(database)
+            check_database(database)
         try:
             return load_admin_token(settings)
         except OSError as error:
@@ -220,8 +225,9 @@ def make_platform(settings: Settings) -> tuple[Platform, str, bool]:
         raise click.UsageError(str(exc)) from exc
     except (OSError, sqlite3.Error) as exc:  # the test provider's ledger
         raise click.ClickException(str(explain(exc, settings.payments_ledger))) from None
+    url = settings.postgres_url
     platform = Platform(
-        SqliteStore(database),
+        PostgresStore(url) if url is not None else SqliteStore(database),
         TokenSigner(None, admin),
         payments=payments,
         payment_timeout=settings.payment_timeout,
@@ -280,7 +286,8 @@ def run(settings: Settings, on_start: Callable[[Platform], Awaitable[None]] | No
     # Whatever else this process writes (in the data directory or beside the database) is
     # private too, as the files made on purpose are (soldout.datadir).
     os.umask(0o077)
-    disk = DiskWatch((settings.data, settings.database), settings.low_disk_mb << 20)
+    watched = (settings.data,) if settings.postgres_url else (settings.data, settings.database)
+    disk = DiskWatch(watched, settings.low_disk_mb << 20)
     metrics_token = settings.metrics_token.get_secret_value() if settings.metrics_token else None
     app: Any = build_app(
         platform,

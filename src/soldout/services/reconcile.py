@@ -235,11 +235,13 @@ async def run_reconciliation(
 ) -> tuple[list[str], bool]:
     """`soldout reconcile`: read the store and the configured provider's records, report."""
     from soldout.payments.configured import configured_provider
+    from soldout.store.postgresql import PostgresStore
     from soldout.store.sqlite import SqliteStore
 
-    provider, _ = configured_provider(settings, read_only=True)  # creates and writes nothing
-    store = SqliteStore(settings.database)
+    url = settings.postgres_url
+    store = PostgresStore(url) if url is not None else SqliteStore(settings.database)
     await store.open_read_only()
+    provider, _ = configured_provider(settings, read_only=True)  # creates and writes nothing
     try:
         snapshot = await Snapshot.read(store, provider)
     finally:
