@@ -120,6 +120,9 @@ class SaleFigures:
     titles: Mapping[str, str]  # launch -> its title, for a dashboard's picker
     units: Mapping[tuple[str, str, str], int]  # (launch, sku, state) -> units
     sweeper_lag_seconds: float  # how long the oldest due expiry has waited for the sweeper
+    payments_unsettled: int = 0  # asked of the provider, outcome not known yet
+    oldest_unsettled_seconds: float = 0.0
+    webhook_age_seconds: float | None = None  # since the provider's last genuine webhook
 
 
 class _Collected(Collector):
@@ -182,6 +185,23 @@ class _Collected(Collector):
         for key, count in sorted(sale.units.items()):
             units.add_metric(list(key), count)
         yield units
+        yield GaugeMetricFamily(
+            "soldout_payments_unsettled",
+            "Payments asked of the provider whose outcome is not known yet.",
+            value=sale.payments_unsettled,
+        )
+        yield GaugeMetricFamily(
+            "soldout_payment_oldest_unsettled_seconds",
+            "Age of the oldest of those (the periodic check asks the provider about it).",
+            value=sale.oldest_unsettled_seconds,
+        )
+        heard = GaugeMetricFamily(
+            "soldout_payment_webhook_age_seconds",
+            "Seconds since the provider's last genuine webhook (absent: none since the start).",
+        )
+        if sale.webhook_age_seconds is not None:
+            heard.add_metric([], sale.webhook_age_seconds)
+        yield heard
         yield GaugeMetricFamily(
             "soldout_sweeper_lag_seconds",
             "How long the oldest due claim expiry has waited for the sweeper (0: keeping up).",

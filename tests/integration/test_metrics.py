@@ -21,7 +21,7 @@ from soldout.domain.notifications import Notification
 from soldout.services import Platform
 from soldout.services.tokens import TokenSigner
 from soldout.store.memory import InMemoryStore
-from tests.support import ServerProcess, claim, create_launch, register
+from tests.support import ServerProcess, claim, create_launch, eventually, register
 
 SCRAPER = "metrics-token-for-prometheus-0123456789"
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
@@ -144,6 +144,34 @@ def test_payments_are_counted_by_step_and_outcome(server: ServerProcess) -> None
         )
         assert grew == 1, (step, outcome)
     assert value(after, "soldout_units", launch=launch_id, sku="A", state="paid") == 1
+
+
+def test_a_payment_waiting_for_its_outcome_is_seen_until_the_webhook_settles_it(
+    server: ServerProcess,
+) -> None:
+    """The bank answers later (`tok_delayed`: the test provider's webhook comes after its
+    delay): the payment waits in `soldout_payments_unsettled` until then, and the
+    webhook's arrival starts `soldout_payment_webhook_age_seconds`."""
+    with server.admin() as admin, server.client() as anyone:
+        launch_id = create_launch(admin, batch={"A": 1})["id"]
+        fan = register(anyone)
+        held = claim(anyone, launch_id, fan["token"])
+        paying = anyone.post(
+            f"/api/v1/claims/{held.json()['id']}/payment",
+            json={"method": "test", "token": "tok_delayed"},
+            headers={"authorization": f"Bearer {fan['token']}", "idempotency-key": "late"},
+        )
+        assert paying.status_code == 202, paying.text
+    waiting = scrape(server)
+    assert value(waiting, "soldout_payments_unsettled") == 1
+    assert value(waiting, "soldout_payment_oldest_unsettled_seconds") >= 0
+    settled = eventually(
+        lambda: scrape(server),
+        lambda s: value(s, "soldout_payments_unsettled") == 0,
+        timeout=20,
+    )
+    assert ("soldout_payment_webhook_age_seconds", frozenset()) in settled
+    assert value(settled, "soldout_units", launch=launch_id, sku="A", state="paid") == 1
 
 
 # -- in-process, on a fake clock ------------------------------------------------------

@@ -41,7 +41,8 @@ def watch(
 
 
 def sale_figures(engine: SaleEngine, clock: Clock) -> SaleFigures:
-    """Units by state for every launch not yet closed, and the sweeper's lag."""
+    """Units by state for every launch not yet closed, the sweeper's lag, the payments
+    still waiting for their outcome, and when the provider's webhooks were last heard."""
     now = clock.now()
     units: dict[tuple[str, str, str], int] = {}
     titles: dict[str, str] = {}
@@ -57,4 +58,14 @@ def sale_figures(engine: SaleEngine, clock: Clock) -> SaleFigures:
             units[launch, sku, "paid"] = stock.paid
     due = engine.next_expiry()
     lag = (now - due).total_seconds() if due is not None else 0.0
-    return SaleFigures(titles, units, max(0.0, lag))
+    unsettled = engine.checkout.unsettled()
+    oldest = min((p.created_at for p in unsettled), default=now)
+    heard = engine.checkout.webhook_heard_at
+    return SaleFigures(
+        titles,
+        units,
+        max(0.0, lag),
+        len(unsettled),
+        max(0.0, (now - oldest).total_seconds()),
+        (now - heard).total_seconds() if heard is not None else None,
+    )
