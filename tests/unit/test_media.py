@@ -180,7 +180,7 @@ def test_too_many_pixels_are_refused_from_the_header(side: int) -> None:
 
 async def test_the_library_stores_an_upload_once_and_serves_its_versions() -> None:
     store = InMemoryStore()
-    library = MediaLibrary(store.media, FakeClock())
+    library = MediaLibrary(store.media, FakeClock(), store.transaction)
     data = picture(1000, 500)
     first = await library.add_image(data)
     stored = dict(store.media.rows)
@@ -205,7 +205,9 @@ async def test_the_library_stores_an_upload_once_and_serves_its_versions() -> No
 async def test_a_refused_upload_stores_nothing() -> None:
     store = InMemoryStore()
     with pytest.raises(InvalidInput):
-        await MediaLibrary(store.media, FakeClock()).add_image(b"not an image", field="image")
+        await MediaLibrary(store.media, FakeClock(), store.transaction).add_image(
+            b"not an image", field="image"
+        )
     assert store.media.rows == {}
 
 

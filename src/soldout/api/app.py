@@ -94,8 +94,8 @@ def build_app(
         or its files can no longer be written (`not_writable`). `low_disk` (still 200: the
         shop sells, and a restart would free nothing) once the free space on the store's
         disk is under SOLDOUT_LOW_DISK_MB, before a write fails for want of it."""
-        writer = getattr(platform.store, "writer", None)
-        status = "ok" if writer is None or writer.failed is None else "storage_failed"
+        store = platform.store.health()
+        status = "ok" if store.failed is None else "storage_failed"
         body: dict[str, Any] = {"status": status, "version": __version__}
         if disk is not None:
             state = disk.report()
@@ -111,8 +111,7 @@ def build_app(
             }
         if status in ("storage_failed", "not_writable"):
             response.status_code = 503
-        if writer is not None:
-            body["group_commit"] = {"transactions": writer.batches, "writes": writer.jobs}
+        body["group_commit"] = {"transactions": store.transactions, "writes": store.writes}
         return body
 
     claims = ClaimCore(

@@ -10,7 +10,6 @@ start, and the claims it made tell how far down the backup list the launch has g
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timedelta
 from typing import Any
@@ -196,10 +195,12 @@ class DrawDesk:
         """Record drawn claims with their notifications (and the drawn launch) in one
         transaction."""
         try:
-            writes = [self._store.launches.update(launch)] if launch is not None else []
-            writes += [self._store.claims.add(c) for c in claims]
-            writes.append(self._store.notifications.add_many(notes))
-            await asyncio.shield(asyncio.gather(*writes))
+            async with self._store.transaction() as tx:
+                if launch is not None:
+                    tx.launches.update(launch)
+                for claim in claims:
+                    tx.claims.add(claim)
+                tx.notifications.add_many(notes)
         except BaseException:
             for claim in claims:
                 self._ledger.strike(claim)

@@ -4,7 +4,6 @@ pause or (cancelling it) releasing every hold and telling everyone who took part
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from datetime import datetime
 
@@ -78,18 +77,17 @@ class LaunchDesk:
             released = [c for c in self._ledger.of_launch(launch.id) if c.is_held]
             for claim in released:
                 self._releases.close(claim, ClaimState.CANCELLED, launch.cancelled_at)
-        # Queued together, so they commit in one transaction: never a cancelled launch
-        # whose holds are still on record as held.
-        writes = [self._store.launches.update(launch)]
-        if released:
-            at = launch.cancelled_at or self._clock.now()
-            writes.append(
-                self._store.claims.release_many([c.id for c in released], ClaimState.CANCELLED, at)
-            )
-        if launch.cancelled_at is not None:
-            notes = self._cancelled_notes(book, launch.cancelled_at, released)
-            writes.append(self._store.notifications.add_many(notes))
-        await asyncio.gather(*writes)
+        # One transaction: never a cancelled launch whose holds are still on record as
+        # held, nor one whose fans were not told.
+        async with self._store.transaction() as tx:
+            tx.launches.update(launch)
+            if released:
+                at = launch.cancelled_at or self._clock.now()
+                tx.claims.release_many([c.id for c in released], ClaimState.CANCELLED, at)
+            if launch.cancelled_at is not None:
+                tx.notifications.add_many(
+                    self._cancelled_notes(book, launch.cancelled_at, released)
+                )
         return book
 
     def _cancelled_notes(

@@ -2,7 +2,9 @@
 it, shipping it, and changing the production plan its ship date depends on.
 
 Each change is made in memory without yielding, then written in one transaction with the
-order's history lines and the notifications it causes (the outbox).
+order's history lines and the notifications it causes (the outbox): the block's exit
+follows the change in memory without a yield, so its writes keep their place among the
+others (a refund's freed unit is never durable after the claim that takes it again).
 """
 
 from __future__ import annotations
@@ -187,21 +189,15 @@ class OrderDesk:
                 {"order_id": order.id, "ship_date": _day(order.ship_date)},
             )
         ]
-        try:
-            settled = self._store.claims.settle(claim.id, now, order, payment)
-        except BaseException:
-            self._unrecord(claim, order, payment)
-            raise
-        # Queued in the same tick, so written in the same transaction as the order.
-        settled.add_done_callback(
-            lambda done: self._recorded(done, claim, order, payment, unrecorded)
-        )
-        writes = [
-            settled,
-            self._store.orders.add_events(events),
-            self._store.notifications.add_many(notes),
-        ]
-        await asyncio.shield(asyncio.gather(*writes))  # a cancelled request: writes go on
+        async with self._store.transaction() as tx:
+            # Told of the outcome whatever becomes of this request (cancelled meanwhile,
+            # the writes go on): indexed once durable, or undone and the money sent back.
+            tx.durable.add_done_callback(
+                lambda done: self._recorded(done, claim, order, payment, unrecorded)
+            )
+            tx.claims.settle(claim.id, now, order, payment)
+            tx.orders.add_events(events)
+            tx.notifications.add_many(notes)
         self._ship_news.note(others)
         return order
 
@@ -240,25 +236,23 @@ class OrderDesk:
         queued = order.in_queue
         order.refund(now)
         changes: list[DateChange] = []
-        writes = []
-        if queued:
-            claim = self._ledger.by_id(order.claim_id)
-            book = self._books.get(order.launch_id)
-            claim.state, claim.closed_at = ClaimState.CANCELLED, now
-            self._allocator.unsell(claim)
-            changes = self.fulfilment.remove(book.product.id, order)
-            writes.append(self._store.claims.unsell(claim.id, now))
-            self._unit_returned(book, order.sku)
-        if payment is not None and payment.advance(PaymentState.REFUNDED, now, reason):
-            writes.append(self._store.payments.update(payment))
         money = Money(order.total, order.currency)
-        moved = [c.order for c in changes]
-        writes += [
-            self._store.orders.update([order]),
-            self._store.orders.add_events(
+        async with self._store.transaction() as tx:
+            if queued:
+                claim = self._ledger.by_id(order.claim_id)
+                book = self._books.get(order.launch_id)
+                claim.state, claim.closed_at = ClaimState.CANCELLED, now
+                self._allocator.unsell(claim)
+                changes = self.fulfilment.remove(book.product.id, order)
+                tx.claims.unsell(claim.id, now)
+                self._unit_returned(book, order.sku)
+            if payment is not None and payment.advance(PaymentState.REFUNDED, now, reason):
+                tx.payments.update(payment)
+            tx.orders.update([order])
+            tx.orders.add_events(
                 [OrderEvent(order.id, now, "refunded", f"{money} refunded: {reason}")]
-            ),
-            self._store.notifications.add_many(
+            )
+            tx.notifications.add_many(
                 [
                     Notification(
                         new_id("ntf"),
@@ -269,10 +263,8 @@ class OrderDesk:
                         {"order_id": order.id},
                     )
                 ]
-            ),
-        ]
-        await asyncio.shield(asyncio.gather(*writes))
-        self._ship_news.note(moved)
+            )
+        self._ship_news.note(c.order for c in changes)
         for listener in self.listeners:
             listener.refunded(order)
 
@@ -305,14 +297,11 @@ class OrderDesk:
                 )
             )
         shipped = [s.order for s in shipments]
-        moved = [c.order for c in changes]
-        writes = [
-            self._store.orders.update(shipped),
-            self._store.orders.add_events(events),
-            self._store.notifications.add_many(notes),
-        ]
-        await asyncio.shield(asyncio.gather(*writes))
-        self._ship_news.note(moved)
+        async with self._store.transaction() as tx:
+            tx.orders.update(shipped)
+            tx.orders.add_events(events)
+            tx.notifications.add_many(notes)
+        self._ship_news.note(c.order for c in changes)
         return shipped
 
     # -- planned -------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 Kept in the launch's book (`reservations` by fan, `entered` in the order made) from the
 moment it is decided; its confirmation is written in the same transaction, and a repeated
-request is answered once the first one's write is durable.
+request is answered once the first one's transaction is durable.
 """
 
 from __future__ import annotations
@@ -58,16 +58,11 @@ class ReservationDesk:
         reservation = Reservation(new_id("res"), launch_id, fan_id, now, sku)
         book.reservations[fan_id] = reservation
         book.entered.append(reservation)
-        try:
-            written = self._durable[reservation.id] = self._store.reservations.add(reservation)
-            # queued in the same tick: the confirmation commits with the reservation
-            told = self._store.notifications.add_many([_reserved_note(book, reservation)])
-        except BaseException:
-            del book.reservations[fan_id]
-            raise
-        told.add_done_callback(_quiet)  # its outcome is the reservation's (one transaction)
-        written.add_done_callback(lambda done: self._reserved(done, book, reservation))
-        await asyncio.shield(written)
+        async with self._store.transaction() as tx:  # the confirmation with the reservation
+            written = self._durable[reservation.id] = tx.durable  # a repeat waits for it
+            written.add_done_callback(lambda done: self._reserved(done, book, reservation))
+            tx.reservations.add(reservation)
+            tx.notifications.add_many([_reserved_note(book, reservation)])
         return reservation, True
 
     def writing(self, launch_id: str) -> list[asyncio.Future[None]]:
@@ -82,7 +77,7 @@ class ReservationDesk:
         self, done: asyncio.Future[None], book: LaunchBook, reservation: Reservation
     ) -> None:
         self._durable.pop(reservation.id, None)
-        failed = not done.cancelled() and done.exception() is not None
+        failed = done.cancelled() or done.exception() is not None  # (cancelled: never queued)
         if failed and book.reservations.get(reservation.fan_id) is reservation:
             del book.reservations[reservation.fan_id]  # not on record: it never happened
 
@@ -105,9 +100,3 @@ def _reserved_note(book: LaunchBook, reservation: Reservation) -> Notification:
             "sale_opens_at": launch.sale_opens_at.isoformat(),
         },
     )
-
-
-def _quiet(done: asyncio.Future[None]) -> None:
-    """Retrieve a write's outcome that another future already reports."""
-    if not done.cancelled():
-        done.exception()

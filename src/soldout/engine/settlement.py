@@ -103,11 +103,9 @@ class Settlement:
             now,
             {"payment_id": record.id, "claim_id": record.claim_id},
         )
-        await asyncio.shield(
-            asyncio.gather(
-                self._store.payments.update(record), self._store.notifications.add_many([note])
-            )
-        )
+        async with self._store.transaction() as tx:
+            tx.payments.update(record)
+            tx.notifications.add_many([note])
 
     async def refund(self, order: Order, reason: str, *, tell: bool) -> None:
         """Give a paid order's money back and unsell it; the caller holds its claim's turn.
@@ -171,12 +169,9 @@ class Settlement:
                 now,
                 {"payment_id": record.id, "claim_id": record.claim_id},
             )
-            await asyncio.shield(
-                asyncio.gather(
-                    self._store.payments.update(record),
-                    self._store.notifications.add_many([note]),
-                )
-            )
+            async with self._store.transaction() as tx:
+                tx.payments.update(record)
+                tx.notifications.add_many([note])
             return "declined"
         if event.type is EventType.CANCELLED:
             # The fan went back from the page (or soldout closed it): no bank said no.

@@ -114,14 +114,11 @@ class ShipNews:
             )
         if not rows:
             return
-        store = self._store
-        await asyncio.shield(
-            asyncio.gather(
-                store.orders.record_dates(rows),
-                store.orders.add_events(events),
-                store.notifications.add_many(notes),
-            )
-        )
+        # One transaction: a date is on record as told only with its notification.
+        async with self._store.transaction() as tx:
+            tx.orders.record_dates(rows)
+            tx.orders.add_events(events)
+            tx.notifications.add_many(notes)
         for order, told_date in done:
             order.notified_ship_date = told_date
         self.note(order for order, _ in done)  # moved again meanwhile: next round

@@ -92,7 +92,7 @@ class Catalog:
         self._store = store
         self._engine = engine
         self._clock = clock
-        self._media = MediaLibrary(store.media, clock)
+        self._media = MediaLibrary(store.media, clock, store.transaction)
 
     async def create_product(
         self,

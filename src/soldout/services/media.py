@@ -35,7 +35,9 @@ import re
 import warnings
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
@@ -43,7 +45,7 @@ from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 from soldout.clock import Clock
 from soldout.domain.errors import InvalidInput
 from soldout.domain.media import MediaItem
-from soldout.store.ports import MediaRepository
+from soldout.store.ports import MediaRepository, Transaction
 
 __all__ = [
     "MAX_PIXELS",
@@ -286,11 +288,18 @@ RECENT_BYTES = 32 * 1024 * 1024
 
 class MediaLibrary:
     """Uploads in, media out. Cheap to make: it holds no state of its own but the store's
-    repository and the clock (served bytes are remembered per repository)."""
+    repository and the clock (served bytes are remembered per repository). Made without
+    `transaction` (the store's), it only serves: an upload's versions are written in one."""
 
-    def __init__(self, media: MediaRepository, clock: Clock) -> None:
+    def __init__(
+        self,
+        media: MediaRepository,
+        clock: Clock,
+        transaction: Callable[[], AbstractAsyncContextManager[Transaction]] | None = None,
+    ) -> None:
         self._media = media
         self._clock = clock
+        self._transaction = transaction
 
     async def add_image(self, data: bytes, *, field: str = "image") -> StoredImage:
         """Check and store an upload; the same bytes again are not processed again."""
@@ -301,6 +310,9 @@ class MediaLibrary:
         return await self._add(data, field, icons=True)
 
     async def _add(self, data: bytes, field: str, *, icons: bool) -> StoredImage:
+        transaction = self._transaction
+        if transaction is None:
+            raise RuntimeError("this media library only serves: make it with a transaction")
         base = image_id(data)
         last = f"{base}-touch.png" if icons else f"{base}-og"
         if await self._media.get(last) is not None:
@@ -311,7 +323,10 @@ class MediaLibrary:
         )
         now = self._clock.now()
         items = [MediaItem(i, kind, w, h, blob, now) for i, kind, w, h, blob in made.items]
-        await asyncio.gather(*(self._media.add(item) for item in items))  # one transaction
+        # One transaction: the last version on record (looked up above) means all are.
+        async with transaction() as tx:
+            for item in items:
+                tx.media.add(item)
         return StoredImage(made.id, items[0].width, items[0].height)
 
     async def image(self, media_id: str) -> StoredImage:

@@ -22,10 +22,8 @@ def watch(
     outbox: Outbox | None,
     clock: Clock,
 ) -> None:
-    writer = getattr(store, "writer", None)  # the embedded store's group commit
-    if writer is not None:
-        writer.on_commit = metrics.committed
-        metrics.store_failed.set_function(lambda: 1.0 if writer.failed is not None else 0.0)
+    store.on_commit(metrics.committed)
+    metrics.store_failed.set_function(lambda: 1.0 if store.health().failed is not None else 0.0)
     metrics.rooms = gate.room_sizes
     metrics.sale = lambda: sale_figures(engine, clock)
     if outbox is not None:

@@ -148,7 +148,7 @@ class Reminders:
             now = self._clock.now()
             notes = [_opening_note(launch, r.fan_id, now) for r in chunk]
             mark = _mark(_place(chunk[-1]))
-            # Queued together: the chunk and how far it got commit in one transaction.
+            # One write: the chunk and how far it got commit together, or neither does.
             await asyncio.shield(self._notes.remember({key: mark}, notes, now))
             self._progress[key] = mark
         self._cursor[key] = len(entered)

@@ -65,7 +65,7 @@ class ShopSettings:
 
     def __init__(self, store: Store, clock: Clock) -> None:
         self._store = store
-        self._media = MediaLibrary(store.media, clock)
+        self._media = MediaLibrary(store.media, clock, store.transaction)
 
     async def get(self) -> Shop:
         return await self._store.shop.get()

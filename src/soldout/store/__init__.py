@@ -1,4 +1,5 @@
-"""Persistence: one port per aggregate (`ports`), an in-memory adapter for unit tests
+"""Persistence: one port per aggregate and the unit of work that groups their writes
+(`ports`: `async with store.transaction() as tx:`), an in-memory adapter for unit tests
 (`memory`) and the embedded SQLite adapter (`sqlite`)."""
 
 from soldout.store.ports import (
@@ -9,6 +10,8 @@ from soldout.store.ports import (
     ProductRepository,
     ReservationRepository,
     Store,
+    StoreHealth,
+    Transaction,
 )
 
 __all__ = [
@@ -19,4 +22,6 @@ __all__ = [
     "ProductRepository",
     "ReservationRepository",
     "Store",
+    "StoreHealth",
+    "Transaction",
 ]

@@ -1,7 +1,9 @@
 """An in-memory store for unit tests: the same ports, dicts behind them, durable at once.
 
 `InMemoryStore.crash_copy()` gives a new store holding what was written, to test that the
-engine rebuilds from the record after a restart.
+engine rebuilds from the record after a restart. A transaction block is applied whole when
+it exits (`memory_transaction.py`); a test can make the next one fail
+(`fail_next_transaction`) or hold or refuse blocks as they commit (`before_commit`).
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import secrets
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import date, datetime
 
@@ -25,26 +28,24 @@ from soldout.domain.products import Product
 from soldout.domain.rehearsals import RunRecord
 from soldout.store.memory_access import MemorySessions, MemoryTeam
 from soldout.store.memory_site import MemoryLinks, MemoryMedia, MemoryNotifications, MemoryShop
-from soldout.store.ports import ExportRow, OrderFilter
+from soldout.store.memory_transaction import BeforeCommit, Journal, MemoryTransaction
+from soldout.store.ports import ExportRow, OrderFilter, StoreHealth
 
-__all__ = ["InMemoryStore"]
-
-
-def _done() -> asyncio.Future[None]:
-    future = asyncio.get_running_loop().create_future()
-    future.set_result(None)
-    return future
+__all__ = ["InMemoryStore", "MemoryTransaction"]
 
 
 class _Products:
-    def __init__(self) -> None:
+    def __init__(self, journal: Journal) -> None:
         self.rows: dict[str, Product] = {}
+        self._journal = journal
 
     async def add(self, product: Product) -> None:
         self.rows[product.id] = product
+        self._journal.count()
 
     async def update(self, product: Product) -> None:
         self.rows[product.id] = replace(product, created_at=self.rows[product.id].created_at)
+        self._journal.count()
 
     async def get(self, product_id: str) -> Product | None:
         return self.rows.get(product_id)
@@ -54,23 +55,26 @@ class _Products:
 
 
 class _Launches:
-    def __init__(self) -> None:
+    def __init__(self, journal: Journal) -> None:
         self.rows: dict[str, Launch] = {}
+        self._journal = journal
 
     async def add(self, launch: Launch) -> None:
         self.rows[launch.id] = replace(launch, batch=dict(launch.batch))
+        self._journal.count()
 
     def update(self, launch: Launch) -> asyncio.Future[None]:
         self.rows[launch.id] = replace(launch, batch=dict(launch.batch))
-        return _done()
+        return self._journal.done()
 
     async def all(self) -> Sequence[Launch]:
         return [replace(launch, batch=dict(launch.batch)) for launch in self.rows.values()]
 
 
 class _Fans:
-    def __init__(self) -> None:
+    def __init__(self, journal: Journal) -> None:
         self.rows: dict[str, Fan] = {}
+        self._journal = journal
         self.orders: _Orders | None = None  # what an erasure also reaches
         self.notifications: MemoryNotifications | None = None
         self.reservations: _Reservations | None = None
@@ -82,6 +86,7 @@ class _Fans:
                 "email_taken"
             )
         self.rows[fan.id] = fan
+        self._journal.count()
 
     async def get(self, fan_id: str) -> Fan | None:
         return self.rows.get(fan_id)
@@ -109,7 +114,7 @@ class _Fans:
             locale=fan.locale,
             time_zone=fan.time_zone,
         )
-        return _done()
+        return self._journal.done()
 
     async def erased(self) -> Sequence[str]:
         return [f.id for f in self.rows.values() if f.erased_at is not None]
@@ -137,24 +142,28 @@ class _Fans:
                 for r in self.reservations.rows
                 if r.fan_id != fan_id or r.launch_id not in undrawn
             ]
-        return _done()
+        return self._journal.done()
 
 
 class _Reservations:
-    def __init__(self) -> None:
+    def __init__(self, journal: Journal) -> None:
         self.rows: list[Reservation] = []
+        self._journal = journal
 
     def add(self, reservation: Reservation) -> asyncio.Future[None]:
         self.rows.append(reservation)
-        return _done()
+        return self._journal.done()
 
     async def all(self) -> Sequence[Reservation]:
         return list(self.rows)
 
 
 class _Claims:
-    def __init__(self, codes: _Codes, orders: _Orders, payments: _Payments) -> None:
+    def __init__(
+        self, journal: Journal, codes: _Codes, orders: _Orders, payments: _Payments
+    ) -> None:
         self.rows: dict[str, Claim] = {}
+        self._journal = journal
         self._codes = codes
         self._orders = orders
         self._payments = payments
@@ -164,7 +173,7 @@ class _Claims:
         if claim.priority_code is not None:
             code = self._codes.rows[claim.priority_code]
             code.redeemed_by_claim, code.sku = claim.id, claim.sku
-        return _done()
+        return self._journal.done()
 
     def settle(
         self, claim_id: str, paid_at: datetime, order: Order, payment: PaymentRecord
@@ -173,14 +182,14 @@ class _Claims:
         if row.state is ClaimState.HELD:
             row.state, row.closed_at = ClaimState.PAID, paid_at
         self._orders.rows[order.id] = copy.copy(order)
-        self._payments.update(payment)
-        return _done()
+        self._payments.rows[payment.id] = copy.copy(payment)
+        return self._journal.done()
 
     def unsell(self, claim_id: str, at: datetime) -> asyncio.Future[None]:
         row = self.rows[claim_id]
         if row.state is ClaimState.PAID:
             row.state, row.closed_at = ClaimState.CANCELLED, at
-        return _done()
+        return self._journal.done()
 
     def release_many(
         self, claim_ids: Iterable[str], state: ClaimState, at: datetime
@@ -189,15 +198,16 @@ class _Claims:
             row = self.rows[claim_id]
             if row.state is ClaimState.HELD:
                 row.state, row.closed_at = state, at
-        return _done()
+        return self._journal.done()
 
     async def all(self) -> Sequence[Claim]:
         return [copy.copy(c) for c in self.rows.values()]
 
 
 class _Orders:
-    def __init__(self, fans: _Fans) -> None:
+    def __init__(self, journal: Journal, fans: _Fans) -> None:
         self.rows: dict[str, Order] = {}
+        self._journal = journal
         self.event_rows: list[OrderEvent] = []
         self._fans = fans
 
@@ -207,7 +217,7 @@ class _Orders:
             told = self.rows[order.id].notified_ship_date
             row = self.rows[order.id] = copy.copy(order)
             row.notified_ship_date = told
-        return _done()
+        return self._journal.done()
 
     def record_dates(
         self, rows: Sequence[tuple[str, str | None, str | None, str]]
@@ -217,11 +227,11 @@ class _Orders:
             row.status = OrderStatus(status)
             row.ship_date = date.fromisoformat(ship) if ship else None
             row.notified_ship_date = date.fromisoformat(told) if told else None
-        return _done()
+        return self._journal.done()
 
     def add_events(self, events: Sequence[OrderEvent]) -> asyncio.Future[None]:
         self.event_rows.extend(events)
-        return _done()
+        return self._journal.done()
 
     async def events(self, order_id: str) -> Sequence[OrderEvent]:
         return [e for e in self.event_rows if e.order_id == order_id]
@@ -257,18 +267,19 @@ class _Orders:
 
 
 class _Payments:
-    def __init__(self) -> None:
+    def __init__(self, journal: Journal) -> None:
         self.rows: dict[str, PaymentRecord] = {}
+        self._journal = journal
         self.seen: set[tuple[str, str]] = set()
         self.heard: dict[str, datetime] = {}
 
     def add(self, payment: PaymentRecord) -> asyncio.Future[None]:
         self.rows[payment.id] = copy.copy(payment)
-        return _done()
+        return self._journal.done()
 
     def update(self, payment: PaymentRecord) -> asyncio.Future[None]:
         self.rows[payment.id] = copy.copy(payment)
-        return _done()
+        return self._journal.done()
 
     async def all(self) -> Sequence[PaymentRecord]:
         return [copy.copy(p) for p in self.rows.values()]
@@ -278,6 +289,7 @@ class _Payments:
         future.set_result((provider, event_id) not in self.seen)
         self.seen.add((provider, event_id))
         self.heard[provider] = max(at, self.heard.get(provider, at))
+        self._journal.count()
         return future
 
     async def last_event_at(self, provider: str) -> datetime | None:
@@ -285,38 +297,42 @@ class _Payments:
 
 
 class _Plans:
-    def __init__(self) -> None:
+    def __init__(self, journal: Journal) -> None:
         self.rows: dict[tuple[str, str], ProductionPlan] = {}
+        self._journal = journal
 
     def put(
         self, product_id: str, sku: str, plan: ProductionPlan, at: datetime
     ) -> asyncio.Future[None]:
         self.rows[(product_id, sku)] = plan
-        return _done()
+        return self._journal.done()
 
     async def all(self) -> Sequence[tuple[str, str, ProductionPlan]]:
         return [(product, sku, plan) for (product, sku), plan in self.rows.items()]
 
 
 class _Codes:
-    def __init__(self) -> None:
+    def __init__(self, journal: Journal) -> None:
         self.rows: dict[str, PriorityCode] = {}
+        self._journal = journal
 
     async def add_many(self, codes: Sequence[PriorityCode]) -> None:
         for code in codes:
             self.rows[code.code] = copy.copy(code)
+        self._journal.count()
 
     async def all(self) -> Sequence[PriorityCode]:
         return [copy.copy(c) for c in self.rows.values()]
 
 
 class _Audit:
-    def __init__(self) -> None:
+    def __init__(self, journal: Journal) -> None:
         self.rows: list[AuditEntry] = []
+        self._journal = journal
 
     def add(self, entry: AuditEntry) -> asyncio.Future[None]:
         self.rows.append(entry)
-        return _done()
+        return self._journal.done()
 
     async def recent(self, limit: int) -> Sequence[AuditEntry]:
         return list(reversed(self.rows))[:limit]
@@ -353,31 +369,37 @@ class _Rehearsals:
         s.plans.rows = {k: p for k, p in s.plans.rows.items() if k[0] not in products}
         for fan_id in fans:
             s.notifications.forget(fan_id)
-        return _done()
+        return s.journal.done()
 
 
 class InMemoryStore:
     def __init__(self) -> None:
-        self.products = _Products()
-        self.launches = _Launches()
-        self.fans = _Fans()
-        self.reservations = _Reservations()
-        self.codes = _Codes()
-        self.orders = _Orders(self.fans)
-        self.payments = _Payments()
-        self.plans = _Plans()
-        self.notifications = MemoryNotifications(self.fans.rows)
-        self.audit = _Audit()
-        self.media = MemoryMedia()
-        self.shop = MemoryShop()
-        self.links = MemoryLinks()
+        journal = self.journal = Journal()
+        self.products = _Products(journal)
+        self.launches = _Launches(journal)
+        self.fans = _Fans(journal)
+        self.reservations = _Reservations(journal)
+        self.codes = _Codes(journal)
+        self.orders = _Orders(journal, self.fans)
+        self.payments = _Payments(journal)
+        self.plans = _Plans(journal)
+        self.notifications = MemoryNotifications(journal, self.fans.rows)
+        self.audit = _Audit(journal)
+        self.media = MemoryMedia(journal)
+        self.shop = MemoryShop(journal)
+        self.links = MemoryLinks(journal)
         self.fans.orders, self.fans.notifications = self.orders, self.notifications
         self.fans.reservations, self.fans.launches = self.reservations, self.launches
-        self.claims = _Claims(self.codes, self.orders, self.payments)
+        self.claims = _Claims(journal, self.codes, self.orders, self.payments)
         self.secrets: dict[str, bytes] = {}
         self.rehearsals = _Rehearsals(self)
-        self.team = MemoryTeam()
-        self.sessions = MemorySessions()
+        self.team = MemoryTeam(journal)
+        self.sessions = MemorySessions(journal)
+        # Called with each block as it exits, before anything of it is applied: it may raise
+        # (the block fails: nothing applied) or return an awaitable the commit waits for
+        # (a commit in flight; single writes made meanwhile apply at once, before it).
+        self.before_commit: BeforeCommit | None = None
+        self._failures: deque[BaseException] = deque()
 
     async def open(self) -> None:
         return None
@@ -388,6 +410,50 @@ class InMemoryStore:
     async def secret(self, name: str) -> bytes:
         return self.secrets.setdefault(name, secrets.token_bytes(32))
 
+    def transaction(self) -> MemoryTransaction:
+        return MemoryTransaction(self)
+
+    def fail_next_transaction(self, error: BaseException) -> None:
+        """The next block to exit applies nothing and raises `error` (queued: once each)."""
+        self._failures.append(error)
+
+    def health(self) -> StoreHealth:
+        return StoreHealth(None, self.journal.transactions, self.journal.writes)
+
+    def on_commit(self, listener: Callable[[int, float], None]) -> None:
+        self.journal.listeners.append(listener)
+
+    def _commit(self, tx: MemoryTransaction) -> None:
+        """A block exits: fail it, hold it, or apply it now."""
+        if self._failures:
+            tx.fail(self._failures.popleft())
+            return
+        if self.before_commit is not None:
+            try:
+                held = self.before_commit(tx)
+            except Exception as refused:
+                tx.fail(refused)
+                return
+            if held is not None:
+                waiting = asyncio.ensure_future(held)
+                waiting.add_done_callback(lambda _: self._after_hold(waiting, tx))
+                return
+        tx.apply(self.journal)
+
+    def _after_hold(self, held: asyncio.Future[None], tx: MemoryTransaction) -> None:
+        error = None if held.cancelled() else held.exception()
+        if held.cancelled() or error is not None:
+            tx.fail(error or asyncio.CancelledError())
+        else:
+            tx.apply(self.journal)
+
     def crash_copy(self) -> InMemoryStore:
-        """What a restarted process would find: a deep copy of everything written."""
-        return copy.deepcopy(self)
+        """What a restarted process would find: a deep copy of everything written (not
+        the hooks a test set: a restarted process has none)."""
+        hook, self.before_commit = self.before_commit, None
+        try:
+            copied = copy.deepcopy(self)
+        finally:
+            self.before_commit = hook
+        copied._failures.clear()
+        return copied

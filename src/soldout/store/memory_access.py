@@ -11,14 +11,9 @@ from datetime import datetime
 from soldout.domain.errors import Conflict
 from soldout.domain.sessions import Session
 from soldout.domain.team import AdminAccount, Invite
+from soldout.store.memory_transaction import Journal
 
 __all__ = ["MemorySessions", "MemoryTeam"]
-
-
-def _done() -> asyncio.Future[None]:
-    future = asyncio.get_running_loop().create_future()
-    future.set_result(None)
-    return future
 
 
 def _email_taken() -> Conflict:
@@ -28,63 +23,74 @@ def _email_taken() -> Conflict:
 
 
 class MemoryTeam:
-    def __init__(self) -> None:
+    def __init__(self, journal: Journal) -> None:
         self.rows: dict[str, AdminAccount] = {}
         self.invite_rows: dict[str, Invite] = {}
+        self._journal = journal
 
     async def accounts(self) -> Sequence[AdminAccount]:
         return list(self.rows.values())
 
     async def add(self, account: AdminAccount) -> None:
+        self._add(account)
+        self._journal.count()
+
+    def _add(self, account: AdminAccount) -> None:
         if any(a.email == account.email for a in self.rows.values()):
             raise _email_taken()
         self.rows[account.id] = account
 
     async def update(self, account: AdminAccount) -> None:
         self.rows[account.id] = account
+        self._journal.count()
 
     async def remove(self, account_id: str) -> None:
         self.rows.pop(account_id, None)
+        self._journal.count()
 
     async def invites(self) -> Sequence[Invite]:
         return [i for i in self.invite_rows.values() if i.used_at is None]
 
     async def invite(self, invite: Invite) -> None:
         self.invite_rows[invite.id] = invite
+        self._journal.count()
 
     async def cancel(self, invite_id: str) -> None:
         self.invite_rows.pop(invite_id, None)
+        self._journal.count()
 
     async def accept(self, invite_id: str, account: AdminAccount, now: datetime) -> bool:
         invite = self.invite_rows.get(invite_id)
         if invite is None or not invite.open_at(now):
             return False
-        await self.add(account)
+        self._add(account)
         self.invite_rows[invite_id] = replace(invite, used_at=now)
+        self._journal.count()
         return True
 
 
 class MemorySessions:
-    def __init__(self) -> None:
+    def __init__(self, journal: Journal) -> None:
         self.rows: dict[str, Session] = {}
         self.token_generations: dict[str, int] = {}
+        self._journal = journal
 
     def add(self, session: Session) -> asyncio.Future[None]:
         self.rows[session.digest] = session
-        return _done()
+        return self._journal.done()
 
     def end(self, digests: Sequence[str], at: datetime) -> asyncio.Future[None]:
         gone = {*digests, *(d for d, s in self.rows.items() if not s.live_at(at))}
         for digest in gone:
             self.rows.pop(digest, None)
-        return _done()
+        return self._journal.done()
 
     async def live(self, now: datetime) -> Sequence[Session]:
         return [s for s in self.rows.values() if s.live_at(now)]
 
     def set_generation(self, fan_id: str, generation: int, at: datetime) -> asyncio.Future[None]:
         self.token_generations[fan_id] = generation
-        return _done()
+        return self._journal.done()
 
     async def generations(self) -> Sequence[tuple[str, int]]:
         return list(self.token_generations.items())

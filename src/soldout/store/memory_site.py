@@ -13,19 +13,15 @@ from soldout.domain.fans import Fan
 from soldout.domain.media import MediaItem
 from soldout.domain.notifications import Notification
 from soldout.domain.shop import Shop
+from soldout.store.memory_transaction import Journal
 from soldout.store.ports import EmailOutcome, OutgoingEmail
 
 __all__ = ["MemoryLinks", "MemoryMedia", "MemoryNotifications", "MemoryShop"]
 
 
-def _done() -> asyncio.Future[None]:
-    future = asyncio.get_running_loop().create_future()
-    future.set_result(None)
-    return future
-
-
 class MemoryNotifications:
-    def __init__(self, fans: dict[str, Fan]) -> None:
+    def __init__(self, journal: Journal, fans: dict[str, Fan]) -> None:
+        self._journal = journal
         self.rows: list[Notification] = []
         self.email: dict[str, EmailOutcome] = {}  # the outbox state of e-mailed ones
         self.progress: dict[str, str] = {}  # reminders: key -> how far
@@ -42,7 +38,7 @@ class MemoryNotifications:
         if mailed:
             for wake in self._wakes:
                 asyncio.get_running_loop().call_soon(wake)  # as after a commit: not inline
-        return _done()
+        return self._journal.done()
 
     def _mailable(self, fan_id: str) -> bool:
         fan = self._fans.get(fan_id)
@@ -55,7 +51,7 @@ class MemoryNotifications:
         self, progress: Mapping[str, str], notifications: Sequence[Notification], at: datetime
     ) -> asyncio.Future[None]:
         self.progress.update(progress)
-        return self.add_many(notifications)
+        return self.add_many(notifications)  # (one commit, with the notifications)
 
     async def reminders(self) -> dict[str, str]:
         return dict(self.progress)
@@ -107,7 +103,7 @@ class MemoryNotifications:
             current = self.email.get(outcome.notification_id)
             if current is not None and current.state == "pending":  # as the SQL's WHERE
                 self.email[outcome.notification_id] = outcome
-        return _done()
+        return self._journal.done()
 
     async def email_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -127,30 +123,35 @@ class MemoryNotifications:
 
 
 class MemoryMedia:
-    def __init__(self) -> None:
+    def __init__(self, journal: Journal) -> None:
         self.rows: dict[str, MediaItem] = {}
+        self._journal = journal
 
     async def add(self, item: MediaItem) -> None:
         self.rows.setdefault(item.id, item)
+        self._journal.count()
 
     async def get(self, media_id: str) -> MediaItem | None:
         return self.rows.get(media_id)
 
 
 class MemoryShop:
-    def __init__(self) -> None:
+    def __init__(self, journal: Journal) -> None:
         self.value = Shop()
+        self._journal = journal
 
     async def get(self) -> Shop:
         return self.value
 
     async def put(self, shop: Shop) -> None:
         self.value = shop
+        self._journal.count()
 
 
 class MemoryLinks:
-    def __init__(self) -> None:
+    def __init__(self, journal: Journal) -> None:
         self.used: dict[str, datetime] = {}
+        self._journal = journal
 
     def use(self, key: str, expires_at: datetime, now: datetime) -> asyncio.Future[bool]:
         for old in [k for k, until in self.used.items() if until < now]:
@@ -158,6 +159,7 @@ class MemoryLinks:
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         future.set_result(key not in self.used)
         self.used.setdefault(key, expires_at)
+        self._journal.count()
         return future
 
     async def spent(self, key: str) -> bool:

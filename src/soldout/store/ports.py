@@ -1,9 +1,26 @@
-"""The ports: one narrow interface per aggregate.
+"""The ports: one narrow interface per aggregate, and the unit of work that groups writes.
 
-Every write returns only once it is durable: an adapter may group many writes into one
-transaction (group commit), but it never resolves a write before its commit. Writes are
-applied in the order they were issued, so a release that freed a unit is never durable
-after the claim that took the unit again.
+Writes that must land together are stated as one transaction:
+
+    async with store.transaction() as tx:
+        tx.claims.settle(claim.id, now, order, payment)
+        tx.orders.add_events(events)
+        tx.notifications.add_many(notes)
+
+Inside the block the writes go through `tx` (`tx.claims`, `tx.orders`, ...: the write
+methods of the repositories); reads stay on the store and see what is durable, not the
+block's own writes. When the block exits normally its writes commit all or nothing, and
+the exit returns once they are durable; if the block raises, none of them is written. A
+write made outside any block is a transaction by itself: it is queued when called and
+returns the future of its durability (or, for the maker's rarer writes, a coroutine), so
+the claim's hot path pays one queued write per claim and nothing more.
+
+Each write, and each block, is atomic and durable when its future or its exit resolves:
+an adapter may group many of them into one commit (group commit), never resolves one
+before that commit, and never lets a failed one take another with it. They take effect in
+the order they were issued (a block when it exits), so a release that freed a unit is
+never durable after the claim that took the unit again: a block that records a change made
+in memory exits in the same tick as the change (no `await` inside it), as the engine's do.
 
 Reads that return many rows return them in one order, whichever the adapter: products,
 launches, reservations, claims, payments, admin accounts and invites by creation time
@@ -17,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -38,27 +56,46 @@ from soldout.domain.team import AdminAccount, Invite
 
 __all__ = [
     "AuditRepository",
+    "AuditWrites",
     "ClaimRepository",
+    "ClaimWrites",
     "CodeRepository",
+    "CodeWrites",
     "EmailOutcome",
     "ExportRow",
     "FanRepository",
+    "FanWrites",
     "LaunchRepository",
+    "LaunchWrites",
     "LinkRepository",
     "MediaRepository",
+    "MediaWrites",
     "NotificationRepository",
+    "NotificationWrites",
     "OrderFilter",
     "OrderRepository",
+    "OrderWrites",
     "OutgoingEmail",
     "PaymentRepository",
+    "PaymentWrites",
     "PlanRepository",
+    "PlanWrites",
     "ProductRepository",
+    "ProductWrites",
     "RehearsalRepository",
+    "RehearsalWrites",
     "ReservationRepository",
+    "ReservationWrites",
     "SessionRepository",
+    "SessionWrites",
     "ShopRepository",
+    "ShopWrites",
     "Store",
+    "StoreHealth",
     "TeamRepository",
+    "TeamWrites",
+    "Transaction",
+    "block_outcome",
 ]
 
 
@@ -75,8 +112,7 @@ class ProductRepository(Protocol):
 class LaunchRepository(Protocol):
     async def add(self, launch: Launch) -> None: ...
     def update(self, launch: Launch) -> asyncio.Future[None]:
-        """Queued at once (not when awaited), like the claim writes below: writes queued
-        in the same tick of the event loop commit in one transaction, in order."""
+        """Queued at once (not when awaited), like the claim writes below."""
 
     async def all(self) -> Sequence[Launch]: ...
 
@@ -127,8 +163,7 @@ class ClaimRepository(Protocol):
         self, claim_id: str, paid_at: datetime, order: Order, payment: PaymentRecord
     ) -> asyncio.Future[None]:
         """Mark the claim paid, record its order and the captured payment, in one
-        transaction. Queued at once: the payment awaits it shielded, so a cancelled
-        request cannot half-undo it."""
+        transaction (the order's history and notifications join it in a block)."""
 
     def unsell(self, claim_id: str, at: datetime) -> asyncio.Future[None]:
         """A paid claim whose order was refunded before shipping: cancelled, unit freed."""
@@ -298,7 +333,7 @@ class RehearsalRepository(Protocol):
         """Delete, in one transaction, everything `record` names: its launches (with
         their batches, reservations and codes), claims, orders (with their history),
         payments, products (with their SKUs and production plans), fans (with their
-        notifications) and secrets. Queued at once, like the claim writes: a write queued
+        notifications) and secrets. Queued at once, like the claim writes: a write issued
         before it (a claim of the run still in flight) commits before it."""
 
 
@@ -345,6 +380,166 @@ class SessionRepository(Protocol):
     async def generations(self) -> Sequence[tuple[str, int]]: ...
 
 
+# -- the unit of work ---------------------------------------------------------------------
+# Inside `async with store.transaction() as tx:` each write is only noted (its rows are
+# made from its arguments at once); it returns nothing, since its outcome is the block's.
+# Left out: writes that answer something beyond done or failed (`FanRepository.add` and
+# `TeamRepository.add`: a taken e-mail; `TeamRepository.accept`, `PaymentRepository.
+# note_event`, `LinkRepository.use`: a yes or no). They are made on their own.
+
+
+class ProductWrites(Protocol):
+    def add(self, product: Product) -> None: ...
+    def update(self, product: Product) -> None: ...
+
+
+class LaunchWrites(Protocol):
+    def add(self, launch: Launch) -> None: ...
+    def update(self, launch: Launch) -> None: ...
+
+
+class FanWrites(Protocol):
+    def update(self, fan: Fan) -> None: ...
+    def erase(self, fan_id: str, at: datetime) -> None: ...
+
+
+class ReservationWrites(Protocol):
+    def add(self, reservation: Reservation) -> None: ...
+
+
+class ClaimWrites(Protocol):
+    def add(self, claim: Claim) -> None: ...
+    def settle(
+        self, claim_id: str, paid_at: datetime, order: Order, payment: PaymentRecord
+    ) -> None: ...
+    def unsell(self, claim_id: str, at: datetime) -> None: ...
+    def release_many(self, claim_ids: Iterable[str], state: ClaimState, at: datetime) -> None: ...
+
+
+class CodeWrites(Protocol):
+    def add_many(self, codes: Sequence[PriorityCode]) -> None: ...
+
+
+class OrderWrites(Protocol):
+    def update(self, orders: Sequence[Order]) -> None: ...
+    def record_dates(self, rows: Sequence[tuple[str, str | None, str | None, str]]) -> None: ...
+    def add_events(self, events: Sequence[OrderEvent]) -> None: ...
+
+
+class PaymentWrites(Protocol):
+    def add(self, payment: PaymentRecord) -> None: ...
+    def update(self, payment: PaymentRecord) -> None: ...
+
+
+class PlanWrites(Protocol):
+    def put(self, product_id: str, sku: str, plan: ProductionPlan, at: datetime) -> None: ...
+
+
+class NotificationWrites(Protocol):
+    def add_many(self, notifications: Sequence[Notification]) -> None: ...
+    def emails_done(self, outcomes: Sequence[EmailOutcome]) -> None: ...
+    def remember(
+        self, progress: Mapping[str, str], notifications: Sequence[Notification], at: datetime
+    ) -> None: ...
+
+
+class AuditWrites(Protocol):
+    def add(self, entry: AuditEntry) -> None: ...
+
+
+class MediaWrites(Protocol):
+    def add(self, item: MediaItem) -> None: ...
+
+
+class ShopWrites(Protocol):
+    def put(self, shop: Shop) -> None: ...
+
+
+class RehearsalWrites(Protocol):
+    def purge(self, record: RunRecord) -> None: ...
+
+
+class TeamWrites(Protocol):
+    def update(self, account: AdminAccount) -> None: ...
+    def remove(self, account_id: str) -> None: ...
+    def invite(self, invite: Invite) -> None: ...
+    def cancel(self, invite_id: str) -> None: ...
+
+
+class SessionWrites(Protocol):
+    def add(self, session: Session) -> None: ...
+    def end(self, digests: Sequence[str], at: datetime) -> None: ...
+    def set_generation(self, fan_id: str, generation: int, at: datetime) -> None: ...
+
+
+class Transaction(Protocol):
+    """The writes of one `async with store.transaction() as tx:` block: committed together
+    when the block exits normally (the exit waits until they are durable, and raises if
+    they are not), none of them if it raises. A block with no write commits nothing."""
+
+    @property
+    def products(self) -> ProductWrites: ...
+    @property
+    def launches(self) -> LaunchWrites: ...
+    @property
+    def fans(self) -> FanWrites: ...
+    @property
+    def reservations(self) -> ReservationWrites: ...
+    @property
+    def claims(self) -> ClaimWrites: ...
+    @property
+    def codes(self) -> CodeWrites: ...
+    @property
+    def orders(self) -> OrderWrites: ...
+    @property
+    def payments(self) -> PaymentWrites: ...
+    @property
+    def plans(self) -> PlanWrites: ...
+    @property
+    def notifications(self) -> NotificationWrites: ...
+    @property
+    def audit(self) -> AuditWrites: ...
+    @property
+    def media(self) -> MediaWrites: ...
+    @property
+    def shop(self) -> ShopWrites: ...
+    @property
+    def rehearsals(self) -> RehearsalWrites: ...
+    @property
+    def team(self) -> TeamWrites: ...
+    @property
+    def sessions(self) -> SessionWrites: ...
+    @property
+    def durable(self) -> asyncio.Future[None]:
+        """The block's outcome, there from its start: resolves once its writes are durable,
+        fails with why they are not, is cancelled if the block raised (nothing written).
+        A callback added to it runs whatever becomes of the caller (a request cancelled
+        while the exit waits: the writes go on). Await it shielded."""
+
+
+async def block_outcome(durable: asyncio.Future[None]) -> None:
+    """How every adapter's transaction exit waits for `durable` (its block's outcome):
+    shielded, so a cancelled caller leaves the commit to go on, and returning only after
+    the callbacks added to `durable` have run, even when it resolved at once (an in-memory
+    store, a store that had stopped), so the caller finds their effects."""
+    if not durable.done():
+        await asyncio.shield(durable)
+        return
+    if not durable.cancelled():
+        durable.exception()  # retrieved: raised below, once its callbacks ran
+    await asyncio.sleep(0)
+    durable.result()
+
+
+@dataclass(frozen=True, slots=True)
+class StoreHealth:
+    """What `/healthz` and `/metrics` show of the store (cheap: no I/O)."""
+
+    failed: str | None  # why the store stopped taking writes (fail-stop), in one line
+    transactions: int  # commits since the store opened (one may hold many writes)
+    writes: int  # writes in them (a transaction block counts as one)
+
+
 class Store(Protocol):
     @property
     def products(self) -> ProductRepository: ...
@@ -385,6 +580,15 @@ class Store(Protocol):
         """A random 32-byte secret kept with the data (made on first use). The token
         signing key lives here, so a token is only ever valid for the data it was made
         for: a fresh database invalidates every old token."""
+
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """A unit of work: `async with store.transaction() as tx:` (see the module)."""
+
+    def health(self) -> StoreHealth: ...
+    def on_commit(self, listener: Callable[[int, float], None]) -> None:
+        """Call `listener(writes, seconds)` after each commit: how many writes it held (a
+        block counts as one) and how long the commit itself took (its fsync). It must be
+        cheap; one that raises is logged and the commit stands."""
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...

@@ -266,7 +266,7 @@ def _image_order(form: UploadForm) -> tuple[str, ...]:
 
 async def _upload(platform: Platform, form: UploadForm, images: tuple[str, ...]) -> tuple[str, ...]:
     """The images chosen in the form, checked and stored, after those the product keeps."""
-    library = MediaLibrary(platform.store.media, platform.clock)
+    library = MediaLibrary(platform.store.media, platform.clock, platform.store.transaction)
     added = list(images)
     for upload in form.files_of("images"):
         try:

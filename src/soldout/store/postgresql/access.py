@@ -13,11 +13,11 @@ import psycopg
 from soldout.domain.errors import Conflict
 from soldout.domain.sessions import Session, SessionKind
 from soldout.domain.team import AdminAccount, Invite, Role
-from soldout.store.postgresql.base import Repo
+from soldout.store.postgresql.base import InBlock, Repo, one
 from soldout.store.postgresql.writer import Do
 from soldout.store.sqlite.rows import ts
 
-__all__ = ["PgSessions", "PgTeam"]
+__all__ = ["BlockSessions", "BlockTeam", "PgSessions", "PgTeam"]
 
 _ACCOUNT_COLUMNS = "id, email, name, role, password_hash, created_at, invited_by"
 _INSERT_ACCOUNT = (
@@ -67,13 +67,10 @@ class PgTeam(Repo):
             raise _email_taken(exc) from exc
 
     async def update(self, account: AdminAccount) -> None:
-        await self._do(
-            "UPDATE admin_accounts SET name = %b, role = %b, password_hash = %b WHERE id = %b",
-            (account.name, account.role.value, account.password_hash, account.id),
-        )
+        await self._writer.submit(_update_account(account))
 
     async def remove(self, account_id: str) -> None:
-        await self._do("DELETE FROM admin_accounts WHERE id = %b", (account_id,))
+        await self._writer.submit(_remove_account(account_id))
 
     async def invites(self) -> Sequence[Invite]:
         rows = await self._rows(
@@ -92,21 +89,10 @@ class PgTeam(Repo):
         ]
 
     async def invite(self, invite: Invite) -> None:
-        await self._do(
-            "INSERT INTO admin_invites (id, email, role, invited_by, created_at, expires_at)"
-            " VALUES (%b, %b, %b, %b, %b, %b)",
-            (
-                invite.id,
-                invite.email,
-                invite.role.value,
-                invite.invited_by,
-                ts(invite.created_at),
-                ts(invite.expires_at),
-            ),
-        )
+        await self._writer.submit(_add_invite(invite))
 
     async def cancel(self, invite_id: str) -> None:
-        await self._do("DELETE FROM admin_invites WHERE id = %b AND used_at IS NULL", (invite_id,))
+        await self._writer.submit(_cancel_invite(invite_id))
 
     async def accept(self, invite_id: str, account: AdminAccount, now: datetime) -> bool:
         params = (ts(now), invite_id, ts(now), *_account_row(account))
@@ -119,22 +105,10 @@ class PgTeam(Repo):
 
 class PgSessions(Repo):
     def add(self, session: Session) -> asyncio.Future[None]:
-        return self._do(
-            "INSERT INTO sessions (digest, kind, subject, created_at, expires_at)"
-            " VALUES (%b, %b, %b, %b, %b)",
-            (
-                session.digest,
-                session.kind.value,
-                session.subject,
-                ts(session.created_at),
-                ts(session.expires_at),
-            ),
-        )
+        return self._writer.submit(_add_session(session))
 
     def end(self, digests: Sequence[str], at: datetime) -> asyncio.Future[None]:
-        expired = ("DELETE FROM sessions WHERE expires_at <= %b", (ts(at),))
-        ended = ("DELETE FROM sessions WHERE digest = ANY(%b::text[])", (list(digests),))
-        return self._writer.submit(Do([expired, ended]))
+        return self._writer.submit(_end_sessions(digests, at))
 
     async def live(self, now: datetime) -> Sequence[Session]:
         rows = await self._rows("SELECT * FROM sessions WHERE expires_at > %b", (ts(now),))
@@ -150,13 +124,92 @@ class PgSessions(Repo):
         ]
 
     def set_generation(self, fan_id: str, generation: int, at: datetime) -> asyncio.Future[None]:
-        return self._do(
-            "INSERT INTO fan_token_generations (fan_id, generation, changed_at)"
-            " VALUES (%b, %b, %b) ON CONFLICT (fan_id) DO UPDATE"
-            " SET generation = excluded.generation, changed_at = excluded.changed_at",
-            (fan_id, generation, ts(at)),
-        )
+        return self._writer.submit(_set_generation(fan_id, generation, at))
 
     async def generations(self) -> Sequence[tuple[str, int]]:
         rows = await self._rows("SELECT fan_id, generation FROM fan_token_generations")
         return [(row["fan_id"], row["generation"]) for row in rows]
+
+
+class BlockTeam(InBlock):
+    def update(self, account: AdminAccount) -> None:
+        self._block.add(_update_account(account))
+
+    def remove(self, account_id: str) -> None:
+        self._block.add(_remove_account(account_id))
+
+    def invite(self, invite: Invite) -> None:
+        self._block.add(_add_invite(invite))
+
+    def cancel(self, invite_id: str) -> None:
+        self._block.add(_cancel_invite(invite_id))
+
+
+class BlockSessions(InBlock):
+    def add(self, session: Session) -> None:
+        self._block.add(_add_session(session))
+
+    def end(self, digests: Sequence[str], at: datetime) -> None:
+        self._block.add(_end_sessions(digests, at))
+
+    def set_generation(self, fan_id: str, generation: int, at: datetime) -> None:
+        self._block.add(_set_generation(fan_id, generation, at))
+
+
+def _update_account(account: AdminAccount) -> Do:
+    return one(
+        "UPDATE admin_accounts SET name = %b, role = %b, password_hash = %b WHERE id = %b",
+        (account.name, account.role.value, account.password_hash, account.id),
+    )
+
+
+def _remove_account(account_id: str) -> Do:
+    return one("DELETE FROM admin_accounts WHERE id = %b", (account_id,))
+
+
+def _add_invite(invite: Invite) -> Do:
+    return one(
+        "INSERT INTO admin_invites (id, email, role, invited_by, created_at, expires_at)"
+        " VALUES (%b, %b, %b, %b, %b, %b)",
+        (
+            invite.id,
+            invite.email,
+            invite.role.value,
+            invite.invited_by,
+            ts(invite.created_at),
+            ts(invite.expires_at),
+        ),
+    )
+
+
+def _cancel_invite(invite_id: str) -> Do:
+    return one("DELETE FROM admin_invites WHERE id = %b AND used_at IS NULL", (invite_id,))
+
+
+def _add_session(session: Session) -> Do:
+    return one(
+        "INSERT INTO sessions (digest, kind, subject, created_at, expires_at)"
+        " VALUES (%b, %b, %b, %b, %b)",
+        (
+            session.digest,
+            session.kind.value,
+            session.subject,
+            ts(session.created_at),
+            ts(session.expires_at),
+        ),
+    )
+
+
+def _end_sessions(digests: Sequence[str], at: datetime) -> Do:
+    expired = ("DELETE FROM sessions WHERE expires_at <= %b", (ts(at),))
+    ended = ("DELETE FROM sessions WHERE digest = ANY(%b::text[])", (list(digests),))
+    return Do([expired, ended])
+
+
+def _set_generation(fan_id: str, generation: int, at: datetime) -> Do:
+    return one(
+        "INSERT INTO fan_token_generations (fan_id, generation, changed_at)"
+        " VALUES (%b, %b, %b) ON CONFLICT (fan_id) DO UPDATE"
+        " SET generation = excluded.generation, changed_at = excluded.changed_at",
+        (fan_id, generation, ts(at)),
+    )

@@ -1,7 +1,9 @@
 """The PostgreSQL repositories of what follows a sale: orders (history, dates, pages for
 exports), payments and seen webhook events, production plans and the audit log (the
 notifications outbox is in `outbox.py`). Writes of many rows are one statement each
-(`unnest`), where SQLite runs one statement per row."""
+(`unnest`), where SQLite runs one statement per row. Each write's job is made by one
+function, which the repository submits alone and its `Block...` twin adds to a
+transaction block."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from soldout.domain.claims import Order, OrderEvent
 from soldout.domain.fulfilment import ProductionPlan
 from soldout.domain.payments import PaymentRecord
 from soldout.store.ports import ExportRow, OrderFilter
-from soldout.store.postgresql.base import Repo, columns_of, pg, update_from
+from soldout.store.postgresql.base import InBlock, Repo, columns_of, one, pg, update_from
 from soldout.store.postgresql.writer import Do, Into
 from soldout.store.sqlite.rows import (
     ORDER_COLUMNS,
@@ -32,7 +34,16 @@ from soldout.store.sqlite.rows import (
     ts,
 )
 
-__all__ = ["PgAudit", "PgOrders", "PgPayments", "PgPlans"]
+__all__ = [
+    "BlockAudit",
+    "BlockOrders",
+    "BlockPayments",
+    "BlockPlans",
+    "PgAudit",
+    "PgOrders",
+    "PgPayments",
+    "PgPlans",
+]
 
 _EXPORT = (
     f"SELECT {', '.join('o.' + c for c in ORDER_COLUMNS.split(', '))}, f.email, f.name"
@@ -45,18 +56,41 @@ _DATES = update_from("orders", "status, ship_date, notified_ship_date", "tttt")
 _EVENTS = Into("order_events", ("order_id", "at", "kind", "detail"), ("text",) * 4)
 
 
+def _update_orders(orders: Sequence[Order]) -> Do:
+    return one(_CHANGES, columns_of([order_changes(o) for o in orders], 7))
+
+
+def _record_dates(rows: Sequence[tuple[str, str | None, str | None, str]]) -> Do:
+    return one(_DATES, columns_of(rows, 4))
+
+
+def _add_events(events: Sequence[OrderEvent]) -> Do:
+    rows = [(e.order_id, ts(e.at), e.kind, e.detail) for e in events]
+    return one(_EVENTS.sql, _EVENTS.arrays(rows))
+
+
+class BlockOrders(InBlock):
+    def update(self, orders: Sequence[Order]) -> None:
+        self._block.add(_update_orders(orders))
+
+    def record_dates(self, rows: Sequence[tuple[str, str | None, str | None, str]]) -> None:
+        self._block.add(_record_dates(rows))
+
+    def add_events(self, events: Sequence[OrderEvent]) -> None:
+        self._block.add(_add_events(events))
+
+
 class PgOrders(Repo):
     def update(self, orders: Sequence[Order]) -> asyncio.Future[None]:
-        return self._do(_CHANGES, columns_of([order_changes(o) for o in orders], 7))
+        return self._writer.submit(_update_orders(orders))
 
     def record_dates(
         self, rows: Sequence[tuple[str, str | None, str | None, str]]
     ) -> asyncio.Future[None]:
-        return self._do(_DATES, columns_of(rows, 4))
+        return self._writer.submit(_record_dates(rows))
 
     def add_events(self, events: Sequence[OrderEvent]) -> asyncio.Future[None]:
-        rows = [(e.order_id, ts(e.at), e.kind, e.detail) for e in events]
-        return self._do(_EVENTS.sql, _EVENTS.arrays(rows))
+        return self._writer.submit(_add_events(events))
 
     async def events(self, order_id: str) -> Sequence[OrderEvent]:
         rows = await self._rows(
@@ -100,12 +134,28 @@ class PgOrders(Repo):
 _INSERT_PAYMENT = pg(f"INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ({', '.join('?' * 14)})")
 
 
+def _add_payment(payment: PaymentRecord) -> Do:
+    return one(_INSERT_PAYMENT, payment_row(payment))
+
+
+def _update_payment(payment: PaymentRecord) -> Do:
+    return one(pg(UPDATE_PAYMENT), payment_changes(payment))
+
+
+class BlockPayments(InBlock):
+    def add(self, payment: PaymentRecord) -> None:
+        self._block.add(_add_payment(payment))
+
+    def update(self, payment: PaymentRecord) -> None:
+        self._block.add(_update_payment(payment))
+
+
 class PgPayments(Repo):
     def add(self, payment: PaymentRecord) -> asyncio.Future[None]:
-        return self._do(_INSERT_PAYMENT, payment_row(payment))
+        return self._writer.submit(_add_payment(payment))
 
     def update(self, payment: PaymentRecord) -> asyncio.Future[None]:
-        return self._do(pg(UPDATE_PAYMENT), payment_changes(payment))
+        return self._writer.submit(_update_payment(payment))
 
     async def all(self) -> Sequence[PaymentRecord]:
         rows = await self._rows(f"SELECT {PAYMENT_COLUMNS} FROM payments ORDER BY created_at, id")
@@ -126,29 +176,46 @@ class PgPayments(Repo):
         return datetime.fromisoformat(row["at"]) if row and row["at"] else None
 
 
+def _put_plan(product_id: str, sku: str, plan: ProductionPlan, at: datetime) -> Do:
+    return one(
+        "INSERT INTO production_plans (product_id, sku, plan, updated_at)"
+        " VALUES (%b, %b, %b, %b) ON CONFLICT (product_id, sku) DO UPDATE"
+        " SET plan = excluded.plan, updated_at = excluded.updated_at",
+        (product_id, sku, plan_json(plan), ts(at)),
+    )
+
+
+class BlockPlans(InBlock):
+    def put(self, product_id: str, sku: str, plan: ProductionPlan, at: datetime) -> None:
+        self._block.add(_put_plan(product_id, sku, plan, at))
+
+
 class PgPlans(Repo):
     def put(
         self, product_id: str, sku: str, plan: ProductionPlan, at: datetime
     ) -> asyncio.Future[None]:
-        return self._do(
-            "INSERT INTO production_plans (product_id, sku, plan, updated_at)"
-            " VALUES (%b, %b, %b, %b) ON CONFLICT (product_id, sku) DO UPDATE"
-            " SET plan = excluded.plan, updated_at = excluded.updated_at",
-            (product_id, sku, plan_json(plan), ts(at)),
-        )
+        return self._writer.submit(_put_plan(product_id, sku, plan, at))
 
     async def all(self) -> Sequence[tuple[str, str, ProductionPlan]]:
         rows = await self._rows("SELECT * FROM production_plans ORDER BY product_id, sku")
         return [(r["product_id"], r["sku"], plan_from_json(r["plan"])) for r in rows]
 
 
+def _add_entry(entry: AuditEntry) -> Do:
+    return one(
+        "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (%b, %b, %b, %b, %b)",
+        (ts(entry.at), entry.actor, entry.action, entry.subject, json.dumps(entry.detail)),
+    )
+
+
+class BlockAudit(InBlock):
+    def add(self, entry: AuditEntry) -> None:
+        self._block.add(_add_entry(entry))
+
+
 class PgAudit(Repo):
     def add(self, entry: AuditEntry) -> asyncio.Future[None]:
-        return self._do(
-            "INSERT INTO audit_log (at, actor, action, subject, detail)"
-            " VALUES (%b, %b, %b, %b, %b)",
-            (ts(entry.at), entry.actor, entry.action, entry.subject, json.dumps(entry.detail)),
-        )
+        return self._writer.submit(_add_entry(entry))
 
     async def recent(self, limit: int) -> Sequence[AuditEntry]:
         rows = await self._rows("SELECT * FROM audit_log ORDER BY id DESC LIMIT %b", (limit,))

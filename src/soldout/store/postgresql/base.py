@@ -1,6 +1,8 @@
 """What every PostgreSQL repository shares: its store's two ways in (the group-commit
 writer for writes, the pool for reads) and the SQL the SQLite adapter's rows module
-already holds, with psycopg's placeholders."""
+already holds, with psycopg's placeholders. Each write's job is made by one function, which
+the repository submits alone and its `Block...` twin (`InBlock`) adds to a transaction
+block."""
 
 from __future__ import annotations
 
@@ -8,9 +10,14 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from soldout.store.postgresql.writer import Do, Params, PgWriter, columns
+from soldout.store.postgresql.writer import Block, Do, Params, PgWriter, columns
 
-__all__ = ["Connections", "Repo", "columns_of", "pg", "update_from"]
+__all__ = ["Connections", "InBlock", "Repo", "columns_of", "one", "pg", "update_from"]
+
+
+def one(sql: str, params: Params) -> Do:
+    """A job of one statement."""
+    return Do([(sql, params)])
 
 
 def pg(sql: str) -> str:
@@ -44,7 +51,14 @@ class Repo:
 
     def _do(self, sql: str, params: Params) -> asyncio.Future[None]:
         """One statement, queued now."""
-        return self._writer.submit(Do([(sql, params)]))
+        return self._writer.submit(one(sql, params))
+
+
+class InBlock:
+    """A repository's writes inside a transaction block: each adds its job to the block."""
+
+    def __init__(self, block: Block) -> None:
+        self._block = block
 
 
 def update_from(table: str, columns: str, types: str, *, where: str = "") -> str:

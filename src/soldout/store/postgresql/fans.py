@@ -19,12 +19,12 @@ import psycopg
 
 from soldout.domain.errors import Conflict
 from soldout.domain.fans import ERASED_NAME, Fan, erased_email
-from soldout.store.postgresql.base import Connections, Repo
-from soldout.store.postgresql.writer import Do
+from soldout.store.postgresql.base import Connections, InBlock, Repo, one
+from soldout.store.postgresql.writer import Block, Do
 from soldout.store.sqlite.fans import RECENT
 from soldout.store.sqlite.rows import fan_from_row, shipping_json, ts
 
-__all__ = ["PgFans"]
+__all__ = ["BlockFans", "PgFans"]
 
 _INSERT = (
     "INSERT INTO fans (id, email, name, referral_code, referred_by, created_at, address,"
@@ -63,47 +63,14 @@ class PgFans(Repo):
             raise
 
     def update(self, fan: Fan) -> asyncio.Future[None]:
-        change = (
-            "UPDATE fans SET name = %b, address = %b, phone = %b, shipping = %b, locale = %b,"
-            " time_zone = %b WHERE id = %b",
-            (
-                fan.name,
-                fan.address,
-                fan.phone,
-                shipping_json(fan.shipping),
-                fan.locale,
-                fan.time_zone,
-                fan.id,
-            ),
-        )
-        return self._changing(fan.id, Do([change]))
+        return self._changing(fan.id, _update_fan(fan))
 
     async def erased(self) -> Sequence[str]:
         rows = await self._rows("SELECT id FROM fans WHERE erased_at IS NOT NULL ORDER BY seq")
         return [r["id"] for r in rows]
 
     def erase(self, fan_id: str, at: datetime) -> asyncio.Future[None]:
-        one = (fan_id,)
-        return self._changing(
-            fan_id,
-            Do(
-                [
-                    (
-                        "UPDATE fans SET name = %b, email = %b, address = NULL, phone = NULL,"
-                        " shipping = NULL, time_zone = NULL, erased_at = %b WHERE id = %b",
-                        (ERASED_NAME, erased_email(fan_id), ts(at), fan_id),
-                    ),
-                    ("UPDATE orders SET shipping = NULL WHERE fan_id = %b", one),
-                    ("DELETE FROM notifications WHERE fan_id = %b", one),
-                    # entries of draws still to come (a drawn launch keeps its entries)
-                    (
-                        "DELETE FROM reservations WHERE fan_id = %b AND launch_id IN"
-                        " (SELECT id FROM launches WHERE drawn_at IS NULL)",
-                        one,
-                    ),
-                ]
-            ),
-        )
+        return self._changing(fan_id, _erase_fan(fan_id, at))
 
     async def get(self, fan_id: str) -> Fan | None:
         fan = self._recent.pop(fan_id, None)
@@ -120,10 +87,14 @@ class PgFans(Repo):
         return fan
 
     def _changing(self, fan_id: str, job: Do) -> asyncio.Future[None]:
-        self._recent.pop(fan_id, None)
         written: asyncio.Future[None] = self._writer.submit(job)
-        written.add_done_callback(lambda _: self._recent.pop(fan_id, None))
+        self.forget_when(written, fan_id)
         return written
+
+    def forget_when(self, written: asyncio.Future[None], fan_id: str) -> None:
+        """Drop the fan from memory now and again once `written` (its change) is done."""
+        self._recent.pop(fan_id, None)
+        written.add_done_callback(lambda _: self._recent.pop(fan_id, None))
 
     async def by_referral_code(self, code: str) -> Fan | None:
         row = await self._first("SELECT * FROM fans WHERE referral_code = %b", (code,))
@@ -145,3 +116,54 @@ class PgFans(Repo):
             " WHERE address IS NOT NULL OR phone IS NOT NULL ORDER BY seq"
         )
         return [(r["id"], r["address"], r["phone"]) for r in rows]
+
+
+class BlockFans(InBlock):
+    def __init__(self, block: Block, repository: PgFans) -> None:
+        super().__init__(block)
+        self._repository = repository
+
+    def update(self, fan: Fan) -> None:
+        self._block.add(_update_fan(fan))
+        self._repository.forget_when(self._block.durable, fan.id)
+
+    def erase(self, fan_id: str, at: datetime) -> None:
+        self._block.add(_erase_fan(fan_id, at))
+        self._repository.forget_when(self._block.durable, fan_id)
+
+
+def _update_fan(fan: Fan) -> Do:
+    return one(
+        "UPDATE fans SET name = %b, address = %b, phone = %b, shipping = %b, locale = %b,"
+        " time_zone = %b WHERE id = %b",
+        (
+            fan.name,
+            fan.address,
+            fan.phone,
+            shipping_json(fan.shipping),
+            fan.locale,
+            fan.time_zone,
+            fan.id,
+        ),
+    )
+
+
+def _erase_fan(fan_id: str, at: datetime) -> Do:
+    just = (fan_id,)
+    return Do(
+        [
+            (
+                "UPDATE fans SET name = %b, email = %b, address = NULL, phone = NULL,"
+                " shipping = NULL, time_zone = NULL, erased_at = %b WHERE id = %b",
+                (ERASED_NAME, erased_email(fan_id), ts(at), fan_id),
+            ),
+            ("UPDATE orders SET shipping = NULL WHERE fan_id = %b", just),
+            ("DELETE FROM notifications WHERE fan_id = %b", just),
+            # entries of draws still to come (a drawn launch keeps its entries)
+            (
+                "DELETE FROM reservations WHERE fan_id = %b AND launch_id IN"
+                " (SELECT id FROM launches WHERE drawn_at IS NULL)",
+                just,
+            ),
+        ]
+    )

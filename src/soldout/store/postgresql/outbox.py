@@ -1,6 +1,7 @@
 """The PostgreSQL repository of notifications, which is also the e-mail outbox, and of how
 far each reminder got (the SQLite adapter's `SqliteNotifications`, statement for
-statement, with many rows in one statement)."""
+statement, with many rows in one statement; `BlockNotifications` makes the same jobs in a
+transaction block)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ import orjson
 
 from soldout.domain.notifications import Notification
 from soldout.store.ports import EmailOutcome, OutgoingEmail
-from soldout.store.postgresql.base import Connections, Repo, update_from
-from soldout.store.postgresql.writer import Do, Step, columns
+from soldout.store.postgresql.base import Connections, InBlock, Repo, one, update_from
+from soldout.store.postgresql.writer import Block, Do, Step, columns
 from soldout.store.sqlite.rows import notification_from_row, ts
 
-__all__ = ["PgNotifications"]
+__all__ = ["BlockNotifications", "PgNotifications"]
 
 _MAILABLE = "f.erased_at IS NULL AND f.rehearsal IS NULL"
 # Whether a fan can be mailed is read inside the write, from the fan's row: a rehearsal's
@@ -54,10 +55,12 @@ class PgNotifications(Repo):
 
     def add_many(self, notifications: Sequence[Notification]) -> asyncio.Future[None]:
         done: asyncio.Future[None] = self._writer.submit(Do([_insert(notifications)]))
-        self._ring(done, notifications)
+        self.ring(done, notifications)
         return done
 
-    def _ring(self, done: asyncio.Future[None], notifications: Sequence[Notification]) -> None:
+    def ring(self, done: asyncio.Future[None], notifications: Sequence[Notification]) -> None:
+        """Ring the outbox's doorbell once `done` (the write of `notifications`) succeeds,
+        if one of them is an e-mail."""
         if self._wakes and any(n.email for n in notifications):
             done.add_done_callback(self._wake)
 
@@ -72,11 +75,8 @@ class PgNotifications(Repo):
     def remember(
         self, progress: Mapping[str, str], notifications: Sequence[Notification], at: datetime
     ) -> asyncio.Future[None]:
-        marks = [list(progress), list(progress.values()), [ts(at)] * len(progress)]
-        # one job: the mark never lands without its notifications
-        job = Do([_insert(notifications), (_REMEMBER, marks)])
-        done: asyncio.Future[None] = self._writer.submit(job)
-        self._ring(done, notifications)
+        done: asyncio.Future[None] = self._writer.submit(_remember(progress, notifications, at))
+        self.ring(done, notifications)
         return done
 
     async def reminders(self) -> dict[str, str]:
@@ -114,21 +114,7 @@ class PgNotifications(Repo):
         ]
 
     def emails_done(self, outcomes: Sequence[EmailOutcome]) -> asyncio.Future[None]:
-        rows = [
-            (
-                o.state,
-                o.attempts,
-                ts(o.next_at) if o.state == "pending" else None,
-                ts(o.at) if o.state == "sent" else None,
-                o.error,
-                o.notification_id,
-            )
-            for o in outcomes
-        ]
-        if len({row[-1] for row in rows}) < len(rows):
-            # a message twice: one by one, each over what the one before left
-            return self._writer.submit(Do([(_DONE_ONE, row) for row in rows]))
-        return self._do(_DONE, columns(rows, 6))
+        return self._writer.submit(_emails_done(outcomes))
 
     async def email_counts(self) -> dict[str, int]:
         rows = await self._rows(
@@ -151,6 +137,53 @@ class PgNotifications(Repo):
         return (
             datetime.fromisoformat(row["email_next_at"]) if row and row["email_next_at"] else None
         )
+
+
+class BlockNotifications(InBlock):
+    """Their e-mails ring the outbox's doorbell once the block is durable."""
+
+    def __init__(self, block: Block, repository: PgNotifications) -> None:
+        super().__init__(block)
+        self._repository = repository
+
+    def add_many(self, notifications: Sequence[Notification]) -> None:
+        self._block.add(Do([_insert(notifications)]))
+        self._repository.ring(self._block.durable, notifications)
+
+    def emails_done(self, outcomes: Sequence[EmailOutcome]) -> None:
+        self._block.add(_emails_done(outcomes))
+
+    def remember(
+        self, progress: Mapping[str, str], notifications: Sequence[Notification], at: datetime
+    ) -> None:
+        self._block.add(_remember(progress, notifications, at))
+        self._repository.ring(self._block.durable, notifications)
+
+
+def _remember(
+    progress: Mapping[str, str], notifications: Sequence[Notification], at: datetime
+) -> Do:
+    marks = [list(progress), list(progress.values()), [ts(at)] * len(progress)]
+    # one job: the mark never lands without its notifications
+    return Do([_insert(notifications), (_REMEMBER, marks)])
+
+
+def _emails_done(outcomes: Sequence[EmailOutcome]) -> Do:
+    rows = [
+        (
+            o.state,
+            o.attempts,
+            ts(o.next_at) if o.state == "pending" else None,
+            ts(o.at) if o.state == "sent" else None,
+            o.error,
+            o.notification_id,
+        )
+        for o in outcomes
+    ]
+    if len({row[-1] for row in rows}) < len(rows):
+        # a message twice: one by one, each over what the one before left
+        return Do([(_DONE_ONE, row) for row in rows])
+    return one(_DONE, columns(rows, 6))
 
 
 def _insert(notifications: Sequence[Notification]) -> Step:

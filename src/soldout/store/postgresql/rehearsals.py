@@ -8,11 +8,11 @@ import asyncio
 from collections.abc import Sequence
 
 from soldout.domain.rehearsals import RunRecord
-from soldout.store.postgresql.base import Repo
+from soldout.store.postgresql.base import InBlock, Repo
 from soldout.store.postgresql.writer import Do, Step
 from soldout.store.sqlite.rehearsals import _DELETES
 
-__all__ = ["PgRehearsals"]
+__all__ = ["BlockRehearsals", "PgRehearsals"]
 
 
 class PgRehearsals(Repo):
@@ -25,10 +25,19 @@ class PgRehearsals(Repo):
         return int(row["n"])
 
     def purge(self, record: RunRecord) -> asyncio.Future[None]:
-        steps: list[Step] = [
-            (f"DELETE FROM {table} WHERE {column} = ANY(%b::text[])", (list(getattr(record, ids)),))
-            for table, column, ids in _DELETES
-        ]
-        # in one statement: a rehearsal's fan may have been referred by another of its fans
-        steps.append(("DELETE FROM fans WHERE rehearsal = %b", (record.run,)))
-        return self._writer.submit(Do(steps))
+        return self._writer.submit(_purge(record))
+
+
+class BlockRehearsals(InBlock):
+    def purge(self, record: RunRecord) -> None:
+        self._block.add(_purge(record))
+
+
+def _purge(record: RunRecord) -> Do:
+    steps: list[Step] = [
+        (f"DELETE FROM {table} WHERE {column} = ANY(%b::text[])", (list(getattr(record, ids)),))
+        for table, column, ids in _DELETES
+    ]
+    # in one statement: a rehearsal's fan may have been referred by another of its fans
+    steps.append(("DELETE FROM fans WHERE rehearsal = %b", (record.run,)))
+    return Do(steps)

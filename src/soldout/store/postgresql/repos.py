@@ -1,6 +1,8 @@
 """The PostgreSQL repositories of the catalogue and the sale (fans are in `fans.py`, what
 follows a sale in `after_sale.py`). Rows are built and read by the SQLite adapter's
 `rows` module; writes are jobs for the group-commit writer and resolve once durable.
+Each write's job is made by one function, which the repository submits alone and its
+`Block...` twin adds to a transaction block.
 
 A claim without a priority code is an `Insert`: the claims of one batch go in one
 statement (`unnest`), the hot path's only write.
@@ -20,8 +22,8 @@ from soldout.domain.launches import Launch
 from soldout.domain.money import Money
 from soldout.domain.payments import PaymentRecord
 from soldout.domain.products import Product, Sku
-from soldout.store.postgresql.base import Repo, pg
-from soldout.store.postgresql.writer import Do, Insert, Into, Step
+from soldout.store.postgresql.base import InBlock, Repo, one, pg
+from soldout.store.postgresql.writer import Do, Insert, Into, Job, Step
 from soldout.store.sqlite.rows import (
     CLAIM_COLUMNS,
     INSERT_ORDER,
@@ -38,7 +40,18 @@ from soldout.store.sqlite.rows import (
     ts,
 )
 
-__all__ = ["PgClaims", "PgCodes", "PgLaunches", "PgProducts", "PgReservations"]
+__all__ = [
+    "BlockClaims",
+    "BlockCodes",
+    "BlockLaunches",
+    "BlockProducts",
+    "BlockReservations",
+    "PgClaims",
+    "PgCodes",
+    "PgLaunches",
+    "PgProducts",
+    "PgReservations",
+]
 
 
 def into(table: str, columns: str, types: str) -> Into:
@@ -57,36 +70,49 @@ CODES = into(
 )
 
 
+def _add_product(p: Product) -> Do:
+    insert = (
+        "INSERT INTO products (id, name, description, created_at, specs, images, rehearsal)"
+        " VALUES (%b, %b, %b, %b, %b, %b, %b)",
+        (
+            p.id,
+            p.name,
+            p.description,
+            ts(p.created_at),
+            json.dumps(p.specs),
+            json.dumps(p.images),
+            p.rehearsal,
+        ),
+    )
+    return Do([insert, _write_skus(p)])
+
+
+def _update_product(p: Product) -> Do:
+    change = (
+        "UPDATE products SET name = %b, description = %b, specs = %b, images = %b WHERE id = %b",
+        (p.name, p.description, json.dumps(p.specs), json.dumps(p.images), p.id),
+    )
+    gone = (
+        "DELETE FROM skus WHERE product_id = %b AND code <> ALL(%b::text[])",
+        (p.id, [s.code for s in p.skus]),
+    )
+    return Do([change, gone, _write_skus(p)])
+
+
+class BlockProducts(InBlock):
+    def add(self, product: Product) -> None:
+        self._block.add(_add_product(product))
+
+    def update(self, product: Product) -> None:
+        self._block.add(_update_product(product))
+
+
 class PgProducts(Repo):
     async def add(self, product: Product) -> None:
-        p = product
-        insert = (
-            "INSERT INTO products (id, name, description, created_at, specs, images, rehearsal)"
-            " VALUES (%b, %b, %b, %b, %b, %b, %b)",
-            (
-                p.id,
-                p.name,
-                p.description,
-                ts(p.created_at),
-                json.dumps(p.specs),
-                json.dumps(p.images),
-                p.rehearsal,
-            ),
-        )
-        await self._writer.submit(Do([insert, _write_skus(p)]))
+        await self._writer.submit(_add_product(product))
 
     async def update(self, product: Product) -> None:
-        p = product
-        change = (
-            "UPDATE products SET name = %b, description = %b, specs = %b, images = %b"
-            " WHERE id = %b",
-            (p.name, p.description, json.dumps(p.specs), json.dumps(p.images), p.id),
-        )
-        gone = (
-            "DELETE FROM skus WHERE product_id = %b AND code <> ALL(%b::text[])",
-            (p.id, [s.code for s in p.skus]),
-        )
-        await self._writer.submit(Do([change, gone, _write_skus(p)]))
+        await self._writer.submit(_update_product(product))
 
     async def get(self, product_id: str) -> Product | None:
         found = await self._select("WHERE id = %b", (product_id,))
@@ -149,6 +175,14 @@ _UPSERT_BATCH = (
 )
 
 
+class BlockLaunches(InBlock):
+    def add(self, launch: Launch) -> None:
+        self._block.add(_write_launch(launch, _INSERT_LAUNCH))
+
+    def update(self, launch: Launch) -> None:
+        self._block.add(_write_launch(launch, _UPDATE_LAUNCH))
+
+
 class PgLaunches(Repo):
     async def add(self, launch: Launch) -> None:
         await self._writer.submit(_write_launch(launch, _INSERT_LAUNCH))
@@ -195,11 +229,18 @@ def _write_launch(launch: Launch, sql: str) -> Do:
     return Do([(sql, values), (_UPSERT_BATCH, batch)])
 
 
+def _add_reservation(r: Reservation) -> Insert:
+    return Insert(RESERVATIONS, (r.id, r.launch_id, r.fan_id, ts(r.created_at), r.sku))
+
+
+class BlockReservations(InBlock):
+    def add(self, reservation: Reservation) -> None:
+        self._block.add(_add_reservation(reservation))
+
+
 class PgReservations(Repo):
     def add(self, reservation: Reservation) -> asyncio.Future[None]:
-        r = reservation
-        row = (r.id, r.launch_id, r.fan_id, ts(r.created_at), r.sku)
-        return self._writer.submit(Insert(RESERVATIONS, row))
+        return self._writer.submit(_add_reservation(reservation))
 
     async def all(self) -> Sequence[Reservation]:
         rows = await self._rows("SELECT * FROM reservations ORDER BY created_at, id")
@@ -210,67 +251,106 @@ _INSERT_CLAIM = pg(f"INSERT INTO claims ({CLAIM_COLUMNS}) VALUES ({', '.join('?'
 _SPEND_CODE = "UPDATE priority_codes SET redeemed_by_claim = %b, sku = %b WHERE code = %b"
 
 
+def _add_claim(claim: Claim) -> Job:
+    """Without a priority code, the hot path: one row of a batch's `unnest` insert."""
+    row = claim_row(claim)
+    if claim.priority_code is None:
+        return Insert(CLAIMS, row)
+    spend = (claim.id, claim.sku, claim.priority_code)
+    return Do([(_INSERT_CLAIM, row), (_SPEND_CODE, spend)])
+
+
+def _settle_claim(claim_id: str, paid_at: datetime, order: Order, payment: PaymentRecord) -> Do:
+    paid = (
+        "UPDATE claims SET state = 'paid', closed_at = %b WHERE id = %b AND state = 'held'",
+        (ts(paid_at), claim_id),
+    )
+    return Do(
+        [
+            paid,
+            (pg(INSERT_ORDER), order_row(order)),
+            (pg(UPDATE_PAYMENT), payment_changes(payment)),
+        ]
+    )
+
+
+def _unsell_claim(claim_id: str, at: datetime) -> Do:
+    return one(
+        "UPDATE claims SET state = 'cancelled', closed_at = %b WHERE id = %b AND state = 'paid'",
+        (ts(at), claim_id),
+    )
+
+
+def _release_claims(claim_ids: Iterable[str], state: ClaimState, at: datetime) -> Do:
+    return one(
+        "UPDATE claims SET state = %b, closed_at = %b WHERE id = ANY(%b::text[])"
+        " AND state = 'held'",
+        (state.value, ts(at), list(claim_ids)),
+    )
+
+
+class BlockClaims(InBlock):
+    def add(self, claim: Claim) -> None:
+        self._block.add(_add_claim(claim))
+
+    def settle(
+        self, claim_id: str, paid_at: datetime, order: Order, payment: PaymentRecord
+    ) -> None:
+        self._block.add(_settle_claim(claim_id, paid_at, order, payment))
+
+    def unsell(self, claim_id: str, at: datetime) -> None:
+        self._block.add(_unsell_claim(claim_id, at))
+
+    def release_many(self, claim_ids: Iterable[str], state: ClaimState, at: datetime) -> None:
+        self._block.add(_release_claims(claim_ids, state, at))
+
+
 class PgClaims(Repo):
     def add(self, claim: Claim) -> asyncio.Future[None]:
-        row = claim_row(claim)
-        if claim.priority_code is None:
-            return self._writer.submit(Insert(CLAIMS, row))
-        spend = (claim.id, claim.sku, claim.priority_code)
-        return self._writer.submit(Do([(_INSERT_CLAIM, row), (_SPEND_CODE, spend)]))
+        return self._writer.submit(_add_claim(claim))
 
     def settle(
         self, claim_id: str, paid_at: datetime, order: Order, payment: PaymentRecord
     ) -> asyncio.Future[None]:
-        paid = (
-            "UPDATE claims SET state = 'paid', closed_at = %b WHERE id = %b AND state = 'held'",
-            (ts(paid_at), claim_id),
-        )
-        return self._writer.submit(
-            Do(
-                [
-                    paid,
-                    (pg(INSERT_ORDER), order_row(order)),
-                    (pg(UPDATE_PAYMENT), payment_changes(payment)),
-                ]
-            )
-        )
+        return self._writer.submit(_settle_claim(claim_id, paid_at, order, payment))
 
     def unsell(self, claim_id: str, at: datetime) -> asyncio.Future[None]:
-        return self._do(
-            "UPDATE claims SET state = 'cancelled', closed_at = %b WHERE id = %b"
-            " AND state = 'paid'",
-            (ts(at), claim_id),
-        )
+        return self._writer.submit(_unsell_claim(claim_id, at))
 
     def release_many(
         self, claim_ids: Iterable[str], state: ClaimState, at: datetime
     ) -> asyncio.Future[None]:
-        return self._do(
-            "UPDATE claims SET state = %b, closed_at = %b WHERE id = ANY(%b::text[])"
-            " AND state = 'held'",
-            (state.value, ts(at), list(claim_ids)),
-        )
+        return self._writer.submit(_release_claims(claim_ids, state, at))
 
     async def all(self) -> Sequence[Claim]:
         rows = await self._rows(f"SELECT {CLAIM_COLUMNS} FROM claims ORDER BY created_at, id")
         return [claim_from_row(r) for r in rows]
 
 
+def _add_codes(codes: Sequence[PriorityCode]) -> Do:
+    rows = [
+        (
+            c.code,
+            c.launch_id,
+            c.sku,
+            ts(c.created_at),
+            ts(c.expires_at),
+            int(c.any_sku),
+            c.granted_to,
+        )
+        for c in codes
+    ]
+    return one(CODES.sql, CODES.arrays(rows))
+
+
+class BlockCodes(InBlock):
+    def add_many(self, codes: Sequence[PriorityCode]) -> None:
+        self._block.add(_add_codes(codes))
+
+
 class PgCodes(Repo):
     async def add_many(self, codes: Sequence[PriorityCode]) -> None:
-        rows = [
-            (
-                c.code,
-                c.launch_id,
-                c.sku,
-                ts(c.created_at),
-                ts(c.expires_at),
-                int(c.any_sku),
-                c.granted_to,
-            )
-            for c in codes
-        ]
-        await self._do(CODES.sql, CODES.arrays(rows))
+        await self._writer.submit(_add_codes(codes))
 
     async def all(self) -> Sequence[PriorityCode]:
         rows = await self._rows("SELECT * FROM priority_codes ORDER BY created_at, code")

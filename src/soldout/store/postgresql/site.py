@@ -10,20 +10,42 @@ from datetime import datetime
 
 from soldout.domain.media import MediaItem
 from soldout.domain.shop import Shop
-from soldout.store.postgresql.base import Repo
+from soldout.store.postgresql.base import InBlock, Repo, one
 from soldout.store.postgresql.writer import Do
 from soldout.store.sqlite.rows import ts
 
-__all__ = ["PgLinks", "PgMedia", "PgShop"]
+__all__ = ["BlockMedia", "BlockShop", "PgLinks", "PgMedia", "PgShop"]
+
+
+def _add_media(item: MediaItem) -> Do:
+    return one(
+        "INSERT INTO media (id, content_type, width, height, data, created_at)"
+        " VALUES (%b, %b, %b, %b, %b, %b) ON CONFLICT (id) DO NOTHING",
+        (item.id, item.content_type, item.width, item.height, item.data, ts(item.created_at)),
+    )
+
+
+def _put_shop(shop: Shop) -> Do:
+    return one(
+        "INSERT INTO shop (key, value) VALUES ('settings', %b)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (json.dumps(asdict(shop)),),
+    )
+
+
+class BlockMedia(InBlock):
+    def add(self, item: MediaItem) -> None:
+        self._block.add(_add_media(item))
+
+
+class BlockShop(InBlock):
+    def put(self, shop: Shop) -> None:
+        self._block.add(_put_shop(shop))
 
 
 class PgMedia(Repo):
     async def add(self, item: MediaItem) -> None:
-        await self._do(
-            "INSERT INTO media (id, content_type, width, height, data, created_at)"
-            " VALUES (%b, %b, %b, %b, %b, %b) ON CONFLICT (id) DO NOTHING",
-            (item.id, item.content_type, item.width, item.height, item.data, ts(item.created_at)),
-        )
+        await self._writer.submit(_add_media(item))
 
     async def get(self, media_id: str) -> MediaItem | None:
         row = await self._first("SELECT * FROM media WHERE id = %b", (media_id,))
@@ -48,11 +70,7 @@ class PgShop(Repo):
         return Shop(**{k: v for k, v in json.loads(row["value"]).items() if k in known})
 
     async def put(self, shop: Shop) -> None:
-        await self._do(
-            "INSERT INTO shop (key, value) VALUES ('settings', %b)"
-            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            (json.dumps(asdict(shop)),),
-        )
+        await self._writer.submit(_put_shop(shop))
 
 
 class PgLinks(Repo):

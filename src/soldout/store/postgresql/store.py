@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -21,6 +22,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from soldout.datadir import Unusable
 from soldout.domain.errors import StorageUnavailable
+from soldout.store.ports import StoreHealth
 from soldout.store.postgresql.access import PgSessions, PgTeam
 from soldout.store.postgresql.after_sale import PgAudit, PgOrders, PgPayments, PgPlans
 from soldout.store.postgresql.fans import PgFans
@@ -36,6 +38,7 @@ from soldout.store.postgresql.ownership import (
 from soldout.store.postgresql.rehearsals import PgRehearsals
 from soldout.store.postgresql.repos import PgClaims, PgCodes, PgLaunches, PgProducts, PgReservations
 from soldout.store.postgresql.site import PgLinks, PgMedia, PgShop
+from soldout.store.postgresql.transaction import PgTransaction
 from soldout.store.postgresql.writer import Do, Params, PgWriter
 from soldout.store.sqlite.store import StoreInUse
 
@@ -73,6 +76,23 @@ class PostgresStore:
         self.rehearsals = PgRehearsals(self)
         self.team = PgTeam(self)
         self.sessions = PgSessions(self)
+
+    def transaction(self) -> PgTransaction:
+        """One job of the group commit: see `postgresql/transaction.py`."""
+        return PgTransaction(self.writer, self.fans, self.notifications)
+
+    def health(self) -> StoreHealth:
+        failed = self.writer.failed
+        return StoreHealth(
+            failed=None
+            if failed is None
+            else f"a commit to the PostgreSQL {self.where} failed: {first_line(failed)}",
+            transactions=self.writer.batches,
+            writes=self.writer.jobs,
+        )
+
+    def on_commit(self, listener: Callable[[int, float], None]) -> None:
+        self.writer.listeners.append(listener)
 
     async def open(self) -> None:
         """Raises `StoreInUse` if another process owns the database, `Unusable` (one line

@@ -1,6 +1,9 @@
 """Group commit on PostgreSQL: many writes, one transaction, one round trip.
 
-Callers `submit()` a job and await its future. The first job queued while no commit is in
+Callers `submit()` a job and await its future; a transaction block's writes are one job
+(`Block`: all its statements in one `Do`, so one savepoint if its batch is sent again job
+by job), so many blocks share a commit as single writes do, and a failing one rolls back
+alone. The first job queued while no commit is in
 flight starts one (a task, scheduled like SQLite's `call_soon`: every write the loop queues
 in this tick joins it); jobs queued while a commit is in flight form the next batch, so
 batches size themselves to the load and an idle server adds no delay. A future resolves
@@ -40,7 +43,7 @@ from psycopg.pq import TransactionStatus
 
 from soldout.domain.errors import StorageUnavailable
 
-__all__ = ["Do", "Insert", "Into", "Params", "PgWriter", "Step", "columns"]
+__all__ = ["Block", "Do", "Insert", "Into", "Params", "PgWriter", "Step", "columns"]
 
 log = logging.getLogger(__name__)
 Params = Sequence[Any]
@@ -102,6 +105,42 @@ def _none() -> None:
     return None
 
 
+class Block:
+    """The jobs of one transaction block, noted in order and sent as one `Do` (all of them
+    or none) once the block exits. `durable` is its outcome."""
+
+    def __init__(self, durable: asyncio.Future[None]) -> None:
+        self.durable = durable
+        self.jobs: list[Job] = []
+        self.closed = False
+
+    def add(self, job: Job) -> None:
+        if self.closed:
+            raise RuntimeError("this transaction is over: write inside its `async with`")
+        self.jobs.append(job)
+
+    def job(self) -> Do:
+        """Every statement of the block, in order: a run of `Insert`s into one table is
+        one `unnest` statement, as in a batch."""
+        steps: list[Step] = []
+        rows: list[Sequence[object]] = []
+        into: Into | None = None
+        for job in self.jobs:
+            if isinstance(job, Insert) and job.into is into:
+                rows.append(job.row)
+                continue
+            if into is not None:
+                steps.append((into.sql, into.arrays(rows)))
+                into, rows = None, []
+            if isinstance(job, Insert):
+                into, rows = job.into, [job.row]
+            else:
+                steps.extend(job.steps)
+        if into is not None:
+            steps.append((into.sql, into.arrays(rows)))
+        return Do(steps)
+
+
 class PgWriter:
     def __init__(self, name: str) -> None:
         self._name = name  # the database, for the one line logged when writing stops
@@ -112,8 +151,10 @@ class PgWriter:
         self.failed: BaseException | None = None
         self.batches = 0
         self.jobs = 0
-        # hears each commit: (writes in it, seconds from sending the batch to its COMMIT's
+        # hear each commit: (writes in it, seconds from sending the batch to its COMMIT's
         # answer: one round trip, the WAL flush included), for metrics
+        self.listeners: list[Callable[[int, float], None]] = []
+        # (one more listener, set directly: tests that act right after a given commit)
         self.on_commit: Callable[[int, float], None] | None = None
 
     def start(self, conn: psycopg.AsyncConnection[Any]) -> None:
@@ -132,13 +173,24 @@ class PgWriter:
         if self.failed is not None or self._loop is None:
             raise StorageUnavailable()
         future: asyncio.Future[Any] = self._loop.create_future()
+        self._queue(job, future)
+        return future
+
+    def submit_block(self, block: Block) -> None:
+        """Queue a transaction block's jobs as one job; `block.durable` resolves once they
+        are durable, or fails (the block rolled back alone, or the store stopped)."""
+        if self.failed is not None or self._loop is None:
+            raise StorageUnavailable()
+        self._queue(block.job(), block.durable)
+
+    def _queue(self, job: Job, future: asyncio.Future[Any]) -> None:
         if self._conn is None:  # stopped: as SQLite's writer, the future fails
             future.set_exception(StorageUnavailable())
-            return future
+            return
         self._pending.append((job, future))
         if self._task is None:
+            assert self._loop is not None
             self._task = self._loop.create_task(self._drain())
-        return future
 
     async def stop(self) -> None:
         """Commit what is queued, then let go of the connection (the caller closes it)."""
@@ -178,12 +230,18 @@ class PgWriter:
             return [(f, None, StorageUnavailable()) for _, f in batch]
         self.batches += 1
         self.jobs += len(batch)
-        if self.on_commit is not None:
-            try:
-                self.on_commit(len(batch), seconds)
-            except Exception:  # a listener's bug: the writes are durable all the same
-                log.exception("on_commit failed")
+        self._tell(len(batch), seconds)
         return outcomes
+
+    def _tell(self, writes: int, seconds: float) -> None:
+        """Listeners hear of a commit after it: one that raises is logged, and the commit
+        stands (a listener's bug: the writes are durable all the same)."""
+        listeners = self.listeners if self.on_commit is None else [*self.listeners, self.on_commit]
+        for listener in listeners:
+            try:
+                listener(writes, seconds)
+            except Exception:
+                log.exception("a commit listener failed")
 
 
 def _settle(outcomes: list[Outcome]) -> None:

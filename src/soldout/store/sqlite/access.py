@@ -11,10 +11,11 @@ from datetime import datetime
 from soldout.domain.errors import Conflict
 from soldout.domain.sessions import Session, SessionKind
 from soldout.domain.team import AdminAccount, Invite, Role
-from soldout.store.sqlite.repos import _one, _Repo
+from soldout.store.sqlite.repos import _InBlock, _one, _Repo
 from soldout.store.sqlite.rows import ts
+from soldout.store.sqlite.writer import Job
 
-__all__ = ["SqliteSessions", "SqliteTeam"]
+__all__ = ["BlockSessions", "BlockTeam", "SqliteSessions", "SqliteTeam"]
 
 _INSERT_ACCOUNT = (
     "INSERT INTO admin_accounts (id, email, name, role, password_hash, created_at, invited_by)"
@@ -57,15 +58,10 @@ class SqliteTeam(_Repo):
             raise _email_taken(exc) from exc
 
     async def update(self, account: AdminAccount) -> None:
-        await self._writer.submit(
-            _one(
-                "UPDATE admin_accounts SET name = ?, role = ?, password_hash = ? WHERE id = ?",
-                (account.name, account.role.value, account.password_hash, account.id),
-            )
-        )
+        await self._writer.submit(_update_account(account))
 
     async def remove(self, account_id: str) -> None:
-        await self._writer.submit(_one("DELETE FROM admin_accounts WHERE id = ?", (account_id,)))
+        await self._writer.submit(_remove_account(account_id))
 
     async def invites(self) -> Sequence[Invite]:
         rows = self._read.execute(
@@ -84,25 +80,10 @@ class SqliteTeam(_Repo):
         ]
 
     async def invite(self, invite: Invite) -> None:
-        await self._writer.submit(
-            _one(
-                "INSERT INTO admin_invites (id, email, role, invited_by, created_at, expires_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    invite.id,
-                    invite.email,
-                    invite.role.value,
-                    invite.invited_by,
-                    ts(invite.created_at),
-                    ts(invite.expires_at),
-                ),
-            )
-        )
+        await self._writer.submit(_add_invite(invite))
 
     async def cancel(self, invite_id: str) -> None:
-        await self._writer.submit(
-            _one("DELETE FROM admin_invites WHERE id = ? AND used_at IS NULL", (invite_id,))
-        )
+        await self._writer.submit(_cancel_invite(invite_id))
 
     async def accept(self, invite_id: str, account: AdminAccount, now: datetime) -> bool:
         def job(conn: sqlite3.Connection) -> bool:
@@ -125,26 +106,10 @@ class SqliteTeam(_Repo):
 
 class SqliteSessions(_Repo):
     def add(self, session: Session) -> asyncio.Future[None]:
-        return self._writer.submit(
-            _one(
-                "INSERT INTO sessions (digest, kind, subject, created_at, expires_at)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (
-                    session.digest,
-                    session.kind.value,
-                    session.subject,
-                    ts(session.created_at),
-                    ts(session.expires_at),
-                ),
-            )
-        )
+        return self._writer.submit(_add_session(session))
 
     def end(self, digests: Sequence[str], at: datetime) -> asyncio.Future[None]:
-        def job(conn: sqlite3.Connection) -> None:
-            conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (ts(at),))
-            conn.executemany("DELETE FROM sessions WHERE digest = ?", [(d,) for d in digests])
-
-        return self._writer.submit(job)
+        return self._writer.submit(_end_sessions(digests, at))
 
     async def live(self, now: datetime) -> Sequence[Session]:
         rows = self._read.execute("SELECT * FROM sessions WHERE expires_at > ?", (ts(now),))
@@ -160,15 +125,96 @@ class SqliteSessions(_Repo):
         ]
 
     def set_generation(self, fan_id: str, generation: int, at: datetime) -> asyncio.Future[None]:
-        return self._writer.submit(
-            _one(
-                "INSERT INTO fan_token_generations (fan_id, generation, changed_at)"
-                " VALUES (?, ?, ?) ON CONFLICT (fan_id) DO UPDATE"
-                " SET generation = excluded.generation, changed_at = excluded.changed_at",
-                (fan_id, generation, ts(at)),
-            )
-        )
+        return self._writer.submit(_set_generation(fan_id, generation, at))
 
     async def generations(self) -> Sequence[tuple[str, int]]:
         rows = self._read.execute("SELECT fan_id, generation FROM fan_token_generations")
         return [(row[0], row[1]) for row in rows]
+
+
+class BlockTeam(_InBlock):
+    def update(self, account: AdminAccount) -> None:
+        self._block.add(_update_account(account))
+
+    def remove(self, account_id: str) -> None:
+        self._block.add(_remove_account(account_id))
+
+    def invite(self, invite: Invite) -> None:
+        self._block.add(_add_invite(invite))
+
+    def cancel(self, invite_id: str) -> None:
+        self._block.add(_cancel_invite(invite_id))
+
+
+class BlockSessions(_InBlock):
+    def add(self, session: Session) -> None:
+        self._block.add(_add_session(session))
+
+    def end(self, digests: Sequence[str], at: datetime) -> None:
+        self._block.add(_end_sessions(digests, at))
+
+    def set_generation(self, fan_id: str, generation: int, at: datetime) -> None:
+        self._block.add(_set_generation(fan_id, generation, at))
+
+
+def _update_account(account: AdminAccount) -> Job:
+    return _one(
+        "UPDATE admin_accounts SET name = ?, role = ?, password_hash = ? WHERE id = ?",
+        (account.name, account.role.value, account.password_hash, account.id),
+    )
+
+
+def _remove_account(account_id: str) -> Job:
+    return _one("DELETE FROM admin_accounts WHERE id = ?", (account_id,))
+
+
+def _add_invite(invite: Invite) -> Job:
+    return _one(
+        "INSERT INTO admin_invites (id, email, role, invited_by, created_at, expires_at)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            invite.id,
+            invite.email,
+            invite.role.value,
+            invite.invited_by,
+            ts(invite.created_at),
+            ts(invite.expires_at),
+        ),
+    )
+
+
+def _cancel_invite(invite_id: str) -> Job:
+    return _one("DELETE FROM admin_invites WHERE id = ? AND used_at IS NULL", (invite_id,))
+
+
+def _add_session(session: Session) -> Job:
+    return _one(
+        "INSERT INTO sessions (digest, kind, subject, created_at, expires_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (
+            session.digest,
+            session.kind.value,
+            session.subject,
+            ts(session.created_at),
+            ts(session.expires_at),
+        ),
+    )
+
+
+def _end_sessions(digests: Sequence[str], at: datetime) -> Job:
+    rows = [(d,) for d in digests]
+
+    def job(conn: sqlite3.Connection) -> None:
+        conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (ts(at),))
+        conn.executemany("DELETE FROM sessions WHERE digest = ?", rows)
+
+    return job
+
+
+def _set_generation(fan_id: str, generation: int, at: datetime) -> Job:
+    return _one(
+        "INSERT INTO fan_token_generations (fan_id, generation, changed_at)"
+        " VALUES (?, ?, ?) ON CONFLICT (fan_id) DO UPDATE"
+        " SET generation = excluded.generation, changed_at = excluded.changed_at",
+        (fan_id, generation, ts(at)),
+    )

@@ -18,7 +18,7 @@ from soldout.domain.fulfilment import ProductionPlan
 from soldout.domain.notifications import Notification
 from soldout.domain.payments import PaymentRecord
 from soldout.store.ports import EmailOutcome, ExportRow, OrderFilter, OutgoingEmail
-from soldout.store.sqlite.repos import Connections, _many, _one, _Repo
+from soldout.store.sqlite.repos import Connections, _InBlock, _many, _one, _Repo
 from soldout.store.sqlite.rows import (
     ORDER_CHANGES,
     ORDER_COLUMNS,
@@ -36,8 +36,14 @@ from soldout.store.sqlite.rows import (
     plan_json,
     ts,
 )
+from soldout.store.sqlite.writer import Block, Job
 
 __all__ = [
+    "BlockAudit",
+    "BlockNotifications",
+    "BlockOrders",
+    "BlockPayments",
+    "BlockPlans",
     "SqliteAudit",
     "SqliteNotifications",
     "SqliteOrders",
@@ -52,9 +58,34 @@ _EXPORT = (
 )
 
 
+def _update_orders(orders: Sequence[Order]) -> Job:
+    return _many(ORDER_CHANGES, [order_changes(o) for o in orders])
+
+
+def _event_rows(events: Sequence[OrderEvent]) -> list[tuple[object, ...]]:
+    if events and len({e.at for e in events}) == 1:  # one change: one timestamp text
+        at = ts(events[0].at)
+        return [(e.order_id, at, e.kind, e.detail) for e in events]
+    return [(e.order_id, ts(e.at), e.kind, e.detail) for e in events]
+
+
+_INSERT_EVENT = "INSERT INTO order_events (order_id, at, kind, detail) VALUES (?, ?, ?, ?)"
+
+
+class BlockOrders(_InBlock):
+    def update(self, orders: Sequence[Order]) -> None:
+        self._block.add(_update_orders(orders))
+
+    def record_dates(self, rows: Sequence[tuple[str, str | None, str | None, str]]) -> None:
+        self._block.add(_many(ORDER_DATES, rows))
+
+    def add_events(self, events: Sequence[OrderEvent]) -> None:
+        self._block.add(_many(_INSERT_EVENT, _event_rows(events)))
+
+
 class SqliteOrders(_Repo):
     def update(self, orders: Sequence[Order]) -> asyncio.Future[None]:
-        return self._writer.submit(_many(ORDER_CHANGES, [order_changes(o) for o in orders]))
+        return self._writer.submit(_update_orders(orders))
 
     def record_dates(
         self, rows: Sequence[tuple[str, str | None, str | None, str]]
@@ -62,15 +93,9 @@ class SqliteOrders(_Repo):
         return self._writer.submit(_many(ORDER_DATES, rows))
 
     def add_events(self, events: Sequence[OrderEvent]) -> asyncio.Future[None]:
-        if events and len({e.at for e in events}) == 1:  # one change: one timestamp text
-            at = ts(events[0].at)
-            rows = [(e.order_id, at, e.kind, e.detail) for e in events]
-        else:
-            rows = [(e.order_id, ts(e.at), e.kind, e.detail) for e in events]
+        rows = _event_rows(events)
         return self._writer.submit(
-            _many(
-                "INSERT INTO order_events (order_id, at, kind, detail) VALUES (?, ?, ?, ?)", rows
-            ),
+            _many(_INSERT_EVENT, rows),
             savepoint=len(rows) > 1,  # one row: one statement, already atomic
         )
 
@@ -118,15 +143,21 @@ class SqliteOrders(_Repo):
         return [ExportRow(order_from_row(r), r["email"], r["name"]) for r in rows]
 
 
+_INSERT_PAYMENT = f"INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ({', '.join('?' * 14)})"
+
+
+class BlockPayments(_InBlock):
+    def add(self, payment: PaymentRecord) -> None:
+        self._block.add(_one(_INSERT_PAYMENT, payment_row(payment)))
+
+    def update(self, payment: PaymentRecord) -> None:
+        self._block.add(_one(UPDATE_PAYMENT, payment_changes(payment)))
+
+
 class SqlitePayments(_Repo):
     def add(self, payment: PaymentRecord) -> asyncio.Future[None]:
-        return self._writer.submit(
-            _one(
-                f"INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ({', '.join('?' * 14)})",
-                payment_row(payment),
-            ),
-            savepoint=False,  # one statement
-        )
+        job = _one(_INSERT_PAYMENT, payment_row(payment))
+        return self._writer.submit(job, savepoint=False)  # one statement
 
     def update(self, payment: PaymentRecord) -> asyncio.Future[None]:
         return self._writer.submit(_one(UPDATE_PAYMENT, payment_changes(payment)), savepoint=False)
@@ -157,18 +188,25 @@ class SqlitePayments(_Repo):
         return datetime.fromisoformat(row[0]) if row and row[0] else None
 
 
+def _put_plan(product_id: str, sku: str, plan: ProductionPlan, at: datetime) -> Job:
+    return _one(
+        "INSERT INTO production_plans (product_id, sku, plan, updated_at)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT (product_id, sku) DO UPDATE"
+        " SET plan = excluded.plan, updated_at = excluded.updated_at",
+        (product_id, sku, plan_json(plan), ts(at)),
+    )
+
+
+class BlockPlans(_InBlock):
+    def put(self, product_id: str, sku: str, plan: ProductionPlan, at: datetime) -> None:
+        self._block.add(_put_plan(product_id, sku, plan, at))
+
+
 class SqlitePlans(_Repo):
     def put(
         self, product_id: str, sku: str, plan: ProductionPlan, at: datetime
     ) -> asyncio.Future[None]:
-        return self._writer.submit(
-            _one(
-                "INSERT INTO production_plans (product_id, sku, plan, updated_at)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (product_id, sku) DO UPDATE"
-                " SET plan = excluded.plan, updated_at = excluded.updated_at",
-                (product_id, sku, plan_json(plan), ts(at)),
-            )
-        )
+        return self._writer.submit(_put_plan(product_id, sku, plan, at))
 
     async def all(self) -> Sequence[tuple[str, str, ProductionPlan]]:
         return [
@@ -205,21 +243,7 @@ class SqliteNotifications(_Repo):
     def remember(
         self, progress: Mapping[str, str], notifications: Sequence[Notification], at: datetime
     ) -> asyncio.Future[None]:
-        marks = [(key, mark, ts(at)) for key, mark in progress.items()]
-        rows = _notification_rows(notifications)
-
-        def job(conn: sqlite3.Connection) -> None:
-            # One job, so one savepoint: the mark never lands without its notifications
-            # (two jobs share the transaction, but a failing one rolls back only itself).
-            conn.executemany(_INSERT_NOTIFICATION, rows)
-            conn.executemany(
-                "INSERT INTO reminders (key, progress, updated_at) VALUES (?, ?, ?)"
-                " ON CONFLICT (key) DO UPDATE SET progress = excluded.progress,"
-                " updated_at = excluded.updated_at",
-                marks,
-            )
-
-        done = self._writer.submit(job)
+        done = self._writer.submit(_remember(progress, notifications, at))
         self._ring(done, notifications)
         return done
 
@@ -259,25 +283,7 @@ class SqliteNotifications(_Repo):
         ]
 
     def emails_done(self, outcomes: Sequence[EmailOutcome]) -> asyncio.Future[None]:
-        rows = [
-            (
-                o.state,
-                o.attempts,
-                ts(o.next_at) if o.state == "pending" else None,
-                ts(o.at) if o.state == "sent" else None,
-                o.error,
-                o.notification_id,
-            )
-            for o in outcomes
-        ]
-        return self._writer.submit(
-            _many(
-                "UPDATE notifications SET email_state = ?, email_attempts = ?,"
-                " email_next_at = ?, email_sent_at = ?, email_error = ?"
-                " WHERE id = ? AND email_state = 'pending'",
-                rows,
-            )
-        )
+        return self._writer.submit(_emails_done(outcomes))
 
     async def email_counts(self) -> dict[str, int]:
         return {
@@ -311,14 +317,21 @@ _INSERT_NOTIFICATION = (
 )
 
 
+def _add_entry(entry: AuditEntry) -> Job:
+    return _one(
+        "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
+        (ts(entry.at), entry.actor, entry.action, entry.subject, json.dumps(entry.detail)),
+    )
+
+
+class BlockAudit(_InBlock):
+    def add(self, entry: AuditEntry) -> None:
+        self._block.add(_add_entry(entry))
+
+
 class SqliteAudit(_Repo):
     def add(self, entry: AuditEntry) -> asyncio.Future[None]:
-        return self._writer.submit(
-            _one(
-                "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
-                (ts(entry.at), entry.actor, entry.action, entry.subject, json.dumps(entry.detail)),
-            )
-        )
+        return self._writer.submit(_add_entry(entry))
 
     async def recent(self, limit: int) -> Sequence[AuditEntry]:
         return [
@@ -333,6 +346,65 @@ class SqliteAudit(_Repo):
                 "SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,)
             )
         ]
+
+
+class BlockNotifications(_InBlock):
+    """Their e-mails ring the outbox's doorbell once the block is durable."""
+
+    def __init__(self, block: Block, repository: SqliteNotifications) -> None:
+        super().__init__(block)
+        self._repository = repository
+
+    def add_many(self, notifications: Sequence[Notification]) -> None:
+        self._block.add(_many(_INSERT_NOTIFICATION, _notification_rows(notifications)))
+        self._repository._ring(self._block.durable, notifications)
+
+    def emails_done(self, outcomes: Sequence[EmailOutcome]) -> None:
+        self._block.add(_emails_done(outcomes))
+
+    def remember(
+        self, progress: Mapping[str, str], notifications: Sequence[Notification], at: datetime
+    ) -> None:
+        self._block.add(_remember(progress, notifications, at))
+        self._repository._ring(self._block.durable, notifications)
+
+
+def _remember(
+    progress: Mapping[str, str], notifications: Sequence[Notification], at: datetime
+) -> Job:
+    marks = [(key, mark, ts(at)) for key, mark in progress.items()]
+    rows = _notification_rows(notifications)
+
+    def job(conn: sqlite3.Connection) -> None:
+        # One job, so one savepoint: the mark never lands without its notifications.
+        conn.executemany(_INSERT_NOTIFICATION, rows)
+        conn.executemany(
+            "INSERT INTO reminders (key, progress, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET progress = excluded.progress,"
+            " updated_at = excluded.updated_at",
+            marks,
+        )
+
+    return job
+
+
+def _emails_done(outcomes: Sequence[EmailOutcome]) -> Job:
+    rows = [
+        (
+            o.state,
+            o.attempts,
+            ts(o.next_at) if o.state == "pending" else None,
+            ts(o.at) if o.state == "sent" else None,
+            o.error,
+            o.notification_id,
+        )
+        for o in outcomes
+    ]
+    return _many(
+        "UPDATE notifications SET email_state = ?, email_attempts = ?, email_next_at = ?,"
+        " email_sent_at = ?, email_error = ? WHERE id = ? AND email_state = 'pending'",
+        rows,
+    )
 
 
 def _notification_rows(notifications: Sequence[Notification]) -> list[tuple[object, ...]]:

@@ -19,10 +19,11 @@ from datetime import datetime
 
 from soldout.domain.errors import Conflict
 from soldout.domain.fans import ERASED_NAME, Fan, erased_email
-from soldout.store.sqlite.repos import Connections, _one, _Repo
+from soldout.store.sqlite.repos import Connections, _InBlock, _one, _Repo
 from soldout.store.sqlite.rows import fan_from_row, shipping_json, ts
+from soldout.store.sqlite.writer import Block, Job
 
-__all__ = ["SqliteFans"]
+__all__ = ["BlockFans", "SqliteFans"]
 
 RECENT = 4096  # fans kept in memory, least recently read dropped first
 
@@ -63,43 +64,13 @@ class SqliteFans(_Repo):
             raise
 
     def update(self, fan: Fan) -> asyncio.Future[None]:
-        return self._changing(
-            fan.id,
-            _one(
-                "UPDATE fans SET name = ?, address = ?, phone = ?, shipping = ?, locale = ?,"
-                " time_zone = ? WHERE id = ?",
-                (
-                    fan.name,
-                    fan.address,
-                    fan.phone,
-                    shipping_json(fan.shipping),
-                    fan.locale,
-                    fan.time_zone,
-                    fan.id,
-                ),
-            ),
-        )
+        return self._changing(fan.id, _update_fan(fan))
 
     async def erased(self) -> Sequence[str]:
         return [r[0] for r in self._read.execute("SELECT id FROM fans WHERE erased_at IS NOT NULL")]
 
     def erase(self, fan_id: str, at: datetime) -> asyncio.Future[None]:
-        def job(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "UPDATE fans SET name = ?, email = ?, address = NULL, phone = NULL,"
-                " shipping = NULL, time_zone = NULL, erased_at = ? WHERE id = ?",
-                (ERASED_NAME, erased_email(fan_id), ts(at), fan_id),
-            )
-            conn.execute("UPDATE orders SET shipping = NULL WHERE fan_id = ?", (fan_id,))
-            conn.execute("DELETE FROM notifications WHERE fan_id = ?", (fan_id,))
-            # entries of draws still to come (a drawn launch keeps its published entries)
-            conn.execute(
-                "DELETE FROM reservations WHERE fan_id = ? AND launch_id IN"
-                " (SELECT id FROM launches WHERE drawn_at IS NULL)",
-                (fan_id,),
-            )
-
-        return self._changing(fan_id, job)
+        return self._changing(fan_id, _erase_fan(fan_id, at))
 
     async def get(self, fan_id: str) -> Fan | None:
         fan = self._recent.pop(fan_id, None)
@@ -118,10 +89,14 @@ class SqliteFans(_Repo):
     def _changing(
         self, fan_id: str, job: Callable[[sqlite3.Connection], None]
     ) -> asyncio.Future[None]:
-        self._recent.pop(fan_id, None)
         written = self._writer.submit(job)
-        written.add_done_callback(lambda _: self._recent.pop(fan_id, None))
+        self.forget_when(written, fan_id)
         return written
+
+    def forget_when(self, written: asyncio.Future[None], fan_id: str) -> None:
+        """Drop the fan from memory now and again once `written` (its change) is done."""
+        self._recent.pop(fan_id, None)
+        written.add_done_callback(lambda _: self._recent.pop(fan_id, None))
 
     async def by_referral_code(self, code: str) -> Fan | None:
         row = self._read.execute("SELECT * FROM fans WHERE referral_code = ?", (code,)).fetchone()
@@ -147,3 +122,52 @@ class SqliteFans(_Repo):
                 " WHERE address IS NOT NULL OR phone IS NOT NULL ORDER BY rowid"
             )
         ]
+
+
+class BlockFans(_InBlock):
+    def __init__(self, block: Block, repository: SqliteFans) -> None:
+        super().__init__(block)
+        self._repository = repository
+
+    def update(self, fan: Fan) -> None:
+        self._block.add(_update_fan(fan))
+        self._repository.forget_when(self._block.durable, fan.id)
+
+    def erase(self, fan_id: str, at: datetime) -> None:
+        self._block.add(_erase_fan(fan_id, at))
+        self._repository.forget_when(self._block.durable, fan_id)
+
+
+def _update_fan(fan: Fan) -> Job:
+    return _one(
+        "UPDATE fans SET name = ?, address = ?, phone = ?, shipping = ?, locale = ?,"
+        " time_zone = ? WHERE id = ?",
+        (
+            fan.name,
+            fan.address,
+            fan.phone,
+            shipping_json(fan.shipping),
+            fan.locale,
+            fan.time_zone,
+            fan.id,
+        ),
+    )
+
+
+def _erase_fan(fan_id: str, at: datetime) -> Job:
+    def job(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "UPDATE fans SET name = ?, email = ?, address = NULL, phone = NULL,"
+            " shipping = NULL, time_zone = NULL, erased_at = ? WHERE id = ?",
+            (ERASED_NAME, erased_email(fan_id), ts(at), fan_id),
+        )
+        conn.execute("UPDATE orders SET shipping = NULL WHERE fan_id = ?", (fan_id,))
+        conn.execute("DELETE FROM notifications WHERE fan_id = ?", (fan_id,))
+        # entries of draws still to come (a drawn launch keeps its published entries)
+        conn.execute(
+            "DELETE FROM reservations WHERE fan_id = ? AND launch_id IN"
+            " (SELECT id FROM launches WHERE drawn_at IS NULL)",
+            (fan_id,),
+        )
+
+    return job

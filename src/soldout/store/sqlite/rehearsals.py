@@ -12,9 +12,10 @@ import sqlite3
 from collections.abc import Sequence
 
 from soldout.domain.rehearsals import RunRecord
-from soldout.store.sqlite.repos import _Repo
+from soldout.store.sqlite.repos import _InBlock, _Repo
+from soldout.store.sqlite.writer import Job
 
-__all__ = ["SqliteRehearsals"]
+__all__ = ["BlockRehearsals", "SqliteRehearsals"]
 
 # Children before parents (foreign keys are on): (table, column, which ids of the record).
 _DELETES: tuple[tuple[str, str, str], ...] = (
@@ -48,14 +49,23 @@ class SqliteRehearsals(_Repo):
         return int(row[0])
 
     def purge(self, record: RunRecord) -> asyncio.Future[None]:
-        def job(conn: sqlite3.Connection) -> None:
-            for table, column, ids in _DELETES:
-                conn.executemany(
-                    f"DELETE FROM {table} WHERE {column} = ?", [(i,) for i in getattr(record, ids)]
-                )
-            # In one statement (the partial index finds them): a rehearsal's fan may have
-            # been referred by another of its fans, and a foreign key is checked at the end
-            # of each statement.
-            conn.execute("DELETE FROM fans WHERE rehearsal = ?", (record.run,))
+        return self._writer.submit(_purge(record))
 
-        return self._writer.submit(job)
+
+class BlockRehearsals(_InBlock):
+    def purge(self, record: RunRecord) -> None:
+        self._block.add(_purge(record))
+
+
+def _purge(record: RunRecord) -> Job:
+    def job(conn: sqlite3.Connection) -> None:
+        for table, column, ids in _DELETES:
+            conn.executemany(
+                f"DELETE FROM {table} WHERE {column} = ?", [(i,) for i in getattr(record, ids)]
+            )
+        # In one statement (the partial index finds them): a rehearsal's fan may have been
+        # referred by another of its fans, and a foreign key is checked at the end of each
+        # statement.
+        conn.execute("DELETE FROM fans WHERE rehearsal = ?", (record.run,))
+
+    return job

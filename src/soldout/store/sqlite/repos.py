@@ -1,13 +1,14 @@
 """The SQLite repositories of the catalogue and the sale (fans are in `fans.py`, what
 follows a sale in `after_sale.py`). Reads run on the caller's read connection; writes are jobs for
-the group-commit writer and resolve once durable."""
+the group-commit writer and resolve once durable. Each write's job is made by one function,
+which the repository submits alone and its `Block...` twin adds to a transaction block."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -33,7 +34,7 @@ from soldout.store.sqlite.rows import (
     reservation_from_row,
     ts,
 )
-from soldout.store.sqlite.writer import GroupCommitWriter, Insert
+from soldout.store.sqlite.writer import Block, GroupCommitWriter, Insert, Job
 
 
 class Connections(Protocol):
@@ -43,15 +44,17 @@ class Connections(Protocol):
 
 
 __all__ = [
+    "BlockClaims",
+    "BlockCodes",
+    "BlockLaunches",
+    "BlockProducts",
+    "BlockReservations",
     "SqliteClaims",
     "SqliteCodes",
     "SqliteLaunches",
     "SqliteProducts",
     "SqliteReservations",
 ]
-
-
-Job = Callable[[sqlite3.Connection], None]
 
 
 def _one(sql: str, params: tuple[object, ...]) -> Job:
@@ -78,47 +81,70 @@ class _Repo:
         return self._connections.reader()
 
 
+class _InBlock:
+    """A repository's writes inside a transaction block: each adds its job to the block."""
+
+    def __init__(self, block: Block) -> None:
+        self._block = block
+
+
+def _add_product(product: Product) -> Job:
+    def job(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO products (id, name, description, created_at, specs, images,"
+            " rehearsal) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                product.id,
+                product.name,
+                product.description,
+                ts(product.created_at),
+                json.dumps(product.specs),
+                json.dumps(product.images),
+                product.rehearsal,
+            ),
+        )
+        _write_skus(conn, product)
+
+    return job
+
+
+def _update_product(product: Product) -> Job:
+    def job(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "UPDATE products SET name = ?, description = ?, specs = ?, images = ? WHERE id = ?",
+            (
+                product.name,
+                product.description,
+                json.dumps(product.specs),
+                json.dumps(product.images),
+                product.id,
+            ),
+        )
+        codes = [s.code for s in product.skus]
+        marks = ", ".join("?" * len(codes))
+        conn.execute(
+            f"DELETE FROM skus WHERE product_id = ? AND code NOT IN ({marks})",
+            (product.id, *codes),
+        )
+        _write_skus(conn, product)
+
+    return job
+
+
+class BlockProducts(_InBlock):
+    def add(self, product: Product) -> None:
+        self._block.add(_add_product(product))
+
+    def update(self, product: Product) -> None:
+        self._block.add(_update_product(product))
+
+
 class SqliteProducts(_Repo):
     async def add(self, product: Product) -> None:
-        def job(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO products (id, name, description, created_at, specs, images,"
-                " rehearsal) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    product.id,
-                    product.name,
-                    product.description,
-                    ts(product.created_at),
-                    json.dumps(product.specs),
-                    json.dumps(product.images),
-                    product.rehearsal,
-                ),
-            )
-            _write_skus(conn, product)
-
-        await self._writer.submit(job)
+        await self._writer.submit(_add_product(product))
 
     async def update(self, product: Product) -> None:
-        def job(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "UPDATE products SET name = ?, description = ?, specs = ?, images = ? WHERE id = ?",
-                (
-                    product.name,
-                    product.description,
-                    json.dumps(product.specs),
-                    json.dumps(product.images),
-                    product.id,
-                ),
-            )
-            codes = [s.code for s in product.skus]
-            marks = ", ".join("?" * len(codes))
-            conn.execute(
-                f"DELETE FROM skus WHERE product_id = ? AND code NOT IN ({marks})",
-                (product.id, *codes),
-            )
-            _write_skus(conn, product)
-
-        await self._writer.submit(job)
+        await self._writer.submit(_update_product(product))
 
     async def get(self, product_id: str) -> Product | None:
         found = [p for p in await self._select("WHERE id = ?", (product_id,))]
@@ -171,52 +197,20 @@ def _write_skus(conn: sqlite3.Connection, product: Product) -> None:
     )
 
 
+class BlockLaunches(_InBlock):
+    def add(self, launch: Launch) -> None:
+        self._block.add(lambda conn: _write_launch(conn, launch, insert=True))
+
+    def update(self, launch: Launch) -> None:
+        self._block.add(lambda conn: _write_launch(conn, launch, insert=False))
+
+
 class SqliteLaunches(_Repo):
     async def add(self, launch: Launch) -> None:
-        await self._writer.submit(lambda conn: self._write(conn, launch, insert=True))
+        await self._writer.submit(lambda conn: _write_launch(conn, launch, insert=True))
 
     def update(self, launch: Launch) -> asyncio.Future[None]:
-        return self._writer.submit(lambda conn: self._write(conn, launch, insert=False))
-
-    @staticmethod
-    def _write(conn: sqlite3.Connection, launch: Launch, *, insert: bool) -> None:
-        rules = launch.rules
-        values = (
-            launch.product_id,
-            launch.title,
-            ts(launch.reservations_open_at),
-            ts(launch.sale_opens_at),
-            ts(launch.sale_closes_at),
-            rules.mode.value,
-            int(rules.reservation_required),
-            rules.per_fan_limit,
-            rules.payment_window_seconds,
-            int(launch.published),
-            ts(launch.cancelled_at),
-            ts(launch.created_at),
-            more_rules_json(rules, launch.draw_units),
-            ts(launch.paused_at),
-            launch.draw_commitment,
-            ts(launch.drawn_at),
-            launch.rehearsal,
-            launch.id,
-        )
-        columns = [c for c in LAUNCH_COLUMNS.split(", ") if c != "id"]
-        if insert:
-            conn.execute(
-                f"INSERT INTO launches ({', '.join(columns)}, id)"
-                f" VALUES ({', '.join('?' * len(values))})",
-                values,
-            )
-        else:
-            conn.execute(
-                f"UPDATE launches SET {', '.join(c + '=?' for c in columns)} WHERE id=?", values
-            )
-        conn.executemany(
-            "INSERT INTO launch_batches (launch_id, sku, quantity) VALUES (?, ?, ?)"
-            " ON CONFLICT (launch_id, sku) DO UPDATE SET quantity = excluded.quantity",
-            [(launch.id, sku, qty) for sku, qty in launch.batch.items()],
-        )
+        return self._writer.submit(lambda conn: _write_launch(conn, launch, insert=False))
 
     async def all(self) -> Sequence[Launch]:
         batches: dict[str, dict[str, int]] = {}
@@ -230,17 +224,61 @@ class SqliteLaunches(_Repo):
         ]
 
 
+def _write_launch(conn: sqlite3.Connection, launch: Launch, *, insert: bool) -> None:
+    rules = launch.rules
+    values = (
+        launch.product_id,
+        launch.title,
+        ts(launch.reservations_open_at),
+        ts(launch.sale_opens_at),
+        ts(launch.sale_closes_at),
+        rules.mode.value,
+        int(rules.reservation_required),
+        rules.per_fan_limit,
+        rules.payment_window_seconds,
+        int(launch.published),
+        ts(launch.cancelled_at),
+        ts(launch.created_at),
+        more_rules_json(rules, launch.draw_units),
+        ts(launch.paused_at),
+        launch.draw_commitment,
+        ts(launch.drawn_at),
+        launch.rehearsal,
+        launch.id,
+    )
+    columns = [c for c in LAUNCH_COLUMNS.split(", ") if c != "id"]
+    if insert:
+        conn.execute(
+            f"INSERT INTO launches ({', '.join(columns)}, id)"
+            f" VALUES ({', '.join('?' * len(values))})",
+            values,
+        )
+    else:
+        conn.execute(
+            f"UPDATE launches SET {', '.join(c + '=?' for c in columns)} WHERE id=?", values
+        )
+    conn.executemany(
+        "INSERT INTO launch_batches (launch_id, sku, quantity) VALUES (?, ?, ?)"
+        " ON CONFLICT (launch_id, sku) DO UPDATE SET quantity = excluded.quantity",
+        [(launch.id, sku, qty) for sku, qty in launch.batch.items()],
+    )
+
+
+def _add_reservation(r: Reservation) -> Job:
+    return _one(
+        "INSERT INTO reservations (id, launch_id, fan_id, created_at, sku) VALUES (?, ?, ?, ?, ?)",
+        (r.id, r.launch_id, r.fan_id, ts(r.created_at), r.sku),
+    )
+
+
+class BlockReservations(_InBlock):
+    def add(self, reservation: Reservation) -> None:
+        self._block.add(_add_reservation(reservation))
+
+
 class SqliteReservations(_Repo):
     def add(self, reservation: Reservation) -> asyncio.Future[None]:
-        r = reservation
-        return self._writer.submit(
-            _one(
-                "INSERT INTO reservations (id, launch_id, fan_id, created_at, sku)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (r.id, r.launch_id, r.fan_id, ts(r.created_at), r.sku),
-            ),
-            savepoint=False,
-        )
+        return self._writer.submit(_add_reservation(reservation), savepoint=False)
 
     async def all(self) -> Sequence[Reservation]:
         return [
@@ -254,49 +292,76 @@ _INTO_CLAIMS = f"INSERT INTO claims ({CLAIM_COLUMNS})"
 _SPEND_CODE = "UPDATE priority_codes SET redeemed_by_claim = ?, sku = ? WHERE code = ?"
 
 
+def _add_claim(claim: Claim) -> Job:
+    row = claim_row(claim)
+    if claim.priority_code is None:
+        return Insert(_INTO_CLAIMS, row)
+
+    def with_code(conn: sqlite3.Connection) -> None:
+        conn.execute(_INSERT_CLAIM, row)
+        conn.execute(_SPEND_CODE, (claim.id, claim.sku, claim.priority_code))
+
+    return with_code
+
+
+def _settle_claim(claim_id: str, paid_at: datetime, order: Order, payment: PaymentRecord) -> Job:
+    def job(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "UPDATE claims SET state = 'paid', closed_at = ? WHERE id = ? AND state = 'held'",
+            (ts(paid_at), claim_id),
+        )
+        conn.execute(INSERT_ORDER, order_row(order))
+        conn.execute(UPDATE_PAYMENT, payment_changes(payment))
+
+    return job
+
+
+def _unsell_claim(claim_id: str, at: datetime) -> Job:
+    return _one(
+        "UPDATE claims SET state = 'cancelled', closed_at = ? WHERE id = ? AND state = 'paid'",
+        (ts(at), claim_id),
+    )
+
+
+def _release_claims(claim_ids: Iterable[str], state: ClaimState, at: datetime) -> Job:
+    rows = [(state.value, ts(at), claim_id) for claim_id in claim_ids]
+    return _many("UPDATE claims SET state = ?, closed_at = ? WHERE id = ? AND state = 'held'", rows)
+
+
+class BlockClaims(_InBlock):
+    def add(self, claim: Claim) -> None:
+        self._block.add(_add_claim(claim))
+
+    def settle(
+        self, claim_id: str, paid_at: datetime, order: Order, payment: PaymentRecord
+    ) -> None:
+        self._block.add(_settle_claim(claim_id, paid_at, order, payment))
+
+    def unsell(self, claim_id: str, at: datetime) -> None:
+        self._block.add(_unsell_claim(claim_id, at))
+
+    def release_many(self, claim_ids: Iterable[str], state: ClaimState, at: datetime) -> None:
+        self._block.add(_release_claims(claim_ids, state, at))
+
+
 class SqliteClaims(_Repo):
     def add(self, claim: Claim) -> asyncio.Future[None]:
-        row = claim_row(claim)
-        if claim.priority_code is None:
-            return self._writer.submit(Insert(_INTO_CLAIMS, row), savepoint=False)
-
-        def with_code(conn: sqlite3.Connection) -> None:
-            conn.execute(_INSERT_CLAIM, row)
-            conn.execute(_SPEND_CODE, (claim.id, claim.sku, claim.priority_code))
-
-        return self._writer.submit(with_code)
+        if claim.priority_code is None:  # the hot path: one row of a multi-row INSERT
+            return self._writer.submit(Insert(_INTO_CLAIMS, claim_row(claim)), savepoint=False)
+        return self._writer.submit(_add_claim(claim))
 
     def settle(
         self, claim_id: str, paid_at: datetime, order: Order, payment: PaymentRecord
     ) -> asyncio.Future[None]:
-        def job(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "UPDATE claims SET state = 'paid', closed_at = ? WHERE id = ? AND state = 'held'",
-                (ts(paid_at), claim_id),
-            )
-            conn.execute(INSERT_ORDER, order_row(order))
-            conn.execute(UPDATE_PAYMENT, payment_changes(payment))
-
-        return self._writer.submit(job)
+        return self._writer.submit(_settle_claim(claim_id, paid_at, order, payment))
 
     def unsell(self, claim_id: str, at: datetime) -> asyncio.Future[None]:
-        return self._writer.submit(
-            _one(
-                "UPDATE claims SET state = 'cancelled', closed_at = ? WHERE id = ?"
-                " AND state = 'paid'",
-                (ts(at), claim_id),
-            )
-        )
+        return self._writer.submit(_unsell_claim(claim_id, at))
 
     def release_many(
         self, claim_ids: Iterable[str], state: ClaimState, at: datetime
     ) -> asyncio.Future[None]:
-        rows = [(state.value, ts(at), claim_id) for claim_id in claim_ids]
-        return self._writer.submit(
-            _many(
-                "UPDATE claims SET state = ?, closed_at = ? WHERE id = ? AND state = 'held'", rows
-            )
-        )
+        return self._writer.submit(_release_claims(claim_ids, state, at))
 
     async def all(self) -> Sequence[Claim]:
         return [
@@ -307,27 +372,34 @@ class SqliteClaims(_Repo):
         ]
 
 
+def _add_codes(codes: Sequence[PriorityCode]) -> Job:
+    rows = [
+        (
+            c.code,
+            c.launch_id,
+            c.sku,
+            ts(c.created_at),
+            ts(c.expires_at),
+            int(c.any_sku),
+            c.granted_to,
+        )
+        for c in codes
+    ]
+    return _many(
+        "INSERT INTO priority_codes (code, launch_id, sku, created_at, expires_at, any_sku,"
+        " granted_to) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+
+
+class BlockCodes(_InBlock):
+    def add_many(self, codes: Sequence[PriorityCode]) -> None:
+        self._block.add(_add_codes(codes))
+
+
 class SqliteCodes(_Repo):
     async def add_many(self, codes: Sequence[PriorityCode]) -> None:
-        rows = [
-            (
-                c.code,
-                c.launch_id,
-                c.sku,
-                ts(c.created_at),
-                ts(c.expires_at),
-                int(c.any_sku),
-                c.granted_to,
-            )
-            for c in codes
-        ]
-        await self._writer.submit(
-            _many(
-                "INSERT INTO priority_codes (code, launch_id, sku, created_at, expires_at,"
-                " any_sku, granted_to) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-        )
+        await self._writer.submit(_add_codes(codes))
 
     async def all(self) -> Sequence[PriorityCode]:
         return [

@@ -11,28 +11,42 @@ from datetime import datetime
 
 from soldout.domain.media import MediaItem
 from soldout.domain.shop import Shop
-from soldout.store.sqlite.repos import _one, _Repo
+from soldout.store.sqlite.repos import _InBlock, _one, _Repo
 from soldout.store.sqlite.rows import ts
+from soldout.store.sqlite.writer import Job
 
-__all__ = ["SqliteLinks", "SqliteMedia", "SqliteShop"]
+__all__ = ["BlockMedia", "BlockShop", "SqliteLinks", "SqliteMedia", "SqliteShop"]
+
+
+def _add_media(item: MediaItem) -> Job:
+    return _one(
+        "INSERT INTO media (id, content_type, width, height, data, created_at)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
+        (item.id, item.content_type, item.width, item.height, item.data, ts(item.created_at)),
+    )
+
+
+def _put_shop(shop: Shop) -> Job:
+    return _one(
+        "INSERT INTO shop (key, value) VALUES ('settings', ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (json.dumps(asdict(shop)),),
+    )
+
+
+class BlockMedia(_InBlock):
+    def add(self, item: MediaItem) -> None:
+        self._block.add(_add_media(item))
+
+
+class BlockShop(_InBlock):
+    def put(self, shop: Shop) -> None:
+        self._block.add(_put_shop(shop))
 
 
 class SqliteMedia(_Repo):
     async def add(self, item: MediaItem) -> None:
-        await self._writer.submit(
-            _one(
-                "INSERT INTO media (id, content_type, width, height, data, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-                (
-                    item.id,
-                    item.content_type,
-                    item.width,
-                    item.height,
-                    item.data,
-                    ts(item.created_at),
-                ),
-            )
-        )
+        await self._writer.submit(_add_media(item))
 
     async def get(self, media_id: str) -> MediaItem | None:
         row = self._read.execute("SELECT * FROM media WHERE id = ?", (media_id,)).fetchone()
@@ -57,13 +71,7 @@ class SqliteShop(_Repo):
         return Shop(**{k: v for k, v in json.loads(row[0]).items() if k in known})
 
     async def put(self, shop: Shop) -> None:
-        await self._writer.submit(
-            _one(
-                "INSERT INTO shop (key, value) VALUES ('settings', ?)"
-                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (json.dumps(asdict(shop)),),
-            )
-        )
+        await self._writer.submit(_put_shop(shop))
 
 
 class SqliteLinks(_Repo):

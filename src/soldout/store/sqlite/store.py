@@ -7,7 +7,7 @@ import fcntl
 import os
 import secrets
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -21,6 +21,7 @@ from soldout.datadir import (
     make_private_dir,
     read_only_uri,
 )
+from soldout.store.ports import StoreHealth
 from soldout.store.sqlite.access import SqliteSessions, SqliteTeam
 from soldout.store.sqlite.after_sale import (
     SqliteAudit,
@@ -40,6 +41,7 @@ from soldout.store.sqlite.repos import (
     SqliteReservations,
 )
 from soldout.store.sqlite.site import SqliteLinks, SqliteMedia, SqliteShop
+from soldout.store.sqlite.transaction import SqliteTransaction
 from soldout.store.sqlite.writer import GroupCommitWriter, connect
 
 __all__ = ["SqliteStore", "StoreInUse", "check_database"]
@@ -72,6 +74,21 @@ class SqliteStore:
         self.rehearsals = SqliteRehearsals(self)
         self.team = SqliteTeam(self)
         self.sessions = SqliteSessions(self)
+
+    def transaction(self) -> SqliteTransaction:
+        """One job of the group commit: see `sqlite/transaction.py`."""
+        return SqliteTransaction(self.writer, self.fans, self.notifications)
+
+    def health(self) -> StoreHealth:
+        failed = self.writer.failed
+        return StoreHealth(
+            failed=None if failed is None else str(explain(failed, self.path)),
+            transactions=self.writer.batches,
+            writes=self.writer.jobs,
+        )
+
+    def on_commit(self, listener: Callable[[int, float], None]) -> None:
+        self.writer.listeners.append(listener)
 
     def reader(self) -> sqlite3.Connection:
         """The read connection, used on the event loop thread (WAL: reads never block)."""

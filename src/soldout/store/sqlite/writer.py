@@ -1,12 +1,14 @@
 """Group commit on the event loop: many writes, one transaction, one fsync.
 
-Callers `submit()` a job (a function of the connection) and await its future. The first
-job queued in a tick of the event loop schedules a flush with `call_soon`; the flush runs
-after every callback already ready in that tick, so all the requests the loop is handling
-now share one transaction. While the flush blocks on fsync, new requests pile up in the
-sockets and form the next batch: batches size themselves to the load and an idle server
-adds no delay. `PRAGMA synchronous=FULL` in WAL mode: COMMIT returns after the WAL is
-fsynced, so a resolved future means the write survives a crash or a power cut.
+Callers `submit()` a job (a function of the connection) and await its future; a
+transaction block's writes are one job (`Block`, one savepoint), so many blocks share a
+commit as single writes do, and a failing one rolls back alone. The first job queued in a
+tick of the event loop schedules a flush with `call_soon`; the flush runs after every
+callback already ready in that tick, so all the requests the loop is handling now share
+one commit. While the flush blocks on fsync, new requests pile up in the sockets and form
+the next batch: batches size themselves to the load and an idle server adds no delay.
+`PRAGMA synchronous=FULL` in WAL mode: COMMIT returns after the WAL is fsynced, so a
+resolved future means the write survives a crash or a power cut.
 
 Why on the loop and not in a writer thread: a thread must take the GIL back after every
 SQLite step, and the busy event loop holds it; each hand-off can wait a whole switch
@@ -34,7 +36,7 @@ from typing import Any, TypeVar
 from soldout.datadir import explain
 from soldout.domain.errors import StorageUnavailable
 
-__all__ = ["GroupCommitWriter", "Insert", "connect"]
+__all__ = ["Block", "GroupCommitWriter", "Insert", "Job", "connect"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -62,21 +64,41 @@ class Insert:
         conn.execute(f"{self.into} VALUES ({', '.join('?' * len(self.row))})", self.row)
 
 
-Job = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]", bool]
+Job = Callable[[sqlite3.Connection], None]
+Queued = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]", bool]
 Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
+
+
+class Block:
+    """The jobs of one transaction block, run in the order noted as one job (so in one
+    savepoint: all of them or none) once the block exits. `durable` is its outcome."""
+
+    def __init__(self, durable: asyncio.Future[None]) -> None:
+        self.durable = durable
+        self.jobs: list[Job] = []
+        self.closed = False
+
+    def add(self, job: Job) -> None:
+        if self.closed:
+            raise RuntimeError("this transaction is over: write inside its `async with`")
+        self.jobs.append(job)
+
+    def __call__(self, conn: sqlite3.Connection) -> None:
+        for job in self.jobs:
+            job(conn)
 
 
 class GroupCommitWriter:
     def __init__(self, path: Path) -> None:
         self._path = path
         self._conn: sqlite3.Connection | None = None
-        self._pending: list[Job] = []
+        self._pending: list[Queued] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self.failed: BaseException | None = None
         self.batches = 0
         self.jobs = 0
-        # hears each commit: (writes in it, seconds its COMMIT took: the fsync), for metrics
-        self.on_commit: Callable[[int, float], None] | None = None
+        # hear each commit: (writes in it, seconds its COMMIT took: the fsync), for metrics
+        self.listeners: list[Callable[[int, float], None]] = []
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -103,6 +125,15 @@ class GroupCommitWriter:
         self._pending.append((job, future, savepoint))
         return future
 
+    def submit_block(self, block: Block) -> None:
+        """Queue a transaction block's jobs as one job; `block.durable` resolves once they
+        are durable, or fails (the block rolled back alone, or the store stopped)."""
+        if self.failed is not None or self._loop is None:
+            raise StorageUnavailable()
+        if not self._pending:
+            self._loop.call_soon(self.flush)
+        self._pending.append((block, block.durable, True))
+
     async def stop(self) -> None:
         self.flush()
         if self._conn is not None:
@@ -115,6 +146,7 @@ class GroupCommitWriter:
             return
         conn = self._conn
         outcomes: list[Outcome] = []
+        fsync = -1.0
         if self.failed is not None or conn is None:
             outcomes = [(f, None, StorageUnavailable()) for _, f, _ in batch]
         else:
@@ -127,10 +159,9 @@ class GroupCommitWriter:
                         outcomes.extend((f, *_apply(conn, j, sp)) for j, f, sp in run)
                 committing = time.perf_counter()
                 conn.execute("COMMIT")
+                fsync = time.perf_counter() - committing
                 self.batches += 1
                 self.jobs += len(batch)
-                if self.on_commit is not None:
-                    self.on_commit(len(batch), time.perf_counter() - committing)
             except Exception as exc:  # the disk, not a job: stop writing
                 # one line naming the file and what to do (a full disk, a damaged file)
                 log.critical(
@@ -140,6 +171,8 @@ class GroupCommitWriter:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
                 outcomes = [(f, None, StorageUnavailable()) for _, f, _ in batch]
+        if fsync >= 0:
+            self._tell(len(batch), fsync)
         for future, result, error in outcomes:
             if future.cancelled():
                 continue
@@ -148,10 +181,19 @@ class GroupCommitWriter:
             else:
                 future.set_exception(error)
 
+    def _tell(self, writes: int, seconds: float) -> None:
+        """Listeners hear of a commit after it: one that raises is logged, and the
+        commit stands (it must never stop the store)."""
+        for listener in self.listeners:
+            try:
+                listener(writes, seconds)
+            except Exception:
+                log.exception("a commit listener failed")
 
-def _runs(batch: list[Job]) -> list[list[Job]]:
+
+def _runs(batch: list[Queued]) -> list[list[Queued]]:
     """Split a batch into runs: consecutive inserts into the same table, or single jobs."""
-    runs: list[list[Job]] = []
+    runs: list[list[Queued]] = []
     for item in batch:
         job = item[0]
         last = runs[-1][-1][0] if runs else None
@@ -162,7 +204,7 @@ def _runs(batch: list[Job]) -> list[list[Job]]:
     return runs
 
 
-def _insert_rows(conn: sqlite3.Connection, run: list[Job]) -> list[Outcome]:
+def _insert_rows(conn: sqlite3.Connection, run: list[Queued]) -> list[Outcome]:
     """All rows of a run in as few statements as SQLite allows; if one fails (SQLite rolls
     the statement back whole), each of its rows is tried alone so only the bad one fails."""
     outcomes: list[Outcome] = []

@@ -1,0 +1,98 @@
+"""A transaction block on SQLite: its writes become one job of the group commit.
+
+    async with store.transaction() as tx:
+        tx.orders.update([order])
+        tx.notifications.add_many(notes)
+
+Each write's job is noted as it is made (its rows taken from its arguments then); at the
+block's exit the jobs go to the writer as one job, run in one savepoint, so many blocks
+(and single writes) still share one commit and one fsync, and a block whose statement
+fails rolls back alone while the others in the same commit stay. A block that raises
+queues nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+
+from soldout.domain.errors import StorageUnavailable
+from soldout.store.ports import block_outcome
+from soldout.store.sqlite.access import BlockSessions, BlockTeam
+from soldout.store.sqlite.after_sale import (
+    BlockAudit,
+    BlockNotifications,
+    BlockOrders,
+    BlockPayments,
+    BlockPlans,
+    SqliteNotifications,
+)
+from soldout.store.sqlite.fans import BlockFans, SqliteFans
+from soldout.store.sqlite.rehearsals import BlockRehearsals
+from soldout.store.sqlite.repos import (
+    BlockClaims,
+    BlockCodes,
+    BlockLaunches,
+    BlockProducts,
+    BlockReservations,
+)
+from soldout.store.sqlite.site import BlockMedia, BlockShop
+from soldout.store.sqlite.writer import Block, GroupCommitWriter
+
+__all__ = ["SqliteTransaction"]
+
+
+class SqliteTransaction:
+    """`async with` it; the writes go through its repositories (`tx.claims`, ...)."""
+
+    def __init__(
+        self,
+        writer: GroupCommitWriter,
+        fans: SqliteFans,
+        notifications: SqliteNotifications,
+    ) -> None:
+        self._writer = writer
+        block = self._block = Block(asyncio.get_running_loop().create_future())
+        self.products = BlockProducts(block)
+        self.launches = BlockLaunches(block)
+        self.fans = BlockFans(block, fans)
+        self.reservations = BlockReservations(block)
+        self.claims = BlockClaims(block)
+        self.codes = BlockCodes(block)
+        self.orders = BlockOrders(block)
+        self.payments = BlockPayments(block)
+        self.plans = BlockPlans(block)
+        self.notifications = BlockNotifications(block, notifications)
+        self.audit = BlockAudit(block)
+        self.media = BlockMedia(block)
+        self.shop = BlockShop(block)
+        self.rehearsals = BlockRehearsals(block)
+        self.team = BlockTeam(block)
+        self.sessions = BlockSessions(block)
+
+    @property
+    def durable(self) -> asyncio.Future[None]:
+        return self._block.durable
+
+    async def __aenter__(self) -> SqliteTransaction:
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        block = self._block
+        block.closed = True
+        if kind is not None:  # nothing was queued: nothing is written
+            block.durable.cancel()
+            return
+        if not block.jobs:
+            block.durable.set_result(None)
+        else:
+            try:
+                self._writer.submit_block(block)
+            except StorageUnavailable as stopped:
+                block.durable.set_exception(stopped)
+        await block_outcome(block.durable)
