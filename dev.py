@@ -3,6 +3,7 @@
 
     python3 dev.py demo [ARGS...]   # seed a demo launch and serve it (embedded SQLite)
     python3 dev.py test [PYTEST ARGS...]  # lint, type-check and run the whole test suite
+                                          # (in parallel: `-n 0` runs it in one process)
     python3 dev.py bench [ARGS...]  # run the wrk benchmark of the claim hot path
     python3 dev.py soldout [ARGS...]  # any soldout command inside the project environment
 
@@ -62,7 +63,9 @@ def main(argv: list[str]) -> None:
         _run(BIN / "ruff", "check", "src", "tests", "benchmarks", "dev.py")
         _run(BIN / "ruff", "format", "--check", "src", "tests", "benchmarks", "dev.py")
         _run(BIN / "mypy")
-        _run(BIN / "python", "-m", "pytest", *rest)
+        # Two processes or more: most tests wait on a server, a browser or a database.
+        # Each test file runs whole in one process, so its module fixtures start once.
+        _run(BIN / "python", "-m", "pytest", "-n", "auto", "--dist", "loadfile", *rest)
 
 
 if __name__ == "__main__":

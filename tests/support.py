@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import signal
@@ -11,12 +12,13 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 
 from soldout.services.demo_art import phone_back, phone_front
 
@@ -133,6 +135,27 @@ class ServerProcess:
 
     def admin(self) -> httpx.Client:
         return self.client(ADMIN_TOKEN)
+
+
+STORES = ["sqlite", "postgresql"]  # `params` of a fixture that runs tests on both stores
+
+
+@contextlib.contextmanager
+def server_on(
+    store: str, data: Path, request: pytest.FixtureRequest, env: dict[str, str] | None = None
+) -> Iterator[ServerProcess]:
+    """A started server on `store`: the embedded SQLite in `data`, or a fresh database on
+    the session's PostgreSQL (tests/postgres.py; the module must load it with
+    `pytest_plugins = ["tests.postgres"]`)."""
+    env = dict(env or {})
+    with contextlib.ExitStack() as stack:
+        if store == "postgresql":
+            target = request.getfixturevalue("postgres_server")
+            env["SOLDOUT_STORE"] = stack.enter_context(target.database())
+        server = ServerProcess(data, env=env)
+        server.start()
+        stack.callback(server.stop)
+        yield server
 
 
 def iso(moment: datetime) -> str:

@@ -1,6 +1,7 @@
-"""The v1 HTTP contract, row by row, as a fan or a maker relies on it.
+"""The v1 HTTP contract, row by row, as a fan or a maker relies on it, on both stores.
 
-Every test runs against a real server process (`shared_server`) and creates its own
+Every test runs against a real server process (`shared_server`: here one per store, the
+embedded SQLite and PostgreSQL, so the module runs once on each) and creates its own
 product, launch and fans, so tests stay independent of each other and of their order.
 """
 
@@ -8,13 +9,37 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 
-from tests.support import ServerProcess, claim, create_launch, error, iso, now, register
+from tests.support import (
+    STORES,
+    ServerProcess,
+    claim,
+    create_launch,
+    error,
+    iso,
+    now,
+    register,
+    server_on,
+)
+
+pytest_plugins = ["tests.postgres"]
+
+
+@pytest.fixture(scope="module", params=STORES)
+def shared_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    data = tmp_path_factory.mktemp(request.param) / "data"
+    with server_on(request.param, data, request, {"SOLDOUT_RATE_LIMIT_FAN": "0"}) as server:
+        yield server
+
 
 CLAIMS_PATH = "/api/v1/launches/{launch_id}/claims"
 

@@ -1,5 +1,6 @@
 """SIGKILL the server in the middle of a sale, restart it on the same data, and check that
-nothing a fan was told about is lost, nothing is sold twice, and nothing is oversold.
+nothing a fan was told about is lost, nothing is sold twice, and nothing is oversold: on
+the embedded SQLite store and on PostgreSQL alike.
 
 Clients behave as phones do: a request that loses its connection is sent again, with the
 same Idempotency-Key, once the server is back. Kills are triggered by counting answers, and
@@ -20,13 +21,24 @@ import asyncio
 import json
 import uuid
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import h11
+import pytest
 
-from tests.support import ADMIN_TOKEN, ServerProcess, create_launch, shipping_address
+from tests.support import (
+    ADMIN_TOKEN,
+    STORES,
+    ServerProcess,
+    create_launch,
+    server_on,
+    shipping_address,
+)
+
+pytest_plugins = ["tests.postgres"]
 
 REFUSALS = {"sold_out", "limit_reached", "insufficient_stock"}
 
@@ -304,15 +316,18 @@ async def sale_with_crashes(server: ServerProcess, launch_id: str) -> None:
     assert stats["claims"].get("held", 0) == len(told)
 
 
-def test_sigkill_mid_sale_loses_no_told_claim_and_never_oversells(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data")
-    server.start()
-    try:
-        with server.admin() as admin:
-            launch = create_launch(admin, batch={"A": BATCH}, per_fan_limit=LIMIT)
-        asyncio.run(sale_with_crashes(server, launch["id"]))
-    finally:
-        server.stop()
+@pytest.fixture(params=STORES)
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
+    """A server on each store in turn: the embedded SQLite, then PostgreSQL (a kill of the
+    server leaves the database running, as a crashed soldout process would)."""
+    with server_on(request.param, tmp_path / "data", request) as server:
+        yield server
+
+
+def test_sigkill_mid_sale_loses_no_told_claim_and_never_oversells(server: ServerProcess) -> None:
+    with server.admin() as admin:
+        launch = create_launch(admin, batch={"A": BATCH}, per_fan_limit=LIMIT)
+    asyncio.run(sale_with_crashes(server, launch["id"]))
 
 
 # -- payments survive a crash -----------------------------------------------------------
@@ -395,12 +410,7 @@ async def payments_with_crashes(server: ServerProcess, launch_id: str) -> None:
     assert (after["paid"], after["held"]) == (paid_units + late_units, held_units - late_units)
 
 
-def test_paid_orders_survive_sigkill(tmp_path: Path) -> None:
-    server = ServerProcess(tmp_path / "data")
-    server.start()
-    try:
-        with server.admin() as admin:
-            launch = create_launch(admin, batch={"A": 60}, per_fan_limit=LIMIT)
-        asyncio.run(payments_with_crashes(server, launch["id"]))
-    finally:
-        server.stop()
+def test_paid_orders_survive_sigkill(server: ServerProcess) -> None:
+    with server.admin() as admin:
+        launch = create_launch(admin, batch={"A": 60}, per_fan_limit=LIMIT)
+    asyncio.run(payments_with_crashes(server, launch["id"]))
