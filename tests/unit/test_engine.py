@@ -57,6 +57,24 @@ async def test_sold_out_then_back_on_sale_when_a_hold_is_released(platform: Plat
     assert c.claim.state is ClaimState.HELD
 
 
+async def test_the_hot_paths_refusals_are_shared_and_a_raised_one_is_its_own(
+    platform: Platform,
+) -> None:
+    """The hot path renders the same sold-out refusal for every fan (made once); the
+    claim that raises one raises a new one, so no traceback piles up on a shared one."""
+    book = await open_launch(platform, batch={"A": 1})
+    launch_id = book.launch.id
+    await platform.engine.claim("fan_a", launch_id, "A", 1, "ka")
+    first = platform.engine.refusal("fan_b", launch_id, "A", "kb", with_code=False)
+    second = platform.engine.refusal("fan_c", launch_id, "A", "kc", with_code=False)
+    assert isinstance(first, errors.SoldOut)
+    assert first is second
+    with pytest.raises(errors.SoldOut) as raised:
+        await platform.engine.claim("fan_b", launch_id, "A", 1, "kb")
+    assert raised.value is not first
+    assert first.__traceback__ is None
+
+
 async def test_the_per_fan_limit_holds_across_skus(platform: Platform) -> None:
     book = await open_launch(platform, batch={"A": 5, "B": 5}, per_fan_limit=2)
     await platform.engine.claim("fan_1", book.launch.id, "A", 1, "k1")

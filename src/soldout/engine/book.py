@@ -29,6 +29,14 @@ from soldout.engine.allocation import SkuStock
 
 __all__ = ["LaunchBook"]
 
+# What the hot path answers most, made once: `refusal(..., fresh=False)` hands these out
+# to be rendered, never raised (a raised instance would keep each raise's traceback).
+# Making a new one cost 0.5 us, 7 % of a sold-out answer.
+_SOLD_OUT = SoldOut(field="sku")
+_NOT_OPEN = NotOpen()
+_CLOSED = Closed()
+_PAUSED = Conflict("the sale is paused; try again shortly").with_code("paused")
+
 
 @dataclass(slots=True)
 class LaunchBook:
@@ -65,25 +73,30 @@ class LaunchBook:
         if error is not None:
             raise error
 
-    def _phase_refusal(self, now: datetime) -> DomainError | None:
+    def _phase_refusal(self, now: datetime, fresh: bool = True) -> DomainError | None:
         phase = self.launch.phase(now)
         if phase is Phase.ON_SALE:
             if self.launch.paused_at is not None:
+                if not fresh:
+                    return _PAUSED
                 return Conflict("the sale is paused; try again shortly").with_code("paused")
             return None
-        return Closed() if phase is Phase.CLOSED else NotOpen()
+        if phase is Phase.CLOSED:
+            return Closed() if fresh else _CLOSED
+        return NotOpen() if fresh else _NOT_OPEN
 
-    def refusal(self, sku: str, now: datetime) -> DomainError | None:
+    def refusal(self, sku: str, now: datetime, *, fresh: bool = True) -> DomainError | None:
         """Not open, closed, paused or sold out: answered from memory before anything else
         (the gate's token checks included), as most requests are once a batch is gone.
         Returned, not raised: most answers on the hot path are these, and raising one
-        through the engine's coroutine cost more than the check itself."""
-        error = self._phase_refusal(now)
+        through the engine's coroutine cost more than the check itself. `fresh=False`:
+        a shared instance, for an answer that is only rendered (never raise it)."""
+        error = self._phase_refusal(now, fresh)
         if error is not None:
             return error
         stock = self.stock.get(sku)
         if stock is not None and stock.available == 0 and not self.launch.is_draw:
-            return SoldOut(field="sku")
+            return SoldOut(field="sku") if fresh else _SOLD_OUT
         return None
 
     def decide(

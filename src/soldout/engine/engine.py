@@ -164,7 +164,8 @@ class SaleEngine:
     ) -> DomainError | None:
         """The refusal `claim` would raise from memory alone, before deciding (not open,
         closed, paused, sold out), or None. A replay, a claim with a priority code and an
-        unknown launch are left to `claim`."""
+        unknown launch are left to `claim`. The refusal is shared (made once): render it,
+        never raise it."""
         if with_code or self._replay(fan_id, idempotency_key) is not None:
             return None
         book = self._books.get(launch_id)
@@ -175,7 +176,7 @@ class SaleEngine:
             launch.rehearsal is not None or fan_id.startswith(REHEARSAL_FAN_MARK)
         ) and not self.rehearsals.sees(fan_id, launch):
             return None  # `claim` answers 404, as for a launch that does not exist
-        return book.refusal(sku, self._clock.now())
+        return book.refusal(sku, self._clock.now(), fresh=False)  # rendered, never raised
 
     async def claim(
         self,
