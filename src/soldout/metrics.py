@@ -3,8 +3,8 @@
 Each platform has its own `Metrics` and registry (tests run many platforms in one
 process). Most figures are kept by the client's own Counter, Gauge and Histogram. The
 claim hot path is the exception: a sold-out answer costs about 7 microseconds of Python,
-and a labelled Counter's `inc` and a Histogram's `observe` take a lock each (about 1.5
-microseconds together, some 20 %). So `ClaimMeter` counts claims in plain integers on
+and a labelled Counter's `labels(...).inc()` (1.2 us) and a Histogram's `observe` (0.7 us)
+take a lock each: some 25 %. So `ClaimMeter` counts claims in plain integers on
 the event loop (one thread: no lock needed) and a collector hands them to the client at
 each scrape. Figures that already exist elsewhere (waiting rooms, the sweeper, the
 outbox) are read when scraped, not counted twice. The names, and what each is for, are
