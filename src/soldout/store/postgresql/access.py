@@ -6,16 +6,23 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 import psycopg
 
 from soldout.domain.errors import Conflict
-from soldout.domain.sessions import Session, SessionKind
-from soldout.domain.team import AdminAccount, Invite, Role
+from soldout.domain.sessions import Session
+from soldout.domain.team import AdminAccount, Invite
 from soldout.store.postgresql.base import InBlock, Repo, one
 from soldout.store.postgresql.writer import Do
-from soldout.store.sqlite.rows import ts
+from soldout.store.rows import ts
+from soldout.store.rows_access import (
+    account_from_row,
+    account_row,
+    invite_from_row,
+    invite_row,
+    session_from_row,
+    session_row,
+)
 
 __all__ = ["BlockSessions", "BlockTeam", "PgSessions", "PgTeam"]
 
@@ -32,22 +39,6 @@ _ACCEPT = (
 )
 
 
-def _account_row(a: AdminAccount) -> tuple[object, ...]:
-    return (a.id, a.email, a.name, a.role.value, a.password_hash, ts(a.created_at), a.invited_by)
-
-
-def _account(row: Any) -> AdminAccount:
-    return AdminAccount(
-        row["id"],
-        row["email"],
-        row["name"],
-        Role(row["role"]),
-        row["password_hash"],
-        datetime.fromisoformat(row["created_at"]),
-        row["invited_by"],
-    )
-
-
 def _email_taken(exc: psycopg.errors.UniqueViolation) -> Conflict:
     error = Conflict("an admin account has this e-mail", field="email")
     error.code = "email_taken"
@@ -58,11 +49,11 @@ def _email_taken(exc: psycopg.errors.UniqueViolation) -> Conflict:
 class PgTeam(Repo):
     async def accounts(self) -> Sequence[AdminAccount]:
         rows = await self._rows("SELECT * FROM admin_accounts ORDER BY created_at, id")
-        return [_account(row) for row in rows]
+        return [account_from_row(row) for row in rows]
 
     async def add(self, account: AdminAccount) -> None:
         try:
-            await self._do(_INSERT_ACCOUNT, _account_row(account))
+            await self._do(_INSERT_ACCOUNT, account_row(account))
         except psycopg.errors.UniqueViolation as exc:
             raise _email_taken(exc) from exc
 
@@ -76,17 +67,7 @@ class PgTeam(Repo):
         rows = await self._rows(
             "SELECT * FROM admin_invites WHERE used_at IS NULL ORDER BY created_at, id"
         )
-        return [
-            Invite(
-                row["id"],
-                row["email"],
-                Role(row["role"]),
-                row["invited_by"],
-                datetime.fromisoformat(row["created_at"]),
-                datetime.fromisoformat(row["expires_at"]),
-            )
-            for row in rows
-        ]
+        return [invite_from_row(row) for row in rows]
 
     async def invite(self, invite: Invite) -> None:
         await self._writer.submit(_add_invite(invite))
@@ -95,7 +76,7 @@ class PgTeam(Repo):
         await self._writer.submit(_cancel_invite(invite_id))
 
     async def accept(self, invite_id: str, account: AdminAccount, now: datetime) -> bool:
-        params = (ts(now), invite_id, ts(now), *_account_row(account))
+        params = (ts(now), invite_id, ts(now), *account_row(account))
         try:
             accepted: bool = await self._writer.submit(Do([(_ACCEPT, params)], count=True))
         except psycopg.errors.UniqueViolation as exc:
@@ -112,16 +93,7 @@ class PgSessions(Repo):
 
     async def live(self, now: datetime) -> Sequence[Session]:
         rows = await self._rows("SELECT * FROM sessions WHERE expires_at > %b", (ts(now),))
-        return [
-            Session(
-                row["digest"],
-                SessionKind(row["kind"]),
-                row["subject"],
-                datetime.fromisoformat(row["created_at"]),
-                datetime.fromisoformat(row["expires_at"]),
-            )
-            for row in rows
-        ]
+        return [session_from_row(row) for row in rows]
 
     def set_generation(self, fan_id: str, generation: int, at: datetime) -> asyncio.Future[None]:
         return self._writer.submit(_set_generation(fan_id, generation, at))
@@ -171,14 +143,7 @@ def _add_invite(invite: Invite) -> Do:
     return one(
         "INSERT INTO admin_invites (id, email, role, invited_by, created_at, expires_at)"
         " VALUES (%b, %b, %b, %b, %b, %b)",
-        (
-            invite.id,
-            invite.email,
-            invite.role.value,
-            invite.invited_by,
-            ts(invite.created_at),
-            ts(invite.expires_at),
-        ),
+        invite_row(invite),
     )
 
 
@@ -190,13 +155,7 @@ def _add_session(session: Session) -> Do:
     return one(
         "INSERT INTO sessions (digest, kind, subject, created_at, expires_at)"
         " VALUES (%b, %b, %b, %b, %b)",
-        (
-            session.digest,
-            session.kind.value,
-            session.subject,
-            ts(session.created_at),
-            ts(session.expires_at),
-        ),
+        session_row(session),
     )
 
 

@@ -8,7 +8,6 @@ transaction block."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -19,11 +18,14 @@ from soldout.domain.payments import PaymentRecord
 from soldout.store.ports import ExportRow, OrderFilter
 from soldout.store.postgresql.base import InBlock, Repo, columns_of, one, pg, update_from
 from soldout.store.postgresql.writer import Do, Into
-from soldout.store.sqlite.rows import (
+from soldout.store.rows import ts
+from soldout.store.rows_after_sale import (
     ORDER_COLUMNS,
     PAYMENT_COLUMNS,
-    UPDATE_PAYMENT,
+    audit_from_row,
+    audit_row,
     event_from_row,
+    event_rows,
     order_changes,
     order_from_row,
     payment_changes,
@@ -31,8 +33,8 @@ from soldout.store.sqlite.rows import (
     payment_row,
     plan_from_json,
     plan_json,
-    ts,
 )
+from soldout.store.sqlite.rows import UPDATE_PAYMENT
 
 __all__ = [
     "BlockAudit",
@@ -65,8 +67,7 @@ def _record_dates(rows: Sequence[tuple[str, str | None, str | None, str]]) -> Do
 
 
 def _add_events(events: Sequence[OrderEvent]) -> Do:
-    rows = [(e.order_id, ts(e.at), e.kind, e.detail) for e in events]
-    return one(_EVENTS.sql, _EVENTS.arrays(rows))
+    return one(_EVENTS.sql, _EVENTS.arrays(event_rows(events)))
 
 
 class BlockOrders(InBlock):
@@ -204,7 +205,7 @@ class PgPlans(Repo):
 def _add_entry(entry: AuditEntry) -> Do:
     return one(
         "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (%b, %b, %b, %b, %b)",
-        (ts(entry.at), entry.actor, entry.action, entry.subject, json.dumps(entry.detail)),
+        audit_row(entry),
     )
 
 
@@ -219,13 +220,4 @@ class PgAudit(Repo):
 
     async def recent(self, limit: int) -> Sequence[AuditEntry]:
         rows = await self._rows("SELECT * FROM audit_log ORDER BY id DESC LIMIT %b", (limit,))
-        return [
-            AuditEntry(
-                datetime.fromisoformat(r["at"]),
-                r["actor"],
-                r["action"],
-                r["subject"],
-                json.loads(r["detail"]),
-            )
-            for r in rows
-        ]
+        return [audit_from_row(r) for r in rows]

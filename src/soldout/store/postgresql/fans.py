@@ -21,8 +21,9 @@ from soldout.domain.errors import Conflict
 from soldout.domain.fans import ERASED_NAME, Fan, erased_email
 from soldout.store.postgresql.base import Connections, InBlock, Repo, one
 from soldout.store.postgresql.writer import Block, Do
+from soldout.store.rows import ts
+from soldout.store.rows_access import fan_changes, fan_from_row, fan_row
 from soldout.store.sqlite.fans import RECENT
-from soldout.store.sqlite.rows import fan_from_row, shipping_json, ts
 
 __all__ = ["BlockFans", "PgFans"]
 
@@ -39,22 +40,8 @@ class PgFans(Repo):
         self._recent: dict[str, Fan] = {}
 
     async def add(self, fan: Fan) -> None:
-        row = (
-            fan.id,
-            fan.email,
-            fan.name,
-            fan.referral_code,
-            fan.referred_by,
-            ts(fan.created_at),
-            fan.address,
-            fan.phone,
-            shipping_json(fan.shipping),
-            fan.locale,
-            fan.time_zone,
-            fan.rehearsal,
-        )
         try:
-            await self._do(_INSERT, row)
+            await self._do(_INSERT, fan_row(fan))
         except psycopg.errors.UniqueViolation as exc:
             if exc.diag.constraint_name == "fans_email_key":
                 raise Conflict("a fan with this e-mail is registered", field="email").with_code(
@@ -136,15 +123,7 @@ def _update_fan(fan: Fan) -> Do:
     return one(
         "UPDATE fans SET name = %b, address = %b, phone = %b, shipping = %b, locale = %b,"
         " time_zone = %b WHERE id = %b",
-        (
-            fan.name,
-            fan.address,
-            fan.phone,
-            shipping_json(fan.shipping),
-            fan.locale,
-            fan.time_zone,
-            fan.id,
-        ),
+        fan_changes(fan),
     )
 
 

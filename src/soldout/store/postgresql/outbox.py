@@ -9,13 +9,16 @@ import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-import orjson
-
 from soldout.domain.notifications import Notification
 from soldout.store.ports import EmailOutcome, OutgoingEmail
 from soldout.store.postgresql.base import Connections, InBlock, Repo, one, update_from
 from soldout.store.postgresql.writer import Block, Do, Step, columns
-from soldout.store.sqlite.rows import notification_from_row, ts
+from soldout.store.rows import ts
+from soldout.store.rows_after_sale import (
+    email_outcome_rows,
+    notification_from_row,
+    notification_rows,
+)
 
 __all__ = ["BlockNotifications", "PgNotifications"]
 
@@ -169,17 +172,7 @@ def _remember(
 
 
 def _emails_done(outcomes: Sequence[EmailOutcome]) -> Do:
-    rows = [
-        (
-            o.state,
-            o.attempts,
-            ts(o.next_at) if o.state == "pending" else None,
-            ts(o.at) if o.state == "sent" else None,
-            o.error,
-            o.notification_id,
-        )
-        for o in outcomes
-    ]
+    rows = email_outcome_rows(outcomes)
     if len({row[-1] for row in rows}) < len(rows):
         # a message twice: one by one, each over what the one before left
         return Do([(_DONE_ONE, row) for row in rows])
@@ -187,16 +180,4 @@ def _emails_done(outcomes: Sequence[EmailOutcome]) -> Do:
 
 
 def _insert(notifications: Sequence[Notification]) -> Step:
-    rows = [
-        (
-            n.id,
-            n.fan_id,
-            n.kind,
-            n.message,
-            orjson.dumps(n.data).decode(),
-            ts(n.created_at),
-            int(n.email),
-        )
-        for n in notifications
-    ]
-    return _INSERT, columns(rows, 7)
+    return _INSERT, columns(notification_rows(notifications), 7)

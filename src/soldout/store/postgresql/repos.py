@@ -1,6 +1,6 @@
 """The PostgreSQL repositories of the catalogue and the sale (fans are in `fans.py`, what
-follows a sale in `after_sale.py`). Rows are built and read by the SQLite adapter's
-`rows` module; writes are jobs for the group-commit writer and resolve once durable.
+follows a sale in `after_sale.py`). Rows are built and read by the shared `store.rows`
+modules; writes are jobs for the group-commit writer and resolve once durable.
 Each write's job is made by one function, which the repository submits alone and its
 `Block...` twin adds to a transaction block.
 
@@ -19,26 +19,25 @@ from soldout.domain.claims import Claim, ClaimState, Order
 from soldout.domain.codes import PriorityCode
 from soldout.domain.fans import Reservation
 from soldout.domain.launches import Launch
-from soldout.domain.money import Money
 from soldout.domain.payments import PaymentRecord
-from soldout.domain.products import Product, Sku
+from soldout.domain.products import Product
 from soldout.store.postgresql.base import InBlock, Repo, one, pg
 from soldout.store.postgresql.writer import Do, Insert, Into, Job, Step
-from soldout.store.sqlite.rows import (
+from soldout.store.rows import (
     CLAIM_COLUMNS,
-    INSERT_ORDER,
     LAUNCH_COLUMNS,
-    UPDATE_PAYMENT,
     claim_from_row,
     claim_row,
     code_from_row,
+    code_row,
     launch_from_row,
-    more_rules_json,
-    order_row,
-    payment_changes,
+    launch_values,
+    products_from_rows,
     reservation_from_row,
     ts,
 )
+from soldout.store.rows_after_sale import order_row, payment_changes
+from soldout.store.sqlite.rows import INSERT_ORDER, UPDATE_PAYMENT
 
 __all__ = [
     "BlockClaims",
@@ -123,30 +122,12 @@ class PgProducts(Repo):
 
     async def _select(self, where: str, args: tuple[object, ...]) -> list[Product]:
         rows = await self._rows(f"SELECT * FROM products {where} ORDER BY created_at, id", args)
-        skus: dict[str, list[Sku]] = {}
         sku_rows = await self._rows(
             f"SELECT * FROM skus WHERE product_id IN (SELECT id FROM products {where})"
             " ORDER BY product_id, position",
             args,
         )
-        for s in sku_rows:
-            price = Money(s["price"], s["currency"])
-            skus.setdefault(s["product_id"], []).append(
-                Sku(s["code"], s["name"], price, Money(s["cost"], s["currency"]))
-            )
-        return [
-            Product(
-                r["id"],
-                r["name"],
-                r["description"],
-                tuple(skus.get(r["id"], [])),
-                datetime.fromisoformat(r["created_at"]),
-                specs=tuple((label, value) for label, value in json.loads(r["specs"])),
-                images=tuple(json.loads(r["images"])),
-                rehearsal=r["rehearsal"],
-            )
-            for r in rows
-        ]
+        return products_from_rows(rows, sku_rows)
 
 
 def _write_skus(product: Product) -> Step:
@@ -204,27 +185,7 @@ class PgLaunches(Repo):
 
 def _write_launch(launch: Launch, sql: str) -> Do:
     """The launch's row (the SQLite adapter's columns, `id` last) and its batch."""
-    rules = launch.rules
-    values = (
-        launch.product_id,
-        launch.title,
-        ts(launch.reservations_open_at),
-        ts(launch.sale_opens_at),
-        ts(launch.sale_closes_at),
-        rules.mode.value,
-        int(rules.reservation_required),
-        rules.per_fan_limit,
-        rules.payment_window_seconds,
-        int(launch.published),
-        ts(launch.cancelled_at),
-        ts(launch.created_at),
-        more_rules_json(rules, launch.draw_units),
-        ts(launch.paused_at),
-        launch.draw_commitment,
-        ts(launch.drawn_at),
-        launch.rehearsal,
-        launch.id,
-    )
+    values = launch_values(launch)
     batch = BATCHES.arrays([(launch.id, sku, qty) for sku, qty in launch.batch.items()])
     return Do([(sql, values), (_UPSERT_BATCH, batch)])
 
@@ -328,18 +289,7 @@ class PgClaims(Repo):
 
 
 def _add_codes(codes: Sequence[PriorityCode]) -> Do:
-    rows = [
-        (
-            c.code,
-            c.launch_id,
-            c.sku,
-            ts(c.created_at),
-            ts(c.expires_at),
-            int(c.any_sku),
-            c.granted_to,
-        )
-        for c in codes
-    ]
+    rows = [code_row(c) for c in codes]
     return one(CODES.sql, CODES.arrays(rows))
 
 

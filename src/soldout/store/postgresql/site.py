@@ -4,15 +4,14 @@ own settings, and the single-use sign-in links already spent."""
 from __future__ import annotations
 
 import asyncio
-import json
-from dataclasses import asdict
 from datetime import datetime
 
 from soldout.domain.media import MediaItem
 from soldout.domain.shop import Shop
 from soldout.store.postgresql.base import InBlock, Repo, one
 from soldout.store.postgresql.writer import Do
-from soldout.store.sqlite.rows import ts
+from soldout.store.rows import ts
+from soldout.store.rows_access import media_from_row, media_row, shop_from_json, shop_json
 
 __all__ = ["BlockMedia", "BlockShop", "PgLinks", "PgMedia", "PgShop"]
 
@@ -21,7 +20,7 @@ def _add_media(item: MediaItem) -> Do:
     return one(
         "INSERT INTO media (id, content_type, width, height, data, created_at)"
         " VALUES (%b, %b, %b, %b, %b, %b) ON CONFLICT (id) DO NOTHING",
-        (item.id, item.content_type, item.width, item.height, item.data, ts(item.created_at)),
+        media_row(item),
     )
 
 
@@ -29,7 +28,7 @@ def _put_shop(shop: Shop) -> Do:
     return one(
         "INSERT INTO shop (key, value) VALUES ('settings', %b)"
         " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (json.dumps(asdict(shop)),),
+        (shop_json(shop),),
     )
 
 
@@ -51,14 +50,7 @@ class PgMedia(Repo):
         row = await self._first("SELECT * FROM media WHERE id = %b", (media_id,))
         if row is None:
             return None
-        return MediaItem(
-            row["id"],
-            row["content_type"],
-            row["width"],
-            row["height"],
-            bytes(row["data"]),
-            datetime.fromisoformat(row["created_at"]),
-        )
+        return media_from_row(row)
 
 
 class PgShop(Repo):
@@ -66,8 +58,7 @@ class PgShop(Repo):
         row = await self._first("SELECT value FROM shop WHERE key = 'settings'")
         if row is None:
             return Shop()
-        known = set(Shop.__dataclass_fields__)
-        return Shop(**{k: v for k, v in json.loads(row["value"]).items() if k in known})
+        return shop_from_json(row["value"])
 
     async def put(self, shop: Shop) -> None:
         await self._writer.submit(_put_shop(shop))

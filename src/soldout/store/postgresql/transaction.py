@@ -15,10 +15,7 @@ nothing.
 from __future__ import annotations
 
 import asyncio
-from types import TracebackType
 
-from soldout.domain.errors import StorageUnavailable
-from soldout.store.ports import block_outcome
 from soldout.store.postgresql.access import BlockSessions, BlockTeam
 from soldout.store.postgresql.after_sale import BlockAudit, BlockOrders, BlockPayments, BlockPlans
 from soldout.store.postgresql.fans import BlockFans, PgFans
@@ -33,16 +30,17 @@ from soldout.store.postgresql.repos import (
 )
 from soldout.store.postgresql.site import BlockMedia, BlockShop
 from soldout.store.postgresql.writer import Block, PgWriter
+from soldout.store.transaction_base import BlockTransaction
 
 __all__ = ["PgTransaction"]
 
 
-class PgTransaction:
+class PgTransaction(BlockTransaction[Block]):
     """`async with` it; the writes go through its repositories (`tx.claims`, ...)."""
 
     def __init__(self, writer: PgWriter, fans: PgFans, notifications: PgNotifications) -> None:
-        self._writer = writer
-        block = self._block = Block(asyncio.get_running_loop().create_future())
+        block = Block(asyncio.get_running_loop().create_future())
+        super().__init__(writer, block)
         self.products = BlockProducts(block)
         self.launches = BlockLaunches(block)
         self.fans = BlockFans(block, fans)
@@ -59,30 +57,3 @@ class PgTransaction:
         self.rehearsals = BlockRehearsals(block)
         self.team = BlockTeam(block)
         self.sessions = BlockSessions(block)
-
-    @property
-    def durable(self) -> asyncio.Future[None]:
-        return self._block.durable
-
-    async def __aenter__(self) -> PgTransaction:
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        block = self._block
-        block.closed = True
-        if kind is not None:  # nothing was queued: nothing is written
-            block.durable.cancel()
-            return
-        if not block.jobs:
-            block.durable.set_result(None)
-        else:
-            try:
-                self._writer.submit_block(block)
-            except StorageUnavailable as stopped:
-                block.durable.set_exception(stopped)
-        await block_outcome(block.durable)

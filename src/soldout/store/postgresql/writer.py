@@ -42,6 +42,7 @@ import psycopg
 from psycopg.pq import TransactionStatus
 
 from soldout.domain.errors import StorageUnavailable
+from soldout.store.transaction_base import JobBlock
 
 __all__ = ["Block", "Do", "Insert", "Into", "Params", "PgWriter", "Step", "columns"]
 
@@ -105,19 +106,9 @@ def _none() -> None:
     return None
 
 
-class Block:
+class Block(JobBlock[Job]):
     """The jobs of one transaction block, noted in order and sent as one `Do` (all of them
     or none) once the block exits. `durable` is its outcome."""
-
-    def __init__(self, durable: asyncio.Future[None]) -> None:
-        self.durable = durable
-        self.jobs: list[Job] = []
-        self.closed = False
-
-    def add(self, job: Job) -> None:
-        if self.closed:
-            raise RuntimeError("this transaction is over: write inside its `async with`")
-        self.jobs.append(job)
 
     def job(self) -> Do:
         """Every statement of the block, in order: a run of `Insert`s into one table is

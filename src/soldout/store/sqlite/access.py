@@ -9,10 +9,18 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from soldout.domain.errors import Conflict
-from soldout.domain.sessions import Session, SessionKind
-from soldout.domain.team import AdminAccount, Invite, Role
+from soldout.domain.sessions import Session
+from soldout.domain.team import AdminAccount, Invite
+from soldout.store.rows import ts
+from soldout.store.rows_access import (
+    account_from_row,
+    account_row,
+    invite_from_row,
+    invite_row,
+    session_from_row,
+    session_row,
+)
 from soldout.store.sqlite.repos import _InBlock, _one, _Repo
-from soldout.store.sqlite.rows import ts
 from soldout.store.sqlite.writer import Job
 
 __all__ = ["BlockSessions", "BlockTeam", "SqliteSessions", "SqliteTeam"]
@@ -21,22 +29,6 @@ _INSERT_ACCOUNT = (
     "INSERT INTO admin_accounts (id, email, name, role, password_hash, created_at, invited_by)"
     " VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
-
-
-def _account_row(a: AdminAccount) -> tuple[object, ...]:
-    return (a.id, a.email, a.name, a.role.value, a.password_hash, ts(a.created_at), a.invited_by)
-
-
-def _account(row: sqlite3.Row) -> AdminAccount:
-    return AdminAccount(
-        row["id"],
-        row["email"],
-        row["name"],
-        Role(row["role"]),
-        row["password_hash"],
-        datetime.fromisoformat(row["created_at"]),
-        row["invited_by"],
-    )
 
 
 def _email_taken(exc: sqlite3.IntegrityError) -> Conflict:
@@ -49,11 +41,11 @@ def _email_taken(exc: sqlite3.IntegrityError) -> Conflict:
 class SqliteTeam(_Repo):
     async def accounts(self) -> Sequence[AdminAccount]:
         rows = self._read.execute("SELECT * FROM admin_accounts ORDER BY created_at, id")
-        return [_account(row) for row in rows]
+        return [account_from_row(row) for row in rows]
 
     async def add(self, account: AdminAccount) -> None:
         try:
-            await self._writer.submit(_one(_INSERT_ACCOUNT, _account_row(account)))
+            await self._writer.submit(_one(_INSERT_ACCOUNT, account_row(account)))
         except sqlite3.IntegrityError as exc:
             raise _email_taken(exc) from exc
 
@@ -67,17 +59,7 @@ class SqliteTeam(_Repo):
         rows = self._read.execute(
             "SELECT * FROM admin_invites WHERE used_at IS NULL ORDER BY created_at, id"
         )
-        return [
-            Invite(
-                row["id"],
-                row["email"],
-                Role(row["role"]),
-                row["invited_by"],
-                datetime.fromisoformat(row["created_at"]),
-                datetime.fromisoformat(row["expires_at"]),
-            )
-            for row in rows
-        ]
+        return [invite_from_row(row) for row in rows]
 
     async def invite(self, invite: Invite) -> None:
         await self._writer.submit(_add_invite(invite))
@@ -94,7 +76,7 @@ class SqliteTeam(_Repo):
             )
             if spent.rowcount != 1:
                 return False
-            conn.execute(_INSERT_ACCOUNT, _account_row(account))  # (fails: rolled back)
+            conn.execute(_INSERT_ACCOUNT, account_row(account))  # (fails: rolled back)
             return True
 
         try:
@@ -113,16 +95,7 @@ class SqliteSessions(_Repo):
 
     async def live(self, now: datetime) -> Sequence[Session]:
         rows = self._read.execute("SELECT * FROM sessions WHERE expires_at > ?", (ts(now),))
-        return [
-            Session(
-                row["digest"],
-                SessionKind(row["kind"]),
-                row["subject"],
-                datetime.fromisoformat(row["created_at"]),
-                datetime.fromisoformat(row["expires_at"]),
-            )
-            for row in rows
-        ]
+        return [session_from_row(row) for row in rows]
 
     def set_generation(self, fan_id: str, generation: int, at: datetime) -> asyncio.Future[None]:
         return self._writer.submit(_set_generation(fan_id, generation, at))
@@ -172,14 +145,7 @@ def _add_invite(invite: Invite) -> Job:
     return _one(
         "INSERT INTO admin_invites (id, email, role, invited_by, created_at, expires_at)"
         " VALUES (?, ?, ?, ?, ?, ?)",
-        (
-            invite.id,
-            invite.email,
-            invite.role.value,
-            invite.invited_by,
-            ts(invite.created_at),
-            ts(invite.expires_at),
-        ),
+        invite_row(invite),
     )
 
 
@@ -191,13 +157,7 @@ def _add_session(session: Session) -> Job:
     return _one(
         "INSERT INTO sessions (digest, kind, subject, created_at, expires_at)"
         " VALUES (?, ?, ?, ?, ?)",
-        (
-            session.digest,
-            session.kind.value,
-            session.subject,
-            ts(session.created_at),
-            ts(session.expires_at),
-        ),
+        session_row(session),
     )
 
 

@@ -5,12 +5,9 @@ and the audit log."""
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-
-import orjson
 
 from soldout.domain.audit import AuditEntry
 from soldout.domain.claims import Order, OrderEvent
@@ -18,15 +15,17 @@ from soldout.domain.fulfilment import ProductionPlan
 from soldout.domain.notifications import Notification
 from soldout.domain.payments import PaymentRecord
 from soldout.store.ports import EmailOutcome, ExportRow, OrderFilter, OutgoingEmail
-from soldout.store.sqlite.repos import Connections, _InBlock, _many, _one, _Repo
-from soldout.store.sqlite.rows import (
-    ORDER_CHANGES,
+from soldout.store.rows import ts
+from soldout.store.rows_after_sale import (
     ORDER_COLUMNS,
-    ORDER_DATES,
     PAYMENT_COLUMNS,
-    UPDATE_PAYMENT,
+    audit_from_row,
+    audit_row,
+    email_outcome_rows,
     event_from_row,
+    event_rows,
     notification_from_row,
+    notification_rows,
     order_changes,
     order_from_row,
     payment_changes,
@@ -34,8 +33,9 @@ from soldout.store.sqlite.rows import (
     payment_row,
     plan_from_json,
     plan_json,
-    ts,
 )
+from soldout.store.sqlite.repos import Connections, _InBlock, _many, _one, _Repo
+from soldout.store.sqlite.rows import ORDER_CHANGES, ORDER_DATES, UPDATE_PAYMENT
 from soldout.store.sqlite.writer import Block, Job
 
 __all__ = [
@@ -62,13 +62,6 @@ def _update_orders(orders: Sequence[Order]) -> Job:
     return _many(ORDER_CHANGES, [order_changes(o) for o in orders])
 
 
-def _event_rows(events: Sequence[OrderEvent]) -> list[tuple[object, ...]]:
-    if events and len({e.at for e in events}) == 1:  # one change: one timestamp text
-        at = ts(events[0].at)
-        return [(e.order_id, at, e.kind, e.detail) for e in events]
-    return [(e.order_id, ts(e.at), e.kind, e.detail) for e in events]
-
-
 _INSERT_EVENT = "INSERT INTO order_events (order_id, at, kind, detail) VALUES (?, ?, ?, ?)"
 
 
@@ -80,7 +73,7 @@ class BlockOrders(_InBlock):
         self._block.add(_many(ORDER_DATES, rows))
 
     def add_events(self, events: Sequence[OrderEvent]) -> None:
-        self._block.add(_many(_INSERT_EVENT, _event_rows(events)))
+        self._block.add(_many(_INSERT_EVENT, event_rows(events)))
 
 
 class SqliteOrders(_Repo):
@@ -93,7 +86,7 @@ class SqliteOrders(_Repo):
         return self._writer.submit(_many(ORDER_DATES, rows))
 
     def add_events(self, events: Sequence[OrderEvent]) -> asyncio.Future[None]:
-        rows = _event_rows(events)
+        rows = event_rows(events)
         return self._writer.submit(
             _many(_INSERT_EVENT, rows),
             savepoint=len(rows) > 1,  # one row: one statement, already atomic
@@ -223,7 +216,7 @@ class SqliteNotifications(_Repo):
     def add_many(self, notifications: Sequence[Notification]) -> asyncio.Future[None]:
         # Whether a fan can be mailed is read inside the write, from the fan's row: a
         # rehearsal's fans and erased fans never enter the outbox.
-        rows = _notification_rows(notifications)
+        rows = notification_rows(notifications)
         done = self._writer.submit(_many(_INSERT_NOTIFICATION, rows), savepoint=len(rows) > 1)
         self._ring(done, notifications)
         return done
@@ -320,7 +313,7 @@ _INSERT_NOTIFICATION = (
 def _add_entry(entry: AuditEntry) -> Job:
     return _one(
         "INSERT INTO audit_log (at, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)",
-        (ts(entry.at), entry.actor, entry.action, entry.subject, json.dumps(entry.detail)),
+        audit_row(entry),
     )
 
 
@@ -335,13 +328,7 @@ class SqliteAudit(_Repo):
 
     async def recent(self, limit: int) -> Sequence[AuditEntry]:
         return [
-            AuditEntry(
-                datetime.fromisoformat(r["at"]),
-                r["actor"],
-                r["action"],
-                r["subject"],
-                json.loads(r["detail"]),
-            )
+            audit_from_row(r)
             for r in self._read.execute(
                 "SELECT * FROM audit_log ORDER BY id DESC LIMIT ?", (limit,)
             )
@@ -356,7 +343,7 @@ class BlockNotifications(_InBlock):
         self._repository = repository
 
     def add_many(self, notifications: Sequence[Notification]) -> None:
-        self._block.add(_many(_INSERT_NOTIFICATION, _notification_rows(notifications)))
+        self._block.add(_many(_INSERT_NOTIFICATION, notification_rows(notifications)))
         self._repository._ring(self._block.durable, notifications)
 
     def emails_done(self, outcomes: Sequence[EmailOutcome]) -> None:
@@ -373,7 +360,7 @@ def _remember(
     progress: Mapping[str, str], notifications: Sequence[Notification], at: datetime
 ) -> Job:
     marks = [(key, mark, ts(at)) for key, mark in progress.items()]
-    rows = _notification_rows(notifications)
+    rows = notification_rows(notifications)
 
     def job(conn: sqlite3.Connection) -> None:
         # One job, so one savepoint: the mark never lands without its notifications.
@@ -389,35 +376,9 @@ def _remember(
 
 
 def _emails_done(outcomes: Sequence[EmailOutcome]) -> Job:
-    rows = [
-        (
-            o.state,
-            o.attempts,
-            ts(o.next_at) if o.state == "pending" else None,
-            ts(o.at) if o.state == "sent" else None,
-            o.error,
-            o.notification_id,
-        )
-        for o in outcomes
-    ]
+    rows = email_outcome_rows(outcomes)
     return _many(
         "UPDATE notifications SET email_state = ?, email_attempts = ?, email_next_at = ?,"
         " email_sent_at = ?, email_error = ? WHERE id = ? AND email_state = 'pending'",
         rows,
     )
-
-
-def _notification_rows(notifications: Sequence[Notification]) -> list[tuple[object, ...]]:
-    """The parameters of `_INSERT_NOTIFICATION`, one row per notification."""
-    return [
-        (
-            n.id,
-            n.fan_id,
-            n.kind,
-            n.message,
-            orjson.dumps(n.data).decode(),
-            ts(n.created_at),
-            int(n.email),
-        )
-        for n in notifications
-    ]

@@ -19,8 +19,9 @@ from datetime import datetime
 
 from soldout.domain.errors import Conflict
 from soldout.domain.fans import ERASED_NAME, Fan, erased_email
+from soldout.store.rows import ts
+from soldout.store.rows_access import fan_changes, fan_from_row, fan_row
 from soldout.store.sqlite.repos import Connections, _InBlock, _one, _Repo
-from soldout.store.sqlite.rows import fan_from_row, shipping_json, ts
 from soldout.store.sqlite.writer import Block, Job
 
 __all__ = ["BlockFans", "SqliteFans"]
@@ -40,20 +41,7 @@ class SqliteFans(_Repo):
                     "INSERT INTO fans (id, email, name, referral_code, referred_by, created_at,"
                     " address, phone, shipping, locale, time_zone, rehearsal)"
                     " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        fan.id,
-                        fan.email,
-                        fan.name,
-                        fan.referral_code,
-                        fan.referred_by,
-                        ts(fan.created_at),
-                        fan.address,
-                        fan.phone,
-                        shipping_json(fan.shipping),
-                        fan.locale,
-                        fan.time_zone,
-                        fan.rehearsal,
-                    ),
+                    fan_row(fan),
                 )
             )
         except sqlite3.IntegrityError as exc:
@@ -142,15 +130,7 @@ def _update_fan(fan: Fan) -> Job:
     return _one(
         "UPDATE fans SET name = ?, address = ?, phone = ?, shipping = ?, locale = ?,"
         " time_zone = ? WHERE id = ?",
-        (
-            fan.name,
-            fan.address,
-            fan.phone,
-            shipping_json(fan.shipping),
-            fan.locale,
-            fan.time_zone,
-            fan.id,
-        ),
+        fan_changes(fan),
     )
 
 

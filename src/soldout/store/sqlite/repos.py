@@ -16,24 +16,23 @@ from soldout.domain.claims import Claim, ClaimState, Order
 from soldout.domain.codes import PriorityCode
 from soldout.domain.fans import Reservation
 from soldout.domain.launches import Launch
-from soldout.domain.money import Money
 from soldout.domain.payments import PaymentRecord
-from soldout.domain.products import Product, Sku
-from soldout.store.sqlite.rows import (
+from soldout.domain.products import Product
+from soldout.store.rows import (
     CLAIM_COLUMNS,
-    INSERT_ORDER,
     LAUNCH_COLUMNS,
-    UPDATE_PAYMENT,
     claim_from_row,
     claim_row,
     code_from_row,
+    code_row,
     launch_from_row,
-    more_rules_json,
-    order_row,
-    payment_changes,
+    launch_values,
+    products_from_rows,
     reservation_from_row,
     ts,
 )
+from soldout.store.rows_after_sale import order_row, payment_changes
+from soldout.store.sqlite.rows import INSERT_ORDER, UPDATE_PAYMENT
 from soldout.store.sqlite.writer import Block, GroupCommitWriter, Insert, Job
 
 
@@ -158,30 +157,12 @@ class SqliteProducts(_Repo):
             f"SELECT * FROM products {where} ORDER BY created_at, id",
             args,
         ).fetchall()
-        skus: dict[str, list[Sku]] = {}
         sku_rows = self._read.execute(
             f"SELECT * FROM skus WHERE product_id IN (SELECT id FROM products {where})"
             " ORDER BY product_id, position",
             args,
         )
-        for s in sku_rows:
-            price = Money(s["price"], s["currency"])
-            skus.setdefault(s["product_id"], []).append(
-                Sku(s["code"], s["name"], price, Money(s["cost"], s["currency"]))
-            )
-        return [
-            Product(
-                r["id"],
-                r["name"],
-                r["description"],
-                tuple(skus.get(r["id"], [])),
-                datetime.fromisoformat(r["created_at"]),
-                specs=tuple((label, value) for label, value in json.loads(r["specs"])),
-                images=tuple(json.loads(r["images"])),
-                rehearsal=r["rehearsal"],
-            )
-            for r in rows
-        ]
+        return products_from_rows(rows, sku_rows)
 
 
 def _write_skus(conn: sqlite3.Connection, product: Product) -> None:
@@ -225,27 +206,7 @@ class SqliteLaunches(_Repo):
 
 
 def _write_launch(conn: sqlite3.Connection, launch: Launch, *, insert: bool) -> None:
-    rules = launch.rules
-    values = (
-        launch.product_id,
-        launch.title,
-        ts(launch.reservations_open_at),
-        ts(launch.sale_opens_at),
-        ts(launch.sale_closes_at),
-        rules.mode.value,
-        int(rules.reservation_required),
-        rules.per_fan_limit,
-        rules.payment_window_seconds,
-        int(launch.published),
-        ts(launch.cancelled_at),
-        ts(launch.created_at),
-        more_rules_json(rules, launch.draw_units),
-        ts(launch.paused_at),
-        launch.draw_commitment,
-        ts(launch.drawn_at),
-        launch.rehearsal,
-        launch.id,
-    )
+    values = launch_values(launch)
     columns = [c for c in LAUNCH_COLUMNS.split(", ") if c != "id"]
     if insert:
         conn.execute(
@@ -373,18 +334,7 @@ class SqliteClaims(_Repo):
 
 
 def _add_codes(codes: Sequence[PriorityCode]) -> Job:
-    rows = [
-        (
-            c.code,
-            c.launch_id,
-            c.sku,
-            ts(c.created_at),
-            ts(c.expires_at),
-            int(c.any_sku),
-            c.granted_to,
-        )
-        for c in codes
-    ]
+    rows = [code_row(c) for c in codes]
     return _many(
         "INSERT INTO priority_codes (code, launch_id, sku, created_at, expires_at, any_sku,"
         " granted_to) VALUES (?, ?, ?, ?, ?, ?, ?)",

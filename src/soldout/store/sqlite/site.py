@@ -4,15 +4,14 @@ settings, and the single-use sign-in links already spent."""
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
-from dataclasses import asdict
 from datetime import datetime
 
 from soldout.domain.media import MediaItem
 from soldout.domain.shop import Shop
+from soldout.store.rows import ts
+from soldout.store.rows_access import media_from_row, media_row, shop_from_json, shop_json
 from soldout.store.sqlite.repos import _InBlock, _one, _Repo
-from soldout.store.sqlite.rows import ts
 from soldout.store.sqlite.writer import Job
 
 __all__ = ["BlockMedia", "BlockShop", "SqliteLinks", "SqliteMedia", "SqliteShop"]
@@ -22,7 +21,7 @@ def _add_media(item: MediaItem) -> Job:
     return _one(
         "INSERT INTO media (id, content_type, width, height, data, created_at)"
         " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING",
-        (item.id, item.content_type, item.width, item.height, item.data, ts(item.created_at)),
+        media_row(item),
     )
 
 
@@ -30,7 +29,7 @@ def _put_shop(shop: Shop) -> Job:
     return _one(
         "INSERT INTO shop (key, value) VALUES ('settings', ?)"
         " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (json.dumps(asdict(shop)),),
+        (shop_json(shop),),
     )
 
 
@@ -52,14 +51,7 @@ class SqliteMedia(_Repo):
         row = self._read.execute("SELECT * FROM media WHERE id = ?", (media_id,)).fetchone()
         if row is None:
             return None
-        return MediaItem(
-            row["id"],
-            row["content_type"],
-            row["width"],
-            row["height"],
-            bytes(row["data"]),
-            datetime.fromisoformat(row["created_at"]),
-        )
+        return media_from_row(row)
 
 
 class SqliteShop(_Repo):
@@ -67,8 +59,7 @@ class SqliteShop(_Repo):
         row = self._read.execute("SELECT value FROM shop WHERE key = 'settings'").fetchone()
         if row is None:
             return Shop()
-        known = set(Shop.__dataclass_fields__)
-        return Shop(**{k: v for k, v in json.loads(row[0]).items() if k in known})
+        return shop_from_json(row[0])
 
     async def put(self, shop: Shop) -> None:
         await self._writer.submit(_put_shop(shop))

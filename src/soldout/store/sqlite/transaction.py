@@ -14,10 +14,7 @@ queues nothing.
 from __future__ import annotations
 
 import asyncio
-from types import TracebackType
 
-from soldout.domain.errors import StorageUnavailable
-from soldout.store.ports import block_outcome
 from soldout.store.sqlite.access import BlockSessions, BlockTeam
 from soldout.store.sqlite.after_sale import (
     BlockAudit,
@@ -38,11 +35,12 @@ from soldout.store.sqlite.repos import (
 )
 from soldout.store.sqlite.site import BlockMedia, BlockShop
 from soldout.store.sqlite.writer import Block, GroupCommitWriter
+from soldout.store.transaction_base import BlockTransaction
 
 __all__ = ["SqliteTransaction"]
 
 
-class SqliteTransaction:
+class SqliteTransaction(BlockTransaction[Block]):
     """`async with` it; the writes go through its repositories (`tx.claims`, ...)."""
 
     def __init__(
@@ -51,8 +49,8 @@ class SqliteTransaction:
         fans: SqliteFans,
         notifications: SqliteNotifications,
     ) -> None:
-        self._writer = writer
-        block = self._block = Block(asyncio.get_running_loop().create_future())
+        block = Block(asyncio.get_running_loop().create_future())
+        super().__init__(writer, block)
         self.products = BlockProducts(block)
         self.launches = BlockLaunches(block)
         self.fans = BlockFans(block, fans)
@@ -69,30 +67,3 @@ class SqliteTransaction:
         self.rehearsals = BlockRehearsals(block)
         self.team = BlockTeam(block)
         self.sessions = BlockSessions(block)
-
-    @property
-    def durable(self) -> asyncio.Future[None]:
-        return self._block.durable
-
-    async def __aenter__(self) -> SqliteTransaction:
-        return self
-
-    async def __aexit__(
-        self,
-        kind: type[BaseException] | None,
-        error: BaseException | None,
-        trace: TracebackType | None,
-    ) -> None:
-        block = self._block
-        block.closed = True
-        if kind is not None:  # nothing was queued: nothing is written
-            block.durable.cancel()
-            return
-        if not block.jobs:
-            block.durable.set_result(None)
-        else:
-            try:
-                self._writer.submit_block(block)
-            except StorageUnavailable as stopped:
-                block.durable.set_exception(stopped)
-        await block_outcome(block.durable)

@@ -35,6 +35,7 @@ from typing import Any, TypeVar
 
 from soldout.datadir import explain
 from soldout.domain.errors import StorageUnavailable
+from soldout.store.transaction_base import JobBlock
 
 __all__ = ["Block", "GroupCommitWriter", "Insert", "Job", "connect"]
 
@@ -69,19 +70,9 @@ Queued = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]", bool]
 Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
 
 
-class Block:
+class Block(JobBlock[Job]):
     """The jobs of one transaction block, run in the order noted as one job (so in one
     savepoint: all of them or none) once the block exits. `durable` is its outcome."""
-
-    def __init__(self, durable: asyncio.Future[None]) -> None:
-        self.durable = durable
-        self.jobs: list[Job] = []
-        self.closed = False
-
-    def add(self, job: Job) -> None:
-        if self.closed:
-            raise RuntimeError("this transaction is over: write inside its `async with`")
-        self.jobs.append(job)
 
     def __call__(self, conn: sqlite3.Connection) -> None:
         for job in self.jobs:
