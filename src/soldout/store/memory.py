@@ -411,7 +411,7 @@ class InMemoryStore:
         return self.secrets.setdefault(name, secrets.token_bytes(32))
 
     def transaction(self) -> MemoryTransaction:
-        return MemoryTransaction(self)
+        return MemoryTransaction(self, self._commit)
 
     def fail_next_transaction(self, error: BaseException) -> None:
         """The next block to exit applies nothing and raises `error` (queued: once each)."""

@@ -16,7 +16,7 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from soldout.store.ports import (
     AuditWrites,
@@ -37,9 +37,6 @@ from soldout.store.ports import (
     TeamWrites,
     block_outcome,
 )
-
-if TYPE_CHECKING:
-    from soldout.store.memory import InMemoryStore
 
 __all__ = ["Journal", "MemoryTransaction"]
 
@@ -143,8 +140,10 @@ class _Noted:
 class MemoryTransaction:
     """`async with store.transaction() as tx:` on the in-memory store."""
 
-    def __init__(self, store: InMemoryStore) -> None:
-        self._store = store
+    def __init__(self, store: object, commit: Callable[[MemoryTransaction], None]) -> None:
+        """`store`: what holds the repositories by name; `commit`: the store's decision of
+        how this block ends (it calls `apply`, or fails or holds it)."""
+        self._commit = commit
         self.writes: list[str] = []  # what the block wrote ("claims.settle", ...), in order
         self._applied: list[Callable[[], object]] = []
         self._durable: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -193,7 +192,7 @@ class MemoryTransaction:
         if kind is not None:
             self._durable.cancel()
             return
-        self._store._commit(self)
+        self._commit(self)
         await block_outcome(self._durable)
 
     def apply(self, journal: Journal) -> None:
