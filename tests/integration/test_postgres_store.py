@@ -221,17 +221,15 @@ async def test_a_server_killed_mid_sale_loses_no_yes(private_postgres: PostgresS
             launch_id = await shop.launch(units=1000)
             fans = await shop.fans(300)
             writer = shop.store.writer
-            third, metered = writer.batches + 3, writer.on_commit
+            third = writer.batches + 3
             killing: list[asyncio.Task[None]] = []
 
             def kill_after_the_third(writes: int, seconds: float) -> None:
-                if metered is not None:
-                    metered(writes, seconds)
                 if writer.batches == third:
                     kill = asyncio.to_thread(private_postgres.kill)
                     killing.append(asyncio.get_running_loop().create_task(kill))
 
-            writer.on_commit = kill_after_the_third
+            shop.store.on_commit(kill_after_the_third)
             answers: list[httpx.Response] = []
             for wave in range(10):
                 fans_of_wave = fans[wave * 20 : (wave + 1) * 20]

@@ -145,8 +145,6 @@ class PgWriter:
         # hear each commit: (writes in it, seconds from sending the batch to its COMMIT's
         # answer: one round trip, the WAL flush included), for metrics
         self.listeners: list[Callable[[int, float], None]] = []
-        # (one more listener, set directly: tests that act right after a given commit)
-        self.on_commit: Callable[[int, float], None] | None = None
 
     def start(self, conn: psycopg.AsyncConnection[Any]) -> None:
         """Write on `conn` (autocommit, the store's own: it also holds the store's lock)."""
@@ -227,8 +225,7 @@ class PgWriter:
     def _tell(self, writes: int, seconds: float) -> None:
         """Listeners hear of a commit after it: one that raises is logged, and the commit
         stands (a listener's bug: the writes are durable all the same)."""
-        listeners = self.listeners if self.on_commit is None else [*self.listeners, self.on_commit]
-        for listener in listeners:
+        for listener in self.listeners:
             try:
                 listener(writes, seconds)
             except Exception:
