@@ -37,7 +37,7 @@ from soldout.domain.sessions import Session, SessionKind
 from soldout.domain.shop import Shop
 from soldout.domain.team import AdminAccount, Invite, Role
 from soldout.store.memory import InMemoryStore
-from soldout.store.ports import EmailOutcome, OrderFilter, Store
+from soldout.store.ports import ClaimTally, EmailOutcome, OrderFilter, Store
 from soldout.store.postgresql import PostgresStore
 from soldout.store.sqlite import SqliteStore
 
@@ -171,10 +171,12 @@ async def sale(store: Store, fans: int = 2) -> None:
         await store.fans.add(fan(n))
 
 
-async def paid(store: Store, n: int, fan_id: str = "fan_01", **changes: object) -> Order:
+async def paid(
+    store: Store, n: int, fan_id: str = "fan_01", launch_id: str = "lch_1", **changes: object
+) -> Order:
     """A claim settled into an order (and its payment captured)."""
-    made = order(n, f"clm_{n:03d}", fan_id, **changes)
-    await store.claims.add(claim(n, fan_id))
+    made = order(n, f"clm_{n:03d}", fan_id, launch_id=launch_id, **changes)
+    await store.claims.add(claim(n, fan_id, launch_id=launch_id))
     pay = payment(n, made.claim_id)
     await store.payments.add(pay)
     captured = replace(pay, state=PaymentState.CAPTURED, reference="ch_1", updated_at=at(300))
@@ -495,6 +497,190 @@ async def test_audit_newest_first(stores: Stores, store: Store) -> None:
         await store.audit.add(entry)
     store = await stores.reopen()
     assert await store.audit.recent(2) == [entries[2], entries[1]]
+
+
+# -- targeted reads: what the engine loads of its live launches ------------------------------
+
+
+async def test_claims_of_launches_of_a_fan_and_their_tally(stores: Stores, store: Store) -> None:
+    await sale(store, fans=3)
+    for n in (2, 3):
+        await store.launches.add(launch(n))
+    made = [
+        claim(1),
+        claim(2, "fan_02", launch_id="lch_2", quantity=2),
+        claim(3, "fan_02", sku="B", quantity=3),
+        claim(5, "fan_03"),
+        claim(4, created_at=at(105)),  # written after 5, made at the same time: by id
+        claim(6, "fan_03", launch_id="lch_3"),
+        claim(7, "fan_02", quantity=2),
+    ]
+    for made_claim in made:
+        await store.claims.add(made_claim)
+    await store.claims.release_many(["clm_001", "clm_002"], ClaimState.EXPIRED, at(900))
+    await store.claims.release_many(["clm_003"], ClaimState.CANCELLED, at(910))
+    await paid(store, 8, "fan_03")
+    unsold = await paid(store, 9)
+    await store.claims.unsell(unsold.claim_id, at(920))
+    store = await stores.reopen()
+    assert await store.claims.get("clm_003") == replace(
+        made[2], state=ClaimState.CANCELLED, closed_at=at(910)
+    )
+    assert await store.claims.get("clm_404") is None
+    first = await store.claims.of_launches(["lch_1"])
+    assert [c.id for c in first] == [f"clm_{n:03d}" for n in (1, 3, 4, 5, 7, 8, 9)]
+    assert first[0] == replace(made[0], state=ClaimState.EXPIRED, closed_at=at(900))
+    assert [(c.id, c.state) for c in first[-2:]] == [
+        ("clm_008", ClaimState.PAID),
+        ("clm_009", ClaimState.CANCELLED),
+    ]
+    others = await store.claims.of_launches(("lch_2", "lch_3", "lch_9"))
+    assert [c.id for c in others] == ["clm_002", "clm_006"]
+    assert await store.claims.of_launches([]) == []
+    assert await store.claims.of_launches({"lch_9"}) == []
+    assert [c.id for c in await store.claims.for_fan("fan_02")] == [
+        "clm_002",
+        "clm_003",
+        "clm_007",
+    ]
+    assert await store.claims.for_fan("fan_99") == []
+    tally = await store.claims.tally()
+    assert {type(n) for t in tally for n in (t.claims, t.units)} == {int}  # no Decimal
+    assert tally == [
+        ClaimTally("lch_1", "A", ClaimState.CANCELLED, 1, 1),  # sold, then refunded
+        ClaimTally("lch_1", "A", ClaimState.EXPIRED, 1, 1),
+        ClaimTally("lch_1", "A", ClaimState.HELD, 3, 4),
+        ClaimTally("lch_1", "A", ClaimState.PAID, 1, 1),
+        ClaimTally("lch_1", "B", ClaimState.CANCELLED, 1, 3),
+        ClaimTally("lch_2", "A", ClaimState.EXPIRED, 1, 2),
+        ClaimTally("lch_3", "A", ClaimState.HELD, 1, 1),
+    ]
+
+
+async def test_a_tally_of_no_claims_is_empty(store: Store) -> None:
+    assert await store.claims.tally() == []
+    assert await store.orders.in_queue() == []
+    assert await store.payments.unsettled() == []
+
+
+async def test_orders_of_launches_by_claim_and_in_the_queue(stores: Stores, store: Store) -> None:
+    await sale(store)
+    await store.launches.add(launch(2))
+    first = await paid(store, 1)
+    other = await paid(store, 2, "fan_02", launch_id="lch_2")
+    shipped = await paid(store, 3)
+    refunded = await paid(store, 4, "fan_02")
+    early = await paid(store, 5, paid_at=at(150))  # written last, paid first
+    await store.claims.add(claim(6))  # held: no order
+    await store.orders.update(
+        [
+            replace(shipped, status=OrderStatus.SHIPPED, shipped_at=at(400), carrier="DHL"),
+            replace(refunded, status=OrderStatus.REFUNDED, refunded_at=at(401)),
+        ]
+    )
+    await store.orders.record_dates([("scheduled", "2030-02-01", None, first.id)])
+    store = await stores.reopen()
+    scheduled = replace(first, status=OrderStatus.SCHEDULED, ship_date=date(2030, 2, 1))
+    assert await store.orders.get(first.id) == scheduled
+    assert await store.orders.get("ord_404") is None
+    assert await store.orders.for_claim("clm_002") == other
+    assert await store.orders.for_claim("clm_006") is None
+    assert await store.orders.for_claim("clm_404") is None
+    of_first = await store.orders.of_launches(["lch_1"])
+    assert [o.id for o in of_first] == ["ord_5", "ord_1", "ord_3", "ord_4"]
+    assert [o.status for o in of_first[2:]] == [OrderStatus.SHIPPED, OrderStatus.REFUNDED]
+    assert await store.orders.of_launches(("lch_2", "lch_9")) == [other]
+    assert await store.orders.of_launches([]) == []
+    assert await store.orders.in_queue() == [early, scheduled, other]
+    assert await store.orders.counts() == {"lch_1": 4, "lch_2": 1}
+    # (ord_3's units are spent, whether refunded afterwards or not; ord_4 never shipped)
+    assert await store.orders.shipped() == [("lch_1", "A", shipped.quantity)]
+
+
+async def test_orders_of_referred_fans(stores: Stores, store: Store) -> None:
+    await store.products.add(product())
+    await store.launches.add(launch())
+    await store.fans.add(fan(1))
+    await store.fans.add(fan(2, referred_by="fan_01"))
+    await store.fans.add(fan(3, referred_by="fan_01"))
+    own = await paid(store, 1)  # fan 1 was referred by nobody
+    late = await paid(store, 2, "fan_02", paid_at=at(260))
+    early = await paid(store, 3, "fan_03", paid_at=at(250))
+    refunded = await paid(store, 4, "fan_02")
+    await store.orders.update([replace(refunded, status=OrderStatus.REFUNDED, refunded_at=at(9))])
+    store = await stores.reopen()
+    assert own.fan_id == "fan_01"
+    assert await store.orders.referred() == [(early.id, "fan_03"), (late.id, "fan_02")]
+    assert await store.orders.counts() == {"lch_1": 4}
+    assert await store.orders.shipped() == []
+
+
+async def test_payments_of_claims_of_launches_and_unsettled(stores: Stores, store: Store) -> None:
+    await sale(store)
+    await store.launches.add(launch(2))
+    for made_claim in (claim(1), claim(2, launch_id="lch_2"), claim(3)):
+        await store.claims.add(made_claim)
+    made = [
+        payment(1, "clm_001", created_at=at(5)),  # written first, made with pay_5: by id
+        payment(2, "clm_001", state=PaymentState.DECLINED, reason="no"),
+        payment(3, "clm_003", state=PaymentState.AUTHORIZED, reference="ch_3"),
+        payment(4, "clm_002"),
+        payment(5, "clm_003", state=PaymentState.CAPTURED, reference="ch_5"),
+        payment(6, "clm_002", state=PaymentState.REFUNDED, reason="gone"),
+        payment(7, "clm_003", state=PaymentState.FAILED, reason="stopped"),
+    ]
+    for record in made:
+        await store.payments.add(record)
+    authorized = replace(
+        made[3], state=PaymentState.AUTHORIZED, reference="ch_4", updated_at=at(20)
+    )
+    await store.payments.update(authorized)  # still awaited
+    await store.payments.update(replace(made[2], state=PaymentState.CAPTURED, updated_at=at(21)))
+    store = await stores.reopen()
+    assert await store.payments.get("pay_4") == authorized
+    assert await store.payments.get("pay_404") is None
+    of_two = await store.payments.of_claims(["clm_003", "clm_001"])
+    assert [p.id for p in of_two] == ["pay_2", "pay_3", "pay_1", "pay_5", "pay_7"]
+    assert of_two[0] == made[1]
+    many = [f"clm_{n:05d}" for n in range(3000)] + ["clm_002"]  # none of the others exist
+    assert [p.id for p in await store.payments.of_claims(many)] == ["pay_4", "pay_6"]
+    assert await store.payments.of_claims([]) == []
+    assert [p.id for p in await store.payments.of_launches(["lch_2"])] == ["pay_4", "pay_6"]
+    both = await store.payments.of_launches({"lch_1", "lch_2", "lch_9"})
+    assert [p.id for p in both] == [f"pay_{n}" for n in (2, 3, 4, 1, 5, 6, 7)]
+    assert await store.payments.of_launches([]) == []
+    assert await store.payments.of_launches(["lch_9"]) == []
+    assert await store.payments.unsettled() == [authorized, made[0]]
+
+
+async def test_reservations_and_codes_of_launches(stores: Stores, store: Store) -> None:
+    await sale(store, fans=3)
+    await store.launches.add(launch(2))
+    made = [
+        Reservation("res_c", "lch_1", "fan_01", at(4)),
+        Reservation("res_b", "lch_2", "fan_01", at(5), "A"),
+        Reservation("res_a", "lch_1", "fan_02", at(6)),
+    ]
+    for reservation in made:
+        await store.reservations.add(reservation)
+    codes = [
+        PriorityCode("CODE1", "lch_2", "A", at(1)),
+        PriorityCode("CODE2", "lch_1", "B", at(2), granted_to="fan_03"),
+        PriorityCode("CODE3", "lch_1", "A", at(3), expires_at=at(99)),
+    ]
+    await store.codes.add_many(codes)
+    await store.claims.add(claim(1, priority_code="CODE3"))  # spends it
+    store = await stores.reopen()
+    assert await store.reservations.of_launches(["lch_1"]) == [made[0], made[2]]
+    assert await store.reservations.of_launches(("lch_2", "lch_9")) == [made[1]]
+    assert await store.reservations.of_launches([]) == []
+    assert await store.reservations.for_fan("fan_01") == [made[0], made[1]]
+    assert await store.reservations.for_fan("fan_03") == []
+    assert await store.reservations.counts() == {"lch_1": 2, "lch_2": 1}
+    spent = replace(codes[2], redeemed_by_claim="clm_001")
+    assert await store.codes.of_launches(["lch_1"]) == [codes[1], spent]
+    assert await store.codes.of_launches({"lch_2", "lch_9"}) == [codes[0]]
+    assert await store.codes.of_launches([]) == []
 
 
 # -- the shop around the sale ----------------------------------------------------------------

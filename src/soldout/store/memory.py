@@ -27,6 +27,13 @@ from soldout.domain.payments import PaymentRecord
 from soldout.domain.products import Product
 from soldout.domain.rehearsals import RunRecord
 from soldout.store.memory_access import MemorySessions, MemoryTeam
+from soldout.store.memory_reads import (
+    ClaimReads,
+    CodeReads,
+    OrderReads,
+    PaymentReads,
+    ReservationReads,
+)
 from soldout.store.memory_site import MemoryLinks, MemoryMedia, MemoryNotifications, MemoryShop
 from soldout.store.memory_transaction import BeforeCommit, Journal, MemoryTransaction
 from soldout.store.ports import ExportRow, OrderFilter, StoreHealth
@@ -145,7 +152,7 @@ class _Fans:
         return self._journal.done()
 
 
-class _Reservations:
+class _Reservations(ReservationReads):
     def __init__(self, journal: Journal) -> None:
         self.rows: list[Reservation] = []
         self._journal = journal
@@ -158,7 +165,7 @@ class _Reservations:
         return list(self.rows)
 
 
-class _Claims:
+class _Claims(ClaimReads):
     def __init__(
         self, journal: Journal, codes: _Codes, orders: _Orders, payments: _Payments
     ) -> None:
@@ -204,12 +211,16 @@ class _Claims:
         return [copy.copy(c) for c in self.rows.values()]
 
 
-class _Orders:
+class _Orders(OrderReads):
     def __init__(self, journal: Journal, fans: _Fans) -> None:
         self.rows: dict[str, Order] = {}
         self._journal = journal
         self.event_rows: list[OrderEvent] = []
         self._fans = fans
+
+    @property
+    def fan_rows(self) -> dict[str, Fan]:
+        return self._fans.rows
 
     def update(self, orders: Sequence[Order]) -> asyncio.Future[None]:
         """The same columns as the SQLite adapter: not what the fan was last told."""
@@ -266,9 +277,10 @@ class _Orders:
         return sorted(self.rows.values(), key=lambda o: (o.paid_at.isoformat(), o.id))
 
 
-class _Payments:
+class _Payments(PaymentReads):
     def __init__(self, journal: Journal) -> None:
         self.rows: dict[str, PaymentRecord] = {}
+        self.claim_rows: dict[str, Claim] = {}  # the store's claims, once they are made
         self._journal = journal
         self.seen: set[tuple[str, str]] = set()
         self.heard: dict[str, datetime] = {}
@@ -311,7 +323,7 @@ class _Plans:
         return [(product, sku, plan) for (product, sku), plan in self.rows.items()]
 
 
-class _Codes:
+class _Codes(CodeReads):
     def __init__(self, journal: Journal) -> None:
         self.rows: dict[str, PriorityCode] = {}
         self._journal = journal
@@ -391,6 +403,7 @@ class InMemoryStore:
         self.fans.orders, self.fans.notifications = self.orders, self.notifications
         self.fans.reservations, self.fans.launches = self.reservations, self.launches
         self.claims = _Claims(journal, self.codes, self.orders, self.payments)
+        self.payments.claim_rows = self.claims.rows
         self.secrets: dict[str, bytes] = {}
         self.rehearsals = _Rehearsals(self)
         self.team = MemoryTeam(journal)

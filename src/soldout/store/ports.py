@@ -27,13 +27,23 @@ launches, reservations, claims, payments, admin accounts and invites by creation
 then id; priority codes by creation time then code; orders by payment time then id; an
 order's events, a launch's batch (SKU by SKU), referral pairs and contacts in the order
 they were written. (The in-memory fake keeps the order of writing, the same whenever
-times grow as rows are written, as the engine's clock makes them.)
+times grow as rows are written, as the engine's clock makes them.) A read restricted to
+some rows (`of_launches`, `for_fan`, `in_queue`, ...) returns them in that order too (the
+fake sorts the claims and payments of such a read by time then id, as the databases do).
+
+Targeted reads (`get`, `of_launches`, `of_claims`, `for_fan`, `for_claim`, `in_queue`,
+`unsettled`, `tally`) let a caller hold only what is live instead of every row. Each is
+served by an index (`claims_by_launch`, `orders_by_launch`, `payments_by_claim`, the
+primary and unique keys) except those that read a whole table: `tally`, `in_queue`,
+`unsettled`, and a fan's claims (`ClaimRepository.for_fan`: no index of claims by fan,
+which every claim's write would pay; see SQLite's migration 0005). An empty collection of
+ids reads nothing and returns [].
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -79,6 +89,7 @@ __all__ = [
     "AuditRepository",
     "AuditWrites",
     "ClaimRepository",
+    "ClaimTally",
     "ClaimWrites",
     "CodeRepository",
     "CodeWrites",
@@ -171,6 +182,25 @@ class ReservationRepository(Protocol):
         """Queued at once; a repeated reservation waits on the same future."""
 
     async def all(self) -> Sequence[Reservation]: ...
+    async def of_launches(self, launch_ids: Collection[str]) -> Sequence[Reservation]:
+        """The reservations of these launches, in the order of `all()`."""
+
+    async def for_fan(self, fan_id: str) -> Sequence[Reservation]:
+        """The fan's reservations, in the order of `all()`."""
+
+    async def counts(self) -> dict[str, int]:
+        """How many reservations each launch has (launches with none are left out)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimTally:
+    """Claims of one launch's SKU in one state: how many, and how many units they hold."""
+
+    launch_id: str
+    sku: str
+    state: ClaimState
+    claims: int
+    units: int  # the sum of their quantities
 
 
 class ClaimRepository(Protocol):
@@ -195,6 +225,17 @@ class ClaimRepository(Protocol):
         """Queued at once, so a release is never durable after a later claim."""
 
     async def all(self) -> Sequence[Claim]: ...
+    async def get(self, claim_id: str) -> Claim | None: ...
+    async def of_launches(self, launch_ids: Collection[str]) -> Sequence[Claim]:
+        """The claims of these launches, in every state, by creation time then id."""
+
+    async def for_fan(self, fan_id: str) -> Sequence[Claim]:
+        """The fan's claims, in every state and launch, by creation time then id (a scan of
+        every claim: claims have no index by fan)."""
+
+    async def tally(self) -> Sequence[ClaimTally]:
+        """One row per (launch, SKU, state) that any claim has, over every claim: how many
+        claims and the sum of their quantities, by launch id, SKU, then state."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +264,28 @@ class OrderRepository(Protocol):
     def add_events(self, events: Sequence[OrderEvent]) -> asyncio.Future[None]: ...
     async def events(self, order_id: str) -> Sequence[OrderEvent]: ...
     async def all(self) -> Sequence[Order]: ...
+    async def get(self, order_id: str) -> Order | None: ...
+    async def for_claim(self, claim_id: str) -> Order | None:
+        """The order the claim was settled into (a claim has one at most)."""
+
+    async def of_launches(self, launch_ids: Collection[str]) -> Sequence[Order]:
+        """The orders of these launches, whatever their status, by payment time then id."""
+
+    async def in_queue(self) -> Sequence[Order]:
+        """The orders in the fulfilment queue (status paid or scheduled: neither shipped
+        nor refunded, `Order.in_queue`), of every launch, by payment time then id."""
+
+    async def shipped(self) -> Sequence[tuple[str, str, int]]:
+        """(launch, SKU, units) of every order that shipped (refunded since or not): the
+        units the fulfilment queues have spent, one row per launch and SKU."""
+
+    async def counts(self) -> dict[str, int]:
+        """How many orders each launch has, whatever their status."""
+
+    async def referred(self) -> Sequence[tuple[str, str]]:
+        """(order, fan) of every order not refunded whose fan was referred by another
+        fan, by payment time then id: what referral points are counted from."""
+
     async def for_fan(self, fan_id: str) -> Sequence[Order]: ...
     async def page(
         self, after: tuple[str, str] | None, limit: int, where: OrderFilter
@@ -235,6 +298,19 @@ class PaymentRepository(Protocol):
     def add(self, payment: PaymentRecord) -> asyncio.Future[None]: ...
     def update(self, payment: PaymentRecord) -> asyncio.Future[None]: ...
     async def all(self) -> Sequence[PaymentRecord]: ...
+    async def get(self, payment_id: str) -> PaymentRecord | None: ...
+    async def of_claims(self, claim_ids: Collection[str]) -> Sequence[PaymentRecord]:
+        """Every attempt to pay these claims, whatever its state, by creation time then id
+        (thousands of ids are fine: the adapters read them in one query or in chunks)."""
+
+    async def of_launches(self, launch_ids: Collection[str]) -> Sequence[PaymentRecord]:
+        """The payments of claims of these launches, whatever their state, by creation
+        time then id."""
+
+    async def unsettled(self) -> Sequence[PaymentRecord]:
+        """The payments whose outcome is awaited (state pending or authorized: not
+        `PaymentRecord.settled`), of every launch, by creation time then id."""
+
     def note_event(self, provider: str, event_id: str, at: datetime) -> asyncio.Future[bool]:
         """Remember a provider's webhook event; resolves to False if it was seen before."""
 
@@ -303,6 +379,8 @@ class NotificationRepository(Protocol):
 class CodeRepository(Protocol):
     async def add_many(self, codes: Sequence[PriorityCode]) -> None: ...
     async def all(self) -> Sequence[PriorityCode]: ...
+    async def of_launches(self, launch_ids: Collection[str]) -> Sequence[PriorityCode]:
+        """The codes of these launches, in the order of `all()`."""
 
 
 class MediaRepository(Protocol):

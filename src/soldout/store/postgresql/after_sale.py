@@ -1,9 +1,9 @@
 """The PostgreSQL repositories of what follows a sale: orders (history, dates, pages for
 exports), payments and seen webhook events, production plans and the audit log (the
-notifications outbox is in `outbox.py`). Writes of many rows are one statement each
-(`unnest`), where SQLite runs one statement per row. Each write's job is made by one
-function, which the repository submits alone and its `Block...` twin adds to a
-transaction block."""
+notifications outbox is in `outbox.py`, the targeted reads of orders and payments in
+`reads.py`). Writes of many rows are one statement each (`unnest`), where SQLite runs one
+statement per row. Each write's job is made by one function, which the repository submits
+alone and its `Block...` twin adds to a transaction block."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from soldout.domain.fulfilment import ProductionPlan
 from soldout.domain.payments import PaymentRecord
 from soldout.store.ports import ExportRow, OrderFilter
 from soldout.store.postgresql.base import InBlock, Repo, columns_of, one, pg, update_from
+from soldout.store.postgresql.reads import OrderReads, PaymentReads
 from soldout.store.postgresql.writer import Do, Into
 from soldout.store.rows import ts
 from soldout.store.rows_after_sale import (
@@ -81,7 +82,7 @@ class BlockOrders(InBlock):
         self._block.add(_add_events(events))
 
 
-class PgOrders(Repo):
+class PgOrders(OrderReads):
     def update(self, orders: Sequence[Order]) -> asyncio.Future[None]:
         return self._writer.submit(_update_orders(orders))
 
@@ -151,7 +152,7 @@ class BlockPayments(InBlock):
         self._block.add(_update_payment(payment))
 
 
-class PgPayments(Repo):
+class PgPayments(PaymentReads):
     def add(self, payment: PaymentRecord) -> asyncio.Future[None]:
         return self._writer.submit(_add_payment(payment))
 

@@ -1,8 +1,9 @@
 """The PostgreSQL repositories of the catalogue and the sale (fans are in `fans.py`, what
-follows a sale in `after_sale.py`). Rows are built and read by the shared `store.rows`
-modules; writes are jobs for the group-commit writer and resolve once durable.
-Each write's job is made by one function, which the repository submits alone and its
-`Block...` twin adds to a transaction block.
+follows a sale in `after_sale.py`, the targeted reads of claims, reservations and codes in
+`reads.py`). Rows are built and read by the shared `store.rows` modules; writes are
+jobs for the group-commit writer and resolve once durable. Each write's job is made by one
+function, which the repository submits alone and its `Block...` twin adds to a
+transaction block.
 
 A claim without a priority code is an `Insert`: the claims of one batch go in one
 statement (`unnest`), the hot path's only write.
@@ -22,6 +23,7 @@ from soldout.domain.launches import Launch
 from soldout.domain.payments import PaymentRecord
 from soldout.domain.products import Product
 from soldout.store.postgresql.base import InBlock, Repo, one, pg
+from soldout.store.postgresql.reads import ClaimReads, CodeReads, ReservationReads
 from soldout.store.postgresql.writer import Do, Insert, Into, Job, Step
 from soldout.store.rows import (
     CLAIM_COLUMNS,
@@ -199,7 +201,7 @@ class BlockReservations(InBlock):
         self._block.add(_add_reservation(reservation))
 
 
-class PgReservations(Repo):
+class PgReservations(ReservationReads):
     def add(self, reservation: Reservation) -> asyncio.Future[None]:
         return self._writer.submit(_add_reservation(reservation))
 
@@ -266,7 +268,7 @@ class BlockClaims(InBlock):
         self._block.add(_release_claims(claim_ids, state, at))
 
 
-class PgClaims(Repo):
+class PgClaims(ClaimReads):
     def add(self, claim: Claim) -> asyncio.Future[None]:
         return self._writer.submit(_add_claim(claim))
 
@@ -298,7 +300,7 @@ class BlockCodes(InBlock):
         self._block.add(_add_codes(codes))
 
 
-class PgCodes(Repo):
+class PgCodes(CodeReads):
     async def add_many(self, codes: Sequence[PriorityCode]) -> None:
         await self._writer.submit(_add_codes(codes))
 

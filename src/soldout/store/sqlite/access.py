@@ -20,7 +20,7 @@ from soldout.store.rows_access import (
     session_from_row,
     session_row,
 )
-from soldout.store.sqlite.repos import _InBlock, _one, _Repo
+from soldout.store.sqlite.base import _InBlock, _one, _Repo
 from soldout.store.sqlite.writer import Job
 
 __all__ = ["BlockSessions", "BlockTeam", "SqliteSessions", "SqliteTeam"]

@@ -1,6 +1,6 @@
 """The SQLite repositories of what follows a sale: orders (history, dates, pages for
 exports), payments and seen webhook events, production plans, the notifications outbox
-and the audit log."""
+and the audit log. The targeted reads of orders and payments are in `reads.py`."""
 
 from __future__ import annotations
 
@@ -34,7 +34,8 @@ from soldout.store.rows_after_sale import (
     plan_from_json,
     plan_json,
 )
-from soldout.store.sqlite.repos import Connections, _InBlock, _many, _one, _Repo
+from soldout.store.sqlite.base import Connections, _InBlock, _many, _one, _Repo
+from soldout.store.sqlite.reads import OrderReads, PaymentReads
 from soldout.store.sqlite.rows import ORDER_CHANGES, ORDER_DATES, UPDATE_PAYMENT
 from soldout.store.sqlite.writer import Block, Job
 
@@ -76,7 +77,7 @@ class BlockOrders(_InBlock):
         self._block.add(_many(_INSERT_EVENT, event_rows(events)))
 
 
-class SqliteOrders(_Repo):
+class SqliteOrders(OrderReads):
     def update(self, orders: Sequence[Order]) -> asyncio.Future[None]:
         return self._writer.submit(_update_orders(orders))
 
@@ -147,7 +148,7 @@ class BlockPayments(_InBlock):
         self._block.add(_one(UPDATE_PAYMENT, payment_changes(payment)))
 
 
-class SqlitePayments(_Repo):
+class SqlitePayments(PaymentReads):
     def add(self, payment: PaymentRecord) -> asyncio.Future[None]:
         job = _one(_INSERT_PAYMENT, payment_row(payment))
         return self._writer.submit(job, savepoint=False)  # one statement

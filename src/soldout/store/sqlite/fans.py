@@ -21,7 +21,7 @@ from soldout.domain.errors import Conflict
 from soldout.domain.fans import ERASED_NAME, Fan, erased_email
 from soldout.store.rows import ts
 from soldout.store.rows_access import fan_changes, fan_from_row, fan_row
-from soldout.store.sqlite.repos import Connections, _InBlock, _one, _Repo
+from soldout.store.sqlite.base import Connections, _InBlock, _one, _Repo
 from soldout.store.sqlite.writer import Block, Job
 
 __all__ = ["BlockFans", "SqliteFans"]

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from soldout.domain.rehearsals import RunRecord
-from soldout.store.sqlite.repos import _InBlock, _Repo
+from soldout.store.sqlite.base import _InBlock, _Repo
 from soldout.store.sqlite.writer import Job
 
 __all__ = ["BlockRehearsals", "SqliteRehearsals"]

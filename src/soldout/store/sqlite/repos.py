@@ -1,6 +1,7 @@
 """The SQLite repositories of the catalogue and the sale (fans are in `fans.py`, what
-follows a sale in `after_sale.py`). Reads run on the caller's read connection; writes are jobs for
-the group-commit writer and resolve once durable. Each write's job is made by one function,
+follows a sale in `after_sale.py`, the targeted reads of claims, reservations and codes in
+`reads.py`). Reads run on the caller's read connection; writes are jobs for the
+group-commit writer and resolve once durable. Each write's job is made by one function,
 which the repository submits alone and its `Block...` twin adds to a transaction block."""
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Protocol
 
 from soldout.domain.claims import Claim, ClaimState, Order
 from soldout.domain.codes import PriorityCode
@@ -32,15 +32,10 @@ from soldout.store.rows import (
     ts,
 )
 from soldout.store.rows_after_sale import order_row, payment_changes
+from soldout.store.sqlite.base import _InBlock, _many, _one, _Repo
+from soldout.store.sqlite.reads import ClaimReads, CodeReads, ReservationReads
 from soldout.store.sqlite.rows import INSERT_ORDER, UPDATE_PAYMENT
-from soldout.store.sqlite.writer import Block, GroupCommitWriter, Insert, Job
-
-
-class Connections(Protocol):
-    writer: GroupCommitWriter
-
-    def reader(self) -> sqlite3.Connection: ...
-
+from soldout.store.sqlite.writer import Insert, Job
 
 __all__ = [
     "BlockClaims",
@@ -54,37 +49,6 @@ __all__ = [
     "SqliteProducts",
     "SqliteReservations",
 ]
-
-
-def _one(sql: str, params: tuple[object, ...]) -> Job:
-    def job(conn: sqlite3.Connection) -> None:
-        conn.execute(sql, params)
-
-    return job
-
-
-def _many(sql: str, rows: Sequence[tuple[object, ...]]) -> Job:
-    def job(conn: sqlite3.Connection) -> None:
-        conn.executemany(sql, rows)
-
-    return job
-
-
-class _Repo:
-    def __init__(self, connections: Connections) -> None:
-        self._connections = connections
-        self._writer = connections.writer
-
-    @property
-    def _read(self) -> sqlite3.Connection:
-        return self._connections.reader()
-
-
-class _InBlock:
-    """A repository's writes inside a transaction block: each adds its job to the block."""
-
-    def __init__(self, block: Block) -> None:
-        self._block = block
 
 
 def _add_product(product: Product) -> Job:
@@ -237,7 +201,7 @@ class BlockReservations(_InBlock):
         self._block.add(_add_reservation(reservation))
 
 
-class SqliteReservations(_Repo):
+class SqliteReservations(ReservationReads):
     def add(self, reservation: Reservation) -> asyncio.Future[None]:
         return self._writer.submit(_add_reservation(reservation), savepoint=False)
 
@@ -266,13 +230,18 @@ def _add_claim(claim: Claim) -> Job:
 
 
 def _settle_claim(claim_id: str, paid_at: datetime, order: Order, payment: PaymentRecord) -> Job:
+    # the rows are made now, when the write is issued: what the order and payment say at
+    # commit time may have moved on (a later write records that)
+    claim_row_ = (ts(paid_at), claim_id)
+    order_row_, payment_row = order_row(order), payment_changes(payment)
+
     def job(conn: sqlite3.Connection) -> None:
         conn.execute(
             "UPDATE claims SET state = 'paid', closed_at = ? WHERE id = ? AND state = 'held'",
-            (ts(paid_at), claim_id),
+            claim_row_,
         )
-        conn.execute(INSERT_ORDER, order_row(order))
-        conn.execute(UPDATE_PAYMENT, payment_changes(payment))
+        conn.execute(INSERT_ORDER, order_row_)
+        conn.execute(UPDATE_PAYMENT, payment_row)
 
     return job
 
@@ -305,7 +274,7 @@ class BlockClaims(_InBlock):
         self._block.add(_release_claims(claim_ids, state, at))
 
 
-class SqliteClaims(_Repo):
+class SqliteClaims(ClaimReads):
     def add(self, claim: Claim) -> asyncio.Future[None]:
         if claim.priority_code is None:  # the hot path: one row of a multi-row INSERT
             return self._writer.submit(Insert(_INTO_CLAIMS, claim_row(claim)), savepoint=False)
@@ -347,7 +316,7 @@ class BlockCodes(_InBlock):
         self._block.add(_add_codes(codes))
 
 
-class SqliteCodes(_Repo):
+class SqliteCodes(CodeReads):
     async def add_many(self, codes: Sequence[PriorityCode]) -> None:
         await self._writer.submit(_add_codes(codes))
 

@@ -11,7 +11,7 @@ from soldout.domain.media import MediaItem
 from soldout.domain.shop import Shop
 from soldout.store.rows import ts
 from soldout.store.rows_access import media_from_row, media_row, shop_from_json, shop_json
-from soldout.store.sqlite.repos import _InBlock, _one, _Repo
+from soldout.store.sqlite.base import _InBlock, _one, _Repo
 from soldout.store.sqlite.writer import Job
 
 __all__ = ["BlockMedia", "BlockShop", "SqliteLinks", "SqliteMedia", "SqliteShop"]
