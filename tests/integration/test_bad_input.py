@@ -274,7 +274,12 @@ def test_a_claim_for_a_sku_outside_the_launch_batch_is_refused(
     fan = register(anyone)
     response = claim(anyone, launch["id"], fan["token"], sku="B")
     assert error(response) == (422, "invalid", "sku")
-    assert admin.get(f"/api/v1/launches/{launch['id']}/stats").json()["claims"] == {}
+    assert admin.get(f"/api/v1/launches/{launch['id']}/stats").json()["claims"] == {
+        "held": 0,
+        "paid": 0,
+        "expired": 0,
+        "cancelled": 0,
+    }
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,7 @@ def test_an_unpaid_claim_expires_and_its_unit_goes_back_on_sale(
             "held": 0,
             "paid": 0,
         }
-        assert stats["claims"] == {"held": 0, "expired": 1}
+        assert stats["claims"] == {"held": 0, "paid": 0, "expired": 1, "cancelled": 0}
         assert anyone.get(f"/api/v1/launches/{launch['id']}").json()["status"] == "on_sale"
         paying = anyone.post(
             f"{claim_url}/payment",

@@ -333,7 +333,7 @@ async def test_a_new_price_applies_to_claims_made_after_it(
     ]
     after = await claim("late")
     assert after["unit_price"] == 15900
-    kept = platform.engine.claim_by_id(before["id"])
+    kept = platform.engine.ledger.by_id(before["id"])
     assert (kept.unit_price, kept.total_amount) == (12900, 12900)
 
 

@@ -298,7 +298,7 @@ async def test_an_order_is_on_record_whole_or_not_at_all_across_a_restart(
     try:
         again = reborn.engine.book(book.launch.id)
         assert (again.stock["A"].held, again.stock["A"].paid) == (1, 0)
-        assert reborn.engine.claim_by_id(claim.id).state is ClaimState.HELD
+        assert reborn.engine.ledger.by_id(claim.id).state is ClaimState.HELD
         assert reborn.engine.order_for(claim.id) is None
     finally:
         await reborn.stop()

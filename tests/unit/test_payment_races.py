@@ -271,7 +271,7 @@ async def assert_consistent(sale: Sale) -> None:
             assert stock.paid == sum(o.quantity for o in mine if holds_its_unit(o)), sku
     assert len({o.claim_id for o in orders}) == len(orders), "a claim with two orders"
     for order in orders:
-        claim = engine.claim_by_id(order.claim_id)
+        claim = engine.ledger.by_id(order.claim_id)
         returned = order.status is OrderStatus.REFUNDED and order.shipped_at is None
         assert claim.state is (ClaimState.CANCELLED if returned else ClaimState.PAID), order
         [paid_with] = [p for p in payments if p.reference == order.payment_reference]
@@ -665,7 +665,7 @@ async def test_refunding_an_unshipped_order_returns_its_units_and_moves_the_queu
     stock = book.stock["A"]
     assert (stock.available, stock.held, stock.paid) == (2, 0, 2)
     assert "fan_1" not in book.fan_units  # the allowance is back
-    assert sale.engine.claim_by_id(first.claim_id).state is ClaimState.CANCELLED
+    assert sale.engine.ledger.by_id(first.claim_id).state is ClaimState.CANCELLED
     assert (second.ship_date, third.ship_date) == (DAY, DAY + timedelta(days=1))
     queue = await sale.platform.fulfilment.queue(book.product.id, "A")
     assert (queue.open_orders, queue.open_units) == (2, 2)
@@ -679,7 +679,7 @@ async def test_refunding_an_unshipped_order_returns_its_units_and_moves_the_queu
     assert [n.kind for n in await sale.platform.fans.notifications("fan_1", 1)] == [
         "order_refunded"
     ]
-    line = await sale.line(sale.payment(sale.engine.claim_by_id(first.claim_id)))
+    line = await sale.line(sale.payment(sale.engine.ledger.by_id(first.claim_id)))
     assert (line.status, line.refunded) == ("refunded", 2000)
     assert sale.inbox.answers == [(EventType.REFUNDED, "ignored")]
     again = await sale.buy("fan_1", quantity=2, key="c2")  # back on sale, even to the same fan
@@ -702,16 +702,18 @@ async def test_refunding_a_shipped_order_leaves_stock_and_queue_alone(sale: Sale
     assert first.status is OrderStatus.REFUNDED
     assert first.shipped_at is not None
     assert (book.stock["A"].available, book.stock["A"].paid, dict(book.fan_units)) == before
-    assert sale.engine.claim_by_id(first.claim_id).state is ClaimState.PAID
+    assert sale.engine.ledger.by_id(first.claim_id).state is ClaimState.PAID
     assert second.ship_date == dated
-    assert (await sale.line(sale.payment(sale.engine.claim_by_id(first.claim_id)))).refunded == 1000
+    assert (
+        await sale.line(sale.payment(sale.engine.ledger.by_id(first.claim_id)))
+    ).refunded == 1000
     await assert_consistent(sale)
 
 
 async def test_refunding_twice_refunds_once(sale: Sale) -> None:
     book = await sale.open(batch={"A": 2})
     order = await sale.buy("fan_1")
-    claim = sale.engine.claim_by_id(order.claim_id)
+    claim = sale.engine.ledger.by_id(order.claim_id)
     sale.inbox.hold = False
     await asyncio.gather(
         sale.platform.fulfilment.refund(order.id, "one"),
@@ -750,14 +752,14 @@ async def test_an_order_whose_refund_is_in_flight_is_not_shipped(sale: Sale, ste
     assert order.status is OrderStatus.REFUNDED
     assert order.shipped_at is None
     assert (book.stock["A"].available, book.stock["A"].paid) == (2, 0)  # back on sale
-    assert sale.engine.claim_by_id(order.claim_id).state is ClaimState.CANCELLED
+    assert sale.engine.ledger.by_id(order.claim_id).state is ClaimState.CANCELLED
     await assert_consistent(sale)
 
 
 async def test_a_provider_refund_racing_the_makers_returns_the_unit_once(sale: Sale) -> None:
     book = await sale.open(batch={"A": 1})
     order = await sale.buy("fan_1")
-    payment = sale.payment(sale.engine.claim_by_id(order.claim_id))
+    payment = sale.payment(sale.engine.ledger.by_id(order.claim_id))
     sale.inbox.hold = False
     gate = sale.provider.pause("refund")
     makers = asyncio.create_task(sale.platform.fulfilment.refund(order.id, "maker"))
@@ -826,7 +828,7 @@ async def test_a_late_authorization_after_a_refund_makes_no_order(sale: Sale) ->
 async def test_a_provider_refund_delivered_twice_returns_the_unit_once(sale: Sale) -> None:
     book = await sale.open(batch={"A": 1})
     order = await sale.buy("fan_1")
-    payment = sale.payment(sale.engine.claim_by_id(order.claim_id))
+    payment = sale.payment(sale.engine.ledger.by_id(order.claim_id))
     assert payment.reference is not None
     await sale.provider.refund(payment.reference, Money(1000, "EUR"))  # from its dashboard
     refunded = await sale.inbox.next()

@@ -73,7 +73,7 @@ async def test_money_taken_before_the_crash_becomes_the_order_at_start(
         assert record.state is PaymentState.CAPTURED
         assert order is not None
         assert order.total == claim.total_amount
-        assert second.engine.claim_by_id(claim.id).state is ClaimState.PAID
+        assert second.engine.ledger.by_id(claim.id).state is ClaimState.PAID
         assert (line.status, line.captured) == ("captured", claim.total_amount)
         # the fan's retry of the same payment now answers with that order
         again = await second.engine.pay(FAN, claim.id, "test", "tok_ok", "p1")
@@ -94,7 +94,7 @@ async def test_a_payment_that_never_reached_the_provider_fails_and_can_be_made_a
         assert record.state is PaymentState.FAILED
         assert "nothing was charged" in str(record.reason)
         assert await provider.transactions() == []
-        assert second.engine.claim_by_id(claim.id).state is ClaimState.HELD
+        assert second.engine.ledger.by_id(claim.id).state is ClaimState.HELD
         paid = await second.engine.pay(FAN, claim.id, "test", "tok_ok", "p2")
         assert paid.order is not None
     finally:
@@ -147,7 +147,7 @@ async def test_money_for_a_claim_that_expired_meanwhile_goes_back(clock: FakeClo
         assert record.state is PaymentState.REFUNDED
         assert second.engine.order_for(claim.id) is None
         assert (line.status, line.refunded) == ("refunded", claim.total_amount)
-        assert second.engine.claim_by_id(claim.id).state is ClaimState.EXPIRED
+        assert second.engine.ledger.by_id(claim.id).state is ClaimState.EXPIRED
         assert book.stock["A"].available == 1  # the unit is on sale again
     finally:
         await second.stop()

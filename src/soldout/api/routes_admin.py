@@ -14,6 +14,7 @@ from soldout.api.deps import Actor, AdminAuth, platform_dep
 from soldout.api.openapi import CSV, NO_SUCH_PRODUCT, DocumentedRoute
 from soldout.api.schemas import CodesIn, LaunchIn, LaunchPatch, ProductIn, ProductPatch, SkuIn
 from soldout.api.views import claim_status_view, code_view, launch_view, product_view, stats_view
+from soldout.domain.claims import ClaimState
 from soldout.domain.launches import DuplicateRule, LaunchRules, Mode, Race, rules_for
 from soldout.domain.money import Money, validate_currency
 from soldout.domain.products import Sku
@@ -208,7 +209,10 @@ def _launch_action(asked: dict[str, Any]) -> str:
 @router.get("/launches/{launch_id}/stats")
 async def launch_stats(launch_id: str, platform: PlatformDep) -> dict[str, Any]:
     book = platform.engine.book(launch_id)
-    stats = stats_view(book, dict(book.claim_states), platform.clock.now())
+    # every state, zero or not: the same keys whether the book was counted claim by claim
+    # or, archived, from the store's tally
+    claims = {state.value: book.claim_states.get(state, 0) for state in ClaimState}
+    stats = stats_view(book, claims, platform.clock.now())
     room = platform.gate.room_size(book)
     stats["waiting_room"] = (
         None
@@ -228,7 +232,8 @@ async def duplicate_buyers(launch_id: str, platform: PlatformDep) -> dict[str, A
     """Fans of this launch (reservations, claims) who share an address or phone with more
     accounts than the launch allows, grouped; what the launch's rule does with them."""
     book = platform.engine.book(launch_id)
-    fans = {*book.reservations, *(c.fan_id for c in platform.engine.claims_of_launch(launch_id))}
+    claims = await platform.engine.claims_of_launch(launch_id)
+    fans = {*book.reservations, *(c.fan_id for c in claims)}
     flagged = platform.gate.flagged_fans(book, sorted(fans))
     groups = {frozenset(platform.gate.group_of(book, f)) for f in flagged}
     return {
@@ -317,12 +322,15 @@ async def launch_claims(
     """Every claim of the launch in the order they were made (held, paid, expired,
     cancelled), a page at a time: the record a launch report is drawn from."""
     platform.engine.book(launch_id)
-    claims = sorted(platform.engine.claims_of_launch(launch_id), key=lambda c: (c.created_at, c.id))
+    claims = sorted(
+        await platform.engine.claims_of_launch(launch_id), key=lambda c: (c.created_at, c.id)
+    )
     page = claims[after : after + limit]
+    orders = {o.claim_id: o for o in await platform.engine.orders_of_launch(launch_id)}
     return {
         "claims": [
             {
-                **claim_status_view(c, platform.engine.order_for(c.id)),
+                **claim_status_view(c, orders.get(c.id)),
                 "fan_id": c.fan_id,
             }
             for c in page

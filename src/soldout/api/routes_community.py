@@ -75,4 +75,4 @@ async def attribution_tree(
 async def launch_referrals(launch_id: str, platform: PlatformDep) -> dict[str, Any]:
     """The viral figure: paid orders that came through referrals / all paid orders."""
     platform.engine.book(launch_id)
-    return platform.referrals.launch_figures(launch_id)
+    return await platform.referrals.launch_figures(launch_id)

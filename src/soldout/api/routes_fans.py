@@ -74,6 +74,7 @@ async def get_draw(launch_id: str, platform: PlatformDep) -> dict[str, Any]:
     book = platform.engine.public_book(launch_id)
     if not book.launch.is_draw:
         raise NotFound("draw")
+    await platform.engine.archive.revive(launch_id)  # its entries and result are in memory
     return await platform.engine.draws.document(book)
 
 
@@ -218,7 +219,7 @@ def _claim_now(platform: Platform, claim: Claim) -> dict[str, Any]:
 @router.get("/claims/{claim_id}", tags=["fan"])
 async def get_claim(claim_id: str, fan_id: FanAuth, platform: PlatformDep) -> dict[str, Any]:
     """The claim, its latest payment, and the ship date it would get if paid now."""
-    return _claim_now(platform, platform.engine.claim_of(fan_id, claim_id))
+    return _claim_now(platform, await platform.engine.claim_of(fan_id, claim_id))
 
 
 @router.post(
@@ -255,7 +256,7 @@ async def pay(
     claim closes an unpaid earlier page first. The order ships to the fan's
     address: give `shipping` (checked and kept as the fan's address before any money
     moves), or set it first (`PUT /me/shipping`); with neither, 422 `shipping_required`."""
-    platform.engine.claim_of(fan_id, claim_id)  # another fan's claim: 404, nothing saved
+    await platform.engine.claim_of(fan_id, claim_id)  # another fan's: 404, nothing saved
     if not body.token and not platform.engine.checkout.provider.hosted:
         raise InvalidInput("a card token is required", field="token")
     if body.shipping is not None:
@@ -292,7 +293,7 @@ async def release(claim_id: str, fan_id: FanAuth, platform: PlatformDep) -> dict
 @router.get("/orders/{order_id}", tags=["fan"])
 async def get_order(order_id: str, fan_id: FanAuth, platform: PlatformDep) -> dict[str, Any]:
     """The order with its status, ship date and history."""
-    order = platform.fans.order(fan_id, order_id)
+    order = await platform.fans.order(fan_id, order_id)
     return order_view(order, await platform.fans.history(order))
 
 

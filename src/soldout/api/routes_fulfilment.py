@@ -148,7 +148,7 @@ async def refund(
     keep it; a blank one is 422 `invalid` on `reason`). Unshipped: the unit goes back on
     sale and the order leaves the fulfilment queue. Shipped: refunded without touching
     stock. Idempotent: refunding a refunded order changes nothing and logs nothing."""
-    before = platform.engine.orders.get(order_id)
+    before = await platform.engine.order(order_id)
     again = before is not None and before.status is OrderStatus.REFUNDED
     order = await platform.fulfilment.refund(order_id, body.reason)
     if not again:
@@ -217,7 +217,7 @@ async def export_orders(
 @router.get("/launches/{launch_id}/margin")
 async def margin(launch_id: str, platform: PlatformDep) -> dict[str, Any]:
     """Revenue, cost and margin per SKU and in total (minor units)."""
-    return platform.fulfilment.margin(launch_id)
+    return await platform.fulfilment.margin(launch_id)
 
 
 @router.get("/reconciliation")

@@ -112,7 +112,7 @@ def launch_view(book: LaunchBook, now: datetime, orders: OrderDesk | None = None
         "sale_opens_at": _t(launch.sale_opens_at),
         "sale_closes_at": _t(launch.sale_closes_at),
         "cancelled_at": _t(launch.cancelled_at),
-        "reservations": len(book.reservations),
+        "reservations": book.reservation_count,
         "skus": skus,
         "server_time": now.isoformat(),
         "poll_after_seconds": _poll_after(book, now),
@@ -145,7 +145,7 @@ def stats_view(book: LaunchBook, claims: dict[str, int], now: datetime) -> dict[
             for code, s in book.stock.items()
         },
         "claims": claims,
-        "reservations": len(book.reservations),
+        "reservations": book.reservation_count,
         "server_time": now.isoformat(),
     }
 

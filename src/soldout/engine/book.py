@@ -51,6 +51,10 @@ class LaunchBook:
     codes: dict[str, PriorityCode] = field(default_factory=dict)
     claim_states: dict[str, int] = field(default_factory=dict)
     expired_codes: set[str] = field(default_factory=set)
+    # an archived launch's book: counted from the store's tally, without its claims, its
+    # fans' units or its reservations (none is needed to refuse a claim once it closed)
+    summary: bool = False
+    reservations_archived: int = 0  # an archived launch's reservations, counted by the store
 
     @classmethod
     def open(cls, launch: Launch, product: Product) -> LaunchBook:
@@ -196,6 +200,22 @@ class LaunchBook:
                 stock.settle(claim.quantity)
             self.fan_units[claim.fan_id] = self.fan_units.get(claim.fan_id, 0) + claim.quantity
 
+    @property
+    def reservation_count(self) -> int:
+        return self.reservations_archived if self.summary else len(self.reservations)
+
+    def summarise(self, state: ClaimState, sku: str, claims: int, units: int) -> None:
+        """Count an archived launch's claims from the store's tally (`summary`): the SKU's
+        units held and paid, and the claims per state, with no claim read."""
+        self.summary = True
+        self.claim_states[state] = self.claim_states.get(state, 0) + claims
+        stock = self.stock.get(sku)
+        if stock is None or state not in (ClaimState.HELD, ClaimState.PAID):
+            return
+        stock.held += units
+        if state is ClaimState.PAID:
+            stock.settle(units)
+
     def count(self, before: ClaimState | None, after: ClaimState) -> None:
         """Keep the per-state claim counts for stats without scanning claims."""
         if before is not None:
@@ -223,6 +243,8 @@ class LaunchBook:
         self._uncount(claim)
 
     def _uncount(self, claim: Claim) -> None:
+        if self.summary:
+            return  # no fan's units are counted in an archived launch's book
         left = self.fan_units[claim.fan_id] - claim.quantity
         if left:
             self.fan_units[claim.fan_id] = left

@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import copy
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -101,6 +101,8 @@ class Checkout:
         self.return_to: ReturnUrl | None = None  # set by the platform (its public URL)
         self.checks = CheckSchedule()  # when open payments are asked about (the platform's)
         self.webhook_heard_at: datetime | None = None  # the provider's last genuine event
+        # a payment not in memory (an archived launch's), read back for a late webhook
+        self.find_payment: Callable[[str], Awaitable[PaymentRecord | None]] | None = None
 
     @property
     def provider(self) -> PaymentProvider:
@@ -108,6 +110,11 @@ class Checkout:
 
     def load(self, records: list[PaymentRecord]) -> None:
         self._records.load(records)
+
+    @property
+    def records(self) -> PaymentRecords:
+        """Every payment attempt in memory (the archive adopts old ones into it)."""
+        return self._records
 
     def payments_of(self, claim_id: str) -> list[PaymentRecord]:
         return self._records.of_claim(claim_id)
@@ -345,6 +352,8 @@ class Checkout:
         if event is None:
             return "ignored"
         record = self._records.get(event.merchant_reference)
+        if record is None and self.find_payment is not None:
+            record = await self.find_payment(event.merchant_reference)
         if record is None or record.provider != self._provider.name:
             log.warning("webhook %s for an unknown payment %s", event.id, event.merchant_reference)
             return "unknown_payment"

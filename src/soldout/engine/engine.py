@@ -21,9 +21,10 @@ from datetime import datetime, timedelta
 
 from soldout.clock import Clock
 from soldout.domain.claims import Claim, Order
-from soldout.domain.errors import DomainError, IdempotencyKeyReused
+from soldout.domain.errors import DomainError, IdempotencyKeyReused, NotFound
 from soldout.domain.rehearsals import REHEARSAL_FAN_MARK
 from soldout.engine.allocator import Allocator
+from soldout.engine.archive import Archive, held_launches, resident
 from soldout.engine.background import Background
 from soldout.engine.backups import BackupLists
 from soldout.engine.book import LaunchBook
@@ -110,6 +111,16 @@ class SaleEngine:
             store, clock, self.launch_books, self.allocator, self.scheduler, returned
         )
         self.reservations = ReservationDesk(store, clock, self.launch_books)
+        self.archive = Archive(
+            store,
+            self.launch_books,
+            self.ledger,
+            self.orders,
+            self.checkout.records,
+            self.reservations,
+            self._revived,
+        )
+        self.checkout.find_payment = self.archive.payment
         self.launches = LaunchDesk(
             store,
             clock,
@@ -118,6 +129,7 @@ class SaleEngine:
             self.releases,
             self.draws,
             self.orders.of_launch,
+            self.archive.revive,
         )
         self.sweeper = Sweeper(
             store,
@@ -140,21 +152,35 @@ class SaleEngine:
 
     # -- start -----------------------------------------------------------------------
     async def load(self) -> None:
-        """Rebuild every counter from the store (on start, and after a crash)."""
-        store = self._store
+        """Rebuild the counters from the store (on start, and after a crash): resident
+        launches from their claims, archived ones from the store's tally (`archive`)."""
+        store, now = self._store, self._clock.now()
         self.rehearsals.load(await store.rehearsals.marks())
         products = {p.id: p for p in await store.products.all()}
+        tally = await store.claims.tally()
+        held = held_launches(tally)
+        live: list[str] = []
         for launch in await store.launches.all():
             self.launch_books.open(launch, products[launch.product_id])
-        self.reservations.load(await store.reservations.all())
-        self.codes.load(await store.codes.all(), self._clock.now())
-        for claim in await store.claims.all():
+            if launch.id in held or resident(launch, now):
+                live.append(launch.id)
+        archived = [b.launch.id for b in self.books() if b.launch.id not in live]
+        self.archive.archive(tally, await store.reservations.counts(), archived)
+        self.reservations.load(await store.reservations.of_launches(live))
+        self.codes.load(await store.codes.all(), now)
+        for claim in await store.claims.of_launches(live):
             self.ledger.restore(claim)
-        self.checkout.load(list(await store.payments.all()))
-        await self.orders.load(await store.orders.all(), await store.plans.all())
+        payments = {p.id: p for p in await store.payments.of_launches(live)}
+        # an open payment of an archived launch (the provider still owes an answer)
+        for record in await store.payments.unsettled():
+            if record.id not in payments:
+                await self.archive.claim(record.claim_id)
+        self.checkout.records.adopt(payments.values())
+        orders = [*await store.orders.of_launches(live), *await store.orders.in_queue()]
+        await self.orders.load(orders, await store.plans.all(), await store.orders.shipped())
         await self.releases.release_holds_of_cancelled_launches()
-        for book in self.launch_books.all():
-            await self.draws.load(book)
+        for launch_id in live:
+            await self.draws.load(self.launch_books.get(launch_id))
         for fan_id in await store.fans.erased():
             self.draws.backups.pass_over(fan_id)
 
@@ -262,24 +288,42 @@ class SaleEngine:
     def books(self) -> list[LaunchBook]:
         return self.launch_books.all()
 
-    def claim_of(self, fan_id: str, claim_id: str) -> Claim:
-        return self.ledger.owned(fan_id, claim_id)
+    async def claim_of(self, fan_id: str, claim_id: str) -> Claim:
+        """The fan's own claim (an archived one read back); another fan's is not found."""
+        claim = await self.archive.claim(claim_id)
+        if claim is None or claim.fan_id != fan_id:
+            raise NotFound("claim")
+        return claim
 
-    def claim_by_id(self, claim_id: str) -> Claim:
-        return self.ledger.by_id(claim_id)
+    async def claim_by_id(self, claim_id: str) -> Claim | None:
+        return await self.archive.claim(claim_id)
 
-    def claims_of_launch(self, launch_id: str) -> list[Claim]:
-        return self.ledger.of_launch(launch_id)
+    async def claims_of_launch(self, launch_id: str) -> list[Claim]:
+        return await self.archive.claims_of_launch(launch_id)
+
+    async def orders_of_launch(self, launch_id: str) -> list[Order]:
+        return await self.archive.orders_of_launch(launch_id)
+
+    async def order(self, order_id: str) -> Order | None:
+        """The order, its claim and payments in memory (an archived one read back)."""
+        return await self.archive.order(order_id)
 
     def order_for(self, claim_id: str) -> Order | None:
+        """The order of a claim in memory (`claim_of` reads an archived claim back with
+        its order)."""
         return self.orders.for_claim(claim_id)
 
+    async def _revived(self, launch_id: str) -> None:
+        await self.draws.load(self.launch_books.get(launch_id))
+
     async def cancel(self, fan_id: str, claim_id: str) -> Claim:
+        await self.archive.claim(claim_id)
         return await self.releases.cancel(fan_id, claim_id)
 
     async def pay(
         self, fan_id: str, claim_id: str, method: str, token: str, idempotency_key: str
     ) -> PaymentOutcome:
+        await self.archive.claim(claim_id)  # (an archived claim: refused as it stands)
         # Shielded: a client that hangs up mid-payment does not leave it half done (asked
         # the provider but not recorded the order, or recorded but not asked).
         return await asyncio.shield(
@@ -289,6 +333,7 @@ class SaleEngine:
     async def refund_order(
         self, order: Order, reason: str, *, unshipped_only: bool = False
     ) -> Order:
+        await self.archive.claim(order.claim_id)  # its claim and payment in memory
         refund = self.checkout.refund(order, reason, unshipped_only=unshipped_only)
         return await asyncio.shield(refund)  # as `pay`
 

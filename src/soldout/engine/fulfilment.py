@@ -108,17 +108,19 @@ class Fulfilment:
         self,
         plans: Iterable[tuple[str, str, ProductionPlan]],
         orders: Iterable[tuple[str, Order]],
+        shipped: Iterable[tuple[str, str, int]] = (),
     ) -> list[DateChange]:
-        """Rebuild every queue from plans and (product id, order) pairs read back."""
+        """Rebuild every queue from plans, (product id, order) pairs read back, and the
+        units shipped so far per (product id, SKU): an order that shipped is counted
+        there, not passed in (the store tallies them: they are most orders)."""
         for product_id, sku, plan in plans:
             queue = self.queue(product_id, sku)
             queue.plan, queue.curve = plan, SupplyCurve(plan)
+        for product_id, sku, units in shipped:
+            self.queue(product_id, sku).shipped_units += units
         for product_id, order in orders:
-            queue = self.queue(product_id, order.sku)
             if order.in_queue:
-                queue.add(order)
-            elif order.shipped_at is not None:  # shipped (refunded or not): units are gone
-                queue.shipped_units += order.quantity
+                self.queue(product_id, order.sku).add(order)
         return [change for q in self._queues.values() for change in q.recompute()]
 
     def place(self, product_id: str, order: Order) -> list[DateChange]:

@@ -4,7 +4,7 @@ pause or (cancelling it) releasing every hold and telling everyone who took part
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from soldout.clock import Clock
@@ -34,8 +34,10 @@ class LaunchDesk:
         releases: Releases,
         draws: DrawDesk,
         orders_of: Callable[[str], list[Order]],
+        revive: Callable[[str], Awaitable[None]],
     ) -> None:
-        """`orders_of(launch_id)`: the launch's paid orders (their fans are told apart)."""
+        """`orders_of(launch_id)`: the launch's paid orders (their fans are told apart);
+        `revive(launch_id)`: an archived launch is made resident before it changes."""
         self._store = store
         self._clock = clock
         self._books = books
@@ -43,6 +45,7 @@ class LaunchDesk:
         self._releases = releases
         self._draws = draws
         self._orders_of = orders_of
+        self._revive = revive
 
     async def add(self, launch: Launch, product: Product) -> LaunchBook:
         if launch.is_draw:
@@ -55,6 +58,7 @@ class LaunchDesk:
 
     async def change(self, launch: Launch) -> LaunchBook:
         """Apply new times, a larger batch or a cancellation (which releases every hold)."""
+        await self._revive(launch.id)
         book = self._books.get(launch.id)
         for sku, qty in launch.batch.items():  # check every SKU before changing any
             if qty < book.stock[sku].batch:

@@ -56,6 +56,32 @@ class ClaimLedger:
             self._allocator.remember(first)
         self._allocator.restore(claim)
 
+    def adopt(self, claim: Claim) -> Claim:
+        """A claim of an archived launch, read back from the store for a page or a change:
+        found by id from now on; not counted again (its launch's counts came from the
+        store's tally), not listed with its launch (an archived launch's claims are read
+        from the store), and its key does not replay (a retry meets the closed launch,
+        whoever looked at the claim before). One already here wins: it may be newer."""
+        known = self._claims.get(claim.id)
+        if known is not None:
+            return known
+        self._claims[claim.id] = claim
+        return claim
+
+    def restore_launch(self, claims: Iterable[Claim]) -> None:
+        """An archived launch made resident again: its claims, read back from the store,
+        are counted and listed like those loaded on start (one adopted meanwhile is kept
+        as it is in memory)."""
+        for stored in claims:
+            claim = self._claims.get(stored.id) or stored
+            self._claims[claim.id] = claim
+            self._remember(claim)
+            self._by_launch.setdefault(claim.launch_id, []).append(claim)
+            if claim.is_held:
+                self._deadline(claim.expires_at, claim.id)
+                self._held_by_fan.setdefault(claim.fan_id, set()).add(claim.id)
+            self._allocator.restore(claim)
+
     def strike(self, claim: Claim) -> None:
         """The claim's write failed: it never happened. Nobody was told yes (the answer
         waits for the write), and a retry with the same key is decided afresh. Runs once

@@ -110,13 +110,24 @@ class OrderDesk:
         self._by_launch: dict[str, list[Order]] = {}
 
     async def load(
-        self, orders: Sequence[Order], plans: Sequence[tuple[str, str, ProductionPlan]]
+        self,
+        orders: Sequence[Order],
+        plans: Sequence[tuple[str, str, ProductionPlan]],
+        shipped: Sequence[tuple[str, str, int]],
     ) -> None:
+        """`orders`: those of resident launches and every order still in the queue;
+        `shipped`: units shipped per (launch id, SKU), over every order."""
         for order in orders:
-            self._index(order)
-        products = [(self._books.get(o.launch_id).product.id, o) for o in orders]
-        self.fulfilment.load(plans, products)
-        self._ship_news.note(orders)  # dates moved but not yet recorded and told
+            if order.id not in self._by_id:
+                self._index(order)
+        product = self.product_of
+        queued = [(product(o), o) for o in self._by_id.values() if o.in_queue]
+        by_product: dict[tuple[str, str], int] = {}
+        for launch_id, sku, units in shipped:
+            key = (self._books.get(launch_id).product.id, sku)
+            by_product[key] = by_product.get(key, 0) + units
+        self.fulfilment.load(plans, queued, [(p, s, u) for (p, s), u in by_product.items()])
+        self._ship_news.note(o for _, o in queued)  # dates moved but not yet recorded and told
 
     def for_claim(self, claim_id: str) -> Order | None:
         return self._by_claim.get(claim_id)
@@ -326,6 +337,15 @@ class OrderDesk:
             self._by_id.pop(order.id, None)
             self._by_claim.pop(order.claim_id, None)
         return orders
+
+    def adopt(self, order: Order) -> Order:
+        """An order read back from the store (an archived launch's), for a page or a
+        change; one already here wins, as it may be newer."""
+        known = self._by_id.get(order.id)
+        if known is not None:
+            return known
+        self._index(order)
+        return order
 
     def _index(self, order: Order) -> None:
         self._by_claim[order.claim_id] = order

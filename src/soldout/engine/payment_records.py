@@ -57,6 +57,13 @@ class PaymentRecords:
         self._by_key[(record.fan_id, record.idempotency_key)] = record
         self._by_claim.setdefault(record.claim_id, []).append(record)
 
+    def adopt(self, records: Iterable[PaymentRecord]) -> None:
+        """Records read back from the store (an archived launch's): each one not here yet
+        is added; one already here wins, as it may be newer."""
+        for record in records:
+            if record.id not in self._by_id:
+                self.add(record)
+
     def remove(self, record: PaymentRecord) -> None:
         self.forget_key(record)
         del self._by_id[record.id]

@@ -67,6 +67,7 @@ class Composer:
         when it should not go any more."""
         note = outgoing.notification
         speaker = Speaker.of(outgoing.locale, outgoing.time_zone)
+        await self._facts.warm(note.data)
         with speaking(speaker):
             context = self._context(outgoing, speaker, shop, now)
             letter = await KINDS.get(note.kind, _plain)(context)

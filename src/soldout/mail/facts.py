@@ -5,12 +5,14 @@ them at sending time, so it tells the fan the state of things now (a claim paid 
 not "still held", a launch moved since opens at its new time).
 
 `Facts` is the narrow port the letters read; `EngineFacts` answers from the running
-engine's memory (no store read, except a refunded order's reason, from its history).
+engine's memory (`warm` reads an archived launch's claim or order back first; a refunded
+order's reason is read from its history).
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from soldout.domain.claims import Claim, Order
 from soldout.domain.errors import NotFound
@@ -32,6 +34,9 @@ class Facts(Protocol):
         """Whether the fan has an order in the launch."""
 
     async def refund_reason(self, order_id: str) -> str | None: ...
+    async def warm(self, data: Mapping[str, Any]) -> None:
+        """Before a letter is written: the claim and order its notification names are at
+        hand (an archived launch's are read back), so the sync reads above find them."""
 
 
 class EngineFacts:
@@ -51,10 +56,7 @@ class EngineFacts:
             return None
 
     def claim(self, claim_id: str) -> Claim | None:
-        try:
-            return self._engine.claim_by_id(claim_id)
-        except KeyError:
-            return None
+        return self._engine.ledger.find(claim_id)
 
     def order(self, order_id: str) -> Order | None:
         return self._engine.orders.get(order_id)
@@ -63,6 +65,13 @@ class EngineFacts:
         return next(
             (p for p in self._engine.checkout.payments_of(claim_id) if p.id == payment_id), None
         )
+
+    async def warm(self, data: Mapping[str, Any]) -> None:
+        claim_id, order_id = data.get("claim_id"), data.get("order_id")
+        if isinstance(claim_id, str):
+            await self._engine.claim_by_id(claim_id)
+        if isinstance(order_id, str):
+            await self._engine.order(order_id)
 
     def bought(self, fan_id: str, launch_id: str) -> bool:
         return any(o.fan_id == fan_id for o in self._engine.orders.of_launch(launch_id))

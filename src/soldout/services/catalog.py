@@ -231,6 +231,8 @@ class Catalog:
         return await self._engine.launches.add(launch, product)
 
     async def change_launch(self, launch_id: str, changes: LaunchChanges) -> LaunchBook:
+        self._engine.book(launch_id)  # NotFound first
+        await self._engine.archive.revive(launch_id)  # (an archived one: read back first)
         launch = self._engine.book(launch_id).launch
         if launch.cancelled_at is not None:
             raise InvalidInput("a cancelled launch cannot be changed", field=None, code="cancelled")

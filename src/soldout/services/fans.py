@@ -148,9 +148,9 @@ class Fans:
             mine.append(order if order is not None else row)
         return sorted(mine, key=lambda o: (o.paid_at, o.id), reverse=True)
 
-    def order(self, fan_id: str, order_id: str) -> Order:
+    async def order(self, fan_id: str, order_id: str) -> Order:
         """The fan's own order; another fan's order is indistinguishable from a missing one."""
-        order = self._engine.orders.get(order_id)
+        order = await self._engine.order(order_id)
         if order is None or order.fan_id != fan_id:
             raise NotFound("order")
         return order
@@ -161,7 +161,7 @@ class Fans:
     async def cancel_order(self, fan_id: str, order_id: str) -> Order:
         """A fan takes back an order that has not shipped: refunded in full, unit back on
         sale. A shipped order is for the maker to refund."""
-        order = self.order(fan_id, order_id)
+        order = await self.order(fan_id, order_id)
         if order.status is OrderStatus.SHIPPED:
             raise Conflict(
                 "this order has shipped; ask the maker for a refund", field=None
@@ -229,15 +229,13 @@ class Fans:
             # the claims are found by a pass over the sale's record: not on every press
             raise RateLimited(EXPORT_EVERY)
         self._exported[fan_id] = now
-        claims = self._engine.ledger.of_fan(fan_id)
-        payments = [p for c in claims for p in self._engine.checkout.payments_of(c.id)]
+        claims = await self._engine.archive.claims_of_fan(fan_id)
+        payments = await self._engine.archive.payments_of_claims([c.id for c in claims])
         orders = []
         for order in await self.orders_of(fan_id):
             history = await self.history(order)
             orders.append((order, history))
-        reservations = [
-            b.reservations[fan_id] for b in self._engine.books() if fan_id in b.reservations
-        ]
+        reservations = await self._store.reservations.for_fan(fan_id)
         return {
             "fan": fan,
             "reservations": reservations,

@@ -197,7 +197,7 @@ class FulfilmentDesk:
         seen: set[str] = set()
         for line, (order_id, carrier, tracking) in enumerate(rows, start=2):
             field = f"line {line}"
-            order = self._engine.orders.get(order_id)
+            order = await self._engine.order(order_id)
             if order is None:
                 raise NotFound(f"order {order_id!r}", field=f"{field}: order_id")
             if order_id in seen:
@@ -228,7 +228,7 @@ class FulfilmentDesk:
         """Refund in full, with the maker's reason: the fan is told it and the books keep
         it (the order's history, the payment record), so it may not be left empty."""
         reason = refund_reason(reason)
-        order = self._engine.orders.get(order_id)
+        order = await self._engine.order(order_id)
         if order is None:
             raise NotFound("order")
         if order.status is OrderStatus.REFUNDED:
@@ -287,14 +287,14 @@ class FulfilmentDesk:
             after = (last.paid_at.isoformat(), last.id)
 
     # -- margin --------------------------------------------------------------------
-    def margin(self, launch_id: str) -> dict[str, object]:
+    async def margin(self, launch_id: str) -> dict[str, object]:
         """Revenue, cost and margin per SKU and per currency, in minor units. An unshipped
         refund counts for nothing; a shipped refund costs its unit and earns nothing."""
         book = self._engine.book(launch_id)
         per_sku: dict[str, dict[str, int]] = {
             code: {"units": 0, "revenue": 0, "cost": 0, "refunded_units": 0} for code in book.stock
         }
-        for order in self._engine.orders.of_launch(launch_id):
+        for order in await self._engine.orders_of_launch(launch_id):
             sku = book.product.sku(order.sku)
             assert sku is not None
             line = per_sku[order.sku]

@@ -95,11 +95,11 @@ class OrderRecords:
         self._held = held
 
     async def get(self, order_id: str) -> OrderRecord:
-        order = self._engine.orders.get(order_id)
+        order = await self._engine.order(order_id)
         if order is None:
             raise NotFound("order")
         book = self._engine.book(order.launch_id)
-        claim = self._claim(order.claim_id)
+        claim = await self._engine.claim_by_id(order.claim_id)
         fan = await self._store.fans.get(order.fan_id)
         referrer = None
         if fan is not None and fan.referred_by is not None:
@@ -122,12 +122,6 @@ class OrderRecords:
             fate=unit_fate(order, book, self._engine.now()),
         )
 
-    def _claim(self, claim_id: str) -> Claim | None:
-        try:
-            return self._engine.claim_by_id(claim_id)
-        except KeyError:  # an order always has its claim; a damaged record may not
-            return None
-
     async def search(self, query: str) -> FoundOrders:
         """Orders by the buyer's e-mail (as registered: case and spaces do not matter), or
         by the exact id of an order, of the claim it came from, or of the fan. Unknown
@@ -147,10 +141,10 @@ class OrderRecords:
                 return FoundOrders(text, "", ())
             mine = await self._store.orders.for_fan(fan.id)
             return FoundOrders(text, "email", self._rows(mine, {fan.id: fan}))
-        order = self._engine.orders.get(text)
+        order = await self._engine.order(text)
         matched = "order"
         if order is None:
-            order = self._engine.orders.for_claim(text)
+            order = await self._engine.archive.order_for_claim(text)
             matched = "claim"
         if order is not None:
             fan = await self._store.fans.get(order.fan_id)

@@ -153,11 +153,11 @@ class Platform:
 
     async def _cancel_group(self, launch_id: str, fans: set[str]) -> None:
         reason = "cancelled: several accounts share one address or phone"
-        for claim in self.engine.claims_of_launch(launch_id):
+        for claim in await self.engine.claims_of_launch(launch_id):
             if claim.fan_id in fans and claim.is_held:
                 await self.engine.cancel(claim.fan_id, claim.id)
-        for order in self.engine.orders.all():
-            if order.launch_id == launch_id and order.fan_id in fans and order.in_queue:
+        for order in await self.engine.orders_of_launch(launch_id):
+            if order.fan_id in fans and order.in_queue:
                 await self.engine.refund_order(order, reason)
 
     def _not_shipping_now(self, order: Order) -> bool:

@@ -59,9 +59,14 @@ class Referrals:
         for fan_id, referred_by in await self._store.fans.referral_pairs():
             self._referrer[fan_id] = referred_by
             self._pairs.append((fan_id, referred_by))
-        for order in self._engine.orders.all():
-            if order.status is not OrderStatus.REFUNDED:
-                self._credit(order)
+        # (the store finds referred fans' orders: most orders are archived, not in memory)
+        for order_id, fan_id in await self._store.orders.referred():
+            credit_paid_order(
+                self._ledger,
+                self.policy,
+                order_id=order_id,
+                referred_by=self._referrer.get(fan_id),
+            )
         for book in self._engine.books():
             for code in book.codes.values():
                 if code.granted_to is not None:
@@ -157,12 +162,12 @@ class Referrals:
             self._granted.pop(fan_id, None)
         self._pairs = [p for p in self._pairs if p[0] not in gone]
 
-    def launch_figures(self, launch_id: str) -> dict[str, Any]:
+    async def launch_figures(self, launch_id: str) -> dict[str, Any]:
         """Paid orders of the launch that came through referrals, and the viral figure."""
         paid = [
             o
-            for o in self._engine.orders.all()
-            if o.launch_id == launch_id and o.status is not OrderStatus.REFUNDED
+            for o in await self._engine.orders_of_launch(launch_id)
+            if o.status is not OrderStatus.REFUNDED
         ]
         via = sum(1 for o in paid if o.fan_id in self._referrer)
         return {

@@ -119,12 +119,12 @@ class Rehearsals:
         runs |= {b.launch.rehearsal for b in books if b.launch.rehearsal is not None}
         fans = self._engine.rehearsals.runs()
 
+        order_counts = await self._engine.archive.order_counts()
+
         def counts(run: str | None, fan_count: int) -> RunCounts:
             launches = [b.launch.id for b in books if b.launch.rehearsal == run]
-            claims = orders = 0
-            if run is not None:  # (a real shop's claims are not counted: a scan for nothing)
-                claims = sum(len(self._engine.claims_of_launch(i)) for i in launches)
-            orders = sum(len(self._engine.orders.of_launch(i)) for i in launches)
+            claims = sum(sum(self._engine.book(i).claim_states.values()) for i in launches)
+            orders = sum(order_counts.get(i, 0) for i in launches)
             return RunCounts(
                 run,
                 products=sum(1 for p in products if p.rehearsal == run),

@@ -189,8 +189,8 @@ async def launch_curve(
     sale of thirty seconds looked at a week later is still drawn in seconds, not hours."""
     book = engine.book(launch_id)
     now = engine.now()
-    claims = engine.claims_of_launch(launch_id)
-    orders: dict[str, Order] = {o.claim_id: o for o in engine.orders.of_launch(launch_id)}
+    claims = await engine.claims_of_launch(launch_id)
+    orders: dict[str, Order] = {o.claim_id: o for o in await engine.orders_of_launch(launch_id)}
 
     def paid_at(claim: Claim) -> datetime | None:
         order = orders.get(claim.id)

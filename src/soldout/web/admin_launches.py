@@ -223,12 +223,14 @@ def _rules(form: Form, units: int) -> LaunchRules:
 async def launch_page(request: Request, launch_id: str) -> Response:
     async def handle(request: Request) -> Response:
         signed_in(request)
-        return render(request, "admin/launch.html", _launch_page(request, launch_id, None))
+        return render(request, "admin/launch.html", await _launch_page(request, launch_id, None))
 
     return await guarded(request, handle)
 
 
-def _launch_page(request: Request, launch_id: str, error: DomainError | None) -> dict[str, Any]:
+async def _launch_page(
+    request: Request, launch_id: str, error: DomainError | None
+) -> dict[str, Any]:
     platform = platform_of(request)
     book = platform.engine.book(launch_id)
     now = platform.clock.now()
@@ -243,7 +245,7 @@ def _launch_page(request: Request, launch_id: str, error: DomainError | None) ->
         "codes_live": len(live),
         "codes_redeemed": sum(1 for c in codes if c.is_spent),
         "recent_codes": codes[-20:],
-        "margin": platform.fulfilment.margin(launch_id),
+        "margin": await platform.fulfilment.margin(launch_id),
         "error": error,
     }
 
@@ -268,7 +270,7 @@ async def change_launch(request: Request, launch_id: str, action: str) -> Respon
         except NotFound:
             raise
         except DomainError as exc:
-            context = _launch_page(request, launch_id, exc)
+            context = await _launch_page(request, launch_id, exc)
             return render(request, "admin/launch.html", context, status=400)
         done = {"change": "changed", "publish": "published", "pause": "paused"}
         done |= {"resume": "resumed", "extend": "extended", "cancel": "cancelled"}

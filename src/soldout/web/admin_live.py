@@ -103,7 +103,7 @@ def _snapshot(platform: Platform, book: LaunchBook, before: _Sample | None) -> d
         "available": sum(s.available for s in stock.values()),
         "claims": claims,
         "claims_per_second": max(rate, 0.0),
-        "reservations": len(book.reservations),
+        "reservations": book.reservation_count,
         "waiting_room": None if room is None else room.waiting,
         "admitted": None if room is None else room.admitted,
         "skus": {

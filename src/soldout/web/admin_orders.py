@@ -195,7 +195,7 @@ async def refund(request: Request, order_id: str) -> Response:
     async def handle(request: Request) -> Response:
         form = await read_form(request)
         platform = platform_of(request)
-        before = platform.engine.orders.get(order_id)
+        before = await platform.engine.order(order_id)
         shown = {k: v for k in _LIST_QUERY if (v := request.query_params.get(k))}
         if before is not None and before.status is OrderStatus.REFUNDED:
             # a second click or a stale tab: nothing happens, nothing is logged

@@ -129,7 +129,7 @@ async def claim_page(claim_id: str, request: Request) -> Response:
     fan_id = fan_id_of(request)
     if fan_id is None:
         return needs_sign_in(request)
-    claim = platform.engine.claim_of(fan_id, claim_id)
+    claim = await platform.engine.claim_of(fan_id, claim_id)
     payments = platform.engine.checkout.payments_of(claim.id)
     wanted = request.query_params.get("payment")
     attempt = next((p for p in payments if p.id == wanted), None)  # back from its page
@@ -178,7 +178,7 @@ async def back_from_payment(claim_id: str, request: Request) -> Response:
     fan_id = fan_id_of(request)
     if fan_id is None:
         return needs_sign_in(request)
-    claim = platform.engine.claim_of(fan_id, claim_id)
+    claim = await platform.engine.claim_of(fan_id, claim_id)
     payment_id = request.query_params.get("payment", "")
     if payment_id not in {p.id for p in platform.engine.checkout.payments_of(claim.id)}:
         raise NotFound("payment")
@@ -198,7 +198,7 @@ async def order_page(order_id: str, request: Request) -> Response:
     fan_id = fan_id_of(request)
     if fan_id is None:
         return needs_sign_in(request)
-    order = platform.fans.order(fan_id, order_id)
+    order = await platform.fans.order(fan_id, order_id)
     view = order_view(order, await platform.fans.history(order))
     book = platform.engine.book(order.launch_id)
     return await render(
