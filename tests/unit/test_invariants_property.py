@@ -1,19 +1,23 @@
 """Random interleavings of claim / pay / cancel / expire / webhook / refund / ship / re-plan /
 restart, checked against every invariant of the engine, on the in-memory store and on the
-real SQLite store."""
+real SQLite and PostgreSQL stores.
+
+PostgreSQL: the session's server (tests/postgres.py), a fresh database per example."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -37,7 +41,12 @@ from soldout.services import Platform
 from soldout.services.fulfilment import PlanInput
 from soldout.services.tokens import TokenSigner
 from soldout.store.memory import InMemoryStore
+from soldout.store.ports import Store
+from soldout.store.postgresql import PostgresStore
 from soldout.store.sqlite import SqliteStore
+from tests.postgres import PostgresTarget
+
+pytest_plugins = ["tests.postgres"]
 
 FANS = [f"fan_{i}" for i in range(6)]
 KEYS = [f"key{i}" for i in range(8)]
@@ -53,8 +62,6 @@ DAY = date(2030, 1, 3)
 
 
 class SaleMachine(RuleBasedStateMachine):
-    sqlite = False
-
     def __init__(self) -> None:
         super().__init__()
         self.loop = asyncio.new_event_loop()
@@ -83,12 +90,13 @@ class SaleMachine(RuleBasedStateMachine):
         self.first_answer: dict[tuple[str, str], str] = {}
         self.bought = 0
 
+    def _open_store(self) -> Store:
+        """The store as a process starting now finds it: of the fake, what a crash keeps."""
+        self.memory = self.memory.crash_copy()
+        return self.memory
+
     def _boot(self) -> Platform:
-        store: Any = (
-            SqliteStore(self.tmp / "soldout.db") if self.sqlite else self.memory.crash_copy()
-        )
-        if not self.sqlite:
-            self.memory = store
+        store = self._open_store()
         # The provider's ledger outlives a restart, as a real provider's would.
         provider = TestPayments(
             self.tmp / "provider.db", secret=SECRET, webhook_delay=0, clock=self.clock
@@ -160,8 +168,8 @@ class SaleMachine(RuleBasedStateMachine):
         """A told claim, drawn by its place in answer order (ids are random); more often
         one still held, which is the interesting kind to pay for."""
         told = list(self.told.values())
-        held = [c for c in told if self.platform.engine.claim_by_id(c.id).is_held]
-        pool = held if held and data.draw(st.booleans()) else told
+        held = [c for c in told if self.platform.engine.ledger.by_id(c.id).is_held]
+        pool = held if held and bool(data.draw(st.booleans())) else told
         return pool[data.draw(st.integers(0, len(pool) - 1))]
 
     @precondition(lambda self: self.told)
@@ -318,6 +326,10 @@ class SaleMachine(RuleBasedStateMachine):
         return list(self.run(self.platform.store.claims.all()))
 
     def _recorded_orders(self) -> list[Order]:
+        """The orders on record, once the dates a change moved are: those follow it, from
+        the outbox (`ShipNews`), in their own transaction (on PostgreSQL, a read may come
+        while that one commits)."""
+        self.run(self.platform.engine.ship_news.drained())
         return list(self.run(self.platform.store.orders.all()))
 
     @invariant()
@@ -353,7 +365,7 @@ class SaleMachine(RuleBasedStateMachine):
 
     @invariant()
     def limits_hold(self) -> None:
-        live = Counter()
+        live: Counter[str] = Counter()
         for c in self._recorded():
             if c.state in (ClaimState.HELD, ClaimState.PAID):
                 live[c.fan_id] += c.quantity
@@ -434,7 +446,60 @@ def _holds_its_unit(order: Order) -> bool:
 
 
 class SqliteSaleMachine(SaleMachine):
-    sqlite = True
+    def _open_store(self) -> Store:
+        return SqliteStore(self.tmp / "soldout.db")
+
+
+class PostgresSaleMachine(SaleMachine):
+    """On a database of its own, made for the example and dropped after it; a restart opens
+    another store on it once the old one is closed (and its advisory lock let go)."""
+
+    server: ClassVar[PostgresTarget | None] = None  # set by `postgres_for_machines`
+
+    def __init__(self) -> None:
+        server = PostgresSaleMachine.server
+        assert server is not None, "TestPostgres runs under the postgres_for_machines fixture"
+        self.database = contextlib.ExitStack()
+        self.url = self.database.enter_context(server.database())
+        try:
+            super().__init__()
+        except BaseException:
+            self._abandon()
+            raise
+
+    def _open_store(self) -> Store:
+        self.store = PostgresStore(self.url)
+        return self.store
+
+    def _abandon(self) -> None:
+        """After a failed __init__, which no teardown() follows: close what it opened (no
+        task of its left behind in a closed loop), drop the database."""
+        try:
+            loop: asyncio.AbstractEventLoop | None = getattr(self, "loop", None)
+            store: PostgresStore | None = getattr(self, "store", None)
+            if loop is not None:
+                if store is not None:
+                    with contextlib.suppress(Exception):
+                        loop.run_until_complete(store.close())
+                loop.close()
+        finally:
+            self.database.close()
+
+    def teardown(self) -> None:
+        try:
+            super().teardown()
+        finally:
+            self.database.close()
+
+
+@pytest.fixture
+def postgres_for_machines(postgres_server: PostgresTarget) -> Iterator[None]:
+    """Hands the session's server to the machine, which gets no fixture of its own."""
+    PostgresSaleMachine.server = postgres_server
+    try:
+        yield
+    finally:
+        PostgresSaleMachine.server = None
 
 
 _settings = settings(
@@ -447,3 +512,5 @@ TestInMemory = SaleMachine.TestCase
 TestInMemory.settings = _settings
 TestSqlite = SqliteSaleMachine.TestCase
 TestSqlite.settings = settings(_settings, max_examples=40)
+TestPostgres = pytest.mark.usefixtures("postgres_for_machines")(PostgresSaleMachine.TestCase)
+TestPostgres.settings = settings(_settings, max_examples=25)
