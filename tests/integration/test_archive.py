@@ -111,7 +111,9 @@ def differences(before: Any, after: Any, at: str = "") -> list[str]:
         return [d for k in keys for d in differences(before.get(k), after.get(k), f"{at}/{k}")]
     if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
         return [
-            d for i, (b, a) in enumerate(zip(before, after)) for d in differences(b, a, f"{at}/{i}")
+            d
+            for i, (b, a) in enumerate(zip(before, after, strict=True))
+            for d in differences(b, a, f"{at}/{i}")
         ]
     return [] if before == after else [f"{at}: {before!r} -> {after!r}"]
 

@@ -33,6 +33,7 @@ INDEXES = {
     "payments_by_claim",
     "orders_in_queue",  # partial: the orders still to ship
     "payments_unsettled",  # partial: the payments still waiting on the provider
+    "orders_shipped",  # partial: the units shipped, summed on start
 }
 T0 = datetime(2030, 1, 1, 12, tzinfo=UTC)
 
@@ -91,6 +92,12 @@ async def test_an_older_sqlite_database_gets_the_indexes(tmp_path: Path) -> None
             " ORDER BY paid_at, id"
         ).fetchall()
     assert any("orders_in_queue" in row[-1] for row in plan), plan
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        plan = conn.execute(  # the start's tally reads the index alone, not the claims
+            "EXPLAIN QUERY PLAN SELECT launch_id, sku, state, count(*), sum(quantity)"
+            " FROM claims GROUP BY launch_id, sku, state"
+        ).fetchall()
+    assert any("COVERING INDEX claims_by_launch" in row[-1] for row in plan), plan
     command.downgrade(config, "0008")
     assert sqlite_indexes(database) == before
 

@@ -128,7 +128,9 @@ class OrderReads(_Repo):
 
     async def referred(self) -> Sequence[tuple[str, str]]:
         rows = self._read.execute(
-            "SELECT o.id, o.fan_id FROM orders o JOIN fans f ON f.id = o.fan_id"
+            # fans first (CROSS JOIN keeps SQLite's order): the few referred fans, then
+            # each one's orders by `orders_by_fan`, not every order
+            "SELECT o.id, o.fan_id FROM fans f CROSS JOIN orders o ON o.fan_id = f.id"
             " WHERE f.referred_by IS NOT NULL AND o.status != 'refunded'"
             " ORDER BY o.paid_at, o.id"
         )
