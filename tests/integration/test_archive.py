@@ -300,3 +300,34 @@ async def test_an_archived_launch_changed_by_the_maker_is_made_resident_again(
         after = await what_is_shown(shop, sale)
         assert after["stats"] == before["stats"]
         assert after["claims"] == before["claims"]
+
+
+async def test_a_launch_closed_while_the_server_runs_leaves_memory_and_answers_as_before(
+    make_store: Callable[[], Store], tmp_path: Path
+) -> None:
+    clock = FakeClock()
+    async with running(make_store, clock, tmp_path) as shop:
+        engine = shop.platform.engine
+        sale = await a_sale(shop)
+        old = sale.old["id"]
+        clock.advance(timedelta(hours=1, seconds=WINDOW + 1).total_seconds())  # closed, paid up
+        assert await engine.expire_due() == 2
+        assert not engine.archive.archived(old)  # still kept: a retry may come back
+        before = await what_is_shown(shop, sale)
+
+        clock.advance(timedelta(days=1).total_seconds())
+        await engine.expire_due()  # the sweeper's wake-up: the day is over
+        assert engine.archive.archived(old)
+        assert not engine.archive.archived(sale.live["id"])
+        assert engine.ledger.of_launch(old) == []
+        assert engine.ledger.find(sale.claims[5]["id"]) is None
+        assert engine.order_for(sale.claims[0]["id"]) is None  # shipped: gone from memory
+        assert engine.order_for(sale.claims[1]["id"]) is not None  # still to ship: kept
+        assert engine.book(old).fan_units == {}
+        clock.advance(EXPORT_EVERY)
+        assert not differences(before, await what_is_shown(shop, sale))
+
+    async with running(make_store, clock, tmp_path) as shop:  # as a start finds it
+        assert shop.platform.engine.archive.archived(sale.old["id"])
+        clock.advance(EXPORT_EVERY)
+        assert not differences(before, await what_is_shown(shop, sale))

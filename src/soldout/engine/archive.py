@@ -24,6 +24,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from datetime import datetime, timedelta
 
+from soldout.clock import Clock
 from soldout.domain.claims import Claim, ClaimState, Order
 from soldout.domain.launches import Launch, Phase
 from soldout.domain.payments import PaymentRecord
@@ -32,6 +33,7 @@ from soldout.engine.ledger import ClaimLedger
 from soldout.engine.orders import OrderDesk
 from soldout.engine.payment_records import PaymentRecords
 from soldout.engine.reservations import ReservationDesk
+from soldout.engine.scheduler import ArchiveTime, Scheduler
 from soldout.store.ports import ClaimTally, Store
 
 __all__ = ["KEPT_AFTER_CLOSE", "Archive", "resident"]
@@ -39,6 +41,17 @@ __all__ = ["KEPT_AFTER_CLOSE", "Archive", "resident"]
 KEPT_AFTER_CLOSE = timedelta(days=1)
 """How long a closed launch stays in memory after its last payment window: the time a
 client may retry a claim under its `Idempotency-Key` and be answered the first claim."""
+RETRY_EVICTION = timedelta(minutes=10)  # a launch still busy is tried again this later
+REVIVED_FOR = timedelta(hours=1)  # a launch read back whole stays at least this long
+
+
+def kept_until(launch: Launch) -> datetime | None:
+    """When a launch that closes (a closing time, or a cancellation) stops being kept in
+    memory; None for one open with no end."""
+    closed_at = launch.cancelled_at or launch.sale_closes_at
+    if closed_at is None:
+        return None
+    return closed_at + timedelta(seconds=launch.rules.payment_window_seconds) + KEPT_AFTER_CLOSE
 
 
 def resident(launch: Launch, now: datetime) -> bool:
@@ -46,32 +59,39 @@ def resident(launch: Launch, now: datetime) -> bool:
     a claim made before the close may still be paid, retried or told of by a webhook."""
     if launch.phase(now) is not Phase.CLOSED:
         return True
-    closed_at = launch.cancelled_at or launch.sale_closes_at
-    if closed_at is None:  # (closed only by a cancellation or a closing time)
-        return True
-    window = timedelta(seconds=launch.rules.payment_window_seconds)
-    return now < closed_at + window + KEPT_AFTER_CLOSE
+    until = kept_until(launch)
+    return until is None or now < until
 
 
 class Archive:
     def __init__(
         self,
         store: Store,
+        clock: Clock,
         books: LaunchBooks,
         ledger: ClaimLedger,
         orders: OrderDesk,
         payments: PaymentRecords,
         reservations: ReservationDesk,
         revived: Callable[[str], Awaitable[None]],
+        scheduler: Scheduler,
+        busy: Callable[[str], bool],
+        forget_draw: Callable[[str], None],
     ) -> None:
-        """`revived(launch_id)`: a launch was made resident again (its draw is loaded)."""
+        """`revived(launch_id)`: a launch was made resident again (its draw is loaded);
+        `busy(claim_id)`: the claim's write, payment, webhook or refund is running now;
+        `forget_draw(launch_id)`: an archived launch's draw leaves memory."""
         self._store = store
+        self._clock = clock
         self._books = books
         self._ledger = ledger
         self._orders = orders
         self._payments = payments
         self._reservations = reservations
         self._revived = revived
+        self._scheduler = scheduler
+        self._busy = busy
+        self._forget_draw = forget_draw
         self._archived: set[str] = set()
         self._reviving: dict[str, asyncio.Future[None]] = {}
 
@@ -101,6 +121,44 @@ class Archive:
     @property
     def archived_launches(self) -> frozenset[str]:
         return frozenset(self._archived)
+
+    # -- while the server runs: a launch closed long enough leaves memory ----------------
+    def watch(self, launch: Launch) -> None:
+        """Archive the launch when it is no longer kept (on start, and as it changes)."""
+        until = kept_until(launch)
+        if until is not None and launch.id not in self._archived:
+            self._scheduler.schedule(ArchiveTime(until, launch.id))
+
+    def evict(self, launch_id: str, now: datetime) -> bool:
+        """Archive a resident launch the sweeper found past its time, as a start would:
+        its claims, settled payments, orders (those still to ship excepted), reservations
+        and draw leave memory; its book keeps its counts. Not yet while a claim is held
+        or its payment, webhook or refund runs (tried again later); not if it changed
+        (a later close: watched again). Whether it was archived."""
+        book = self._books.by_id.get(launch_id)
+        if book is None or launch_id in self._archived:
+            return False
+        if resident(book.launch, now):
+            self.watch(book.launch)  # moved: its new time is watched
+            return False
+        if self._reviving.get(launch_id) is not None:
+            return False  # (being read back: it schedules its own eviction)
+        claims = self._ledger.of_launch(launch_id)
+        waiting = [c for c in claims if c.is_held or self._busy(c.id)]
+        if waiting or self._payments.unsettled_of(c.id for c in claims):
+            self._scheduler.schedule(ArchiveTime(now + RETRY_EVICTION, launch_id))
+            return False
+        gone = self._ledger.evict(launch_id)
+        self._payments.forget([c.id for c in gone])
+        self._orders.evict(launch_id)
+        book.summary = True
+        book.fan_units.clear()
+        book.reservations_archived = len(book.reservations)
+        book.reservations.clear()
+        book.entered.clear()
+        self._forget_draw(launch_id)
+        self._archived.add(launch_id)
+        return True
 
     # -- one record, adopted -----------------------------------------------------------
     async def claim(self, claim_id: str) -> Claim | None:
@@ -222,6 +280,8 @@ class Archive:
         self._payments.adopt(payments)
         self._reservations.load(reservations)
         self._archived.discard(launch_id)
+        # kept a while, so that a page looked at twice does not read it back twice
+        self._scheduler.schedule(ArchiveTime(self._clock.now() + REVIVED_FOR, launch_id))
         await self._revived(launch_id)
 
 

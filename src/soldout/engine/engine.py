@@ -113,12 +113,16 @@ class SaleEngine:
         self.reservations = ReservationDesk(store, clock, self.launch_books)
         self.archive = Archive(
             store,
+            clock,
             self.launch_books,
             self.ledger,
             self.orders,
             self.checkout.records,
             self.reservations,
             self._revived,
+            self.scheduler,
+            lambda claim_id: claim_id in self._durable or self.checkout.busy(claim_id),
+            self.draws.forget,
         )
         self.checkout.find_payment = self.archive.payment
         self.launches = LaunchDesk(
@@ -130,6 +134,7 @@ class SaleEngine:
             self.draws,
             self.orders.of_launch,
             self.archive.revive,
+            self.archive.watch,
         )
         self.sweeper = Sweeper(
             store,
@@ -139,6 +144,7 @@ class SaleEngine:
             self.releases,
             self.codes.expire,
             self.draws.run,
+            self.archive.evict,
         )
         # the claim path's own references: one lookup each per claim
         self._books = self.launch_books.by_id
@@ -180,7 +186,9 @@ class SaleEngine:
         await self.orders.load(orders, await store.plans.all(), await store.orders.shipped())
         await self.releases.release_holds_of_cancelled_launches()
         for launch_id in live:
-            await self.draws.load(self.launch_books.get(launch_id))
+            book = self.launch_books.get(launch_id)
+            await self.draws.load(book)
+            self.archive.watch(book.launch)  # archived once closed long enough
         for fan_id in await store.fans.erased():
             self.draws.backups.pass_over(fan_id)
 

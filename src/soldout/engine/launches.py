@@ -35,9 +35,11 @@ class LaunchDesk:
         draws: DrawDesk,
         orders_of: Callable[[str], list[Order]],
         revive: Callable[[str], Awaitable[None]],
+        watch: Callable[[Launch], None],
     ) -> None:
         """`orders_of(launch_id)`: the launch's paid orders (their fans are told apart);
-        `revive(launch_id)`: an archived launch is made resident before it changes."""
+        `revive(launch_id)`: an archived launch is made resident before it changes;
+        `watch(launch)`: a launch that closes leaves memory a while after (`Archive`)."""
         self._store = store
         self._clock = clock
         self._books = books
@@ -46,6 +48,7 @@ class LaunchDesk:
         self._draws = draws
         self._orders_of = orders_of
         self._revive = revive
+        self._watch = watch
 
     async def add(self, launch: Launch, product: Product) -> LaunchBook:
         if launch.is_draw:
@@ -54,6 +57,7 @@ class LaunchDesk:
         book = self._books.open(launch, product)
         if launch.is_draw:
             self._draws.draw_at(launch.sale_opens_at, launch.id)
+        self._watch(launch)
         return book
 
     async def change(self, launch: Launch) -> LaunchBook:
@@ -71,6 +75,7 @@ class LaunchDesk:
         for sku, qty in launch.batch.items():
             book.stock[sku].grow(qty)
         book.launch = launch
+        self._watch(launch)
         if launch.is_draw and launch.drawn_at is None and launch.cancelled_at is None:
             self._draws.draw_at(launch.sale_opens_at, launch.id)  # moved, published
         if before.paused_at is not None and launch.paused_at is None:

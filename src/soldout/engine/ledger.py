@@ -82,6 +82,16 @@ class ClaimLedger:
                 self._held_by_fan.setdefault(claim.fan_id, set()).add(claim.id)
             self._allocator.restore(claim)
 
+    def evict(self, launch_id: str) -> list[Claim]:
+        """A launch archived while the server runs (none of its claims held): its claims
+        leave every index, their keys no longer replay; which they were."""
+        claims = self._by_launch.pop(launch_id, [])
+        for claim in claims:
+            if self._claims.get(claim.id) is claim:
+                del self._claims[claim.id]
+                self._allocator.forget(claim)
+        return claims
+
     def strike(self, claim: Claim) -> None:
         """The claim's write failed: it never happened. Nobody was told yes (the answer
         waits for the write), and a retry with the same key is decided afresh. Runs once

@@ -338,6 +338,19 @@ class OrderDesk:
             self._by_claim.pop(order.claim_id, None)
         return orders
 
+    def evict(self, launch_id: str) -> None:
+        """A launch archived while the server runs: its orders leave memory, but those
+        still in the fulfilment queue (which dates them)."""
+        kept = []
+        for order in self._by_launch.pop(launch_id, ()):
+            if order.in_queue:
+                kept.append(order)
+            else:
+                self._by_id.pop(order.id, None)
+                self._by_claim.pop(order.claim_id, None)
+        if kept:
+            self._by_launch[launch_id] = kept
+
     def adopt(self, order: Order) -> Order:
         """An order read back from the store (an archived launch's), for a page or a
         change; one already here wins, as it may be newer."""

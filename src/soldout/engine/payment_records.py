@@ -45,6 +45,11 @@ class PaymentRecords:
     def unsettled(self) -> list[PaymentRecord]:
         return [r for r in self._by_id.values() if not r.settled]
 
+    def unsettled_of(self, claim_ids: Iterable[str]) -> bool:
+        """Whether any attempt of these claims still waits on the provider."""
+        by_claim = self._by_claim
+        return any(not p.settled for c in claim_ids for p in by_claim.get(c, ()))
+
     def captured(self, claim_id: str) -> PaymentRecord | None:
         return next(
             (p for p in self._by_claim.get(claim_id, ()) if p.state is PaymentState.CAPTURED),

@@ -2,9 +2,10 @@
 
 A wake-up says what is due: a held claim's payment window ends (`ClaimDeadline`), a draw
 launch's entries are drawn (`DrawTime`), an unredeemed priority code expires
-(`CodeExpiry`). The sweeper sleeps until the earliest (at most `max_sleep`); a new
-wake-up rouses it only if it is due before that, so the usual claim (a constant payment
-window, so a later deadline) costs a heap push and nothing more.
+(`CodeExpiry`), a closed launch leaves memory (`ArchiveTime`). The sweeper sleeps until
+the earliest (at most `max_sleep`); a new wake-up rouses it only if it is due before
+that, so the usual claim (a constant payment window, so a later deadline) costs a heap
+push and nothing more.
 
     scheduler = Scheduler(clock)
     scheduler.schedule(DrawTime(launch.sale_opens_at, launch.id))
@@ -23,7 +24,7 @@ from typing import NamedTuple
 
 from soldout.clock import Clock
 
-__all__ = ["ClaimDeadline", "CodeExpiry", "DrawTime", "Scheduler", "WakeUp"]
+__all__ = ["ArchiveTime", "ClaimDeadline", "CodeExpiry", "DrawTime", "Scheduler", "WakeUp"]
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,15 @@ class CodeExpiry(NamedTuple):
     launch_id: str
 
 
-WakeUp = ClaimDeadline | DrawTime | CodeExpiry
+class ArchiveTime(NamedTuple):
+    """A closed launch is past the time it is kept in memory: it is archived (its records
+    stay in the store, read when asked)."""
+
+    at: datetime
+    launch_id: str
+
+
+WakeUp = ClaimDeadline | DrawTime | CodeExpiry | ArchiveTime
 _Deadline = tuple[datetime, str]  # a held claim's, as the claim path pushes it
 
 
@@ -117,6 +126,6 @@ class Scheduler:
 
 
 def _typed(entry: WakeUp | _Deadline) -> WakeUp:
-    if isinstance(entry, DrawTime | CodeExpiry | ClaimDeadline):
+    if isinstance(entry, DrawTime | CodeExpiry | ClaimDeadline | ArchiveTime):
         return entry
     return ClaimDeadline(*entry)
