@@ -1,9 +1,9 @@
 """The in-memory store's targeted reads of the sale's records (`get`, `of_launches`,
-`for_fan`, `of_claims`, `in_queue`, `unsettled`, `tally`): mixed into its repositories in
-`memory.py`, over the same dicts. Claims, orders and payments come sorted as the
-databases sort them (by their time as ISO text, then id); reservations and codes in the
-order of writing, as their `all()`. What is returned is a copy: changing it changes
-nothing stored."""
+`for_fan`, `of_claims`, `in_queue`, `unsettled`, `tally`, ...): mixed into its
+repositories in `memory_catalogue.py` and `memory_sale.py`, over the same dicts. Claims,
+orders and payments come sorted as the databases sort them (by their time as ISO text,
+then id); reservations and codes in the order of writing, as their `all()`. What is
+returned is a copy: changing it changes nothing stored."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The in-memory store's repositories of what surrounds the sale: the notifications and
 their e-mail outbox, uploaded images, the shop's settings, spent sign-in links (the
-catalogue and the sale are in `memory.py`)."""
+catalogue and the sale are in `memory_catalogue.py` and `memory_sale.py`)."""
 
 from __future__ import annotations
 
