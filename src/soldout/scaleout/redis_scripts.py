@@ -1,0 +1,412 @@
+"""The Lua scripts of `redis_allocator`: each runs atomically inside Redis over one launch's keys.
+
+Every script gets the same seven keys, all tagged with the launch's id (`KEYS` below, in
+this order), so that every call names all the keys it may touch (as Redis Cluster wants)
+and all of them hash to one slot. Times are whole microseconds since the epoch, passed by
+the caller (a double holds them exactly until the year 2255).
+
+A script checks everything before it writes anything: Redis does not roll a script back,
+so a refusal must leave no trace, and a claim that passes every check is written whole.
+
+The stored values:
+
+    state    hash  ready published cancelled paused draw reservation: "1" or "0";
+                   opens, closes (microseconds, "" for none); limit; skus (a JSON list,
+                   the launch's SKUs in order: `set_aside` breaks ties by it)
+    stock    hash  b:<sku> batch, s:<sku> set aside, h:<sku> held, p:<sku> paid
+                   (available = b - s - h - p, never stored)
+    fans     hash  fan -> units held or paid (a fan with none has no field)
+    reserved set   fans with a reservation
+    replay   hash  "<bytes of fan>:<fan><key>" -> the claim id first made with it
+    claims   hash  claim id -> JSON {s: held|paid|expired|cancelled, f: fan, k: sku,
+                   q: quantity, c: code or "", r: its replay field}
+    codes    hash  code -> JSON {sku, any: 1|0, exp: microseconds or "", by: claim id
+                   or "" (unspent), gone: 1 once its unit went back on sale at expiry}
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CODES",
+    "INIT",
+    "KEYS",
+    "MOVE",
+    "RESTORE_CLAIMS",
+    "SET_ASIDE",
+    "TAKE",
+    "UPDATE",
+]
+
+KEYS = ("state", "stock", "fans", "reserved", "replay", "claims", "codes")
+
+_PRELUDE = """
+local STATE, STOCK, FANS, RESERVED, REPLAY, CLAIMS, CODES =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+
+local function int(v)
+  if v then return tonumber(v) end
+  return 0
+end
+
+-- batch, set aside, held, paid of a SKU; nil if the launch does not sell it
+local function pools(sku)
+  local v = redis.call('HMGET', STOCK, 'b:' .. sku, 's:' .. sku, 'h:' .. sku, 'p:' .. sku)
+  if not v[1] then return nil end
+  return tonumber(v[1]), int(v[2]), int(v[3]), int(v[4])
+end
+
+local function available(sku)
+  local b, s, h, p = pools(sku)
+  if b == nil then return nil end
+  return b - s - h - p
+end
+
+local function add(sku, pool, n)
+  redis.call('HINCRBY', STOCK, pool .. ':' .. sku, n)
+end
+
+local function add_fan(fan, n)
+  if redis.call('HINCRBY', FANS, fan, n) == 0 then redis.call('HDEL', FANS, fan) end
+end
+
+local FIELDS = {'ready', 'published', 'cancelled', 'opens', 'closes', 'paused', 'draw',
+                'reservation', 'limit'}
+
+-- the launch's state, or nil if it is not (fully) loaded
+local function launch()
+  local v = redis.call('HMGET', STATE, unpack(FIELDS))
+  if v[1] ~= '1' then return nil end
+  local st = {}
+  for i, f in ipairs(FIELDS) do st[f] = v[i] end
+  return st
+end
+
+-- Launch.phase + LaunchBook._phase_refusal: nil while on sale and not paused
+local function phase_refusal(st, now)
+  if st.cancelled == '1' then return 'closed' end
+  if st.published ~= '1' then return 'not_open' end
+  if st.closes ~= '' and now >= tonumber(st.closes) then return 'closed' end
+  if now >= tonumber(st.opens) then
+    if st.paused == '1' then return 'paused' end
+    return nil
+  end
+  return 'not_open'
+end
+"""
+
+# ARGV: now, n, then n times: fan, sku, quantity, key, replay field, claim id, code ("" for
+# none), drawn ("1"/"0"). One reply per claim, in order: {"ok", id} | {"replay", id} |
+# {"err", why, details...}. A micro-batch is decided claim after claim, as if sent apart.
+TAKE = (
+    _PRELUDE
+    + """
+local function take(st, now, fan, sku, qty, key, rfield, id, code, drawn)
+  -- Engine.claim: a retry under the same key gets the first claim, before any refusal
+  local first = redis.call('HGET', REPLAY, rfield)
+  if first then
+    local c = cjson.decode(redis.call('HGET', CLAIMS, first))
+    if c.k ~= sku or c.q ~= qty or c.c ~= code then return {'err', 'reused'} end
+    return {'replay', first}
+  end
+  if not st then return {'err', 'not_loaded'} end
+  if redis.call('HEXISTS', CLAIMS, id) == 1 then return {'err', 'duplicate_claim'} end
+  local draw = st.draw == '1'
+  -- LaunchBook.refusal, asked first for a claim without a code
+  if code == '' and not drawn then
+    local why = phase_refusal(st, now)
+    if why then return {'err', why} end
+    if available(sku) == 0 and not draw then return {'err', 'sold_out'} end
+  end
+  -- LaunchBook.code_for
+  local cd
+  if code ~= '' then
+    local raw = redis.call('HGET', CODES, code)
+    if not raw then return {'err', 'invalid_code'} end
+    cd = cjson.decode(raw)
+    if cd.by ~= '' then return {'err', 'code_spent'} end
+    if cd.exp ~= '' and now >= tonumber(cd.exp) then return {'err', 'code_expired'} end
+    if cd.sku ~= sku and cd.any ~= 1 then return {'err', 'code_sku', cd.sku} end
+    if available(sku) == nil then return {'err', 'unknown_sku'} end
+    if qty ~= 1 then return {'err', 'code_quantity'} end
+  end
+  -- LaunchBook.decide
+  local why = phase_refusal(st, now)
+  if why then return {'err', why} end
+  local b, s, h, p = pools(sku)
+  if b == nil then return {'err', 'unknown_sku'} end
+  local a = b - s - h - p
+  local limit = tonumber(st.limit)
+  if qty > limit then return {'err', 'over_limit', limit} end
+  if code == '' and not drawn then
+    if draw then return {'err', 'draw_only'} end
+    if a == 0 then return {'err', 'sold_out'} end
+    if st.reservation == '1' and redis.call('SISMEMBER', RESERVED, fan) == 0 then
+      return {'err', 'reservation_required'}
+    end
+  end
+  local held = int(redis.call('HGET', FANS, fan))
+  if held + qty > limit then return {'err', 'limit_reached', held, limit} end
+  if cd and cd.sku ~= sku then
+    -- an any-SKU code used for another SKU: an open unit of it, and the code's unit
+    -- goes back to the open pool; the code now stands for the unit it took
+    if qty <= 0 or qty > a then return {'err', 'sold_out_code', cd.sku} end
+    add(sku, 'h', qty)
+    add(cd.sku, 's', -1)
+    cd.sku = sku
+  elseif cd then
+    if s <= 0 then return {'err', 'broken', 'a live priority code without a set-aside unit'} end
+    add(sku, 's', -1)
+    add(sku, 'h', 1)
+  else
+    if qty <= 0 or qty > a then return {'err', 'insufficient_stock', a} end
+    add(sku, 'h', qty)
+  end
+  redis.call('HINCRBY', FANS, fan, qty)
+  if cd then
+    cd.by = id
+    redis.call('HSET', CODES, code, cjson.encode(cd))
+  end
+  redis.call('HSET', CLAIMS, id,
+    cjson.encode({s = 'held', f = fan, k = sku, q = qty, c = code, r = rfield}))
+  redis.call('HSET', REPLAY, rfield, id)
+  return {'ok', id}
+end
+
+local now = tonumber(ARGV[1])
+local st = launch()
+local out = {}
+for i = 0, tonumber(ARGV[2]) - 1 do
+  local a = 2 + i * 8
+  out[i + 1] = take(st, now, ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), ARGV[a + 4],
+                    ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8] == '1')
+end
+return out
+"""
+)
+
+# ARGV: op, claim id[, the state a release ends in]. A claim moves only from the state its
+# move starts from, so each move happens once however often it is asked for.
+# Reply: {"ok", state before} | {"no", its state} | {"unknown"} | {"broken", why}.
+MOVE = (
+    _PRELUDE
+    + """
+local op, id = ARGV[1], ARGV[2]
+local raw = redis.call('HGET', CLAIMS, id)
+if not raw then return {'unknown'} end
+local c = cjson.decode(raw)
+local before = c.s
+local function save(state)
+  c.s = state
+  redis.call('HSET', CLAIMS, id, cjson.encode(c))
+end
+local FROM = {release = 'held', settle = 'held', unsettle = 'paid', unsell = 'paid',
+              untake = 'held'}
+if op == 'untake' and redis.call('HGET', REPLAY, c.r) == id then
+  redis.call('HDEL', REPLAY, c.r)  -- the claim never happened: a retry is decided afresh
+end
+if FROM[op] == nil then return {'broken', 'no such move: ' .. op} end
+if before ~= FROM[op] then return {'no', before} end
+local b, s, h, p = pools(c.k)
+if FROM[op] == 'held' and h < c.q then return {'broken', 'fewer units held than claimed'} end
+if FROM[op] == 'paid' and p < c.q then return {'broken', 'fewer units paid than claimed'} end
+if op == 'release' then         -- expired or cancelled: units open, allowance back
+  add(c.k, 'h', -c.q)
+  add_fan(c.f, -c.q)
+  save(ARGV[3])
+elseif op == 'settle' then      -- paid: units sold
+  add(c.k, 'h', -c.q)
+  add(c.k, 'p', c.q)
+  save('paid')
+elseif op == 'unsettle' then    -- the payment was not recorded: held again
+  add(c.k, 'p', -c.q)
+  add(c.k, 'h', c.q)
+  save('held')
+elseif op == 'unsell' then      -- refunded before shipping: units open, allowance back
+  add(c.k, 'p', -c.q)
+  add_fan(c.f, -c.q)
+  save('cancelled')
+else                            -- untake: the claim's write failed, reverse its take
+  if c.c ~= '' then             -- its unit is set aside for its code again
+    add(c.k, 'h', -1)
+    add(c.k, 's', 1)
+    local cd = cjson.decode(redis.call('HGET', CODES, c.c))
+    cd.by = ''
+    redis.call('HSET', CODES, c.c, cjson.encode(cd))
+  else
+    add(c.k, 'h', -c.q)
+  end
+  add_fan(c.f, -c.q)
+  redis.call('HDEL', CLAIMS, id)
+end
+return {'ok', before}
+"""
+)
+
+# ARGV: sku ("" for the SKU with the most units open, unit after unit), count.
+# Reply: {"ok", sku...} | {"err", why, details...}.
+SET_ASIDE = (
+    _PRELUDE
+    + """
+if not launch() then return {'err', 'not_loaded'} end
+local sku, count = ARGV[1], tonumber(ARGV[2])
+local list
+if sku ~= '' then
+  if available(sku) == nil then return {'err', 'unknown_sku'} end
+  list = {sku}
+else
+  list = cjson.decode(redis.call('HGET', STATE, 'skus'))
+end
+local open, av = 0, {}
+for i, k in ipairs(list) do
+  av[i] = available(k)
+  open = open + av[i]
+end
+if count > open then return {'err', 'aside_short', open} end
+local out = {'ok'}
+for n = 1, count do
+  local best = 1  -- the first of the SKUs with the most open, as Python's max() picks
+  for i = 2, #list do
+    if av[i] > av[best] then best = i end
+  end
+  av[best] = av[best] - 1
+  add(list[best], 's', 1)
+  out[#out + 1] = list[best]
+end
+return out
+"""
+)
+
+# ARGV: op, now, n, then n times: code, sku, any ("1"/"0"), expiry ("" for none), redeemed by
+# ("" for none). op "add": codes whose units `SET_ASIDE` set aside; "restore": codes read
+# back from the record (a live one sets its unit aside, an unspent expired one is gone);
+# "withdraw": codes never issued (their units open again); "expire": one code reached its
+# expiry (its unit goes back on sale once). Reply: {"ok", sku...} (expire: the SKU whose
+# unit went back, if one did).
+CODES = (
+    _PRELUDE
+    + """
+local op, now, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local function expired(cd)
+  return cd.by == '' and cd.exp ~= '' and now >= tonumber(cd.exp)
+end
+local out = {'ok'}
+for i = 0, n - 1 do
+  local a = 3 + i * 5
+  local code = ARGV[a + 1]
+  if op == 'add' or op == 'restore' then
+    local cd = {sku = ARGV[a + 2], any = tonumber(ARGV[a + 3]), exp = ARGV[a + 4],
+                by = ARGV[a + 5], gone = 0}
+    if op == 'restore' then
+      if cd.by == '' and not expired(cd) then
+        add(cd.sku, 's', 1)
+      elseif cd.by == '' then
+        cd.gone = 1
+      end
+    end
+    redis.call('HSET', CODES, code, cjson.encode(cd))
+  else
+    local raw = redis.call('HGET', CODES, code)
+    if raw then
+      local cd = cjson.decode(raw)
+      if op == 'withdraw' then
+        add(cd.sku, 's', -1)
+        redis.call('HDEL', CODES, code)
+      elseif op == 'expire' and expired(cd) and cd.gone ~= 1 then
+        cd.gone = 1
+        add(cd.sku, 's', -1)
+        redis.call('HSET', CODES, code, cjson.encode(cd))
+        out[#out + 1] = cd.sku
+      end
+    end
+  end
+end
+return out
+"""
+)
+
+# ARGV: n, then n times: claim id, fan, sku, quantity, replay field, code ("" for none),
+# state. Claims read back from the record (LaunchBook.restore); one already here is passed
+# over, so a chunk can be sent again. The first claim made with a key keeps it.
+RESTORE_CLAIMS = (
+    _PRELUDE
+    + """
+local restored = 0
+for i = 0, tonumber(ARGV[1]) - 1 do
+  local a = 1 + i * 7
+  local id, fan, sku, qty = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], tonumber(ARGV[a + 4])
+  local rfield, code, state = ARGV[a + 5], ARGV[a + 6], ARGV[a + 7]
+  if redis.call('HEXISTS', CLAIMS, id) == 0 then
+    if state == 'held' or state == 'paid' then
+      add(sku, state == 'held' and 'h' or 'p', qty)
+      redis.call('HINCRBY', FANS, fan, qty)
+    end
+    redis.call('HSETNX', REPLAY, rfield, id)
+    redis.call('HSET', CLAIMS, id,
+      cjson.encode({s = state, f = fan, k = sku, q = qty, c = code, r = rfield}))
+    restored = restored + 1
+  end
+end
+return restored
+"""
+)
+
+# ARGV: replace ("1": wipe the launch's keys first), nf, nf field/value pairs of the state,
+# ns, ns sku/batch pairs, then the reserved fans. Writes the launch with ready = "0" (takes
+# are refused as not loaded until `UPDATE` sets it). Reply: 1, or 0 if the launch was
+# already there and not to be replaced.
+INIT = (
+    _PRELUDE
+    + """
+if redis.call('EXISTS', STATE) == 1 then
+  if ARGV[1] ~= '1' then return 0 end
+  redis.call('DEL', STATE, STOCK, FANS, RESERVED, REPLAY, CLAIMS, CODES)
+end
+local nf = tonumber(ARGV[2])
+for i = 0, nf - 1 do
+  redis.call('HSET', STATE, ARGV[3 + 2 * i], ARGV[4 + 2 * i])
+end
+local a = 3 + 2 * nf
+local ns = tonumber(ARGV[a])
+local skus = {}
+for i = 0, ns - 1 do
+  local sku = ARGV[a + 1 + 2 * i]
+  skus[#skus + 1] = sku
+  redis.call('HSET', STOCK, 'b:' .. sku, ARGV[a + 2 + 2 * i], 's:' .. sku, 0, 'h:' .. sku, 0,
+             'p:' .. sku, 0)
+end
+redis.call('HSET', STATE, 'skus', cjson.encode(skus), 'ready', '0')
+for i = a + 1 + 2 * ns, #ARGV do
+  redis.call('SADD', RESERVED, ARGV[i])
+end
+return 1
+"""
+)
+
+# ARGV: nf, nf field/value pairs of the state, ns, ns sku/batch pairs. A batch only grows
+# (SkuStock.grow); a new SKU joins at the end. Reply: 1, or 0 if the launch is not here.
+UPDATE = (
+    _PRELUDE
+    + """
+if redis.call('EXISTS', STATE) == 0 then return 0 end
+local nf = tonumber(ARGV[1])
+for i = 0, nf - 1 do
+  redis.call('HSET', STATE, ARGV[2 + 2 * i], ARGV[3 + 2 * i])
+end
+local a = 2 + 2 * nf
+local ns = tonumber(ARGV[a])
+local skus = cjson.decode(redis.call('HGET', STATE, 'skus'))
+for i = 0, ns - 1 do
+  local sku, batch = ARGV[a + 1 + 2 * i], tonumber(ARGV[a + 2 + 2 * i])
+  local b = pools(sku)
+  if b == nil then
+    skus[#skus + 1] = sku
+    redis.call('HSET', STOCK, 'b:' .. sku, batch, 's:' .. sku, 0, 'h:' .. sku, 0,
+               'p:' .. sku, 0)
+  elseif batch >= b then
+    redis.call('HSET', STOCK, 'b:' .. sku, batch)
+  end
+end
+if ns > 0 then redis.call('HSET', STATE, 'skus', cjson.encode(skus)) end
+return 1
+"""
+)
