@@ -244,6 +244,8 @@ async def test_a_server_killed_mid_sale_loses_no_yes(private_postgres: PostgresS
             assert {a.status_code for a in late} == {503}
             health = await shop.http.get("/healthz")
             assert (health.status_code, health.json()["status"]) == (503, "storage_failed")
+            assert health.json()["error"]  # what failed, in one line
+            assert health.json()["recover"].startswith("restart soldout once its store")
         yes = {a.json()["id"] for a in answers if a.status_code == 201}
         assert len(yes) >= 60  # the first three waves, at least
         private_postgres.start()

@@ -111,6 +111,12 @@ def build_app(
             }
         if status in ("storage_failed", "not_writable"):
             response.status_code = 503
+        if store.failed is not None:  # why, and what brings it back (one line each)
+            body["error"] = store.failed
+            body["recover"] = (
+                "restart soldout once its store is reachable and writable again: it"
+                " rebuilds its counters from what was committed (no yes is lost)"
+            )
         body["group_commit"] = {"transactions": store.transactions, "writes": store.writes}
         return body
 
