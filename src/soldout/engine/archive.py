@@ -118,10 +118,6 @@ class Archive:
     def archived(self, launch_id: str) -> bool:
         return launch_id in self._archived
 
-    @property
-    def archived_launches(self) -> frozenset[str]:
-        return frozenset(self._archived)
-
     # -- while the server runs: a launch closed long enough leaves memory ----------------
     def watch(self, launch: Launch) -> None:
         """Archive the launch when it is no longer kept (on start, and as it changes)."""

@@ -207,7 +207,6 @@ class LaunchBook:
     def summarise(self, state: ClaimState, sku: str, claims: int, units: int) -> None:
         """Count an archived launch's claims from the store's tally (`summary`): the SKU's
         units held and paid, and the claims per state, with no claim read."""
-        self.summary = True
         self.claim_states[state] = self.claim_states.get(state, 0) + claims
         stock = self.stock.get(sku)
         if stock is None or state not in (ClaimState.HELD, ClaimState.PAID):

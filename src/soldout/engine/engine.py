@@ -133,7 +133,6 @@ class SaleEngine:
             self.releases,
             self.draws,
             self.orders.of_launch,
-            self.archive.revive,
             self.archive.watch,
         )
         self.sweeper = Sweeper(

@@ -4,7 +4,7 @@ pause or (cancelling it) releasing every hold and telling everyone who took part
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 
 from soldout.clock import Clock
@@ -34,11 +34,9 @@ class LaunchDesk:
         releases: Releases,
         draws: DrawDesk,
         orders_of: Callable[[str], list[Order]],
-        revive: Callable[[str], Awaitable[None]],
         watch: Callable[[Launch], None],
     ) -> None:
         """`orders_of(launch_id)`: the launch's paid orders (their fans are told apart);
-        `revive(launch_id)`: an archived launch is made resident before it changes;
         `watch(launch)`: a launch that closes leaves memory a while after (`Archive`)."""
         self._store = store
         self._clock = clock
@@ -47,7 +45,6 @@ class LaunchDesk:
         self._releases = releases
         self._draws = draws
         self._orders_of = orders_of
-        self._revive = revive
         self._watch = watch
 
     async def add(self, launch: Launch, product: Product) -> LaunchBook:
@@ -61,8 +58,9 @@ class LaunchDesk:
         return book
 
     async def change(self, launch: Launch) -> LaunchBook:
-        """Apply new times, a larger batch or a cancellation (which releases every hold)."""
-        await self._revive(launch.id)
+        """Apply new times, a larger batch or a cancellation (which releases every hold).
+        The launch is resident: the caller revives an archived one before it reads the
+        launch it changes (`Archive.revive`, as `Catalog.change_launch` does)."""
         book = self._books.get(launch.id)
         for sku, qty in launch.batch.items():  # check every SKU before changing any
             if qty < book.stock[sku].batch:

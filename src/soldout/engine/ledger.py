@@ -73,14 +73,7 @@ class ClaimLedger:
         are counted and listed like those loaded on start (one adopted meanwhile is kept
         as it is in memory)."""
         for stored in claims:
-            claim = self._claims.get(stored.id) or stored
-            self._claims[claim.id] = claim
-            self._remember(claim)
-            self._by_launch.setdefault(claim.launch_id, []).append(claim)
-            if claim.is_held:
-                self._deadline(claim.expires_at, claim.id)
-                self._held_by_fan.setdefault(claim.fan_id, set()).add(claim.id)
-            self._allocator.restore(claim)
+            self.restore(self._claims.get(stored.id) or stored)
 
     def evict(self, launch_id: str) -> list[Claim]:
         """A launch archived while the server runs (none of its claims held): its claims
