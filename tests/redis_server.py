@@ -198,6 +198,9 @@ class RedisServer:
     def space(self) -> Iterator[RedisSpace]:
         """A database index of the test's own (cycling through 1..15, flushed before and
         after: they are all ours) and a prefix of its own."""
+        # flushed only because this process started the server, on a port of its own
+        if self._process is None or self._process.poll() is not None:
+            raise RuntimeError("not our redis-server (or it stopped): nothing is flushed")
         db = self._next_db
         self._next_db = db % (DATABASES - 1) + 1
         with self._client(db) as client:
