@@ -212,6 +212,14 @@ class RedisServer:
             finally:
                 client.flushdb()
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash: what it held in memory is gone (nothing is saved); `start`
+        starts it again, empty, on the same port."""
+        process, self._process = self._process, None
+        if process is not None:
+            process.kill()
+            process.wait()
+
     def close(self) -> None:
         process, self._process = self._process, None
         try:

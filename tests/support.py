@@ -37,10 +37,15 @@ class ServerProcess:
     the same data directory and port."""
 
     def __init__(
-        self, data: Path, port: int | None = None, env: dict[str, str] | None = None
+        self,
+        data: Path,
+        port: int | None = None,
+        env: dict[str, str] | None = None,
+        args: list[str] | None = None,
     ) -> None:
         self.data = data
         self.env = env or {}
+        self.args = args or []  # more of `soldout serve`'s options
         self.port = port or free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.process: subprocess.Popen[bytes] | None = None
@@ -66,6 +71,7 @@ class ServerProcess:
                 str(self.data),
                 "--port",
                 str(self.port),
+                *self.args,
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -64,15 +65,65 @@ def cli() -> None:
     type=click.Choice(["test", "stripe", "mollie"]),
     help="payment provider; its keys come from the environment [env SOLDOUT_PAYMENTS; test]",
 )
-def serve(**flags: Any) -> None:
+@click.option(
+    "--redis",
+    "redis_url",
+    help="scale out: Redis decides claims (redis://HOST:PORT, or redis+cluster://HOST:PORT,..."
+    " for a Cluster); needs a PostgreSQL --store [env SOLDOUT_REDIS]",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 256),
+    help="with --redis: this many claim workers on the address, and the owner beside them",
+)
+@click.option(
+    "--role",
+    type=click.Choice(["owner", "worker"]),
+    help="with --redis: run only the owner, or only a worker (one process each)",
+)
+@click.option("--advertise", help="the owner's address workers forward to (--role owner)")
+@click.option(
+    "--redis-prefix", default="soldout", show_default=True, help="the prefix of soldout's keys"
+)
+def serve(
+    redis_url: str | None,
+    workers: int | None,
+    role: str | None,
+    advertise: str | None,
+    redis_prefix: str,
+    **flags: Any,
+) -> None:
     """Run the platform: HTTP API, docs at /docs, embedded store in the data directory.
 
     Real payments: SOLDOUT_PAYMENTS=stripe with SOLDOUT_STRIPE_SECRET_KEY and
     SOLDOUT_STRIPE_WEBHOOK_SECRET, or SOLDOUT_PAYMENTS=mollie with SOLDOUT_MOLLIE_API_KEY.
+
+    Several workers (docs/scale-out.md): --store postgresql://... --redis redis://HOST:PORT
+    --workers N.
     """
     from soldout.api.server import run
 
-    run(_settings(**flags))
+    settings = _settings(**flags)
+    redis_url = redis_url or os.environ.get("SOLDOUT_REDIS")
+    if redis_url is None:
+        if workers or role:
+            raise click.UsageError("--workers and --role need --redis")
+        run(settings)
+        return
+    if settings.postgres_url is None:
+        raise click.UsageError("--redis needs a PostgreSQL store: --store postgresql://...")
+    from soldout.scaleout import serve as scaled
+
+    if role == "worker":
+        scaled.run_worker(settings, redis_url, redis_prefix)
+    elif role == "owner" or not workers:
+        scaled.run_owner(settings, redis_url, redis_prefix, advertise)
+    else:
+        passed = ["--redis", redis_url, "--redis-prefix", redis_prefix]
+        for name in ("data", "store", "server", "payments"):
+            if flags.get(name):
+                passed += [f"--{name}", str(flags[name])]
+        raise SystemExit(scaled.run_supervised(settings, passed, workers))
 
 
 @cli.command()

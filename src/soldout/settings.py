@@ -65,6 +65,14 @@ class Settings(BaseSettings):
     rate_limit_fan_burst: int = Field(20, ge=1)
     rate_limit_address: float = Field(0.0, ge=0, description="claims/s per address; 0: off")
     rate_limit_address_burst: int = Field(200, ge=1)
+    # -- several workers (docs/scale-out.md) --------------------------------------------
+    pending_seconds: float = Field(
+        10.0,
+        ge=0.5,
+        le=300,
+        description="how long a claim decided in Redis may wait for its row before the"
+        " owner's reaper confirms it from its row or gives its units back",
+    )
     # -- sign-in (docs/security.md) -------------------------------------------------------
     trusted_proxies: str = Field(
         "",

@@ -23,7 +23,7 @@ from soldout.api import (
     routes_metrics,
     routes_rehearsals,
 )
-from soldout.api.claim_core import ClaimCore
+from soldout.api.claim_core import ClaimCore, ClaimDesk
 from soldout.api.errors import domain_error_response, install_handlers
 from soldout.api.hotpath import Front
 from soldout.api.json_body import RefuseRepeatedKeys
@@ -46,11 +46,15 @@ def build_app(
     disk: DiskWatch | None = None,
     proxies: TrustedProxies | None = None,
     metrics_token: str | None = None,
+    claim_desk: ClaimDesk | None = None,
+    on_stop: Callable[[], Awaitable[None]] | None = None,
 ) -> Front:
     """The whole HTTP surface. Starting it (ASGI lifespan) starts the platform. `disk`:
     the store's disk, which `/healthz` reports on. `proxies`: whose `X-Forwarded-For`
     and `X-Forwarded-Proto` are believed (none by default). `metrics_token`: a bearer
-    token that opens `/metrics` and nothing else (the admin token opens it too)."""
+    token that opens `/metrics` and nothing else (the admin token opens it too).
+    `claim_desk`: who decides claims, if not the engine (`scaleout`); `on_stop` runs
+    before the platform stops."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -60,7 +64,11 @@ def build_app(
                 await on_start(platform)
             yield
         finally:
-            await platform.stop()
+            try:
+                if on_stop is not None:
+                    await on_stop()
+            finally:
+                await platform.stop()
 
     api = FastAPI(
         title="soldout",
@@ -121,7 +129,7 @@ def build_app(
         return body
 
     claims = ClaimCore(
-        platform.engine,
+        claim_desk or platform.engine,
         platform.tokens,
         platform.gate,
         platform.metrics.claims,

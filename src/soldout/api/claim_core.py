@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 import orjson
 
@@ -26,22 +27,48 @@ from soldout.api.claim_request import (
 from soldout.api.errors import domain_error_response, error_body
 from soldout.api.views import claim_view
 from soldout.domain.errors import DomainError, RateLimited, Unauthorized
-from soldout.engine import SaleEngine
+from soldout.engine.book import LaunchBook
+from soldout.engine.engine import ClaimOutcome
 from soldout.metrics import ClaimMeter
 from soldout.services.gate import Gate
 from soldout.services.tokens import TokenSigner
 from soldout.web import FAN_COOKIE
 
-__all__ = ["INTERNAL_ERROR", "ClaimCore"]
+__all__ = ["INTERNAL_ERROR", "ClaimCore", "ClaimDesk", "DecidedElsewhere"]
 
 INTERNAL_ERROR = error_body("internal_error", "something went wrong on our side; nothing was sold")
 log = logging.getLogger(__name__)
 
 
+class DecidedElsewhere(Exception):
+    """Raised by a `ClaimDesk` that does not decide this claim here: the server carrying
+    it hands the request on (a worker forwards it to the owner, `scaleout.worker`)."""
+
+
+class ClaimDesk(Protocol):
+    """Who decides a claim: the engine in one process, `scaleout.claims.ScaleOutClaims`
+    with several workers."""
+
+    def refusal(
+        self, fan_id: str, launch_id: str, sku: str, idempotency_key: str, with_code: bool
+    ) -> DomainError | None: ...
+
+    async def claim(
+        self,
+        fan_id: str,
+        launch_id: str,
+        sku: str,
+        quantity: int,
+        idempotency_key: str,
+        priority_code: str | None = None,
+        admit: Callable[[LaunchBook], None] | None = None,
+    ) -> ClaimOutcome: ...
+
+
 class ClaimCore:
     def __init__(
         self,
-        engine: SaleEngine,
+        engine: ClaimDesk,
         tokens: TokenSigner,
         gate: Gate,
         claims: ClaimMeter | None = None,
@@ -113,6 +140,8 @@ class ClaimCore:
         except DomainError as error:
             self._claims.seen(error.code, started)
             return (*domain_error_response(error), 0, fan_id)
+        except DecidedElsewhere:
+            raise
         except Exception:
             log.exception("claim failed")
             self._claims.seen("internal_error", started)

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from soldout.api import access
-from soldout.api.claim_core import ClaimCore
+from soldout.api.claim_core import ClaimCore, DecidedElsewhere
 from soldout.api.claim_request import CLAIM_HEADERS, MAX_CLAIM_BODY, claim_launch
 from soldout.api.errors import error_body
 from soldout.api.json_body import replaying
@@ -180,9 +180,13 @@ class Front:
             await too_large(send, MAX_CLAIM_BODY)
             return None
         client = scope.get("client")
-        status, answer, retry_after, fan_id = await self.answer(
-            launch_id, headers, body, client[0] if client else None
-        )
+        try:
+            status, answer, retry_after, fan_id = await self.answer(
+                launch_id, headers, body, client[0] if client else None
+            )
+        except DecidedElsewhere:  # a worker's claim for the owner: handed on whole
+            await self._app(scope, replaying(body, receive), send)
+            return None
         await _answer(send, status, answer, retry_after=retry_after)
         return fan_id
 

@@ -15,18 +15,22 @@ import signal
 import socket
 import sqlite3
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import click
 import uvloop
 
 from soldout.api.app import build_app
+from soldout.api.claim_core import ClaimDesk
 from soldout.api.hotpath import Front
 from soldout.api.proxies import TrustedProxies
 from soldout.api.rsgi import Lifespan, LifespanFailed, RsgiFront
 from soldout.datadir import DiskWatch, Unusable, explain, prepare_data_dir
+from soldout.engine.allocator import Allocator
+from soldout.engine.book import LaunchBook
+from soldout.engine.book_allocator import BookAllocator
 from soldout.engine.pending_payments import CheckSchedule
 from soldout.logs import LogFormat, configure
 from soldout.mail import MailSettings
@@ -44,6 +48,21 @@ from soldout.store.sqlite.store import check_database, check_not_in_use
 __all__ = ["ServerName", "make_platform", "run", "serve_asgi"]
 
 ServerName = Literal["granian", "uvicorn"]
+AllocatorFactory = Callable[[Mapping[str, LaunchBook]], Allocator]
+
+
+class ScaledOut(Protocol):
+    """What the owner of a scaled-out deployment changes in `run` (`scaleout.serve`)."""
+
+    def allocator(self, books: Mapping[str, LaunchBook]) -> Allocator: ...
+
+    def claims(self, platform: Platform) -> ClaimDesk: ...
+
+    async def start(self, platform: Platform) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 ASGIApp = Callable[..., Awaitable[None]]
 
 
@@ -209,7 +228,9 @@ def _prepare_data(settings: Settings, database: Path) -> tuple[str, bool]:
         raise click.ClickException(str(exc)) from None
 
 
-def make_platform(settings: Settings) -> tuple[Platform, str, bool]:
+def make_platform(
+    settings: Settings, allocator: AllocatorFactory = BookAllocator
+) -> tuple[Platform, str, bool]:
     try:
         database = settings.database
     except ValueError as exc:
@@ -242,21 +263,34 @@ def make_platform(settings: Settings) -> tuple[Platform, str, bool]:
         payment_setup=payment_setup,
         payment_checks=CheckSchedule(settings.payment_check_every, settings.payment_check_after),
         throttle=ThrottleSettings(signups_per_address=settings.signup_limit),
+        allocator=allocator,
     )
     return platform, admin, generated
 
 
-def run(settings: Settings, on_start: Callable[[Platform], Awaitable[None]] | None = None) -> None:
+def run(
+    settings: Settings,
+    on_start: Callable[[Platform], Awaitable[None]] | None = None,
+    *,
+    scaled: ScaledOut | None = None,
+) -> None:
+    """Serve the platform. `scaled`: the owner of a deployment with several workers
+    (`scaleout.serve`), whose engine's allocator, claims and start and stop it gives."""
     configure(settings.log_level, settings.log_format)
     _check_port_free(settings.host, settings.port)
     try:
         proxies = TrustedProxies.parse(settings.trusted_proxies)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    platform, admin, generated = make_platform(settings)
+    if scaled is not None:
+        platform, admin, generated = make_platform(settings, scaled.allocator)
+    else:
+        platform, admin, generated = make_platform(settings)
     base = f"http://{settings.host}:{settings.port}"
 
     async def started(p: Platform) -> None:
+        if scaled is not None:
+            await scaled.start(p)
         if on_start is not None:
             await on_start(p)
         gc.collect()
@@ -296,6 +330,8 @@ def run(settings: Settings, on_start: Callable[[Platform], Awaitable[None]] | No
         disk=disk,
         proxies=proxies,
         metrics_token=metrics_token,
+        claim_desk=scaled.claims(platform) if scaled is not None else None,
+        on_stop=scaled.stop if scaled is not None else None,
     )
     serve_asgi(
         app,

@@ -15,7 +15,7 @@ sweeper's wake-ups; desks own what follows (`Releases`, `Checkout`, `OrderDesk`,
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -66,13 +66,16 @@ class SaleEngine:
         payments: PaymentProvider,
         *,
         payment_timeout: float = 10.0,
+        allocator: Callable[[Mapping[str, LaunchBook]], Allocator] = BookAllocator,
     ) -> None:
+        """`allocator`: made over the launches' books; the in-process one by default
+        (with several workers, `scaleout.mirror.MirrorAllocator`)."""
         self._store = store
         self._clock = clock
         self._durable: dict[str, asyncio.Future[None]] = {}  # claims being written
         self.rehearsals = RehearsalMarks()  # which fans each rehearsal made up
         self.launch_books = LaunchBooks(self.rehearsals)
-        self.allocator: Allocator = BookAllocator(self.launch_books.by_id)
+        self.allocator: Allocator = allocator(self.launch_books.by_id)
         self.scheduler = Scheduler(clock)
         self.background = Background()
         backups = BackupLists()

@@ -7,7 +7,7 @@ through the `Allocator`.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from soldout.domain.claims import Claim
 from soldout.domain.errors import NotFound
@@ -24,6 +24,10 @@ class LaunchBooks:
     def __init__(self, rehearsals: RehearsalMarks) -> None:
         self._books: dict[str, LaunchBook] = {}
         self._rehearsals = rehearsals
+        # told of each launch added or changed, and of each fan who reserved (with
+        # several workers, the owner writes them to Redis: `scaleout.owner`)
+        self.watchers: list[Callable[[LaunchBook], None]] = []
+        self.reserve_watchers: list[Callable[[LaunchBook, str], None]] = []
 
     @property
     def by_id(self) -> Mapping[str, LaunchBook]:
@@ -33,7 +37,17 @@ class LaunchBooks:
 
     def open(self, launch: Launch, product: Product) -> LaunchBook:
         book = self._books[launch.id] = LaunchBook.open(launch, product)
+        self.changed(book)
         return book
+
+    def changed(self, book: LaunchBook) -> None:
+        """The launch's times, rules, batch or product changed: its watchers are told."""
+        for watcher in self.watchers:
+            watcher(book)
+
+    def reserved(self, book: LaunchBook, fan_id: str) -> None:
+        for watcher in self.reserve_watchers:
+            watcher(book, fan_id)
 
     def get(self, launch_id: str) -> LaunchBook:
         book = self._books.get(launch_id)
@@ -64,6 +78,7 @@ class LaunchBooks:
         for book in self._books.values():
             if book.product.id == product.id:
                 book.product = product
+                self.changed(book)
 
     def describe(self, claim: Claim) -> str:
         """What the claim buys, in words a payment page shows: "Phone 2 (Black, 128 GB)"."""

@@ -73,6 +73,7 @@ class LaunchDesk:
         for sku, qty in launch.batch.items():
             book.stock[sku].grow(qty)
         book.launch = launch
+        self._books.changed(book)
         self._watch(launch)
         if launch.is_draw and launch.drawn_at is None and launch.cancelled_at is None:
             self._draws.draw_at(launch.sale_opens_at, launch.id)  # moved, published

@@ -58,6 +58,7 @@ class ReservationDesk:
         reservation = Reservation(new_id("res"), launch_id, fan_id, now, sku)
         book.reservations[fan_id] = reservation
         book.entered.append(reservation)
+        self._books.reserved(book, fan_id)
         async with self._store.transaction() as tx:  # the confirmation with the reservation
             written = self._durable[reservation.id] = tx.durable  # a repeat waits for it
             written.add_done_callback(lambda done: self._reserved(done, book, reservation))

@@ -24,9 +24,11 @@ many workers it is asked for.
     soldout:{lch_123}:replay    (fan, Idempotency-Key) -> the first claim's id
     soldout:{lch_123}:claims    claim id -> its state, fan, SKU, quantity, code
     soldout:{lch_123}:codes     priority code -> its SKU, any-SKU, expiry, redemption
+    soldout:{lch_123}:pending   claims taken whose record is not written yet
+    soldout:{lch_123}:made      each claim once its record is written (a stream)
 
-(`redis_scripts` spells out each value.) The `{lch_123}` hash tag puts all seven keys of
-a launch in one slot, and every script names all seven in `KEYS`: on a Redis Cluster each
+(`redis_scripts` spells out each value.) The `{lch_123}` hash tag puts all nine keys of
+a launch in one slot, and every script names all nine in `KEYS`: on a Redis Cluster each
 call runs on the launch's shard, unchanged, and launches spread over the shards. No key
 is shared between launches, so nothing ever needs a cross-slot operation; the cost is
 that the replay index is per launch (the in-process one is per fan across launches: a
@@ -235,12 +237,14 @@ class RedisAllocator:
         return answer
 
     async def take_many(
-        self, requests: Sequence[TakeRequest], now: datetime
+        self, requests: Sequence[TakeRequest], now: datetime, pending: datetime | None = None
     ) -> list[Taken | DomainError]:
         """A micro-batch: one script call deciding the claims in order, each as `take`
         would alone; the answer to each, a refusal returned rather than raised (a claim
-        id used already: `Conflict` with code `duplicate_claim`). All of one launch."""
-        args: list[str | int] = [micros(now), len(requests)]
+        id used already: `Conflict` with code `duplicate_claim`). All of one launch.
+        `pending`: each claim taken waits for its record until then (`redis_pending`)."""
+        args: list[str | int] = [micros(now), "" if pending is None else micros(pending)]
+        args.append(len(requests))
         for r in requests:
             args += [r.fan_id, r.sku, r.quantity, r.idempotency_key]
             args += [replay_field(r.fan_id, r.idempotency_key), r.claim_id, r.code or ""]

@@ -1,6 +1,6 @@
 """The Lua scripts of `redis_allocator`: each runs atomically inside Redis over one launch's keys.
 
-Every script gets the same seven keys, all tagged with the launch's id (`KEYS` below, in
+Every script gets the same nine keys, all tagged with the launch's id (`KEYS` below, in
 this order), so that every call names all the keys it may touch (as Redis Cluster wants)
 and all of them hash to one slot. Times are whole microseconds since the epoch, passed by
 the caller (a double holds them exactly until the year 2255).
@@ -22,6 +22,9 @@ The stored values:
                    q: quantity, c: code or "", r: its replay field}
     codes    hash  code -> JSON {sku, any: 1|0, exp: microseconds or "", by: claim id
                    or "" (unspent), gone: 1 once its unit went back on sale at expiry}
+    pending  zset  claim id -> the time (microseconds) by which its record must be
+                   written: taken, not yet confirmed (`redis_pending`)
+    made     stream  each confirmed claim, whole (`redis_pending.CONFIRM`)
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ __all__ = [
     "UPDATE",
 ]
 
-# ARGV: now, n, then n times: fan, sku, quantity, key, replay field, claim id, code ("" for
+# ARGV: now, pending deadline ("" for none: the claim is confirmed as it is taken), n, then
+# n times: fan, sku, quantity, key, replay field, claim id, code ("" for
 # none), drawn ("1"/"0"). One reply per claim, in order: {"ok", id} | {"replay", id} |
 # {"err", why, details...}. A micro-batch is decided claim after claim, as if sent apart.
 TAKE = (
@@ -114,14 +118,15 @@ local function take(st, now, fan, sku, qty, key, rfield, id, code, drawn)
   redis.call('HSET', CLAIMS, id,
     cjson.encode({s = 'held', f = fan, k = sku, q = qty, c = code, r = rfield}))
   redis.call('HSET', REPLAY, rfield, id)
+  if ARGV[2] ~= '' then redis.call('ZADD', PENDING, ARGV[2], id) end
   return {'ok', id}
 end
 
 local now = tonumber(ARGV[1])
 local st = launch()
 local out = {}
-for i = 0, tonumber(ARGV[2]) - 1 do
-  local a = 2 + i * 8
+for i = 0, tonumber(ARGV[3]) - 1 do
+  local a = 3 + i * 8
   out[i + 1] = take(st, now, ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), ARGV[a + 4],
                     ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8] == '1')
 end
@@ -146,8 +151,11 @@ local function save(state)
 end
 local FROM = {release = 'held', settle = 'held', unsettle = 'paid', unsell = 'paid',
               untake = 'held'}
-if op == 'untake' and redis.call('HGET', REPLAY, c.r) == id then
-  redis.call('HDEL', REPLAY, c.r)  -- the claim never happened: a retry is decided afresh
+if op == 'untake' then
+  redis.call('ZREM', PENDING, id)  -- its record is not awaited any more
+  if redis.call('HGET', REPLAY, c.r) == id then
+    redis.call('HDEL', REPLAY, c.r)  -- the claim never happened: a retry is decided afresh
+  end
 end
 if FROM[op] == nil then return {'broken', 'no such move: ' .. op} end
 if before ~= FROM[op] then return {'no', before} end
@@ -304,7 +312,7 @@ INIT = (
     + """
 if redis.call('EXISTS', STATE) == 1 then
   if ARGV[1] ~= '1' then return 0 end
-  redis.call('DEL', STATE, STOCK, FANS, RESERVED, REPLAY, CLAIMS, CODES)
+  redis.call('DEL', STATE, STOCK, FANS, RESERVED, REPLAY, CLAIMS, CODES, PENDING)
 end
 local nf = tonumber(ARGV[2])
 for i = 0, nf - 1 do

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from soldout.clock import Clock, SystemClock
@@ -15,6 +15,9 @@ from soldout.domain.duplicates import DuplicateRule
 from soldout.domain.fans import Fan
 from soldout.domain.referrals import ReferralPolicy
 from soldout.engine import SaleEngine
+from soldout.engine.allocator import Allocator
+from soldout.engine.book import LaunchBook
+from soldout.engine.book_allocator import BookAllocator
 from soldout.engine.pending_payments import CheckSchedule, PendingPaymentCheck
 from soldout.mail import MailSettings
 from soldout.metrics import Metrics
@@ -60,6 +63,7 @@ class Platform:
         throttle: ThrottleSettings | None = None,
         passwords: Passwords | None = None,
         metrics: Metrics | None = None,
+        allocator: Callable[[Mapping[str, LaunchBook]], Allocator] = BookAllocator,
     ) -> None:
         self.store = store
         self.metrics = metrics or Metrics()  # what /metrics serves (soldout.metrics)
@@ -74,7 +78,9 @@ class Platform:
             self.metrics.payment,
         )
         self.payment_setup = payment_setup or ProviderSetup(self.payments.name, (), None)
-        self.engine = SaleEngine(store, self.clock, self.payments, payment_timeout=payment_timeout)
+        self.engine = SaleEngine(
+            store, self.clock, self.payments, payment_timeout=payment_timeout, allocator=allocator
+        )
         self.payments.on_webhook(self._deliver)
         # payments still pending a while later (a lost webhook) are asked about; a fan
         # paying again is told when

@@ -11,6 +11,7 @@ adapter's and run while a commit is in flight.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import Callable
 from typing import Any
@@ -59,6 +60,7 @@ class PostgresStore:
         self._readers = readers
         self._pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] | None = None
         self._owner: psycopg.AsyncConnection[Any] | None = None
+        self._worker: psycopg.AsyncConnection[Any] | None = None  # `open_as_worker`
         self.products = PgProducts(self)
         self.launches = PgLaunches(self)
         self.fans = PgFans(self)
@@ -109,6 +111,29 @@ class PostgresStore:
         self._owner = owner
         self.writer.start(owner)
 
+    async def open_as_worker(self) -> None:
+        """Write claims beside the owner (`soldout.scaleout`): a writer and a read pool, no
+        lock and no migration (the owner migrates). `Unusable` if out of reach."""
+        await self._open_pool()
+        self._worker = await self._connect()
+        self.writer.start(self._worker)
+
+    async def write_again(self) -> bool:
+        """A worker's writer stopped at a failed commit: start a new one on a new
+        connection once the server answers again. Whether writing works now."""
+        if not self.writer.failed:
+            return True
+        try:
+            conn = await self._connect()
+        except Unusable:
+            return False
+        stale, self._worker = self._worker, conn
+        self.writer.resume(conn)
+        if stale is not None:
+            with contextlib.suppress(psycopg.Error):
+                await stale.close()
+        return True
+
     async def open_read_only(self) -> None:
         """Read what is durable without owning the store: no lock, no migration, no writes
         (they raise `StorageUnavailable`). Safe while a server runs on the same database."""
@@ -124,6 +149,10 @@ class PostgresStore:
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+        if self._worker is not None:
+            with contextlib.suppress(psycopg.Error):
+                await self._worker.close()
+            self._worker = None
         if self._owner is not None:
             await let_go(self._owner)
             await self._owner.close()

@@ -151,6 +151,12 @@ class PgWriter:
         self._loop = asyncio.get_running_loop()
         self._conn = conn
 
+    def resume(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """Write again, on a new connection, after a failed commit stopped writing (a
+        scale-out worker, which owns no counters, may: `PostgresStore.write_again`)."""
+        self._conn = conn
+        self.failed = None
+
     @property
     def running(self) -> bool:
         """Started and not stopped: this process owns the store and writes it."""

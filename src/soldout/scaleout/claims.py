@@ -1,0 +1,258 @@
+"""A claim decided by Redis and written to PostgreSQL, on any of N workers.
+
+`ScaleOutClaims` answers the claim path's two questions as `SaleEngine` does in one
+process (`refusal`, `claim`), so `api.claim_core.ClaimCore` serves either. A claim:
+
+1. Redis decides (`RedisAllocator.take`, one script): a replay of the fan's key, or the
+   refusal the book would give, or the units held and the claim *pending*;
+2. its row is written to PostgreSQL (the store's group commit);
+3. it is confirmed in Redis (`redis_pending.confirm`), which hands it to the owner;
+4. only then is it answered 201.
+
+A failed write puts the units back (`untake`) and answers 503 `storage_unavailable`; a
+confirm that finds the units gone (the reaper gave them back, or Redis was rebuilt
+without them) cancels the row and answers 503 too. So every 201 has its row, and every
+row that Redis does not count is cancelled (`redis_pending` has the whole protocol).
+
+Most of a stampede is answered from this worker's memory: a refusal Redis gave for a
+launch and SKU (sold out, not open, paused, closed) is kept for `FLAG_SECONDS`, and a
+claim meeting it costs one read of the replay index (a retry of a claim that was made
+gets that claim, never the refusal) instead of the script. A unit put back is therefore
+offered again at most `FLAG_SECONDS` later on this worker.
+
+What a claim is made at (each SKU's price, the payment window) comes from the owner,
+which writes it beside the launch's counts (`TERMS`); a price changed by the maker is
+used by every worker within `TERMS_SECONDS`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import orjson
+
+from soldout.api.claim_core import DecidedElsewhere
+from soldout.clock import Clock
+from soldout.domain.claims import Claim, ClaimState
+from soldout.domain.errors import DomainError, StorageUnavailable
+from soldout.engine.book import LaunchBook
+from soldout.engine.engine import ClaimOutcome
+from soldout.ids import new_id
+from soldout.scaleout.redis_allocator import Client, RedisAllocator, RedisScripts, TakeRequest
+from soldout.scaleout.redis_pending import confirm
+from soldout.store.postgresql import PostgresStore
+
+__all__ = ["FLAG_SECONDS", "PENDING_SECONDS", "TERMS", "OwnerOnly", "ScaleOutClaims", "Terms"]
+
+log = logging.getLogger(__name__)
+
+FLAG_SECONDS = 0.1  # a refusal kept in a worker's memory
+TERMS_SECONDS = 1.0  # a launch's terms kept in a worker's memory
+PENDING_SECONDS = 10.0  # how long a taken claim may wait for its row before the reaper looks
+TERMS = "terms"  # the field of the launch's state hash the owner writes them to
+_FLAGGED = frozenset({"sold_out", "not_open", "paused", "closed"})
+
+
+class OwnerOnly(DecidedElsewhere):
+    """The launch's claims go through a gate only the owner has (its waiting room, proof
+    of work, duplicate check, a rehearsal's or a draw's): a worker forwards the claim."""
+
+
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """What the owner publishes of a launch for workers: whether a worker may sell it
+    alone (a launch with a waiting room, proof of work, a duplicate check or a rehearsal
+    is sold by the owner, which has what those need), the payment window, the prices."""
+
+    public: bool  # published and not a rehearsal's
+    alone: bool  # no gate that needs the owner
+    window: int  # seconds
+    prices: dict[str, tuple[int, str]]  # sku -> (minor units, currency)
+
+    def encode(self) -> bytes:
+        return orjson.dumps(
+            {
+                "public": self.public,
+                "alone": self.alone,
+                "window": self.window,
+                "prices": self.prices,
+            }
+        )
+
+    @staticmethod
+    def decode(raw: bytes | str) -> Terms:
+        v = orjson.loads(raw)
+        prices = {sku: (int(p[0]), str(p[1])) for sku, p in v["prices"].items()}
+        return Terms(bool(v["public"]), bool(v["alone"]), int(v["window"]), prices)
+
+
+class ScaleOutClaims:
+    """The claim path of a worker (see the module)."""
+
+    def __init__(
+        self,
+        client: Client,
+        store: PostgresStore,
+        clock: Clock,
+        *,
+        prefix: str = "soldout",
+        pending_seconds: float = PENDING_SECONDS,
+        confirmed: Callable[[Claim], None] = lambda claim: None,
+        book_of: Callable[[str, str], LaunchBook] | None = None,
+    ) -> None:
+        """On the owner, `confirmed` adopts each claim at once and `book_of` gives the
+        launch's book to the gate (`admit`); a worker has neither and forwards a claim
+        whose launch needs the gate (`OwnerOnly`)."""
+        self._client = client
+        self.store = store
+        self._clock = clock
+        self._prefix = prefix
+        self._pending = timedelta(seconds=pending_seconds)
+        self._confirmed = confirmed  # the owner adopts its own claims at once
+        self._book_of = book_of
+        self._scripts = RedisScripts(client)
+        self._allocators: dict[str, RedisAllocator] = {}
+        self._terms: dict[str, tuple[float, Terms | None]] = {}
+        self._flags: dict[tuple[str, str], tuple[float, DomainError]] = {}
+
+    def allocator(self, launch_id: str) -> RedisAllocator:
+        found = self._allocators.get(launch_id)
+        if found is None:
+            found = self._allocators[launch_id] = RedisAllocator(
+                self._client, launch_id, prefix=self._prefix, scripts=self._scripts
+            )
+        return found
+
+    async def terms(self, launch_id: str) -> Terms | None:
+        """The launch's terms, None if Redis has none (not loaded, or no such launch)."""
+        now = time.monotonic()
+        cached = self._terms.get(launch_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        try:
+            raw = await self._client.hget(self.allocator(launch_id).keys[0], TERMS)
+        except Exception as exc:
+            raise StorageUnavailable("the sale's counts cannot be reached; retry") from exc
+        terms = None if raw is None else Terms.decode(raw)
+        self._terms[launch_id] = (now + TERMS_SECONDS, terms)
+        return terms
+
+    def refusal(
+        self, fan_id: str, launch_id: str, sku: str, idempotency_key: str, with_code: bool
+    ) -> DomainError | None:
+        """Nothing is refused before `claim` (which reads the replay index first)."""
+        return None
+
+    async def claim(
+        self,
+        fan_id: str,
+        launch_id: str,
+        sku: str,
+        quantity: int,
+        idempotency_key: str,
+        priority_code: str | None = None,
+        admit: Callable[[LaunchBook], None] | None = None,
+    ) -> ClaimOutcome:
+        if self._book_of is not None:  # the owner: its books say what fans may see
+            book = self._book_of(launch_id, fan_id)
+            if admit is not None:
+                admit(book)
+        terms = await self.terms(launch_id)
+        if terms is None:
+            raise StorageUnavailable("the sale's counts are not loaded; nothing was sold, retry")
+        if self._book_of is None and not (terms.public and terms.alone):
+            raise OwnerOnly(launch_id)
+        allocator = self.allocator(launch_id)
+        flag = self._flags.get((launch_id, sku)) if priority_code is None else None
+        if flag is not None:
+            if flag[0] > time.monotonic():
+                if await allocator.replay(fan_id, idempotency_key) is None:
+                    raise flag[1]
+            else:
+                del self._flags[(launch_id, sku)]
+        now = self._clock.now()
+        price = terms.prices.get(sku)
+        claim = Claim(
+            id=new_id("clm"),
+            launch_id=launch_id,
+            fan_id=fan_id,
+            sku=sku,
+            quantity=quantity,
+            unit_price=price[0] if price else 0,
+            currency=price[1] if price else "EUR",
+            created_at=now,
+            expires_at=now + timedelta(seconds=terms.window),
+            idempotency_key=idempotency_key,
+            priority_code=priority_code,
+        )
+        request = TakeRequest(fan_id, sku, quantity, idempotency_key, claim.id, priority_code)
+        try:
+            answer = (await allocator.take_many([request], now, now + self._pending))[0]
+        except DomainError:
+            raise
+        except Exception as exc:
+            raise StorageUnavailable("the sale's counts cannot be reached; retry") from exc
+        if isinstance(answer, DomainError):
+            if answer.code in _FLAGGED and priority_code is None:
+                self._flags[(launch_id, sku)] = (time.monotonic() + FLAG_SECONDS, answer)
+            raise answer
+        if answer.replayed:
+            return ClaimOutcome(await self._first(answer.claim_id), replayed=True)
+        # Shielded: a client that hangs up does not leave units taken without their row.
+        return await asyncio.shield(self._record(allocator, claim))
+
+    async def _record(self, allocator: RedisAllocator, claim: Claim) -> ClaimOutcome:
+        try:
+            await self.store.claims.add(claim)
+        except BaseException as exc:
+            with contextlib.suppress(Exception):
+                await allocator.untake(claim.id)
+            raise StorageUnavailable(
+                "the claim could not be recorded; nothing was sold, retry"
+            ) from exc
+        outcome = await self._confirm(allocator, claim)
+        if outcome == "gone":
+            log.warning("claim %s was given back before its row was written", claim.id)
+            at = self._clock.now()
+            written = self.store.claims.release_many([claim.id], ClaimState.CANCELLED, at)
+            with contextlib.suppress(Exception):
+                await written
+            raise StorageUnavailable("the claim could not be recorded in time; retry")
+        self._confirmed(claim)
+        return ClaimOutcome(claim, replayed=False)
+
+    async def _confirm(self, allocator: RedisAllocator, claim: Claim) -> str:
+        """`confirm`, tried again while Redis is out of reach (it may be restarting, and
+        its counts being rebuilt from the record) until the claim's deadline: then "gone",
+        as the reaper would give its units back."""
+        deadline = time.monotonic() + self._pending.total_seconds()
+        pause = 0.01
+        while True:
+            try:
+                return await confirm(allocator, claim)
+            except Exception as exc:
+                if time.monotonic() > deadline:
+                    log.warning("claim %s not confirmed in time: %s", claim.id, exc)
+                    return "gone"
+            await asyncio.sleep(pause)  # Redis is restarting or being rebuilt
+            pause = min(pause * 2, 0.2)
+
+    async def _first(self, claim_id: str) -> Claim:
+        """The claim a replay returns, from PostgreSQL (its row is written before its first
+        answer; a retry racing the first request waits for that row)."""
+        deadline = time.monotonic() + self._pending.total_seconds()
+        pause = 0.005
+        while True:
+            first = await self.store.claims.get(claim_id)
+            if first is not None:
+                return first
+            if time.monotonic() > deadline:
+                raise StorageUnavailable("the first claim with this key is still being recorded")
+            await asyncio.sleep(pause)  # the first request's write is in flight
+            pause = min(pause * 2, 0.1)

@@ -1,0 +1,284 @@
+"""The owner: the one process that runs what follows the claims, beside N workers.
+
+With `--redis`, one process owns the PostgreSQL store (its advisory lock: a second owner
+waits for it) and runs the engine as one process does, except that claims are decided in
+Redis by whichever worker got them (`scaleout.claims`) and every move of units is made
+in Redis first (`scaleout.mirror`). The lock is the lease: expiry, the reaper, payments
+and priority codes run in exactly one process, whatever the number of workers.
+`OwnerSync` keeps Redis and the owner's engine together:
+
+- **launches**: each one's counts are put in Redis at start if Redis lacks them (with its
+  claims, codes and reservations read back from the record), and every change the maker
+  makes (times, pause, batch, publication, prices) is written there before it is answered;
+- **claims from workers**: read from each live launch's `made` stream and adopted by the
+  engine (its expiry scheduled, its pages and payment served here);
+- **the reaper**: a claim taken but never confirmed (its worker died, or its write
+  failed silently) is confirmed from its row once its deadline passed, or its units go
+  back (`redis_pending`);
+- **Redis lost**: a launch whose counts are gone from Redis (a restart without its data),
+  or every launch when Redis answers as another server than before (its `run_id`: a
+  restart, or a failover to a replica that may have missed writes), is rebuilt from
+  PostgreSQL (`RedisAllocator.load(..., replace=True)`). Meanwhile workers answer 503
+  `storage_unavailable`; a worker whose claim was taken before the loss finds it gone at
+  its confirm and cancels its row, so nothing rebuilt is sold twice;
+- **where it is**: the owner's address is kept in Redis for the workers that forward to
+  it (`OWNER_KEY`, renewed every `BEAT` seconds, gone `3 * BEAT` after it stops).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import redis.exceptions
+
+from soldout.domain.claims import Claim
+from soldout.domain.duplicates import DuplicateRule
+from soldout.engine.book import LaunchBook
+from soldout.engine.engine import SaleEngine
+from soldout.scaleout import redis_pending, redis_scripts
+from soldout.scaleout.claims import TERMS, Terms
+from soldout.scaleout.mirror import MirrorAllocator, launch_keys
+from soldout.scaleout.redis_allocator import Client, RedisAllocator, RedisScripts
+from soldout.scaleout.redis_values import _state_args
+from soldout.store.postgresql import PostgresStore
+
+__all__ = ["BEAT", "OWNER_KEY", "RUN_KEY", "OwnerSync", "fence", "terms_of"]
+
+log = logging.getLogger(__name__)
+
+BEAT = 1.0  # seconds between the owner's rounds (address, reaper, rebuild check)
+OWNER_KEY = "owner"
+RUN_KEY = "run"  # the run_id of the Redis server the counts were built on
+
+
+def _text(value: object) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def fence(prefix: str) -> Callable[[Any], Awaitable[None]]:
+    """A worker's connect hook (`redis_connect_func`): a connection is refused unless
+    the server it reached is the one the owner built the counts on (its `run_id` is the
+    one the owner wrote under `RUN_KEY`). A server restarted empty, restored from an old
+    snapshot, or a replica promoted after missing writes answers with another `run_id`
+    (a key restored with it holds the old one): no worker sells on it until the owner
+    has rebuilt it from PostgreSQL and written its `run_id`. Checked once per connection,
+    not per claim: a new server always means new connections."""
+
+    async def connect(connection: Any) -> None:
+        await connection.on_connect()
+        await connection.send_command("INFO", "server")
+        info = _text(await connection.read_response())
+        run = next(
+            (line[7:].strip() for line in info.splitlines() if line.startswith("run_id:")), ""
+        )
+        await connection.send_command("GET", f"{prefix}:{RUN_KEY}")
+        built_on = await connection.read_response()
+        if built_on is None or _text(built_on) != run:
+            raise redis.exceptions.ConnectionError(
+                "this Redis server's counts are not built yet (the owner rebuilds them)"
+            )
+
+    return connect
+
+
+def terms_of(book: LaunchBook) -> Terms:
+    launch, rules = book.launch, book.launch.rules
+    alone = (
+        rules.waiting_room_rate is None
+        and rules.pow_difficulty is None
+        and rules.duplicate_rule is not DuplicateRule.CANCEL
+        and not launch.is_draw
+    )
+    prices = {s.code: (s.price.amount, s.price.currency) for s in book.product.skus}
+    return Terms(
+        public=launch.published and launch.rehearsal is None,
+        alone=alone,
+        window=rules.payment_window_seconds,
+        prices=prices,
+    )
+
+
+class OwnerSync:
+    def __init__(
+        self,
+        engine: SaleEngine,
+        allocator: MirrorAllocator,
+        client: Client,
+        store: PostgresStore,
+        *,
+        prefix: str = "soldout",
+        address: str | None = None,
+    ) -> None:
+        self._engine = engine
+        self._mirror = allocator
+        self._client = client
+        self._store = store
+        self._prefix = prefix
+        self._address = address
+        self._scripts = RedisScripts(client)
+        self._allocators: dict[str, RedisAllocator] = {}
+        self._readers: dict[str, asyncio.Task[None]] = {}
+        self._beat: asyncio.Task[None] | None = None
+        self._run_id: str | None = None
+        self._run_key = f"{prefix}:{RUN_KEY}"
+        self.rebuilt = 0  # launches rebuilt from the record (for tests and logs)
+        self.reaped = 0  # pending claims the reaper settled
+        sync = allocator.client
+        self._init = sync.register_script(redis_scripts.INIT)
+        self._update = sync.register_script(redis_scripts.UPDATE)
+        engine.launch_books.watchers.append(self.push)
+        engine.launch_books.reserve_watchers.append(self.reserved)
+
+    def allocator(self, launch_id: str) -> RedisAllocator:
+        found = self._allocators.get(launch_id)
+        if found is None:
+            found = self._allocators[launch_id] = RedisAllocator(
+                self._client, launch_id, prefix=self._prefix, scripts=self._scripts
+            )
+        return found
+
+    # -- start and stop --------------------------------------------------------------------
+    async def start(self) -> None:
+        """After the engine loaded: every launch in Redis, the workers' claims adopted,
+        the rounds started."""
+        self._run_id = await self._server_id()
+        # Redis built by an owner on this very server is kept; any other (restarted,
+        # restored from a snapshot, failed over) is rebuilt from the record.
+        built_on = await self._client.get(self._run_key)
+        same = built_on is not None and _text(built_on) == self._run_id
+        for book in self._engine.books():
+            await self._load(book, replace=not same)
+        await self._client.set(self._run_key, self._run_id)
+        self._beat = asyncio.get_running_loop().create_task(self._rounds())
+
+    async def stop(self) -> None:
+        tasks = [*self._readers.values(), *([self._beat] if self._beat else [])]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._address is not None:
+            with contextlib.suppress(Exception):
+                await self._client.delete(f"{self._prefix}:{OWNER_KEY}")
+
+    # -- launches ------------------------------------------------------------------------
+    async def _load(self, book: LaunchBook, *, replace: bool) -> None:
+        launch = book.launch
+        allocator = self.allocator(launch.id)
+        claims = await self._store.claims.of_launches([launch.id]) if not book.summary else []
+        loaded = await allocator.load(
+            launch,
+            now=self._engine.now(),
+            reserved=list(book.reservations),
+            codes=list(book.codes.values()),
+            claims=claims,
+            replace=replace,
+        )
+        await self._client.hset(allocator.keys[0], TERMS, terms_of(book).encode())
+        if loaded:
+            self.rebuilt += replace
+            for claim in claims:  # a row whose stream entry was lost with Redis
+                self.adopt(claim)
+        if not book.summary and launch.id not in self._readers:
+            self._readers[launch.id] = asyncio.get_running_loop().create_task(self._read(launch.id))
+
+    def push(self, book: LaunchBook) -> None:
+        """A launch was added or changed (watched on `LaunchBooks`): Redis decides the next
+        claims by it, before the change is answered."""
+        if self._beat is None:
+            return  # not started: `start` loads every launch whole
+        keys = launch_keys(self._prefix, book.launch.id)
+        args: list[str | int] = [*_state_args(book.launch), len(book.launch.batch)]
+        for sku, batch in book.launch.batch.items():
+            args += [sku, batch]
+        if not self._update(keys=keys, args=args):
+            init: list[str | int] = ["0", *_state_args(book.launch), len(book.launch.batch)]
+            for sku, batch in book.launch.batch.items():
+                init += [sku, batch]
+            self._init(keys=keys, args=init)
+            self._update(keys=keys, args=[1, "ready", "1", 0])
+        self._mirror.client.hset(keys[0], TERMS, terms_of(book).encode())
+        if book.launch.id not in self._readers:
+            self._readers[book.launch.id] = asyncio.get_running_loop().create_task(
+                self._read(book.launch.id)
+            )
+
+    def reserved(self, book: LaunchBook, fan_id: str) -> None:
+        if self._beat is not None:
+            self._mirror.client.sadd(launch_keys(self._prefix, book.launch.id)[3], fan_id)
+
+    # -- the workers' claims ---------------------------------------------------------------
+    def adopt(self, claim: Claim) -> None:
+        """A claim a worker (or this process) made: the engine keeps it from now on."""
+        ledger = self._engine.ledger
+        if ledger.find(claim.id) is None and claim.launch_id in self._engine.launch_books.by_id:
+            ledger.restore(claim)
+
+    async def _read(self, launch_id: str) -> None:
+        allocator = self.allocator(launch_id)
+        after = "0"
+        while True:
+            try:
+                after, claims = await redis_pending.made(allocator, after, block_ms=1000)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("reading the claims of %s from Redis: %s", launch_id, exc)
+                await asyncio.sleep(BEAT)  # Redis out of reach: the rounds rebuild it
+                after = "0"
+                continue
+            for claim in claims:
+                self.adopt(claim)
+
+    # -- the rounds ------------------------------------------------------------------------
+    async def _rounds(self) -> None:
+        while True:
+            try:
+                await self._round()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("owner round: %s", exc)
+            await asyncio.sleep(BEAT)
+
+    async def _round(self) -> None:
+        if self._address is not None:
+            key = f"{self._prefix}:{OWNER_KEY}"
+            await self._client.set(key, self._address, px=int(3 * BEAT * 1000))
+        server = await self._server_id()
+        moved = server != self._run_id
+        if moved:
+            log.warning("Redis answers as another server (%s): rebuilding from the record", server)
+        self._run_id = server
+        for book in self._engine.books():
+            allocator = self.allocator(book.launch.id)
+            ready = await self._client.hget(allocator.keys[0], "ready")
+            if moved or ready is None:
+                await self._load(book, replace=True)
+            elif not book.summary:
+                await self._reap(allocator)
+        # workers connect only to a server whose counts were built here (`fence`)
+        await self._client.set(self._run_key, server)
+
+    async def _reap(self, allocator: RedisAllocator) -> None:
+        for claim_id in await redis_pending.due(allocator, self._engine.now()):
+            row = await self._store.claims.get(claim_id)
+            if row is not None:
+                await redis_pending.confirm(allocator, row)
+            else:
+                await allocator.untake(claim_id)
+            self.reaped += 1
+            log.warning("claim %s reaped: %s", claim_id, "confirmed" if row else "given back")
+
+    async def _server_id(self) -> str:
+        info = await self._client.info("server")
+        if isinstance(info, dict) and "run_id" in info:
+            return str(info["run_id"])
+        # a Cluster answers per node: the set of its nodes' ids
+        ids = sorted(str(v.get("run_id")) for v in info.values() if isinstance(v, dict))
+        return ",".join(ids)

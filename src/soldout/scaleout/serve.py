@@ -1,0 +1,211 @@
+"""`soldout serve --redis URL`: the owner and the workers, as processes.
+
+    soldout serve --store postgresql://... --redis redis://HOST:PORT --workers 2
+
+starts, under one supervisor (`supervisor.Supervisor`, which starts again any process
+that dies): the owner (`--role owner`) on a loopback port of its own, and N workers
+(`--role worker`) sharing the public address (SO_REUSEPORT: the kernel spreads the
+connections). On several machines, run `--role worker` on each and one `--role owner`
+(with `--advertise` the address workers reach it at); any load balancer goes in front
+of the workers.
+
+Redis URLs: `redis://HOST:PORT[/DB]` for one server, `redis+cluster://HOST:PORT[,HOST:PORT...]`
+for a Redis Cluster (any of its nodes; the rest are found).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import click
+from redis import Redis
+from redis.asyncio import BlockingConnectionPool
+from redis.asyncio import Redis as AsyncRedis
+from redis.asyncio.cluster import ClusterNode as AsyncNode
+from redis.asyncio.cluster import RedisCluster as AsyncCluster
+from redis.cluster import ClusterNode, RedisCluster
+
+from soldout.engine.allocator import Allocator
+from soldout.engine.book import LaunchBook
+from soldout.scaleout.claims import ScaleOutClaims
+from soldout.scaleout.mirror import MirrorAllocator, SyncClient
+from soldout.scaleout.owner import OwnerSync, fence
+from soldout.scaleout.redis_allocator import Client
+from soldout.scaleout.supervisor import Child, Supervisor
+from soldout.services import Platform
+from soldout.settings import Settings
+from soldout.store.postgresql import PostgresStore
+
+__all__ = ["Owner", "async_client", "run_owner", "run_supervised", "run_worker", "sync_client"]
+
+CLUSTER = "redis+cluster://"
+CONNECTIONS = 64  # a worker's Redis connections at most (claims wait for one beyond)
+
+
+def _nodes(url: str) -> list[tuple[str, int]]:
+    nodes = []
+    for part in url.removeprefix(CLUSTER).split("/")[0].split(","):
+        host, _, port = part.rpartition(":")
+        nodes.append((host or "127.0.0.1", int(port or 6379)))
+    return nodes
+
+
+def async_client(url: str, fenced: str | None = None) -> Client:
+    """`fenced`: a worker's client (with the keys' prefix): it connects only to a server
+    whose counts the owner built (`owner.fence`; on a single server, not a Cluster)."""
+    if url.startswith(CLUSTER):
+        nodes = [AsyncNode(h, p) for h, p in _nodes(url)]
+        return AsyncCluster(startup_nodes=nodes, max_connections=CONNECTIONS)
+    extra: dict[str, Any] = {} if fenced is None else {"redis_connect_func": fence(fenced)}
+    pool = BlockingConnectionPool.from_url(url, max_connections=CONNECTIONS, timeout=5, **extra)
+    return AsyncRedis(connection_pool=pool)
+
+
+def sync_client(url: str) -> SyncClient:
+    if url.startswith(CLUSTER):
+        return RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in _nodes(url)])  # type: ignore[no-untyped-call]
+    return Redis.from_url(url)
+
+
+class Owner:
+    """The owner's part in `api.server.run` (its `ScaledOut`)."""
+
+    def __init__(self, redis_url: str, prefix: str, advertise: str, pending_seconds: float) -> None:
+        self._pending = pending_seconds
+        self._sync = sync_client(redis_url)
+        self._client = async_client(redis_url)
+        self._fenced = async_client(redis_url, fenced=prefix)  # its own claims, as a worker's
+        self._prefix = prefix
+        self._advertise = advertise
+        self._mirror: MirrorAllocator | None = None
+        self.sync: OwnerSync | None = None
+
+    def allocator(self, books: Mapping[str, LaunchBook]) -> Allocator:
+        self._mirror = MirrorAllocator(books, self._sync, prefix=self._prefix)
+        return self._mirror
+
+    def claims(self, platform: Platform) -> ScaleOutClaims:
+        store = platform.store
+        if not isinstance(store, PostgresStore) or self._mirror is None:
+            raise click.UsageError("--redis needs a PostgreSQL store (--store postgresql://...)")
+        self.sync = OwnerSync(
+            platform.engine,
+            self._mirror,
+            self._client,
+            store,
+            prefix=self._prefix,
+            address=self._advertise,
+        )
+        return ScaleOutClaims(
+            self._fenced,
+            store,
+            platform.clock,
+            prefix=self._prefix,
+            pending_seconds=self._pending,
+            confirmed=self.sync.adopt,
+            book_of=platform.engine.public_book,
+        )
+
+    async def start(self, platform: Platform) -> None:
+        assert self.sync is not None
+        await self.sync.start()
+
+    async def stop(self) -> None:
+        if self.sync is not None:
+            await self.sync.stop()
+        await self._client.aclose()
+        await self._fenced.aclose()
+        self._sync.close()
+
+
+def run_owner(
+    settings: Settings,
+    redis_url: str,
+    prefix: str,
+    advertise: str | None,
+    *,
+    on_start: Callable[[Platform], Awaitable[None]] | None = None,
+) -> None:
+    from soldout.api.server import run
+
+    address = advertise or f"http://{settings.host}:{settings.port}"
+    owner = Owner(redis_url, prefix, address, settings.pending_seconds)
+    run(settings, on_start, scaled=owner)
+
+
+def run_worker(settings: Settings, redis_url: str, prefix: str) -> None:
+    from soldout.api.proxies import TrustedProxies
+    from soldout.api.server import serve_asgi
+    from soldout.logs import configure
+    from soldout.scaleout.worker import WorkerApp, WorkerSettings
+    from soldout.services.gate import GateSettings
+
+    configure(settings.log_level, settings.log_format)
+    url = settings.postgres_url
+    if url is None:
+        raise click.UsageError("a worker needs a PostgreSQL store (--store postgresql://...)")
+    app: Any = WorkerApp(
+        WorkerSettings(
+            url,
+            lambda: async_client(redis_url, fenced=prefix),
+            prefix=prefix,
+            gate=GateSettings(
+                settings.rate_limit_fan,
+                settings.rate_limit_fan_burst,
+                settings.rate_limit_address,
+                settings.rate_limit_address_burst,
+            ),
+            max_body=settings.max_body_bytes,
+            proxies=TrustedProxies.parse(settings.trusted_proxies),
+            pending_seconds=settings.pending_seconds,
+        )
+    )
+    where = f"http://{settings.host}:{settings.port}"
+    click.echo(f"soldout serving on {where}  (worker {os.getpid()}, server: {settings.server})")
+    sys.stdout.flush()
+    serve_asgi(app, settings.host, settings.port, settings.server, settings.log_level)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def run_supervised(settings: Settings, argv: list[str], workers: int) -> int:
+    """The owner on a free loopback port and `workers` workers on the public address,
+    each a child process started again when it dies. `argv`: the serve command's own
+    options to pass on (store, data, Redis)."""
+    from soldout.api.server import _check_port_free
+
+    _check_port_free(settings.host, settings.port)
+    serve = [sys.executable, "-m", "soldout", "serve", *argv]
+    return supervise(settings, [*serve, "--role", "owner"], [*serve, "--role", "worker"], workers)
+
+
+def supervise(
+    settings: Settings,
+    owner: list[str],
+    worker: list[str],
+    workers: int,
+    env: dict[str, str] | None = None,
+) -> int:
+    """Runs `owner` (given `--host 127.0.0.1 --port` a free port) and `workers` times
+    `worker` (given the public host and port) under a `Supervisor`, until stopped."""
+    internal = _free_port()
+    env = dict(env or os.environ)
+    env.setdefault("SOLDOUT_PUBLIC_URL", settings.base_url)
+    env.setdefault("SOLDOUT_TRUSTED_PROXIES", "127.0.0.1")
+    public = ["--host", settings.host, "--port", str(settings.port)]
+    children = [Child("owner", [*owner, "--host", "127.0.0.1", "--port", str(internal)], env)]
+    children += [Child(f"worker {n}", [*worker, *public], env) for n in range(1, workers + 1)]
+    click.echo(
+        f"soldout: {workers} workers on {settings.base_url}, the owner on 127.0.0.1:{internal}"
+    )
+    sys.stdout.flush()
+    return Supervisor(children).run()

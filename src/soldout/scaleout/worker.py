@@ -1,0 +1,236 @@
+"""A claim worker: decides claims through Redis and PostgreSQL, forwards the rest.
+
+Any number of workers run beside one owner (`scaleout.owner`), behind any load balancer.
+Each one answers `POST /api/v1/launches/{id}/claims` itself (`ScaleOutClaims`: Redis
+decides, PostgreSQL records, then 201) and forwards every other request, whole, to the
+owner, whose address it reads from Redis (`owner.OWNER_KEY`). A claim that needs what
+only the owner has (a storefront session, a waiting room, proof of work, a duplicate
+check) is forwarded too. A worker holds nothing that must outlive it: kill one and the
+others, and the owner's reaper, carry on.
+
+What a worker keeps in its own memory, and how fresh it is:
+- rate limits per fan and per address, per worker (N workers let a fan claim up to N
+  times the configured rate);
+- a refusal for `claims.FLAG_SECONDS`, a launch's terms for `claims.TERMS_SECONDS`;
+- fans who signed out everywhere, or were erased, and the owner's address, re-read every
+  `REFRESH` seconds.
+
+`GET /healthz/worker` is the worker's own health, for a load balancer's checks.
+
+    app = WorkerApp(WorkerSettings(store_url, redis_url), settings)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from soldout.api.claim_core import ClaimCore, DecidedElsewhere
+from soldout.api.hotpath import Front
+from soldout.api.proxies import TrustedProxies
+from soldout.clock import SystemClock
+from soldout.domain.errors import RateLimited
+from soldout.engine.book import LaunchBook
+from soldout.metrics import ClaimMeter
+from soldout.scaleout.claims import ScaleOutClaims
+from soldout.scaleout.forward import Forward
+from soldout.scaleout.owner import OWNER_KEY
+from soldout.scaleout.redis_allocator import Client
+from soldout.services.gate import GateSettings, Passage
+from soldout.services.ratelimit import TokenBuckets
+from soldout.services.tokens import TokenSigner
+from soldout.store.postgresql import PostgresStore
+
+__all__ = ["REFRESH", "WorkerApp", "WorkerSettings"]
+
+log = logging.getLogger(__name__)
+
+START_WAIT = 120.0  # seconds a worker waits at start for the owner's store
+REFRESH = 0.5  # seconds between a worker's reads of the owner's address and sign-outs
+SIGN_OUTS = 4  # rounds between reads of fans signed out everywhere (2 s)
+HEALTH = "/healthz/worker"  # answered by the worker itself
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    store_url: str
+    redis: Callable[[], Client]  # makes the worker's client (asyncio)
+    prefix: str = "soldout"
+    admin_token: str = ""
+    gate: GateSettings = field(default_factory=GateSettings)
+    max_body: int = 65536
+    proxies: TrustedProxies | None = None
+    pending_seconds: float = 10.0
+
+
+class WorkerGate:
+    """The gate's rate limits, this worker's own; what needs the owner is forwarded."""
+
+    def __init__(self, settings: GateSettings) -> None:
+        self._fans = (
+            TokenBuckets(settings.fan_rate, settings.fan_burst) if settings.fan_rate else None
+        )
+        rate, burst = settings.address_rate, settings.address_burst
+        self._addresses = TokenBuckets(rate, burst) if rate else None
+
+    @property
+    def limits_addresses(self) -> bool:
+        return self._addresses is not None
+
+    def limit(self, fan_id: str, address: str | None) -> None:
+        now = time.monotonic()
+        for buckets, key in ((self._fans, fan_id), (self._addresses, address)):
+            if buckets is not None and key:
+                wait = buckets.take(key, now)
+                if wait:
+                    raise RateLimited(wait)
+
+    def check(self, book: LaunchBook, fan_id: str, passage: Passage) -> None:
+        raise DecidedElsewhere(book.launch.id)
+
+
+def _storefront_session(session: str) -> str | None:
+    """A storefront's cookie is the owner's to read: its claim is forwarded."""
+    raise DecidedElsewhere("storefront")
+
+
+class WorkerApp:
+    """The worker's ASGI app: its lifespan opens the store and Redis; HTTP goes to a
+    `Front` whose claims are decided here and whose other requests are forwarded."""
+
+    def __init__(self, settings: WorkerSettings) -> None:
+        self._settings = settings
+        self._clock = SystemClock()
+        self._store = PostgresStore(settings.store_url)
+        self._redis = settings.redis()
+        self._owner: str | None = None
+        self.tokens = TokenSigner(None, settings.admin_token or "-" * 32)
+        self.claims = ScaleOutClaims(
+            self._redis,
+            self._store,
+            self._clock,
+            prefix=settings.prefix,
+            pending_seconds=settings.pending_seconds,
+        )
+        self.forward = Forward(lambda: self._owner)
+        core = ClaimCore(
+            self.claims,
+            self.tokens,
+            WorkerGate(settings.gate),  # type: ignore[arg-type]
+            ClaimMeter(),
+            fan_session=_storefront_session,
+        )
+        self.front = Front(self.forward, core, settings.max_body, proxies=settings.proxies)
+        self._refresher: asyncio.Task[None] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "http":
+            if scope["path"] == HEALTH:
+                await self._health(send)
+            else:
+                await self.front(scope, receive, send)
+
+    async def _health(self, send: Send) -> None:
+        """This worker's own health (everything else is the owner's): 200 when it can
+        sell (the store writes, Redis answers) and knows where the owner is."""
+        failed = self._store.writer.failed
+        try:
+            redis_ok = bool(await self._redis.ping())
+        except Exception:
+            redis_ok = False
+        ok = failed is None and redis_ok and self._owner is not None
+        body = orjson.dumps(
+            {
+                "status": "ok" if ok else "error",
+                "role": "worker",
+                "owner": self._owner,
+                "redis": redis_ok,
+                "store": "ok" if failed is None else f"stopped: {failed}",
+            }
+        )
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send(
+            {"type": "http.response.start", "status": 200 if ok else 503, "headers": headers}
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.start()
+                except Exception as exc:
+                    log.exception("worker start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def start(self) -> None:
+        """Opens the store, waiting (up to `START_WAIT`) for the owner to have made it."""
+        deadline = time.monotonic() + START_WAIT
+        while True:
+            try:
+                await self._store.open_as_worker()
+                self.tokens.use_secret(await self._store.secret("token-signing"))
+                await self._refresh()
+                break
+            except Exception as exc:
+                await self._store.close()
+                self._store = PostgresStore(self._settings.store_url)
+                self.claims.store = self._store
+                if time.monotonic() > deadline:
+                    raise
+                log.info("waiting for the owner's store: %s", exc)
+                await asyncio.sleep(0.5)  # the owner creates and migrates it
+        self._refresher = asyncio.get_running_loop().create_task(self._refreshing())
+
+    async def stop(self) -> None:
+        if self._refresher is not None:
+            self._refresher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._refresher
+        await self.forward.aclose()
+        await self._store.close()
+        await self._redis.aclose()
+
+    async def _refreshing(self) -> None:
+        rounds = 0
+        while True:
+            await asyncio.sleep(REFRESH)  # a round every REFRESH seconds
+            rounds += 1
+            try:
+                await self._refresh(sign_outs=rounds % SIGN_OUTS == 0)
+            except Exception as exc:
+                log.warning("worker refresh: %s", exc)
+
+    async def _refresh(self, *, sign_outs: bool = True) -> None:
+        """The owner's address, a writer started again once PostgreSQL answers after a
+        failure, and (`sign_outs`) fans signed out everywhere or erased."""
+        owner = await self._redis.get(f"{self._settings.prefix}:{OWNER_KEY}")
+        self._owner = owner.decode() if isinstance(owner, bytes) else owner
+        await self._store.write_again()
+        if sign_outs:
+            for fan_id, generation in await self._store.sessions.generations():
+                self.tokens.set_generation(fan_id, generation)
+            for fan_id in await self._store.fans.erased():
+                self.tokens.revoke(fan_id)

@@ -1,0 +1,407 @@
+"""Several workers selling one batch: Redis decides, PostgreSQL records, every 201 stands.
+
+Each test runs the owner and two workers as real processes (`tests/scaleout.py`), with a
+private Redis server and a fresh PostgreSQL database, and drives them over HTTP as fans
+and the maker would; the failures are real (SIGKILL, a Redis server killed and started
+again, a table locked so a worker's write hangs).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from tests.postgres import PostgresServer
+from tests.scaleout import BEAT, PENDING_SECONDS, ScaleOut, scale_out
+from tests.support import claim, create_launch, error, eventually, register
+
+pytest_plugins = ["tests.postgres"]
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, postgres_server: Any) -> Iterator[ScaleOut]:
+    with scale_out(tmp_path, postgres_server) as made:
+        yield made
+
+
+def fans(cluster: ScaleOut, count: int) -> list[dict[str, Any]]:
+    with cluster.workers[0].client() as client:
+        return [register(client, f"f{uuid.uuid4().hex[:10]}") for _ in range(count)]
+
+
+def held_rows(cluster: ScaleOut, launch_id: str) -> dict[str, tuple[str, int, str]]:
+    rows = cluster.rows(
+        "SELECT id, fan_id, quantity, state FROM claims WHERE launch_id = %s", launch_id
+    )
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+def test_a_crowd_on_two_workers_never_oversells_and_replays_are_identical(
+    cluster: ScaleOut,
+) -> None:
+    """240 fans on two workers race for 50 units, limit 2 per fan: each sends two keys
+    (one asking for 2 units), each key twice, to a worker picked at random."""
+    with cluster.admin() as admin:
+        launch = create_launch(admin, batch={"A": 50}, per_fan_limit=2)
+    launch_id = launch["id"]
+    crowd = fans(cluster, 240)
+    clients = [w.client() for w in cluster.workers]
+
+    def fan_buys(fan: dict[str, Any]) -> list[tuple[str, int, dict[str, Any]]]:
+        seen = []
+        for n, quantity in enumerate((1, 2)):
+            key = f"{fan['id']}-{n}"
+            for _ in range(2):
+                client = random.choice(clients)
+                answer = claim(client, launch_id, fan["token"], key=key, quantity=quantity)
+                seen.append((key, answer.status_code, answer.json()))
+        return seen
+
+    with ThreadPoolExecutor(64) as pool:
+        answers = [a for seen in pool.map(fan_buys, crowd) for a in seen]
+    for client in clients:
+        client.close()
+
+    statuses = Counter(status for _, status, _ in answers)
+    assert set(statuses) <= {200, 201, 409}, statuses
+    created = {body["id"]: body for _, status, body in answers if status == 201}
+    units = sum(body["quantity"] for body in created.values())
+    assert units == 50, statuses  # every unit sold, none twice
+    per_fan: Counter[str] = Counter()
+    for key, status, body in answers:
+        if status == 201:
+            per_fan[key.rsplit("-", 1)[0]] += body["quantity"]
+    assert max(per_fan.values()) <= 2
+    # a retry under the same key: the first claim, whole, whichever worker answered
+    first_by_key = {key: body for key, status, body in answers if status == 201}
+    for key, status, body in answers:
+        if status == 200:
+            assert body == first_by_key[key]
+    # every 201 is on record, and nothing else is held
+    rows = held_rows(cluster, launch_id)
+    assert set(rows) == set(created)
+    assert all(state == "held" for _, _, state in rows.values())
+    assert cluster.stock(launch_id)["h:A"] == 50
+    # the owner adopted every claim: its pages and stats count them
+    with cluster.admin(1) as admin:
+        stats = eventually(
+            lambda: admin.get(f"/api/v1/launches/{launch_id}/stats").json(),
+            lambda s: s["claims"]["held"] == len(created),
+            10,
+        )
+    assert stats["skus"]["A"]["held"] == 50
+    # paying through a worker (forwarded to the owner) sells the units in Redis too
+    tokens = {fan["id"]: fan["token"] for fan in crowd}
+    paid = [(key.rsplit("-", 1)[0], body) for key, body in list(first_by_key.items())[:3]]
+    with cluster.workers[1].client() as client:
+        for fan_id, body in paid:
+            answer = client.post(
+                f"/api/v1/claims/{body['id']}/payment",
+                json={"method": "test", "token": "tok_ok"},
+                headers={
+                    "authorization": f"Bearer {tokens[fan_id]}",
+                    "idempotency-key": f"pay-{body['id']}",
+                },
+            )
+            assert answer.status_code == 200, answer.text
+    stock = cluster.stock(launch_id)
+    sold = sum(b["quantity"] for _, b in paid)
+    assert (stock["p:A"], stock["h:A"]) == (sold, 50 - sold)
+
+
+def _claim_in_background(
+    worker: Any, launch_id: str, token: str, key: str
+) -> tuple[threading.Thread, list[Any]]:
+    outcome: list[Any] = []
+
+    def send() -> None:
+        try:
+            with worker.client() as client:
+                outcome.append(claim(client, launch_id, token, key=key).status_code)
+        except httpx.HTTPError as exc:
+            outcome.append(type(exc).__name__)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    return sender, outcome
+
+
+def _writes_waiting(cluster: ScaleOut) -> list[int]:
+    """Backends of the store's database waiting on the test's table lock."""
+    return [
+        row[0]
+        for row in cluster.rows(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+            " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+        )
+    ]
+
+
+def test_a_worker_killed_between_the_decision_and_the_write_gives_its_unit_back(
+    cluster: ScaleOut,
+) -> None:
+    """Worker 0 takes the unit in Redis; its write waits on a locked table; worker 0 is
+    SIGKILLed, and its write never lands (its backend is ended). Nobody was told yes;
+    the owner's reaper gives the unit back within the deadline plus a round, with no row
+    written, and the fan's retry is decided afresh. Then the other ending: the write of
+    a killed worker does land (it was sent before the kill): the reaper confirms the
+    claim from its row and the owner keeps it, counted once."""
+    with cluster.admin() as admin:
+        launch = create_launch(admin, batch={"A": 1})
+    launch_id = launch["id"]
+    fan, other_fan = fans(cluster, 2)
+    lock = psycopg.connect(cluster.store_url)
+    lock.execute("LOCK TABLE claims IN ACCESS EXCLUSIVE MODE")
+    sender, outcome = _claim_in_background(cluster.workers[0], launch_id, fan["token"], "k1")
+    eventually(lambda: cluster.stock(launch_id).get("h:A", 0), lambda held: held == 1, 10)
+    [waiting] = eventually(lambda: _writes_waiting(cluster), lambda pids: len(pids) == 1, 10)
+    with cluster.workers[1].client() as other:  # meanwhile the unit is taken
+        assert error(claim(other, launch_id, other_fan["token"]))[1] == "sold_out"
+    cluster.workers[0].kill()
+    killed_at = time.monotonic()
+    cluster.rows("SELECT pg_terminate_backend(%s)", waiting)  # its write never lands
+    lock.rollback()
+    sender.join(10)
+    assert outcome
+    assert outcome[0] != 201  # nobody was told yes
+    eventually(lambda: cluster.stock(launch_id)["h:A"], lambda held: held == 0, 15)
+    back_after = time.monotonic() - killed_at
+    assert back_after <= PENDING_SECONDS + 2 * BEAT + 1.0, back_after
+    assert held_rows(cluster, launch_id) == {}
+    with cluster.workers[1].client() as other:
+        again = claim(other, launch_id, fan["token"], key="k1")
+    assert again.status_code == 201, again.text
+    assert set(held_rows(cluster, launch_id)) == {again.json()["id"]}
+
+    # The other ending: the killed worker's write lands after its death.
+    cluster.workers[0].start()
+    cluster.wait_ready()
+    with cluster.admin() as admin:
+        second = create_launch(admin, batch={"A": 1})["id"]
+    lock.execute("LOCK TABLE claims IN ACCESS EXCLUSIVE MODE")
+    sender, outcome = _claim_in_background(cluster.workers[0], second, fan["token"], "k2")
+    eventually(lambda: _writes_waiting(cluster), lambda pids: len(pids) == 1, 10)
+    cluster.workers[0].kill()
+    lock.rollback()  # the write it sent goes on, and commits
+    lock.close()
+    sender.join(10)
+    assert outcome
+    assert outcome[0] != 201
+    eventually(lambda: held_rows(cluster, second), lambda rows: len(rows) == 1, 10)
+    with cluster.admin(1) as admin:  # confirmed from its row, adopted by the owner
+        eventually(
+            lambda: admin.get(f"/api/v1/launches/{second}/stats").json()["claims"]["held"],
+            lambda held: held == 1,
+            PENDING_SECONDS + 3 * BEAT + 2,
+        )
+    assert cluster.stock(second)["h:A"] == 1
+    with cluster.redis_client() as r:
+        assert r.zcard(f"soldout:{{{second}}}:pending") == 0
+
+
+def test_redis_restarted_empty_is_rebuilt_from_postgresql_before_anyone_sells_again(
+    cluster: ScaleOut,
+) -> None:
+    """Ten units claimed, Redis SIGKILLed (it keeps nothing) and started again empty: no
+    worker says yes until the owner has rebuilt the counts from PostgreSQL; then the
+    sale goes on to exactly the batch, and the first ten replay as before."""
+    with cluster.admin() as admin:
+        launch = create_launch(admin, batch={"A": 30})
+    launch_id = launch["id"]
+    crowd = fans(cluster, 45)
+    first = {}
+    with cluster.workers[0].client() as client:
+        for fan in crowd[:10]:
+            answer = claim(client, launch_id, fan["token"], key=f"{fan['id']}-1")
+            assert answer.status_code == 201
+            first[fan["id"]] = answer.json()
+    cluster.redis.kill()
+    with cluster.workers[1].client() as client:
+        down = claim(client, launch_id, crowd[10]["token"], key="while-down")
+    assert error(down)[:2] == (503, "storage_unavailable")
+    cluster.redis.start()
+    answers = []
+    with ThreadPoolExecutor(16) as pool:
+
+        def buy(fan: dict[str, Any]) -> httpx.Response:
+            with cluster.any_worker().client() as client:
+                return eventually(
+                    lambda: claim(client, launch_id, fan["token"], key=f"{fan['id']}-1"),
+                    lambda r: r.status_code != 503,
+                    20,
+                )
+
+        answers = list(pool.map(buy, crowd))
+    created = {r.json()["id"] for r in answers if r.status_code == 201}
+    replayed = {
+        fan["id"]: r.json() for fan, r in zip(crowd, answers, strict=True) if r.status_code == 200
+    }
+    assert replayed == first  # the ten claimed before the loss replay, unchanged
+    assert len(created) == 20  # the 20 units left, and not one more
+    assert Counter(error(r)[1] for r in answers if r.status_code == 409) == {"sold_out": 15}
+    rows = held_rows(cluster, launch_id)
+    assert set(rows) == created | {c["id"] for c in first.values()}
+    assert cluster.stock(launch_id)["h:A"] == 30
+
+
+def test_redis_restored_from_an_old_snapshot_is_fenced_and_rebuilt(cluster: ScaleOut) -> None:
+    """A failover to a replica that missed the last writes, played by a snapshot: Redis
+    saved after 5 claims, 5 more made, then Redis killed and started from that snapshot
+    (it believes only 5 units are held). Workers refuse it until the owner rebuilt it
+    from PostgreSQL: the batch of 12 is never exceeded."""
+    with cluster.admin() as admin:
+        launch = create_launch(admin, batch={"A": 12})
+    launch_id = launch["id"]
+    crowd = fans(cluster, 30)
+    made = set()
+    with cluster.workers[0].client() as client:
+        for fan in crowd[:5]:
+            made.add(claim(client, launch_id, fan["token"]).json()["id"])
+        with cluster.redis_client() as r:
+            r.save()  # the replica's view
+        for fan in crowd[5:10]:
+            made.add(claim(client, launch_id, fan["token"]).json()["id"])
+    cluster.redis.kill()
+    cluster.redis.start()  # from the snapshot: 5 held
+    with cluster.redis_client() as r:
+        assert int(r.hget(f"soldout:{{{launch_id}}}:stock", "h:A") or 0) in (5, 10)
+    with ThreadPoolExecutor(8) as pool:
+
+        def buy(fan: dict[str, Any]) -> httpx.Response:
+            with cluster.any_worker().client() as client:
+                key = uuid.uuid4().hex
+                return eventually(
+                    lambda: claim(client, launch_id, fan["token"], key=key),
+                    lambda r: r.status_code != 503,
+                    20,
+                )
+
+        answers = list(pool.map(buy, crowd[10:]))
+    created = {r.json()["id"] for r in answers if r.status_code == 201}
+    assert len(created) == 2  # 12 - 10, whatever the snapshot said
+    rows = held_rows(cluster, launch_id)
+    assert set(rows) == made | created
+    assert cluster.stock(launch_id)["h:A"] == 12
+
+
+def test_a_worker_killed_mid_sale_leaves_every_yes_on_record(cluster: ScaleOut) -> None:
+    """Fans buy through worker 0, which is SIGKILLed mid-sale; a fan whose request died
+    with it retries the same key on worker 1 (again while it answers 503: its first
+    claim may still be waiting for its row, or for the reaper). Every 201 any fan saw is
+    on record, and the units sold never pass the batch."""
+    with cluster.admin() as admin:
+        launch = create_launch(admin, batch={"A": 60})
+    launch_id = launch["id"]
+    crowd = fans(cluster, 120)
+    seen: list[tuple[str, int, dict[str, Any]]] = []
+    seen_lock = threading.Lock()
+    go = threading.Barrier(9)
+
+    def buy(fans_part: list[dict[str, Any]]) -> None:
+        go.wait()
+        for fan in fans_part:
+            key = f"{fan['id']}-k"
+            try:
+                with cluster.workers[0].client() as client:
+                    answer = claim(client, launch_id, fan["token"], key=key)
+            except httpx.HTTPError:  # the worker died under it: the same key on the other,
+                with cluster.workers[1].client() as client:  # as long as it says 503
+                    answer = eventually(
+                        lambda c=client, f=fan, k=key: claim(c, launch_id, f["token"], key=k),
+                        lambda r: r.status_code != 503,
+                        PENDING_SECONDS + 3 * BEAT + 10,
+                    )
+            with seen_lock:
+                seen.append((fan["id"], answer.status_code, answer.json()))
+
+    parts = [crowd[i::8] for i in range(8)]
+    threads = [threading.Thread(target=buy, args=(part,)) for part in parts]
+    for thread in threads:
+        thread.start()
+    go.wait()
+    eventually(lambda: len(seen), lambda n: n >= 20, 30)
+    cluster.workers[0].kill()
+    for thread in threads:
+        thread.join(60)
+    yes = {body["id"] for _, status, body in seen if status in (200, 201)}
+    assert len({fan for fan, _, _ in seen}) == len(crowd)  # every fan got an answer
+    # the reaper settles what the killed worker left taken but unanswered
+    eventually(
+        lambda: cluster.rows("SELECT count(*) FROM claims WHERE state = 'held'")[0][0],
+        lambda held: held == cluster.stock(launch_id)["h:A"],
+        PENDING_SECONDS + 3 * BEAT + 5,
+    )
+    rows = held_rows(cluster, launch_id)
+    assert yes <= set(rows)  # every yes is on record
+    assert len(yes) == 60  # all sold (120 fans for 60 units), and not one more
+    assert sum(q for _, q, state in rows.values() if state == "held") == 60
+
+
+def test_postgresql_unreachable_gives_no_yes_and_workers_recover(tmp_path: Path) -> None:
+    """A private PostgreSQL stopped mid-sale: every claim is answered 503
+    `storage_unavailable` (its units back in Redis), none 201; started again, the same
+    workers sell again without a restart."""
+    with PostgresServer() as server, scale_out(tmp_path, server, workers=1) as cluster:
+        with cluster.admin() as admin:
+            launch_id = create_launch(admin, batch={"A": 10})["id"]
+        crowd = fans(cluster, 8)
+        worker = cluster.workers[0]
+        with worker.client() as client:
+            assert claim(client, launch_id, crowd[0]["token"]).status_code == 201
+            server.stop()
+            down = [claim(client, launch_id, fan["token"], key="k") for fan in crowd[1:5]]
+            assert {error(r)[:2] for r in down} == {(503, "storage_unavailable")}
+            assert cluster.stock(launch_id)["h:A"] == 1  # their units went back
+            server.start()
+            back = eventually(
+                lambda: claim(client, launch_id, crowd[1]["token"], key="k"),
+                lambda r: r.status_code != 503,
+                30,
+            )
+            assert back.status_code == 201, back.text
+            for fan in crowd[2:5]:
+                assert claim(client, launch_id, fan["token"], key="k").status_code == 201
+        assert len(held_rows(cluster, launch_id)) == 5
+        assert cluster.stock(launch_id)["h:A"] == 5
+
+
+def test_the_owner_killed_mid_sale_workers_sell_on_and_its_restart_adopts_every_claim(
+    cluster: ScaleOut,
+) -> None:
+    """The owner is SIGKILLed: workers go on selling (forwarded requests get 503
+    `owner_unavailable`); restarted, the owner reads every claim back and adopts those
+    made while it was down, and its stats agree with Redis and the record."""
+    with cluster.admin() as admin:
+        launch_id = create_launch(admin, batch={"A": 20})["id"]
+    crowd = fans(cluster, 25)
+    with cluster.workers[0].client() as client:
+        for fan in crowd[:5]:
+            assert claim(client, launch_id, fan["token"]).status_code == 201
+        cluster.owner.kill()
+        for fan in crowd[5:15]:
+            assert claim(client, launch_id, fan["token"]).status_code == 201
+        forwarded = client.get(f"/api/v1/launches/{launch_id}")
+        assert error(forwarded)[:2] == (503, "owner_unavailable")
+    cluster.owner.start(timeout=60)
+    with cluster.admin(1) as admin:
+        stats = eventually(
+            lambda: admin.get(f"/api/v1/launches/{launch_id}/stats"),
+            lambda r: r.status_code == 200 and r.json()["claims"]["held"] == 15,
+            30,
+        ).json()
+    assert stats["skus"]["A"]["held"] == 15
+    assert cluster.stock(launch_id)["h:A"] == 15
+    assert len(held_rows(cluster, launch_id)) == 15

@@ -1,0 +1,95 @@
+"""A scaled-out soldout for tests: a private Redis, a fresh PostgreSQL database, the owner
+and N workers, each a real `soldout serve` process on a loopback port of its own (so a
+test can send to, or kill, one worker in particular).
+
+Redis is always a private server (tests kill and restart it); PostgreSQL is the
+session's (`tests/postgres.py`: `SOLDOUT_TEST_POSTGRES_URL`'s server, or a private one),
+in a database made for the test and dropped after it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import redis
+
+from tests.redis_server import RedisServer
+from tests.support import ADMIN_TOKEN, ServerProcess, eventually
+
+PENDING_SECONDS = 2.0  # a taken claim's deadline for its row, in these tests
+BEAT = 1.0  # the owner's rounds (soldout.scaleout.owner.BEAT)
+
+
+@dataclass
+class ScaleOut:
+    redis: RedisServer
+    store_url: str
+    owner: ServerProcess
+    workers: list[ServerProcess]
+
+    def admin(self, worker: int = 0) -> httpx.Client:
+        """The admin's API through a worker (forwarded to the owner)."""
+        return self.workers[worker].client(ADMIN_TOKEN)
+
+    def any_worker(self) -> ServerProcess:
+        return random.choice([w for w in self.workers if w.process and w.process.poll() is None])
+
+    def rows(self, query: str, *params: Any) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.store_url, autocommit=True) as conn:
+            return conn.execute(query, params).fetchall()
+
+    def redis_client(self) -> redis.Redis:
+        return redis.Redis(host="127.0.0.1", port=self.redis.port, socket_timeout=5)
+
+    def stock(self, launch_id: str) -> dict[str, int]:
+        """The launch's counts in Redis (`b:A`, `h:A`, `p:A`, `s:A`)."""
+        with self.redis_client() as client:
+            raw = client.hgetall(f"soldout:{{{launch_id}}}:stock")
+        return {k.decode(): int(v) for k, v in raw.items()}
+
+    def wait_ready(self, timeout: float = 30) -> None:
+        """Every worker can sell and knows the owner."""
+        for worker in self.workers:
+            with worker.client() as client:
+                eventually(
+                    lambda c=client: c.get("/healthz/worker").status_code,  # type: ignore[misc]
+                    lambda status: status == 200,
+                    timeout,
+                )
+
+
+@contextlib.contextmanager
+def scale_out(
+    tmp_path: Path, postgres: Any, *, workers: int = 2, env: dict[str, str] | None = None
+) -> Iterator[ScaleOut]:
+    """`postgres`: the `postgres_server` fixture's target."""
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(RedisServer())
+        url = stack.enter_context(postgres.database())
+        common = {
+            "SOLDOUT_STORE": url,
+            "SOLDOUT_REDIS": server.url,
+            "SOLDOUT_PENDING_SECONDS": str(PENDING_SECONDS),
+            "SOLDOUT_RATE_LIMIT_FAN": "0",
+            "SOLDOUT_TRUSTED_PROXIES": "127.0.0.1",
+            **(env or {}),
+        }
+        owner = ServerProcess(tmp_path / "owner", env=common, args=["--role", "owner"])
+        owner.start(timeout=60)
+        stack.callback(owner.stop)
+        started = []
+        for n in range(workers):
+            worker = ServerProcess(tmp_path / f"worker{n}", env=common, args=["--role", "worker"])
+            worker.start(timeout=60)
+            stack.callback(worker.stop)
+            started.append(worker)
+        cluster = ScaleOut(server, url, owner, started)
+        cluster.wait_ready()
+        yield cluster
