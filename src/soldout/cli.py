@@ -135,7 +135,25 @@ def serve(
     show_default=True,
     help="seconds until the demo sale opens",
 )
-def demo(opens_in: int, **flags: Any) -> None:
+@click.option(
+    "--scale-out",
+    is_flag=True,
+    help="run it as the owner and --workers workers, on a PostgreSQL and a Redis started"
+    " here (or SOLDOUT_STORE's and SOLDOUT_REDIS's): docs/scale-out.md",
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=2, show_default=True, help="with --scale-out"
+)
+@click.option("--redis", "redis_url", hidden=True)
+@click.option("--role", type=click.Choice(["owner"]), hidden=True)
+def demo(
+    opens_in: int,
+    scale_out: bool,
+    workers: int,
+    redis_url: str | None,
+    role: str | None,
+    **flags: Any,
+) -> None:
     """Seed a demo product ("Model One") and launch, then serve it.
 
     The sale opens about a minute after start; run it again and it reuses the data
@@ -146,6 +164,16 @@ def demo(opens_in: int, **flags: Any) -> None:
 
     # The demo takes no real money, whatever SOLDOUT_PAYMENTS says.
     settings = _settings(**flags).model_copy(update={"payments": "test"})
+    if scale_out:
+        from soldout.scaleout.demo import run_demo
+
+        raise SystemExit(run_demo(settings, opens_in, workers))
+    if role == "owner" and redis_url:  # the scaled-out demo's owner (`run_demo` starts it)
+        from soldout.scaleout.serve import run_owner
+
+        on_start = lambda platform: seed(platform, settings, opens_in)  # noqa: E731
+        run_owner(settings, redis_url, "soldout", None, on_start=on_start)
+        return
     run(settings, on_start=lambda platform: seed(platform, settings, opens_in))
 
 

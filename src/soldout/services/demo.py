@@ -106,7 +106,7 @@ async def seed(platform: Platform, settings: Settings, opens_in: int) -> None:
         )
     await _dress(platform, book.product)
     await _plan_production(platform, book.product.id, now.date())
-    base = f"http://{settings.host}:{settings.port}"
+    base = settings.base_url
     click.echo(
         f"demo launch {book.launch.title!r} opens at {book.launch.sale_opens_at:%H:%M:%S} UTC"
     )
