@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ServerProcess
+from tests.support import SCALE_OUT, ServerProcess, server_on
+
+pytest_plugins = ["tests.postgres"]
 
 
 @pytest.fixture
@@ -19,15 +21,30 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
         process.stop()
 
 
-@pytest.fixture(scope="session")
-def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+@pytest.fixture(scope="session", params=["sqlite", SCALE_OUT])
+def shared_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
     """One server for tests that only need isolation by their own launches and fans. Its
-    rate limits are off: tests on it race many requests of one fan on purpose."""
-    process = ServerProcess(
-        tmp_path_factory.mktemp("shared") / "data", env={"SOLDOUT_RATE_LIMIT_FAN": "0"}
-    )
-    process.start()
-    try:
+    rate limits are off: tests on it race many requests of one fan on purpose. The
+    embedded default; and for modules marked `scale_out_too`, also the owner and two
+    workers on PostgreSQL and Redis (docs/scale-out.md), so their behaviour is proven on
+    both."""
+    data = tmp_path_factory.mktemp(request.param) / "data"
+    with server_on(request.param, data, request, {"SOLDOUT_RATE_LIMIT_FAN": "0"}) as process:
         yield process
-    finally:
-        process.stop()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The scale-out `shared_server` runs only the modules marked `scale_out_too`."""
+    kept, dropped = [], []
+    for item in items:
+        spec = getattr(item, "callspec", None)
+        scaled = spec is not None and spec.params.get("shared_server") == SCALE_OUT
+        if scaled and item.get_closest_marker("scale_out_too") is None:
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept

@@ -85,6 +85,18 @@ class ServerProcess:
         if not listening.wait(timeout) or not self._accepting(time.monotonic() + timeout):
             self.stop()
             raise RuntimeError(f"server did not start: {self.log.read_text()[-3000:]}")
+        if "--workers" in self.args:
+            self._workers_ready(timeout)
+
+    def _workers_ready(self, timeout: float) -> None:
+        """Several workers on the port (docs/scale-out.md): each can sell and reaches the
+        owner, asked over a connection of its own (the kernel gives it to either one)."""
+        for _ in range(16):
+            eventually(
+                lambda: httpx.get(f"{self.base_url}/healthz", timeout=10).status_code,
+                lambda status: status == 200,
+                timeout,
+            )
 
     def _accepting(self, deadline: float) -> bool:
         """Granian opens its listener just after the app's start-up: connect until it
@@ -144,6 +156,7 @@ class ServerProcess:
 
 
 STORES = ["sqlite", "postgresql"]  # `params` of a fixture that runs tests on both stores
+SCALE_OUT = "scale-out"  # PostgreSQL, a Redis, the owner and two workers (docs/scale-out.md)
 
 
 @contextlib.contextmanager
@@ -154,11 +167,17 @@ def server_on(
     the session's PostgreSQL (tests/postgres.py; the module must load it with
     `pytest_plugins = ["tests.postgres"]`)."""
     env = dict(env or {})
+    args: list[str] = []
     with contextlib.ExitStack() as stack:
-        if store == "postgresql":
+        if store in ("postgresql", SCALE_OUT):
             target = request.getfixturevalue("postgres_server")
             env["SOLDOUT_STORE"] = stack.enter_context(target.database())
-        server = ServerProcess(data, env=env)
+        if store == SCALE_OUT:  # the owner and two workers sharing the port
+            from tests.redis_server import RedisServer
+
+            env["SOLDOUT_REDIS"] = stack.enter_context(RedisServer()).url
+            args = ["--workers", "2"]
+        server = ServerProcess(data, env=env, args=args)
         server.start()
         stack.callback(server.stop)
         yield server

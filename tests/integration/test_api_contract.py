@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.support import (
+    SCALE_OUT,
     STORES,
     ServerProcess,
     claim,
@@ -30,9 +31,10 @@ from tests.support import (
 )
 
 pytest_plugins = ["tests.postgres"]
+pytestmark = pytest.mark.scale_out_too  # its third server: the owner and two workers
 
 
-@pytest.fixture(scope="module", params=STORES)
+@pytest.fixture(scope="module", params=[*STORES, SCALE_OUT])
 def shared_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:

@@ -27,6 +27,9 @@ from tests.support import (
     register,
 )
 
+# its behaviour holds on the owner and two workers too (docs/scale-out.md)
+pytestmark = pytest.mark.scale_out_too
+
 MAX_CLAIM_BODY = 4096
 MAX_BODY = 65536
 

@@ -3,7 +3,12 @@ and the unit is on sale again."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.support import ServerProcess, claim, create_launch, error, eventually, register
+
+# its behaviour holds on the owner and two workers too (docs/scale-out.md)
+pytestmark = pytest.mark.scale_out_too
 
 WINDOW = 10  # the shortest payment window a launch may have
 

@@ -34,6 +34,9 @@ from tests.support import (
     shipping_address,
 )
 
+# its behaviour holds on the owner and two workers too (docs/scale-out.md)
+pytestmark = pytest.mark.scale_out_too
+
 POW_BITS = 12  # about 4,000 hashes a challenge: fast in a test, still a real proof
 ROOM_RATE = 0.5  # fans per second: the next admission after the burst is 2 s away
 CODES_HEADER = ["code", "sku", "any_sku", "expires_at", "state", "granted_to"]

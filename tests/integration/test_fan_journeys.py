@@ -24,6 +24,9 @@ from soldout.services.demo_art import phone_back, phone_front
 from soldout.services.tokens import TokenSigner
 from soldout.store.memory import InMemoryStore
 
+# its behaviour holds on the owner and two workers too (docs/scale-out.md)
+pytestmark = pytest.mark.scale_out_too
+
 ADMIN = "adm_in_process_token_for_journeys"
 ORIGIN = "http://shop.test"
 AMSTERDAM = {

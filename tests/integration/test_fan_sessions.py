@@ -26,6 +26,9 @@ from soldout.store.memory import InMemoryStore
 from soldout.store.ports import Store
 from soldout.store.sqlite import SqliteStore
 
+# its behaviour holds on the owner and two workers too (docs/scale-out.md)
+pytestmark = pytest.mark.scale_out_too
+
 ADMIN = "adm_in_process_token_of_32_characters_at_least"
 ORIGIN = "http://soldout.test"
 WEB = {"x-soldout-web": "1"}

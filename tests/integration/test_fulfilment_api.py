@@ -21,6 +21,9 @@ import pytest
 
 from tests.support import ServerProcess, claim, error, iso, now, register, shipping_address
 
+# its behaviour holds on the owner and two workers too (docs/scale-out.md)
+pytestmark = pytest.mark.scale_out_too
+
 D = date(2031, 3, 10)  # the first production day of every plan here
 
 

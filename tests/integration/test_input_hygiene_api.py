@@ -28,6 +28,9 @@ from soldout.store.memory import InMemoryStore
 from soldout.store.sqlite import SqliteStore
 from tests.support import error, shipping_address
 
+# its behaviour holds on the owner and two workers too (docs/scale-out.md)
+pytestmark = pytest.mark.scale_out_too
+
 ADMIN = {"authorization": "Bearer adm"}
 BASE = "http://shop.test"
 JSON = {"content-type": "application/json"}

@@ -33,6 +33,9 @@ import pytest
 from soldout.payments import EventType, WebhookEvent, event_body, sign
 from tests.support import ServerProcess, claim, create_launch, error, eventually, now, register
 
+# its behaviour holds on the owner and two workers too (docs/scale-out.md)
+pytestmark = pytest.mark.scale_out_too
+
 TIMEOUT = 0.5  # every server: how long soldout waits for the provider to answer
 DELAY = 1.0  # `fast`: the provider's delay before a webhook
 EAGER_DELAY = 0.2  # `eager`: the webhook comes while soldout still waits

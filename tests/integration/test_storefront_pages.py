@@ -5,8 +5,12 @@ from __future__ import annotations
 import uuid
 
 import httpx
+import pytest
 
 from tests.support import ServerProcess, create_launch
+
+# its behaviour holds on the owner and two workers too (docs/scale-out.md)
+pytestmark = pytest.mark.scale_out_too
 
 
 def _join(client: httpx.Client, ref: str = "") -> str:

@@ -48,13 +48,15 @@ def build_app(
     metrics_token: str | None = None,
     claim_desk: ClaimDesk | None = None,
     on_stop: Callable[[], Awaitable[None]] | None = None,
+    before: Callable[[], Awaitable[None]] | None = None,
 ) -> Front:
     """The whole HTTP surface. Starting it (ASGI lifespan) starts the platform. `disk`:
     the store's disk, which `/healthz` reports on. `proxies`: whose `X-Forwarded-For`
     and `X-Forwarded-Proto` are believed (none by default). `metrics_token`: a bearer
     token that opens `/metrics` and nothing else (the admin token opens it too).
     `claim_desk`: who decides claims, if not the engine (`scaleout`); `on_stop` runs
-    before the platform stops."""
+    before the platform stops; `before` is awaited before each request other than a
+    claim is served (the owner of several workers catches up with their claims)."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -136,7 +138,23 @@ def build_app(
         fan_session=platform.sessions.fan_of,
     )
     api.state.claims = claims  # the FastAPI claim route answers through it too
-    return Front(HttpMeter(api, platform.metrics), claims, max_body, proxies=proxies)
+    served: Any = HttpMeter(api, platform.metrics)
+    if before is not None:
+        served = _After(before, served)
+    return Front(served, claims, max_body, proxies=proxies)
+
+
+class _After:
+    """An ASGI app that awaits `before` ahead of each HTTP request it hands to `app`."""
+
+    def __init__(self, before: Callable[[], Awaitable[None]], app: Any) -> None:
+        self._before = before
+        self._app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http":
+            await self._before()
+        await self._app(scope, receive, send)
 
 
 _UNHEALTHY: dict[int | str, dict[str, Any]] = {

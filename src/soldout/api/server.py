@@ -62,6 +62,8 @@ class ScaledOut(Protocol):
 
     async def stop(self) -> None: ...
 
+    async def catch_up(self) -> None: ...
+
 
 ASGIApp = Callable[..., Awaitable[None]]
 
@@ -332,6 +334,7 @@ def run(
         metrics_token=metrics_token,
         claim_desk=scaled.claims(platform) if scaled is not None else None,
         on_stop=scaled.stop if scaled is not None else None,
+        before=scaled.catch_up if scaled is not None else None,
     )
     serve_asgi(
         app,

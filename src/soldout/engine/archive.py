@@ -199,6 +199,12 @@ class Archive:
         self, stored: Claim, order: Order | None, payments: Iterable[PaymentRecord]
     ) -> Claim:
         # no await from here on: the three are adopted together, or found adopted
+        live = stored.launch_id in self._books.by_id and stored.launch_id not in self._archived
+        if live and self._ledger.find(stored.id) is None:
+            # A live launch's claim not in memory was made by a worker (docs/scale-out.md)
+            # and not read from its stream yet: it is counted and listed as one made here.
+            self._ledger.restore(stored)
+            return stored
         claim = self._ledger.adopt(stored)
         if order is not None:
             self._orders.adopt(order)

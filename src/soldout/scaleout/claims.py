@@ -15,7 +15,9 @@ without them) cancels the row and answers 503 too. So every 201 has its row, and
 row that Redis does not count is cancelled (`redis_pending` has the whole protocol).
 
 Most of a stampede is answered from this worker's memory: a refusal Redis gave for a
-launch and SKU (sold out, not open, paused, closed) is kept for `FLAG_SECONDS`, and a
+launch and SKU (sold out, not open, paused, closed) is kept for `FLAG_SECONDS` (a `not_open`
+no later than the opening; any of them dropped at once when the owner says on Redis's
+pub/sub that the launch changed: `listen`), and a
 claim meeting it costs one read of the replay index (a retry of a claim that was made
 gets that claim, never the refusal) instead of the script. A unit put back is therefore
 offered again at most `FLAG_SECONDS` later on this worker.
@@ -40,7 +42,7 @@ import orjson
 from soldout.api.claim_core import DecidedElsewhere
 from soldout.clock import Clock
 from soldout.domain.claims import Claim, ClaimState
-from soldout.domain.errors import DomainError, StorageUnavailable
+from soldout.domain.errors import DomainError, NotFound, StorageUnavailable
 from soldout.engine.book import LaunchBook
 from soldout.engine.engine import ClaimOutcome
 from soldout.ids import new_id
@@ -48,13 +50,22 @@ from soldout.scaleout.redis_allocator import Client, RedisAllocator, RedisScript
 from soldout.scaleout.redis_pending import confirm
 from soldout.store.postgresql import PostgresStore
 
-__all__ = ["FLAG_SECONDS", "PENDING_SECONDS", "TERMS", "OwnerOnly", "ScaleOutClaims", "Terms"]
+__all__ = [
+    "CHANGED",
+    "FLAG_SECONDS",
+    "PENDING_SECONDS",
+    "TERMS",
+    "OwnerOnly",
+    "ScaleOutClaims",
+    "Terms",
+]
 
 log = logging.getLogger(__name__)
 
 FLAG_SECONDS = 0.1  # a refusal kept in a worker's memory
 TERMS_SECONDS = 1.0  # a launch's terms kept in a worker's memory
 PENDING_SECONDS = 10.0  # how long a taken claim may wait for its row before the reaper looks
+CHANGED = "launches"  # the channel the owner names a changed launch on
 TERMS = "terms"  # the field of the launch's state hash the owner writes them to
 _FLAGGED = frozenset({"sold_out", "not_open", "paused", "closed"})
 
@@ -74,6 +85,7 @@ class Terms:
     alone: bool  # no gate that needs the owner
     window: int  # seconds
     prices: dict[str, tuple[int, str]]  # sku -> (minor units, currency)
+    opens: float  # the sale's opening, unix seconds (a `not_open` is kept no later)
 
     def encode(self) -> bytes:
         return orjson.dumps(
@@ -82,6 +94,7 @@ class Terms:
                 "alone": self.alone,
                 "window": self.window,
                 "prices": self.prices,
+                "opens": self.opens,
             }
         )
 
@@ -89,7 +102,7 @@ class Terms:
     def decode(raw: bytes | str) -> Terms:
         v = orjson.loads(raw)
         prices = {sku: (int(p[0]), str(p[1])) for sku, p in v["prices"].items()}
-        return Terms(bool(v["public"]), bool(v["alone"]), int(v["window"]), prices)
+        return Terms(bool(v["public"]), bool(v["alone"]), int(v["window"]), prices, v["opens"])
 
 
 class ScaleOutClaims:
@@ -143,6 +156,36 @@ class ScaleOutClaims:
         self._terms[launch_id] = (now + TERMS_SECONDS, terms)
         return terms
 
+    def forget(self, launch_id: str | None = None) -> None:
+        """What this worker keeps of a launch (None: of every launch) is read again."""
+        if launch_id is None:
+            self._flags.clear()
+            self._terms.clear()
+            return
+        self._terms.pop(launch_id, None)
+        for key in [k for k in self._flags if k[0] == launch_id]:
+            del self._flags[key]
+
+    async def listen(self) -> None:
+        """Forget a launch as soon as the owner says it changed (`CHANGED`, pub/sub): a
+        sale opened, paused or resumed, a batch grown, a price changed reach this worker
+        within moments, not at the end of a kept refusal or terms. Runs until cancelled."""
+        channel = f"{self._prefix}:{CHANGED}"
+        while True:
+            try:
+                async with self._client.pubsub() as pubsub:
+                    await pubsub.subscribe(channel)
+                    self.forget()  # anything said while not listening is unknown
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            data = message["data"]
+                            self.forget(data.decode() if isinstance(data, bytes) else str(data))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("listening for launch changes: %s", exc)
+                await asyncio.sleep(0.5)  # Redis out of reach: try again
+
     def refusal(
         self, fan_id: str, launch_id: str, sku: str, idempotency_key: str, with_code: bool
     ) -> DomainError | None:
@@ -161,11 +204,15 @@ class ScaleOutClaims:
     ) -> ClaimOutcome:
         if self._book_of is not None:  # the owner: its books say what fans may see
             book = self._book_of(launch_id, fan_id)
-            if admit is not None:
+            # the launch's gate, unless this is a retry of a claim made (as in one process)
+            if (
+                admit is not None
+                and await self.allocator(launch_id).replay(fan_id, idempotency_key) is None
+            ):
                 admit(book)
         terms = await self.terms(launch_id)
-        if terms is None:
-            raise StorageUnavailable("the sale's counts are not loaded; nothing was sold, retry")
+        if terms is None:  # every launch is in Redis once made (workers connect only then)
+            raise NotFound("launch")
         if self._book_of is None and not (terms.public and terms.alone):
             raise OwnerOnly(launch_id)
         allocator = self.allocator(launch_id)
@@ -200,7 +247,10 @@ class ScaleOutClaims:
             raise StorageUnavailable("the sale's counts cannot be reached; retry") from exc
         if isinstance(answer, DomainError):
             if answer.code in _FLAGGED and priority_code is None:
-                self._flags[(launch_id, sku)] = (time.monotonic() + FLAG_SECONDS, answer)
+                keep = FLAG_SECONDS
+                if answer.code == "not_open":  # not past the opening
+                    keep = min(keep, terms.opens - time.time())
+                self._flags[(launch_id, sku)] = (time.monotonic() + keep, answer)
             raise answer
         if answer.replayed:
             return ClaimOutcome(await self._first(answer.claim_id), replayed=True)

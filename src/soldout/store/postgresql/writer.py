@@ -155,6 +155,8 @@ class PgWriter:
         """Write again, on a new connection, after a failed commit stopped writing (a
         scale-out worker, which owns no counters, may: `PostgresStore.write_again`)."""
         self._conn = conn
+        if self.failed is not None:
+            log.warning("writing to %s again, on a new connection", self._name)
         self.failed = None
 
     @property
