@@ -19,8 +19,9 @@ from typing import Any
 import httpx
 import psycopg
 import redis
+from redis.cluster import ClusterNode, RedisCluster
 
-from tests.redis_server import RedisServer
+from tests.redis_server import PrivateRedisCluster, RedisServer
 from tests.support import ADMIN_TOKEN, ServerProcess, eventually
 
 PENDING_SECONDS = 2.0  # a taken claim's deadline for its row, in these tests
@@ -29,10 +30,11 @@ BEAT = 1.0  # the owner's rounds (soldout.scaleout.owner.BEAT)
 
 @dataclass
 class ScaleOut:
-    redis: RedisServer
+    redis: RedisServer  # (the first node, on a Cluster)
     store_url: str
     owner: ServerProcess
     workers: list[ServerProcess]
+    cluster: PrivateRedisCluster | None = None
 
     def admin(self, worker: int = 0) -> httpx.Client:
         """The admin's API through a worker (forwarded to the owner)."""
@@ -45,7 +47,10 @@ class ScaleOut:
         with psycopg.connect(self.store_url, autocommit=True) as conn:
             return conn.execute(query, params).fetchall()
 
-    def redis_client(self) -> redis.Redis:
+    def redis_client(self) -> Any:
+        if self.cluster is not None:
+            nodes = [ClusterNode("127.0.0.1", port) for port in self.cluster.ports]
+            return RedisCluster(startup_nodes=nodes, socket_timeout=5)
         return redis.Redis(host="127.0.0.1", port=self.redis.port, socket_timeout=5)
 
     def stock(self, launch_id: str) -> dict[str, int]:
@@ -67,15 +72,27 @@ class ScaleOut:
 
 @contextlib.contextmanager
 def scale_out(
-    tmp_path: Path, postgres: Any, *, workers: int = 2, env: dict[str, str] | None = None
+    tmp_path: Path,
+    postgres: Any,
+    *,
+    workers: int = 2,
+    env: dict[str, str] | None = None,
+    cluster: bool = False,
 ) -> Iterator[ScaleOut]:
-    """`postgres`: the `postgres_server` fixture's target."""
+    """`postgres`: the `postgres_server` fixture's target. `cluster`: a private
+    three-node Redis Cluster instead of one Redis server."""
     with contextlib.ExitStack() as stack:
-        server = stack.enter_context(RedisServer())
+        nodes = stack.enter_context(PrivateRedisCluster()) if cluster else None
+        server = nodes.nodes[0] if nodes is not None else stack.enter_context(RedisServer())
+        redis_url = (
+            "redis+cluster://" + ",".join(f"127.0.0.1:{p}" for p in nodes.ports)
+            if nodes is not None
+            else server.url
+        )
         url = stack.enter_context(postgres.database())
         common = {
             "SOLDOUT_STORE": url,
-            "SOLDOUT_REDIS": server.url,
+            "SOLDOUT_REDIS": redis_url,
             "SOLDOUT_PENDING_SECONDS": str(PENDING_SECONDS),
             "SOLDOUT_RATE_LIMIT_FAN": "0",
             "SOLDOUT_TRUSTED_PROXIES": "127.0.0.1",
@@ -90,6 +107,6 @@ def scale_out(
             worker.start(timeout=60)
             stack.callback(worker.stop)
             started.append(worker)
-        cluster = ScaleOut(server, url, owner, started)
-        cluster.wait_ready()
-        yield cluster
+        made = ScaleOut(server, url, owner, started, nodes)
+        made.wait_ready()
+        yield made

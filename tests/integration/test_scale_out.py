@@ -405,3 +405,40 @@ def test_the_owner_killed_mid_sale_workers_sell_on_and_its_restart_adopts_every_
     assert stats["skus"]["A"]["held"] == 15
     assert cluster.stock(launch_id)["h:A"] == 15
     assert len(held_rows(cluster, launch_id)) == 15
+
+
+def test_a_crowd_on_two_workers_over_a_redis_cluster(tmp_path: Path, postgres_server: Any) -> None:
+    """The same sale over a private three-node Redis Cluster (`redis+cluster://`): each
+    launch's keys share one slot, so its scripts run on its shard unchanged. Two
+    launches (on their own slots), 80 fans each buying one unit of each, twice per key:
+    30 units of each sold, replays identical, every 201 on record."""
+    with scale_out(tmp_path, postgres_server, cluster=True) as cluster:
+        with cluster.admin() as admin:
+            launches = [create_launch(admin, batch={"A": 30})["id"] for _ in range(2)]
+        crowd = fans(cluster, 80)
+        clients = [w.client() for w in cluster.workers]
+
+        def fan_buys(fan: dict[str, Any]) -> list[tuple[str, int, dict[str, Any]]]:
+            seen = []
+            for launch_id in launches:
+                key = f"{fan['id']}-{launch_id}"
+                for _ in range(2):
+                    answer = claim(random.choice(clients), launch_id, fan["token"], key=key)
+                    seen.append((key, answer.status_code, answer.json()))
+            return seen
+
+        with ThreadPoolExecutor(32) as pool:
+            answers = [a for seen in pool.map(fan_buys, crowd) for a in seen]
+        for client in clients:
+            client.close()
+        assert {status for _, status, _ in answers} <= {200, 201, 409}
+        first = {key: body for key, status, body in answers if status == 201}
+        for key, status, body in answers:
+            if status == 200:
+                assert body == first[key]
+        for launch_id in launches:
+            made = {b["id"] for k, b in first.items() if k.endswith(launch_id)}
+            assert len(made) == 30
+            assert set(held_rows(cluster, launch_id)) == made
+            with cluster.redis_client() as r:
+                assert int(r.hget(f"soldout:{{{launch_id}}}:stock", "h:A")) == 30
