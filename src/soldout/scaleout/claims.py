@@ -46,7 +46,7 @@ from soldout.domain.errors import DomainError, NotFound, StorageUnavailable
 from soldout.engine.book import LaunchBook
 from soldout.engine.engine import ClaimOutcome
 from soldout.ids import new_id
-from soldout.scaleout.redis_allocator import Client, RedisAllocator, RedisScripts, TakeRequest
+from soldout.scaleout.redis_allocator import Allocators, Client, RedisAllocator, TakeRequest
 from soldout.scaleout.redis_pending import confirm
 from soldout.store.postgresql import PostgresStore
 
@@ -129,18 +129,9 @@ class ScaleOutClaims:
         self._pending = timedelta(seconds=pending_seconds)
         self._confirmed = confirmed  # the owner adopts its own claims at once
         self._book_of = book_of
-        self._scripts = RedisScripts(client)
-        self._allocators: dict[str, RedisAllocator] = {}
+        self.allocator = Allocators(client, prefix)  # each launch's, by id
         self._terms: dict[str, tuple[float, Terms | None]] = {}
         self._flags: dict[tuple[str, str], tuple[float, DomainError]] = {}
-
-    def allocator(self, launch_id: str) -> RedisAllocator:
-        found = self._allocators.get(launch_id)
-        if found is None:
-            found = self._allocators[launch_id] = RedisAllocator(
-                self._client, launch_id, prefix=self._prefix, scripts=self._scripts
-            )
-        return found
 
     async def terms(self, launch_id: str) -> Terms | None:
         """The launch's terms, None if Redis has none (not loaded, or no such launch)."""

@@ -44,7 +44,7 @@ from soldout.engine.engine import SaleEngine
 from soldout.scaleout import redis_pending, redis_scripts
 from soldout.scaleout.claims import CHANGED, TERMS, Terms
 from soldout.scaleout.mirror import MirrorAllocator, launch_keys
-from soldout.scaleout.redis_allocator import Client, RedisAllocator, RedisScripts
+from soldout.scaleout.redis_allocator import Allocators, Client, RedisAllocator
 from soldout.scaleout.redis_values import _state_args
 from soldout.store.postgresql import PostgresStore
 
@@ -125,8 +125,7 @@ class OwnerSync:
         self._store = store
         self._prefix = prefix
         self._address = address
-        self._scripts = RedisScripts(client)
-        self._allocators: dict[str, RedisAllocator] = {}
+        self.allocator = Allocators(client, prefix)  # each launch's, by id
         self._after: dict[str, str] = {}  # live launch -> the last `made` entry read
         self._reader: asyncio.Task[None] | None = None
         self._read_lock = asyncio.Lock()  # one read of the streams at a time
@@ -141,14 +140,6 @@ class OwnerSync:
         self._update = sync.register_script(redis_scripts.UPDATE)
         engine.launch_books.watchers.append(self.push)
         engine.launch_books.reserve_watchers.append(self.reserved)
-
-    def allocator(self, launch_id: str) -> RedisAllocator:
-        found = self._allocators.get(launch_id)
-        if found is None:
-            found = self._allocators[launch_id] = RedisAllocator(
-                self._client, launch_id, prefix=self._prefix, scripts=self._scripts
-            )
-        return found
 
     # -- start and stop --------------------------------------------------------------------
     async def start(self) -> None:

@@ -96,7 +96,15 @@ from soldout.scaleout.redis_values import (
     replay_field,
 )
 
-__all__ = ["RedisAllocator", "RedisScripts", "SkuCounts", "TakeRequest", "Taken", "micros"]
+__all__ = [
+    "Allocators",
+    "RedisAllocator",
+    "RedisScripts",
+    "SkuCounts",
+    "TakeRequest",
+    "Taken",
+    "micros",
+]
 
 Client = Redis | RedisCluster
 
@@ -115,6 +123,25 @@ class RedisScripts:
         self.restore_claims = client.register_script(redis_scripts.RESTORE_CLAIMS)
         self.init = client.register_script(redis_scripts.INIT)
         self.update = client.register_script(redis_scripts.UPDATE)
+
+
+class Allocators:
+    """One `RedisAllocator` per launch of a client, made when first asked for, all
+    sharing the client's registered scripts: `allocators("lch_1").take(...)`."""
+
+    def __init__(self, client: Client, prefix: str = "soldout") -> None:
+        self._client = client
+        self._prefix = prefix
+        self._scripts = RedisScripts(client)
+        self._made: dict[str, RedisAllocator] = {}
+
+    def __call__(self, launch_id: str) -> RedisAllocator:
+        found = self._made.get(launch_id)
+        if found is None:
+            found = self._made[launch_id] = RedisAllocator(
+                self._client, launch_id, prefix=self._prefix, scripts=self._scripts
+            )
+        return found
 
 
 class RedisAllocator:
