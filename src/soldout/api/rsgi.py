@@ -43,6 +43,7 @@ from granian._granian import RSGIProtocolClosed as ProtocolClosed
 from granian.rsgi import Scope
 
 from soldout.api import access
+from soldout.api.claim_core import DecidedElsewhere
 from soldout.api.claim_request import MAX_CLAIM_BODY, claim_launch
 from soldout.api.errors import error_body
 from soldout.api.hotpath import ASGIApp, Front, Message, carries_credentials
@@ -165,23 +166,34 @@ class RsgiFront:
         if self._front.limits_addresses:
             peer = address_of(scope.client)[0]
             address = self._front.proxies.client_of(peer, headers.get("x-forwarded-for"))
-        status, answer, retry_after, fan_id = await self._front.answer(
-            launch_id, headers, body, address
-        )
+        try:
+            status, answer, retry_after, fan_id = await self._front.answer(
+                launch_id, headers, body, address
+            )
+        except DecidedElsewhere:  # a worker's claim for the owner: through the app, whole
+            await self.bridge(scope, protocol, read=body)
+            return None
         out = [_JSON, ("retry-after", str(retry_after))] if retry_after else [_JSON]
         protocol.response_bytes(status, out, answer)
         return fan_id
 
     async def bridge(
-        self, scope: Scope, protocol: HTTPProtocol, line: access.AccessLine | None = None
+        self,
+        scope: Scope,
+        protocol: HTTPProtocol,
+        line: access.AccessLine | None = None,
+        read: bytes | None = None,
     ) -> None:
         """One request through the ASGI app: its body is read first (up to the size
         limit), then `receive` waits for the client to go away, as ASGI asks. `line`:
-        the access log's, told the route and the fan the app found."""
+        the access log's, told the route and the fan the app found; `read`: the body,
+        read already."""
         headers = scope.headers
         if bad_header(protocol, headers):
             return
-        if scope.method in _BODYLESS and "content-length" not in headers:
+        if read is not None:
+            body = read
+        elif scope.method in _BODYLESS and "content-length" not in headers:
             body = b""
         else:
             credentials = carries_credentials(

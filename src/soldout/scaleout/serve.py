@@ -20,7 +20,9 @@ import contextlib
 import os
 import socket
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import click
@@ -189,7 +191,18 @@ def run_worker(settings: Settings, redis_url: str, prefix: str) -> None:
     where = f"http://{settings.host}:{settings.port}"
     click.echo(f"soldout serving on {where}  (worker {os.getpid()}, server: {settings.server})")
     sys.stdout.flush()
-    serve_asgi(app, settings.host, settings.port, settings.server, settings.log_level)
+    # a spool of its own (several workers share a data directory), gone with the worker
+    with tempfile.TemporaryDirectory(prefix="soldout-worker-spool-") as spool:
+        serve_asgi(
+            app.front,
+            settings.host,
+            settings.port,
+            settings.server,
+            settings.log_level,
+            native=True,
+            spool=Path(spool) / "spool",
+            log_format=settings.log_format,
+        )
 
 
 def _free_port() -> int:

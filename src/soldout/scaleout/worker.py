@@ -130,18 +130,23 @@ class WorkerApp:
             ClaimMeter(),
             fan_session=_storefront_session,
         )
-        self.front = Front(self.forward, core, settings.max_body, proxies=settings.proxies)
+        # Claims first (`Front`; over RSGI under Granian: `api.rsgi`), then `_behind`: the
+        # lifespan, this worker's health, and everything forwarded to the owner.
+        self.front = Front(self._behind, core, settings.max_body, proxies=settings.proxies)
         self._refresher: asyncio.Task[None] | None = None
         self._listener: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.front(scope, receive, send)
+
+    async def _behind(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
         elif scope["type"] == "http":
             if scope["path"] == HEALTH:
                 await self._health(send)
             else:
-                await self.front(scope, receive, send)
+                await self.forward(scope, receive, send)
 
     async def _health(self, send: Send) -> None:
         """This worker's own health (everything else is the owner's): 200 when it can
