@@ -4,13 +4,16 @@ test can send to, or kill, one worker in particular).
 
 Redis is always a private server (tests kill and restart it); PostgreSQL is the
 session's (`tests/postgres.py`: `SOLDOUT_TEST_POSTGRES_URL`'s server, or a private one),
-in a database made for the test and dropped after it.
+in a database made for the test and dropped after it. A plugin as well (its `cluster`
+fixture: `pytest_plugins = ["tests.scaleout"]`) that test modules import from:
+PYTEST_DONT_REWRITE.
 """
 
 from __future__ import annotations
 
 import contextlib
 import random
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +21,12 @@ from typing import Any
 
 import httpx
 import psycopg
+import pytest
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 
 from tests.redis_server import PrivateRedisCluster, RedisServer
-from tests.support import ADMIN_TOKEN, ServerProcess, eventually
+from tests.support import ADMIN_TOKEN, ServerProcess, eventually, register
 
 PENDING_SECONDS = 2.0  # a taken claim's deadline for its row, in these tests
 BEAT = 1.0  # the owner's rounds (soldout.scaleout.owner.BEAT)
@@ -110,3 +114,23 @@ def scale_out(
         made = ScaleOut(server, url, owner, started, nodes)
         made.wait_ready()
         yield made
+
+
+@pytest.fixture
+def cluster(tmp_path: Path, postgres_server: Any) -> Iterator[ScaleOut]:
+    """The owner and two workers on a private Redis and a fresh database."""
+    with scale_out(tmp_path, postgres_server) as made:
+        yield made
+
+
+def fans(cluster: ScaleOut, count: int) -> list[dict[str, Any]]:
+    with cluster.workers[0].client() as client:
+        return [register(client, f"f{uuid.uuid4().hex[:10]}") for _ in range(count)]
+
+
+def held_rows(cluster: ScaleOut, launch_id: str) -> dict[str, tuple[str, int, str]]:
+    """The launch's claims on record: id -> (fan, quantity, state)."""
+    rows = cluster.rows(
+        "SELECT id, fan_id, quantity, state FROM claims WHERE launch_id = %s", launch_id
+    )
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
