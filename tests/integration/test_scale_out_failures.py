@@ -1,10 +1,9 @@
 """Several workers when a part fails: Redis lost or restored from an old snapshot,
 PostgreSQL out of reach, the owner killed mid-sale; every 201 stands, nothing oversold.
 
-Each test runs the owner and two workers as real processes (`tests/scaleout.py`), with a
-private Redis server and a fresh PostgreSQL database, and drives them over HTTP as fans
-and the maker would; the failures are real (SIGKILL, a Redis server killed and started
-again, a table locked so a worker's write hangs).
+The failures are real: a Redis server SIGKILLed and started again (empty, or from a
+snapshot it saved), a private PostgreSQL stopped and started, the owner SIGKILLed; the
+processes are set up as in test_scale_out.py.
 """
 
 from __future__ import annotations
