@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 BEAT = 1.0  # seconds between the owner's rounds (address, reaper, rebuild check)
 START_WAIT = 120.0  # seconds the owner waits at start for Redis to answer
 READ_EVERY = 0.02  # seconds between reads of the workers' confirmed claims
+READ_IDLE = 0.32  # seconds between reads, at most, while no claim comes
 READ_COUNT = 2000  # of one launch's, at most, per read
 OWNER_KEY = "owner"
 RUN_KEY = "run"  # the run_id of the Redis server the counts were built on
@@ -234,21 +235,24 @@ class OwnerSync:
             ledger.restore(claim)
 
     async def _reading(self) -> None:
-        """Every `READ_EVERY` seconds, the claims confirmed since the last read of each live
-        launch's `made` stream, in one pipelined round trip: one task and one connection
-        at a time, however many launches. (A claim asked about before it is read is
-        adopted from the store: `Archive.claim`.)"""
+        """Every `READ_EVERY` seconds while claims come (less often, up to `READ_IDLE`,
+        while none do), the claims confirmed since the last read of each live launch's
+        `made` stream, in one pipelined round trip: one task and one connection at a
+        time, however many launches. (A claim asked about before it is read is adopted
+        from the store: `Archive.claim`; every request catches up first: `catch_up`.)"""
+        pause = READ_EVERY
         while True:
             try:
                 async with self._read_lock:
-                    await self._read_round()
+                    read = await self._read_round()
+                pause = READ_EVERY if read else min(pause * 2, READ_IDLE)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("reading the workers' claims from Redis: %s", exc)
                 await asyncio.sleep(BEAT)  # Redis out of reach: the rounds rebuild it
                 continue
-            await asyncio.sleep(READ_EVERY)
+            await asyncio.sleep(pause)
 
     async def catch_up(self) -> None:
         """Adopt every claim confirmed before this call (one read, shared by the calls
@@ -260,11 +264,12 @@ class OwnerSync:
             with contextlib.suppress(Exception):
                 await self._read_round()
 
-    async def _read_round(self) -> None:
+    async def _read_round(self) -> int:
+        """Adopts what was confirmed since the last read; how many launches had some."""
         self._read_at = time.monotonic()
         launches = list(self._after)
         if not launches:
-            return
+            return 0
         async with self._client.pipeline(transaction=False) as pipe:
             for launch_id in launches:
                 key = self.allocator(launch_id).keys[8]
@@ -283,6 +288,7 @@ class OwnerSync:
                 for launch_id in read:
                     pipe.xtrim(self.allocator(launch_id).keys[8], minid=self._after[launch_id])
                 await pipe.execute()
+        return len(read)
 
     # -- the rounds ------------------------------------------------------------------------
     async def _rounds(self) -> None:
