@@ -53,6 +53,7 @@ class MirrorAllocator(BookAllocator):
         self, books: Mapping[str, LaunchBook], client: SyncClient, *, prefix: str = "soldout"
     ) -> None:
         super().__init__(books)
+        self.stale: set[str] = set()  # launches whose Redis counts missed a move
         self.client = client
         self.prefix = prefix
         self._move_script = client.register_script(redis_scripts.MOVE)
@@ -63,9 +64,18 @@ class MirrorAllocator(BookAllocator):
         return _texts(script(keys=launch_keys(self.prefix, launch_id), args=list(args)))
 
     def _move(self, op: str, claim: Claim, state: str = "") -> None:
-        reply = self._run(self._move_script, claim.launch_id, [op, claim.id, state])
-        if reply[0] != "ok":  # the books follow anyway: Redis is rebuilt from the record
+        """The move in Redis. Redis out of reach, or answering otherwise than the books
+        expect: the books move anyway (the record is written by the engine as always),
+        and the launch is `stale` until the owner rebuilds its counts from the record."""
+        try:
+            reply = self._run(self._move_script, claim.launch_id, [op, claim.id, state])
+        except Exception as exc:
+            log.error("redis %s of claim %s failed: %s", op, claim.id, exc)
+            self.stale.add(claim.launch_id)
+            return
+        if reply[0] != "ok":
             log.error("redis %s of claim %s answered %s", op, claim.id, reply)
+            self.stale.add(claim.launch_id)
 
     # -- the decision is the workers' (`scaleout.claims`); a draw's is not made here ---------
     def take(

@@ -310,10 +310,11 @@ class OwnerSync:
         if moved:
             log.warning("Redis answers as another server (%s): rebuilding from the record", server)
         self._run_id = server
+        stale, self._mirror.stale = self._mirror.stale, set()
         for book in self._engine.books():
             allocator = self.allocator(book.launch.id)
             ready = await self._client.hget(allocator.keys[0], "ready")
-            if moved or ready is None:
+            if moved or ready is None or book.launch.id in stale:
                 await self._load(book, replace=True)
             elif not book.summary:
                 await self._reap(allocator)
