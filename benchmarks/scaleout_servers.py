@@ -27,7 +27,8 @@ import psycopg
 import redis
 
 from benchmarks.claims_wrk import ADMIN, Result, free_port, wait_for_port, wrk
-from soldout.scaleout.local import SETTINGS, LocalPostgres, LocalRedis
+from soldout.scaleout.local import SETTINGS, LocalPostgres
+from soldout.scaleout.local_redis import LocalRedis
 
 TICK = os.sysconf("SC_CLK_TCK")
 CORES = os.cpu_count() or 1

@@ -40,8 +40,8 @@ from typing import Protocol
 import pytest
 import redis
 
-from soldout.scaleout.local import LocalRedis, redis_binary
 from soldout.scaleout.local import free_port as free_port
+from soldout.scaleout.local_redis import LocalRedis, redis_binary
 
 ENV_URL = "SOLDOUT_TEST_REDIS_URL"
 ENV_BINARY = "SOLDOUT_TEST_REDIS_BINARY"

@@ -14,7 +14,8 @@ import psycopg
 import pytest
 import redis
 
-from soldout.scaleout.local import LocalPostgres, LocalRedis, postgres_bindir, redis_binary
+from soldout.scaleout.local import LocalPostgres, postgres_bindir
+from soldout.scaleout.local_redis import LocalRedis, redis_binary
 
 
 @pytest.fixture

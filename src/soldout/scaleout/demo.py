@@ -23,7 +23,8 @@ from pathlib import Path
 import click
 import httpx
 
-from soldout.scaleout.local import LocalPostgres, LocalRedis
+from soldout.scaleout.local import LocalPostgres
+from soldout.scaleout.local_redis import LocalRedis
 from soldout.scaleout.serve import supervise
 from soldout.settings import Settings
 

