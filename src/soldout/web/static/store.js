@@ -193,6 +193,7 @@
       const soon = toOpen > 0 && toOpen < 15000;
       pollTimer = setTimeout(poll, document.hidden ? 15000 : soon ? Math.min(2000, toOpen + 150) : 5000);
     }
+    showStatus(); // at once: the server's text names the hour, the page counts down
     let wasBefore = clock.now() < opens;
     setInterval(() => {
       showStatus();
