@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -21,18 +22,38 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
         process.stop()
 
 
-@pytest.fixture(scope="session", params=["sqlite", SCALE_OUT])
+@pytest.fixture(scope="session")
+def _shared_servers(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    postgres_server: object,  # (asked for here so that it outlives these servers)
+) -> Iterator[Callable[[str], ServerProcess]]:
+    """Each backend's shared server, started the first time a test asks for it and kept
+    for the rest of the session. (A parametrized session fixture would be stopped and
+    started again at every switch between its parameters: in every file.)"""
+    servers: dict[str, ServerProcess] = {}
+    with contextlib.ExitStack() as stack:
+
+        def started(name: str) -> ServerProcess:
+            if name not in servers:
+                data = tmp_path_factory.mktemp(name) / "data"
+                env = {"SOLDOUT_RATE_LIMIT_FAN": "0"}
+                servers[name] = stack.enter_context(server_on(name, data, request, env))
+            return servers[name]
+
+        yield started
+
+
+@pytest.fixture(scope="module", params=["sqlite", SCALE_OUT])
 def shared_server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerProcess]:
+    request: pytest.FixtureRequest, _shared_servers: Callable[[str], ServerProcess]
+) -> ServerProcess:
     """One server for tests that only need isolation by their own launches and fans. Its
     rate limits are off: tests on it race many requests of one fan on purpose. The
     embedded default; and for modules marked `scale_out_too`, also the owner and two
     workers on PostgreSQL and Redis (docs/scale-out.md), so their behaviour is proven on
     both."""
-    data = tmp_path_factory.mktemp(request.param) / "data"
-    with server_on(request.param, data, request, {"SOLDOUT_RATE_LIMIT_FAN": "0"}) as process:
-        yield process
+    return _shared_servers(request.param)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -511,6 +511,6 @@ _settings = settings(
 TestInMemory = SaleMachine.TestCase
 TestInMemory.settings = _settings
 TestSqlite = SqliteSaleMachine.TestCase
-TestSqlite.settings = settings(_settings, max_examples=40)
+TestSqlite.settings = settings(_settings, max_examples=20)
 TestPostgres = pytest.mark.usefixtures("postgres_for_machines")(PostgresSaleMachine.TestCase)
-TestPostgres.settings = settings(_settings, max_examples=25)
+TestPostgres.settings = settings(_settings, max_examples=12)
