@@ -64,9 +64,10 @@ class ClaimMeter:
     under 2**i microseconds) instead of a search of the bounds.
     """
 
-    __slots__ = ("buckets", "codes", "ns")
+    __slots__ = ("buckets", "codes", "name", "ns")
 
-    def __init__(self) -> None:
+    def __init__(self, name: str = "soldout_claims") -> None:
+        self.name = name  # (the workers' claims, summed on the owner: soldout_worker_claims)
         self.codes: dict[str, int] = {}
         self.buckets = [0] * 64  # (a latency of 2**63 us would be 292,000 years)
         self.ns = 0
@@ -80,7 +81,7 @@ class ClaimMeter:
 
     def collect(self) -> Iterable[Metric]:
         answers = CounterMetricFamily(
-            "soldout_claims",
+            self.name,
             "Claims answered, by code (created, replayed, or the error's).",
             labels=["code"],
         )
@@ -93,7 +94,7 @@ class ClaimMeter:
             cumulative.append((f"{2**i / 1e6:.6g}", float(running)))
         cumulative.append(("+Inf", float(sum(self.buckets))))
         yield HistogramMetricFamily(
-            "soldout_claim_duration_seconds",
+            self.name.removesuffix("s") + "_duration_seconds",
             "Time from a claim's decision to its durable write (refusals from memory excluded).",
             buckets=cumulative,
             sum_value=self.ns / 1e9,

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 import orjson
 
@@ -27,7 +27,6 @@ from soldout.api.claim_request import (
 from soldout.api.errors import domain_error_response, error_body
 from soldout.api.views import claim_view
 from soldout.domain.errors import DomainError, RateLimited, Unauthorized
-from soldout.engine.book import LaunchBook
 from soldout.engine.engine import ClaimOutcome
 from soldout.metrics import ClaimMeter
 from soldout.services.gate import Gate
@@ -61,8 +60,12 @@ class ClaimDesk(Protocol):
         quantity: int,
         idempotency_key: str,
         priority_code: str | None = None,
-        admit: Callable[[LaunchBook], None] | None = None,
-    ) -> ClaimOutcome: ...
+        admit: Callable[[Any], object] | None = None,
+    ) -> ClaimOutcome:
+        """`admit(what)` is the gate's check, given what this desk knows of the launch (its
+        `LaunchBook` in one process; a worker's, the launch's terms): it raises if the
+        claim may not pass, and returns the proof of work it spent, if any."""
+        ...
 
 
 class ClaimCore:
@@ -74,11 +77,15 @@ class ClaimCore:
         claims: ClaimMeter | None = None,
         *,
         fan_session: Callable[[str], str | None] = lambda session: None,
+        find_session: Callable[[str], Awaitable[str | None]] | None = None,
     ) -> None:
+        """`fan_session` answers a storefront cookie from memory; where memory may not hold
+        it (a worker's), `find_session` is asked next (it reads the record)."""
         self._engine = engine
         self._tokens = tokens
         self._gate = gate
         self._fan_session = fan_session  # a storefront cookie's session -> its fan
+        self._find_session = find_session
         self._claims = claims or ClaimMeter()  # claims by answer, for /metrics
         self._counts = self._claims.codes
 
@@ -100,7 +107,10 @@ class ClaimCore:
             auth = headers.get("authorization")
             if auth is None and headers.get("x-soldout-web") == "1":
                 # the storefront: the fan's session cookie (a dictionary lookup)
-                fan_id = self._fan_session(cookie_value(headers.get("cookie") or "", FAN_COOKIE))
+                session = cookie_value(headers.get("cookie") or "", FAN_COOKIE)
+                fan_id = self._fan_session(session)
+                if fan_id is None and session and self._find_session is not None:
+                    fan_id = await self._find_session(session)
                 if fan_id is None:
                     raise Unauthorized()
             else:
@@ -126,8 +136,8 @@ class ClaimCore:
                 key,
                 request.priority_code,
                 # (the gate's own headers are read only when the launch gets that far)
-                lambda book: self._gate.check(
-                    book,
+                lambda launch: self._gate.check(
+                    launch,
                     fan_id,
                     passage_of(
                         headers.get("admission-token"), headers.get("proof-of-work"), with_code

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 
 from soldout.domain.errors import Forbidden
 
-__all__ = ["Challenge", "PowRejected", "ProofOfWork", "leading_zero_bits", "solve"]
+__all__ = ["Challenge", "PowRejected", "ProofOfWork", "Spent", "leading_zero_bits", "solve"]
 
 MAX_DIFFICULTY = 64
 MAX_TOKEN_LENGTH = 1024
@@ -55,6 +55,15 @@ class PowRejected(Forbidden):
     def __init__(self, code: str, message: str, *, field: str = "pow_token") -> None:
         super().__init__(message, field=field)
         self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class Spent:
+    """A challenge just accepted: its id and when it expires. Several processes that
+    accept challenges share a record of the spent ones by these (`scaleout.claims`)."""
+
+    salt: str  # hex
+    expires_ms: int  # unix milliseconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,8 +144,8 @@ class ProofOfWork:
 
     def check(
         self, token: str | None, nonce: str | None, fan_id: str, launch_id: str, now: datetime
-    ) -> None:
-        """Accept a solved challenge once, or raise `PowRejected`."""
+    ) -> Spent:
+        """Accept a solved challenge once (in this process), or raise `PowRejected`."""
         if not token:
             raise PowRejected("pow_required", "a proof-of-work challenge is required")
         if not nonce:
@@ -163,6 +172,7 @@ class ProofOfWork:
             raise PowRejected("pow_reused", "this challenge was already used; ask for a new one")
         self._spent.add(salt)
         heapq.heappush(self._expiries, (expires_ms, salt))
+        return Spent(salt.hex(), expires_ms)
 
     def _verified_payload(self, token: str) -> bytes:
         if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:

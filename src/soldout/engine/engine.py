@@ -222,7 +222,7 @@ class SaleEngine:
         quantity: int,
         idempotency_key: str,
         priority_code: str | None = None,
-        admit: Callable[[LaunchBook], None] | None = None,
+        admit: Callable[[LaunchBook], object] | None = None,
     ) -> ClaimOutcome:
         """Decide, record durably, answer. A retry with the same key returns the first claim
         (after it is durable), before any refusal is considered. `admit(book)` raises if

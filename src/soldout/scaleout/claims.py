@@ -36,18 +36,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import orjson
 
 from soldout.api.claim_core import DecidedElsewhere
 from soldout.clock import Clock
 from soldout.domain.claims import Claim, ClaimState
-from soldout.domain.errors import DomainError, NotFound, StorageUnavailable
+from soldout.domain.errors import DomainError, NotFound, NotOpen, StorageUnavailable
+from soldout.domain.pow import PowRejected, Spent
 from soldout.engine.book import LaunchBook
 from soldout.engine.engine import ClaimOutcome
 from soldout.ids import new_id
 from soldout.scaleout.redis_allocator import Allocators, Client, RedisAllocator, TakeRequest
 from soldout.scaleout.redis_pending import confirm
+from soldout.scaleout.redis_values import FanRate
 from soldout.store.postgresql import PostgresStore
 
 __all__ = [
@@ -55,6 +58,7 @@ __all__ = [
     "FLAG_SECONDS",
     "PENDING_SECONDS",
     "TERMS",
+    "Gated",
     "OwnerOnly",
     "ScaleOutClaims",
     "Terms",
@@ -71,21 +75,28 @@ _FLAGGED = frozenset({"sold_out", "not_open", "paused", "closed"})
 
 
 class OwnerOnly(DecidedElsewhere):
-    """The launch's claims go through a gate only the owner has (its waiting room, proof
-    of work, duplicate check, a rehearsal's or a draw's): a worker forwards the claim."""
+    """The launch's claims need what only the owner has (the duplicate check's index of
+    every fan's contacts, a rehearsal's or a draw's books): a worker forwards the claim."""
 
 
 @dataclass(frozen=True, slots=True)
 class Terms:
     """What the owner publishes of a launch for workers: whether a worker may sell it
-    alone (a launch with a waiting room, proof of work, a duplicate check or a rehearsal
-    is sold by the owner, which has what those need), the payment window, the prices."""
+    alone (a launch with a duplicate check, a draw or a rehearsal is sold by the owner,
+    which has what those need), the gate a worker checks itself (the waiting room's
+    admission, proof of work), the payment window, the prices."""
 
     public: bool  # published and not a rehearsal's
-    alone: bool  # no gate that needs the owner
+    alone: bool  # nothing that needs the owner
     window: int  # seconds
     prices: dict[str, tuple[int, str]]  # sku -> (minor units, currency)
     opens: float  # the sale's opening, unix seconds (a `not_open` is kept no later)
+    room: bool = False  # a waiting room: a claim carries its admission
+    pow: int = 0  # proof of work's difficulty in bits (0: none)
+
+    @property
+    def gated(self) -> bool:
+        return self.room or self.pow > 0
 
     def encode(self) -> bytes:
         return orjson.dumps(
@@ -95,6 +106,8 @@ class Terms:
                 "window": self.window,
                 "prices": self.prices,
                 "opens": self.opens,
+                "room": self.room,
+                "pow": self.pow,
             }
         )
 
@@ -102,7 +115,23 @@ class Terms:
     def decode(raw: bytes | str) -> Terms:
         v = orjson.loads(raw)
         prices = {sku: (int(p[0]), str(p[1])) for sku, p in v["prices"].items()}
-        return Terms(bool(v["public"]), bool(v["alone"]), int(v["window"]), prices, v["opens"])
+        return Terms(
+            bool(v["public"]),
+            bool(v["alone"]),
+            int(v["window"]),
+            prices,
+            v["opens"],
+            bool(v.get("room", False)),
+            int(v.get("pow", 0)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Gated:
+    """What a worker's gate checks a claim against (`worker.WorkerGate.check`)."""
+
+    launch_id: str
+    terms: Terms
 
 
 class ScaleOutClaims:
@@ -118,6 +147,7 @@ class ScaleOutClaims:
         pending_seconds: float = PENDING_SECONDS,
         confirmed: Callable[[Claim], None] = lambda claim: None,
         book_of: Callable[[str, str], LaunchBook] | None = None,
+        rate: FanRate | None = None,
     ) -> None:
         """On the owner, `confirmed` adopts each claim at once and `book_of` gives the
         launch's book to the gate (`admit`); a worker has neither and forwards a claim
@@ -129,7 +159,8 @@ class ScaleOutClaims:
         self._pending = timedelta(seconds=pending_seconds)
         self._confirmed = confirmed  # the owner adopts its own claims at once
         self._book_of = book_of
-        self.allocator = Allocators(client, prefix)  # each launch's, by id
+        # each launch's, by id; `rate` limits each fan's claims in Redis, across workers
+        self.allocator = Allocators(client, prefix, rate)
         self._terms: dict[str, tuple[float, Terms | None]] = {}
         self._flags: dict[tuple[str, str], tuple[float, DomainError]] = {}
 
@@ -191,22 +222,19 @@ class ScaleOutClaims:
         quantity: int,
         idempotency_key: str,
         priority_code: str | None = None,
-        admit: Callable[[LaunchBook], None] | None = None,
+        admit: Callable[[Any], object] | None = None,
     ) -> ClaimOutcome:
+        allocator = self.allocator(launch_id)
         if self._book_of is not None:  # the owner: its books say what fans may see
             book = self._book_of(launch_id, fan_id)
             # the launch's gate, unless this is a retry of a claim made (as in one process)
-            if (
-                admit is not None
-                and await self.allocator(launch_id).replay(fan_id, idempotency_key) is None
-            ):
-                admit(book)
+            if admit is not None and await allocator.replay(fan_id, idempotency_key) is None:
+                await self._spend(launch_id, admit(book))
         terms = await self.terms(launch_id)
         if terms is None:  # every launch is in Redis once made (workers connect only then)
             raise NotFound("launch")
         if self._book_of is None and not (terms.public and terms.alone):
             raise OwnerOnly(launch_id)
-        allocator = self.allocator(launch_id)
         flag = self._flags.get((launch_id, sku)) if priority_code is None else None
         if flag is not None:
             if flag[0] > time.monotonic():
@@ -214,6 +242,17 @@ class ScaleOutClaims:
                     raise flag[1]
             else:
                 del self._flags[(launch_id, sku)]
+        if (
+            self._book_of is None
+            and terms.gated
+            and admit is not None
+            and await allocator.replay(fan_id, idempotency_key) is None
+        ):
+            # a worker's own gate, after what one process answers first (not open yet;
+            # sold out, when this worker was told so) and never for a retry of a claim made
+            if time.time() < terms.opens and priority_code is None:
+                raise NotOpen()
+            await self._spend(launch_id, admit(Gated(launch_id, terms)))
         now = self._clock.now()
         price = terms.prices.get(sku)
         claim = Claim(
@@ -247,6 +286,21 @@ class ScaleOutClaims:
             return ClaimOutcome(await self._first(answer.claim_id), replayed=True)
         # Shielded: a client that hangs up does not leave units taken without their row.
         return await asyncio.shield(self._record(allocator, claim))
+
+    async def _spend(self, launch_id: str, spent: object) -> None:
+        """A proof of work is accepted once by all the processes selling together: its id
+        is set in Redis (NX, until the challenge expires), and a second use anywhere is
+        refused as it is in one process."""
+        if not isinstance(spent, Spent):
+            return
+        ttl = max(1, spent.expires_ms - int(time.time() * 1000))
+        key = f"{self._prefix}:{{{launch_id}}}:pow:{spent.salt}"
+        try:
+            fresh = await self._client.set(key, b"1", nx=True, px=ttl)
+        except Exception as exc:
+            raise StorageUnavailable("the sale's counts cannot be reached; retry") from exc
+        if not fresh:
+            raise PowRejected("pow_reused", "this challenge was already used; ask for a new one")
 
     async def _record(self, allocator: RedisAllocator, claim: Claim) -> ClaimOutcome:
         try:

@@ -93,12 +93,7 @@ def fence(prefix: str) -> Callable[[Any], Awaitable[None]]:
 
 def terms_of(book: LaunchBook) -> Terms:
     launch, rules = book.launch, book.launch.rules
-    alone = (
-        rules.waiting_room_rate is None
-        and rules.pow_difficulty is None
-        and rules.duplicate_rule is not DuplicateRule.CANCEL
-        and not launch.is_draw
-    )
+    alone = rules.duplicate_rule is not DuplicateRule.CANCEL and not launch.is_draw
     prices = {s.code: (s.price.amount, s.price.currency) for s in book.product.skus}
     return Terms(
         public=launch.published and launch.rehearsal is None,
@@ -106,6 +101,8 @@ def terms_of(book: LaunchBook) -> Terms:
         window=rules.payment_window_seconds,
         prices=prices,
         opens=launch.sale_opens_at.timestamp(),
+        room=rules.waiting_room_rate is not None,
+        pow=rules.pow_difficulty or 0,
     )
 
 

@@ -27,8 +27,8 @@ many workers it is asked for.
     soldout:{lch_123}:pending   claims taken whose record is not written yet
     soldout:{lch_123}:made      each claim once its record is written (a stream)
 
-(`redis_scripts` spells out each value.) The `{lch_123}` hash tag puts all nine keys of
-a launch in one slot, and every script names all nine in `KEYS`: on a Redis Cluster each
+(`redis_scripts` spells out each value.) The `{lch_123}` hash tag puts all ten keys of
+a launch in one slot, and every script names all ten in `KEYS`: on a Redis Cluster each
 call runs on the launch's shard, unchanged, and launches spread over the shards. No key
 is shared between launches, so nothing ever needs a cross-slot operation; the cost is
 that the replay index is per launch (the in-process one is per fan across launches: a
@@ -84,6 +84,7 @@ from soldout.domain.launches import Launch
 from soldout.scaleout import redis_scripts
 from soldout.scaleout.redis_values import (
     _EPOCH,
+    FanRate,
     SkuCounts,
     Taken,
     TakeRequest,
@@ -129,9 +130,12 @@ class Allocators:
     """One `RedisAllocator` per launch of a client, made when first asked for, all
     sharing the client's registered scripts: `allocators("lch_1").take(...)`."""
 
-    def __init__(self, client: Client, prefix: str = "soldout") -> None:
+    def __init__(
+        self, client: Client, prefix: str = "soldout", rate: FanRate | None = None
+    ) -> None:
         self._client = client
         self._prefix = prefix
+        self._rate = rate
         self._scripts = RedisScripts(client)
         self._made: dict[str, RedisAllocator] = {}
 
@@ -139,7 +143,11 @@ class Allocators:
         found = self._made.get(launch_id)
         if found is None:
             found = self._made[launch_id] = RedisAllocator(
-                self._client, launch_id, prefix=self._prefix, scripts=self._scripts
+                self._client,
+                launch_id,
+                prefix=self._prefix,
+                scripts=self._scripts,
+                rate=self._rate,
             )
         return found
 
@@ -154,7 +162,10 @@ class RedisAllocator:
         *,
         prefix: str = "soldout",
         scripts: RedisScripts | None = None,
+        rate: FanRate | None = None,
     ) -> None:
+        """`rate`: each fan's claims are limited to it in the script, whichever worker
+        carries them (None: not limited here)."""
         if "{" in launch_id or "}" in launch_id:
             raise ValueError(f"a launch id with a brace cannot be a hash tag: {launch_id!r}")
         self.client = client
@@ -163,6 +174,7 @@ class RedisAllocator:
         self._state, self._stock, self._fans = self.keys[0], self.keys[1], self.keys[2]
         self._reserved, self._replay, self._claims = self.keys[3], self.keys[4], self.keys[5]
         self._scripts = scripts or RedisScripts(client)
+        self._rate_args: tuple[int, int] = (rate.interval, rate.span) if rate else (0, 0)
 
     async def _run(self, script: AsyncScript, args: Sequence[str | int]) -> Any:
         return await script(keys=self.keys, args=args)
@@ -276,6 +288,7 @@ class RedisAllocator:
             args += [r.fan_id, r.sku, r.quantity, r.idempotency_key]
             args += [replay_field(r.fan_id, r.idempotency_key), r.claim_id, r.code or ""]
             args.append("1" if r.drawn else "0")
+        args += self._rate_args
         replies = await self._run(self._scripts.take, args)
         return [_answer(_texts(reply), r) for reply, r in zip(replies, requests, strict=True)]
 

@@ -1,4 +1,4 @@
-"""The nine keys every script of `redis_scripts` gets, in order, and the Lua every one of
+"""The ten keys every script of `redis_scripts` gets, in order, and the Lua every one of
 them starts with: the keys by name, the stock pools of a SKU, the launch's state and its
 phase (`LaunchBook._phase_refusal`).
 """
@@ -7,11 +7,22 @@ from __future__ import annotations
 
 __all__ = ["KEYS"]
 
-KEYS = ("state", "stock", "fans", "reserved", "replay", "claims", "codes", "pending", "made")
+KEYS = (
+    "state",
+    "stock",
+    "fans",
+    "reserved",
+    "replay",
+    "claims",
+    "codes",
+    "pending",
+    "made",
+    "rate",
+)
 
 _PRELUDE = """
-local STATE, STOCK, FANS, RESERVED, REPLAY, CLAIMS, CODES, PENDING, MADE =
-  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
+local STATE, STOCK, FANS, RESERVED, REPLAY, CLAIMS, CODES, PENDING, MADE, RATE =
+  KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
 
 local function int(v)
   if v then return tonumber(v) end

@@ -1,6 +1,6 @@
 """The Lua scripts of `redis_allocator`: each runs atomically inside Redis over one launch's keys.
 
-Every script gets the same nine keys, all tagged with the launch's id (`KEYS` below, in
+Every script gets the same ten keys, all tagged with the launch's id (`KEYS` below, in
 this order), so that every call names all the keys it may touch (as Redis Cluster wants)
 and all of them hash to one slot. Times are whole microseconds since the epoch, passed by
 the caller (a double holds them exactly until the year 2255).
@@ -25,6 +25,10 @@ The stored values:
     pending  zset  claim id -> the time (microseconds) by which its record must be
                    written: taken, not yet confirmed (`redis_pending`)
     made     stream  each confirmed claim, whole (`redis_pending.CONFIRM`)
+    rate     hash  fan -> when the fan's token bucket is full again (microseconds): the
+                   claim rate per fan shared by every worker (`TAKE`; the GCRA form of
+                   `services.ratelimit.TokenBuckets`); the hash expires once every
+                   bucket in it would be full
 """
 
 from __future__ import annotations
@@ -44,12 +48,35 @@ __all__ = [
 
 # ARGV: now, pending deadline ("" for none: the claim is confirmed as it is taken), n, then
 # n times: fan, sku, quantity, key, replay field, claim id, code ("" for
-# none), drawn ("1"/"0"). One reply per claim, in order: {"ok", id} | {"replay", id} |
-# {"err", why, details...}. A micro-batch is decided claim after claim, as if sent apart.
+# none), drawn ("1"/"0"); then, optional, the fans' rate limit: the interval between two
+# tokens and the burst's span (burst x interval), in microseconds (absent or 0: none).
+# One reply per claim, in order: {"ok", id} | {"replay", id} | {"err", why, details...}
+# (a rate-limited claim: {"err", "rate_limited", microseconds to wait}). A micro-batch is
+# decided claim after claim, as if sent apart.
 TAKE = (
     _PRELUDE
     + """
+local n = tonumber(ARGV[3])
+local interval = tonumber(ARGV[4 + n * 8]) or 0
+local span = tonumber(ARGV[5 + n * 8]) or 0
+
+-- Gate.limit (TokenBuckets.take): the fan's bucket, before anything else
+local function limited(fan, now)
+  local full = tonumber(redis.call('HGET', RATE, fan)) or now
+  if full < now then full = now end
+  local after = full + interval
+  local wait = after - now - span
+  if wait > 0 then return wait end
+  redis.call('HSET', RATE, fan, after)
+  redis.call('PEXPIRE', RATE, math.floor(span / 1000) + 1)
+  return nil
+end
+
 local function take(st, now, fan, sku, qty, key, rfield, id, code, drawn)
+  if interval > 0 then
+    local wait = limited(fan, now)
+    if wait then return {'err', 'rate_limited', wait} end
+  end
   -- Engine.claim: a retry under the same key gets the first claim, before any refusal
   local first = redis.call('HGET', REPLAY, rfield)
   if first then
@@ -125,7 +152,7 @@ end
 local now = tonumber(ARGV[1])
 local st = launch()
 local out = {}
-for i = 0, tonumber(ARGV[3]) - 1 do
+for i = 0, n - 1 do
   local a = 3 + i * 8
   out[i + 1] = take(st, now, ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), ARGV[a + 4],
                     ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8] == '1')

@@ -19,13 +19,14 @@ from soldout.domain.errors import (
     InvalidInput,
     LimitReached,
     NotOpen,
+    RateLimited,
     ReservationRequired,
     SoldOut,
     StorageUnavailable,
 )
 from soldout.domain.launches import Launch
 
-__all__ = ["SkuCounts", "TakeRequest", "Taken", "micros", "replay_field"]
+__all__ = ["FanRate", "SkuCounts", "TakeRequest", "Taken", "micros", "replay_field"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
@@ -57,6 +58,23 @@ class TakeRequest:
     claim_id: str  # the id the claim gets if it is taken
     code: str | None = None
     drawn: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class FanRate:
+    """A fan's claims per second and burst, as the script counts them: the interval
+    between two tokens and the burst's span, in whole microseconds."""
+
+    interval: int
+    span: int
+
+    @staticmethod
+    def of(per_second: float, burst: int) -> FanRate | None:
+        """None for no limit (a rate of 0), as `GateSettings` says it."""
+        if per_second <= 0:
+            return None
+        interval = max(1, round(1_000_000 / per_second))
+        return FanRate(interval, max(1, burst) * interval)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +130,8 @@ def _refusal(reason: list[Any], sku: str) -> DomainError:
     field and message (the differential test holds them to it)."""
     why, details = reason[0], reason[1:]
     match why:
+        case "rate_limited":
+            return RateLimited(int(details[0]) / 1_000_000)
         case "not_open":
             return NotOpen()
         case "closed":

@@ -40,6 +40,7 @@ from soldout.scaleout.mirror import MirrorAllocator, SyncClient
 from soldout.scaleout.owner import OwnerSync, fence
 from soldout.scaleout.redis_allocator import Client
 from soldout.scaleout.supervisor import Child, Supervisor
+from soldout.scaleout.worker_metrics import WorkerClaims
 from soldout.services import Platform
 from soldout.settings import Settings
 from soldout.store.postgresql import PostgresStore
@@ -127,6 +128,9 @@ class Owner:
         assert self._claims is not None
         await self.sync.start()
         self._listening = asyncio.get_running_loop().create_task(self._claims.listen())
+        workers = WorkerClaims(self._client, self._prefix)  # the workers' claims, in /metrics
+        platform.metrics.refreshers.append(workers.refresh)
+        platform.metrics.registry.register(workers)
 
     async def catch_up(self) -> None:
         """Before a request is served here: every claim a worker confirmed until now is

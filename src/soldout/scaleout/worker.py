@@ -3,15 +3,19 @@
 Any number of workers run beside one owner (`scaleout.owner`), behind any load balancer.
 Each one answers `POST /api/v1/launches/{id}/claims` itself (`ScaleOutClaims`: Redis
 decides, PostgreSQL records, then 201) and forwards every other request, whole, to the
-owner, whose address it reads from Redis (`owner.OWNER_KEY`). A claim that needs what
-only the owner has (a storefront session, a waiting room, proof of work, a duplicate
-check) is forwarded too. A worker holds nothing that must outlive it: kill one and the
+owner, whose address it reads from Redis (`owner.OWNER_KEY`). It checks the gate itself
+(a waiting room's admission, proof of work, a storefront's session: `worker_gate`); a
+claim that needs what only the owner has (a duplicate check, a draw's or a rehearsal's
+launch) is forwarded. A worker holds nothing that must outlive it: kill one and the
 others, and the owner's reaper, carry on.
 
 What a worker keeps in its own memory, and how fresh it is:
-- rate limits per fan and per address, per worker (N workers let a fan claim up to N
-  times the configured rate);
-- a refusal for `claims.FLAG_SECONDS`, a launch's terms for `claims.TERMS_SECONDS`;
+- rate limits per client address, per worker (N workers let an address claim up to N
+  times the configured rate; a fan's rate is counted in Redis, shared by all);
+- its claims counted since the last round, added to the owner's `/metrics` every round
+  (`worker_metrics`);
+- a refusal for `claims.FLAG_SECONDS`, a launch's terms for `claims.TERMS_SECONDS`, a
+  storefront session for `worker_gate.SESSION_SECONDS`;
 - fans who signed out everywhere, or were erased, and the owner's address, re-read every
   `REFRESH` seconds.
 
@@ -32,19 +36,19 @@ from typing import Any
 
 import orjson
 
-from soldout.api.claim_core import ClaimCore, DecidedElsewhere
+from soldout.api.claim_core import ClaimCore
 from soldout.api.hotpath import Front
 from soldout.api.proxies import TrustedProxies
 from soldout.clock import SystemClock
-from soldout.domain.errors import RateLimited
-from soldout.engine.book import LaunchBook
 from soldout.metrics import ClaimMeter
 from soldout.scaleout.claims import ScaleOutClaims
 from soldout.scaleout.forward import Forward
 from soldout.scaleout.owner import OWNER_KEY
 from soldout.scaleout.redis_allocator import Client
-from soldout.services.gate import GateSettings, Passage
-from soldout.services.ratelimit import TokenBuckets
+from soldout.scaleout.redis_values import FanRate
+from soldout.scaleout.worker_gate import WorkerGate, WorkerSessions
+from soldout.scaleout.worker_metrics import ClaimsPush
+from soldout.services.gate import GateSettings
 from soldout.services.tokens import TokenSigner
 from soldout.store.postgresql import PostgresStore
 
@@ -73,37 +77,6 @@ class WorkerSettings:
     pending_seconds: float = 10.0
 
 
-class WorkerGate:
-    """The gate's rate limits, this worker's own; what needs the owner is forwarded."""
-
-    def __init__(self, settings: GateSettings) -> None:
-        self._fans = (
-            TokenBuckets(settings.fan_rate, settings.fan_burst) if settings.fan_rate else None
-        )
-        rate, burst = settings.address_rate, settings.address_burst
-        self._addresses = TokenBuckets(rate, burst) if rate else None
-
-    @property
-    def limits_addresses(self) -> bool:
-        return self._addresses is not None
-
-    def limit(self, fan_id: str, address: str | None) -> None:
-        now = time.monotonic()
-        for buckets, key in ((self._fans, fan_id), (self._addresses, address)):
-            if buckets is not None and key:
-                wait = buckets.take(key, now)
-                if wait:
-                    raise RateLimited(wait)
-
-    def check(self, book: LaunchBook, fan_id: str, passage: Passage) -> None:
-        raise DecidedElsewhere(book.launch.id)
-
-
-def _storefront_session(session: str) -> str | None:
-    """A storefront's cookie is the owner's to read: its claim is forwarded."""
-    raise DecidedElsewhere("storefront")
-
-
 class WorkerApp:
     """The worker's ASGI app: its lifespan opens the store and Redis; HTTP goes to a
     `Front` whose claims are decided here and whose other requests are forwarded."""
@@ -121,14 +94,20 @@ class WorkerApp:
             self._clock,
             prefix=settings.prefix,
             pending_seconds=settings.pending_seconds,
+            rate=FanRate.of(settings.gate.fan_rate, settings.gate.fan_burst),
         )
         self.forward = Forward(lambda: self._owner)
+        self.gate = WorkerGate(settings.gate, self._clock)
+        sessions = WorkerSessions(lambda: self._store, self.tokens, self._clock)
+        self.meter = ClaimMeter()  # this worker's claims, added to the owner's /metrics
+        self._push = ClaimsPush(self.meter, self._redis, settings.prefix)
         core = ClaimCore(
             self.claims,
             self.tokens,
-            WorkerGate(settings.gate),  # type: ignore[arg-type]
-            ClaimMeter(),
-            fan_session=_storefront_session,
+            self.gate,  # type: ignore[arg-type]
+            self.meter,
+            fan_session=sessions.fan_of,
+            find_session=sessions.find,
         )
         # Claims first (`Front`; over RSGI under Granian: `api.rsgi`), then `_behind`: the
         # lifespan, this worker's health, and everything forwarded to the owner.
@@ -200,6 +179,7 @@ class WorkerApp:
             try:
                 await self._store.open_as_worker()
                 self.tokens.use_secret(await self._store.secret("token-signing"))
+                self.gate.use_secret(await self._store.secret("gate"))
                 await self._refresh()
                 break
             except Exception as exc:
@@ -221,6 +201,8 @@ class WorkerApp:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         await self.forward.aclose()
+        with contextlib.suppress(Exception):
+            await self._push()  # the last counts
         await self._store.close()
         await self._redis.aclose()
 
@@ -239,6 +221,7 @@ class WorkerApp:
         failure, and (`sign_outs`) fans signed out everywhere or erased."""
         owner = await self._redis.get(f"{self._settings.prefix}:{OWNER_KEY}")
         self._owner = owner.decode() if isinstance(owner, bytes) else owner
+        await self._push()
         await self._store.write_again()
         if sign_outs:
             for fan_id, generation in await self._store.sessions.generations():

@@ -22,16 +22,21 @@ from soldout.domain.duplicates import DuplicateIndex, DuplicateRule
 from soldout.domain.errors import Forbidden, InvalidInput, RateLimited
 from soldout.domain.fans import Fan
 from soldout.domain.launches import Launch
-from soldout.domain.pow import Challenge, ProofOfWork
+from soldout.domain.pow import Challenge, ProofOfWork, Spent
 from soldout.engine import SaleEngine
 from soldout.engine.book import LaunchBook
 from soldout.engine.waiting_room import RoomSize, RoomView, WaitingRoom, verify_admission
 from soldout.services.ratelimit import TokenBuckets
 from soldout.store.ports import Store
 
-__all__ = ["Gate", "GateSettings", "Passage"]
+__all__ = ["POW_TTL_SECONDS", "Gate", "GateSettings", "Passage", "derived_key"]
 
 POW_TTL_SECONDS = 300.0
+
+
+def derived_key(secret: bytes, purpose: str) -> bytes:
+    """The key of one purpose ("admission", "pow:LAUNCH", ...), from the gate's secret."""
+    return hmac.new(secret, purpose.encode(), hashlib.sha256).digest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +98,7 @@ class Gate:
         ]
 
     def _key(self, purpose: str) -> bytes:
-        return hmac.new(self._secret, purpose.encode(), hashlib.sha256).digest()
+        return derived_key(self._secret, purpose)
 
     # -- rate limits (before anything else on the hot path) -------------------------
     def limit(self, fan_id: str, address: str | None) -> None:
@@ -110,21 +115,24 @@ class Gate:
                 raise RateLimited(wait)
 
     # -- the launch's own rules (after the replay lookup) ---------------------------
-    def check(self, book: LaunchBook, fan_id: str, passage: Passage) -> None:
+    def check(self, book: LaunchBook, fan_id: str, passage: Passage) -> Spent | None:
+        """Raise why the claim may not pass; else the proof of work it spent, if any
+        (several processes selling together share a record of those: `scaleout`)."""
         rules = book.launch.rules
         if rules.duplicate_rule is DuplicateRule.CANCEL and self.flagged(book, fan_id):
             raise Forbidden(
                 "this address or phone already has the most accounts this launch allows"
             ).with_code("duplicate_buyer")
         if passage.with_code or (rules.waiting_room_rate is None and rules.pow_difficulty is None):
-            return
+            return None
         now = self._clock.now()
         if rules.waiting_room_rate is not None:
             verify_admission(passage.admission, fan_id, book.launch.id, now, self._key("admission"))
         if rules.pow_difficulty is not None:
-            self._proof(book).check(
+            return self._proof(book).check(
                 passage.pow_token, passage.pow_nonce, fan_id, book.launch.id, now
             )
+        return None
 
     def check_entry(self, book: LaunchBook, fan_id: str) -> None:
         """A draw's entries are its buyers: the duplicate rule applies when they reserve."""

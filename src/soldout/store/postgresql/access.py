@@ -95,6 +95,13 @@ class PgSessions(Repo):
         rows = await self._rows("SELECT * FROM sessions WHERE expires_at > %b", (ts(now),))
         return [session_from_row(row) for row in rows]
 
+    async def find(self, digest: str, now: datetime) -> Session | None:
+        """The one live session of this digest (a worker's read: `scaleout.worker_gate`)."""
+        rows = await self._rows(
+            "SELECT * FROM sessions WHERE digest = %b AND expires_at > %b", (digest, ts(now))
+        )
+        return session_from_row(rows[0]) if rows else None
+
     def set_generation(self, fan_id: str, generation: int, at: datetime) -> asyncio.Future[None]:
         return self._writer.submit(_set_generation(fan_id, generation, at))
 
