@@ -61,6 +61,12 @@ class Allocator(Protocol):
         a unit the launch's draw gives the fan."""
         ...
 
+    def take_drawn(self, claim: Claim, now: datetime) -> None:
+        """Hold the units of a claim the launch's draw gives its fan (a winner, or a backup
+        a unit came back to): `take` with `drawn`, told the claim's id and key (an
+        allocator outside the process records the claim under them). Raises as `take`."""
+        ...
+
     def redeem(self, claim: Claim) -> None:
         """The claim's priority code is spent on it (right after `take`)."""
         ...

@@ -53,6 +53,9 @@ class BookAllocator:
         priority = book.code_for(code, sku, quantity, now) if code is not None else None
         book.decide(fan_id, sku, quantity, priority, now, drawn=drawn)
 
+    def take_drawn(self, claim: Claim, now: datetime) -> None:
+        self.take(claim.launch_id, claim.fan_id, claim.sku, claim.quantity, now, drawn=True)
+
     def redeem(self, claim: Claim) -> None:
         assert claim.priority_code is not None
         self._books[claim.launch_id].codes[claim.priority_code].redeemed_by_claim = claim.id

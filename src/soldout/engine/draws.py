@@ -171,7 +171,6 @@ class DrawDesk:
     def _hold(self, book: LaunchBook, fan_id: str, sku: str, key: str) -> Claim:
         """Allocate one unit to a drawn fan (in memory; `_write` records it)."""
         now = self._clock.now()
-        self._allocator.take(book.launch.id, fan_id, sku, 1, now, drawn=True)
         price = book.product.sku(sku)
         assert price is not None
         claim = Claim(
@@ -186,6 +185,7 @@ class DrawDesk:
             expires_at=now + timedelta(seconds=book.launch.rules.payment_window_seconds),
             idempotency_key=key,
         )
+        self._allocator.take_drawn(claim, now)
         self._ledger.add(claim)
         return claim
 

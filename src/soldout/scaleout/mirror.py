@@ -33,7 +33,7 @@ from soldout.domain.errors import Conflict, InvalidInput
 from soldout.engine.book import LaunchBook
 from soldout.engine.book_allocator import BookAllocator
 from soldout.scaleout import redis_scripts
-from soldout.scaleout.redis_values import _EPOCH, _refusal, _texts, micros
+from soldout.scaleout.redis_values import _EPOCH, _refusal, _texts, micros, replay_field
 
 __all__ = ["MirrorAllocator", "SyncClient", "launch_keys"]
 
@@ -56,6 +56,7 @@ class MirrorAllocator(BookAllocator):
         self.stale: set[str] = set()  # launches whose Redis counts missed a move
         self.client = client
         self.prefix = prefix
+        self._take_script = client.register_script(redis_scripts.TAKE)
         self._move_script = client.register_script(redis_scripts.MOVE)
         self._aside_script = client.register_script(redis_scripts.SET_ASIDE)
         self._codes_script = client.register_script(redis_scripts.CODES)
@@ -77,7 +78,7 @@ class MirrorAllocator(BookAllocator):
             log.error("redis %s of claim %s answered %s", op, claim.id, reply)
             self.stale.add(claim.launch_id)
 
-    # -- the decision is the workers' (`scaleout.claims`); a draw's is not made here ---------
+    # -- the decision is made in Redis (`scaleout.claims`); a draw's here, in Redis first ----
     def take(
         self,
         launch_id: str,
@@ -90,9 +91,36 @@ class MirrorAllocator(BookAllocator):
         drawn: bool = False,
     ) -> None:
         raise Conflict(
-            "with several workers, claims are decided by the workers; a launch sold by"
-            " draw is not served with several workers yet"
+            "with several workers, claims are decided in Redis (scaleout.claims)"
         ).with_code("not_with_workers")
+
+    def take_drawn(self, claim: Claim, now: datetime) -> None:
+        """A drawn claim (the owner's draw, a backup's unit): taken in Redis under its id
+        and key, confirmed at once (the owner writes its row itself, and strikes it with
+        `untake` if that fails), then in the books. Redis's refusal is raised as the
+        book's. Redis out of reach: the books take it alone and the launch is `stale`
+        until the owner rebuilds its counts from the record (which then holds the claim);
+        a drawn launch sells nothing else meanwhile, so nothing can be oversold."""
+        key = replay_field(claim.fan_id, claim.idempotency_key)
+        args: list[str | int] = [micros(now), "", 1, claim.fan_id, claim.sku, claim.quantity]
+        args += [claim.idempotency_key, key, claim.id, "", "1"]
+        try:
+            keys = launch_keys(self.prefix, claim.launch_id)
+            reply = _texts(self._take_script(keys=keys, args=args)[0])
+        except Exception as exc:
+            log.error("redis take of drawn claim %s failed: %s", claim.id, exc)
+            self.stale.add(claim.launch_id)
+            reply = ["ok", claim.id]
+        if reply[0] == "err":
+            raise _refusal(reply[1:], claim.sku)
+        if reply[0] != "ok" or reply[1] != claim.id:  # (a replay: a lost attempt's claim)
+            log.error("redis take of drawn claim %s answered %s", claim.id, reply)
+            self.stale.add(claim.launch_id)
+        try:
+            super().take(claim.launch_id, claim.fan_id, claim.sku, claim.quantity, now, drawn=True)
+        except Exception:
+            self._move("untake", claim)
+            raise
 
     # -- a claim's units after the race: Redis, then the books --------------------------------
     def release(self, claim: Claim, state: ClaimState) -> None:
