@@ -39,6 +39,7 @@ class ScaleOut:
     owner: ServerProcess
     workers: list[ServerProcess]
     cluster: PrivateRedisCluster | None = None
+    env: dict[str, str] | None = None  # every process's environment (another owner's too)
 
     def admin(self, worker: int = 0) -> httpx.Client:
         """The admin's API through a worker (forwarded to the owner)."""
@@ -111,7 +112,7 @@ def scale_out(
             worker.start(timeout=60)
             stack.callback(worker.stop)
             started.append(worker)
-        made = ScaleOut(server, url, owner, started, nodes)
+        made = ScaleOut(server, url, owner, started, nodes, common)
         made.wait_ready()
         yield made
 

@@ -8,6 +8,8 @@ processes are set up as in test_scale_out.py.
 
 from __future__ import annotations
 
+import threading
+import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +21,7 @@ import pytest
 
 from tests.postgres import PostgresServer
 from tests.scaleout import ScaleOut, fans, held_rows, scale_out
-from tests.support import claim, create_launch, error, eventually
+from tests.support import ServerProcess, claim, create_launch, error, eventually
 
 pytest_plugins = ["tests.postgres", "tests.scaleout"]  # (its `cluster` fixture)
 
@@ -166,3 +168,56 @@ def test_the_owner_killed_mid_sale_workers_sell_on_and_its_restart_adopts_every_
     assert stats["skus"]["A"]["held"] == 15
     assert cluster.stock(launch_id)["h:A"] == 15
     assert len(held_rows(cluster, launch_id)) == 15
+
+
+def test_a_standby_owner_takes_over_when_the_owner_is_killed(
+    cluster: ScaleOut, tmp_path: Path
+) -> None:
+    """A second owner on the same store waits as a standby (refused by the lock, it
+    neither serves nor exits); the owner SIGKILLed, the standby takes the lock, loads
+    the record, adopts the claims workers made meanwhile and publishes its address, so
+    the workers forward to it: the sale goes on without anyone restarting anything."""
+    standby = ServerProcess(tmp_path / "standby", env=cluster.env, args=["--role", "owner"])
+    serving = threading.Thread(target=standby.start, kwargs={"timeout": 120}, daemon=True)
+    serving.start()
+    try:
+        eventually(
+            lambda: standby.log.read_text() if standby.log.exists() else "",
+            lambda text: "standby: another soldout server owns" in text,
+            60,
+        )
+        with cluster.admin() as admin:
+            launch_id = create_launch(admin, batch={"A": 20})["id"]
+        crowd = fans(cluster, 12)
+        with cluster.workers[0].client() as client:
+            for fan in crowd[:4]:
+                assert claim(client, launch_id, fan["token"]).status_code == 201
+            assert standby.process is not None
+            assert standby.process.poll() is None  # waiting, not refused
+            with pytest.raises(httpx.ConnectError):  # and not serving
+                httpx.get(f"{standby.base_url}/healthz", timeout=5)
+            cluster.owner.kill()
+            killed = time.monotonic()
+            for fan in crowd[4:8]:  # the workers sell on meanwhile
+                assert claim(client, launch_id, fan["token"]).status_code == 201
+            serving.join(120)
+            eventually(
+                lambda: client.get(f"/api/v1/launches/{launch_id}").status_code,
+                lambda status: status == 200,
+                60,
+            )
+            took = time.monotonic() - killed
+            for fan in crowd[8:]:
+                assert claim(client, launch_id, fan["token"]).status_code == 201
+        with cluster.admin(1) as admin:
+            stats = eventually(
+                lambda: admin.get(f"/api/v1/launches/{launch_id}/stats"),
+                lambda r: r.status_code == 200 and r.json()["skus"]["A"]["held"] == 12,
+                30,
+            ).json()
+        print(f"the standby served forwarded requests {took:.1f} s after the owner's kill")
+        assert stats["skus"]["A"]["available"] == 8
+        assert cluster.stock(launch_id)["h:A"] == 12
+        assert len(held_rows(cluster, launch_id)) == 12
+    finally:
+        standby.stop()

@@ -11,6 +11,9 @@ of the workers.
 
 Redis URLs: `redis://HOST:PORT[/DB]` for one server, `redis+cluster://HOST:PORT[,HOST:PORT...]`
 for a Redis Cluster (any of its nodes; the rest are found).
+
+A second `--role owner` on the same store waits as a standby (`stand_by`) and takes over
+the moment the first one's lock goes.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import os
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -44,10 +48,13 @@ from soldout.scaleout.worker_metrics import WorkerClaims
 from soldout.services import Platform
 from soldout.settings import Settings
 from soldout.store.postgresql import PostgresStore
+from soldout.store.postgresql import check_database as check_postgres
+from soldout.store.sqlite import StoreInUse
 
 __all__ = ["Owner", "async_client", "run_owner", "run_supervised", "run_worker", "sync_client"]
 
 CLUSTER = "redis+cluster://"
+STANDBY_POLL = 1.0  # seconds between a standby owner's looks at the store's lock
 # a Redis that stops answering (a network cut) fails a call after this, never hangs it
 TIMEOUTS: dict[str, Any] = {"socket_timeout": 5.0, "socket_connect_timeout": 2.0}
 CONNECTIONS = 64  # a worker's Redis connections at most (claims wait for one beyond)
@@ -160,9 +167,30 @@ def run_owner(
 ) -> None:
     from soldout.api.server import run
 
+    if settings.postgres_url is not None:
+        stand_by(settings.postgres_url)
     address = advertise or f"http://{settings.host}:{settings.port}"
     owner = Owner(redis_url, prefix, address, settings.pending_seconds)
     run(settings, on_start, scaled=owner)
+
+
+def stand_by(store_url: str) -> None:
+    """An owner started while another owns the store waits as its standby: it checks the
+    store's advisory lock every `STANDBY_POLL` seconds and starts the moment the lock is
+    free (the other owner stopped, died, or lost its database session), then serves as
+    any owner does: it loads the record, rebuilds what Redis misses, adopts the workers'
+    claims and writes its address where the workers read it. Should two standbys start
+    at once, the one that loses the lock exits, to be started again as a standby."""
+    announced = False
+    while True:
+        try:
+            check_postgres(store_url)
+            return
+        except StoreInUse as exc:
+            if not announced:
+                click.echo(f"standby: {exc}; taking over when it goes", err=True)
+                announced = True
+            time.sleep(STANDBY_POLL)  # the lock's holder is another process
 
 
 def run_worker(settings: Settings, redis_url: str, prefix: str) -> None:
