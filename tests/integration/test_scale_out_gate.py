@@ -1,8 +1,9 @@
 """Several workers check the gate themselves: the waiting room's admission, proof of work
-spent once across every process, a storefront's session cookie, and each fan's claim rate
-counted once for all workers. The gate is proved with the owner SIGKILLed (everything
-forwarded then fails), so each 201 was decided by a worker; the processes are set up as
-in test_scale_out.py.
+spent once across every process, a storefront's session cookie, the duplicate-buyer rule
+(from the owner's sets in Redis), and each fan's claim rate counted once for all
+workers. All but the rate are proved with the owner SIGKILLed (everything forwarded then
+fails), so each 201 and each refusal was a worker's; the processes are set up as in
+test_scale_out.py.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from soldout.domain.pow import solve
 from tests.scaleout import ScaleOut, fans, held_rows, scale_out
-from tests.support import create_launch, error, eventually
+from tests.support import create_launch, error, eventually, shipping_address
 
 pytest_plugins = ["tests.postgres", "tests.scaleout"]  # (its `cluster` fixture)
 
@@ -187,3 +188,43 @@ def test_a_fans_rate_is_shared_by_every_worker(tmp_path: Path, postgres_server: 
             assert claim(second, launch_id, bearer(ben)).status_code == 201
         assert len(held_rows(cluster, launch_id)) == 4
         assert cluster.stock(launch_id)["h:A"] == 4
+
+
+def registered_at(client: httpx.Client, line1: str) -> dict[str, Any]:
+    """A fan whose shipping address is `line1` (a phone of their own)."""
+    name = uuid.uuid4().hex[:12]
+    shipping = {**shipping_address(name), "line1": line1}
+    made = client.post(
+        "/api/v1/fans", json={"email": f"{name}@fans.test", "name": name, "shipping": shipping}
+    )
+    assert made.status_code == 201, made.text
+    fan: dict[str, Any] = made.json()
+    return fan
+
+
+def test_workers_refuse_duplicate_buyers_from_the_owners_sets(cluster: ScaleOut) -> None:
+    """The rule `cancel`, limit 2: three accounts behind one flat are refused on every
+    worker, the third having joined after the launch was made, and a fourth who moves
+    there later; a neighbour buys. With the owner killed: the workers decide alone."""
+    number = uuid.uuid4().int % 10**9
+    flat = [f"{number} Main Street, Apt 4", f"{number} main st. apt 4", f"{number} MAIN ST #4"]
+    with cluster.admin() as admin:
+        launch_id = create_launch(
+            admin, batch={"A": 10}, duplicate_rule="cancel", duplicate_limit=2
+        )["id"]
+    with cluster.workers[0].client() as client:
+        household = [registered_at(client, line) for line in flat]
+        neighbour = registered_at(client, f"{number} Main Street, Apt 5")
+        mover = registered_at(client, f"{number} Side Road 9")
+        moved = client.put(
+            "/api/v1/me/shipping",
+            json={**shipping_address("Mover"), "line1": flat[0]},
+            headers=bearer(mover),
+        )
+        assert moved.status_code == 200, moved.text
+    cluster.owner.kill()
+    with cluster.workers[1].client() as client:
+        for fan in [*household, mover]:
+            assert error(claim(client, launch_id, bearer(fan)))[:2] == (403, "duplicate_buyer")
+        assert claim(client, launch_id, bearer(neighbour)).status_code == 201
+    assert len(held_rows(cluster, launch_id)) == 1

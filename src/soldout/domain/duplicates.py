@@ -170,6 +170,10 @@ class DuplicateIndex:
     def flagged(self, fan_id: str) -> bool:
         return fan_id in self._flagged
 
+    def every_flagged(self) -> set[str]:
+        """Every fan flagged now (a copy)."""
+        return set(self._flagged)
+
     def group_of(self, fan_id: str) -> set[str]:
         """The fans sharing an address or phone with this one, itself included; empty for
         a fan never added."""

@@ -48,9 +48,11 @@ from soldout.domain.pow import PowRejected, Spent
 from soldout.engine.book import LaunchBook
 from soldout.engine.engine import ClaimOutcome
 from soldout.ids import new_id
+from soldout.scaleout.duplicates import duplicates_key
 from soldout.scaleout.redis_allocator import Allocators, Client, RedisAllocator, TakeRequest
 from soldout.scaleout.redis_pending import confirm
 from soldout.scaleout.redis_values import FanRate
+from soldout.services.gate import duplicate_buyer
 from soldout.store.postgresql import PostgresStore
 
 __all__ = [
@@ -75,16 +77,16 @@ _FLAGGED = frozenset({"sold_out", "not_open", "paused", "closed"})
 
 
 class OwnerOnly(DecidedElsewhere):
-    """The launch's claims need what only the owner has (the duplicate check's index of
-    every fan's contacts, a rehearsal's or a draw's books): a worker forwards the claim."""
+    """The launch's claims need what only the owner has (a rehearsal's or a draw's
+    books): a worker forwards the claim."""
 
 
 @dataclass(frozen=True, slots=True)
 class Terms:
     """What the owner publishes of a launch for workers: whether a worker may sell it
-    alone (a launch with a duplicate check, a draw or a rehearsal is sold by the owner,
-    which has what those need), the gate a worker checks itself (the waiting room's
-    admission, proof of work), the payment window, the prices."""
+    alone (a draw or a rehearsal's launch is sold by the owner, which has what those
+    need), the gate a worker checks itself (the waiting room's admission, proof of work,
+    the duplicate rule `cancel` from the owner's sets), the payment window, the prices."""
 
     public: bool  # published and not a rehearsal's
     alone: bool  # nothing that needs the owner
@@ -93,6 +95,7 @@ class Terms:
     opens: float  # the sale's opening, unix seconds (a `not_open` is kept no later)
     room: bool = False  # a waiting room: a claim carries its admission
     pow: int = 0  # proof of work's difficulty in bits (0: none)
+    dup: int = 0  # the duplicate rule `cancel`'s limit (0: not that rule)
 
     @property
     def gated(self) -> bool:
@@ -108,6 +111,7 @@ class Terms:
                 "opens": self.opens,
                 "room": self.room,
                 "pow": self.pow,
+                "dup": self.dup,
             }
         )
 
@@ -123,6 +127,7 @@ class Terms:
             v["opens"],
             bool(v.get("room", False)),
             int(v.get("pow", 0)),
+            int(v.get("dup", 0)),
         )
 
 
@@ -244,7 +249,7 @@ class ScaleOutClaims:
                 del self._flags[(launch_id, sku)]
         if (
             self._book_of is None
-            and terms.gated
+            and (terms.gated or terms.dup)
             and admit is not None
             and await allocator.replay(fan_id, idempotency_key) is None
         ):
@@ -252,7 +257,10 @@ class ScaleOutClaims:
             # sold out, when this worker was told so) and never for a retry of a claim made
             if time.time() < terms.opens and priority_code is None:
                 raise NotOpen()
-            await self._spend(launch_id, admit(Gated(launch_id, terms)))
+            if terms.dup and await self._flagged(terms.dup, fan_id):
+                raise duplicate_buyer()
+            if terms.gated:
+                await self._spend(launch_id, admit(Gated(launch_id, terms)))
         now = self._clock.now()
         price = terms.prices.get(sku)
         claim = Claim(
@@ -286,6 +294,14 @@ class ScaleOutClaims:
             return ClaimOutcome(await self._first(answer.claim_id), replayed=True)
         # Shielded: a client that hangs up does not leave units taken without their row.
         return await asyncio.shield(self._record(allocator, claim))
+
+    async def _flagged(self, limit: int, fan_id: str) -> bool:
+        """Whether the owner flagged the fan a duplicate buyer at this limit
+        (`scaleout.duplicates`)."""
+        try:
+            return bool(await self._client.sismember(duplicates_key(self._prefix, limit), fan_id))
+        except Exception as exc:
+            raise StorageUnavailable("the sale's counts cannot be reached; retry") from exc
 
     async def _spend(self, launch_id: str, spent: object) -> None:
         """A proof of work is accepted once by all the processes selling together: its id

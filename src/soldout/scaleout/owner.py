@@ -43,6 +43,7 @@ from soldout.engine.book import LaunchBook
 from soldout.engine.engine import SaleEngine
 from soldout.scaleout import redis_pending, redis_scripts
 from soldout.scaleout.claims import CHANGED, TERMS, Terms
+from soldout.scaleout.duplicates import DuplicateSets
 from soldout.scaleout.mirror import MirrorAllocator, launch_keys
 from soldout.scaleout.redis_allocator import Allocators, Client, RedisAllocator
 from soldout.scaleout.redis_values import _state_args
@@ -93,16 +94,17 @@ def fence(prefix: str) -> Callable[[Any], Awaitable[None]]:
 
 def terms_of(book: LaunchBook) -> Terms:
     launch, rules = book.launch, book.launch.rules
-    alone = rules.duplicate_rule is not DuplicateRule.CANCEL and not launch.is_draw
+    cancel = rules.duplicate_rule is DuplicateRule.CANCEL
     prices = {s.code: (s.price.amount, s.price.currency) for s in book.product.skus}
     return Terms(
         public=launch.published and launch.rehearsal is None,
-        alone=alone,
+        alone=not launch.is_draw,
         window=rules.payment_window_seconds,
         prices=prices,
         opens=launch.sale_opens_at.timestamp(),
         room=rules.waiting_room_rate is not None,
         pow=rules.pow_difficulty or 0,
+        dup=rules.duplicate_limit if cancel else 0,
     )
 
 
@@ -116,8 +118,10 @@ class OwnerSync:
         *,
         prefix: str = "soldout",
         address: str | None = None,
+        duplicates: DuplicateSets | None = None,
     ) -> None:
         self._engine = engine
+        self._duplicates = duplicates  # the duplicate rule's sets, for the workers
         self._mirror = allocator
         self._client = client
         self._store = store
@@ -192,6 +196,8 @@ class OwnerSync:
             replace=replace,
         )
         await self._client.hset(allocator.keys[0], TERMS, terms_of(book).encode())
+        if self._duplicates is not None:
+            self._duplicates.ensure(book)
         if loaded:
             self.rebuilt += replace
             for claim in claims:  # a row whose stream entry was lost with Redis
@@ -214,6 +220,8 @@ class OwnerSync:
                 init += [sku, batch]
             self._init(keys=keys, args=init)
             self._update(keys=keys, args=[1, "ready", "1", 0])
+        if self._duplicates is not None:
+            self._duplicates.ensure(book)  # (before the terms that name it)
         self._mirror.client.hset(keys[0], TERMS, terms_of(book).encode())
         self._mirror.client.publish(f"{self._prefix}:{CHANGED}", book.launch.id)
         if not book.summary:
@@ -307,6 +315,8 @@ class OwnerSync:
         if moved:
             log.warning("Redis answers as another server (%s): rebuilding from the record", server)
         self._run_id = server
+        if moved and self._duplicates is not None:
+            self._duplicates.forget()  # written again as each launch is loaded
         stale, self._mirror.stale = self._mirror.stale, set()
         for book in self._engine.books():
             allocator = self.allocator(book.launch.id)

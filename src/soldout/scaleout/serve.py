@@ -40,6 +40,7 @@ from redis.cluster import ClusterNode, RedisCluster
 from soldout.engine.allocator import Allocator
 from soldout.engine.book import LaunchBook
 from soldout.scaleout.claims import ScaleOutClaims
+from soldout.scaleout.duplicates import DuplicateSets
 from soldout.scaleout.mirror import MirrorAllocator, SyncClient
 from soldout.scaleout.owner import OwnerSync, fence
 from soldout.scaleout.redis_allocator import Client
@@ -111,6 +112,9 @@ class Owner:
         store = platform.store
         if not isinstance(store, PostgresStore) or self._mirror is None:
             raise click.UsageError("--redis needs a PostgreSQL store (--store postgresql://...)")
+        duplicates = DuplicateSets(platform.gate, self._sync, self._prefix)
+        platform.fans.on_register(duplicates.joined)  # (after the gate's own listeners)
+        platform.fans.on_contact(duplicates.moved)
         self.sync = OwnerSync(
             platform.engine,
             self._mirror,
@@ -118,6 +122,7 @@ class Owner:
             store,
             prefix=self._prefix,
             address=self._advertise,
+            duplicates=duplicates,
         )
         self._claims = ScaleOutClaims(
             self._fenced,

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from soldout.clock import Clock
 from soldout.domain.duplicates import DuplicateIndex, DuplicateRule
-from soldout.domain.errors import Forbidden, InvalidInput, RateLimited
+from soldout.domain.errors import DomainError, Forbidden, InvalidInput, RateLimited
 from soldout.domain.fans import Fan
 from soldout.domain.launches import Launch
 from soldout.domain.pow import Challenge, ProofOfWork, Spent
@@ -29,9 +29,23 @@ from soldout.engine.waiting_room import RoomSize, RoomView, WaitingRoom, verify_
 from soldout.services.ratelimit import TokenBuckets
 from soldout.store.ports import Store
 
-__all__ = ["POW_TTL_SECONDS", "Gate", "GateSettings", "Passage", "derived_key"]
+__all__ = [
+    "POW_TTL_SECONDS",
+    "Gate",
+    "GateSettings",
+    "Passage",
+    "derived_key",
+    "duplicate_buyer",
+]
 
 POW_TTL_SECONDS = 300.0
+
+
+def duplicate_buyer() -> DomainError:
+    """The refusal of the duplicate-buyer rule `cancel`."""
+    return Forbidden(
+        "this address or phone already has the most accounts this launch allows"
+    ).with_code("duplicate_buyer")
 
 
 def derived_key(secret: bytes, purpose: str) -> bytes:
@@ -120,9 +134,7 @@ class Gate:
         (several processes selling together share a record of those: `scaleout`)."""
         rules = book.launch.rules
         if rules.duplicate_rule is DuplicateRule.CANCEL and self.flagged(book, fan_id):
-            raise Forbidden(
-                "this address or phone already has the most accounts this launch allows"
-            ).with_code("duplicate_buyer")
+            raise duplicate_buyer()
         if passage.with_code or (rules.waiting_room_rate is None and rules.pow_difficulty is None):
             return None
         now = self._clock.now()
@@ -141,9 +153,7 @@ class Gate:
             and book.launch.rules.duplicate_rule is DuplicateRule.CANCEL
             and self.flagged(book, fan_id)
         ):
-            raise Forbidden(
-                "this address or phone already has the most accounts this launch allows"
-            ).with_code("duplicate_buyer")
+            raise duplicate_buyer()
 
     # -- proof of work ---------------------------------------------------------------
     def challenge(self, book: LaunchBook, fan_id: str) -> Challenge:
@@ -238,10 +248,16 @@ class Gate:
         index = self._index(book)
         return [f for f in fan_ids if index.flagged(f)]
 
+    def duplicates(self, limit: int) -> DuplicateIndex:
+        """Real fans (no rehearsal's) as a rule with this limit groups them."""
+        return self._index_of((limit, None))
+
     def _index(self, book: LaunchBook) -> DuplicateIndex:
         """The launch's fans as its rule counts them: real fans for a real launch, the
         run's own fans for a rehearsal's."""
-        key = (book.launch.rules.duplicate_limit, book.launch.rehearsal)
+        return self._index_of((book.launch.rules.duplicate_limit, book.launch.rehearsal))
+
+    def _index_of(self, key: tuple[int, str | None]) -> DuplicateIndex:
         index = self._duplicates.get(key)
         if index is None:
             index = self._duplicates[key] = DuplicateIndex(key[0])
