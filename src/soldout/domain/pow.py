@@ -143,9 +143,18 @@ class ProofOfWork:
         return Challenge(token, self.difficulty_bits, expires_at)
 
     def check(
-        self, token: str | None, nonce: str | None, fan_id: str, launch_id: str, now: datetime
+        self,
+        token: str | None,
+        nonce: str | None,
+        fan_id: str,
+        launch_id: str,
+        now: datetime,
+        *,
+        remember: bool = True,
     ) -> Spent:
-        """Accept a solved challenge once (in this process), or raise `PowRejected`."""
+        """Accept a solved challenge once (in this process), or raise `PowRejected`.
+        `remember=False`: checked, not recorded here (the caller keeps spent challenges
+        where several processes see them)."""
         if not token:
             raise PowRejected("pow_required", "a proof-of-work challenge is required")
         if not nonce:
@@ -167,6 +176,8 @@ class ProofOfWork:
             raise PowRejected(
                 "pow_invalid", "the nonce does not solve the challenge", field="pow_nonce"
             )
+        if not remember:
+            return Spent(salt.hex(), expires_ms)
         self._forget_expired(now_ms)
         if salt in self._spent:
             raise PowRejected("pow_reused", "this challenge was already used; ask for a new one")

@@ -48,7 +48,7 @@ from soldout.domain.pow import PowRejected, Spent
 from soldout.engine.book import LaunchBook
 from soldout.engine.engine import ClaimOutcome
 from soldout.ids import new_id
-from soldout.scaleout.duplicates import duplicates_key
+from soldout.scaleout.duplicates import WRITTEN, duplicates_key
 from soldout.scaleout.redis_allocator import Allocators, Client, RedisAllocator, TakeRequest
 from soldout.scaleout.redis_pending import confirm
 from soldout.scaleout.redis_values import FanRate
@@ -74,6 +74,7 @@ PENDING_SECONDS = 10.0  # how long a taken claim may wait for its row before the
 CHANGED = "launches"  # the channel the owner names a changed launch on
 TERMS = "terms"  # the field of the launch's state hash the owner writes them to
 _FLAGGED = frozenset({"sold_out", "not_open", "paused", "closed"})
+_BEFORE_GATE = _FLAGGED | {"rate_limited"}  # refusals that leave a proof of work unspent
 
 
 class OwnerOnly(DecidedElsewhere):
@@ -89,13 +90,17 @@ class Terms:
     the duplicate rule `cancel` from the owner's sets), the payment window, the prices."""
 
     public: bool  # published and not a rehearsal's
-    alone: bool  # nothing that needs the owner
+    alone: bool  # no gate at all (what workers before the gate's checks sell alone)
     window: int  # seconds
     prices: dict[str, tuple[int, str]]  # sku -> (minor units, currency)
     opens: float  # the sale's opening, unix seconds (a `not_open` is kept no later)
     room: bool = False  # a waiting room: a claim carries its admission
     pow: int = 0  # proof of work's difficulty in bits (0: none)
     dup: int = 0  # the duplicate rule `cancel`'s limit (0: not that rule)
+    # a worker that checks the gate itself may sell it (not a draw's); a separate field,
+    # so that a worker of an older release, reading `alone`, keeps forwarding gated claims
+    # while a rolling upgrade runs
+    workers: bool = True
 
     @property
     def gated(self) -> bool:
@@ -112,6 +117,7 @@ class Terms:
                 "room": self.room,
                 "pow": self.pow,
                 "dup": self.dup,
+                "workers": self.workers,
             }
         )
 
@@ -128,6 +134,7 @@ class Terms:
             bool(v.get("room", False)),
             int(v.get("pow", 0)),
             int(v.get("dup", 0)),
+            bool(v.get("workers", v["alone"])),
         )
 
 
@@ -230,15 +237,20 @@ class ScaleOutClaims:
         admit: Callable[[Any], object] | None = None,
     ) -> ClaimOutcome:
         allocator = self.allocator(launch_id)
+        spent: str | None = None  # the proof of work this claim spent, if any
         if self._book_of is not None:  # the owner: its books say what fans may see
             book = self._book_of(launch_id, fan_id)
-            # the launch's gate, unless this is a retry of a claim made (as in one process)
+            # the launch's gate, unless this is a retry of a claim made (as in one process:
+            # after the refusals its book gives, so a proof is not spent on a sold out)
             if admit is not None and await allocator.replay(fan_id, idempotency_key) is None:
-                await self._spend(launch_id, admit(book))
+                refused = None if priority_code else book.refusal(sku, self._clock.now())
+                if refused is not None:
+                    raise refused
+                spent = await self._spend(launch_id, admit(book))
         terms = await self.terms(launch_id)
         if terms is None:  # every launch is in Redis once made (workers connect only then)
             raise NotFound("launch")
-        if self._book_of is None and not (terms.public and terms.alone):
+        if self._book_of is None and not (terms.public and terms.workers):
             raise OwnerOnly(launch_id)
         flag = self._flags.get((launch_id, sku)) if priority_code is None else None
         if flag is not None:
@@ -260,7 +272,7 @@ class ScaleOutClaims:
             if terms.dup and await self._flagged(terms.dup, fan_id):
                 raise duplicate_buyer()
             if terms.gated:
-                await self._spend(launch_id, admit(Gated(launch_id, terms)))
+                spent = await self._spend(launch_id, admit(Gated(launch_id, terms)))
         now = self._clock.now()
         price = terms.prices.get(sku)
         claim = Claim(
@@ -280,10 +292,14 @@ class ScaleOutClaims:
         try:
             answer = (await allocator.take_many([request], now, now + self._pending))[0]
         except DomainError:
+            await self._unspend(spent)
             raise
         except Exception as exc:
+            await self._unspend(spent)
             raise StorageUnavailable("the sale's counts cannot be reached; retry") from exc
         if isinstance(answer, DomainError):
+            if answer.code in _BEFORE_GATE:  # one process refuses those before the gate
+                await self._unspend(spent)
             if answer.code in _FLAGGED and priority_code is None:
                 keep = FLAG_SECONDS
                 if answer.code == "not_open":  # not past the opening
@@ -298,17 +314,21 @@ class ScaleOutClaims:
     async def _flagged(self, limit: int, fan_id: str) -> bool:
         """Whether the owner flagged the fan a duplicate buyer at this limit
         (`scaleout.duplicates`)."""
+        key = duplicates_key(self._prefix, limit)
         try:
-            return bool(await self._client.sismember(duplicates_key(self._prefix, limit), fan_id))
+            written, flagged = await self._client.smismember(key, [WRITTEN, fan_id])
         except Exception as exc:
             raise StorageUnavailable("the sale's counts cannot be reached; retry") from exc
+        if not written:  # not written whole yet, or lost with Redis: the owner decides
+            raise OwnerOnly("duplicates")
+        return bool(flagged)
 
-    async def _spend(self, launch_id: str, spent: object) -> None:
+    async def _spend(self, launch_id: str, spent: object) -> str | None:
         """A proof of work is accepted once by all the processes selling together: its id
         is set in Redis (NX, until the challenge expires), and a second use anywhere is
-        refused as it is in one process."""
+        refused as it is in one process. Returns the key set (None: no proof)."""
         if not isinstance(spent, Spent):
-            return
+            return None
         ttl = max(1, spent.expires_ms - int(time.time() * 1000))
         key = f"{self._prefix}:{{{launch_id}}}:pow:{spent.salt}"
         try:
@@ -317,6 +337,15 @@ class ScaleOutClaims:
             raise StorageUnavailable("the sale's counts cannot be reached; retry") from exc
         if not fresh:
             raise PowRejected("pow_reused", "this challenge was already used; ask for a new one")
+        return key
+
+    async def _unspend(self, key: str | None) -> None:
+        """The claim a proof was spent on was refused (sold out, paused, its rate, Redis
+        out of reach): the proof is the fan's again, as one process, which checks those
+        first, would have left it."""
+        if key is not None:
+            with contextlib.suppress(Exception):
+                await self._client.delete(key)
 
     async def _record(self, allocator: RedisAllocator, claim: Claim) -> ClaimOutcome:
         try:

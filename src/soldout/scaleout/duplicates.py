@@ -5,14 +5,16 @@ Whether a fan is one of too many accounts behind one address or phone needs ever
 contacts (`services.gate`'s `DuplicateIndex`), which only the owner holds. So the owner
 writes, for each limit a live launch's `cancel` rule uses, the set of fans that limit
 flags (`dup:LIMIT`, after the deployment's prefix): whole when a launch first needs it
-(and again after Redis is rebuilt), then as fans join (a new account can only flag its
-group) and change their address (the limit's set is written again). A worker refuses a
-flagged fan's claim with `duplicate_buyer`, as one process does (`ScaleOutClaims`), one
-`SISMEMBER` per claim of such a launch.
+(and again whenever a launch using it is rebuilt), then as fans join (a new account can
+only flag its group) and change their address (the limit's set is written again). A
+worker refuses a flagged fan's claim with `duplicate_buyer`, as one process does
+(`ScaleOutClaims`), one `SMISMEMBER` per claim of such a launch; a set without its
+`WRITTEN` member (not written yet, or lost with Redis) is not trusted: the claim is
+forwarded to the owner, which decides it from its own index.
 
 Each write is made before the change that caused it is answered (a fan's sign-up, an
 address saved): a flagged fan's next claim is refused on every worker. Redis out of
-reach: the write is logged and made whole again at the next rebuild.
+reach: the write is logged, and the set is written whole again at the owner's next round.
 """
 
 from __future__ import annotations
@@ -26,9 +28,12 @@ from soldout.engine.book import LaunchBook
 from soldout.scaleout.mirror import SyncClient
 from soldout.services.gate import Gate
 
-__all__ = ["DuplicateSets", "duplicates_key"]
+__all__ = ["WRITTEN", "DuplicateSets", "duplicates_key"]
 
 log = logging.getLogger(__name__)
+
+
+WRITTEN = "~written"  # a member of every set the owner wrote whole (no fan id has a "~")
 
 
 def duplicates_key(prefix: str, limit: int) -> str:
@@ -44,14 +49,21 @@ class DuplicateSets:
         self._client = client
         self._prefix = prefix
         self._written: set[int] = set()  # the limits whose sets are in Redis
+        self._failed: set[int] = set()  # the limits whose last write failed
 
-    def ensure(self, book: LaunchBook) -> None:
-        """The set the launch's rule reads is in Redis (written whole if not yet)."""
+    def ensure(self, book: LaunchBook, *, again: bool = False) -> None:
+        """The set the launch's rule reads is in Redis (written whole if not yet, or
+        `again`: the launch is being rebuilt, and the set may have gone with Redis)."""
         rules = book.launch.rules
         if rules.duplicate_rule is not DuplicateRule.CANCEL or book.launch.rehearsal:
             return
-        if rules.duplicate_limit not in self._written:
+        if again or rules.duplicate_limit not in self._written:
             self._write_whole(rules.duplicate_limit)
+
+    def retry(self) -> None:
+        """Each owner round: the sets whose last write failed are written whole again."""
+        for limit in list(self._failed):
+            self._write_whole(limit)
 
     def forget(self) -> None:
         """Redis was rebuilt (or may have lost the sets): each is written again when a
@@ -64,8 +76,9 @@ class DuplicateSets:
             return
         for limit in list(self._written):
             index = self._gate.duplicates(limit)
-            if index.flagged(fan.id):
-                self._run(limit, self._adding(sorted(index.group_of(fan.id))))
+            if index.flagged(fan.id):  # (only the flagged: a group by phone may not be)
+                group = sorted(f for f in index.group_of(fan.id) if index.flagged(f))
+                self._run(limit, self._adding(group))
 
     def _adding(self, fans: list[str]) -> Callable[[str], object]:
         return lambda key: self._client.sadd(key, *fans)
@@ -83,8 +96,7 @@ class DuplicateSets:
         def write(key: str) -> None:
             pipe = self._client.pipeline(transaction=True)
             pipe.delete(key)
-            if flagged:
-                pipe.sadd(key, *sorted(flagged))
+            pipe.sadd(key, WRITTEN, *sorted(flagged))
             pipe.execute()
 
         if self._run(limit, write):
@@ -96,6 +108,8 @@ class DuplicateSets:
             write(key)
         except Exception as exc:
             log.error("the duplicate buyers of limit %s could not be written: %s", limit, exc)
-            self._written.discard(limit)  # written whole at the next load
+            self._written.discard(limit)
+            self._failed.add(limit)  # written whole at the next round (`retry`)
             return False
+        self._failed.discard(limit)
         return True

@@ -46,7 +46,7 @@ from soldout.scaleout.claims import CHANGED, TERMS, Terms
 from soldout.scaleout.duplicates import DuplicateSets
 from soldout.scaleout.mirror import MirrorAllocator, launch_keys
 from soldout.scaleout.redis_allocator import Allocators, Client, RedisAllocator
-from soldout.scaleout.redis_values import _state_args
+from soldout.scaleout.redis_values import _state_args, micros
 from soldout.store.postgresql import PostgresStore
 
 __all__ = ["BEAT", "OWNER_KEY", "RUN_KEY", "OwnerSync", "fence", "terms_of"]
@@ -98,7 +98,13 @@ def terms_of(book: LaunchBook) -> Terms:
     prices = {s.code: (s.price.amount, s.price.currency) for s in book.product.skus}
     return Terms(
         public=launch.published and launch.rehearsal is None,
-        alone=not launch.is_draw,
+        alone=not (
+            launch.is_draw
+            or cancel
+            or rules.waiting_room_rate is not None
+            or rules.pow_difficulty is not None
+        ),
+        workers=not launch.is_draw,
         window=rules.payment_window_seconds,
         prices=prices,
         opens=launch.sale_opens_at.timestamp(),
@@ -180,7 +186,7 @@ class OwnerSync:
                 await task
         if self._address is not None:
             with contextlib.suppress(Exception):
-                await self._client.delete(f"{self._prefix}:{OWNER_KEY}")
+                await self._let_go(f"{self._prefix}:{OWNER_KEY}")
 
     # -- launches ------------------------------------------------------------------------
     async def _load(self, book: LaunchBook, *, replace: bool) -> None:
@@ -195,9 +201,9 @@ class OwnerSync:
             claims=claims,
             replace=replace,
         )
-        await self._client.hset(allocator.keys[0], TERMS, terms_of(book).encode())
         if self._duplicates is not None:
-            self._duplicates.ensure(book)
+            self._duplicates.ensure(book, again=replace)  # (before the terms that name it)
+        await self._client.hset(allocator.keys[0], TERMS, terms_of(book).encode())
         if loaded:
             self.rebuilt += replace
             for claim in claims:  # a row whose stream entry was lost with Redis
@@ -307,26 +313,56 @@ class OwnerSync:
             await asyncio.sleep(BEAT)
 
     async def _round(self) -> None:
-        if self._address is not None:
-            key = f"{self._prefix}:{OWNER_KEY}"
-            await self._client.set(key, self._address, px=int(3 * BEAT * 1000))
+        """Advertise this owner (while its store writes), rebuild what Redis misses, reap
+        the claims whose rows never came. Each launch's two reads go in one pipelined
+        round trip for all launches: a round stays short however many launches there
+        are, so the address (`OWNER_KEY`, kept `3 * BEAT`) never lapses while it lives."""
+        await self._advertise()
         server = await self._server_id()
         moved = server != self._run_id
         if moved:
             log.warning("Redis answers as another server (%s): rebuilding from the record", server)
         self._run_id = server
-        if moved and self._duplicates is not None:
-            self._duplicates.forget()  # written again as each launch is loaded
+        if self._duplicates is not None:
+            if moved:
+                self._duplicates.forget()  # written again as each launch is loaded
+            self._duplicates.retry()
         stale, self._mirror.stale = self._mirror.stale, set()
-        for book in self._engine.books():
-            allocator = self.allocator(book.launch.id)
-            ready = await self._client.hget(allocator.keys[0], "ready")
+        books = list(self._engine.books())
+        now = micros(self._engine.now())
+        async with self._client.pipeline(transaction=False) as pipe:
+            for book in books:
+                keys = self.allocator(book.launch.id).keys
+                pipe.hget(keys[0], "ready")
+                pipe.zrangebyscore(keys[7], "-inf", now, start=0, num=200)
+            replies = await pipe.execute() if books else []
+        for i, book in enumerate(books):
+            ready, due = replies[2 * i], replies[2 * i + 1]
             if moved or ready is None or book.launch.id in stale:
                 await self._load(book, replace=True)
-            elif not book.summary:
-                await self._reap(allocator)
+            elif due and not book.summary:
+                await self._reap(self.allocator(book.launch.id))
         # workers connect only to a server whose counts were built here (`fence`)
         await self._client.set(self._run_key, server)
+        await self._advertise()
+
+    async def _advertise(self) -> None:
+        """Where workers forward: this owner's address, renewed every round, unless its
+        store stopped writing (its database session was cut: a standby may own the store
+        now, and a worker must not be sent here)."""
+        if self._address is None:
+            return
+        key = f"{self._prefix}:{OWNER_KEY}"
+        if self._store.writer.failed is None:
+            await self._client.set(key, self._address, px=int(3 * BEAT * 1000))
+        else:
+            await self._let_go(key)
+
+    async def _let_go(self, key: str) -> None:
+        """Remove the address only if it is this owner's (a standby may have written its
+        own)."""
+        if _text(await self._client.get(key)) == self._address:
+            await self._client.delete(key)
 
     async def _reap(self, allocator: RedisAllocator) -> None:
         for claim_id in await redis_pending.due(allocator, self._engine.now()):

@@ -37,6 +37,7 @@ from redis.asyncio.cluster import ClusterNode as AsyncNode
 from redis.asyncio.cluster import RedisCluster as AsyncCluster
 from redis.cluster import ClusterNode, RedisCluster
 
+from soldout.datadir import Unusable
 from soldout.engine.allocator import Allocator
 from soldout.engine.book import LaunchBook
 from soldout.scaleout.claims import ScaleOutClaims
@@ -195,7 +196,9 @@ def stand_by(store_url: str) -> None:
             if not announced:
                 click.echo(f"standby: {exc}; taking over when it goes", err=True)
                 announced = True
-            time.sleep(STANDBY_POLL)  # the lock's holder is another process
+        except Unusable as exc:  # the database out of reach a moment: keep standing by
+            click.echo(f"standby: {exc}; trying again", err=True)
+        time.sleep(STANDBY_POLL)  # the lock's holder is another process
 
 
 def run_worker(settings: Settings, redis_url: str, prefix: str) -> None:

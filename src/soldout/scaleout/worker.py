@@ -221,10 +221,13 @@ class WorkerApp:
         failure, and (`sign_outs`) fans signed out everywhere or erased."""
         owner = await self._redis.get(f"{self._settings.prefix}:{OWNER_KEY}")
         self._owner = owner.decode() if isinstance(owner, bytes) else owner
-        await self._push()
         await self._store.write_again()
         if sign_outs:
             for fan_id, generation in await self._store.sessions.generations():
                 self.tokens.set_generation(fan_id, generation)
             for fan_id in await self._store.fans.erased():
                 self.tokens.revoke(fan_id)
+        try:
+            await self._push()  # (its own failure skips nothing above)
+        except Exception as exc:
+            log.warning("worker metrics push: %s", exc)

@@ -85,7 +85,12 @@ class WorkerGate:
             verify_admission(passage.admission, fan_id, launch.launch_id, now, self._admission_key)
         if terms.pow:
             return self._proof(launch.launch_id, terms.pow).check(
-                passage.pow_token, passage.pow_nonce, fan_id, launch.launch_id, now
+                passage.pow_token,
+                passage.pow_nonce,
+                fan_id,
+                launch.launch_id,
+                now,
+                remember=False,  # spent in Redis, where every process sees it
             )
         return None
 
@@ -122,7 +127,10 @@ class WorkerSessions:
         seen = self._seen.get(digest)
         if seen is not None and seen[0] >= time.monotonic():  # (a cookie read and refused)
             return self._live(seen[1])
-        session = await self._store().sessions.find(digest, self._clock.now())
+        try:
+            session = await self._store().sessions.find(digest, self._clock.now())
+        except Exception as exc:
+            raise StorageUnavailable("the record cannot be read; retry") from exc
         fan = session.subject if session is not None and session.kind is SessionKind.FAN else None
         if len(self._seen) >= MOST_SESSIONS:
             for old in list(self._seen)[: MOST_SESSIONS // 2]:

@@ -59,7 +59,7 @@ class ClaimsPush:
             fields[NS] = ns - self._ns
         if not fields:
             return
-        async with self._client.pipeline(transaction=False) as pipe:
+        async with self._client.pipeline(transaction=True) as pipe:  # all or nothing
             for name, delta in fields.items():
                 pipe.hincrby(self._key, name, delta)
             await pipe.execute()
