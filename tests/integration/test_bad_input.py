@@ -28,7 +28,9 @@ from tests.support import (
 )
 
 # its behaviour holds on the owner and two workers too (docs/scale-out.md)
-pytestmark = pytest.mark.scale_out_too
+# The claims endpoint's refusals run on the scale-out backend too (a worker answers
+# them); the other routes' are forwarded to the owner, which is one process's code.
+SCALE_OUT_TOO = pytest.mark.scale_out_too
 
 MAX_CLAIM_BODY = 4096
 MAX_BODY = 65536
@@ -170,6 +172,7 @@ def email_is_free(client: httpx.Client, email: str) -> bool:
 MALFORMED = [b"", b"{", b"not json", b'{"sku": "A",}', b"{'sku': 'A'}", b"\xff\xfe{}"]
 
 
+@SCALE_OUT_TOO
 @pytest.mark.parametrize("body", MALFORMED, ids=repr)
 def test_malformed_json_on_the_claims_endpoint(
     admin: httpx.Client, anyone: httpx.Client, sale: Sale, body: bytes
@@ -218,6 +221,7 @@ def test_json_sent_as_a_form_is_refused_with_what_to_do(
 # -- wrong types and unknown fields --------------------------------------------------
 
 
+@SCALE_OUT_TOO
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -246,6 +250,7 @@ def test_a_badly_typed_claim_is_refused(
     assert state_of(admin, sale) == before
 
 
+@SCALE_OUT_TOO
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -261,6 +266,7 @@ def test_a_claim_for_something_the_launch_does_not_sell_is_refused(
     assert state_of(admin, sale) == before
 
 
+@SCALE_OUT_TOO
 def test_a_claim_above_the_per_fan_limit_is_refused(
     admin: httpx.Client, anyone: httpx.Client, sale: Sale
 ) -> None:
@@ -270,6 +276,7 @@ def test_a_claim_above_the_per_fan_limit_is_refused(
     assert state_of(admin, sale) == before
 
 
+@SCALE_OUT_TOO
 def test_a_claim_for_a_sku_outside_the_launch_batch_is_refused(
     admin: httpx.Client, anyone: httpx.Client
 ) -> None:
@@ -285,6 +292,7 @@ def test_a_claim_for_a_sku_outside_the_launch_batch_is_refused(
     }
 
 
+@SCALE_OUT_TOO
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
@@ -491,6 +499,7 @@ def test_bad_priority_code_requests_are_refused(
     assert state_of(admin, sale) == before
 
 
+@SCALE_OUT_TOO
 @pytest.mark.parametrize(
     ("body", "status", "field"),
     [
@@ -550,6 +559,7 @@ def chunks(raw: bytes, size: int = 1000) -> Iterator[bytes]:
         yield raw[start : start + size]
 
 
+@SCALE_OUT_TOO
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 def test_a_claim_body_over_4_kib_is_refused(
     admin: httpx.Client, anyone: httpx.Client, sale: Sale, chunked: bool
@@ -567,6 +577,7 @@ def test_a_claim_body_over_4_kib_is_refused(
     assert state_of(admin, sale) == before
 
 
+@SCALE_OUT_TOO
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 def test_a_claim_body_of_exactly_4_kib_is_accepted(
     admin: httpx.Client, anyone: httpx.Client, sale: Sale, chunked: bool
@@ -656,6 +667,7 @@ def route_id(route: tuple[str, str, Any]) -> str:
     return f"{route[0]} {route[1]}"
 
 
+@SCALE_OUT_TOO
 @pytest.mark.parametrize("route", FAN_ROUTES + ADMIN_ROUTES, ids=route_id)
 def test_no_token_is_401(
     admin: httpx.Client, anyone: httpx.Client, sale: Sale, route: tuple[str, str, Any]
@@ -710,6 +722,7 @@ def test_a_forged_or_non_fan_token_is_401_on_fan_routes(
     assert state_of(admin, sale) == before
 
 
+@SCALE_OUT_TOO
 @pytest.mark.parametrize("route", FAN_ROUTES, ids=route_id)
 def test_a_token_in_another_scheme_is_401(
     admin: httpx.Client, anyone: httpx.Client, sale: Sale, route: tuple[str, str, Any]
@@ -745,6 +758,7 @@ def test_a_forged_token_on_admin_routes_is_401(
 # -- idempotency keys and other fans' claims ------------------------------------------
 
 
+@SCALE_OUT_TOO
 def test_a_claim_without_an_idempotency_key_is_refused(
     admin: httpx.Client, anyone: httpx.Client, sale: Sale
 ) -> None:
@@ -771,6 +785,7 @@ def test_a_payment_without_an_idempotency_key_is_refused(
     assert state_of(admin, sale) == before
 
 
+@SCALE_OUT_TOO
 @pytest.mark.parametrize("value", ["", "k" * 201], ids=["empty", "too-long"])
 @pytest.mark.parametrize("where", ["claim", "payment"])
 def test_an_unusable_idempotency_key_is_refused(
@@ -833,6 +848,7 @@ def test_unknown_ids_are_404(anyone: httpx.Client, sale: Sale, method: str, path
     assert error(response)[:2] == (404, "not_found")
 
 
+@SCALE_OUT_TOO
 def test_the_error_shape_is_the_same_on_both_paths(anyone: httpx.Client, sale: Sale) -> None:
     """The hot path and the framework answer the same JSON error shape and content type."""
     hot = post_claim(anyone, sale, {"sku": "A", "x": 1})
