@@ -281,14 +281,20 @@ def dress(admin: httpx.Client, product_id: str) -> None:
 
 
 def register(
-    client: httpx.Client, name: str | None = None, *, with_address: bool = True
+    client: httpx.Client,
+    name: str | None = None,
+    *,
+    with_address: bool = True,
+    line1: str | None = None,
 ) -> dict[str, Any]:
     """A fan made over the API; with a shipping address unless told otherwise (paying
-    needs one)."""
+    needs one), on the street `line1` if given (a phone of their own)."""
     name = name or uuid.uuid4().hex[:12]
     body: dict[str, Any] = {"email": f"{name}@fans.test", "name": name}
     if with_address:
         body["shipping"] = shipping_address(name)
+        if line1 is not None:
+            body["shipping"]["line1"] = line1
     response = client.post("/api/v1/fans", json=body)
     assert response.status_code == 201, response.text
     fan: dict[str, Any] = response.json()

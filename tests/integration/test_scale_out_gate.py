@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from soldout.domain.pow import solve
 from tests.scaleout import ScaleOut, fans, held_rows, scale_out
-from tests.support import create_launch, error, eventually, shipping_address
+from tests.support import create_launch, error, eventually, register, shipping_address
 
 pytest_plugins = ["tests.postgres", "tests.scaleout"]  # (its `cluster` fixture)
 
@@ -205,18 +205,6 @@ def test_a_fans_rate_is_shared_by_every_worker(tmp_path: Path, postgres_server: 
         assert cluster.stock(launch_id)["h:A"] == 4
 
 
-def registered_at(client: httpx.Client, line1: str) -> dict[str, Any]:
-    """A fan whose shipping address is `line1` (a phone of their own)."""
-    name = uuid.uuid4().hex[:12]
-    shipping = {**shipping_address(name), "line1": line1}
-    made = client.post(
-        "/api/v1/fans", json={"email": f"{name}@fans.test", "name": name, "shipping": shipping}
-    )
-    assert made.status_code == 201, made.text
-    fan: dict[str, Any] = made.json()
-    return fan
-
-
 def test_workers_refuse_duplicate_buyers_from_the_owners_sets(cluster: ScaleOut) -> None:
     """The rule `cancel`, limit 2: three accounts behind one flat are refused on every
     worker, the third having joined after the launch was made, and a fourth who moves
@@ -228,9 +216,9 @@ def test_workers_refuse_duplicate_buyers_from_the_owners_sets(cluster: ScaleOut)
             admin, batch={"A": 10}, duplicate_rule="cancel", duplicate_limit=2
         )["id"]
     with cluster.workers[0].client() as client:
-        household = [registered_at(client, line) for line in flat]
-        neighbour = registered_at(client, f"{number} Main Street, Apt 5")
-        mover = registered_at(client, f"{number} Side Road 9")
+        household = [register(client, line1=line) for line in flat]
+        neighbour = register(client, line1=f"{number} Main Street, Apt 5")
+        mover = register(client, line1=f"{number} Side Road 9")
         moved = client.put(
             "/api/v1/me/shipping",
             json={**shipping_address("Mover"), "line1": flat[0]},
