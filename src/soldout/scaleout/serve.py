@@ -190,7 +190,7 @@ def stand_by(store_url: str) -> None:
     announced = False
     while True:
         try:
-            check_postgres(store_url)
+            check_postgres(store_url, migrate=False)  # (the start migrates, once)
             return
         except StoreInUse as exc:
             if not announced:

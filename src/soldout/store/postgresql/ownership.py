@@ -78,18 +78,19 @@ async def take_lock(conn: psycopg.AsyncConnection[Any], where: str) -> None:
         raise _in_use(where, await (await conn.execute(_HOLDER, (LOCK_KEY,))).fetchone())
 
 
-def check_database(url: str) -> None:
+def check_database(url: str, *, migrate: bool = True) -> None:
     """Before a server starts on `url` (as SQLite's `check_not_in_use` and `check_database`
     do for a file): `StoreInUse` now if another server owns it, `Unusable` (one line naming
-    it) if it cannot be reached or migrated; else it is migrated, under the lock, which is
-    then let go until `PostgresStore.open` takes it for good."""
+    it) if it cannot be reached or migrated; else it is migrated (unless not `migrate`),
+    under the lock, which is then let go until `PostgresStore.open` takes it for good."""
     name = where(url)
     try:
         with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
             taken = conn.execute(_TRY, (LOCK_KEY,)).fetchone()
             if taken is None or not taken[0]:
                 raise _in_use(name, conn.execute(_HOLDER, (LOCK_KEY,)).fetchone())
-            upgrade(url)
+            if migrate:
+                upgrade(url)
             conn.execute(_UNLOCK, (LOCK_KEY,))
     except psycopg.Error as exc:
         raise Unusable(f"cannot reach the PostgreSQL {name}: {first_line(exc)}") from None
