@@ -52,11 +52,11 @@ from soldout.engine.book import LaunchBook
 from soldout.engine.book_allocator import BookAllocator
 from soldout.scaleout.redis_allocator import (
     RedisAllocator,
-    RedisScripts,
     SkuCounts,
     Taken,
     TakeRequest,
 )
+from soldout.scaleout.redis_registered import RedisScripts
 from tests.redis_server import RedisServer, RedisSpace, RedisTarget
 
 pytest_plugins = ["tests.redis_server"]

@@ -82,6 +82,7 @@ from soldout.domain.codes import PriorityCode
 from soldout.domain.errors import Conflict, DomainError, InvalidInput, StorageUnavailable
 from soldout.domain.launches import Launch
 from soldout.scaleout import redis_scripts
+from soldout.scaleout.redis_registered import RedisScripts
 from soldout.scaleout.redis_values import (
     _EPOCH,
     FanRate,
@@ -100,7 +101,6 @@ from soldout.scaleout.redis_values import (
 __all__ = [
     "Allocators",
     "RedisAllocator",
-    "RedisScripts",
     "SkuCounts",
     "TakeRequest",
     "Taken",
@@ -110,20 +110,6 @@ __all__ = [
 Client = Redis | RedisCluster
 
 _RESTORE_CHUNK = 500  # claims per restore call: a long script blocks every other client
-
-
-class RedisScripts:
-    """The scripts, registered once per client (a SHA1 each; nothing is sent until the
-    first call). Share one between the `RedisAllocator`s of a client."""
-
-    def __init__(self, client: Client) -> None:
-        self.take = client.register_script(redis_scripts.TAKE)
-        self.move = client.register_script(redis_scripts.MOVE)
-        self.set_aside = client.register_script(redis_scripts.SET_ASIDE)
-        self.codes = client.register_script(redis_scripts.CODES)
-        self.restore_claims = client.register_script(redis_scripts.RESTORE_CLAIMS)
-        self.init = client.register_script(redis_scripts.INIT)
-        self.update = client.register_script(redis_scripts.UPDATE)
 
 
 class Allocators:
