@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from tests.browser.shots import PHONE, shoot
-from tests.support import ServerProcess, create_launch, dress
+from tests.support import ServerProcess, create_launch, dress, iso, now
 
 AMSTERDAM = {"line1": "Keizersgracht 1", "postal_code": "1015 CD", "city": "Amsterdam"}
 
@@ -41,7 +42,7 @@ def test_a_draw_winner_pays_and_the_other_entrant_learns_their_place(
     browser: Any, store_server: ServerProcess
 ) -> None:
     with store_server.admin() as admin:
-        launch = create_launch(admin, batch={"A": 1}, opens_in=6, mode="draw")
+        launch = create_launch(admin, batch={"A": 1}, opens_in=600, mode="draw")
     lid = launch["id"]
     people = []
     try:
@@ -53,6 +54,10 @@ def test_a_draw_winner_pays_and_the_other_entrant_learns_their_place(
             page.locator("#reserve", has_text="Enter the draw").click()
             page.get_by_text("You are in the draw.").wait_for()
             people.append((context, page))
+        with store_server.admin() as admin:  # both are in: the maker opens the draw now
+            opens = iso(now() + timedelta(seconds=1))
+            moved = admin.patch(f"/api/v1/launches/{lid}", json={"sale_opens_at": opens})
+            assert moved.status_code == 200, moved.text
         # At the opening the page reloads itself and shows each fan's result.
         for _, page in people:
             page.locator("#you .banner").first.wait_for(timeout=30_000)
