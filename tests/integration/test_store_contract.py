@@ -21,6 +21,7 @@ import pytest
 
 from soldout.domain.addresses import ShippingAddress
 from soldout.domain.audit import AuditEntry
+from soldout.domain.board import Idea, IdeaKind, IdeaStatus
 from soldout.domain.claims import Claim, ClaimState, Order, OrderEvent, OrderStatus
 from soldout.domain.codes import PriorityCode
 from soldout.domain.errors import Conflict
@@ -31,6 +32,7 @@ from soldout.domain.media import MediaItem
 from soldout.domain.money import Money
 from soldout.domain.notifications import Notification
 from soldout.domain.payments import PaymentRecord, PaymentState
+from soldout.domain.polls import Poll, PollOption
 from soldout.domain.products import Product, Sku
 from soldout.domain.rehearsals import RunRecord
 from soldout.domain.sessions import Session, SessionKind
@@ -39,6 +41,7 @@ from soldout.domain.team import AdminAccount, Invite, Role
 from soldout.store.memory import InMemoryStore
 from soldout.store.ports import ClaimTally, EmailOutcome, OrderFilter, Store
 from soldout.store.postgresql import PostgresStore
+from soldout.store.rows_board import BoardMark, BoardPut, BoardUnmark
 from soldout.store.sqlite import SqliteStore
 
 pytest_plugins = ["tests.postgres"]
@@ -798,3 +801,28 @@ async def test_sessions_and_token_generations(stores: Stores, store: Store) -> N
     store = await stores.reopen()
     assert await store.sessions.live(at(5)) == [sessions[2]]
     assert sorted(await store.sessions.generations()) == [("fan_01", 2), ("fan_02", 1)]
+
+
+async def test_the_ideas_board_records_and_marks(stores: Stores, store: Store) -> None:
+    idea = Idea("ida_1", "prd_1", "fan_1", IdeaKind.IDEA, "Dark mode", "*please*", "ui", at(0))
+    poll = Poll("pol_1", "prd_1", "Which?", (PollOption("1", "Black", "A"),), at(1), at(99))
+    await store.board.write(
+        [
+            BoardPut(idea, at(0)),
+            BoardMark("ida_1", "fan_1", "", at(0)),
+            BoardMark("ida_1", "fan_2", "", at(2)),
+            BoardPut(poll, at(1)),
+            BoardMark("pol_1", "fan_2", "1", at(3)),
+        ]
+    )
+    shipped = replace(idea, status=IdeaStatus.SHIPPED, release_id="rls_1")
+    async with store.transaction() as tx:  # a change in a block, beside a notification
+        tx.board.write([BoardPut(shipped, at(4)), BoardUnmark("ida_1", "fan_2")])
+        tx.notifications.add_many([Notification("ntf_b", "fan_1", "idea_shipped", "!", at(4))])
+    await store.board.write([BoardMark("pol_1", "fan_2", "2", at(5))])  # an answer changed
+    loaded = await (await stores.reopen()).board.load()
+    assert loaded.records == [poll, shipped]
+    assert [(m.subject, m.fan_id, m.value, m.at) for m in loaded.marks] == [
+        ("ida_1", "fan_1", "", at(0)),
+        ("pol_1", "fan_2", "2", at(5)),
+    ]

@@ -15,6 +15,8 @@ from fastapi.staticfiles import StaticFiles
 from soldout import __version__
 from soldout.api import (
     routes_admin,
+    routes_board,
+    routes_board_admin,
     routes_community,
     routes_fans,
     routes_fulfilment,
@@ -89,6 +91,8 @@ def build_app(
     api.include_router(routes_admin.router)
     api.include_router(routes_fulfilment.router)
     api.include_router(routes_community.router)
+    api.include_router(routes_board.router)
+    api.include_router(routes_board_admin.router)
     api.include_router(routes_media.router)
     api.include_router(routes_me.router)
     api.include_router(routes_rehearsals.router)

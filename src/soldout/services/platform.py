@@ -25,6 +25,9 @@ from soldout.payments import PaymentProvider, TestPayments
 from soldout.payments.configured import ProviderSetup
 from soldout.payments.metered import MeteredProvider
 from soldout.services.admissions import AdmissionNotices
+from soldout.services.board import Board
+from soldout.services.board_news import BoardNews
+from soldout.services.board_state import BoardState
 from soldout.services.catalog import Catalog
 from soldout.services.fans import Fans
 from soldout.services.fulfilment import FulfilmentDesk
@@ -109,6 +112,10 @@ class Platform:
         self.fulfilment = FulfilmentDesk(store, self.engine, self._not_shipping_now)
         self.referrals = Referrals(store, self.engine, referral_policy or ReferralPolicy())
         self.fans.on_register(self.referrals.registered)
+        # what fans ask for and the maker ships (docs/ideas.md); taking part earns points
+        self.board = Board(store, self.clock, BoardState())
+        self.board_news = BoardNews(store, self.clock, self.board, self.engine)
+        self.referrals.contribution = lambda fan_id: self.board.state.points().get(fan_id, 0)
         self.gate = Gate(store, self.engine, self.clock, gate or GateSettings())
         self.fans.on_register(self.gate.registered)
         self.fans.on_register(self._cancel_duplicates)
@@ -196,6 +203,7 @@ class Platform:
         await self.team.load()
         await self.engine.load()
         await self.referrals.load()
+        await self.board.load()
         await self.gate.load()
         # when the provider's webhooks last reached the shop (the admin shows it)
         checkout = self.engine.checkout

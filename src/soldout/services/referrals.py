@@ -8,7 +8,7 @@ rebuilt on start and never stored twice; only granted codes are written (as code
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +54,8 @@ class Referrals:
         self._referrer: dict[str, str] = {}  # fan -> the fan who referred them
         self._pairs: list[tuple[str, str | None]] = []
         self._granted: dict[str, int] = {}
+        # points a fan earns elsewhere (the ideas board's), added to the referral points
+        self.contribution: Callable[[str], int] = lambda fan_id: 0
 
     async def load(self) -> None:
         for fan_id, referred_by in await self._store.fans.referral_pairs():
@@ -126,7 +128,7 @@ class Referrals:
 
     # -- views -------------------------------------------------------------------------
     def standing(self, fan_id: str) -> FanStanding:
-        points = self._ledger.points(fan_id)
+        points = self._ledger.points(fan_id) + self.contribution(fan_id)
         return FanStanding(
             points=points,
             level=level_for(points, self.policy.levels),

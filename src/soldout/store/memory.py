@@ -21,7 +21,13 @@ from soldout.domain.rehearsals import RunRecord
 from soldout.store.memory_access import MemorySessions, MemoryTeam
 from soldout.store.memory_catalogue import _Codes, _Launches, _Products, _Reservations
 from soldout.store.memory_sale import _Claims, _Fans, _Orders, _Payments
-from soldout.store.memory_site import MemoryLinks, MemoryMedia, MemoryNotifications, MemoryShop
+from soldout.store.memory_site import (
+    MemoryBoard,
+    MemoryLinks,
+    MemoryMedia,
+    MemoryNotifications,
+    MemoryShop,
+)
 from soldout.store.memory_transaction import BeforeCommit, Journal, MemoryTransaction
 from soldout.store.ports import StoreHealth
 
@@ -106,6 +112,7 @@ class InMemoryStore:
         self.media = MemoryMedia(journal)
         self.shop = MemoryShop(journal)
         self.links = MemoryLinks(journal)
+        self.board = MemoryBoard(journal)
         self.fans.orders, self.fans.notifications = self.orders, self.notifications
         self.fans.reservations, self.fans.launches = self.reservations, self.launches
         self.claims = _Claims(journal, self.codes, self.orders, self.payments)

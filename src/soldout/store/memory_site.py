@@ -15,8 +15,9 @@ from soldout.domain.notifications import Notification
 from soldout.domain.shop import Shop
 from soldout.store.memory_transaction import Journal
 from soldout.store.ports import EmailOutcome, OutgoingEmail
+from soldout.store.rows_board import BoardChange, BoardMark, BoardPut, BoardRecord, BoardRecords
 
-__all__ = ["MemoryLinks", "MemoryMedia", "MemoryNotifications", "MemoryShop"]
+__all__ = ["MemoryBoard", "MemoryLinks", "MemoryMedia", "MemoryNotifications", "MemoryShop"]
 
 
 class MemoryNotifications:
@@ -164,3 +165,28 @@ class MemoryLinks:
 
     async def spent(self, key: str) -> bool:
         return key in self.used
+
+
+class MemoryBoard:
+    """The board's documents by id and its marks by (subject, fan), as the tables hold them."""
+
+    def __init__(self, journal: Journal) -> None:
+        self.docs: dict[str, tuple[BoardRecord, datetime]] = {}
+        self.marks: dict[tuple[str, str], BoardMark] = {}
+        self._journal = journal
+
+    def write(self, changes: Sequence[BoardChange]) -> asyncio.Future[None]:
+        for change in changes:
+            if isinstance(change, BoardPut):
+                self.docs[change.key] = (change.record, change.at)
+            elif isinstance(change, BoardMark):
+                self.marks.pop((change.subject, change.fan_id), None)
+                self.marks[(change.subject, change.fan_id)] = change
+            else:
+                self.marks.pop((change.subject, change.fan_id), None)
+        return self._journal.done()
+
+    async def load(self) -> BoardRecords:
+        docs = sorted(self.docs.items(), key=lambda kv: (kv[1][1], kv[0]))
+        marks = sorted(self.marks.values(), key=lambda m: (m.at, m.subject, m.fan_id))
+        return BoardRecords([record for _, (record, _) in docs], marks)

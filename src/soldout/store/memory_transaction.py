@@ -20,6 +20,7 @@ from typing import Any, cast
 
 from soldout.store.ports import (
     AuditWrites,
+    BoardWrites,
     ClaimWrites,
     CodeWrites,
     FanWrites,
@@ -165,6 +166,7 @@ class MemoryTransaction:
         self.audit = cast(AuditWrites, noted("audit", AuditWrites))
         self.media = cast(MediaWrites, noted("media", MediaWrites))
         self.shop = cast(ShopWrites, noted("shop", ShopWrites))
+        self.board = cast(BoardWrites, noted("board", BoardWrites))
         self.rehearsals = cast(RehearsalWrites, noted("rehearsals", RehearsalWrites))
         self.team = cast(TeamWrites, noted("team", TeamWrites))
         self.sessions = cast(SessionWrites, noted("sessions", SessionWrites))

@@ -62,6 +62,7 @@ from soldout.store.ports_sale import (
 )
 from soldout.store.ports_site import (
     AuditRepository,
+    BoardRepository,
     LinkRepository,
     MediaRepository,
     NotificationRepository,
@@ -72,6 +73,7 @@ from soldout.store.ports_site import (
 )
 from soldout.store.writes import (
     AuditWrites,
+    BoardWrites,
     ClaimWrites,
     CodeWrites,
     EmailOutcome,
@@ -95,6 +97,8 @@ from soldout.store.writes import (
 __all__ = [
     "AuditRepository",
     "AuditWrites",
+    "BoardRepository",
+    "BoardWrites",
     "ClaimRepository",
     "ClaimTally",
     "ClaimWrites",
@@ -176,6 +180,8 @@ class Store(Protocol):
     def shop(self) -> ShopRepository: ...
     @property
     def links(self) -> LinkRepository: ...
+    @property
+    def board(self) -> BoardRepository: ...
     @property
     def rehearsals(self) -> RehearsalRepository: ...
     @property

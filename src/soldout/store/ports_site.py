@@ -16,10 +16,12 @@ from soldout.domain.media import MediaItem
 from soldout.domain.notifications import Notification
 from soldout.domain.rehearsals import RunRecord
 from soldout.domain.shop import Shop
+from soldout.store.rows_board import BoardChange, BoardRecords
 from soldout.store.writes import EmailOutcome
 
 __all__ = [
     "AuditRepository",
+    "BoardRepository",
     "LinkRepository",
     "MediaRepository",
     "NotificationRepository",
@@ -100,6 +102,16 @@ class ShopRepository(Protocol):
         """The shop's settings (the defaults until the maker sets them)."""
 
     async def put(self, shop: Shop) -> None: ...
+
+
+class BoardRepository(Protocol):
+    """The ideas board's records (see `store/rows_board.py`)."""
+
+    def write(self, changes: Sequence[BoardChange]) -> asyncio.Future[None]:
+        """Apply `changes` in order, all or none, in one transaction."""
+
+    async def load(self) -> BoardRecords:
+        """Every record (by time written, then id) and every mark (by time)."""
 
 
 class LinkRepository(Protocol):

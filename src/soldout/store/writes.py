@@ -30,9 +30,11 @@ from soldout.domain.rehearsals import RunRecord
 from soldout.domain.sessions import Session
 from soldout.domain.shop import Shop
 from soldout.domain.team import AdminAccount, Invite
+from soldout.store.rows_board import BoardChange
 
 __all__ = [
     "AuditWrites",
+    "BoardWrites",
     "ClaimWrites",
     "CodeWrites",
     "EmailOutcome",
@@ -134,6 +136,10 @@ class ShopWrites(Protocol):
     def put(self, shop: Shop) -> None: ...
 
 
+class BoardWrites(Protocol):
+    def write(self, changes: Sequence[BoardChange]) -> None: ...
+
+
 class RehearsalWrites(Protocol):
     def purge(self, record: RunRecord) -> None: ...
 
@@ -182,6 +188,8 @@ class Transaction(Protocol):
     def media(self) -> MediaWrites: ...
     @property
     def shop(self) -> ShopWrites: ...
+    @property
+    def board(self) -> BoardWrites: ...
     @property
     def rehearsals(self) -> RehearsalWrites: ...
     @property

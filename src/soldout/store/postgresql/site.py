@@ -4,16 +4,31 @@ own settings, and the single-use sign-in links already spent."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import datetime
 
 from soldout.domain.media import MediaItem
 from soldout.domain.shop import Shop
-from soldout.store.postgresql.base import InBlock, Repo, one
+from soldout.store.postgresql.base import InBlock, Repo, one, pg
 from soldout.store.postgresql.writer import Do
 from soldout.store.rows import ts
 from soldout.store.rows_access import media_from_row, media_row, shop_from_json, shop_json
+from soldout.store.rows_board import (
+    LOAD_DOCS,
+    LOAD_MARKS,
+    MARK_SQL,
+    PUT_SQL,
+    UNMARK_SQL,
+    BoardChange,
+    BoardMark,
+    BoardPut,
+    BoardRecords,
+    BoardUnmark,
+    mark_of,
+    record_of,
+)
 
-__all__ = ["BlockMedia", "BlockShop", "PgLinks", "PgMedia", "PgShop"]
+__all__ = ["BlockBoard", "BlockMedia", "BlockShop", "PgBoard", "PgLinks", "PgMedia", "PgShop"]
 
 
 def _add_media(item: MediaItem) -> Do:
@@ -75,3 +90,27 @@ class PgLinks(Repo):
 
     async def spent(self, key: str) -> bool:
         return await self._first("SELECT 1 FROM used_links WHERE key = %b", (key,)) is not None
+
+
+def _board(changes: Sequence[BoardChange]) -> Do:
+    return Do([(pg(_BOARD_SQL[type(c)]), c.params()) for c in changes])
+
+
+_BOARD_SQL: dict[type, str] = {BoardPut: PUT_SQL, BoardMark: MARK_SQL, BoardUnmark: UNMARK_SQL}
+
+
+class BlockBoard(InBlock):
+    def write(self, changes: Sequence[BoardChange]) -> None:
+        self._block.add(_board(changes))
+
+
+class PgBoard(Repo):
+    def write(self, changes: Sequence[BoardChange]) -> asyncio.Future[None]:
+        return self._writer.submit(_board(changes))
+
+    async def load(self) -> BoardRecords:
+        docs = await self._rows(LOAD_DOCS)
+        marks = await self._rows(LOAD_MARKS)
+        return BoardRecords(
+            [record_of(r["kind"], r["body"]) for r in docs], list(map(mark_of, marks))
+        )

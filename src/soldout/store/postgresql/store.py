@@ -38,7 +38,7 @@ from soldout.store.postgresql.ownership import (
 )
 from soldout.store.postgresql.rehearsals import PgRehearsals
 from soldout.store.postgresql.repos import PgClaims, PgCodes, PgLaunches, PgProducts, PgReservations
-from soldout.store.postgresql.site import PgLinks, PgMedia, PgShop
+from soldout.store.postgresql.site import PgBoard, PgLinks, PgMedia, PgShop
 from soldout.store.postgresql.transaction import PgTransaction
 from soldout.store.postgresql.writer import Do, Params, PgWriter
 from soldout.store.sqlite.store import StoreInUse
@@ -75,6 +75,7 @@ class PostgresStore:
         self.media = PgMedia(self)
         self.shop = PgShop(self)
         self.links = PgLinks(self)
+        self.board = PgBoard(self)
         self.rehearsals = PgRehearsals(self)
         self.team = PgTeam(self)
         self.sessions = PgSessions(self)

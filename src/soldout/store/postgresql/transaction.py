@@ -28,7 +28,7 @@ from soldout.store.postgresql.repos import (
     BlockProducts,
     BlockReservations,
 )
-from soldout.store.postgresql.site import BlockMedia, BlockShop
+from soldout.store.postgresql.site import BlockBoard, BlockMedia, BlockShop
 from soldout.store.postgresql.writer import Block, PgWriter
 from soldout.store.transaction_base import BlockTransaction
 
@@ -54,6 +54,7 @@ class PgTransaction(BlockTransaction[Block]):
         self.audit = BlockAudit(block)
         self.media = BlockMedia(block)
         self.shop = BlockShop(block)
+        self.board = BlockBoard(block)
         self.rehearsals = BlockRehearsals(block)
         self.team = BlockTeam(block)
         self.sessions = BlockSessions(block)

@@ -5,16 +5,39 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 
 from soldout.domain.media import MediaItem
 from soldout.domain.shop import Shop
 from soldout.store.rows import ts
 from soldout.store.rows_access import media_from_row, media_row, shop_from_json, shop_json
+from soldout.store.rows_board import (
+    LOAD_DOCS,
+    LOAD_MARKS,
+    MARK_SQL,
+    PUT_SQL,
+    UNMARK_SQL,
+    BoardChange,
+    BoardMark,
+    BoardPut,
+    BoardRecords,
+    BoardUnmark,
+    mark_of,
+    record_of,
+)
 from soldout.store.sqlite.base import _InBlock, _one, _Repo
 from soldout.store.sqlite.writer import Job
 
-__all__ = ["BlockMedia", "BlockShop", "SqliteLinks", "SqliteMedia", "SqliteShop"]
+__all__ = [
+    "BlockBoard",
+    "BlockMedia",
+    "BlockShop",
+    "SqliteBoard",
+    "SqliteLinks",
+    "SqliteMedia",
+    "SqliteShop",
+]
 
 
 def _add_media(item: MediaItem) -> Job:
@@ -80,3 +103,33 @@ class SqliteLinks(_Repo):
     async def spent(self, key: str) -> bool:
         row = self._read.execute("SELECT 1 FROM used_links WHERE key = ?", (key,)).fetchone()
         return row is not None
+
+
+def _board(changes: Sequence[BoardChange]) -> Job:
+    steps = [(_BOARD_SQL[type(c)], c.params()) for c in changes]
+
+    def job(conn: sqlite3.Connection) -> None:
+        for sql, params in steps:
+            conn.execute(sql, params)
+
+    return job
+
+
+_BOARD_SQL: dict[type, str] = {BoardPut: PUT_SQL, BoardMark: MARK_SQL, BoardUnmark: UNMARK_SQL}
+
+
+class BlockBoard(_InBlock):
+    def write(self, changes: Sequence[BoardChange]) -> None:
+        self._block.add(_board(changes))
+
+
+class SqliteBoard(_Repo):
+    def write(self, changes: Sequence[BoardChange]) -> asyncio.Future[None]:
+        return self._writer.submit(_board(changes))
+
+    async def load(self) -> BoardRecords:
+        docs = self._read.execute(LOAD_DOCS).fetchall()
+        marks = self._read.execute(LOAD_MARKS).fetchall()
+        return BoardRecords(
+            [record_of(r["kind"], r["body"]) for r in docs], list(map(mark_of, marks))
+        )

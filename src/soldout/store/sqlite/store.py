@@ -41,7 +41,7 @@ from soldout.store.sqlite.repos import (
     SqliteProducts,
     SqliteReservations,
 )
-from soldout.store.sqlite.site import SqliteLinks, SqliteMedia, SqliteShop
+from soldout.store.sqlite.site import SqliteBoard, SqliteLinks, SqliteMedia, SqliteShop
 from soldout.store.sqlite.transaction import SqliteTransaction
 from soldout.store.sqlite.writer import GroupCommitWriter, connect
 
@@ -72,6 +72,7 @@ class SqliteStore:
         self.media = SqliteMedia(self)
         self.shop = SqliteShop(self)
         self.links = SqliteLinks(self)
+        self.board = SqliteBoard(self)
         self.rehearsals = SqliteRehearsals(self)
         self.team = SqliteTeam(self)
         self.sessions = SqliteSessions(self)

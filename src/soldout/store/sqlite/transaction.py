@@ -33,7 +33,7 @@ from soldout.store.sqlite.repos import (
     BlockProducts,
     BlockReservations,
 )
-from soldout.store.sqlite.site import BlockMedia, BlockShop
+from soldout.store.sqlite.site import BlockBoard, BlockMedia, BlockShop
 from soldout.store.sqlite.writer import Block, GroupCommitWriter
 from soldout.store.transaction_base import BlockTransaction
 
@@ -64,6 +64,7 @@ class SqliteTransaction(BlockTransaction[Block]):
         self.audit = BlockAudit(block)
         self.media = BlockMedia(block)
         self.shop = BlockShop(block)
+        self.board = BlockBoard(block)
         self.rehearsals = BlockRehearsals(block)
         self.team = BlockTeam(block)
         self.sessions = BlockSessions(block)
