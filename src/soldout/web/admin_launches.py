@@ -27,8 +27,10 @@ from soldout.domain.launches import (
     Race,
     rules_for,
 )
+from soldout.domain.products import Product
 from soldout.engine.book import LaunchBook
 from soldout.services import Platform
+from soldout.services.board_news import Demand
 from soldout.services.catalog import LaunchChanges
 from soldout.web.admin_forms import Form, read_form, signed_in
 from soldout.web.admin_render import guarded, redirect, render
@@ -126,13 +128,25 @@ async def _launch_context(
     chosen = request.query_params.get("product_id") or (fields.get("product_id") or [""])[0]
     product = next((p for p in products if p.id == chosen), None)
     value = {k: v[0] for k, v in fields.items() if v}
+    demand = await _demand(request, product) if product is not None else None
+    if demand is not None and request.query_params.get("use") == "1":
+        value |= {f"batch_{sku}": str(n) for sku, n in demand.suggested.items()}
     return {
         "products": products,
         "product": product,
+        "demand": demand,
         "value": value,
         "error": error,
         "fair": {"pow": FAIR_POW_BITS, "shuffle": FAIR_SHUFFLE_SECONDS},
     }
+
+
+async def _demand(request: Request, product: Product) -> Demand:
+    """What fans asked for beside the batch: the reservations still waiting, the newest
+    SKU poll's answers, and a split of `total` units (the maker decides)."""
+    raw = request.query_params.get("total", "")
+    total = int(raw) if raw.isdigit() and len(raw) < 9 else None
+    return await platform_of(request).board_news.demand(product, total)
 
 
 @router.post("/launches")

@@ -27,6 +27,7 @@ from soldout.domain.errors import RateLimited, Unauthorized
 from soldout.services.reconcile import Snapshot, reconcile
 from soldout.web import (
     ADMIN_COOKIE,
+    admin_board,
     admin_launches,
     admin_live,
     admin_orders,
@@ -151,5 +152,13 @@ async def reconciliation_page(request: Request) -> Response:
     return await guarded(request, handle)
 
 
-for _pages in (admin_launches, admin_products, admin_plans, admin_orders, admin_live, admin_team):
+for _pages in (
+    admin_launches,
+    admin_products,
+    admin_plans,
+    admin_orders,
+    admin_live,
+    admin_team,
+    admin_board,
+):
     router.include_router(_pages.router)

@@ -44,6 +44,12 @@ DONE = {  # what a redirect after a successful form says; keys only, never echoe
     "role": "Role changed; their sessions ended.",
     "removed": "Account removed; its sessions ended.",
     "invite_cancelled": "Invite cancelled.",
+    "board": "Done.",
+    "release": "Release published: the fans who voted for its ideas are being told.",
+    "poll": "Poll open: fans see it on the product's board and launch pages.",
+    "poll_changed": "Poll changed.",
+    "rewarded": "Codes given: each fan is told with their code.",
+    "dismissed": "Report dismissed: the post stays.",
 }
 
 

@@ -22,7 +22,7 @@ from soldout.engine.book import LaunchBook
 from soldout.engine.draws import RESERVED_KEY_PREFIX
 from soldout.engine.settlement import CANCELLED_ON_PAGE, GIVEN_UP
 from soldout.services import Platform
-from soldout.web import store_account, store_look, store_signin
+from soldout.web import store_account, store_board, store_look, store_signin
 from soldout.web.store_common import (
     base_url,
     fan_id_of,
@@ -119,7 +119,18 @@ async def launch_page(launch_id: str, request: Request) -> Response:
         sku_names={s.code: s.name for s in product.skus},
         page_url=page_url,
         share_url=share_url,
+        board=_board_links(platform, product.id),
     )
+
+
+def _board_links(platform: Platform, product_id: str) -> dict[str, object]:
+    """What the launch page says of the product's ideas board: how many ideas, the latest
+    release, the open polls."""
+    state, now = platform.board.state, platform.clock.now()
+    ideas = sum(1 for i in state.ideas.values() if i.product_id == product_id and not i.hidden)
+    releases = state.releases_of(product_id)
+    polls = [p for p in state.polls_of(product_id) if p.is_open(now)]
+    return {"ideas": ideas, "release": releases[0] if releases else None, "polls": polls}
 
 
 @router.get("/claims/{claim_id}")
@@ -216,3 +227,4 @@ async def order_page(order_id: str, request: Request) -> Response:
 
 router.include_router(store_signin.router)
 router.include_router(store_account.router)
+router.include_router(store_board.router)
