@@ -395,7 +395,7 @@ def test_taking_part_earns_points_and_the_top_contributors_get_codes(
     url = f"/api/v1/products/{pid}/contributors/codes"
     given = admin.post(url, json={"launch_id": launch["id"], "top": 1}).json()["given"]
     assert [g["fan_id"] for g in given] == [ann["id"]]
-    (note,) = notes(anyone, ann, "priority_code_granted")
+    (note,) = notes(anyone, ann, "contributor_code")
     assert note["data"]["codes"] == [given[0]["code"]]
     more = admin.post(url, json={"launch_id": launch["id"], "top": 2}).json()["given"]
     assert [g["fan_id"] for g in more] == [bob["id"]]  # ann has hers: no second code

@@ -171,3 +171,34 @@ def test_mail_waits_while_the_relay_is_down_and_goes_once_it_is_up(tmp_path: Pat
     per_id = Counter(r.message["Message-ID"] for r in box.received)
     assert len(per_id) == 3
     assert set(per_id.values()) == {1}
+
+
+def test_every_voter_of_a_shipped_idea_is_mailed_once(
+    server: ServerProcess, mailbox: Mailbox
+) -> None:
+    with server.admin() as admin, server.client() as anyone:
+        product = create_launch(admin)["product_id"]
+        ann, bob = join(anyone, "Ann"), join(anyone, "Bob")
+        ideas = []
+        for fan, title in ((ann, "Louder speaker"), (bob, "Longer battery")):
+            made = anyone.post(
+                f"/api/v1/products/{product}/ideas", json={"title": title}, headers=bearer(fan)
+            )
+            assert made.status_code == 201, made.text
+            ideas.append(made.json()["id"])
+        voted = anyone.put(f"/api/v1/ideas/{ideas[0]}/vote", headers=bearer(bob))
+        assert voted.status_code == 200, voted.text
+        body = {"title": "firmware 1.4", "ideas": ideas}
+        release = admin.post(f"/api/v1/products/{product}/releases", json=body)
+        assert release.status_code == 201, release.text
+    [to_bob] = mailbox.wait_for(bob["email"])  # he voted for both: one e-mail
+    text, html = to_bob.bodies()
+    assert to_bob.message["Subject"] == "You asked for it: firmware 1.4"
+    assert "Ideas you voted for are in firmware 1.4." in text
+    assert "Louder speaker" in text
+    assert "Longer battery" in html
+    assert to_bob.link("/releases/") == f"{server.base_url}/releases/{release.json()['id']}"
+    [to_ann] = mailbox.wait_for(ann["email"])
+    assert "An idea you voted for is in firmware 1.4." in to_ann.bodies()[0]
+    assert "Longer battery" not in to_ann.bodies()[0]
+    assert len(mailbox.to(bob["email"])) == 1

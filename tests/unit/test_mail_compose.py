@@ -129,6 +129,15 @@ async def make_scene(platform: Platform, clock: FakeClock) -> Scene:
         "priority_code_granted": note(
             "priority_code_granted", launch_id=soon.launch.id, codes=["F-AAAA-BBBB-CCCC"]
         ),
+        "contributor_code": note(
+            "contributor_code", launch_id=soon.launch.id, codes=["F-DDDD-EEEE-FFFF"]
+        ),
+        "idea_shipped": note(
+            "idea_shipped",
+            release_id="rls_x",
+            release_title="firmware 1.4",
+            idea_titles=["A white model", "Louder speaker"],
+        ),
         "ship_date_changed": note(
             "ship_date_changed", order_id=order.id, before="2030-02-01", after="2030-02-08"
         ),
@@ -185,6 +194,8 @@ def test_every_kind_of_notification_has_a_letter() -> None:
         "payment_declined",
         "launch_cancelled",
         "priority_code_granted",
+        "contributor_code",
+        "idea_shipped",
     }
     assert set(KINDS) == kinds
 

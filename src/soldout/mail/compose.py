@@ -22,6 +22,7 @@ from email.headerregistry import Address
 from soldout import i18n
 from soldout.domain.shop import Shop
 from soldout.i18n import Speaker, speaking
+from soldout.mail.board_letters import BOARD_LETTERS
 from soldout.mail.facts import Facts
 from soldout.mail.letter import Context, Letter, Writer
 from soldout.mail.order_letters import ORDER_LETTERS
@@ -32,7 +33,7 @@ from soldout.store.ports import OutgoingEmail
 
 __all__ = ["KINDS", "Composer", "sender_address"]
 
-KINDS: dict[str, Writer] = {**SALE_LETTERS, **ORDER_LETTERS}
+KINDS: dict[str, Writer] = {**SALE_LETTERS, **ORDER_LETTERS, **BOARD_LETTERS}
 
 
 def sender_address(mail_from: str | None, host: str) -> Address:

@@ -97,8 +97,10 @@ class BoardNews:
             now,
             {
                 "release_id": release.id,
+                "release_title": release.title,
                 "product_id": release.product_id,
                 "idea_ids": [i.id for i in voted],
+                "idea_titles": [i.title for i in voted],
                 "link": f"/releases/{release.id}",
             },
         )
@@ -210,7 +212,7 @@ class BoardNews:
             note = Notification(
                 new_id("ntf"),
                 fan_id,
-                "priority_code_granted",
+                "contributor_code",
                 f"Thank you for shaping {book.launch.title}: here is a priority code for it:"
                 f" {code.code}.",
                 now,
