@@ -397,6 +397,8 @@ async def test_a_fan_downloads_their_data(shop: Shop) -> None:
     fan = await shop.fan()
     claim_id = (await shop.claim(fan, launch["id"])).json()["id"]
     order_id = (await shop.pay(fan, claim_id, shipping=AMSTERDAM)).json()["id"]
+    ideas = f"/api/v1/products/{launch['product_id']}/ideas"
+    idea = (await shop.anyone.post(ideas, json={"title": "Dark mode"}, headers=fan.auth)).json()
     download = await fan.browser.get("/me/data")
     assert download.status_code == 200
     assert "attachment" in download.headers["content-disposition"]
@@ -408,6 +410,8 @@ async def test_a_fan_downloads_their_data(shop: Shop) -> None:
     assert data["orders"][0]["shipping"]["line1"] == "Keizersgracht 1"
     assert [p["state"] for p in data["payments"]] == ["captured"]
     assert {n["kind"] for n in data["notifications"]} >= {"order_confirmed"}
+    assert [i["title"] for i in data["board"]["ideas"]] == ["Dark mode"]
+    assert data["board"]["votes"] == [idea["id"]]  # (an idea comes with its author's vote)
     # Each export passes over the sale's record: one every ten seconds per fan.
     again = await shop.anyone.get("/api/v1/me/data", headers=fan.auth)
     assert again.status_code == 429

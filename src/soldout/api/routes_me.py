@@ -105,6 +105,39 @@ async def my_data(fan_id: FanAuth, platform: PlatformDep, response: Response) ->
         ],
         "notifications": [notification_view(n) for n in data["notifications"]],
         "standing": _standing(platform, fan.id),
+        "board": _board(platform, fan.id),
+    }
+
+
+def _board(platform: Platform, fan_id: str) -> dict[str, Any]:
+    """What the fan wrote and chose on the ideas boards."""
+    state = platform.board.state
+    return {
+        "ideas": [
+            {
+                "id": i.id,
+                "product_id": i.product_id,
+                "title": i.title,
+                "text": i.text,
+                "created_at": i.created_at.isoformat(),
+            }
+            for i in state.ideas.values()
+            if i.fan_id == fan_id
+        ],
+        "comments": [
+            {
+                "id": c.id,
+                "idea_id": c.idea_id,
+                "text": c.text,
+                "created_at": c.created_at.isoformat(),
+            }
+            for c in state.comments.values()
+            if c.fan_id == fan_id
+        ],
+        "votes": sorted(idea for idea, fans in state.votes.items() if fan_id in fans),
+        "poll_answers": {
+            poll: answers[fan_id] for poll, answers in state.answers.items() if fan_id in answers
+        },
     }
 
 
