@@ -80,5 +80,11 @@ def test_a_second_demo_run_says_where_its_admin_token_is(tmp_path: Path) -> None
             assert stats.status_code == 200, stats.text
             refused = http.get(f"/api/v1/launches/{launches[0]['id']}/stats")
             assert refused.status_code == 401
+            # the demo's board was seeded once, by the first run: not again by the second
+            board = http.get(f"/api/v1/products/{launches[0]['product_id']}/ideas").json()
+            assert [(i["title"], i["votes"]) for i in board["ideas"]][:1] == [
+                ("A white 128 GB model", 3)
+            ]
+            assert board["total"] == 3
     finally:
         stop(second)

@@ -11,6 +11,7 @@ from soldout.domain.money import Money
 from soldout.domain.products import Product, Sku
 from soldout.services import demo_art
 from soldout.services.catalog import ProductChanges
+from soldout.services.demo_board import seed_board
 from soldout.services.fulfilment import PlanInput
 from soldout.services.platform import Platform
 from soldout.settings import Settings
@@ -106,6 +107,7 @@ async def seed(platform: Platform, settings: Settings, opens_in: int) -> None:
         )
     await _dress(platform, book.product)
     await _plan_production(platform, book.product.id, now.date())
+    await seed_board(platform, book.product)
     base = settings.base_url
     click.echo(
         f"demo launch {book.launch.title!r} opens at {book.launch.sale_opens_at:%H:%M:%S} UTC"
