@@ -150,6 +150,8 @@ def test_the_maker_answers_moves_and_declines_with_a_reason(
     )
     moved = admin.patch(url, json={"status": "planned"})
     assert moved.json()["status"] == "planned"
+    (told,) = notes(anyone, ann, "idea_status")  # its voters are told (in the app)
+    assert told["message"] == "An idea you voted for is planned: “USB-C please”."
     assert error(admin.patch(url, json={"status": "declined"})) == (422, "invalid", "reason")
     assert error(admin.patch(url, json={"status": "shipped"}))[:3] == (422, "invalid", "status")
     declined = admin.patch(url, json={"status": "declined", "reason": "Not this year"}).json()
@@ -328,6 +330,12 @@ def test_reports_hiding_and_barring_are_audited(anyone: httpx.Client, admin: htt
     assert hidden.json() == {"id": idea["id"], "hidden": True}
     assert titles(anyone, pid) == []
     assert error(anyone.get(f"/api/v1/ideas/{idea['id']}"))[:2] == (404, "not_found")
+    listed = anyone.get(f"/api/v1/products/{pid}/ideas").json()
+    assert listed["categories"] == []  # (nothing of a hidden post shows)
+    again = anyone.post(
+        "/api/v1/reports", json={"subject_id": idea["id"], "reason": "x"}, headers=auth(bob)
+    )
+    assert error(again)[:2] == (404, "not_found")  # a hidden post is not there for fans
     assert admin.get(f"/api/v1/ideas/{idea['id']}").json()["hidden"] is True
     assert admin.get(f"/api/v1/products/{pid}/board/reports").json() == []
     barred = admin.put(
@@ -388,10 +396,12 @@ def test_taking_part_earns_points_and_the_top_contributors_get_codes(
     admin.put(f"/api/v1/comments/{said['id']}/useful", json={"useful": True})
     admin.post(f"/api/v1/products/{pid}/releases", json={"title": "r1", "ideas": [idea["id"]]})
     me = anyone.get("/api/v1/me", headers=auth(ann)).json()
-    assert me["points"] == 2 + 20  # two votes of others, one idea shipped
+    # one idea shipped; the votes of accounts a day old or less earn nothing (a day later
+    # they would: tests/integration/test_board_points.py)
+    assert me["points"] == 20
     assert anyone.get("/api/v1/me", headers=auth(bob)).json()["points"] == 5
     top = admin.get(f"/api/v1/products/{pid}/contributors").json()
-    assert [(t["fan_id"], t["points"]) for t in top] == [(ann["id"], 22), (bob["id"], 5)]
+    assert [(t["fan_id"], t["points"]) for t in top] == [(ann["id"], 20), (bob["id"], 5)]
     url = f"/api/v1/products/{pid}/contributors/codes"
     given = admin.post(url, json={"launch_id": launch["id"], "top": 1}).json()["given"]
     assert [g["fan_id"] for g in given] == [ann["id"]]
@@ -429,3 +439,73 @@ def test_concurrent_clicks_make_one_vote_per_fan(
     assert set(asyncio.run(storm())) == {200}
     seen = anyone.get(f"/api/v1/ideas/{idea['id']}").json()
     assert seen["votes"] == 1 + len(clickers)
+
+
+def test_a_double_publish_ships_once_and_tells_each_voter_once(
+    admin: httpx.Client, anyone: httpx.Client, shared_server: ServerProcess
+) -> None:
+    pid = product(admin)
+    ann, bob = register(anyone), register(anyone)
+    idea = post(anyone, pid, ann, "Ship me once")
+    vote(anyone, idea["id"], bob)
+    body = {"title": "one release", "ideas": [idea["id"]]}
+
+    async def double_click() -> list[int]:
+        headers = {"authorization": admin.headers["authorization"]}
+        async with httpx.AsyncClient(base_url=shared_server.base_url, headers=headers) as maker:
+            url = f"/api/v1/products/{pid}/releases"
+            answers = await asyncio.gather(*(maker.post(url, json=body) for _ in range(5)))
+        return sorted(a.status_code for a in answers)
+
+    assert asyncio.run(double_click()) == [201, 409, 409, 409, 409]
+    for fan in (ann, bob):
+        assert len(notes(anyone, fan, "idea_shipped")) == 1
+    assert len(anyone.get(f"/api/v1/products/{pid}/releases").json()) == 1
+
+
+def test_a_new_accounts_pace_holds_under_concurrent_posts(
+    admin: httpx.Client, anyone: httpx.Client, shared_server: ServerProcess
+) -> None:
+    pid = product(admin)
+    ann = register(anyone)
+
+    async def burst() -> list[int]:
+        async with httpx.AsyncClient(base_url=shared_server.base_url) as client:
+            url = f"/api/v1/products/{pid}/ideas"
+            posts = (
+                client.post(url, json={"title": f"idea {i}"}, headers=auth(ann)) for i in range(10)
+            )
+            answers = await asyncio.gather(*posts)
+        return sorted(a.status_code for a in answers)
+
+    assert asyncio.run(burst()) == [201] * 3 + [429] * 7
+    assert len(titles(anyone, pid)) == 3
+
+
+def test_votes_cast_during_a_merge_are_refused_or_moved_never_stranded(
+    admin: httpx.Client, anyone: httpx.Client, shared_server: ServerProcess
+) -> None:
+    pid = product(admin)
+    first = post(anyone, pid, register(anyone), "Keep me")
+    dup = post(anyone, pid, register(anyone), "Merge me")
+    voters = [register(anyone) for _ in range(15)]
+
+    async def merge_amid_votes() -> list[tuple[str, int]]:
+        headers = {"authorization": admin.headers["authorization"]}
+        async with (
+            httpx.AsyncClient(base_url=shared_server.base_url, headers=headers) as maker,
+            httpx.AsyncClient(base_url=shared_server.base_url) as fans,
+        ):
+            votes = [fans.put(f"/api/v1/ideas/{dup['id']}/vote", headers=auth(f)) for f in voters]
+            merge = maker.post(f"/api/v1/ideas/{dup['id']}/merge", json={"into": first["id"]})
+            answers = await asyncio.gather(*votes[:8], merge, *votes[8:])
+        return [(str(a.request.url), a.status_code) for a in answers]
+
+    answered = asyncio.run(merge_amid_votes())
+    (merged,) = [code for url, code in answered if url.endswith("/merge")]
+    votes = [code for url, code in answered if url.endswith("/vote")]
+    assert merged == 200
+    assert set(votes) <= {200, 409}
+    kept = anyone.get(f"/api/v1/ideas/{first['id']}").json()["votes"]
+    assert kept == 2 + votes.count(200)  # both authors, and every vote answered yes
+    assert anyone.get(f"/api/v1/ideas/{dup['id']}").json()["votes"] == 0

@@ -175,3 +175,41 @@ def test_referral_and_sign_in_link(shared_server: ServerProcess) -> None:
     shared_server.start()
     with shared_server.client() as after_restart:
         assert after_restart.post(path).status_code == 400
+
+
+def test_the_ideas_board_pages_answer_a_fan_in_words(
+    shared_server: ServerProcess, admin: httpx.Client
+) -> None:
+    pid = create_launch(admin)["product_id"]
+    with shared_server.client() as anyone:
+        board = anyone.get(f"/products/{pid}/ideas")
+        assert board.status_code == 200
+        assert "Join to post and vote" in board.text
+        assert anyone.get("/products/prd_nope/ideas").status_code == 404
+        for path in ("/ideas/ida_nope", "/releases/rls_nope", "/polls/pol_nope"):
+            assert anyone.get(path).status_code == 404, path
+    with shared_server.client() as fan:
+        _join(fan)
+        blank = fan.post(f"/products/{pid}/ideas", data={"title": "  ", "text": "why"})
+        assert blank.status_code == 422
+        assert "Give your idea a short title." in blank.text
+        assert ">why</textarea>" in blank.text  # what was typed is kept
+        posted = fan.post(f"/products/{pid}/ideas", data={"title": "Dark mode", "kind": "idea"})
+        assert posted.status_code == 303
+        idea = posted.headers["location"]
+        assert idea.startswith("/ideas/ida_")
+        voted = fan.post(f"{idea}/vote", data={"vote": "off", "next": "//evil.example"})
+        assert (voted.status_code, voted.headers["location"]) == (303, idea)  # never off-site
+        assert 'class="vote-count">0<' in fan.get(idea).text
+        forged = fan.post(
+            f"{idea}/vote", data={"vote": "on"}, headers={"origin": "https://evil.example"}
+        )
+        assert forged.status_code == 403
+        assert 'class="vote-count">0<' in fan.get(idea).text
+        elsewhere = fan.post(f"{idea}/report", data={"subject": "cmt_nope", "reason": "spam"})
+        assert elsewhere.status_code == 404
+        said = fan.post(f"{idea}/comments", data={"text": "<script>alert(1)</script> **yes**"})
+        assert said.status_code == 303
+        page = fan.get(idea).text
+        assert "<script>alert" not in page
+        assert "<strong>yes</strong>" in page

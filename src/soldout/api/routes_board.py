@@ -133,7 +133,7 @@ async def comment(
 async def report(body: ReportIn, fan_id: FanAuth, platform: PlatformDep) -> dict[str, Any]:
     """Report an idea or a comment to the maker (a second report of the same post by the
     same fan returns the first)."""
-    made = await platform.board.report(fan_id, body.subject_id, body.reason)
+    made = await platform.moderation.report(fan_id, body.subject_id, body.reason)
     return {"id": made.id, "subject_id": made.subject_id, "created_at": made.created_at}
 
 

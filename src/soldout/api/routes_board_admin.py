@@ -89,7 +89,7 @@ async def useful(
 async def hide(post_id: str, body: HiddenIn, platform: PlatformDep, actor: Actor) -> dict[str, Any]:
     """Hide an idea or a comment from everyone but the maker (or show it again); its open
     reports are resolved."""
-    made = await platform.board.hide(post_id, body.hidden)
+    made = await platform.moderation.hide(post_id, body.hidden)
     await platform.audit(actor, "post.hide" if body.hidden else "post.show", post_id)
     return {"id": made.id, "hidden": made.hidden}
 
@@ -112,7 +112,7 @@ async def reports(product_id: str, platform: PlatformDep) -> list[dict[str, Any]
 @router.post("/board/reports/{report_id}/dismiss")
 async def dismiss(report_id: str, platform: PlatformDep, actor: Actor) -> dict[str, Any]:
     """Keep the post: the report is resolved."""
-    done = await platform.board.dismiss(report_id)
+    done = await platform.moderation.dismiss(report_id)
     await platform.audit(actor, "report.dismiss", report_id, {"subject_id": done.subject_id})
     return {"id": done.id, "resolved": done.resolved}
 
@@ -120,7 +120,7 @@ async def dismiss(report_id: str, platform: PlatformDep, actor: Actor) -> dict[s
 @router.put("/fans/{fan_id}/board-bar")
 async def bar(fan_id: str, body: BarIn, platform: PlatformDep, actor: Actor) -> dict[str, Any]:
     """Bar a fan from posting ideas and comments (the reason is shown to them), or lift it."""
-    made = await platform.board.bar(fan_id, body.barred, body.reason)
+    made = await platform.moderation.bar(fan_id, body.barred, body.reason)
     action = "fan.bar" if body.barred else "fan.unbar"
     await platform.audit(actor, action, fan_id, {"reason": made.reason})
     return {"fan_id": fan_id, "barred": made.barred, "reason": made.reason}
@@ -196,11 +196,13 @@ async def reward(
     product_id: str, body: RewardIn, platform: PlatformDep, actor: Actor
 ) -> dict[str, Any]:
     """One priority code each for the top contributors who have none for this launch yet;
-    each is told with the code."""
-    made = await platform.board_news.reward(product_id, body.launch_id, body.top)
-    detail = {"launch_id": body.launch_id, "fans": [r.fan_id for r in made]}
+    each is told with the code. If the launch runs out of units to set aside part way,
+    `stopped` says so and `given` lists those who got one (none: 409)."""
+    made, stopped = await platform.board_news.reward(product_id, body.launch_id, body.top)
+    detail = {"launch_id": body.launch_id, "fans": [r.fan_id for r in made], "stopped": stopped}
     await platform.audit(actor, "contributors.codes", product_id, detail)
     return {
         "launch_id": body.launch_id,
         "given": [{"fan_id": r.fan_id, "code": r.code, "points": r.points} for r in made],
+        "stopped": stopped,
     }

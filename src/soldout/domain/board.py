@@ -110,7 +110,7 @@ class Release:
 
 
 def check_category(value: object) -> str:
-    if value is None or value == "":
+    if value is None or (isinstance(value, str) and not value.strip()):
         return "general"
     return check_text(value, field="category", limit=40).casefold()
 

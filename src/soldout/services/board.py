@@ -36,10 +36,13 @@ from soldout.domain.errors import (
     NotFound,
     RateLimited,
 )
-from soldout.domain.moderation import Bar, PostingPolicy, Report, posting_allowance
+from soldout.domain.fans import Fan
+from soldout.domain.moderation import PostingPolicy, posting_allowance
+from soldout.domain.notifications import Notification
 from soldout.domain.text import check_text
 from soldout.ids import new_id
-from soldout.services.board_state import BoardState
+from soldout.services.board_changes import apply, revert
+from soldout.services.board_state import FRESH, BoardState
 from soldout.store.ports import Store
 from soldout.store.rows_board import BoardChange, BoardMark, BoardPut, BoardUnmark
 
@@ -60,25 +63,40 @@ class Board:
     async def load(self) -> None:
         self.state.load(await self._store.board.load())
 
-    async def write(self, changes: Sequence[BoardChange]) -> None:
-        """Write `changes` in one transaction, then hold the records they wrote."""
-        await self._store.board.write(changes)
-        for change in changes:
-            if isinstance(change, BoardPut):
-                self.state.adopt(change.record)
+    async def write(
+        self, changes: Sequence[BoardChange], notes: Sequence[Notification] = ()
+    ) -> None:
+        """Apply `changes` to memory now (no `await` before: whoever reads the board next
+        sees them), write them with `notes` in one transaction, and undo them in memory if
+        that fails."""
+        undo = apply(self.state, changes)
+        try:
+            if notes:
+                async with self._store.transaction() as tx:
+                    tx.board.write(changes)
+                    tx.notifications.add_many(notes)
+            else:
+                await self._store.board.write(changes)
+        except BaseException:
+            revert(undo)
+            raise
 
     # -- fans ---------------------------------------------------------------------------
-    async def may_post(self, fan_id: str) -> None:
-        """Refuse a barred fan, and a fan over their posts an hour (fewer while new)."""
-        bar = self.state.barred(fan_id)
-        if bar is not None:
-            raise Forbidden("you may not post on the boards: " + bar.reason).with_code("barred")
+    async def fan(self, fan_id: str) -> Fan:
         fan = await self._store.fans.get(fan_id)
         if fan is None or fan.erased_at is not None:
             raise NotFound("fan")
+        return fan
+
+    def _paced(self, fan: Fan) -> None:
+        """Refuse a barred fan, and a fan over their posts an hour (fewer while new). Called
+        with no `await` between it and the write that notes the post."""
+        bar = self.state.barred(fan.id)
+        if bar is not None:
+            raise Forbidden("you may not post on the boards: " + bar.reason).with_code("barred")
         now = self._clock.now()
         allowed = posting_allowance(now - fan.created_at, self.policy)
-        times = [t for t in self.state.posted.get(fan_id, []) if (now - t).total_seconds() < 3600]
+        times = [t for t in self.state.posted.get(fan.id, []) if (now - t).total_seconds() < 3600]
         if len(times) >= allowed:
             raise RateLimited(3600 - (now - min(times)).total_seconds())
 
@@ -102,46 +120,36 @@ class Board:
         product = await self._store.products.get(product_id)
         if product is None or product.rehearsal is not None:
             raise NotFound("product")
-        await self.may_post(fan_id)
-        self.state.votes[idea.id][fan_id] = idea.created_at  # the author's own vote
-        await self.write([BoardPut(idea, idea.created_at), self._mark(idea.id, fan_id)])
+        fan = await self.fan(fan_id)
+        self._paced(fan)
+        own_vote = BoardMark(idea.id, fan_id, self._fresh(fan), idea.created_at)
+        await self.write([BoardPut(idea, idea.created_at), own_vote])
         return idea
 
-    def _mark(self, subject: str, fan_id: str, value: str = "") -> BoardMark:
-        return BoardMark(subject, fan_id, value, self._clock.now())
+    def _fresh(self, fan: Fan) -> str:
+        """A vote's mark: FRESH while the account is new (it earns its idea no points)."""
+        return FRESH if self._clock.now() - fan.created_at < self.policy.new_account else ""
 
     async def vote(self, fan_id: str, idea_id: str) -> bool:
         """Vote for an idea: True if this call cast the vote, False if it was cast before."""
-        idea = self.state.idea(idea_id)
+        fan = await self.fan(fan_id)
+        idea = self.state.idea(idea_id)  # (after the await: the idea as it is now)
         if idea.status in CLOSED:
             raise self._closed(idea)
-        cast = self.state.votes[idea_id]
-        if fan_id in cast:
+        if fan_id in self.state.votes[idea_id]:
             return False
-        mark = self._mark(idea_id, fan_id)
-        cast[fan_id] = mark.at  # decided here, before any await: one vote per fan
-        try:
-            await self._store.board.write([mark])
-        except BaseException:
-            if cast.get(fan_id) == mark.at:
-                del cast[fan_id]
-            raise
+        # decided here, and applied by `write` before its first await: one vote per fan
+        await self.write([BoardMark(idea_id, fan_id, self._fresh(fan), self._clock.now())])
         return True
 
     async def unvote(self, fan_id: str, idea_id: str) -> bool:
         """Take a vote back: True if there was one."""
         idea = self.state.idea(idea_id)
-        cast = self.state.votes[idea_id]
-        if fan_id not in cast:
+        if fan_id not in self.state.votes[idea_id]:
             return False
         if idea.status in CLOSED:
             raise self._closed(idea)
-        at = cast.pop(fan_id)
-        try:
-            await self._store.board.write([BoardUnmark(idea_id, fan_id)])
-        except BaseException:
-            cast.setdefault(fan_id, at)
-            raise
+        await self.write([BoardUnmark(idea_id, fan_id)])
         return True
 
     @staticmethod
@@ -152,24 +160,14 @@ class Board:
 
     async def comment(self, fan_id: str | None, idea_id: str, text: object) -> Comment:
         """A fan's comment, or (without a fan) the maker's official answer."""
-        idea = self.state.idea(idea_id, maker=fan_id is None)
         body = check_text(text, field="text", limit=MAX_COMMENT, lines=True)
-        if fan_id is not None:
-            await self.may_post(fan_id)
+        fan = await self.fan(fan_id) if fan_id is not None else None
+        idea = self.state.idea(idea_id, maker=fan_id is None)
+        if fan is not None:
+            self._paced(fan)
         comment = Comment(new_id("cmt"), idea.id, fan_id, body, self._clock.now())
         await self.write([BoardPut(comment, comment.created_at)])
         return comment
-
-    async def report(self, fan_id: str, subject_id: str, reason: object) -> Report:
-        """Report an idea or a comment to the maker (once per fan and post)."""
-        product_id = self.state.product_of(subject_id)
-        why = check_text(reason, field="reason", limit=MAX_REASON)
-        for old in self.state.reports.values():
-            if old.subject_id == subject_id and old.fan_id == fan_id and not old.resolved:
-                return old
-        report = Report(new_id("rpt"), subject_id, product_id, fan_id, why, self._clock.now())
-        await self.write([BoardPut(report, report.created_at)])
-        return report
 
     # -- the maker ----------------------------------------------------------------------
     async def move(self, idea_id: str, status: str, reason: object = "") -> Idea:
@@ -177,7 +175,10 @@ class Board:
         why = check_text(reason or "", field="reason", limit=MAX_REASON, required=False)
         target = check_move(idea, status, why)
         moved = replace(idea, status=target, reason=why)
-        await self.write([BoardPut(moved, self._clock.now())])
+        now = self._clock.now()
+        told = sorted(self.state.votes.get(idea.id, {})) if target in _TOLD else []
+        notes = [_status_note(fan_id, moved, now) for fan_id in told]
+        await self.write([BoardPut(moved, now)], notes)
         return moved
 
     async def merge(self, idea_id: str, into_id: str) -> Idea:
@@ -191,17 +192,20 @@ class Board:
             raise Conflict(f"this idea is {dup.status.value}: it cannot be merged")
         if into.status is IdeaStatus.MERGED:
             raise InvalidInput(f"that idea was merged into {into.merged_into}", field="into")
+        if into.status in CLOSED:
+            raise InvalidInput(
+                f"that idea is {into.status.value}: decline this one with a reason instead",
+                field="into",
+            )
         now = self._clock.now()
-        moved = self.state.votes.pop(dup.id, {})
-        target = self.state.votes[into.id]
-        changes: list[BoardChange] = []
-        for fan_id, at in moved.items():
+        merged = replace(dup, status=IdeaStatus.MERGED, merged_into=into.id)
+        changes: list[BoardChange] = [BoardPut(merged, now)]  # (first: votes close at once)
+        target = self.state.votes.get(into.id, {})
+        for fan_id, at in self.state.votes.get(dup.id, {}).items():
             changes.append(BoardUnmark(dup.id, fan_id))
             if fan_id not in target:
-                target[fan_id] = at
-                changes.append(BoardMark(into.id, fan_id, "", at))
-        merged = replace(dup, status=IdeaStatus.MERGED, merged_into=into.id)
-        changes.append(BoardPut(merged, now))
+                fresh = FRESH if (dup.id, fan_id) in self.state.fresh else ""
+                changes.append(BoardMark(into.id, fan_id, fresh, at))
         for earlier in self.state.ideas.values():  # (ideas merged into the duplicate)
             if earlier.merged_into == dup.id:
                 changes.append(BoardPut(replace(earlier, merged_into=into.id), now))
@@ -216,37 +220,29 @@ class Board:
         await self.write([BoardPut(changed, self._clock.now())])
         return changed
 
-    async def hide(self, subject_id: str, hidden: bool) -> Idea | Comment:
-        """Hide (or show again) an idea or a comment; its open reports are resolved."""
-        subject: Idea | Comment
-        if subject_id in self.state.comments:
-            subject = replace(self.state.comment(subject_id), hidden=hidden)
-        else:
-            subject = replace(self.state.idea(subject_id, maker=True), hidden=hidden)
-        now = self._clock.now()
-        changes: list[BoardChange] = [BoardPut(subject, now)]
-        for report in self.state.reports.values():
-            if report.subject_id == subject_id and not report.resolved:
-                changes.append(BoardPut(replace(report, resolved=True), now))
-        await self.write(changes)
-        return subject
-
-    async def dismiss(self, report_id: str) -> Report:
-        """Keep the post: the report is resolved."""
-        report = self.state.reports.get(report_id)
-        if report is None:
-            raise NotFound("report")
-        done = replace(report, resolved=True)
-        await self.write([BoardPut(done, self._clock.now())])
-        return done
-
-    async def bar(self, fan_id: str, barred: bool, reason: object) -> Bar:
-        if await self._store.fans.get(fan_id) is None:
-            raise NotFound("fan")
-        why = check_text(reason or "", field="reason", limit=MAX_REASON, required=barred)
-        bar = Bar(fan_id, why, self._clock.now(), barred)
-        await self.write([BoardPut(bar, bar.at)])
-        return bar
-
     def now(self) -> datetime:
         return self._clock.now()
+
+
+_TOLD = {IdeaStatus.UNDER_REVIEW, IdeaStatus.PLANNED, IdeaStatus.IN_PROGRESS, IdeaStatus.DECLINED}
+_SAID = {
+    IdeaStatus.UNDER_REVIEW: "is under review",
+    IdeaStatus.PLANNED: "is planned",
+    IdeaStatus.IN_PROGRESS: "is in progress",
+    IdeaStatus.DECLINED: "was declined",
+}
+
+
+def _status_note(fan_id: str, idea: Idea, now: datetime) -> Notification:
+    """What a voter is told in the app when the maker moves the idea (by e-mail only when
+    it ships: a release's letter)."""
+    why = f" ({idea.reason})" if idea.reason else ""
+    return Notification(
+        new_id("ntf"),
+        fan_id,
+        "idea_status",
+        f"An idea you voted for {_SAID[idea.status]}: “{idea.title}”{why}.",
+        now,
+        {"idea_id": idea.id, "status": idea.status.value, "link": f"/ideas/{idea.id}"},
+        email=False,
+    )

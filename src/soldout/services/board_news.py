@@ -4,6 +4,7 @@ shows), and priority codes for the product's top contributors."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -13,7 +14,8 @@ from soldout.clock import Clock
 from soldout.domain.board import MAX_TEXT, MAX_TITLE, IdeaStatus, Release, voters
 from soldout.domain.claims import OrderStatus
 from soldout.domain.contribution import Reward
-from soldout.domain.errors import Conflict, InvalidInput
+from soldout.domain.errors import Conflict, DomainError, InvalidInput
+from soldout.domain.launches import Phase
 from soldout.domain.notifications import Notification
 from soldout.domain.polls import OptionTally, Poll, check_options, suggest_batch, tally
 from soldout.domain.products import Product
@@ -25,7 +27,9 @@ from soldout.services.board_state import BoardState
 from soldout.store.ports import Store
 from soldout.store.rows_board import BoardChange, BoardMark, BoardPut
 
-__all__ = ["BoardNews", "Demand"]
+__all__ = ["BUYERS_EVERY", "BoardNews", "Demand"]
+
+BUYERS_EVERY = 30.0  # seconds a product's buyers are kept before they are read again
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +51,8 @@ class BoardNews:
         self._board = board
         self._engine = engine
         self.state: BoardState = board.state
+        self._buyers: dict[str, tuple[datetime, set[str]]] = {}
+        self._rewarding = asyncio.Lock()  # one reward run at a time: no fan gets two codes
 
     # -- releases -----------------------------------------------------------------------
     async def publish(
@@ -55,7 +61,11 @@ class BoardNews:
         """Publish a release that ships `idea_ids`: each is marked shipped in it, and every
         fan who voted for any of them is told once (in-app and by e-mail), in the same
         transaction. Returns the release and how many fans were told."""
-        ideas = [self.state.idea(i, maker=True) for i in dict.fromkeys(idea_ids)]
+        ideas = []
+        for idea_id in dict.fromkeys(idea_ids):
+            if idea_id not in self.state.ideas:
+                raise InvalidInput(f"no idea {idea_id} on this board", field="ideas")
+            ideas.append(self.state.ideas[idea_id])
         for idea in ideas:
             if idea.product_id != product_id:
                 raise InvalidInput(f"idea {idea.id} is not on this product's board", field="ideas")
@@ -77,12 +87,8 @@ class BoardNews:
         ]
         told = sorted(voters(self.state.votes, release.idea_ids))
         notes_out = [self._shipped_note(fan, release, now) for fan in told]
-        async with self._store.transaction() as tx:
-            tx.board.write(changes)
-            tx.notifications.add_many(notes_out)
-        for change in changes:
-            if isinstance(change, BoardPut):
-                self.state.adopt(change.record)
+        # (applied before the write is awaited: a second publish finds the ideas shipped)
+        await self._board.write(changes, notes_out)
         return release, len(told)
 
     def _shipped_note(self, fan_id: str, release: Release, now: datetime) -> Notification:
@@ -125,7 +131,11 @@ class BoardNews:
 
     async def close(self, poll_id: str, *, closed: bool = True, hidden: bool | None = None) -> Poll:
         poll = self.state.poll(poll_id, maker=True)
-        changed = replace(poll, closed=closed, hidden=poll.hidden if hidden is None else hidden)
+        closes_at = poll.closes_at
+        if not closed and closes_at is not None and closes_at <= self._clock.now():
+            closes_at = None  # opened again by hand after its time: open until closed by hand
+        hide = poll.hidden if hidden is None else hidden
+        changed = replace(poll, closed=closed, closes_at=closes_at, hidden=hide)
         await self._board.write([BoardPut(changed, self._clock.now())])
         return changed
 
@@ -133,29 +143,25 @@ class BoardNews:
         """A fan's answer (one per fan: answering again changes it while the poll is open)."""
         poll = self.state.poll(poll_id)
         chosen = poll.check_answer(option, self._clock.now())
-        answers = self.state.answers[poll.id]
-        before = answers.get(fan_id)
-        answers[fan_id] = chosen.key
-        try:
-            await self._store.board.write(
-                [BoardMark(poll.id, fan_id, chosen.key, self._clock.now())]
-            )
-        except BaseException:
-            if before is None:
-                answers.pop(fan_id, None)
-            else:
-                answers[fan_id] = before
-            raise
+        await self._board.write([BoardMark(poll.id, fan_id, chosen.key, self._clock.now())])
         return chosen.key
 
     async def results(self, poll: Poll) -> list[OptionTally]:
         return tally(poll, self.state.answers.get(poll.id, {}), await self.buyers(poll.product_id))
 
     async def buyers(self, product_id: str) -> set[str]:
-        """Fans with a paid order (not refunded) of any launch of the product."""
+        """Fans with a paid order (not refunded) of any launch of the product: read from
+        the record at most every BUYERS_EVERY seconds per product (a poll's page is read
+        by many; who bought changes slowly beside it)."""
+        now = self._clock.now()
+        kept = self._buyers.get(product_id)
+        if kept is not None and (now - kept[0]).total_seconds() < BUYERS_EVERY:
+            return kept[1]
         launches = [lc.id for lc in await self._store.launches.all() if lc.product_id == product_id]
         orders = await self._store.orders.of_launches(launches)
-        return {o.fan_id for o in orders if o.status is not OrderStatus.REFUNDED}
+        found = {o.fan_id for o in orders if o.status is not OrderStatus.REFUNDED}
+        self._buyers[product_id] = (now, found)
+        return found
 
     async def demand(self, product: Product, total: int | None = None) -> Demand:
         """Per SKU: reservations of the product's launches whose fan has no order of that
@@ -194,33 +200,47 @@ class BoardNews:
         )
         return ranked[:n]
 
-    async def reward(self, product_id: str, launch_id: str, top: int) -> list[Reward]:
+    async def reward(
+        self, product_id: str, launch_id: str, top: int
+    ) -> tuple[list[Reward], str | None]:
         """One priority code each for the product's `top` contributors who have none for
-        this launch yet (running it twice gives no one a second code)."""
+        this launch yet (running it twice gives no one a second code). Returns the rewards
+        given and, if it stopped before the end (no unit left to set aside), why."""
         book = self._engine.book(launch_id)
         if book.launch.product_id != product_id:
             raise InvalidInput("that launch sells another product", field="launch_id")
+        if book.launch.rehearsal is not None:
+            raise InvalidInput("that launch is a rehearsal's", field="launch_id")
+        if book.launch.phase(self._clock.now()) is Phase.CLOSED:
+            raise Conflict("that launch is closed: its codes would buy nothing").with_code(
+                "launch_closed"
+            )
         if not 1 <= top <= 1000:
             raise InvalidInput("top must be 1 to 1000", field="top")
-        had = {r.fan_id for r in self.state.rewards.values() if r.launch_id == launch_id}
-        chosen = [(f, p) for f, p in self.contributors(product_id, top) if f not in had]
-        rewards: list[Reward] = []
-        for fan_id, points in chosen:
-            (code,) = await self._engine.codes.issue(launch_id, None, 1)
-            now = self._clock.now()
-            reward = Reward(new_id("rwd"), product_id, launch_id, fan_id, code.code, points, now)
-            note = Notification(
-                new_id("ntf"),
-                fan_id,
-                "contributor_code",
-                f"Thank you for shaping {book.launch.title}: here is a priority code for it:"
-                f" {code.code}.",
-                now,
-                {"launch_id": launch_id, "codes": [code.code]},
-            )
-            async with self._store.transaction() as tx:
-                tx.board.write([BoardPut(reward, now)])
-                tx.notifications.add_many([note])
-            self.state.adopt(reward)
-            rewards.append(reward)
-        return rewards
+        async with self._rewarding:
+            had = {r.fan_id for r in self.state.rewards.values() if r.launch_id == launch_id}
+            chosen = [(f, p) for f, p in self.contributors(product_id, top) if f not in had]
+            rewards: list[Reward] = []
+            for fan_id, points in chosen:
+                try:
+                    (code,) = await self._engine.codes.issue(launch_id, None, 1)
+                except DomainError as refusal:
+                    if not rewards:
+                        raise
+                    return rewards, refusal.message
+                now = self._clock.now()
+                reward = Reward(
+                    new_id("rwd"), product_id, launch_id, fan_id, code.code, points, now
+                )
+                note = Notification(
+                    new_id("ntf"),
+                    fan_id,
+                    "contributor_code",
+                    f"Thank you for shaping {book.launch.title}: here is a priority code for"
+                    f" it: {code.code}.",
+                    now,
+                    {"launch_id": launch_id, "codes": [code.code]},
+                )
+                await self._board.write([BoardPut(reward, now)], [note])
+                rewards.append(reward)
+        return rewards, None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from typing import Any
 
 from soldout.domain.board import Comment, Idea, IdeaStatus, Release, matches, ranked
 from soldout.domain.contribution import ContributionPolicy, Reward, contribution_points
@@ -17,7 +18,11 @@ from soldout.domain.moderation import Bar, Report
 from soldout.domain.polls import Poll
 from soldout.store.rows_board import BoardMark, BoardRecord, BoardRecords
 
-__all__ = ["BoardState", "IdeaQuery"]
+__all__ = ["FRESH", "BoardState", "IdeaQuery"]
+
+FRESH = "new"
+"""A vote's mark when its fan's account was new: it counts, but earns its idea's author no
+points (accounts made by the dozen could otherwise vote someone to a priority code)."""
 
 MAX_PAGE = 100
 
@@ -34,7 +39,9 @@ class IdeaQuery:
         limit: int = 20,
         offset: int = 0,
     ) -> None:
-        if status is not None and status not in IdeaStatus.__members__.values():
+        if status is not None and (
+            status not in IdeaStatus.__members__.values() or status == IdeaStatus.MERGED
+        ):
             names = ", ".join(s.value for s in IdeaStatus if s is not IdeaStatus.MERGED)
             raise InvalidInput(f"status must be one of: {names}", field="status")
         if not 1 <= limit <= MAX_PAGE:
@@ -59,6 +66,7 @@ class BoardState:
         self.bars: dict[str, Bar] = {}
         self.rewards: dict[str, Reward] = {}
         self.posted: dict[str, list[datetime]] = defaultdict(list)  # fan -> post times
+        self.fresh: set[tuple[str, str]] = set()  # (idea, fan): votes of new accounts
 
     # -- loading and changing -----------------------------------------------------------
     def load(self, records: BoardRecords) -> None:
@@ -66,6 +74,8 @@ class BoardState:
             self.adopt(record)
         for mark in records.marks:
             self.adopt_mark(mark)
+        for thread in self.comments_of.values():  # (rows come back by when last written)
+            thread.sort(key=lambda c: (self.comments[c].created_at, c))
 
     def adopt(self, record: BoardRecord) -> None:
         """Hold `record` (new, or its new state)."""
@@ -93,8 +103,54 @@ class BoardState:
     def adopt_mark(self, mark: BoardMark) -> None:
         if mark.subject in self.polls:
             self.answers[mark.subject][mark.fan_id] = mark.value
+            return
+        self.votes[mark.subject][mark.fan_id] = mark.at
+        if mark.value == FRESH:
+            self.fresh.add((mark.subject, mark.fan_id))
         else:
-            self.votes[mark.subject][mark.fan_id] = mark.at
+            self.fresh.discard((mark.subject, mark.fan_id))
+
+    def drop_mark(self, subject: str, fan_id: str) -> None:
+        if subject in self.polls:
+            self.answers[subject].pop(fan_id, None)
+            return
+        self.votes[subject].pop(fan_id, None)
+        self.fresh.discard((subject, fan_id))
+
+    def forget(self, record: BoardRecord) -> None:
+        """Let go of a record `adopt` had just taken for the first time (its write failed)."""
+        if isinstance(record, Idea):
+            self.ideas.pop(record.id, None)
+            self._unpost(record.fan_id, record.created_at)
+        elif isinstance(record, Comment):
+            self.comments.pop(record.id, None)
+            self.comments_of[record.idea_id].remove(record.id)
+            if record.fan_id is not None:
+                self._unpost(record.fan_id, record.created_at)
+        else:
+            self._table(record).pop(_key(record), None)
+
+    def _unpost(self, fan_id: str, at: datetime) -> None:
+        times = self.posted.get(fan_id, [])
+        if at in times:
+            times.remove(at)
+
+    def _table(self, record: BoardRecord) -> dict[str, Any]:
+        tables: dict[type, dict[str, Any]] = {
+            Idea: self.ideas,
+            Comment: self.comments,
+            Release: self.releases,
+            Poll: self.polls,
+            Report: self.reports,
+            Reward: self.rewards,
+            Bar: self.bars,
+        }
+        return tables[type(record)]
+
+    def held(self, record: BoardRecord) -> BoardRecord | None:
+        """The state of `record` held now (None if it is new)."""
+        found: BoardRecord | None = self._table(record).get(_key(record))
+        return found
 
     # -- reads --------------------------------------------------------------------------
     def idea(self, idea_id: str, *, maker: bool = False) -> Idea:
@@ -140,7 +196,13 @@ class BoardState:
         return len(found), ordered[query.offset : query.offset + query.limit]
 
     def categories(self, product_id: str) -> list[str]:
-        return sorted({i.category for i in self.ideas.values() if i.product_id == product_id})
+        return sorted(
+            {
+                i.category
+                for i in self.ideas.values()
+                if i.product_id == product_id and not i.hidden and i.status is not IdeaStatus.MERGED
+            }
+        )
 
     def comments_on(self, idea_id: str, *, maker: bool = False) -> list[Comment]:
         shown = (self.comments[c] for c in self.comments_of.get(idea_id, ()))
@@ -177,10 +239,19 @@ class BoardState:
         ideas = [i for i in self.ideas.values() if product_id in (None, i.product_id)]
         ids = {i.id for i in ideas}
         comments = [c for c in self.comments.values() if c.idea_id in ids]
-        return dict(contribution_points(ideas, self.votes, comments, policy))
+        counted = {
+            idea: {fan: at for fan, at in cast.items() if (idea, fan) not in self.fresh}
+            for idea, cast in self.votes.items()
+            if idea in ids
+        }
+        return dict(contribution_points(ideas, counted, comments, policy))
 
     def product_of(self, subject_id: str) -> str:
         """The product an idea or a comment is about (for reports)."""
         if subject_id in self.comments:
             subject_id = self.comments[subject_id].idea_id
         return self.idea(subject_id, maker=True).product_id
+
+
+def _key(record: BoardRecord) -> str:
+    return record.fan_id if isinstance(record, Bar) else record.id

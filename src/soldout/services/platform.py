@@ -26,6 +26,7 @@ from soldout.payments.configured import ProviderSetup
 from soldout.payments.metered import MeteredProvider
 from soldout.services.admissions import AdmissionNotices
 from soldout.services.board import Board
+from soldout.services.board_moderation import Moderation
 from soldout.services.board_news import BoardNews
 from soldout.services.board_state import BoardState
 from soldout.services.catalog import Catalog
@@ -115,6 +116,7 @@ class Platform:
         # what fans ask for and the maker ships (docs/ideas.md); taking part earns points
         self.board = Board(store, self.clock, BoardState())
         self.board_news = BoardNews(store, self.clock, self.board, self.engine)
+        self.moderation = Moderation(self.board)
         self.referrals.contribution = lambda fan_id: self.board.state.points().get(fan_id, 0)
         self.gate = Gate(store, self.engine, self.clock, gate or GateSettings())
         self.fans.on_register(self.gate.registered)

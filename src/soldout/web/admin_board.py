@@ -114,10 +114,11 @@ async def _act_on_board(platform: Platform, product_id: str, action: str, form: 
         return "poll"
     if action == "reward":
         top = form.integer("top", "Top contributors", default=10)
-        made = await news.reward(product_id, form.get("launch_id"), top)
-        detail = {"launch_id": form.get("launch_id"), "fans": [r.fan_id for r in made]}
+        made, stopped = await news.reward(product_id, form.get("launch_id"), top)
+        fans = [r.fan_id for r in made]
+        detail = {"launch_id": form.get("launch_id"), "fans": fans, "stopped": stopped}
         await platform.audit(form.actor, "contributors.codes", product_id, detail)
-        return "rewarded"
+        return "rewarded" if stopped is None else "rewarded_some"
     if action in ("close_poll", "open_poll"):
         poll_id = form.get("poll_id")
         platform.board.state.poll(poll_id, maker=True)
@@ -125,7 +126,7 @@ async def _act_on_board(platform: Platform, product_id: str, action: str, form: 
         await platform.audit(form.actor, "poll.change", poll_id, {"closed": action == "close_poll"})
         return "poll_changed"
     if action == "dismiss":
-        report = await platform.board.dismiss(form.get("report_id"))
+        report = await platform.moderation.dismiss(form.get("report_id"))
         await platform.audit(
             form.actor, "report.dismiss", report.id, {"subject_id": report.subject_id}
         )
@@ -201,7 +202,7 @@ async def _act_on_idea(platform: Platform, idea_id: str, action: str, form: Form
     elif action in ("hide", "show", "hide_comment", "show_comment"):
         subject = form.get("comment_id") if action.endswith("comment") else idea_id
         hidden = action.startswith("hide")
-        await board.hide(subject, hidden)
+        await platform.moderation.hide(subject, hidden)
         await platform.audit(form.actor, "post.hide" if hidden else "post.show", subject)
     elif action in ("useful", "not_useful"):
         comment_id = form.get("comment_id")
@@ -210,7 +211,7 @@ async def _act_on_idea(platform: Platform, idea_id: str, action: str, form: Form
             form.actor, "comment.useful", comment_id, {"useful": action == "useful"}
         )
     elif action in ("bar", "unbar"):
-        bar = await board.bar(idea.fan_id, action == "bar", form.get("reason"))
+        bar = await platform.moderation.bar(idea.fan_id, action == "bar", form.get("reason"))
         await platform.audit(form.actor, f"fan.{action}", idea.fan_id, {"reason": bar.reason})
     else:
         raise InvalidInput(f"no such action: {action}", field="action")

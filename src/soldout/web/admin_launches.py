@@ -145,7 +145,7 @@ async def _demand(request: Request, product: Product) -> Demand:
     """What fans asked for beside the batch: the reservations still waiting, the newest
     SKU poll's answers, and a split of `total` units (the maker decides)."""
     raw = request.query_params.get("total", "")
-    total = int(raw) if raw.isdigit() and len(raw) < 9 else None
+    total = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 9 else None
     return await platform_of(request).board_news.demand(product, total)
 
 

@@ -49,6 +49,8 @@ DONE = {  # what a redirect after a successful form says; keys only, never echoe
     "poll": "Poll open: fans see it on the product's board and launch pages.",
     "poll_changed": "Poll changed.",
     "rewarded": "Codes given: each fan is told with their code.",
+    "rewarded_some": "Some codes given (each fan is told): the launch ran out of units to set"
+    " aside before the end of the list.",
     "dismissed": "Report dismissed: the post stays.",
 }
 

@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from soldout import i18n
 from soldout.api.board_views import author_names
+from soldout.domain.board import Idea
 from soldout.domain.errors import DomainError, NotFound, RateLimited
 from soldout.i18n import gettext as _
 from soldout.services import Platform
@@ -187,10 +188,14 @@ async def _idea(
             for c in comments
         ],
         release=state.releases.get(idea.release_id or ""),
-        merged_into=state.ideas.get(idea.merged_into or ""),
+        merged_into=_shown(state.ideas.get(idea.merged_into or "")),
         reported=request.query_params.get("reported") == "1",
         problem=problem,
     )
+
+
+def _shown(idea: Idea | None) -> Idea | None:
+    return idea if idea is not None and not idea.hidden else None
 
 
 @router.post("/ideas/{idea_id}/vote")
@@ -212,7 +217,8 @@ async def vote(idea_id: str, request: Request) -> Response:
         with i18n.speaking(speaker_of(request)):
             words = problem_words(error)
         return await _idea(request, idea_id, 409, words)
-    target = safe_next(fields.get("next") or f"/ideas/{idea_id}")
+    asked = fields.get("next", "")
+    target = asked if asked and safe_next(asked) == asked else f"/ideas/{idea_id}"
     return RedirectResponse(target, status_code=303)
 
 
@@ -239,8 +245,9 @@ async def _say(request: Request, idea_id: str, what: str) -> Response:
             await platform.board.comment(fan_id, idea_id, fields.get("text", ""))
         else:
             subject = fields.get("subject") or idea_id
-            platform.board.state.idea(idea_id)  # (the page it was sent from exists)
-            await platform.board.report(fan_id, subject, fields.get("reason", ""))
+            if platform.moderation.visible_subject(subject).id != idea_id:
+                raise NotFound("comment")  # (only a post of the page it was sent from)
+            await platform.moderation.report(fan_id, subject, fields.get("reason", ""))
     except DomainError as error:
         if isinstance(error, NotFound):
             raise
