@@ -522,3 +522,59 @@ def test_live_stream_sends_a_first_snapshot(
     with httpx.Client(base_url=browser.base_url) as anon:
         refused = anon.get(f"/admin/launches/{launch['id']}/live")
         assert refused.status_code == 303
+
+
+def test_the_board_pages_moderate_and_merge_with_a_form_token(
+    browser: httpx.Client, shared_server: ServerProcess, admin: httpx.Client
+) -> None:
+    pid = create_launch(admin)["product_id"]
+    with shared_server.client() as anyone:
+        ann, bob = register(anyone), register(anyone)
+        ideas = []
+        for fan, title in ((ann, "Dark mode"), (bob, "Night theme")):
+            made = anyone.post(
+                f"/api/v1/products/{pid}/ideas",
+                json={"title": title},
+                headers={"authorization": f"Bearer {fan['token']}"},
+            )
+            ideas.append(made.json()["id"])
+        said = anyone.post(
+            f"/api/v1/ideas/{ideas[0]}/comments",
+            json={"text": "Spam spam"},
+            headers={"authorization": f"Bearer {bob['token']}"},
+        ).json()
+        anyone.post(
+            "/api/v1/reports",
+            json={"subject_id": said["id"], "reason": "spam"},
+            headers={"authorization": f"Bearer {ann['token']}"},
+        )
+    board = browser.get(f"/admin/products/{pid}/board")
+    assert board.status_code == 200
+    assert "Spam spam" in board.text  # the report, with what it is about
+    token = csrf_of(board)
+    forged = browser.post(f"/admin/ideas/{ideas[1]}/merge", data={"into": ideas[0]})
+    assert forged.status_code == 403  # no form token: refused, nothing merged
+    merged = browser.post(f"/admin/ideas/{ideas[1]}/merge", data={"csrf": token, "into": ideas[0]})
+    assert merged.status_code == 303
+    assert admin.get(f"/api/v1/ideas/{ideas[0]}").json()["votes"] == 2
+    hidden = browser.post(
+        f"/admin/ideas/{ideas[0]}/hide_comment", data={"csrf": token, "comment_id": said["id"]}
+    )
+    assert hidden.status_code == 303
+    assert admin.get(f"/api/v1/products/{pid}/board/reports").json() == []  # resolved
+    url = f"/admin/ideas/{ideas[0]}/bar_commenter"
+    refused = browser.post(url, data={"csrf": token, "comment_id": said["id"], "reason": ""})
+    assert refused.status_code == 400
+    assert "reason" in refused.text
+    barred = browser.post(url, data={"csrf": token, "comment_id": said["id"], "reason": "spam"})
+    assert barred.status_code == 303
+    with shared_server.client() as anyone:  # bob, who wrote the spam, may post no more
+        again = anyone.post(
+            f"/api/v1/ideas/{ideas[0]}/comments",
+            json={"text": "more spam"},
+            headers={"authorization": f"Bearer {bob['token']}"},
+        )
+        assert again.status_code == 403
+    assert "hidden" in browser.get(f"/admin/ideas/{ideas[0]}").text
+    actions = [e["action"] for e in admin.get("/api/v1/audit", params={"limit": 10}).json()]
+    assert {"idea.merge", "post.hide", "fan.bar"} <= set(actions)

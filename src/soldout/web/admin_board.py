@@ -210,9 +210,13 @@ async def _act_on_idea(platform: Platform, idea_id: str, action: str, form: Form
         await platform.audit(
             form.actor, "comment.useful", comment_id, {"useful": action == "useful"}
         )
-    elif action in ("bar", "unbar"):
-        bar = await platform.moderation.bar(idea.fan_id, action == "bar", form.get("reason"))
-        await platform.audit(form.actor, f"fan.{action}", idea.fan_id, {"reason": bar.reason})
+    elif action in ("bar", "unbar", "bar_commenter"):
+        fan_id = idea.fan_id
+        if action == "bar_commenter":
+            fan_id = board.state.comment(form.get("comment_id")).fan_id or ""
+        bar = await platform.moderation.bar(fan_id, action != "unbar", form.get("reason"))
+        verb = "unbar" if action == "unbar" else "bar"
+        await platform.audit(form.actor, f"fan.{verb}", fan_id, {"reason": bar.reason})
     else:
         raise InvalidInput(f"no such action: {action}", field="action")
     return "board"
