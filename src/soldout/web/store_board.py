@@ -5,6 +5,7 @@ the problem in words."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -12,6 +13,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from soldout import i18n
 from soldout.api.board_views import author_names
+from soldout.api.errors import status_for
 from soldout.domain.board import Idea
 from soldout.domain.errors import DomainError, NotFound, RateLimited
 from soldout.i18n import gettext as _
@@ -130,14 +132,13 @@ def _card(platform: Platform, idea: Any, names: dict[str, str], fan_id: str | No
 @router.post("/products/{product_id}/ideas")
 @friendly
 async def post_idea(product_id: str, request: Request) -> Response:
-    fan_id = await _poster(request)
-    if isinstance(fan_id, Response):
-        return fan_id
-    platform = platform_of(request)
-    fields = await read_form(request)
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    fields = posted.fields
     try:
-        idea = await platform.board.post(
-            fan_id,
+        idea = await posted.platform.board.post(
+            posted.fan_id,
             product_id,
             fields.get("kind", "idea"),
             fields.get("title", ""),
@@ -145,20 +146,36 @@ async def post_idea(product_id: str, request: Request) -> Response:
             fields.get("category", ""),
         )
     except DomainError as error:
-        if isinstance(error, NotFound):
-            raise
-        with i18n.speaking(speaker_of(request)):
-            words = problem_words(error)
-        status = 429 if isinstance(error, RateLimited) else 403 if error.code == "barred" else 422
+        status, words = _in_words(request, error)
         return await _board(request, product_id, "new", "", 1, status, words, fields)
     return RedirectResponse(f"/ideas/{idea.id}", status_code=303)
 
 
-async def _poster(request: Request) -> str | Response:
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """One of the board's forms, posted by a signed-in fan from this site."""
+
+    fan_id: str
+    platform: Platform
+    fields: dict[str, str]
+
+
+async def _posted(request: Request) -> Posted | Response:
+    """The post, or the page that says why it is refused (another site, not signed in)."""
     if not same_origin(request):
         return await refused(request)
     fan_id = fan_id_of(request)
-    return needs_sign_in(request) if fan_id is None else fan_id
+    if fan_id is None:
+        return needs_sign_in(request)
+    return Posted(fan_id, platform_of(request), await read_form(request))
+
+
+def _in_words(request: Request, error: DomainError) -> tuple[int, str]:
+    """A refused post's status and what the page says (NotFound is the 404 page)."""
+    if isinstance(error, NotFound):
+        raise error
+    with i18n.speaking(speaker_of(request)):
+        return status_for(error), problem_words(error)
 
 
 @router.get("/ideas/{idea_id}")
@@ -201,23 +218,18 @@ def _shown(idea: Idea | None) -> Idea | None:
 @router.post("/ideas/{idea_id}/vote")
 @friendly
 async def vote(idea_id: str, request: Request) -> Response:
-    fan_id = await _poster(request)
-    if isinstance(fan_id, Response):
-        return fan_id
-    platform = platform_of(request)
-    fields = await read_form(request)
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    board = posted.platform.board
     try:
-        if fields.get("vote") == "off":
-            await platform.board.unvote(fan_id, idea_id)
+        if posted.fields.get("vote") == "off":
+            await board.unvote(posted.fan_id, idea_id)
         else:
-            await platform.board.vote(fan_id, idea_id)
+            await board.vote(posted.fan_id, idea_id)
     except DomainError as error:
-        if isinstance(error, NotFound):
-            raise
-        with i18n.speaking(speaker_of(request)):
-            words = problem_words(error)
-        return await _idea(request, idea_id, 409, words)
-    asked = fields.get("next", "")
+        return await _idea(request, idea_id, *_in_words(request, error))
+    asked = posted.fields.get("next", "")
     target = asked if asked and safe_next(asked) == asked else f"/ideas/{idea_id}"
     return RedirectResponse(target, status_code=303)
 
@@ -235,25 +247,20 @@ async def report(idea_id: str, request: Request) -> Response:
 
 
 async def _say(request: Request, idea_id: str, what: str) -> Response:
-    fan_id = await _poster(request)
-    if isinstance(fan_id, Response):
-        return fan_id
-    platform = platform_of(request)
-    fields = await read_form(request)
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    platform, fields = posted.platform, posted.fields
     try:
         if what == "comment":
-            await platform.board.comment(fan_id, idea_id, fields.get("text", ""))
+            await platform.board.comment(posted.fan_id, idea_id, fields.get("text", ""))
         else:
             subject = fields.get("subject") or idea_id
             if platform.moderation.visible_subject(subject).id != idea_id:
                 raise NotFound("comment")  # (only a post of the page it was sent from)
-            await platform.moderation.report(fan_id, subject, fields.get("reason", ""))
+            await platform.moderation.report(posted.fan_id, subject, fields.get("reason", ""))
     except DomainError as error:
-        if isinstance(error, NotFound):
-            raise
-        with i18n.speaking(speaker_of(request)):
-            words = problem_words(error)
-        return await _idea(request, idea_id, 429 if isinstance(error, RateLimited) else 422, words)
+        return await _idea(request, idea_id, *_in_words(request, error))
     anchor = "#comments" if what == "comment" else "?reported=1"
     return RedirectResponse(f"/ideas/{idea_id}{anchor}", status_code=303)
 
@@ -309,17 +316,12 @@ async def _poll(
 @router.post("/polls/{poll_id}/answer")
 @friendly
 async def answer(poll_id: str, request: Request) -> Response:
-    fan_id = await _poster(request)
-    if isinstance(fan_id, Response):
-        return fan_id
-    platform = platform_of(request)
-    fields = await read_form(request)
+    posted = await _posted(request)
+    if isinstance(posted, Response):
+        return posted
+    news = posted.platform.board_news
     try:
-        await platform.board_news.answer(fan_id, poll_id, fields.get("option"))
+        await news.answer(posted.fan_id, poll_id, posted.fields.get("option"))
     except DomainError as error:
-        if isinstance(error, NotFound):
-            raise
-        with i18n.speaking(speaker_of(request)):
-            words = problem_words(error)
-        return await _poll(request, poll_id, 409 if error.code == "poll_closed" else 422, words)
+        return await _poll(request, poll_id, *_in_words(request, error))
     return RedirectResponse(f"/polls/{poll_id}", status_code=303)
