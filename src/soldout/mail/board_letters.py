@@ -6,6 +6,7 @@ from __future__ import annotations
 from soldout.i18n import gettext as _
 from soldout.i18n import ngettext
 from soldout.mail.letter import Context, Letter, Writer
+from soldout.mail.sale_letters import code_letter
 
 __all__ = ["BOARD_LETTERS"]
 
@@ -33,25 +34,14 @@ async def idea_shipped(c: Context) -> Letter:
 
 
 async def contributor_code(c: Context) -> Letter:
-    launch_id = c.data["launch_id"]
-    codes = [str(code) for code in c.data.get("codes", [])]
-    values = {"title": c.title(launch_id)}
-    return Letter(
-        subject=ngettext(
-            "A priority code for %(title)s", "Priority codes for %(title)s", len(codes)
-        )
-        % values,
-        heading=_("Thank you for shaping the product"),
-        paragraphs=(
-            _(
-                "Your ideas and answers on the ideas board count among the most useful. Here"
-                " is a priority code for %(title)s: it buys one unit outside the race, while"
-                " units set aside for codes last."
-            )
-            % values,
+    return code_letter(
+        c,
+        _("Thank you for shaping the product"),
+        lambda n: _(
+            "Your ideas and answers on the ideas board count among the most useful. Here"
+            " is a priority code for %(title)s: it buys one unit outside the race, while"
+            " units set aside for codes last."
         ),
-        action=(_("Go to the launch"), c.link(f"/launches/{launch_id}")),
-        details=tuple((_("Code"), code) for code in codes),
     )
 
 

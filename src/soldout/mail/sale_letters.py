@@ -3,13 +3,14 @@ waiting room, a held claim, a declined payment, a cancelled launch, a priority c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from soldout.i18n import gettext as _
 from soldout.i18n import ngettext
 from soldout.mail.letter import Context, Letter, Obsolete, Writer
 
-__all__ = ["SALE_LETTERS"]
+__all__ = ["SALE_LETTERS", "code_letter"]
 
 
 async def sign_in_link(c: Context) -> Letter:
@@ -251,7 +252,9 @@ async def launch_cancelled(c: Context) -> Letter:
     )
 
 
-async def priority_code_granted(c: Context) -> Letter:
+def code_letter(c: Context, heading: str, said: Callable[[int], str]) -> Letter:
+    """A letter that gives the fan priority codes for a launch: `said(n)` is its words
+    for n codes, with `%(title)s` for the launch."""
     launch_id = c.data["launch_id"]
     codes = [str(code) for code in c.data.get("codes", [])]
     values = {"title": c.title(launch_id)}
@@ -260,19 +263,24 @@ async def priority_code_granted(c: Context) -> Letter:
             "A priority code for %(title)s", "Priority codes for %(title)s", len(codes)
         )
         % values,
-        heading=_("Thank you for spreading the word"),
-        paragraphs=(
-            ngettext(
-                "Fans you brought bought from %(title)s. Here is a priority code: it buys one"
-                " unit outside the race, while units set aside for codes last.",
-                "Fans you brought bought from %(title)s. Here are priority codes: each buys"
-                " one unit outside the race, while units set aside for codes last.",
-                len(codes),
-            )
-            % values,
-        ),
+        heading=heading,
+        paragraphs=(said(len(codes)) % values,),
         action=(_("Go to the launch"), c.link(f"/launches/{launch_id}")),
         details=tuple((_("Code"), code) for code in codes),
+    )
+
+
+async def priority_code_granted(c: Context) -> Letter:
+    return code_letter(
+        c,
+        _("Thank you for spreading the word"),
+        lambda n: ngettext(
+            "Fans you brought bought from %(title)s. Here is a priority code: it buys one"
+            " unit outside the race, while units set aside for codes last.",
+            "Fans you brought bought from %(title)s. Here are priority codes: each buys"
+            " one unit outside the race, while units set aside for codes last.",
+            n,
+        ),
     )
 
 
