@@ -485,3 +485,50 @@ def test_arriving_early_or_often_buys_no_place_in_the_draw_over_many_seeds() -> 
         assert chi2 < 27.88, (fan, places)
     first_places = [counts[fan][0] for fan in fans]
     assert max(first_places) - min(first_places) < 80  # nobody is first much more often
+
+
+# -- a room rebuilt by another process ---------------------------------------------------
+
+
+def test_a_room_restored_from_its_places_gives_everyone_the_same_place() -> None:
+    """An owner's room, and the room a new owner rebuilds from the places it journaled
+    (who, and when they took the place): the same order, the same admissions, and those
+    already made are not told again."""
+    first, told_first = logged_room(rate=2.0, burst=3)
+    places: list[tuple[str, datetime]] = []
+    for i, fan in enumerate(FANS[:20]):  # twenty before the opening, five after
+        first.join(fan, at(-10 + i / 2))
+        places.append((fan, at(-10 + i / 2)))
+    for i, fan in enumerate(FANS[20:25]):
+        first.join(fan, at(1 + i))
+        places.append((fan, at(1 + i)))
+    now = at(6)
+    before = order(first, FANS[:25], now)
+    admitted = {f for f in FANS[:25] if first.view(f, now).state == "admitted"}
+    second, told_second = logged_room(rate=2.0, burst=3)
+    second.restore(list(reversed(places)), now)  # (in any order: sorted by when)
+    assert order(second, FANS[:25], now) == before
+    assert {f for f in FANS[:25] if second.view(f, now).state == "admitted"} == admitted
+    assert len(admitted) == 3 + 2 * 6  # the burst, then two a second
+    # made again for the instants before the take-over: not told again
+    assert all(when >= now for _, when in told_second)
+    later = at(9)
+    assert order(second, FANS[:25], later) == order(first, FANS[:25], later)
+    assert told_second == [(f, when) for f, when in told_first if when >= now]
+
+
+def test_the_outage_makes_no_one_lose_their_turn() -> None:
+    """Fans who could not poll while no owner served are counted as seen at the
+    take-over: their places are kept, where 30 s unseen would otherwise skip them."""
+    places = [(fan, at(-10)) for fan in FANS[:5]]
+    unseen = room(rate=0.1)  # one every 10 s: at 10, 20 and 30 s after the opening
+    for fan, joined in places:
+        unseen.join(fan, joined)
+    # the third turn came 40 s unseen: that fan and the two behind were skipped
+    assert unseen.size(at(35)).abandoned_total == 3
+    restored = room(rate=0.1)
+    restored.restore(places, at(35))
+    views = [restored.view(f, at(35)) for f in FANS[:5]]
+    assert restored.size(at(35)).abandoned_total == 0
+    assert sum(v.state == "admitted" for v in views) == 3
+    assert sorted(v.position for v in views if v.position is not None) == [1, 2]

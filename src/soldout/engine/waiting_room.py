@@ -25,7 +25,7 @@ import math
 import zlib
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
@@ -155,6 +155,7 @@ class WaitingRoom:
         self._admitted_total = 0
         self._abandoned_total = 0
         self._now_us = -(1 << 62)
+        self._quiet_until_us = -(1 << 62)  # admissions before it are not told (`restore`)
 
     @property
     def admission_ttl(self) -> timedelta:
@@ -176,6 +177,33 @@ class WaitingRoom:
         else:
             self._fans[fan_id] = _Place(self._base + len(self._queue), now_us, now_us)
             self._queue.append(_LATE + fan_id.encode())
+
+    def holds(self, fan_id: str) -> bool:
+        """Whether the fan has a place (waiting, or admitted and not yet expired)."""
+        return fan_id in self._fans
+
+    def restore(self, places: Sequence[tuple[str, datetime]], seen: datetime) -> None:
+        """Give back their places to fans who joined another process's room for this
+        launch (that process gone: a new owner): each (fan, when they joined), as they
+        joined it, counted as seen at `seen`, so the outage makes no one lose their turn.
+        Call before anything else is asked of the room. The admissions the room makes
+        again for instants before `seen` are not told (`on_admit`): they were then."""
+        seen_us = (seen - self.opens_at) // _US
+        self._quiet_until_us = seen_us
+        for fan_id, joined in sorted(places, key=lambda p: (p[1], p[0])):
+            if fan_id in self._fans:
+                continue
+            at_us = (joined - self.opens_at) // _US
+            if at_us >= 0 and not self._drawn:
+                self._draw()  # (the early crowd first, as the opening drew it)
+            if not self._drawn:
+                raw = fan_id.encode()
+                rank = self._rank_mac(raw) + raw
+                self._fans[fan_id] = _Place(-1, at_us, seen_us, rank)
+                self._early.append(rank)
+            else:
+                self._fans[fan_id] = _Place(self._base + len(self._queue), at_us, seen_us)
+                self._queue.append(_LATE + fan_id.encode())
 
     def view(self, fan_id: str, now: datetime) -> RoomView:
         """Where the fan stands (and that the fan is still here)."""
@@ -245,7 +273,7 @@ class WaitingRoom:
             self._used += 1
             self._admitted_total += 1
             self._live.append((at + self._ttl_us, fan_id))
-            if self._on_admit is not None:
+            if self._on_admit is not None and at >= self._quiet_until_us:
                 self._on_admit(fan_id, self.opens_at + timedelta(microseconds=at))
         done = self._head - self._base
         if done > _COMPACT_AFTER and done * 2 > len(queue):

@@ -45,6 +45,7 @@ from soldout.scaleout.duplicates import DuplicateSets
 from soldout.scaleout.mirror import MirrorAllocator, SyncClient
 from soldout.scaleout.owner import OwnerSync, fence
 from soldout.scaleout.redis_allocator import Client
+from soldout.scaleout.room_journal import RedisRoomJournal
 from soldout.scaleout.supervisor import Child, Supervisor
 from soldout.scaleout.worker_metrics import WorkerClaims
 from soldout.services import Platform
@@ -113,6 +114,7 @@ class Owner:
         store = platform.store
         if not isinstance(store, PostgresStore) or self._mirror is None:
             raise click.UsageError("--redis needs a PostgreSQL store (--store postgresql://...)")
+        platform.gate.room_journal = RedisRoomJournal(self._sync, self._prefix)
         duplicates = DuplicateSets(platform.gate, self._sync, self._prefix)
         platform.fans.on_register(duplicates.joined)  # (after the gate's own listeners)
         platform.fans.on_contact(duplicates.moved)

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from soldout.clock import Clock
 from soldout.domain.duplicates import DuplicateIndex, DuplicateRule
@@ -34,6 +35,7 @@ __all__ = [
     "Gate",
     "GateSettings",
     "Passage",
+    "RoomJournal",
     "derived_key",
     "duplicate_buyer",
 ]
@@ -51,6 +53,17 @@ def duplicate_buyer() -> DomainError:
 def derived_key(secret: bytes, purpose: str) -> bytes:
     """The key of one purpose ("admission", "pow:LAUNCH", ...), from the gate's secret."""
     return hmac.new(secret, purpose.encode(), hashlib.sha256).digest()
+
+
+class RoomJournal(Protocol):
+    """The waiting rooms' places, kept where another process finds them (several workers:
+    `scaleout.room_journal`): a new owner's room gives everyone their place back."""
+
+    def joined(self, launch_id: str, fan_id: str, at: datetime) -> None:
+        """A fan took a place at `at` (written before the join is answered)."""
+
+    def places(self, launch_id: str) -> list[tuple[str, datetime]]:
+        """Every (fan, when they took their place) of the launch's room."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +103,8 @@ class Gate:
         self._secret = b""
         self._admission_key = b""
         self._rooms: dict[str, WaitingRoom] = {}
+        # where the rooms' places are kept beyond this process (several workers: Redis)
+        self.room_journal: RoomJournal | None = None
         # (launch, fan, admitted at, admission ends): told to the fan (e-mail notices)
         self.on_admitted: Callable[[Launch, str, datetime, datetime], None] | None = None
         self._pow: dict[str, ProofOfWork] = {}
@@ -189,6 +204,8 @@ class Gate:
                 burst=book.launch.rules.waiting_room_burst,
                 on_admit=self._admitted_to(book),
             )
+            if self.room_journal is not None:  # the places a gone process's room held
+                room.restore(self.room_journal.places(book.launch.id), self._clock.now())
         return room
 
     def _admitted_to(self, book: LaunchBook) -> Callable[[str, datetime], None]:
@@ -205,7 +222,10 @@ class Gate:
     def join(self, book: LaunchBook, fan_id: str) -> RoomView:
         room = self.room(book)
         now = self._clock.now()
+        new = not room.holds(fan_id)
         room.join(fan_id, now)
+        if new and self.room_journal is not None:
+            self.room_journal.joined(book.launch.id, fan_id, now)  # (before the answer)
         return room.view(fan_id, now)
 
     def view(self, book: LaunchBook, fan_id: str) -> RoomView:

@@ -1,0 +1,67 @@
+"""The waiting rooms' places in Redis, so that a new owner gives everyone their place back.
+
+A launch's waiting room is one owner's (`services.gate`, `engine.waiting_room`): the
+workers forward joins and polls to it, and check the admissions it signs themselves. Its
+places were in that process's memory only: an owner SIGKILLed took the queue with it, and
+the standby that took over opened an empty room. Now the owner writes each new place to a
+Redis hash per launch (`room:LAUNCH` after the deployment's prefix: fan -> when they took
+it, in microseconds since the epoch) before the join is answered, and a room opened by a
+new owner is rebuilt from it (`WaitingRoom.restore`): the early crowd drawn again by the
+same seeded HMAC (the same order), later arrivals in the order they came, each counted as
+seen at the take-over, so the outage makes no one lose a turn.
+
+What it does not keep: who the old owner saw leave (a fan it would have skipped for not
+polling is let in again after a take-over) and its admissions themselves (made again at
+the same instants, not told again by e-mail; their tokens are signed, so those given out
+stay good). Redis out of reach at a join: the place lives in this owner's memory only
+(logged). The hash expires a week after its last join.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+
+from soldout.scaleout.mirror import SyncClient
+
+__all__ = ["RedisRoomJournal", "room_key"]
+
+log = logging.getLogger(__name__)
+
+KEEP_SECONDS = 7 * 24 * 3600
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def room_key(prefix: str, launch_id: str) -> str:
+    return f"{prefix}:room:{launch_id}"
+
+
+class RedisRoomJournal:
+    def __init__(self, client: SyncClient, prefix: str) -> None:
+        self._client = client
+        self._prefix = prefix
+
+    def joined(self, launch_id: str, fan_id: str, at: datetime) -> None:
+        key = room_key(self._prefix, launch_id)
+        micros = (at - _EPOCH) // timedelta(microseconds=1)
+        try:
+            pipe = self._client.pipeline(transaction=False)
+            pipe.hset(key, fan_id, str(micros))
+            pipe.expire(key, KEEP_SECONDS)
+            pipe.execute()
+        except Exception as exc:
+            log.error("a place in the waiting room of %s was not written: %s", launch_id, exc)
+
+    def places(self, launch_id: str) -> list[tuple[str, datetime]]:
+        try:
+            raw = self._client.hgetall(room_key(self._prefix, launch_id))
+        except Exception as exc:
+            log.error("the waiting room of %s could not be read back: %s", launch_id, exc)
+            return []
+        return [
+            (_text(fan), _EPOCH + timedelta(microseconds=int(at))) for fan, at in dict(raw).items()
+        ]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
