@@ -575,6 +575,9 @@ def test_the_board_pages_moderate_and_merge_with_a_form_token(
             headers={"authorization": f"Bearer {bob['token']}"},
         )
         assert again.status_code == 403
-    assert "hidden" in browser.get(f"/admin/ideas/{ideas[0]}").text
+    assert (
+        '<span class="status s-closed">hidden</span>'
+        in browser.get(f"/admin/ideas/{ideas[0]}").text
+    )
     actions = [e["action"] for e in admin.get("/api/v1/audit", params={"limit": 10}).json()]
     assert {"idea.merge", "post.hide", "fan.bar"} <= set(actions)

@@ -490,31 +490,80 @@ def test_arriving_early_or_often_buys_no_place_in_the_draw_over_many_seeds() -> 
 # -- a room rebuilt by another process ---------------------------------------------------
 
 
-def test_a_room_restored_from_its_places_gives_everyone_the_same_place() -> None:
-    """An owner's room, and the room a new owner rebuilds from the places it journaled
-    (who, and when they took the place): the same order, the same admissions, and those
-    already made are not told again."""
-    first, told_first = logged_room(rate=2.0, burst=3)
-    places: list[tuple[str, datetime]] = []
+class Journal:
+    """What `services.gate` keeps of a room beyond its process (Redis, several workers):
+    the places taken and not skipped, and how many admissions were told."""
+
+    def __init__(self) -> None:
+        self.places: list[tuple[str, datetime]] = []
+        self.told: list[tuple[str, datetime]] = []
+
+    def room(self, **options: object) -> WaitingRoom:
+        r = room(
+            **options,
+            on_admit=lambda fan, when: self.told.append((fan, when)),  # type: ignore[arg-type]
+            on_skip=lambda fan, joined: self.places.remove((fan, joined)),  # type: ignore[arg-type]
+        )
+        return r
+
+    def join(self, r: WaitingRoom, fan: str, when: datetime) -> None:
+        if r.join(fan, when):
+            self.places.append((fan, when))
+
+
+def tokens(r: WaitingRoom, fans: list[str], now: datetime) -> dict[str, str | int | None]:
+    """Each fan's admission token, or place in the queue (viewing marks them present)."""
+    views = {f: r.view(f, now) for f in fans}
+    return {f: v.admission_token or v.position for f, v in views.items()}
+
+
+def test_a_room_rebuilt_from_its_journal_lets_everyone_in_at_the_same_instants() -> None:
+    """An owner's room, and the room a new owner rebuilds from its journal: the same
+    order, the same admissions with the same tokens, the fans the first skipped left
+    out (so they change no one's turn), and no admission told twice."""
+    journal = Journal()
+    first = journal.room(rate=0.5, burst=3, admission_ttl=LONG)
     for i, fan in enumerate(FANS[:20]):  # twenty before the opening, five after
-        first.join(fan, at(-10 + i / 2))
-        places.append((fan, at(-10 + i / 2)))
+        journal.join(first, fan, at(-20 + i))
     for i, fan in enumerate(FANS[20:25]):
-        first.join(fan, at(1 + i))
-        places.append((fan, at(1 + i)))
-    now = at(6)
-    before = order(first, FANS[:25], now)
-    admitted = {f for f in FANS[:25] if first.view(f, now).state == "admitted"}
-    second, told_second = logged_room(rate=2.0, burst=3)
-    second.restore(list(reversed(places)), now)  # (in any order: sorted by when)
-    assert order(second, FANS[:25], now) == before
-    assert {f for f in FANS[:25] if second.view(f, now).state == "admitted"} == admitted
-    assert len(admitted) == 3 + 2 * 6  # the burst, then two a second
-    # made again for the instants before the take-over: not told again
-    assert all(when >= now for _, when in told_second)
-    later = at(9)
-    assert order(second, FANS[:25], later) == order(first, FANS[:25], later)
-    assert told_second == [(f, when) for f, when in told_first if when >= now]
+        journal.join(first, fan, at(1 + i))
+    present = FANS[:23]  # the last two to come stopped polling: their turn is skipped
+    for t in range(0, 60, 5):
+        tokens(first, present, at(t))  # the others poll every 5 s
+    now = at(60)
+    assert first.size(now).abandoned_total == 2
+    assert [fan for fan, _ in journal.places] == FANS[:23]
+    told = len(journal.told)
+    second_told: list[tuple[str, datetime]] = []
+    second = room(
+        rate=0.5,
+        burst=3,
+        admission_ttl=LONG,
+        on_admit=lambda fan, when: second_told.append((fan, when)),  # type: ignore[arg-type]
+    )
+    second.restore(list(reversed(journal.places)), now, told)  # (in any order: by time)
+    assert tokens(second, present, now) == tokens(first, present, now)
+    assert second_told == []  # every admission made again so far was told by the first
+    journal.join(first, FANS[25], at(61))  # (the same newcomer in both rooms)
+    second.join(FANS[25], at(61))
+    later = at(90)
+    assert tokens(second, FANS[:26], later) == tokens(first, FANS[:26], later)
+    assert second_told == journal.told[told:]  # from then on, told once, as the first
+
+
+def test_a_fan_back_after_their_admission_ended_has_both_places_replayed() -> None:
+    journal = Journal()
+    first = journal.room(rate=1.0, burst=1, admission_ttl=timedelta(seconds=40))
+    for i, fan in enumerate(FANS[:6]):
+        journal.join(first, fan, at(-5 + i / 2))
+    for t in range(0, 50, 5):
+        tokens(first, FANS[:6], at(t))  # all let in by 5 s; the first gone by 40 s
+    journal.join(first, FANS[0], at(50))  # back after their admission ended: a new place
+    journal.join(first, FANS[6], at(51))
+    assert [fan for fan, _ in journal.places].count(FANS[0]) == 2
+    second = room(rate=1.0, burst=1, admission_ttl=timedelta(seconds=40))
+    second.restore(journal.places, at(52), len(journal.told))
+    assert tokens(second, FANS[:7], at(52)) == tokens(first, FANS[:7], at(52))
 
 
 def test_the_outage_makes_no_one_lose_their_turn() -> None:
@@ -527,7 +576,7 @@ def test_the_outage_makes_no_one_lose_their_turn() -> None:
     # the third turn came 40 s unseen: that fan and the two behind were skipped
     assert unseen.size(at(35)).abandoned_total == 3
     restored = room(rate=0.1)
-    restored.restore(places, at(35))
+    restored.restore(places, at(35), 0)
     views = [restored.view(f, at(35)) for f in FANS[:5]]
     assert restored.size(at(35)).abandoned_total == 0
     assert sum(v.state == "admitted" for v in views) == 3

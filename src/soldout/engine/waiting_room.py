@@ -100,7 +100,7 @@ class WaitingRoom:
     call after `opens_at` (about 0.5 s for a million fans). `bank` caps the unused
     admissions kept while nobody waits (None keeps them all: by any time t, exactly
     `burst + floor(rate * (t - opens_at))` may have gone in); `on_admit(fan_id, at)`
-    hears each admission."""
+    hears each admission, `on_skip(fan_id, joined_at)` each place skipped."""
 
     def __init__(
         self,
@@ -115,6 +115,7 @@ class WaitingRoom:
         admission_ttl: timedelta = timedelta(seconds=120),
         bank: int | None = None,
         on_admit: Callable[[str, datetime], None] | None = None,
+        on_skip: Callable[[str, datetime], None] | None = None,
     ) -> None:
         if opens_at.tzinfo is None:
             raise ValueError("opens_at must carry a time zone")
@@ -141,6 +142,7 @@ class WaitingRoom:
         self._ttl_us = admission_ttl // _US
         self._opens_epoch_us = (opens_at - _EPOCH) // _US
         self._on_admit = on_admit
+        self._on_skip = on_skip  # (fan, when they took the place): skipped, gone too long
         self._fans: dict[str, _Place] = {}
         self._early: list[bytes] = []  # ranks of those who joined before opening
         self._drawn = False
@@ -155,21 +157,26 @@ class WaitingRoom:
         self._admitted_total = 0
         self._abandoned_total = 0
         self._now_us = -(1 << 62)
-        self._quiet_until_us = -(1 << 62)  # admissions before it are not told (`restore`)
+        self._quiet_count = 0  # the first admissions, told by another process (`restore`)
 
     @property
     def admission_ttl(self) -> timedelta:
         """How long an admission lasts (its token's lifetime): what a notice of it says."""
         return timedelta(microseconds=self._ttl_us)
 
-    def join(self, fan_id: str, now: datetime) -> None:
+    def join(self, fan_id: str, now: datetime) -> bool:
         """Take a place at the back (drawn at opening if before it); if already in the
-        room, only note that the fan is still here."""
+        room, only note that the fan is still here. True if a new place was taken."""
         now_us = self._advance(now)
         place = self._fans.get(fan_id)
         if place is not None:
             place.last_seen_us = now_us
-        elif not self._drawn:
+            return False
+        self._place(fan_id, now_us)
+        return True
+
+    def _place(self, fan_id: str, now_us: int) -> None:
+        if not self._drawn:
             raw = fan_id.encode()
             rank = self._rank_mac(raw) + raw
             self._fans[fan_id] = _Place(-1, now_us, now_us, rank)
@@ -178,32 +185,26 @@ class WaitingRoom:
             self._fans[fan_id] = _Place(self._base + len(self._queue), now_us, now_us)
             self._queue.append(_LATE + fan_id.encode())
 
-    def holds(self, fan_id: str) -> bool:
-        """Whether the fan has a place (waiting, or admitted and not yet expired)."""
-        return fan_id in self._fans
+    @property
+    def admitted_total(self) -> int:
+        """Admissions made so far (each `on_admit` hears the count it brings it to)."""
+        return self._admitted_total
 
-    def restore(self, places: Sequence[tuple[str, datetime]], seen: datetime) -> None:
-        """Give back their places to fans who joined another process's room for this
-        launch (that process gone: a new owner): each (fan, when they joined), as they
-        joined it, counted as seen at `seen`, so the outage makes no one lose their turn.
-        Call before anything else is asked of the room. The admissions the room makes
-        again for instants before `seen` are not told (`on_admit`): they were then."""
+    def restore(self, places: Sequence[tuple[str, datetime]], seen: datetime, told: int) -> None:
+        """Rebuild the room another process held for this launch (that process gone: a new
+        owner) from every place taken in it that was not skipped: each (fan, when they
+        took it). Replayed in time order, as `join` took them, each fan counted as seen at
+        `seen`, so the outage makes no one lose their turn; the skipped places left out
+        used no admission, so everyone else is let in at the same instants. The first
+        `told` admissions, which the other process told, are not told again (`on_admit`).
+        Call before anything else is asked of the room."""
         seen_us = (seen - self.opens_at) // _US
-        self._quiet_until_us = seen_us
+        self._quiet_count = told
         for fan_id, joined in sorted(places, key=lambda p: (p[1], p[0])):
-            if fan_id in self._fans:
-                continue
-            at_us = (joined - self.opens_at) // _US
-            if at_us >= 0 and not self._drawn:
-                self._draw()  # (the early crowd first, as the opening drew it)
-            if not self._drawn:
-                raw = fan_id.encode()
-                rank = self._rank_mac(raw) + raw
-                self._fans[fan_id] = _Place(-1, at_us, seen_us, rank)
-                self._early.append(rank)
-            else:
-                self._fans[fan_id] = _Place(self._base + len(self._queue), at_us, seen_us)
-                self._queue.append(_LATE + fan_id.encode())
+            at_us = self._advance(joined)
+            if fan_id not in self._fans:
+                self._place(fan_id, at_us)
+            self._fans[fan_id].last_seen_us = max(seen_us, at_us)
 
     def view(self, fan_id: str, now: datetime) -> RoomView:
         """Where the fan stands (and that the fan is still here)."""
@@ -268,12 +269,14 @@ class WaitingRoom:
             if at - place.last_seen_us > self._abandon_us:
                 del fans[fan_id]
                 self._abandoned_total += 1
+                if self._on_skip is not None:
+                    self._on_skip(fan_id, self.opens_at + timedelta(microseconds=place.queued_us))
                 continue
             place.admitted_us = at
             self._used += 1
             self._admitted_total += 1
             self._live.append((at + self._ttl_us, fan_id))
-            if self._on_admit is not None and at >= self._quiet_until_us:
+            if self._on_admit is not None and self._admitted_total > self._quiet_count:
                 self._on_admit(fan_id, self.opens_at + timedelta(microseconds=at))
         done = self._head - self._base
         if done > _COMPACT_AFTER and done * 2 > len(queue):

@@ -20,11 +20,13 @@ stay good). Redis out of reach at a join: the place lives in this owner's memory
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from soldout.scaleout.mirror import SyncClient
 
-__all__ = ["RedisRoomJournal", "room_key"]
+__all__ = ["TOLD", "RedisRoomJournal", "room_key"]
 
 log = logging.getLogger(__name__)
 
@@ -37,30 +39,57 @@ def room_key(prefix: str, launch_id: str) -> str:
 
 
 class RedisRoomJournal:
+    """The owner's side of `services.gate.RoomJournal`, one Redis hash per launch: a field
+    `FAN@MICROS` per place taken (MICROS: when, since the epoch), deleted when the place is
+    skipped, and `~told`: how many of the room's admissions were told."""
+
     def __init__(self, client: SyncClient, prefix: str) -> None:
         self._client = client
         self._prefix = prefix
 
     def joined(self, launch_id: str, fan_id: str, at: datetime) -> None:
+        self._write(launch_id, "a place", lambda pipe, key: pipe.hset(key, _field(fan_id, at), ""))
+
+    def skipped(self, launch_id: str, fan_id: str, joined_at: datetime) -> None:
+        self._write(
+            launch_id, "a skip", lambda pipe, key: pipe.hdel(key, _field(fan_id, joined_at))
+        )
+
+    def told(self, launch_id: str, admissions: int) -> None:
+        self._write(launch_id, "a notice", lambda pipe, key: pipe.hset(key, TOLD, str(admissions)))
+
+    def _write(self, launch_id: str, what: str, change: Callable[[Any, str], object]) -> None:
         key = room_key(self._prefix, launch_id)
-        micros = (at - _EPOCH) // timedelta(microseconds=1)
         try:
             pipe = self._client.pipeline(transaction=False)
-            pipe.hset(key, fan_id, str(micros))
+            change(pipe, key)
             pipe.expire(key, KEEP_SECONDS)
             pipe.execute()
         except Exception as exc:
-            log.error("a place in the waiting room of %s was not written: %s", launch_id, exc)
+            log.error("%s in the waiting room of %s was not written: %s", what, launch_id, exc)
 
-    def places(self, launch_id: str) -> list[tuple[str, datetime]]:
+    def places(self, launch_id: str) -> tuple[list[tuple[str, datetime]], int]:
         try:
-            raw = self._client.hgetall(room_key(self._prefix, launch_id))
+            raw = dict(self._client.hgetall(room_key(self._prefix, launch_id)))
         except Exception as exc:
             log.error("the waiting room of %s could not be read back: %s", launch_id, exc)
-            return []
-        return [
-            (_text(fan), _EPOCH + timedelta(microseconds=int(at))) for fan, at in dict(raw).items()
-        ]
+            return [], 0
+        told, places = 0, []
+        for name, value in raw.items():
+            field = _text(name)
+            if field == TOLD:
+                told = int(value)
+                continue
+            fan_id, _, micros = field.rpartition("@")
+            places.append((fan_id, _EPOCH + timedelta(microseconds=int(micros))))
+        return places, told
+
+
+TOLD = "~told"  # (no fan id holds a "~")
+
+
+def _field(fan_id: str, at: datetime) -> str:
+    return f"{fan_id}@{(at - _EPOCH) // timedelta(microseconds=1)}"
 
 
 def _text(value: bytes | str) -> str:

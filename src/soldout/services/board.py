@@ -9,6 +9,7 @@ second lock."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
@@ -68,7 +69,9 @@ class Board:
     ) -> None:
         """Apply `changes` to memory now (no `await` before: whoever reads the board next
         sees them), write them with `notes` in one transaction, and undo them in memory if
-        that fails."""
+        that fails. (A request cancelled meanwhile undoes nothing: its write goes on. A
+        failed write stops the store from taking any more, so undos of writes in flight
+        together are not ordered between them: the next start reads the record again.)"""
         undo = apply(self.state, changes)
         try:
             if notes:
@@ -76,8 +79,8 @@ class Board:
                     tx.board.write(changes)
                     tx.notifications.add_many(notes)
             else:
-                await self._store.board.write(changes)
-        except BaseException:
+                await asyncio.shield(self._store.board.write(changes))
+        except Exception:
             revert(undo)
             raise
 

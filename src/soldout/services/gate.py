@@ -62,8 +62,15 @@ class RoomJournal(Protocol):
     def joined(self, launch_id: str, fan_id: str, at: datetime) -> None:
         """A fan took a place at `at` (written before the join is answered)."""
 
-    def places(self, launch_id: str) -> list[tuple[str, datetime]]:
-        """Every (fan, when they took their place) of the launch's room."""
+    def skipped(self, launch_id: str, fan_id: str, joined_at: datetime) -> None:
+        """The place the fan took at `joined_at` was skipped (they had gone)."""
+
+    def told(self, launch_id: str, admissions: int) -> None:
+        """The room's first `admissions` admissions were told to their fans."""
+
+    def places(self, launch_id: str) -> tuple[list[tuple[str, datetime]], int]:
+        """Every (fan, when they took the place) not skipped, and how many admissions
+        were told."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,10 +210,19 @@ class Gate:
                 signer_key=self._admission_key,
                 burst=book.launch.rules.waiting_room_burst,
                 on_admit=self._admitted_to(book),
+                on_skip=self._skipped_in(book.launch.id),
             )
             if self.room_journal is not None:  # the places a gone process's room held
-                room.restore(self.room_journal.places(book.launch.id), self._clock.now())
+                places, told = self.room_journal.places(book.launch.id)
+                room.restore(places, self._clock.now(), told)
         return room
+
+    def _skipped_in(self, launch_id: str) -> Callable[[str, datetime], None]:
+        def skipped(fan_id: str, joined_at: datetime) -> None:
+            if self.room_journal is not None:
+                self.room_journal.skipped(launch_id, fan_id, joined_at)
+
+        return skipped
 
     def _admitted_to(self, book: LaunchBook) -> Callable[[str, datetime], None]:
         """Each admission is handed to `on_admitted` (the platform e-mails the fan), as the
@@ -216,15 +232,15 @@ class Gate:
             room = self._rooms.get(book.launch.id)
             if self.on_admitted is not None and room is not None and not book.launch.rehearsal:
                 self.on_admitted(book.launch, fan_id, at, at + room.admission_ttl)
+            if self.room_journal is not None and room is not None:
+                self.room_journal.told(book.launch.id, room.admitted_total)
 
         return admitted
 
     def join(self, book: LaunchBook, fan_id: str) -> RoomView:
         room = self.room(book)
         now = self._clock.now()
-        new = not room.holds(fan_id)
-        room.join(fan_id, now)
-        if new and self.room_journal is not None:
+        if room.join(fan_id, now) and self.room_journal is not None:
             self.room_journal.joined(book.launch.id, fan_id, now)  # (before the answer)
         return room.view(fan_id, now)
 
