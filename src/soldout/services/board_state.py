@@ -20,6 +20,8 @@ from soldout.store.rows_board import BoardMark, BoardRecord, BoardRecords
 
 __all__ = ["FRESH", "BoardState", "IdeaQuery"]
 
+_Kept = tuple[int, dict[str, int]]  # (the board's version, the points worked out for it)
+
 FRESH = "new"
 """A vote's mark when its fan's account was new: it counts, but earns its idea's author no
 points (accounts made by the dozen could otherwise vote someone to a priority code)."""
@@ -67,6 +69,10 @@ class BoardState:
         self.rewards: dict[str, Reward] = {}
         self.posted: dict[str, list[datetime]] = defaultdict(list)  # fan -> post times
         self.fresh: set[tuple[str, str]] = set()  # (idea, fan): votes of new accounts
+        self.version = 0  # one more at every change (what `points` keeps is for one version)
+        self._points: dict[
+            tuple[str | None, ContributionPolicy | None], tuple[int, dict[str, int]]
+        ] = {}
 
     # -- loading and changing -----------------------------------------------------------
     def load(self, records: BoardRecords) -> None:
@@ -79,6 +85,7 @@ class BoardState:
 
     def adopt(self, record: BoardRecord) -> None:
         """Hold `record` (new, or its new state)."""
+        self.version += 1
         if isinstance(record, Idea):
             if record.id not in self.ideas:
                 self.posted[record.fan_id].append(record.created_at)
@@ -101,6 +108,7 @@ class BoardState:
             self.bars[record.fan_id] = record
 
     def adopt_mark(self, mark: BoardMark) -> None:
+        self.version += 1
         if mark.subject in self.polls:
             self.answers[mark.subject][mark.fan_id] = mark.value
             return
@@ -111,6 +119,7 @@ class BoardState:
             self.fresh.discard((mark.subject, mark.fan_id))
 
     def drop_mark(self, subject: str, fan_id: str) -> None:
+        self.version += 1
         if subject in self.polls:
             self.answers[subject].pop(fan_id, None)
             return
@@ -119,6 +128,7 @@ class BoardState:
 
     def forget(self, record: BoardRecord) -> None:
         """Let go of a record `adopt` had just taken for the first time (its write failed)."""
+        self.version += 1
         if isinstance(record, Idea):
             self.ideas.pop(record.id, None)
             self._unpost(record.fan_id, record.created_at)
@@ -234,8 +244,17 @@ class BoardState:
     def points(
         self, product_id: str | None = None, policy: ContributionPolicy | None = None
     ) -> dict[str, int]:
-        """Contribution points per fan, on one product's board or on all of them."""
-        policy = policy or ContributionPolicy()
+        """Contribution points per fan, on one product's board or on all of them: worked
+        out once per change of the board (a fan's standing reads them on every page)."""
+        key = (product_id, policy)
+        kept = self._points.get(key)
+        if kept is not None and kept[0] == self.version:
+            return kept[1]
+        found = self._count_points(product_id, policy or ContributionPolicy())
+        self._points[key] = (self.version, found)
+        return found
+
+    def _count_points(self, product_id: str | None, policy: ContributionPolicy) -> dict[str, int]:
         ideas = [i for i in self.ideas.values() if product_id in (None, i.product_id)]
         ids = {i.id for i in ideas}
         comments = [c for c in self.comments.values() if c.idea_id in ids]
