@@ -205,6 +205,32 @@ def test_a_fans_rate_is_shared_by_every_worker(tmp_path: Path, postgres_server: 
         assert cluster.stock(launch_id)["h:A"] == 4
 
 
+def test_a_client_addresss_rate_is_shared_by_every_worker(
+    tmp_path: Path, postgres_server: Any
+) -> None:
+    """A burst of 3 and one claim every 5 s per client address, counted in Redis: five
+    fans behind one address (a proxy we trust says which), sending alternately to two
+    workers, meet one bucket; a fan at another address is not slowed by it. (Each worker
+    counted alone before: the five all passed, three on one worker and two on the other.)"""
+    env = {"SOLDOUT_RATE_LIMIT_ADDRESS": "0.2", "SOLDOUT_RATE_LIMIT_ADDRESS_BURST": "3"}
+    with scale_out(tmp_path, postgres_server, env=env) as cluster:
+        with cluster.admin() as admin:
+            launch_id = create_launch(admin, batch={"A": 20})["id"]
+        crowd = fans(cluster, 6)
+        behind = {"x-forwarded-for": "203.0.113.7"}
+        with cluster.workers[0].client() as first, cluster.workers[1].client() as second:
+            answers = [
+                claim(client, launch_id, {**bearer(fan), **behind})
+                for client, fan in zip((first, second, first, second, first), crowd, strict=False)
+            ]
+            assert [a.status_code for a in answers] == [201, 201, 201, 429, 429]
+            assert error(answers[3])[:2] == (429, "rate_limited")
+            elsewhere = {**bearer(crowd[5]), "x-forwarded-for": "198.51.100.9"}
+            assert claim(second, launch_id, elsewhere).status_code == 201
+        assert len(held_rows(cluster, launch_id)) == 4
+        assert cluster.stock(launch_id)["h:A"] == 4
+
+
 def test_workers_refuse_duplicate_buyers_from_the_owners_sets(cluster: ScaleOut) -> None:
     """The rule `cancel`, limit 2: three accounts behind one flat are refused on every
     worker, the third having joined after the launch was made, and a fourth who moves

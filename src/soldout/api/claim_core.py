@@ -61,10 +61,13 @@ class ClaimDesk(Protocol):
         idempotency_key: str,
         priority_code: str | None = None,
         admit: Callable[[Any], object] | None = None,
+        address: str | None = None,
     ) -> ClaimOutcome:
         """`admit(what)` is the gate's check, given what this desk knows of the launch (its
         `LaunchBook` in one process; a worker's, the launch's terms): it raises if the
-        claim may not pass, and returns the proof of work it spent, if any."""
+        claim may not pass, and returns the proof of work it spent, if any. `address`: the
+        client's, when claims are limited per address (a desk that shares the count across
+        processes counts it; in one process, the gate counted it already)."""
         ...
 
 
@@ -143,6 +146,7 @@ class ClaimCore:
                         headers.get("admission-token"), headers.get("proof-of-work"), with_code
                     ),
                 ),
+                address,
             )
         except RateLimited as error:
             self._claims.seen(error.code, started)

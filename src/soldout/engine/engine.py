@@ -223,10 +223,12 @@ class SaleEngine:
         idempotency_key: str,
         priority_code: str | None = None,
         admit: Callable[[LaunchBook], object] | None = None,
+        address: str | None = None,
     ) -> ClaimOutcome:
         """Decide, record durably, answer. A retry with the same key returns the first claim
         (after it is durable), before any refusal is considered. `admit(book)` raises if
-        the launch's gate (waiting room, proof of work, duplicates) refuses the fan."""
+        the launch's gate (waiting room, proof of work, duplicates) refuses the fan.
+        (`address`, the client's, is the gate's to count: one process counts it there.)"""
         first = self._replay(fan_id, idempotency_key)
         if first is not None:
             if not first.same_request(launch_id, sku, quantity, priority_code):

@@ -160,10 +160,12 @@ class ScaleOutClaims:
         confirmed: Callable[[Claim], None] = lambda claim: None,
         book_of: Callable[[str, str], LaunchBook] | None = None,
         rate: FanRate | None = None,
+        address_rate: FanRate | None = None,
     ) -> None:
         """On the owner, `confirmed` adopts each claim at once and `book_of` gives the
         launch's book to the gate (`admit`); a worker has neither and forwards a claim
-        whose launch needs the gate (`OwnerOnly`)."""
+        whose launch needs the gate (`OwnerOnly`). `rate` and `address_rate`: each fan's
+        and each client address's claims, counted in Redis across workers."""
         self._client = client
         self.store = store
         self._clock = clock
@@ -171,8 +173,8 @@ class ScaleOutClaims:
         self._pending = timedelta(seconds=pending_seconds)
         self._confirmed = confirmed  # the owner adopts its own claims at once
         self._book_of = book_of
-        # each launch's, by id; `rate` limits each fan's claims in Redis, across workers
-        self.allocator = Allocators(client, prefix, rate)
+        # each launch's, by id; the rates limit claims in Redis, across workers
+        self.allocator = Allocators(client, prefix, rate, address_rate)
         self._terms: dict[str, tuple[float, Terms | None]] = {}
         self._flags: dict[tuple[str, str], tuple[float, DomainError]] = {}
 
@@ -235,6 +237,7 @@ class ScaleOutClaims:
         idempotency_key: str,
         priority_code: str | None = None,
         admit: Callable[[Any], object] | None = None,
+        address: str | None = None,
     ) -> ClaimOutcome:
         allocator = self.allocator(launch_id)
         spent: str | None = None  # the proof of work this claim spent, if any
@@ -288,7 +291,9 @@ class ScaleOutClaims:
             idempotency_key=idempotency_key,
             priority_code=priority_code,
         )
-        request = TakeRequest(fan_id, sku, quantity, idempotency_key, claim.id, priority_code)
+        request = TakeRequest(
+            fan_id, sku, quantity, idempotency_key, claim.id, priority_code, address=address or ""
+        )
         try:
             answer = (await allocator.take_many([request], now, now + self._pending))[0]
         except DomainError:

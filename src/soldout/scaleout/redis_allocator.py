@@ -117,11 +117,16 @@ class Allocators:
     sharing the client's registered scripts: `allocators("lch_1").take(...)`."""
 
     def __init__(
-        self, client: Client, prefix: str = "soldout", rate: FanRate | None = None
+        self,
+        client: Client,
+        prefix: str = "soldout",
+        rate: FanRate | None = None,
+        address_rate: FanRate | None = None,
     ) -> None:
         self._client = client
         self._prefix = prefix
         self._rate = rate
+        self._address_rate = address_rate
         self._scripts = RedisScripts(client)
         self._made: dict[str, RedisAllocator] = {}
 
@@ -134,6 +139,7 @@ class Allocators:
                 prefix=self._prefix,
                 scripts=self._scripts,
                 rate=self._rate,
+                address_rate=self._address_rate,
             )
         return found
 
@@ -149,9 +155,11 @@ class RedisAllocator:
         prefix: str = "soldout",
         scripts: RedisScripts | None = None,
         rate: FanRate | None = None,
+        address_rate: FanRate | None = None,
     ) -> None:
         """`rate`: each fan's claims are limited to it in the script, whichever worker
-        carries them (None: not limited here)."""
+        carries them (None: not limited here); `address_rate`: each client address's, for
+        the claims that say their address (`TakeRequest.address`)."""
         if "{" in launch_id or "}" in launch_id:
             raise ValueError(f"a launch id with a brace cannot be a hash tag: {launch_id!r}")
         self.client = client
@@ -160,7 +168,9 @@ class RedisAllocator:
         self._state, self._stock, self._fans = self.keys[0], self.keys[1], self.keys[2]
         self._reserved, self._replay, self._claims = self.keys[3], self.keys[4], self.keys[5]
         self._scripts = scripts or RedisScripts(client)
-        self._rate_args: tuple[int, int] = (rate.interval, rate.span) if rate else (0, 0)
+        fan = (rate.interval, rate.span) if rate else (0, 0)
+        address = (address_rate.interval, address_rate.span) if address_rate else (0, 0)
+        self._rate_args: tuple[int, ...] = (*fan, *address)
 
     async def _run(self, script: AsyncScript, args: Sequence[str | int]) -> Any:
         return await script(keys=self.keys, args=args)
@@ -273,7 +283,7 @@ class RedisAllocator:
         for r in requests:
             args += [r.fan_id, r.sku, r.quantity, r.idempotency_key]
             args += [replay_field(r.fan_id, r.idempotency_key), r.claim_id, r.code or ""]
-            args.append("1" if r.drawn else "0")
+            args += ["1" if r.drawn else "0", r.address]
         args += self._rate_args
         replies = await self._run(self._scripts.take, args)
         return [_answer(_texts(reply), r) for reply, r in zip(replies, requests, strict=True)]

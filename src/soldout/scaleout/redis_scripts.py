@@ -48,8 +48,9 @@ __all__ = [
 
 # ARGV: now, pending deadline ("" for none: the claim is confirmed as it is taken), n, then
 # n times: fan, sku, quantity, key, replay field, claim id, code ("" for
-# none), drawn ("1"/"0"); then, optional, the fans' rate limit: the interval between two
-# tokens and the burst's span (burst x interval), in microseconds (absent or 0: none).
+# none), drawn ("1"/"0"), the client's address ("" for none); then, optional, the fans'
+# rate limit: the interval between two tokens and the burst's span (burst x interval), in
+# microseconds (absent or 0: none), and the client addresses' the same way.
 # One reply per claim, in order: {"ok", id} | {"replay", id} | {"err", why, details...}
 # (a rate-limited claim: {"err", "rate_limited", microseconds to wait}). A micro-batch is
 # decided claim after claim, as if sent apart.
@@ -57,24 +58,31 @@ TAKE = (
     _PRELUDE
     + """
 local n = tonumber(ARGV[3])
-local interval = tonumber(ARGV[4 + n * 8]) or 0
-local span = tonumber(ARGV[5 + n * 8]) or 0
+local interval = tonumber(ARGV[4 + n * 9]) or 0
+local span = tonumber(ARGV[5 + n * 9]) or 0
+local a_interval = tonumber(ARGV[6 + n * 9]) or 0
+local a_span = tonumber(ARGV[7 + n * 9]) or 0
 
--- Gate.limit (TokenBuckets.take): the fan's bucket, before anything else
-local function limited(fan, now)
-  local full = tonumber(redis.call('HGET', RATE, fan)) or now
+-- Gate.limit (TokenBuckets.take): the fan's bucket, then the client address's ('@' and
+-- the address: no fan id starts so), before anything else
+local function limited(who, now, every, burst)
+  local full = tonumber(redis.call('HGET', RATE, who)) or now
   if full < now then full = now end
-  local after = full + interval
-  local wait = after - now - span
+  local after = full + every
+  local wait = after - now - burst
   if wait > 0 then return wait end
-  redis.call('HSET', RATE, fan, after)
-  redis.call('PEXPIRE', RATE, math.floor(span / 1000) + 1)
+  redis.call('HSET', RATE, who, after)
+  redis.call('PEXPIRE', RATE, math.floor(math.max(span, a_span) / 1000) + 1)
   return nil
 end
 
-local function take(st, now, fan, sku, qty, key, rfield, id, code, drawn)
+local function take(st, now, fan, sku, qty, key, rfield, id, code, drawn, addr)
   if interval > 0 then
-    local wait = limited(fan, now)
+    local wait = limited(fan, now, interval, span)
+    if wait then return {'err', 'rate_limited', wait} end
+  end
+  if a_interval > 0 and addr ~= '' then
+    local wait = limited('@' .. addr, now, a_interval, a_span)
     if wait then return {'err', 'rate_limited', wait} end
   end
   -- Engine.claim: a retry under the same key gets the first claim, before any refusal
@@ -153,9 +161,9 @@ local now = tonumber(ARGV[1])
 local st = launch()
 local out = {}
 for i = 0, n - 1 do
-  local a = 3 + i * 8
+  local a = 3 + i * 9
   out[i + 1] = take(st, now, ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), ARGV[a + 4],
-                    ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8] == '1')
+                    ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8] == '1', ARGV[a + 9])
 end
 return out
 """

@@ -58,12 +58,13 @@ class TakeRequest:
     claim_id: str  # the id the claim gets if it is taken
     code: str | None = None
     drawn: bool = False
+    address: str = ""  # the client's, counted against its rate in Redis ("" for none)
 
 
 @dataclass(frozen=True, slots=True)
 class FanRate:
-    """A fan's claims per second and burst, as the script counts them: the interval
-    between two tokens and the burst's span, in whole microseconds."""
+    """A fan's (or a client address's) claims per second and burst, as the script counts
+    them: the interval between two tokens and the burst's span, in whole microseconds."""
 
     interval: int
     span: int

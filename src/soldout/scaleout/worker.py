@@ -10,8 +10,9 @@ launch) is forwarded. A worker holds nothing that must outlive it: kill one and 
 others, and the owner's reaper, carry on.
 
 What a worker keeps in its own memory, and how fresh it is:
-- rate limits per client address, per worker (N workers let an address claim up to N
-  times the configured rate; a fan's rate is counted in Redis, shared by all);
+- rate limits: each fan's and each client address's claims are counted in Redis as they
+  are taken, shared by every worker (a worker also keeps the address's rate of every
+  claim it answers, the refused ones included, as one process does);
 - its claims counted since the last round, added to the owner's `/metrics` every round
   (`worker_metrics`);
 - a refusal for `claims.FLAG_SECONDS`, a launch's terms for `claims.TERMS_SECONDS`, a
@@ -95,6 +96,7 @@ class WorkerApp:
             prefix=settings.prefix,
             pending_seconds=settings.pending_seconds,
             rate=FanRate.of(settings.gate.fan_rate, settings.gate.fan_burst),
+            address_rate=FanRate.of(settings.gate.address_rate, settings.gate.address_burst),
         )
         self.forward = Forward(lambda: self._owner)
         self.gate = WorkerGate(settings.gate, self._clock)
