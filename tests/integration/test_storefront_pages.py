@@ -213,3 +213,14 @@ def test_the_ideas_board_pages_answer_a_fan_in_words(
         page = fan.get(idea).text
         assert "<script>alert" not in page
         assert "<strong>yes</strong>" in page
+
+
+def test_the_board_page_takes_any_query_without_an_error(
+    shared_server: ServerProcess, admin: httpx.Client
+) -> None:
+    pid = create_launch(admin)["product_id"]
+    with shared_server.client() as anyone:
+        for query in ("page=abc", "page=-3", "page=99999999999", "sort=best", "q=" + "x" * 500):
+            page = anyone.get(f"/products/{pid}/ideas?{query}")
+            assert page.status_code == 200, query
+            assert page.headers["content-type"].startswith("text/html"), query

@@ -113,5 +113,6 @@ async def seed(platform: Platform, settings: Settings, opens_in: int) -> None:
         f"demo launch {book.launch.title!r} opens at {book.launch.sale_opens_at:%H:%M:%S} UTC"
     )
     click.echo(f"  storefront: {base}/launches/{book.launch.id}")
+    click.echo(f"  ideas:      {base}/products/{book.product.id}/ideas")
     click.echo(f"  admin:      {base}/admin  (sign in with the admin token below)")
     click.echo(f"  launch API: {base}/api/v1/launches/{book.launch.id}")

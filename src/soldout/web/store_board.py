@@ -68,9 +68,10 @@ def problem_words(error: DomainError) -> str:
 @router.get("/products/{product_id}/ideas")
 @friendly
 async def board_page(
-    product_id: str, request: Request, sort: str = "hot", q: str = "", page: int = 1
+    product_id: str, request: Request, sort: str = "hot", q: str = "", page: str = "1"
 ) -> Response:
-    return await _board(request, product_id, sort, q, max(1, page))
+    number = int(page) if page.isascii() and page.isdigit() and len(page) < 7 else 1
+    return await _board(request, product_id, sort, q, max(1, number))
 
 
 async def _board(
