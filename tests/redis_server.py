@@ -118,6 +118,10 @@ class RedisServer(LocalRedis):
         db = self._next_db
         self._next_db = db % (DATABASES - 1) + 1
         with self._client(db) as client:
+            # and the server answering on that port is the very process we started (never
+            # the machine's shared Redis, whatever port it listens on)
+            if client.info("server").get("process_id") != self.pid:
+                raise RuntimeError(f"127.0.0.1:{self.port} is not our redis-server: not flushed")
             client.flushdb()
             try:
                 yield RedisSpace(
