@@ -34,11 +34,8 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-
-import orjson
 
 from soldout.api.claim_core import DecidedElsewhere
 from soldout.clock import Clock
@@ -48,10 +45,12 @@ from soldout.domain.pow import PowRejected, Spent
 from soldout.engine.book import LaunchBook
 from soldout.engine.engine import ClaimOutcome
 from soldout.ids import new_id
+from soldout.scaleout.allocators import Allocators
 from soldout.scaleout.duplicates import WRITTEN, duplicates_key
-from soldout.scaleout.redis_allocator import Allocators, Client, RedisAllocator, TakeRequest
+from soldout.scaleout.redis_allocator import Client, RedisAllocator, TakeRequest
 from soldout.scaleout.redis_pending import confirm
 from soldout.scaleout.redis_values import FanRate
+from soldout.scaleout.terms import CHANGED, TERMS, Gated, Terms
 from soldout.services.gate import duplicate_buyer
 from soldout.store.postgresql import PostgresStore
 
@@ -71,8 +70,6 @@ log = logging.getLogger(__name__)
 FLAG_SECONDS = 0.1  # a refusal kept in a worker's memory
 TERMS_SECONDS = 1.0  # a launch's terms kept in a worker's memory
 PENDING_SECONDS = 10.0  # how long a taken claim may wait for its row before the reaper looks
-CHANGED = "launches"  # the channel the owner names a changed launch on
-TERMS = "terms"  # the field of the launch's state hash the owner writes them to
 _FLAGGED = frozenset({"sold_out", "not_open", "paused", "closed"})
 _BEFORE_GATE = _FLAGGED | {"rate_limited"}  # refusals that leave a proof of work unspent
 
@@ -80,70 +77,6 @@ _BEFORE_GATE = _FLAGGED | {"rate_limited"}  # refusals that leave a proof of wor
 class OwnerOnly(DecidedElsewhere):
     """The launch's claims need what only the owner has (a rehearsal's or a draw's
     books): a worker forwards the claim."""
-
-
-@dataclass(frozen=True, slots=True)
-class Terms:
-    """What the owner publishes of a launch for workers: whether a worker may sell it
-    alone (a draw or a rehearsal's launch is sold by the owner, which has what those
-    need), the gate a worker checks itself (the waiting room's admission, proof of work,
-    the duplicate rule `cancel` from the owner's sets), the payment window, the prices."""
-
-    public: bool  # published and not a rehearsal's
-    alone: bool  # no gate at all (what workers before the gate's checks sell alone)
-    window: int  # seconds
-    prices: dict[str, tuple[int, str]]  # sku -> (minor units, currency)
-    opens: float  # the sale's opening, unix seconds (a `not_open` is kept no later)
-    room: bool = False  # a waiting room: a claim carries its admission
-    pow: int = 0  # proof of work's difficulty in bits (0: none)
-    dup: int = 0  # the duplicate rule `cancel`'s limit (0: not that rule)
-    # a worker that checks the gate itself may sell it (not a draw's); a separate field,
-    # so that a worker of an older release, reading `alone`, keeps forwarding gated claims
-    # while a rolling upgrade runs
-    workers: bool = True
-
-    @property
-    def gated(self) -> bool:
-        return self.room or self.pow > 0
-
-    def encode(self) -> bytes:
-        return orjson.dumps(
-            {
-                "public": self.public,
-                "alone": self.alone,
-                "window": self.window,
-                "prices": self.prices,
-                "opens": self.opens,
-                "room": self.room,
-                "pow": self.pow,
-                "dup": self.dup,
-                "workers": self.workers,
-            }
-        )
-
-    @staticmethod
-    def decode(raw: bytes | str) -> Terms:
-        v = orjson.loads(raw)
-        prices = {sku: (int(p[0]), str(p[1])) for sku, p in v["prices"].items()}
-        return Terms(
-            bool(v["public"]),
-            bool(v["alone"]),
-            int(v["window"]),
-            prices,
-            v["opens"],
-            bool(v.get("room", False)),
-            int(v.get("pow", 0)),
-            int(v.get("dup", 0)),
-            bool(v.get("workers", v["alone"])),
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class Gated:
-    """What a worker's gate checks a claim against (`worker.WorkerGate.check`)."""
-
-    launch_id: str
-    terms: Terms
 
 
 class ScaleOutClaims:

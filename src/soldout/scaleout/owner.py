@@ -42,11 +42,12 @@ from soldout.domain.duplicates import DuplicateRule
 from soldout.engine.book import LaunchBook
 from soldout.engine.engine import SaleEngine
 from soldout.scaleout import redis_pending, redis_scripts
-from soldout.scaleout.claims import CHANGED, TERMS, Terms
+from soldout.scaleout.allocators import Allocators
 from soldout.scaleout.duplicates import DuplicateSets
 from soldout.scaleout.mirror import MirrorAllocator, launch_keys
-from soldout.scaleout.redis_allocator import Allocators, Client, RedisAllocator
+from soldout.scaleout.redis_allocator import Client, RedisAllocator
 from soldout.scaleout.redis_values import _state_args, micros
+from soldout.scaleout.terms import CHANGED, TERMS, Terms
 from soldout.store.postgresql import PostgresStore
 
 __all__ = ["BEAT", "OWNER_KEY", "RUN_KEY", "OwnerSync", "fence", "terms_of"]

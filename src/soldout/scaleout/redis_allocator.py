@@ -99,7 +99,6 @@ from soldout.scaleout.redis_values import (
 )
 
 __all__ = [
-    "Allocators",
     "RedisAllocator",
     "SkuCounts",
     "TakeRequest",
@@ -110,38 +109,6 @@ __all__ = [
 Client = Redis | RedisCluster
 
 _RESTORE_CHUNK = 500  # claims per restore call: a long script blocks every other client
-
-
-class Allocators:
-    """One `RedisAllocator` per launch of a client, made when first asked for, all
-    sharing the client's registered scripts: `allocators("lch_1").take(...)`."""
-
-    def __init__(
-        self,
-        client: Client,
-        prefix: str = "soldout",
-        rate: FanRate | None = None,
-        address_rate: FanRate | None = None,
-    ) -> None:
-        self._client = client
-        self._prefix = prefix
-        self._rate = rate
-        self._address_rate = address_rate
-        self._scripts = RedisScripts(client)
-        self._made: dict[str, RedisAllocator] = {}
-
-    def __call__(self, launch_id: str) -> RedisAllocator:
-        found = self._made.get(launch_id)
-        if found is None:
-            found = self._made[launch_id] = RedisAllocator(
-                self._client,
-                launch_id,
-                prefix=self._prefix,
-                scripts=self._scripts,
-                rate=self._rate,
-                address_rate=self._address_rate,
-            )
-        return found
 
 
 class RedisAllocator:

@@ -30,7 +30,7 @@ from soldout.domain.errors import RateLimited, StorageUnavailable
 from soldout.domain.pow import ProofOfWork, Spent
 from soldout.domain.sessions import SessionKind, digest_of
 from soldout.engine.waiting_room import verify_admission
-from soldout.scaleout.claims import Gated
+from soldout.scaleout.terms import Gated
 from soldout.services.gate import POW_TTL_SECONDS, GateSettings, Passage, derived_key
 from soldout.services.ratelimit import TokenBuckets
 from soldout.services.tokens import TokenSigner
@@ -71,7 +71,7 @@ class WorkerGate:
                 raise RateLimited(wait)
 
     def check(self, launch: object, fan_id: str, passage: Passage) -> Spent | None:
-        """As `Gate.check`, for a launch a worker may sell (`claims.Gated`); the proof of
+        """As `Gate.check`, for a launch a worker may sell (`terms.Gated`); the proof of
         work returned is then spent in Redis by the claim path."""
         if not isinstance(launch, Gated):  # only the owner has a launch's book
             raise DecidedElsewhere("gate")

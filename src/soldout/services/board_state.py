@@ -265,12 +265,6 @@ class BoardState:
         }
         return dict(contribution_points(ideas, counted, comments, policy))
 
-    def product_of(self, subject_id: str) -> str:
-        """The product an idea or a comment is about (for reports)."""
-        if subject_id in self.comments:
-            subject_id = self.comments[subject_id].idea_id
-        return self.idea(subject_id, maker=True).product_id
-
 
 def _key(record: BoardRecord) -> str:
     return record.fan_id if isinstance(record, Bar) else record.id

@@ -35,7 +35,6 @@ __all__ = [
     "BoardRecords",
     "BoardUnmark",
     "mark_of",
-    "put_of",
     "record_of",
 ]
 
@@ -103,10 +102,6 @@ BoardChange = BoardPut | BoardMark | BoardUnmark
 class BoardRecords:
     records: list[BoardRecord]
     marks: list[BoardMark]
-
-
-def put_of(record: BoardRecord, at: datetime) -> BoardPut:
-    return BoardPut(record, at)
 
 
 _KEYS: dict[type, Any] = {

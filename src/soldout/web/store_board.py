@@ -230,8 +230,7 @@ async def vote(idea_id: str, request: Request) -> Response:
             await board.vote(posted.fan_id, idea_id)
     except DomainError as error:
         return await _idea(request, idea_id, *_in_words(request, error))
-    asked = posted.fields.get("next", "")
-    target = asked if asked and safe_next(asked) == asked else f"/ideas/{idea_id}"
+    target = safe_next(posted.fields.get("next"), default=f"/ideas/{idea_id}")
     return RedirectResponse(target, status_code=303)
 
 

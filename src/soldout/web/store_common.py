@@ -205,11 +205,11 @@ async def read_form(request: Request, limit: int = 40) -> dict[str, str]:
     return {key: value[:1000] for key, value in pairs}
 
 
-def safe_next(target: str | None) -> str:
-    """Only a path on this site (never `//evil.example` or a full URL)."""
+def safe_next(target: str | None, default: str = "/me") -> str:
+    """Only a path on this site (never `//evil.example` or a full URL); else `default`."""
     if target and target.startswith("/") and not target.startswith(("//", "/\\")):
         return target
-    return "/me"
+    return default
 
 
 async def sign_in_response(request: Request, target: str, fan_id: str) -> Response:
