@@ -43,8 +43,8 @@ import pytest
 from psycopg import sql
 
 from soldout.scaleout.local import PG_PACKAGES, LocalPostgres, postgres_bindir
-from soldout.scaleout.local import UNPRIVILEGED_USER as UNPRIVILEGED_USER
 from soldout.scaleout.local import free_port as free_port
+from soldout.scaleout.local_processes import UNPRIVILEGED_USER as UNPRIVILEGED_USER
 
 ENV_URL = "SOLDOUT_TEST_POSTGRES_URL"
 ENV_BINDIR = "SOLDOUT_TEST_POSTGRES_BINDIR"  # a `bin/` holding initdb and postgres, to override

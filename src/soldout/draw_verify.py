@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-from soldout.domain.draw import Verification, verify
+from soldout.domain.draw_check import Verification, verify
 
 if TYPE_CHECKING:
     import httpx

@@ -24,8 +24,8 @@ from soldout.domain.draw import (
     new_seed,
     publication,
     ticket,
-    verify,
 )
+from soldout.domain.draw_check import verify
 from soldout.domain.errors import InvalidInput
 from soldout.draw_verify import verify_source
 

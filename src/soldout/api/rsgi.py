@@ -6,7 +6,7 @@ way across Granian's threads. On this project's benchmark that is what reading a
 costs: an ASGI hello-world that also reads the body runs at about 0.73 of one that does
 not, the same over RSGI at 0.88-0.99 (docs/server-choice.md). Every other request is
 handed to the ASGI app (FastAPI) through `bridge`, and the ASGI lifespan is driven by
-`Lifespan`; uvicorn, the tests' in-process client and everything else still speak ASGI
+`lifespan.Lifespan`; uvicorn, the tests' in-process client and everything else still speak ASGI
 to `Front` directly.
 
 What RSGI cannot say, the bridge works around: a response streamed by the app (a CSV
@@ -46,13 +46,13 @@ from soldout.api import access
 from soldout.api.claim_core import DecidedElsewhere
 from soldout.api.claim_request import MAX_CLAIM_BODY, claim_launch
 from soldout.api.errors import error_body
-from soldout.api.hotpath import ASGIApp, Front, Message, carries_credentials
+from soldout.api.hotpath import Front, Message, carries_credentials
 from soldout.datadir import make_private_dir
 
-__all__ = ["Lifespan", "LifespanFailed", "RsgiFront"]
+__all__ = ["ASGI_VERSION", "RsgiFront"]
 
 log = logging.getLogger(__name__)
-_ASGI = {"version": "3.0", "spec_version": "2.3"}
+ASGI_VERSION = {"version": "3.0", "spec_version": "2.3"}
 _JSON = ("content-type", "application/json")
 _BODYLESS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE"})
 SPOOL_IN_MEMORY = 1 << 20
@@ -209,7 +209,7 @@ class RsgiFront:
                 return  # the client left before sending its whole body
         raw_scope: dict[str, Any] = {
             "type": "http",
-            "asgi": _ASGI,
+            "asgi": ASGI_VERSION,
             "http_version": scope.http_version,
             "method": scope.method,
             "scheme": scope.scheme,
@@ -359,45 +359,3 @@ class _Response:
 def _remove(path: str) -> None:
     with contextlib.suppress(OSError):
         os.unlink(path)
-
-
-class LifespanFailed(Exception):
-    """The app reported that its start-up (or shutdown) failed, and why."""
-
-
-class Lifespan:
-    """The ASGI lifespan protocol, driven by hand for an app served over RSGI."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self._app = app
-        self.state: dict[str, Any] = {}
-        self._inbox: asyncio.Queue[Message] = asyncio.Queue()
-        self._outbox: asyncio.Queue[Message] = asyncio.Queue()
-        self._task: asyncio.Future[None] | None = None
-
-    async def startup(self) -> None:
-        scope = {"type": "lifespan", "asgi": _ASGI, "state": self.state}
-        self._task = asyncio.ensure_future(self._app(scope, self._inbox.get, self._outbox.put))
-        await self._step("startup")
-
-    async def shutdown(self) -> None:
-        if self._task is not None and not self._task.done():
-            await self._step("shutdown")
-            await self._task
-
-    async def _step(self, step: str) -> None:
-        assert self._task is not None
-        await self._inbox.put({"type": f"lifespan.{step}"})
-        answer = asyncio.ensure_future(self._outbox.get())
-        waiting: set[asyncio.Future[Any]] = {answer, self._task}
-        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-        if not answer.done():
-            answer.cancel()
-            self._task.result()  # raises what the app raised
-            raise LifespanFailed(f"the app ended its lifespan during {step}")
-        message = answer.result()
-        if message["type"] != f"lifespan.{step}.complete":
-            # the app re-raises what it reported: its report (with the traceback) is enough
-            with contextlib.suppress(BaseException):
-                await self._task
-            raise LifespanFailed(message.get("message", "") or f"{step} failed")

@@ -25,8 +25,9 @@ import uvloop
 from soldout.api.app import build_app
 from soldout.api.claim_core import ClaimDesk
 from soldout.api.hotpath import Front
+from soldout.api.lifespan import Lifespan, LifespanFailed
 from soldout.api.proxies import TrustedProxies
-from soldout.api.rsgi import Lifespan, LifespanFailed, RsgiFront
+from soldout.api.rsgi import RsgiFront
 from soldout.datadir import DiskWatch, Unusable, explain, prepare_data_dir
 from soldout.engine.allocator import Allocator
 from soldout.engine.book import LaunchBook

