@@ -458,6 +458,24 @@ def test_a_claim_replayed_with_its_key_answers_the_same_claim(
     assert stats(admin, launch["id"])["skus"]["A"]["held"] == 1
 
 
+def test_a_key_names_one_request_to_one_launch(admin: httpx.Client, anyone: httpx.Client) -> None:
+    """The same `Idempotency-Key` on another launch's claims is another request there
+    (one process and workers alike: each launch keeps its own keys); on its own launch it
+    still replays."""
+    first_launch = create_launch(admin, batch={"A": 5})
+    other_launch = create_launch(admin, batch={"A": 5})
+    fan = register(anyone)
+    first = claim(anyone, first_launch["id"], fan["token"], key="same-key")
+    other = claim(anyone, other_launch["id"], fan["token"], key="same-key")
+    assert (first.status_code, other.status_code) == (201, 201), other.text
+    assert other.json()["id"] != first.json()["id"]
+    assert other.json()["launch_id"] == other_launch["id"]
+    again = claim(anyone, first_launch["id"], fan["token"], key="same-key")
+    assert (again.status_code, again.json()) == (200, first.json())
+    for launch in (first_launch, other_launch):
+        assert stats(admin, launch["id"])["skus"]["A"]["held"] == 1
+
+
 def test_a_key_reused_for_a_different_request_is_refused(
     admin: httpx.Client, anyone: httpx.Client
 ) -> None:

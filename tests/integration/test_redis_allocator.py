@@ -118,7 +118,7 @@ class BookSide:
 
     def take(self, r: TakeRequest, now: datetime) -> Answer:
         launch_id = self.launch.id
-        first = self.alloc.replay(r.fan_id, r.idempotency_key)
+        first = self.alloc.replay(r.fan_id, launch_id, r.idempotency_key)
         try:
             if first is not None:
                 if not first.same_request(launch_id, r.sku, r.quantity, r.code):
@@ -191,7 +191,7 @@ class BookSide:
         for code in self.codes.values():
             self.alloc.restore_code(code, now)
         for claim in self.claims.values():  # Ledger.restore
-            first = self.alloc.replay(claim.fan_id, claim.idempotency_key)
+            first = self.alloc.replay(claim.fan_id, claim.launch_id, claim.idempotency_key)
             self.alloc.remember(first or claim)
             self.alloc.restore(claim)
 

@@ -87,17 +87,20 @@ def test_the_per_fan_limit_counts_every_sku(open_sale: Open) -> None:
     assert allocator.units_of(LAUNCH, "fan_1") == 1
 
 
-def test_a_key_replays_to_the_claim_it_made_until_forgotten(open_sale: Open) -> None:
+def test_a_key_replays_to_the_claim_it_made_on_its_launch_until_forgotten(
+    open_sale: Open,
+) -> None:
     allocator = open_sale({"A": 2})
     claim = take(allocator, claim_of("fan_1"))
-    assert allocator.replay("fan_1", "key-fan_1") is None
+    assert allocator.replay("fan_1", LAUNCH, "key-fan_1") is None
     allocator.remember(claim)
-    assert allocator.replay("fan_1", "key-fan_1") is claim
-    assert allocator.replay("fan_2", "key-fan_1") is None
+    assert allocator.replay("fan_1", LAUNCH, "key-fan_1") is claim
+    assert allocator.replay("fan_2", LAUNCH, "key-fan_1") is None
+    assert allocator.replay("fan_1", "lch_other", "key-fan_1") is None  # a key is per launch
     allocator.forget(claim_of("fan_1", "B"))  # another claim: the key stays its first's
-    assert allocator.replay("fan_1", "key-fan_1") is claim
+    assert allocator.replay("fan_1", LAUNCH, "key-fan_1") is claim
     allocator.forget(claim)
-    assert allocator.replay("fan_1", "key-fan_1") is None
+    assert allocator.replay("fan_1", LAUNCH, "key-fan_1") is None
 
 
 def test_untake_reverses_a_take_and_its_code(open_sale: Open) -> None:

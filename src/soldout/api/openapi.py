@@ -90,7 +90,8 @@ IDEMPOTENCY_KEY: dict[str, Any] = {
     "in": "header",
     "required": True,
     "description": "one key per intended purchase or payment: a retry with it never buys"
-    " or pays twice. Without one: 422 `missing_idempotency_key`.",
+    " or pays twice (a claim's key counts on its launch: on another launch it is another"
+    " claim). Without one: 422 `missing_idempotency_key`.",
     "schema": {
         "type": "string",
         "minLength": 1,

@@ -30,9 +30,9 @@ __all__ = ["Allocator"]
 
 
 class Allocator(Protocol):
-    # -- the replay index: (fan, Idempotency-Key) -> the claim first made with it ------
-    def replay(self, fan_id: str, key: str) -> Claim | None:
-        """The claim this fan first made with this key, or None."""
+    # -- the replay index: (fan, launch, Idempotency-Key) -> the claim first made with it
+    def replay(self, fan_id: str, launch_id: str, key: str) -> Claim | None:
+        """The claim this fan first made with this key on this launch, or None."""
         ...
 
     def remember(self, claim: Claim) -> None:

@@ -2,7 +2,8 @@
 
 The books are the engine's (`launch_books.LaunchBooks`); this reads them by launch id and
 moves their counters only through `LaunchBook` and `SkuStock`. The replay index is a dict
-in this process, rebuilt from the claims on start.
+in this process, rebuilt from the claims on start; a key names one request to one
+launch's claims (as in Redis, where each launch has its own index).
 """
 
 from __future__ import annotations
@@ -23,17 +24,17 @@ class BookAllocator:
 
     def __init__(self, books: Mapping[str, LaunchBook]) -> None:
         self._books = books
-        self._by_key: dict[tuple[str, str], Claim] = {}
+        self._by_key: dict[tuple[str, str, str], Claim] = {}
 
     # -- the replay index ----------------------------------------------------------------
-    def replay(self, fan_id: str, key: str) -> Claim | None:
-        return self._by_key.get((fan_id, key))
+    def replay(self, fan_id: str, launch_id: str, key: str) -> Claim | None:
+        return self._by_key.get((fan_id, launch_id, key))
 
     def remember(self, claim: Claim) -> None:
-        self._by_key[(claim.fan_id, claim.idempotency_key)] = claim
+        self._by_key[(claim.fan_id, claim.launch_id, claim.idempotency_key)] = claim
 
     def forget(self, claim: Claim) -> None:
-        key = (claim.fan_id, claim.idempotency_key)
+        key = (claim.fan_id, claim.launch_id, claim.idempotency_key)
         if self._by_key.get(key) is claim:
             del self._by_key[key]
 

@@ -202,7 +202,7 @@ class SaleEngine:
         closed, paused, sold out), or None. A replay, a claim with a priority code and an
         unknown launch are left to `claim`. The refusal is shared (made once): render it,
         never raise it."""
-        if with_code or self._replay(fan_id, idempotency_key) is not None:
+        if with_code or self._replay(fan_id, launch_id, idempotency_key) is not None:
             return None
         book = self._books.get(launch_id)
         if book is None or not book.launch.published:
@@ -229,7 +229,7 @@ class SaleEngine:
         (after it is durable), before any refusal is considered. `admit(book)` raises if
         the launch's gate (waiting room, proof of work, duplicates) refuses the fan.
         (`address`, the client's, is the gate's to count: one process counts it there.)"""
-        first = self._replay(fan_id, idempotency_key)
+        first = self._replay(fan_id, launch_id, idempotency_key)
         if first is not None:
             if not first.same_request(launch_id, sku, quantity, priority_code):
                 raise IdempotencyKeyReused(field="Idempotency-Key")

@@ -49,7 +49,7 @@ class ClaimLedger:
 
     def restore(self, claim: Claim) -> None:
         """A claim read back from the record (on start), counted by the allocator."""
-        first = self._allocator.replay(claim.fan_id, claim.idempotency_key)
+        first = self._allocator.replay(claim.fan_id, claim.launch_id, claim.idempotency_key)
         self.add(claim)
         if first is not None:  # never written by the engine; the store allows it
             log.error("claims %s and %s share one Idempotency-Key", first.id, claim.id)

@@ -30,10 +30,9 @@ many workers it is asked for.
 (`redis_scripts` spells out each value.) The `{lch_123}` hash tag puts all ten keys of
 a launch in one slot, and every script names all ten in `KEYS`: on a Redis Cluster each
 call runs on the launch's shard, unchanged, and launches spread over the shards. No key
-is shared between launches, so nothing ever needs a cross-slot operation; the cost is
-that the replay index is per launch (the in-process one is per fan across launches: a
-key reused on another launch is refused there as `idempotency_key_reused`; here it is a
-new claim on the other launch).
+is shared between launches, so nothing ever needs a cross-slot operation. The replay
+index is per launch, as the in-process one is: a key names one request to one launch's
+claims, and the same key on another launch is another claim there.
 
 ## EVALSHA scripts, not Redis Functions
 
