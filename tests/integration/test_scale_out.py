@@ -280,3 +280,56 @@ def test_a_crowd_on_two_workers_over_a_redis_cluster(tmp_path: Path, postgres_se
             assert set(held_rows(cluster, launch_id)) == made
             with cluster.redis_client() as r:
                 assert int(r.hget(f"soldout:{{{launch_id}}}:stock", "h:A")) == 30
+
+
+def _redis_calls(cluster: ScaleOut) -> int:
+    """Redis's count of the commands a claim can cost: reads of the replay index and of
+    the launch (HGET, HMGET) and scripts (EVALSHA), with the commands scripts run inside."""
+    with cluster.redis_client() as client:
+        stats = client.info("commandstats")
+    names = ("hget", "hmget", "evalsha")
+    return sum(stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in names)
+
+
+def test_a_stampede_on_a_sold_out_or_unopened_launch_is_answered_from_workers_memory(
+    cluster: ScaleOut,
+) -> None:
+    """400 presses with fresh keys on two workers, after the last unit went: Redis hears
+    a few calls (each worker learns the refusal again every 0.1 s), not one a press; the
+    fan whose claim took the last unit, retrying among them, gets that claim each time.
+    Before the opening of a gated launch, the same."""
+    with cluster.admin() as admin:
+        launch_id = create_launch(admin, batch={"A": 1})["id"]
+        gated_id = create_launch(admin, batch={"A": 5}, opens_in=600, pow_difficulty=8)["id"]
+    crowd = fans(cluster, 100)
+    winner = crowd[0]
+    clients = [w.client() for w in cluster.workers]
+    first = claim(clients[0], launch_id, winner["token"], key="the-last-unit")
+    assert first.status_code == 201, first.text
+
+    def press(on: str, i: int) -> tuple[int, Any]:
+        client = clients[i % 2]
+        if on == launch_id and i % 40 == 0:  # the winner's retry, among the crowd
+            answer = claim(client, on, winner["token"], key="the-last-unit")
+            return answer.status_code, answer.json()
+        return error(claim(client, on, crowd[1 + i % 99]["token"]))[:2]
+
+    for on, refusal in ((launch_id, "sold_out"), (gated_id, "not_open")):
+        for i in range(2):  # each worker learns the refusal
+            assert press(on, 2 * i + 1) == (409, refusal)
+        before, started = _redis_calls(cluster), time.monotonic()
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda i, on=on: press(on, i), range(1, 401)))
+        calls, took = _redis_calls(cluster) - before, time.monotonic() - started
+        retries = 10 if on == launch_id else 0
+        assert Counter(a for a in answers if a[0] == 409) == {(409, refusal): 400 - retries}
+        assert [body for status, body in answers if status != 409] == [first.json()] * retries
+        assert all(status in (200, 409) for status, _ in answers)
+        # What a worker pays Redis to keep the refusal, every 0.1 s: the script that
+        # answers it again and the key log's read (with what they run inside: at most 6
+        # commands); a retry: the replay index, then the script (at most 6); the launch's
+        # terms once a second. Before the key log: at least one command a press.
+        keeping = len(clients) * (6 * (took / 0.1 + 2) + took + 1)
+        assert calls <= keeping + 6 * retries + 10, (refusal, calls, took)
+    for client in clients:
+        client.close()

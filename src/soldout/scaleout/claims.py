@@ -17,10 +17,17 @@ row that Redis does not count is cancelled (`redis_pending` has the whole protoc
 Most of a stampede is answered from this worker's memory: a refusal Redis gave for a
 launch and SKU (sold out, not open, paused, closed) is kept for `FLAG_SECONDS` (a `not_open`
 no later than the opening; any of them dropped at once when the owner says on Redis's
-pub/sub that the launch changed: `listen`), and a
-claim meeting it costs one read of the replay index (a retry of a claim that was made
-gets that claim, never the refusal) instead of the script. A unit put back is therefore
-offered again at most `FLAG_SECONDS` later on this worker.
+pub/sub that the launch changed: `listen`); when it runs out, one claim asks Redis again
+while the others keep it (a `not_open` is dropped at once). A claim meeting it is refused
+without Redis when its key is not in this worker's copy of the launch's key log, read
+just after the refusal (`key_log`): no claim had that key then. A key in the copy costs
+one read of the replay index, so a retry of a claim that was made gets that claim, never
+the refusal. A unit put back is therefore offered again on this worker at most two
+`FLAG_SECONDS` later (the refusal's time, and one claim's asking); a claim made from it
+meanwhile on another worker, if its answer is lost and its retry comes here within those
+moments, is answered with the kept refusal (the claim stays the fan's: on their page, and
+the replay once the refusal is dropped). Before the opening of a gated
+launch (which this worker refuses itself), the copy is read at most every `FLAG_SECONDS`.
 
 What a claim is made at (each SKU's price, the payment window) comes from the owner,
 which writes it beside the launch's counts (`TERMS`); a price changed by the maker is
@@ -34,6 +41,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -47,6 +55,7 @@ from soldout.engine.engine import ClaimOutcome
 from soldout.ids import new_id
 from soldout.scaleout.allocators import Allocators
 from soldout.scaleout.duplicates import WRITTEN, duplicates_key
+from soldout.scaleout.key_log import KeyLog, KeyLogs
 from soldout.scaleout.redis_allocator import Client, RedisAllocator, TakeRequest
 from soldout.scaleout.redis_pending import confirm
 from soldout.scaleout.redis_values import FanRate
@@ -72,6 +81,17 @@ TERMS_SECONDS = 1.0  # a launch's terms kept in a worker's memory
 PENDING_SECONDS = 10.0  # how long a taken claim may wait for its row before the reaper looks
 _FLAGGED = frozenset({"sold_out", "not_open", "paused", "closed"})
 _BEFORE_GATE = _FLAGGED | {"rate_limited"}  # refusals that leave a proof of work unspent
+
+
+@dataclass(slots=True)
+class Kept:
+    """A refusal kept for a launch and SKU: until when (monotonic), the refusal, the key
+    log as read just after it, and whether one claim is asking Redis again."""
+
+    until: float
+    refusal: DomainError
+    log: KeyLog | None
+    refreshing: bool = False
 
 
 class OwnerOnly(DecidedElsewhere):
@@ -109,7 +129,8 @@ class ScaleOutClaims:
         # each launch's, by id; the rates limit claims in Redis, across workers
         self.allocator = Allocators(client, prefix, rate, address_rate)
         self._terms: dict[str, tuple[float, Terms | None]] = {}
-        self._flags: dict[tuple[str, str], tuple[float, DomainError]] = {}
+        self._flags: dict[tuple[str, str], Kept] = {}  # by launch and SKU
+        self._logs = KeyLogs(client)
 
     async def terms(self, launch_id: str) -> Terms | None:
         """The launch's terms, None if Redis has none (not loaded, or no such launch)."""
@@ -189,21 +210,32 @@ class ScaleOutClaims:
         if self._book_of is None and not (terms.public and terms.workers):
             raise OwnerOnly(launch_id)
         flag = self._flags.get((launch_id, sku)) if priority_code is None else None
+        refreshing = False
         if flag is not None:
-            if flag[0] > time.monotonic():
-                if await allocator.replay(fan_id, idempotency_key) is None:
-                    raise flag[1]
+            if flag.until > time.monotonic():
+                if not await self._replays(allocator, flag.log, fan_id, idempotency_key):
+                    raise flag.refusal
+            elif flag.refusal.code != "not_open" and not flag.refreshing:
+                # this claim asks Redis again; the others keep the refusal meanwhile
+                flag.until, flag.refreshing = time.monotonic() + FLAG_SECONDS, True
+                refreshing = True
             else:
                 del self._flags[(launch_id, sku)]
+        early = time.time() < terms.opens and priority_code is None
         if (
             self._book_of is None
             and (terms.gated or terms.dup)
             and admit is not None
-            and await allocator.replay(fan_id, idempotency_key) is None
+            and not await self._replays(
+                allocator,
+                await self._logs.recent(allocator, FLAG_SECONDS) if early else None,
+                fan_id,
+                idempotency_key,
+            )
         ):
             # a worker's own gate, after what one process answers first (not open yet;
             # sold out, when this worker was told so) and never for a retry of a claim made
-            if time.time() < terms.opens and priority_code is None:
+            if early:
                 raise NotOpen()
             if terms.dup and await self._flagged(terms.dup, fan_id):
                 raise duplicate_buyer()
@@ -242,12 +274,27 @@ class ScaleOutClaims:
                 keep = FLAG_SECONDS
                 if answer.code == "not_open":  # not past the opening
                     keep = min(keep, terms.opens - time.time())
-                self._flags[(launch_id, sku)] = (time.monotonic() + keep, answer)
+                until = time.monotonic() + keep
+                log = await self._logs.read(allocator)  # after the refusal: every key then
+                self._flags[(launch_id, sku)] = Kept(until, answer, log)
+            elif refreshing:
+                self._flags.pop((launch_id, sku), None)
             raise answer
+        if refreshing or not answer.replayed:  # units were there: nothing to keep
+            self._flags.pop((launch_id, sku), None)
         if answer.replayed:
             return ClaimOutcome(await self._first(answer.claim_id), replayed=True)
         # Shielded: a client that hangs up does not leave units taken without their row.
         return await asyncio.shield(self._record(allocator, claim))
+
+    async def _replays(
+        self, allocator: RedisAllocator, log: KeyLog | None, fan_id: str, key: str
+    ) -> bool:
+        """Whether a claim was made with the fan's key on the launch: no, from the key
+        log's copy when it lacks the key, else from the replay index."""
+        if log is not None and not log.may_have(fan_id, key):
+            return False
+        return await allocator.replay(fan_id, key) is not None
 
     async def _flagged(self, limit: int, fan_id: str) -> bool:
         """Whether the owner flagged the fan a duplicate buyer at this limit

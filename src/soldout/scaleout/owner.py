@@ -222,7 +222,8 @@ class OwnerSync:
         for sku, batch in book.launch.batch.items():
             args += [sku, batch]
         if not self._update(keys=keys, args=args):
-            init: list[str | int] = ["0", *_state_args(book.launch), len(book.launch.batch)]
+            init: list[str | int] = ["0", *_state_args(book.launch, log=True)]
+            init.append(len(book.launch.batch))
             for sku, batch in book.launch.batch.items():
                 init += [sku, batch]
             self._init(keys=keys, args=init)

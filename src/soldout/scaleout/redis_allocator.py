@@ -26,9 +26,11 @@ many workers it is asked for.
     soldout:{lch_123}:codes     priority code -> its SKU, any-SKU, expiry, redemption
     soldout:{lch_123}:pending   claims taken whose record is not written yet
     soldout:{lch_123}:made      each claim once its record is written (a stream)
+    soldout:{lch_123}:rate      each fan's and client address's claim rate
+    soldout:{lch_123}:keylog    a digest of each (fan, key) in replay, for workers' copies
 
-(`redis_scripts` spells out each value.) The `{lch_123}` hash tag puts all ten keys of
-a launch in one slot, and every script names all ten in `KEYS`: on a Redis Cluster each
+(`redis_prelude` spells out each value.) The `{lch_123}` hash tag puts all eleven keys of
+a launch in one slot, and every script names all eleven in `KEYS`: on a Redis Cluster each
 call runs on the launch's shard, unchanged, and launches spread over the shards. No key
 is shared between launches, so nothing ever needs a cross-slot operation. The replay
 index is per launch, as the in-process one is: a key names one request to one launch's
@@ -158,7 +160,7 @@ class RedisAllocator:
         of it is in. False if the launch was already there (another worker loaded it) and
         `replace` is not set; `replace` wipes what is there first."""
         self._check(launch)
-        args: list[str | int] = ["1" if replace else "0", *_state_args(launch)]
+        args: list[str | int] = ["1" if replace else "0", *_state_args(launch, log=True)]
         args += [len(launch.batch)]
         for sku, batch in launch.batch.items():
             args += [sku, batch]

@@ -1,6 +1,31 @@
-"""The ten keys every script of `redis_scripts` gets, in order, and the Lua every one of
+"""The eleven keys every script of `redis_scripts` gets, in order, and the Lua every one of
 them starts with: the keys by name, the stock pools of a SKU, the launch's state and its
 phase (`LaunchBook._phase_refusal`).
+
+The stored values:
+
+    state    hash  ready published cancelled paused draw reservation: "1" or "0";
+                   opens, closes (microseconds, "" for none); limit; skus (a JSON list,
+                   the launch's SKUs in order: `set_aside` breaks ties by it); log (the
+                   key log's generation, set by `INIT`)
+    stock    hash  b:<sku> batch, s:<sku> set aside, h:<sku> held, p:<sku> paid
+                   (available = b - s - h - p, never stored)
+    fans     hash  fan -> units held or paid (a fan with none has no field)
+    reserved set   fans with a reservation
+    replay   hash  "<bytes of fan>:<fan><key>" -> the claim id first made with it
+    claims   hash  claim id -> JSON {s: held|paid|expired|cancelled, f: fan, k: sku,
+                   q: quantity, c: code or "", r: its replay field}
+    codes    hash  code -> JSON {sku, any: 1|0, exp: microseconds or "", by: claim id
+                   or "" (unspent), gone: 1 once its unit went back on sale at expiry}
+    pending  zset  claim id -> the time (microseconds) by which its record must be
+                   written: taken, not yet confirmed (`redis_pending`)
+    made     stream  each confirmed claim, whole (`redis_pending.CONFIRM`)
+    rate     hash  fan -> when the fan's token bucket is full again (microseconds): the
+                   claim rate per fan shared by every worker (`TAKE`; the GCRA form of
+                   `services.ratelimit.TokenBuckets`); the hash expires once every
+                   bucket in it would be full
+    keylog string  16 hex digits of each replay field's SHA-1, in the order written:
+                   what workers copy to answer a kept refusal without Redis (`key_log`)
 """
 
 from __future__ import annotations
@@ -18,11 +43,13 @@ KEYS = (
     "pending",
     "made",
     "rate",
+    "keylog",
 )
 
 _PRELUDE = """
 local STATE, STOCK, FANS, RESERVED, REPLAY, CLAIMS, CODES, PENDING, MADE, RATE =
   KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[10]
+local KEYLOG = KEYS[11]
 
 local function int(v)
   if v then return tonumber(v) end
@@ -51,7 +78,12 @@ local function add_fan(fan, n)
 end
 
 local FIELDS = {'ready', 'published', 'cancelled', 'opens', 'closes', 'paused', 'draw',
-                'reservation', 'limit'}
+                'reservation', 'limit', 'log'}
+
+-- a new field of the replay index, in the launch's key log (`key_log`) when it keeps one
+local function logged(log, rfield)
+  if log then redis.call('APPEND', KEYLOG, string.sub(redis.sha1hex(rfield), 1, 16)) end
+end
 
 -- the launch's state, or nil if it is not (fully) loaded
 local function launch()

@@ -1,6 +1,6 @@
 """The Lua scripts of `redis_allocator`: each runs atomically inside Redis over one launch's keys.
 
-Every script gets the same ten keys, all tagged with the launch's id (`KEYS` below, in
+Every script gets the same eleven keys, all tagged with the launch's id (`KEYS` below, in
 this order), so that every call names all the keys it may touch (as Redis Cluster wants)
 and all of them hash to one slot. Times are whole microseconds since the epoch, passed by
 the caller (a double holds them exactly until the year 2255).
@@ -8,27 +8,7 @@ the caller (a double holds them exactly until the year 2255).
 A script checks everything before it writes anything: Redis does not roll a script back,
 so a refusal must leave no trace, and a claim that passes every check is written whole.
 
-The stored values:
-
-    state    hash  ready published cancelled paused draw reservation: "1" or "0";
-                   opens, closes (microseconds, "" for none); limit; skus (a JSON list,
-                   the launch's SKUs in order: `set_aside` breaks ties by it)
-    stock    hash  b:<sku> batch, s:<sku> set aside, h:<sku> held, p:<sku> paid
-                   (available = b - s - h - p, never stored)
-    fans     hash  fan -> units held or paid (a fan with none has no field)
-    reserved set   fans with a reservation
-    replay   hash  "<bytes of fan>:<fan><key>" -> the claim id first made with it
-    claims   hash  claim id -> JSON {s: held|paid|expired|cancelled, f: fan, k: sku,
-                   q: quantity, c: code or "", r: its replay field}
-    codes    hash  code -> JSON {sku, any: 1|0, exp: microseconds or "", by: claim id
-                   or "" (unspent), gone: 1 once its unit went back on sale at expiry}
-    pending  zset  claim id -> the time (microseconds) by which its record must be
-                   written: taken, not yet confirmed (`redis_pending`)
-    made     stream  each confirmed claim, whole (`redis_pending.CONFIRM`)
-    rate     hash  fan -> when the fan's token bucket is full again (microseconds): the
-                   claim rate per fan shared by every worker (`TAKE`; the GCRA form of
-                   `services.ratelimit.TokenBuckets`); the hash expires once every
-                   bucket in it would be full
+What each key holds is spelled out with `KEYS` in `redis_prelude`.
 """
 
 from __future__ import annotations
@@ -153,6 +133,7 @@ local function take(st, now, fan, sku, qty, key, rfield, id, code, drawn, addr)
   redis.call('HSET', CLAIMS, id,
     cjson.encode({s = 'held', f = fan, k = sku, q = qty, c = code, r = rfield}))
   redis.call('HSET', REPLAY, rfield, id)
+  logged(st.log, rfield)
   if ARGV[2] ~= '' then redis.call('ZADD', PENDING, ARGV[2], id) end
   return {'ok', id}
 end
@@ -319,6 +300,7 @@ RESTORE_CLAIMS = (
     _PRELUDE
     + """
 local restored = 0
+local log = redis.call('HGET', STATE, 'log')
 for i = 0, tonumber(ARGV[1]) - 1 do
   local a = 1 + i * 7
   local id, fan, sku, qty = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], tonumber(ARGV[a + 4])
@@ -328,7 +310,7 @@ for i = 0, tonumber(ARGV[1]) - 1 do
       add(sku, state == 'held' and 'h' or 'p', qty)
       redis.call('HINCRBY', FANS, fan, qty)
     end
-    redis.call('HSETNX', REPLAY, rfield, id)
+    if redis.call('HSETNX', REPLAY, rfield, id) == 1 then logged(log, rfield) end
     redis.call('HSET', CLAIMS, id,
       cjson.encode({s = state, f = fan, k = sku, q = qty, c = code, r = rfield}))
     restored = restored + 1
@@ -349,6 +331,7 @@ if redis.call('EXISTS', STATE) == 1 then
   if ARGV[1] ~= '1' then return 0 end
   redis.call('DEL', STATE, STOCK, FANS, RESERVED, REPLAY, CLAIMS, CODES, PENDING)
 end
+redis.call('DEL', KEYLOG)  -- a new log, named by the state's `log` (a new generation)
 local nf = tonumber(ARGV[2])
 for i = 0, nf - 1 do
   redis.call('HSET', STATE, ARGV[3 + 2 * i], ARGV[4 + 2 * i])

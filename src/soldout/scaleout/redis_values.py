@@ -6,6 +6,7 @@ and each refusal a script answers turned into the `DomainError` the book raises.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -89,7 +90,9 @@ class SkuCounts:
     paid: int
 
 
-def _state_args(launch: Launch) -> list[str | int]:
+def _state_args(launch: Launch, *, log: bool = False) -> list[str | int]:
+    """The launch's state as `INIT`/`UPDATE` take it; `log` (`INIT`): a new generation of
+    its key log (`key_log`), which the launch keeps from then on."""
     rules = launch.rules
     closes = "" if launch.sale_closes_at is None else micros(launch.sale_closes_at)
     fields: list[tuple[str, str | int]] = [
@@ -102,6 +105,8 @@ def _state_args(launch: Launch) -> list[str | int]:
         ("reservation", "1" if rules.reservation_required else "0"),
         ("limit", rules.per_fan_limit),
     ]
+    if log:
+        fields.append(("log", secrets.token_hex(8)))
     return [len(fields), *(v for pair in fields for v in pair)]
 
 

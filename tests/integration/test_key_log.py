@@ -1,0 +1,103 @@
+"""`soldout.scaleout.key_log` against a real Redis server: the copy a worker keeps of a
+launch's keys holds every key with a claim, is read from where it left off, and starts
+again when the launch is loaded anew (Redis restarted, rebuilt, failed over)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as aioredis
+
+from soldout.domain import errors
+from soldout.domain.claims import Claim
+from soldout.scaleout.key_log import DIGITS, KeyLogs
+from soldout.scaleout.redis_allocator import RedisAllocator
+from tests.integration.test_redis_allocator import T0, client_for, launch_of
+from tests.redis_server import RedisSpace
+
+pytest_plugins = ["tests.redis_server"]
+
+
+@pytest.fixture
+async def client(redis_space: RedisSpace) -> AsyncIterator[aioredis.Redis]:
+    c = client_for(redis_space.url)
+    yield c
+    await c.aclose()
+
+
+async def test_the_copy_holds_every_key_with_a_claim_and_grows_from_where_it_left_off(
+    client: aioredis.Redis, redis_space: RedisSpace
+) -> None:
+    allocator = RedisAllocator(client, "lch_1", prefix=redis_space.prefix)
+    assert await allocator.load(launch_of("lch_1", {"A": 3}), now=T0)
+    logs = KeyLogs(client)
+    empty = await logs.read(allocator)
+    assert empty is not None
+    assert len(empty) == 0
+    await allocator.take("fan_1", "A", 1, T0, "k1", "clm_1")
+    await allocator.take("fan_2", "A", 1, T0, "k1", "clm_2")
+    await allocator.take("fan_1", "A", 1, T0, "k1", "clm_3")  # a replay: nothing new
+    copy = await logs.read(allocator)
+    assert copy is empty
+    assert len(copy) == 2
+    assert copy.length == 2 * DIGITS
+    assert copy.may_have("fan_1", "k1")
+    assert copy.may_have("fan_2", "k1")
+    assert not copy.may_have("fan_1", "k2")
+    assert not copy.may_have("fan_3", "k1")
+    # ("fan_1" + "1k" and "fan_11" + "k" are two fields, as in the replay index)
+    assert not copy.may_have("fan_11", "")
+    await allocator.take("fan_3", "A", 1, T0, "k9", "clm_4")
+    with pytest.raises(errors.SoldOut):  # not a claim: not in the log
+        await allocator.take("fan_4", "A", 1, T0, "k9", "clm_5")
+    assert (await logs.read(allocator)) is copy
+    assert copy.may_have("fan_3", "k9")
+    assert not copy.may_have("fan_4", "k9")
+    assert copy.length == 3 * DIGITS
+
+
+async def test_a_launch_loaded_again_starts_a_new_log_with_its_restored_claims(
+    client: aioredis.Redis, redis_space: RedisSpace
+) -> None:
+    launch = launch_of("lch_1", {"A": 5})
+    allocator = RedisAllocator(client, "lch_1", prefix=redis_space.prefix)
+    assert await allocator.load(launch, now=T0)
+    await allocator.take("fan_1", "A", 1, T0, "gone", "clm_1")
+    logs = KeyLogs(client)
+    first = await logs.read(allocator)
+    assert first is not None
+    assert first.may_have("fan_1", "gone")
+    generation = first.generation
+    # rebuilt from the record, which holds another claim (Redis had lost it)
+    kept = Claim(
+        id="clm_7",
+        launch_id="lch_1",
+        fan_id="fan_7",
+        sku="A",
+        quantity=1,
+        unit_price=1000,
+        currency="EUR",
+        created_at=T0,
+        expires_at=T0.replace(year=2031),
+        idempotency_key="kept",
+    )
+    assert await allocator.load(launch, now=T0, claims=[kept], replace=True)
+    again = await logs.read(allocator)
+    assert again is first
+    assert again.generation != generation
+    assert again.may_have("fan_7", "kept")
+    assert not again.may_have("fan_1", "gone")
+    assert again.length == DIGITS
+
+
+async def test_a_launch_loaded_without_a_log_is_never_answered_from_a_copy(
+    client: aioredis.Redis, redis_space: RedisSpace
+) -> None:
+    """A launch Redis held from before its log existed: every key is looked up."""
+    allocator = RedisAllocator(client, "lch_1", prefix=redis_space.prefix)
+    assert await allocator.load(launch_of("lch_1", {"A": 1}), now=T0)
+    await client.hdel(allocator.keys[0], "log")
+    logs = KeyLogs(client)
+    assert await logs.read(allocator) is None
+    assert await logs.recent(allocator, 60.0) is None
