@@ -474,6 +474,8 @@ def test_a_key_names_one_request_to_one_launch(admin: httpx.Client, anyone: http
     assert (again.status_code, again.json()) == (200, first.json())
     for launch in (first_launch, other_launch):
         assert stats(admin, launch["id"])["skus"]["A"]["held"] == 1
+    mismatches = admin.get("/api/v1/reconciliation").json()["mismatches"]
+    assert [m for m in mismatches if m["subject"] == fan["id"]] == []
 
 
 def test_a_key_reused_for_a_different_request_is_refused(

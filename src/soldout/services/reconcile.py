@@ -76,12 +76,16 @@ def reconcile(s: Snapshot, pending_after: timedelta = PENDING_TOO_LONG) -> list[
 
 
 def _keys(s: Snapshot) -> list[Mismatch]:
-    """One claim per fan and Idempotency-Key (the engine's rule; the store does not
-    enforce it, see migration 0005)."""
-    per_key = Counter((c.fan_id, c.idempotency_key) for c in s.claims)
+    """One claim per fan, launch and Idempotency-Key (the engine's rule; the store does
+    not enforce it, see migration 0005)."""
+    per_key = Counter((c.fan_id, c.launch_id, c.idempotency_key) for c in s.claims)
     return [
-        Mismatch("duplicate_claim_key", fan_id, f"{n} claims for Idempotency-Key {key!r}")
-        for (fan_id, key), n in per_key.items()
+        Mismatch(
+            "duplicate_claim_key",
+            fan_id,
+            f"{n} claims for Idempotency-Key {key!r} on launch {launch_id}",
+        )
+        for (fan_id, launch_id, key), n in per_key.items()
         if n > 1
     ]
 
