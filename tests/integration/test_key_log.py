@@ -5,12 +5,16 @@ again when the launch is loaded anew (Redis restarted, rebuilt, failed over)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
+from soldout.clock import FakeClock
 from soldout.domain import errors
 from soldout.domain.claims import Claim
+from soldout.scaleout import claims as scaleout_claims
+from soldout.scaleout.claims import TERMS, ScaleOutClaims, Terms
 from soldout.scaleout.key_log import DIGITS, KeyLogs
 from soldout.scaleout.redis_allocator import RedisAllocator
 from tests.integration.test_redis_allocator import T0, client_for, launch_of
@@ -101,3 +105,33 @@ async def test_a_launch_loaded_without_a_log_is_never_answered_from_a_copy(
     logs = KeyLogs(client)
     assert await logs.read(allocator) is None
     assert await logs.recent(allocator, 60.0) is None
+
+
+async def test_a_worker_answers_a_kept_refusal_from_memory_never_raising_it_again(
+    client: aioredis.Redis, redis_space: RedisSpace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim path of a worker (`ScaleOutClaims`) after the last unit went: fresh keys
+    are refused from memory without Redis (`refusal`, the same instance every time, which
+    is never raised: raised again and again it would chain every traceback to itself), the
+    key that took the unit is left to `claim` (its replay)."""
+    monkeypatch.setattr(scaleout_claims, "FLAG_SECONDS", 60.0)  # (kept through this test)
+    allocator = RedisAllocator(client, "lch_1", prefix=redis_space.prefix)
+    assert await allocator.load(launch_of("lch_1", {"A": 1}), now=T0)
+    terms = Terms(public=True, alone=True, window=600, prices={"A": (1000, "EUR")}, opens=0.0)
+    await client.hset(allocator.keys[0], TERMS, terms.encode())
+    await allocator.take("fan_1", "A", 1, T0, "the-last", "clm_1")
+    store: Any = None  # (a refusal never reaches the record)
+    claims = ScaleOutClaims(client, store, FakeClock(T0), prefix=redis_space.prefix)
+    assert claims.refusal("fan_2", "lch_1", "A", "k", with_code=False) is None  # not known yet
+    with pytest.raises(errors.SoldOut) as learnt:
+        await claims.claim("fan_2", "lch_1", "A", 1, "k")
+    kept = claims.refusal("fan_3", "lch_1", "A", "k", with_code=False)
+    assert isinstance(kept, errors.SoldOut)
+    assert kept is learnt.value
+    assert kept.__traceback__ is not None  # (raised once, by the script's answer)
+    traceback = kept.__traceback__
+    for n in range(100):
+        assert claims.refusal(f"fan_{n}", "lch_1", "A", f"k{n}", with_code=False) is kept
+    assert kept.__traceback__ is traceback
+    assert claims.refusal("fan_1", "lch_1", "A", "the-last", with_code=False) is None
+    assert claims.refusal("fan_3", "lch_1", "A", "k", with_code=True) is None

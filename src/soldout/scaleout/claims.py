@@ -179,8 +179,15 @@ class ScaleOutClaims:
     def refusal(
         self, fan_id: str, launch_id: str, sku: str, idempotency_key: str, with_code: bool
     ) -> DomainError | None:
-        """Nothing is refused before `claim` (which reads the replay index first)."""
-        return None
+        """A kept refusal, from memory alone, for a key the launch's key log lacks; else
+        None and `claim` decides. Shared: render it, never raise it (raising one instance
+        again and again would chain every traceback to it)."""
+        if with_code:
+            return None
+        flag = self._flags.get((launch_id, sku))
+        if flag is None or flag.log is None or flag.until <= time.monotonic():
+            return None
+        return None if flag.log.may_have(fan_id, idempotency_key) else flag.refusal
 
     async def claim(
         self,
@@ -214,7 +221,7 @@ class ScaleOutClaims:
         if flag is not None:
             if flag.until > time.monotonic():
                 if not await self._replays(allocator, flag.log, fan_id, idempotency_key):
-                    raise flag.refusal
+                    raise flag.refusal.with_traceback(None)  # (shared: see `refusal`)
             elif flag.refusal.code != "not_open" and not flag.refreshing:
                 # this claim asks Redis again; the others keep the refusal meanwhile
                 flag.until, flag.refreshing = time.monotonic() + FLAG_SECONDS, True
