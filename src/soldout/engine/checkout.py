@@ -289,22 +289,20 @@ class Checkout:
             if self.return_to is None:
                 raise PaymentFailed("this shop has no public address for the payment page")
             return_url = self.return_to(claim.id, record.id)
+        request = PaymentRequest(
+            method=record.method,
+            amount=claim.total,
+            reference=record.id,
+            idempotency_key=record.id,
+            token=token,
+            description=self._describe(claim),
+            return_url=return_url,
+            expires_at=claim.expires_at,
+        )
         try:
-            answer = await asyncio.wait_for(
-                self._provider.authorize(
-                    PaymentRequest(
-                        method=record.method,
-                        amount=claim.total,
-                        reference=record.id,
-                        idempotency_key=record.id,
-                        token=token,
-                        description=self._describe(claim),
-                        return_url=return_url,
-                        expires_at=claim.expires_at,
-                    )
-                ),
-                self._timeout,
-            )
+            # (a deadline on this task: `wait_for` would run the call in a task of its own)
+            async with asyncio.timeout(self._timeout):
+                answer = await self._provider.authorize(request)
         except TimeoutError:
             record.reason = "the payment provider has not answered yet"
             await self._settlement.save(record)
