@@ -13,10 +13,12 @@ import httpx
 import pytest
 
 from soldout.api.app import build_app
+from soldout.api.pay_core import PayCore
 from soldout.clock import FakeClock
 from soldout.services import Platform
 from soldout.services.tokens import TokenSigner
 from soldout.store.memory import InMemoryStore
+from tests.support import shipping_address
 
 ADMIN = "adm_in_process_token_for_claim_paths"
 
@@ -101,3 +103,77 @@ async def test_the_route_behind_the_hot_path_answers_as_it_does(
     assert 'soldout_claims_total{code="created"} 2.0' in scrape.text
     assert 'soldout_claims_total{code="replayed"} 2.0' in scrape.text
     assert 'soldout_claims_total{code="sold_out"} 2.0' in scrape.text
+
+
+async def pay(
+    client: httpx.AsyncClient,
+    claim_id: str,
+    token: str | None,
+    key: str | None,
+    content: bytes = b'{"method": "test", "token": "tok_ok"}',
+) -> httpx.Response:
+    headers = {"content-type": "application/json"}
+    if token is not None:
+        headers["authorization"] = f"Bearer {token}"
+    if key is not None:
+        headers["idempotency-key"] = key
+    return await client.post(f"/api/v1/claims/{claim_id}/payment", content=content, headers=headers)
+
+
+async def test_a_payment_is_answered_in_front_of_the_app_as_the_route_answers_it(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`PayCore` answers the plain payment itself and hands anything else to the app whole:
+    every answer, the order and each refusal, is the same through either."""
+    answered: list[int] = []
+    answer = PayCore.answer
+
+    async def counted(core: PayCore, *args: Any) -> Any:
+        result = await answer(core, *args)
+        answered.append(0 if result is None else result[0])
+        return result
+
+    monkeypatch.setattr(PayCore, "answer", counted)
+    hot, app, launch_id = clients
+    ann, bob = await fan(hot), await fan(hot)
+    for token in (ann, bob):
+        address = await hot.put(
+            "/api/v1/me/shipping",
+            json=shipping_address(),
+            headers={"authorization": f"Bearer {token}"},
+        )
+        assert address.status_code == 200, address.text
+    held = {t: (await claim(hot, launch_id, t, uuid.uuid4().hex)).json()["id"] for t in (ann, bob)}
+    # the refusals, through each, in the one error shape
+    for client in (hot, app):
+        seen = [
+            await pay(client, held[ann], bob, "k"),  # another fan's claim
+            await pay(client, held[ann], None, "k"),
+            await pay(client, held[ann], ann, None),
+            await pay(client, held[ann], ann, "k", b'{"method": "test"}'),
+            await pay(client, held[ann], ann, "k", b'{"method": "test", "token": "tok_decline"}'),
+            await pay(client, held[ann], ann, "k", b'{"method": "test", "method": "card"}'),
+            await pay(client, held[ann], ann, "k", b'{"method": "test", "colour": "red"}'),
+            await pay(client, held[ann], ann, "k", b"{not json"),
+        ]
+        assert [
+            (r.status_code, r.json()["error"]["code"], r.json()["error"]["field"]) for r in seen
+        ] == [
+            (404, "not_found", None),
+            (401, "unauthorized", None),
+            (422, "missing_idempotency_key", "Idempotency-Key"),
+            (422, "invalid", "token"),
+            (402, "payment_declined", "token"),
+            (422, "duplicate_key", "method"),
+            (422, "invalid", "colour"),
+            (400, "malformed_json", None),
+        ], [r.text for r in seen]
+    # each fan pays through one, and the retry through the other replays it
+    first = await pay(hot, held[ann], ann, "pay-ann")
+    second = await pay(app, held[bob], bob, "pay-bob")
+    assert (first.status_code, second.status_code) == (200, 200), (first.text, second.text)
+    assert first.json()["claim_id"] == held[ann]
+    assert (await pay(app, held[ann], ann, "pay-ann")).json() == first.json()
+    assert (await pay(hot, held[bob], bob, "pay-bob")).json() == second.json()
+    # the plain ones were answered in front of the app; the others by the app
+    assert answered == [404, 0, 422, 422, 402, 0, 0, 0, 200, 200]

@@ -29,6 +29,7 @@ from soldout.api.claim_core import ClaimCore, ClaimDesk
 from soldout.api.errors import domain_error_response, install_handlers
 from soldout.api.hotpath import Front
 from soldout.api.json_body import RefuseRepeatedKeys
+from soldout.api.pay_core import PayCore
 from soldout.api.proxies import TrustedProxies
 from soldout.datadir import DiskWatch
 from soldout.metrics import HttpMeter
@@ -145,7 +146,9 @@ def build_app(
     served: Any = HttpMeter(api, platform.metrics)
     if before is not None:
         served = _After(before, served)
-    return Front(served, claims, max_body, proxies=proxies)
+    # payments are answered in front of the app where this process decides them alone
+    pays = PayCore(platform) if claim_desk is None and before is None else None
+    return Front(served, claims, max_body, proxies=proxies, pay=pays)
 
 
 class _After:

@@ -18,6 +18,7 @@ from soldout.api.claim_core import ClaimCore, DecidedElsewhere
 from soldout.api.claim_request import CLAIM_HEADERS, MAX_CLAIM_BODY, claim_launch
 from soldout.api.errors import error_body
 from soldout.api.json_body import replaying
+from soldout.api.pay_core import PAY_ROUTE, PayCore, pay_claim
 from soldout.api.proxies import TrustedProxies
 from soldout.services.media import MAX_UPLOAD_BYTES
 from soldout.web import ADMIN_COOKIE
@@ -93,9 +94,12 @@ class Front:
         max_body: int,
         *,
         proxies: TrustedProxies | None = None,
+        pay: PayCore | None = None,
     ) -> None:
+        """`pay`: payments answered here too (where this process decides them)."""
         self._app = app
         self._claims = claims
+        self.pay = pay
         # `answer` is the core's own bound method: no call of ours in between
         self.answer = claims.answer
         self._max_body = max_body
@@ -127,6 +131,10 @@ class Front:
         """The scope with the client's address and scheme as a trusted proxy saw them."""
         return self.proxies.rewrite(scope) if self.proxies else scope
 
+    def paid_claim(self, method: str, path: str) -> str | None:
+        """The claim a request pays for, if this front answers payments."""
+        return pay_claim(method, path) if self.pay is not None else None
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             scope = self.forwarded(scope)
@@ -135,6 +143,8 @@ class Front:
                 await self._logged(launch_id, scope, receive, send)
             elif launch_id is not None:
                 await self.claim(launch_id, scope, receive, send)
+            elif (claim_id := self.paid_claim(scope["method"], scope["path"])) is not None:
+                await self.pay_for(claim_id, scope, receive, send)
             else:
                 await self._limited(scope, receive, send)
             return
@@ -150,13 +160,17 @@ class Front:
         line = access.AccessLine(scope["method"], given)
         send = line.watch(send)
         try:
+            claim_id = self.paid_claim(scope["method"], scope["path"])
             if launch_id is not None:
                 line.route = access.CLAIM_ROUTE
                 line.fan_id = await self.claim(launch_id, scope, receive, send)
+            elif claim_id is not None:
+                line.fan_id = await self.pay_for(claim_id, scope, receive, send)
+                line.route = PAY_ROUTE
             else:
                 await self._limited(scope, receive, send)
         finally:
-            if launch_id is None:
+            if launch_id is None and line.route is None:
                 line.seen_in(scope)
             line.write()
 
@@ -188,6 +202,31 @@ class Front:
             await self._app(scope, replaying(body, receive), send)
             return None
         await _answer(send, status, answer, retry_after=retry_after)
+        return fan_id
+
+    async def pay_for(
+        self, claim_id: str, scope: Scope, receive: Receive, send: Send
+    ) -> str | None:
+        """Answers a payment (`PayCore`), or hands it to the app whole; returns the fan
+        who paid, where this answered it."""
+        assert self.pay is not None
+        try:
+            body = await read_body(receive, self._max_body)
+        except ClientGone:
+            return None
+        except BodyTooLarge:
+            await too_large(send, self._max_body)
+            return None
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        answered = await self.pay.answer(claim_id, headers, body)
+        if answered is None:
+            await self._app(scope, replaying(body, receive), send)
+            return None
+        status, answer, extra, fan_id = answered
+        out = [*_JSON_HEADERS, (b"content-length", str(len(answer)).encode())]
+        out += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]
+        await send({"type": "http.response.start", "status": status, "headers": out})
+        await send({"type": "http.response.body", "body": answer})
         return fan_id
 
     async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 
 from soldout.api.access import fan_seen
 from soldout.api.claim_core import ClaimCore
-from soldout.api.claim_request import idempotency_key
 from soldout.api.deps import Credentials, FanAuth, client_address, platform_dep
 from soldout.api.openapi import (
     CLAIM_ANSWERS,
@@ -17,17 +16,17 @@ from soldout.api.openapi import (
     RATE_LIMITED,
     DocumentedRoute,
 )
+from soldout.api.pay_core import paid
 from soldout.api.schemas import FanIn, PaymentIn, ReservationIn
 from soldout.api.views import (
     claim_status_view,
     launch_view,
     notification_view,
     order_view,
-    payment_view,
     reservation_view,
 )
 from soldout.domain.claims import Claim
-from soldout.domain.errors import InvalidInput, NotFound
+from soldout.domain.errors import NotFound
 from soldout.engine.waiting_room import RoomView
 from soldout.services import Platform
 
@@ -256,28 +255,11 @@ async def pay(
     claim closes an unpaid earlier page first. The order ships to the fan's
     address: give `shipping` (checked and kept as the fan's address before any money
     moves), or set it first (`PUT /me/shipping`); with neither, 422 `shipping_required`."""
-    await platform.engine.claim_of(fan_id, claim_id)  # another fan's: 404, nothing saved
-    if not body.token and not platform.engine.checkout.provider.hosted:
-        raise InvalidInput("a card token is required", field="token")
-    if body.shipping is not None:
-        await platform.fans.set_shipping(fan_id, body.shipping.model_dump())
-    else:
-        await platform.fans.require_shipping(fan_id)
-    outcome = await platform.engine.pay(
-        fan_id,
-        claim_id,
-        body.method,
-        body.token,
-        idempotency_key(request.headers.get("idempotency-key")),
+    status, view = await paid(
+        platform, fan_id, claim_id, body, request.headers.get("idempotency-key")
     )
-    if outcome.order is None:
-        response.status_code = 202
-        return {
-            "status": "pending",
-            "payment": payment_view(outcome.payment),
-            "redirect_url": outcome.redirect_url,
-        }
-    return order_view(outcome.order)
+    response.status_code = status
+    return view
 
 
 @router.delete(

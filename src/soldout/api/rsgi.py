@@ -47,6 +47,7 @@ from soldout.api.claim_core import DecidedElsewhere
 from soldout.api.claim_request import MAX_CLAIM_BODY, claim_launch
 from soldout.api.errors import error_body
 from soldout.api.hotpath import Front, Message, carries_credentials
+from soldout.api.pay_core import PAY_ROUTE
 from soldout.datadir import make_private_dir
 
 __all__ = ["ASGI_VERSION", "RsgiFront"]
@@ -133,6 +134,8 @@ class RsgiFront:
             await self._logged(launch_id, scope, protocol)
         elif launch_id is not None:
             await self.claim(launch_id, scope, protocol)
+        elif (claim_id := self._front.paid_claim(scope.method, scope.path)) is not None:
+            await self.pay_for(claim_id, scope, protocol)
         else:
             await self.bridge(scope, protocol)
 
@@ -140,13 +143,46 @@ class RsgiFront:
         line = access.AccessLine(scope.method, scope.headers.get("x-request-id"))
         watched = cast(HTTPProtocol, access.WatchedProtocol(protocol, line))
         try:
+            claim_id = self._front.paid_claim(scope.method, scope.path)
             if launch_id is not None:
                 line.route = access.CLAIM_ROUTE
                 line.fan_id = await self.claim(launch_id, scope, watched)
+            elif claim_id is not None:
+                line.fan_id = await self.pay_for(claim_id, scope, watched, line)
+                line.route = line.route or PAY_ROUTE
             else:
                 await self.bridge(scope, watched, line)
         finally:
             line.write()
+
+    async def pay_for(
+        self,
+        claim_id: str,
+        scope: Scope,
+        protocol: HTTPProtocol,
+        line: access.AccessLine | None = None,
+    ) -> str | None:
+        """Answers a payment (`PayCore`), or hands it to the app whole; returns the fan
+        who paid, where this answered it."""
+        assert self._front.pay is not None
+        headers = scope.headers
+        if bad_header(protocol, headers):
+            return None
+        limit = self._front.max_body
+        try:
+            body = await read_body(headers, protocol, limit)
+        except TooLarge:
+            too_large(protocol, limit)
+            return None
+        except ProtocolClosed:
+            return None  # the client left before sending its whole body
+        answered = await self._front.pay.answer(claim_id, headers, body)
+        if answered is None:
+            await self.bridge(scope, protocol, line, read=body)
+            return None
+        status, answer, extra, fan_id = answered
+        protocol.response_bytes(status, [_JSON, *(extra or {}).items()], answer)
+        return fan_id
 
     async def claim(self, launch_id: str, scope: Scope, protocol: HTTPProtocol) -> str | None:
         """Answers a claim; returns the fan who made it, where known."""
