@@ -144,6 +144,7 @@ async def test_a_payment_is_answered_in_front_of_the_app_as_the_route_answers_it
         )
         assert address.status_code == 200, address.text
     held = {t: (await claim(hot, launch_id, t, uuid.uuid4().hex)).json()["id"] for t in (ann, bob)}
+    deep = b"[" * 900 + b"]" * 900  # (deeper than Python's recursion: never walked)
     # the refusals, through each, in the one error shape
     for client in (hot, app):
         seen = [
@@ -155,6 +156,7 @@ async def test_a_payment_is_answered_in_front_of_the_app_as_the_route_answers_it
             await pay(client, held[ann], ann, "k", b'{"method": "test", "method": "card"}'),
             await pay(client, held[ann], ann, "k", b'{"method": "test", "colour": "red"}'),
             await pay(client, held[ann], ann, "k", b"{not json"),
+            await pay(client, held[ann], ann, "k", b'{"method": "test", "x": ' + deep + b"}"),
         ]
         assert [
             (r.status_code, r.json()["error"]["code"], r.json()["error"]["field"]) for r in seen
@@ -167,6 +169,7 @@ async def test_a_payment_is_answered_in_front_of_the_app_as_the_route_answers_it
             (422, "duplicate_key", "method"),
             (422, "invalid", "colour"),
             (400, "malformed_json", None),
+            (422, "invalid", "x"),
         ], [r.text for r in seen]
     # each fan pays through one, and the retry through the other replays it
     first = await pay(hot, held[ann], ann, "pay-ann")
@@ -176,4 +179,4 @@ async def test_a_payment_is_answered_in_front_of_the_app_as_the_route_answers_it
     assert (await pay(app, held[ann], ann, "pay-ann")).json() == first.json()
     assert (await pay(hot, held[bob], bob, "pay-bob")).json() == second.json()
     # the plain ones were answered in front of the app; the others by the app
-    assert answered == [404, 0, 422, 422, 402, 0, 0, 0, 200, 200]
+    assert answered == [404, 0, 422, 422, 402, 0, 0, 0, 0, 200, 200]

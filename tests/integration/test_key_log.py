@@ -4,6 +4,8 @@ again when the launch is loaded anew (Redis restarted, rebuilt, failed over)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,6 +15,7 @@ import redis.asyncio as aioredis
 from soldout.clock import FakeClock
 from soldout.domain import errors
 from soldout.domain.claims import Claim
+from soldout.domain.launches import LaunchRules
 from soldout.scaleout import claims as scaleout_claims
 from soldout.scaleout.claims import TERMS, ScaleOutClaims, Terms
 from soldout.scaleout.key_log import DIGITS, KeyLogs
@@ -36,13 +39,13 @@ async def test_the_copy_holds_every_key_with_a_claim_and_grows_from_where_it_lef
     allocator = RedisAllocator(client, "lch_1", prefix=redis_space.prefix)
     assert await allocator.load(launch_of("lch_1", {"A": 3}), now=T0)
     logs = KeyLogs(client)
-    empty = await logs.read(allocator)
+    empty = await logs.read(allocator, time.monotonic())
     assert empty is not None
     assert len(empty) == 0
     await allocator.take("fan_1", "A", 1, T0, "k1", "clm_1")
     await allocator.take("fan_2", "A", 1, T0, "k1", "clm_2")
     await allocator.take("fan_1", "A", 1, T0, "k1", "clm_3")  # a replay: nothing new
-    copy = await logs.read(allocator)
+    copy = await logs.read(allocator, time.monotonic())
     assert copy is empty
     assert len(copy) == 2
     assert copy.length == 2 * DIGITS
@@ -55,7 +58,7 @@ async def test_the_copy_holds_every_key_with_a_claim_and_grows_from_where_it_lef
     await allocator.take("fan_3", "A", 1, T0, "k9", "clm_4")
     with pytest.raises(errors.SoldOut):  # not a claim: not in the log
         await allocator.take("fan_4", "A", 1, T0, "k9", "clm_5")
-    assert (await logs.read(allocator)) is copy
+    assert (await logs.read(allocator, time.monotonic())) is copy
     assert copy.may_have("fan_3", "k9")
     assert not copy.may_have("fan_4", "k9")
     assert copy.length == 3 * DIGITS
@@ -69,7 +72,7 @@ async def test_a_launch_loaded_again_starts_a_new_log_with_its_restored_claims(
     assert await allocator.load(launch, now=T0)
     await allocator.take("fan_1", "A", 1, T0, "gone", "clm_1")
     logs = KeyLogs(client)
-    first = await logs.read(allocator)
+    first = await logs.read(allocator, time.monotonic())
     assert first is not None
     assert first.may_have("fan_1", "gone")
     generation = first.generation
@@ -87,7 +90,7 @@ async def test_a_launch_loaded_again_starts_a_new_log_with_its_restored_claims(
         idempotency_key="kept",
     )
     assert await allocator.load(launch, now=T0, claims=[kept], replace=True)
-    again = await logs.read(allocator)
+    again = await logs.read(allocator, time.monotonic())
     assert again is first
     assert again.generation != generation
     assert again.may_have("fan_7", "kept")
@@ -103,7 +106,7 @@ async def test_a_launch_loaded_without_a_log_is_never_answered_from_a_copy(
     assert await allocator.load(launch_of("lch_1", {"A": 1}), now=T0)
     await client.hdel(allocator.keys[0], "log")
     logs = KeyLogs(client)
-    assert await logs.read(allocator) is None
+    assert await logs.read(allocator, time.monotonic()) is None
     assert await logs.recent(allocator, 60.0) is None
 
 
@@ -135,3 +138,55 @@ async def test_a_worker_answers_a_kept_refusal_from_memory_never_raising_it_agai
     assert kept.__traceback__ is traceback
     assert claims.refusal("fan_1", "lch_1", "A", "the-last", with_code=False) is None
     assert claims.refusal("fan_3", "lch_1", "A", "k", with_code=True) is None
+
+
+async def test_reads_at_once_bring_the_copy_up_to_date_once_and_miss_nothing(
+    client: aioredis.Redis, redis_space: RedisSpace
+) -> None:
+    """A stampede's refusals all ask for the copy at once: one read at a time, each
+    claim's refusal covered by a read sent after it; no entry skipped afterwards."""
+    allocator = RedisAllocator(client, "lch_1", prefix=redis_space.prefix)
+    limit = LaunchRules(per_fan_limit=1)
+    assert await allocator.load(launch_of("lch_1", {"A": 20}, rules=limit), now=T0)
+    for n in range(3):
+        await allocator.take(f"fan_{n}", "A", 1, T0, "k", f"clm_{n}")
+    logs = KeyLogs(client)
+    copies = await asyncio.gather(*(logs.read(allocator, time.monotonic()) for _ in range(5)))
+    copy = copies[0]
+    assert copy is not None
+    assert all(c is copy for c in copies)
+    assert (len(copy), copy.length) == (3, 3 * DIGITS)
+    for n in range(3, 10):
+        await allocator.take(f"fan_{n}", "A", 1, T0, "k", f"clm_{n}")
+    await asyncio.gather(*(logs.read(allocator, time.monotonic()) for _ in range(5)))
+    assert all(copy.may_have(f"fan_{n}", "k") for n in range(10))
+    assert (len(copy), copy.length) == (10, 10 * DIGITS)
+    # a read sent after a refusal covers it: a claim whose refusal came earlier needs no read
+    before = copy.sent_at
+    assert await logs.read(allocator, before) is copy
+    assert copy.sent_at == before
+
+
+async def test_a_copy_is_read_whole_again_when_the_log_is_shorter_or_not_ready(
+    client: aioredis.Redis, redis_space: RedisSpace
+) -> None:
+    """A replica that missed the last writes (the same generation, a shorter log): the
+    copy starts again from what is there; a launch being loaded: no copy at all."""
+    allocator = RedisAllocator(client, "lch_1", prefix=redis_space.prefix)
+    assert await allocator.load(launch_of("lch_1", {"A": 5}), now=T0)
+    await allocator.take("fan_1", "A", 1, T0, "k1", "clm_1")
+    await allocator.take("fan_2", "A", 1, T0, "k2", "clm_2")
+    logs = KeyLogs(client)
+    copy = await logs.read(allocator, time.monotonic())
+    assert copy is not None
+    assert copy.length == 2 * DIGITS
+    log_key = allocator.keys[-1]
+    first = (await client.getrange(log_key, 0, DIGITS - 1)).decode()
+    await client.set(log_key, first)  # the replica had only the first entry
+    again = await logs.read(allocator, time.monotonic())
+    assert again is copy
+    assert copy.length == DIGITS
+    assert copy.may_have("fan_1", "k1")
+    assert not copy.may_have("fan_2", "k2")
+    await client.hset(allocator.keys[0], "ready", "0")  # being loaded again
+    assert await logs.read(allocator, time.monotonic()) is None

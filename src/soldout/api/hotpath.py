@@ -165,8 +165,9 @@ class Front:
                 line.route = access.CLAIM_ROUTE
                 line.fan_id = await self.claim(launch_id, scope, receive, send)
             elif claim_id is not None:
-                line.fan_id = await self.pay_for(claim_id, scope, receive, send)
-                line.route = PAY_ROUTE
+                paid_by = await self.pay_for(claim_id, scope, receive, send)
+                if paid_by is not None:  # (else the app answered: its route, its fan)
+                    line.fan_id, line.route = paid_by, PAY_ROUTE
             else:
                 await self._limited(scope, receive, send)
         finally:
@@ -210,6 +211,13 @@ class Front:
         """Answers a payment (`PayCore`), or hands it to the app whole; returns the fan
         who paid, where this answered it."""
         assert self.pay is not None
+        headers: dict[str, str] = {}
+        for name, value in scope["headers"]:  # (the first of a repeated one, as the app)
+            headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+        length = headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > self._max_body:
+            await too_large(send, self._max_body)
+            return None
         try:
             body = await read_body(receive, self._max_body)
         except ClientGone:
@@ -217,7 +225,6 @@ class Front:
         except BodyTooLarge:
             await too_large(send, self._max_body)
             return None
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         answered = await self.pay.answer(claim_id, headers, body)
         if answered is None:
             await self._app(scope, replaying(body, receive), send)

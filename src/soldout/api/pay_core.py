@@ -100,7 +100,10 @@ class PayCore:
                 return None
         if headers.get("x-soldout-web") != "1":
             return None
-        session = cookie_value(headers.get("cookie") or "", FAN_COOKIE)
+        cookies = headers.get("cookie") or ""
+        if cookies.count(FAN_COOKIE + "=") != 1 or '"' in cookies:
+            return None  # (the app reads a cookie given twice, or quoted, its own way)
+        session = cookie_value(cookies, FAN_COOKIE)
         return self._platform.sessions.fan_of(session) if session else None
 
     @staticmethod
@@ -111,23 +114,25 @@ class PayCore:
             data = orjson.loads(body)
         except orjson.JSONDecodeError:
             return None
-        # a ':' more than keys: a key given twice, or one inside a string (the app looks)
-        if not isinstance(data, dict) or body.count(b":") > _keys(data):
+        if not isinstance(data, dict):
             return None
         try:
-            return PaymentIn.model_validate(data)
+            request = PaymentIn.model_validate(data)
         except ValidationError:
             return None
+        # a ':' more than keys (of a valid shape: two levels): a key given twice, or one
+        # inside a string (the app looks)
+        return None if body.count(b":") > _keys(data) else request
 
     async def answer(
         self, claim_id: str, headers: ClaimHeaders, body: bytes
     ) -> tuple[int, bytes, dict[str, str] | None, str] | None:
         """(status, JSON body, extra headers, the fan), or None: the app answers it."""
+        started = time.perf_counter()
         fan_id = self._fan(headers)
         request = self._body(headers, body) if fan_id is not None else None
         if fan_id is None or request is None:
             return None
-        started = time.perf_counter()
         extra = None
         try:
             status, view = await paid(

@@ -148,8 +148,9 @@ class RsgiFront:
                 line.route = access.CLAIM_ROUTE
                 line.fan_id = await self.claim(launch_id, scope, watched)
             elif claim_id is not None:
-                line.fan_id = await self.pay_for(claim_id, scope, watched, line)
-                line.route = line.route or PAY_ROUTE
+                paid_by = await self.pay_for(claim_id, scope, watched, line)
+                if paid_by is not None:  # (else the app answered: its route, its fan)
+                    line.fan_id, line.route = paid_by, PAY_ROUTE
             else:
                 await self.bridge(scope, watched, line)
         finally:

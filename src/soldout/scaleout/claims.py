@@ -131,6 +131,7 @@ class ScaleOutClaims:
         self._terms: dict[str, tuple[float, Terms | None]] = {}
         self._flags: dict[tuple[str, str], Kept] = {}  # by launch and SKU
         self._logs = KeyLogs(client)
+        self._changes = 0  # how many times the owner said a launch changed (`forget`)
 
     async def terms(self, launch_id: str) -> Terms | None:
         """The launch's terms, None if Redis has none (not loaded, or no such launch)."""
@@ -148,6 +149,8 @@ class ScaleOutClaims:
 
     def forget(self, launch_id: str | None = None) -> None:
         """What this worker keeps of a launch (None: of every launch) is read again."""
+        self._changes += 1  # a refusal Redis gave before this is not kept
+        self._logs.drop(launch_id)
         if launch_id is None:
             self._flags.clear()
             self._terms.clear()
@@ -266,6 +269,7 @@ class ScaleOutClaims:
         request = TakeRequest(
             fan_id, sku, quantity, idempotency_key, claim.id, priority_code, address=address or ""
         )
+        changes = self._changes
         try:
             answer = (await allocator.take_many([request], now, now + self._pending))[0]
         except DomainError:
@@ -281,9 +285,10 @@ class ScaleOutClaims:
                 keep = FLAG_SECONDS
                 if answer.code == "not_open":  # not past the opening
                     keep = min(keep, terms.opens - time.time())
-                until = time.monotonic() + keep
-                log = await self._logs.read(allocator)  # after the refusal: every key then
-                self._flags[(launch_id, sku)] = Kept(until, answer, log)
+                arrived = time.monotonic()
+                log = await self._logs.read(allocator, arrived)  # every key with a claim then
+                if self._changes == changes:  # (else the launch changed meanwhile)
+                    self._flags[(launch_id, sku)] = Kept(arrived + keep, answer, log)
             elif refreshing:
                 self._flags.pop((launch_id, sku), None)
             raise answer

@@ -7,18 +7,21 @@ the same script that writes the field (`TAKE`, `RESTORE_CLAIMS`). A copy read *a
 Redis gave a refusal holds every key that had a claim at that moment: a key missing from
 it had no claim for the refusal to hide, and is refused from memory; a key in it (its
 claim, or a 64-bit collision) is looked up in the replay index, as every key was before.
-A copy is read from where it left off (one GETRANGE), and whole again when the log's
-generation changed (the launch was loaded again: Redis restarted, was rebuilt, failed
-over). A launch loaded before it kept a log has no generation: its copy is never used.
+A copy is read from where it left off (one GETRANGE), one read at a time per launch
+(the lock; a claim whose refusal came before the last read was sent uses that read), and
+whole again when the log's generation changed (the launch was loaded again: Redis
+restarted, was rebuilt, failed over) or is shorter than the copy (a replica that missed
+the last writes). A launch being loaded (not ready), or loaded before it kept a log (no
+generation): its copy is not used.
 
     logs = KeyLogs(client)
-    copy = await logs.read(allocator)        # None: Redis out of reach, or no log
+    copy = await logs.read(allocator, after)  # None: Redis out of reach, or no log
     if copy is not None and not copy.may_have(fan_id, key): ...  # no claim under this key
 """
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import hashlib
 import time
 from typing import Any
@@ -30,13 +33,15 @@ __all__ = ["DIGITS", "READ", "KeyLog", "KeyLogs", "digest"]
 
 DIGITS = 16  # hex digits of SHA-1 kept per key: 64 bits
 # KEYS: the launch's (`redis_prelude.KEYS`); ARGV: the generation the copy has, its length.
-# Reply: the log's generation ("" for none) and what the copy lacks (all of it when the
-# generation is not the copy's).
+# Reply: the log's generation ("" for none, or while the launch is not ready), where the
+# tail starts (0: the whole log, for a new generation or a log shorter than the copy),
+# the tail.
 READ = """
 local gen = redis.call('HGET', KEYS[1], 'log')
-if not gen then return {'', ''} end
-if gen ~= ARGV[1] then return {gen, redis.call('GETRANGE', KEYS[11], 0, -1)} end
-return {gen, redis.call('GETRANGE', KEYS[11], ARGV[2], -1)}
+if not gen or redis.call('HGET', KEYS[1], 'ready') ~= '1' then return {'', 0, ''} end
+local from = tonumber(ARGV[2])
+if gen ~= ARGV[1] or redis.call('STRLEN', KEYS[11]) < from then from = 0 end
+return {gen, from, redis.call('GETRANGE', KEYS[11], from, -1)}
 """
 
 
@@ -57,22 +62,26 @@ class KeyLog:
     def __init__(self) -> None:
         self.generation = ""
         self.length = 0  # characters of the log copied
-        self.read_at = float("-inf")  # when it was last read whole up to then (monotonic)
+        self.sent_at = float("-inf")  # when the read it was last brought up to was sent
+        self.lock = asyncio.Lock()  # one read at a time
         self._digests: set[int] = set()
 
     def may_have(self, fan_id: str, key: str) -> bool:
-        """False only if no claim had this key when the copy was last read."""
+        """False only if no claim had this key when the copy's last read was sent."""
         return digest(fan_id, key) in self._digests
 
-    def take(self, generation: str, tail: str, at: float) -> None:
-        """What a read answered, at monotonic time `at`."""
-        if generation != self.generation:
+    def take(self, generation: str, start: int, tail: str, sent_at: float) -> None:
+        """What a read sent at monotonic `sent_at` answered: the log from `start`."""
+        if generation != self.generation or start != self.length:
             self.generation, self.length = generation, 0
             self._digests.clear()
+            if start != 0:  # (cannot happen: one read at a time) read it whole next time
+                self.sent_at = float("-inf")
+                return
         end = len(tail) - len(tail) % DIGITS  # (an entry is appended whole: always all)
         self._digests.update(int(tail[i : i + DIGITS], 16) for i in range(0, end, DIGITS))
         self.length += end
-        self.read_at = at
+        self.sent_at = sent_at
 
     def __len__(self) -> int:
         return len(self._digests)
@@ -85,24 +94,33 @@ class KeyLogs:
         self._script = client.register_script(READ)
         self._logs: dict[str, KeyLog] = {}
 
-    async def read(self, allocator: RedisAllocator) -> KeyLog | None:
-        """The launch's copy, brought up to date now; None if the launch keeps no log or
-        Redis did not answer (then nothing is answered from the copy)."""
+    async def read(self, allocator: RedisAllocator, after: float) -> KeyLog | None:
+        """The launch's copy, brought up to date by a read sent at or after monotonic
+        `after` (a refusal's arrival: then the copy holds every key with a claim before
+        it); None if the launch keeps no log, is not ready, or Redis did not answer."""
         log = self._logs.setdefault(allocator.launch_id, KeyLog())
-        at = time.monotonic()
-        with contextlib.suppress(Exception):
-            generation, tail = await self._script(
-                keys=allocator.keys, args=[log.generation, log.length]
-            )
+        async with log.lock:
+            if log.generation and log.sent_at >= after:
+                return log
+            sent_at = time.monotonic()
+            try:
+                generation, start, tail = await self._script(
+                    keys=allocator.keys, args=[log.generation, log.length]
+                )
+            except Exception:
+                return None
             if not generation:
                 return None
-            log.take(_text(generation), _text(tail), at)
-            return log
-        return None
+            log.take(_text(generation), int(start), _text(tail), sent_at)
+            return log if log.sent_at == sent_at else None
 
     async def recent(self, allocator: RedisAllocator, within: float) -> KeyLog | None:
-        """The copy if it was read in the last `within` seconds, else read now."""
-        log = self._logs.get(allocator.launch_id)
-        if log is not None and log.generation and time.monotonic() - log.read_at < within:
-            return log
-        return await self.read(allocator)
+        """The copy if its last read was sent in the last `within` seconds, else read."""
+        return await self.read(allocator, time.monotonic() - within)
+
+    def drop(self, launch_id: str | None = None) -> None:
+        """Forget the copy of a launch (None: of every launch); read whole next time."""
+        if launch_id is None:
+            self._logs.clear()
+        else:
+            self._logs.pop(launch_id, None)

@@ -327,11 +327,10 @@ return restored
 INIT = (
     _PRELUDE
     + """
-if redis.call('EXISTS', STATE) == 1 then
-  if ARGV[1] ~= '1' then return 0 end
-  redis.call('DEL', STATE, STOCK, FANS, RESERVED, REPLAY, CLAIMS, CODES, PENDING)
-end
-redis.call('DEL', KEYLOG)  -- a new log, named by the state's `log` (a new generation)
+if redis.call('EXISTS', STATE) == 1 and ARGV[1] ~= '1' then return 0 end
+-- whatever is left of the launch goes (a state lost alone must not leave claims behind
+-- that the new counts ignore), and a new key log starts, named by the state's `log`
+redis.call('DEL', STATE, STOCK, FANS, RESERVED, REPLAY, CLAIMS, CODES, PENDING, KEYLOG)
 local nf = tonumber(ARGV[2])
 for i = 0, nf - 1 do
   redis.call('HSET', STATE, ARGV[3 + 2 * i], ARGV[4 + 2 * i])
