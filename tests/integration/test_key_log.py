@@ -16,6 +16,7 @@ from soldout.clock import FakeClock
 from soldout.domain import errors
 from soldout.domain.claims import Claim
 from soldout.domain.launches import LaunchRules
+from soldout.domain.pow import Spent
 from soldout.scaleout import claims as scaleout_claims
 from soldout.scaleout.claims import TERMS, ScaleOutClaims, Terms
 from soldout.scaleout.key_log import DIGITS, KeyLogs
@@ -190,3 +191,31 @@ async def test_a_copy_is_read_whole_again_when_the_log_is_shorter_or_not_ready(
     assert not copy.may_have("fan_2", "k2")
     await client.hset(allocator.keys[0], "ready", "0")  # being loaded again
     assert await logs.read(allocator, time.monotonic()) is None
+
+
+async def test_a_proof_spent_on_a_claim_redis_then_refuses_is_given_back(
+    client: aioredis.Redis, redis_space: RedisSpace
+) -> None:
+    """Proof of work spent at the gate, then Redis answers sold out: the proof is the
+    fan's again, in Redis and in the gate's own record (`give_back`: the owner's)."""
+    allocator = RedisAllocator(client, "lch_1", prefix=redis_space.prefix)
+    assert await allocator.load(launch_of("lch_1", {"A": 1}), now=T0)
+    terms = Terms(
+        public=True, alone=False, window=600, prices={"A": (1000, "EUR")}, opens=0.0, pow=8
+    )
+    await client.hset(allocator.keys[0], TERMS, terms.encode())
+    await allocator.take("fan_1", "A", 1, T0, "the-last", "clm_1")
+    given: list[tuple[str, Spent]] = []
+    store: Any = None  # (a refusal never reaches the record)
+    claims = ScaleOutClaims(
+        client,
+        store,
+        FakeClock(T0),
+        prefix=redis_space.prefix,
+        give_back=lambda launch_id, spent: given.append((launch_id, spent)),
+    )
+    proof = Spent("ab" * 8, int(time.time() * 1000) + 60_000)
+    with pytest.raises(errors.SoldOut):
+        await claims.claim("fan_2", "lch_1", "A", 1, "k", admit=lambda gated: proof)
+    assert given == [("lch_1", proof)]
+    assert not await client.exists(f"{redis_space.prefix}:{{lch_1}}:pow:{proof.salt}")

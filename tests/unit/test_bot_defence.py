@@ -90,6 +90,17 @@ def test_a_genuine_solution_passes_once_then_is_refused_as_reused() -> None:
     assert rejected(pow, token, nonce, now=T0 + timedelta(seconds=30)) == "pow_reused"
 
 
+def test_a_proof_given_back_after_its_claim_was_refused_passes_again_once() -> None:
+    """Several processes selling together: a claim refused after the owner's gate spent
+    its proof (Redis said sold out) gives the proof back, as one process never spent it."""
+    pow = pow_()
+    token, nonce = solved(pow)
+    spent = pow.check(token, nonce, "fan_1", "lau_1", T0)
+    pow.give_back(spent)
+    assert pow.check(token, nonce, "fan_1", "lau_1", T0) == spent
+    assert rejected(pow, token, nonce) == "pow_reused"
+
+
 def test_a_token_solved_for_another_fan_or_launch_is_refused() -> None:
     pow = pow_()
     token, nonce = solved(pow, fan="fan_1", launch="lau_1")

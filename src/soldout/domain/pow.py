@@ -185,6 +185,10 @@ class ProofOfWork:
         heapq.heappush(self._expiries, (expires_ms, salt))
         return Spent(salt.hex(), expires_ms)
 
+    def give_back(self, spent: Spent) -> None:
+        """A proof accepted here whose claim was then refused may be used again."""
+        self._spent.discard(bytes.fromhex(spent.salt))
+
     def _verified_payload(self, token: str) -> bytes:
         if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
             raise PowRejected("pow_invalid", "the challenge token is malformed")

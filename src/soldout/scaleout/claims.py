@@ -16,18 +16,12 @@ row that Redis does not count is cancelled (`redis_pending` has the whole protoc
 
 Most of a stampede is answered from this worker's memory: a refusal Redis gave for a
 launch and SKU (sold out, not open, paused, closed) is kept for `FLAG_SECONDS` (a `not_open`
-no later than the opening; any of them dropped at once when the owner says on Redis's
-pub/sub that the launch changed: `listen`); when it runs out, one claim asks Redis again
-while the others keep it (a `not_open` is dropped at once). A claim meeting it is refused
-without Redis when its key is not in this worker's copy of the launch's key log, read
-just after the refusal (`key_log`): no claim had that key then. A key in the copy costs
-one read of the replay index, so a retry of a claim that was made gets that claim, never
-the refusal. A unit put back is therefore offered again on this worker at most two
-`FLAG_SECONDS` later (the refusal's time, and one claim's asking); a claim made from it
-meanwhile on another worker, if its answer is lost and its retry comes here within those
-moments, is answered with the kept refusal (the claim stays the fan's: on their page, and
-the replay once the refusal is dropped). Before the opening of a gated
-launch (which this worker refuses itself), the copy is read at most every `FLAG_SECONDS`.
+no later than the opening; dropped at once when the owner says on pub/sub that the launch
+changed: `listen`; when it runs out, one claim asks Redis again while the others keep it),
+and answered without Redis for a key not in this worker's copy of the launch's key log,
+read just after the refusal (`key_log`); a key in it costs one read of the replay index,
+so a retry of a claim that was made gets that claim. What that leaves (a unit put back is
+offered again here up to two `FLAG_SECONDS` later): docs/scale-out.md.
 
 What a claim is made at (each SKU's price, the payment window) comes from the owner,
 which writes it beside the launch's counts (`TERMS`); a price changed by the maker is
@@ -114,6 +108,7 @@ class ScaleOutClaims:
         book_of: Callable[[str, str], LaunchBook] | None = None,
         rate: FanRate | None = None,
         address_rate: FanRate | None = None,
+        give_back: Callable[[str, Spent], None] = lambda launch_id, spent: None,
     ) -> None:
         """On the owner, `confirmed` adopts each claim at once and `book_of` gives the
         launch's book to the gate (`admit`); a worker has neither and forwards a claim
@@ -125,6 +120,7 @@ class ScaleOutClaims:
         self._prefix = prefix
         self._pending = timedelta(seconds=pending_seconds)
         self._confirmed = confirmed  # the owner adopts its own claims at once
+        self._give_back = give_back  # a proof its gate spent in memory (the owner's)
         self._book_of = book_of
         # each launch's, by id; the rates limit claims in Redis, across workers
         self.allocator = Allocators(client, prefix, rate, address_rate)
@@ -204,7 +200,7 @@ class ScaleOutClaims:
         address: str | None = None,
     ) -> ClaimOutcome:
         allocator = self.allocator(launch_id)
-        spent: str | None = None  # the proof of work this claim spent, if any
+        spent: tuple[str, str, Spent] | None = None  # the proof of work this claim spent
         if self._book_of is not None:  # the owner: its books say what fans may see
             book = self._book_of(launch_id, fan_id)
             # the launch's gate, unless this is a retry of a claim made (as in one process:
@@ -320,10 +316,11 @@ class ScaleOutClaims:
             raise OwnerOnly("duplicates")
         return bool(flagged)
 
-    async def _spend(self, launch_id: str, spent: object) -> str | None:
+    async def _spend(self, launch_id: str, spent: object) -> tuple[str, str, Spent] | None:
         """A proof of work is accepted once by all the processes selling together: its id
         is set in Redis (NX, until the challenge expires), and a second use anywhere is
-        refused as it is in one process. Returns the key set (None: no proof)."""
+        refused as it is in one process. Returns what to give back if the claim is then
+        refused: the key set, the launch, the proof (None: no proof)."""
         if not isinstance(spent, Spent):
             return None
         ttl = max(1, spent.expires_ms - int(time.time() * 1000))
@@ -331,16 +328,19 @@ class ScaleOutClaims:
         try:
             fresh = await self._client.set(key, b"1", nx=True, px=ttl)
         except Exception as exc:
+            self._give_back(launch_id, spent)
             raise StorageUnavailable("the sale's counts cannot be reached; retry") from exc
         if not fresh:
             raise PowRejected("pow_reused", "this challenge was already used; ask for a new one")
-        return key
+        return key, launch_id, spent
 
-    async def _unspend(self, key: str | None) -> None:
+    async def _unspend(self, spent: tuple[str, str, Spent] | None) -> None:
         """The claim a proof was spent on was refused (sold out, paused, its rate, Redis
-        out of reach): the proof is the fan's again, as one process, which checks those
-        first, would have left it."""
-        if key is not None:
+        out of reach): the proof is the fan's again, in Redis and in the owner's gate, as
+        one process, which checks those first, would have left it."""
+        if spent is not None:
+            key, launch_id, proof = spent
+            self._give_back(launch_id, proof)
             with contextlib.suppress(Exception):
                 await self._client.delete(key)
 

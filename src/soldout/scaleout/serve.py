@@ -135,6 +135,7 @@ class Owner:
             pending_seconds=self._pending,
             confirmed=self.sync.adopt,
             book_of=platform.engine.public_book,
+            give_back=platform.gate.give_back,
         )
         return self._claims
 

@@ -183,6 +183,13 @@ class Gate:
             raise InvalidInput("this launch asks for no proof of work", field=None)
         return self._proof(book).issue(fan_id, book.launch.id, self._clock.now())
 
+    def give_back(self, launch_id: str, spent: Spent) -> None:
+        """A proof `check` accepted, whose claim was then refused: the fan may use it
+        again (several processes: their shared record is given back by `scaleout`)."""
+        found = self._pow.get(launch_id)
+        if found is not None:
+            found.give_back(spent)
+
     def _proof(self, book: LaunchBook) -> ProofOfWork:
         difficulty = book.launch.rules.pow_difficulty or 0
         found = self._pow.get(book.launch.id)
