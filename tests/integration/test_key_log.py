@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -21,17 +20,11 @@ from soldout.scaleout import claims as scaleout_claims
 from soldout.scaleout.claims import TERMS, ScaleOutClaims, Terms
 from soldout.scaleout.key_log import DIGITS, KeyLogs
 from soldout.scaleout.redis_allocator import RedisAllocator
-from tests.integration.test_redis_allocator import T0, client_for, launch_of
+from tests.integration.test_redis_allocator import T0, launch_of
+from tests.integration.test_redis_allocator import client as client  # (the fixture)
 from tests.redis_server import RedisSpace
 
 pytest_plugins = ["tests.redis_server"]
-
-
-@pytest.fixture
-async def client(redis_space: RedisSpace) -> AsyncIterator[aioredis.Redis]:
-    c = client_for(redis_space.url)
-    yield c
-    await c.aclose()
 
 
 async def test_the_copy_holds_every_key_with_a_claim_and_grows_from_where_it_left_off(

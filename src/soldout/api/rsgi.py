@@ -84,6 +84,18 @@ async def read_body(headers: Any, protocol: HTTPProtocol, limit: int) -> bytes:
     return bytes(body)
 
 
+async def read_or_refuse(headers: Any, protocol: HTTPProtocol, limit: int) -> bytes | None:
+    """The whole body; None once it was refused (413) or the client left before sending
+    all of it (then nothing is answered)."""
+    try:
+        return await read_body(headers, protocol, limit)
+    except TooLarge:
+        too_large(protocol, limit)
+    except ProtocolClosed:
+        pass
+    return None
+
+
 def too_large(protocol: HTTPProtocol, limit: int) -> None:
     body = error_body("payload_too_large", f"the body is over {limit} bytes")
     protocol.response_bytes(413, [_JSON, ("connection", "close")], body)
@@ -169,14 +181,9 @@ class RsgiFront:
         headers = scope.headers
         if bad_header(protocol, headers):
             return None
-        limit = self._front.max_body
-        try:
-            body = await read_body(headers, protocol, limit)
-        except TooLarge:
-            too_large(protocol, limit)
+        body = await read_or_refuse(headers, protocol, self._front.max_body)
+        if body is None:
             return None
-        except ProtocolClosed:
-            return None  # the client left before sending its whole body
         answered = await self._front.pay.answer(claim_id, headers, body)
         if answered is None:
             await self.bridge(scope, protocol, line, read=body)
@@ -192,13 +199,9 @@ class RsgiFront:
             headers.get("idempotency-key") is None or headers.get("authorization") is None
         ) and bad_header(protocol, headers):
             return None
-        try:
-            body = await read_body(headers, protocol, MAX_CLAIM_BODY)
-        except TooLarge:
-            too_large(protocol, MAX_CLAIM_BODY)
+        body = await read_or_refuse(headers, protocol, MAX_CLAIM_BODY)
+        if body is None:
             return None
-        except ProtocolClosed:
-            return None  # the client left before sending its whole body
         address = None
         if self._front.limits_addresses:
             peer = address_of(scope.client)[0]
@@ -237,13 +240,10 @@ class RsgiFront:
                 "authorization" in headers, headers.get("cookie") or ""
             )
             limit = self._front.body_limit(scope.method, scope.path, credentials)
-            try:
-                body = await read_body(headers, protocol, limit)
-            except TooLarge:
-                too_large(protocol, limit)
+            read_now = await read_or_refuse(headers, protocol, limit)
+            if read_now is None:
                 return
-            except ProtocolClosed:
-                return  # the client left before sending its whole body
+            body = read_now
         raw_scope: dict[str, Any] = {
             "type": "http",
             "asgi": ASGI_VERSION,
