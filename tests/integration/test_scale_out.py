@@ -326,10 +326,10 @@ def test_a_stampede_on_a_sold_out_or_unopened_launch_is_answered_from_workers_me
         assert [body for status, body in answers if status != 409] == [first.json()] * retries
         assert all(status in (200, 409) for status, _ in answers)
         # What a worker pays Redis to keep the refusal, every 0.1 s: the script that
-        # answers it again and the key log's read (with what they run inside: at most 6
-        # commands); a retry: the replay index, then the script (at most 6); the launch's
-        # terms once a second. Before the key log: at least one command a press.
-        keeping = len(clients) * (6 * (took / 0.1 + 2) + took + 1)
+        # answers it again and the key log's read, with what they run inside (at most 10
+        # commands together); a retry: the replay index, then the script (at most 6); the
+        # launch's terms once a second. Before the key log: at least one command a press.
+        keeping = len(clients) * (10 * (took / 0.1 + 2) + took + 1)
         assert calls <= keeping + 6 * retries + 10, (refusal, calls, took)
     for client in clients:
         client.close()
