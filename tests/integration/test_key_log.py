@@ -212,3 +212,23 @@ async def test_a_proof_spent_on_a_claim_redis_then_refuses_is_given_back(
         await claims.claim("fan_2", "lch_1", "A", 1, "k", admit=lambda gated: proof)
     assert given == [("lch_1", proof)]
     assert not await client.exists(f"{redis_space.prefix}:{{lch_1}}:pow:{proof.salt}")
+
+
+async def test_a_copy_not_read_for_a_while_is_dropped(
+    client: aioredis.Redis, redis_space: RedisSpace
+) -> None:
+    """A launch no longer sold leaves no copy behind: one not read since `before` goes,
+    and is read whole if asked for again."""
+    allocator = RedisAllocator(client, "lch_1", prefix=redis_space.prefix)
+    assert await allocator.load(launch_of("lch_1", {"A": 5}), now=T0)
+    await allocator.take("fan_1", "A", 1, T0, "k1", "clm_1")
+    logs = KeyLogs(client)
+    copy = await logs.read(allocator, time.monotonic())
+    assert copy is not None
+    logs.prune(copy.sent_at)  # read at that moment: kept
+    assert await logs.read(allocator, float("-inf")) is copy
+    logs.prune(time.monotonic())
+    again = await logs.read(allocator, float("-inf"))
+    assert again is not None
+    assert again is not copy
+    assert again.may_have("fan_1", "k1")

@@ -32,6 +32,7 @@ from soldout.scaleout.redis_values import replay_field
 __all__ = ["DIGITS", "READ", "KeyLog", "KeyLogs", "digest"]
 
 DIGITS = 16  # hex digits of SHA-1 kept per key: 64 bits
+IDLE_SECONDS = 600.0  # a copy not read for this long is dropped (a launch that closed)
 # KEYS: the launch's (`redis_prelude.KEYS`); ARGV: the generation the copy has, its length.
 # Reply: the log's generation ("" for none, or while the launch is not ready), where the
 # tail starts (0: the whole log, for a new generation or a log shorter than the copy),
@@ -93,11 +94,14 @@ class KeyLogs:
     def __init__(self, client: Client) -> None:
         self._script = client.register_script(READ)
         self._logs: dict[str, KeyLog] = {}
+        self._pruned = time.monotonic()
 
     async def read(self, allocator: RedisAllocator, after: float) -> KeyLog | None:
         """The launch's copy, brought up to date by a read sent at or after monotonic
         `after` (a refusal's arrival: then the copy holds every key with a claim before
         it); None if the launch keeps no log, is not ready, or Redis did not answer."""
+        if time.monotonic() - self._pruned > IDLE_SECONDS / 10:
+            self.prune(time.monotonic() - IDLE_SECONDS)
         log = self._logs.setdefault(allocator.launch_id, KeyLog())
         async with log.lock:
             if log.generation and log.sent_at >= after:
@@ -117,6 +121,14 @@ class KeyLogs:
     async def recent(self, allocator: RedisAllocator, within: float) -> KeyLog | None:
         """The copy if its last read was sent in the last `within` seconds, else read."""
         return await self.read(allocator, time.monotonic() - within)
+
+    def prune(self, before: float) -> None:
+        """Drop the copies last read before monotonic `before` (launches no longer sold:
+        their copies would otherwise stay until this worker stops)."""
+        self._pruned = time.monotonic()
+        for launch_id, log in list(self._logs.items()):
+            if log.sent_at < before and not log.lock.locked():
+                del self._logs[launch_id]
 
     def drop(self, launch_id: str | None = None) -> None:
         """Forget the copy of a launch (None: of every launch); read whole next time."""
