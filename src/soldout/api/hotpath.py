@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from soldout.api import access
@@ -67,15 +67,39 @@ def carries_credentials(authorization: bool, cookie: str) -> bool:
 
 
 async def _answer(
-    send: Send, status: int, body: bytes, *, close: bool = False, retry_after: int = 0
+    send: Send,
+    status: int,
+    body: bytes,
+    *,
+    close: bool = False,
+    retry_after: int = 0,
+    extra: Mapping[str, str] | None = None,
 ) -> None:
     headers = [*_JSON_HEADERS, (b"content-length", str(len(body)).encode())]
     if close:
         headers.append((b"connection", b"close"))
     if retry_after:
         headers.append((b"retry-after", str(retry_after).encode()))
+    headers += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+async def read_or_refuse(
+    receive: Receive, send: Send, limit: int, length: bytes | str | None
+) -> bytes | None:
+    """The whole body; None once it was refused (413: its declared `length` or what came
+    is over `limit`) or the client left before sending all of it."""
+    if length is not None and length.isdigit() and int(length) > limit:
+        await too_large(send, limit)
+        return None
+    try:
+        return await read_body(receive, limit)
+    except ClientGone:
+        return None
+    except BodyTooLarge:
+        await too_large(send, limit)
+        return None
 
 
 async def too_large(send: Send, limit: int) -> None:
@@ -184,15 +208,8 @@ class Front:
                 length = value
             elif name in CLAIM_HEADERS:
                 headers[name.decode()] = value.decode("latin-1")
-        if length is not None and length.isdigit() and int(length) > MAX_CLAIM_BODY:
-            await too_large(send, MAX_CLAIM_BODY)
-            return None
-        try:
-            body = await read_body(receive, MAX_CLAIM_BODY)
-        except ClientGone:
-            return None
-        except BodyTooLarge:
-            await too_large(send, MAX_CLAIM_BODY)
+        body = await read_or_refuse(receive, send, MAX_CLAIM_BODY, length)
+        if body is None:
             return None
         client = scope.get("client")
         try:
@@ -214,26 +231,15 @@ class Front:
         headers: dict[str, str] = {}
         for name, value in scope["headers"]:  # (the first of a repeated one, as the app)
             headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
-        length = headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > self._max_body:
-            await too_large(send, self._max_body)
-            return None
-        try:
-            body = await read_body(receive, self._max_body)
-        except ClientGone:
-            return None
-        except BodyTooLarge:
-            await too_large(send, self._max_body)
+        body = await read_or_refuse(receive, send, self._max_body, headers.get("content-length"))
+        if body is None:
             return None
         answered = await self.pay.answer(claim_id, headers, body)
         if answered is None:
             await self._app(scope, replaying(body, receive), send)
             return None
         status, answer, extra, fan_id = answered
-        out = [*_JSON_HEADERS, (b"content-length", str(len(answer)).encode())]
-        out += [(k.encode(), v.encode()) for k, v in (extra or {}).items()]
-        await send({"type": "http.response.start", "status": status, "headers": out})
-        await send({"type": "http.response.body", "body": answer})
+        await _answer(send, status, answer, extra=extra)
         return fan_id
 
     async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -255,11 +261,6 @@ class Front:
                     return
                 await self._app(scope, receive, send)  # the server holds it to that length
                 return
-        try:
-            body = await read_body(receive, limit)
-        except ClientGone:
-            return
-        except BodyTooLarge:
-            await too_large(send, limit)
-            return
-        await self._app(scope, replaying(body, receive), send)
+        body = await read_or_refuse(receive, send, limit, None)
+        if body is not None:
+            await self._app(scope, replaying(body, receive), send)

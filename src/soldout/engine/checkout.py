@@ -251,10 +251,10 @@ class Checkout:
             return
         try:
             if give_up and record.reference is not None:
-                await asyncio.wait_for(self._provider.abandon(record.reference), self._timeout)
-            line = await asyncio.wait_for(
-                self._provider.transaction(record.id, record.reference), self._timeout
-            )
+                async with asyncio.timeout(self._timeout):
+                    await self._provider.abandon(record.reference)
+            async with asyncio.timeout(self._timeout):
+                line = await self._provider.transaction(record.id, record.reference)
         except (TimeoutError, DomainError) as error:
             log.warning("payment %s: the provider did not answer (%s)", record.id, error)
             return
@@ -278,7 +278,8 @@ class Checkout:
 
     async def _abandon(self, reference: str) -> None:
         try:
-            await asyncio.wait_for(self._provider.abandon(reference), self._timeout)
+            async with asyncio.timeout(self._timeout):
+                await self._provider.abandon(reference)
         except (TimeoutError, DomainError) as error:
             # Its page closes by itself later; money that comes anyway is refunded.
             log.warning("payment %s could not be closed at the provider: %s", reference, error)
@@ -300,8 +301,7 @@ class Checkout:
             expires_at=claim.expires_at,
         )
         try:
-            # (a deadline on this task: `wait_for` would run the call in a task of its own)
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(self._timeout):  # (in this task: no task of its own)
                 answer = await self._provider.authorize(request)
         except TimeoutError:
             record.reason = "the payment provider has not answered yet"

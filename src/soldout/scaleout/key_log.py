@@ -73,12 +73,9 @@ class KeyLog:
 
     def take(self, generation: str, start: int, tail: str, sent_at: float) -> None:
         """What a read sent at monotonic `sent_at` answered: the log from `start`."""
-        if generation != self.generation or start != self.length:
+        if generation != self.generation or start != self.length:  # (then `start` is 0)
             self.generation, self.length = generation, 0
             self._digests.clear()
-            if start != 0:  # (cannot happen: one read at a time) read it whole next time
-                self.sent_at = float("-inf")
-                return
         end = len(tail) - len(tail) % DIGITS  # (an entry is appended whole: always all)
         self._digests.update(int(tail[i : i + DIGITS], 16) for i in range(0, end, DIGITS))
         self.length += end
@@ -116,7 +113,7 @@ class KeyLogs:
             if not generation:
                 return None
             log.take(_text(generation), int(start), _text(tail), sent_at)
-            return log if log.sent_at == sent_at else None
+            return log
 
     async def recent(self, allocator: RedisAllocator, within: float) -> KeyLog | None:
         """The copy if its last read was sent in the last `within` seconds, else read."""
