@@ -18,7 +18,7 @@ from soldout.clock import FakeClock
 from soldout.services import Platform
 from soldout.services.tokens import TokenSigner
 from soldout.store.memory import InMemoryStore
-from tests.support import shipping_address
+from tests.support import ServerProcess, create_launch, register, shipping_address
 
 ADMIN = "adm_in_process_token_for_claim_paths"
 
@@ -180,3 +180,85 @@ async def test_a_payment_is_answered_in_front_of_the_app_as_the_route_answers_it
     assert (await pay(hot, held[bob], bob, "pay-bob")).json() == second.json()
     # the plain ones were answered in front of the app; the others by the app
     assert answered == [404, 0, 422, 422, 402, 0, 0, 0, 0, 200, 200]
+
+
+async def test_a_header_given_twice_is_read_as_the_app_reads_it(
+    clients: tuple[httpx.AsyncClient, httpx.AsyncClient, str],
+) -> None:
+    """A client may send a header twice. The front paths must not read another fan than
+    the app would: the app takes the first `Authorization`."""
+    hot, app, launch_id = clients
+    ann, bob = await fan(hot), await fan(hot)
+    address = await hot.put(
+        "/api/v1/me/shipping", json=shipping_address(), headers={"authorization": f"Bearer {bob}"}
+    )
+    assert address.status_code == 200, address.text
+    # a claim: made by the first named, through either (one each: one unit a fan)
+    made = {}
+    for client, first, second in ((hot, bob, ann), (app, ann, bob)):
+        answer = await client.post(
+            f"/api/v1/launches/{launch_id}/claims",
+            json={"sku": "A"},
+            headers=[
+                ("idempotency-key", "twice"),
+                ("authorization", f"Bearer {first}"),
+                ("authorization", f"Bearer {second}"),
+            ],
+        )
+        assert answer.status_code == 201, answer.text
+        made[first] = answer.json()["id"]
+        for token, status in ((first, 200), (second, 404)):
+            seen = await hot.get(
+                f"/api/v1/claims/{made[first]}", headers={"authorization": f"Bearer {token}"}
+            )
+            assert seen.status_code == status, seen.text
+    # a payment of Bob's claim with Ann named first: not hers, through either
+    body = b'{"method": "test", "token": "tok_ok"}'
+    twice = [
+        ("content-type", "application/json"),
+        ("idempotency-key", "twice"),
+        ("authorization", f"Bearer {ann}"),
+        ("authorization", f"Bearer {bob}"),
+    ]
+    for client in (hot, app):
+        refused = await client.post(
+            f"/api/v1/claims/{made[bob]}/payment", content=body, headers=twice
+        )
+        assert (refused.status_code, refused.json()["error"]["code"]) == (404, "not_found")
+    # nothing was paid: Bob's own request pays once
+    paid = await pay(hot, made[bob], bob, "bob-pays")
+    assert paid.status_code == 200, paid.text
+
+
+def test_granian_reads_a_header_given_twice_as_the_app_does(shared_server: ServerProcess) -> None:
+    """The same over Granian's RSGI interface, the default server: the first
+    `Authorization` names the fan, for a claim and for a payment."""
+    with shared_server.client() as anyone, shared_server.admin() as admin:
+        launch_id = create_launch(admin, batch={"A": 5})["id"]
+        ann, bob = register(anyone)["token"], register(anyone)["token"]
+        made = anyone.post(
+            f"/api/v1/launches/{launch_id}/claims",
+            json={"sku": "A"},
+            headers=[
+                ("idempotency-key", uuid.uuid4().hex),
+                ("authorization", f"Bearer {bob}"),
+                ("authorization", f"Bearer {ann}"),
+            ],
+        )
+        assert made.status_code == 201, made.text
+        claim_id = made.json()["id"]
+        for token, status in ((bob, 200), (ann, 404)):
+            seen = anyone.get(
+                f"/api/v1/claims/{claim_id}", headers={"authorization": f"Bearer {token}"}
+            )
+            assert seen.status_code == status, seen.text
+        refused = anyone.post(
+            f"/api/v1/claims/{claim_id}/payment",
+            json={"method": "test", "token": "tok_ok"},
+            headers=[
+                ("idempotency-key", uuid.uuid4().hex),
+                ("authorization", f"Bearer {ann}"),
+                ("authorization", f"Bearer {bob}"),
+            ],
+        )
+        assert (refused.status_code, refused.json()["error"]["code"]) == (404, "not_found")

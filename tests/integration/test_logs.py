@@ -72,6 +72,18 @@ def test_a_claim_a_payment_and_a_404_each_log_one_json_line(json_server: ServerP
             },
         )
         assert paid.status_code == 200, paid.text
+        # one the front path hands to the app (a field it does not know): the app's answer,
+        # and the line still names the route and the fan
+        handed = anyone.post(
+            f"/api/v1/claims/{claim_id}/payment",
+            json={"method": "test", "token": "tok_ok", "colour": "red"},
+            headers={
+                "authorization": f"Bearer {fan['token']}",
+                "idempotency-key": uuid.uuid4().hex,
+                "x-request-id": "pay-2",
+            },
+        )
+        assert (handed.status_code, handed.json()["error"]["field"]) == (422, "colour")
         missing = anyone.get("/api/v1/nowhere", headers={"x-request-id": "not found!"})
         assert missing.status_code == 404
 
@@ -87,6 +99,12 @@ def test_a_claim_a_payment_and_a_404_each_log_one_json_line(json_server: ServerP
     pay_line = access_line(json_server, "pay-1")
     assert pay_line["route"] == "/api/v1/claims/{claim_id}/payment"
     assert (pay_line["status"], pay_line["fan_id"]) == (200, fan["id"])
+    handed_line = access_line(json_server, "pay-2")
+    assert (handed_line["route"], handed_line["status"], handed_line["fan_id"]) == (
+        "/api/v1/claims/{claim_id}/payment",
+        422,
+        fan["id"],
+    )
 
     generated = missing.headers["x-request-id"]
     assert generated != "not found!"  # (a space: replaced by one of ours)

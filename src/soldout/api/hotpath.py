@@ -206,8 +206,8 @@ class Front:
         for name, value in scope["headers"]:
             if name == b"content-length":
                 length = value
-            elif name in CLAIM_HEADERS:
-                headers[name.decode()] = value.decode("latin-1")
+            elif name in CLAIM_HEADERS:  # (the first of a repeated one, as the app)
+                headers.setdefault(name.decode(), value.decode("latin-1"))
         body = await read_or_refuse(receive, send, MAX_CLAIM_BODY, length)
         if body is None:
             return None
