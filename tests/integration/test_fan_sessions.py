@@ -25,6 +25,7 @@ from soldout.services.tokens import TokenSigner
 from soldout.store.memory import InMemoryStore
 from soldout.store.ports import Store
 from soldout.store.sqlite import SqliteStore
+from tests.support import shipping_address
 
 # its behaviour holds on the owner and two workers too (docs/scale-out.md)
 pytestmark = pytest.mark.scale_out_too
@@ -227,3 +228,40 @@ async def test_sessions_and_spent_links_outlive_a_restart(tmp_path: Path) -> Non
             assert (await fan.get("/me")).status_code == 303  # signed out stays signed out
     finally:
         await shop.platform.stop()
+
+
+async def test_a_session_cookie_given_twice_is_read_as_the_app_reads_it(shop: Shop) -> None:
+    """A browser may hold the session cookie twice (two paths or domains). A payment in
+    front of the app never reads another fan from it than the app does."""
+    async with shop.browser() as bob_browser, shop.browser() as ann_browser:
+        await join(bob_browser)
+        await join(ann_browser)
+        bob = bob_browser.cookies["soldout_fan"]
+        ann = ann_browser.cookies["soldout_fan"]
+        own = {**WEB, "cookie": f"soldout_fan={ann}"}
+        address = await ann_browser.put("/api/v1/me/shipping", json=shipping_address(), headers=own)
+        assert address.status_code == 200, address.text
+        held = []
+        for _ in range(2):
+            made = await shop.claim(own)
+            assert made.status_code == 201, made.text
+            held.append(made.json()["id"])
+    doubled = {
+        **WEB,
+        "cookie": f"soldout_fan={bob}; soldout_fan={ann}",
+        "content-type": "application/json",
+    }
+    body = b'{"method": "test", "token": "tok_ok"}'
+    answers = []
+    for claim_id, transport in zip(
+        held, (httpx.ASGITransport(app=shop.transport.app.app), shop.transport), strict=True
+    ):  # the app alone first, then through the front path
+        async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as client:
+            paid = await client.post(
+                f"/api/v1/claims/{claim_id}/payment",
+                content=body,
+                headers={**doubled, "idempotency-key": uuid.uuid4().hex},
+            )
+        answers.append((paid.status_code, paid.json().get("claim_id")))
+    # the app reads the last (Starlette's parser); the front path hands it the request
+    assert answers == [(200, held[0]), (200, held[1])], answers
