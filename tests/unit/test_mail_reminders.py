@@ -252,7 +252,7 @@ async def test_each_admission_from_the_waiting_room_is_told(
     )
     fans = [(await platform.fans.register(f"w{i}@fans.test", f"w{i}"))[0].id for i in range(3)]
     for fan_id in fans:
-        platform.gate.join(book, fan_id)
+        await platform.gate.join(book, fan_id)
     clock.advance(30)
     views = {f: platform.gate.view(book, f) for f in fans}  # the burst lets one in
     admitted = [f for f, v in views.items() if v.state == "admitted"]

@@ -98,7 +98,7 @@ async def join_waiting_room(
     """Take a place (fans there before opening are shuffled at opening: arriving earlier
     gives no advantage). Joining again keeps the place."""
     book = platform.engine.public_book(launch_id, fan_id)
-    return _room_view(platform.gate.join(book, fan_id))
+    return _room_view(await platform.gate.join(book, fan_id))
 
 
 @router.get("/launches/{launch_id}/waiting-room", tags=["fan"])

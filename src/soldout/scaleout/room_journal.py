@@ -15,16 +15,24 @@ polling is let in again after a take-over) and its admissions themselves (made a
 the same instants, not told again by e-mail; their tokens are signed, so those given out
 stay good). Redis out of reach at a join: the place lives in this owner's memory only
 (logged). The hash expires a week after its last join.
+
+Every join reaches the owner, so its write must not hold the owner's event loop: the
+changes made while a write is in flight are queued and sent together as one pipeline
+(one round trip, as a group commit), on the asynchronous client. A join is answered once
+the pipeline holding its place returned; a skip or a notice, made inside a poll, is
+queued and not waited for.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from soldout.scaleout.mirror import SyncClient
+from soldout.scaleout.redis_allocator import Client
 
 __all__ = ["TOLD", "RedisRoomJournal", "room_key"]
 
@@ -34,6 +42,10 @@ KEEP_SECONDS = 7 * 24 * 3600
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+# (launch, what it is for the log, the change on a pipeline and the key, its join's future)
+_Change = tuple[str, str, Callable[[Any, str], object], "asyncio.Future[None] | None"]
+
+
 def room_key(prefix: str, launch_id: str) -> str:
     return f"{prefix}:room:{launch_id}"
 
@@ -41,36 +53,76 @@ def room_key(prefix: str, launch_id: str) -> str:
 class RedisRoomJournal:
     """The owner's side of `services.gate.RoomJournal`, one Redis hash per launch: a field
     `FAN@MICROS` per place taken (MICROS: when, since the epoch), deleted when the place is
-    skipped, and `~told`: how many of the room's admissions were told."""
+    skipped, and `~told`: how many of the room's admissions were told. Writes go on
+    `client` (asynchronous, batched); `reader` reads a room back when it is opened."""
 
-    def __init__(self, client: SyncClient, prefix: str) -> None:
+    def __init__(self, client: Client, reader: SyncClient, prefix: str) -> None:
         self._client = client
+        self._reader = reader
         self._prefix = prefix
+        self._queue: list[_Change] = []
+        self._writing: asyncio.Task[None] | None = None
 
-    def joined(self, launch_id: str, fan_id: str, at: datetime) -> None:
-        self._write(launch_id, "a place", lambda pipe, key: pipe.hset(key, _field(fan_id, at), ""))
+    def joined(self, launch_id: str, fan_id: str, at: datetime) -> asyncio.Future[None]:
+        done = asyncio.get_running_loop().create_future()
+        field = _field(fan_id, at)
+        self._add(launch_id, "a place", lambda pipe, key: pipe.hset(key, field, ""), done)
+        return done
 
     def skipped(self, launch_id: str, fan_id: str, joined_at: datetime) -> None:
-        self._write(
-            launch_id, "a skip", lambda pipe, key: pipe.hdel(key, _field(fan_id, joined_at))
-        )
+        field = _field(fan_id, joined_at)
+        self._add(launch_id, "a skip", lambda pipe, key: pipe.hdel(key, field), None)
 
     def told(self, launch_id: str, admissions: int) -> None:
-        self._write(launch_id, "a notice", lambda pipe, key: pipe.hset(key, TOLD, str(admissions)))
+        value = str(admissions)
+        self._add(launch_id, "a notice", lambda pipe, key: pipe.hset(key, TOLD, value), None)
 
-    def _write(self, launch_id: str, what: str, change: Callable[[Any, str], object]) -> None:
-        key = room_key(self._prefix, launch_id)
+    async def drain(self) -> None:
+        """Every change queued until now is written (or was logged as not): at a stop."""
+        while self._writing is not None:
+            await asyncio.shield(self._writing)
+
+    def _add(
+        self,
+        launch_id: str,
+        what: str,
+        change: Callable[[Any, str], object],
+        done: asyncio.Future[None] | None,
+    ) -> None:
+        self._queue.append((launch_id, what, change, done))
+        if self._writing is None:
+            self._writing = asyncio.get_running_loop().create_task(self._write())
+
+    async def _write(self) -> None:
+        try:
+            while self._queue:
+                batch, self._queue = self._queue, []
+                await self._send(batch)
+        finally:
+            self._writing = None
+
+    async def _send(self, batch: list[_Change]) -> None:
+        keys: dict[str, None] = {}
         try:
             pipe = self._client.pipeline(transaction=False)
-            change(pipe, key)
-            pipe.expire(key, KEEP_SECONDS)
-            pipe.execute()
+            for launch_id, _, change, _ in batch:
+                key = room_key(self._prefix, launch_id)
+                change(pipe, key)
+                keys[key] = None
+            for key in keys:
+                pipe.expire(key, KEEP_SECONDS)
+            await pipe.execute()
         except Exception as exc:
-            log.error("%s in the waiting room of %s was not written: %s", what, launch_id, exc)
+            for launch_id, what, _, _ in batch:
+                log.error("%s in the waiting room of %s was not written: %s", what, launch_id, exc)
+        finally:
+            for _, _, _, done in batch:  # (answered either way: the place is in memory)
+                if done is not None and not done.done():
+                    done.set_result(None)
 
     def places(self, launch_id: str) -> tuple[list[tuple[str, datetime]], int]:
         try:
-            raw = dict(self._client.hgetall(room_key(self._prefix, launch_id)))
+            raw = dict(self._reader.hgetall(room_key(self._prefix, launch_id)))
         except Exception as exc:
             log.error("the waiting room of %s could not be read back: %s", launch_id, exc)
             return [], 0

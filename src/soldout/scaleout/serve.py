@@ -105,6 +105,7 @@ class Owner:
         self.sync: OwnerSync | None = None
         self._claims: ScaleOutClaims | None = None
         self._listening: asyncio.Task[None] | None = None
+        self._journal: RedisRoomJournal | None = None
 
     def allocator(self, books: Mapping[str, LaunchBook]) -> Allocator:
         self._mirror = MirrorAllocator(books, self._sync, prefix=self._prefix)
@@ -114,7 +115,8 @@ class Owner:
         store = platform.store
         if not isinstance(store, PostgresStore) or self._mirror is None:
             raise click.UsageError("--redis needs a PostgreSQL store (--store postgresql://...)")
-        platform.gate.room_journal = RedisRoomJournal(self._sync, self._prefix)
+        self._journal = RedisRoomJournal(self._client, self._sync, self._prefix)
+        platform.gate.room_journal = self._journal
         duplicates = DuplicateSets(platform.gate, self._sync, self._prefix)
         platform.fans.on_register(duplicates.joined)  # (after the gate's own listeners)
         platform.fans.on_contact(duplicates.moved)
@@ -161,6 +163,8 @@ class Owner:
                 await self._listening
         if self.sync is not None:
             await self.sync.stop()
+        if self._journal is not None:
+            await self._journal.drain()
         await self._client.aclose()
         await self._fenced.aclose()
         self._sync.close()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -59,8 +59,9 @@ class RoomJournal(Protocol):
     """The waiting rooms' places, kept where another process finds them (several workers:
     `scaleout.room_journal`): a new owner's room gives everyone their place back."""
 
-    def joined(self, launch_id: str, fan_id: str, at: datetime) -> None:
-        """A fan took a place at `at` (written before the join is answered)."""
+    def joined(self, launch_id: str, fan_id: str, at: datetime) -> Awaitable[None]:
+        """A fan took a place at `at`; the join is answered once this is done (written,
+        or its failure logged)."""
 
     def skipped(self, launch_id: str, fan_id: str, joined_at: datetime) -> None:
         """The place the fan took at `joined_at` was skipped (they had gone)."""
@@ -244,11 +245,12 @@ class Gate:
 
         return admitted
 
-    def join(self, book: LaunchBook, fan_id: str) -> RoomView:
+    async def join(self, book: LaunchBook, fan_id: str) -> RoomView:
         room = self.room(book)
         now = self._clock.now()
         if room.join(fan_id, now) and self.room_journal is not None:
-            self.room_journal.joined(book.launch.id, fan_id, now)  # (before the answer)
+            await self.room_journal.joined(book.launch.id, fan_id, now)  # (before the answer)
+            now = self._clock.now()  # (the room moved on while the place was written)
         return room.view(fan_id, now)
 
     def view(self, book: LaunchBook, fan_id: str) -> RoomView:
