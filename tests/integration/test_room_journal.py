@@ -113,15 +113,27 @@ async def test_a_join_is_answered_only_once_its_place_is_written(
     await sending.wait()  # its pipeline is at Redis's door
     second = journal.joined("lch_1", "fan_2", T0 + timedelta(seconds=1))
     third = journal.joined("lch_1", "fan_3", T0 + timedelta(seconds=2))
+    journal.skipped("lch_1", "fan_2", T0 + timedelta(seconds=1))
+    journal.joined("lch_1", "fan_2", T0 + timedelta(seconds=3))  # (back: a new place)
     assert not first.done()
-    assert journal.places("lch_1") == ([], 0)
+    assert journal.pending("lch_1", "fan_1") is first
+    assert reader.hgetall(f"{redis_space.prefix}:room:lch_1") == {}
     assert sent == [["HSET", "EXPIRE"]]  # the others wait for the next round trip
+    # a room opened anew meanwhile (its opening moved) reads back what is not written yet
+    assert sorted(journal.places("lch_1")[0]) == [
+        ("fan_1", T0),
+        ("fan_2", T0 + timedelta(seconds=3)),
+        ("fan_3", T0 + timedelta(seconds=2)),
+    ]
     release.set()
     await first
     assert "fan_1" in [fan for fan, _ in journal.places("lch_1")[0]]
     await asyncio.gather(second, third)
-    assert sorted(fan for fan, _ in journal.places("lch_1")[0]) == ["fan_1", "fan_2", "fan_3"]
-    assert sent == [["HSET", "EXPIRE"], ["HSET", "HSET", "EXPIRE"]]
+    await journal.drain()
+    assert journal.pending("lch_1", "fan_1") is None
+    stored = reader.hgetall(f"{redis_space.prefix}:room:lch_1")
+    assert sorted(field.decode().split("@")[0] for field in stored) == ["fan_1", "fan_2", "fan_3"]
+    assert sent == [["HSET", "EXPIRE"], ["HSET", "HSET", "HDEL", "HSET", "EXPIRE"]]
 
 
 async def test_redis_out_of_reach_answers_the_join_and_says_so(

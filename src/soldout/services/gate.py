@@ -63,6 +63,9 @@ class RoomJournal(Protocol):
         """A fan took a place at `at`; the join is answered once this is done (written,
         or its failure logged)."""
 
+    def pending(self, launch_id: str, fan_id: str) -> Awaitable[None] | None:
+        """The fan's place while it is being written (None: written, or never taken)."""
+
     def skipped(self, launch_id: str, fan_id: str, joined_at: datetime) -> None:
         """The place the fan took at `joined_at` was skipped (they had gone)."""
 
@@ -246,11 +249,21 @@ class Gate:
         return admitted
 
     async def join(self, book: LaunchBook, fan_id: str) -> RoomView:
+        """A place in the launch's room; answered once the place is written where another
+        owner finds it (`room_journal`), a second join's too."""
         room = self.room(book)
         now = self._clock.now()
-        if room.join(fan_id, now) and self.room_journal is not None:
-            await self.room_journal.joined(book.launch.id, fan_id, now)  # (before the answer)
-            now = self._clock.now()  # (the room moved on while the place was written)
+        journal = self.room_journal
+        if journal is not None:
+            if room.join(fan_id, now):
+                written: Awaitable[None] | None = journal.joined(book.launch.id, fan_id, now)
+            else:
+                written = journal.pending(book.launch.id, fan_id)
+            if written is not None:
+                await written  # (the room moved on meanwhile, or was opened anew)
+                room, now = self.room(book), self._clock.now()
+        else:
+            room.join(fan_id, now)
         return room.view(fan_id, now)
 
     def view(self, book: LaunchBook, fan_id: str) -> RoomView:
