@@ -24,6 +24,7 @@ from soldout.clock import FakeClock
 from soldout.datadir import Unusable
 from soldout.domain.audit import AuditEntry
 from soldout.domain.errors import StorageUnavailable
+from soldout.domain.payments import PaymentRecord
 from soldout.services import Platform
 from soldout.services.tokens import TokenSigner
 from soldout.store.postgresql import PostgresStore, StoreInUse, check_database
@@ -255,3 +256,52 @@ async def test_a_server_killed_mid_sale_loses_no_yes(private_postgres: PostgresS
             stats = await shop.stats(launch_id)
             assert stats["held"] == len(stored)
             assert stats["available"] == 1000 - len(stored)
+
+
+async def test_a_failed_batch_leaves_no_statement_believed_prepared(postgres_url: str) -> None:
+    """psycopg prepares a statement after its fifth use. A job that fails in a batch
+    makes the server skip what followed it; the writer rolls back with psycopg's own
+    rollback, which forgets every prepared statement, so the next batches that use them
+    are written (not "prepared statement ... does not exist", which stops the writer)."""
+    async with running(postgres_url, FakeClock()) as shop:
+        store, now = shop.store, shop.platform.clock.now()
+
+        def entry(n: int) -> AuditEntry:
+            return AuditEntry(now, "admin:test", "test.write", f"subject-{n}")
+
+        for n in range(8):  # (prepared from the fifth)
+            await store.audit.add(entry(n))
+        for n in range(4):  # used four times: its fifth use, below, prepares it
+            assert await store.payments.note_event("test", f"evt_{n}", now)
+        orphan = PaymentRecord(
+            id="pay_orphan",
+            claim_id="clm_nowhere",  # no such claim: the foreign key refuses it
+            fan_id="fan_nowhere",
+            provider="test",
+            method="test",
+            amount=100,
+            currency="EUR",
+            idempotency_key="k",
+            fingerprint="f",
+            created_at=now,
+            updated_at=now,
+        )
+        for round_ in range(3):  # each round: one batch, the bad job between good ones
+            batch = [
+                store.audit.add(entry(100 + round_)),
+                store.payments.add(orphan),
+                store.audit.add(entry(200 + round_)),
+                store.payments.note_event("test", f"evt_batch_{round_}", now),
+            ]
+            outcomes = await asyncio.gather(*batch, return_exceptions=True)
+            assert outcomes[0] is None
+            assert outcomes[2] is None
+            assert outcomes[3] is True
+            assert isinstance(outcomes[1], Exception)
+            assert not isinstance(outcomes[1], StorageUnavailable)
+            for n in range(6):  # the statements prepared, or about to be, after the failure
+                await store.audit.add(entry(1000 * (round_ + 1) + n))
+                assert await store.payments.note_event("test", f"evt_{round_}_{n}", now)
+        assert store.writer.failed is None
+        subjects = {e.subject for e in await store.audit.recent(500)}
+        assert {"subject-100", "subject-201", "subject-3005"} <= subjects

@@ -214,7 +214,9 @@ class PgWriter:
             except Exception as exc:
                 if _stops(conn, exc):
                     raise
-                await conn.execute("ROLLBACK")
+                # (psycopg's own rollback: it also forgets the statements it prepared, some
+                # of which the server may have skipped after the error)
+                await conn.rollback()
                 outcomes = await _one_by_one(conn, batch)
             else:
                 outcomes = [
@@ -309,16 +311,19 @@ async def _pipelined(conn: psycopg.AsyncConnection[Any], batch: list[Entry]) -> 
 
 
 async def _send(
-    conn: psycopg.AsyncConnection[Any], cursor: psycopg.AsyncCursor[Any], job: Do
+    conn: psycopg.AsyncConnection[Any],
+    cursor: psycopg.AsyncCursor[Any],
+    job: Do,
+    prepare: bool | None = None,
 ) -> Result:
     *steps, (last_sql, last_params) = job.steps
     for sql, params in steps:
-        await cursor.execute(sql, params)
+        await cursor.execute(sql, params, prepare=prepare)
     if not job.count:
-        await cursor.execute(last_sql, last_params)
+        await cursor.execute(last_sql, last_params, prepare=prepare)
         return _none
     counted = conn.cursor()  # a cursor of its own: its rowcount is this statement's
-    await counted.execute(last_sql, last_params)
+    await counted.execute(last_sql, last_params, prepare=prepare)
     return lambda: counted.rowcount == 1
 
 
@@ -346,12 +351,12 @@ async def _one_by_one(conn: psycopg.AsyncConnection[Any], batch: list[Entry]) ->
 
 async def _saved(conn: psycopg.AsyncConnection[Any], job: Do) -> tuple[Any, BaseException | None]:
     """`job` in a savepoint: its result, or the error that rolled it (alone) back."""
-    try:
+    try:  # (nothing prepared here: a statement the error made the server skip is unknown)
         async with _pipeline(conn):
             cursor = conn.cursor()
-            await cursor.execute("SAVEPOINT job")
-            result = await _send(conn, cursor, job)
-            await cursor.execute("RELEASE job")
+            await cursor.execute("SAVEPOINT job", prepare=False)
+            result = await _send(conn, cursor, job, prepare=False)
+            await cursor.execute("RELEASE job", prepare=False)
     except Exception as exc:
         if _stops(conn, exc):
             raise
