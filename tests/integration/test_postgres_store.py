@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from soldout.api.app import build_app
@@ -24,10 +25,10 @@ from soldout.clock import FakeClock
 from soldout.datadir import Unusable
 from soldout.domain.audit import AuditEntry
 from soldout.domain.errors import StorageUnavailable
-from soldout.domain.payments import PaymentRecord
 from soldout.services import Platform
 from soldout.services.tokens import TokenSigner
 from soldout.store.postgresql import PostgresStore, StoreInUse, check_database
+from soldout.store.postgresql.writer import Do
 from tests.postgres import PostgresServer
 from tests.support import shipping_address
 
@@ -259,49 +260,32 @@ async def test_a_server_killed_mid_sale_loses_no_yes(private_postgres: PostgresS
 
 
 async def test_a_failed_batch_leaves_no_statement_believed_prepared(postgres_url: str) -> None:
-    """psycopg prepares a statement after its fifth use. A job that fails in a batch
-    makes the server skip what followed it; the writer rolls back with psycopg's own
-    rollback, which forgets every prepared statement, so the next batches that use them
-    are written (not "prepared statement ... does not exist", which stops the writer)."""
+    """psycopg prepares a statement at its sixth use. In a batch that fails, the server
+    skips what followed the error, a PREPARE included: psycopg must not go on believing
+    that statement prepared ("prepared statement ... does not exist" at its next use).
+    Here the sixth use of a statement, so its PREPARE, is queued behind a job that fails
+    only once it is (it sleeps first); the statement is used again after, and works."""
     async with running(postgres_url, FakeClock()) as shop:
         store, now = shop.store, shop.platform.clock.now()
 
         def entry(n: int) -> AuditEntry:
             return AuditEntry(now, "admin:test", "test.write", f"subject-{n}")
 
-        for n in range(8):  # (prepared from the fifth)
+        for n in range(8):  # prepared at the sixth
             await store.audit.add(entry(n))
-        for n in range(4):  # used four times: its fifth use, below, prepares it
+        for n in range(5):  # five uses: the batch's is the sixth, which prepares it
             assert await store.payments.note_event("test", f"evt_{n}", now)
-        orphan = PaymentRecord(
-            id="pay_orphan",
-            claim_id="clm_nowhere",  # no such claim: the foreign key refuses it
-            fan_id="fan_nowhere",
-            provider="test",
-            method="test",
-            amount=100,
-            currency="EUR",
-            idempotency_key="k",
-            fingerprint="f",
-            created_at=now,
-            updated_at=now,
-        )
-        for round_ in range(3):  # each round: one batch, the bad job between good ones
-            batch = [
-                store.audit.add(entry(100 + round_)),
-                store.payments.add(orphan),
-                store.audit.add(entry(200 + round_)),
-                store.payments.note_event("test", f"evt_batch_{round_}", now),
-            ]
-            outcomes = await asyncio.gather(*batch, return_exceptions=True)
-            assert outcomes[0] is None
-            assert outcomes[2] is None
-            assert outcomes[3] is True
-            assert isinstance(outcomes[1], Exception)
-            assert not isinstance(outcomes[1], StorageUnavailable)
-            for n in range(6):  # the statements prepared, or about to be, after the failure
-                await store.audit.add(entry(1000 * (round_ + 1) + n))
-                assert await store.payments.note_event("test", f"evt_{round_}_{n}", now)
+        batch = [
+            store.writer.submit(Do([("SELECT 1 / (SELECT 0 FROM pg_sleep(0.2))", ())])),
+            store.audit.add(entry(100)),
+            store.payments.note_event("test", "evt_batch", now),
+        ]
+        outcomes = await asyncio.gather(*batch, return_exceptions=True)
+        assert isinstance(outcomes[0], psycopg.errors.DivisionByZero), outcomes
+        assert outcomes[1:] == [None, True], outcomes  # (sent again, one by one)
+        for n in range(8):  # used after the failure, prepared again at the sixth use
+            await store.audit.add(entry(200 + n))
+            assert await store.payments.note_event("test", f"evt_after_{n}", now)
         assert store.writer.failed is None
         subjects = {e.subject for e in await store.audit.recent(500)}
-        assert {"subject-100", "subject-201", "subject-3005"} <= subjects
+        assert {"subject-100", "subject-207"} <= subjects

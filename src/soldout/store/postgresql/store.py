@@ -192,13 +192,13 @@ class PostgresStore:
         return await self.secret(name)
 
     async def _connect(self) -> psycopg.AsyncConnection[Any]:
-        """The writer's connection. psycopg prepares a statement at its fifth use, so the
+        """The writer's connection. psycopg prepares a statement at its sixth use, so the
         server parses and plans it once (paid orders 1,148/s against 878 unprepared,
         docs/payments.md). A batch that fails in pipeline mode makes the server skip what
-        followed the error, a PREPARE included; psycopg then forgets it (a test fails a
-        batch around prepared statements and uses them after), and the writer rolls back
-        with psycopg's own `rollback`, which forgets every prepared statement, before it
-        sends the jobs again one by one, preparing none."""
+        followed the error, a PREPARE included, which psycopg believes done until it sees
+        a ROLLBACK: the writer rolls back with psycopg's own `rollback` (it forgets every
+        prepared statement) before it sends the jobs again one by one, preparing none
+        (`test_a_failed_batch_leaves_no_statement_believed_prepared`)."""
         try:
             return await psycopg.AsyncConnection.connect(self.url, **CONNECT)
         except psycopg.Error as exc:
