@@ -253,17 +253,17 @@ class Gate:
         owner finds it (`room_journal`), a second join's too."""
         room = self.room(book)
         now = self._clock.now()
-        journal = self.room_journal
+        took = room.join(fan_id, now)
+        journal, launch_id = self.room_journal, book.launch.id
         if journal is not None:
-            if room.join(fan_id, now):
-                written: Awaitable[None] | None = journal.joined(book.launch.id, fan_id, now)
-            else:
-                written = journal.pending(book.launch.id, fan_id)
+            written = (
+                journal.joined(launch_id, fan_id, now)
+                if took
+                else journal.pending(launch_id, fan_id)
+            )
             if written is not None:
                 await written  # (the room moved on meanwhile, or was opened anew)
                 room, now = self.room(book), self._clock.now()
-        else:
-            room.join(fan_id, now)
         return room.view(fan_id, now)
 
     def view(self, book: LaunchBook, fan_id: str) -> RoomView:
