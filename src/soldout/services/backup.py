@@ -13,10 +13,13 @@ What a data directory holds, and what a restore needs of it:
   copied: which e-mails were sent is in the store's outbox, so none is sent again.
 - `spool/`: answers being streamed, emptied at each start. Not copied.
 
-The two databases are copied from snapshots pinned back to back, the store's first: the
-provider's record is then never behind soldout's, which is the state a crash leaves and
+The two databases are copied from snapshots pinned by one statement, the store's first:
+the provider's record is then never behind soldout's, which is the state a crash leaves and
 a start already settles (a payment the provider captured just before the copy while its
 order was not yet written is still `pending` in the copy; `serve` completes it on start).
+A payment begun and captured in the microseconds between the two moments has no record in
+the copy: `reconcile` names its money, as it names what a real provider took after a
+backup (docs/backup.md).
 
 A backup is written into a hidden sibling directory (0700, files 0600) and renamed to
 PATH only once whole, with `soldout-backup.json` written last: a directory that lacks it
@@ -47,7 +50,13 @@ from soldout import __version__
 from soldout.clock import Clock, SystemClock
 from soldout.datadir import PRIVATE_DIR, PRIVATE_FILE, make_private_dir
 from soldout.settings import Settings
-from soldout.store.sqlite.online_backup import OnStep, copy_pinned, integrity_problems, pinned
+from soldout.store.sqlite.online_backup import (
+    OnStep,
+    copy_pinned,
+    integrity_problems,
+    pinned,
+    pinned_schema,
+)
 from soldout.store.sqlite.store import lock_path, owning
 
 __all__ = [
@@ -147,14 +156,12 @@ def make_backup(
 
 def _copy_parts(sources: dict[Part, Path], into: Path, on_step: OnStep | None) -> tuple[Part, ...]:
     present = [part for part, source in sources.items() if source.is_file()]
-    with contextlib.ExitStack() as pins:
-        # Pinned in PARTS order, the store first, before a page is copied (see above).
-        snapshots = {
-            part: pins.enter_context(pinned(sources[part])) for part in present if part.database
-        }
-        for part, snapshot in snapshots.items():
-            copy_pinned(snapshot, into / part.name, on_step=on_step)
-    for part in snapshots:
+    databases = [part for part in present if part.database]
+    # Pinned in PARTS order, the store first, by one statement, before a page is copied.
+    with pinned(*(sources[part] for part in databases)) as snapshot:
+        for index, part in enumerate(databases):
+            copy_pinned(snapshot, into / part.name, on_step=on_step, schema=pinned_schema(index))
+    for part in databases:
         if problems := integrity_problems(into / part.name):
             raise BackupRefused(f"the copy of {part.what} is not whole: {'; '.join(problems)}")
         _sync(into / part.name)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from soldout.datadir import PRIVATE_FILE, read_only_uri
 
-__all__ = ["PAGES_PER_STEP", "copy_pinned", "integrity_problems", "pinned"]
+__all__ = ["PAGES_PER_STEP", "copy_pinned", "integrity_problems", "pinned", "pinned_schema"]
 
 PAGES_PER_STEP = 1024  # 4 MiB of 4 KiB pages a step: a few milliseconds of disk each
 
@@ -35,22 +35,37 @@ OnStep = Callable[[int, int], object]
 
 
 @contextlib.contextmanager
-def pinned(path: Path) -> Iterator[sqlite3.Connection]:
+def pinned(path: Path, *others: Path) -> Iterator[sqlite3.Connection]:
     """A read-only connection to `path` holding one read transaction (one snapshot) until
-    the block ends. Changes nothing, takes no lock a server would wait on."""
-    if not path.is_file():
-        raise FileNotFoundError(f"no database at {path}")
+    the block ends. Changes nothing, takes no lock a server would wait on.
+
+    Each of `others` is attached to it (schema `pinned_schema(1)`, `pinned_schema(2)`, ...)
+    and pinned by the same statement, in the order given: one statement's read locks are
+    taken one after the other, microseconds apart, where connecting to each database in
+    turn left milliseconds between their moments (the files are opened before)."""
+    for each in (path, *others):
+        if not each.is_file():
+            raise FileNotFoundError(f"no database at {each}")
     conn = sqlite3.connect(
         read_only_uri(path), uri=True, isolation_level=None, check_same_thread=False
     )
     try:
         conn.execute("PRAGMA busy_timeout=10000")  # a WAL being recovered right now
+        schemas = [pinned_schema(i) for i in range(1 + len(others))]
+        for schema, other in zip(schemas[1:], others, strict=True):
+            conn.execute(f"ATTACH DATABASE ? AS {schema}", (read_only_uri(other),))
+        reads = " + ".join(f"(SELECT count(*) FROM {schema}.sqlite_master)" for schema in schemas)
         conn.execute("BEGIN")
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the snapshot starts
+        conn.execute(f"SELECT {reads}").fetchone()  # every snapshot starts, in order
         yield conn
         conn.execute("COMMIT")
     finally:
         conn.close()
+
+
+def pinned_schema(index: int) -> str:
+    """The schema name under which `pinned` holds its `index`-th database (0: `path`)."""
+    return "main" if index == 0 else f"pinned{index}"
 
 
 def copy_pinned(
@@ -59,10 +74,12 @@ def copy_pinned(
     *,
     pages_per_step: int = PAGES_PER_STEP,
     on_step: OnStep | None = None,
+    schema: str = "main",
 ) -> int:
-    """Copy the snapshot `source` holds into a new file `target` (mode 0600, refused if it
-    exists) and return the number of pages copied. The copy is a single file in rollback
-    mode: it needs no -wal beside it, and a server opening it turns WAL on again."""
+    """Copy the snapshot `source` holds of `schema` into a new file `target` (mode 0600,
+    refused if it exists) and return the number of pages copied. The copy is a single file
+    in rollback mode: it needs no -wal beside it, and a server opening it turns WAL on
+    again."""
     os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
     pages = 0
 
@@ -74,7 +91,7 @@ def copy_pinned(
 
     copy = sqlite3.connect(target, isolation_level=None)
     try:
-        source.backup(copy, pages=pages_per_step, progress=step)
+        source.backup(copy, pages=pages_per_step, progress=step, name=schema)
         copy.execute("PRAGMA journal_mode=DELETE")
     finally:
         copy.close()
