@@ -98,18 +98,34 @@ def test_databases_pinned_together_are_copied_as_they_were_when_pinned(tmp_path:
     for name in ("store", "ledger"):
         writer = writers[name] = sqlite3.connect(tmp_path / f"{name}.db", isolation_level=None)
         writer.execute("PRAGMA journal_mode=WAL")
-        writer.execute("CREATE TABLE lines (id INTEGER PRIMARY KEY)")
-        writer.execute("INSERT INTO lines DEFAULT VALUES")
+        writer.execute("CREATE TABLE lines (id INTEGER PRIMARY KEY, pad TEXT NOT NULL)")
+        writer.executemany("INSERT INTO lines (pad) VALUES (?)", [("." * 400,)] * 300)
+
+    def both_change() -> None:
+        for writer in writers.values():
+            writer.execute("INSERT INTO lines (pad) VALUES ('later')")
+            writer.execute("UPDATE lines SET pad = 'later' WHERE id = 1")
+            writer.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     with pinned(tmp_path / "store.db", tmp_path / "ledger.db") as snapshot:
-        for writer in writers.values():  # both after the pin, before a page is copied
-            writer.execute("INSERT INTO lines DEFAULT VALUES")
-        for index, name in enumerate(writers):
-            copy_pinned(snapshot, tmp_path / f"copy-{name}.db", schema=pinned_schema(index))
+        both_change()  # after the pin, before a page is copied
+        for index, name in enumerate(writers):  # one page a step, both changing between
+            copy_pinned(
+                snapshot,
+                tmp_path / f"copy-{name}.db",
+                pages_per_step=1,
+                on_step=lambda remaining, total: both_change(),
+                schema=pinned_schema(index),
+            )
 
     for name, writer in writers.items():
-        assert rows(tmp_path / f"{name}.db", "SELECT count(*) FROM lines") == [(2,)]
-        assert rows(tmp_path / f"copy-{name}.db", "SELECT count(*) FROM lines") == [(1,)]
+        assert (
+            rows(tmp_path / f"{name}.db", "SELECT count(*) FROM lines WHERE pad = 'later'")[0][0]
+            > 2
+        )  # the writes went on through both copies
+        copy = tmp_path / f"copy-{name}.db"
+        assert rows(copy, "SELECT count(*), max(pad) FROM lines") == [(300, "." * 400)]
+        assert integrity_problems(copy) == []
         writer.close()
 
 
@@ -296,6 +312,32 @@ def backup(sold: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert f"backed up {sold} to {path} in " in made.output
     assert (path / "admin.token").read_text() == (sold / "admin.token").read_text()
     return path
+
+
+def test_a_backup_holds_the_store_and_the_ledger_as_they_were_when_it_began(
+    sold: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(sold, data)
+    settings = Settings(data=data)
+    databases = (settings.database, settings.payments_ledger)
+    changed = []
+
+    def a_payment_goes_on(remaining: int, total: int) -> None:
+        """After the store's first step: soldout's record, then the provider's."""
+        if not changed:
+            for database in databases:
+                with contextlib.closing(sqlite3.connect(database, isolation_level=None)) as db:
+                    db.execute("CREATE TABLE later (id INTEGER PRIMARY KEY)")
+            changed.append(total)
+
+    made = make_backup(settings, tmp_path / "b", on_step=a_payment_goes_on)
+
+    assert changed
+    later = "SELECT count(*) FROM sqlite_master WHERE name = 'later'"
+    for database in databases:
+        assert rows(database, later) == [(1,)]
+        assert rows(made.path / database.name, later) == [(0,)], database.name
 
 
 def test_a_backup_is_a_data_directory_that_reconciles(backup: Path, tmp_path: Path) -> None:
