@@ -199,6 +199,7 @@ async def test_the_api_refuses_bad_edits_in_words_and_changes_nothing(
         ({"skus": [sku("A"), sku("A")]}, (422, "invalid", "skus[1].code")),
         ({"skus": [sku("A"), sku("bad code!")]}, (422, "invalid", "skus[1].code")),
         ({"skus": [{**sku("A"), "price": "12.50"}]}, (422, "invalid", "skus[0].price")),
+        ({"skus": [sku("A"), sku("B", price=0)]}, (422, "invalid", "skus[1].price")),
         ({"skus": [sku("A", currency="euro")]}, (422, "invalid", "skus[0].currency")),
         ({"skus": []}, (422, "invalid", "skus")),
         ({"images": ["img_" + "1" * 32]}, (422, "unknown_image", "images[0]")),
@@ -454,6 +455,10 @@ async def test_a_mistake_in_the_form_is_answered_in_words_and_keeps_what_was_typ
     assert twice.status_code == 400
     assert "appears twice" in twice.text
     assert "(sku5_code)" in twice.text
+    free = await client.post("/admin/products", data=ten_sizes(csrf) | {"sku4_price": "0.00"})
+    assert free.status_code == 400
+    assert "a price must be more than 0" in free.text
+    assert "(sku4_price)" in free.text
     spec = await client.post("/admin/products", data=ten_sizes(csrf) | {"spec1_label": "Sole"})
     assert spec.status_code == 400
     assert "(spec1_value)" in spec.text

@@ -10,7 +10,10 @@ import pytest
 from soldout.clock import FakeClock
 from soldout.domain import errors
 from soldout.domain.claims import ClaimState
-from soldout.domain.launches import Status
+from soldout.domain.launches import LaunchRules, Status
+from soldout.domain.money import Money
+from soldout.domain.products import Product, Sku
+from soldout.ids import new_id
 from soldout.payments import Authorization, PaymentRequest, TestPayments
 from soldout.services import Platform
 from soldout.services.catalog import LaunchChanges
@@ -200,6 +203,33 @@ async def test_a_declined_payment_leaves_the_claim_held(platform: Platform) -> N
     order = (await platform.engine.pay("fan_1", claim.id, "test", "tok_ok", "p2")).order
     assert order.total == 1000
     assert (book.stock["A"].held, book.stock["A"].paid) == (0, 1)
+
+
+async def test_a_unit_priced_0_before_prices_had_to_be_more_is_refused_in_words(
+    platform: Platform,
+) -> None:
+    """A store may hold a SKU priced 0 from before the rule: paying for it is a 422 that
+    says why, and leaves the claim held and no payment behind (it was a 500)."""
+    free = Sku("F", "Free sticker", Money(0, "EUR"), Money(0, "EUR"))
+    product = Product(new_id("prd"), "Stickers", "", (free,), platform.clock.now())
+    await platform.store.products.add(product)
+    now = platform.clock.now()
+    book = await platform.catalog.create_launch(
+        product_id=product.id,
+        title="t",
+        sale_opens_at=now - timedelta(seconds=1),
+        rules=LaunchRules(),
+        batch={"F": 5},
+    )
+    claim = (await platform.engine.claim("fan_1", book.launch.id, "F", 1, "k")).claim
+    with pytest.raises(errors.InvalidInput) as refused:
+        await platform.engine.pay("fan_1", claim.id, "test", "tok_ok", "p")
+    assert refused.value.code == "nothing_to_pay"
+    assert "price is 0" in str(refused.value)
+    assert claim.is_held
+    assert list(await platform.store.payments.of_claims([claim.id])) == []
+    with pytest.raises(errors.InvalidInput, match="more than 0"):
+        await platform.catalog.create_product("Stickers", "", [free])
 
 
 async def test_payment_is_idempotent(platform: Platform) -> None:

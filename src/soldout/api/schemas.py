@@ -45,7 +45,9 @@ class _In(BaseModel):
 class SkuIn(_In):
     code: str = Field(min_length=1, max_length=64, examples=["M1-64-BLK"])
     name: str = Field(min_length=1, max_length=200)
-    price: StrictInt = Field(ge=0, le=MAX_MINOR_UNITS, description="minor units, e.g. cents")
+    price: StrictInt = Field(
+        ge=1, le=MAX_MINOR_UNITS, description="minor units, e.g. cents; more than 0"
+    )
     currency: str = Field(min_length=3, max_length=3, examples=["EUR"])
     cost: StrictInt = Field(
         0, ge=0, le=MAX_MINOR_UNITS, description="minor units, same currency as price"

@@ -136,6 +136,12 @@ def check_sku_changes(
         earlier = had.get(new.code)
         if earlier is None or new.name != earlier.name:
             check_text(new.name, field=f"skus[{i}].name", limit=MAX_NAME, label="a SKU's name")
+        if new.price.amount <= 0 and (earlier is None or earlier.price != new.price):
+            raise InvalidInput(
+                "a price must be more than 0: every unit sold is paid through the payment"
+                " provider, and none takes a payment of 0",
+                field=f"skus[{i}].price",
+            )
         currency = new.price.currency
         if currency not in CURRENCIES and (earlier is None or earlier.price.currency != currency):
             raise InvalidInput(

@@ -175,6 +175,13 @@ class Checkout:
                 raise InvalidInput(
                     f"unknown payment method {method!r}; use {names}", field="method"
                 )
+            if claim.total_amount <= 0:  # a SKU priced 0 before prices had to be more
+                raise InvalidInput(
+                    "this unit's price is 0, and no payment provider takes a payment of 0:"
+                    " the shop must set a price",
+                    field=None,
+                    code="nothing_to_pay",
+                )
             now = self._clock.now()
             record = PaymentRecord(
                 id=new_id("pay"),
