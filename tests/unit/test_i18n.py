@@ -14,6 +14,7 @@ from babel.messages.pofile import read_po
 
 from soldout import i18n
 from soldout.i18n import Speaker, negotiate, speaking
+from soldout.web.store_common import STORE_JS, js_text
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = [locale for locale in i18n.LANGUAGES if locale != i18n.DEFAULT_LOCALE]
@@ -115,3 +116,16 @@ def test_every_text_is_translated_with_the_same_placeholders(
             ):
                 problems.append(f"placeholders differ: {where} -> {form!r}")
     assert problems == []
+
+
+def test_every_text_store_js_shows_reaches_the_page_in_the_fans_language() -> None:
+    """What the page sends store.js (`js_text`) holds every `t("...")` of it, also those
+    inside a template literal or with arguments (six were left out, and shown in English
+    on Dutch pages)."""
+    source = re.sub(r"/\*.*?\*/", "", STORE_JS.read_text(), flags=re.S)  # not the comments
+    marked = set(re.findall(r'\bt\("((?:[^"\\]|\\.)*)"', source))
+    dutch = js_text("nl")
+    untranslated = {m for m in marked if Speaker.of("nl").gettext(m) == m}
+    assert marked - untranslated - set(dutch) == set()
+    assert dutch["Time left to pay: %(left)s (until %(time)s)."].startswith("Tijd om te betalen")
+    assert dutch["Pay now"] != "Pay now"

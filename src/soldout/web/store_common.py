@@ -65,10 +65,12 @@ TEMPLATES.env.filters["iso"] = datetime.fromisoformat  # the views' ISO strings,
 
 @functools.cache
 def _js_messages() -> tuple[str, ...]:
-    """The English texts store.js shows, as it marks them: `t("...")`."""
+    """The English texts store.js shows, as it marks them: `t("...")`, also inside a
+    template literal's `${...}` and with arguments after the text (babel.cfg reads them
+    the same way)."""
     with STORE_JS.open("rb") as source:
-        found = extract_javascript(source, {"t": None}, [], {})
-        return tuple(sorted({str(m) for _, _, m, _ in found if isinstance(m, str)}))
+        found = extract_javascript(source, {"t": None}, [], {"parse_template_string": True})
+        return tuple(sorted({str(m[0] if isinstance(m, tuple) else m) for _, _, m, _ in found}))
 
 
 @functools.cache
