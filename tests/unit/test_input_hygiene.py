@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from soldout.api.claim_request import parse_claim
 from soldout.api.json_body import is_json, repeated_key
-from soldout.domain.addresses import ShippingAddress
+from soldout.domain.addresses import ShippingAddress, country_names
 from soldout.domain.errors import InvalidInput
 from soldout.domain.fans import normalise_email
 from soldout.domain.fulfilment import Adjustment, ProductionPlan
@@ -170,6 +170,18 @@ def test_a_launch_plan_note_an_address_and_a_refund_reason_are_checked() -> None
     with pytest.raises(InvalidInput) as reason:
         refund_reason("broken\x00")
     assert reason.value.field == "reason"
+
+
+@pytest.mark.parametrize("code", ["XA", "XB", "ZZ", "EU", "UN"])
+def test_a_test_region_or_a_union_is_no_country_to_ship_to(code: str) -> None:
+    address = {"name": "Ann", "line1": "Somewhere 1", "postal_code": "10000", "city": "Pristina"}
+    address |= {"phone": "+383 38 123 456"}
+    with pytest.raises(InvalidInput) as refused:
+        ShippingAddress.parse(address | {"country": code})
+    assert refused.value.field == "shipping.country"
+    assert code not in {c for c, _ in country_names("nl")}
+    assert "NL" in {c for c, _ in country_names("nl")}
+    assert ShippingAddress.parse(address | {"country": "XK"}).country == "XK"  # Kosovo
 
 
 def test_the_shop_checks_a_new_name_but_reads_an_old_one_back() -> None:

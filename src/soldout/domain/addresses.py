@@ -28,11 +28,13 @@ __all__ = ["COUNTRIES", "ShippingAddress", "country_names"]
 
 _ENGLISH = Locale("en")
 # Territories that are countries or areas goods are shipped to (two letters; not "EU",
-# "UN" or the private-use "ZZ").
+# "UN", the private-use "ZZ" or CLDR's test regions "Pseudo-Accents" XA and "Pseudo-Bidi"
+# XB).
+_NOT_PLACES = {"EU", "EZ", "UN", "ZZ", "QO", "XA", "XB"}
 COUNTRIES: frozenset[str] = frozenset(
     code
     for code in map(str, _ENGLISH.territories)
-    if len(code) == 2 and code.isalpha() and code not in {"EU", "EZ", "UN", "ZZ", "QO"}
+    if len(code) == 2 and code.isalpha() and code not in _NOT_PLACES
 )
 
 # Postal codes whose format is fixed (normalised to upper case, single spaces).
