@@ -25,7 +25,7 @@ from soldout.domain import errors
 from soldout.domain.claims import Claim, ClaimState, OrderStatus
 from soldout.domain.payments import PaymentRecord, PaymentState
 from soldout.engine.settlement import CANCELLED_ON_PAGE
-from soldout.payments import PaymentProvider
+from soldout.payments import PaymentProvider, TestPayments
 from soldout.payments.mollie_provider import MolliePayments
 from soldout.payments.stripe_provider import StripePayments
 from soldout.services import Platform
@@ -508,6 +508,27 @@ async def test_reconciliation_finds_money_without_an_order_and_an_order_without_
         m.kind == "money_without_order" and stray in m.subject for m in found
     )
     assert ("payment_mismatch", payment.id) in kinds  # the order's money is gone
+
+
+async def test_reconciliation_with_another_provider_names_the_payments_it_did_not_read(
+    shop: Shop, tmp_path: Path
+) -> None:
+    """Run without the live provider's settings (SOLDOUT_PAYMENTS left at `test`), a
+    reconciliation does not compare Stripe's or Mollie's payments with the test ledger,
+    and does not say "ok" either (it did, for a shop whose money it never looked at)."""
+    claim = await shop.claim()
+    payment = await shop.start_paying(claim)
+    shop.account.pay(shop.page_of(payment))
+    await shop.deliver_all()
+    elsewhere = TestPayments(tmp_path / "ledger.db", secret=b"s" * 32)
+    try:
+        found = reconcile(await Snapshot.read(shop.platform.store, elsewhere))
+    finally:
+        await elsewhere.close()
+    name = shop.platform.payments.name
+    assert [(m.kind, m.subject) for m in found] == [("provider_not_read", name)]
+    assert f"SOLDOUT_PAYMENTS={name}" in found[0].detail
+    assert not reconcile(await Snapshot.read(shop.platform.store, shop.platform.payments))
 
 
 async def test_when_the_provider_was_last_heard_from_outlives_a_restart(

@@ -49,6 +49,7 @@ class Snapshot:
     payments: Sequence[PaymentRecord]
     transactions: Sequence[Transaction]
     taken_at: datetime  # when it was read: how long a pending payment has waited
+    provider: str = "test"  # whose records `transactions` are (SOLDOUT_PAYMENTS)
 
     @classmethod
     async def read(
@@ -67,6 +68,7 @@ class Snapshot:
             payments,
             await provider.transactions(since - timedelta(days=1) if since else None),
             taken_at,
+            provider.name,
         )
 
 
@@ -158,11 +160,25 @@ def _orders(s: Snapshot) -> list[Mismatch]:
 
 
 def _payments(s: Snapshot) -> list[Mismatch]:
-    """soldout's payment records against the provider's own ledger."""
+    """soldout's payment records against the provider's own ledger. Payments made through
+    another provider are not compared with it: each such provider is named, unread, so a
+    run without the live provider's settings never says "ok"."""
     ledger = {t.merchant_reference: t for t in s.transactions}
     ours = {p.id: p for p in s.payments}
-    found = []
+    elsewhere = Counter(p.provider for p in s.payments if p.provider != s.provider)
+    found = [
+        Mismatch(
+            "provider_not_read",
+            name,
+            f"{count} payments were made through {name}, whose records this run did not read"
+            f" (SOLDOUT_PAYMENTS={s.provider}): run it again with SOLDOUT_PAYMENTS={name}"
+            " and its keys",
+        )
+        for name, count in sorted(elsewhere.items())
+    ]
     for payment in s.payments:
+        if payment.provider != s.provider:
+            continue
         line = ledger.get(payment.id)
         if payment.state is PaymentState.CAPTURED:
             if line is None or line.captured != payment.amount or line.refunded:
