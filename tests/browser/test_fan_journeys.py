@@ -184,3 +184,45 @@ def test_the_launch_page_speaks_dutch_and_chinese(
             assert page.get_by_role("heading", name="The rules").is_visible()
         finally:
             context.close()
+
+
+def test_the_claim_page_says_when_the_time_to_pay_ran_out_and_when_it_is_paid(
+    browser: Any, store_server: ServerProcess
+) -> None:
+    """Left open, the claim page turns at the deadline: the state, no form, the way back
+    (it used to say "Held for you" beside a greyed-out Pay). Paid on the page, it asks
+    for nothing more either."""
+    with store_server.admin() as admin:
+        launch = create_launch(admin, batch={"A": 5}, race="fast", payment_window_seconds=10)
+    context = browser.new_context(viewport=PHONE, locale="en-GB")
+    page = context.new_page()
+    try:
+        _join(page, store_server)
+        page.goto(f"{store_server.base_url}/launches/{launch['id']}")
+        page.locator("#buy").click()
+        page.locator("#claim-link").click()
+        page.wait_for_url(re.compile(r"/claims/"))
+        assert page.locator("#pay-form").is_visible()
+        state = page.locator("#claim-state")
+        state.filter(has_text="Expired: the time to pay ran out").wait_for(timeout=20_000)
+        assert not page.locator("#pay-form").is_visible()
+        assert not page.get_by_text("Estimated ship date if you pay now").is_visible()
+        shoot(page, "store-claim-time-ran-out")
+        assert page.get_by_role("heading", name="The time to pay for SKU A ran out").is_visible()
+        page.locator("#back-to-launch").click()
+        page.wait_for_url(re.compile(r"/launches/"))
+        page.go_back()
+        page.reload()  # and as the server makes the page now
+        page.get_by_role("heading", name="The time to pay for SKU A ran out").wait_for()
+        assert page.get_by_role("link", name="Back to the launch").is_visible()
+
+        page.goto(f"{store_server.base_url}/launches/{launch['id']}")
+        page.locator("#buy").click()  # the unit went back on sale: buy again, and pay
+        page.locator("#claim-link").click()
+        page.wait_for_url(re.compile(r"/claims/"))
+        _pay_with_address(page)
+        assert state.inner_text() == "Paid"
+        assert not page.locator("#pay-form").is_visible()
+        assert not page.get_by_text("Estimated ship date if you pay now").is_visible()
+    finally:
+        context.close()

@@ -425,8 +425,9 @@
       const left = expires - clock.now();
       if (left <= 0) {
         over = true;
+        expired();
         deadline.textContent = t("The time to pay has run out; the unit went back on sale.");
-        if (form) form.querySelector("#pay").disabled = true;
+        deadline.insertAdjacentHTML("afterend", `<p><a id="back-to-launch" class="button" href="/launches/${encodeURIComponent(root.dataset.launch)}">${esc(t("Back to the launch"))}</a></p>`);
       } else {
         deadline.textContent = t("Time left to pay: %(left)s (until %(time)s).", { left: duration(left), time: clockTime(root.dataset.expires) });
       }
@@ -446,14 +447,29 @@
           form.querySelector("#pay").disabled = false;
           return;
         }
-        if (c.state === "expired") { say(result, "bad", esc(t("The time to pay ran out."))); return; }
+        if (c.state === "expired") { expired(); say(result, "bad", esc(t("The time to pay ran out."))); return; }
       }
       say(result, "wait", esc(t("Your bank has still not answered. Reload this page later to see the outcome.")));
     }
 
+    // The claim is held no more: the page says its state and asks for nothing.
+    function ended(state) {
+      if (form) form.hidden = true;
+      for (const line of root.querySelectorAll(".ship-estimate")) line.hidden = true;
+      const said = root.querySelector("#claim-state");
+      if (said) said.textContent = state;
+    }
+
+    function expired() {
+      over = true;
+      ended(t("Expired: the time to pay ran out"));
+      const heading = root.querySelector("h1");
+      if (heading) heading.textContent = t("The time to pay for %(sku)s ran out", { sku: root.dataset.sku });
+    }
+
     function paid(orderId) {
       say(result, "ok", esc(t("Paid. Thank you!")) + ` <a id="order-link" class="button primary" href="/orders/${encodeURIComponent(orderId)}">${esc(t("See your order and its ship date"))}</a>`);
-      if (form) form.hidden = true;
+      ended(t("Paid"));
       if (deadline) { over = true; deadline.textContent = t("Paid."); }
     }
 
@@ -521,7 +537,7 @@
       }
       if (res.status === 202) { key = null; say(result, "wait", esc(t("Your bank is confirming the payment. This page updates by itself."))); pending(); return; }
       if (res.status === 402) { key = null; say(result, "bad", esc(t("Your bank declined the payment. The unit is still held for you: try another card."))); button.disabled = false; return; }
-      if (c === "claim_expired") { say(result, "bad", esc(t("Too late: the time to pay ran out and the unit went back on sale. Nothing was charged."))); return; }
+      if (c === "claim_expired") { expired(); say(result, "bad", esc(t("Too late: the time to pay ran out and the unit went back on sale. Nothing was charged."))); return; }
       if (c === "already_paid") { say(result, "ok", esc(t("This is already paid."))); const r = await api("GET", `/api/v1/claims/${id}`); if (r.data && r.data.order_id) paid(r.data.order_id); return; }
       if (c === "payment_pending") { say(result, "wait", esc(t("A payment is already being confirmed. This page updates by itself."))); pending(); return; }
       if (res.status === 401) { say(result, "bad", `<a href="/signin?next=/claims/${id}">${esc(t("Please sign in again."))}</a>`); return; }
