@@ -17,6 +17,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -26,7 +27,7 @@ from tests.browser.shots import PHONE, shoot
 from tests.fakes.mollie_api import API_KEY as MOLLIE_KEY
 from tests.fakes.mollie_api import FakeMollie
 from tests.fakes.stripe_api import FakeStripe
-from tests.support import ADMIN_TOKEN, ServerProcess, create_launch, free_port
+from tests.support import ADMIN_TOKEN, ServerProcess, create_launch, free_port, iso, now
 
 STRIPE_KEY = "sk_test_soldout_browser_fake_key_0123456789"
 STRIPE_SECRET = "whsec_soldout_browser_fake_signing_secret"
@@ -239,3 +240,44 @@ def test_a_rehearsal_is_refused_on_a_shop_that_takes_real_money(shop: Shop) -> N
     assert f"the target takes real money ({shop.provider})" in result.stdout + result.stderr
     with shop.server.admin() as admin:
         assert admin.get("/api/v1/rehearsals").json()["runs"] == []  # nothing was made
+
+
+@pytest.mark.parametrize("shop", ["mollie"], indirect=True)
+def test_the_claim_page_offers_only_the_methods_that_take_its_currency(
+    browser: Any, shop: Shop
+) -> None:
+    """A dollar claim on a Mollie shop is offered the card alone: iDEAL and Bancontact
+    move euros only (Bancontact, checked first, failed every dollar claim's first Pay)."""
+    base = shop.server.base_url
+    with shop.server.admin() as admin:
+        skus = [{"code": "U", "name": "Gadget", "price": 3000, "currency": "USD"}]
+        product = admin.post("/api/v1/products", json={"name": "Gadget", "skus": skus})
+        assert product.status_code == 201, product.text
+        body = {
+            "product_id": product.json()["id"],
+            "title": "dollars",
+            "sale_opens_at": iso(now() - timedelta(seconds=1)),
+            "batch": {"U": 2},
+            "race": "fast",
+        }
+        launch = admin.post("/api/v1/launches", json=body)
+        assert launch.status_code == 201, launch.text
+    context = browser.new_context(viewport=PHONE, locale="en-GB")
+    page = context.new_page()
+    try:
+        page.goto(base + "/join")
+        page.locator("#name").fill("Dee Dollar")
+        page.locator("#email").fill(f"{uuid.uuid4().hex[:10]}@fans.test")
+        page.locator("main form button[type=submit]").click()
+        page.wait_for_url(re.compile(r"/me$"))
+        page.goto(f"{base}/launches/{launch.json()['id']}")
+        page.locator("#buy").click()
+        page.locator("#claim-link").click()
+        page.wait_for_url(re.compile(r"/claims/[^/]+$"))
+        offered = page.locator("input[name=method]")
+        assert [offered.nth(i).get_attribute("value") for i in range(offered.count())] == [
+            "creditcard"
+        ]
+        assert offered.first.is_checked()
+    finally:
+        context.close()

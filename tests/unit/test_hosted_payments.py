@@ -23,9 +23,12 @@ import pytest
 from soldout.clock import FakeClock
 from soldout.domain import errors
 from soldout.domain.claims import Claim, ClaimState, OrderStatus
+from soldout.domain.launches import LaunchRules
+from soldout.domain.money import Money
 from soldout.domain.payments import PaymentRecord, PaymentState
+from soldout.domain.products import Sku
 from soldout.engine.settlement import CANCELLED_ON_PAGE
-from soldout.payments import PaymentProvider, TestPayments
+from soldout.payments import PaymentProvider, TestPayments, usable_methods
 from soldout.payments.mollie_provider import MolliePayments
 from soldout.payments.stripe_provider import StripePayments
 from soldout.services import Platform
@@ -508,6 +511,40 @@ async def test_reconciliation_finds_money_without_an_order_and_an_order_without_
         m.kind == "money_without_order" and stray in m.subject for m in found
     )
     assert ("payment_mismatch", payment.id) in kinds  # the order's money is gone
+
+
+@pytest.mark.parametrize("account", ["mollie"], indirect=True)
+async def test_a_method_that_does_not_take_the_claims_currency_is_refused_before_mollie(
+    shop: Shop,
+) -> None:
+    """iDEAL and Bancontact move euros only: a dollar claim is refused them in words,
+    with nothing recorded, and is paid by card."""
+    dollars = Sku("U", "U", Money(3000, "USD"), Money(2000, "USD"))
+    product = await shop.platform.catalog.create_product("Gadget", "", [dollars])
+    book = await shop.platform.catalog.create_launch(
+        product_id=product.id,
+        title="t",
+        sale_opens_at=shop.clock.now(),
+        rules=LaunchRules(),
+        batch={"U": 1},
+    )
+    claim = (await shop.platform.engine.claim("fan_1", book.launch.id, "U", 1, "c")).claim
+    for method in ("ideal", "bancontact"):
+        with pytest.raises(errors.InvalidInput) as refused:
+            await shop.platform.engine.pay("fan_1", claim.id, method, "", f"k-{method}")
+        assert (refused.value.code, refused.value.field) == ("method_not_for_currency", "method")
+        assert "use creditcard" in str(refused.value)
+    assert shop.checkout.payments_of(claim.id) == []
+    assert usable_methods(shop.platform.payments.methods, "USD") == ["creditcard"]
+    assert usable_methods(shop.platform.payments.methods, "EUR") == [
+        "bancontact",
+        "creditcard",
+        "ideal",
+    ]
+    payment = await shop.start_paying(claim, "k-card")
+    shop.account.pay(shop.page_of(payment))
+    await shop.deliver_all()
+    assert shop.platform.engine.order_for(claim.id) is not None
 
 
 async def test_reconciliation_with_another_provider_names_the_payments_it_did_not_read(

@@ -50,7 +50,12 @@ from soldout.engine.payment_records import PaymentRecords
 from soldout.engine.pending_payments import CheckSchedule
 from soldout.engine.settlement import CANCELLED_ON_PAGE, GIVEN_UP, Settlement
 from soldout.ids import new_id
-from soldout.payments import AuthorizationStatus, PaymentProvider, PaymentRequest
+from soldout.payments import (
+    AuthorizationStatus,
+    PaymentProvider,
+    PaymentRequest,
+    usable_methods,
+)
 from soldout.store.ports import Store
 
 __all__ = ["Checkout", "PaymentOutcome", "ReturnUrl"]
@@ -174,6 +179,13 @@ class Checkout:
                 names = ", ".join(sorted(self._provider.methods))
                 raise InvalidInput(
                     f"unknown payment method {method!r}; use {names}", field="method"
+                )
+            usable = usable_methods(self._provider.methods, claim.currency)
+            if method not in usable:
+                raise InvalidInput(
+                    f"{method} does not pay in {claim.currency}; use {', '.join(usable)}",
+                    field="method",
+                    code="method_not_for_currency",
                 )
             if claim.total_amount <= 0:  # a SKU priced 0 before prices had to be more
                 raise InvalidInput(

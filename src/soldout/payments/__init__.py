@@ -20,6 +20,7 @@ from soldout.payments.port import (
     PaymentRequest,
     Transaction,
     WebhookEvent,
+    usable_methods,
 )
 from soldout.payments.test_provider import TestPayments
 from soldout.payments.webhooks import SIGNATURE_HEADER, event_body, sign, verify
@@ -37,5 +38,6 @@ __all__ = [
     "WebhookEvent",
     "event_body",
     "sign",
+    "usable_methods",
     "verify",
 ]

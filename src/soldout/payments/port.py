@@ -31,7 +31,17 @@ __all__ = [
     "PaymentRequest",
     "Transaction",
     "WebhookEvent",
+    "usable_methods",
 ]
+
+# Payment methods that take one currency only, whichever provider offers them: iDEAL (the
+# Netherlands) and Bancontact (Belgium) move euros.
+ONLY_IN = {"ideal": frozenset({"EUR"}), "bancontact": frozenset({"EUR"})}
+
+
+def usable_methods(methods: frozenset[str], currency: str) -> list[str]:
+    """Those of a provider's `methods` a payment in `currency` can use, sorted."""
+    return sorted(m for m in methods if currency in ONLY_IN.get(m, (currency,)))
 
 
 @dataclass(frozen=True, slots=True)

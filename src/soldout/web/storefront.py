@@ -21,6 +21,7 @@ from soldout.domain.payments import PaymentRecord
 from soldout.engine.book import LaunchBook
 from soldout.engine.draws import RESERVED_KEY_PREFIX
 from soldout.engine.settlement import CANCELLED_ON_PAGE, GIVEN_UP
+from soldout.payments import usable_methods
 from soldout.services import Platform
 from soldout.web import store_account, store_board, store_look, store_signin
 from soldout.web.store_common import (
@@ -166,6 +167,7 @@ async def claim_page(claim_id: str, request: Request) -> Response:
         server_time=platform.clock.now().isoformat(),
         drawn=claim.idempotency_key.startswith(RESERVED_KEY_PREFIX),
         provider=platform.engine.checkout.provider,
+        methods=usable_methods(platform.engine.checkout.provider.methods, claim.currency),
         attempt=attempt,
         attempt_said=_attempt_said(attempt),
     )
