@@ -413,7 +413,8 @@ def test_money_that_arrives_after_the_claim_expired_goes_back(slow: Api) -> None
     assert settled["closed_at"] <= settled["payment"]["updated_at"]  # the money came later
     assert orders_of(slow, fan) == []
     (refunded,) = notes(slow, fan, "payment_refunded")
-    assert refunded["data"] == {"payment_id": payment_id, "claim_id": held["id"]}
+    assert refunded["data"] == {"payment_id": payment_id, "claim_id": held["id"], "why": "late"}
+    assert refunded["message"].count("refunded") == 1, refunded["message"]  # said once
     line = provider_line(slow, payment_id)
     assert line["captured"] == line["refunded"]
     assert stock(slow, launch_id) == {

@@ -232,6 +232,17 @@ async def test_a_unit_priced_0_before_prices_had_to_be_more_is_refused_in_words(
         await platform.catalog.create_product("Stickers", "", [free])
 
 
+async def test_an_order_without_a_ship_date_yet_is_confirmed_in_a_whole_sentence(
+    platform: Platform,
+) -> None:
+    book = await open_launch(platform)  # no production plan: no date yet
+    claim = (await platform.engine.claim("fan_1", book.launch.id, "A", 1, "k")).claim
+    order = (await platform.engine.pay("fan_1", claim.id, "test", "tok_ok", "p")).order
+    assert order.ship_date is None
+    [note] = await platform.fans.notifications("fan_1", 10)
+    assert note.message == f"Order {order.id} is paid and confirmed; its ship date will follow."
+
+
 async def test_payment_is_idempotent(platform: Platform) -> None:
     book = await open_launch(platform)
     claim = (await platform.engine.claim("fan_1", book.launch.id, "A", 1, "k")).claim

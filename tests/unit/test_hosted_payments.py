@@ -464,6 +464,9 @@ async def test_money_through_a_page_that_could_not_be_closed_goes_back(shop: Sho
     assert shop.platform.engine.order_for(claim.id) is not None
     assert first.state is PaymentState.REFUNDED  # the money went straight back
     assert second.state is PaymentState.CAPTURED
+    told = await shop.platform.fans.notifications("fan_1", 10)
+    [back] = [n for n in told if n.kind == "payment_refunded"]
+    assert back.data["why"] == "given_up"  # not "the unit was no longer held for you"
     assert not reconcile(await Snapshot.read(shop.platform.store, shop.platform.payments))
 
 

@@ -5,7 +5,7 @@ named, escaping, and the messages that are dropped because they are no longer tr
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
@@ -283,6 +283,30 @@ async def test_a_refund_says_how_much_and_why(scene: Scene) -> None:
     text, _ = bodies(await mail(scene, scene.notes["order_refunded"], "nl", "Europe/Amsterdam"))
     assert "€\xa0199,00 terugbetaald" in text
     assert "Reden: the maker cancelled the colour" in text
+
+
+@pytest.mark.parametrize(
+    ("why", "said"),
+    [
+        (None, "no longer held for you when the payment came through"),
+        ("late", "no longer held for you when the payment came through"),
+        ("given_up", "after you had cancelled it on the payment page or started another"),
+        ("unrecorded", "the order could not be recorded"),
+    ],
+)
+async def test_a_payment_given_back_says_why_it_was(
+    scene: Scene, why: str | None, said: str
+) -> None:
+    """A fan who paid twice for one unit is told the second payment went back because of
+    the first, not that the unit was lost (as every such e-mail said)."""
+    first = scene.notes["payment_refunded"]
+    data = {**first.data, "why": why} if why else first.data
+    text, _ = bodies(await mail(scene, replace(first, data=data)))
+    assert "was refunded in full" in text
+    words = " ".join(text.split())
+    assert said in words
+    reasons = ("no longer held", "after you had cancelled", "could not be recorded")
+    assert [r for r in reasons if r in words] == [r for r in reasons if r in said]
 
 
 async def test_a_shipment_gives_the_carrier_and_tracking(scene: Scene) -> None:

@@ -195,7 +195,8 @@ class OrderDesk:
                 new_id("ntf"),
                 order.fan_id,
                 "order_confirmed",
-                f"Order {order.id} is paid and confirmed; it {when}.",
+                f"Order {order.id} is paid and confirmed; "
+                + (f"it {when}." if order.ship_date else "its ship date will follow."),
                 now,
                 {"order_id": order.id, "ship_date": _day(order.ship_date)},
             )

@@ -87,10 +87,14 @@ class Settlement:
         """Captured, but its order was not recorded: a retry with the same key is a new
         attempt (like a claim's), and the money goes back."""
         self._records.forget_key(payment)
-        self._background.run(self.give_back(payment, "the order could not be recorded"))
+        self._background.run(
+            self.give_back(payment, "the order could not be recorded", why="unrecorded")
+        )
 
-    async def give_back(self, record: PaymentRecord, reason: str) -> None:
-        """Money that can no longer buy anything goes back, and the fan is told."""
+    async def give_back(self, record: PaymentRecord, reason: str, *, why: str = "late") -> None:
+        """Money that can no longer buy anything goes back, and the fan is told `why` (the
+        e-mail's words): `late` (the claim was not held when it came), `given_up` (an
+        attempt the fan left for another, or cancelled), `unrecorded` (no order made)."""
         await self._provider.refund(self._reference(record), self._money(record), reason)
         now = self._clock.now()
         if not record.advance(PaymentState.REFUNDED, now, reason):
@@ -99,9 +103,9 @@ class Settlement:
             new_id("ntf"),
             record.fan_id,
             "payment_refunded",
-            f"Your payment {record.id} was refunded in full: {reason}.",
+            f"Your payment {record.id} was refunded in full: {reason.removeprefix('refunded: ')}.",
             now,
-            {"payment_id": record.id, "claim_id": record.claim_id},
+            {"payment_id": record.id, "claim_id": record.claim_id, "why": why},
         )
         async with self._store.transaction() as tx:
             tx.payments.update(record)
@@ -140,7 +144,9 @@ class Settlement:
             if record.state is PaymentState.FAILED and record.reason in _GIVEN_UP:
                 # Money for an attempt given up (its page closed too late): it goes back.
                 record.reference = event.reference
-                await self.give_back(record, "refunded: the payment came after it was given up")
+                await self.give_back(
+                    record, "refunded: the payment came after it was given up", why="given_up"
+                )
                 return "refunded"
             if record.state is not PaymentState.PENDING:
                 return "ignored"

@@ -136,17 +136,28 @@ async def payment_refunded(c: Context) -> Letter:
         "amount": c.money(payment.amount, payment.currency) if payment else "",
         "item": c.item(claim.launch_id, claim.sku, claim.quantity) if claim else "",
     }
+    why = c.data.get("why")
+    if why == "given_up":
+        said = _(
+            "Your payment of %(amount)s for %(item)s was refunded in full: it came through"
+            " after you had cancelled it on the payment page or started another payment."
+            " What you paid through another payment is not affected."
+        )
+    elif why == "unrecorded":
+        said = _(
+            "Your payment of %(amount)s for %(item)s was refunded in full: the order could"
+            " not be recorded. The unit may still be held for you: see your account."
+        )
+    else:
+        said = _(
+            "Your payment of %(amount)s for %(item)s was refunded in full: the unit it was"
+            " for was no longer held for you when the payment came through. Nothing was"
+            " charged in the end."
+        )
     return Letter(
         subject=_("Your payment was refunded"),
         heading=_("Your payment was refunded in full"),
-        paragraphs=(
-            _(
-                "Your payment of %(amount)s for %(item)s was refunded in full: the unit it was"
-                " for was no longer held for you when the payment came through. Nothing was"
-                " charged in the end."
-            )
-            % values,
-        ),
+        paragraphs=(said % values,),
         action=(_("Your account"), c.link("/me")),
     )
 
