@@ -183,9 +183,31 @@ async def test_authorize_needs_a_return_url(provider: StripePayments, fake: Fake
 async def test_what_stripe_refuses_is_invalid_input_naming_the_parameter(
     provider: StripePayments,
 ) -> None:
+    request = PaymentRequest(
+        method="card",
+        token="",
+        amount=EUR12,
+        reference="pay_1",
+        idempotency_key="pay_1",
+        description="M" * 5001,  # longer than Stripe takes
+        return_url=RETURN,
+        expires_at=datetime.now(UTC) + timedelta(minutes=10),
+    )
     with pytest.raises(InvalidInput) as refused:
-        await open_page(provider, amount=Money(10**9, "EUR"))  # above Stripe's eight digits
-    assert refused.value.field == "line_items[0][price_data][unit_amount]"
+        await provider.authorize(request)
+    assert refused.value.field == "line_items[0][price_data][product_data][name]"
+
+
+async def test_a_total_above_stripes_eight_digits_is_refused_in_words_before_stripe(
+    provider: StripePayments, fake: FakeStripe
+) -> None:
+    """Not Stripe's parameter name, which no fan or maker can act on."""
+    with pytest.raises(InvalidInput) as refused:
+        await open_page(provider, amount=Money(100_000_000, "EUR"))
+    assert (refused.value.code, refused.value.field) == ("amount_too_large", None)
+    assert "lower the price" in str(refused.value)
+    assert fake.all("checkout.session") == []
+    assert (await open_page(provider, amount=Money(99_999_999, "EUR"))).redirect_url
 
 
 # -- the hosted page and the webhook ---------------------------------------------------

@@ -62,6 +62,9 @@ __all__ = ["StripePayments"]
 log = logging.getLogger(__name__)
 
 
+MAX_AMOUNT = 99_999_999  # Stripe's limit of one payment: eight digits (999,999.99 EUR)
+
+
 class StripePayments:
     """The `stripe` provider. `api_base` points the SDK elsewhere (a local fake)."""
 
@@ -104,6 +107,14 @@ class StripePayments:
             raise InvalidInput("Stripe Checkout needs a return_url", field="return_url")
         if amount.amount <= 0:
             raise InvalidInput("the amount must be positive", field="amount")
+        if amount.amount > MAX_AMOUNT:
+            raise InvalidInput(
+                f"Stripe takes at most {MAX_AMOUNT} in a currency's smallest unit in one"
+                f" payment, and this one is {amount}: the shop must lower the price, or the"
+                " units a fan may claim at once",
+                field=None,
+                code="amount_too_large",
+            )
         params: stripe.params.checkout.SessionCreateParams = {
             "mode": "payment",
             "line_items": [
