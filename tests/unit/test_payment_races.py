@@ -363,6 +363,28 @@ async def test_a_pending_payment_whose_claim_expired_is_refunded_when_its_outcom
         await platform.stop()
 
 
+async def test_a_slow_providers_payment_that_comes_in_time_keeps_no_stale_reason(
+    clock: FakeClock,
+) -> None:
+    provider = PausingPayments(clock)
+    platform = Platform(
+        InMemoryStore(), TokenSigner(b"k" * 32, "adm"), clock, provider, payment_timeout=0.01
+    )
+    await platform.start(sweep=False)
+    sale = Sale(platform, provider, clock)
+    try:
+        await sale.open(batch={"A": 1})
+        claim = await sale.claim("fan_1")
+        pending = await sale.pay("fan_1", claim, "tok_timeout")
+        assert pending.payment.reason == "the payment provider has not answered yet"
+        assert await sale.inbox.deliver(await sale.inbox.next()) == "order_created"
+        await sale.quiet()
+        payment = sale.payment(claim)
+        assert (payment.state, payment.reason) == (PaymentState.CAPTURED, None)
+    finally:
+        await platform.stop()
+
+
 # -- capture in flight -------------------------------------------------------------------
 
 

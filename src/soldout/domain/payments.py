@@ -97,10 +97,12 @@ class PaymentRecord:
         return state in _NEXT[self.state]
 
     def advance(self, state: PaymentState, at: datetime, reason: str | None = None) -> bool:
-        """Move forward, or return False (and change nothing) if that would go back."""
+        """Move forward, or return False (and change nothing) if that would go back. Money
+        taken or held has no reason: one left from before (the provider slow to answer)
+        goes."""
         if state not in _NEXT[self.state]:
             return False
         self.state, self.updated_at = state, at
-        if reason is not None:
+        if reason is not None or state in (PaymentState.AUTHORIZED, PaymentState.CAPTURED):
             self.reason = reason
         return True
