@@ -341,10 +341,24 @@ async def test_the_address_is_checked_before_any_money_moves(shop: Shop) -> None
     assert order.shipping.line1 == "Keizersgracht 1"
 
 
+def error_of(answer: httpx.Response) -> tuple[int, str, str | None]:
+    error = answer.json()["error"]
+    return answer.status_code, error["code"], error.get("field")
+
+
 async def test_no_order_is_taken_that_nobody_could_ship(shop: Shop) -> None:
     launch = await shop.launch()
     fan = await shop.fan()
     claim_id = (await shop.claim(fan, launch["id"])).json()["id"]
+    # What the request itself lacks is said first: the address, which the fan must go
+    # and give, last (a fan who gave it then learnt of the next problem).
+    keyless = await shop.anyone.post(
+        f"/api/v1/claims/{claim_id}/payment",
+        json={"method": "test", "token": "tok_ok"},
+        headers=fan.auth,
+    )
+    assert error_of(keyless) == (422, "missing_idempotency_key", "Idempotency-Key")
+    assert error_of(await shop.pay(fan, claim_id, method="bitcoin")) == (422, "invalid", "method")
     refused = await shop.pay(fan, claim_id)
     assert refused.status_code == 422
     assert (refused.json()["error"]["code"], refused.json()["error"]["field"]) == (

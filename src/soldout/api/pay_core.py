@@ -58,15 +58,18 @@ async def paid(
     """Pay for the fan's held claim: (200, the order) or (202, pending, with the
     provider's page when it has one); a refusal raises its `DomainError`."""
     await platform.engine.claim_of(fan_id, claim_id)  # another fan's: 404, nothing saved
-    if not body.token and not platform.engine.checkout.provider.hosted:
+    # What the request itself lacks first; the address (which the fan must go and give)
+    # last, so that fixing it is the last thing to do.
+    key = idempotency_key(key)
+    checkout = platform.engine.checkout
+    checkout.refuse_unknown(body.method)
+    if not body.token and not checkout.provider.hosted:
         raise InvalidInput("a card token is required", field="token")
     if body.shipping is not None:
         await platform.fans.set_shipping(fan_id, body.shipping.model_dump())
     else:
         await platform.fans.require_shipping(fan_id)
-    outcome = await platform.engine.pay(
-        fan_id, claim_id, body.method, body.token, idempotency_key(key)
-    )
+    outcome = await platform.engine.pay(fan_id, claim_id, body.method, body.token, key)
     if outcome.order is None:
         pending = {
             "status": "pending",

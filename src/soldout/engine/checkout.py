@@ -175,11 +175,7 @@ class Checkout:
                 raise AlreadyPaid()
             await self._settle_open_attempts(claim)
             self._refuse_unless_held(claim)
-            if method not in self._provider.methods:
-                names = ", ".join(sorted(self._provider.methods))
-                raise InvalidInput(
-                    f"unknown payment method {method!r}; use {names}", field="method"
-                )
+            self.refuse_unknown(method)
             usable = usable_methods(self._provider.methods, claim.currency)
             if method not in usable:
                 raise InvalidInput(
@@ -215,6 +211,12 @@ class Checkout:
                 self._records.remove(record)
                 raise
             return await self._authorize(claim, record, token)
+
+    def refuse_unknown(self, method: str) -> None:
+        """A method the provider does not take: 422, naming the ones it does."""
+        if method not in self._provider.methods:
+            names = ", ".join(sorted(self._provider.methods))
+            raise InvalidInput(f"unknown payment method {method!r}; use {names}", field="method")
 
     async def _settle_open_attempts(self, claim: Claim) -> None:
         """Before a new attempt: the earlier ones of this claim are asked about, so one
