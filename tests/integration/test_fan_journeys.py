@@ -644,3 +644,20 @@ async def test_a_forged_host_never_reaches_a_sign_in_link(shop: Shop) -> None:
     (note,) = [e.notification for e in outbox if e.notification.kind == "sign_in_link"]
     assert note.data["url"].startswith(f"{ORIGIN}/signin/")
     assert note.data["path"].startswith("/signin/")
+
+
+async def test_releasing_a_claim_whose_payment_is_being_confirmed_shows_that_payment(
+    shop: Shop,
+) -> None:
+    """The release answered `"payment": null` while the bank was still confirming; the
+    payment then turned up refunded. The answer now names it."""
+    launch = await shop.launch()
+    fan = await shop.fan()
+    await shop.anyone.put("/api/v1/me/shipping", json=AMSTERDAM, headers=fan.auth)
+    claim_id = (await shop.claim(fan, launch["id"])).json()["id"]
+    pending = await shop.pay(fan, claim_id, token="tok_delayed")
+    assert pending.status_code == 202, pending.text
+    released = await shop.anyone.delete(f"/api/v1/claims/{claim_id}", headers=fan.auth)
+    assert released.status_code == 200, released.text
+    assert released.json()["state"] == "cancelled"
+    assert released.json()["payment"]["id"] == pending.json()["payment"]["id"]

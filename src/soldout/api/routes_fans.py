@@ -269,7 +269,7 @@ async def pay(
 )
 async def release(claim_id: str, fan_id: FanAuth, platform: PlatformDep) -> dict[str, Any]:
     claim = await platform.engine.cancel(fan_id, claim_id)
-    return claim_status_view(claim, None)
+    return _claim_now(platform, claim)  # with a payment still in flight, if there is one
 
 
 @router.get("/orders/{order_id}", tags=["fan"])
