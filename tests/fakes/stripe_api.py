@@ -43,7 +43,7 @@ from urllib.parse import parse_qsl
 
 import httpx
 import uvicorn
-from babel.numbers import format_currency, get_currency_precision, list_currencies
+from babel.numbers import format_currency, list_currencies
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -59,6 +59,37 @@ CARD_DECLINED = "4000000000000002"
 CARD_3DS = "4000002760003184"
 API_VERSION = "2026-10-28.endive"
 MAX_AMOUNT = 99_999_999  # Stripe: eight digits
+# Stripe counts amounts in hundredths of every currency but these, whatever the currency's
+# own smallest unit (docs.stripe.com/currencies): the fake shows and checks them as Stripe
+# does, on its own (not from soldout's code, which it is here to test).
+STRIPE_ZERO_DECIMAL = frozenset(
+    [
+        "bif",
+        "clp",
+        "djf",
+        "gnf",
+        "jpy",
+        "kmf",
+        "krw",
+        "mga",
+        "pyg",
+        "rwf",
+        "ugx",
+        "vnd",
+        "vuv",
+        "xaf",
+        "xof",
+        "xpf",
+    ]
+)
+STRIPE_THREE_DECIMAL = frozenset(["bhd", "jod", "kwd", "omr", "tnd"])
+
+
+def stripe_digits(currency: str) -> int:
+    code = currency.lower()
+    return 0 if code in STRIPE_ZERO_DECIMAL else 3 if code in STRIPE_THREE_DECIMAL else 2
+
+
 CURRENCIES = frozenset(code.lower() for code in list_currencies())
 CANCELABLE = (
     "requires_payment_method",
@@ -534,6 +565,12 @@ class FakeStripe:
         total = sum(item["price_data"]["unit_amount"] * item["quantity"] for item in items)
         if total > MAX_AMOUNT:
             raise _invalid("line_items", "The total amount is too large", "amount_too_large")
+        currency = next(iter(currencies))
+        if currency in STRIPE_THREE_DECIMAL and total % 10:
+            raise _invalid(
+                "line_items[0][price_data][unit_amount]",
+                f"Amounts in {currency.upper()} must end in 0 (three-decimal currency)",
+            )
         methods = p.get("allowed_payment_method_types", ["card"])
         for i, method in enumerate(methods):
             if method != "card":
@@ -1095,7 +1132,7 @@ def _json(status: int, body: Obj) -> Response:
 
 def _price(session: Obj) -> str:
     currency = session["currency"].upper()
-    amount = Decimal(session["amount_total"]).scaleb(-int(get_currency_precision(currency)))
+    amount = Decimal(session["amount_total"]).scaleb(-stripe_digits(currency))
     return str(format_currency(amount, currency, locale="en"))
 
 

@@ -27,6 +27,7 @@ from soldout.payments import (
     WebhookEvent,
 )
 from soldout.payments.stripe_provider import StripePayments
+from soldout.payments.stripe_units import from_stripe, to_stripe
 from tests.fakes.stripe_api import FakeStripe, sign
 
 # The SDK hands httpx its form body as `data=`, which httpx deprecates; with warnings as
@@ -208,6 +209,47 @@ async def test_a_total_above_stripes_eight_digits_is_refused_in_words_before_str
     assert "lower the price" in str(refused.value)
     assert fake.all("checkout.session") == []
     assert (await open_page(provider, amount=Money(99_999_999, "EUR"))).redirect_url
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "shown"),
+    [
+        (Money(150_000, "HUF"), 15_000_000, "HUF150,000"),  # whole forints to soldout
+        (Money(1200, "EUR"), 1200, "€12.00"),
+        (Money(5000, "JPY"), 5000, "¥5,000"),  # whole yen to both
+        (Money(12_340, "KWD"), 12_340, "KWD12.340"),  # thousandths to both
+    ],
+)
+async def test_stripe_is_sent_and_read_in_its_own_units(
+    provider: StripePayments, fake: FakeStripe, ours: Money, theirs: int, shown: str
+) -> None:
+    """Stripe counts forints in hundredths where soldout counts whole forints: sent as is,
+    a fan paid a hundredth of the price."""
+    auth = await open_page(provider, amount=ours)
+    (session,) = fake.all("checkout.session")
+    assert session["amount_total"] == theirs
+    assert auth.redirect_url is not None
+    assert f"Pay {shown} to Model One" in (await on_page(auth.redirect_url)).text
+    fake.complete(auth.reference)
+    event = await verified(provider, fake, "checkout.session.completed")
+    assert event is not None
+    assert (event.amount, event.currency) == (ours.amount, ours.currency)
+    await provider.capture(event.reference, ours)
+    [line] = await provider.transactions()
+    assert (line.amount, line.captured) == (ours.amount, ours.amount)
+    await provider.refund(event.reference, ours)
+    (refund,) = fake.all("refund")
+    assert refund["amount"] == theirs
+
+
+def test_an_amount_stripe_cannot_take_is_refused_in_words() -> None:
+    for money in (Money(12_345, "KWD"), Money(10**12, "EUR")):
+        with pytest.raises(InvalidInput) as refused:
+            to_stripe(money)
+        assert refused.value.field is None
+        assert refused.value.code in ("amount_not_payable", "amount_too_large")
+    assert to_stripe(Money(10**9, "IDR")) == 10**11  # IDR may have twelve digits
+    assert from_stripe(10**11, "idr") == 10**9
 
 
 # -- the hosted page and the webhook ---------------------------------------------------

@@ -22,6 +22,7 @@ from soldout.domain.errors import (
 )
 from soldout.domain.money import Money
 from soldout.payments.port import EventType, Transaction, WebhookEvent
+from soldout.payments.stripe_units import from_stripe
 
 __all__ = [
     "AUTHORIZING",
@@ -103,10 +104,10 @@ def session_expiry(expires_at: datetime | None) -> int | None:
 
 
 def same_amount(amount: int, currency: str, asked: Money) -> None:
-    if (amount, currency.upper()) != (asked.amount, asked.currency):
-        raise InvalidInput(
-            f"the amount must be the payment's {amount} {currency.upper()}", field="amount"
-        )
+    """Stripe's `amount` in `currency` (its units) is `asked`, or `InvalidInput`."""
+    ours = Money(from_stripe(amount, currency), currency.upper())
+    if (ours.amount, ours.currency) != (asked.amount, asked.currency):
+        raise InvalidInput(f"the amount must be the payment's {ours}", field="amount")
 
 
 def idempotency_key_for(intent: stripe.PaymentIntent, action: str) -> str:
@@ -141,7 +142,7 @@ def declined_event(
         event_id,
         EventType.DECLINED,
         intent if isinstance(intent, str) else str(session["id"]),
-        amount if isinstance(amount, int) else 0,
+        from_stripe(amount, str(session.get("currency"))) if isinstance(amount, int) else 0,
         str(session.get("currency") or "").upper(),
         created,
         merchant,
@@ -163,21 +164,22 @@ def ledger_line(
     elif intent is not None and intent.status == "canceled":
         status = "voided"
     if intent is not None:
+        ours = intent.currency
         return Transaction(
             intent.id,
             "card",
-            intent.amount,
-            intent.currency.upper(),
+            from_stripe(intent.amount, ours),
+            ours.upper(),
             status,
-            captured,
-            refunded,
+            from_stripe(captured, ours),
+            from_stripe(refunded, ours),
             merchant,
         )
     assert session is not None
     return Transaction(
         session.id,
         "card",
-        session.amount_total or 0,
+        from_stripe(session.amount_total or 0, session.currency or "EUR"),
         (session.currency or "").upper(),
         status,
         0,

@@ -56,13 +56,11 @@ from soldout.payments.stripe_objects import (
     same_amount,
     session_expiry,
 )
+from soldout.payments.stripe_units import from_stripe, to_stripe
 
 __all__ = ["StripePayments"]
 
 log = logging.getLogger(__name__)
-
-
-MAX_AMOUNT = 99_999_999  # Stripe's limit of one payment: eight digits (999,999.99 EUR)
 
 
 class StripePayments:
@@ -107,21 +105,13 @@ class StripePayments:
             raise InvalidInput("Stripe Checkout needs a return_url", field="return_url")
         if amount.amount <= 0:
             raise InvalidInput("the amount must be positive", field="amount")
-        if amount.amount > MAX_AMOUNT:
-            raise InvalidInput(
-                f"Stripe takes at most {MAX_AMOUNT} in a currency's smallest unit in one"
-                f" payment, and this one is {amount}: the shop must lower the price, or the"
-                " units a fan may claim at once",
-                field=None,
-                code="amount_too_large",
-            )
         params: stripe.params.checkout.SessionCreateParams = {
             "mode": "payment",
             "line_items": [
                 {
                     "price_data": {
                         "currency": amount.currency.lower(),
-                        "unit_amount": amount.amount,
+                        "unit_amount": to_stripe(amount),  # (refuses what Stripe would)
                         "product_data": {"name": description or "Order"},
                     },
                     "quantity": 1,
@@ -254,7 +244,7 @@ class StripePayments:
             event_id,
             EventType.AUTHORIZED,
             intent.id,
-            intent.amount,
+            from_stripe(intent.amount, intent.currency),
             intent.currency.upper(),
             created,
             merchant,
@@ -277,7 +267,7 @@ class StripePayments:
             event_id,
             EventType.REFUNDED,
             intent.id,
-            intent.amount,
+            from_stripe(intent.amount, intent.currency),
             intent.currency.upper(),
             created,
             merchant,
