@@ -532,19 +532,20 @@ async def test_a_method_that_does_not_take_the_claims_currency_is_refused_before
         batch={"U": 1},
     )
     claim = (await shop.platform.engine.claim("fan_1", book.launch.id, "U", 1, "c")).claim
+    payment = await shop.start_paying(claim, "k-card")  # a page open, not paid yet
     for method in ("ideal", "bancontact"):
         with pytest.raises(errors.InvalidInput) as refused:
             await shop.platform.engine.pay("fan_1", claim.id, method, "", f"k-{method}")
         assert (refused.value.code, refused.value.field) == ("method_not_for_currency", "method")
         assert "use creditcard" in str(refused.value)
-    assert shop.checkout.payments_of(claim.id) == []
+    assert shop.checkout.payments_of(claim.id) == [payment]  # nothing recorded,
+    assert payment.state is PaymentState.PENDING  # and the open page was not given up
     assert usable_methods(shop.platform.payments.methods, "USD") == ["creditcard"]
     assert usable_methods(shop.platform.payments.methods, "EUR") == [
         "bancontact",
         "creditcard",
         "ideal",
     ]
-    payment = await shop.start_paying(claim, "k-card")
     shop.account.pay(shop.page_of(payment))
     await shop.deliver_all()
     assert shop.platform.engine.order_for(claim.id) is not None

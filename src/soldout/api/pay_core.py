@@ -57,12 +57,12 @@ async def paid(
 ) -> tuple[int, dict[str, Any]]:
     """Pay for the fan's held claim: (200, the order) or (202, pending, with the
     provider's page when it has one); a refusal raises its `DomainError`."""
-    await platform.engine.claim_of(fan_id, claim_id)  # another fan's: 404, nothing saved
+    claim = await platform.engine.claim_of(fan_id, claim_id)  # another fan's: 404
     # What the request itself lacks first; the address (which the fan must go and give)
     # last, so that fixing it is the last thing to do.
     key = idempotency_key(key)
     checkout = platform.engine.checkout
-    checkout.refuse_unknown(body.method)
+    checkout.refuse_unpayable(claim, body.method)
     if not body.token and not checkout.provider.hosted:
         raise InvalidInput("a card token is required", field="token")
     if body.shipping is not None:

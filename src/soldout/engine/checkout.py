@@ -37,7 +37,6 @@ from soldout.domain.errors import (
     Conflict,
     DomainError,
     IdempotencyKeyReused,
-    InvalidInput,
     NotFound,
     PaymentDeclined,
     PaymentFailed,
@@ -46,16 +45,12 @@ from soldout.domain.payments import PaymentRecord, PaymentState, request_fingerp
 from soldout.engine.background import Background
 from soldout.engine.ledger import ClaimLedger
 from soldout.engine.orders import OrderDesk
+from soldout.engine.payable import refuse_unpayable
 from soldout.engine.payment_records import PaymentRecords
 from soldout.engine.pending_payments import CheckSchedule
 from soldout.engine.settlement import CANCELLED_ON_PAGE, GIVEN_UP, Settlement
 from soldout.ids import new_id
-from soldout.payments import (
-    AuthorizationStatus,
-    PaymentProvider,
-    PaymentRequest,
-    usable_methods,
-)
+from soldout.payments import AuthorizationStatus, PaymentProvider, PaymentRequest
 from soldout.store.ports import Store
 
 __all__ = ["Checkout", "PaymentOutcome", "ReturnUrl"]
@@ -173,23 +168,9 @@ class Checkout:
                 return self._replay(first)
             if self._order_for(claim.id) is not None:
                 raise AlreadyPaid()
+            self.refuse_unpayable(claim, method)  # before an open page is given up for it
             await self._settle_open_attempts(claim)
             self._refuse_unless_held(claim)
-            self.refuse_unknown(method)
-            usable = usable_methods(self._provider.methods, claim.currency)
-            if method not in usable:
-                raise InvalidInput(
-                    f"{method} does not pay in {claim.currency}; use {', '.join(usable)}",
-                    field="method",
-                    code="method_not_for_currency",
-                )
-            if claim.total_amount <= 0:  # a SKU priced 0 before prices had to be more
-                raise InvalidInput(
-                    "this unit's price is 0, and no payment provider takes a payment of 0:"
-                    " the shop must set a price",
-                    field=None,
-                    code="nothing_to_pay",
-                )
             now = self._clock.now()
             record = PaymentRecord(
                 id=new_id("pay"),
@@ -212,11 +193,9 @@ class Checkout:
                 raise
             return await self._authorize(claim, record, token)
 
-    def refuse_unknown(self, method: str) -> None:
-        """A method the provider does not take: 422, naming the ones it does."""
-        if method not in self._provider.methods:
-            names = ", ".join(sorted(self._provider.methods))
-            raise InvalidInput(f"unknown payment method {method!r}; use {names}", field="method")
+    def refuse_unpayable(self, claim: Claim, method: str) -> None:
+        """422 for what no attempt could pay (`engine.payable`), before one is recorded."""
+        refuse_unpayable(self._provider, claim, method)
 
     async def _settle_open_attempts(self, claim: Claim) -> None:
         """Before a new attempt: the earlier ones of this claim are asked about, so one
