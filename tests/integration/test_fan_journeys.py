@@ -19,6 +19,8 @@ import pytest
 
 from soldout.api.app import build_app
 from soldout.clock import FakeClock
+from soldout.domain.notifications import Notification
+from soldout.ids import new_id
 from soldout.services import Platform
 from soldout.services.demo_art import phone_back, phone_front
 from soldout.services.tokens import TokenSigner
@@ -661,3 +663,18 @@ async def test_releasing_a_claim_whose_payment_is_being_confirmed_shows_that_pay
     assert released.status_code == 200, released.text
     assert released.json()["state"] == "cancelled"
     assert released.json()["payment"]["id"] == pending.json()["payment"]["id"]
+
+
+async def test_the_account_page_says_why_a_payment_was_given_back(shop: Shop) -> None:
+    fan = await shop.fan()
+    now = shop.platform.clock.now()
+    notes = [
+        Notification(new_id("ntf"), fan.id, "payment_refunded", "-", now, {"why": why})
+        for why in ("given_up", "unrecorded", "late")
+    ]
+    async with shop.platform.store.transaction() as tx:
+        tx.notifications.add_many(notes)
+    text = " ".join(text_of(await fan.browser.get("/me")).split())
+    assert "it came after you had cancelled it or started another" in text
+    assert "the order could not be recorded" in text
+    assert text.count("the unit was no longer held when the money arrived") == 1

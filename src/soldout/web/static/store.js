@@ -424,10 +424,7 @@
       if (clock.offset === null || over) return;
       const left = expires - clock.now();
       if (left <= 0) {
-        over = true;
         expired();
-        deadline.textContent = t("The time to pay has run out; the unit went back on sale.");
-        deadline.insertAdjacentHTML("afterend", `<p><a id="back-to-launch" class="button" href="/launches/${encodeURIComponent(root.dataset.launch)}">${esc(t("Back to the launch"))}</a></p>`);
       } else {
         deadline.textContent = t("Time left to pay: %(left)s (until %(time)s).", { left: duration(left), time: clockTime(root.dataset.expires) });
       }
@@ -460,11 +457,16 @@
       if (said) said.textContent = state;
     }
 
+    // The time to pay ran out, seen by the countdown or told by the shop: said once.
     function expired() {
+      if (over) return;
       over = true;
       ended(t("Expired: the time to pay ran out"));
       const heading = root.querySelector("h1");
       if (heading) heading.textContent = t("The time to pay for %(sku)s ran out", { sku: root.dataset.sku });
+      if (!deadline) return;
+      deadline.textContent = t("The time to pay has run out; the unit went back on sale.");
+      deadline.insertAdjacentHTML("afterend", `<p><a id="back-to-launch" class="button" href="/launches/${encodeURIComponent(root.dataset.launch)}">${esc(t("Back to the launch"))}</a></p>`);
     }
 
     function paid(orderId) {
