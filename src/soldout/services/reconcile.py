@@ -59,7 +59,7 @@ class Snapshot:
         one soldout recorded (a provider's list calls page through them)."""
         taken_at = (clock or SystemClock()).now()
         payments = await store.payments.all()
-        since = min((p.created_at for p in payments), default=None)
+        since = min((p.created_at for p in payments if p.provider == provider.name), default=None)
         return cls(
             await store.launches.all(),
             await store.claims.all(),
@@ -159,23 +159,32 @@ def _orders(s: Snapshot) -> list[Mismatch]:
     return found
 
 
+def elsewhere(s: Snapshot) -> Counter[str]:
+    """How many payments each provider other than the one read took."""
+    return Counter(p.provider for p in s.payments if p.provider != s.provider)
+
+
 def _payments(s: Snapshot) -> list[Mismatch]:
     """soldout's payment records against the provider's own ledger. Payments made through
-    another provider are not compared with it: each such provider is named, unread, so a
-    run without the live provider's settings never says "ok"."""
+    another provider are not compared with it. When the latest payment is one of them,
+    this run did not read the provider the shop takes money with now (its settings left
+    out): each other provider is a mismatch, so such a run never says "ok". Otherwise
+    they are an earlier provider's, counted in the summary."""
     ledger = {t.merchant_reference: t for t in s.transactions}
     ours = {p.id: p for p in s.payments}
-    elsewhere = Counter(p.provider for p in s.payments if p.provider != s.provider)
-    found = [
-        Mismatch(
-            "provider_not_read",
-            name,
-            f"{count} payments were made through {name}, whose records this run did not read"
-            f" (SOLDOUT_PAYMENTS={s.provider}): run it again with SOLDOUT_PAYMENTS={name}"
-            " and its keys",
-        )
-        for name, count in sorted(elsewhere.items())
-    ]
+    latest = max(s.payments, key=lambda p: p.created_at, default=None)
+    found = []
+    if latest is not None and latest.provider != s.provider:
+        found = [
+            Mismatch(
+                "provider_not_read",
+                name,
+                f"{count} payments, the latest among them, were made through {name}, whose"
+                f" records this run did not read (SOLDOUT_PAYMENTS={s.provider}): run it"
+                f" again with SOLDOUT_PAYMENTS={name} and its keys",
+            )
+            for name, count in sorted(elsewhere(s).items())
+        ]
     for payment in s.payments:
         if payment.provider != s.provider:
             continue
@@ -238,13 +247,15 @@ def _pending(s: Snapshot, after: timedelta) -> list[Mismatch]:
         if payment.settled or waited <= after:
             continue
         line = ledger.get(payment.id)
+        said = line.status if line else "nothing"
+        if payment.provider != s.provider:
+            said = f"not read ({payment.provider})"
         found.append(
             Mismatch(
                 "payment_stuck",
                 payment.id,
                 f"{payment.state.value} for {waited.total_seconds() // 60:.0f} minutes"
-                f" (claim {payment.claim_id}); the provider says "
-                + (line.status if line else "nothing"),
+                f" (claim {payment.claim_id}); the provider says {said}",
             )
         )
     return found
@@ -273,6 +284,10 @@ async def run_reconciliation(
         f" {len(snapshot.claims)} claims, {len(snapshot.transactions)} provider transactions"
         f" in {len(snapshot.launches)} launches"
     )
+    if others := elsewhere(snapshot):
+        summary += "; not read: " + ", ".join(
+            f"{count} payments through {name}" for name, count in sorted(others.items())
+        )
     lines = [summary, *(str(m) for m in found)]
     lines.append("ok: no mismatch" if not found else f"{len(found)} mismatches")
     return lines, not found
