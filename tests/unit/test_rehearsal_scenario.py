@@ -74,6 +74,7 @@ def test_an_unknown_source_names_the_bundled_ones() -> None:
         (("fans = 20", 'fans = "20"'), "crowd.fans: must be a whole number"),
         (("fans = 20", "fans = 20\nbots = 3"), "crowd.bots: unknown field"),
         (("price = 100", "price = 1.5"), "launch.skus[0].price: must be a whole number"),
+        (("price = 100", "price = 0"), "launch.skus[0].price: must be >= 1"),
         (("[launch]", '[launch]\nmode = "lottery"'), "launch.mode: must be one of"),
         (("max_seconds = 10\n", ""), "run.max_seconds: is required"),
         (("max_requests = 1000", "max_requests = 5"), "run.max_requests: must cover the setup"),
