@@ -119,9 +119,9 @@ def test_every_text_is_translated_with_the_same_placeholders(
 
 
 def test_every_text_store_js_shows_reaches_the_page_in_the_fans_language() -> None:
-    """What the page sends store.js (`js_text`) holds every `t("...")` of it, also those
-    inside a template literal or with arguments (six were left out, and shown in English
-    on Dutch pages)."""
+    """What the page sends store.js (`js_text`) holds every translated `t("...")` of it,
+    also those inside a template literal or with arguments (six were left out, and shown
+    in English on Dutch pages). That each is translated is the test above's."""
     source = re.sub(r"/\*.*?\*/", "", STORE_JS.read_text(), flags=re.S)  # not the comments
     marked = set(re.findall(r'\bt\("((?:[^"\\]|\\.)*)"', source))
     dutch = js_text("nl")
