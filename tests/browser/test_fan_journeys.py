@@ -38,6 +38,13 @@ def _pay_with_address(page: Any) -> None:
     page.locator("#order-link").wait_for()
 
 
+def _buy_and_open_the_claim(page: Any, server: ServerProcess, launch_id: str) -> None:
+    page.goto(f"{server.base_url}/launches/{launch_id}")
+    page.locator("#buy").click()
+    page.locator("#claim-link").click()
+    page.wait_for_url(re.compile(r"/claims/"))
+
+
 def test_a_draw_winner_pays_and_the_other_entrant_learns_their_place(
     browser: Any, store_server: ServerProcess
 ) -> None:
@@ -198,10 +205,7 @@ def test_the_claim_page_says_when_the_time_to_pay_ran_out_and_when_it_is_paid(
     page = context.new_page()
     try:
         _join(page, store_server)
-        page.goto(f"{store_server.base_url}/launches/{launch['id']}")
-        page.locator("#buy").click()
-        page.locator("#claim-link").click()
-        page.wait_for_url(re.compile(r"/claims/"))
+        _buy_and_open_the_claim(page, store_server, launch["id"])
         assert page.locator("#pay-form").is_visible()
         state = page.locator("#claim-state")
         state.filter(has_text="Expired: the time to pay ran out").wait_for(timeout=20_000)
@@ -216,10 +220,7 @@ def test_the_claim_page_says_when_the_time_to_pay_ran_out_and_when_it_is_paid(
         page.get_by_role("heading", name="The time to pay for SKU A ran out").wait_for()
         assert page.get_by_role("link", name="Back to the launch").is_visible()
 
-        page.goto(f"{store_server.base_url}/launches/{launch['id']}")
-        page.locator("#buy").click()  # the unit went back on sale: buy again, and pay
-        page.locator("#claim-link").click()
-        page.wait_for_url(re.compile(r"/claims/"))
+        _buy_and_open_the_claim(page, store_server, launch["id"])  # back on sale: again
         _pay_with_address(page)
         assert state.inner_text() == "Paid"
         assert not page.locator("#pay-form").is_visible()

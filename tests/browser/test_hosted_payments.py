@@ -69,6 +69,14 @@ def shop(
         fake.stop()
 
 
+def _join(page: Any, base: str, name: str) -> None:
+    page.goto(base + "/join")
+    page.locator("#name").fill(name)
+    page.locator("#email").fill(f"{uuid.uuid4().hex[:10]}@fans.test")
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/me$"))
+
+
 def _buy(browser: Any, shop: Shop) -> tuple[Any, Any]:
     """A new fan who got one unit and stands on its claim page, address given."""
     base = shop.server.base_url
@@ -76,11 +84,7 @@ def _buy(browser: Any, shop: Shop) -> tuple[Any, Any]:
         launch = create_launch(admin, batch={"A": 5})
     context = browser.new_context(viewport=PHONE, locale="en-GB")
     page = context.new_page()
-    page.goto(base + "/join")
-    page.locator("#name").fill("Ann Fan")
-    page.locator("#email").fill(f"{uuid.uuid4().hex[:10]}@fans.test")
-    page.locator("main form button[type=submit]").click()
-    page.wait_for_url(re.compile(r"/me$"))
+    _join(page, base, "Ann Fan")
     page.goto(f"{base}/launches/{launch['id']}")
     page.locator("#buy").click()
     page.get_by_text("You got one!").wait_for()
@@ -265,11 +269,7 @@ def test_the_claim_page_offers_only_the_methods_that_take_its_currency(
     context = browser.new_context(viewport=PHONE, locale="en-GB")
     page = context.new_page()
     try:
-        page.goto(base + "/join")
-        page.locator("#name").fill("Dee Dollar")
-        page.locator("#email").fill(f"{uuid.uuid4().hex[:10]}@fans.test")
-        page.locator("main form button[type=submit]").click()
-        page.wait_for_url(re.compile(r"/me$"))
+        _join(page, base, "Dee Dollar")
         page.goto(f"{base}/launches/{launch.json()['id']}")
         page.locator("#buy").click()
         page.locator("#claim-link").click()

@@ -314,14 +314,7 @@ async def test_a_pending_payment_whose_claim_expired_is_refunded_when_its_outcom
 ) -> None:
     """The provider authorizes after the window: soldout learns it from the webhook, or
     from the fan's retry with the same key (which asks the provider again)."""
-    provider = PausingPayments(clock)
-    platform = Platform(
-        InMemoryStore(), TokenSigner(b"k" * 32, "adm"), clock, provider, payment_timeout=0.01
-    )
-    await platform.start(sweep=False)
-    sale = Sale(platform, provider, clock)
-    try:
-        await sale.open(batch={"A": 1})
+    async with slow_sale(clock) as (platform, sale):
         claim = await sale.claim("fan_1")
         pending = await sale.pay("fan_1", claim, token)
         assert pending.order is None  # 202: the provider decides later
@@ -359,13 +352,24 @@ async def test_a_pending_payment_whose_claim_expired_is_refunded_when_its_outcom
         assert len(sale.engine.orders.all()) == 1
         assert (await sale.line(payment)).status == "voided"
         await assert_consistent(sale)
-    finally:
-        await platform.stop()
 
 
 async def test_a_slow_providers_payment_that_comes_in_time_keeps_no_stale_reason(
     clock: FakeClock,
 ) -> None:
+    async with slow_sale(clock) as (_, sale):
+        claim = await sale.claim("fan_1")
+        pending = await sale.pay("fan_1", claim, "tok_timeout")
+        assert pending.payment.reason == "the payment provider has not answered yet"
+        assert await sale.inbox.deliver(await sale.inbox.next()) == "order_created"
+        await sale.quiet()
+        payment = sale.payment(claim)
+        assert (payment.state, payment.reason) == (PaymentState.CAPTURED, None)
+
+
+@asynccontextmanager
+async def slow_sale(clock: FakeClock) -> AsyncIterator[tuple[Platform, Sale]]:
+    """A launch of one unit whose provider answers after soldout stops waiting (0.01 s)."""
     provider = PausingPayments(clock)
     platform = Platform(
         InMemoryStore(), TokenSigner(b"k" * 32, "adm"), clock, provider, payment_timeout=0.01
@@ -374,13 +378,7 @@ async def test_a_slow_providers_payment_that_comes_in_time_keeps_no_stale_reason
     sale = Sale(platform, provider, clock)
     try:
         await sale.open(batch={"A": 1})
-        claim = await sale.claim("fan_1")
-        pending = await sale.pay("fan_1", claim, "tok_timeout")
-        assert pending.payment.reason == "the payment provider has not answered yet"
-        assert await sale.inbox.deliver(await sale.inbox.next()) == "order_created"
-        await sale.quiet()
-        payment = sale.payment(claim)
-        assert (payment.state, payment.reason) == (PaymentState.CAPTURED, None)
+        yield platform, sale
     finally:
         await platform.stop()
 
