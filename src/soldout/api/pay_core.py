@@ -30,6 +30,7 @@ from soldout.api.json_body import is_json
 from soldout.api.schemas import PaymentIn
 from soldout.api.views import order_view, payment_view
 from soldout.domain.errors import DomainError, InvalidInput
+from soldout.engine.payable import refuse_unpayable
 from soldout.services import Platform
 from soldout.web import FAN_COOKIE
 
@@ -62,7 +63,7 @@ async def paid(
     # last, so that fixing it is the last thing to do.
     key = idempotency_key(key)
     checkout = platform.engine.checkout
-    checkout.refuse_unpayable(claim, body.method)
+    refuse_unpayable(checkout.provider, claim, body.method)
     if not body.token and not checkout.provider.hosted:
         raise InvalidInput("a card token is required", field="token")
     if body.shipping is not None:

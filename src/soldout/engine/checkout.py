@@ -168,7 +168,7 @@ class Checkout:
                 return self._replay(first)
             if self._order_for(claim.id) is not None:
                 raise AlreadyPaid()
-            self.refuse_unpayable(claim, method)  # before an open page is given up for it
+            refuse_unpayable(self._provider, claim, method)  # before an open page is given up
             await self._settle_open_attempts(claim)
             self._refuse_unless_held(claim)
             now = self._clock.now()
@@ -192,10 +192,6 @@ class Checkout:
                 self._records.remove(record)
                 raise
             return await self._authorize(claim, record, token)
-
-    def refuse_unpayable(self, claim: Claim, method: str) -> None:
-        """422 for what no attempt could pay (`engine.payable`), before one is recorded."""
-        refuse_unpayable(self._provider, claim, method)
 
     async def _settle_open_attempts(self, claim: Claim) -> None:
         """Before a new attempt: the earlier ones of this claim are asked about, so one

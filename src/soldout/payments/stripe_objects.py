@@ -142,7 +142,7 @@ def declined_event(
         event_id,
         EventType.DECLINED,
         intent if isinstance(intent, str) else str(session["id"]),
-        from_stripe(amount, str(session.get("currency"))) if isinstance(amount, int) else 0,
+        from_stripe(amount, str(session.get("currency") or "")) if isinstance(amount, int) else 0,
         str(session.get("currency") or "").upper(),
         created,
         merchant,
@@ -179,7 +179,7 @@ def ledger_line(
     return Transaction(
         session.id,
         "card",
-        from_stripe(session.amount_total or 0, session.currency or "EUR"),
+        from_stripe(session.amount_total or 0, session.currency or ""),
         (session.currency or "").upper(),
         status,
         0,

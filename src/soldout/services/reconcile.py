@@ -49,7 +49,7 @@ class Snapshot:
     payments: Sequence[PaymentRecord]
     transactions: Sequence[Transaction]
     taken_at: datetime  # when it was read: how long a pending payment has waited
-    provider: str = "test"  # whose records `transactions` are (SOLDOUT_PAYMENTS)
+    provider: str  # whose records `transactions` are (SOLDOUT_PAYMENTS)
 
     @classmethod
     async def read(
