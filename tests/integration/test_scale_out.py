@@ -119,12 +119,15 @@ def _claim_in_background(
 
 
 def _writes_waiting(cluster: ScaleOut) -> list[int]:
-    """Backends of the store's database waiting on the test's table lock."""
+    """Backends of the store's database whose claim write waits on the test's table lock
+    (not another process's write that happens to touch the table meanwhile: under a loaded
+    machine the worker's own write may not have reached the server yet)."""
     return [
         row[0]
         for row in cluster.rows(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
             " AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            " AND left(query, 18) = 'INSERT INTO claims'"
         )
     ]
 
