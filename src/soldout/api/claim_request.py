@@ -119,7 +119,7 @@ def idempotency_key(value: bytes | str | None) -> str:
             f"an Idempotency-Key header of 1 to {MAX_KEY_LENGTH} characters is required,"
             " so that a retry never buys twice",
             field="Idempotency-Key",
-            code="missing_idempotency_key",
+            code="idempotency_key_too_long" if key else "missing_idempotency_key",
         )
     return key
 

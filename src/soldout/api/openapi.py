@@ -91,7 +91,8 @@ IDEMPOTENCY_KEY: dict[str, Any] = {
     "required": True,
     "description": "one key per intended purchase or payment: a retry with it never buys"
     " or pays twice (a claim's key counts on its launch: on another launch it is another"
-    " claim). Without one: 422 `missing_idempotency_key`.",
+    " claim). Without one: 422 `missing_idempotency_key`; over"
+    f" {MAX_KEY_LENGTH} characters: 422 `idempotency_key_too_long`.",
     "schema": {
         "type": "string",
         "minLength": 1,
