@@ -613,6 +613,7 @@ def test_a_payment_replayed_with_its_key_answers_the_same_order(
     assert again.json() == first.json()
     other_key = pay(anyone, held["id"], fan, key="pay-twice")
     assert error(other_key)[:2] == (409, "already_paid")
+    assert first.json()["id"] in other_key.json()["error"]["message"]  # where to look
     assert len(anyone.get("/api/v1/me/orders", headers=auth(fan)).json()) == 1
     assert stats(admin, launch["id"])["skus"]["A"]["paid"] == 1
 

@@ -517,11 +517,12 @@ async def test_reconciliation_finds_money_without_an_order_and_an_order_without_
 
 
 @pytest.mark.parametrize("account", ["mollie"], indirect=True)
-async def test_a_method_that_does_not_take_the_claims_currency_is_refused_before_mollie(
+async def test_a_method_or_token_mollie_cannot_take_is_refused_before_mollie(
     shop: Shop,
 ) -> None:
     """iDEAL and Bancontact move euros only: a dollar claim is refused them in words,
-    with nothing recorded, and is paid by card."""
+    with nothing recorded, and is paid by card. A card token is refused as well: the card
+    is given on Mollie's page, and a token would be silently ignored."""
     dollars = Sku("U", "U", Money(3000, "USD"), Money(2000, "USD"))
     product = await shop.platform.catalog.create_product("Gadget", "", [dollars])
     book = await shop.platform.catalog.create_launch(
@@ -538,6 +539,9 @@ async def test_a_method_that_does_not_take_the_claims_currency_is_refused_before
             await shop.platform.engine.pay("fan_1", claim.id, method, "", f"k-{method}")
         assert (refused.value.code, refused.value.field) == ("method_not_for_currency", "method")
         assert "use creditcard" in str(refused.value)
+    with pytest.raises(errors.InvalidInput) as refused:  # the card is given on the page
+        await shop.platform.engine.pay("fan_1", claim.id, "creditcard", "tok_ok", "k-token")
+    assert refused.value.field == "token"
     assert shop.checkout.payments_of(claim.id) == [payment]  # nothing recorded,
     assert payment.state is PaymentState.PENDING  # and the open page was not given up
     assert usable_methods(shop.platform.payments.methods, "USD") == ["creditcard"]

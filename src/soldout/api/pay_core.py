@@ -63,7 +63,7 @@ async def paid(
     # last, so that fixing it is the last thing to do.
     key = idempotency_key(key)
     checkout = platform.engine.checkout
-    refuse_unpayable(checkout.provider, claim, body.method)
+    refuse_unpayable(checkout.provider, claim, body.method, body.token)
     if not body.token and not checkout.provider.hosted:
         raise InvalidInput("a card token is required", field="token")
     if body.shipping is not None:

@@ -223,7 +223,8 @@ class PaymentIn(_In):
         "",
         max_length=500,
         examples=["tok_ok"],
-        description="the test provider's card; none with a hosted provider",
+        description="the test provider's card; none with a hosted provider (422 `invalid` on"
+        " `token` if one is sent: the card is given on the provider's page)",
     )
     shipping: ShippingIn | None = Field(
         None,

@@ -148,8 +148,7 @@ class Checkout:
             if first is not None and first.fingerprint == fingerprint and first.never_asked:
                 # Its request died with soldout before the provider heard of it, and
                 # nobody was answered: the fan's retry makes that attempt now.
-                if self._order_for(claim.id) is not None:
-                    raise AlreadyPaid()
+                self._refuse_if_paid(claim)
                 await self._settle_open_attempts(claim)
                 self._refuse_unless_held(claim)
                 first.reopen(self._clock.now())
@@ -166,9 +165,9 @@ class Checkout:
                     order = await self._settlement.complete(claim, first)
                     return PaymentOutcome(first, order, False)
                 return self._replay(first)
-            if self._order_for(claim.id) is not None:
-                raise AlreadyPaid()
-            refuse_unpayable(self._provider, claim, method)  # before an open page is given up
+            self._refuse_if_paid(claim)
+            # (before an open page is given up)
+            refuse_unpayable(self._provider, claim, method, token)
             await self._settle_open_attempts(claim)
             self._refuse_unless_held(claim)
             now = self._clock.now()
@@ -203,11 +202,16 @@ class Checkout:
             return
         for record in open_:
             await self._ask(claim, record, give_up=GIVEN_UP if self._provider.hosted else None)
-        if self._order_for(claim.id) is not None:
-            raise AlreadyPaid()
+        self._refuse_if_paid(claim)
         still = self._records.open_of(claim.id)
         if still:
             raise self.checks.still_deciding(still, claim.expires_at, self._clock.now())
+
+    def _refuse_if_paid(self, claim: Claim) -> None:
+        """`already_paid`, naming the order the fan has (its page is where to look)."""
+        order = self._order_for(claim.id)
+        if order is not None:
+            raise AlreadyPaid(f"this claim is already paid: it is order {order.id}")
 
     async def ask_provider(self, record: PaymentRecord) -> bool:
         """Settle an open attempt from the provider's own record, in its claim's turn (a
