@@ -214,19 +214,30 @@ class Team:
 
     # -- invites ---------------------------------------------------------------------
     async def invite(self, by: Admin, email: str, role: Role) -> tuple[Invite, str]:
-        """An owner invites someone: the invite and the key of its link (shown once)."""
+        """An owner invites someone: the invite and the key of its link (shown once). An
+        address has one open invite: the newest link is the one that works (an older one,
+        sent with another role or lost, would otherwise let them in later, even after
+        being removed)."""
         self._must_run_team(by)
         email = normalise_email(email)
         if any(a.email == email for a in self._accounts.values()):
             raise Conflict("an admin account has this e-mail", field="email").with_code(
                 "email_taken"
             )
+        await self._cancel_invites_of(email)
         key = secrets.token_urlsafe(32)
         now = self._clock.now()
         invite = Invite(digest_of(key), email, role, by.actor, now, now + INVITE_LIFETIME)
         await self._store.invite(invite)
         await self._record(by, "team.invite", email, {"role": role.value})
         return invite, key
+
+    async def _cancel_invites_of(self, email: str) -> None:
+        """Every open invite of `email` stops working (it joined, was removed, or is
+        invited again)."""
+        for invite in await self.invites():
+            if invite.email == email:
+                await self._store.cancel(invite.id)
 
     async def invite_for(self, key: str) -> Invite | None:
         """The open invite a link's key stands for, or None (used, cancelled, expired)."""
@@ -257,6 +268,7 @@ class Team:
         if not await self._store.accept(invite.id, account, self._clock.now()):
             raise NotFound("invite")  # spent meanwhile (the other tab won)
         self._accounts[account.id] = account
+        await self._cancel_invites_of(account.email)  # (one made before this rule)
         joined = Admin(account.id, account.role, account.actor, account)
         await self._record(joined, "team.join", account.id, {"role": account.role.value})
         return account, await self._sessions.open(SessionKind.ADMIN, account.id)
@@ -287,6 +299,7 @@ class Team:
             self._keep_an_owner(account)
             await self._store.remove(account.id)
             del self._accounts[account.id]
+        await self._cancel_invites_of(account.email)  # no way back in but a new invite
         await self._sessions.end_all(SessionKind.ADMIN, account.id)
         await self._record(by, "team.remove", account.id, {"email": account.email})
 
