@@ -244,8 +244,18 @@ class Catalog:
             value = getattr(changes, name)
             if value is not _UNSET:
                 updates[name] = value
-        if changes.sale_opens_at is not None:
-            updates["sale_opens_at"] = changes.sale_opens_at
+        opens = changes.sale_opens_at
+        if opens is not None and opens.replace(microsecond=0) != launch.sale_opens_at.replace(
+            microsecond=0  # (a form sends the time it showed, to the second)
+        ):
+            book = self._engine.book(launch_id)
+            if any(s.held or s.paid for s in book.stock.values()):
+                raise InvalidInput(
+                    "fans already hold or bought units of this sale, so its opening cannot"
+                    " move; pause the sale to stop it for a while",
+                    field="sale_opens_at",
+                )
+            updates["sale_opens_at"] = opens
         if changes.batch is not None:
             check_batch(changes.batch, set(launch.batch))
             updates["batch"] = {**launch.batch, **changes.batch}

@@ -293,6 +293,16 @@ async def change_launch(request: Request, launch_id: str, action: str) -> Respon
     return await guarded(request, handle)
 
 
+def _refuse_no_later(launch: Launch, closes: datetime, now: datetime) -> None:
+    """Extending moves the close later, and into the future: ending a sale early is
+    cancelling it (or, through the API, giving an earlier `sale_closes_at`)."""
+    if closes <= now or (launch.sale_closes_at is not None and closes <= launch.sale_closes_at):
+        raise InvalidInput(
+            "to extend the sale, give a closing time later than the current one and than now",
+            field="sale_closes_at",
+        )
+
+
 def _launch_change(
     platform: Platform, launch_id: str, action: str, form: Form
 ) -> tuple[str, dict[str, Any], LaunchChanges]:
@@ -311,6 +321,7 @@ def _launch_change(
     if action == "extend":
         if closes is None:
             raise InvalidInput("give the new closing time", field="sale_closes_at")
+        _refuse_no_later(platform.engine.book(launch_id).launch, closes, platform.clock.now())
         return (
             "launch.extend",
             {"sale_closes_at": closes.isoformat()},
