@@ -332,10 +332,19 @@ def test_orders_page_ships_and_filters(browser: httpx.Client, shared_server: Ser
         "/admin/orders/ship-next",
         data={"csrf": csrf_of(page), "line": line, "count": "2", "carrier": "DHL"},
     )
-    assert shipped.status_code == 200
-    assert "2 orders shipped" in shipped.text
+    assert shipped.status_code == 303  # to a page a reload cannot post again
+    for _ in range(2):  # (the reload)
+        told = browser.get(shipped.headers["location"])
+        assert "2 orders shipped" in told.text
     only = browser.get("/admin/orders", params={"launch_id": launch["id"], "status": "shipped"})
     assert only.text.count("EUR 10.00") == 2
+    last = browser.post(
+        "/admin/orders/ship-next",
+        data={"csrf": csrf_of(page), "line": line, "count": "5", "carrier": "DHL"},
+    )
+    told = browser.get(last.headers["location"]).text
+    assert "1 order shipped" in told
+    assert "5 were asked for: no more were waiting to ship." in told
     csv = browser.get("/admin/orders.csv", params={"launch_id": launch["id"]})
     assert csv.status_code == 200
     assert csv.text.startswith("order_id,paid_at,")

@@ -5,6 +5,8 @@ CSV export."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 from urllib.parse import urlencode
@@ -16,7 +18,7 @@ from fastapi.responses import Response
 from soldout.api import routes_fulfilment
 from soldout.api.deps import platform_of
 from soldout.api.errors import status_for
-from soldout.domain.claims import OrderStatus
+from soldout.domain.claims import Order, OrderStatus
 from soldout.domain.errors import DomainError, InvalidInput
 from soldout.services import Platform
 from soldout.services.fulfilment import MAX_REFUND_REASON, parse_shipment_csv, refund_reason
@@ -32,6 +34,7 @@ router = APIRouter(include_in_schema=False)
 # What the list was showing: kept on the way to an order's page and back, and through
 # a refund (a reload after it does not post again).
 _LIST_QUERY = ("launch_id", "sku", "status", "after", "q")
+SHOWN = 10  # orders named after shipping; the rest are counted
 
 
 def _records(platform: Platform) -> OrderRecords:
@@ -57,13 +60,14 @@ def _list_query(request: Request) -> str:
 async def orders_page(request: Request) -> Response:
     async def handle(request: Request) -> Response:
         signed_in(request)
-        return render(request, "admin/orders.html", await _orders_context(request, None, None))
+        context = await _orders_context(request, None, _shipped_now(request.query_params))
+        return render(request, "admin/orders.html", context)
 
     return await guarded(request, handle)
 
 
 async def _orders_context(
-    request: Request, error: DomainError | None, shipped: list[Any] | None
+    request: Request, error: DomainError | None, shipped: Shipped | None
 ) -> dict[str, Any]:
     platform = platform_of(request)
     q = request.query_params
@@ -135,9 +139,33 @@ async def ship_next(request: Request) -> Response:
             return render(request, "admin/orders.html", context, status=400)
         detail = {"orders": [o.id for o in shipped]}
         await platform.audit(form.actor, "orders.ship", f"{product_id}/{sku}", detail)
-        return render(request, "admin/orders.html", await _orders_context(request, None, shipped))
+        return _shipped(shipped, count)
 
     return await guarded(request, handle)
+
+
+def _shipped(shipped: list[Order], asked: int) -> Response:
+    """To the orders page, which says what was shipped: a reload there ships nothing."""
+    ids = ",".join(o.id for o in shipped[:SHOWN])
+    return redirect("/admin/orders", shipped=str(len(shipped)), asked=str(asked), ids=ids)
+
+
+@dataclass(frozen=True, slots=True)
+class Shipped:
+    """What the last shipping form did, as the redirect after it says."""
+
+    count: int
+    asked: int
+    ids: list[str]
+
+
+def _shipped_now(q: Mapping[str, str]) -> Shipped | None:
+    try:
+        count, asked = int(q.get("shipped", "")), int(q.get("asked", ""))
+    except ValueError:
+        return None
+    ids = [i for i in q.get("ids", "").split(",") if i][:SHOWN]
+    return Shipped(count, asked, ids)
 
 
 @router.post("/orders/ship-csv")
@@ -153,7 +181,7 @@ async def ship_csv(request: Request) -> Response:
             context = await _orders_context(request, exc, None)
             return render(request, "admin/orders.html", context, status=400)
         await platform.audit(form.actor, "orders.ship", "csv", {"orders": [o.id for o in shipped]})
-        return render(request, "admin/orders.html", await _orders_context(request, None, shipped))
+        return _shipped(shipped, len(shipped))
 
     return await guarded(request, handle)
 
