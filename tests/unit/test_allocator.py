@@ -134,6 +134,7 @@ def test_a_unit_set_aside_is_for_its_code_alone(open_sale: Open) -> None:
     with pytest.raises(errors.Conflict) as too_many:
         allocator.set_aside(LAUNCH, "A", 2)
     assert too_many.value.code == "insufficient_stock"
+    assert too_many.value.message == "only 1 unit is open to set aside"
     allocator.set_aside(LAUNCH, "A", 1)
     allocator.add_codes([code_for("A")])
     with pytest.raises(errors.SoldOut):

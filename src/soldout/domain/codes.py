@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ["PriorityCode"]
+from soldout.domain.errors import Conflict, DomainError
+
+__all__ = ["PriorityCode", "too_few_to_set_aside"]
 
 
 @dataclass(slots=True)
@@ -35,3 +37,10 @@ class PriorityCode:
     def holds_unit(self, now: datetime) -> bool:
         """Whether a unit is set aside for it right now."""
         return not self.is_spent and not self.is_expired(now)
+
+
+def too_few_to_set_aside(open_units: int | str | bytes) -> DomainError:
+    """Codes asked for more units than are open: `insufficient_stock`, in words."""
+    n = int(open_units)
+    what = "no unit is" if n == 0 else "only 1 unit is" if n == 1 else f"only {n} units are"
+    return Conflict(f"{what} open to set aside", field="count").with_code("insufficient_stock")

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from soldout.domain.claims import Claim, ClaimState
-from soldout.domain.codes import PriorityCode
-from soldout.domain.errors import Conflict, InvalidInput
+from soldout.domain.codes import PriorityCode, too_few_to_set_aside
+from soldout.domain.errors import InvalidInput
 from soldout.engine.book import LaunchBook
 
 __all__ = ["BookAllocator"]
@@ -109,9 +109,7 @@ class BookAllocator:
         pools = [sku] if sku is not None else list(book.stock)
         open_units = sum(book.stock[p].available for p in pools)
         if count > open_units:
-            raise Conflict(
-                f"only {open_units} units are open to set aside", field="count"
-            ).with_code("insufficient_stock")
+            raise too_few_to_set_aside(open_units)
         skus = []
         for _ in range(count):
             held = max(pools, key=lambda p: book.stock[p].available)

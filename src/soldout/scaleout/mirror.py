@@ -28,7 +28,7 @@ from redis import Redis
 from redis.cluster import RedisCluster
 
 from soldout.domain.claims import Claim, ClaimState
-from soldout.domain.codes import PriorityCode
+from soldout.domain.codes import PriorityCode, too_few_to_set_aside
 from soldout.domain.errors import Conflict, InvalidInput
 from soldout.engine.book import LaunchBook
 from soldout.engine.book_allocator import BookAllocator
@@ -163,9 +163,7 @@ class MirrorAllocator(BookAllocator):
             if reply[1] == "unknown_sku":
                 raise InvalidInput(f"this launch does not sell SKU {sku!r}", field="sku")
             if reply[1] == "aside_short":
-                raise Conflict(
-                    f"only {reply[2]} units are open to set aside", field="count"
-                ).with_code("insufficient_stock")
+                raise too_few_to_set_aside(reply[2])
             raise _refusal(reply[1:], sku or "")
         skus = [str(s) for s in reply[1:]]
         book = self._books[launch_id]

@@ -79,8 +79,8 @@ from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 
 from soldout.domain.claims import Claim, ClaimState
-from soldout.domain.codes import PriorityCode
-from soldout.domain.errors import Conflict, DomainError, InvalidInput, StorageUnavailable
+from soldout.domain.codes import PriorityCode, too_few_to_set_aside
+from soldout.domain.errors import DomainError, InvalidInput, StorageUnavailable
 from soldout.domain.launches import Launch
 from soldout.scaleout import redis_scripts
 from soldout.scaleout.redis_registered import RedisScripts
@@ -303,9 +303,7 @@ class RedisAllocator:
         if reply[1] == "unknown_sku":
             raise InvalidInput(f"this launch does not sell SKU {sku!r}", field="sku")
         if reply[1] == "aside_short":
-            raise Conflict(f"only {reply[2]} units are open to set aside", field="count").with_code(
-                "insufficient_stock"
-            )
+            raise too_few_to_set_aside(reply[2])
         raise _refusal(reply[1:], sku or "")
 
     async def add_codes(self, codes: Sequence[PriorityCode]) -> None:
