@@ -202,7 +202,11 @@ async def test_roles_decide_who_may_change_what(shop: Shop) -> None:
             again = await shop.browser("203.0.113.3").post(
                 viewer_link, data={"name": "Mallory", "password": PASSWORD}
             )
-            assert again.status_code == 404  # an invite works once
+            assert again.status_code == 404  # an invite works once, and says what to do
+            spent = await shop.browser("203.0.113.3").get(viewer_link)
+            for answer in (again, spent):
+                assert "This invite link no longer works" in answer.text
+                assert 'href="/admin/signin"' in answer.text
             for path in ("/admin/launches", "/admin/orders", "/admin/audit", "/admin/team"):
                 page = await viewer.get(path)
                 assert page.status_code == 200, path

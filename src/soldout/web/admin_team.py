@@ -221,11 +221,16 @@ async def invite_page(request: Request, key: str) -> Response:
     async def handle(request: Request) -> Response:
         found = await platform_of(request).team.invite_for(key)
         if found is None:
-            raise NotFound("invite (it was used, cancelled, or has expired)")
+            return _spent(request)
         context = {"invite": found, "password_min": PASSWORD_MIN, "form": {}}
         return render(request, "admin/invite.html", context)
 
     return await guarded(request, handle)
+
+
+def _spent(request: Request) -> Response:
+    """A link that no longer works says why it may not, and where to go (404)."""
+    return render(request, "admin/invite.html", {"invite": None}, status=404)
 
 
 @router.post("/invite/{key}")
@@ -240,11 +245,11 @@ async def accept_invite(request: Request, key: str) -> Response:
         try:
             _, session = await platform.team.accept(key, name, password, client_address(request))
         except NotFound:
-            raise NotFound("invite (it was used, cancelled, or has expired)") from None
+            return _spent(request)
         except DomainError as error:
             found = await platform.team.invite_for(key)
             if found is None:
-                raise NotFound("invite (it was used, cancelled, or has expired)") from None
+                return _spent(request)
             context = {
                 "invite": found,
                 "password_min": PASSWORD_MIN,
