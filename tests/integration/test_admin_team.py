@@ -143,6 +143,11 @@ async def test_the_token_makes_the_first_owner_who_then_signs_in_with_a_password
         )
         assert weak.status_code == 400
         assert "at least 12 characters" in weak.text
+        assert (
+            'id="owner-email" name="email" type="email" required autocomplete="username"'
+            ' value="ada@example.com"' in weak.text
+        )  # kept where it was typed,
+        assert 'id="invite-email" name="email" type="email" required value=""' in weak.text
         token_session = browser.cookies["soldout_admin"]
         await make_owner(browser)
         assert browser.cookies["soldout_admin"] != token_session

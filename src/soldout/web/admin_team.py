@@ -45,6 +45,7 @@ async def _context(request: Request, admin: Admin, **extra: Any) -> dict[str, An
         "invite_days": INVITE_LIFETIME.days,
         "link": None,
         "form": {},
+        "posted": None,  # the path of a refused form (it alone shows what was typed)
         **extra,
     }
 
@@ -61,7 +62,8 @@ async def team_page(request: Request) -> Response:
 async def _refused(request: Request, error: DomainError, form: Form) -> Response:
     admin = signed_in(request)
     typed = {k: v[0] for k, v in form.fields.items() if v and k not in ("csrf", "password")}
-    context = await _context(request, admin, error=error, form=typed)
+    # (only the form that was posted gets back what was typed into it)
+    context = await _context(request, admin, error=error, form=typed, posted=request.url.path)
     return render(request, "admin/team.html", context, status=400)
 
 
