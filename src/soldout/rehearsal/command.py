@@ -158,6 +158,7 @@ def rehearse(
             f"The run's data (rehearsal {outcome.run_id}) stays on {outcome.base_url}, apart"
             " from the real shop, for `soldout report`; remove it with:"
             f" soldout rehearse --clean --run {outcome.run_id} --target {outcome.base_url}"
+            ' --admin-token "$SOLDOUT_ADMIN_TOKEN" (the target\'s admin token)'
         )
     status = exit_status(outcome.checks)
     if status:
