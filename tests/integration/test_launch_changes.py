@@ -59,3 +59,28 @@ def test_extend_in_the_admin_moves_the_close_later_only(
     with shared_server.admin() as admin:
         extended = admin.get(f"/api/v1/launches/{launch['id']}").json()["sale_closes_at"]
     assert extended.startswith(later.strftime("%Y-%m-%dT%H:%M:%S"))
+
+
+def test_the_schedule_form_refuses_an_empty_title_and_audits_only_what_changed(
+    browser: httpx.Client, shared_server: ServerProcess
+) -> None:
+    with shared_server.admin() as admin:
+        launch = create_launch(admin, opens_in=3600)
+    path = f"/admin/launches/{launch['id']}/change"
+    token = csrf_of(browser.get(f"/admin/launches/{launch['id']}"))
+    shown = launch["sale_opens_at"][:19]  # as the form shows it, to the second
+    emptied = browser.post(path, data={"csrf": token, "title": " ", "sale_opens_at": shown})
+    assert emptied.status_code == 400
+    assert "the launch needs a title" in emptied.text
+    renamed = browser.post(
+        path, data={"csrf": token, "title": "Drop two", "sale_opens_at": shown, "batch_A": "60"}
+    )
+    assert renamed.status_code == 303, renamed.text
+    with shared_server.admin() as admin:
+        after = admin.get(f"/api/v1/launches/{launch['id']}").json()
+        entry = next(e for e in admin.get("/api/v1/audit").json() if e["subject"] == launch["id"])
+    assert (after["title"], after["sale_opens_at"]) == ("Drop two", launch["sale_opens_at"])
+    assert (entry["action"], entry["detail"]) == (
+        "launch.change",
+        {"title": "Drop two", "batch": {"A": 60}},
+    )

@@ -333,17 +333,34 @@ def _launch_change(
         for code, stock in book.stock.items()
     }
     batch = {code: n for code, n in grow.items() if n != book.stock[code].batch}
+    launch = book.launch
+    title = form.get("title")
+    if "title" in form.fields and not title:
+        raise InvalidInput("the launch needs a title", field="title")
     opens = form.moment("sale_opens_at", "Sale opens")
+    if opens is not None and _same_second(opens, launch.sale_opens_at):
+        opens = None  # (as it was: the form shows it to the second)
     changes = LaunchChanges(
-        title=form.get("title") or None,
+        title=title if title and title != launch.title else None,
         sale_opens_at=opens,
         sale_closes_at=closes,
         batch=batch or None,
     )
-    detail: dict[str, Any] = {"title": changes.title, "batch": batch or None}
-    detail["sale_opens_at"] = opens.isoformat() if opens else None
-    detail["sale_closes_at"] = closes.isoformat() if closes else None
+    detail: dict[str, Any] = {}  # what changed (a form sends every field)
+    if changes.title:
+        detail["title"] = changes.title
+    if batch:
+        detail["batch"] = batch
+    if opens:
+        detail["sale_opens_at"] = opens.isoformat()
+    was = launch.sale_closes_at
+    if (closes is None) != (was is None) or (closes and was and not _same_second(closes, was)):
+        detail["sale_closes_at"] = closes.isoformat() if closes else None
     return "launch.change", detail, changes
+
+
+def _same_second(a: datetime, b: datetime) -> bool:
+    return a.replace(microsecond=0) == b.replace(microsecond=0)
 
 
 async def _issue_codes(platform: Platform, launch_id: str, form: Form) -> None:
