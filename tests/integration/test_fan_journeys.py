@@ -418,6 +418,8 @@ async def test_a_fan_downloads_their_data(shop: Shop) -> None:
     download = await fan.browser.get("/me/data")
     assert download.status_code == 200
     assert "attachment" in download.headers["content-disposition"]
+    # (a server sends what the header says: it said 0, and the file came empty)
+    assert int(download.headers["content-length"]) == len(download.content)
     data = download.json()
     assert data["fan"]["email"] == fan.email
     assert data["fan"]["shipping"]["city"] == "Amsterdam"

@@ -206,10 +206,11 @@ async def my_data(request: Request) -> Response:
         page = await error_page(request, 429, title, text)
         page.headers["retry-after"] = str(error.retry_after)
         return page
-    return Response(
+    kept = {k: v for k, v in answer.headers.items() if k not in ("content-length", "content-type")}
+    return Response(  # (the route's own headers: the download's name, no caching)
         orjson.dumps(document, option=orjson.OPT_INDENT_2),
         media_type="application/json",
-        headers=dict(answer.headers),
+        headers=kept,
     )
 
 
