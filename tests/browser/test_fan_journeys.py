@@ -189,6 +189,10 @@ def test_the_launch_page_speaks_dutch_and_chinese(
             page.get_by_role("heading", name="The rules").wait_for()
             page.goto(url)
             assert page.get_by_role("heading", name="The rules").is_visible()
+            # The page came back in the browser's zone, told by store.js's cookie (it was
+            # sent URL-encoded, unread, so every time showed in UTC).
+            named = {"Europe/Amsterdam": "(Central European Time)", "Asia/Shanghai": "(China Time)"}
+            assert named[zone] in page.locator("main").inner_text()
         finally:
             context.close()
 

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ParamSpec
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from babel.messages.extract import extract_javascript
 from fastapi import Request
@@ -47,6 +47,7 @@ __all__ = [
     "sign_in_response",
     "sku_name",
     "speaker_of",
+    "zone_of",
 ]
 
 COOKIE_MAX_AGE = 60 * 60 * 24 * 90
@@ -104,7 +105,14 @@ def speaker_of(request: Request) -> Speaker:
     browser's, once store.js has reported it; UTC, named as such, before)."""
     chosen = i18n.supported(request.cookies.get(LANG_COOKIE))
     locale = chosen or i18n.negotiate(request.headers.get("accept-language"))
-    return Speaker.of(locale, request.cookies.get(TZ_COOKIE))
+    return Speaker.of(locale, zone_of(request))
+
+
+def zone_of(request: Request) -> str | None:
+    """The zone the browser reported, as its cookie holds it: store.js once wrote it
+    URL-encoded ("Europe%2FAmsterdam"), and such cookies live 90 days."""
+    raw = request.cookies.get(TZ_COOKIE)
+    return unquote(raw) if raw else None
 
 
 async def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:

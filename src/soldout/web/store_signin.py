@@ -28,7 +28,6 @@ from soldout.web import FAN_COOKIE
 from soldout.web.store_common import (
     COOKIE_MAX_AGE,
     LANG_COOKIE,
-    TZ_COOKIE,
     base_url,
     error_page,
     fan_id_of,
@@ -41,6 +40,7 @@ from soldout.web.store_common import (
     same_origin,
     sign_in_response,
     speaker_of,
+    zone_of,
 )
 
 __all__ = ["SIGN_IN_LIFETIME", "router"]
@@ -71,7 +71,7 @@ async def join(request: Request) -> Response:
             name,
             ref.strip() or None,
             locale=speaker.locale,
-            time_zone=speaker.zone_key if request.cookies.get(TZ_COOKIE) else None,
+            time_zone=speaker.zone_key if zone_of(request) else None,
         )
     except (InvalidInput, Conflict, RateLimited) as error:
         with i18n.speaking(speaker):
@@ -182,7 +182,7 @@ async def sign_in_link(token: str, request: Request) -> Response:
         return await _link_refused(request)
     fan_id, target = checked
     speaker = speaker_of(request)
-    zone = speaker.zone_key if request.cookies.get(TZ_COOKIE) else None
+    zone = speaker.zone_key if zone_of(request) else None
     await platform.fans.set_language(fan_id, speaker.locale, zone)
     return await sign_in_response(request, target, fan_id)
 

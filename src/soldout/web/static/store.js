@@ -20,7 +20,7 @@
   // -- the fan's own time zone -------------------------------------------------------
   const ZONE = (() => { try { return Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC"; } catch (_) { return "UTC"; } })();
   if (!document.cookie.split("; ").includes(`soldout_tz=${ZONE}`)) {
-    document.cookie = `soldout_tz=${encodeURIComponent(ZONE)}; path=/; max-age=${90 * 86400}; samesite=lax`;
+    document.cookie = `soldout_tz=${ZONE}; path=/; max-age=${90 * 86400}; samesite=lax`;  // (a zone's name is cookie-safe: A-Z 0-9 _ + - /)
   }
   function when(iso) {
     const d = new Date(Date.parse(iso));
