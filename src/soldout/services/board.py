@@ -246,6 +246,12 @@ def _status_note(fan_id: str, idea: Idea, now: datetime) -> Notification:
         "idea_status",
         f"An idea you voted for {_SAID[idea.status]}: “{idea.title}”{why}.",
         now,
-        {"idea_id": idea.id, "status": idea.status.value, "link": f"/ideas/{idea.id}"},
+        {
+            "idea_id": idea.id,
+            "status": idea.status.value,
+            "title": idea.title,
+            "reason": idea.reason,
+            "link": f"/ideas/{idea.id}",
+        },
         email=False,
     )

@@ -1,0 +1,79 @@
+"""Every message a fan is sent shows on their page in their language: the stored text of a
+notification is English, so each kind needs its own words on the page (seen in Dutch:
+reminders, the waiting room's turn and the board's news were shown in English)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from soldout.domain.notifications import Notification
+from soldout.ids import new_id
+from tests.integration.test_fan_journeys import Shop, shop, text_of
+
+__all__ = ["shop"]  # (the fixture, used by name)
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "soldout"
+MADE = re.compile(r'Notification\(\s*new_id\("ntf"\),\s*[\w.]+,\s*"(\w+)"')
+
+
+def _samples(launch: dict[str, Any], claim_id: str, when: str) -> dict[str, dict[str, Any]]:
+    """Each kind's data, as the code that makes it writes it."""
+    lid = launch["id"]
+    return {
+        "sign_in_link": {},
+        "reservation_confirmed": {"launch_id": lid, "draw": False},
+        "draw_won": {"launch_id": lid, "sku": "A", "claim_id": claim_id, "expires_at": when},
+        "draw_lost": {"launch_id": lid, "backup_place": 2},
+        "order_confirmed": {"order_id": "ord_x", "ship_date": "2026-12-24"},
+        "ship_date_changed": {"order_id": "ord_x", "after": "2026-12-28"},
+        "order_shipped": {"order_id": "ord_x", "carrier": "DHL", "tracking": "JJD01"},
+        "order_refunded": {"order_id": "ord_x"},
+        "payment_refunded": {"why": "late"},
+        "payment_declined": {"claim_id": claim_id},
+        "launch_cancelled": {"launch_id": lid, "bought": False},
+        "priority_code_granted": {"launch_id": lid, "codes": ["F-AAAA-BBBB-CCCC"]},
+        "sale_opening": {"launch_id": lid, "sale_opens_at": when, "draw": False},
+        "claim_expiring": {"claim_id": claim_id, "launch_id": lid, "sku": "A", "expires_at": when},
+        "admitted": {"launch_id": lid, "admitted_at": when, "expires_at": when},
+        "idea_status": {
+            "idea_id": "ida_x",
+            "status": "planned",
+            "title": "Dark mode",
+            "reason": None,
+            "link": "/ideas/ida_x",
+        },
+        "idea_shipped": {
+            "release_id": "rel_x",
+            "release_title": "Firmware 1.4",
+            "product_id": launch["product_id"],
+            "idea_ids": ["ida_x"],
+            "idea_titles": ["Dark mode"],
+            "link": "/releases/rel_x",
+        },
+        "contributor_code": {"launch_id": lid, "codes": ["F-DDDD-EEEE-FFFF"]},
+    }
+
+
+async def test_every_kind_of_message_shows_in_the_fans_language(shop: Shop) -> None:
+    launch = await shop.launch()
+    fan = await shop.fan("Anouk")
+    fan.browser.cookies.set("soldout_lang", "nl")
+    claim_id = (await shop.claim(fan, launch["id"])).json()["id"]
+    when = (shop.clock.now() + timedelta(minutes=10)).isoformat()
+    samples = _samples(launch, claim_id, when)
+    made = {m for p in SRC.rglob("*.py") for m in MADE.findall(p.read_text())}
+    assert made == set(samples), "a kind of message the code makes has no sample here"
+    notes = [
+        Notification(new_id("ntf"), fan.id, kind, f"ENGLISH TEXT OF {kind}", shop.clock.now(), data)
+        for kind, data in samples.items()
+    ]
+    async with shop.platform.store.transaction() as tx:
+        tx.notifications.add_many(notes)
+    me = await fan.browser.get("/me")
+    assert me.status_code == 200, me.text
+    page = text_of(me)
+    assert "ENGLISH TEXT OF" not in page, re.findall(r"ENGLISH TEXT OF \w+", page)
+    assert "Een idee waarop je stemde is gepland: “Dark mode”." in page
