@@ -11,7 +11,7 @@ from typing import Any
 
 from soldout.domain.notifications import Notification
 from soldout.ids import new_id
-from tests.integration.test_fan_journeys import Shop, shop, text_of
+from tests.integration.test_fan_journeys import AMSTERDAM, Shop, shop, text_of
 
 __all__ = ["shop"]  # (the fixture, used by name)
 
@@ -77,3 +77,22 @@ async def test_every_kind_of_message_shows_in_the_fans_language(shop: Shop) -> N
     page = text_of(me)
     assert "ENGLISH TEXT OF" not in page, re.findall(r"ENGLISH TEXT OF \w+", page)
     assert "Een idee waarop je stemde is gepland: “Dark mode”." in page
+
+
+async def test_an_orders_history_reads_in_the_fans_language(shop: Shop) -> None:
+    """It read "已付款: paid EUR 249.00" and "Refunded: EUR 199.00 refunded: cancelled by
+    the fan": the stored English detail after the translated kind."""
+    launch = await shop.launch()
+    fan = await shop.fan("Li")
+    fan.browser.cookies.set("soldout_lang", "zh_Hans")
+    claim_id = (await shop.claim(fan, launch["id"])).json()["id"]
+    paid = await shop.pay(fan, claim_id, shipping=AMSTERDAM)
+    assert paid.status_code == 200, paid.text
+    order_id = paid.json()["id"]
+    cancelled = await shop.anyone.post(f"/api/v1/orders/{order_id}/cancel", headers=fan.auth)
+    assert cancelled.status_code == 200, cancelled.text
+    history = text_of(await fan.browser.get(f"/orders/{order_id}")).split("记录", 1)[1]
+    for english in ("paid", "refunded", "EUR"):
+        assert english not in history
+    assert "已付款: €199.00" in history
+    assert "已退款: €199.00 (你取消了订单)" in history
