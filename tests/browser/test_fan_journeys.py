@@ -123,6 +123,34 @@ def test_a_fan_leaves_the_page_and_pays_later_from_their_account(
         context.close()
 
 
+def test_a_priority_code_for_another_model_says_which(
+    browser: Any, store_server: ServerProcess
+) -> None:
+    with store_server.admin() as admin:
+        launch = create_launch(admin, batch={"A": 2, "B": 2}, race="fast")
+        issued = admin.post(
+            f"/api/v1/launches/{launch['id']}/priority-codes", json={"sku": "A", "count": 1}
+        )
+        assert issued.status_code == 201, issued.text
+        code = issued.json()["codes"][0]["code"]
+    context = browser.new_context(viewport=PHONE, locale="en-GB")
+    page = context.new_page()
+    try:
+        _join(page, store_server)
+        page.goto(f"{store_server.base_url}/launches/{launch['id']}")
+        page.locator("#sku-2").check()  # SKU B
+        page.get_by_text("Have a priority code?").click()
+        page.locator("#priority-code").fill(code)
+        page.locator("#buy").click()
+        said = "This priority code is for another model: SKU A. Choose that one"
+        page.get_by_text(said).wait_for()
+        page.locator("#sku-1").check()
+        page.locator("#buy").click()
+        page.get_by_text("You got one!").wait_for()
+    finally:
+        context.close()
+
+
 def test_a_priority_code_buys_a_set_aside_unit_of_a_sold_out_launch(
     browser: Any, store_server: ServerProcess
 ) -> None:

@@ -633,6 +633,9 @@ def test_codes_set_units_aside_honestly_until_they_expire(
     }
     too_late = claim(anyone, lid, register(anyone)["token"], priority_code=expiring["code"])
     assert error(too_late) == (409, "code_expired", "priority_code")
+    elsewhere = claim(anyone, lid, register(anyone)["token"], sku="B", priority_code=live["code"])
+    assert error(elsewhere) == (422, "code_for_other_sku", "sku")
+    assert "'A'" in elsewhere.json()["error"]["message"]  # (the page names it from this)
 
     exported = admin.get(f"/api/v1/launches/{lid}/priority-codes.csv")
     assert exported.status_code == 200, exported.text

@@ -167,7 +167,9 @@ class LaunchBook:
                 "code_expired"
             )
         if code.sku != sku and not code.any_sku:
-            raise InvalidInput(f"this code is for SKU {code.sku!r}", field="sku")
+            raise InvalidInput(
+                f"this code is for SKU {code.sku!r}", field="sku", code="code_for_other_sku"
+            )
         if sku not in self.stock:
             raise InvalidInput(f"this launch does not sell SKU {sku!r}", field="sku")
         if quantity != 1:

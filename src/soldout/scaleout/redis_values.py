@@ -177,7 +177,9 @@ def _refusal(reason: list[Any], sku: str) -> DomainError:
                 "code_expired"
             )
         case "code_sku":
-            return InvalidInput(f"this code is for SKU {details[0]!r}", field="sku")
+            return InvalidInput(
+                f"this code is for SKU {details[0]!r}", field="sku", code="code_for_other_sku"
+            )
         case "code_quantity":
             return InvalidInput("a priority code buys exactly one unit", field="quantity")
         case "reused":

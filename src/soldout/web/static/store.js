@@ -379,6 +379,12 @@
         code_expired: ["bad", esc(t("This priority code has expired."))],
       };
       if (words[c0]) { say(result, words[c0][0], words[c0][1]); return; }
+      if (c0 === "code_for_other_sku") {  // named as the page names it (the answer has its code)
+        const other = (messageOf(res).match(/'([^']+)'/) || [])[1] || "";
+        const named = other && root.querySelector(`tr[data-sku="${CSS.escape(other)}"] th`);
+        say(result, "bad", esc(t("This priority code is for another model: %(sku)s. Choose that one and press Buy again.", { sku: named ? named.textContent : other })));
+        return;
+      }
       if (fieldOf(res) === "priority_code" || (codeInput && codeInput.value && fieldOf(res) === "sku")) {
         say(result, "bad", esc(messageOf(res))); return;
       }
