@@ -259,3 +259,36 @@ def test_the_claim_page_says_when_the_time_to_pay_ran_out_and_when_it_is_paid(
         assert not page.get_by_text("Estimated ship date if you pay now").is_visible()
     finally:
         context.close()
+
+
+def test_a_fan_who_changed_their_mind_gives_the_claim_back(
+    browser: Any, store_server: ServerProcess
+) -> None:
+    """The claim page offered only Pay: a fan who changed their mind kept the unit from
+    everyone else for the whole window."""
+    with store_server.admin() as admin:
+        launch = create_launch(admin, batch={"A": 1}, race="fast")
+    context = browser.new_context(viewport=PHONE, locale="en-GB")
+    page = context.new_page()
+    try:
+        _join(page, store_server)
+        _buy_and_open_the_claim(page, store_server, launch["id"])
+        give_back = page.get_by_role("button", name="Give it back")
+        give_back.click()
+        page.get_by_text("Press again to confirm.").wait_for()
+        page.get_by_role("button", name="Yes, give it back").click()
+        page.get_by_role("heading", name="SKU A is no longer held for you").wait_for()
+        assert page.locator("#claim-state").inner_text() == "Cancelled"
+        assert not page.get_by_role("button", name="Give it back").count()
+        with store_server.client() as anyone:
+            seen = anyone.get(f"/api/v1/launches/{launch['id']}").json()
+        assert [s["available"] for s in seen["skus"] if s["code"] == "A"] == [1]  # for another
+        # The order page's cancel takes the same two steps: bought again, paid, cancelled.
+        _buy_and_open_the_claim(page, store_server, launch["id"])
+        _pay_with_address(page)
+        page.locator("#order-link").click()
+        page.get_by_role("button", name="Cancel and refund").click()
+        page.get_by_role("button", name="Yes, cancel it and refund me").click()
+        page.get_by_text("(you cancelled the order)").wait_for()  # its history, reloaded
+    finally:
+        context.close()

@@ -458,6 +458,8 @@
     // The claim is held no more: the page says its state and asks for nothing.
     function ended(state) {
       if (form) form.hidden = true;
+      const giveBackPanel = root.querySelector("#give-back");
+      if (giveBackPanel) giveBackPanel.hidden = true;
       for (const line of root.querySelectorAll(".ship-estimate")) line.hidden = true;
       const said = root.querySelector("#claim-state");
       if (said) said.textContent = state;
@@ -555,28 +557,27 @@
     });
   }
 
-  // -- an order: cancel before it ships, in two steps -----------------------------------
-  function orderPage(button) {
+  // -- giving back, in two steps: an order before it ships, a claim before it is paid ------
+  function twoStep(button, confirm, warning, call, refusal) {
     const result = document.getElementById("result");
     let armed = false;
     button.addEventListener("click", async () => {
       if (!armed) {
         armed = true;
-        button.textContent = t("Yes, cancel it and refund me");
+        button.textContent = confirm;
         button.classList.add("danger-button");
-        say(result, "wait", esc(t("Press again to confirm. The unit goes back on sale for another fan.")));
+        say(result, "wait", esc(warning));
         return;
       }
       button.disabled = true;
       let res;
-      try { res = await api("POST", `/api/v1/orders/${encodeURIComponent(button.dataset.order)}/cancel`); } catch (_) {
+      try { res = await call(); } catch (_) {
         say(result, "wait", esc(t("We could not reach the shop. Please try again.")));
         button.disabled = false;
         return;
       }
       if (res.status === 200) { location.reload(); return; }
-      if (codeOf(res) === "already_shipped") { say(result, "bad", esc(t("It has shipped already: ask the maker for a refund."))); return; }
-      say(result, "bad", esc(messageOf(res) || t("That did not work. Please try again.")));
+      say(result, "bad", esc(refusal(codeOf(res)) || messageOf(res) || t("That did not work. Please try again.")));
       button.disabled = false;
     });
   }
@@ -596,5 +597,17 @@
   const claim = document.getElementById("claim");
   if (claim) claimPage(claim);
   const cancel = document.getElementById("cancel-order");
-  if (cancel) orderPage(cancel);
+  if (cancel) {
+    twoStep(cancel, t("Yes, cancel it and refund me"),
+      t("Press again to confirm. The unit goes back on sale for another fan."),
+      () => api("POST", `/api/v1/orders/${encodeURIComponent(cancel.dataset.order)}/cancel`),
+      (code) => (code === "already_shipped" ? t("It has shipped already: ask the maker for a refund.") : ""));
+  }
+  const giveBack = document.getElementById("release-claim");
+  if (giveBack) {
+    twoStep(giveBack, t("Yes, give it back"),
+      t("Press again to confirm. The unit goes back on sale for another fan; nothing is charged."),
+      () => api("DELETE", `/api/v1/claims/${encodeURIComponent(giveBack.dataset.claim)}`),
+      (code) => (code === "already_paid" ? t("It is paid already: reload the page to see your order.") : ""));
+  }
 })();
