@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from soldout.api.board_views import display_name
 from soldout.domain.board import (
     HALF_LIFE,
     Comment,
@@ -191,3 +192,20 @@ def test_records_survive_their_row() -> None:
         key, kind, _, body, _ = put.params()
         assert key == put.key
         assert record_of(str(kind), str(body)) == record
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("Ann de Vries", "Ann V."),
+        ("Ann", "Ann"),
+        ("李小龙", "李**"),  # family name first, no spaces: only it is shown
+        ("山田太郎", "山***"),
+        ("김민준", "김**"),
+        (None, "a fan"),
+    ],
+)
+def test_a_fan_is_named_in_public_by_first_name_and_initial_only(
+    name: str | None, shown: str
+) -> None:
+    assert display_name(name) == shown

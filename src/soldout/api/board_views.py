@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Literal
@@ -109,11 +110,21 @@ class RewardIn(_In):
 
 
 def display_name(name: str | None) -> str:
-    """How a fan is shown on a public board: the first name and an initial ("Ann V.")."""
+    """How a fan is shown on a public board: the first name and an initial ("Ann V.").
+    A name written without spaces in Chinese, Japanese or Korean is the whole name, family
+    name first: only that first character is shown ("李**" for 李小龙)."""
     if not name:
         return "a fan"
     parts = name.split()
-    return parts[0] if len(parts) == 1 else f"{parts[0]} {parts[-1][0]}."
+    if len(parts) > 1:
+        return f"{parts[0]} {parts[-1][0]}."
+    if len(name) > 1 and _UNSPACED.search(name):
+        return name[0] + "*" * (len(name) - 1)
+    return name
+
+
+# Hiragana, Katakana, CJK ideographs (and their extension A, compatibility), Hangul
+_UNSPACED = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
 
 
 async def author_names(store: Store, fan_ids: Iterable[str | None]) -> dict[str, str]:
