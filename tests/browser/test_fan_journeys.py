@@ -292,3 +292,18 @@ def test_a_fan_who_changed_their_mind_gives_the_claim_back(
         page.get_by_text("(you cancelled the order)").wait_for()  # its history, reloaded
     finally:
         context.close()
+
+
+def test_a_long_name_does_not_push_the_account_page_sideways_on_a_phone(
+    browser: Any, store_server: ServerProcess
+) -> None:
+    context = browser.new_context(viewport=PHONE, locale="en-GB")
+    page = context.new_page()
+    try:
+        _join(page, store_server, "Christopher " + "Wolfeschlegelsteinhausenbergerdorff" * 2)
+        page.goto(f"{store_server.base_url}/me")
+        page.get_by_role("heading", name="Hello, Christopher").wait_for()
+        wider = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert wider <= 0
+    finally:
+        context.close()
