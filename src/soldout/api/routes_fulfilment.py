@@ -216,7 +216,9 @@ async def export_orders(
 
 @router.get("/launches/{launch_id}/margin")
 async def margin(launch_id: str, platform: PlatformDep) -> dict[str, Any]:
-    """Revenue, cost and margin per SKU and in total (minor units)."""
+    """Revenue, cost and margin per SKU and in total (minor units). A SKU whose cost was
+    not given has `cost_known` false and a null `margin`; so do its currency's totals once
+    it has sold."""
     return await platform.fulfilment.margin(launch_id)
 
 

@@ -87,7 +87,7 @@ class MarginLine:
     units: int
     revenue: int
     cost: int
-    margin: int
+    margin: int | None  # None: a cost was not given, so no margin is known
     margin_percent: float | None
     refunded_units: int = 0
 

@@ -289,7 +289,10 @@ class FulfilmentDesk:
     # -- margin --------------------------------------------------------------------
     async def margin(self, launch_id: str) -> dict[str, object]:
         """Revenue, cost and margin per SKU and per currency, in minor units. An unshipped
-        refund counts for nothing; a shipped refund costs its unit and earns nothing."""
+        refund counts for nothing; a shipped refund costs its unit and earns nothing. A SKU
+        whose cost was left blank (0) has no known margin: `cost_known` is false and its
+        `margin` and `margin_percent` are null, and so are its currency's totals once it
+        has sold (a margin of 100 % would be a guess presented as a figure)."""
         book = self._engine.book(launch_id)
         per_sku: dict[str, dict[str, int]] = {
             code: {"units": 0, "revenue": 0, "cost": 0, "refunded_units": 0} for code in book.stock
@@ -313,27 +316,37 @@ class FulfilmentDesk:
             sku = book.product.sku(code)
             assert sku is not None
             currency = sku.price.currency
+            known = sku.cost.amount > 0
             skus[code] = {
                 **line,
                 "currency": currency,
                 "unit_price": sku.price.amount,
-                "unit_cost": sku.cost.amount,
-                **_margin(line["revenue"], line["cost"]),
+                "unit_cost": sku.cost.amount if known else None,
+                **_margin(line["revenue"], line["cost"], known),
             }
-            total = totals.setdefault(currency, {"units": 0, "revenue": 0, "cost": 0})
+            total = totals.setdefault(
+                currency, {"units": 0, "revenue": 0, "cost": 0, "cost_known": True}
+            )
             for key in ("units", "revenue", "cost"):
                 total[key] += line[key]
+            if not known and (line["units"] or line["refunded_units"]):
+                total["cost_known"] = False
         return {
             "launch_id": launch_id,
             "skus": skus,
-            "totals": {c: {**t, **_margin(t["revenue"], t["cost"])} for c, t in totals.items()},
+            "totals": {
+                c: {**t, **_margin(t["revenue"], t["cost"], bool(t["cost_known"]))}
+                for c, t in totals.items()
+            },
         }
 
 
-def _margin(revenue: int, cost: int) -> dict[str, object]:
+def _margin(revenue: int, cost: int, known: bool) -> dict[str, object]:
+    if not known:
+        return {"cost_known": False, "margin": None, "margin_percent": None}
     margin = revenue - cost
     percent = round(margin * 100 / revenue, 2) if revenue else None
-    return {"margin": margin, "margin_percent": percent}
+    return {"cost_known": True, "margin": margin, "margin_percent": percent}
 
 
 def _cell(text: str | None) -> str:

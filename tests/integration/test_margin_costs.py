@@ -1,0 +1,58 @@
+"""A SKU whose cost the maker left blank has no margin: it showed a margin of 100 %, in
+the API, the admin and `soldout report` (found by an outside test)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from tests.integration.test_admin_pages import browser
+from tests.integration.test_fulfilment_api import buy, open_sale
+from tests.integration.test_report import run
+from tests.support import ADMIN_TOKEN, ServerProcess
+
+__all__ = ["browser"]  # (the fixture, used by name)
+
+
+def test_a_sku_without_a_cost_has_no_margin_and_says_so(
+    admin: httpx.Client,
+    anyone: httpx.Client,
+    browser: httpx.Client,
+    shared_server: ServerProcess,
+    tmp_path: Path,
+) -> None:
+    sale = open_sale(admin, {"A": 5, "B": 5}, prices={"A": (2500, 1700), "B": (4000, 0)})
+    buy(anyone, sale)
+    margin = admin.get(f"/api/v1/launches/{sale.launch_id}/margin").json()
+    a, b = margin["skus"]["A"], margin["skus"]["B"]
+    assert (a["cost_known"], a["margin"], a["margin_percent"]) == (True, 800, 32.0)
+    assert (b["cost_known"], b["unit_cost"], b["margin"], b["margin_percent"]) == (
+        False,
+        None,
+        None,
+        None,
+    )
+    assert margin["totals"]["EUR"]["margin"] == 800  # B sold nothing yet: the total stands
+
+    buy(anyone, sale, sku="B")
+    total = admin.get(f"/api/v1/launches/{sale.launch_id}/margin").json()["totals"]["EUR"]
+    assert (total["revenue"], total["cost_known"], total["margin"]) == (6500, False, None)
+    assert total["margin_percent"] is None
+    page = browser.get(f"/admin/launches/{sale.launch_id}").text
+    assert "cost not given" in page
+    assert "not known: a SKU sold has no cost" in page
+    out = tmp_path / "report"
+    made = run(
+        sale.launch_id,
+        "--url",
+        shared_server.base_url,
+        "--admin-token",
+        ADMIN_TOKEN,
+        "--out",
+        str(out),
+    )
+    assert made.exit_code == 0, made.output
+    report = (out / "index.html").read_text(encoding="utf-8")
+    assert "not known: a SKU sold has no cost" in report
+    assert "cost not given" in report
