@@ -96,3 +96,16 @@ async def test_an_orders_history_reads_in_the_fans_language(shop: Shop) -> None:
         assert english not in history
     assert "已付款: €199.00" in history
     assert "已退款: €199.00 (你取消了订单)" in history
+
+
+async def test_the_join_page_says_invited_only_for_a_code_that_is_one(shop: Shop) -> None:
+    """With `?ref=NOTACODE` it said both "You were invited with code NOTACODE." and, once
+    sent, "We do not know this referral code"."""
+    ann = await shop.fan("Ann")
+    record = await shop.platform.store.fans.get(ann.id)
+    assert record is not None
+    async with shop.browser() as visitor:
+        invited = text_of(await visitor.get("/join", params={"ref": record.referral_code}))
+        unknown = text_of(await visitor.get("/join", params={"ref": "NOTACODE"}))
+    assert f"You were invited with code {record.referral_code}." in invited
+    assert "You were invited" not in unknown

@@ -52,7 +52,11 @@ SIGN_IN_LIFETIME = timedelta(minutes=15)
 @router.get("/join")
 @friendly
 async def join_form(request: Request, ref: str = "", next: str = "") -> Response:
-    return await render(request, "store/join.html", ref=ref[:32], next=safe_next(next), form={})
+    ref = ref.strip()[:32]
+    known = bool(ref) and await platform_of(request).store.fans.by_referral_code(ref) is not None
+    return await render(  # ("invited with code X" only for a code that is one)
+        request, "store/join.html", ref=ref, invited=known, next=safe_next(next), form={}
+    )
 
 
 @router.post("/join")
