@@ -451,7 +451,9 @@ async def test_erasing_waits_for_open_orders_then_forgets_the_fan(shop: Shop) ->
     assert refused.json()["error"]["code"] == "orders_in_progress"
     page = await fan.browser.post("/me/delete", data={"confirm": "erase"})
     assert page.status_code == 409
-    assert order_id in page.text
+    assert f'href="/orders/{order_id}"' in page.text  # each order, named as the fan knows it
+    assert f"{launch['title']}: Model One black paid" in text_of(page)
+    assert order_id not in text_of(page)
 
     assert (
         await shop.anyone.post(f"/api/v1/orders/{order_id}/cancel", headers=fan.auth)

@@ -3,6 +3,8 @@ shipping address, a download of their data, and erasing the account."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -15,6 +17,7 @@ from soldout.domain.errors import Conflict, InvalidInput, RateLimited
 from soldout.engine.book import LaunchBook
 from soldout.engine.draws import RESERVED_KEY_PREFIX
 from soldout.i18n import gettext as _
+from soldout.services import Platform
 from soldout.web import FAN_COOKIE
 from soldout.web.store_common import (
     base_url,
@@ -236,7 +239,18 @@ async def delete_form(request: Request) -> Response:
         return needs_sign_in(request)
     fan = await platform.fans.fan(fan_id)
     waiting = [o for o in await platform.fans.orders_of(fan_id) if o.in_queue]
-    return await render(request, "store/delete.html", fan=fan, waiting=waiting, problem=None)
+    return await render(
+        request, "store/delete.html", fan=fan, waiting=waiting, problem=None, **_named(platform)
+    )
+
+
+def _named(platform: Platform) -> dict[str, Any]:
+    """What names an order on a page: its launch's title and its SKU's name."""
+    books = {b.launch.id: b for b in platform.engine.books()}
+    return {
+        "titles": {k: b.launch.title for k, b in books.items()},
+        "sku_label": lambda launch_id, code: _sku_name(books, launch_id, code or ""),
+    }
 
 
 @router.post("/me/delete")
@@ -259,7 +273,13 @@ async def delete_account(request: Request) -> Response:
         with i18n.speaking(speaker_of(request)):
             problem = _("Some orders have not shipped yet and need your address.")
         return await render(
-            request, "store/delete.html", 409, fan=fan, waiting=waiting, problem=problem
+            request,
+            "store/delete.html",
+            409,
+            fan=fan,
+            waiting=waiting,
+            problem=problem,
+            **_named(platform),
         )
     response = await render(request, "store/deleted.html", fan_id=None)
     response.delete_cookie(FAN_COOKIE, path="/", httponly=True, samesite="lax")
