@@ -194,6 +194,9 @@ def test_a_maker_makes_a_sneaker_with_ten_sizes_and_a_photo(
     phone.get_by_role("link", name="Runner One", exact=True).click()
     expect(phone.get_by_role("img", name="Image 1 of Runner One")).to_be_visible()
     assert phone.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+    remove = phone.get_by_role("button", name="Remove spec 1").bounding_box()
+    assert remove is not None
+    assert remove["width"] >= 44  # a button a thumb can press (it was a sliver)
     shoot(phone, "product-edit-phone")
     phone.context.close()
     context.close()
