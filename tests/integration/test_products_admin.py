@@ -654,11 +654,16 @@ async def test_the_shop_gets_a_name_accent_and_logo_and_favicons_from_it(
     assert (look.name, look.tagline, look.accent) == ("Lumen", "Lamps, slowly", "#ffcc00")
     assert look.logo is not None
     assert look.accent_ink == "#000000"
+    # links and words in the accent on the white page: yellow would not read, so darker
+    text = look.accent_text
+    assert contrast_on_white(text) >= 4.5 > contrast_on_white(look.accent)
+    assert int(text[1:3], 16) > int(text[5:7], 16)  # still a yellow-brown, not grey
     page = await client.get(saved.headers["location"])
     assert "Shop saved." in page.text
     assert f"/media/{look.logo}-480" in page.text
     css = await client.get("/shop.css")
     assert "--accent: #ffcc00; --accent-ink: #000000;" in css.text
+    assert f"--accent-text: {text};" in css.text
     assert css.headers["content-type"].startswith("text/css")
     icon = await client.get("/favicon.ico")
     assert icon.content != default.content
@@ -689,3 +694,10 @@ async def test_the_shop_gets_a_name_accent_and_logo_and_favicons_from_it(
     )
     assert fake.status_code == 400
     assert "logo.png: this file is not an image" in fake.text
+
+
+def contrast_on_white(colour: str) -> float:
+    """WCAG contrast of `#rrggbb` text on white, computed here from the definition."""
+    rgb = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 1.05 / (0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2] + 0.05)

@@ -41,7 +41,24 @@ class Shop:
     @property
     def accent_ink(self) -> str:
         """Black or white, whichever reads better on the accent (WCAG relative luminance)."""
-        channels = [int(self.accent[i : i + 2], 16) / 255 for i in (1, 3, 5)]
-        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-        luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+        luminance = _luminance(self.accent)
         return "#000000" if (luminance + 0.05) / 0.05 > 1.05 / (luminance + 0.05) else "#ffffff"
+
+    @property
+    def accent_text(self) -> str:
+        """The accent for links and words on the white page: itself when it reads there
+        (WCAG AA, 4.5:1), else darkened, hue kept, until it does (a yellow accent made
+        unreadable links)."""
+        channels = [int(self.accent[i : i + 2], 16) for i in (1, 3, 5)]
+        colour = self.accent
+        while 1.05 / (_luminance(colour) + 0.05) < 4.5:
+            channels = [c * 9 // 10 for c in channels]
+            colour = "#" + "".join(f"{c:02x}" for c in channels)
+        return colour
+
+
+def _luminance(colour: str) -> float:
+    """WCAG relative luminance of `#rrggbb`."""
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]

@@ -50,13 +50,14 @@ def look_version(shop: Shop) -> str:
 
 def shop_css(shop: Shop) -> str:
     """The accent as CSS custom properties, for pages whose policy forbids inline styles:
-    `--accent` and `--accent-ink` (text on the accent) for the storefront, the same as
-    `--shop-accent` and `--shop-accent-ink` for pages with an accent of their own (the
-    admin's preview of the shop)."""
-    accent, ink = shop.accent, shop.accent_ink
+    `--accent`, `--accent-ink` (text on the accent) and `--accent-text` (the accent as
+    text on the white page, darkened if it would not read) for the storefront, the same
+    as `--shop-accent...` for pages with an accent of their own (the admin's preview of
+    the shop)."""
+    accent, ink, text = shop.accent, shop.accent_ink, shop.accent_text
     return (
-        f":root {{ --accent: {accent}; --accent-ink: {ink};"
-        f" --shop-accent: {accent}; --shop-accent-ink: {ink}; }}\n"
+        f":root {{ --accent: {accent}; --accent-ink: {ink}; --accent-text: {text};"
+        f" --shop-accent: {accent}; --shop-accent-ink: {ink}; --shop-accent-text: {text}; }}\n"
     )
 
 
