@@ -84,3 +84,30 @@ def test_the_schedule_form_refuses_an_empty_title_and_audits_only_what_changed(
         "launch.change",
         {"title": "Drop two", "batch": {"A": 60}},
     )
+
+
+def test_neither_form_ends_a_live_sale_by_a_time_in_the_past(
+    browser: httpx.Client, shared_server: ServerProcess
+) -> None:
+    with shared_server.admin() as admin:
+        open_ended = create_launch(admin)  # on sale, no closing time
+    page = f"/admin/launches/{open_ended['id']}"
+    token = csrf_of(browser.get(page))
+    later = (now() + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%S")
+    extend = browser.post(f"{page}/extend", data={"csrf": token, "sale_closes_at": later})
+    assert extend.status_code == 400
+    assert "no closing time, so there is nothing to extend" in extend.text
+    past = (now() - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S")
+    shown = open_ended["sale_opens_at"][:19]
+    typo = browser.post(
+        f"{page}/change", data={"csrf": token, "sale_opens_at": shown, "sale_closes_at": past}
+    )
+    assert typo.status_code == 400
+    assert "would end the sale now" in typo.text
+    as_shown = browser.post(f"{page}/change", data={"csrf": token, "sale_opens_at": shown})
+    assert as_shown.headers["location"].endswith("done=unchanged")
+    with shared_server.admin() as admin:
+        after = admin.get(f"/api/v1/launches/{open_ended['id']}").json()
+        logged = [e for e in admin.get("/api/v1/audit").json() if e["subject"] == after["id"]]
+    assert (after["status"], after["sale_closes_at"]) == ("on_sale", None)
+    assert [e["action"] for e in logged] == ["launch.create"]  # nothing changed, or logged

@@ -30,6 +30,7 @@ __all__ = [
     "check_schedule",
     "fair_admission",
     "rules_for",
+    "same_second",
 ]
 
 MAX_PAYMENT_WINDOW = 7 * 24 * 3600
@@ -187,6 +188,11 @@ def rules_for(
     chosen.setdefault("pow_difficulty", FAIR_POW_BITS if fair and first_come else None)
     chosen.setdefault("duplicate_rule", DuplicateRule.CANCEL if fair else DuplicateRule.ALLOW)
     return LaunchRules(mode=mode, **chosen)  # type: ignore[arg-type]
+
+
+def same_second(a: datetime, b: datetime) -> bool:
+    """The same moment as a form shows it, to the second (a stored time has microseconds)."""
+    return a.replace(microsecond=0) == b.replace(microsecond=0)
 
 
 def check_schedule(

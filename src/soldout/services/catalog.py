@@ -14,6 +14,7 @@ from soldout.domain.launches import (
     LaunchRules,
     check_batch,
     check_schedule,
+    same_second,
 )
 from soldout.domain.products import (
     MAX_IMAGES,
@@ -245,9 +246,7 @@ class Catalog:
             if value is not _UNSET:
                 updates[name] = value
         opens = changes.sale_opens_at
-        if opens is not None and opens.replace(microsecond=0) != launch.sale_opens_at.replace(
-            microsecond=0  # (a form sends the time it showed, to the second)
-        ):
+        if opens is not None and not same_second(opens, launch.sale_opens_at):
             book = self._engine.book(launch_id)
             if any(s.held or s.paid for s in book.stock.values()):
                 raise InvalidInput(

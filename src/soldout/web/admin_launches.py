@@ -26,6 +26,7 @@ from soldout.domain.launches import (
     Mode,
     Race,
     rules_for,
+    same_second,
 )
 from soldout.domain.products import Product
 from soldout.engine.book import LaunchBook
@@ -279,6 +280,8 @@ async def change_launch(request: Request, launch_id: str, action: str) -> Respon
                 await _issue_codes(platform, launch_id, form)
                 return redirect(f"/admin/launches/{launch_id}", done="codes")
             audit, detail, changes = _launch_change(platform, launch_id, action, form)
+            if action == "change" and not detail:  # the form sent back what it showed
+                return redirect(f"/admin/launches/{launch_id}", done="unchanged")
             await platform.catalog.change_launch(launch_id, changes)
             await platform.audit(form.actor, audit, launch_id, detail)
         except NotFound:
@@ -293,12 +296,32 @@ async def change_launch(request: Request, launch_id: str, action: str) -> Respon
     return await guarded(request, handle)
 
 
-def _refuse_no_later(launch: Launch, closes: datetime, now: datetime) -> None:
-    """Extending moves the close later, and into the future: ending a sale early is
-    cancelling it (or, through the API, giving an earlier `sale_closes_at`)."""
-    if closes <= now or (launch.sale_closes_at is not None and closes <= launch.sale_closes_at):
+def _refuse_unless_extends(launch: Launch, closes: datetime, now: datetime) -> None:
+    """Extending moves an existing close later, and into the future: ending a sale early
+    is cancelling it (or, through the API, giving an earlier `sale_closes_at`), and a sale
+    with no close has nothing to extend."""
+    if launch.sale_closes_at is None:
+        raise InvalidInput(
+            "this sale has no closing time, so there is nothing to extend; set one in"
+            " Schedule and batch if it should close",
+            field="sale_closes_at",
+        )
+    if closes <= now or closes <= launch.sale_closes_at:
         raise InvalidInput(
             "to extend the sale, give a closing time later than the current one and than now",
+            field="sale_closes_at",
+        )
+
+
+def _refuse_a_past_close(launch: Launch, closes: datetime | None, now: datetime) -> None:
+    """The schedule form does not end a sale by a close in the past (a typo would close a
+    live sale at once): cancel it, or pause it, for that."""
+    if closes is None or closes > now:
+        return
+    if launch.sale_closes_at is None or not same_second(closes, launch.sale_closes_at):
+        raise InvalidInput(
+            "the closing time is in the past, which would end the sale now; to stop it,"
+            " pause or cancel it",
             field="sale_closes_at",
         )
 
@@ -321,7 +344,7 @@ def _launch_change(
     if action == "extend":
         if closes is None:
             raise InvalidInput("give the new closing time", field="sale_closes_at")
-        _refuse_no_later(platform.engine.book(launch_id).launch, closes, platform.clock.now())
+        _refuse_unless_extends(platform.engine.book(launch_id).launch, closes, platform.clock.now())
         return (
             "launch.extend",
             {"sale_closes_at": closes.isoformat()},
@@ -338,8 +361,9 @@ def _launch_change(
     if "title" in form.fields and not title:
         raise InvalidInput("the launch needs a title", field="title")
     opens = form.moment("sale_opens_at", "Sale opens")
-    if opens is not None and _same_second(opens, launch.sale_opens_at):
+    if opens is not None and same_second(opens, launch.sale_opens_at):
         opens = None  # (as it was: the form shows it to the second)
+    _refuse_a_past_close(launch, closes, platform.clock.now())
     changes = LaunchChanges(
         title=title if title and title != launch.title else None,
         sale_opens_at=opens,
@@ -354,13 +378,9 @@ def _launch_change(
     if opens:
         detail["sale_opens_at"] = opens.isoformat()
     was = launch.sale_closes_at
-    if (closes is None) != (was is None) or (closes and was and not _same_second(closes, was)):
+    if (closes is None) != (was is None) or (closes and was and not same_second(closes, was)):
         detail["sale_closes_at"] = closes.isoformat() if closes else None
     return "launch.change", detail, changes
-
-
-def _same_second(a: datetime, b: datetime) -> bool:
-    return a.replace(microsecond=0) == b.replace(microsecond=0)
 
 
 async def _issue_codes(platform: Platform, launch_id: str, form: Form) -> None:

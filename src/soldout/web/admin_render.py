@@ -32,6 +32,7 @@ DONE = {  # what a redirect after a successful form says; keys only, never echoe
     "draft": "Launch created as a draft: fans cannot see it until you publish it below.",
     "rehearsal_removed": "Rehearsal removed: its launches, fans and orders are gone.",
     "changed": "Launch changed.",
+    "unchanged": "Nothing was changed.",
     "published": "Launch published: fans can see it.",
     "paused": "Sale paused.",
     "resumed": "Sale resumed.",
