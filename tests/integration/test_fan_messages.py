@@ -5,6 +5,7 @@ reminders, the waiting room's turn and the board's news were shown in English)."
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -109,3 +110,22 @@ async def test_the_join_page_says_invited_only_for_a_code_that_is_one(shop: Shop
         unknown = text_of(await visitor.get("/join", params={"ref": "NOTACODE"}))
     assert f"You were invited with code {record.referral_code}." in invited
     assert "You were invited" not in unknown
+
+
+async def test_the_fans_emails_follow_the_zone_their_browser_reports(shop: Shop) -> None:
+    """While store.js sent the zone URL-encoded, fans who joined or signed in were kept at
+    UTC, so their e-mails said UTC: their account page puts it right."""
+    fan = await shop.fan("Anouk")
+    record = await shop.platform.store.fans.get(fan.id)
+    assert record is not None
+    await shop.platform.store.fans.update(replace(record, time_zone="UTC"))
+    for cookie, kept in (
+        ("Mars%2FBase", "UTC"),  # no zone: nothing changes
+        ("Europe%2FAmsterdam", "Europe/Amsterdam"),  # as store.js used to write it
+        ("Asia/Shanghai", "Asia/Shanghai"),
+    ):
+        fan.browser.cookies.set("soldout_tz", cookie)
+        assert (await fan.browser.get("/me")).status_code == 200
+        now = await shop.platform.store.fans.get(fan.id)
+        assert now is not None
+        assert now.time_zone == kept, cookie

@@ -21,6 +21,7 @@ from soldout.services import Platform
 from soldout.web import FAN_COOKIE
 from soldout.web.store_common import (
     base_url,
+    browser_zone,
     error_page,
     fan_id_of,
     friendly,
@@ -57,6 +58,9 @@ async def me_page(request: Request) -> Response:
     fan = await platform.store.fans.get(fan_id)
     if fan is None or fan.is_erased:
         return needs_sign_in(request)
+    zone = browser_zone(request)
+    if zone is not None and zone != fan.time_zone:  # the e-mails follow the browser's zone
+        await platform.fans.set_language(fan_id, None, zone)
     books = {b.launch.id: b for b in platform.engine.books()}
     held = [
         {

@@ -35,6 +35,7 @@ __all__ = [
     "LANG_COOKIE",
     "TZ_COOKIE",
     "base_url",
+    "browser_zone",
     "error_page",
     "fan_id_of",
     "friendly",
@@ -117,6 +118,12 @@ def zone_of(request: Request) -> str | None:
     URL-encoded ("Europe%2FAmsterdam"), and such cookies live 90 days."""
     raw = request.cookies.get(TZ_COOKIE)
     return unquote(raw) if raw else None
+
+
+def browser_zone(request: Request) -> str | None:
+    """The browser's IANA zone, if it reported a real one: what a fan's e-mails keep."""
+    zone = i18n.valid_zone(zone_of(request))
+    return None if zone is None else zone.key
 
 
 async def render(request: Request, name: str, status: int = 200, **context: Any) -> Response:

@@ -29,6 +29,7 @@ from soldout.web.store_common import (
     COOKIE_MAX_AGE,
     LANG_COOKIE,
     base_url,
+    browser_zone,
     error_page,
     fan_id_of,
     friendly,
@@ -40,7 +41,6 @@ from soldout.web.store_common import (
     same_origin,
     sign_in_response,
     speaker_of,
-    zone_of,
 )
 
 __all__ = ["SIGN_IN_LIFETIME", "router"]
@@ -75,7 +75,7 @@ async def join(request: Request) -> Response:
             name,
             ref.strip() or None,
             locale=speaker.locale,
-            time_zone=speaker.zone_key if zone_of(request) else None,
+            time_zone=browser_zone(request),
         )
     except (InvalidInput, Conflict, RateLimited) as error:
         with i18n.speaking(speaker):
@@ -186,8 +186,7 @@ async def sign_in_link(token: str, request: Request) -> Response:
         return await _link_refused(request)
     fan_id, target = checked
     speaker = speaker_of(request)
-    zone = speaker.zone_key if zone_of(request) else None
-    await platform.fans.set_language(fan_id, speaker.locale, zone)
+    await platform.fans.set_language(fan_id, speaker.locale, browser_zone(request))
     return await sign_in_response(request, target, fan_id)
 
 
