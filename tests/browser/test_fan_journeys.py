@@ -26,13 +26,17 @@ def _join(page: Any, server: ServerProcess, name: str = "Ann Fan") -> str:
     return email
 
 
-def _pay_with_address(page: Any) -> None:
-    """On the claim page: where to ship (the first time), a test card, pay."""
+def _fill_address(page: Any) -> None:
     page.locator("#a-line1").fill(AMSTERDAM["line1"])
     page.locator("#a-postal").fill(AMSTERDAM["postal_code"])
     page.locator("#a-city").fill(AMSTERDAM["city"])
     page.locator("#a-country").select_option("NL")
     page.locator("#a-phone").fill("020 123 4567")
+
+
+def _pay_with_address(page: Any) -> None:
+    """On the claim page: where to ship (the first time), a test card, pay."""
+    _fill_address(page)
     page.locator("#card").select_option("tok_ok")
     page.locator("#pay").click()
     page.locator("#order-link").wait_for()
@@ -305,5 +309,28 @@ def test_a_long_name_does_not_push_the_account_page_sideways_on_a_phone(
         page.get_by_role("heading", name="Hello, Christopher").wait_for()
         wider = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert wider <= 0
+    finally:
+        context.close()
+
+
+def test_give_it_back_is_not_offered_while_a_payment_is_being_confirmed(
+    browser: Any, store_server: ServerProcess
+) -> None:
+    """ "Nothing is charged" would be untrue then: money on its way is refunded later."""
+    with store_server.admin() as admin:
+        launch = create_launch(admin, batch={"A": 1}, race="fast")
+    context = browser.new_context(viewport=PHONE, locale="en-GB")
+    page = context.new_page()
+    try:
+        _join(page, store_server)
+        _buy_and_open_the_claim(page, store_server, launch["id"])
+        assert page.get_by_role("button", name="Give it back").is_visible()
+        _fill_address(page)
+        page.locator("#card").select_option("tok_delayed")
+        page.locator("#pay").click()
+        page.get_by_text("Your bank is confirming the payment").wait_for()
+        assert not page.get_by_role("button", name="Give it back").is_visible()
+        page.reload()  # the page drawn while it is still pending says the same
+        assert not page.get_by_role("button", name="Give it back").is_visible()
     finally:
         context.close()

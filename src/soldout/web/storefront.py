@@ -17,7 +17,7 @@ from fastapi.responses import RedirectResponse, Response
 from soldout.api.views import claim_status_view, launch_view, order_view
 from soldout.domain.claims import Claim, Order
 from soldout.domain.errors import NotFound
-from soldout.domain.payments import PaymentRecord
+from soldout.domain.payments import PaymentRecord, PaymentState
 from soldout.engine.book import LaunchBook
 from soldout.engine.draws import RESERVED_KEY_PREFIX
 from soldout.engine.settlement import CANCELLED_ON_PAGE, GIVEN_UP
@@ -170,6 +170,7 @@ async def claim_page(claim_id: str, request: Request) -> Response:
         methods=usable_methods(platform.engine.checkout.provider.methods, claim.currency),
         attempt=attempt,
         attempt_said=_attempt_said(attempt),
+        paying=bool(payments) and payments[-1].state is PaymentState.PENDING,
     )
 
 

@@ -437,6 +437,8 @@
     }, 250);
 
     async function pending() {
+      const giveBackPanel = root.querySelector("#give-back");
+      if (giveBackPanel) giveBackPanel.hidden = true;  // (money may be on its way)
       for (let i = 0; i < 60; i++) {
         await sleep(2000);
         let res;
@@ -448,6 +450,7 @@
         if (state === "declined" || state === "failed") {
           say(result, "bad", esc(t("Your bank declined the payment. The unit is still held for you: try another card.")));
           form.querySelector("#pay").disabled = false;
+          if (giveBackPanel) giveBackPanel.hidden = false;
           return;
         }
         if (c.state === "expired") { expired(); say(result, "bad", esc(t("The time to pay ran out."))); return; }
