@@ -3,6 +3,8 @@ must not let a removed member back in."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from soldout.domain.errors import NotFound, Unauthorized
@@ -43,3 +45,17 @@ async def test_a_removed_member_cannot_come_back_through_an_old_link(shop: Platf
             await shop.team.accept(link, "Eve Again", PASSWORD, HERE)
     with pytest.raises(Unauthorized):
         await shop.team.sign_in(eve.email, PASSWORD, HERE)
+
+
+async def test_two_invites_of_one_address_at_once_leave_one_link(shop: Platform) -> None:
+    owner = await owner_of(shop)
+    (_, first), (_, second) = await asyncio.gather(
+        shop.team.invite(owner, "sam@example.com", Role.STAFF),
+        shop.team.invite(owner, "sam@example.com", Role.READ_ONLY),
+    )
+    assert len(await shop.team.invites()) == 1
+    assert [await shop.team.invite_for(k) is not None for k in (first, second)] == [False, True]
+    cancelled = [e for e in await shop.store.audit.recent(10) if e.action == "team.invite_cancel"]
+    assert [(e.subject, e.detail["why"]) for e in cancelled] == [
+        ("sam@example.com", "invited again")
+    ]

@@ -220,24 +220,27 @@ class Team:
         being removed)."""
         self._must_run_team(by)
         email = normalise_email(email)
-        if any(a.email == email for a in self._accounts.values()):
-            raise Conflict("an admin account has this e-mail", field="email").with_code(
-                "email_taken"
-            )
-        await self._cancel_invites_of(email)
-        key = secrets.token_urlsafe(32)
-        now = self._clock.now()
-        invite = Invite(digest_of(key), email, role, by.actor, now, now + INVITE_LIFETIME)
-        await self._store.invite(invite)
+        async with self._writing:  # (two invites at once: the later one is the one left)
+            if any(a.email == email for a in self._accounts.values()):
+                raise Conflict("an admin account has this e-mail", field="email").with_code(
+                    "email_taken"
+                )
+            await self._cancel_invites_of(email, by, "invited again")
+            key = secrets.token_urlsafe(32)
+            now = self._clock.now()
+            invite = Invite(digest_of(key), email, role, by.actor, now, now + INVITE_LIFETIME)
+            await self._store.invite(invite)
         await self._record(by, "team.invite", email, {"role": role.value})
         return invite, key
 
-    async def _cancel_invites_of(self, email: str) -> None:
+    async def _cancel_invites_of(self, email: str, by: Admin, why: str) -> None:
         """Every open invite of `email` stops working (it joined, was removed, or is
-        invited again)."""
+        invited again), each in the audit log."""
         for invite in await self.invites():
             if invite.email == email:
                 await self._store.cancel(invite.id)
+                detail = {"role": invite.role.value, "why": why}
+                await self._record(by, "team.invite_cancel", email, detail)
 
     async def invite_for(self, key: str) -> Invite | None:
         """The open invite a link's key stands for, or None (used, cancelled, expired)."""
@@ -268,8 +271,8 @@ class Team:
         if not await self._store.accept(invite.id, account, self._clock.now()):
             raise NotFound("invite")  # spent meanwhile (the other tab won)
         self._accounts[account.id] = account
-        await self._cancel_invites_of(account.email)  # (one made before this rule)
         joined = Admin(account.id, account.role, account.actor, account)
+        await self._cancel_invites_of(account.email, joined, "joined")  # (made before the rule)
         await self._record(joined, "team.join", account.id, {"role": account.role.value})
         return account, await self._sessions.open(SessionKind.ADMIN, account.id)
 
@@ -299,7 +302,7 @@ class Team:
             self._keep_an_owner(account)
             await self._store.remove(account.id)
             del self._accounts[account.id]
-        await self._cancel_invites_of(account.email)  # no way back in but a new invite
+        await self._cancel_invites_of(account.email, by, "removed")  # back only if invited
         await self._sessions.end_all(SessionKind.ADMIN, account.id)
         await self._record(by, "team.remove", account.id, {"email": account.email})
 
