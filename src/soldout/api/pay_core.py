@@ -63,7 +63,9 @@ async def paid(
     # last, so that fixing it is the last thing to do.
     key = idempotency_key(key)
     checkout = platform.engine.checkout
-    refuse_unpayable(checkout.provider, claim, body.method, body.token)
+    # (a token sent to a hosted provider is refused by the engine, once it knows this is
+    # no retry of an earlier attempt: a retry is answered as the attempt was)
+    refuse_unpayable(checkout.provider, claim, body.method, "")
     if not body.token and not checkout.provider.hosted:
         raise InvalidInput("a card token is required", field="token")
     if body.shipping is not None:
