@@ -526,9 +526,11 @@ def test_soldout_rehearse_beside_a_real_sale_leaves_it_untouched(
         runs = admin.get("/api/v1/rehearsals").json()["runs"]
         assert [(r["run"], r["launches"], r["fans"]) for r in runs] == [(record["run_id"], 1, 45)]
         assert runs[0]["orders"] > 0
-        printed = " ".join(ran.output.split())  # the command to remove it, whole
-        assert f"--clean --run {record['run_id']} --target {target[1]}" in printed
-        assert '--admin-token "$SOLDOUT_ADMIN_TOKEN"' in printed
+        command = (  # the command to remove it, alone on one line, to paste whole
+            f"soldout rehearse --clean --run {record['run_id']} --target {target[1]}"
+            ' --admin-token "$SOLDOUT_ADMIN_TOKEN"'
+        )
+        assert command in ran.output.splitlines()
         # Removed with one command, while the server runs; the real sale still stands.
         cleaned = invoke("--clean", *target[:-1])
         assert cleaned.exit_code == 0, cleaned.output

@@ -156,9 +156,14 @@ def rehearse(
     if target is not None:
         out.print(
             f"The run's data (rehearsal {outcome.run_id}) stays on {outcome.base_url}, apart"
-            " from the real shop, for `soldout report`; remove it with:"
-            f" soldout rehearse --clean --run {outcome.run_id} --target {outcome.base_url}"
-            ' --admin-token "$SOLDOUT_ADMIN_TOKEN" (the target\'s admin token)'
+            " from the real shop, for `soldout report`; remove it with this command (the"
+            " target's admin token in SOLDOUT_ADMIN_TOKEN):"
+        )
+        out.print(  # (alone on its line, never wrapped: it is pasted whole)
+            f"soldout rehearse --clean --run {outcome.run_id} --target {outcome.base_url}"
+            ' --admin-token "$SOLDOUT_ADMIN_TOKEN"',
+            soft_wrap=True,
+            markup=False,
         )
     status = exit_status(outcome.checks)
     if status:
