@@ -199,9 +199,10 @@ def test_records_survive_their_row() -> None:
     [
         ("Ann de Vries", "Ann V."),
         ("Ann", "Ann"),
-        ("李小龙", "李**"),  # family name first, no spaces: only it is shown
-        ("山田太郎", "山***"),
-        ("김민준", "김**"),
+        ("李小龙", "李*"),  # family name first, no spaces: only it, and not the length
+        ("山田太郎", "山*"),
+        ("김민준", "김*"),
+        ("𠮷田", "𠮷*"),  # an ideograph beyond the main block
         (None, "a fan"),
     ],
 )

@@ -112,19 +112,24 @@ class RewardIn(_In):
 def display_name(name: str | None) -> str:
     """How a fan is shown on a public board: the first name and an initial ("Ann V.").
     A name written without spaces in Chinese, Japanese or Korean is the whole name, family
-    name first: only that first character is shown ("李**" for 李小龙)."""
+    name first: only that first character is shown, and a fixed mask, which does not tell
+    the name's length ("李*" for 李小龙)."""
     if not name:
         return "a fan"
     parts = name.split()
     if len(parts) > 1:
         return f"{parts[0]} {parts[-1][0]}."
     if len(name) > 1 and _UNSPACED.search(name):
-        return name[0] + "*" * (len(name) - 1)
+        return name[0] + "*"
     return name
 
 
-# Hiragana, Katakana, CJK ideographs (and their extension A, compatibility), Hangul
-_UNSPACED = re.compile("[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+# Hangul Jamo, CJK punctuation to Katakana, CJK ideographs (extension A, the main block,
+# compatibility), Hangul syllables, half-width Katakana, and the ideographs of planes 2-3
+_UNSPACED = re.compile(
+    "[\u1100-\u11ff\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af"
+    "\uf900-\ufaff\uff66-\uff9f\U00020000-\U0003ffff]"
+)
 
 
 async def author_names(store: Store, fan_ids: Iterable[str | None]) -> dict[str, str]:
