@@ -56,3 +56,4 @@ def test_a_sku_without_a_cost_has_no_margin_and_says_so(
     report = (out / "index.html").read_text(encoding="utf-8")
     assert "not known: a SKU sold has no cost" in report
     assert "cost not given" in report
+    assert "(the SKUs with a cost)" in report  # a partial cost is said to be one

@@ -155,6 +155,11 @@ CLAIM_ANSWERS: dict[int | str, dict[str, Any]] = {
         "description": "`sold_out`, `not_open`, `closed`, `limit_reached`,"
         " `insufficient_stock`, `idempotency_key_reused`, `code_spent`, ..."
     },
+    422: {
+        "description": "`invalid` (a field named), `code_for_other_sku` (the priority code"
+        " is for another SKU, named in the message), `missing_idempotency_key`,"
+        " `idempotency_key_too_long`"
+    },
     **RATE_LIMITED,
 }
 

@@ -160,8 +160,10 @@ async def add_launch(
 async def change_launch(
     launch_id: str, body: LaunchPatch, platform: PlatformDep, actor: Actor
 ) -> dict[str, Any]:
-    """Change times (extend the close), grow the batch, publish, pause or resume the sale,
-    or cancel the launch (every hold released, fans told). Each change is audited."""
+    """Change times (extend the close; a close in the past ends the sale now), grow the
+    batch, publish, pause or resume the sale, or cancel the launch (every hold released,
+    fans told). Each change is audited. Once fans hold or bought units, the opening cannot
+    move: 422 `invalid` on `sale_opens_at` (pause the sale instead)."""
     given = body.model_fields_set
     optional = {
         name: getattr(body, name)
