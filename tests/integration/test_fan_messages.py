@@ -129,3 +129,18 @@ async def test_the_fans_emails_follow_the_zone_their_browser_reports(shop: Shop)
         now = await shop.platform.store.fans.get(fan.id)
         assert now is not None
         assert now.time_zone == kept, cookie
+
+
+async def test_a_closed_round_offers_nothing_to_buy(shop: Shop) -> None:
+    """It said "This round has ended" beside "1 left" and a button to buy with a code."""
+    launch = await shop.launch()
+    fan = await shop.fan("Bram")
+    closed = await shop.api.patch(
+        f"/api/v1/launches/{launch['id']}",
+        json={"sale_closes_at": shop.clock.now().isoformat()},
+    )
+    assert closed.json()["status"] == "closed", closed.text
+    page = await fan.browser.get(f"/launches/{launch['id']}")
+    assert 'id="buy"' not in page.text
+    assert 'id="priority-code"' not in page.text
+    assert " left" not in text_of(page)

@@ -167,7 +167,7 @@
       for (const s of v.skus) {
         const row = root.querySelector(`tr[data-sku="${CSS.escape(s.code)}"]`);
         const left = root.querySelector(`[data-sku-left="${CSS.escape(s.code)}"]`);
-        if (left) left.textContent = s.sold_out ? t("Sold out") : t("%(count)s left", { count: s.available });
+        if (left) left.textContent = s.sold_out ? t("Sold out") : v.status === "closed" ? "" : t("%(count)s left", { count: s.available });
         if (!row) continue;
         row.querySelector(".batch").textContent = s.batch;
         row.querySelector(".available").textContent = s.sold_out ? t("Sold out") : s.available;
