@@ -24,7 +24,7 @@ from soldout.domain.duplicates import normalise_address
 from soldout.domain.errors import InvalidInput
 from soldout.domain.text import check_text
 
-__all__ = ["COUNTRIES", "ShippingAddress", "country_names"]
+__all__ = ["COUNTRIES", "REGION_REQUIRED", "ShippingAddress", "country_names"]
 
 _ENGLISH = Locale("en")
 # Territories that are countries or areas goods are shipped to (two letters; not "EU",
@@ -133,7 +133,7 @@ class ShippingAddress:
             line2=_text(raw, "line2", required=False),
             postal_code=postal,
             city=_text(raw, "city", required=True),
-            region=_text(raw, "region", required=False),
+            region=_text(raw, "region", required=country in REGION_REQUIRED),
             country=country,
             phone=_phone(raw.get("phone"), country),
         )
@@ -156,10 +156,24 @@ class ShippingAddress:
         return cls(**{k: raw.get(k, "") for k in cls.__dataclass_fields__})
 
     def lines(self, locale: str = "en") -> list[str]:
-        """The address as a label prints it."""
+        """The address as a label prints it, in its country's order: "Mountain View, CA
+        94043" in the United States, Canada and Australia; the postcode on a line of its
+        own in the United Kingdom; the postal code before the city elsewhere."""
         country = Locale.parse(locale).territories.get(self.country, self.country)
-        city = " ".join(p for p in (self.postal_code, self.city) if p)
-        return [p for p in (self.name, self.line1, self.line2, city, self.region, country) if p]
+        head = [self.name, self.line1, self.line2]
+        if self.country in _CITY_REGION_POSTAL:
+            region = " ".join(p for p in (self.region, self.postal_code) if p)
+            tail = [", ".join(p for p in (self.city, region) if p)]
+        elif self.country in _POSTAL_LAST:
+            tail = [self.city, self.region, self.postal_code]
+        else:
+            tail = [" ".join(p for p in (self.postal_code, self.city) if p), self.region]
+        return [p for p in (*head, *tail, country) if p]
+
+
+REGION_REQUIRED = frozenset({"US", "CA", "AU"})  # a state or province, or no delivery
+_CITY_REGION_POSTAL = REGION_REQUIRED
+_POSTAL_LAST = frozenset({"GB", "IE"})  # the postcode (Eircode) on its own last line
 
 
 def _phone(value: object, country: str) -> str:

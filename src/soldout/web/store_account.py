@@ -183,6 +183,7 @@ def address_problem(error: InvalidInput) -> str:
         "line1": _("Please enter the street and number."),
         "city": _("Please enter the city."),
         "country": _("Please choose the country."),
+        "region": _("Please enter the state or province: couriers need it in this country."),
         "postal_code": _("This postal code does not look right for the country chosen."),
         "phone": _(
             "Please enter a phone number the courier can call (with the country code if"

@@ -410,6 +410,7 @@
     line1: () => t("Please enter the street and number."),
     city: () => t("Please enter the city."),
     country: () => t("Please choose the country."),
+    region: () => t("Please enter the state or province: couriers need it in this country."),
     postal_code: () => t("This postal code does not look right for the country chosen."),
     phone: () => t("Please enter a phone number the courier can call (with the country code if it is not in the country chosen)."),
   };
