@@ -5,8 +5,10 @@ Screenshots go to docs/screenshots/store-*.png with SOLDOUT_SCREENSHOTS=1."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -47,6 +49,32 @@ def _buy_and_open_the_claim(page: Any, server: ServerProcess, launch_id: str) ->
     page.locator("#buy").click()
     page.locator("#claim-link").click()
     page.wait_for_url(re.compile(r"/claims/"))
+
+
+@contextlib.contextmanager
+def _a_fan_at_a_sale(
+    browser: Any, server: ServerProcess, batch: dict[str, int]
+) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """A fast sale of `batch` on now, and a phone with a fan who just joined: (page, launch)."""
+    with server.admin() as admin:
+        launch = create_launch(admin, batch=batch, race="fast")
+    context = browser.new_context(viewport=PHONE, locale="en-GB")
+    page = context.new_page()
+    try:
+        _join(page, server)
+        yield page, launch
+    finally:
+        context.close()
+
+
+def _a_code_for_sku_a(server: ServerProcess, launch_id: str) -> str:
+    with server.admin() as admin:
+        issued = admin.post(
+            f"/api/v1/launches/{launch_id}/priority-codes", json={"sku": "A", "count": 1}
+        )
+    assert issued.status_code == 201, issued.text
+    code: str = issued.json()["codes"][0]["code"]
+    return code
 
 
 def test_a_draw_winner_pays_and_the_other_entrant_learns_their_place(
@@ -98,12 +126,7 @@ def test_a_draw_winner_pays_and_the_other_entrant_learns_their_place(
 def test_a_fan_leaves_the_page_and_pays_later_from_their_account(
     browser: Any, store_server: ServerProcess
 ) -> None:
-    with store_server.admin() as admin:
-        launch = create_launch(admin, batch={"A": 5}, race="fast")
-    context = browser.new_context(viewport=PHONE, locale="en-GB")
-    page = context.new_page()
-    try:
-        _join(page, store_server)
+    with _a_fan_at_a_sale(browser, store_server, {"A": 5}) as (page, launch):
         page.goto(f"{store_server.base_url}/launches/{launch['id']}")
         page.locator("#buy").click()
         page.get_by_text("You got one!").wait_for()
@@ -123,24 +146,13 @@ def test_a_fan_leaves_the_page_and_pays_later_from_their_account(
         page.goto(store_server.base_url + "/me")
         assert "Nothing is waiting for payment." in page.locator("#waiting").inner_text()
         assert "ship date to follow" in page.locator("#orders").inner_text()  # (no plan yet)
-    finally:
-        context.close()
 
 
 def test_a_priority_code_for_another_model_says_which(
     browser: Any, store_server: ServerProcess
 ) -> None:
-    with store_server.admin() as admin:
-        launch = create_launch(admin, batch={"A": 2, "B": 2}, race="fast")
-        issued = admin.post(
-            f"/api/v1/launches/{launch['id']}/priority-codes", json={"sku": "A", "count": 1}
-        )
-        assert issued.status_code == 201, issued.text
-        code = issued.json()["codes"][0]["code"]
-    context = browser.new_context(viewport=PHONE, locale="en-GB")
-    page = context.new_page()
-    try:
-        _join(page, store_server)
+    with _a_fan_at_a_sale(browser, store_server, {"A": 2, "B": 2}) as (page, launch):
+        code = _a_code_for_sku_a(store_server, launch["id"])
         page.goto(f"{store_server.base_url}/launches/{launch['id']}")
         page.locator("#sku-2").check()  # SKU B
         page.get_by_text("Have a priority code?").click()
@@ -151,24 +163,13 @@ def test_a_priority_code_for_another_model_says_which(
         page.locator("#sku-1").check()
         page.locator("#buy").click()
         page.get_by_text("You got one!").wait_for()
-    finally:
-        context.close()
 
 
 def test_a_priority_code_buys_a_set_aside_unit_of_a_sold_out_launch(
     browser: Any, store_server: ServerProcess
 ) -> None:
-    with store_server.admin() as admin:
-        launch = create_launch(admin, batch={"A": 1}, race="fast")
-        issued = admin.post(
-            f"/api/v1/launches/{launch['id']}/priority-codes", json={"sku": "A", "count": 1}
-        )
-        assert issued.status_code == 201, issued.text
-        code = issued.json()["codes"][0]["code"]
-    context = browser.new_context(viewport=PHONE, locale="en-GB")
-    page = context.new_page()
-    try:
-        _join(page, store_server)
+    with _a_fan_at_a_sale(browser, store_server, {"A": 1}) as (page, launch):
+        code = _a_code_for_sku_a(store_server, launch["id"])
         page.goto(f"{store_server.base_url}/launches/{launch['id']}")
         page.locator("#status", has_text="Sold out").wait_for()  # the one unit is set aside
         page.locator("#buy").click()
@@ -184,8 +185,6 @@ def test_a_priority_code_buys_a_set_aside_unit_of_a_sold_out_launch(
         page.locator("#claim-link").click()
         page.wait_for_url(re.compile(r"/claims/"))
         _pay_with_address(page)
-    finally:
-        context.close()
 
 
 def test_the_launch_page_speaks_dutch_and_chinese(
@@ -270,12 +269,7 @@ def test_a_fan_who_changed_their_mind_gives_the_claim_back(
 ) -> None:
     """The claim page offered only Pay: a fan who changed their mind kept the unit from
     everyone else for the whole window."""
-    with store_server.admin() as admin:
-        launch = create_launch(admin, batch={"A": 1}, race="fast")
-    context = browser.new_context(viewport=PHONE, locale="en-GB")
-    page = context.new_page()
-    try:
-        _join(page, store_server)
+    with _a_fan_at_a_sale(browser, store_server, {"A": 1}) as (page, launch):
         _buy_and_open_the_claim(page, store_server, launch["id"])
         give_back = page.get_by_role("button", name="Give it back")
         give_back.click()
@@ -294,8 +288,6 @@ def test_a_fan_who_changed_their_mind_gives_the_claim_back(
         page.get_by_role("button", name="Cancel and refund").click()
         page.get_by_role("button", name="Yes, cancel it and refund me").click()
         page.get_by_text("(you cancelled the order)").wait_for()  # its history, reloaded
-    finally:
-        context.close()
 
 
 def test_a_long_name_does_not_push_the_account_page_sideways_on_a_phone(
@@ -317,12 +309,7 @@ def test_give_it_back_is_not_offered_while_a_payment_is_being_confirmed(
     browser: Any, store_server: ServerProcess
 ) -> None:
     """ "Nothing is charged" would be untrue then: money on its way is refunded later."""
-    with store_server.admin() as admin:
-        launch = create_launch(admin, batch={"A": 1}, race="fast")
-    context = browser.new_context(viewport=PHONE, locale="en-GB")
-    page = context.new_page()
-    try:
-        _join(page, store_server)
+    with _a_fan_at_a_sale(browser, store_server, {"A": 1}) as (page, launch):
         _buy_and_open_the_claim(page, store_server, launch["id"])
         assert page.get_by_role("button", name="Give it back").is_visible()
         _fill_address(page)
@@ -332,5 +319,3 @@ def test_give_it_back_is_not_offered_while_a_payment_is_being_confirmed(
         assert not page.get_by_role("button", name="Give it back").is_visible()
         page.reload()  # the page drawn while it is still pending says the same
         assert not page.get_by_role("button", name="Give it back").is_visible()
-    finally:
-        context.close()
