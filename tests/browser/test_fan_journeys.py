@@ -208,6 +208,11 @@ def test_the_launch_page_speaks_dutch_and_chinese(
         try:
             page.goto(url)
             page.locator("#countdown", has_text=words[1]).wait_for()
+            # store.js writes the times in the browser's zone as the server writes them:
+            # a 24-hour clock and the zone's name ("15:00 (Midden-Europese tijd)")
+            shown = page.locator("time[data-when]").first.inner_text()
+            assert re.search(r"\d{2}:\d{2} \([^)]+\)$", shown), shown
+            assert not re.search(r"AM|PM|GMT|上午|下午", shown), shown
             text = page.locator("main").inner_text()
             for word in words:
                 assert word in text, (locale, word)

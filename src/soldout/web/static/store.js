@@ -22,15 +22,31 @@
   if (!document.cookie.split("; ").includes(`soldout_tz=${ZONE}`)) {
     document.cookie = `soldout_tz=${ZONE}; path=/; max-age=${90 * 86400}; samesite=lax`;  // (a zone's name is cookie-safe: A-Z 0-9 _ + - /)
   }
+  // As the server writes them (i18n.Speaker.moment): "Tue, Jan 1, 2030, 13:00 (Central
+  // European Time)", a 24-hour clock and the zone's name.
+  function zoneName(d) {
+    if (ZONE === "UTC" || ZONE === "Etc/UTC") return "UTC";
+    for (const style of ["longGeneric", "long"]) {
+      try {
+        const part = new Intl.DateTimeFormat(LANG, { timeZoneName: style }).formatToParts(d).find((p) => p.type === "timeZoneName");
+        if (part) return part.value;
+      } catch (_) { /* an older browser: the next style */ }
+    }
+    return ZONE;
+  }
+  function clock24(d) {
+    return new Intl.DateTimeFormat(LANG, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" }).format(d);
+  }
   function when(iso) {
     const d = new Date(Date.parse(iso));
     try {
-      return new Intl.DateTimeFormat(LANG, { weekday: "short", year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "long" }).format(d);
-    } catch (_) { return d.toISOString().slice(0, 16).replace("T", " ") + " UTC"; }
+      const day = new Intl.DateTimeFormat(LANG, { weekday: "short", year: "numeric", month: "short", day: "numeric" }).format(d);
+      return `${day}, ${clock24(d)} (${zoneName(d)})`;
+    } catch (_) { return d.toISOString().slice(0, 16).replace("T", " ") + " (UTC)"; }
   }
   function clockTime(iso) {
     const d = new Date(Date.parse(iso));
-    try { return new Intl.DateTimeFormat(LANG, { hour: "2-digit", minute: "2-digit", timeZoneName: "short" }).format(d); }
+    try { return `${clock24(d)} ${zoneName(d)}`; }  // (inside a sentence: no brackets)
     catch (_) { return d.toISOString().slice(11, 16) + " UTC"; }
   }
   // Times rendered before the server knew the zone: show them in the browser's.
