@@ -218,6 +218,19 @@ def test_the_launch_form_sets_the_fairness_rules(
     )
     assert refused.status_code == 400  # the form again, with the mistake in words
     assert "Waiting room rate must be a number" in refused.text
+    too_many = browser.post(
+        "/admin/launches",
+        data={
+            "csrf": token,
+            "product_id": product["id"],
+            "title": "Too many each",
+            "sale_opens_at": soon.strftime("%Y-%m-%dT%H:%M:%S"),
+            "batch_R": "5",
+            "per_fan_limit": "5000",
+        },
+    )
+    assert too_many.status_code == 400
+    assert "per fan limit must be between 1 and 1000" in too_many.text  # not per_fan_limit
 
 
 def test_a_bad_form_is_answered_in_words(browser: httpx.Client) -> None:

@@ -4,6 +4,7 @@ answers."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -26,6 +27,37 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
+
+
+def said_field(field: str) -> str:
+    """A refused field as the maker reads it: a form's own input as it is named
+    ("current_password"), an API path in words ("rates[0].units_per_day" -> "rates line
+    1, units per day"; "batch.LAMP-EU" -> "units of LAMP-EU")."""
+    if re.fullmatch(r"[a-z0-9_]+", field):
+        return field
+    if field.startswith("batch."):
+        return f"units of {field.removeprefix('batch.')}"
+    words = re.sub(r"\[(\d+)\]", lambda m: f" line {int(m.group(1)) + 1}", field)
+    return words.replace(".", ", ").replace("_", " ")
+
+
+def said(message: str) -> str:
+    """A refusal's message in words: an API name in it ("per_fan_limit must be ...") is
+    spelled out ("per fan limit must be ...")."""
+    return re.sub(r"\b[a-z]+(?:_[a-z]+)+\b", lambda m: m.group(0).replace("_", " "), message)
+
+
+def field_apart(field: str | None, message: str) -> str | None:
+    """The field to name after the message, unless the message already names it."""
+    if not field:
+        return None
+    words = said_field(field)
+    return None if words != field and words in said(message) else words
+
+
+TEMPLATES.env.filters["said"] = said
+TEMPLATES.env.globals["field_apart"] = field_apart
+
 DONE = {  # what a redirect after a successful form says; keys only, never echoed text
     "product": "Product created. Now schedule its launch.",
     "launch": "Launch created.",
