@@ -83,6 +83,7 @@ def test_the_whole_fan_journey(browser: Any, store_server: ServerProcess) -> Non
         # The countdown reaches zero on the server's clock; the page then fetches the state.
         page.locator("#status", has_text="On sale now").wait_for(timeout=30_000)
         page.locator("#counts tr[data-sku=A] .available", has_text="20").wait_for()
+        assert not page.locator("p.when", has_text="Opens").is_visible()  # no longer true
         _shoot(page, "launch")
 
         page.get_by_role("button", name="Buy").click()

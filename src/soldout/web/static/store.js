@@ -156,6 +156,9 @@
       if ((s === "scheduled" || s === "reservations_open") && clock.now() >= opens) s = "on_sale";
       statusEl.textContent = STATUS[s] || s;
       statusEl.className = "status status-" + s;
+      if (s !== "scheduled" && s !== "reservations_open") {  // what was true until the opening
+        for (const el of root.querySelectorAll("[data-until-open]")) el.hidden = true;
+      }
       let big = "", small = "";
       if (s === "scheduled" || s === "reservations_open") {
         big = t("Opens in %(time)s", { time: duration(opens - clock.now()) });
