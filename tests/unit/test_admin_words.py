@@ -29,6 +29,7 @@ def test_an_api_name_in_a_message_is_spelled_out() -> None:
     assert said("Units of LAMP-EU must be a whole number") == (
         "Units of LAMP-EU must be a whole number"
     )
+    assert said("no idea ida_nope on this board") == "no idea ida_nope on this board"  # an id
 
 
 def test_a_field_the_message_names_is_not_named_twice() -> None:

@@ -42,9 +42,10 @@ def said_field(field: str) -> str:
 
 
 def said(message: str) -> str:
-    """A refusal's message in words: an API name in it ("per_fan_limit must be ...") is
-    spelled out ("per fan limit must be ...")."""
-    return re.sub(r"\b[a-z]+(?:_[a-z]+)+\b", lambda m: m.group(0).replace("_", " "), message)
+    """A refusal's message in words: the API name it begins with ("per_fan_limit must be
+    ...") is spelled out ("per fan limit must be ..."); anything else, ids included
+    ("no idea ida_x"), is left as written."""
+    return re.sub(r"^[a-z]+(?:_[a-z]+)+\b", lambda m: m.group(0).replace("_", " "), message)
 
 
 def field_apart(field: str | None, message: str) -> str | None:
