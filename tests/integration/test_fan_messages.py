@@ -144,3 +144,21 @@ async def test_a_closed_round_offers_nothing_to_buy(shop: Shop) -> None:
     assert 'id="buy"' not in page.text
     assert 'id="priority-code"' not in page.text
     assert " left" not in text_of(page)
+
+
+async def test_the_words_the_shop_chose_by_default_read_in_the_fans_language(
+    shop: Shop,
+) -> None:
+    """A fan's level ("fan", "friend") and an idea's default category ("general") were
+    shown in English on Chinese and Dutch pages."""
+    launch = await shop.launch()
+    fan = await shop.fan("Li")
+    fan.browser.cookies.set("soldout_lang", "zh_Hans")
+    ideas = f"/api/v1/products/{launch['product_id']}/ideas"
+    made = await shop.anyone.post(ideas, json={"title": "Dark mode"}, headers=fan.auth)
+    assert made.status_code == 201, made.text
+    me = text_of(await fan.browser.get("/me"))
+    assert "粉丝" in me
+    idea = text_of(await fan.browser.get(f"/ideas/{made.json()['id']}"))
+    assert "综合" in idea
+    assert "general" not in idea
