@@ -181,21 +181,20 @@ def test_the_launch_form_sets_the_fairness_rules(
         ).json()
     token = csrf_of(browser.get(f"/admin/launches/new?product_id={product['id']}"))
     soon = now() + timedelta(minutes=5)
-    made = browser.post(
-        "/admin/launches",
-        data={
-            "csrf": token,
-            "product_id": product["id"],
-            "title": "Fair draw",
-            "sale_opens_at": soon.strftime("%Y-%m-%dT%H:%M:%S"),
-            "reservations_open_at": now().strftime("%Y-%m-%dT%H:%M:%S"),
-            "batch_R": "5",
-            "mode": "draw",
-            "reservation_required": "on",
-            "pow_difficulty": "12",
-            "duplicate_rule": "cancel",
-            "duplicate_limit": "3",
-        },
+
+    def post_launch(title: str, **fields: str) -> httpx.Response:
+        sale = {"sale_opens_at": soon.strftime("%Y-%m-%dT%H:%M:%S"), "batch_R": "5"}
+        data = {"csrf": token, "product_id": product["id"], "title": title, **sale, **fields}
+        return browser.post("/admin/launches", data=data)
+
+    made = post_launch(
+        "Fair draw",
+        reservations_open_at=now().strftime("%Y-%m-%dT%H:%M:%S"),
+        mode="draw",
+        reservation_required="on",
+        pow_difficulty="12",
+        duplicate_rule="cancel",
+        duplicate_limit="3",
     )
     assert made.status_code == 303, made.text
     launch_id = made.headers["location"].split("/")[-1].split("?")[0]
@@ -204,33 +203,13 @@ def test_the_launch_form_sets_the_fairness_rules(
     assert (body["mode"], body["reservation_required"]) == ("draw", True)
     assert (body["pow_difficulty"], body["duplicate_rule"]) == (12, "cancel")
     assert body["draw_commitment"]  # a draw commits to its seed from the start
-    refused = browser.post(
-        "/admin/launches",
-        data={
-            "csrf": token,
-            "product_id": product["id"],
-            "title": "Bad room",
-            "sale_opens_at": soon.strftime("%Y-%m-%dT%H:%M:%S"),
-            "batch_R": "5",
-            "mode": "draw",
-            "waiting_room_rate": "fast",
-        },
-    )
-    assert refused.status_code == 400  # the form again, with the mistake in words
-    assert "Waiting room rate must be a number" in refused.text
-    too_many = browser.post(
-        "/admin/launches",
-        data={
-            "csrf": token,
-            "product_id": product["id"],
-            "title": "Too many each",
-            "sale_opens_at": soon.strftime("%Y-%m-%dT%H:%M:%S"),
-            "batch_R": "5",
-            "per_fan_limit": "5000",
-        },
-    )
-    assert too_many.status_code == 400
-    assert "per fan limit must be between 1 and 1000" in too_many.text  # not per_fan_limit
+    for mistake, words in (  # the form again, with the mistake in words
+        ({"mode": "draw", "waiting_room_rate": "fast"}, "Waiting room rate must be a number"),
+        ({"per_fan_limit": "5000"}, "per fan limit must be between 1 and 1000"),  # no API name
+    ):
+        refused = post_launch("Refused", **mistake)
+        assert refused.status_code == 400
+        assert words in refused.text
 
 
 def test_a_bad_form_is_answered_in_words(browser: httpx.Client) -> None:
