@@ -194,6 +194,13 @@ def test_the_ideas_board_pages_answer_a_fan_in_words(
         assert blank.status_code == 422
         assert "Give your idea a short title." in blank.text
         assert ">why</textarea>" in blank.text  # what was typed is kept
+        fan.cookies.set("soldout_lang", "nl")
+        long = fan.post(
+            f"/products/{pid}/ideas", data={"title": "Donkere modus", "category": "x" * 41}
+        )
+        assert long.status_code == 422
+        assert "Houd de categorie kort" in long.text  # in the fan's language, not the engine's
+        fan.cookies.delete("soldout_lang")
         posted = fan.post(f"/products/{pid}/ideas", data={"title": "Dark mode", "kind": "idea"})
         assert posted.status_code == 303
         idea = posted.headers["location"]

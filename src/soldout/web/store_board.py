@@ -57,6 +57,7 @@ def problem_words(error: DomainError) -> str:
         "text": _("Write what you mean in a few lines."),
         "reason": _("Say in a few words what is wrong with it."),
         "option": _("Choose one of the answers."),
+        "category": _("Keep the category to a word or two (40 characters at most)."),
     }
     if error.code == "poll_closed":
         return _("This poll is closed.")
