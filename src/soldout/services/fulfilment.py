@@ -312,6 +312,7 @@ class FulfilmentDesk:
             line["cost"] += sku.cost.amount * order.quantity
         skus: dict[str, dict[str, object]] = {}
         totals: dict[str, dict[str, int]] = {}
+        unknown: set[str] = set()  # currencies where a SKU without a cost has sold
         for code, line in per_sku.items():
             sku = book.product.sku(code)
             assert sku is not None
@@ -324,18 +325,16 @@ class FulfilmentDesk:
                 "unit_cost": sku.cost.amount if known else None,
                 **_margin(line["revenue"], line["cost"], known),
             }
-            total = totals.setdefault(
-                currency, {"units": 0, "revenue": 0, "cost": 0, "cost_known": True}
-            )
+            total = totals.setdefault(currency, {"units": 0, "revenue": 0, "cost": 0})
             for key in ("units", "revenue", "cost"):
                 total[key] += line[key]
             if not known and (line["units"] or line["refunded_units"]):
-                total["cost_known"] = False
+                unknown.add(currency)
         return {
             "launch_id": launch_id,
             "skus": skus,
             "totals": {
-                c: {**t, **_margin(t["revenue"], t["cost"], bool(t["cost_known"]))}
+                c: {**t, **_margin(t["revenue"], t["cost"], c not in unknown)}
                 for c, t in totals.items()
             },
         }

@@ -61,7 +61,7 @@ async def me_page(request: Request) -> Response:
     zone = browser_zone(request)
     if zone is not None and zone != fan.time_zone:  # the e-mails follow the browser's zone
         await platform.fans.set_language(fan_id, None, zone)
-    books = {b.launch.id: b for b in platform.engine.books()}
+    books = _books(platform)
     held = [
         {
             "claim": c,
@@ -107,8 +107,7 @@ async def me_page(request: Request) -> Response:
         held=held,
         orders=orders,
         entries=entries,
-        titles={k: b.launch.title for k, b in books.items()},
-        sku_label=lambda launch_id, code: _sku_name(books, launch_id, code or ""),
+        **_named(books),
         notifications=await platform.fans.notifications(fan_id, 50),
         address_lines=fan.shipping.lines(speaker_of(request).locale) if fan.shipping else [],
     )
@@ -245,13 +244,21 @@ async def delete_form(request: Request) -> Response:
     fan = await platform.fans.fan(fan_id)
     waiting = [o for o in await platform.fans.orders_of(fan_id) if o.in_queue]
     return await render(
-        request, "store/delete.html", fan=fan, waiting=waiting, problem=None, **_named(platform)
+        request,
+        "store/delete.html",
+        fan=fan,
+        waiting=waiting,
+        problem=None,
+        **_named(_books(platform)),
     )
 
 
-def _named(platform: Platform) -> dict[str, Any]:
-    """What names an order on a page: its launch's title and its SKU's name."""
-    books = {b.launch.id: b for b in platform.engine.books()}
+def _books(platform: Platform) -> dict[str, LaunchBook]:
+    return {b.launch.id: b for b in platform.engine.books()}
+
+
+def _named(books: dict[str, LaunchBook]) -> dict[str, Any]:
+    """What names a claim or an order on a page: its launch's title and its SKU's name."""
     return {
         "titles": {k: b.launch.title for k, b in books.items()},
         "sku_label": lambda launch_id, code: _sku_name(books, launch_id, code or ""),
@@ -284,7 +291,7 @@ async def delete_account(request: Request) -> Response:
             fan=fan,
             waiting=waiting,
             problem=problem,
-            **_named(platform),
+            **_named(_books(platform)),
         )
     response = await render(request, "store/deleted.html", fan_id=None)
     response.delete_cookie(FAN_COOKIE, path="/", httponly=True, samesite="lax")

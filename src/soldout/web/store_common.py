@@ -49,7 +49,6 @@ __all__ = [
     "sign_in_response",
     "sku_name",
     "speaker_of",
-    "zone_of",
 ]
 
 COOKIE_MAX_AGE = 60 * 60 * 24 * 90
@@ -110,10 +109,10 @@ def speaker_of(request: Request) -> Speaker:
     browser's, once store.js has reported it; UTC, named as such, before)."""
     chosen = i18n.supported(request.cookies.get(LANG_COOKIE))
     locale = chosen or i18n.negotiate(request.headers.get("accept-language"))
-    return Speaker.of(locale, zone_of(request))
+    return Speaker.of(locale, _zone_of(request))
 
 
-def zone_of(request: Request) -> str | None:
+def _zone_of(request: Request) -> str | None:
     """The zone the browser reported, as its cookie holds it: store.js once wrote it
     URL-encoded ("Europe%2FAmsterdam"), and such cookies live 90 days."""
     raw = request.cookies.get(TZ_COOKIE)
@@ -122,7 +121,7 @@ def zone_of(request: Request) -> str | None:
 
 def browser_zone(request: Request) -> str | None:
     """The browser's IANA zone, if it reported a real one: what a fan's e-mails keep."""
-    zone = i18n.valid_zone(zone_of(request))
+    zone = i18n.valid_zone(_zone_of(request))
     return None if zone is None else zone.key
 
 
