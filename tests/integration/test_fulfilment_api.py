@@ -265,6 +265,36 @@ def test_a_bigger_order_ships_when_all_its_units_are_made(
     assert launch_sku(anyone, sale)["next_ship_date"] == day(3)
 
 
+def test_a_plan_that_started_in_the_past_dates_no_order_before_the_day_it_was_paid(
+    admin: httpx.Client, anyone: httpx.Client
+) -> None:
+    sale = open_sale(admin, {"A": 6})
+    fan = register(anyone)
+    early = Bought(fan, pay(anyone, held_claim(anyone, sale, fan)["id"], fan))
+    before = now().date()
+    # made since thirty days ago, two a day: the units were ready before anyone paid
+    started = before - timedelta(days=30)
+    plan = {
+        "starts_on": started.isoformat(),
+        "rates": [{"starts_on": started.isoformat(), "units_per_day": 2}],
+    }
+    put_plan(admin, sale, plan)
+    later = buy_many(anyone, sale, 2)
+    after = now().date()
+    today = {before.isoformat(), after.isoformat()}  # (a run across midnight)
+
+    dates = ship_dates(anyone, [early, *later])
+    assert set(dates) <= today, dates
+    assert launch_sku(anyone, sale)["next_ship_date"] in today
+    assert admin.get(sale.plan_url()).json()["next_ship_date"] in today
+    (confirmed,) = notifications(anyone, later[0].fan, "order_confirmed")
+    assert confirmed["data"]["ship_date"] in today
+    fan = register(anyone)
+    held = held_claim(anyone, sale, fan)
+    seen = anyone.get(f"/api/v1/claims/{held['id']}", headers=auth(fan)).json()
+    assert seen["estimated_ship_date"] in today
+
+
 def test_orders_paid_before_any_plan_have_no_date_until_one_is_set(
     admin: httpx.Client, anyone: httpx.Client
 ) -> None:

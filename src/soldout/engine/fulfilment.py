@@ -1,5 +1,6 @@
 """Fulfilment queues: every paid order waits in its SKU's queue, in payment order, and its
-ship date is the first day the production plan covers its place.
+ship date is the first day the production plan covers its place, and never a day before
+it was paid (a plan that started in the past made units before the order existed).
 
 One queue per (product, SKU): every launch of a product draws on the same production line.
 Units of shipped orders are spent first; the open orders follow in payment order. Any
@@ -49,11 +50,12 @@ class SkuQueue:
     _keys: list[tuple[str, str]] = field(default_factory=list)
     open_units: int = 0
 
-    def estimate(self, quantity: int) -> date | None:
-        """The ship date an order of `quantity` placed now would get."""
+    def estimate(self, quantity: int, today: date) -> date | None:
+        """The ship date an order of `quantity` placed `today` would get."""
         if self.curve is None:
             return None
-        return estimate(self.curve, self.shipped_units + self.open_units, quantity)
+        day = estimate(self.curve, self.shipped_units + self.open_units, quantity)
+        return day if day is None or day >= today else today
 
     def add(self, order: Order) -> int:
         key = _place(order)
@@ -83,6 +85,8 @@ class SkuQueue:
         paid, scheduled = OrderStatus.PAID, OrderStatus.SCHEDULED
         change, add = DateChange, changes.append
         for order, new in zip(tail, dates, strict=True):  # (a million times on a re-plan)
+            if new is not None and new < (paid_on := order.paid_at.date()):
+                new = paid_on  # made before it was ordered: it ships once paid
             if order.ship_date != new or (new is None) != (order.status is paid):
                 add(change(order, order.ship_date, new))
                 order.ship_date, order.status = new, (paid if new is None else scheduled)

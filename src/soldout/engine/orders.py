@@ -151,7 +151,8 @@ class OrderDesk:
         return self.estimate_for(product, claim.sku, claim.quantity)
 
     def estimate_for(self, product_id: str, sku: str, quantity: int) -> date | None:
-        return self.fulfilment.queue(product_id, sku).estimate(quantity)
+        today = self._clock.now().date()
+        return self.fulfilment.queue(product_id, sku).estimate(quantity, today)
 
     # -- paid ----------------------------------------------------------------------
     async def record(

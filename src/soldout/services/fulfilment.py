@@ -144,8 +144,9 @@ class FulfilmentDesk:
     async def queue(self, product_id: str, sku: str) -> QueueSummary:
         await self._sku_of(product_id, sku)
         queue = self._engine.orders.fulfilment.queue(product_id, sku)
+        next_date = self._engine.orders.estimate_for(product_id, sku, 1)
         return QueueSummary(
-            queue.plan, len(queue.open), queue.open_units, queue.shipped_units, queue.estimate(1)
+            queue.plan, len(queue.open), queue.open_units, queue.shipped_units, next_date
         )
 
     async def _sku_of(self, product_id: str, sku: str) -> Product:
