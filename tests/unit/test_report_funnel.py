@@ -81,3 +81,13 @@ def test_a_room_the_server_forgot_is_counted_from_claims_in_the_log() -> None:
     log = [*LOG, line("a", "claim"), line("b", "claim"), line("a", "claim"), harness("y")]
     assert funnel(forgot, CLAIMS, log)[2].fans == 2
     assert funnel(forgot, CLAIMS, None)[2].fans is None
+
+
+def test_a_fan_whose_every_order_was_refunded_did_not_pay_in_the_end() -> None:
+    claims = [*CLAIMS, claim("b", "o2"), claim("c", "o3"), claim("c", "o4")]
+    # b's only order and one of c's two were refunded
+    steps = funnel(LAUNCH, claims, None, refunded={"o2", "o3"})
+    assert steps[-1] == FunnelStep(
+        "paid", 2, "server: fans with at least one paid order not refunded"
+    )
+    assert funnel(LAUNCH, claims, None)[-1].fans == 3

@@ -68,6 +68,7 @@ class Analysis:
     funnel: list[FunnelStep]
     claims: int
     orders: int
+    orders_refunded: int
     units_paid: int
     units_held: int
     margin_skus: tuple[MarginLine, ...]
@@ -80,6 +81,7 @@ class Analysis:
 def analyse(record: ServerRecord, log: ClientLog | None, generated_at: datetime) -> Analysis:
     launch, claims = record.launch, record.claims
     orders = {o.id: o for o in record.orders}
+    refunded = {o.id for o in record.orders if o.refunded_at is not None}
     opens_at = launch.sale_opens_at
     open_ones = open_claims(claims)
     capacity = open_capacity(launch.skus, claims)
@@ -96,9 +98,10 @@ def analyse(record: ServerRecord, log: ClientLog | None, generated_at: datetime)
         open_units=capacity,
         sold_out_at=sell_out_moment(capacity, units_over_time(open_ones, orders, opens_at)),
         sku_sell_out=per_sku,
-        funnel=funnel(launch, claims, log.requests if log else None),
+        funnel=funnel(launch, claims, log.requests if log else None, refunded),
         claims=len(claims),
         orders=len(record.orders),
+        orders_refunded=len(refunded),
         units_paid=sum(s.paid for s in launch.skus),
         units_held=sum(s.held for s in launch.skus),
         margin_skus=record.margin_skus,

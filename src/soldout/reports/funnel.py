@@ -6,7 +6,7 @@ server knows only fans who reserved or claimed, so visitors is a lower bound.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from soldout.reports.records import ClaimRecord, ClientRequest, LaunchRecord
@@ -25,15 +25,18 @@ def funnel(
     launch: LaunchRecord,
     claims: Sequence[ClaimRecord],
     log: Sequence[ClientRequest] | None,
+    refunded: Collection[str] = (),
 ) -> list[FunnelStep]:
+    """`refunded`: the ids of refunded orders; a fan whose every order was refunded did
+    not buy in the end (the key figures count paid units the same way)."""
     claimed = {c.fan_id for c in claims}
-    paid = {c.fan_id for c in claims if c.order_id is not None}
+    paid = {c.fan_id for c in claims if c.order_id is not None and c.order_id not in refunded}
     return [
         _visitors(launch, claimed, log),
         FunnelStep("reserved", launch.reservations, "server: reservations"),
         _admitted(launch, log),
         FunnelStep("claimed", len(claimed), "server: fans with at least one claim"),
-        FunnelStep("paid", len(paid), "server: fans with at least one paid order"),
+        FunnelStep("paid", len(paid), "server: fans with at least one paid order not refunded"),
     ]
 
 
