@@ -162,3 +162,26 @@ async def test_the_words_the_shop_chose_by_default_read_in_the_fans_language(
     idea = text_of(await fan.browser.get(f"/ideas/{made.json()['id']}"))
     assert "综合" in idea
     assert "general" not in idea
+
+
+async def test_an_order_page_names_the_quantity_and_a_refund_after_shipping(shop: Shop) -> None:
+    launch = await shop.launch(per_fan_limit=2)
+    fan = await shop.fan()
+    held = await shop.claim(fan, launch["id"], quantity=2)
+    assert held.status_code == 201, held.text
+    assert "2 × " in text_of(await fan.browser.get("/me"))
+    paid = await shop.pay(fan, held.json()["id"], shipping=AMSTERDAM)
+    order_id = paid.json()["id"]
+    assert "2 × " in text_of(await fan.browser.get(f"/orders/{order_id}"))
+    assert "2 × " in text_of(await fan.browser.get("/me"))
+
+    sku_url = f"/api/v1/products/{launch['product_id']}/skus/A"
+    shipped = await shop.api.post(f"{sku_url}/shipments", json={"count": 1, "carrier": "DHL"})
+    assert shipped.status_code == 200, shipped.text
+    refunded = await shop.api.post(f"/api/v1/orders/{order_id}/refund", json={"reason": "broken"})
+    assert refunded.status_code == 200, refunded.text
+
+    page = text_of(await fan.browser.get(f"/orders/{order_id}"))
+    assert "Refunded" in page
+    assert "It had shipped on" in page
+    assert "will not ship" not in page
