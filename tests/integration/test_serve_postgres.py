@@ -61,7 +61,7 @@ def test_a_sale_on_postgresql_from_the_command_line(postgres_url: str, tmp_path:
         server.stop()
     checked = soldout("reconcile", data=tmp_path / "data", store=postgres_url)
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "checked 1 orders, 1 payments, 1 claims" in checked.stdout
+    assert "checked 1 order, 1 payment, 1 claim, " in checked.stdout
     assert "ok: no mismatch" in checked.stdout
     refused = soldout("backup", str(tmp_path / "copy"), data=tmp_path / "data", store=postgres_url)
     assert refused.returncode != 0

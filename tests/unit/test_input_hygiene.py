@@ -20,7 +20,7 @@ from soldout.domain.fulfilment import Adjustment, ProductionPlan
 from soldout.domain.money import CURRENCIES, Money
 from soldout.domain.products import Product, Sku, check_details, check_sku_changes
 from soldout.domain.shop import Shop
-from soldout.domain.text import check_text, shows
+from soldout.domain.text import check_text, count, shows
 from soldout.services.fulfilment import refund_reason
 
 # -- the text rule ------------------------------------------------------------------------
@@ -338,3 +338,9 @@ def test_the_claim_parser_still_reads_colons_in_strings() -> None:
 )
 def test_json_is_what_the_framework_reads_as_json(content_type: str | None, json: bool) -> None:
     assert is_json(content_type) is json
+
+
+def test_a_count_reads_as_english_for_one_and_for_many() -> None:
+    assert [count(n, "order") for n in (0, 1, 2)] == ["0 orders", "1 order", "2 orders"]
+    assert count(1, "launch", "launches") == "1 launch"
+    assert count(3, "launch", "launches") == "3 launches"

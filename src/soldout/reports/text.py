@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from soldout.domain.money import Money
+from soldout.domain.text import count
 
 __all__ = ["count", "money", "percent", "seconds", "share"]
 
@@ -26,8 +27,3 @@ def share(part: int, whole: int) -> str:
 
 def percent(fraction: float | None) -> str:
     return "n/a" if fraction is None else f"{100 * fraction:.1f}%"
-
-
-def count(n: int, noun: str) -> str:
-    """ "1 line", "2 lines"."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"

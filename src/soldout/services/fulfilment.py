@@ -17,6 +17,7 @@ from soldout.domain.errors import Conflict, InvalidInput, NotFound
 from soldout.domain.fulfilment import Adjustment, ProductionPlan, Rate
 from soldout.domain.products import Product
 from soldout.domain.text import check_text
+from soldout.domain.text import count as counted
 from soldout.engine import SaleEngine
 from soldout.engine.orders import PlanOutcome, Shipment
 from soldout.store.ports import ExportRow, OrderFilter, Store
@@ -178,7 +179,8 @@ class FulfilmentDesk:
         orders = [o for o in waiting if not self._held(o)][:count]
         if tracking_numbers is not None and len(tracking_numbers) != len(orders):
             raise InvalidInput(
-                f"{len(orders)} orders are next in the queue: give as many tracking numbers"
+                f"{counted(len(orders), 'order')} {'is' if len(orders) == 1 else 'are'} next in"
+                " the queue: give as many tracking numbers"
                 f" ({len(tracking_numbers)} given), or none",
                 field="tracking_numbers",
             )

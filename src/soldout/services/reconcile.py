@@ -21,6 +21,7 @@ from soldout.domain.claims import Claim, ClaimState, Order, OrderStatus
 from soldout.domain.codes import PriorityCode
 from soldout.domain.launches import Launch
 from soldout.domain.payments import PaymentRecord, PaymentState
+from soldout.domain.text import count
 from soldout.payments import PaymentProvider, Transaction
 from soldout.settings import Settings
 from soldout.store.ports import Store
@@ -280,13 +281,14 @@ async def run_reconciliation(
         await store.close()
     found = reconcile(snapshot, pending_after)
     summary = (
-        f"checked {len(snapshot.orders)} orders, {len(snapshot.payments)} payments,"
-        f" {len(snapshot.claims)} claims, {len(snapshot.transactions)} provider transactions"
-        f" in {len(snapshot.launches)} launches"
+        f"checked {count(len(snapshot.orders), 'order')},"
+        f" {count(len(snapshot.payments), 'payment')}, {count(len(snapshot.claims), 'claim')},"
+        f" {count(len(snapshot.transactions), 'provider transaction')}"
+        f" in {count(len(snapshot.launches), 'launch', 'launches')}"
     )
     if others := elsewhere(snapshot):
         summary += "; not read: " + ", ".join(
-            f"{count} payments through {name}" for name, count in sorted(others.items())
+            f"{count(n, 'payment')} through {name}" for name, n in sorted(others.items())
         )
     lines = [summary, *(str(m) for m in found)]
     lines.append("ok: no mismatch" if not found else f"{len(found)} mismatches")
