@@ -216,7 +216,7 @@ def test_a_rehearsal_report_names_the_servers_figures(
     page = check_page(out)
     total = sale.margin["totals"]["EUR"]
     assert (total["units"], total["revenue"], total["margin"]) == (2, 2000, 200)
-    assert 'Units sold (paid)</th><td class="n">2</td>' in page
+    assert 'Units sold (paid, not refunded)</th><td class="n">2</td>' in page
     assert sum(s["paid"] for s in sale.stats["skus"].values()) == 2
     for key in ("revenue", "cost", "margin"):
         assert money(total, key) in page

@@ -102,7 +102,8 @@ def analyse(record: ServerRecord, log: ClientLog | None, generated_at: datetime)
         claims=len(claims),
         orders=len(record.orders),
         orders_refunded=len(refunded),
-        units_paid=sum(s.paid for s in launch.skus),
+        # (the revenue table's units: a refunded order sold nothing, shipped or not)
+        units_paid=sum(o.quantity for o in record.orders if o.refunded_at is None),
         units_held=sum(s.held for s in launch.skus),
         margin_skus=record.margin_skus,
         margin_totals=record.margin_totals,
