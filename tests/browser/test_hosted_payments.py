@@ -145,6 +145,7 @@ def test_a_decline_says_so_and_the_fan_pays_again(browser: Any, shop: Shop) -> N
             page.get_by_role("link", name=re.compile("back", re.I)).click()
         page.wait_for_url(re.compile(r"/claims/[^/]+\?payment="))
         said = page.locator("#attempt").inner_text()
+        assert "did not go through" in said  # a decline, not "you cancelled"
         assert "Nothing was charged" in said
         assert "still held for you" in said
         shoot(page, f"store-pay-{shop.provider}-declined")

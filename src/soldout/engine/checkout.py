@@ -50,7 +50,7 @@ from soldout.engine.payment_records import PaymentRecords
 from soldout.engine.pending_payments import CheckSchedule
 from soldout.engine.settlement import CANCELLED_ON_PAGE, GIVEN_UP, Settlement
 from soldout.ids import new_id
-from soldout.payments import AuthorizationStatus, PaymentProvider, PaymentRequest
+from soldout.payments import AuthorizationStatus, PaymentProvider, PaymentRequest, Transaction
 from soldout.store.ports import Store
 
 __all__ = ["Checkout", "PaymentOutcome", "ReturnUrl"]
@@ -67,6 +67,14 @@ class PaymentOutcome:
     order: Order | None  # None while the provider has not decided (pending)
     replayed: bool
     redirect_url: str | None = None  # a hosted provider's page, where the fan pays
+
+
+def _untried(line: Transaction | None) -> bool:
+    """Nothing moved at the provider, and no card was refused there: a page left alone
+    (a card its page refused is a decline, however the fan left the page)."""
+    if line is None or line.status in ("pending", "voided"):
+        return True
+    return line.status == "declined" and line.failure is None
 
 
 class Checkout:
@@ -244,7 +252,7 @@ class Checkout:
 
     async def _ask(self, claim: Claim, record: PaymentRecord, *, give_up: str | None) -> None:
         """Settle a pending or authorized attempt from the provider's own record; with
-        `give_up`, close its page first and, if no money moved, mark it failed."""
+        `give_up`, close its page first and, if nothing was tried there, mark it failed."""
         if record.state is PaymentState.AUTHORIZED:
             with contextlib.suppress(DomainError):
                 await self._settlement.complete(claim, record)
@@ -260,7 +268,7 @@ class Checkout:
             return
         if record.state is not PaymentState.PENDING:  # a webhook came meanwhile
             return
-        if give_up and (line is None or line.status in ("pending", "declined", "voided")):
+        if give_up and _untried(line):
             # Money that reaches this attempt later is refunded (`Settlement.apply`).
             record.advance(PaymentState.FAILED, self._clock.now(), give_up)
             await self._settlement.save(record)

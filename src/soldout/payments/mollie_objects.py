@@ -165,4 +165,5 @@ def ledger_line(payment: Json) -> Transaction:
         captured=money.amount if payment["status"] == "paid" else 0,
         refunded=refunded,
         merchant_reference=mark_of(payment) or "",
+        failure=DECLINED["failed"] if payment["status"] == "failed" else None,
     )

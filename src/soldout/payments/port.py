@@ -110,6 +110,9 @@ class Transaction:
     captured: int  # minor units captured so far
     refunded: int  # minor units refunded so far
     merchant_reference: str  # what soldout passed as `reference` (its own payment id)
+    # why the fan's try on the provider's page failed (a card declined); None when nothing
+    # was tried there: a page closed untried is given up, a card refused is a decline
+    failure: str | None = None
 
 
 Deliver = Callable[[bytes, Mapping[str, str]], Awaitable[None]]

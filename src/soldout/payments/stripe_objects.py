@@ -149,6 +149,14 @@ def declined_event(
     )
 
 
+def _failure(intent: stripe.PaymentIntent) -> str | None:
+    """Why the fan's last try failed (a card declined, 3-D Secure failed), if one did."""
+    error = getattr(intent, "last_payment_error", None)
+    if not error:
+        return None
+    return str(getattr(error, "message", None) or getattr(error, "code", None) or "declined")
+
+
 def ledger_line(
     merchant: str, session: stripe.checkout.Session | None, intent: stripe.PaymentIntent | None
 ) -> Transaction:
@@ -174,6 +182,7 @@ def ledger_line(
             from_stripe(captured, ours),
             from_stripe(refunded, ours),
             merchant,
+            _failure(intent),
         )
     assert session is not None
     return Transaction(
