@@ -192,6 +192,26 @@ def test_a_bank_that_confirms_later_updates_the_page_by_itself(browser: Any, sho
         context.close()
 
 
+def test_a_fan_who_left_the_payment_page_open_can_still_give_the_unit_back(
+    browser: Any, shop: Shop
+) -> None:
+    """"Give it back" was hidden while a provider's page was open, with no word why: a fan
+    who closed that tab could only let the claim run out."""
+    context, page = _buy(browser, shop)
+    try:
+        claim_page = page.url
+        _to_the_providers_page(page, shop)
+        page.goto(claim_page)  # the provider's tab closed, back on the shop
+        said = page.locator("#give-back").inner_text()
+        assert f"Your payment page at {shop.provider.capitalize()} is closed too." in said
+        page.get_by_role("button", name="Give it back").click()
+        page.get_by_role("button", name="Yes, give it back").click()
+        page.get_by_role("heading", name=re.compile("is no longer held for you")).wait_for()
+        assert page.locator("#claim-state").inner_text() == "Cancelled"
+    finally:
+        context.close()
+
+
 def test_the_admin_sees_the_live_provider_and_its_keys_last_four_only(shop: Shop) -> None:
     """After the sales above: which provider is live, that its webhook was heard from,
     and each secret by its last four characters, never whole."""
