@@ -546,6 +546,8 @@ def test_refunding_an_unshipped_order_puts_its_unit_back_and_moves_the_queue_up(
     refunded = response.json()
     assert refunded["status"] == "refunded"
     assert refunded["refunded_at"] is not None
+    assert refunded["ship_date"] is None  # it will not ship (it kept day(0))
+    assert order_of(anyone, orders[0])["ship_date"] is None
     assert "refunded" in [h["kind"] for h in refunded["history"]]
     sku = launch_sku(anyone, sale)
     assert (sku["available"], sku["sold_out"], sku["launch_status"]) == (1, False, "on_sale")

@@ -121,6 +121,8 @@ class Order:
     def refund(self, at: datetime) -> None:
         if self.status is OrderStatus.REFUNDED:
             raise AssertionError(f"order {self.id} is already refunded")
+        if self.shipped_at is None:
+            self.ship_date = None  # it will not ship: no date to show or export
         self.status, self.refunded_at = OrderStatus.REFUNDED, at
 
 
