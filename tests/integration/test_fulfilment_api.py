@@ -438,6 +438,16 @@ def test_shipping_the_next_orders_goes_in_queue_order_with_tracking(
         (orders[0].id, "JD01"),
         (orders[1].id, "JD02"),
     ]
+    [logged] = [
+        e
+        for e in admin.get("/api/v1/audit", params={"limit": 20}).json()
+        if e["action"] == "orders.ship" and e["subject"] == f"{sale.product_id}/A"
+    ]
+    assert logged["detail"] == {
+        "orders": [orders[0].id, orders[1].id],
+        "carriers": ["DHL"],
+        "tracking_numbers": ["JD01", "JD02"],
+    }
     first = order_of(anyone, orders[0])
     assert (first["status"], first["carrier"], first["tracking_number"]) == (
         "shipped",

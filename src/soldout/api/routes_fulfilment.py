@@ -16,8 +16,9 @@ from soldout.domain.claims import OrderStatus
 from soldout.domain.errors import InvalidInput, MalformedBody
 from soldout.engine.fulfilment import DateChange
 from soldout.services import Platform
-from soldout.services.fulfilment import PlanInput, parse_shipment_csv, refund_reason
+from soldout.services.fulfilment import PlanInput, refund_reason
 from soldout.services.reconcile import Snapshot, reconcile
+from soldout.services.shipments import parse_shipment_csv, shipped_detail
 from soldout.store.ports import OrderFilter
 
 __all__ = ["router"]
@@ -100,9 +101,7 @@ async def ship_next(
     shipped = await platform.fulfilment.ship_next(
         product_id, sku, body.count, body.carrier, body.tracking_numbers
     )
-    await platform.audit(
-        actor, "orders.ship", f"{product_id}/{sku}", {"orders": [o.id for o in shipped]}
-    )
+    await platform.audit(actor, "orders.ship", f"{product_id}/{sku}", shipped_detail(shipped))
     return {"shipped": [order_view(o) for o in shipped]}
 
 
@@ -125,15 +124,16 @@ async def ship_next(
     },
 )
 async def ship_listed(request: Request, platform: PlatformDep, actor: Actor) -> dict[str, Any]:
-    """Ship the orders a CSV lists (header `order_id,carrier,tracking_number`). All or
-    nothing: a bad line refuses the file and names the line."""
+    """Ship the orders a CSV lists (header `order_id,carrier,tracking_number`; the tracking
+    number may be left out, column and all). All or nothing: a bad line refuses the file
+    and names the line."""
     try:
         text = (await request.body()).decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise MalformedBody("the CSV is not UTF-8", field="body") from exc
     rows = parse_shipment_csv(text)
     shipped = await platform.fulfilment.ship_listed(rows)
-    await platform.audit(actor, "orders.ship", "csv", {"orders": [o.id for o in shipped]})
+    await platform.audit(actor, "orders.ship", "csv", shipped_detail(shipped))
     return {"shipped": [order_view(o) for o in shipped]}
 
 

@@ -28,7 +28,6 @@ __all__ = [
     "FulfilmentDesk",
     "PlanInput",
     "QueueSummary",
-    "parse_shipment_csv",
     "refund_reason",
 ]
 
@@ -89,33 +88,6 @@ def refund_reason(text: str) -> str:
     if not reason:
         raise InvalidInput("give the reason for the refund (the fan is told it)", field="reason")
     return check_text(reason, field="reason", limit=MAX_REFUND_REASON, label="the reason")
-
-
-def parse_shipment_csv(text: str) -> list[tuple[str, str, str | None]]:
-    """The (order id, carrier, tracking number or None) of each line of a shipments CSV,
-    for `FulfilmentDesk.ship_listed`; `InvalidInput` unless the header names the columns.
-
-    `parse_shipment_csv("order_id,carrier\\nord_1,DHL\\n")` -> `[("ord_1", "DHL", None)]`
-    """
-    reader = csv.DictReader(io.StringIO(text, newline=""))  # (csv reads line ends itself)
-    try:
-        if reader.fieldnames is None or not {"order_id", "carrier"} <= set(reader.fieldnames):
-            raise InvalidInput(
-                "the first line must name the columns order_id,carrier[,tracking_number]",
-                field="line 1",
-            )
-        return [
-            (
-                (r["order_id"] or "").strip(),
-                (r["carrier"] or "").strip(),
-                (r.get("tracking_number") or "").strip() or None,
-            )
-            for r in reader
-        ]
-    except csv.Error as exc:  # a quote out of place, a field over csv's size limit
-        raise InvalidInput(
-            f"this line is not CSV: {exc}", field=f"line {reader.line_num}"
-        ) from None
 
 
 class FulfilmentDesk:

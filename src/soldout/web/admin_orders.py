@@ -21,8 +21,9 @@ from soldout.api.errors import status_for
 from soldout.domain.claims import Order, OrderStatus
 from soldout.domain.errors import DomainError, InvalidInput
 from soldout.services import Platform
-from soldout.services.fulfilment import MAX_REFUND_REASON, parse_shipment_csv, refund_reason
+from soldout.services.fulfilment import MAX_REFUND_REASON, refund_reason
 from soldout.services.order_records import OrderRecords
+from soldout.services.shipments import parse_shipment_csv, shipped_detail
 from soldout.store.ports import OrderFilter
 from soldout.web.admin_forms import read_form, signed_in
 from soldout.web.admin_render import PAGE, guarded, redirect, render
@@ -137,7 +138,7 @@ async def ship_next(request: Request) -> Response:
         except DomainError as exc:
             context = await _orders_context(request, exc, None)
             return render(request, "admin/orders.html", context, status=400)
-        detail = {"orders": [o.id for o in shipped]}
+        detail = shipped_detail(shipped)
         await platform.audit(form.actor, "orders.ship", f"{product_id}/{sku}", detail)
         return _shipped(shipped, count)
 
@@ -180,7 +181,7 @@ async def ship_csv(request: Request) -> Response:
         except DomainError as exc:
             context = await _orders_context(request, exc, None)
             return render(request, "admin/orders.html", context, status=400)
-        await platform.audit(form.actor, "orders.ship", "csv", {"orders": [o.id for o in shipped]})
+        await platform.audit(form.actor, "orders.ship", "csv", shipped_detail(shipped))
         return _shipped(shipped, len(shipped))
 
     return await guarded(request, handle)
