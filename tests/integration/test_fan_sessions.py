@@ -265,3 +265,16 @@ async def test_a_session_cookie_given_twice_is_read_as_the_app_reads_it(shop: Sh
         answers.append((paid.status_code, paid.json().get("claim_id")))
     # the app reads the last (Starlette's parser); the front path hands it the request
     assert answers == [(200, held[0]), (200, held[1])], answers
+
+
+async def test_the_admin_token_on_a_fans_call_is_named_as_such(shop: Shop) -> None:
+    """It was told "not valid (expired, or signed out everywhere)", which it is not."""
+    async with shop.browser() as api:
+        for answer in (
+            await api.get("/api/v1/me", headers=bearer(ADMIN)),
+            await shop.claim(bearer(ADMIN)),  # the hot path too
+        ):
+            assert answer.status_code == 401
+            assert "the shop's admin token" in answer.json()["error"]["message"]
+        stale = await api.get("/api/v1/me", headers=bearer("fan_x.0.1.not-signed"))
+        assert "not valid" in stale.json()["error"]["message"]

@@ -117,9 +117,10 @@ class ClaimCore:
                 if fan_id is None:
                     raise Unauthorized()
             else:
-                fan_id = self._tokens.fan_of(bearer(auth))
+                token = bearer(auth)
+                fan_id = self._tokens.fan_of(token)
                 if fan_id is None:
-                    raise Unauthorized("the token is not valid (expired, or signed out everywhere)")
+                    raise Unauthorized(self._tokens.why_refused(token))
             self._gate.limit(fan_id, address)
             request = parse_claim(body)
             key = idempotency_key(headers.get("idempotency-key"))

@@ -63,9 +63,10 @@ def web_fan(request: Request) -> str | None:
 async def require_fan(request: Request, credentials: Credentials) -> str:
     """A fan's bearer token (signed, expiring) or, from the storefront, their session."""
     if credentials is not None:
-        fan_id = platform_of(request).tokens.fan_of(credentials.credentials)
+        tokens = platform_of(request).tokens
+        fan_id = tokens.fan_of(credentials.credentials)
         if fan_id is None:
-            raise Unauthorized("the token is not valid (expired, or signed out everywhere)")
+            raise Unauthorized(tokens.why_refused(credentials.credentials))
         fan_seen(request.scope.setdefault("state", {}), fan_id)
         return fan_id
     fan_id = web_fan(request)

@@ -91,6 +91,12 @@ class TokenSigner:
             return None
         return fan_id
 
+    def why_refused(self, token: str) -> str:
+        """What to tell a caller whose bearer token names no fan (`fan_of` gave None)."""
+        if self.is_admin(token):
+            return "this is the shop's admin token: this call is a fan's, with a fan's token"
+        return "the token is not valid (expired, or signed out everywhere)"
+
     def expires_at(self, token: str) -> datetime | None:
         """When a genuine token stops working (None: not one of ours)."""
         verified = self._verify(token)
