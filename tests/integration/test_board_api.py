@@ -328,6 +328,9 @@ def test_reports_hiding_and_barring_are_audited(anyone: httpx.Client, admin: htt
     assert [r["subject_id"] for r in open_reports] == [idea["id"]]
     hidden = admin.put(f"/api/v1/board/posts/{idea['id']}/hidden", json={"hidden": True})
     assert hidden.json() == {"id": idea["id"], "hidden": True}
+    unknown = admin.put("/api/v1/board/posts/cmt_nobodys/hidden", json={"hidden": True})
+    assert error(unknown)[:2] == (404, "not_found")
+    assert unknown.json()["error"]["message"].startswith("comment")  # not "idea not found"
     assert titles(anyone, pid) == []
     assert error(anyone.get(f"/api/v1/ideas/{idea['id']}"))[:2] == (404, "not_found")
     listed = anyone.get(f"/api/v1/products/{pid}/ideas").json()

@@ -47,8 +47,8 @@ class Moderation:
     async def hide(self, subject_id: str, hidden: bool) -> Idea | Comment:
         """Hide (or show again) an idea or a comment; its open reports are resolved."""
         subject: Idea | Comment
-        if subject_id in self.state.comments:
-            subject = replace(self.state.comment(subject_id), hidden=hidden)
+        if subject_id in self.state.comments or subject_id.startswith("cmt_"):
+            subject = replace(self.state.comment(subject_id), hidden=hidden)  # (or not found)
         else:
             subject = replace(self.state.idea(subject_id, maker=True), hidden=hidden)
         now = self._board.now()
