@@ -16,6 +16,7 @@ from soldout.web.admin_render import field_apart, said, said_field
         ("rates[0].units_per_day", "rates line 1, units per day"),
         ("batch.LAMP-EU", "units of LAMP-EU"),
         ("shipping.postal_code", "shipping, postal code"),
+        ("options[1].sku", "options line 2, sku"),  # a poll's option, as the board's form
     ],
 )
 def test_a_refused_field_is_named_in_words(field: str, words: str) -> None:

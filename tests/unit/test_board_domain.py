@@ -150,9 +150,9 @@ def test_poll_options_and_the_tally_with_buyers_apart() -> None:
     assert options == (PollOption("1", "Black", "A"), PollOption("2", "White", None))
     for raw, field in (
         ([{"label": "x"}], "options"),
-        ([{"label": "x", "sku": "Z"}, {"label": "y"}], "options.0.sku"),
-        ([{"label": "x"}, {"label": "X"}], "options.1.label"),
-        ([{"label": "x", "sku": "A"}, {"label": "y", "sku": "A"}], "options.1.sku"),
+        ([{"label": "x", "sku": "Z"}, {"label": "y"}], "options[0].sku"),
+        ([{"label": "x"}, {"label": "X"}], "options[1].label"),
+        ([{"label": "x", "sku": "A"}, {"label": "y", "sku": "A"}], "options[1].sku"),
     ):
         with pytest.raises(InvalidInput) as refused:
             check_options(raw, ["A", "B"])

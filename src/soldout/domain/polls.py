@@ -75,7 +75,7 @@ def check_options(raw: object, skus: Collection[str]) -> tuple[PollOption, ...]:
         raise InvalidInput(f"give 2 to {MAX_OPTIONS} options", field="options")
     options: list[PollOption] = []
     for i, item in enumerate(raw):
-        where = f"options.{i}"
+        where = f"options[{i}]"
         if not isinstance(item, Mapping):
             raise InvalidInput("each option is an object with a label", field=where)
         label = check_text(item.get("label"), field=f"{where}.label", limit=100, label="label")
