@@ -195,7 +195,7 @@ def test_a_bank_that_confirms_later_updates_the_page_by_itself(browser: Any, sho
 def test_a_fan_who_left_the_payment_page_open_can_still_give_the_unit_back(
     browser: Any, shop: Shop
 ) -> None:
-    """"Give it back" was hidden while a provider's page was open, with no word why: a fan
+    """ "Give it back" was hidden while a provider's page was open, with no word why: a fan
     who closed that tab could only let the claim run out."""
     context, page = _buy(browser, shop)
     try:

@@ -169,11 +169,11 @@ async def test_an_order_page_names_the_quantity_and_a_refund_after_shipping(shop
     fan = await shop.fan()
     held = await shop.claim(fan, launch["id"], quantity=2)
     assert held.status_code == 201, held.text
-    assert "2 × " in text_of(await fan.browser.get("/me"))
+    assert "2 \u00d7 " in text_of(await fan.browser.get("/me"))
     paid = await shop.pay(fan, held.json()["id"], shipping=AMSTERDAM)
     order_id = paid.json()["id"]
-    assert "2 × " in text_of(await fan.browser.get(f"/orders/{order_id}"))
-    assert "2 × " in text_of(await fan.browser.get("/me"))
+    assert "2 \u00d7 " in text_of(await fan.browser.get(f"/orders/{order_id}"))
+    assert "2 \u00d7 " in text_of(await fan.browser.get("/me"))
 
     sku_url = f"/api/v1/products/{launch['product_id']}/skus/A"
     shipped = await shop.api.post(f"{sku_url}/shipments", json={"count": 1, "carrier": "DHL"})

@@ -101,10 +101,11 @@ class PausingPayments(TestPayments):
         await super().capture(reference, amount)
         await self._step("captured")
 
-    async def refund(self, reference: str, amount: Money, reason: str = "") -> None:
+    async def refund(self, reference: str, amount: Money, reason: str = "") -> bool:
         await self._step("refund")
-        await super().refund(reference, amount, reason)
+        taken = await super().refund(reference, amount, reason)
         await self._step("refunded")
+        return taken
 
 
 async def yield_a_few(rng: random.Random) -> None:

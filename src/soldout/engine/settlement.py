@@ -28,7 +28,7 @@ from soldout.ids import new_id
 from soldout.payments import EventType, PaymentProvider, Transaction, WebhookEvent
 from soldout.store.ports import Store
 
-__all__ = ["CANCELLED_ON_PAGE", "CLOSED_WITH_CLAIM", "GIVEN_UP", "Settlement"]
+__all__ = ["CANCELLED_ON_PAGE", "CLOSED_WITH_CLAIM", "GIVEN_UP", "RELEASED", "Settlement"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ CANCELLED_ON_PAGE = "cancelled on the payment page; nothing was charged"
 GIVEN_UP = "given up for a new attempt; nothing was charged"
 CLOSED_WITH_CLAIM = "the payment page closed with the claim; nothing was charged"
 _GIVEN_UP = frozenset({CANCELLED_ON_PAGE, GIVEN_UP, CLOSED_WITH_CLAIM})
+RELEASED = "hold released"  # a late payment's reason when no money had been taken
 
 
 class Settlement:
@@ -95,17 +96,22 @@ class Settlement:
         """Money that can no longer buy anything goes back, and the fan is told `why` (the
         e-mail's words): `late` (the claim was not held when it came), `given_up` (an
         attempt the fan left for another, or cancelled), `unrecorded` (no order made)."""
-        await self._provider.refund(self._reference(record), self._money(record), reason)
+        taken = await self._provider.refund(self._reference(record), self._money(record), reason)
+        why_said = reason.removeprefix("refunded: ")
+        if not taken:  # only a hold on the card, released: no charge ever shows
+            reason = f"{RELEASED}: {why_said}"
         now = self._clock.now()
         if not record.advance(PaymentState.REFUNDED, now, reason):
             return
+        done = "was refunded in full" if taken else "was cancelled before any money was taken"
         note = Notification(
             new_id("ntf"),
             record.fan_id,
             "payment_refunded",
-            f"Your payment {record.id} was refunded in full: {reason.removeprefix('refunded: ')}.",
+            f"Your payment {record.id} {done}: {why_said}.",
             now,
-            {"payment_id": record.id, "claim_id": record.claim_id, "why": why},
+            {"payment_id": record.id, "claim_id": record.claim_id, "why": why}
+            | ({} if taken else {"released": True}),
         )
         async with self._store.transaction() as tx:
             tx.payments.update(record)

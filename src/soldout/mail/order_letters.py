@@ -137,6 +137,19 @@ async def payment_refunded(c: Context) -> Letter:
         "item": c.item(claim.launch_id, claim.sku, claim.quantity) if claim else "",
     }
     why = c.data.get("why")
+    if c.data.get("released"):  # only a hold on the card, released
+        return Letter(
+            subject=_("Your payment was cancelled: nothing was charged"),
+            heading=_("Nothing was charged"),
+            paragraphs=(
+                _(
+                    "Your payment of %(amount)s for %(item)s was cancelled before any money was"
+                    " taken: the amount your bank held for it is released."
+                )
+                % values,
+            ),
+            action=(_("Your account"), c.link("/me")),
+        )
     if why == "given_up":
         said = _(
             "Your payment of %(amount)s for %(item)s was refunded in full: it came through"

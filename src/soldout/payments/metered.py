@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from soldout.domain.money import Money
 from soldout.payments.port import (
@@ -25,6 +26,7 @@ from soldout.payments.port import (
 )
 
 __all__ = ["MeteredProvider"]
+T = TypeVar("T")
 
 Count = Callable[[str, str, str], None]  # (provider, step, outcome)
 
@@ -49,19 +51,20 @@ class MeteredProvider:
     async def capture(self, reference: str, amount: Money) -> None:
         await self._counted("capture", self.inner.capture(reference, amount))
 
-    async def refund(self, reference: str, amount: Money, reason: str = "") -> None:
-        await self._counted("refund", self.inner.refund(reference, amount, reason))
+    async def refund(self, reference: str, amount: Money, reason: str = "") -> bool:
+        return await self._counted("refund", self.inner.refund(reference, amount, reason))
 
     async def abandon(self, reference: str) -> None:
         await self._counted("abandon", self.inner.abandon(reference))
 
-    async def _counted(self, step: str, call: Awaitable[None]) -> None:
+    async def _counted(self, step: str, call: Awaitable[T]) -> T:
         try:
-            await call
+            result = await call
         except Exception:
             self._count(self.name, step, "error")
             raise
         self._count(self.name, step, "ok")
+        return result
 
     async def verify_webhook(
         self, body: bytes, headers: Mapping[str, str], now: datetime

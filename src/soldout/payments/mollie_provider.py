@@ -164,7 +164,7 @@ class MolliePayments:
             lambda: captures.create(body, idempotency_key=f"soldout-{reference}-capture")
         )
 
-    async def refund(self, reference: str, amount: Money, reason: str = "") -> None:
+    async def refund(self, reference: str, amount: Money, reason: str = "") -> bool:
         payment = await self._payment(reference)
         if money_of(payment) != amount:
             raise InvalidInput(f"the Mollie payment is not of {amount}", field="amount")
@@ -172,16 +172,16 @@ class MolliePayments:
         if status in ("open", "pending", "authorized"):
             if not payment.get("isCancelable"):
                 log.info("Mollie payment %s is %s and cannot be canceled yet", reference, status)
-                return  # a later `paid` event is refunded then: its claim is no longer held
+                return False  # a later `paid` event is refunded then: its claim is no longer held
             if await self._cancel(reference):
-                return
+                return False
             payment = await self._payment(reference)  # it moved on meanwhile
             status = payment["status"]
         if status != "paid":
-            return  # failed, canceled or expired: no money was taken
+            return False  # failed, canceled or expired: no money was taken
         left = amount.amount - refunded_amount(payment)
         if left <= 0:
-            return
+            return True
         body: dict[str, Any] = {"amount": mollie_amount(Money(left, amount.currency))}
         if reason:
             body["description"] = reason[:140]
@@ -189,6 +189,7 @@ class MolliePayments:
         await self._call(
             lambda: refunds.create(body, idempotency_key=f"soldout-{reference}-refund")
         )
+        return True
 
     async def abandon(self, reference: str) -> None:
         payment = await self._payment(reference)

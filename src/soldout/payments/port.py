@@ -140,9 +140,11 @@ class PaymentProvider(Protocol):
         """Take the authorized money; raises `PaymentFailed`. Capturing twice is a no-op."""
         ...
 
-    async def refund(self, reference: str, amount: Money, reason: str = "") -> None:
+    async def refund(self, reference: str, amount: Money, reason: str = "") -> bool:
         """Give the money back: refund a captured payment or void an uncaptured one.
-        Refunding twice refunds once; `reason` is kept with the refund at the provider."""
+        Refunding twice refunds once; `reason` is kept with the refund at the provider.
+        True when money had been taken (it is refunded), False when at most a hold on the
+        card was released (the fan's statement never shows a charge)."""
         ...
 
     async def abandon(self, reference: str) -> None:

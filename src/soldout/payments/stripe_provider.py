@@ -152,17 +152,18 @@ class StripePayments:
                 intent.id, options={"idempotency_key": idempotency_key_for(intent, "capture")}
             )
 
-    async def refund(self, reference: str, amount: Money, reason: str = "") -> None:
+    async def refund(self, reference: str, amount: Money, reason: str = "") -> bool:
         """Refund a captured payment, void an authorized one, close an open page; a
-        payment already refunded, voided or never paid needs nothing."""
+        payment already refunded, voided or never paid needs nothing. Whether money had
+        been taken (a refund, not a hold released)."""
         if reference.startswith("cs_"):
             session = await self._session(reference)
             same_amount(session.amount_total or 0, session.currency or "", amount)
             if session.status == "open" and await self._expire(session.id):
-                return
+                return False
         intent = await self._intent(reference)  # a session: it completed or expired
         if intent is None:
-            return  # nothing was paid
+            return False  # nothing was paid
         same_amount(intent.amount, intent.currency, amount)
         if intent.status == "requires_capture":
             with calling("void the payment"):
@@ -179,6 +180,8 @@ class StripePayments:
                 await self._expire(session.id)
         elif intent.status == "succeeded":
             await self._refund_captured(intent, reason)
+            return True
+        return False
 
     async def _refund_captured(self, intent: stripe.PaymentIntent, reason: str) -> None:
         left = intent.amount_received - refunded_amount(intent)

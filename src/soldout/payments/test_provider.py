@@ -190,16 +190,18 @@ class TestPayments:
         ):
             raise PaymentFailed("the payment changed while it was being captured")
 
-    async def refund(self, reference: str, amount: Money, reason: str = "") -> None:
+    async def refund(self, reference: str, amount: Money, reason: str = "") -> bool:
         self._take_over()
         line = self._line(reference, amount)
         uncaptured = {LineStatus.PENDING, LineStatus.AUTHORIZED}
         if line.status in uncaptured:
             await self._ledger.move(reference, uncaptured, LineStatus.VOIDED)
-        elif line.status is LineStatus.CAPTURED and await self._ledger.move(
+            return False
+        if line.status is LineStatus.CAPTURED and await self._ledger.move(
             reference, {LineStatus.CAPTURED}, LineStatus.REFUNDED, refunded=line.captured
         ):
             self._spawn(self._send(EventType.REFUNDED, line))
+        return line.status in (LineStatus.CAPTURED, LineStatus.REFUNDED)
 
     async def abandon(self, reference: str) -> None:
         """Nothing to close: a delayed outcome still arrives (and is refunded if late)."""

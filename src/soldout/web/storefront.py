@@ -20,7 +20,7 @@ from soldout.domain.errors import NotFound
 from soldout.domain.payments import PaymentRecord, PaymentState
 from soldout.engine.book import LaunchBook
 from soldout.engine.draws import RESERVED_KEY_PREFIX
-from soldout.engine.settlement import CANCELLED_ON_PAGE, GIVEN_UP
+from soldout.engine.settlement import CANCELLED_ON_PAGE, GIVEN_UP, RELEASED
 from soldout.payments import usable_methods
 from soldout.services import Platform
 from soldout.web import store_account, store_board, store_look, store_signin
@@ -180,6 +180,8 @@ def _attempt_said(attempt: PaymentRecord | None) -> str | None:
         return None
     if attempt.reason in (CANCELLED_ON_PAGE, GIVEN_UP):
         return "cancelled"
+    if attempt.state is PaymentState.REFUNDED and (attempt.reason or "").startswith(RELEASED):
+        return "released"  # the money never left: a hold released, not a refund
     return attempt.state.value
 
 

@@ -1,0 +1,22 @@
+"""A late payment that was only authorized is voided, not refunded: the fan is told no
+money was taken, not "refunded in full" (which sends them looking at their statement)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from tests.unit.test_mail_compose import Scene, bodies, mail, scene
+
+__all__ = ["scene"]  # (the fixture, used by name)
+
+
+async def test_a_hold_released_is_no_refund(scene: Scene) -> None:
+    first = scene.notes["payment_refunded"]
+    released = replace(first, data={**first.data, "why": "late", "released": True})
+    message = await mail(scene, released)
+    words = " ".join(bodies(message)[0].split())
+    assert message["Subject"] == "Your payment was cancelled: nothing was charged"
+    assert "cancelled before any money was taken" in words
+    assert "refunded" not in words
+    dutch = await mail(scene, released, "nl", "Europe/Amsterdam")
+    assert dutch["Subject"] == "Je betaling is geannuleerd: er is niets afgeschreven"
