@@ -18,9 +18,10 @@ from soldout.domain.errors import InvalidInput
 from soldout.domain.fans import normalise_email
 from soldout.domain.fulfilment import Adjustment, ProductionPlan
 from soldout.domain.money import CURRENCIES, Money
+from soldout.domain.plural import count
 from soldout.domain.products import Product, Sku, check_details, check_sku_changes
 from soldout.domain.shop import Shop
-from soldout.domain.text import check_text, count, shows
+from soldout.domain.text import check_text, shows
 from soldout.services.fulfilment import refund_reason
 
 # -- the text rule ------------------------------------------------------------------------

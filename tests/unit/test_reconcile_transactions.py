@@ -42,21 +42,35 @@ def test_a_second_charge_with_a_payments_reference_is_named() -> None:
     assert "pi_2" in said["charged_twice"].detail
 
 
-def test_a_refund_of_the_first_charge_is_not_hidden_by_the_second() -> None:
+def test_a_refund_of_soldouts_own_charge_is_not_hidden_by_another() -> None:
+    """soldout would refund its own transaction, already refunded, and keep the other."""
     lines = [line("pi_first", 4900, refunded=4900), line("pi_2", 4900)]
-    kinds = {m.kind: m.detail for m in found([payment(PaymentState.CAPTURED)], lines)}
-    assert set(kinds) == {"payment_mismatch", "charged_twice"}
-    assert "pi_first refunded 4900/4900" in kinds["payment_mismatch"]
+    said = {m.kind: m.detail for m in found([payment(PaymentState.CAPTURED)], lines)}
+    assert set(said) == {"payment_mismatch"}
+    assert "pi_first refunded 4900/4900" in said["payment_mismatch"]
+
+
+def test_a_double_charge_put_right_agrees_again() -> None:
+    lines = [line("pi_first", 4900), line("pi_2", 4900, refunded=4900)]
+    assert found([payment(PaymentState.CAPTURED)], lines) == []
+    both_back = [line("pi_first", 4900, refunded=4900), line("pi_2", 4900, refunded=4900)]
+    assert found([payment(PaymentState.REFUNDED)], both_back) == []
 
 
 def test_a_refunded_payment_with_money_still_held_says_where() -> None:
     lines = [line("pi_first", 4900, refunded=4900), line("pi_2", 4900)]
-    [missing] = [
-        m for m in found([payment(PaymentState.REFUNDED)], lines) if m.kind != "charged_twice"
-    ]
+    [missing] = found([payment(PaymentState.REFUNDED)], lines)
     assert (missing.kind, missing.subject) == ("refund_missing", "pay_1")
     assert "still holds 4900" in missing.detail
     assert "pi_2 captured 4900/0" in missing.detail
+
+
+def test_a_hold_beside_a_capture_is_named_whatever_the_payments_state() -> None:
+    held = Transaction("pi_2", "card", 4900, "EUR", "authorized", 0, 0, "pay_1")
+    captured = found([payment(PaymentState.CAPTURED)], [line("pi_first", 4900), held])
+    assert [m.kind for m in captured] == ["hold_not_released"]
+    failed = found([payment(PaymentState.FAILED)], [held, line("pi_first", 4900)])
+    assert sorted(m.kind for m in failed) == ["hold_not_released", "money_without_order"]
 
 
 def test_money_for_an_unknown_payment_is_summed_over_its_transactions() -> None:

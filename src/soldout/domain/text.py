@@ -28,7 +28,7 @@ import unicodedata
 
 from soldout.domain.errors import InvalidInput
 
-__all__ = ["check_text", "count", "shows"]
+__all__ = ["check_text", "shows"]
 
 _BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"
 # C0 and C1 controls, DEL, the line and paragraph separators, bidi controls, surrogates.
@@ -84,8 +84,3 @@ def _kind(char: str) -> str:
     if "\ud800" <= char <= "\udfff":
         return f"half of a UTF-16 surrogate pair ({code_point}), which is not text"
     return f"a control character ({code_point})"
-
-
-def count(n: int, noun: str, plural: str | None = None) -> str:
-    """ "1 line", "2 lines"; "1 launch", "2 launches" (`plural` when it is not noun + s)."""
-    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from soldout.domain.money import Money
-from soldout.domain.text import count
+from soldout.domain.plural import count
 
 __all__ = ["count", "money", "percent", "seconds", "share"]
 

@@ -15,9 +15,9 @@ from soldout.domain.addresses import ShippingAddress
 from soldout.domain.claims import Order, OrderStatus
 from soldout.domain.errors import Conflict, InvalidInput, NotFound
 from soldout.domain.fulfilment import Adjustment, ProductionPlan, Rate
+from soldout.domain.plural import count as counted
 from soldout.domain.products import Product
 from soldout.domain.text import check_text
-from soldout.domain.text import count as counted
 from soldout.engine import SaleEngine
 from soldout.engine.orders import PlanOutcome, Shipment
 from soldout.store.ports import ExportRow, OrderFilter, Store

@@ -21,24 +21,20 @@ from soldout.domain.claims import Claim, ClaimState, Order, OrderStatus
 from soldout.domain.codes import PriorityCode
 from soldout.domain.launches import Launch
 from soldout.domain.payments import PaymentRecord, PaymentState
-from soldout.domain.text import count
+from soldout.domain.plural import count
 from soldout.payments import PaymentProvider, Transaction
+from soldout.services.reconcile_payments import (
+    Mismatch,
+    other_providers,
+    payment_mismatches,
+    stuck_payments,
+)
 from soldout.settings import Settings
 from soldout.store.ports import Store
 
 __all__ = ["PENDING_TOO_LONG", "Mismatch", "Snapshot", "reconcile", "run_reconciliation"]
 
 PENDING_TOO_LONG = timedelta(minutes=15)  # a payment pending longer is reported
-
-
-@dataclass(frozen=True, slots=True)
-class Mismatch:
-    kind: str  # oversold | order_without_unit | order_without_payment | money_without_order ...
-    subject: str  # the id it is about
-    detail: str
-
-    def __str__(self) -> str:
-        return f"{self.kind}: {self.subject}: {self.detail}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +71,13 @@ class Snapshot:
 
 def reconcile(s: Snapshot, pending_after: timedelta = PENDING_TOO_LONG) -> list[Mismatch]:
     """Every mismatch in `s`; a payment pending for longer than `pending_after` is one."""
-    return [*_stock(s), *_keys(s), *_orders(s), *_payments(s), *_pending(s, pending_after)]
+    return [
+        *_stock(s),
+        *_keys(s),
+        *_orders(s),
+        *payment_mismatches(s.payments, s.transactions, s.provider),
+        *stuck_payments(s.payments, s.transactions, s.provider, s.taken_at, pending_after),
+    ]
 
 
 def _keys(s: Snapshot) -> list[Mismatch]:
@@ -162,156 +164,7 @@ def _orders(s: Snapshot) -> list[Mismatch]:
 
 def elsewhere(s: Snapshot) -> Counter[str]:
     """How many payments each provider other than the one read took."""
-    return Counter(p.provider for p in s.payments if p.provider != s.provider)
-
-
-class _Lines:
-    """The provider's transactions for one soldout payment: normally one, but money paid
-    outside soldout (the provider's dashboard or API) may carry a payment's reference too,
-    and each must be counted."""
-
-    def __init__(self, lines: list[Transaction]) -> None:
-        self.lines = lines
-
-    @property
-    def held(self) -> int:
-        """Captured and not refunded, over every transaction."""
-        return sum(t.captured - t.refunded for t in self.lines)
-
-    @property
-    def charged(self) -> list[Transaction]:
-        return [t for t in self.lines if t.captured]
-
-    def said(self) -> str:
-        """What the provider says, naming its transactions when there are several."""
-        if len(self.lines) == 1:
-            (t,) = self.lines
-            return f"{t.status} {t.captured}/{t.refunded}"
-        each = ", ".join(f"{t.reference} {t.status} {t.captured}/{t.refunded}" for t in self.lines)
-        return f"{len(self.lines)} transactions: {each}"
-
-
-def _ledger(s: Snapshot) -> dict[str, _Lines]:
-    by_reference: dict[str, list[Transaction]] = {}
-    for t in s.transactions:
-        by_reference.setdefault(t.merchant_reference, []).append(t)
-    return {reference: _Lines(lines) for reference, lines in by_reference.items()}
-
-
-def _payments(s: Snapshot) -> list[Mismatch]:
-    """soldout's payment records against the provider's own ledger. Payments made through
-    another provider are not compared with it. When the latest payment is one of them,
-    this run did not read the provider the shop takes money with now (its settings left
-    out): each other provider is a mismatch, so such a run never says "ok". Otherwise
-    they are an earlier provider's, counted in the summary."""
-    ledger = _ledger(s)
-    ours = {p.id: p for p in s.payments}
-    latest = max(s.payments, key=lambda p: p.created_at, default=None)
-    found = []
-    if latest is not None and latest.provider != s.provider:
-        found = [
-            Mismatch(
-                "provider_not_read",
-                name,
-                f"{count(n, 'payment')}, the latest among them, were made through {name}, whose"
-                f" records this run did not read (SOLDOUT_PAYMENTS={s.provider}): run it"
-                f" again with SOLDOUT_PAYMENTS={name} and its keys",
-            )
-            for name, n in sorted(elsewhere(s).items())
-        ]
-    for payment in s.payments:
-        if payment.provider != s.provider:
-            continue
-        lines = ledger.get(payment.id)
-        found += _compared(payment, lines)
-        if lines is not None and len(lines.charged) > 1:
-            found.append(
-                Mismatch(
-                    "charged_twice",
-                    payment.id,
-                    f"the provider took money in {len(lines.charged)} transactions for one"
-                    f" payment ({lines.said()}); soldout made one",
-                )
-            )
-    for reference, lines in ledger.items():
-        if reference not in ours and lines.held > 0:
-            found.append(
-                Mismatch(
-                    "money_without_order",
-                    reference,
-                    f"the provider captured {lines.held} for a payment soldout has no record of"
-                    + (f" ({lines.said()})" if len(lines.lines) > 1 else ""),
-                )
-            )
-    return found
-
-
-def _compared(payment: PaymentRecord, lines: _Lines | None) -> list[Mismatch]:
-    """One payment of soldout's against every transaction the provider has for it."""
-    held = lines.held if lines is not None else 0
-    if payment.state is PaymentState.CAPTURED:
-        if lines is None or held != payment.amount or any(t.refunded for t in lines.lines):
-            said = lines.said() if lines is not None else "nothing"
-            return [
-                Mismatch(
-                    "payment_mismatch",
-                    payment.id,
-                    f"captured {payment.amount} here, provider says {said}",
-                )
-            ]
-    elif payment.state is PaymentState.REFUNDED:
-        if held > 0:
-            return [
-                Mismatch(
-                    "refund_missing",
-                    payment.id,
-                    f"refunded here, the provider still holds {held}"
-                    + (f" ({lines.said()})" if lines is not None and len(lines.lines) > 1 else ""),
-                )
-            ]
-    elif held > 0:
-        return [
-            Mismatch(
-                "money_without_order",
-                payment.id,
-                f"the provider captured {held}, recorded as {payment.state.value}",
-            )
-        ]
-    elif lines is not None and payment.settled:
-        authorized = [t for t in lines.lines if t.status == "authorized"]
-        if authorized:
-            return [
-                Mismatch(
-                    "hold_not_released",
-                    payment.id,
-                    f"the provider holds {authorized[0].amount} on the card, recorded as"
-                    f" {payment.state.value}",
-                )
-            ]
-    return []
-
-
-def _pending(s: Snapshot, after: timedelta) -> list[Mismatch]:
-    """Payments whose outcome soldout still does not know, long after it should have."""
-    ledger = _ledger(s)
-    found = []
-    for payment in s.payments:
-        waited = s.taken_at - payment.updated_at
-        if payment.settled or waited <= after:
-            continue
-        lines = ledger.get(payment.id)
-        said = ", ".join(t.status for t in lines.lines) if lines else "nothing"
-        if payment.provider != s.provider:
-            said = f"not read ({payment.provider})"
-        found.append(
-            Mismatch(
-                "payment_stuck",
-                payment.id,
-                f"{payment.state.value} for {waited.total_seconds() // 60:.0f} minutes"
-                f" (claim {payment.claim_id}); the provider says {said}",
-            )
-        )
-    return found
+    return other_providers(s.payments, s.provider)
 
 
 async def run_reconciliation(
