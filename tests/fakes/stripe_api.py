@@ -852,12 +852,13 @@ class FakeStripe:
         if intent["latest_charge"] and intent["status"] == "requires_capture":
             charge = self._objects[intent["latest_charge"]]
             charge.update(refunded=True, amount_refunded=charge["amount"])
-        intent.update(
+        intent.update(  # (Stripe clears `last_payment_error` on any later update)
             status="canceled",
             canceled_at=int(time.time()),
             cancellation_reason=reason,
             amount_capturable=0,
             next_action=None,
+            last_payment_error=None,
         )
         self._emit("payment_intent.canceled", intent)
 

@@ -310,6 +310,19 @@ async def test_a_decline_keeps_the_claim_and_the_fan_pays_again(shop: Shop) -> N
     assert not reconcile(await Snapshot.read(shop.platform.store, shop.platform.payments))
 
 
+async def test_a_card_refused_on_the_page_is_a_decline_before_any_webhook(shop: Shop) -> None:
+    """The fan leaves the page by "back" after their card was refused, before the
+    provider's webhook (or with none): a decline, not "you cancelled"; closing the page
+    must not wipe why (Stripe clears it when the intent is cancelled)."""
+    claim = await shop.claim()
+    first = await shop.start_paying(claim, "p1")
+    shop.account.decline(shop.page_of(first))
+    await shop.checkout.settle("fan_1", first.id, cancelled=True)  # no webhook delivered
+    assert first.state is PaymentState.DECLINED
+    assert first.reason
+    assert claim.state is ClaimState.HELD
+
+
 async def test_paying_again_closes_the_open_page_first(shop: Shop) -> None:
     claim = await shop.claim()
     first = await shop.start_paying(claim, "p1")

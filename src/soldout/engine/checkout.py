@@ -69,12 +69,9 @@ class PaymentOutcome:
     redirect_url: str | None = None  # a hosted provider's page, where the fan pays
 
 
-def _untried(line: Transaction | None) -> bool:
-    """Nothing moved at the provider, and no card was refused there: a page left alone
-    (a card its page refused is a decline, however the fan left the page)."""
-    if line is None or line.status in ("pending", "voided"):
-        return True
-    return line.status == "declined" and line.failure is None
+def _nothing_moved(line: Transaction | None) -> bool:
+    """No money moved at the provider: a page left alone, closed, or a card refused."""
+    return line is None or line.status in ("pending", "voided", "declined")
 
 
 class Checkout:
@@ -252,13 +249,19 @@ class Checkout:
 
     async def _ask(self, claim: Claim, record: PaymentRecord, *, give_up: str | None) -> None:
         """Settle a pending or authorized attempt from the provider's own record; with
-        `give_up`, close its page first and, if nothing was tried there, mark it failed."""
+        `give_up`, close its page first and, if no money moved, mark it declined (a card
+        its page refused, however the fan left it) or failed (given up untried)."""
         if record.state is PaymentState.AUTHORIZED:
             with contextlib.suppress(DomainError):
                 await self._settlement.complete(claim, record)
             return
+        refused = None
         try:
             if give_up and record.reference is not None:
+                # read before closing the page: closing may wipe why a card was refused
+                async with asyncio.timeout(self._timeout):
+                    before = await self._provider.transaction(record.id, record.reference)
+                refused = before.failure if before is not None else None
                 async with asyncio.timeout(self._timeout):
                     await self._provider.abandon(record.reference)
             async with asyncio.timeout(self._timeout):
@@ -268,9 +271,12 @@ class Checkout:
             return
         if record.state is not PaymentState.PENDING:  # a webhook came meanwhile
             return
-        if give_up and _untried(line):
+        if give_up and _nothing_moved(line):
             # Money that reaches this attempt later is refunded (`Settlement.apply`).
-            record.advance(PaymentState.FAILED, self._clock.now(), give_up)
+            if refused:
+                record.advance(PaymentState.DECLINED, self._clock.now(), refused)
+            else:
+                record.advance(PaymentState.FAILED, self._clock.now(), give_up)
             await self._settlement.save(record)
             return
         await self._settlement.catch_up(claim, record, line)

@@ -68,6 +68,7 @@ class Line:
             captured=self.captured,
             refunded=self.refunded,
             merchant_reference=self.merchant_reference,
+            failure=(self.reason or "declined") if self.status is LineStatus.DECLINED else None,
         )
 
 
