@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from pydantic import ValidationError
 
 from soldout import __version__
 from soldout.settings import Settings
@@ -16,10 +17,28 @@ __all__ = ["main"]
 
 
 def _settings(**flags: Any) -> Settings:
+    given = {k: v for k, v in flags.items() if v is not None}
     try:
-        return Settings(**{k: v for k, v in flags.items() if v is not None})
+        return Settings(**given)
+    except ValidationError as exc:
+        raise click.UsageError(settings_refused(exc, given)) from exc
     except Exception as exc:
         raise click.UsageError(str(exc)) from exc
+
+
+def settings_refused(error: ValidationError, flags: dict[str, Any]) -> str:
+    """Each refused setting on a line of its own, named as the operator set it: the
+    option (`--port`) or the environment variable (`SOLDOUT_PORT`), with what was given."""
+    lines = []
+    for e in error.errors():
+        field = str(e["loc"][0]) if e["loc"] else ""
+        message = str(e["msg"]).removeprefix("Value error, ")
+        if not field:
+            lines.append(message)  # (a rule over several settings names them itself)
+            continue
+        name = f"--{field.replace('_', '-')}" if field in flags else f"SOLDOUT_{field.upper()}"
+        lines.append(f"{name}: {message} (given {e['input']!r})")
+    return "\n".join(lines)
 
 
 _server_options = [
