@@ -138,11 +138,16 @@ def serve(
     elif role == "owner" or not workers:
         scaled.run_owner(settings, redis_url, redis_prefix, advertise)
     else:
-        passed = ["--redis", redis_url, "--redis-prefix", redis_prefix]
-        for name in ("data", "store", "server", "payments"):
+        passed = ["--redis-prefix", redis_prefix]
+        for name in ("data", "server", "payments"):
             if flags.get(name):
                 passed += [f"--{name}", str(flags[name])]
-        raise SystemExit(scaled.run_supervised(settings, passed, workers))
+        # URLs that may hold a password go in the children's environment: a command line
+        # is readable by every user of the machine (ps, /proc/PID/cmdline)
+        secret = {"SOLDOUT_REDIS": redis_url}
+        if flags.get("store"):
+            secret["SOLDOUT_STORE"] = str(flags["store"])
+        raise SystemExit(scaled.run_supervised(settings, passed, workers, secret))
 
 
 @cli.command()

@@ -259,17 +259,21 @@ def _free_port() -> int:
         return port
 
 
-def run_supervised(settings: Settings, argv: list[str], workers: int) -> int:
+def run_supervised(
+    settings: Settings, argv: list[str], workers: int, secret: dict[str, str]
+) -> int:
     """The owner on a free loopback port and `workers` workers on the public address,
     each a child process started again when it dies. `argv`: the serve command's own
-    options to pass on (store, data, Redis)."""
+    options to pass on (data, server, payments); `secret`: settings passed in the
+    children's environment, never on their command lines (the Redis and store URLs)."""
     from soldout.api.server import _check_port_free
 
     if settings.server != "granian":  # uvicorn cannot share a port between processes
         raise click.UsageError("--workers needs --server granian (the default)")
     _check_port_free(settings.host, settings.port)
     serve = [sys.executable, "-m", "soldout", "serve", *argv]
-    return supervise(settings, [*serve, "--role", "owner"], [*serve, "--role", "worker"], workers)
+    owner, worker = [*serve, "--role", "owner"], [*serve, "--role", "worker"]
+    return supervise(settings, owner, worker, workers, {**os.environ, **secret})
 
 
 def supervise(
