@@ -5,6 +5,7 @@ time to pass (the sweeper's lag, waiting rooms, the e-mail backlog)."""
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from soldout.api.app import build_app
 from soldout.clock import FakeClock
+from soldout.domain.errors import StorageUnavailable
 from soldout.domain.notifications import Notification
 from soldout.services import Platform
 from soldout.services.tokens import TokenSigner
@@ -282,3 +284,18 @@ async def test_the_outbox_backlog_and_how_late_it_is(shop: Shop) -> None:
     samples = await shop.samples()
     assert value(samples, "soldout_outbox_pending") == 3
     assert value(samples, "soldout_outbox_oldest_due_seconds") == pytest.approx(42, abs=0.01)
+
+
+async def test_a_store_that_cannot_be_read_leaves_the_scrape_answering(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With PostgreSQL down /metrics answered 503 (the outbox is counted in the store), so
+    nobody could scrape the `soldout_store_failed` that says so."""
+
+    async def down() -> int:
+        raise StorageUnavailable()
+
+    monkeypatch.setattr(shop.platform.store.notifications, "email_backlog", down)
+    samples = await shop.samples()  # (200, or it fails here)
+    assert math.isnan(value(samples, "soldout_outbox_pending"))
+    assert math.isnan(value(samples, "soldout_outbox_oldest_due_seconds"))

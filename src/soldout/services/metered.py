@@ -3,7 +3,10 @@ the waiting rooms, the e-mail outbox and the live sale."""
 
 from __future__ import annotations
 
+import math
+
 from soldout.clock import Clock
+from soldout.domain.errors import StorageUnavailable
 from soldout.domain.launches import Phase
 from soldout.engine import SaleEngine
 from soldout.mail.outbox import Outbox
@@ -30,8 +33,16 @@ def watch(
         metrics.emails = lambda: outbox.totals
 
     async def count_outbox() -> None:
-        metrics.outbox.set(await store.notifications.email_backlog())
-        due = await store.notifications.next_email_at()
+        try:
+            backlog = await store.notifications.email_backlog()
+            due = await store.notifications.next_email_at()
+        except StorageUnavailable:
+            # the store cannot be read (a database down): not known, and the scrape still
+            # answers, with soldout_store_failed saying why
+            metrics.outbox.set(math.nan)
+            metrics.outbox_late.set(math.nan)
+            return
+        metrics.outbox.set(backlog)
         late = (clock.now() - due).total_seconds() if due is not None else 0.0
         metrics.outbox_late.set(max(0.0, late))
 
