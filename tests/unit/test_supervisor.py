@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -229,3 +230,42 @@ def test_a_child_ignoring_sigterm_is_killed_after_the_stop_timeout(
     assert not is_running(owner)
     assert not is_running(worker)
     assert "worker 1 still running 0.3 s after SIGTERM; killing" in run.output()
+
+
+SERVE_SUPERVISED = """
+import sys
+from soldout.scaleout.serve import supervise
+from soldout.settings import Settings
+folder, port = sys.argv[1], int(sys.argv[2])
+child = [sys.executable, "-c", sys.argv[3]]
+settings = Settings(log_format="json", port=port, data=folder)
+owner, worker = [*child, "owner", folder, "serve"], [*child, "worker", folder, "serve"]
+sys.exit(supervise(settings, owner, worker, 1))
+"""
+
+
+def test_the_supervisors_own_lines_follow_the_log_format(tmp_path: Path) -> None:
+    """`SOLDOUT_LOG_FORMAT=json`: its restart lines, which an operator alerts on, were
+    plain text among the JSON ones."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = tmp_path / "supervisor.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-c", SERVE_SUPERVISED, str(tmp_path), str(port), CHILD],
+            stdout=subprocess.DEVNULL,
+            stderr=out,
+        )
+    run = Run.__new__(Run)  # (its helpers, over this folder and process)
+    run.folder, run.process, run.log = tmp_path, process, log
+    try:
+        [worker] = run.started("worker")
+        os.kill(worker, signal.SIGKILL)
+        run.started("worker", times=2)
+        wait_for("the restart logged", lambda: "exited with status -9" in run.output())
+        lines = [json.loads(line) for line in run.output().splitlines() if line.strip()]
+        assert any("worker 1 exited with status -9" in line["message"] for line in lines)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=DEADLINE)

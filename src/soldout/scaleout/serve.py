@@ -285,6 +285,9 @@ def supervise(
 ) -> int:
     """Runs `owner` (given `--host 127.0.0.1 --port` a free port) and `workers` times
     `worker` (given the public host and port) under a `Supervisor`, until stopped."""
+    from soldout.logs import configure
+
+    configure(settings.log_level, settings.log_format)  # its own lines (a restart) too
     internal = _free_port()
     env = dict(env or os.environ)
     env.setdefault("SOLDOUT_PUBLIC_URL", settings.base_url)
