@@ -65,21 +65,23 @@ async def ship_date_changed(c: Context) -> Letter:
         "after": c.speaker.day(after),
         "before": c.speaker.day(before),
     }
+    heading = _("Your ship date moved")
     if after is None:
         subject = _("Your order has no ship date for now")
         body = _(
             "Your order %(order)s has no ship date until more units are made; we will e-mail"
             " you its new date."
         )
-    elif before is None:
+    elif before is None:  # its first date: nothing moved
         subject = _("Your order ships on %(after)s") % values
+        heading = _("Your order has a ship date")
         body = _("Your order %(order)s now ships on %(after)s.")
     else:
         subject = _("New ship date for your order: %(after)s") % values
         body = _("Your order %(order)s now ships on %(after)s (it was %(before)s).")
     return Letter(
         subject=subject,
-        heading=_("Your ship date moved"),
+        heading=heading,
         paragraphs=(body % values,),
         action=_see(c, order),
         details=tuple(_about(c, order)),

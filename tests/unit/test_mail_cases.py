@@ -1,5 +1,6 @@
-"""A late payment that was only authorized is voided, not refunded: the fan is told no
-money was taken, not "refunded in full" (which sends them looking at their statement)."""
+"""E-mails whose case needs its own words: a late payment that was only authorized is
+voided, not refunded (the fan is told no money was taken, not "refunded in full", which
+sends them looking at their statement); an order's first ship date did not "move"."""
 
 from __future__ import annotations
 
@@ -20,3 +21,12 @@ async def test_a_hold_released_is_no_refund(scene: Scene) -> None:
     assert "refunded" not in words
     dutch = await mail(scene, released, "nl", "Europe/Amsterdam")
     assert dutch["Subject"] == "Je betaling is geannuleerd: er is niets afgeschreven"
+
+
+async def test_a_first_ship_date_is_no_move(scene: Scene) -> None:
+    moved = scene.notes["ship_date_changed"]
+    first = replace(moved, data={**moved.data, "before": None})
+    words = " ".join(bodies(await mail(scene, first))[0].split())
+    assert "Your order has a ship date" in words
+    assert "moved" not in words
+    assert "Your ship date moved" in " ".join(bodies(await mail(scene, moved))[0].split())
