@@ -324,3 +324,5 @@ def test_give_it_back_is_not_offered_while_a_payment_is_being_confirmed(
         assert not page.get_by_role("button", name="Give it back").is_visible()
         page.reload()  # the page drawn while it is still pending says the same
         assert not page.get_by_role("button", name="Give it back").is_visible()
+        # (and if it shows again, no provider's page is spoken of: the test provider has none)
+        assert "payment page" not in page.locator("#give-back").inner_text()

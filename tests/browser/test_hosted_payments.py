@@ -203,7 +203,7 @@ def test_a_fan_who_left_the_payment_page_open_can_still_give_the_unit_back(
         _to_the_providers_page(page, shop)
         page.goto(claim_page)  # the provider's tab closed, back on the shop
         said = page.locator("#give-back").inner_text()
-        assert f"Your payment page at {shop.provider.capitalize()} is closed too." in said
+        assert f"Your payment page at {shop.provider.capitalize()} is closed too" in said
         page.get_by_role("button", name="Give it back").click()
         page.get_by_role("button", name="Yes, give it back").click()
         page.get_by_role("heading", name=re.compile("is no longer held for you")).wait_for()
