@@ -216,7 +216,8 @@ def test_the_schema_documents_what_known_operations_answer(sale: Sale) -> None:
     for status in ("400", "401", "403", "413", "415", "422"):
         assert _json_schema(create_product, status) == error, status
     my_orders = schema["paths"]["/api/v1/me/orders"]["get"]
-    assert set(my_orders["responses"]) == {"200", "400", "401"}  # (400: `bad_header`)
+    # (400: `bad_header`; 403: the admin's token, valid but not a fan's)
+    assert set(my_orders["responses"]) == {"200", "400", "401", "403"}
     codes_csv = schema["paths"]["/api/v1/launches/{launch_id}/priority-codes.csv"]["get"]
     assert set(codes_csv["responses"]["200"]["content"]) == {"text/csv"}
     assert _json_schema(codes_csv, "404") == error  # (errors are JSON on a CSV route too)

@@ -120,7 +120,7 @@ class ClaimCore:
                 token = bearer(auth)
                 fan_id = self._tokens.fan_of(token)
                 if fan_id is None:
-                    raise Unauthorized(self._tokens.why_refused(token))
+                    raise self._tokens.refusal(token)
             self._gate.limit(fan_id, address)
             request = parse_claim(body)
             key = idempotency_key(headers.get("idempotency-key"))

@@ -66,7 +66,7 @@ async def require_fan(request: Request, credentials: Credentials) -> str:
         tokens = platform_of(request).tokens
         fan_id = tokens.fan_of(credentials.credentials)
         if fan_id is None:
-            raise Unauthorized(tokens.why_refused(credentials.credentials))
+            raise tokens.refusal(credentials.credentials)
         fan_seen(request.scope.setdefault("state", {}), fan_id)
         return fan_id
     fan_id = web_fan(request)

@@ -8,7 +8,8 @@ error statuses a route can answer follow from what the route itself declares, so
 | --- | --- |
 | anything | 400 `bad_header`: a header that is not ASCII (under Granian, the default) |
 | the admin token (`AdminAuth`) | 401, 403 (a fan's token) |
-| a fan's token (`FanAuth`), or names the admin (`Actor`) | 401 |
+| a fan's token (`FanAuth`) | 401, 403 (the admin's token) |
+| names the admin (`Actor`) | 401 |
 | a path parameter | 404: what it names does not exist, or is not this fan's |
 | a body | 400 (not JSON), 413 (over the size limit), 415 (JSON sent as another type) |
 | any parameter, or a body | 422: a value is not valid; `field` names it |
@@ -148,7 +149,8 @@ CLAIM_ANSWERS: dict[int | str, dict[str, Any]] = {
     },
     401: {"description": "no token (or storefront session), or one expired or signed out"},
     403: {
-        "description": "`reservation_required`, `duplicate_buyer`, `admission_required` (or"
+        "description": "`forbidden` (the admin's token: a claim is a fan's),"
+        " `reservation_required`, `duplicate_buyer`, `admission_required` (or"
         " `_expired`, `_invalid`), `pow_required` (or `_invalid`, `_expired`, `_reused`)"
     },
     409: {
@@ -178,7 +180,8 @@ _NOT_JSON = "`malformed_json`: the body is not valid JSON (or not what the route
 _WHY: dict[int, str] = {
     400: _BAD_HEADER,
     401: "`unauthorized`: no valid bearer token",
-    403: "`forbidden`: this token may not do that (a fan's token where the admin's is needed)",
+    403: "`forbidden`: this token may not do that (a fan's token where the admin's is needed,"
+    " the admin's where a fan's is)",
     404: "`not_found`: what the path names does not exist, or is not this fan's",
     413: "`payload_too_large`: the body is over the limit (SOLDOUT_MAX_BODY_BYTES, 64 KiB"
     f" by default; a claim's {MAX_CLAIM_BODY} bytes); the connection is closed",
@@ -190,7 +193,7 @@ _WHY: dict[int, str] = {
 # What each authentication dependency refuses with.
 _REFUSALS: dict[Callable[..., Any], tuple[int, ...]] = {
     require_admin: (401, 403),
-    require_fan: (401,),
+    require_fan: (401, 403),
     admin_actor: (401,),
 }
 _WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -15,6 +15,7 @@ import hmac
 from datetime import UTC, datetime
 
 from soldout.clock import Clock, SystemClock
+from soldout.domain.errors import DomainError, Forbidden, Unauthorized
 from soldout.domain.sessions import FAN_TOKEN_LIFETIME
 
 __all__ = ["TokenSigner", "admin_fingerprint"]
@@ -91,11 +92,14 @@ class TokenSigner:
             return None
         return fan_id
 
-    def why_refused(self, token: str) -> str:
-        """What to tell a caller whose bearer token names no fan (`fan_of` gave None)."""
+    def refusal(self, token: str) -> DomainError:
+        """Why a bearer token that names no fan (`fan_of` gave None) is refused: the admin's
+        is valid but not a fan's (403); any other is not valid (401)."""
         if self.is_admin(token):
-            return "this is the shop's admin token: this call is a fan's, with a fan's token"
-        return "the token is not valid (expired, or signed out everywhere)"
+            return Forbidden(
+                "this is the shop's admin token: this call is a fan's, with a fan's token"
+            )
+        return Unauthorized("the token is not valid (expired, or signed out everywhere)")
 
     def expires_at(self, token: str) -> datetime | None:
         """When a genuine token stops working (None: not one of ours)."""
