@@ -445,8 +445,10 @@ def test_shipping_the_next_orders_goes_in_queue_order_with_tracking(
     ]
     assert logged["detail"] == {
         "orders": [orders[0].id, orders[1].id],
-        "carriers": ["DHL"],
-        "tracking_numbers": ["JD01", "JD02"],
+        "shipments": [
+            {"order": orders[0].id, "carrier": "DHL", "tracking_number": "JD01"},
+            {"order": orders[1].id, "carrier": "DHL", "tracking_number": "JD02"},
+        ],
     }
     first = order_of(anyone, orders[0])
     assert (first["status"], first["carrier"], first["tracking_number"]) == (

@@ -1,5 +1,5 @@
 """A shipment as the maker hands it over and as the audit log keeps it: the lines of a
-shipments CSV, and the orders, carriers and tracking numbers one shipping made."""
+shipments CSV, and each order one shipping made with its carrier and tracking number."""
 
 from __future__ import annotations
 
@@ -14,11 +14,14 @@ __all__ = ["parse_shipment_csv", "shipped_detail"]
 
 
 def shipped_detail(orders: Sequence[Order]) -> dict[str, object]:
-    """What the audit log keeps of a shipment: the orders, carriers and tracking numbers."""
+    """What the audit log keeps of a shipment: the orders, and each one's carrier and
+    tracking number (None when it has none)."""
     return {
         "orders": [o.id for o in orders],
-        "carriers": sorted({o.carrier for o in orders if o.carrier}),
-        "tracking_numbers": [o.tracking_number for o in orders if o.tracking_number],
+        "shipments": [
+            {"order": o.id, "carrier": o.carrier, "tracking_number": o.tracking_number}
+            for o in orders
+        ],
     }
 
 
