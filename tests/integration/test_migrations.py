@@ -64,3 +64,39 @@ def test_claims_survive_dropping_and_restoring_the_key_index(tmp_path: Path) -> 
     with sqlite3.connect(database) as conn:
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     assert "_alembic_tmp_claims" not in tables
+
+
+def test_an_order_refunded_unshipped_before_the_rule_loses_its_ship_date(tmp_path: Path) -> None:
+    """Migration 0012: it will not ship, so it shows no date, as one refunded since."""
+    data = tmp_path / "data"
+    database = data / "soldout.db"
+    server = ServerProcess(data)
+    server.start()
+    try:
+        with server.admin() as admin, server.client() as anyone:
+            launch = create_launch(admin, batch={"A": 5})
+            product = launch["product_id"]
+            plan = {"starts_on": "2031-01-05", "produced": 5}
+            assert admin.put(f"/api/v1/products/{product}/skus/A/plan", json=plan).is_success
+            fan = register(anyone)
+            paid = claim(anyone, launch["id"], fan["token"]).json()
+            order = anyone.post(
+                f"/api/v1/claims/{paid['id']}/payment",
+                json={"method": "test", "token": "tok_ok"},
+                headers={"authorization": f"Bearer {fan['token']}", "idempotency-key": "pay"},
+            ).json()
+            refund = admin.post(f"/api/v1/orders/{order['id']}/refund", json={"reason": "asked"})
+            assert refund.json()["ship_date"] is None
+    finally:
+        server.stop()
+    command.downgrade(alembic_config(database), "0011")
+    with sqlite3.connect(database) as conn:  # as an older version left it: dated still
+        conn.execute("UPDATE orders SET ship_date = '2031-01-05' WHERE id = ?", (order["id"],))
+
+    server.start()  # upgrades to the newest schema again
+    try:
+        with server.client(fan["token"]) as me:
+            seen = me.get(f"/api/v1/orders/{order['id']}").json()
+    finally:
+        server.stop()
+    assert (seen["status"], seen["ship_date"]) == ("refunded", None)
