@@ -58,12 +58,15 @@ class Unusable(Exception):
 
 
 def make_private_dir(path: Path) -> None:
-    """Create the directory `path` (and any missing parents) with mode 0700 for itself.
-    One that exists is left as it is: `make_private` is what changes modes, saying so."""
+    """Create the directory `path` and any missing parents, each with mode 0700 (mkdir's
+    `parents` would make them as the umask says: world-writable under `umask 000`). One
+    that exists is left as it is: `make_private` is what changes modes, saying so."""
     if path.is_dir():
         return
-    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
-    os.chmod(path, PRIVATE_DIR)  # (mkdir's mode passes through the umask)
+    missing = [path, *(p for p in path.parents if not p.exists())]
+    for folder in reversed(missing):
+        folder.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+        os.chmod(folder, PRIVATE_DIR)  # (mkdir's mode passes through the umask)
 
 
 def create_private(path: Path) -> None:

@@ -18,6 +18,7 @@ from soldout.datadir import (
     check_writable,
     explain,
     make_private,
+    make_private_dir,
     prepare_data_dir,
 )
 
@@ -141,3 +142,14 @@ def test_disk_watch_says_low_before_full_and_not_writable_once_gone(tmp_path: Pa
     assert (low.writable, low.low) == (True, True)
     gone = DiskWatch((tmp_path / "removed",), low_bytes=1 << 20).report()
     assert (gone.writable, gone.free_bytes) == (False, None)
+
+
+def test_missing_parents_of_the_data_directory_are_private_too(tmp_path: Path) -> None:
+    """Under `umask 000` the parents came out world-writable (0777)."""
+    was = os.umask(0)
+    try:
+        make_private_dir(tmp_path / "shop" / "data" / "mail")
+    finally:
+        os.umask(was)
+    for folder in ("shop", "shop/data", "shop/data/mail"):
+        assert stat.S_IMODE((tmp_path / folder).stat().st_mode) == 0o700, folder
