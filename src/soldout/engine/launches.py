@@ -8,7 +8,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from soldout.clock import Clock
-from soldout.domain.claims import Claim, ClaimState, Order
+from soldout.domain.claims import Claim, ClaimState, Order, OrderStatus
 from soldout.domain.errors import InvalidInput
 from soldout.domain.launches import Launch
 from soldout.domain.notifications import Notification
@@ -101,11 +101,14 @@ class LaunchDesk:
     def _cancelled_notes(
         self, book: LaunchBook, at: datetime, released: list[Claim]
     ) -> list[Notification]:
-        """Everyone who took part is told: who bought, that the order stands; the others,
-        that nothing was charged."""
+        """Everyone who took part is told: who has an order still to ship, that it stands
+        (and may be cancelled); the others, that nothing was charged. A fan whose order has
+        shipped is told nothing (nothing changes for them)."""
         launch = book.launch
-        buyers = {o.fan_id for o in self._orders_of(launch.id)}
-        told = ({c.fan_id for c in released} | set(book.reservations)) - buyers
+        orders = self._orders_of(launch.id)
+        buyers = {o.fan_id for o in orders if o.in_queue}
+        shipped = {o.fan_id for o in orders if o.status is OrderStatus.SHIPPED}
+        told = ({c.fan_id for c in released} | set(book.reservations)) - buyers - shipped
         return [
             Notification(
                 new_id("ntf"),

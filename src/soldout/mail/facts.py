@@ -31,7 +31,7 @@ class Facts(Protocol):
     def order(self, order_id: str) -> Order | None: ...
     def payment(self, claim_id: str, payment_id: str) -> PaymentRecord | None: ...
     def bought(self, fan_id: str, launch_id: str) -> bool:
-        """Whether the fan has an order in the launch."""
+        """Whether the fan has an order in the launch still to ship."""
 
     async def refund_reason(self, order_id: str) -> str | None: ...
     async def warm(self, data: Mapping[str, Any]) -> None:
@@ -74,7 +74,8 @@ class EngineFacts:
             await self._engine.order(order_id)
 
     def bought(self, fan_id: str, launch_id: str) -> bool:
-        return any(o.fan_id == fan_id for o in self._engine.orders.of_launch(launch_id))
+        orders = self._engine.orders.of_launch(launch_id)
+        return any(o.fan_id == fan_id and o.in_queue for o in orders)
 
     async def refund_reason(self, order_id: str) -> str | None:
         events = await self._engine.store.orders.events(order_id)
