@@ -107,6 +107,19 @@ async def order_shipped(c: Context) -> Letter:
     )
 
 
+def _refund_reason(reason: str) -> str:
+    """A refund's reason in the fan's language when soldout wrote it (a maker's own words
+    are shown as written), as the order page shows it."""
+    ours = {
+        "cancelled by the fan": _("you cancelled the order"),  # services/fans.py
+        "refunded by the payment provider": _("refunded through the payment provider"),
+        "cancelled: several accounts share one address or phone": _(
+            "several accounts share one address or phone"
+        ),
+    }
+    return ours.get(reason, reason)
+
+
 async def order_refunded(c: Context) -> Letter:
     order = _order(c)
     total = c.money(order.total, order.currency)
@@ -120,7 +133,7 @@ async def order_refunded(c: Context) -> Letter:
     reason = await c.facts.refund_reason(order.id)
     details = [*_about(c, order), (_("Refunded"), total)]
     if reason:
-        details.append((_("Reason"), reason))
+        details.append((_("Reason"), _refund_reason(reason)))
     return Letter(
         subject=_("Refunded: your order %(order)s") % {"order": order.id},
         heading=_("Your order was refunded"),
