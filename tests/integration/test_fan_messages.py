@@ -78,6 +78,7 @@ async def test_every_kind_of_message_shows_in_the_fans_language(shop: Shop) -> N
     page = text_of(me)
     assert "ENGLISH TEXT OF" not in page, re.findall(r"ENGLISH TEXT OF \w+", page)
     assert "Een idee waarop je stemde is gepland: “Dark mode”." in page
+    assert "Je bestelling heeft een verzenddatum:" in page  # its first date: no "moved"
 
 
 async def test_an_orders_history_reads_in_the_fans_language(shop: Shop) -> None:

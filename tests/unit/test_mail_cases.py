@@ -48,5 +48,5 @@ async def test_a_refund_soldout_made_is_given_its_reason_in_the_fans_language(
 
     monkeypatch.setattr(scene.composer._facts, "refund_reason", fan_cancelled)
     dutch = " ".join(bodies(await mail(scene, note, "nl"))[0].split())
-    assert "je hebt de bestelling geannuleerd" in dutch
+    assert "je hebt deze bestelling geannuleerd" in dutch
     assert "cancelled by the fan" not in dutch

@@ -111,7 +111,7 @@ def _refund_reason(reason: str) -> str:
     """A refund's reason in the fan's language when soldout wrote it (a maker's own words
     are shown as written), as the order page shows it."""
     ours = {
-        "cancelled by the fan": _("you cancelled the order"),  # services/fans.py
+        "cancelled by the fan": _("you cancelled this order"),  # services/fans.py
         "refunded by the payment provider": _("refunded through the payment provider"),
         "cancelled: several accounts share one address or phone": _(
             "several accounts share one address or phone"
