@@ -118,6 +118,20 @@ def test_every_text_is_translated_with_the_same_placeholders(
     assert problems == []
 
 
+@pytest.mark.parametrize("locale", SHIPPED)
+def test_no_text_means_two_things_across_the_domains(locale: str) -> None:
+    """The pages' and the e-mails' catalogues are merged into one (`i18n.translations`),
+    the e-mails' last: a text both have must be translated alike, or the page speaks the
+    e-mail's words (the ideas board's sort tabs were read out as "Bestelling", an order)."""
+    found = {}
+    for domain in i18n.DOMAINS:
+        with (i18n.LOCALE_DIR / locale / "LC_MESSAGES" / f"{domain}.po").open("rb") as po:
+            found[domain] = {m.id: m.string for m in read_po(po, locale=locale) if m.id}
+    pages, mails = found["messages"], found["emails"]
+    differ = {k: (pages[k], mails[k]) for k in pages.keys() & mails.keys() if pages[k] != mails[k]}
+    assert differ == {}
+
+
 def test_every_text_store_js_shows_reaches_the_page_in_the_fans_language() -> None:
     """What the page sends store.js (`js_text`) holds every translated `t("...")` of it,
     also those inside a template literal or with arguments (six were left out, and shown
