@@ -316,6 +316,15 @@ def claim(
     )
 
 
+def pay(client: httpx.Client, claim_id: str, token: str, key: str = "pay") -> httpx.Response:
+    """Pay for the fan's held claim with the test provider's card that pays."""
+    return client.post(
+        f"/api/v1/claims/{claim_id}/payment",
+        json={"method": "test", "token": "tok_ok"},
+        headers={"authorization": f"Bearer {token}", "idempotency-key": key},
+    )
+
+
 def error(response: httpx.Response) -> tuple[int, str, str | None]:
     """(status, code, field) of an error answer, checking the error body's shape."""
     body = response.json()

@@ -10,7 +10,7 @@ from pathlib import Path
 from alembic import command
 
 from soldout.store.sqlite.migrations import alembic_config
-from tests.support import ServerProcess, claim, create_launch, register
+from tests.support import ServerProcess, claim, create_launch, pay, register
 
 
 def indexes_of_claims(database: Path) -> set[str]:
@@ -30,11 +30,7 @@ def test_claims_survive_dropping_and_restoring_the_key_index(tmp_path: Path) -> 
             fan = register(anyone)
             held = claim(anyone, launch["id"], fan["token"], key="held").json()
             paid = claim(anyone, launch["id"], fan["token"], key="paid").json()
-            order = anyone.post(
-                f"/api/v1/claims/{paid['id']}/payment",
-                json={"method": "test", "token": "tok_ok"},
-                headers={"authorization": f"Bearer {fan['token']}", "idempotency-key": "pay"},
-            )
+            order = pay(anyone, paid["id"], fan["token"])
             assert order.status_code == 200, order.text
     finally:
         server.stop()
@@ -80,11 +76,7 @@ def test_an_order_refunded_unshipped_before_the_rule_loses_its_ship_date(tmp_pat
             assert admin.put(f"/api/v1/products/{product}/skus/A/plan", json=plan).is_success
             fan = register(anyone)
             paid = claim(anyone, launch["id"], fan["token"]).json()
-            order = anyone.post(
-                f"/api/v1/claims/{paid['id']}/payment",
-                json={"method": "test", "token": "tok_ok"},
-                headers={"authorization": f"Bearer {fan['token']}", "idempotency-key": "pay"},
-            ).json()
+            order = pay(anyone, paid["id"], fan["token"]).json()
             refund = admin.post(f"/api/v1/orders/{order['id']}/refund", json={"reason": "asked"})
             assert refund.json()["ship_date"] is None
     finally:
