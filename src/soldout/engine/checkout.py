@@ -255,17 +255,20 @@ class Checkout:
             with contextlib.suppress(DomainError):
                 await self._settlement.complete(claim, record)
             return
-        refused = None
+        refused, line = None, None
         try:
             if give_up and record.reference is not None:
                 # read before closing the page: closing may wipe why a card was refused
                 async with asyncio.timeout(self._timeout):
-                    before = await self._provider.transaction(record.id, record.reference)
-                refused = before.failure if before is not None else None
+                    line = await self._provider.transaction(record.id, record.reference)
+                if _nothing_moved(line):
+                    refused = line.failure if line is not None else None
+                    async with asyncio.timeout(self._timeout):
+                        await self._provider.abandon(record.reference)
+                    line = None  # (read again below: money may have come meanwhile)
+            if line is None:
                 async with asyncio.timeout(self._timeout):
-                    await self._provider.abandon(record.reference)
-            async with asyncio.timeout(self._timeout):
-                line = await self._provider.transaction(record.id, record.reference)
+                    line = await self._provider.transaction(record.id, record.reference)
         except (TimeoutError, DomainError) as error:
             log.warning("payment %s: the provider did not answer (%s)", record.id, error)
             return
