@@ -79,8 +79,11 @@ class SkuQueue:
         if self.curve is None:
             dates: list[date | None] = [None] * len(tail)
         else:
-            ahead = self.shipped_units + sum(o.quantity for o in self.open[:start])
-            dates = schedule(self.curve, ahead, [o.quantity for o in tail])
+            # the units ahead of `start` from the running total, not by adding them up: a
+            # new order goes last, and its payment must not cost the length of its queue
+            quantities = [o.quantity for o in tail]
+            ahead = self.shipped_units + self.open_units - sum(quantities)
+            dates = schedule(self.curve, ahead, quantities)
         changes: list[DateChange] = []
         paid, scheduled = OrderStatus.PAID, OrderStatus.SCHEDULED
         change, add = DateChange, changes.append
