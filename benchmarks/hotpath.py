@@ -29,7 +29,8 @@ import uvloop
 from benchmarks.claims_wrk import ADMIN, setup_launches
 from benchmarks.skeleton import Skeleton
 from soldout.api.app import build_app
-from soldout.api.rsgi import Lifespan, RsgiFront
+from soldout.api.lifespan import Lifespan
+from soldout.api.rsgi import RsgiFront
 from soldout.api.server import make_platform
 from soldout.settings import Settings
 
