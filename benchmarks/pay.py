@@ -401,6 +401,13 @@ async def setup(base: str) -> tuple[list[str], list[str]]:
     async with httpx.AsyncClient(base_url=base, headers=auth, timeout=60, limits=limits) as http:
         made = await http.post("/api/v1/products", json={"name": "Bench", "skus": skus})
         made.raise_for_status()
+        # a production plan for each SKU, as a real sale has: every order gets its ship date
+        day = now.date().isoformat()
+        plan = {"starts_on": day, "rates": [{"starts_on": day, "units_per_day": 500}]}
+        for s in skus:
+            product = made.json()["id"]
+            planned = await http.put(f"/api/v1/products/{product}/skus/{s['code']}/plan", json=plan)
+            planned.raise_for_status()
         launches = []
         for n in range(-(-FANS // SKUS)):
             body = {
