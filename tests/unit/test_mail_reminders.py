@@ -267,3 +267,22 @@ async def test_each_admission_from_the_waiting_room_is_told(
     view = views[admitted[0]]
     assert view.admission_expires_at is not None
     assert note.data["expires_at"] == view.admission_expires_at.isoformat()
+
+
+async def test_a_one_minute_lead_still_reminds(platform: Platform, clock: FakeClock) -> None:
+    """SOLDOUT_REMINDER_MINUTES=1: the reservation e-mail promises a reminder a minute
+    ahead, and one comes (in the first half of that minute), once."""
+    book = await launch(platform, timedelta(minutes=5))
+    fans = await fans_reserving(platform, book, 2, "f")
+    r = Reminders(platform.engine, platform.store.notifications, platform.clock,
+                  opening_lead=timedelta(minutes=1))  # fmt: skip
+    await r.load()
+    clock.advance(3 * 60 + 50)
+    assert await r.step() == 0  # 70 seconds ahead: not yet
+    clock.advance(15)
+    assert await r.step() == 2
+    assert sorted(n.fan_id for n in notes_of(platform, "sale_opening")) == sorted(fans)
+    assert "starts in 1 minute" in notes_of(platform, "sale_opening")[0].message
+    clock.advance(30)  # 25 seconds ahead: too late for anyone who reserves now
+    await fans_reserving(platform, book, 1, "late")
+    assert await r.step() == 0

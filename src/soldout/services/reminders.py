@@ -10,7 +10,7 @@ them reminders is when they are written, and that each is written once:
   (the last reservation's time and id), so a restart resumes after the last fan told,
   never telling anyone twice. A maker who moves the opening makes a new key: fans are
   reminded of the new time. A fan who reserves during the last minutes is reminded too,
-  down to `MIN_AHEAD` before the opening.
+  down to `MIN_AHEAD` before the opening (to half the lead, for a lead under two minutes).
 - **a held claim**: once per claim (key `claim:ID`), `claim_lead` before its window ends,
   if it is still held then, and only if the window is at least twice the lead (a
   10-minute window gets a reminder at 5 minutes left; a 2-minute one none).
@@ -132,7 +132,8 @@ class Reminders:
         if not _for_fans(launch) or not book.reservations:
             return 0
         opens = launch.sale_opens_at
-        if not opens - self.opening_lead <= now < opens - MIN_AHEAD:
+        # (a lead shorter than twice MIN_AHEAD still has half of it to send in)
+        if not opens - self.opening_lead <= now < opens - min(MIN_AHEAD, self.opening_lead / 2):
             return 0
         key = f"opening:{launch.id}:{opens.isoformat()}"
         entered = book.entered  # in the order made, appended only
