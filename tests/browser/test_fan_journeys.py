@@ -326,3 +326,23 @@ def test_give_it_back_is_not_offered_while_a_payment_is_being_confirmed(
         assert not page.get_by_role("button", name="Give it back").is_visible()
         # (and if it shows again, no provider's page is spoken of: the test provider has none)
         assert "payment page" not in page.locator("#give-back").inner_text()
+
+
+def test_a_fan_early_in_the_waiting_room_is_told_their_place_in_words(
+    browser: Any, store_server: ServerProcess
+) -> None:
+    """Before the opening the room only expects a place: the first fan to arrive is
+    "among the first", never "about 0 fans are ahead of you"."""
+    with store_server.admin() as admin:
+        launch = create_launch(admin, opens_in=600, waiting_room_rate=5.0)
+    context = browser.new_context(viewport=PHONE, locale="en-GB")
+    page = context.new_page()
+    try:
+        _join(page, store_server)
+        page.goto(f"{store_server.base_url}/launches/{launch['id']}")
+        page.locator("#buy").click()
+        room = page.locator("#room")
+        room.get_by_text("among the first in the queue").wait_for()
+        assert "0 fans" not in room.inner_text()
+    finally:
+        context.close()

@@ -258,6 +258,13 @@
       return messageOf(res) || t("That did not work. Please try again.");
     }
 
+    // before the opening, places are not drawn yet: `ahead` is how many are expected ahead
+    function earlyPlace(ahead) {
+      if (ahead === 0) return t("You are among the first in the queue (places are shuffled at opening).");
+      if (ahead === 1) return t("About one fan is ahead of you (places are shuffled at opening).");
+      return t("About %(count)s fans are ahead of you (places are shuffled at opening).", { count: ahead });
+    }
+
     // waiting room: join, then poll at the pace the server asks for
     async function admitted() {
       if (admission) return admission;
@@ -276,7 +283,7 @@
         }
         const where = r.position !== null
           ? t("You are number %(position)s in the queue.", { position: r.position })
-          : t("About %(count)s fans are ahead of you (places are shuffled at opening).", { count: r.ahead });
+          : earlyPlace(r.ahead);
         const wait = r.estimated_wait_seconds > 0 ? " " + t("Estimated wait: %(time)s.", { time: duration(r.estimated_wait_seconds * 1000) }) : "";
         roomText.textContent = t("You are in the queue; we will let you in shortly.") + " " + where + wait + " " + t("Keep this page open.");
         await sleep(Math.max(0.5, r.poll_after_seconds || 2) * 1000);
