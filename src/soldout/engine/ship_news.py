@@ -101,7 +101,10 @@ class ShipNews:
             before = told.isoformat() if told else None
             words = f"now ships on {after}" if after else "has no ship date until more is made"
             was = f"it was {before}" if before else "it had no date"
-            events.append(OrderEvent(order.id, now, "ship_date_changed", words))
+            if told is None:  # its first date (paid before any plan): set, not changed
+                events.append(OrderEvent(order.id, now, "scheduled", f"ships on {after}"))
+            else:
+                events.append(OrderEvent(order.id, now, "ship_date_changed", words))
             notes.append(
                 Notification(
                     new_id("ntf"),
