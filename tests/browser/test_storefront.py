@@ -159,3 +159,27 @@ def test_a_launch_with_proof_of_work_is_bought_in_the_browser(
         assert refused == []  # the puzzle's worker is allowed (worker-src 'self')
     finally:
         context.close()
+
+
+def test_a_cancelled_launch_says_so_on_its_page(browser: Any, store_server: ServerProcess) -> None:
+    """Open when the maker cancels it: the page, as it polls and once reloaded, says the
+    launch was cancelled (not that "this round has closed") and offers nothing to buy."""
+    with store_server.admin() as admin:
+        launch = create_launch(admin, batch={"A": 5}, race="fast")
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    try:
+        _join(page, store_server)
+        page.goto(f"{store_server.base_url}/launches/{launch['id']}")
+        page.locator("#status", has_text="On sale now").wait_for()
+        with store_server.admin() as admin:
+            cancelled = admin.patch(f"/api/v1/launches/{launch['id']}", json={"cancel": True})
+        assert cancelled.status_code == 200, cancelled.text
+        page.locator("#status", has_text="This launch was cancelled").wait_for()
+        page.get_by_text("Orders already paid for still stand").wait_for()
+        page.reload()
+        page.locator("#status", has_text="This launch was cancelled").wait_for()
+        assert page.get_by_role("button", name="Buy").count() == 0
+        _shoot(page, "cancelled")
+    finally:
+        context.close()

@@ -107,6 +107,7 @@
   const STATUS = {
     scheduled: t("Coming soon"), reservations_open: t("Reservations open"), on_sale: t("On sale now"),
     paused: t("Paused"), sold_out: t("Sold out"), closed: t("This round has closed"),
+    cancelled: t("This launch was cancelled"),
   };
 
   // -- sharing: the phone's share sheet, else copy the link ---------------------------
@@ -168,6 +169,8 @@
         small = root.dataset.mode === "draw" ? t("Drawn") : t("Open now");
       } else if (s === "closed") {
         small = t("Closed. Watch this page for the next round.");
+      } else if (s === "cancelled") {
+        small = t("Nothing more is sold in this launch. Orders already paid for still stand.");
       } else if (s === "paused") {
         small = t("Paused by the maker: try again shortly.");
       } else if (s === "sold_out") {
@@ -180,7 +183,7 @@
 
     function render(v) {
       view = v;
-      status = v.status;
+      status = v.cancelled_at ? "cancelled" : v.status;
       opens = Date.parse(v.sale_opens_at);
       closes = v.sale_closes_at ? Date.parse(v.sale_closes_at) : null;
       for (const s of v.skus) {
