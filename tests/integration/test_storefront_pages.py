@@ -72,6 +72,25 @@ def test_unknown_things_are_friendly_pages(shared_server: ServerProcess) -> None
             assert "We could not find that page" in response.text
 
 
+def test_an_address_nothing_answers_is_the_shops_page_in_the_fans_language(
+    shared_server: ServerProcess,
+) -> None:
+    browser = {"accept": "text/html,application/xhtml+xml"}
+    with shared_server.client() as anyone:
+        dutch = anyone.get("/no-such-page", headers=browser | {"accept-language": "nl"})
+        assert dutch.status_code == 404
+        assert 'lang="nl"' in dutch.text
+        assert "We konden die pagina niet vinden." in dutch.text
+        assert 'href="/static/store.css"' in dutch.text  # the shop's own page, not a bare one
+        anyone.cookies.set("soldout_lang", "zh_Hans")  # the language switcher's choice
+        chinese = anyone.get("/launches", headers=browser | {"accept-language": "nl"})
+        assert chinese.status_code == 404
+        assert 'lang="zh' in chinese.text
+        # a program still gets JSON
+        api = anyone.get("/api/v1/no-such-thing", headers=browser)
+        assert (api.status_code, api.json()["error"]["code"]) == (404, "not_found")
+
+
 def test_static_assets_are_cached(shared_server: ServerProcess) -> None:
     with shared_server.client() as anyone:
         for name in ("store.css", "store.js", "store-pow.js"):

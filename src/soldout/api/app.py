@@ -35,6 +35,7 @@ from soldout.datadir import DiskWatch
 from soldout.metrics import HttpMeter
 from soldout.services import Platform
 from soldout.web import admin_pages, mount_static, storefront
+from soldout.web.store_common import not_found
 
 __all__ = ["build_app"]
 
@@ -86,7 +87,7 @@ def build_app(
     )
     api.state.platform = platform
     api.state.metrics_token = metrics_token
-    install_handlers(api)
+    install_handlers(api, not_found=not_found)
     api.add_middleware(RefuseRepeatedKeys, answer=domain_error_response)
     api.include_router(routes_fans.router)
     api.include_router(routes_admin.router)

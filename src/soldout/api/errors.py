@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -18,7 +19,7 @@ from starlette.exceptions import HTTPException
 from soldout.api.json_body import is_json
 from soldout.domain import errors as e
 
-__all__ = ["error_body", "extra_headers", "install_handlers", "status_for"]
+__all__ = ["NotFoundPage", "error_body", "extra_headers", "install_handlers", "status_for"]
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,12 @@ def _field_of(loc: tuple[Any, ...]) -> str | None:
     return name
 
 
-def install_handlers(app: FastAPI) -> None:
+NotFoundPage = Callable[[Request], Awaitable[Response]]
+"""The page a person in a browser gets for an address nothing answers (the shop's own,
+in their language); without one, or if it fails, a plain English page."""
+
+
+def install_handlers(app: FastAPI, not_found: NotFoundPage | None = None) -> None:
     @app.exception_handler(e.DomainError)
     async def on_domain_error(request: Request, exc: e.DomainError) -> Response:
         return _json(*domain_error_response(exc), headers=extra_headers(exc))
@@ -161,5 +167,10 @@ def install_handlers(app: FastAPI) -> None:
         if "text/html" in request.headers.get("accept", "") and not request.url.path.startswith(
             "/api/"
         ):
+            if exc.status_code == 404 and not_found is not None:
+                try:
+                    return await not_found(request)
+                except Exception:  # (the store unreadable, say): the plain page still answers
+                    log.exception("the not-found page failed on %s", request.url.path)
             return _page(exc.status_code, str(exc.detail))  # a person in a browser
         return _json(exc.status_code, error_body(code, str(exc.detail), None), headers)

@@ -40,6 +40,7 @@ __all__ = [
     "fan_id_of",
     "friendly",
     "needs_sign_in",
+    "not_found",
     "platform_of",
     "read_form",
     "refused",
@@ -154,6 +155,14 @@ async def error_page(request: Request, status: int, title: str, message: str) ->
     return await render(request, "store/error.html", status, title=title, message=message)
 
 
+async def not_found(request: Request) -> Response:
+    """The page for what does not exist (or is not the fan's), in their language: also
+    for any address nothing answers."""
+    with i18n.speaking(speaker_of(request)):
+        title, text = (i18n.gettext("Not found"), i18n.gettext("We could not find that page."))
+    return await error_page(request, 404, title, text)
+
+
 async def refused(request: Request) -> Response:
     """A storefront form posted from another site."""
     with i18n.speaking(speaker_of(request)):
@@ -181,12 +190,7 @@ def friendly(page: Callable[P, Awaitable[Response]]) -> Callable[P, Awaitable[Re
         try:
             return await page(*args, **kwargs)
         except NotFound:
-            with i18n.speaking(speaker_of(request)):
-                title, text = (
-                    i18n.gettext("Not found"),
-                    i18n.gettext("We could not find that page."),
-                )
-            return await error_page(request, 404, title, text)
+            return await not_found(request)
         except Exception:
             with i18n.speaking(speaker_of(request)):
                 title = i18n.gettext("Something went wrong")
