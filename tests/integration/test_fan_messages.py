@@ -35,6 +35,7 @@ def _samples(launch: dict[str, Any], claim_id: str, when: str) -> dict[str, dict
         "payment_refunded": {"why": "late"},
         "payment_declined": {"claim_id": claim_id},
         "launch_cancelled": {"launch_id": lid, "bought": False},
+        "opening_moved": {"launch_id": lid, "before": when, "after": when, "draw": False},
         "priority_code_granted": {"launch_id": lid, "codes": ["F-AAAA-BBBB-CCCC"]},
         "sale_opening": {"launch_id": lid, "sale_opens_at": when, "draw": False},
         "claim_expiring": {"claim_id": claim_id, "launch_id": lid, "sku": "A", "expires_at": when},

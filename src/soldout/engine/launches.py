@@ -1,5 +1,6 @@
 """The maker's changes to a launch: adding one, and changing its times, its batch, its
-pause or (cancelling it) releasing every hold and telling everyone who took part.
+pause or (cancelling it) releasing every hold and telling everyone who took part; an
+opening moved before the sale opened is told to every fan who reserved.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class LaunchDesk:
                     "a batch can grow but not shrink once the launch exists", field=f"batch.{sku}"
                 )
         before = book.launch
+        now = self._clock.now()
         if before.drawn_at is not None and launch.sale_opens_at != before.sale_opens_at:
             raise InvalidInput("a drawn launch cannot move its opening", field="sale_opens_at")
         for sku, qty in launch.batch.items():
@@ -85,8 +87,9 @@ class LaunchDesk:
             released = [c for c in self._ledger.of_launch(launch.id) if c.is_held]
             for claim in released:
                 self._releases.close(claim, ClaimState.CANCELLED, launch.cancelled_at)
+        moved = _moved_notes(book, before, now) if _opening_moved(before, launch, now) else []
         # One transaction: never a cancelled launch whose holds are still on record as
-        # held, nor one whose fans were not told.
+        # held, nor a cancelled or moved one whose fans were not told (nor told twice).
         async with self._store.transaction() as tx:
             tx.launches.update(launch)
             if released:
@@ -96,6 +99,8 @@ class LaunchDesk:
                 tx.notifications.add_many(
                     self._cancelled_notes(book, launch.cancelled_at, released)
                 )
+            if moved:
+                tx.notifications.add_many(moved)
         return book
 
     def _cancelled_notes(
@@ -132,3 +137,37 @@ class LaunchDesk:
             )
             for fan_id in sorted(buyers)
         ]
+
+
+def _opening_moved(before: Launch, after: Launch, now: datetime) -> bool:
+    """Whether fans who reserved are told of a new opening: only while the sale has not
+    opened, for a real launch that goes on (a cancellation tells them that instead)."""
+    return (
+        after.sale_opens_at != before.sale_opens_at
+        and now < before.sale_opens_at
+        and after.published
+        and after.cancelled_at is None
+        and after.rehearsal is None
+    )
+
+
+def _moved_notes(book: LaunchBook, before: Launch, now: datetime) -> list[Notification]:
+    """One notice to each fan holding a reservation (an entry, in a draw), in the order
+    they reserved; each move is its own notice, naming the time it moved from."""
+    launch = book.launch
+    was, will = before.sale_opens_at, launch.sale_opens_at
+    what, kept = ("The draw for", "entry") if launch.is_draw else ("The opening of", "reservation")
+    message = (
+        f"{what} {launch.title!r} moved from {was:%Y-%m-%d %H:%M} UTC to"
+        f" {will:%Y-%m-%d %H:%M} UTC; your {kept} stands."
+    )
+    data = {
+        "launch_id": launch.id,
+        "before": was.isoformat(),
+        "after": will.isoformat(),
+        "draw": launch.is_draw,
+    }
+    return [
+        Notification(new_id("ntf"), fan_id, "opening_moved", message, now, dict(data))
+        for fan_id in book.reservations
+    ]
