@@ -15,7 +15,7 @@ import pytest
 
 from soldout.clock import FakeClock
 from soldout.domain.claims import Claim, Order
-from soldout.domain.launches import LaunchRules
+from soldout.domain.launches import LaunchRules, Mode
 from soldout.domain.money import Money
 from soldout.domain.notifications import Notification
 from soldout.domain.products import Sku
@@ -126,6 +126,13 @@ async def make_scene(platform: Platform, clock: FakeClock) -> Scene:
         "payment_declined": note("payment_declined", payment_id="pay_x", claim_id=held.id),
         "payment_refunded": note("payment_refunded", payment_id="pay_x", claim_id=held.id),
         "launch_cancelled": note("launch_cancelled", launch_id=soon.launch.id),
+        "opening_moved": note(
+            "opening_moved",
+            launch_id=soon.launch.id,
+            before=(soon.launch.sale_opens_at + timedelta(hours=2)).isoformat(),
+            after=soon.launch.sale_opens_at.isoformat(),
+            draw=False,
+        ),
         "priority_code_granted": note(
             "priority_code_granted", launch_id=soon.launch.id, codes=["F-AAAA-BBBB-CCCC"]
         ),
@@ -193,6 +200,7 @@ def test_every_kind_of_notification_has_a_letter() -> None:
         "payment_refunded",
         "payment_declined",
         "launch_cancelled",
+        "opening_moved",
         "priority_code_granted",
         "contributor_code",
         "idea_shipped",
@@ -340,6 +348,58 @@ async def test_a_reminder_of_an_opening_that_moved_is_dropped(
     text, _ = bodies(await mail(scene, scene.notes["reservation_confirmed"]))
     assert "13:50" in text
     assert "12:00" not in text
+
+
+async def test_a_moved_opening_is_mailed_with_the_old_and_the_new_time(
+    scene: Scene, clock: FakeClock
+) -> None:
+    """The notice the move wrote, mailed in the fan's zone: 12:00 UTC moved to 13:50 UTC
+    is 13:00 to 14:50 in Amsterdam, 20:00 to 21:50 in Shanghai."""
+    engine, notes = scene.platform.engine, scene.platform.store.notifications
+    book = engine.book(scene.soon)
+    await engine.launches.change(
+        book.launch.with_changes(sale_opens_at=WINTER + timedelta(hours=2))
+    )
+    (note,) = [n for n in await notes.for_fan(scene.fan_id, 50) if n.kind == "opening_moved"]
+    english = await mail(scene, note)
+    assert english["Subject"] == "New opening time for Model One, second batch"
+    text = " ".join(bodies(english)[0].split())
+    assert (
+        "The maker moved the opening of Model One, second batch from 12:00 (British Time) to"
+        " 13:50 (British Time)." in text
+    )
+    assert "Your reservation stands" in text
+    assert "We will e-mail you 10 minutes before it opens." in text
+    assert f"https://shop.test/launches/{scene.soon}" in text
+    for locale, zone, was, now in (
+        ("nl", "Europe/Amsterdam", "13:00 (Midden-Europese", "14:50 (Midden-Europese"),
+        ("zh_Hans", "Asia/Shanghai", "20:00 (中国", "21:50 (中国"),
+    ):
+        words = " ".join(bodies(await mail(scene, note, locale, zone))[0].split())
+        assert was in words
+        assert now in words
+        assert words.index(was) < words.index(now)  # from the old time to the new
+
+    await engine.launches.change(
+        book.launch.with_changes(sale_opens_at=WINTER + timedelta(hours=3))
+    )
+    with pytest.raises(Obsolete, match="moved again"):  # the later move has its own notice
+        await mail(scene, note)
+    await engine.launches.change(book.launch.with_changes(cancelled_at=clock.now()))
+    with pytest.raises(Obsolete, match="cancelled"):
+        await mail(scene, note)
+
+
+async def test_a_moved_draw_says_the_entry_stands(scene: Scene) -> None:
+    note = scene.notes["opening_moved"]
+    engine = scene.platform.engine
+    book = engine.book(scene.soon)
+    book.launch = book.launch.with_changes(rules=LaunchRules(mode=Mode.DRAW))
+    message = await mail(scene, note)
+    text = " ".join(bodies(message)[0].split())
+    assert message["Subject"] == "New time for the draw for Model One, second batch"
+    assert "moved the draw for Model One, second batch from 14:00" in text
+    assert "Your entry stands" in text
 
 
 async def test_a_claim_paid_before_its_reminder_went_is_not_reminded(scene: Scene) -> None:

@@ -24,6 +24,7 @@ from soldout.domain.shop import Shop
 from soldout.i18n import Speaker, speaking
 from soldout.mail.board_letters import BOARD_LETTERS
 from soldout.mail.facts import Facts
+from soldout.mail.launch_letters import LAUNCH_LETTERS
 from soldout.mail.letter import Context, Letter, Writer
 from soldout.mail.order_letters import ORDER_LETTERS
 from soldout.mail.sale_letters import SALE_LETTERS
@@ -33,7 +34,7 @@ from soldout.store.ports import OutgoingEmail
 
 __all__ = ["KINDS", "Composer", "sender_address"]
 
-KINDS: dict[str, Writer] = {**SALE_LETTERS, **ORDER_LETTERS, **BOARD_LETTERS}
+KINDS: dict[str, Writer] = {**SALE_LETTERS, **LAUNCH_LETTERS, **ORDER_LETTERS, **BOARD_LETTERS}
 
 
 def sender_address(mail_from: str | None, host: str) -> Address:
