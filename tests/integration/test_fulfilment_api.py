@@ -663,6 +663,7 @@ EXPORT_HEADER = [
     "carrier",
     "tracking_number",
     "refunded_at",
+    "refund_reason",
     "shipping_name",
     "shipping_line1",
     "shipping_line2",
@@ -758,6 +759,7 @@ def test_the_csv_export_has_one_row_per_order_and_defuses_formulas(
     body = [dict(zip(EXPORT_HEADER, row, strict=True)) for row in rows[1:]]
     assert [r["order_id"] for r in body] == [plain[0].id, plain[1].id, sly.id]
     assert [r["status"] for r in body] == ["refunded", "paid", "shipped"]
+    assert [r["refund_reason"] for r in body] == ["asked", "", ""]
     assert body[2]["name"] == '\'=HYPERLINK("x")'
     assert (body[2]["carrier"], body[2]["tracking_number"]) == ("'+Carrier", "'@track")
     assert body[1]["name"] == body[1]["email"].split("@")[0]  # plain text is left alone

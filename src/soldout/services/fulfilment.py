@@ -48,6 +48,7 @@ EXPORT_COLUMNS = (
     "carrier",
     "tracking_number",
     "refunded_at",
+    "refund_reason",  # as the maker gave it (or soldout's own words: "cancelled by the fan")
     # where it ships (empty for orders paid before addresses were asked, or erased)
     "shipping_name",
     "shipping_line1",
@@ -249,7 +250,8 @@ class FulfilmentDesk:
         while True:
             rows = self._live(await self._store.orders.page(after, page_size, where))
             for row in self._real(rows, where):
-                writer.writerow(_csv_row(row))
+                reason = await self._refund_reason(row.order) if row.order.refunded_at else None
+                writer.writerow(_csv_row(row, reason))
             yield out.getvalue()
             out.seek(0)
             out.truncate()
@@ -260,6 +262,14 @@ class FulfilmentDesk:
             await asyncio.sleep(0)
             last = rows[-1].order
             after = (last.paid_at.isoformat(), last.id)
+
+    async def _refund_reason(self, order: Order) -> str | None:
+        """Why a refunded order was refunded, from its history (refunds are few: one read
+        each, with the page's other orders written already)."""
+        refunds = [e for e in await self._store.orders.events(order.id) if e.kind == "refunded"]
+        if not refunds:
+            return None
+        return refunds[-1].detail.partition(": ")[2] or None  # "EUR 10.00 refunded: why"
 
     # -- margin --------------------------------------------------------------------
     async def margin(self, launch_id: str) -> dict[str, object]:
@@ -347,7 +357,7 @@ def _shipping_cells(address: ShippingAddress | None) -> tuple[str, ...]:
     return (*(_cell(t) for t in texts), _phone_cell(a.phone))
 
 
-def _csv_row(row: ExportRow) -> tuple[object, ...]:
+def _csv_row(row: ExportRow, refund_reason: str | None) -> tuple[object, ...]:
     o = row.order
     return (
         o.id,
@@ -366,5 +376,6 @@ def _csv_row(row: ExportRow) -> tuple[object, ...]:
         _cell(o.carrier),
         _cell(o.tracking_number),
         o.refunded_at.isoformat() if o.refunded_at else "",
+        _cell(refund_reason),
         *_shipping_cells(o.shipping),
     )
