@@ -126,7 +126,7 @@ def insert_sale(
             (f"ord_{n}", claim_id, launch_id, fan_id, "A", quantity, total, "EUR", at, "test",
              reference, f"p{i}", "scheduled" if ship else "paid",
              ship.isoformat() if ship else None, None, None, None, None,
-             ship.isoformat() if ship else None, None)  # (no shipping address)
+             ship.isoformat() if ship else None, None, None)  # (no address, no cost)
         )  # fmt: skip
     conn = sqlite3.connect(database, isolation_level=None)
     try:

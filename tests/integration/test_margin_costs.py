@@ -57,3 +57,21 @@ def test_a_sku_without_a_cost_has_no_margin_and_says_so(
     assert "not known: a SKU sold has no cost" in report
     assert "cost not given" in report
     assert "(the SKUs with a cost)" in report  # a partial cost is said to be one
+
+
+def test_a_new_cost_leaves_the_margin_of_what_sold_before_alone(
+    admin: httpx.Client, anyone: httpx.Client
+) -> None:
+    """Components cost more for the next units: the units sold keep the cost they had
+    when they were paid, and only those sold since cost the new one."""
+    sale = open_sale(admin, {"A": 5}, prices={"A": (2500, 1700)})
+    buy(anyone, sale)
+    new_cost = [{"code": "A", "name": "SKU A", "price": 2500, "cost": 2100, "currency": "EUR"}]
+    changed = admin.patch(f"/api/v1/products/{sale.product_id}", json={"skus": new_cost})
+    assert changed.status_code == 200, changed.text
+    margin = admin.get(f"/api/v1/launches/{sale.launch_id}/margin").json()["skus"]["A"]
+    assert (margin["cost"], margin["margin"]) == (1700, 800)  # as when it was paid
+    buy(anyone, sale)
+    margin = admin.get(f"/api/v1/launches/{sale.launch_id}/margin").json()["skus"]["A"]
+    assert (margin["units"], margin["cost"], margin["margin"]) == (2, 1700 + 2100, 1200)
+    assert margin["unit_cost"] == 2100  # the product's cost now, for what sells next

@@ -92,3 +92,32 @@ def test_an_order_refunded_unshipped_before_the_rule_loses_its_ship_date(tmp_pat
     finally:
         server.stop()
     assert (seen["status"], seen["ship_date"]) == ("refunded", None)
+
+
+def test_an_order_paid_before_costs_were_kept_takes_its_products_cost(tmp_path: Path) -> None:
+    """Migration 0013: orders keep their unit's cost; one paid before has none, and its
+    margin uses the product's cost, as every margin did then (and 0013 undoes cleanly)."""
+    data = tmp_path / "data"
+    database = data / "soldout.db"
+    server = ServerProcess(data)
+    server.start()
+    try:
+        with server.admin() as admin, server.client() as anyone:
+            launch = create_launch(admin, batch={"A": 5})  # SKU A costs 900 cents
+            fan = register(anyone)
+            paid = claim(anyone, launch["id"], fan["token"]).json()
+            assert pay(anyone, paid["id"], fan["token"]).status_code == 200
+    finally:
+        server.stop()
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT unit_cost FROM orders").fetchall() == [(900,)]
+    command.downgrade(alembic_config(database), "0012")  # as an older version left it
+    server.start()  # upgrades to the newest schema again
+    try:
+        with server.admin() as admin:
+            margin = admin.get(f"/api/v1/launches/{launch['id']}/margin").json()
+    finally:
+        server.stop()
+    with sqlite3.connect(database) as conn:
+        assert conn.execute("SELECT unit_cost FROM orders").fetchall() == [(None,)]
+    assert (margin["skus"]["A"]["cost"], margin["skus"]["A"]["cost_known"]) == (900, True)

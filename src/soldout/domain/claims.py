@@ -99,6 +99,9 @@ class Order:
     refunded_at: datetime | None = None
     notified_ship_date: date | None = None  # the ship date the fan was last told
     shipping: ShippingAddress | None = None  # where it ships, as given when it was paid
+    # the SKU's cost per unit when it was paid (minor units): a later change of cost leaves
+    # the margin of what sold before alone; None if no cost was given then
+    unit_cost: int | None = None
 
     @property
     def in_queue(self) -> bool:

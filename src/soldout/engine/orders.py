@@ -77,6 +77,12 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _unit_cost(book: LaunchBook, sku: str) -> int | None:
+    """The SKU's cost now, kept with the order paid now (0 is a cost not given)."""
+    found = book.product.sku(sku)
+    return found.cost.amount if found is not None and found.cost.amount > 0 else None
+
+
 class OrderListener(Protocol):
     """Told of each order once it is recorded as paid, and when it is refunded."""
 
@@ -183,6 +189,7 @@ class OrderDesk:
             payment_reference=payment.reference or payment.id,
             idempotency_key=payment.idempotency_key,
             shipping=shipping,
+            unit_cost=_unit_cost(book, claim.sku),
         )
         changes = self.fulfilment.place(book.product.id, order)
         order.notified_ship_date = order.ship_date  # told in the confirmation below

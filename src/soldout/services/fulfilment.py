@@ -20,6 +20,7 @@ from soldout.domain.products import Product
 from soldout.domain.text import check_text
 from soldout.engine import SaleEngine
 from soldout.engine.orders import PlanOutcome, Shipment
+from soldout.services.margin import launch_margin
 from soldout.store.ports import ExportRow, OrderFilter, Store
 
 __all__ = [
@@ -273,64 +274,8 @@ class FulfilmentDesk:
 
     # -- margin --------------------------------------------------------------------
     async def margin(self, launch_id: str) -> dict[str, object]:
-        """Revenue, cost and margin per SKU and per currency, in minor units. An unshipped
-        refund counts for nothing; a shipped refund costs its unit and earns nothing. A SKU
-        whose cost was left blank (0) has no known margin: `cost_known` is false and its
-        `margin` and `margin_percent` are null, and so are its currency's totals once it
-        has sold (a margin of 100 % would be a guess presented as a figure)."""
-        book = self._engine.book(launch_id)
-        per_sku: dict[str, dict[str, int]] = {
-            code: {"units": 0, "revenue": 0, "cost": 0, "refunded_units": 0} for code in book.stock
-        }
-        for order in await self._engine.orders_of_launch(launch_id):
-            sku = book.product.sku(order.sku)
-            assert sku is not None
-            line = per_sku[order.sku]
-            if order.status is OrderStatus.REFUNDED:
-                line["refunded_units"] += order.quantity
-                if order.shipped_at is None:
-                    continue
-                line["cost"] += sku.cost.amount * order.quantity
-                continue
-            line["units"] += order.quantity
-            line["revenue"] += order.total
-            line["cost"] += sku.cost.amount * order.quantity
-        skus: dict[str, dict[str, object]] = {}
-        totals: dict[str, dict[str, int]] = {}
-        unknown: set[str] = set()  # currencies where a SKU without a cost has sold
-        for code, line in per_sku.items():
-            sku = book.product.sku(code)
-            assert sku is not None
-            currency = sku.price.currency
-            known = sku.cost.amount > 0
-            skus[code] = {
-                **line,
-                "currency": currency,
-                "unit_price": sku.price.amount,
-                "unit_cost": sku.cost.amount if known else None,
-                **_margin(line["revenue"], line["cost"], known),
-            }
-            total = totals.setdefault(currency, {"units": 0, "revenue": 0, "cost": 0})
-            for key in ("units", "revenue", "cost"):
-                total[key] += line[key]
-            if not known and (line["units"] or line["refunded_units"]):
-                unknown.add(currency)
-        return {
-            "launch_id": launch_id,
-            "skus": skus,
-            "totals": {
-                c: {**t, **_margin(t["revenue"], t["cost"], c not in unknown)}
-                for c, t in totals.items()
-            },
-        }
-
-
-def _margin(revenue: int, cost: int, known: bool) -> dict[str, object]:
-    if not known:
-        return {"cost_known": False, "margin": None, "margin_percent": None}
-    margin = revenue - cost
-    percent = round(margin * 100 / revenue, 2) if revenue else None
-    return {"cost_known": True, "margin": margin, "margin_percent": percent}
+        """See `margin.launch_margin`."""
+        return await launch_margin(self._engine, launch_id)
 
 
 def _cell(text: str | None) -> str:

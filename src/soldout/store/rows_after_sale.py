@@ -42,7 +42,7 @@ __all__ = [
 ORDER_COLUMNS = (
     "id, claim_id, launch_id, fan_id, sku, quantity, total, currency, paid_at, "
     "payment_method, payment_reference, idempotency_key, status, ship_date, shipped_at, "
-    "carrier, tracking_number, refunded_at, notified_ship_date, shipping"
+    "carrier, tracking_number, refunded_at, notified_ship_date, shipping, unit_cost"
 )
 
 
@@ -72,6 +72,7 @@ def order_row(order: Order) -> tuple[object, ...]:
         ts(order.refunded_at),
         _day(order.notified_ship_date),
         shipping_json(order.shipping),
+        order.unit_cost,
     )
 
 
@@ -112,6 +113,7 @@ def order_from_row(row: Row) -> Order:
         if (told := row["notified_ship_date"])
         else None,
         shipping=shipping_from_json(row["shipping"]),
+        unit_cost=row["unit_cost"],
     )
 
 

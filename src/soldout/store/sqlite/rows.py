@@ -67,7 +67,10 @@ ORDER_CHANGES = (
     "UPDATE orders SET status = ?, ship_date = ?, shipped_at = ?, carrier = ?,"
     " tracking_number = ?, refunded_at = ? WHERE id = ?"
 )
-INSERT_ORDER = f"INSERT INTO orders ({ORDER_COLUMNS}) VALUES ({', '.join('?' * 20)})"
+INSERT_ORDER = (
+    f"INSERT INTO orders ({ORDER_COLUMNS})"
+    f" VALUES ({', '.join('?' * len(ORDER_COLUMNS.split(', ')))})"
+)
 # Only what changes after the insert: an UPDATE that names an indexed column rewrites that
 # index's entry, here the unique (fan_id, idempotency_key) one: one more page of the index
 # written at every payment's capture, for a value that never changes (`payment_changes`).
