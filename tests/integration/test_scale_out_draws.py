@@ -90,3 +90,38 @@ def test_a_draw_on_workers_holds_in_redis_and_passes_a_refunded_unit_to_a_backup
     assert (cluster.stock(launch_id)["h:A"], cluster.stock(launch_id)["p:A"]) == (2, 0)
     with cluster.redis_client() as redis:
         assert redis.hexists(f"soldout:{{{launch_id}}}:claims", backup_claim)
+
+
+def test_a_drawn_unit_nobody_waits_for_is_shown_on_no_worker_as_left(cluster: ScaleOut) -> None:
+    """One entrant for two units: the unit the draw gave nobody, and the winner's once let
+    go, stay unsold in Redis and on record, and no worker shows them as left (each refuses
+    them `draw_only`, as one process does)."""
+    with cluster.admin() as admin:
+        launch_id = create_launch(
+            admin, batch={"A": 2}, opens_in=3.0, mode="draw", reservations_open_at=iso(now())
+        )["id"]
+    (fan,) = fans(cluster, 1)
+    with cluster.workers[0].client() as client:
+        entered = client.post(
+            f"/api/v1/launches/{launch_id}/reservations", json={"sku": "A"}, headers=auth(fan)
+        )
+        assert entered.status_code == 201, entered.text
+        note = eventually(lambda: won(client, fan), bool, 20)[0]
+
+    def shown(worker: int) -> tuple[str, int, bool]:
+        with cluster.workers[worker].client() as client:
+            view = client.get(f"/api/v1/launches/{launch_id}").json()
+        (sku,) = view["skus"]
+        return view["status"], sku["available"], sku["sold_out"]
+
+    assert shown(0) == shown(1) == ("sold_out", 0, True)
+    assert (cluster.stock(launch_id)["b:A"], cluster.stock(launch_id)["h:A"]) == (2, 1)
+    with cluster.workers[1].client() as client:
+        released = client.delete(f"/api/v1/claims/{note['data']['claim_id']}", headers=auth(fan))
+        assert released.status_code == 200, released.text
+        assert error(claim(client, launch_id, fan["token"]))[:2] == (409, "draw_only")
+    assert shown(0) == shown(1) == ("sold_out", 0, True)
+    assert cluster.stock(launch_id).get("h:A", 0) == 0
+    with cluster.admin(1) as admin:
+        stock = admin.get(f"/api/v1/launches/{launch_id}/stats").json()["skus"]["A"]
+    assert (stock["available"], stock["held"], stock["paid"]) == (2, 0, 0)

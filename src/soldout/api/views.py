@@ -69,6 +69,7 @@ def launch_view(book: LaunchBook, now: datetime, orders: OrderDesk | None = None
         stock = book.stock.get(sku.code)
         if stock is None:
             continue
+        left = book.open_units(sku.code)  # a drawn unit no backup waits for is not "left"
         skus.append(
             {
                 "code": sku.code,
@@ -76,11 +77,11 @@ def launch_view(book: LaunchBook, now: datetime, orders: OrderDesk | None = None
                 "price": sku.price.amount,
                 "currency": sku.price.currency,
                 "batch": stock.batch,
-                "available": stock.available,
+                "available": left,
                 "set_aside": stock.set_aside,
                 "held": stock.held,
                 "sold": stock.paid,
-                "sold_out": stock.available == 0,
+                "sold_out": left == 0,
                 "next_ship_date": _d(orders.estimate_for(book.product.id, sku.code, 1))
                 if orders
                 else None,

@@ -8,9 +8,10 @@ the served ahead of them (a bisect), so a crowd reloading its launch page at the
 costs O(log n) a fan.
 
     lists = BackupLists()
-    lists.start("lch_1", result, served={"fan_a"})
+    launch = lists.start("lch_1", result, served={"fan_a"})
     lists.place("lch_1", "fan_c")          # -> ("A", 2): one unserved fan is ahead
     next(lists.waiting("lch_1", "A"))      # -> the first backup not served yet
+    launch.waiting_count("A")              # -> how many on A's list are not served yet
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ from dataclasses import dataclass, field
 
 from soldout.domain.draw import DrawResult, Entry
 
-__all__ = ["BackupLists"]
+__all__ = ["BackupLists", "LaunchBackups"]
 
 
 @dataclass(slots=True)
-class _Lists:
+class LaunchBackups:
+    """One drawn launch's lists. Its book holds it too (`LaunchBook.backups`), to tell how
+    many of a SKU's returned units someone is still waiting for."""
+
     backups: dict[str, tuple[Entry, ...]]
     index: dict[str, tuple[str, int]]  # fan -> (SKU, index on that SKU's list)
     served: set[str] = field(default_factory=set)
@@ -41,12 +45,17 @@ class _Lists:
             sku, i = found
             bisect.insort(self.taken.setdefault(sku, []), i)
 
+    def waiting_count(self, sku: str) -> int:
+        """How many on the SKU's list are not served yet: O(1), as a fan is on one list
+        only (one entry per fan and launch) and each served one is counted in `taken`."""
+        return len(self.backups.get(sku, ())) - len(self.taken.get(sku, ()))
+
 
 class BackupLists:
     def __init__(self) -> None:
-        self._launches: dict[str, _Lists] = {}
+        self._launches: dict[str, LaunchBackups] = {}
 
-    def start(self, launch_id: str, result: DrawResult, served: Iterable[str]) -> None:
+    def start(self, launch_id: str, result: DrawResult, served: Iterable[str]) -> LaunchBackups:
         """A launch was drawn (or its draw recomputed on start); `served` as defined above."""
         backups = {sku: drawn.backups for sku, drawn in result.skus.items()}
         index = {
@@ -54,9 +63,10 @@ class BackupLists:
             for sku, entries in backups.items()
             for i, entry in enumerate(entries)
         }
-        lists = self._launches[launch_id] = _Lists(backups, index)
+        lists = self._launches[launch_id] = LaunchBackups(backups, index)
         for fan_id in served:
             lists.serve(fan_id)
+        return lists
 
     def forget(self, launch_id: str) -> None:
         self._launches.pop(launch_id, None)

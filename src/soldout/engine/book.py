@@ -26,6 +26,7 @@ from soldout.domain.fans import Reservation
 from soldout.domain.launches import Launch, Phase, Status
 from soldout.domain.products import Product
 from soldout.engine.allocation import SkuStock
+from soldout.engine.backups import LaunchBackups
 
 __all__ = ["LaunchBook"]
 
@@ -55,6 +56,8 @@ class LaunchBook:
     # fans' units or its reservations (none is needed to refuse a claim once it closed)
     summary: bool = False
     reservations_archived: int = 0  # an archived launch's reservations, counted by the store
+    # a drawn launch's backup lists (set by `DrawDesk` when it draws or loads the launch)
+    backups: LaunchBackups | None = None
 
     @classmethod
     def open(cls, launch: Launch, product: Product) -> LaunchBook:
@@ -69,8 +72,23 @@ class LaunchBook:
         return Status(phase.value)
 
     def sold_out(self) -> bool:
-        """True when no unit is open to everyone; units set aside for codes are not open."""
-        return all(s.available == 0 for s in self.stock.values())
+        """True when no unit is open to everyone; units set aside for codes are not open,
+        nor those of a drawn launch that nobody is waiting for (`open_units`)."""
+        return all(self.open_units(sku) == 0 for sku in self.stock)
+
+    def open_units(self, sku: str) -> int:
+        """The units of `sku` fans can still get. Nobody may claim a drawn launch's unit:
+        one that comes back goes to the next backup waiting, so only as many as wait are
+        left; the others are unsold but out of every fan's reach (`unoffered`)."""
+        available = self.stock[sku].available
+        if self.backups is None or not self.launch.is_draw or self.launch.drawn_at is None:
+            return available  # (not drawn, or an archived launch: its lists left memory)
+        return min(available, self.backups.waiting_count(sku))
+
+    def unoffered(self, sku: str) -> int:
+        """Unsold units of a drawn launch's `sku` that no backup is left to be offered:
+        the maker's to carry to a later launch."""
+        return self.stock[sku].available - self.open_units(sku)
 
     def check_open(self, now: datetime) -> None:
         error = self._phase_refusal(now)

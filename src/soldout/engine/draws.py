@@ -81,9 +81,13 @@ class DrawDesk:
             self._background.run(self.next_backup(book, sku))
 
     def forget(self, launch_id: str) -> None:
-        """A removed launch (a rehearsal's): its result and backup lists go."""
+        """A removed launch (a rehearsal's) or an archived one: its result and backup lists
+        go (its book's too: memory is bounded by the live launches)."""
         self._results.pop(launch_id, None)
         self.backups.forget(launch_id)
+        book = self._books.by_id.get(launch_id)
+        if book is not None:
+            book.backups = None
 
     def entries(self, book: LaunchBook) -> list[Entry]:
         return [
@@ -103,7 +107,7 @@ class DrawDesk:
         seed = await self._store.secret(seed_name(launch.id))
         result = self._results[launch.id] = draw(seed, self.entries(book), launch.draw_units or {})
         claimed = {c.fan_id for c in self._ledger.of_launch(launch.id)}
-        self.backups.start(launch.id, result, claimed)
+        book.backups = self.backups.start(launch.id, result, claimed)
 
     async def run(self, launch_id: str) -> None:
         """Draw now: every SKU's open units go to its winners, as held claims. A launch not
@@ -143,7 +147,7 @@ class DrawDesk:
             raise
         self._results[launch_id] = result  # published (with the seed) only once recorded
         claimed = {c.fan_id for c in self._ledger.of_launch(launch_id)}
-        self.backups.start(launch_id, result, claimed)
+        book.backups = self.backups.start(launch_id, result, claimed)
         log.info("launch %s drawn: %d winners", launch_id, len(claims))
         for sku in result.skus:  # units a winner could not take go down the backup list
             self.unit_returned(book, sku)

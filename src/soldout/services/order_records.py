@@ -36,13 +36,15 @@ class UnitFate(StrEnum):
     ON_SALE = "on_sale"  # back on sale now
     ON_SALE_WHEN_RESUMED = "on_sale_when_resumed"  # the sale is paused
     NEXT_IN_DRAW = "next_in_draw"  # to the next fan on the draw's backup list
+    UNOFFERED = "unoffered"  # a drawn launch with no backup left for it: unsold, unclaimable
     BACK_IN_STOCK = "back_in_stock"  # the sale is over or cancelled: nobody can buy it
 
 
 def unit_fate(order: Order, book: LaunchBook, now: datetime) -> UnitFate:
     """What a refund does (or did) with the order's unit, as the engine carries it out:
     a shipped order is refunded without touching stock; an unshipped one's unit goes back
-    to the launch's open pool, from which a drawn launch serves its next backup."""
+    to the launch's open pool, from which a drawn launch serves its next backup (if one
+    is still waiting: else the unit stays unsold, and no fan can claim it)."""
     if order.shipped_at is not None:
         return UnitFate.KEPT
     launch = book.launch
@@ -52,6 +54,9 @@ def unit_fate(order: Order, book: LaunchBook, now: datetime) -> UnitFate:
     if status is Status.CLOSED:
         return UnitFate.BACK_IN_STOCK
     if launch.is_draw and launch.drawn_at is not None:
+        # (said of a refund to come: whether a backup waited for a past one is not kept)
+        if order.refunded_at is None and book.backups and not book.backups.waiting_count(order.sku):
+            return UnitFate.UNOFFERED
         return UnitFate.NEXT_IN_DRAW
     if status is Status.PAUSED:
         return UnitFate.ON_SALE_WHEN_RESUMED

@@ -259,6 +259,7 @@ async def _launch_page(
         "codes_live": len(live),
         "codes_redeemed": sum(1 for c in codes if c.is_spent),
         "recent_codes": codes[-20:],
+        "unoffered": {code: n for code in book.stock if (n := book.unoffered(code))},
         "margin": await platform.fulfilment.margin(launch_id),
         "error": error,
     }
