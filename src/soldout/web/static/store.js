@@ -173,6 +173,8 @@
         small = t("Nothing more is sold in this launch. Orders already paid for still stand.");
       } else if (s === "paused") {
         small = t("Paused by the maker: try again shortly.");
+      } else if (s === "sold_out" && root.dataset.mode === "draw") {  // never on open sale
+        small = t("Nothing is left to claim: this launch sells by draw, and a unit that comes back goes to the next fan on the backup list, if one is left.");
       } else if (s === "sold_out") {
         small = t("Every unit open to everyone is sold. Units may come back if a buyer does not pay.");
       }
