@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from email.headerregistry import Address
 from html import unescape
 from typing import Any
 
@@ -20,11 +21,15 @@ import pytest
 from soldout.api.app import build_app
 from soldout.clock import FakeClock
 from soldout.domain.notifications import Notification
+from soldout.domain.shop import Shop as ShopLook
 from soldout.ids import new_id
+from soldout.mail.compose import Composer
+from soldout.mail.facts import EngineFacts
 from soldout.services import Platform
 from soldout.services.demo_art import phone_back, phone_front
 from soldout.services.tokens import TokenSigner
 from soldout.store.memory import InMemoryStore
+from soldout.store.ports import OutgoingEmail
 
 # its behaviour holds on the owner and two workers too (docs/scale-out.md)
 pytestmark = pytest.mark.scale_out_too
@@ -211,6 +216,8 @@ async def test_a_draw_winner_is_told_and_pays_losers_learn_their_place(shop: Sho
     assert "Ships to Ann de Vries Keizersgracht 1 1015 CD Amsterdam Netherlands" in text_of(
         order_page
     )
+    # cancelled, a drawn unit goes down the backup list: it does not go back on sale
+    assert "the unit goes to the next fan on the draw's backup list" in text_of(order_page)
 
 
 async def test_a_backup_gets_the_unit_a_winner_lets_go_and_is_told(shop: Shop) -> None:
@@ -240,6 +247,42 @@ async def test_a_backup_gets_the_unit_a_winner_lets_go_and_is_told(shop: Shop) -
     assert "A unit came back and you were next on the backup list" in me
     mine = await shop.anyone.get("/api/v1/me/claims", headers=backup.auth)
     assert [c["id"] for c in mine.json()] == [passed.id]
+    # the winner let it go: nobody was told that a winner "did not pay", nor that a unit
+    # "goes back on sale" (it goes down the backup list)
+    (told,) = [n for n in await shop.platform.fans.notifications(backup.id, 10)
+               if n.kind == "draw_won"]  # fmt: skip
+    expiring = replace(told, kind="claim_expiring", data={"claim_id": passed.id})
+    for note in (told, expiring):
+        text = await letter_text(shop, note)
+        assert "did not pay" not in text, text
+        assert "back on sale" not in text, text
+    assert "A drawn unit came back, and you were next on the backup list" in (
+        await letter_text(shop, told)
+    )
+    assert "the next fan on the draw's backup list" in await letter_text(shop, expiring)
+    rules = text_of(await backup.browser.get(f"/launches/{launch['id']}"))
+    assert "A winner has 15 minutes to pay; after that the unit passes to the next fan" in rules
+    assert "goes back on sale" not in rules
+
+
+def text_of_letter(text: str) -> str:
+    return " ".join(text.split())
+
+
+async def letter_text(shop: Shop, note: Notification) -> str:
+    """The plain text of the e-mail the outbox would send for `note`."""
+    composer = Composer(
+        sender=Address(addr_spec="shop@shop.test"),
+        base_url="https://shop.test/",
+        facts=EngineFacts(shop.platform.engine),
+    )
+    outgoing = OutgoingEmail(note, "fan@fans.test", "Fan", "en", "UTC", 0)
+    message = (
+        await composer.compose(outgoing, ShopLook(name="Model Makers"), shop.clock.now())
+    ).parsed()
+    body = message.get_body(("plain",))
+    assert body is not None
+    return text_of_letter(body.get_content())
 
 
 # -- a held claim stays reachable -----------------------------------------------------------

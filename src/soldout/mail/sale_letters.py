@@ -115,8 +115,8 @@ async def draw_won(c: Context) -> Letter:
         subject = _("A unit came free for you: pay by %(time)s") % values
         heading = _("A unit came back, and it is yours")
         first = _(
-            "A winner did not pay, and you were next on the backup list. One %(item)s is held"
-            " for you until %(when)s."
+            "A drawn unit came back, and you were next on the backup list. One %(item)s is"
+            " held for you until %(when)s."
         )
     else:
         subject = _("You won: pay by %(time)s") % values
@@ -191,6 +191,8 @@ async def claim_expiring(c: Context) -> Letter:
     left = claim.expires_at - c.now
     if left < timedelta(seconds=30):
         raise Obsolete("the claim's window ended before the reminder could be sent")
+    launch = c.facts.launch(claim.launch_id)
+    drawn = launch is not None and launch.is_draw  # (a unit let go goes down the backup list)
     item = c.item(claim.launch_id, claim.sku, claim.quantity)
     values = {
         "item": item,
@@ -201,7 +203,15 @@ async def claim_expiring(c: Context) -> Letter:
         subject=_("%(minutes)s left to pay for %(item)s") % values,
         heading=_("Your %(item)s is still held for you") % values,
         paragraphs=(
-            _("You have until %(time)s to pay. After that, the unit goes back on sale.") % values,
+            (
+                _(
+                    "You have until %(time)s to pay. After that, the unit passes to the next"
+                    " fan on the draw's backup list."
+                )
+                if drawn
+                else _("You have until %(time)s to pay. After that, the unit goes back on sale.")
+            )
+            % values,
         ),
         action=(_("Pay now"), c.link(f"/claims/{claim.id}")),
         details=(

@@ -226,6 +226,7 @@ async def order_page(order_id: str, request: Request) -> Response:
         sku_name=sku_name(book, order.sku),
         hero=store_look.hero(book.product),
         cancellable=order.in_queue,
+        drawn=book.launch.is_draw,  # a unit given back goes down the backup list, not on sale
         just_paid=request.query_params.get("paid") == "1",  # back from a payment page
     )
 
