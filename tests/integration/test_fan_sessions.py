@@ -123,6 +123,9 @@ def bearer(token: str) -> dict[str, str]:
 async def test_sign_out_everywhere_ends_every_session_and_token(shop: Shop) -> None:
     async with shop.browser() as phone, shop.browser() as laptop, shop.browser() as api:
         email = await join(phone)
+        # the fan proves the address is theirs first (that sign-in ends what came before)
+        assert (await phone.post(await sign_in_link(shop, phone, email))).status_code == 303
+        shop.clock.advance(60)  # (one sign-in link a minute per address)
         session = phone.cookies["soldout_fan"]
         assert (await api.get("/api/v1/me", headers=bearer(session))).status_code == 401
         renewed = await phone.post("/api/v1/me/token", headers=WEB)
@@ -150,6 +153,48 @@ async def test_sign_out_everywhere_ends_every_session_and_token(shop: Shop) -> N
         link = await sign_in_link(shop, phone, email)
         assert (await phone.post(link)).status_code == 303  # signing in again works
         assert (await phone.get("/me")).status_code == 200
+
+
+async def test_an_account_opened_with_someone_elses_address_is_theirs_once_they_sign_in(
+    shop: Shop,
+) -> None:
+    """Anyone may sign up with any address: the first sign-in by a link mailed to it
+    proves whose it is, and ends every session and token made before (the one who opened
+    the account without that mailbox keeps nothing); later links end nothing."""
+    async with shop.browser() as carol, shop.browser() as api:
+        email = f"carol-{uuid.uuid4().hex[:8]}@fans.test"
+        made = await api.post("/api/v1/fans", json={"email": email, "name": "Carol"})
+        assert made.status_code == 201, made.text
+        token = made.json()["token"]
+        assert (await api.get("/api/v1/me/shipping", headers=bearer(token))).status_code == 200
+
+        shop.clock.advance(60)
+        assert (await carol.post(await sign_in_link(shop, carol, email))).status_code == 303
+        put = await carol.put("/api/v1/me/shipping", json=shipping_address(), headers=WEB)
+        assert put.status_code == 200, put.text
+        for read in ("/api/v1/me", "/api/v1/me/shipping", "/api/v1/me/orders"):
+            assert (await api.get(read, headers=bearer(token))).status_code == 401, read
+        assert (await shop.claim(bearer(token))).status_code == 401
+        assert (await carol.get("/me")).status_code == 200
+
+        shop.clock.advance(60)  # a later link, on another browser, ends nothing
+        async with shop.browser() as laptop:
+            assert (await laptop.post(await sign_in_link(shop, laptop, email))).status_code == 303
+        assert (await carol.get("/me")).status_code == 200
+
+
+async def test_a_link_mailed_before_sign_out_everywhere_no_longer_signs_in(shop: Shop) -> None:
+    async with shop.browser() as phone, shop.browser() as thief:
+        email = await join(phone)
+        assert (await phone.post(await sign_in_link(shop, phone, email))).status_code == 303
+        shop.clock.advance(60)
+        stolen = await sign_in_link(shop, thief, email)  # mailed, then read by someone else
+        assert (await thief.get(stolen)).status_code == 200  # (its page: nothing spent)
+        assert (await phone.post("/me/signout-everywhere")).status_code == 303
+        refused = await thief.post(stolen)
+        assert refused.status_code == 400
+        assert "does not work" in refused.text
+        assert (await thief.get("/me")).status_code == 303  # not signed in
 
 
 async def test_a_bearer_token_expires_after_30_days_and_can_be_renewed(shop: Shop) -> None:

@@ -71,6 +71,9 @@ class Fan:
     time_zone: str | None = None  # IANA name, as their browser reported it
     erased_at: datetime | None = None  # personal data erased at their request
     rehearsal: str | None = None  # a fan made up by a rehearsal (its run id)
+    # when they first signed in by a link mailed to `email` (proving it is theirs); until
+    # then anyone could have made the account with that address (`Fans.prove_email`)
+    email_proven_at: datetime | None = None
 
     @property
     def is_erased(self) -> bool:

@@ -205,6 +205,16 @@ class Fans:
                 code="shipping_required",
             )
 
+    async def prove_email(self, fan_id: str) -> bool:
+        """The fan signed in by a link mailed to their address: it is theirs. Whether this
+        is the first time (the caller then ends every session and token made before: an
+        account anyone could have opened with that address is now only its owner's)."""
+        fan = await self._store.fans.get(fan_id)
+        if fan is None or fan.is_erased or fan.email_proven_at is not None:
+            return False
+        await self._store.fans.update(replace(fan, email_proven_at=self._clock.now()))
+        return True
+
     async def set_language(self, fan_id: str, locale: str | None, time_zone: str | None) -> None:
         """The language and time zone the fan's e-mails are written in (as their browser
         last showed them)."""

@@ -65,6 +65,7 @@ class _Fans:
             shipping=fan.shipping,
             locale=fan.locale,
             time_zone=fan.time_zone,
+            email_proven_at=fan.email_proven_at,
         )
         return self._journal.done()
 

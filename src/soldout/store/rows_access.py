@@ -45,6 +45,7 @@ def fan_from_row(row: Row) -> Fan:
         row["time_zone"],
         dt(row["erased_at"]),
         row["rehearsal"],
+        dt(row["email_proven_at"]),
     )
 
 
@@ -68,7 +69,8 @@ def fan_row(fan: Fan) -> tuple[object, ...]:
 
 
 def fan_changes(fan: Fan) -> tuple[object, ...]:
-    """What a fan may change: name, address, phone, shipping, locale, time_zone, then id."""
+    """What a fan may change: name, address, phone, shipping, locale, time_zone,
+    email_proven_at, then id."""
     return (
         fan.name,
         fan.address,
@@ -76,6 +78,7 @@ def fan_changes(fan: Fan) -> tuple[object, ...]:
         shipping_json(fan.shipping),
         fan.locale,
         fan.time_zone,
+        ts(fan.email_proven_at),
         fan.id,
     )
 

@@ -185,6 +185,10 @@ async def sign_in_link(token: str, request: Request) -> Response:
     if checked is None:
         return await _link_refused(request)
     fan_id, target = checked
+    if await platform.fans.prove_email(fan_id):
+        # Whoever opened the account without this mailbox (with the owner's address) is
+        # signed out now; the owner is signed in below, afresh.
+        await platform.sessions.sign_out_fan_everywhere(fan_id)
     speaker = speaker_of(request)
     await platform.fans.set_language(fan_id, speaker.locale, browser_zone(request))
     return await sign_in_response(request, target, fan_id)
@@ -266,7 +270,9 @@ async def _sign(platform: Platform, payload: str) -> str:
 
 async def _sign_in_token(platform: Platform, fan_id: str, target: str) -> str:
     expires = int((platform.clock.now() + SIGN_IN_LIFETIME).timestamp())
-    payload = f"{fan_id}.{expires}.{_b64(target.encode())}"
+    # the fan's token generation: "sign out everywhere" ends the links mailed before too
+    generation = platform.tokens.generation(fan_id)
+    payload = f"{fan_id}.{generation}.{expires}.{_b64(target.encode())}"
     return f"{payload}.{await _sign(platform, payload)}"
 
 
@@ -275,13 +281,13 @@ async def _check_sign_in_token(
 ) -> tuple[str, str] | None:
     payload, _dot, signature = token.rpartition(".")
     parts = payload.split(".")
-    if len(parts) != 3 or not parts[1].isdigit():
+    if len(parts) != 4 or not parts[1].isdigit() or not parts[2].isdigit():
         return None
     if not hmac.compare_digest(signature.encode(), (await _sign(platform, payload)).encode()):
         return None
-    fan_id, expires, target = parts[0], int(parts[1]), parts[2]
+    fan_id, generation, expires, target = parts[0], int(parts[1]), int(parts[2]), parts[3]
     now = platform.clock.now()
-    if expires < now.timestamp():
+    if expires < now.timestamp() or generation != platform.tokens.generation(fan_id):
         return None
     try:
         path = base64.urlsafe_b64decode(target + "=" * (-len(target) % 4)).decode()

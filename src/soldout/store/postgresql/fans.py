@@ -122,7 +122,7 @@ class BlockFans(InBlock):
 def _update_fan(fan: Fan) -> Do:
     return one(
         "UPDATE fans SET name = %b, address = %b, phone = %b, shipping = %b, locale = %b,"
-        " time_zone = %b WHERE id = %b",
+        " time_zone = %b, email_proven_at = %b WHERE id = %b",
         fan_changes(fan),
     )
 

@@ -129,7 +129,7 @@ class BlockFans(_InBlock):
 def _update_fan(fan: Fan) -> Job:
     return _one(
         "UPDATE fans SET name = ?, address = ?, phone = ?, shipping = ?, locale = ?,"
-        " time_zone = ? WHERE id = ?",
+        " time_zone = ?, email_proven_at = ? WHERE id = ?",
         fan_changes(fan),
     )
 
