@@ -258,6 +258,23 @@ async def test_image_uploads_are_checked(shop: tuple[Platform, httpx.AsyncClient
     for path in ("/admin/products", "/admin/shop"):
         forged = await client.post(path, content=b"x" * 200_000, headers={"content-type": "a/b"})
         assert forged.status_code == 413, path
+    # credentials that are not the maker's are checked before the body is read: a forged
+    # token or admin cookie may not make the server read 16 MB to refuse it afterwards
+    picture = {"image": ("photo.jpg", b"x" * 200_000, "image/jpeg")}
+    nope = {"authorization": "Bearer nope"}
+    not_the_token = await client.post(url, files=picture, headers=nope)
+    assert error(not_the_token)[:2] == (413, "payload_too_large")
+    fan = await client.post("/api/v1/fans", json={"email": "f@fans.test", "name": "F"})
+    a_fans_token = {"authorization": f"Bearer {fan.json()['token']}"}
+    assert error(await client.post(url, files=picture, headers=a_fans_token))[:2] == (
+        413,
+        "payload_too_large",
+    )
+    for path in ("/admin/products", "/admin/shop"):
+        forged = await client.post(
+            path, content=b"x" * 200_000, headers={"cookie": "soldout_admin=nope"}
+        )
+        assert forged.status_code == 413, path
     product = (await client.get(f"/api/v1/products/{pid}", headers=ADMIN)).json()
     assert product["images"] == []
 

@@ -96,6 +96,14 @@ def test_pages_cookies_streams_and_limits_outside_the_hot_path(running: ServerPr
                 headers={"content-type": "application/json"},
             )
             missing = admin.get(f"/api/v1/launches/lch_{uuid.uuid4().hex}")
+        # an upload's large body only from the maker, checked before it is read
+        images = f"/api/v1/products/{launch['product_id']}/images"
+        picture = {"image": ("photo.jpg", b"x" * 200_000, "image/jpeg")}
+        forged = [
+            browser.post(images, files=picture, headers={"authorization": "Bearer nope"}),
+            browser.post("/admin/shop", content=b"x" * 200_000, headers={
+                "cookie": "soldout_admin=nope", "content-type": "application/octet-stream"}),
+        ]  # fmt: skip
         with browser.stream("GET", f"/admin/launches/{launch['id']}/live") as stream:
             assert stream.headers["content-type"].startswith("text/event-stream")
             kinds = (line for line in stream.iter_lines() if line.startswith("event:"))
@@ -105,6 +113,7 @@ def test_pages_cookies_streams_and_limits_outside_the_hot_path(running: ServerPr
     assert export.text.splitlines()[0].startswith("order_id")
     assert error(huge) == (413, "payload_too_large", None)
     assert error(missing)[:2] == (404, "not_found")
+    assert [f.status_code for f in forged] == [413, 413]
     assert seen == ["history", "snapshot"]
     assert css.status_code == 200
     assert "cache-control" in css.headers

@@ -26,15 +26,17 @@ from soldout.api import (
     routes_rehearsals,
 )
 from soldout.api.claim_core import ClaimCore, ClaimDesk
+from soldout.api.claim_request import cookie_value
 from soldout.api.errors import domain_error_response, install_handlers
-from soldout.api.hotpath import Front
+from soldout.api.hotpath import Front, MakerCheck, carries_credentials
 from soldout.api.json_body import RefuseRepeatedKeys
 from soldout.api.pay_core import PayCore
 from soldout.api.proxies import TrustedProxies
 from soldout.datadir import DiskWatch
+from soldout.domain.sessions import SessionKind
 from soldout.metrics import HttpMeter
 from soldout.services import Platform
-from soldout.web import admin_pages, mount_static, storefront
+from soldout.web import ADMIN_COOKIE, admin_pages, mount_static, storefront
 from soldout.web.store_common import not_found
 
 __all__ = ["build_app"]
@@ -147,9 +149,26 @@ def build_app(
     served: Any = HttpMeter(api, platform.metrics)
     if before is not None:
         served = _After(before, served)
-    # payments are answered in front of the app where this process decides them alone
-    pays = PayCore(platform) if claim_desk is None and before is None else None
-    return Front(served, claims, max_body, proxies=proxies, pay=pays)
+    # payments are answered in front of the app where this process decides them alone,
+    # and the maker's credentials checked there before an upload's body is read
+    alone = claim_desk is None and before is None
+    pays = PayCore(platform) if alone else None
+    maker = _maker_check(platform) if alone else carries_credentials
+    return Front(served, claims, max_body, proxies=proxies, pay=pays, maker=maker)
+
+
+def _maker_check(platform: Platform) -> MakerCheck:
+    """The admin token, or a live admin session: checked in memory, before a large body
+    is read (a forged token or cookie may not make the server read 16 MB to refuse it)."""
+
+    def is_maker(authorization: str | None, cookie: str) -> bool:
+        if authorization is not None:
+            scheme, _, token = authorization.partition(" ")
+            return scheme.lower() == "bearer" and platform.tokens.is_admin(token.strip())
+        raw = cookie_value(cookie, ADMIN_COOKIE) if ADMIN_COOKIE + "=" in cookie else None
+        return platform.sessions.find(SessionKind.ADMIN, raw) is not None
+
+    return is_maker
 
 
 class _After:

@@ -23,7 +23,7 @@ from soldout.api.proxies import TrustedProxies
 from soldout.services.media import MAX_UPLOAD_BYTES
 from soldout.web import ADMIN_COOKIE
 
-__all__ = ["Front", "carries_credentials", "read_body", "too_large"]
+__all__ = ["Front", "MakerCheck", "carries_credentials", "read_body", "too_large"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -59,11 +59,16 @@ async def read_body(receive: Receive, limit: int) -> bytes:
             return bytes(body)
 
 
-def carries_credentials(authorization: bool, cookie: str) -> bool:
-    """A request that could be the maker's: a bearer token, or the admin's cookie. Only
-    such requests may send an upload's large body; anyone else's is refused at 64 KiB
-    before it is read, signed in or not being checked after."""
-    return authorization or ADMIN_COOKIE + "=" in cookie
+MakerCheck = Callable[[str | None, str], bool]
+"""(the `Authorization` header, the `Cookie` header) -> whether the request is the maker's:
+only such requests may send an upload's large body."""
+
+
+def carries_credentials(authorization: str | None, cookie: str) -> bool:
+    """A request that could be the maker's: a bearer token, or the admin's cookie, unchecked.
+    What a process that cannot check them uses (a scale-out worker: the owner it forwards
+    to checks); where they can be checked, `Front(maker=...)` does, before a byte is read."""
+    return authorization is not None or ADMIN_COOKIE + "=" in cookie
 
 
 async def _answer(
@@ -119,9 +124,12 @@ class Front:
         *,
         proxies: TrustedProxies | None = None,
         pay: PayCore | None = None,
+        maker: MakerCheck = carries_credentials,
     ) -> None:
-        """`pay`: payments answered here too (where this process decides them)."""
+        """`pay`: payments answered here too (where this process decides them); `maker`:
+        whether a request's credentials are the maker's (large uploads)."""
         self._app = app
+        self.is_maker = maker
         self._claims = claims
         self.pay = pay
         # `answer` is the core's own bound method: no call of ours in between
@@ -141,7 +149,7 @@ class Front:
     def body_limit(self, method: str, path: str, credentials: bool) -> int:
         """The largest body a request may send: image uploads (the admin's product and
         shop forms, the API's product images) up to `UPLOAD_BODY_LIMIT` when the request
-        `carries_credentials`, the rest `max_body`."""
+        is the maker's (`is_maker`), the rest `max_body`."""
         if credentials and method == "POST" and _UPLOADS.match(path):
             return max(self._max_body, UPLOAD_BODY_LIMIT)
         return self._max_body
@@ -245,14 +253,15 @@ class Front:
     async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
         """A declared length over the limit is refused at once; a body without one
         (chunked) is read here up to the limit, then handed on."""
-        authorization, cookie = False, ""
+        authorization: str | None = None
+        cookie = ""
         for name, value in scope["headers"]:
             if name == b"authorization":
-                authorization = True
+                authorization = value.decode("latin-1")
             elif name == b"cookie":
                 cookie = value.decode("latin-1")
         limit = self.body_limit(
-            scope["method"], scope["path"], carries_credentials(authorization, cookie)
+            scope["method"], scope["path"], self.is_maker(authorization, cookie)
         )
         for name, value in scope["headers"]:
             if name == b"content-length":

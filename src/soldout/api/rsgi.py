@@ -46,7 +46,7 @@ from soldout.api import access
 from soldout.api.claim_core import DecidedElsewhere
 from soldout.api.claim_request import MAX_CLAIM_BODY, claim_launch
 from soldout.api.errors import error_body
-from soldout.api.hotpath import Front, Message, carries_credentials
+from soldout.api.hotpath import Front, Message
 from soldout.api.pay_core import PAY_ROUTE
 from soldout.datadir import make_private_dir
 
@@ -236,8 +236,8 @@ class RsgiFront:
         elif scope.method in _BODYLESS and "content-length" not in headers:
             body = b""
         else:
-            credentials = carries_credentials(
-                "authorization" in headers, headers.get("cookie") or ""
+            credentials = self._front.is_maker(
+                headers.get("authorization"), headers.get("cookie") or ""
             )
             limit = self._front.body_limit(scope.method, scope.path, credentials)
             read_now = await read_or_refuse(headers, protocol, limit)
