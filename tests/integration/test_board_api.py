@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -29,7 +30,21 @@ def product(admin: httpx.Client, skus: tuple[str, ...] = ("BLK", "WHT")) -> str:
     }
     made = admin.post("/api/v1/products", json=body)
     assert made.status_code == 201, made.text
+    announce(admin, made.json()["id"], skus)
     return str(made.json()["id"])
+
+
+def announce(admin: httpx.Client, product_id: str, skus: tuple[str, ...]) -> None:
+    """A launch of the product published (weeks ahead): its board is open to fans."""
+    launch = {
+        "product_id": product_id,
+        "title": "announced",
+        "sale_opens_at": iso(now() + timedelta(days=30)),
+        "batch": dict.fromkeys(skus, 1),
+        "race": "fast",
+    }
+    made = admin.post("/api/v1/launches", json=launch)
+    assert made.status_code == 201, made.text
 
 
 def post(client: httpx.Client, pid: str, fan: dict[str, Any], title: str, **more: Any) -> Any:
@@ -512,3 +527,40 @@ def test_votes_cast_during_a_merge_are_refused_or_moved_never_stranded(
     kept = anyone.get(f"/api/v1/ideas/{first['id']}").json()["votes"]
     assert kept == 2 + votes.count(200)  # both authors, and every vote answered yes
     assert anyone.get(f"/api/v1/ideas/{dup['id']}").json()["votes"] == 0
+
+
+def test_a_product_not_yet_announced_has_no_board_for_fans(
+    anyone: httpx.Client, admin: httpx.Client
+) -> None:
+    """A product whose only launch is a draft does not exist for fans: its board, its
+    releases and polls answer 404 to them (its name never shows), the maker sees them."""
+    body = {
+        "name": "Secret Model Two",
+        "skus": [{"code": "A", "name": "A", "price": 1000, "currency": "EUR", "cost": 900}],
+    }
+    pid = admin.post("/api/v1/products", json=body).json()["id"]
+    launch = {"product_id": pid, "title": "soon", "sale_opens_at": iso(now() + timedelta(days=9)),
+              "batch": {"A": 5}, "race": "fast", "draft": True}  # fmt: skip
+    secret = admin.post("/api/v1/launches", json=launch)
+    assert secret.status_code == 201, secret.text
+    poll = admin.post(
+        f"/api/v1/products/{pid}/polls",
+        json={"question": "Which colour?", "options": [{"label": "Red"}, {"label": "Blue"}]},
+    )
+    assert poll.status_code == 201, poll.text
+    fan = register(anyone)
+    board = f"/api/v1/products/{pid}"
+    paths = [f"{board}/ideas", f"{board}/polls", f"{board}/releases"]
+    for path in [*paths, f"/api/v1/polls/{poll.json()['id']}"]:
+        assert error(anyone.get(path, headers=auth(fan)))[:2] == (404, "not_found"), path
+    posted = anyone.post(f"/api/v1/products/{pid}/ideas", json={"title": "hi"}, headers=auth(fan))
+    assert error(posted)[:2] == (404, "not_found")
+    page = anyone.get(f"/products/{pid}/ideas", headers={"accept": "text/html"})
+    assert page.status_code == 404
+    assert "Secret Model Two" not in page.text
+    assert admin.get(f"/api/v1/products/{pid}/ideas").status_code == 200  # the maker's
+
+    published = admin.patch(f"/api/v1/launches/{secret.json()['id']}", json={"published": True})
+    assert published.status_code == 200, published.text
+    post(anyone, pid, fan, "Make it red")
+    assert titles(anyone, pid) == ["Make it red"]

@@ -89,7 +89,9 @@ async def shop() -> AsyncIterator[Shop]:
         sku = {"code": "A", "name": "Black", "price": 19900, "currency": "EUR"}
         made = await api.post("/api/v1/products", json={"name": "Model Two", "skus": [sku]})
         assert made.status_code == 201, made.text
-        yield Shop(clock, api, anyone, made.json()["id"])
+        shop = Shop(clock, api, anyone, made.json()["id"])
+        await shop.launch(units=1, opens_in=30 * DAY)  # announced: its board is open to fans
+        yield shop
     await platform.stop()
 
 

@@ -45,10 +45,11 @@ def viewer(request: Request, credentials: Credentials) -> tuple[str | None, bool
 Viewer = Annotated[tuple[str | None, bool], Depends(viewer)]
 
 
-async def _product(platform: Platform, product_id: str) -> None:
+async def _product(platform: Platform, product_id: str, *, maker: bool = False) -> None:
     product = await platform.store.products.get(product_id)
     if product is None or product.rehearsal is not None:
         raise NotFound("product")
+    platform.board.require_public(product_id, maker=maker)
 
 
 @router.get("/products/{product_id}/ideas", openapi_extra=ANYONE)
@@ -64,8 +65,8 @@ async def list_ideas(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
     """A product's board: `hot` ranks by votes that weigh half as much each week."""
-    await _product(platform, product_id)
     fan_id, maker = who
+    await _product(platform, product_id, maker=maker)
     state, now = platform.board.state, platform.clock.now()
     query = IdeaQuery(sort, status, category, q, limit, offset)
     total, ideas = state.list_ideas(product_id, query, now, maker=maker)
@@ -96,6 +97,7 @@ async def get_idea(idea_id: str, platform: PlatformDep, who: Viewer) -> dict[str
     fan_id, maker = who
     state = platform.board.state
     idea = state.idea(idea_id, maker=maker)
+    platform.board.require_public(idea.product_id, maker=maker)
     comments = state.comments_on(idea_id, maker=maker)
     names = await author_names(platform.store, [idea.fan_id, *(c.fan_id for c in comments)])
     view = idea_view(idea, state, platform.clock.now(), names, fan_id)
@@ -138,22 +140,26 @@ async def report(body: ReportIn, fan_id: FanAuth, platform: PlatformDep) -> dict
 
 
 @router.get("/products/{product_id}/releases", openapi_extra=ANYONE)
-async def list_releases(product_id: str, platform: PlatformDep) -> list[dict[str, Any]]:
-    await _product(platform, product_id)
+async def list_releases(
+    product_id: str, platform: PlatformDep, who: Viewer
+) -> list[dict[str, Any]]:
+    await _product(platform, product_id, maker=who[1])
     state = platform.board.state
     return [release_view(r, state) for r in state.releases_of(product_id)]
 
 
 @router.get("/releases/{release_id}", openapi_extra=ANYONE)
-async def get_release(release_id: str, platform: PlatformDep) -> dict[str, Any]:
+async def get_release(release_id: str, platform: PlatformDep, who: Viewer) -> dict[str, Any]:
     state = platform.board.state
-    return release_view(state.release(release_id), state)
+    release = state.release(release_id)
+    platform.board.require_public(release.product_id, maker=who[1])
+    return release_view(release, state)
 
 
 @router.get("/products/{product_id}/polls", openapi_extra=ANYONE)
 async def list_polls(product_id: str, platform: PlatformDep, who: Viewer) -> list[dict[str, Any]]:
-    await _product(platform, product_id)
     fan_id, maker = who
+    await _product(platform, product_id, maker=maker)
     news, now = platform.board_news, platform.clock.now()
     return [
         poll_view(p, await news.results(p), now, _answer(platform, p.id, fan_id))
@@ -170,6 +176,7 @@ async def get_poll(poll_id: str, platform: PlatformDep, who: Viewer) -> dict[str
     """A poll with its results: per option, every answer and verified buyers' apart."""
     fan_id, maker = who
     poll = platform.board.state.poll(poll_id, maker=maker)
+    platform.board.require_public(poll.product_id, maker=maker)
     results = await platform.board_news.results(poll)
     return poll_view(poll, results, platform.clock.now(), _answer(platform, poll_id, fan_id))
 

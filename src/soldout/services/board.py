@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -54,12 +54,26 @@ log = logging.getLogger(__name__)
 
 class Board:
     def __init__(
-        self, store: Store, clock: Clock, state: BoardState, policy: PostingPolicy | None = None
+        self,
+        store: Store,
+        clock: Clock,
+        state: BoardState,
+        policy: PostingPolicy | None = None,
+        *,
+        announced: Callable[[str], bool] = lambda product_id: True,
     ) -> None:
+        """`announced(product_id)`: fans may see its board (`Catalog.announced`)."""
         self._store = store
         self._clock = clock
         self.state = state
         self.policy = policy or PostingPolicy()
+        self._announced = announced
+
+    def require_public(self, product_id: str, *, maker: bool = False) -> None:
+        """A product's board is the maker's alone until one of its launches is published:
+        to anyone else it does not exist (its ideas, releases and polls neither)."""
+        if not maker and not self._announced(product_id):
+            raise NotFound("product")
 
     async def load(self) -> None:
         self.state.load(await self._store.board.load())
@@ -123,6 +137,7 @@ class Board:
         product = await self._store.products.get(product_id)
         if product is None or product.rehearsal is not None:
             raise NotFound("product")
+        self.require_public(product_id)
         fan = await self.fan(fan_id)
         self._paced(fan)
         own_vote = BoardMark(idea.id, fan_id, self._fresh(fan), idea.created_at)
@@ -137,6 +152,7 @@ class Board:
         """Vote for an idea: True if this call cast the vote, False if it was cast before."""
         fan = await self.fan(fan_id)
         idea = self.state.idea(idea_id)  # (after the await: the idea as it is now)
+        self.require_public(idea.product_id)
         if idea.status in CLOSED:
             raise self._closed(idea)
         if fan_id in self.state.votes[idea_id]:
@@ -166,6 +182,7 @@ class Board:
         body = check_text(text, field="text", limit=MAX_COMMENT, lines=True)
         fan = await self.fan(fan_id) if fan_id is not None else None
         idea = self.state.idea(idea_id, maker=fan_id is None)
+        self.require_public(idea.product_id, maker=fan_id is None)
         if fan is not None:
             self._paced(fan)
         comment = Comment(new_id("cmt"), idea.id, fan_id, body, self._clock.now())

@@ -142,6 +142,7 @@ class BoardNews:
     async def answer(self, fan_id: str, poll_id: str, option: object) -> str:
         """A fan's answer (one per fan: answering again changes it while the poll is open)."""
         poll = self.state.poll(poll_id)
+        self._board.require_public(poll.product_id)
         chosen = poll.check_answer(option, self._clock.now())
         await self._board.write([BoardMark(poll.id, fan_id, chosen.key, self._clock.now())])
         return chosen.key

@@ -95,6 +95,14 @@ class Catalog:
         self._clock = clock
         self._media = MediaLibrary(store.media, clock, store.transaction)
 
+    def announced(self, product_id: str) -> bool:
+        """Whether fans may know of the product: one of its launches is published (a draft
+        launch does not exist for fans, nor does a product with only drafts)."""
+        return any(
+            b.launch.product_id == product_id and b.launch.published and b.launch.rehearsal is None
+            for b in self._engine.books()
+        )
+
     async def create_product(
         self,
         name: str,

@@ -114,7 +114,7 @@ class Platform:
         self.referrals = Referrals(store, self.engine, referral_policy or ReferralPolicy())
         self.fans.on_register(self.referrals.registered)
         # what fans ask for and the maker ships (docs/ideas.md); taking part earns points
-        self.board = Board(store, self.clock, BoardState())
+        self.board = Board(store, self.clock, BoardState(), announced=self.catalog.announced)
         self.board_news = BoardNews(store, self.clock, self.board, self.engine)
         self.moderation = Moderation(self.board)
         self.referrals.contribution = lambda fan_id: self.board.state.points().get(fan_id, 0)

@@ -40,9 +40,11 @@ PAGE = 20
 
 
 async def _product(platform: Platform, product_id: str) -> Any:
+    """The product whose board a fan sees: not a rehearsal's, nor one not yet announced."""
     product = await platform.store.products.get(product_id)
     if product is None or product.rehearsal is not None:
         raise NotFound("product")
+    platform.board.require_public(product_id)
     return product
 
 
