@@ -156,6 +156,11 @@ def test_referral_and_sign_in_link(shared_server: ServerProcess) -> None:
         assert fan_token != session
         with shared_server.client(session) as cookie_as_token:
             assert cookie_as_token.get("/api/v1/me").status_code == 401
+        # a link (from another site, say) signs nobody out: only the page's own form does
+        assert second.get("/signout").status_code == 405
+        elsewhere = {"origin": "https://elsewhere.test"}
+        assert second.post("/signout", headers=elsewhere).status_code == 403
+        assert second.get("/me").status_code == 200
         assert second.post("/signout").status_code == 303
         assert "soldout_fan" not in second.cookies
         assert second.get("/me").status_code == 303

@@ -229,11 +229,13 @@ class SignInThrottle:
 _THROTTLE = SignInThrottle()
 
 
-@router.get("/signout")
 @router.post("/signout")
 async def sign_out(request: Request) -> Response:
     """This browser's session ends (the fan's other browsers and tokens stay signed in:
-    "sign out everywhere" on /me ends them all)."""
+    "sign out everywhere" on /me ends them all). A post only: a link from another site
+    (a GET, which carries the Lax cookie) may not sign a fan out, nor another site's form."""
+    if not same_origin(request):
+        return await refused(request)
     await platform_of(request).sessions.end(request.cookies.get(FAN_COOKIE))
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(FAN_COOKIE, path="/", httponly=True, samesite="lax")
