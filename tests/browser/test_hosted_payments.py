@@ -174,6 +174,30 @@ def test_a_fan_who_cancels_on_the_page_is_told_the_unit_is_still_held(
         context.close()
 
 
+def test_a_link_made_elsewhere_cannot_close_a_fans_payment_page(browser: Any, shop: Shop) -> None:
+    """Only the provider's page, which soldout gave its address (sealed), can say the fan
+    cancelled: the same address made up by another site closes nothing, and the fan still
+    pays on the page they left open."""
+    context, page = _buy(browser, shop)
+    try:
+        claim_url = page.url
+        _to_the_providers_page(page, shop)
+        providers_page = page.url
+        seen = page.request.get(
+            claim_url.replace("/claims/", "/api/v1/claims/"), headers={"x-soldout-web": "1"}
+        ).json()
+        claim_id, payment_id = seen["id"], seen["payment"]["id"]
+        forged = f"{shop.server.base_url}/claims/{claim_id}/back?payment={payment_id}&cancelled=1"
+        page.goto(forged)  # as a link on another site would take the signed-in fan
+        page.wait_for_url(re.compile(r"/claims/[^/]+\?payment="))
+        assert "You cancelled" not in page.locator("main").inner_text()
+        page.goto(providers_page)
+        _choose(page, shop, "pay")
+        page.wait_for_url(re.compile(r"/orders/"))
+    finally:
+        context.close()
+
+
 @pytest.mark.parametrize("shop", ["mollie"], indirect=True)  # (Stripe's page waits itself)
 def test_a_bank_that_confirms_later_updates_the_page_by_itself(browser: Any, shop: Shop) -> None:
     context, page = _buy(browser, shop)

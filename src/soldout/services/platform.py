@@ -93,8 +93,11 @@ class Platform:
         self.engine.checkout.checks = checks
         if self.public_url is not None:  # where a hosted payment page sends the fan back
             base = self.public_url
+            # sealed: only the provider's page, which soldout gave the address, can say
+            # the fan cancelled there (another site's link to it closes no payment page)
             self.engine.checkout.return_to = lambda claim_id, payment_id: (
                 f"{base}/claims/{claim_id}/back?payment={payment_id}"
+                f"&seal={tokens.seal(f'back:{payment_id}')}"
             )
         self.catalog = Catalog(store, self.engine, self.clock)
         self.fans = Fans(store, self.clock, tokens, self.engine)

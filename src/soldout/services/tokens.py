@@ -134,6 +134,16 @@ class TokenSigner:
     def is_admin(self, token: str) -> bool:
         return hmac.compare_digest(token.encode(), self._admin)
 
+    def seal(self, text: str) -> str:
+        """A short MAC of `text` under the signing key: a link soldout made carries it, so
+        one made up elsewhere (to act on a fan's behalf) is told apart (`sealed`)."""
+        if not self._secret:
+            raise RuntimeError("no signing secret yet: start the platform first")
+        return _b64(hmac.digest(self._secret, b"link:" + text.encode(), "sha256")[:16])
+
+    def sealed(self, text: str, seal: str) -> bool:
+        return bool(seal) and hmac.compare_digest(seal.encode(), self.seal(text).encode())
+
     def _sign(self, payload: str) -> str:
         if not self._secret:
             raise RuntimeError("no signing secret yet: start the platform first")

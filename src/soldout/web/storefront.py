@@ -198,7 +198,12 @@ async def back_from_payment(claim_id: str, request: Request) -> Response:
     payment_id = request.query_params.get("payment", "")
     if payment_id not in {p.id for p in platform.engine.checkout.payments_of(claim.id)}:
         raise NotFound("payment")
-    cancelled = request.query_params.get("cancelled") == "1"
+    # the fan chose to leave the provider's page: believed only from the address soldout
+    # gave it (sealed); a link made up elsewhere just asks the provider how it went
+    seal = request.query_params.get("seal", "")
+    cancelled = request.query_params.get("cancelled") == "1" and platform.tokens.sealed(
+        f"back:{payment_id}", seal
+    )
     # Shielded: a fan who leaves mid-answer does not leave the settling half done.
     await asyncio.shield(platform.engine.checkout.settle(fan_id, payment_id, cancelled=cancelled))
     order = platform.engine.order_for(claim.id)
