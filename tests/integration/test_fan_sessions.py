@@ -167,6 +167,15 @@ async def test_an_account_opened_with_someone_elses_address_is_theirs_once_they_
         assert made.status_code == 201, made.text
         token = made.json()["token"]
         assert (await api.get("/api/v1/me/shipping", headers=bearer(token))).status_code == 200
+        # the link mailed to Carol is never shown to the account: whoever opened it cannot
+        # use the link to prove the address is theirs
+        asked = await api.post("/signin", data={"email": email}, headers={"origin": ORIGIN})
+        assert asked.status_code == 200
+        for read in ("/api/v1/me/notifications", "/api/v1/me/data"):
+            seen = await api.get(read, headers=bearer(token))
+            assert seen.status_code == 200, seen.text
+            assert "/signin/" not in seen.text, read
+            assert "sign_in_link" not in seen.text, read
 
         shop.clock.advance(60)
         assert (await carol.post(await sign_in_link(shop, carol, email))).status_code == 303

@@ -37,6 +37,9 @@ EXPORT_EVERY = 10  # seconds between two exports of one fan's data
 MAX_FAN_NAME = 200
 
 
+MAILBOX_ONLY = frozenset({"sign_in_link"})  # notifications never shown to the account
+
+
 class Fans:
     def __init__(self, store: Store, clock: Clock, tokens: TokenSigner, engine: SaleEngine) -> None:
         self._store = store
@@ -171,7 +174,16 @@ class Fans:
         return await self._engine.refund_order(order, "cancelled by the fan", unshipped_only=True)
 
     async def notifications(self, fan_id: str, limit: int) -> Sequence[Notification]:
-        return await self._store.notifications.for_fan(fan_id, limit)
+        """The fan's notifications, newest first, but the sign-in links: those are for the
+        mailbox alone (shown to the account, they would let whoever opened it with
+        someone else's address prove that address: docs/security.md)."""
+        asked = limit
+        while True:
+            rows = await self._store.notifications.for_fan(fan_id, asked)
+            shown = [n for n in rows if n.kind not in MAILBOX_ONLY]
+            if len(shown) >= limit or len(rows) < asked:
+                return shown[:limit]
+            asked *= 2
 
     # -- the fan's own record --------------------------------------------------------
     async def fan(self, fan_id: str) -> Fan:
@@ -205,15 +217,20 @@ class Fans:
                 code="shipping_required",
             )
 
-    async def prove_email(self, fan_id: str) -> bool:
-        """The fan signed in by a link mailed to their address: it is theirs. Whether this
-        is the first time (the caller then ends every session and token made before: an
-        account anyone could have opened with that address is now only its owner's)."""
+    async def email_proven(self, fan_id: str) -> bool:
+        """Whether the fan has signed in by a link mailed to their address (it is theirs)."""
+        fan = await self._store.fans.get(fan_id)
+        return fan is None or fan.email_proven_at is not None
+
+    async def prove_email(self, fan_id: str) -> None:
+        """The fan signed in by a link mailed to their address: it is theirs. The caller
+        ended every session and token made before, first (an account anyone could have
+        opened with that address is now only its owner's; if this write fails, the next
+        link ends them again)."""
         fan = await self._store.fans.get(fan_id)
         if fan is None or fan.is_erased or fan.email_proven_at is not None:
-            return False
+            return
         await self._store.fans.update(replace(fan, email_proven_at=self._clock.now()))
-        return True
 
     async def set_language(self, fan_id: str, locale: str | None, time_zone: str | None) -> None:
         """The language and time zone the fan's e-mails are written in (as their browser
@@ -252,7 +269,11 @@ class Fans:
             "claims": claims,
             "payments": payments,
             "orders": orders,
-            "notifications": await self._store.notifications.for_fan(fan_id, 10_000),
+            "notifications": [
+                n
+                for n in await self._store.notifications.for_fan(fan_id, 10_000)
+                if n.kind not in MAILBOX_ONLY
+            ],
         }
 
     async def erase(self, fan_id: str) -> None:

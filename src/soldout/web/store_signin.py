@@ -185,10 +185,12 @@ async def sign_in_link(token: str, request: Request) -> Response:
     if checked is None:
         return await _link_refused(request)
     fan_id, target = checked
-    if await platform.fans.prove_email(fan_id):
+    if not await platform.fans.email_proven(fan_id):
         # Whoever opened the account without this mailbox (with the owner's address) is
-        # signed out now; the owner is signed in below, afresh.
+        # signed out now, before the address is marked proven; the owner is signed in
+        # below, afresh.
         await platform.sessions.sign_out_fan_everywhere(fan_id)
+        await platform.fans.prove_email(fan_id)
     speaker = speaker_of(request)
     await platform.fans.set_language(fan_id, speaker.locale, browser_zone(request))
     return await sign_in_response(request, target, fan_id)
