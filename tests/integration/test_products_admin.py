@@ -718,3 +718,26 @@ def contrast_on_white(colour: str) -> float:
     rgb = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
     lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
     return 1.05 / (0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2] + 0.05)
+
+
+async def test_the_scale_out_owner_checks_an_uploaders_credentials_too() -> None:
+    """The owner of several workers (whose app awaits its catching up before each request)
+    checks the maker's credentials before an upload's body is read, as one process does."""
+    platform = Platform(InMemoryStore(), TokenSigner(b"k" * 32, "adm"), clock=FakeClock())
+    await platform.start(sweep=False)
+
+    async def caught_up() -> None:
+        return None
+
+    transport = httpx.ASGITransport(app=build_app(platform, before=caught_up))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+            pid = (await api_product(client))["id"]
+            url = f"/api/v1/products/{pid}/images"
+            picture = {"image": ("photo.jpg", b"x" * 200_000, "image/jpeg")}
+            forged = await client.post(url, files=picture, headers={"authorization": "Bearer x"})
+            assert error(forged)[:2] == (413, "payload_too_large")
+            real = await client.post(url, files=picture, headers=ADMIN)
+            assert error(real)[:2] == (422, "not_an_image")  # read whole, then checked
+    finally:
+        await platform.stop()

@@ -28,7 +28,7 @@ from soldout.api import (
 from soldout.api.claim_core import ClaimCore, ClaimDesk
 from soldout.api.claim_request import cookie_value
 from soldout.api.errors import domain_error_response, install_handlers
-from soldout.api.hotpath import Front, MakerCheck, carries_credentials
+from soldout.api.hotpath import Front, MakerCheck
 from soldout.api.json_body import RefuseRepeatedKeys
 from soldout.api.pay_core import PayCore
 from soldout.api.proxies import TrustedProxies
@@ -149,11 +149,11 @@ def build_app(
     served: Any = HttpMeter(api, platform.metrics)
     if before is not None:
         served = _After(before, served)
-    # payments are answered in front of the app where this process decides them alone,
-    # and the maker's credentials checked there before an upload's body is read
-    alone = claim_desk is None and before is None
-    pays = PayCore(platform) if alone else None
-    maker = _maker_check(platform) if alone else carries_credentials
+    # payments are answered in front of the app where this process decides them alone
+    pays = PayCore(platform) if claim_desk is None and before is None else None
+    # the maker's credentials are checked before an upload's body is read (this process,
+    # alone or the scale-out owner, holds the admin sessions; a worker does not)
+    maker = _maker_check(platform)
     return Front(served, claims, max_body, proxies=proxies, pay=pays, maker=maker)
 
 
