@@ -6,7 +6,9 @@ it"."""
 
 from __future__ import annotations
 
-from tests.integration.test_fan_journeys import AMSTERDAM, Fan, Shop, shop
+from datetime import timedelta
+
+from tests.integration.test_fan_journeys import AMSTERDAM, Fan, Shop, shop, text_of
 
 __all__ = ["shop"]  # (the fixture, used by name)
 
@@ -42,3 +44,18 @@ async def test_each_fan_is_told_what_a_cancelled_launch_means_for_them(shop: Sho
     assert await told(shop, refunded) == []
     assert await told(shop, holding) == [{"launch_id": lid, "bought": False}]
     assert await told(shop, shipped) == []
+
+
+async def test_a_fan_who_reserved_sees_it_cancelled_on_their_page(shop: Shop) -> None:
+    opens = shop.clock.now() + timedelta(hours=1)
+    launch = await shop.launch(sale_opens_at=opens.isoformat())
+    fan = await shop.fan("R")
+    reserved = await fan.browser.post(
+        f"/api/v1/launches/{launch['id']}/reservations", headers={"x-soldout-web": "1"}
+    )
+    assert reserved.status_code in (200, 201), reserved.text
+    cancelled = await shop.api.patch(f"/api/v1/launches/{launch['id']}", json={"cancel": True})
+    assert cancelled.status_code == 200, cancelled.text
+    entries = text_of(await fan.browser.get("/me")).split("Reservations and draw entries", 1)[1]
+    assert "This launch was cancelled" in entries
+    assert "This round has closed" not in entries
