@@ -207,6 +207,11 @@ async def test_a_refund_with_no_backup_left_says_so_and_shows_nothing_for_sale(
     words = await admin_page(shop, f"/admin/orders/{order_id}")
     assert "its unit goes back to stock, unsold: the draw's backup list has nobody left" in words
     assert "next fan on the draw's backup list" not in words
+    # nor is the fan told, on their order page, that a backup or a buyer gets it
+    theirs = text_of(await fans[0].browser.get(f"/orders/{order_id}"))
+    assert "Until it ships you can cancel this order for a full refund." in theirs
+    assert "backup list" not in theirs
+    assert "back on sale" not in theirs
 
     refunded = await shop.api.post(
         f"/api/v1/orders/{order_id}/refund", json={"reason": "the winner asked to cancel"}

@@ -23,6 +23,7 @@ from soldout.engine.draws import RESERVED_KEY_PREFIX
 from soldout.engine.settlement import CANCELLED_ON_PAGE, GIVEN_UP, RELEASED
 from soldout.payments import usable_methods
 from soldout.services import Platform
+from soldout.services.order_records import unit_fate
 from soldout.web import store_account, store_board, store_look, store_signin
 from soldout.web.store_common import (
     base_url,
@@ -231,7 +232,8 @@ async def order_page(order_id: str, request: Request) -> Response:
         sku_name=sku_name(book, order.sku),
         hero=store_look.hero(book.product),
         cancellable=order.in_queue,
-        drawn=book.launch.is_draw,  # a unit given back goes down the backup list, not on sale
+        # where its unit would go: on sale, down a draw's backup list, or nowhere now
+        unit_goes=unit_fate(order, book, platform.clock.now()).value,
         just_paid=request.query_params.get("paid") == "1",  # back from a payment page
     )
 
