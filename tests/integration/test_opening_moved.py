@@ -5,7 +5,7 @@ hears nothing, and neither does anyone of a change that leaves the time."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from tests.integration.test_fan_journeys import Fan, Shop, shop, text_of
 
@@ -52,3 +52,24 @@ async def test_fans_who_reserved_are_told_the_new_opening_on_their_page(shop: Sh
     )
     assert "13:00 (Central European Time) to" in page
     assert "13:30 (Central European Time); your reservation stands." in page
+
+
+async def test_a_time_given_with_another_offset_is_told_in_utc(shop: Shop) -> None:
+    """The notice's own words say UTC: a new time sent as 14:30+02:00 reads 12:30 UTC."""
+    opens = shop.clock.now().replace(hour=12, minute=0, second=0, microsecond=0)
+    opens += timedelta(days=1)
+    launch = await shop.launch(sale_opens_at=opens.isoformat())
+    fan = await shop.fan("Ann")
+    reserved = await shop.anyone.post(
+        f"/api/v1/launches/{launch['id']}/reservations", headers=fan.auth
+    )
+    assert reserved.status_code == 201, reserved.text
+    east = (opens + timedelta(minutes=30)).astimezone(timezone(timedelta(hours=2)))
+    assert east.isoformat().endswith("14:30:00+02:00")
+    moved = await shop.api.patch(
+        f"/api/v1/launches/{launch['id']}", json={"sale_opens_at": east.isoformat()}
+    )
+    assert moved.status_code == 200, moved.text
+    notes = await shop.platform.store.notifications.for_fan(fan.id, 20)
+    (note,) = [n for n in notes if n.kind == "opening_moved"]
+    assert "12:30 UTC; your reservation stands." in note.message

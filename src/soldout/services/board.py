@@ -164,6 +164,7 @@ class Board:
     async def unvote(self, fan_id: str, idea_id: str) -> bool:
         """Take a vote back: True if there was one."""
         idea = self.state.idea(idea_id)
+        self.require_public(idea.product_id)
         if fan_id not in self.state.votes[idea_id]:
             return False
         if idea.status in CLOSED:

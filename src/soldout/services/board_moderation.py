@@ -26,6 +26,7 @@ class Moderation:
         """Report an idea or a comment to the maker (once per fan and post); only what the
         fan can see may be reported."""
         product_id = self.visible_subject(subject_id).product_id
+        self._board.require_public(product_id)
         why = check_text(reason, field="reason", limit=MAX_REASON)
         for old in self.state.reports.values():
             if old.subject_id == subject_id and old.fan_id == fan_id and not old.resolved:
