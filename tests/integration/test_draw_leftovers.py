@@ -24,6 +24,7 @@ from tests.integration.test_fan_journeys import (
     ORIGIN,
     Fan,
     Shop,
+    enter_draw,
     shop,
     text_of,
 )
@@ -39,13 +40,7 @@ async def drawn_launch(shop: Shop, batch: dict[str, int], entrants: int) -> tupl
     opens = shop.clock.now() + timedelta(minutes=10)
     launch = await shop.launch(mode="draw", batch=batch, sale_opens_at=opens.isoformat())
     fans = [await shop.fan(f"Fan{i}") for i in range(entrants)]
-    for fan in fans:
-        entered = await fan.browser.post(
-            f"/api/v1/launches/{launch['id']}/reservations",
-            json={"sku": "A"},
-            headers={"x-soldout-web": "1"},
-        )
-        assert entered.status_code == 201, entered.text
+    await enter_draw(fans, launch["id"])
     shop.clock.set(opens)
     await shop.platform.engine.expire_due()  # the sweeper's wake-up at the opening draws
     await shop.platform.engine.background.drain()

@@ -166,19 +166,24 @@ def text_of(page: httpx.Response) -> str:
 # -- a draw: winners pay, losers are told their place, backups get the unit -------------
 
 
+async def enter_draw(fans: list[Fan], launch_id: str, sku: str = "A") -> None:
+    """Each fan enters the draw for `sku` from the launch's page (as its button does)."""
+    for fan in fans:
+        entered = await fan.browser.post(
+            f"/api/v1/launches/{launch_id}/reservations",
+            json={"sku": sku},
+            headers={"x-soldout-web": "1"},
+        )
+        assert entered.status_code == 201, entered.text
+
+
 async def test_a_draw_winner_is_told_and_pays_losers_learn_their_place(shop: Shop) -> None:
     opens = shop.clock.now() + timedelta(minutes=10)
     launch = await shop.launch(
         mode="draw", batch={"A": 1}, sale_opens_at=opens.isoformat(), payment_window_seconds=900
     )
     fans = [await shop.fan(f"Fan{i}") for i in range(3)]
-    for fan in fans:
-        entered = await fan.browser.post(
-            f"/api/v1/launches/{launch['id']}/reservations",
-            json={"sku": "A"},
-            headers={"x-soldout-web": "1"},
-        )
-        assert entered.status_code == 201, entered.text
+    await enter_draw(fans, launch["id"])
     page = text_of(await fans[0].browser.get(f"/launches/{launch['id']}"))
     assert "You are in the draw for Model One black" in page
 
@@ -224,12 +229,7 @@ async def test_a_backup_gets_the_unit_a_winner_lets_go_and_is_told(shop: Shop) -
     opens = shop.clock.now() + timedelta(minutes=10)
     launch = await shop.launch(mode="draw", batch={"A": 1}, sale_opens_at=opens.isoformat())
     fans = [await shop.fan(f"Fan{i}") for i in range(2)]
-    for fan in fans:
-        await fan.browser.post(
-            f"/api/v1/launches/{launch['id']}/reservations",
-            json={"sku": "A"},
-            headers={"x-soldout-web": "1"},
-        )
+    await enter_draw(fans, launch["id"])
     shop.clock.set(opens)
     await shop.platform.engine.expire_due()
     winner = next(f for f in fans if shop.platform.fans.held_claims(f.id))
