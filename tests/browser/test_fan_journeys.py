@@ -344,5 +344,7 @@ def test_a_fan_early_in_the_waiting_room_is_told_their_place_in_words(
         room = page.locator("#room")
         room.get_by_text("among the first in the queue").wait_for()
         assert "0 fans" not in room.inner_text()
+        assert "once the sale opens" in room.inner_text()  # not "shortly": it has not opened
+        assert page.locator("#result").inner_text() == ""  # the room says it, not "Asking…"
     finally:
         context.close()

@@ -177,6 +177,7 @@ def test_a_cancelled_launch_says_so_on_its_page(browser: Any, store_server: Serv
         assert cancelled.status_code == 200, cancelled.text
         page.locator("#status", has_text="This launch was cancelled").wait_for()
         page.get_by_text("Orders already paid for still stand").wait_for()
+        assert not page.get_by_role("button", name="Buy").is_visible()  # nothing to press
         page.reload()
         page.locator("#status", has_text="This launch was cancelled").wait_for()
         assert page.get_by_role("button", name="Buy").count() == 0

@@ -726,3 +726,25 @@ async def test_the_account_page_says_why_a_payment_was_given_back(shop: Shop) ->
     assert "it came after you had cancelled it or started another" in text
     assert "the order could not be recorded" in text
     assert text.count("the unit was no longer held when the money arrived") == 1
+
+
+async def test_a_fan_can_choose_the_language_their_browser_already_shows(shop: Shop) -> None:
+    """Chosen on another device, Chinese was the fan's e-mails' language; a Dutch browser
+    showed Dutch with no way to choose it (the current language was not a link), so the
+    e-mails stayed Chinese. It is a link, marked current, and choosing it is kept."""
+    launch = await shop.launch()
+    fan = await shop.fan("Anouk")
+    chosen = await fan.browser.get("/language/zh_Hans", params={"next": "/me"})
+    assert chosen.status_code == 303
+    record = await shop.platform.store.fans.get(fan.id)
+    assert record is not None
+    assert record.locale == "zh_Hans"
+    fan.browser.cookies.delete("soldout_lang")  # another device: a Dutch browser
+    page = await fan.browser.get(f"/launches/{launch['id']}", headers={"accept-language": "nl"})
+    assert '<html lang="nl">' in page.text
+    assert re.search(r'<a href="/language/nl\?next=[^"]*"[^>]*aria-current="true"', page.text)
+    again = await fan.browser.get("/language/nl", params={"next": f"/launches/{launch['id']}"})
+    assert again.status_code == 303
+    record = await shop.platform.store.fans.get(fan.id)
+    assert record is not None
+    assert record.locale == "nl"

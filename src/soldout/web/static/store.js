@@ -160,6 +160,9 @@
       if (s !== "scheduled" && s !== "reservations_open") {  // what was true until the opening
         for (const el of root.querySelectorAll("[data-until-open]")) el.hidden = true;
       }
+      if (s === "closed" || s === "cancelled") {  // as a reload shows it: nothing to press
+        for (const el of root.querySelectorAll("#buy-form .actions, #buy-form details.code")) el.hidden = true;
+      }
       let big = "", small = "";
       if (s === "scheduled" || s === "reservations_open") {
         big = t("Opens in %(time)s", { time: duration(opens - clock.now()) });
@@ -274,6 +277,7 @@
     async function admitted() {
       if (admission) return admission;
       room.hidden = false;
+      say(result, "", "");  // (the room says what happens now)
       let res = await api("POST", `/api/v1/launches/${id}/waiting-room`);
       for (;;) {
         if (res.status !== 200) {
@@ -290,7 +294,10 @@
           ? t("You are number %(position)s in the queue.", { position: r.position })
           : earlyPlace(r.ahead);
         const wait = r.estimated_wait_seconds > 0 ? " " + t("Estimated wait: %(time)s.", { time: duration(r.estimated_wait_seconds * 1000) }) : "";
-        roomText.textContent = t("You are in the queue; we will let you in shortly.") + " " + where + wait + " " + t("Keep this page open.");
+        const queued = r.position !== null
+          ? t("You are in the queue; we will let you in shortly.")
+          : t("You are in the queue; we let fans in, in turn, once the sale opens.");
+        roomText.textContent = queued + " " + where + wait + " " + t("Keep this page open.");
         await sleep(Math.max(0.5, r.poll_after_seconds || 2) * 1000);
         res = await api("GET", `/api/v1/launches/${id}/waiting-room`);
       }
@@ -390,7 +397,7 @@
         sold_out: ["bad", esc(t("Sold out: every unit open to everyone has been sold. Units come back if a buyer does not pay in time."))],
         insufficient_stock: ["bad", esc(t("Not enough left for that many."))],
         not_open: ["wait", esc(t("Not open yet. Wait for the countdown to reach zero, then press Buy."))],
-        closed: ["bad", esc(t("This round has closed. Watch this page for the next round."))],
+        closed: ["bad", esc(status === "cancelled" ? t("This launch was cancelled.") : t("This round has closed. Watch this page for the next round."))],
         limit_reached: ["bad", esc(t("You have reached the limit for this launch (%(limit)s per fan).", { limit })) +
           ` <a id="held-link" href="${heldLink()}">${esc(t("Pay for what you hold"))}</a> · <a href="/me#orders">${esc(t("See your orders"))}</a>`],
         paused: ["wait", esc(t("The sale is paused for a moment. Press Buy again shortly."))],
