@@ -70,6 +70,7 @@ async def test_a_time_given_with_another_offset_is_told_in_utc(shop: Shop) -> No
         f"/api/v1/launches/{launch['id']}", json={"sale_opens_at": east.isoformat()}
     )
     assert moved.status_code == 200, moved.text
+    assert moved.json()["sale_opens_at"].endswith("12:30:00+00:00")  # as every time: UTC
     notes = await shop.platform.store.notifications.for_fan(fan.id, 20)
     (note,) = [n for n in notes if n.kind == "opening_moved"]
     assert "12:30 UTC; your reservation stands." in note.message
