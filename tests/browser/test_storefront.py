@@ -181,6 +181,7 @@ def test_a_cancelled_launch_says_so_on_its_page(browser: Any, store_server: Serv
         page.reload()
         page.locator("#status", has_text="This launch was cancelled").wait_for()
         assert page.get_by_role("button", name="Buy").count() == 0
+        assert "we remind you before the sale opens" not in page.locator("main").inner_text()
         _shoot(page, "cancelled")
     finally:
         context.close()
