@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from soldout.domain.claims import Claim, Order, OrderEvent
@@ -31,9 +31,7 @@ __all__ = [
 
 
 def _t(value: datetime | None) -> str | None:
-    """In UTC, whatever offset a time was given with (one launch's opening read "+05:30"
-    where every other time reads "+00:00")."""
-    return value.astimezone(UTC).isoformat() if value is not None else None
+    return value.isoformat() if value is not None else None
 
 
 def _d(value: date | None) -> str | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from soldout.domain.duplicates import DuplicateRule
@@ -218,6 +218,9 @@ def check_batch(batch: dict[str, int], sku_codes: set[str]) -> None:
             )
 
 
+_MAKERS_TIMES = ("sale_opens_at", "reservations_open_at", "sale_closes_at")
+
+
 @dataclass(frozen=True, slots=True)
 class Launch:
     id: str
@@ -236,6 +239,14 @@ class Launch:
     drawn_at: datetime | None = None
     draw_units: dict[str, int] | None = field(default=None, hash=False)  # units drawn per SKU
     rehearsal: str | None = None  # made by a rehearsal run (its id): never shown to fans
+
+    def __post_init__(self) -> None:
+        # The maker's times in UTC, whatever offset they were given with (an opening sent
+        # as +05:30 was stored, shown and told so, where every other time is UTC).
+        for name in _MAKERS_TIMES:
+            value: datetime | None = getattr(self, name)
+            if value is not None and value.utcoffset() != timedelta(0):
+                object.__setattr__(self, name, value.astimezone(UTC))
 
     @property
     def is_draw(self) -> bool:

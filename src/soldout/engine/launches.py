@@ -6,7 +6,7 @@ opening moved before the sale opened is told to every fan who reserved.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from soldout.clock import Clock
 from soldout.domain.claims import Claim, ClaimState, Order, OrderStatus
@@ -155,8 +155,7 @@ def _moved_notes(book: LaunchBook, before: Launch, now: datetime) -> list[Notifi
     """One notice to each fan holding a reservation (an entry, in a draw), in the order
     they reserved; each move is its own notice, naming the time it moved from."""
     launch = book.launch
-    # (in UTC, as the words say: a time given with another offset keeps it until a restart)
-    was, will = before.sale_opens_at.astimezone(UTC), launch.sale_opens_at.astimezone(UTC)
+    was, will = before.sale_opens_at, launch.sale_opens_at  # (in UTC: `Launch` keeps them so)
     what, kept = ("The draw for", "entry") if launch.is_draw else ("The opening of", "reservation")
     message = (
         f"{what} {launch.title!r} moved from {was:%Y-%m-%d %H:%M} UTC to"
