@@ -4,13 +4,29 @@ killed half-way), still serves the same claims and orders."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 from alembic import command
 
 from soldout.store.sqlite.migrations import alembic_config
 from tests.support import ServerProcess, claim, create_launch, pay, register
+
+
+@contextlib.contextmanager
+def first_run(tmp_path: Path) -> Iterator[tuple[ServerProcess, Path, httpx.Client, httpx.Client]]:
+    """A server on a new data directory, stopped after the block: (it, its database, the
+    maker's client, anyone's), to leave a record that a migration is then tried on."""
+    server = ServerProcess(tmp_path / "data")
+    server.start()
+    try:
+        with server.admin() as admin, server.client() as anyone:
+            yield server, tmp_path / "data" / "soldout.db", admin, anyone
+    finally:
+        server.stop()
 
 
 def indexes_of_claims(database: Path) -> set[str]:
@@ -20,20 +36,13 @@ def indexes_of_claims(database: Path) -> set[str]:
 
 
 def test_claims_survive_dropping_and_restoring_the_key_index(tmp_path: Path) -> None:
-    data = tmp_path / "data"
-    database = data / "soldout.db"
-    server = ServerProcess(data)
-    server.start()
-    try:
-        with server.admin() as admin, server.client() as anyone:
-            launch = create_launch(admin, batch={"A": 5}, per_fan_limit=2)
-            fan = register(anyone)
-            held = claim(anyone, launch["id"], fan["token"], key="held").json()
-            paid = claim(anyone, launch["id"], fan["token"], key="paid").json()
-            order = pay(anyone, paid["id"], fan["token"])
-            assert order.status_code == 200, order.text
-    finally:
-        server.stop()
+    with first_run(tmp_path) as (server, database, admin, anyone):
+        launch = create_launch(admin, batch={"A": 5}, per_fan_limit=2)
+        fan = register(anyone)
+        held = claim(anyone, launch["id"], fan["token"], key="held").json()
+        paid = claim(anyone, launch["id"], fan["token"], key="paid").json()
+        order = pay(anyone, paid["id"], fan["token"])
+        assert order.status_code == 200, order.text
     after_head = indexes_of_claims(database)
 
     command.downgrade(alembic_config(database), "0004")
@@ -64,23 +73,16 @@ def test_claims_survive_dropping_and_restoring_the_key_index(tmp_path: Path) -> 
 
 def test_an_order_refunded_unshipped_before_the_rule_loses_its_ship_date(tmp_path: Path) -> None:
     """Migration 0012: it will not ship, so it shows no date, as one refunded since."""
-    data = tmp_path / "data"
-    database = data / "soldout.db"
-    server = ServerProcess(data)
-    server.start()
-    try:
-        with server.admin() as admin, server.client() as anyone:
-            launch = create_launch(admin, batch={"A": 5})
-            product = launch["product_id"]
-            plan = {"starts_on": "2031-01-05", "produced": 5}
-            assert admin.put(f"/api/v1/products/{product}/skus/A/plan", json=plan).is_success
-            fan = register(anyone)
-            paid = claim(anyone, launch["id"], fan["token"]).json()
-            order = pay(anyone, paid["id"], fan["token"]).json()
-            refund = admin.post(f"/api/v1/orders/{order['id']}/refund", json={"reason": "asked"})
-            assert refund.json()["ship_date"] is None
-    finally:
-        server.stop()
+    with first_run(tmp_path) as (server, database, admin, anyone):
+        launch = create_launch(admin, batch={"A": 5})
+        product = launch["product_id"]
+        plan = {"starts_on": "2031-01-05", "produced": 5}
+        assert admin.put(f"/api/v1/products/{product}/skus/A/plan", json=plan).is_success
+        fan = register(anyone)
+        paid = claim(anyone, launch["id"], fan["token"]).json()
+        order = pay(anyone, paid["id"], fan["token"]).json()
+        refund = admin.post(f"/api/v1/orders/{order['id']}/refund", json={"reason": "asked"})
+        assert refund.json()["ship_date"] is None
     command.downgrade(alembic_config(database), "0011")
     with sqlite3.connect(database) as conn:  # as an older version left it: dated still
         conn.execute("UPDATE orders SET ship_date = '2031-01-05' WHERE id = ?", (order["id"],))
@@ -97,18 +99,11 @@ def test_an_order_refunded_unshipped_before_the_rule_loses_its_ship_date(tmp_pat
 def test_an_order_paid_before_costs_were_kept_takes_its_products_cost(tmp_path: Path) -> None:
     """Migration 0013: orders keep their unit's cost; one paid before has none, and its
     margin uses the product's cost, as every margin did then (and 0013 undoes cleanly)."""
-    data = tmp_path / "data"
-    database = data / "soldout.db"
-    server = ServerProcess(data)
-    server.start()
-    try:
-        with server.admin() as admin, server.client() as anyone:
-            launch = create_launch(admin, batch={"A": 5})  # SKU A costs 900 cents
-            fan = register(anyone)
-            paid = claim(anyone, launch["id"], fan["token"]).json()
-            assert pay(anyone, paid["id"], fan["token"]).status_code == 200
-    finally:
-        server.stop()
+    with first_run(tmp_path) as (server, database, admin, anyone):
+        launch = create_launch(admin, batch={"A": 5})  # SKU A costs 900 cents
+        fan = register(anyone)
+        paid = claim(anyone, launch["id"], fan["token"]).json()
+        assert pay(anyone, paid["id"], fan["token"]).status_code == 200
     with sqlite3.connect(database) as conn:
         assert conn.execute("SELECT unit_cost FROM orders").fetchall() == [(900,)]
     command.downgrade(alembic_config(database), "0012")  # as an older version left it
