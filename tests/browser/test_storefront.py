@@ -4,8 +4,10 @@ at a phone and a desktop size go to docs/screenshots/store-*.png."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import uuid
+from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -15,6 +17,19 @@ from tests.support import ServerProcess, claim, create_launch, dress, register
 
 def _shoot(page: Any, name: str) -> None:
     shoot(page, f"store-{name}")
+
+
+@contextlib.contextmanager
+def _a_fan_on(browser: Any, server: ServerProcess, launch_id: str) -> Iterator[Any]:
+    """A phone with a fan who just joined, on the launch's page: the page."""
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    try:
+        _join(page, server)
+        page.goto(f"{server.base_url}/launches/{launch_id}")
+        yield page
+    finally:
+        context.close()
 
 
 def _join(page: Any, server: ServerProcess, path: str = "/join") -> str:
@@ -128,17 +143,11 @@ def test_sold_out_is_said_in_words(browser: Any, store_server: ServerProcess) ->
         first = register(anyone)
         assert claim(anyone, launch["id"], first["token"]).status_code == 201
 
-    context = browser.new_context(viewport=PHONE)
-    page = context.new_page()
-    try:
-        _join(page, store_server)
-        page.goto(f"{store_server.base_url}/launches/{launch['id']}")
+    with _a_fan_on(browser, store_server, launch["id"]) as page:
         page.locator("#status", has_text="Sold out").wait_for()
         page.get_by_role("button", name="Buy").click()  # still asks the server
         page.get_by_text("Sold out: every unit open to everyone has been sold.").wait_for()
         _shoot(page, "sold-out")
-    finally:
-        context.close()
 
 
 def test_a_launch_with_proof_of_work_is_bought_in_the_browser(
@@ -166,11 +175,7 @@ def test_a_cancelled_launch_says_so_on_its_page(browser: Any, store_server: Serv
     launch was cancelled (not that "this round has closed") and offers nothing to buy."""
     with store_server.admin() as admin:
         launch = create_launch(admin, batch={"A": 5}, race="fast")
-    context = browser.new_context(viewport=PHONE)
-    page = context.new_page()
-    try:
-        _join(page, store_server)
-        page.goto(f"{store_server.base_url}/launches/{launch['id']}")
+    with _a_fan_on(browser, store_server, launch["id"]) as page:
         page.locator("#status", has_text="On sale now").wait_for()
         with store_server.admin() as admin:
             cancelled = admin.patch(f"/api/v1/launches/{launch['id']}", json={"cancel": True})
@@ -183,5 +188,3 @@ def test_a_cancelled_launch_says_so_on_its_page(browser: Any, store_server: Serv
         assert page.get_by_role("button", name="Buy").count() == 0
         assert "we remind you before the sale opens" not in page.locator("main").inner_text()
         _shoot(page, "cancelled")
-    finally:
-        context.close()
