@@ -5,7 +5,9 @@ each one unsold, and is told why no fan can have it.
 
 They came from a winner who let the unit go once every backup was served, from a refund
 before shipping, or from a draw with fewer entrants than units. They were shown as
-"1 left" while every claim was refused."""
+"1 left" while every claim was refused. A priority code buys only the unit set aside for
+it (an any-SKU code took such a unit of another SKU), and the page offers a code only while
+one is set aside."""
 
 from __future__ import annotations
 
@@ -219,3 +221,68 @@ async def test_a_refund_with_no_backup_left_says_so_and_shows_nothing_for_sale(
     assert (await stats_of(shop, lid))["available"] == 1
     refused = await shop.claim(await shop.fan("Late"), lid)
     assert refused.json()["error"]["code"] == "draw_only"
+
+
+# -- priority codes ----------------------------------------------------------------------
+
+
+async def issue_code(shop: Shop, launch_id: str, **body: Any) -> dict[str, Any]:
+    issued = await shop.api.post(
+        f"/api/v1/launches/{launch_id}/priority-codes", json={"count": 1, **body}
+    )
+    assert issued.status_code == 201, issued.text
+    (code,) = issued.json()["codes"]
+    return dict(code)
+
+
+async def test_an_any_sku_code_buys_its_own_unit_never_a_drawn_one(shop: Shop) -> None:
+    """A drawn launch's units go only through its draw and its backups: every claim without
+    a code is refused 409 `draw_only`. An any-SKU code asked for another SKU took an open
+    unit of it (here one no backup waits for) and put its own back in the pool. It is
+    refused with the same error, naming the SKU the code still buys, and nothing moves."""
+    lid, _ = await drawn_launch(shop, {"A": 2, "B": 3}, entrants=1)  # one A left over, all B
+    code = await issue_code(shop, lid)  # for any SKU: set aside from B, the most open
+    assert (code["sku"], code["any_sku"]) == ("B", True)
+    before = {sku: await stats_of(shop, lid, sku) for sku in ("A", "B")}
+    fan = await shop.fan("Coded")
+
+    refused = await shop.claim(fan, lid, "A", priority_code=code["code"])
+    assert refused.status_code == 409, refused.text
+    error = refused.json()["error"]
+    assert (error["code"], error["field"]) == ("draw_only", "sku")
+    assert "this priority code buys only its own unit, of SKU 'B'" in error["message"]
+    assert {sku: await stats_of(shop, lid, sku) for sku in ("A", "B")} == before
+    assert (await public_sku(shop, lid, "A"))["available"] == 0  # still nobody's
+    assert not shop.platform.fans.held_claims(fan.id)
+
+    bought = await shop.claim(fan, lid, "B", priority_code=code["code"])  # its own unit
+    assert bought.status_code == 201, bought.text
+    assert (await stats_of(shop, lid, "B"))["set_aside"] == 0
+
+
+def offered(page: httpx.Response, tag: str, marker: str) -> bool:
+    """Whether the page shows the element (`<tag ... marker ...>`): present, not hidden."""
+    found = re.search(rf"<{tag}\b[^>]*{marker}[^>]*>", page.text)
+    return found is not None and not re.search(r"\shidden\b", found.group(0))
+
+
+async def test_a_sold_out_draw_offers_a_code_only_while_a_unit_is_set_aside_for_one(
+    shop: Shop,
+) -> None:
+    """Once drawn, nothing in the launch is for anyone but its winners and backups; a code
+    buys only a unit set aside for it. With none set aside the page offered "Buy with a
+    priority code" all the same, and every press was refused."""
+    lid, fans = await drawn_launch(shop, {"A": 1}, entrants=1)
+    await let_go(shop, fans[0])  # nobody waits for it: the launch is sold out
+    newcomer = await shop.fan("Newcomer")
+    page = await newcomer.browser.get(f"/launches/{lid}")
+    assert re.search(r'<p id="status"[^>]*>Sold out</p>', page.text), page.text
+    assert not offered(page, "button", 'id="buy"')
+    assert not offered(page, "details", 'class="code"')
+
+    code = await issue_code(shop, lid, sku="A")  # the maker sets the unit aside for a code
+    page = await newcomer.browser.get(f"/launches/{lid}")
+    assert offered(page, "button", 'id="buy"')
+    assert offered(page, "details", 'class="code"')
+    bought = await shop.claim(newcomer, lid, "A", priority_code=code["code"])
+    assert bought.status_code == 201, bought.text

@@ -594,6 +594,12 @@ SCENARIOS: dict[str, list[Step]] = {
         ("change_launch", {"change": "pause"}, None),
         ("take", {"spec": (FANS[1], 0, 1, KEY, None, True)}, "paused"),
     ],
+    "a draw's any-SKU code buys its own unit, never another SKU's": [
+        ("load", {**ON_SALE, "batch": [1, 3], "draw": True}, None),
+        ("issue_codes", {"sku": None, "count": 1, "lasts": None, "any_sku": True}, None),  # B
+        ("take_with_a_code", {"fan": FAN, "key": KEY, "index": 0, "other_sku": 1}, "draw_only"),
+        ("take_with_a_code", {"fan": FAN, "key": KEY, "index": 0, "other_sku": 0}, "taken"),
+    ],
     "the sale opens and closes on the microsecond": [
         ("load", {**ON_SALE, "opens_in": 5, "closes_after": 600}, None),
         ("take", {"spec": TAKE_A}, "not_open"),

@@ -192,6 +192,14 @@ class LaunchBook:
             raise InvalidInput(f"this launch does not sell SKU {sku!r}", field="sku")
         if quantity != 1:
             raise InvalidInput("a priority code buys exactly one unit", field="quantity")
+        if code.sku != sku and self.launch.is_draw:
+            # an any-SKU code buys its own set-aside unit: another SKU's units are the
+            # draw's (a winner's, a backup's, or nobody's in this launch)
+            raise Conflict(
+                f"this launch sells by draw: this priority code buys only its own unit, of"
+                f" SKU {code.sku!r}",
+                field="sku",
+            ).with_code("draw_only")
         return code
 
     def restore_code(self, code: PriorityCode, now: datetime) -> None:

@@ -251,8 +251,9 @@ class DrawDesk:
                         entry.fan_id,
                         "draw_lost",
                         f"You were not drawn for {book.launch.title!r} this time. You are"
-                        f" number {place} on the backup list: if a winner does not pay, their"
-                        " unit goes to the next backup and we tell you at once.",
+                        f" number {place} on the backup list. A unit a winner does not pay"
+                        " for, or gives back, goes to the next backup. If that is you, we tell"
+                        " you at once.",
                         now,
                         {"launch_id": book.launch.id, "sku": sku, "backup_place": place},
                     )

@@ -33,6 +33,11 @@ class Facts(Protocol):
     def bought(self, fan_id: str, launch_id: str) -> bool:
         """Whether the fan has an order in the launch still to ship."""
 
+    def backups_waiting(self, launch_id: str, sku: str) -> int | None:
+        """How many fans on a drawn launch's backup list for `sku` still wait for a unit
+        (0: a unit let go now passes to nobody); None where the launch keeps no lists
+        (not drawn yet, not a draw, or archived)."""
+
     async def refund_reason(self, order_id: str) -> str | None: ...
     async def warm(self, data: Mapping[str, Any]) -> None:
         """Before a letter is written: the claim and order its notification names are at
@@ -76,6 +81,13 @@ class EngineFacts:
     def bought(self, fan_id: str, launch_id: str) -> bool:
         orders = self._engine.orders.of_launch(launch_id)
         return any(o.fan_id == fan_id and o.in_queue for o in orders)
+
+    def backups_waiting(self, launch_id: str, sku: str) -> int | None:
+        try:
+            lists = self._engine.book(launch_id).backups
+        except NotFound:
+            return None
+        return None if lists is None else lists.waiting_count(sku)
 
     async def refund_reason(self, order_id: str) -> str | None:
         events = await self._engine.store.orders.events(order_id)

@@ -122,16 +122,17 @@ async def draw_won(c: Context) -> Letter:
         subject = _("You won: pay by %(time)s") % values
         heading = _("You won %(item)s") % values
         first = _("One %(item)s is held for you until %(when)s.")
+    if c.facts.backups_waiting(claim.launch_id, claim.sku) == 0:  # (the last backup, or none)
+        after = _("Pay before then to make it yours. Nobody is left on the backup list to take it.")
+    else:
+        after = _(
+            "Pay before then to make it yours; after that it goes to the next person on"
+            " the backup list."
+        )
     return Letter(
         subject=subject,
         heading=heading,
-        paragraphs=(
-            first % values,
-            _(
-                "Pay before then to make it yours; after that it goes to the next person on"
-                " the backup list."
-            ),
-        ),
+        paragraphs=(first % values, after),
         action=(_("Pay now"), c.link(f"/claims/{claim.id}")),
         details=(
             (_("Item"), item),
@@ -154,9 +155,9 @@ async def draw_lost(c: Context) -> Letter:
         paragraphs=(
             _("You were not drawn for %(title)s.") % values,
             _(
-                "You are number %(place)s on the backup list for %(item)s: if a winner does"
-                " not pay in time, their unit goes to the next person on the list, and if that"
-                " is you, we e-mail you at once."
+                "You are number %(place)s on the backup list for %(item)s. A unit a winner"
+                " does not pay for in time, or gives back, goes to the next person on the"
+                " list. If that is you, we e-mail you at once."
             )
             % values,
         ),
@@ -192,27 +193,27 @@ async def claim_expiring(c: Context) -> Letter:
     if left < timedelta(seconds=30):
         raise Obsolete("the claim's window ended before the reminder could be sent")
     launch = c.facts.launch(claim.launch_id)
-    drawn = launch is not None and launch.is_draw  # (a unit let go goes down the backup list)
     item = c.item(claim.launch_id, claim.sku, claim.quantity)
     values = {
         "item": item,
         "minutes": c.minutes(max(1, int(left.total_seconds() // 60))),
         "time": c.when(claim.expires_at),
     }
+    if launch is None or not launch.is_draw:
+        after = _("You have until %(time)s to pay. After that, the unit goes back on sale.")
+    elif c.facts.backups_waiting(claim.launch_id, claim.sku) == 0:  # (the last backup, or none)
+        after = _(
+            "You have until %(time)s to pay. Nobody is left on the draw's backup list to take it."
+        )
+    else:  # a unit let go goes down the backup list
+        after = _(
+            "You have until %(time)s to pay. After that, the unit passes to the next fan on"
+            " the draw's backup list."
+        )
     return Letter(
         subject=_("%(minutes)s left to pay for %(item)s") % values,
         heading=_("Your %(item)s is still held for you") % values,
-        paragraphs=(
-            (
-                _(
-                    "You have until %(time)s to pay. After that, the unit passes to the next"
-                    " fan on the draw's backup list."
-                )
-                if drawn
-                else _("You have until %(time)s to pay. After that, the unit goes back on sale.")
-            )
-            % values,
-        ),
+        paragraphs=(after % values,),
         action=(_("Pay now"), c.link(f"/claims/{claim.id}")),
         details=(
             (_("Item"), item),

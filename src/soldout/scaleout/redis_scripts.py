@@ -92,6 +92,7 @@ local function take(st, now, fan, sku, qty, key, rfield, id, code, drawn, addr)
     if cd.sku ~= sku and cd.any ~= 1 then return {'err', 'code_sku', cd.sku} end
     if available(sku) == nil then return {'err', 'unknown_sku'} end
     if qty ~= 1 then return {'err', 'code_quantity'} end
+    if cd.sku ~= sku and draw then return {'err', 'draw_code', cd.sku} end
   end
   -- LaunchBook.decide
   local why = phase_refusal(st, now)

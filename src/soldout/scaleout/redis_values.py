@@ -156,6 +156,12 @@ def _refusal(reason: list[Any], sku: str) -> DomainError:
             return Conflict(
                 "this launch sells by draw: winners get their claim when it is drawn"
             ).with_code("draw_only")
+        case "draw_code":
+            return Conflict(
+                f"this launch sells by draw: this priority code buys only its own unit, of SKU"
+                f" {details[0]!r}",
+                field="sku",
+            ).with_code("draw_only")
         case "reservation_required":
             return ReservationRequired()
         case "limit_reached":

@@ -24,13 +24,14 @@ from soldout.engine import SaleEngine
 from soldout.engine.book import LaunchBook
 from soldout.store.ports import ExportRow, Store
 
-__all__ = ["FoundOrders", "OrderRecord", "OrderRecords", "UnitFate", "unit_fate"]
+__all__ = ["FoundOrders", "OrderRecord", "OrderRecords", "UnitFate", "release_fate", "unit_fate"]
 
 MAX_QUERY = 320  # the longest e-mail address
 
 
 class UnitFate(StrEnum):
-    """Where an order's unit goes when it is refunded."""
+    """Where a unit let go goes: an order's when it is refunded, a held claim's when the
+    fan gives it back."""
 
     KEPT = "kept"  # it has shipped: the fan has it, stock is not touched
     ON_SALE = "on_sale"  # back on sale now
@@ -42,11 +43,22 @@ class UnitFate(StrEnum):
 
 def unit_fate(order: Order, book: LaunchBook, now: datetime) -> UnitFate:
     """What a refund does (or did) with the order's unit, as the engine carries it out:
-    a shipped order is refunded without touching stock; an unshipped one's unit goes back
-    to the launch's open pool, from which a drawn launch serves its next backup (if one
-    is still waiting: else the unit stays unsold, and no fan can claim it)."""
+    a shipped order is refunded without touching stock; an unshipped one's unit goes
+    where any unit let go goes (`release_fate`)."""
     if order.shipped_at is not None:
         return UnitFate.KEPT
+    fate = release_fate(book, order.sku, now)
+    if fate is UnitFate.UNOFFERED and order.refunded_at is not None:
+        # (said of a past refund: whether a backup waited for it then is not kept)
+        return UnitFate.NEXT_IN_DRAW
+    return fate
+
+
+def release_fate(book: LaunchBook, sku: str, now: datetime) -> UnitFate:
+    """Where a unit of `sku` let go now goes (a held claim given back, an order refunded
+    before shipping): back to the launch's open pool, from which a drawn launch serves its
+    next backup (if one is still waiting: else the unit stays unsold, and no fan can
+    claim it)."""
     launch = book.launch
     if launch.cancelled_at is not None:
         return UnitFate.BACK_IN_STOCK
@@ -54,8 +66,7 @@ def unit_fate(order: Order, book: LaunchBook, now: datetime) -> UnitFate:
     if status is Status.CLOSED:
         return UnitFate.BACK_IN_STOCK
     if launch.is_draw and launch.drawn_at is not None:
-        # (said of a refund to come: whether a backup waited for a past one is not kept)
-        if order.refunded_at is None and book.backups and not book.backups.waiting_count(order.sku):
+        if book.backups is not None and not book.backups.waiting_count(sku):
             return UnitFate.UNOFFERED
         return UnitFate.NEXT_IN_DRAW
     if status is Status.PAUSED:

@@ -23,7 +23,7 @@ from soldout.engine.draws import RESERVED_KEY_PREFIX
 from soldout.engine.settlement import CANCELLED_ON_PAGE, GIVEN_UP, RELEASED
 from soldout.payments import usable_methods
 from soldout.services import Platform
-from soldout.services.order_records import unit_fate
+from soldout.services.order_records import release_fate, unit_fate
 from soldout.web import store_account, store_board, store_look, store_signin
 from soldout.web.store_common import (
     base_url,
@@ -51,6 +51,14 @@ class Standing:
     backup: tuple[str, int] | None = None  # (SKU, place) on a drawn launch's backup list
     orders: list[Order] = field(default_factory=list)
     referral_code: str | None = None
+
+    @property
+    def live(self) -> bool:
+        """What the page says may change without the fan's doing on it (a held claim paid,
+        given back or expired elsewhere; a backup's place moved, or a unit passed to them;
+        an order shipped, refunded or dated): store.js fetches the block again as it polls.
+        """
+        return bool(self.held or self.backup or any(o.in_queue for o in self.orders))
 
 
 async def _standing(platform: Platform, book: LaunchBook, fan_id: str | None) -> Standing:
@@ -125,6 +133,26 @@ async def launch_page(launch_id: str, request: Request) -> Response:
     )
 
 
+@router.get("/launches/{launch_id}/you")
+@friendly
+async def launch_you(launch_id: str, request: Request) -> Response:
+    """The launch page's block of where the fan stands, alone: store.js swaps it in as it
+    polls, so a winner who gave the unit back elsewhere no longer reads "You won" (nothing
+    for a browser signed in as nobody)."""
+    platform = platform_of(request)
+    fan_id = fan_id_of(request)
+    if fan_id is None:
+        return Response(status_code=204)
+    book = platform.engine.public_book(launch_id, fan_id)
+    return await render(
+        request,
+        "store/_you.html",
+        launch=launch_view(book, platform.clock.now(), platform.engine.orders),
+        you=await _standing(platform, book, fan_id),
+        sku_names={s.code: s.name for s in book.product.skus},
+    )
+
+
 def _board_links(platform: Platform, product_id: str) -> dict[str, object]:
     """What the launch page says of the product's ideas board: how many ideas, the latest
     release, the open polls."""
@@ -167,6 +195,8 @@ async def claim_page(claim_id: str, request: Request) -> Response:
         countries=store_account.countries(request),
         server_time=platform.clock.now().isoformat(),
         drawn=claim.idempotency_key.startswith(RESERVED_KEY_PREFIX),
+        # where the unit goes if the fan gives it back: on sale, down a draw's backup list
+        unit_goes=release_fate(book, claim.sku, platform.clock.now()).value,
         provider=platform.engine.checkout.provider,
         methods=usable_methods(platform.engine.checkout.provider.methods, claim.currency),
         attempt=attempt,

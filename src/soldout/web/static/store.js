@@ -204,10 +204,36 @@
       }
       const n = v.reservations;
       $("#reservations").textContent = t("Reservations so far: %(count)s", { count: n });
-      showStatus();
+      if (root.dataset.mode === "draw") {  // only a code buys, and only a unit set aside for one
+        const offered = v.skus.some((s) => s.set_aside > 0);
+        for (const el of root.querySelectorAll("#buy-form details.code, #buy")) el.hidden = !offered;
+      }
+      showStatus();  // (after: a closed launch offers nothing, codes or not)
+    }
+
+    // Where the fan stands (#you), as the server says it: fetched again while it may change
+    // without the fan's doing here (`data-live`: a unit held, a backup's place, an order on
+    // its way), or at once when the page is shown again (back from paying or giving back).
+    const you = $("#you");
+    let youLive = you ? you.dataset.live === "1" : false;
+    let youShown = you ? you.innerHTML : "";  // (as served: showStatus hides parts of it)
+    async function refreshYou() {
+      try {
+        const res = await fetch(`/launches/${encodeURIComponent(id)}/you`, { credentials: "same-origin", headers: { "X-Soldout-Web": "1" } });
+        if (res.status !== 200) return;  // (signed out meanwhile: the next reload says so)
+        const fresh = new DOMParser().parseFromString(await res.text(), "text/html").getElementById("you");
+        if (!fresh) return;
+        youLive = fresh.dataset.live === "1";
+        root.dataset.heldClaim = fresh.dataset.heldClaim || "";
+        if (fresh.innerHTML === youShown) return;
+        youShown = fresh.innerHTML;
+        you.innerHTML = youShown;
+        showStatus();
+      } catch (_) { /* keep what it says; try again on the next beat */ }
     }
 
     let pollTimer = null;
+    let youStale = false;  // the page was away: #you is fetched on the next poll, live or not
     async function poll() {
       clearTimeout(pollTimer);
       try {
@@ -216,11 +242,17 @@
         syncFrom(res.data && res.data.server_time, sent, Date.now());
         if (res.status === 200) render(res.data);
       } catch (_) { /* keep the last counts; try again on the next beat */ }
+      if (you && (youLive || youStale)) { youStale = false; await refreshYou(); }
       const toOpen = opens - clock.now();
       const soon = toOpen > 0 && toOpen < 15000;
+      clearTimeout(pollTimer);  // (one beat, whichever of two polls in flight ends last)
       pollTimer = setTimeout(poll, document.hidden ? 15000 : soon ? Math.min(2000, toOpen + 150) : 5000);
     }
     showStatus(); // at once: the server's text names the hour, the page counts down
+    // Back to the page from another one or another tab (the unit given back or paid there):
+    // what it says is asked for at once, not at the next beat.
+    window.addEventListener("pageshow", (e) => { if (e.persisted) { youStale = true; poll(); } });
+    document.addEventListener("visibilitychange", () => { if (!document.hidden) { youStale = true; poll(); } });
     let wasBefore = clock.now() < opens;
     setInterval(() => {
       showStatus();
@@ -416,8 +448,10 @@
         code_spent: ["bad", esc(t("This priority code was already used."))],
         code_expired: ["bad", esc(t("This priority code has expired."))],
       };
-      if (words[c0]) { say(result, words[c0][0], words[c0][1]); return; }
-      if (c0 === "code_for_other_sku") {  // named as the page names it (the answer has its code)
+      // a code for another model; in a draw, an any-model code buys only its own unit
+      const otherModel = c0 === "code_for_other_sku" || (c0 === "draw_only" && fieldOf(res) === "sku");
+      if (words[c0] && !otherModel) { say(result, words[c0][0], words[c0][1]); return; }
+      if (otherModel) {  // named as the page names it (the answer has its code)
         const other = (messageOf(res).match(/'([^']+)'/) || [])[1] || "";
         const named = other && root.querySelector(`tr[data-sku="${CSS.escape(other)}"] th`);
         say(result, "bad", esc(t("This priority code is for another model: %(sku)s. Choose that one and press Buy again.", { sku: named ? named.textContent : other })));
@@ -639,16 +673,18 @@
   const claim = document.getElementById("claim");
   if (claim) claimPage(claim);
   const cancel = document.getElementById("cancel-order");
+  // (a drawn unit goes down the backup list, or to nobody: the panel says which)
+  const onSale = (button) => ["on_sale", "on_sale_when_resumed"].includes(button.dataset.unitGoes);
   if (cancel) {
     twoStep(cancel, t("Yes, cancel it and refund me"),
-      t("Press again to confirm. The unit goes back on sale for another fan."),
+      onSale(cancel) ? t("Press again to confirm. The unit goes back on sale for another fan.") : t("Press again to confirm."),
       () => api("POST", `/api/v1/orders/${encodeURIComponent(cancel.dataset.order)}/cancel`),
       (code) => (code === "already_shipped" ? t("It has shipped already: ask the maker for a refund.") : ""));
   }
   const giveBack = document.getElementById("release-claim");
   if (giveBack) {
     twoStep(giveBack, t("Yes, give it back"),
-      t("Press again to confirm. The unit goes back on sale for another fan; nothing is charged."),
+      onSale(giveBack) ? t("Press again to confirm. The unit goes back on sale for another fan; nothing is charged.") : t("Press again to confirm. Nothing is charged."),
       () => api("DELETE", `/api/v1/claims/${encodeURIComponent(giveBack.dataset.claim)}`),
       (code) => (code === "already_paid" ? t("It is paid already: reload the page to see your order.") : ""));
   }
