@@ -731,6 +731,35 @@ async def test_a_sign_in_link_is_sent_and_works_once(shop: Shop) -> None:
     assert text_of(unknown).count("a sign-in link is on its way") == 1
 
 
+async def test_asking_for_a_fans_links_on_purpose_does_not_lock_the_fan_out(shop: Shop) -> None:
+    fan = await shop.fan()
+
+    def links() -> int:
+        return sum(e.notification.kind == "sign_in_link" for e in outbox)
+
+    async def ask_from(network: str) -> None:
+        transport = httpx.ASGITransport(app=shop.transport.app, client=(network, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as asker:
+            asked = await asker.post(
+                "/signin", data={"email": fan.email}, headers={"origin": ORIGIN}
+            )
+            assert asked.status_code == 200
+            assert "a sign-in link is on its way" in text_of(asked)
+
+    for _ in range(8):  # someone else, once a minute: five links in the hour, then none
+        await ask_from("198.51.100.7")
+        shop.clock.advance(61)
+    outbox = await shop.platform.store.notifications.due_emails(shop.clock.now(), 50)
+    assert links() == 5
+    await ask_from("203.0.113.20")  # the fan, at home, in the same hour: still sent
+    outbox = await shop.platform.store.notifications.due_emails(shop.clock.now(), 50)
+    assert links() == 6
+    for n in range(30):  # from many networks at once: twenty an hour to one address at most
+        await ask_from(f"192.0.2.{n + 1}")
+    outbox = await shop.platform.store.notifications.due_emails(shop.clock.now(), 50)
+    assert links() == 20
+
+
 # -- a launch page fans want to share -------------------------------------------------------
 
 

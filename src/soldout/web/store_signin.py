@@ -133,7 +133,7 @@ async def sign_in(request: Request) -> Response:
             request, "store/signin.html", 422, next=next, problem=problem, email=email
         )
     try:
-        platform.throttle.sign_up(client_address(request))  # links asked for, per address
+        platform.throttle.sign_up(client_address(request))  # links asked for, per network
     except RateLimited:
         with i18n.speaking(speaker_of(request)):
             problem = _too_many()
@@ -142,11 +142,11 @@ async def sign_in(request: Request) -> Response:
         )
     fan = await platform.store.fans.by_email(address)
     link = None
-    if fan is not None and not fan.is_erased and _THROTTLE.allows(address, platform.clock.now()):
+    asker, now = client_address(request), platform.clock.now()
+    if fan is not None and not fan.is_erased and _THROTTLE.allows(address, asker, now):
         token = await _sign_in_token(platform, fan.id, next)
         path = f"/signin/{token}"
         link = base_url(request) + path  # (the shop's address: never the request's Host)
-        now = platform.clock.now()
         note = Notification(
             new_id("ntf"),
             fan.id,
@@ -208,24 +208,35 @@ async def _link_refused(request: Request) -> Response:
 
 
 class SignInThrottle:
-    """At most one link a minute and five an hour per address: nobody can make the shop
-    mail a fan without end (or spend its mail server's reputation doing so)."""
+    """Links to one address: at most one a minute and five an hour asked from one network,
+    and twenty an hour from all of them. Nobody can make the shop mail a fan without end
+    (or spend its mail server's reputation doing so), and someone asking for a fan's links
+    on purpose uses up their own network's share, not the fan's."""
 
-    def __init__(self, per_minute: int = 1, per_hour: int = 5) -> None:
-        self._limits = ((timedelta(minutes=1), per_minute), (timedelta(hours=1), per_hour))
-        self._sent: dict[str, list[datetime]] = {}
+    def __init__(self, per_minute: int = 1, per_hour: int = 5, from_all: int = 20) -> None:
+        hour = timedelta(hours=1)
+        self._limits = ((timedelta(minutes=1), per_minute), (hour, per_hour))
+        self._from_all = ((hour, from_all),)
+        self._sent: dict[tuple[str, str], list[datetime]] = {}
 
-    def allows(self, address: str, now: datetime) -> bool:
-        recent = [t for t in self._sent.get(address, ()) if now - t < timedelta(hours=1)]
-        if any(sum(1 for t in recent if now - t < span) >= n for span, n in self._limits):
-            self._sent[address] = recent
+    def allows(self, address: str, asker: str | None, now: datetime) -> bool:
+        mine, everyone = (address, asker or ""), (address, "*")
+        if not (self._room(mine, self._limits, now) and self._room(everyone, self._from_all, now)):
             return False
-        self._sent[address] = [*recent, now]
-        if len(self._sent) > 100_000:  # forget addresses whose hour has passed
+        self._sent[mine].append(now)
+        self._sent[everyone].append(now)
+        if len(self._sent) > 100_000:  # forget those whose hour has passed
             self._sent = {
-                a: ts for a, ts in self._sent.items() if now - ts[-1] < timedelta(hours=1)
+                k: ts for k, ts in self._sent.items() if ts and now - ts[-1] < timedelta(hours=1)
             }
         return True
+
+    def _room(
+        self, key: tuple[str, str], limits: tuple[tuple[timedelta, int], ...], now: datetime
+    ) -> bool:
+        recent = [t for t in self._sent.get(key, ()) if now - t < timedelta(hours=1)]
+        self._sent[key] = recent
+        return all(sum(1 for t in recent if now - t < span) < n for span, n in limits)
 
 
 _THROTTLE = SignInThrottle()
