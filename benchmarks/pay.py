@@ -5,7 +5,7 @@ hundreds of payments wait on a slow provider.
                                        [--part test|stripe|both]
 
 A real `soldout serve` (Granian, one process, SQLite with group commit) on loopback, driven
-by wrk (Debian package `wrk`) with a Lua script written from this file. Each round runs,
+by wrk (Debian package `wrk`) with a Lua script (`benchmarks/pay_wrk.py`). Each round runs,
 back to back, against the built-in `test` provider (its own SQLite ledger, in-process):
   (a) claims alone: many fans claim from launches too large to sell out, a unique
       `Idempotency-Key` per request: the baseline;
@@ -41,135 +41,35 @@ The orders wrk counted are checked against the server's own stats at the end.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import json
-import os
-import resource
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
-import httpx
-
-from benchmarks.claims_wrk import ADMIN, free_port, stop, wait_for_port
+from benchmarks.claims_wrk import free_port
+from benchmarks.pay_shop import check_one_payment, paid_units, serving
+from benchmarks.pay_wrk import (
+    CONNECTIONS,
+    Phase,
+    Server,
+    children_cpu,
+    cpu_seconds,
+    finish,
+    phase,
+    settle,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVE = [sys.executable, "-m", "soldout", "serve"]
-SKUS = 200  # soldout's most per product (domain.products.MAX_SKUS)
-FANS = 1000  # five launches of 200 SKUs; each fan has its own (launch, SKU)
-PER_FAN = 1000  # the most a launch allows; a fan claims far fewer in a run
-CONNECTIONS = 128  # of the wrk that claims (and pays, in (b))
-SHIPPING = {
-    "name": "Ann de Vries",
-    "line1": "Keizersgracht 1",
-    "postal_code": "1015 CD",
-    "city": "Amsterdam",
-    "country": "NL",
-    "phone": "020 123 4567",
-}
 TEST_PAY = '{"method":"test","token":"tok_ok"}'
 STRIPE_PAY = '{"method":"card"}'
 STRIPE_KEY = "sk_test_soldout_benchmark_fake_key_0123456789"
 STRIPE_SECRET = "whsec_soldout_benchmark_fake_signing_secret"  # noqa: S105 (the fake's)
-COMMIT_METRIC = "soldout_group_commit_fsync_seconds"
+
 SLOW, FAST = 0.3, 0.03  # seconds the fake Stripe takes to answer, in (d) and (e)
-
-LUA = r"""
--- Claims from fans (file $FANS: "token launch_id sku" a line); with $PAY=1 each granted
--- claim is paid next by the fan who made it (found by the launch and SKU it echoes).
-local fans_file = os.getenv("FANS")
-local pay = os.getenv("PAY") == "1"
-local pay_body = os.getenv("PAY_BODY")
-local nonce = os.getenv("NONCE")  -- one per wrk run: keys never repeat across runs
-local threads = {}
-local count = 0
-
-function setup(thread)
-  thread:set("tid", count)
-  count = count + 1
-  table.insert(threads, thread)
-end
-
-function init(args)
-  fans = {}
-  owner = {}
-  for line in io.lines(fans_file) do
-    local token, launch, sku = line:match("(%S+) (%S+) (%S+)")
-    local auth = "Bearer " .. token
-    fans[#fans + 1] = {auth, "/api/v1/launches/" .. launch .. "/claims", '{"sku":"' .. sku .. '"}'}
-    owner[launch .. "/" .. sku] = auth
-  end
-  nfans = #fans
-  n = 0
-  offset = (tid * 7919) % nfans
-  prefix = nonce .. "-" .. tid .. "-"
-  headers = { ["Content-Type"] = "application/json" }
-  queue, head, tail = {}, 1, 0
-  claimed, paid, pending, refused = 0, 0, 0, 0
-end
-
-function request()
-  n = n + 1
-  headers["Idempotency-Key"] = prefix .. n
-  if head <= tail then
-    local item = queue[head]
-    queue[head] = nil
-    head = head + 1
-    headers["Authorization"] = item[1]
-    return wrk.format("POST", "/api/v1/claims/" .. item[2] .. "/payment", headers, pay_body)
-  end
-  local fan = fans[(n + offset) % nfans + 1]
-  headers["Authorization"] = fan[1]
-  return wrk.format("POST", fan[2], headers, fan[3])
-end
-
-function response(status, hdrs, body)
-  if status == 201 then
-    claimed = claimed + 1
-    if pay then
-      local id = body:match('"id"%s*:%s*"([^"]+)"')
-      local launch = body:match('"launch_id"%s*:%s*"([^"]+)"')
-      local sku = body:match('"sku"%s*:%s*"([^"]+)"')
-      tail = tail + 1
-      queue[tail] = {owner[launch .. "/" .. sku], id}
-    end
-  elseif status == 200 then
-    paid = paid + 1
-  elseif status == 202 then
-    pending = pending + 1
-  else
-    refused = refused + 1
-    if refused <= 3 then io.stderr:write(status .. " " .. body .. "\n") end
-  end
-end
-
-function done(summary, latency, requests)
-  local c, p, w, r = 0, 0, 0, 0
-  for _, t in ipairs(threads) do
-    c = c + t:get("claimed")
-    p = p + t:get("paid")
-    w = w + t:get("pending")
-    r = r + t:get("refused")
-  end
-  local e = summary.errors
-  io.write(string.format(
-    'RESULT {"requests":%d,"duration_us":%d,"claimed":%d,"paid":%d,"pending":%d,' ..
-    '"refused":%d,"p50_us":%d,"p99_us":%d,"errors":%d}\n',
-    summary.requests, summary.duration, c, p, w, r,
-    latency:percentile(50), latency:percentile(99),
-    e.connect + e.read + e.write + e.timeout))
-end
-"""
 
 FAKE_STRIPE = r"""
 import sys
@@ -183,140 +83,6 @@ for line in sys.stdin:  # "latency SECONDS" or "calls", each answered on one lin
     print(len(fake.calls), flush=True)
 fake.stop()
 """
-
-
-@dataclass
-class Phase:
-    seconds: float
-    claimed: int
-    paid: int
-    pending: int
-    refused: int
-    errors: int
-    p50_ms: float
-    p99_ms: float
-    server_cores: float = 0.0
-    loop_cores: float = 0.0  # the event loop's own thread
-    commits: int = 0  # group commits during the phase (the server's metrics)
-    commit_s: float = 0.0  # time in their COMMITs
-    other_cores: float = 0.0  # wrk (and the fake Stripe, with one)
-    after_s: float = 0.0  # how long the server stayed busy once the phase ended
-    provider_calls: int = 0  # answered by the fake Stripe during the phase
-
-    @property
-    def claims_per_s(self) -> float:
-        return self.claimed / self.seconds
-
-    @property
-    def pays_per_s(self) -> float:
-        return self.paid / self.seconds
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    port: int
-    script: Path  # the Lua script
-    fans: Path  # its fans file
-    launches: list[str]
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def wrk(self, pay_body: str | None, seconds: float, connections: int) -> subprocess.Popen[str]:
-        env = {**os.environ, "FANS": str(self.fans), "PAY": "1" if pay_body else "0"}
-        return subprocess.Popen(
-            [
-                "wrk",
-                "-t1",
-                f"-c{connections}",
-                f"-d{max(1, round(seconds))}s",
-                "--latency",
-                "-s",
-                str(self.script),
-                self.base,
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env | {"PAY_BODY": pay_body or "", "NONCE": uuid.uuid4().hex},
-        )
-
-
-def cpu_seconds(pid: int, stat: str = "") -> float:
-    """User + system CPU of the process, every thread (Granian's included)."""
-    fields = Path(stat or f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def loop_cpu(pid: int) -> float:
-    """User + system CPU of the process's main thread, where its event loop runs."""
-    return cpu_seconds(pid, f"/proc/{pid}/task/{pid}/stat")
-
-
-def commits(base: str) -> tuple[int, float]:
-    """Group commits so far and the seconds spent in their COMMITs (`/metrics`)."""
-    auth = {"authorization": f"Bearer {ADMIN}"}
-    text = httpx.get(f"{base}/metrics", headers=auth, timeout=30).text
-    figures = dict(
-        line.split(" ", 1) for line in text.splitlines() if line.startswith(COMMIT_METRIC)
-    )
-    return int(float(figures[f"{COMMIT_METRIC}_count"])), float(figures[f"{COMMIT_METRIC}_sum"])
-
-
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def settle(pid: int, limit: float = 120.0) -> float:
-    """Seconds until the server is idle (under 0.05 cores over half a second); gives up
-    after `limit`."""
-    started = time.monotonic()
-    while time.monotonic() - started < limit:
-        before, at = cpu_seconds(pid), time.monotonic()
-        time.sleep(0.5)  # a sampling window, not a wait for an event
-        if (cpu_seconds(pid) - before) / (time.monotonic() - at) < 0.05:
-            break
-    return time.monotonic() - started
-
-
-def finish(run: subprocess.Popen[str], seconds: float) -> Phase:
-    out, err = run.communicate(timeout=seconds + 60)
-    if run.returncode != 0:
-        raise RuntimeError(f"wrk failed: {err}")
-    if err.strip():
-        print(f"  wrk: unexpected answers, e.g. {err.strip()[:300]}", file=sys.stderr)
-    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
-    data = json.loads(line.removeprefix("RESULT "))
-    return Phase(
-        seconds=data["duration_us"] / 1e6,
-        claimed=data["claimed"],
-        paid=data["paid"],
-        pending=data["pending"],
-        refused=data["refused"],
-        errors=data["errors"],
-        p50_ms=data["p50_us"] / 1000,
-        p99_ms=data["p99_us"] / 1000,
-    )
-
-
-def phase(server: Server, pay_body: str | None, seconds: float) -> Phase:
-    """One wrk run; the server's and the other processes' CPU over it."""
-    pid = server.process.pid
-    count, spent = commits(server.base)
-    cpu, loop, others = cpu_seconds(pid), loop_cpu(pid), children_cpu()
-    started = time.monotonic()
-    measured = finish(server.wrk(pay_body, seconds, CONNECTIONS), seconds)
-    wall = time.monotonic() - started
-    measured.server_cores = (cpu_seconds(pid) - cpu) / wall
-    measured.loop_cores = (loop_cpu(pid) - loop) / wall
-    now_count, now_spent = commits(server.base)
-    measured.commits, measured.commit_s = now_count - count, now_spent - spent
-    measured.other_cores = (children_cpu() - others) / wall
-    measured.after_s = settle(pid)
-    return measured
 
 
 class FakeStripe:
@@ -385,118 +151,6 @@ def with_payments_waiting(
     fake.answer_after(0)
     measured.after_s = settle(pid)
     return measured
-
-
-async def setup(base: str) -> tuple[list[str], list[str]]:
-    """Launches too large to sell out (no waiting room, no proof of work: `race: fast`) and
-    `FANS` fans with a shipping address; returns the launch ids and one line per fan
-    ("token launch_id sku") for the Lua script."""
-    now = datetime.now(UTC)
-    skus = [
-        {"code": f"S{i}", "name": f"S{i}", "price": 19900, "currency": "EUR", "cost": 18000}
-        for i in range(SKUS)
-    ]
-    auth = {"authorization": f"Bearer {ADMIN}"}
-    limits = httpx.Limits(max_connections=32)
-    async with httpx.AsyncClient(base_url=base, headers=auth, timeout=60, limits=limits) as http:
-        made = await http.post("/api/v1/products", json={"name": "Bench", "skus": skus})
-        made.raise_for_status()
-        # a production plan for each SKU, as a real sale has: every order gets its ship date
-        day = now.date().isoformat()
-        plan = {"starts_on": day, "rates": [{"starts_on": day, "units_per_day": 500}]}
-        for s in skus:
-            product = made.json()["id"]
-            planned = await http.put(f"/api/v1/products/{product}/skus/{s['code']}/plan", json=plan)
-            planned.raise_for_status()
-        launches = []
-        for n in range(-(-FANS // SKUS)):
-            body = {
-                "product_id": made.json()["id"],
-                "title": f"pay bench {n}",
-                "sale_opens_at": (now - timedelta(seconds=1)).isoformat(),
-                "per_fan_limit": PER_FAN,
-                "payment_window_seconds": 86400,
-                "batch": {s["code"]: 1_000_000 for s in skus},
-                "race": "fast",
-            }
-            response = await http.post("/api/v1/launches", json=body)
-            response.raise_for_status()
-            launches.append(response.json()["id"])
-
-        async def fan(i: int) -> str:
-            r = await http.post(
-                "/api/v1/fans", json={"email": f"p{i}@bench.test", "name": f"Fan {i}"}
-            )
-            r.raise_for_status()
-            token: str = r.json()["token"]
-            shipped = await http.put(
-                "/api/v1/me/shipping", json=SHIPPING, headers={"authorization": f"Bearer {token}"}
-            )
-            shipped.raise_for_status()
-            return f"{token} {launches[i // SKUS]} S{i % SKUS}"
-
-        lines = await asyncio.gather(*(fan(i) for i in range(FANS)))
-    return launches, list(lines)
-
-
-def check_one_payment(server: Server, body: str, expected: int) -> None:
-    """A claim and its payment through the API before anything is timed: the path works."""
-    token, launch, sku = server.fans.read_text().split("\n", 1)[0].split()
-    fan = {"authorization": f"Bearer {token}", "content-type": "application/json"}
-    with httpx.Client(base_url=server.base, headers=fan, timeout=30) as http:
-        claim = http.post(
-            f"/api/v1/launches/{launch}/claims",
-            json={"sku": sku},
-            headers={"idempotency-key": uuid.uuid4().hex},
-        )
-        assert claim.status_code == 201, claim.text
-        paid = http.post(
-            f"/api/v1/claims/{claim.json()['id']}/payment",
-            content=body,
-            headers={"idempotency-key": uuid.uuid4().hex},
-        )
-        assert paid.status_code == expected, paid.text
-
-
-@contextlib.contextmanager
-def serving(work: Path, extra: dict[str, str], port: int | None = None) -> Iterator[Server]:
-    """`soldout serve` with its launches and fans made."""
-    port = port or free_port()
-    # wrk replays a few fans from one address: rate limits would measure themselves.
-    env = {
-        **os.environ,
-        "SOLDOUT_ADMIN_TOKEN": ADMIN,
-        "SOLDOUT_RATE_LIMIT_FAN": "0",
-        "SOLDOUT_RATE_LIMIT_ADDRESS": "0",
-        "SOLDOUT_SIGNUP_LIMIT": "0",  # every fan signs up from this one address
-        **extra,
-    }
-    work.mkdir(parents=True)
-    process = subprocess.Popen(
-        [*SERVE, "--data", str(work / "data"), "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    try:
-        wait_for_port(port, process)
-        launches, lines = asyncio.run(setup(f"http://127.0.0.1:{port}"))
-        server = Server(process, port, work / "pay.lua", work / "fans.txt", launches)
-        server.fans.write_text("\n".join(lines) + "\n")
-        server.script.write_text(LUA)
-        yield server
-    finally:
-        stop(process)
-
-
-def paid_units(server: Server) -> int:
-    """Units paid across the benchmark's launches, from the server's stats."""
-    paid = 0
-    with httpx.Client(base_url=server.base, headers={"authorization": f"Bearer {ADMIN}"}) as admin:
-        for launch in server.launches:
-            for sku in admin.get(f"/api/v1/launches/{launch}/stats").json()["skus"].values():
-                paid += sku["paid"]
-    return paid
 
 
 def test_provider(work: Path, seconds: float, rounds: int) -> None:
