@@ -176,6 +176,7 @@ def server_on(
             from tests.redis_server import RedisServer
 
             env["SOLDOUT_REDIS"] = stack.enter_context(RedisServer()).url
+            env["SOLDOUT_OWNER_PORT"] = str(free_port())
             args = ["--workers", "2"]
         server = ServerProcess(data, env=env, args=args)
         server.start()

@@ -102,6 +102,11 @@ def cli() -> None:
 )
 @click.option("--advertise", help="the owner's address workers forward to (--role owner)")
 @click.option(
+    "--owner-port",
+    type=click.IntRange(1, 65535),
+    help="with --workers: the owner's port on 127.0.0.1 [env SOLDOUT_OWNER_PORT; a free one]",
+)
+@click.option(
     "--redis-prefix", default="soldout", show_default=True, help="the prefix of soldout's keys"
 )
 def serve(
@@ -124,6 +129,8 @@ def serve(
 
     settings = _settings(**flags)
     redis_url = redis_url or os.environ.get("SOLDOUT_REDIS")
+    if flags.get("owner_port") and not workers:
+        raise click.UsageError("--owner-port needs --workers")
     if redis_url is None:
         if workers or role:
             raise click.UsageError("--workers and --role need --redis")

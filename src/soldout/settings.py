@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     rate_limit_address: float = Field(0.0, ge=0, description="claims/s per address; 0: off")
     rate_limit_address_burst: int = Field(200, ge=1)
     # -- several workers (docs/scale-out.md) --------------------------------------------
+    owner_port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description="with --workers: the owner's port on 127.0.0.1 (its /metrics, a health"
+        " check); 0: a free one, chosen at start",
+    )
     pending_seconds: float = Field(
         10.0,
         ge=0.5,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support import ServerProcess
@@ -33,3 +34,17 @@ def test_no_url_with_a_secret_is_on_a_childs_command_line(shared_server: ServerP
     assert len([c for c in children if " serve " in c]) == 3  # the owner and two workers
     for secret in (shared_server.env["SOLDOUT_REDIS"], shared_server.env["SOLDOUT_STORE"]):
         assert not [c for c in children if secret in c], secret
+
+
+def test_the_owner_listens_on_the_port_its_operator_set(shared_server: ServerProcess) -> None:
+    """`SOLDOUT_OWNER_PORT` (`--owner-port`): the owner's /metrics and health stay where a
+    monitor looks for them, run after run (it was a free port chosen at each start)."""
+    if "--workers" not in shared_server.args:
+        pytest.skip("one process: no owner apart")
+    assert shared_server.process is not None
+    port = shared_server.env["SOLDOUT_OWNER_PORT"]
+    [owner] = [c for c in children_of(shared_server.process.pid) if "--role owner" in c]
+    assert f"--host 127.0.0.1 --port {port}" in owner
+    health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
+    assert health.status_code == 200
+    assert health.json()["status"] == "ok"

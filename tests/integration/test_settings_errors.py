@@ -21,3 +21,12 @@ def test_each_refused_setting_is_one_line_naming_its_variable_or_option() -> Non
     assert "SOLDOUT_PUBLIC_URL:" in said
     assert "pydantic" not in said
     assert "validation error" not in said
+
+
+def test_an_owner_port_is_refused_where_there_is_no_owner_apart() -> None:
+    alone = CliRunner().invoke(cli, ["serve", "--owner-port", "9001"])
+    assert alone.exit_code == 2
+    assert "--owner-port needs --workers" in alone.output
+    bad = CliRunner().invoke(cli, ["serve", "--workers", "2", "--owner-port", "0"])
+    assert bad.exit_code == 2
+    assert "'--owner-port': 0 is not in the range 1<=x<=65535" in bad.output

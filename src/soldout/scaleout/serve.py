@@ -262,15 +262,20 @@ def _free_port() -> int:
 def run_supervised(
     settings: Settings, argv: list[str], workers: int, secret: dict[str, str]
 ) -> int:
-    """The owner on a free loopback port and `workers` workers on the public address,
-    each a child process started again when it dies. `argv`: the serve command's own
-    options to pass on (data, server, payments); `secret`: settings passed in the
-    children's environment, never on their command lines (the Redis and store URLs)."""
+    """The owner on a loopback port (`owner_port`, else a free one) and `workers` workers on
+    the public address, each a child process started again when it dies. `argv`: the
+    serve command's own options to pass on (data, server, payments); `secret`: settings
+    passed in the children's environment, never on their command lines (the Redis and
+    store URLs)."""
     from soldout.api.server import _check_port_free
 
     if settings.server != "granian":  # uvicorn cannot share a port between processes
         raise click.UsageError("--workers needs --server granian (the default)")
     _check_port_free(settings.host, settings.port)
+    if settings.owner_port:
+        if settings.owner_port == settings.port:
+            raise click.UsageError("--owner-port must differ from --port")
+        _check_port_free("127.0.0.1", settings.owner_port)
     serve = [sys.executable, "-m", "soldout", "serve", *argv]
     owner, worker = [*serve, "--role", "owner"], [*serve, "--role", "worker"]
     return supervise(settings, owner, worker, workers, {**os.environ, **secret})
@@ -283,12 +288,13 @@ def supervise(
     workers: int,
     env: dict[str, str] | None = None,
 ) -> int:
-    """Runs `owner` (given `--host 127.0.0.1 --port` a free port) and `workers` times
-    `worker` (given the public host and port) under a `Supervisor`, until stopped."""
+    """Runs `owner` (given `--host 127.0.0.1 --port` the `owner_port`, else a free port) and
+    `workers` times `worker` (given the public host and port) under a `Supervisor`, until
+    stopped."""
     from soldout.logs import configure
 
     configure(settings.log_level, settings.log_format)  # its own lines (a restart) too
-    internal = _free_port()
+    internal = settings.owner_port or _free_port()
     env = dict(env or os.environ)
     env.setdefault("SOLDOUT_PUBLIC_URL", settings.base_url)
     env.setdefault("SOLDOUT_TRUSTED_PROXIES", "127.0.0.1")
