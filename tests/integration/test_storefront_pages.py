@@ -95,6 +95,24 @@ def test_an_address_nothing_answers_is_the_shops_page_in_the_fans_language(
         assert (api.status_code, api.json()["error"]["code"]) == (404, "not_found")
 
 
+def test_a_zones_name_for_a_first_page_is_the_one_later_pages_write(
+    shared_server: ServerProcess,
+) -> None:
+    with shared_server.client() as anyone:
+        named = anyone.get("/time-zone", params={"zone": "Asia/Shanghai", "lang": "zh-Hans"})
+        assert named.status_code == 200
+        anyone.cookies.set("soldout_tz", "Asia/Shanghai")
+        anyone.cookies.set("soldout_lang", "zh_Hans")
+        later = anyone.get("/")
+        note = re.search(r'id="zone-note"[^>]*>([^<]*)<', later.text)
+        assert note is not None
+        assert named.json() == {"zone": "Asia/Shanghai", "name": "中国时间", "note": note[1]}
+        assert 'data-zone-name="中国时间"' in later.text
+        unknown = anyone.get("/time-zone", params={"zone": "Mars/Base", "lang": "en"})
+        assert unknown.status_code == 404
+        assert unknown.json()["error"]["field"] == "zone"
+
+
 def test_static_assets_are_cached(shared_server: ServerProcess) -> None:
     with shared_server.client() as anyone:
         for name in ("store.css", "store.js", "store-pow.js"):

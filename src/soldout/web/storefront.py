@@ -24,7 +24,7 @@ from soldout.engine.settlement import CANCELLED_ON_PAGE, GIVEN_UP, RELEASED
 from soldout.payments import usable_methods
 from soldout.services import Platform
 from soldout.services.order_records import release_fate, unit_fate
-from soldout.web import store_account, store_board, store_look, store_signin
+from soldout.web import store_account, store_board, store_look, store_signin, store_zone
 from soldout.web.store_common import (
     base_url,
     fan_id_of,
@@ -271,3 +271,4 @@ async def order_page(order_id: str, request: Request) -> Response:
 router.include_router(store_signin.router)
 router.include_router(store_account.router)
 router.include_router(store_board.router)
+router.include_router(store_zone.router)

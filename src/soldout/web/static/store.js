@@ -23,8 +23,13 @@
     document.cookie = `soldout_tz=${ZONE}; path=/; max-age=${90 * 86400}; samesite=lax`;  // (a zone's name is cookie-safe: A-Z 0-9 _ + - /)
   }
   // As the server writes them (i18n.Speaker.moment): "Tue, Jan 1, 2030, 13:00 (Central
-  // European Time)", a 24-hour clock and the zone's name.
+  // European Time)", a 24-hour clock and the zone's name. The name is the server's (the
+  // page's, or asked for on a visit's first page): the browser's own differs ("China
+  // Standard Time" where the pages and e-mails say "China Time").
+  const zoneNote = document.getElementById("zone-note");
+  let shopZoneName = zoneNote && zoneNote.dataset.zone === ZONE ? zoneNote.dataset.zoneName : "";
   function zoneName(d) {
+    if (shopZoneName) return shopZoneName;
     if (ZONE === "UTC" || ZONE === "Etc/UTC") return "UTC";
     for (const style of ["longGeneric", "long"]) {
       try {
@@ -49,12 +54,19 @@
     try { return `${clock24(d)} ${zoneName(d)}`; }  // (inside a sentence: no brackets)
     catch (_) { return d.toISOString().slice(11, 16) + " UTC"; }
   }
-  // Times rendered before the server knew the zone: show them in the browser's.
-  const zoneNote = document.getElementById("zone-note");
-  if (zoneNote && zoneNote.dataset.zone !== ZONE) {
+  // Times rendered before the server knew the zone: show them in the browser's, named
+  // as the server names it (the browser's name if the server does not know the zone).
+  async function showTimesInTheBrowsersZone() {
+    let note = t("Times are shown in your time zone (%(zone)s).", { zone: ZONE });
+    try {
+      const res = await fetch(`/time-zone?zone=${encodeURIComponent(ZONE)}&lang=${encodeURIComponent(LANG)}`);
+      if (res.ok) ({ name: shopZoneName, note } = await res.json());
+    } catch (_) { /* offline: the browser's name */ }
     for (const el of document.querySelectorAll("time[data-when]")) el.textContent = when(el.dataset.when);
-    zoneNote.textContent = t("Times are shown in your time zone (%(zone)s).", { zone: ZONE });
+    zoneNote.textContent = note;
+    zoneNote.dataset.zone = ZONE;
   }
+  if (zoneNote && zoneNote.dataset.zone !== ZONE) showTimesInTheBrowsersZone();
 
   // -- talking to the API ----------------------------------------------------------
   async function api(method, path, body, headers) {
