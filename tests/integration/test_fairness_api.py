@@ -551,9 +551,10 @@ def test_pause_resume_extend_and_cancel_are_applied_and_audited(
     after = stats(admin, lid)
     assert after["skus"]["A"] == {"batch": 5, "available": 5, "set_aside": 0, "held": 0, "paid": 0}
     assert (after["claims"].get("held", 0), after["claims"]["cancelled"]) == (0, 1)
-    for fan in (waiting, buyer):
-        (told,) = notifications(anyone, fan, "launch_cancelled")
-        assert told["data"] == {"launch_id": lid, "bought": False}  # it held a unit, bought none
+    (told,) = notifications(anyone, buyer, "launch_cancelled")
+    assert told["data"] == {"launch_id": lid, "bought": False, "held": True}  # none bought
+    (told,) = notifications(anyone, waiting, "launch_cancelled")
+    assert told["data"] == {"launch_id": lid, "bought": False, "held": False, "draw": False}
     assert notifications(anyone, bystander, "launch_cancelled") == []
     assert error(claim(anyone, lid, bystander["token"]))[:2] == (409, "closed")
 

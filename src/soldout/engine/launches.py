@@ -107,36 +107,51 @@ class LaunchDesk:
         self, book: LaunchBook, at: datetime, released: list[Claim]
     ) -> list[Notification]:
         """Everyone who took part is told: who has an order still to ship, that it stands
-        (and may be cancelled); the others, that nothing was charged. A fan whose order has
-        shipped is told nothing (nothing changes for them)."""
+        (and may be cancelled); who held a unit, that it was released and nothing was
+        charged; who only reserved (or entered the draw), that the reservation went with
+        the launch. A fan whose order has shipped is told nothing (nothing changes for
+        them)."""
         launch = book.launch
         orders = self._orders_of(launch.id)
         buyers = {o.fan_id for o in orders if o.in_queue}
         shipped = {o.fan_id for o in orders if o.status is OrderStatus.SHIPPED}
-        told = ({c.fan_id for c in released} | set(book.reservations)) - buyers - shipped
-        return [
-            Notification(
-                new_id("ntf"),
-                fan_id,
-                "launch_cancelled",
-                f"The launch {launch.title!r} was cancelled; any unit you held was"
-                " released and nothing was charged for it.",
-                at,
-                {"launch_id": launch.id, "bought": False},
-            )
-            for fan_id in sorted(told)
-        ] + [
-            Notification(
-                new_id("ntf"),
-                fan_id,
-                "launch_cancelled",
-                f"The launch {launch.title!r} was cancelled. Your paid order stands: it"
-                " ships as planned unless you cancel it for a full refund.",
-                at,
-                {"launch_id": launch.id, "bought": True},
-            )
-            for fan_id in sorted(buyers)
-        ]
+        holders = {c.fan_id for c in released} - buyers - shipped
+        reserved = set(book.reservations) - holders - buyers - shipped
+        title = repr(launch.title)
+        kept = "your entry in its draw" if launch.is_draw else "your reservation"
+
+        def note(fan_id: str, message: str, data: dict[str, object]) -> Notification:
+            data = {"launch_id": launch.id, **data}
+            return Notification(new_id("ntf"), fan_id, "launch_cancelled", message, at, data)
+
+        return (
+            [
+                note(
+                    fan_id,
+                    f"The launch {title} was cancelled; any unit you held was released and"
+                    " nothing was charged for it.",
+                    {"bought": False, "held": True},
+                )
+                for fan_id in sorted(holders)
+            ]
+            + [
+                note(
+                    fan_id,
+                    f"The launch {title} was cancelled, and {kept} with it. Nothing was charged.",
+                    {"bought": False, "held": False, "draw": launch.is_draw},
+                )
+                for fan_id in sorted(reserved)
+            ]
+            + [
+                note(
+                    fan_id,
+                    f"The launch {title} was cancelled. Your paid order stands: it ships as"
+                    " planned unless you cancel it for a full refund.",
+                    {"bought": True},
+                )
+                for fan_id in sorted(buyers)
+            ]
+        )
 
 
 def _opening_moved(before: Launch, after: Launch, now: datetime) -> bool:

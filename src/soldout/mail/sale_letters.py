@@ -253,6 +253,10 @@ async def launch_cancelled(c: Context) -> Letter:
         body = _(
             "Your paid order stands: it ships as planned, unless you cancel it for a full refund."
         )
+    elif c.data.get("held") is False and c.data.get("draw"):
+        body = _("Your entry in its draw was cancelled with it. Nothing was charged.")
+    elif c.data.get("held") is False:
+        body = _("Your reservation was cancelled with it. Nothing was charged.")
     else:
         body = _("Any unit you held was released, and nothing was charged for it.")
     return Letter(
