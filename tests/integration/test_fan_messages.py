@@ -6,13 +6,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
+from email.headerregistry import Address
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from soldout.domain.notifications import Notification
+from soldout.domain.shop import Shop as ShopLook
 from soldout.ids import new_id
-from tests.integration.test_fan_journeys import AMSTERDAM, Shop, shop, text_of
+from soldout.mail.compose import Composer
+from soldout.mail.facts import EngineFacts
+from tests.integration.test_fan_journeys import AMSTERDAM, ORIGIN, Shop, shop, text_of
 
 __all__ = ["shop"]  # (the fixture, used by name)
 
@@ -131,6 +136,45 @@ async def test_the_fans_emails_follow_the_zone_their_browser_reports(shop: Shop)
         now = await shop.platform.store.fans.get(fan.id)
         assert now is not None
         assert now.time_zone == kept, cookie
+
+
+async def test_a_fan_registered_through_the_api_gets_e_mails_in_the_zone_given(
+    shop: Shop,
+) -> None:
+    """Their sign-in e-mail named its time in UTC until they first opened /me."""
+    refused = await shop.anyone.post(
+        "/api/v1/fans",
+        json={"email": "mars@fans.test", "name": "Mars", "time_zone": "Mars/Base"},
+    )
+    assert refused.status_code == 422
+    error = refused.json()["error"]
+    assert (error["code"], error["field"]) == ("unknown_time_zone", "time_zone")
+    assert await shop.platform.store.fans.by_email("mars@fans.test") is None
+
+    email = "lin@fans.test"
+    made = await shop.anyone.post(
+        "/api/v1/fans",
+        json={"email": email, "name": "Lin", "locale": "zh_Hans", "time_zone": "Asia/Shanghai"},
+    )
+    assert made.status_code == 201, made.text
+    asked = await shop.anyone.post("/signin", data={"email": email}, headers={"origin": ORIGIN})
+    assert asked.status_code == 200
+    (outgoing,) = [
+        e
+        for e in await shop.platform.store.notifications.due_emails(shop.clock.now(), 10)
+        if e.notification.kind == "sign_in_link"
+    ]
+    composer = Composer(
+        sender=Address(addr_spec="shop@shop.test"),
+        base_url=ORIGIN,
+        facts=EngineFacts(shop.platform.engine),
+    )
+    letter = (await composer.compose(outgoing, ShopLook(name="Shop"), shop.clock.now())).parsed()
+    body = letter.get_body(("plain",))
+    assert body is not None
+    expires = datetime.fromisoformat(outgoing.notification.data["expires_at"])
+    local = expires.astimezone(ZoneInfo("Asia/Shanghai"))
+    assert f"{local:%H:%M} (中国时间)" in body.get_content()
 
 
 async def test_a_closed_round_offers_nothing_to_buy(shop: Shop) -> None:

@@ -145,6 +145,7 @@ async def register(body: FanIn, platform: PlatformDep, request: Request) -> dict
         body.phone,
         shipping=body.shipping.model_dump() if body.shipping else None,
         locale=body.locale,
+        time_zone=body.time_zone,
     )
     expires = platform.tokens.expires_at(token)
     return {

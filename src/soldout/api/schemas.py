@@ -206,6 +206,13 @@ class FanIn(_In):
     locale: Literal["en", "nl", "zh_Hans"] | None = Field(
         None, description="the language of the fan's e-mails"
     )
+    time_zone: str | None = Field(
+        None,
+        max_length=64,
+        description="the IANA time zone of the times in the fan's e-mails"
+        ' ("Europe/Amsterdam"; UTC if not given, until the fan opens the storefront);'
+        " 422 `unknown_time_zone` for a name that is not one",
+    )
 
 
 class ClaimIn(_In):

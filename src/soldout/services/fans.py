@@ -27,6 +27,7 @@ from soldout.domain.text import check_text
 from soldout.engine import SaleEngine
 from soldout.engine.book import LaunchBook
 from soldout.engine.forget import forget_fan
+from soldout.i18n import valid_zone
 from soldout.ids import new_id, new_referral_code
 from soldout.services.tokens import TokenSigner
 from soldout.store.ports import Store
@@ -77,6 +78,7 @@ class Fans:
     ) -> tuple[Fan, str]:
         """Create a fan and return it with its bearer token. `shipping` (checked, see
         `ShippingAddress.parse`) also gives the address and phone the duplicate check reads.
+        `time_zone`: an IANA zone's name, for the times in the fan's e-mails.
         `rehearsal`: a fan made up by that rehearsal run (the admin's rehearsal API only),
         who sees only that run's launches and is referred only by that run's fans."""
         email = normalise_email(email)
@@ -84,6 +86,12 @@ class Fans:
         address = check_text(address or "", field="address", limit=500, required=False) or None
         phone = check_text(phone or "", field="phone", limit=40, required=False) or None
         ship_to = ShippingAddress.parse(shipping) if shipping is not None else None
+        if time_zone is not None and valid_zone(time_zone) is None:
+            raise InvalidInput(
+                f"{time_zone!r} is not an IANA time zone (such as 'Europe/Amsterdam')",
+                field="time_zone",
+                code="unknown_time_zone",
+            )
         if ship_to is not None:
             address, phone = ship_to.one_line(), ship_to.phone
         referrer = None
