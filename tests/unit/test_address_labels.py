@@ -49,3 +49,20 @@ def test_where_couriers_need_a_state_it_is_asked_for(
         ShippingAddress.parse({**raw, "phone": phone})
     assert refused.value.field == "shipping.region"
     assert ShippingAddress.parse({**raw, "phone": phone, "region": "XX"}).region == "XX"
+
+
+SHENZHEN = {"postal_code": "518000", "country": "CN", "phone": "+86 755 1234 5678"}
+
+
+def test_an_address_in_china_goes_from_the_country_down_to_the_name_in_chinese() -> None:
+    written = ShippingAddress.parse(
+        {**SHENZHEN, "name": "张三", "line1": "科技园路1号", "city": "深圳市", "region": "广东省"}
+    )
+    expected = ["518000", "广东省深圳市", "科技园路1号", "张三"]
+    assert written.lines("zh_Hans") == ["中国", *expected]
+    assert written.lines("en") == ["China", *expected]  # the maker's packing view too
+    latin = ShippingAddress.parse(
+        {**SHENZHEN, "name": "Zhang San", "line1": "1 Keji Road", "city": "Shenzhen"}
+    )
+    assert latin.lines("zh_Hans") == ["中国", "518000", "Shenzhen", "1 Keji Road", "Zhang San"]
+    assert latin.lines("en") == ["Zhang San", "1 Keji Road", "518000 Shenzhen", "China"]

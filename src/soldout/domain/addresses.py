@@ -158,8 +158,18 @@ class ShippingAddress:
     def lines(self, locale: str = "en") -> list[str]:
         """The address as a label prints it, in its country's order: "Mountain View, CA
         94043" in the United States, Canada and Australia; the postcode on a line of its
-        own in the United Kingdom; the postal code before the city elsewhere."""
+        own in the United Kingdom; the postal code before the city elsewhere. An address
+        in China, read in Chinese or written in Chinese characters, goes from the country
+        down to the name ("中国 / 518000 / 广东省深圳市 / 科技园路1号 / 张三"), as
+        libaddressinput's format for CN; in Latin letters to others, as elsewhere."""
         country = Locale.parse(locale).territories.get(self.country, self.country)
+        if self.country in _LARGEST_FIRST and (locale.startswith("zh") or self._in_han()):
+            place = _joined(self.region, self.city)
+            return [
+                p
+                for p in (country, self.postal_code, place, self.line1, self.line2, self.name)
+                if p
+            ]
         head = [self.name, self.line1, self.line2]
         if self.country in _CITY_REGION_POSTAL:
             region = " ".join(p for p in (self.region, self.postal_code) if p)
@@ -170,10 +180,23 @@ class ShippingAddress:
             tail = [" ".join(p for p in (self.postal_code, self.city) if p), self.region]
         return [p for p in (*head, *tail, country) if p]
 
+    def _in_han(self) -> bool:
+        return any(_HAN.search(p) for p in (self.name, self.line1, self.city, self.region))
+
+
+def _joined(larger: str, smaller: str) -> str:
+    """Province and city as Chinese writes them: together ("广东省深圳市"), or with a
+    space where either is in Latin letters."""
+    if larger and smaller and _HAN.match(larger[-1]) and _HAN.match(smaller[0]):
+        return larger + smaller
+    return " ".join(p for p in (larger, smaller) if p)
+
 
 REGION_REQUIRED = frozenset({"US", "CA", "AU"})  # a state or province, or no delivery
 _CITY_REGION_POSTAL = REGION_REQUIRED
 _POSTAL_LAST = frozenset({"GB", "IE"})  # the postcode (Eircode) on its own last line
+_LARGEST_FIRST = frozenset({"CN"})
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 
 def _phone(value: object, country: str) -> str:
