@@ -42,7 +42,15 @@ from prometheus_client.registry import Collector
 
 from soldout import __version__
 
-__all__ = ["CONTENT_TYPE", "ClaimMeter", "HttpMeter", "Metrics", "RoomFigures", "SaleFigures"]
+__all__ = [
+    "CONTENT_TYPE",
+    "ClaimMeter",
+    "HttpMeter",
+    "Metrics",
+    "RoomFigures",
+    "SaleFigures",
+    "route_template",
+]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 disable_created_metrics()  # type: ignore[no-untyped-call]  # (`*_created`: noise here)
@@ -333,8 +341,20 @@ class HttpMeter:
 
 
 def route_of(scope: Scope) -> str:
-    path = getattr(scope.get("route"), "path", None)
+    return route_template(scope) or "unmatched"
+
+
+def route_template(scope: Scope) -> str | None:
+    """The template of the route that took the request: FastAPI's route leaves itself in
+    the scope, a plain Starlette route (`/openapi.json`) only its endpoint, a mounted
+    app its prefix (`/swagger/{path}`); None when no route took it."""
+    route = scope.get("route")
+    endpoint = scope.get("endpoint")
+    if route is None and endpoint is not None:
+        routes = getattr(getattr(scope.get("app"), "router", None), "routes", ())
+        route = next((r for r in routes if getattr(r, "endpoint", None) is endpoint), None)
+    path = getattr(route, "path", None)
     if path is not None:
         return str(path)
     mounted = scope.get("root_path") or ""
-    return f"{mounted}/{{path}}" if mounted else "unmatched"
+    return f"{mounted}/{{path}}" if mounted else None

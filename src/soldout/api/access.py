@@ -17,10 +17,22 @@ import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-__all__ = ["CLAIM_ROUTE", "AccessLine", "WatchedProtocol", "enabled", "request_id"]
+from soldout.metrics import route_template
+
+__all__ = [
+    "CLAIM_ROUTE",
+    "FORWARDED_ROUTE",
+    "AccessLine",
+    "WatchedProtocol",
+    "enabled",
+    "request_id",
+    "route_named",
+]
 
 log = logging.getLogger("soldout.access")
 CLAIM_ROUTE = "/api/v1/launches/{launch_id}/claims"
+FORWARDED_ROUTE = "(forwarded to the owner)"  # a scale-out worker's, routed by the owner
+_NAMED = "soldout.route"  # the scope's key for a route named without a router
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Send = Callable[[Message], Awaitable[None]]
@@ -36,6 +48,12 @@ def request_id(given: str | None) -> str:
     if given is not None and _SANE.fullmatch(given):
         return given
     return secrets.token_hex(8)
+
+
+def route_named(scope: Scope, route: str) -> None:
+    """Tell the access log the route of a request answered without a router (a scale-out
+    worker's health, or `FORWARDED_ROUTE`)."""
+    scope[_NAMED] = route
 
 
 def fan_seen(state: MutableMapping[str, Any], fan_id: str) -> None:
@@ -69,9 +87,8 @@ class AccessLine:
         return watched
 
     def seen_in(self, scope: Scope) -> None:
-        """The route and the fan the ASGI app found (FastAPI leaves its route in the scope)."""
-        route = scope.get("route")
-        self.route = getattr(route, "path", None)
+        """The route and the fan the ASGI app found."""
+        self.route = scope.get(_NAMED) or route_template(scope)
         state = scope.get("state")
         if state and self.fan_id is None:
             self.fan_id = state.get("fan_id")

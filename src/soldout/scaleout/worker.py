@@ -37,6 +37,7 @@ from typing import Any
 
 import orjson
 
+from soldout.api import access
 from soldout.api.claim_core import ClaimCore
 from soldout.api.hotpath import Front
 from soldout.api.proxies import TrustedProxies
@@ -125,8 +126,10 @@ class WorkerApp:
             await self._lifespan(receive, send)
         elif scope["type"] == "http":
             if scope["path"] == HEALTH:
+                access.route_named(scope, HEALTH)
                 await self._health(send)
             else:
+                access.route_named(scope, access.FORWARDED_ROUTE)
                 await self.forward(scope, receive, send)
 
     async def _health(self, send: Send) -> None:
