@@ -92,13 +92,15 @@ class Bought:
 def open_sale(
     admin: httpx.Client,
     batch: dict[str, int],
-    prices: dict[str, tuple[int, int]] | None = None,
+    prices: dict[str, tuple[int, int | None]] | None = None,
     **rules: Any,
 ) -> Sale:
-    """A new product (SKU code -> (price, cost), in EUR cents) and a launch on sale now."""
+    """A new product (SKU code -> (price, cost), in EUR cents; a cost of None is left
+    out: not given) and a launch on sale now."""
     prices = prices or {code: (2500, 1700) for code in batch}
     skus = [
-        {"code": code, "name": f"SKU {code}", "price": p, "cost": c, "currency": "EUR"}
+        {"code": code, "name": f"SKU {code}", "price": p, "currency": "EUR"}
+        | ({} if c is None else {"cost": c})
         for code, (p, c) in prices.items()
     ]
     product = admin.post("/api/v1/products", json={"name": "Deck", "skus": skus})

@@ -1,13 +1,15 @@
 """A SKU whose cost the maker left blank has no margin: it showed a margin of 100 %, in
-the API, the admin and `soldout report` (found by an outside test)."""
+the API, the admin and `soldout report` (found by an outside test). A cost of 0 is a cost
+(a free add-on), not a blank one."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
-from tests.integration.test_admin_pages import browser
+from tests.integration.test_admin_pages import browser, csrf_of
 from tests.integration.test_fulfilment_api import buy, open_sale
 from tests.integration.test_report import run
 from tests.support import ADMIN_TOKEN, ServerProcess
@@ -22,7 +24,7 @@ def test_a_sku_without_a_cost_has_no_margin_and_says_so(
     shared_server: ServerProcess,
     tmp_path: Path,
 ) -> None:
-    sale = open_sale(admin, {"A": 5, "B": 5}, prices={"A": (2500, 1700), "B": (4000, 0)})
+    sale = open_sale(admin, {"A": 5, "B": 5}, prices={"A": (2500, 1700), "B": (4000, None)})
     buy(anyone, sale)
     margin = admin.get(f"/api/v1/launches/{sale.launch_id}/margin").json()
     a, b = margin["skus"]["A"], margin["skus"]["B"]
@@ -75,3 +77,48 @@ def test_a_new_cost_leaves_the_margin_of_what_sold_before_alone(
     margin = admin.get(f"/api/v1/launches/{sale.launch_id}/margin").json()["skus"]["A"]
     assert (margin["units"], margin["cost"], margin["margin"]) == (2, 1700 + 2100, 1200)
     assert margin["unit_cost"] == 2100  # the product's cost now, for what sells next
+
+
+def test_a_free_add_on_costs_nothing_and_its_margin_is_known(
+    admin: httpx.Client, anyone: httpx.Client, browser: httpx.Client
+) -> None:
+    """A maker giving a sticker away with each deck says its cost is 0: it was read as
+    "not given", and the whole launch's margin became unknown."""
+    sale = open_sale(admin, {"A": 5, "FREE": 5}, prices={"A": (2500, 1700), "FREE": (100, 0)})
+    product = admin.get(f"/api/v1/products/{sale.product_id}").json()
+    assert [s["cost"] for s in product["skus"]] == [1700, 0]
+    buy(anyone, sale)
+    buy(anyone, sale, sku="FREE")
+    margin = admin.get(f"/api/v1/launches/{sale.launch_id}/margin").json()
+    free = margin["skus"]["FREE"]
+    assert (free["cost_known"], free["unit_cost"], free["cost"], free["margin"]) == (
+        True,
+        0,
+        0,
+        100,
+    )
+    total = margin["totals"]["EUR"]
+    assert (total["cost_known"], total["revenue"], total["margin"]) == (True, 2600, 900)
+
+    form = browser.get(f"/admin/products/{sale.product_id}")
+    assert 'name="sku1_cost" class="money"' in form.text
+    assert 'value="0.00"' in form.text  # shown back as the 0 it is, not as blank
+    made = browser.post(
+        "/admin/products",
+        data={
+            "csrf": csrf_of(form),
+            "name": "Sticker pack",
+            "sku0_code": "S-FREE",
+            "sku0_price": "1.00",
+            "sku0_cost": "0",
+            "sku0_currency": "EUR",
+            "sku1_code": "S-BLANK",
+            "sku1_price": "1.00",
+            "sku1_cost": "",
+            "sku1_currency": "EUR",
+        },
+    )
+    assert made.status_code == 303, made.text
+    product_id = parse_qs(urlsplit(made.headers["location"]).query)["product_id"][0]
+    typed = admin.get(f"/api/v1/products/{product_id}").json()["skus"]
+    assert [(s["code"], s["cost"]) for s in typed] == [("S-FREE", 0), ("S-BLANK", None)]

@@ -116,3 +116,27 @@ def test_an_order_paid_before_costs_were_kept_takes_its_products_cost(tmp_path: 
     with sqlite3.connect(database) as conn:
         assert conn.execute("SELECT unit_cost FROM orders").fetchall() == [(None,)]
     assert (margin["skus"]["A"]["cost"], margin["skus"]["A"]["cost_known"]) == (900, True)
+
+
+def test_a_cost_of_0_kept_before_is_a_cost_not_given(tmp_path: Path) -> None:
+    """Migration 0015: until then 0 meant "not given" (now a free unit's cost), so a 0
+    kept becomes not given; taken back a step, not given is 0 again."""
+    with first_run(tmp_path) as (server, database, admin, _):
+        launch = create_launch(admin, batch={"A": 5})
+    command.downgrade(alembic_config(database), "0014")
+    with sqlite3.connect(database) as conn:  # as an older version kept a blank cost
+        conn.execute("UPDATE skus SET cost = 0")
+    server.start()  # upgrades to the newest schema again
+    try:
+        with server.admin() as admin:
+            product = admin.get(f"/api/v1/products/{launch['product_id']}").json()
+            margin = admin.get(f"/api/v1/launches/{launch['id']}/margin").json()
+    finally:
+        server.stop()
+    assert product["skus"][0]["cost"] is None
+    assert (margin["skus"]["A"]["unit_cost"], margin["skus"]["A"]["cost_known"]) == (None, False)
+    command.downgrade(alembic_config(database), "0014")
+    with sqlite3.connect(database) as conn:
+        assert set(conn.execute("SELECT cost FROM skus").fetchall()) == {(0,)}
+        schema = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'skus'").fetchone()
+    assert "money_not_negative" in schema[0]  # (the table was rebuilt twice, its check kept)

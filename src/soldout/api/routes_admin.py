@@ -17,7 +17,7 @@ from soldout.api.views import claim_status_view, code_view, launch_view, product
 from soldout.domain.claims import ClaimState
 from soldout.domain.launches import DuplicateRule, LaunchRules, Mode, Race, rules_for
 from soldout.domain.money import Money, validate_currency
-from soldout.domain.products import Sku
+from soldout.domain.products import Sku, given_cost
 from soldout.services import Platform
 from soldout.services.catalog import LaunchChanges, ProductChanges, product_edit_detail
 from soldout.services.media import MAX_UPLOAD_BYTES
@@ -37,7 +37,7 @@ def _skus(given: list[SkuIn]) -> tuple[Sku, ...]:
     skus = []
     for i, s in enumerate(given):
         currency = validate_currency(s.currency, field=f"skus[{i}].currency")
-        skus.append(Sku(s.code, s.name, Money(s.price, currency), Money(s.cost, currency)))
+        skus.append(Sku(s.code, s.name, Money(s.price, currency), given_cost(s.cost, currency)))
     return tuple(skus)
 
 

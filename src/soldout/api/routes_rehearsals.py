@@ -19,7 +19,7 @@ from soldout.api.routes_admin import add_launch
 from soldout.api.schemas import FanIn, LaunchIn, ProductIn
 from soldout.api.views import product_view
 from soldout.domain.money import Money, validate_currency
-from soldout.domain.products import Sku
+from soldout.domain.products import Sku, given_cost
 from soldout.domain.rehearsals import RunCounts, check_run_id
 from soldout.services import Platform
 
@@ -60,7 +60,7 @@ async def create_product(
     skus = []
     for i, s in enumerate(body.skus):
         currency = validate_currency(s.currency, field=f"skus[{i}].currency")
-        skus.append(Sku(s.code, s.name, Money(s.price, currency), Money(s.cost, currency)))
+        skus.append(Sku(s.code, s.name, Money(s.price, currency), given_cost(s.cost, currency)))
     product = await platform.rehearsals.create_product(run, body.name, body.description, skus)
     await platform.audit(actor, "product.create", product.id, {"name": body.name, "rehearsal": run})
     return {**product_view(product), "rehearsal": run}

@@ -49,8 +49,12 @@ class SkuIn(_In):
         ge=1, le=MAX_MINOR_UNITS, description="minor units, e.g. cents; more than 0"
     )
     currency: str = Field(min_length=3, max_length=3, examples=["EUR"])
-    cost: StrictInt = Field(
-        0, ge=0, le=MAX_MINOR_UNITS, description="minor units, same currency as price"
+    cost: StrictInt | None = Field(
+        None,
+        ge=0,
+        le=MAX_MINOR_UNITS,
+        description="what one unit costs you, in minor units of the price's currency;"
+        " 0 if it costs nothing, null or left out if not given (its margin is then unknown)",
     )
 
 

@@ -48,7 +48,7 @@ def product_view(product: Product) -> dict[str, Any]:
                 "code": s.code,
                 "name": s.name,
                 "price": s.price.amount,
-                "cost": s.cost.amount,
+                "cost": s.cost_amount,
                 "currency": s.price.currency,
             }
             for s in product.skus

@@ -19,6 +19,7 @@ __all__ = [
     "Sku",
     "check_details",
     "check_sku_changes",
+    "given_cost",
     "validate_sku_code",
 ]
 
@@ -46,7 +47,16 @@ class Sku:
     code: str
     name: str
     price: Money
-    cost: Money
+    cost: Money | None  # what one unit costs the maker; None: not given (0 is free)
+
+    @property
+    def cost_amount(self) -> int | None:
+        return None if self.cost is None else self.cost.amount
+
+
+def given_cost(amount: int | None, currency: str) -> Money | None:
+    """A SKU's cost from minor units, as a form or a row gives it: None is not given."""
+    return None if amount is None else Money(amount, currency)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +83,7 @@ class Product:
             if sku.code in seen:
                 raise InvalidInput(f"SKU code {sku.code!r} appears twice", field=f"skus[{i}].code")
             seen.add(sku.code)
-            if sku.cost.currency != sku.price.currency:
+            if sku.cost is not None and sku.cost.currency != sku.price.currency:
                 raise InvalidInput(
                     "cost and price must be in the same currency", field=f"skus[{i}].cost"
                 )

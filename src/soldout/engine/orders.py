@@ -78,9 +78,9 @@ def gc_paused() -> Iterator[None]:
 
 
 def _unit_cost(book: LaunchBook, sku: str) -> int | None:
-    """The SKU's cost now, kept with the order paid now (0 is a cost not given)."""
+    """The SKU's cost now, kept with the order paid now (None: not given)."""
     found = book.product.sku(sku)
-    return found.cost.amount if found is not None and found.cost.amount > 0 else None
+    return found.cost_amount if found is not None else None
 
 
 class OrderListener(Protocol):

@@ -55,7 +55,7 @@ class SkuSpec(_Spec):
     code: str = Field(min_length=1, max_length=64)
     name: str = Field("", max_length=200)
     price: int = Field(ge=1, le=10**12, description="minor units; more than 0")
-    cost: int = Field(0, ge=0, le=10**12, description="minor units")
+    cost: int | None = Field(None, ge=0, le=10**12, description="minor units; left out: not given")
     currency: str = Field("EUR", pattern=r"^[A-Z]{3}$")
     batch: int = Field(ge=1, le=1_000_000)
 

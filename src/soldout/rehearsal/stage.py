@@ -89,8 +89,8 @@ async def prepare(
             "code": s.code,
             "name": s.name or s.code,
             "price": s.price,
-            "cost": s.cost,
             "currency": s.currency,
+            **({} if s.cost is None else {"cost": s.cost}),  # (left out: not given)
         }
         for s in launch.skus
     ]

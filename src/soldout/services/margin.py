@@ -16,9 +16,9 @@ async def launch_margin(engine: SaleEngine, launch_id: str) -> dict[str, object]
     refund counts for nothing; a shipped refund costs its unit and earns nothing. Each
     order's units cost what the SKU cost when it was paid (an order older than that
     record: the SKU's cost now). A SKU with a unit sold whose cost is not known (left
-    blank, 0) has no known margin: `cost_known` is false and its `margin` and
-    `margin_percent` are null, and so are its currency's totals (a margin of 100 %
-    would be a guess presented as a figure)."""
+    blank; a cost of 0 is known: a free add-on) has no known margin: `cost_known` is
+    false and its `margin` and `margin_percent` are null, and so are its currency's
+    totals (a margin of 100 % would be a guess presented as a figure)."""
     book = engine.book(launch_id)
     per_sku: dict[str, dict[str, int]] = {
         code: {"units": 0, "revenue": 0, "cost": 0, "refunded_units": 0} for code in book.stock
@@ -29,15 +29,16 @@ async def launch_margin(engine: SaleEngine, launch_id: str) -> dict[str, object]
         assert sku is not None
         line = per_sku[order.sku]
         # what a unit cost when it was paid; the product's cost for an older order
-        unit_cost = order.unit_cost if order.unit_cost is not None else sku.cost.amount
+        unit_cost = order.unit_cost if order.unit_cost is not None else sku.cost_amount
         refunded = order.status is OrderStatus.REFUNDED
         if refunded:
             line["refunded_units"] += order.quantity
             if order.shipped_at is None:
                 continue  # (its unit went back: it cost nothing)
-        if not unit_cost:
+        if unit_cost is None:
             unknown_cost.add(order.sku)
-        line["cost"] += unit_cost * order.quantity
+        else:
+            line["cost"] += unit_cost * order.quantity
         if refunded:
             continue
         line["units"] += order.quantity
@@ -50,12 +51,12 @@ async def launch_margin(engine: SaleEngine, launch_id: str) -> dict[str, object]
         assert sku is not None
         currency = sku.price.currency
         sold = line["units"] or line["refunded_units"]
-        known = code not in unknown_cost if sold else sku.cost.amount > 0
+        known = code not in unknown_cost if sold else sku.cost is not None
         skus[code] = {
             **line,
             "currency": currency,
             "unit_price": sku.price.amount,
-            "unit_cost": sku.cost.amount or None,  # the product's, now
+            "unit_cost": sku.cost_amount,  # the product's, now
             **_margin(line["revenue"], line["cost"], known),
         }
         total = totals.setdefault(currency, {"units": 0, "revenue": 0, "cost": 0})

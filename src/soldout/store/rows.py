@@ -17,7 +17,7 @@ from soldout.domain.codes import PriorityCode
 from soldout.domain.fans import Reservation
 from soldout.domain.launches import DuplicateRule, Launch, LaunchRules, Mode
 from soldout.domain.money import Money
-from soldout.domain.products import Product, Sku
+from soldout.domain.products import Product, Sku, given_cost
 
 __all__ = [
     "CLAIM_COLUMNS",
@@ -233,7 +233,7 @@ def products_from_rows(rows: Iterable[Row], sku_rows: Iterable[Row]) -> list[Pro
     for s in sku_rows:
         price = Money(s["price"], s["currency"])
         skus.setdefault(s["product_id"], []).append(
-            Sku(s["code"], s["name"], price, Money(s["cost"], s["currency"]))
+            Sku(s["code"], s["name"], price, given_cost(s["cost"], s["currency"]))
         )
     return [
         Product(

@@ -68,7 +68,9 @@ def read_draft(form: UploadForm) -> Draft:
         )
         label = f"SKU {code}: "
         price = typed_money(form, f"sku{i}_price", currency, label + "price")
-        cost = typed_money(form, f"sku{i}_cost", currency, label + "cost", blank_is_zero=True)
+        cost = None  # left blank: not given (0 is a cost of nothing)
+        if form.get(f"sku{i}_cost"):
+            cost = typed_money(form, f"sku{i}_cost", currency, label + "cost")
         skus.append(Sku(code, form.get(f"sku{i}_name") or code, price, cost))
         sku_rows.append(i)
     if not skus:
@@ -91,12 +93,8 @@ def read_draft(form: UploadForm) -> Draft:
     )
 
 
-def typed_money(
-    form: UploadForm, name: str, currency: str, label: str, *, blank_is_zero: bool = False
-) -> Money:
+def typed_money(form: UploadForm, name: str, currency: str, label: str) -> Money:
     typed = form.get(name)
-    if not typed and blank_is_zero:
-        return Money(0, currency)
     try:
         return Money.parse(typed, currency, field=name)
     except InvalidInput as exc:
@@ -152,7 +150,7 @@ def values_of(product: Product) -> tuple[dict[str, str], Rows]:
             f"sku{i}_code": sku.code,
             f"sku{i}_name": sku.name if sku.name != sku.code else "",
             f"sku{i}_price": sku.price.decimal_text(),
-            f"sku{i}_cost": sku.cost.decimal_text() if sku.cost.amount else "",
+            f"sku{i}_cost": sku.cost.decimal_text() if sku.cost is not None else "",
             f"sku{i}_currency": sku.price.currency,
         }
     blank = len(product.skus)

@@ -134,7 +134,7 @@ class PgProducts(Repo):
 
 def _write_skus(product: Product) -> Step:
     rows = [
-        (product.id, s.code, i, s.name, s.price.amount, s.cost.amount, s.price.currency)
+        (product.id, s.code, i, s.name, s.price.amount, s.cost_amount, s.price.currency)
         for i, s in enumerate(product.skus)
     ]
     return (

@@ -136,7 +136,7 @@ def _write_skus(conn: sqlite3.Connection, product: Product) -> None:
         " position = excluded.position, name = excluded.name, price = excluded.price,"
         " cost = excluded.cost, currency = excluded.currency",
         [
-            (product.id, s.code, i, s.name, s.price.amount, s.cost.amount, s.price.currency)
+            (product.id, s.code, i, s.name, s.price.amount, s.cost_amount, s.price.currency)
             for i, s in enumerate(product.skus)
         ],
     )
