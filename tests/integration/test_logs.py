@@ -86,6 +86,8 @@ def test_a_claim_a_payment_and_a_404_each_log_one_json_line(json_server: ServerP
         assert (handed.status_code, handed.json()["error"]["field"]) == (422, "colour")
         missing = anyone.get("/api/v1/nowhere", headers={"x-request-id": "not found!"})
         assert missing.status_code == 404
+        document = anyone.get("/openapi.json", headers={"x-request-id": "doc-1"})
+        assert document.status_code == 200
 
     claim_line = access_line(json_server, claimed.headers["x-request-id"])
     assert claim_line["route"] == CLAIMS
@@ -114,6 +116,8 @@ def test_a_claim_a_payment_and_a_404_each_log_one_json_line(json_server: ServerP
         404,
         None,
     )
+
+    assert access_line(json_server, "doc-1")["route"] == "/openapi.json"  # (a plain route)
 
     text = json_server.log.read_text()
     for secret in (fan["token"], ADMIN_TOKEN, "tok_ok"):
