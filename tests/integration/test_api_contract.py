@@ -130,7 +130,7 @@ def test_admin_creates_a_product(admin: httpx.Client) -> None:
     assert product["name"] == "Model Two"
     assert [(s["code"], s["price"], s["cost"], s["currency"]) for s in product["skus"]] == [
         ("M2-BLK", 12900, 7000, "EUR"),
-        ("M2-WHT", 13900, 0, "EUR"),
+        ("M2-WHT", 13900, None, "EUR"),  # (no cost given: not 0, which is free)
     ]
     fetched = admin.get(f"/api/v1/products/{product['id']}")
     assert fetched.status_code == 200
