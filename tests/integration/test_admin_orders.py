@@ -479,7 +479,7 @@ async def test_a_dashboard_opened_mid_sale_starts_with_the_whole_curve(shop: Sho
         1,
     ]
     assert (points[-1]["sold"], points[-1]["claims"], points[-1]["held"]) == (4, 4, 0)
-    assert points[-1]["skus"] == {"A": {"paid": 2}, "B": {"paid": 2}}
+    assert points[-1]["skus"] == {"A": {"sold": 2}, "B": {"sold": 2}}
     assert "Since the sale opened: from 2030-01-01 11:59:59 UTC, a point every 1 second" in (
         text_of(page)
     )

@@ -519,6 +519,7 @@ def test_live_stream_sends_a_first_snapshot(
         "set_aside": 0,
         "held": 0,
         "paid": 0,
+        "sold": 0,
     }
     with httpx.Client(base_url=browser.base_url) as anon:
         refused = anon.get(f"/admin/launches/{launch['id']}/live")

@@ -598,6 +598,12 @@ async def test_orders_of_launches_by_claim_and_in_the_queue(stores: Stores, stor
     assert await store.orders.counts() == {"lch_1": 4, "lch_2": 1}
     # (ord_3's units are spent, whether refunded afterwards or not; ord_4 never shipped)
     assert await store.orders.shipped() == [("lch_1", "A", shipped.quantity)]
+    assert await store.orders.returned() == []  # (ord_4 was refunded before it shipped)
+    back = replace(shipped, status=OrderStatus.REFUNDED, shipped_at=at(400), refunded_at=at(500))
+    await store.orders.update([back])
+    store = await stores.reopen()
+    assert await store.orders.returned() == [("lch_1", "A", shipped.quantity)]
+    assert await store.orders.shipped() == [("lch_1", "A", shipped.quantity)]
 
 
 async def test_orders_of_referred_fans(stores: Stores, store: Store) -> None:

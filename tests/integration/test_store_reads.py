@@ -22,6 +22,7 @@ from soldout.store.postgresql import PostgresStore
 from soldout.store.postgresql.migrations import HERE as PG_MIGRATIONS
 from soldout.store.postgresql.migrations import sqlalchemy_url
 from soldout.store.rows import CLAIM_COLUMNS, claim_row
+from soldout.store.rows_after_sale import RETURNED
 from soldout.store.sqlite import SqliteStore
 from soldout.store.sqlite.migrations import alembic_config
 
@@ -34,6 +35,7 @@ INDEXES = {
     "orders_in_queue",  # partial: the orders still to ship
     "payments_unsettled",  # partial: the payments still waiting on the provider
     "orders_shipped",  # partial: the units shipped, summed on start
+    "orders_returned",  # partial: the units refunded after they shipped, summed on start
 }
 T0 = datetime(2030, 1, 1, 12, tzinfo=UTC)
 
@@ -94,6 +96,12 @@ async def test_an_older_sqlite_database_gets_the_indexes(tmp_path: Path) -> None
             " ORDER BY paid_at, id"
         ).fetchall()
     assert any("orders_in_queue" in row[-1] for row in plan), plan
+    with contextlib.closing(sqlite3.connect(database)) as conn:
+        plan = conn.execute(  # the start's count of units returned: their few rows alone
+            "EXPLAIN QUERY PLAN SELECT launch_id, sku, sum(quantity) FROM orders"
+            f" WHERE {RETURNED} GROUP BY launch_id, sku ORDER BY launch_id, sku"
+        ).fetchall()
+    assert any("USING INDEX orders_returned" in row[-1] for row in plan), plan
     with contextlib.closing(sqlite3.connect(database)) as conn:
         plan = conn.execute(  # the start's tally reads the index alone, not the claims
             "EXPLAIN QUERY PLAN SELECT launch_id, sku, state, count(*), sum(quantity)"

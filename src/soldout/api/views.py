@@ -80,7 +80,7 @@ def launch_view(book: LaunchBook, now: datetime, orders: OrderDesk | None = None
                 "available": left,
                 "set_aside": stock.set_aside,
                 "held": stock.held,
-                "sold": stock.paid,
+                "sold": book.sold(sku.code),  # paid and not refunded
                 "sold_out": left == 0,
                 "next_ship_date": _d(orders.estimate_for(book.product.id, sku.code, 1))
                 if orders

@@ -58,6 +58,9 @@ class LaunchBook:
     reservations_archived: int = 0  # an archived launch's reservations, counted by the store
     # a drawn launch's backup lists (set by `DrawDesk` when it draws or loads the launch)
     backups: LaunchBackups | None = None
+    # units refunded after they shipped, per SKU: still `paid` in the stock (gone from it),
+    # but no sale (kept by `OrderDesk`)
+    returned: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def open(cls, launch: Launch, product: Product) -> LaunchBook:
@@ -75,6 +78,12 @@ class LaunchBook:
         """True when no unit is open to everyone; units set aside for codes are not open,
         nor those of a drawn launch that nobody is waiting for (`open_units`)."""
         return all(self.open_units(sku) == 0 for sku in self.stock)
+
+    def sold(self, sku: str) -> int:
+        """Units of `sku` paid for and not refunded, as the margin and the report count
+        them: a unit refunded before it shipped is back on sale, one refunded after is
+        `returned`."""
+        return self.stock[sku].paid - self.returned.get(sku, 0)
 
     def open_units(self, sku: str) -> int:
         """The units of `sku` fans can still get. Nobody may claim a drawn launch's unit:

@@ -185,7 +185,12 @@ class SaleEngine:
                 await self.archive.claim(record.claim_id)
         self.checkout.records.adopt(payments.values())
         orders = [*await store.orders.of_launches(live), *await store.orders.in_queue()]
-        await self.orders.load(orders, await store.plans.all(), await store.orders.shipped())
+        await self.orders.load(
+            orders,
+            await store.plans.all(),
+            await store.orders.shipped(),
+            await store.orders.returned(),
+        )
         await self.releases.release_holds_of_cancelled_launches()
         for launch_id in live:
             book = self.launch_books.get(launch_id)

@@ -120,9 +120,13 @@ class OrderDesk:
         orders: Sequence[Order],
         plans: Sequence[tuple[str, str, ProductionPlan]],
         shipped: Sequence[tuple[str, str, int]],
+        returned: Sequence[tuple[str, str, int]] = (),
     ) -> None:
         """`orders`: those of resident launches and every order still in the queue;
-        `shipped`: units shipped per (launch id, SKU), over every order."""
+        `shipped`: units shipped per (launch id, SKU), over every order; `returned`: units
+        refunded after they shipped, likewise (`LaunchBook.returned`)."""
+        for launch_id, sku, units in returned:
+            self._books.get(launch_id).returned[sku] = units
         for order in orders:
             if order.id not in self._by_id:
                 self._index(order)
@@ -284,6 +288,9 @@ class OrderDesk:
                     )
                 ]
             )
+        if order.shipped_at is not None:
+            returned = self._books.get(order.launch_id).returned
+            returned[order.sku] = returned.get(order.sku, 0) + order.quantity
         self._ship_news.note(c.order for c in changes)
         for listener in self.listeners:
             listener.refunded(order)

@@ -8,8 +8,8 @@ whole curve at once, whatever the number of claims.
 
 Units follow the book: a claim holds its units from its creation until it is paid (its
 order's `paid_at`), expires or is cancelled (`closed_at`); paid units count as sold until
-the order is refunded before shipping (the claim is then cancelled at the refund and the
-unit freed). An order refunded after shipping keeps its unit sold, as the book does.
+the order is refunded (before shipping the claim is then cancelled and the unit freed;
+after shipping the unit stays out of stock but is no sale: `LaunchBook.sold`).
 
 Each change lands in the bucket of the first point at or after it (arithmetic, no sort),
 so a curve costs one pass over the claims: about 2 us a claim (`launch_curve` lets the
@@ -64,7 +64,7 @@ class SaleCurve:
 
     def as_json(self) -> dict[str, object]:
         """The shape of the live dashboard's snapshots (`at`, `sold`, `held`, ..., and per
-        SKU `skus[code].paid`), so one drawing routine handles both."""
+        SKU `skus[code].sold`), so one drawing routine handles both."""
         return {
             "step_seconds": self.step_seconds,
             "points": [
@@ -74,7 +74,7 @@ class SaleCurve:
                     "claims_per_second": p.claims_per_second,
                     "held": p.held,
                     "sold": p.sold,
-                    "skus": {code: {"paid": n} for code, n in p.sold_by_sku.items()},
+                    "skus": {code: {"sold": n} for code, n in p.sold_by_sku.items()},
                 }
                 for p in self.points
             ],
@@ -141,6 +141,12 @@ class CurveBuilder:
             if freed is not None:
                 self._held[freed] -= q
 
+    def returned(self, sku: str, at: datetime, quantity: int) -> None:
+        """Units of `sku` refunded at `at` after they shipped: sold no longer."""
+        back = self._bucket(at)
+        if back is not None and sku in self._sold:
+            self._sold[sku][back] -= quantity
+
     def curve(self) -> SaleCurve:
         points: list[CurvePoint] = []
         made = held = 0
@@ -191,6 +197,11 @@ async def launch_curve(
     now = engine.now()
     claims = await engine.claims_of_launch(launch_id)
     orders: dict[str, Order] = {o.claim_id: o for o in await engine.orders_of_launch(launch_id)}
+    returned = [  # (sku, when, units) refunded after they shipped
+        (o.sku, o.refunded_at, o.quantity)
+        for o in orders.values()
+        if o.shipped_at is not None and o.refunded_at is not None
+    ]
 
     def paid_at(claim: Claim) -> datetime | None:
         order = orders.get(claim.id)
@@ -202,7 +213,7 @@ async def launch_curve(
     live = (Status.ON_SALE, Status.PAUSED, Status.SOLD_OUT)
     if book.status(now) not in live or book.launch.cancelled_at is not None:
         moments = [c.created_at for c in claims] + [c.closed_at for c in claims if c.closed_at]
-        moments += [o.paid_at for o in orders.values()]
+        moments += [o.paid_at for o in orders.values()] + [at for _, at, _ in returned]
         last = max(moments, default=book.launch.sale_opens_at)
         end = min(now, last + timedelta(seconds=1))  # and the state just after it
     builder = CurveBuilder(
@@ -212,4 +223,6 @@ async def launch_curve(
         builder.add(claim, paid_at(claim))
         if n % CHUNK == 0:
             await asyncio.sleep(0)  # the sale goes on while a big launch is read
+    for sku, at, units in returned:
+        builder.returned(sku, at, units)
     return builder.curve()

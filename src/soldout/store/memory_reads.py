@@ -105,6 +105,13 @@ class OrderReads:
                 units[(o.launch_id, o.sku)] += o.quantity
         return [(*key, units[key]) for key in sorted(units)]
 
+    async def returned(self) -> Sequence[tuple[str, str, int]]:
+        units: Counter[tuple[str, str]] = Counter()
+        for o in self.rows.values():
+            if o.shipped_at is not None and o.status is OrderStatus.REFUNDED:
+                units[(o.launch_id, o.sku)] += o.quantity
+        return [(*key, units[key]) for key in sorted(units)]
+
     async def counts(self) -> dict[str, int]:
         return dict(Counter(o.launch_id for o in self.rows.values()))
 

@@ -152,6 +152,10 @@ class OrderRepository(Protocol):
         """(launch, SKU, units) of every order that shipped (refunded since or not): the
         units the fulfilment queues have spent, one row per launch and SKU."""
 
+    async def returned(self) -> Sequence[tuple[str, str, int]]:
+        """(launch, SKU, units) of every order refunded after it shipped: units gone from
+        stock that are no sale (`LaunchBook.returned`), one row per launch and SKU."""
+
     async def counts(self) -> dict[str, int]:
         """How many orders each launch has, whatever their status."""
 

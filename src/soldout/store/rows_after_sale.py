@@ -21,6 +21,7 @@ from soldout.store.rows import Row, dt, req, shipping_from_json, shipping_json, 
 __all__ = [
     "ORDER_COLUMNS",
     "PAYMENT_COLUMNS",
+    "RETURNED",
     "audit_from_row",
     "audit_row",
     "email_outcome_rows",
@@ -44,6 +45,9 @@ ORDER_COLUMNS = (
     "payment_method, payment_reference, idempotency_key, status, ship_date, shipped_at, "
     "carrier, tracking_number, refunded_at, notified_ship_date, shipping, unit_cost"
 )
+
+# orders refunded after they shipped: the predicate of the `orders_returned` index
+RETURNED = "status = 'refunded' AND shipped_at IS NOT NULL"
 
 
 def _day(value: date | None) -> str | None:

@@ -98,7 +98,7 @@ def _snapshot(platform: Platform, book: LaunchBook, before: _Sample | None) -> d
     return {
         "at": now.isoformat(),
         "status": book.status(now).value,
-        "sold": sum(s.paid for s in stock.values()),
+        "sold": sum(book.sold(code) for code in stock),
         "held": sum(s.held for s in stock.values()),
         "available": sum(s.available for s in stock.values()),
         "claims": claims,
@@ -113,6 +113,7 @@ def _snapshot(platform: Platform, book: LaunchBook, before: _Sample | None) -> d
                 "set_aside": s.set_aside,
                 "held": s.held,
                 "paid": s.paid,
+                "sold": book.sold(code),
             }
             for code, s in stock.items()
         },

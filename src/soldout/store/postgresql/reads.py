@@ -18,6 +18,7 @@ from soldout.store.rows import CLAIM_COLUMNS, claim_from_row, code_from_row, res
 from soldout.store.rows_after_sale import (
     ORDER_COLUMNS,
     PAYMENT_COLUMNS,
+    RETURNED,
     order_from_row,
     payment_from_row,
 )
@@ -114,6 +115,14 @@ class OrderReads(Repo):
         rows = await self._rows(
             "SELECT launch_id, sku, sum(quantity) AS units FROM orders"
             " WHERE shipped_at IS NOT NULL GROUP BY launch_id, sku ORDER BY launch_id, sku",
+            (),
+        )
+        return [(r["launch_id"], r["sku"], int(r["units"])) for r in rows]
+
+    async def returned(self) -> Sequence[tuple[str, str, int]]:
+        rows = await self._rows(
+            "SELECT launch_id, sku, sum(quantity) AS units FROM orders"
+            f" WHERE {RETURNED} GROUP BY launch_id, sku ORDER BY launch_id, sku",
             (),
         )
         return [(r["launch_id"], r["sku"], int(r["units"])) for r in rows]

@@ -22,6 +22,7 @@ from soldout.store.rows import CLAIM_COLUMNS, claim_from_row, code_from_row, res
 from soldout.store.rows_after_sale import (
     ORDER_COLUMNS,
     PAYMENT_COLUMNS,
+    RETURNED,
     order_from_row,
     payment_from_row,
 )
@@ -119,6 +120,13 @@ class OrderReads(_Repo):
         rows = self._read.execute(
             "SELECT launch_id, sku, sum(quantity) FROM orders WHERE shipped_at IS NOT NULL"
             " GROUP BY launch_id, sku ORDER BY launch_id, sku"
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    async def returned(self) -> Sequence[tuple[str, str, int]]:
+        rows = self._read.execute(
+            "SELECT launch_id, sku, sum(quantity) FROM orders"
+            f" WHERE {RETURNED} GROUP BY launch_id, sku ORDER BY launch_id, sku"
         )
         return [(r[0], r[1], r[2]) for r in rows]
 

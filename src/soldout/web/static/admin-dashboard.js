@@ -66,7 +66,7 @@
     units.data.datasets[0].data.push({ x, y: s.sold });
     units.data.datasets[1].data.push({ x, y: s.held });
     rate.data.datasets[0].data.push({ x, y: s.claims_per_second });
-    if (perSku) codes.forEach((c, i) => perSku.data.datasets[i].data.push({ x, y: s.skus[c] ? s.skus[c].paid : 0 }));
+    if (perSku) codes.forEach((c, i) => perSku.data.datasets[i].data.push({ x, y: s.skus[c] ? s.skus[c].sold : 0 }));
     for (const c of timeCharts) {
       for (const d of c.data.datasets) if (d.data.length > LIMIT) d.data = thin(d.data);
     }
