@@ -61,6 +61,28 @@ async def test_the_api_document_and_the_docs_files_are_logged_by_their_route(
     ]
 
 
+async def test_the_admins_pages_are_logged_and_counted_under_admin(
+    client: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The admin's pages are routers under /admin: their lines and series were named
+    without it ("/team", "/launches" beside the storefront's own /launches)."""
+    caplog.set_level(logging.INFO, logger="soldout.access")
+    assert (await client.get("/admin/team")).status_code == 303  # (not signed in)
+    assert (await client.get("/admin/launches")).status_code == 303
+    assert (await client.get("/admin")).status_code == 303
+    assert (await client.get("/launches/lch_none")).status_code == 404
+    assert routes_logged(caplog) == [
+        ("/admin/team", 303),
+        ("/admin/launches", 303),
+        ("/admin", 303),
+        ("/launches/{launch_id}", 404),
+    ]
+    metrics = await client.get("/metrics", headers={"authorization": f"Bearer {ADMIN}"})
+    counted = {line.split("{", 1)[1] for line in metrics.text.splitlines() if "route=" in line}
+    assert any('route="/admin/team"' in labels for labels in counted)
+    assert not any('route="/team"' in labels for labels in counted)
+
+
 async def test_a_request_a_worker_forwards_is_logged_as_forwarded(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

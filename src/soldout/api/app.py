@@ -102,7 +102,8 @@ def build_app(
     api.include_router(routes_rehearsals.router)
     api.include_router(routes_metrics.router)
     api.include_router(storefront.router)
-    api.include_router(admin_pages.router)
+    for admin in admin_pages.ROUTERS:
+        api.include_router(admin)
     mount_static(api)
     _serve_docs(api)
 

@@ -19,7 +19,7 @@ from soldout.web.admin_render import guarded, redirect, render
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(prefix="/admin", include_in_schema=False)
 
 
 @router.get("/products/{product_id}/board")

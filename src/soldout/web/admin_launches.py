@@ -37,7 +37,7 @@ from soldout.web.admin_render import guarded, redirect, render
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(prefix="/admin", include_in_schema=False)
 
 
 def _summary(book: LaunchBook, now: datetime) -> dict[str, Any]:

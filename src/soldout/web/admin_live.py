@@ -28,7 +28,7 @@ from soldout.web.admin_render import guarded, render
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(prefix="/admin", include_in_schema=False)
 
 TICK_SECONDS = 1.0
 # The curve reads every claim of the launch: dashboards opened (or reconnecting) together

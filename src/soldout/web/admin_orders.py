@@ -30,7 +30,7 @@ from soldout.web.admin_render import PAGE, guarded, redirect, render
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(prefix="/admin", include_in_schema=False)
 
 # What the list was showing: kept on the way to an order's page and back, and through
 # a refund (a reload after it does not post again).

@@ -33,12 +33,13 @@ from soldout.web import (
     admin_orders,
     admin_plans,
     admin_products,
+    admin_shop,
     admin_team,
 )
 from soldout.web.admin_forms import Refused, cross_site, read_form, session_id, signed_in
 from soldout.web.admin_render import guarded, redirect, render, set_admin_cookie
 
-__all__ = ["router"]
+__all__ = ["ROUTERS", "router"]
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -152,13 +153,21 @@ async def reconciliation_page(request: Request) -> Response:
     return await guarded(request, handle)
 
 
-for _pages in (
-    admin_launches,
-    admin_products,
-    admin_plans,
-    admin_orders,
-    admin_live,
-    admin_team,
-    admin_board,
-):
-    router.include_router(_pages.router)
+# The admin's pages, each module's routes under /admin (in its own router's prefix, so that
+# a route's template is its whole path: what the access log and /metrics name it by).
+ROUTERS = [
+    router,
+    *(
+        pages.router
+        for pages in (
+            admin_launches,
+            admin_shop,
+            admin_products,
+            admin_plans,
+            admin_orders,
+            admin_live,
+            admin_team,
+            admin_board,
+        )
+    ),
+]

@@ -17,7 +17,7 @@ from soldout.web.admin_render import PAGE, guarded, render
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(prefix="/admin", include_in_schema=False)
 
 
 @router.get("/products/{product_id}/skus/{sku}/plan")

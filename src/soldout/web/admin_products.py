@@ -1,6 +1,6 @@
 """The maker's products: the list, and one form to make or edit a product (name, a
 Markdown description with its preview, specs rows, any number of SKUs with prices typed as
-decimals, images). The shop's look (`admin_shop`) is carried by this module's router.
+decimals, images).
 
 Rows are numbered in the form (`sku3_price`); the numbers only pair a row's fields, gaps
 are fine, so the page's script adds and removes rows without renumbering. Without the
@@ -24,7 +24,6 @@ from soldout.domain.products import MAX_IMAGES, MAX_SKUS, MAX_SPECS, Product
 from soldout.services import Platform
 from soldout.services.catalog import ProductChanges, product_edit_detail
 from soldout.services.media import MediaLibrary, image_urls
-from soldout.web import admin_shop
 from soldout.web.admin_forms import read_form, signed_in
 from soldout.web.admin_product_form import (
     Rows,
@@ -40,8 +39,7 @@ from soldout.web.rich_text import markdown_html
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
-router.include_router(admin_shop.router)
+router = APIRouter(prefix="/admin", include_in_schema=False)
 
 BLANK_SKUS = 3  # blank SKU rows a new product's form starts with
 MORE_ROWS = 5  # blank rows "More rows" adds without the script

@@ -16,7 +16,7 @@ from soldout.web.admin_uploads import read_upload_form
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(prefix="/admin", include_in_schema=False)
 
 
 @router.get("/shop")

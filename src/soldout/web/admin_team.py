@@ -29,7 +29,7 @@ from soldout.web.admin_render import guarded, redirect, render, set_admin_cookie
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(prefix="/admin", include_in_schema=False)
 
 
 async def _context(request: Request, admin: Admin, **extra: Any) -> dict[str, Any]:
