@@ -390,7 +390,7 @@ def test_an_order_is_refunded_from_its_page_with_a_reason_once_confirmed(
     done = browser.post(action, data={"csrf": token, "reason": "changed my mind", "confirm": "yes"})
     assert done.status_code == 303, done.text
     assert done.headers["location"] == (
-        f"/admin/orders/{refunded}?launch_id={launch['id']}&refunded=1"
+        f"/admin/orders/{refunded}?launch_id={launch['id']}&refunded=on_sale"
     )
     shown = browser.get(done.headers["location"])
     assert "Refunded EUR 10.00; its unit is back on sale." in shown.text

@@ -223,6 +223,33 @@ async def test_a_refund_with_no_backup_left_says_so_and_shows_nothing_for_sale(
     assert refused.json()["error"]["code"] == "draw_only"
 
 
+async def test_the_admins_refund_says_where_the_unit_went_then_and_later(shop: Shop) -> None:
+    """Said after the refund: the unit stayed unsold (nobody waited). It said "its unit
+    went to the next fan on the draw's backup list", from the list as it is afterwards."""
+    _, fans = await drawn_launch(shop, {"A": 1}, entrants=1)
+    (held,) = shop.platform.fans.held_claims(fans[0].id)
+    paid = await shop.pay(fans[0], held.id, shipping=AMSTERDAM)
+    assert paid.status_code == 200, paid.text
+    order_id = paid.json()["id"]
+    async with shop.browser() as browser:
+        signed = await browser.post("/admin/signin", data={"token": ADMIN})
+        assert signed.status_code == 303, signed.text
+        form = await browser.get(f"/admin/orders/{order_id}")
+        csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', form.text)
+        assert csrf
+        done = await browser.post(
+            f"/admin/orders/{order_id}/refund",
+            data={"csrf": csrf.group(1), "reason": "asked to cancel", "confirm": "yes"},
+        )
+        assert done.status_code == 303, done.text
+        said = text_of(await browser.get(done.headers["location"]))
+        later = text_of(await browser.get(f"/admin/orders/{order_id}"))
+    assert "its unit is back in stock, unsold: the draw's backup list has nobody left" in said
+    assert "went to the next fan" not in said
+    # later, the list as it was then is not known: said as such, never as a fact
+    assert "to the next fan on the draw's backup list if one was waiting" in later
+
+
 # -- priority codes ----------------------------------------------------------------------
 
 

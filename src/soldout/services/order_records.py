@@ -38,6 +38,8 @@ class UnitFate(StrEnum):
     ON_SALE_WHEN_RESUMED = "on_sale_when_resumed"  # the sale is paused
     NEXT_IN_DRAW = "next_in_draw"  # to the next fan on the draw's backup list
     UNOFFERED = "unoffered"  # a drawn launch with no backup left for it: unsold, unclaimable
+    # a past refund in a drawn launch: to the next backup if one waited then (not kept)
+    NEXT_IN_DRAW_IF_ANY = "next_in_draw_if_any"
     BACK_IN_STOCK = "back_in_stock"  # the sale is over or cancelled: nobody can buy it
 
 
@@ -48,9 +50,8 @@ def unit_fate(order: Order, book: LaunchBook, now: datetime) -> UnitFate:
     if order.shipped_at is not None:
         return UnitFate.KEPT
     fate = release_fate(book, order.sku, now)
-    if fate is UnitFate.UNOFFERED and order.refunded_at is not None:
-        # (said of a past refund: whether a backup waited for it then is not kept)
-        return UnitFate.NEXT_IN_DRAW
+    if order.refunded_at is not None and fate in (UnitFate.UNOFFERED, UnitFate.NEXT_IN_DRAW):
+        return UnitFate.NEXT_IN_DRAW_IF_ANY  # (said of a past refund: the list then is not kept)
     return fate
 
 

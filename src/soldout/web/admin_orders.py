@@ -19,10 +19,10 @@ from soldout.api import routes_fulfilment
 from soldout.api.deps import platform_of
 from soldout.api.errors import status_for
 from soldout.domain.claims import Order, OrderStatus
-from soldout.domain.errors import DomainError, InvalidInput
+from soldout.domain.errors import DomainError, InvalidInput, NotFound
 from soldout.services import Platform
 from soldout.services.fulfilment import MAX_REFUND_REASON, refund_reason
-from soldout.services.order_records import OrderRecords
+from soldout.services.order_records import OrderRecord, OrderRecords, UnitFate, unit_fate
 from soldout.services.shipments import parse_shipment_csv, shipped_detail
 from soldout.store.ports import OrderFilter
 from soldout.web.admin_forms import read_form, signed_in
@@ -197,6 +197,14 @@ async def order_page(request: Request, order_id: str) -> Response:
     return await guarded(request, handle)
 
 
+def _just_refunded(said: str | None, record: OrderRecord) -> str | None:
+    """What the refund just made did with the unit, as the redirect after it says (it was
+    said before the refund moved the unit); the order's fate now for an older link."""
+    if said is None or not record.refunded:
+        return None
+    return said if said in set(UnitFate) else record.fate
+
+
 async def _order_context(
     request: Request, order_id: str, error: DomainError | None, reason: str
 ) -> dict[str, Any]:
@@ -210,7 +218,7 @@ async def _order_context(
         "max_reason": MAX_REFUND_REASON,
         "country": country,
         "list_query": _list_query(request),
-        "just_refunded": q.get("refunded") == "1" and record.refunded,
+        "just_refunded": _just_refunded(q.get("refunded"), record),
         "already_refunded": q.get("again") == "1" and record.refunded,
     }
 
@@ -235,13 +243,18 @@ async def refund(request: Request, order_id: str) -> Response:
                 raise InvalidInput(
                     "tick the box to confirm the refund: it cannot be undone", field="confirm"
                 )
+            if before is None:
+                raise NotFound("order")
+            # where the unit goes, said before the refund moves it (a drawn launch's
+            # backup list is not kept with the order)
+            fate = unit_fate(before, platform.engine.book(before.launch_id), platform.clock.now())
             await platform.fulfilment.refund(order_id, reason)
         except DomainError as exc:
             context = await _order_context(request, order_id, exc, form.get("reason"))
             status = 400 if isinstance(exc, InvalidInput) else status_for(exc)
             return render(request, "admin/order.html", context, status=status)
         await platform.audit(form.actor, "order.refund", order_id, {"reason": reason})
-        return redirect(f"/admin/orders/{order_id}", **shown, refunded="1")
+        return redirect(f"/admin/orders/{order_id}", **shown, refunded=fate.value)
 
     return await guarded(request, handle)
 
