@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import os
 import sqlite3
@@ -118,11 +119,21 @@ def test_a_store_others_could_read_is_made_private_at_start_with_one_warning(
             assert anyone.get("/healthz").status_code == 200
         warnings = [line for line in server.log.read_text().splitlines() if "WARNING" in line]
         assert len(warnings) == 1, warnings
-        assert warnings[0].startswith("WARNING: made private")
+        assert warnings[0].startswith("WARNING soldout.datadir: made private")
         assert f"{server.data / 'soldout.db'} 644 -> 600" in warnings[0]
         assert not_private(server.data) == []
     finally:
         server.stop()
+    # with JSON logs, the warning is a JSON line like every other (it was plain text)
+    server.data.chmod(0o755)
+    as_json = ServerProcess(server.data, env={"SOLDOUT_LOG_FORMAT": "json"})
+    as_json.start()
+    as_json.stop()
+    said = [line for line in as_json.log.read_text().splitlines() if "made private" in line]
+    assert len(said) == 1, said
+    line = json.loads(said[0])
+    assert (line["level"], line["logger"]) == ("WARNING", "soldout.datadir")
+    assert line["message"].startswith("made private")
 
 
 def made_store(database: Path) -> None:

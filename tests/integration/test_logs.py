@@ -118,6 +118,15 @@ def test_a_claim_a_payment_and_a_404_each_log_one_json_line(json_server: ServerP
     )
 
     assert access_line(json_server, "doc-1")["route"] == "/openapi.json"  # (a plain route)
+    # the outbox's pass is one line with its figures as fields (it was a Python repr)
+    mailed = eventually(
+        lambda: [line for line in json_lines(json_server) if "emails" in line],
+        bool,
+        timeout=10,
+    )
+    assert mailed[0]["logger"] == "soldout.mail.outbox"
+    assert mailed[0]["emails"]["sent"] >= 1
+    assert "Tally(" not in mailed[0]["message"]
 
     text = json_server.log.read_text()
     for secret in (fan["token"], ADMIN_TOKEN, "tok_ok"):

@@ -215,7 +215,7 @@ def _prepare_data(settings: Settings, database: Path) -> tuple[str, bool]:
         for warning in prepare_data_dir(
             settings.data, database, settings.payments_ledger, low_bytes=low
         ):
-            click.echo(f"WARNING: {warning}", err=True)
+            logging.getLogger("soldout.datadir").warning("%s", warning)
         if settings.postgres_url is not None:
             check_postgres(settings.postgres_url)  # reachable, migrated, no other owner
         else:

@@ -202,7 +202,13 @@ class Outbox:
                 await asyncio.gather(*tally.writes, return_exceptions=True)
                 await self._close_all()
         if tally.sent or tally.failed or tally.deferred:
-            log.info("e-mail: %s", tally)
+            figures = {k: getattr(tally, k) for k in ("sent", "deferred", "failed", "dropped")}
+            log.info(
+                "e-mail: %s%s",
+                ", ".join(f"{n} {k}" for k, n in figures.items()),
+                f"; relay unreachable: {tally.unreachable}" if tally.unreachable else "",
+                extra={"emails": figures, "relay_unreachable": tally.unreachable},
+            )
         for outcome in ("sent", "deferred", "failed", "dropped"):
             self.totals[outcome] += getattr(tally, outcome)
         return tally
