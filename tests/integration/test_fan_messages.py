@@ -36,6 +36,12 @@ def _samples(launch: dict[str, Any], claim_id: str, when: str) -> dict[str, dict
         "order_confirmed": {"order_id": "ord_x", "ship_date": "2026-12-24"},
         "ship_date_changed": {"order_id": "ord_x", "after": "2026-12-28"},
         "order_shipped": {"order_id": "ord_x", "carrier": "DHL", "tracking": "JJD01"},
+        "tracking_changed": {
+            "order_id": "ord_x",
+            "carrier": "DHL",
+            "tracking": "JD02",
+            "before": "JD01",
+        },
         "order_refunded": {"order_id": "ord_x"},
         "payment_refunded": {"why": "late"},
         "payment_declined": {"claim_id": claim_id},

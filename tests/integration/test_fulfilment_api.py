@@ -500,7 +500,8 @@ def test_shipping_by_csv_is_all_or_nothing_and_names_the_bad_line(
     assert alone.status_code == 200, alone.text
     assert [o["id"] for o in alone.json()["shipped"]] == [o2.id]
 
-    again = ship_csv(admin, f"{header}{o1.id},DHL,T1\n{o3.id},DHL,T3\n{o2.id},DHL,T9\n")
+    # shipped already, with no tracking number to set: a bad line
+    again = ship_csv(admin, f"{header}{o1.id},DHL,T1\n{o3.id},DHL,T3\n{o2.id},DHL,\n")
     assert error(again) == (409, "not_shippable", "line 4: order_id")
     twice = ship_csv(admin, f"{header}{o1.id},DHL,T1\n{o1.id},DHL,T1\n")
     assert error(twice) == (422, "invalid", "line 3: order_id")

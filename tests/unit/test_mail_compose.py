@@ -151,6 +151,9 @@ async def make_scene(platform: Platform, clock: FakeClock) -> Scene:
         "order_shipped": note(
             "order_shipped", order_id=order.id, carrier="PostNL", tracking="3SABC123"
         ),
+        "tracking_changed": note(
+            "tracking_changed", order_id=order.id, carrier="DHL", tracking="JD01", before="3SA1"
+        ),
     }
     composer = Composer(
         sender=Address(addr_spec="shop@shop.test"),
@@ -196,6 +199,7 @@ def test_every_kind_of_notification_has_a_letter() -> None:
         "order_confirmed",
         "ship_date_changed",
         "order_shipped",
+        "tracking_changed",
         "order_refunded",
         "payment_refunded",
         "payment_declined",
@@ -321,6 +325,17 @@ async def test_a_shipment_gives_the_carrier_and_tracking(scene: Scene) -> None:
     assert message["Subject"] == "Shipped: Model One 64 GB black"
     assert "Tracking number: 3SABC123" in text
     assert "PostNL" in html
+
+
+async def test_a_tracking_change_gives_the_new_number_and_the_one_it_replaces(
+    scene: Scene,
+) -> None:
+    message = await mail(scene, scene.notes["tracking_changed"])
+    text, _ = bodies(message)
+    assert message["Subject"] == "Tracking number for Model One 64 GB black"
+    assert "Tracking number: JD01" in text
+    assert "Carrier: DHL" in text
+    assert "This tracking number replaces 3SA1, which we sent you earlier." in text
 
 
 async def test_the_opening_reminder_counts_the_minutes_when_it_goes(

@@ -10,7 +10,7 @@ from fastapi.responses import StreamingResponse
 
 from soldout.api.deps import Actor, AdminAuth, platform_dep
 from soldout.api.openapi import CSV, DocumentedRoute
-from soldout.api.schemas import PlanIn, RefundIn, ShipNextIn
+from soldout.api.schemas import PlanIn, RefundIn, ShipNextIn, TrackingIn
 from soldout.api.views import order_view, plan_view
 from soldout.domain.claims import OrderStatus
 from soldout.domain.errors import InvalidInput, MalformedBody
@@ -18,7 +18,7 @@ from soldout.engine.fulfilment import DateChange
 from soldout.services import Platform
 from soldout.services.fulfilment import PlanInput, refund_reason
 from soldout.services.reconcile import Snapshot, reconcile
-from soldout.services.shipments import parse_shipment_csv, shipped_detail
+from soldout.services.shipments import parse_shipment_csv, shipped_detail, tracking_detail
 from soldout.store.ports import OrderFilter
 
 __all__ = ["router"]
@@ -109,7 +109,10 @@ async def ship_next(
     "/shipments",
     responses={
         404: {"description": "`not_found`: a line names no order (`field`: the line)"},
-        409: {"description": "`conflict`: a listed order is not waiting to ship"},
+        409: {
+            "description": "`conflict`: a listed order is not waiting to ship (and, shipped,"
+            " has no tracking number on its line)"
+        },
     },
     openapi_extra={
         "requestBody": {
@@ -125,8 +128,9 @@ async def ship_next(
 )
 async def ship_listed(request: Request, platform: PlatformDep, actor: Actor) -> dict[str, Any]:
     """Ship the orders a CSV lists (header `order_id,carrier,tracking_number`; the tracking
-    number may be left out, column and all). All or nothing: a bad line refuses the file
-    and names the line."""
+    number may be left out, column and all). A shipped order listed with a tracking number
+    has its carrier and tracking number set or corrected (its fan told once per change).
+    All or nothing: a bad line refuses the file and names the line."""
     try:
         text = (await request.body()).decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -135,6 +139,25 @@ async def ship_listed(request: Request, platform: PlatformDep, actor: Actor) -> 
     shipped = await platform.fulfilment.ship_listed(rows)
     await platform.audit(actor, "orders.ship", "csv", shipped_detail(shipped))
     return {"shipped": [order_view(o) for o in shipped]}
+
+
+@router.put(
+    "/orders/{order_id}/tracking",
+    responses={409: {"description": "`not_shipped`: the order has not shipped"}},
+)
+async def set_tracking(
+    order_id: str, body: TrackingIn, platform: PlatformDep, actor: Actor
+) -> dict[str, Any]:
+    """Set or correct a shipped order's carrier and tracking number. The fan is told (once
+    per change: the same values again change nothing and log nothing)."""
+    before = await platform.engine.order(order_id)
+    was = (before.carrier, before.tracking_number) if before else (None, None)
+    order = await platform.fulfilment.set_tracking(order_id, body.carrier, body.tracking_number)
+    if order is not None:
+        await platform.audit(actor, "order.tracking", order_id, tracking_detail(order, *was))
+    shown = order or await platform.engine.order(order_id)
+    assert shown is not None
+    return order_view(shown, await platform.store.orders.events(shown.id))
 
 
 @router.post(

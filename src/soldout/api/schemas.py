@@ -278,6 +278,11 @@ class ShipNextIn(_In):
     )
 
 
+class TrackingIn(_In):
+    carrier: str = Field(min_length=1, max_length=100)
+    tracking_number: str = Field(min_length=1, max_length=200)
+
+
 class RefundIn(_In):
     reason: str = Field(
         min_length=1,

@@ -121,6 +121,12 @@ class Order:
         self.ship_date = at.date()
         self.carrier, self.tracking_number = carrier, tracking_number
 
+    def retrack(self, carrier: str, tracking_number: str) -> None:
+        """Set or correct the carrier and tracking number of a shipped order."""
+        if self.status is not OrderStatus.SHIPPED:
+            raise AssertionError(f"order {self.id} is {self.status}, not shipped")
+        self.carrier, self.tracking_number = carrier, tracking_number
+
     def refund(self, at: datetime) -> None:
         if self.status is OrderStatus.REFUNDED:
             raise AssertionError(f"order {self.id} is already refunded")
@@ -135,5 +141,5 @@ class OrderEvent:
 
     order_id: str
     at: datetime
-    kind: str  # paid | scheduled | ship_date_changed | shipped | refunded
+    kind: str  # paid | scheduled | ship_date_changed | shipped | tracking_changed | refunded
     detail: str

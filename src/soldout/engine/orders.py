@@ -31,19 +31,13 @@ from soldout.engine.fulfilment import DateChange, Fulfilment
 from soldout.engine.launch_books import LaunchBooks
 from soldout.engine.ledger import ClaimLedger
 from soldout.engine.ship_news import ShipNews
+from soldout.engine.shipping import Retrack, Shipment, retracked, shipped
 from soldout.ids import new_id
 from soldout.store.ports import Store
 
-__all__ = ["OrderDesk", "OrderListener", "PlanOutcome", "Shipment"]
+__all__ = ["OrderDesk", "OrderListener", "PlanOutcome", "Retrack", "Shipment"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Shipment:
-    order: Order
-    carrier: str
-    tracking_number: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,8 +290,11 @@ class OrderDesk:
             listener.refunded(order)
 
     # -- shipped -------------------------------------------------------------------
-    async def ship(self, shipments: Sequence[Shipment]) -> list[Order]:
-        """Mark open orders shipped (the caller checked they are open), all in one write."""
+    async def ship(
+        self, shipments: Sequence[Shipment], retracks: Sequence[Retrack] = ()
+    ) -> list[Order]:
+        """Mark open orders shipped (the caller checked they are open) and set the tracking
+        of shipped ones (likewise checked), all in one write."""
         now = self._clock.now()
         by_queue: dict[tuple[str, str], list[Order]] = {}
         for s in shipments:
@@ -305,31 +302,15 @@ class OrderDesk:
         changes: list[DateChange] = []
         for (product, sku), orders in by_queue.items():
             changes += self.fulfilment.shipped(product, sku, orders)
-        events: list[OrderEvent] = []
-        notes: list[Notification] = []
-        for s in shipments:
-            s.order.ship(now, s.carrier, s.tracking_number)
-            tracking = f", tracking {s.tracking_number}" if s.tracking_number else ""
-            events.append(
-                OrderEvent(s.order.id, now, "shipped", f"shipped by {s.carrier}{tracking}")
-            )
-            notes.append(
-                Notification(
-                    new_id("ntf"),
-                    s.order.fan_id,
-                    "order_shipped",
-                    f"Order {s.order.id} shipped by {s.carrier}{tracking}.",
-                    now,
-                    {"order_id": s.order.id, "carrier": s.carrier, "tracking": s.tracking_number},
-                )
-            )
-        shipped = [s.order for s in shipments]
+        events, notes = shipped(shipments, now)
+        tracked_events, tracked_notes = retracked(retracks, now)
+        changed = [*(s.order for s in shipments), *(r.order for r in retracks)]
         async with self._store.transaction() as tx:
-            tx.orders.update(shipped)
-            tx.orders.add_events(events)
-            tx.notifications.add_many(notes)
+            tx.orders.update(changed)
+            tx.orders.add_events([*events, *tracked_events])
+            tx.notifications.add_many([*notes, *tracked_notes])
         self._ship_news.note(c.order for c in changes)
-        return shipped
+        return changed
 
     # -- planned -------------------------------------------------------------------
     async def set_plan(self, product_id: str, sku: str, plan: ProductionPlan) -> PlanOutcome:

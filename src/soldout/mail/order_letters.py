@@ -1,5 +1,6 @@
 """The e-mails after a payment: the order confirmed with its ship date, the date moved,
-shipped with tracking, refunded; and a payment refunded because its unit was gone."""
+shipped with tracking, its tracking number set later or corrected, refunded; and a payment
+refunded because its unit was gone."""
 
 from __future__ import annotations
 
@@ -107,6 +108,29 @@ async def order_shipped(c: Context) -> Letter:
     )
 
 
+async def tracking_changed(c: Context) -> Letter:
+    order = _order(c)
+    values = {
+        "order": order.id,
+        "carrier": str(c.data.get("carrier") or ""),
+        "tracking": str(c.data.get("tracking") or ""),
+        "before": str(c.data.get("before") or ""),
+    }
+    paragraphs = [_("Your order %(order)s travels with %(carrier)s.") % values]
+    if values["before"]:
+        paragraphs.append(
+            _("This tracking number replaces %(before)s, which we sent you earlier.") % values
+        )
+    details = [*_about(c, order), (_("Carrier"), values["carrier"])]
+    return Letter(
+        subject=_("Tracking number for %(item)s") % {"item": c.item(order.launch_id, order.sku)},
+        heading=_("Your order's tracking number"),
+        paragraphs=tuple(paragraphs),
+        action=_see(c, order),
+        details=(*details, (_("Tracking number"), values["tracking"]), *_ship_to(c, order)),
+    )
+
+
 def _refund_reason(reason: str) -> str:
     """A refund's reason in the fan's language when soldout wrote it (a maker's own words
     are shown as written), as the order page shows it."""
@@ -194,6 +218,7 @@ ORDER_LETTERS: dict[str, Writer] = {
     "order_confirmed": order_confirmed,
     "ship_date_changed": ship_date_changed,
     "order_shipped": order_shipped,
+    "tracking_changed": tracking_changed,
     "order_refunded": order_refunded,
     "payment_refunded": payment_refunded,
 }

@@ -19,7 +19,7 @@ from soldout.domain.plural import count as counted
 from soldout.domain.products import Product
 from soldout.domain.text import check_text
 from soldout.engine import SaleEngine
-from soldout.engine.orders import PlanOutcome, Shipment
+from soldout.engine.orders import PlanOutcome, Retrack, Shipment
 from soldout.services.margin import launch_margin
 from soldout.store.ports import ExportRow, OrderFilter, Store
 
@@ -164,13 +164,15 @@ class FulfilmentDesk:
         )
 
     async def ship_listed(self, rows: Sequence[tuple[str, str, str | None]]) -> list[Order]:
-        """Ship the orders a warehouse lists as (order id, carrier, tracking number). All or
+        """Ship the orders a warehouse lists as (order id, carrier, tracking number); a
+        shipped order listed with a tracking number has it set (or corrected). All or
         nothing: one bad line refuses the whole list, naming the line."""
         if not rows:
             raise InvalidInput("the list has no orders", field="body")
         if len(rows) > MAX_SHIP_AT_ONCE:
             raise InvalidInput(f"at most {MAX_SHIP_AT_ONCE} orders at once", field="body")
         shipments: list[Shipment] = []
+        retracks: list[Retrack] = []
         seen: set[str] = set()
         for line, (order_id, carrier, tracking) in enumerate(rows, start=2):
             field = f"line {line}"
@@ -185,9 +187,15 @@ class FulfilmentDesk:
                 check_text(
                     tracking, field=f"{field}: tracking_number", limit=MAX_TRACKING, label=label
                 )
+            seen.add(order_id)
+            if order.status is OrderStatus.SHIPPED and tracking:
+                if (order.carrier, order.tracking_number) != (carrier, tracking):
+                    retracks.append(Retrack(order, carrier, tracking))
+                continue
             if not order.in_queue:
+                why = " (give its tracking number to set it)" if order.shipped_at else ""
                 raise Conflict(
-                    f"order {order_id} is {order.status.value}, not waiting to ship",
+                    f"order {order_id} is {order.status.value}, not waiting to ship{why}",
                     field=f"{field}: order_id",
                 ).with_code("not_shippable")
             if self._held(order):
@@ -196,9 +204,29 @@ class FulfilmentDesk:
                     " change the launch's duplicate rule) or its refund is running",
                     field=f"{field}: order_id",
                 ).with_code("held_for_review")
-            seen.add(order_id)
             shipments.append(Shipment(order, carrier, tracking or None))
-        return await self._engine.orders.ship(shipments)
+        return await self._engine.orders.ship(shipments, retracks)
+
+    async def set_tracking(self, order_id: str, carrier: str, tracking: str) -> Order | None:
+        """Set or correct a shipped order's carrier and tracking number; the fan is told.
+        None when the order already had these (nothing is written, nobody told again)."""
+        carrier = check_text(carrier, field="carrier", limit=MAX_CARRIER)
+        if not tracking.strip():
+            raise InvalidInput("give the tracking number", field="tracking_number")
+        label = "the tracking number"
+        tracking = check_text(tracking, field="tracking_number", limit=MAX_TRACKING, label=label)
+        order = await self._engine.order(order_id)
+        if order is None:
+            raise NotFound("order")
+        if order.status is not OrderStatus.SHIPPED:
+            raise Conflict(
+                f"order {order_id} is {order.status.value}: only a shipped order has tracking",
+                field="order_id",
+            ).with_code("not_shipped")
+        if (order.carrier, order.tracking_number) == (carrier, tracking):
+            return None
+        await self._engine.orders.ship((), [Retrack(order, carrier, tracking)])
+        return order
 
     # -- refunds -------------------------------------------------------------------
     async def refund(self, order_id: str, reason: str) -> Order:

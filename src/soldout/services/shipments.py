@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from soldout.domain.claims import Order
 from soldout.domain.errors import InvalidInput
 
-__all__ = ["parse_shipment_csv", "shipped_detail"]
+__all__ = ["parse_shipment_csv", "shipped_detail", "tracking_detail"]
 
 
 def shipped_detail(orders: Sequence[Order]) -> dict[str, object]:
@@ -22,6 +22,16 @@ def shipped_detail(orders: Sequence[Order]) -> dict[str, object]:
             {"order": o.id, "carrier": o.carrier, "tracking_number": o.tracking_number}
             for o in orders
         ],
+    }
+
+
+def tracking_detail(order: Order, carrier: str | None, tracking: str | None) -> dict[str, object]:
+    """What the audit log keeps of a tracking change: the new carrier and number, and
+    those they replace."""
+    return {
+        "carrier": order.carrier,
+        "tracking_number": order.tracking_number,
+        "before": {"carrier": carrier, "tracking_number": tracking},
     }
 
 

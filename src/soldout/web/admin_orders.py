@@ -1,7 +1,7 @@
 """The admin's orders: a filtered page of orders (or what a search by e-mail or id finds),
 each order's own page (history, payments, claim, fan, address), shipping (the next in
-queue, or those a CSV lists), the refund (a reason and an explicit confirmation) and the
-CSV export."""
+queue, or those a CSV lists), a shipped order's tracking number, the refund (a reason and
+an explicit confirmation) and the CSV export."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from soldout.domain.errors import DomainError, InvalidInput, NotFound
 from soldout.services import Platform
 from soldout.services.fulfilment import MAX_REFUND_REASON, refund_reason
 from soldout.services.order_records import OrderRecord, OrderRecords, UnitFate, unit_fate
-from soldout.services.shipments import parse_shipment_csv, shipped_detail
+from soldout.services.shipments import parse_shipment_csv, shipped_detail, tracking_detail
 from soldout.store.ports import OrderFilter
 from soldout.web.admin_forms import read_form, signed_in
 from soldout.web.admin_render import PAGE, guarded, redirect, render
@@ -206,15 +206,22 @@ def _just_refunded(said: str | None, record: OrderRecord) -> str | None:
 
 
 async def _order_context(
-    request: Request, order_id: str, error: DomainError | None, reason: str
+    request: Request,
+    order_id: str,
+    error: DomainError | None,
+    reason: str,
+    tracking: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     record = await _records(platform_of(request)).get(order_id)
     q = request.query_params
+    o = record.order
     return {
         "record": record,
-        "o": record.order,
+        "o": o,
         "error": error,
         "reason": reason,
+        "tracking": tracking or (o.carrier or "", o.tracking_number or ""),
+        "just_tracked": q.get("tracked"),
         "max_reason": MAX_REFUND_REASON,
         "country": country,
         "list_query": _list_query(request),
@@ -255,6 +262,33 @@ async def refund(request: Request, order_id: str) -> Response:
             return render(request, "admin/order.html", context, status=status)
         await platform.audit(form.actor, "order.refund", order_id, {"reason": reason})
         return redirect(f"/admin/orders/{order_id}", **shown, refunded=fate.value)
+
+    return await guarded(request, handle)
+
+
+@router.post("/orders/{order_id}/tracking")
+async def set_tracking(request: Request, order_id: str) -> Response:
+    """Set or correct a shipped order's carrier and tracking number (the fan is told)."""
+
+    async def handle(request: Request) -> Response:
+        form = await read_form(request)
+        platform = platform_of(request)
+        carrier, number = form.get("carrier"), form.get("tracking_number")
+        before = await platform.engine.order(order_id)
+        was = (before.carrier, before.tracking_number) if before else (None, None)
+        try:
+            order = await platform.fulfilment.set_tracking(order_id, carrier, number)
+        except DomainError as exc:
+            context = await _order_context(request, order_id, exc, "", (carrier, number))
+            status = 400 if isinstance(exc, InvalidInput) else status_for(exc)
+            return render(request, "admin/order.html", context, status=status)
+        if order is not None:
+            await platform.audit(
+                form.actor, "order.tracking", order_id, tracking_detail(order, *was)
+            )
+        shown = {k: v for k in _LIST_QUERY if (v := request.query_params.get(k))}
+        tracked = "1" if order is not None else "same"
+        return redirect(f"/admin/orders/{order_id}", **shown, tracked=tracked)
 
     return await guarded(request, handle)
 
