@@ -229,7 +229,10 @@ async def export_orders(
     sku: str | None = None,
     status: StatusQuery = None,
 ) -> StreamingResponse:
-    """Every matching order as CSV for a warehouse, streamed page by page (any size)."""
+    """Every matching order as CSV for a warehouse, streamed page by page (any size). Its
+    columns are listed in the README: `total` is in minor units (`14900` with `EUR`),
+    `total_decimal` the same in the currency's unit (`149.00`); `product_name` and
+    `sku_name` name what was bought. New columns come after the existing ones."""
     return StreamingResponse(
         platform.fulfilment.export_csv(_filter(launch_id, sku, status)),
         media_type="text/csv; charset=utf-8",

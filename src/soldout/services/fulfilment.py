@@ -6,12 +6,10 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import re
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from soldout.domain.addresses import ShippingAddress
 from soldout.domain.claims import Order, OrderStatus
 from soldout.domain.errors import Conflict, InvalidInput, NotFound
 from soldout.domain.fulfilment import Adjustment, ProductionPlan, Rate
@@ -21,6 +19,7 @@ from soldout.domain.text import check_text
 from soldout.engine import SaleEngine
 from soldout.engine.orders import PlanOutcome, Retrack, Shipment
 from soldout.services.margin import launch_margin
+from soldout.services.order_export import EXPORT_COLUMNS, csv_row
 from soldout.store.ports import ExportRow, OrderFilter, Store
 
 __all__ = [
@@ -32,34 +31,6 @@ __all__ = [
     "refund_reason",
 ]
 
-EXPORT_COLUMNS = (
-    "order_id",
-    "paid_at",
-    "launch_id",
-    "sku",
-    "quantity",
-    "total",
-    "currency",
-    "status",
-    "ship_date",
-    "fan_id",
-    "email",
-    "name",
-    "shipped_at",
-    "carrier",
-    "tracking_number",
-    "refunded_at",
-    "refund_reason",  # as the maker gave it (or soldout's own words: "cancelled by the fan")
-    # where it ships (empty for orders paid before addresses were asked, or erased)
-    "shipping_name",
-    "shipping_line1",
-    "shipping_line2",
-    "shipping_postal_code",
-    "shipping_city",
-    "shipping_region",
-    "shipping_country",
-    "shipping_phone",
-)
 MAX_SHIP_AT_ONCE = 100_000
 MAX_REFUND_REASON = 500
 MAX_CARRIER = 100
@@ -275,12 +246,14 @@ class FulfilmentDesk:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(EXPORT_COLUMNS)
+        products: dict[str, Product | None] = {}  # by launch id
         after: tuple[str, str] | None = None
         while True:
             rows = self._live(await self._store.orders.page(after, page_size, where))
             for row in self._real(rows, where):
                 reason = await self._refund_reason(row.order) if row.order.refunded_at else None
-                writer.writerow(_csv_row(row, reason))
+                names = await self._names(row.order, products)
+                writer.writerow(csv_row(row, reason, names))
             yield out.getvalue()
             out.seek(0)
             out.truncate()
@@ -291,6 +264,18 @@ class FulfilmentDesk:
             await asyncio.sleep(0)
             last = rows[-1].order
             after = (last.paid_at.isoformat(), last.id)
+
+    async def _names(self, order: Order, known: dict[str, Product | None]) -> tuple[str, str]:
+        """The order's product's and SKU's names as the shop calls them now, read from the
+        store (an export needs no engine) once per launch of the export (`known`)."""
+        if order.launch_id not in known:
+            launches = {launch.id: launch for launch in await self._store.launches.all()}
+            launch = launches.get(order.launch_id)
+            product = await self._store.products.get(launch.product_id) if launch else None
+            known[order.launch_id] = product
+        product = known[order.launch_id]
+        sku = product.sku(order.sku) if product is not None else None
+        return (product.name if product else "", sku.name if sku else order.sku)
 
     async def _refund_reason(self, order: Order) -> str | None:
         """Why a refunded order was refunded, from its history (refunds are few: one read
@@ -304,51 +289,3 @@ class FulfilmentDesk:
     async def margin(self, launch_id: str) -> dict[str, object]:
         """See `margin.launch_margin`."""
         return await launch_margin(self._engine, launch_id)
-
-
-def _cell(text: str | None) -> str:
-    """Text a fan or a carrier typed, made inert for spreadsheets (no formula injection)."""
-    if not text:
-        return ""
-    return "'" + text if text[0] in "=+-@\t\r" else text
-
-
-_E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
-
-
-def _phone_cell(phone: str) -> str:
-    """A checked E.164 number (`+31201234567`) is digits after its plus, inert in any
-    spreadsheet and what a carrier's system reads; anything else is treated as text."""
-    return phone if _E164.match(phone) else _cell(phone)
-
-
-def _shipping_cells(address: ShippingAddress | None) -> tuple[str, ...]:
-    if address is None:
-        return ("",) * 8
-    a = address
-    texts = (a.name, a.line1, a.line2, a.postal_code, a.city, a.region, a.country)
-    return (*(_cell(t) for t in texts), _phone_cell(a.phone))
-
-
-def _csv_row(row: ExportRow, refund_reason: str | None) -> tuple[object, ...]:
-    o = row.order
-    return (
-        o.id,
-        o.paid_at.isoformat(),
-        o.launch_id,
-        o.sku,
-        o.quantity,
-        o.total,
-        o.currency,
-        o.status.value,
-        o.ship_date.isoformat() if o.ship_date else "",
-        o.fan_id,
-        _cell(row.email),
-        _cell(row.name),
-        o.shipped_at.isoformat() if o.shipped_at else "",
-        _cell(o.carrier),
-        _cell(o.tracking_number),
-        o.refunded_at.isoformat() if o.refunded_at else "",
-        _cell(refund_reason),
-        *_shipping_cells(o.shipping),
-    )

@@ -1,0 +1,72 @@
+"""The orders CSV as a spreadsheet reads it: the columns programs already read keep their
+place, and after them the total in the currency's unit and the product's and SKU's names."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import replace
+
+import pytest
+
+from soldout.services.order_export import EXPORT_COLUMNS, csv_row
+from soldout.store.ports import ExportRow
+from tests.integration.test_admin_orders import Shop, api, shop
+
+__all__ = ["shop"]  # (the fixture, used by name)
+
+BEFORE = [
+    "order_id",
+    "paid_at",
+    "launch_id",
+    "sku",
+    "quantity",
+    "total",
+    "currency",
+    "status",
+    "ship_date",
+    "fan_id",
+    "email",
+    "name",
+    "shipped_at",
+    "carrier",
+    "tracking_number",
+    "refunded_at",
+    "refund_reason",
+    "shipping_name",
+    "shipping_line1",
+    "shipping_line2",
+    "shipping_postal_code",
+    "shipping_city",
+    "shipping_region",
+    "shipping_country",
+    "shipping_phone",
+]
+
+
+async def test_the_export_gives_the_total_in_euros_and_names_what_was_bought(shop: Shop) -> None:
+    order = await shop.buy(await shop.fan("Ann"), "B")
+
+    answer = await shop.http.get("/api/v1/orders.csv", headers=api(shop))
+
+    assert answer.status_code == 200
+    header, row = list(csv.reader(io.StringIO(answer.text)))
+    assert header[: len(BEFORE)] == BEFORE
+    cells = dict(zip(header, row, strict=True))
+    assert (cells["order_id"], cells["total"], cells["currency"]) == (order.id, "2500", "EUR")
+    assert cells["total_decimal"] == "25.00"
+    assert (cells["product_name"], cells["sku_name"]) == ("Model One", "Colour B")
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "decimal"),
+    [(14900, "EUR", "149.00"), (1500, "JPY", "1500"), (12345, "KWD", "12.345")],
+)
+async def test_the_decimal_total_has_the_currencys_own_decimals(
+    shop: Shop, amount: int, currency: str, decimal: str
+) -> None:
+    order = replace(await shop.buy(await shop.fan("Ann")), total=amount, currency=currency)
+    row = csv_row(ExportRow(order, "a@x.test", "Ann"), None, ("=SUM(A1)", "Black"))
+    cells = dict(zip(EXPORT_COLUMNS, row, strict=True))
+    assert (cells["total"], cells["total_decimal"]) == (amount, decimal)
+    assert (cells["product_name"], cells["sku_name"]) == ("'=SUM(A1)", "Black")  # inert
