@@ -12,13 +12,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from datetime import UTC, datetime
 
 from soldout.clock import Clock, SystemClock
 from soldout.domain.errors import DomainError, Forbidden, Unauthorized
 from soldout.domain.sessions import FAN_TOKEN_LIFETIME
 
-__all__ = ["TokenSigner", "admin_fingerprint"]
+__all__ = ["TokenSigner", "admin_fingerprint", "is_admin_fingerprint"]
 
 CACHE_SIZE = 200_000
 
@@ -29,6 +30,14 @@ def admin_fingerprint(token: str) -> str:
     `admin_fingerprint("secret")` -> "admin:2bb80d537b1d"
     """
     return f"admin:{hashlib.sha256(token.encode()).hexdigest()[:12]}"
+
+
+_FINGERPRINT = re.compile(r"admin:[0-9a-f]{12}")
+
+
+def is_admin_fingerprint(actor: str) -> bool:
+    """`actor` names the bootstrap admin token (no person): `admin_fingerprint`'s form."""
+    return _FINGERPRINT.fullmatch(actor) is not None
 
 
 def _b64(raw: bytes) -> str:

@@ -16,7 +16,9 @@ from fastapi.responses import Response
 from soldout.api.deps import client_address, platform_of
 from soldout.domain.errors import DomainError, NotFound, RateLimited
 from soldout.domain.sessions import INVITE_LIFETIME
-from soldout.domain.team import PASSWORD_MIN, Admin, Role, parse_role
+from soldout.domain.team import PASSWORD_MIN, Admin, Invite, Role, parse_role
+from soldout.services.shop import ShopSettings
+from soldout.services.tokens import is_admin_fingerprint
 from soldout.web.admin_forms import (
     Form,
     Refused,
@@ -224,10 +226,25 @@ async def invite_page(request: Request, key: str) -> Response:
         found = await platform_of(request).team.invite_for(key)
         if found is None:
             return _spent(request)
-        context = {"invite": found, "password_min": PASSWORD_MIN, "form": {}}
+        context = {
+            "invite": found,
+            "inviter": await _inviter(request, found),
+            "password_min": PASSWORD_MIN,
+            "form": {},
+        }
         return render(request, "admin/invite.html", context)
 
     return await guarded(request, handle)
+
+
+async def _inviter(request: Request, invite: Invite) -> str:
+    """Who invited, in words the invitee understands: a person by name and e-mail; the
+    bootstrap token (a fingerprint, which means nothing to them) as the shop's owner."""
+    if not is_admin_fingerprint(invite.invited_by):
+        return invite.invited_by
+    platform = platform_of(request)
+    shop = await ShopSettings(platform.store, platform.clock).get()
+    return f"the owner of {shop.name}"
 
 
 def _spent(request: Request) -> Response:
@@ -254,6 +271,7 @@ async def accept_invite(request: Request, key: str) -> Response:
                 return _spent(request)
             context = {
                 "invite": found,
+                "inviter": await _inviter(request, found),
                 "password_min": PASSWORD_MIN,
                 "form": {"name": name},
                 "error": error,
