@@ -416,6 +416,24 @@ def test_restore_refuses_a_directory_that_is_not_empty_unless_forced(
     assert integrity_problems(target / "soldout.db") == []
 
 
+def test_a_forced_restore_leaves_an_open_directory_private(backup: Path, tmp_path: Path) -> None:
+    """docs/backup.md: a restore lands in a 0700 directory, its files 0600; one that
+    existed with 0755 (and a file in it with 0644) stayed so."""
+    target = tmp_path / "open"
+    target.mkdir()
+    target.chmod(0o755)
+    (target / "notes.txt").write_text("the maker's own")
+    (target / "notes.txt").chmod(0o644)
+
+    forced = invoke("restore", backup, "--data", target, "--force")
+
+    assert forced.exit_code == 0, forced.output
+    assert mode(target) == 0o700
+    files = [p for p in target.iterdir() if p.is_file() and p.name != "soldout.db.lock"]
+    assert {p.name: mode(p) for p in files} == {p.name: 0o600 for p in files}
+    assert "notes.txt" in {p.name for p in files}
+
+
 def overwrite_a_page(backup: Path) -> None:
     with (backup / "soldout.db").open("r+b") as db:
         db.seek(4096 * 2 + 8)
