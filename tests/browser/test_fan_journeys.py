@@ -204,6 +204,34 @@ def test_an_open_draw_page_follows_a_unit_given_back_without_a_reload(
             context.close()
 
 
+def test_a_fan_who_reserves_a_model_is_counted_for_it(
+    browser: Any, store_server: ServerProcess
+) -> None:
+    """First come, first served: the model picked before "Reserve (free)" goes with the
+    reservation (it used to be sent for a draw's entry only), so the maker's demand
+    counts it and the fan's account names it."""
+    with store_server.admin() as admin:
+        launch = create_launch(admin, batch={"A": 5, "B": 5}, opens_in=600)
+    context = browser.new_context(viewport=PHONE, locale="en-GB")
+    page = context.new_page()
+    try:
+        _join(page, store_server)
+        page.goto(f"{store_server.base_url}/launches/{launch['id']}")
+        page.locator("#sku-2").check()  # SKU B
+        page.locator("#reserve", has_text="Reserve (free)").click()
+        page.get_by_text("Reserved. We remind you by e-mail").wait_for()
+        page.goto(store_server.base_url + "/me")
+        assert "test launch · SKU B" in page.locator("#h-entries + ul").inner_text()
+        page.goto(f"{store_server.base_url}/launches/{launch['id']}")
+        assert page.locator("input[name=sku][value=B]").is_checked()
+    finally:
+        context.close()
+    with store_server.admin() as admin:
+        demand = admin.get(f"/api/v1/products/{launch['product_id']}/demand")
+    assert demand.status_code == 200, demand.text
+    assert demand.json()["waiting"] == {"B": 1}
+
+
 def test_a_fan_leaves_the_page_and_pays_later_from_their_account(
     browser: Any, store_server: ServerProcess
 ) -> None:

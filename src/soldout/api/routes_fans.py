@@ -173,8 +173,9 @@ async def reserve(
     response: Response,
     body: ReservationIn | None = None,
 ) -> dict[str, Any]:
-    """Reserve (201; 200 with the same reservation if it exists). In a draw, the
-    reservation is the fan's entry: name the SKU when the launch sells several."""
+    """Reserve (201; 200 with the same reservation if it exists), for the SKU the fan
+    wants: the maker's demand counts it. In a draw the reservation is the fan's entry:
+    name the SKU when the launch sells several."""
     sku = body.sku if body is not None else None
     reservation, created = await platform.fans.reserve(launch_id, fan_id, sku)
     if not created:

@@ -293,4 +293,9 @@ class RefundIn(_In):
 
 
 class ReservationIn(_In):
-    sku: str | None = Field(None, max_length=64, description="the SKU a draw entry is for")
+    sku: str | None = Field(
+        None,
+        max_length=64,
+        description="the SKU the fan wants: a draw's entry is for it; any reservation counts"
+        " for it in the maker's demand",
+    )

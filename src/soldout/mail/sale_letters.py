@@ -63,7 +63,8 @@ async def reservation_confirmed(c: Context) -> Letter:
                 % {"minutes": c.minutes(c.reminder_minutes)}
             )
     sku = c.data.get("sku")
-    details = ((_("Entry for"), c.item(launch.id, sku)),) if sku else ()
+    label = _("Entry for") if launch.is_draw else _("Item")
+    details = ((label, c.item(launch.id, sku)),) if sku else ()
     return Letter(
         subject=subject,
         heading=heading,

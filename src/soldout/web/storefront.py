@@ -45,7 +45,7 @@ class Standing:
     """Where a signed-in fan stands in one launch: what the launch page says to them."""
 
     reserved: bool = False
-    entry_sku: str | None = None  # a draw entry's SKU
+    entry_sku: str | None = None  # the SKU the fan reserved or entered the draw for
     held: list[Claim] = field(default_factory=list)  # waiting for payment
     drawn: bool = False  # a held claim the draw gave them (won, or passed on as a backup)
     backup: tuple[str, int] | None = None  # (SKU, place) on a drawn launch's backup list

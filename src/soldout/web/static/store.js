@@ -282,9 +282,8 @@
     // reserve
     if (reserveButton) reserveButton.addEventListener("click", async () => {
       reserveButton.disabled = true;
-      const body = root.dataset.mode === "draw" ? { sku: sku() } : undefined;
-      try {
-        const res = await api("POST", `/api/v1/launches/${id}/reservations`, body);
+      try {  // the model picked goes with every reservation: the maker's demand counts it
+        const res = await api("POST", `/api/v1/launches/${id}/reservations`, { sku: sku() });
         if (res.status === 201 || res.status === 200) {
           reserveButton.textContent = root.dataset.mode === "draw" ? t("Entered") : t("Reserved");
           say(result, "ok", esc(root.dataset.mode === "draw"
