@@ -99,6 +99,7 @@ def test_a_fan_signs_in_by_the_link_in_the_email(
         _shoot_mail(browser, html, "signin")
 
         page.goto(link)  # opening the link spends nothing (mail scanners open links too)
+        assert page.locator("#signs-out-others").is_visible()  # the first: said beforehand
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url(re.compile(r"/me$"))
         assert page.get_by_role("heading", name="Hello, Mia Mail").is_visible()

@@ -241,14 +241,25 @@ class Fans:
         await self._store.fans.update(replace(fan, email_proven_at=self._clock.now()))
 
     async def set_language(self, fan_id: str, locale: str | None, time_zone: str | None) -> None:
-        """The language and time zone the fan's e-mails are written in (as their browser
-        last showed them)."""
+        """The language and time zone the fan's e-mails are written in, as the fan chose
+        them (None keeps what the record has)."""
         fan = await self._store.fans.get(fan_id)
         if fan is None or fan.is_erased:
             return
         changed = replace(fan, locale=locale or fan.locale, time_zone=time_zone or fan.time_zone)
         if changed != fan:
             await self._store.fans.update(changed)
+
+    async def adopt_browser_zone(self, fan_id: str, time_zone: str | None) -> None:
+        """The zone a browser reports, for the e-mails of a fan whose record has none yet
+        (or UTC, kept while store.js's report was lost). A browser in another zone
+        changes nothing: a fan signs in on a friend's laptop or abroad without moving
+        home; they move it themselves on /me (`set_language`)."""
+        fan = await self._store.fans.get(fan_id)
+        if fan is None or fan.is_erased or time_zone is None:
+            return
+        if fan.time_zone in (None, "UTC") and time_zone != fan.time_zone:
+            await self._store.fans.update(replace(fan, time_zone=time_zone))
 
     def held_claims(self, fan_id: str) -> list[Claim]:
         """The fan's claims waiting for payment, soonest deadline first."""

@@ -59,8 +59,9 @@ async def me_page(request: Request) -> Response:
     if fan is None or fan.is_erased:
         return needs_sign_in(request)
     zone = browser_zone(request)
-    if zone is not None and zone != fan.time_zone:  # the e-mails follow the browser's zone
-        await platform.fans.set_language(fan_id, None, zone)
+    if zone is not None and zone != fan.time_zone:
+        await platform.fans.adopt_browser_zone(fan_id, zone)
+        fan = await platform.fans.fan(fan_id)
     books = _books(platform)
     held = [
         {
@@ -109,6 +110,7 @@ async def me_page(request: Request) -> Response:
         entries=entries,
         **_named(books),
         notifications=await platform.fans.notifications(fan_id, 50),
+        device_zone=zone,
         address_lines=fan.shipping.lines(speaker_of(request).locale) if fan.shipping else [],
     )
 
@@ -219,6 +221,17 @@ async def my_data(request: Request) -> Response:
         media_type="application/json",
         headers=kept,
     )
+
+
+@router.post("/me/time-zone")
+@friendly
+async def use_this_zone(request: Request) -> Response:
+    """The fan's e-mails give times in the zone this browser reports, from now on."""
+    fan_id = await _posting_fan(request)
+    if isinstance(fan_id, Response):
+        return fan_id
+    await platform_of(request).fans.set_language(fan_id, None, browser_zone(request))
+    return RedirectResponse("/me#zone", status_code=303)
 
 
 @router.post("/me/signout-everywhere")

@@ -36,6 +36,7 @@ __all__ = [
     "TZ_COOKIE",
     "base_url",
     "browser_zone",
+    "chosen_language",
     "error_page",
     "fan_id_of",
     "friendly",
@@ -108,9 +109,14 @@ def fan_id_of(request: Request) -> str | None:
 def speaker_of(request: Request) -> Speaker:
     """The page's language (the switcher's choice, else the browser's) and time zone (the
     browser's, once store.js has reported it; UTC, named as such, before)."""
-    chosen = i18n.supported(request.cookies.get(LANG_COOKIE))
-    locale = chosen or i18n.negotiate(request.headers.get("accept-language"))
+    locale = chosen_language(request) or i18n.negotiate(request.headers.get("accept-language"))
     return Speaker.of(locale, _zone_of(request))
+
+
+def chosen_language(request: Request) -> str | None:
+    """The language the fan chose with the switcher (its cookie), or None: the language
+    a browser merely asks for (Accept-Language) is no choice of the fan's."""
+    return i18n.supported(request.cookies.get(LANG_COOKIE))
 
 
 def _zone_of(request: Request) -> str | None:

@@ -30,6 +30,7 @@ from soldout.web.store_common import (
     LANG_COOKIE,
     base_url,
     browser_zone,
+    chosen_language,
     error_page,
     fan_id_of,
     friendly,
@@ -170,9 +171,13 @@ async def sign_in_page(token: str, request: Request) -> Response:
     """A page with one button: opening the link spends nothing, so a mail scanner that
     fetches it before the fan does (many do) cannot use it up; the button's post does."""
     platform = platform_of(request)
-    if await _check_sign_in_token(platform, token, spend=False) is None:
+    checked = await _check_sign_in_token(platform, token, spend=False)
+    if checked is None:
         return await _link_refused(request)
-    return await render(request, "store/signin_link.html", token=token)
+    # the fan is told before pressing that a first link signs out their other browsers
+    # (bearer tokens end too, and those cannot be counted: told whenever it is the first)
+    first = not await platform.fans.email_proven(checked[0])
+    return await render(request, "store/signin_link.html", token=token, signs_out_others=first)
 
 
 @router.post("/signin/{token}")
@@ -191,8 +196,11 @@ async def sign_in_link(token: str, request: Request) -> Response:
         # below, afresh.
         await platform.sessions.sign_out_fan_everywhere(fan_id)
         await platform.fans.prove_email(fan_id)
-    speaker = speaker_of(request)
-    await platform.fans.set_language(fan_id, speaker.locale, browser_zone(request))
+    # another browser's Accept-Language and zone say where the fan signs in, not what
+    # their e-mails should speak: only a language chosen with the switcher moves it, and
+    # the zone fills a record that has none
+    await platform.fans.set_language(fan_id, chosen_language(request), None)
+    await platform.fans.adopt_browser_zone(fan_id, browser_zone(request))
     return await sign_in_response(request, target, fan_id)
 
 
