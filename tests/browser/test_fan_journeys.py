@@ -362,6 +362,7 @@ def test_the_claim_page_says_when_the_time_to_pay_ran_out_and_when_it_is_paid(
         assert not page.get_by_text("Estimated ship date if you pay now").is_visible()
         shoot(page, "store-claim-time-ran-out")
         assert page.get_by_role("heading", name="The time to pay for SKU A ran out").is_visible()
+        assert not page.get_by_role("heading", name="Pay", exact=True).is_visible()
         page.locator("#back-to-launch").click()
         page.wait_for_url(re.compile(r"/launches/"))
         page.go_back()
@@ -372,8 +373,12 @@ def test_the_claim_page_says_when_the_time_to_pay_ran_out_and_when_it_is_paid(
         _buy_and_open_the_claim(page, store_server, launch["id"])  # back on sale: again
         _pay_with_address(page)
         assert state.inner_text() == "Paid"
+        assert not page.get_by_role("heading", name="Pay", exact=True).is_visible()
+        assert page.locator("main").inner_text().count("Paid") == 2  # the status, the thanks
         assert not page.locator("#pay-form").is_visible()
         assert not page.get_by_text("Estimated ship date if you pay now").is_visible()
+        page.locator("#order-link").click()  # the way on is the order
+        page.wait_for_url(re.compile(r"/orders/"))
     finally:
         context.close()
 

@@ -542,9 +542,12 @@
       say(result, "wait", esc(t("Your bank has still not answered. Reload this page later to see the outcome.")));
     }
 
-    // The claim is held no more: the page says its state and asks for nothing.
+    // The claim is held no more: the page says its state and asks for nothing (nor
+    // titles a step "Pay" that is over).
     function ended(state) {
       if (form) form.hidden = true;
+      const payHeading = root.querySelector("#h-pay");
+      if (payHeading) payHeading.hidden = true;
       const giveBackPanel = root.querySelector("#give-back");
       if (giveBackPanel) giveBackPanel.hidden = true;
       for (const line of root.querySelectorAll(".ship-estimate")) line.hidden = true;
@@ -567,7 +570,9 @@
     function paid(orderId) {
       say(result, "ok", esc(t("Paid. Thank you!")) + ` <a id="order-link" class="button primary" href="/orders/${encodeURIComponent(orderId)}">${esc(t("See your order and its ship date"))}</a>`);
       ended(t("Paid"));
-      if (deadline) { over = true; deadline.textContent = t("Paid."); }
+      over = true;
+      const payStep = root.querySelector("#pay-step");
+      if (payStep) payStep.hidden = true;  // the status says Paid; the result leads to the order
     }
 
     // The address the form asks for: none on file, or "ship somewhere else" opened.
