@@ -110,9 +110,9 @@ async def make_scene(platform: Platform, clock: FakeClock) -> Scene:
             expires_at=until,
         ),
         "draw_lost": note("draw_lost", launch_id=on_sale.launch.id, sku="WHT", backup_place=3),
-        "admitted": note(
+        "admitted": note(  # (where the fan holds nothing yet: else it is not sent)
             "admitted",
-            launch_id=on_sale.launch.id,
+            launch_id=soon.launch.id,
             admitted_at=now.isoformat(),
             expires_at=(now + timedelta(minutes=2)).isoformat(),
         ),

@@ -23,6 +23,7 @@ from soldout.mail.retry import RetryPolicy
 from soldout.mail.transport import Deferred, Envelope, MemoryTransport, Refused, Unreachable
 from soldout.services import Platform
 from soldout.store.memory import InMemoryStore
+from tests.unit.test_mail_reminders import launch
 
 RETRY = RetryPolicy(attempts=4, first=timedelta(minutes=1), random=lambda: 0.5)
 
@@ -275,3 +276,29 @@ async def test_a_fan_erased_after_their_page_was_read_is_not_mailed(
     assert (tally.sent, tally.dropped) == (1, 1)
     assert [e.recipient for e in relay.sent] == ["ann@fans.test"]
     assert (state(platform, kept), state(platform, gone)) == (("sent", 1), ("dropped", 0))
+
+
+async def test_it_is_your_turn_is_not_sent_to_a_fan_who_bought_in_the_meantime(
+    platform: Platform, clock: FakeClock, outbox: Outbox, relay: MemoryTransport
+) -> None:
+    """The room writes "it is your turn" in the poll that admits a fan; the outbox writes
+    the e-mail seconds or minutes later, when the fan, on the page, may have claimed a
+    unit already or paid for it: "buy before 21:26" would reach them after the fact."""
+    book = await launch(
+        platform, timedelta(seconds=30), waiting_room_rate=1.0, waiting_room_burst=3
+    )
+    holding, paid, waiting = [await fan(platform, name) for name in ("ann", "bob", "cem")]
+    for fan_id in (holding, paid, waiting):
+        await platform.gate.join(book, fan_id)
+    clock.advance(30)
+    views = [platform.gate.view(book, f).state for f in (holding, paid, waiting)]
+    assert views == ["admitted"] * 3
+    await asyncio.sleep(0)  # the notices' write, queued in the poll (one turn of the loop)
+    lid = book.launch.id
+    await platform.engine.claim(holding, lid, "A", 1, "k-ann")
+    bought = (await platform.engine.claim(paid, lid, "A", 1, "k-bob")).claim
+    assert (await platform.engine.pay(paid, bought.id, "test", "tok_ok", "pay-bob")).order
+    tally = await outbox.send_due()
+    turns = [e.recipient for e in relay.sent if "your turn" in str(e.parsed()["Subject"])]
+    assert turns == ["cem@fans.test"]
+    assert tally.dropped == 2

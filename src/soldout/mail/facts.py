@@ -38,6 +38,9 @@ class Facts(Protocol):
         (0: a unit let go now passes to nobody); None where the launch keeps no lists
         (not drawn yet, not a draw, or archived)."""
 
+    def has_units(self, fan_id: str, launch_id: str) -> bool:
+        """Whether the fan holds units of the launch or paid for some (not given back)."""
+
     async def refund_reason(self, order_id: str) -> str | None: ...
     async def warm(self, data: Mapping[str, Any]) -> None:
         """Before a letter is written: the claim and order its notification names are at
@@ -88,6 +91,12 @@ class EngineFacts:
         except NotFound:
             return None
         return None if lists is None else lists.waiting_count(sku)
+
+    def has_units(self, fan_id: str, launch_id: str) -> bool:
+        try:
+            return self._engine.book(launch_id).fan_units.get(fan_id, 0) > 0
+        except NotFound:
+            return False
 
     async def refund_reason(self, order_id: str) -> str | None:
         events = await self._engine.store.orders.events(order_id)

@@ -171,6 +171,10 @@ async def admitted(c: Context) -> Letter:
     if expires is not None and c.now >= expires:
         raise Obsolete("the admission expired before it could be sent")
     launch_id = c.data["launch_id"]
+    # written by the outbox seconds or minutes after the admission: by then the fan may
+    # have bought through it, and "it is your turn, buy" would only confuse
+    if c.facts.has_units(c.note.fan_id, launch_id):
+        raise Obsolete("the fan already holds or bought a unit of the launch")
     values = {"title": c.title(launch_id), "time": c.when(expires) if expires else ""}
     return Letter(
         subject=_("It is your turn: %(title)s") % values,

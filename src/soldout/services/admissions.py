@@ -3,9 +3,11 @@
 A fan can wait minutes in a queue and look away; the admission lasts two minutes. The room
 admits inside a fan's poll (`Gate.on_admitted`, `engine/waiting_room.py`'s `on_admit`):
 there the notice is only appended, and every notice of one turn of the event loop is
-written in one background write, so neither a poll nor a claim waits for it. A notice
-not yet written when the server stops is lost; a restarted room (it lives in memory)
-admits its fans again, and tells them again.
+written in one background write, so neither a poll nor a claim waits for it. The e-mail
+is written later, on the outbox's turn: by then a fan who claimed from the page at once
+has no use for it, and it is dropped (`mail/sale_letters.py`). A notice not yet written
+when the server stops is lost; a restarted room (it lives in memory) admits its fans
+again, and tells them again.
 """
 
 from __future__ import annotations
