@@ -43,6 +43,7 @@ __all__ = [
     "make_private_dir",
     "prepare_data_dir",
     "read_only_uri",
+    "store_files",
     "write_private",
 ]
 
@@ -125,7 +126,7 @@ def make_private(paths: Iterable[Path]) -> str | None:
     )
 
 
-def _store_files(data: Path, database: Path, ledger: Path) -> Iterator[Path]:
+def store_files(data: Path, database: Path, ledger: Path) -> Iterator[Path]:
     """What soldout keeps: the data directory, the database with its -wal, -shm and lock,
     the test provider's ledger and secret, the admin token, e-mails written to files, the
     spool of answers being sent. By name, so a data directory pointed at a folder that
@@ -170,7 +171,7 @@ def prepare_data_dir(data: Path, database: Path, ledger: Path, *, low_bytes: int
         make_private_dir(database.parent)
     except OSError as error:
         raise explain(error, data) from None
-    made_private = make_private(_store_files(data, database, ledger))
+    made_private = make_private(store_files(data, database, ledger))
     if made_private:
         warnings.append(made_private)
     for folder in dict.fromkeys((data, database.parent)):

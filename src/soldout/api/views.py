@@ -80,7 +80,10 @@ def launch_view(book: LaunchBook, now: datetime, orders: OrderDesk | None = None
                 "available": left,
                 "set_aside": stock.set_aside,
                 "held": stock.held,
-                "sold": book.sold(sku.code),  # paid and not refunded
+                # units gone from the batch to buyers (a unit returned after it shipped
+                # too): the public row adds up to the batch; the maker's "Sold" excludes
+                # returns (`LaunchBook.sold`)
+                "sold": stock.paid,
                 "sold_out": left == 0,
                 "next_ship_date": _d(orders.estimate_for(book.product.id, sku.code, 1))
                 if orders

@@ -48,7 +48,14 @@ from typing import Any
 
 from soldout import __version__
 from soldout.clock import Clock, SystemClock
-from soldout.datadir import PRIVATE_DIR, PRIVATE_FILE, Unusable, make_private, make_private_dir
+from soldout.datadir import (
+    PRIVATE_DIR,
+    PRIVATE_FILE,
+    Unusable,
+    make_private,
+    make_private_dir,
+    store_files,
+)
 from soldout.settings import Settings
 from soldout.store.sqlite.online_backup import (
     OnStep,
@@ -234,7 +241,7 @@ def restore_backup(
                 " --force to replace it (what it replaces is moved to"
                 f" {data}/replaced-TIME/), or restore into an empty directory"
             )
-        _make_private(data, targets)
+        _make_private(settings)
         with _staged(backup, parts, targets) as staged:
             replaced = _move_aside(targets, data, clock or SystemClock())
             for part, path in staged.items():
@@ -244,13 +251,13 @@ def restore_backup(
     return Restored(data, str(manifest["made_at"]), parts, replaced)
 
 
-def _make_private(data: Path, targets: dict[Part, Path]) -> None:
-    """The directories a restore writes into, and what they hold, readable by their owner
-    alone (0755 becomes 0700, 0644 0600), as a server makes them at start: a directory
-    that existed (`force`) is left no more open than a new one."""
-    folders = {data, *(path.parent for path in targets.values())}
+def _make_private(settings: Settings) -> None:
+    """The store's files and the data directory readable by their owner alone (0755
+    becomes 0700, 0644 0600), as a server makes them at start (`datadir.store_files`, by
+    name: whatever else a folder holds is left alone): a directory that existed (`force`)
+    is left no more open than a new one."""
     try:
-        make_private([*folders, *(entry for folder in folders for entry in folder.iterdir())])
+        make_private(store_files(settings.data, settings.database, settings.payments_ledger))
     except Unusable as exc:
         raise BackupRefused(str(exc)) from None
 
