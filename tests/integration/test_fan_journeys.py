@@ -353,6 +353,12 @@ async def test_the_launch_page_s_block_of_the_fan_is_served_alone_as_the_page_ha
     assert 'data-held-claim=""' in theirs.text  # (the page's "pay for what you hold" link)
     passed = await backup.browser.get(f"/launches/{lid}/you")
     assert "You won: one Model One black is yours if you pay by" in text_of(passed)
+    (theirs_now,) = shop.platform.fans.held_claims(backup.id)
+    paid = await shop.pay(backup, theirs_now.id, shipping=AMSTERDAM)
+    assert paid.status_code == 200, paid.text
+    ordered = await backup.browser.get(f"/launches/{lid}/you")
+    # an order changes over days: fetched when the page is shown again, not at each poll
+    assert 'data-live="0"' in ordered.text
 
 
 def text_of_letter(text: str) -> str:

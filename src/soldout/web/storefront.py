@@ -54,11 +54,11 @@ class Standing:
 
     @property
     def live(self) -> bool:
-        """What the page says may change without the fan's doing on it (a held claim paid,
-        given back or expired elsewhere; a backup's place moved, or a unit passed to them;
-        an order shipped, refunded or dated): store.js fetches the block again as it polls.
-        """
-        return bool(self.held or self.backup or any(o.in_queue for o in self.orders))
+        """What the page says may change within seconds without the fan's doing on it (a
+        held claim paid, given back or expired elsewhere; a backup's place moved, or a unit
+        passed to them): store.js fetches the block again as it polls. An order changes
+        over days: its block is fetched when the page is shown again, not at each poll."""
+        return bool(self.held or self.backup)
 
 
 async def _standing(platform: Platform, book: LaunchBook, fan_id: str | None) -> Standing:
@@ -142,7 +142,7 @@ async def launch_you(launch_id: str, request: Request) -> Response:
     platform = platform_of(request)
     fan_id = fan_id_of(request)
     if fan_id is None:
-        return Response(status_code=204)
+        return Response(status_code=204, headers={"cache-control": "no-store"})
     book = platform.engine.public_book(launch_id, fan_id)
     return await render(
         request,
