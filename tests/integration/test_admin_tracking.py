@@ -6,7 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from soldout.domain.claims import Order
+from soldout.domain.errors import Conflict
+from soldout.engine.shipping import Retrack, Shipment
 from tests.integration.test_admin_orders import ADMIN, Shop, shop, text_of
 
 __all__ = ["shop"]  # (the fixture, used by name)
@@ -142,3 +146,17 @@ async def test_the_api_sets_a_shipped_orders_tracking_and_refuses_an_unshipped_o
     assert refused.json()["error"]["code"] == "not_shipped"
     nobody = await shop.http.put(f"/api/v1/orders/{shipped.id}/tracking", json=body)
     assert nobody.status_code == 401
+
+
+async def test_an_order_that_changed_while_a_list_was_read_refuses_the_list(shop: Shop) -> None:
+    """A list's lines are checked one by one, awaiting between them: an order refunded (or
+    shipped) meanwhile refuses the whole list before anything changes, as a bad line does."""
+    waiting, refunded = await shop.buy(await shop.fan("Ann")), await shop.buy(await shop.fan("Ben"))
+    checked = Shipment(refunded, "DHL", None)  # (as the list's check saw it: waiting)
+    await shop.platform.fulfilment.refund(refunded.id, "asked to cancel")
+    with pytest.raises(Conflict, match=f"order {refunded.id} changed meanwhile"):
+        await shop.platform.engine.orders.ship([Shipment(waiting, "DHL", None), checked])
+    assert (waiting.status.value, refunded.status.value) == ("paid", "refunded")
+    with pytest.raises(Conflict, match="changed meanwhile"):
+        await shop.platform.engine.orders.ship([], [Retrack(waiting, "DHL", "JD1")])
+    assert waiting.tracking_number is None

@@ -20,7 +20,8 @@ from typing import Protocol
 
 from soldout.clock import Clock
 from soldout.domain.addresses import ShippingAddress
-from soldout.domain.claims import Claim, ClaimState, Order, OrderEvent
+from soldout.domain.claims import Claim, ClaimState, Order, OrderEvent, OrderStatus
+from soldout.domain.errors import Conflict
 from soldout.domain.fulfilment import ProductionPlan
 from soldout.domain.money import Money
 from soldout.domain.notifications import Notification
@@ -293,8 +294,16 @@ class OrderDesk:
     async def ship(
         self, shipments: Sequence[Shipment], retracks: Sequence[Retrack] = ()
     ) -> list[Order]:
-        """Mark open orders shipped (the caller checked they are open) and set the tracking
-        of shipped ones (likewise checked), all in one write."""
+        """Mark open orders shipped and set the tracking of shipped ones, all in one write.
+        The caller checked each order, awaiting between lines: one refunded or shipped
+        meanwhile refuses the whole list here, before anything changes (`Conflict`)."""
+        moved = [s.order for s in shipments if not s.order.in_queue]
+        moved += [r.order for r in retracks if r.order.status is not OrderStatus.SHIPPED]
+        if moved:
+            raise Conflict(
+                f"order {moved[0].id} changed meanwhile (it is {moved[0].status.value}):"
+                " nothing was shipped; look at the orders again"
+            ).with_code("not_shippable")
         now = self._clock.now()
         by_queue: dict[tuple[str, str], list[Order]] = {}
         for s in shipments:

@@ -164,7 +164,8 @@ class FulfilmentDesk:
                     retracks.append(Retrack(order, carrier, tracking))
                 continue
             if not order.in_queue:
-                why = " (give its tracking number to set it)" if order.shipped_at else ""
+                shipped = order.status is OrderStatus.SHIPPED
+                why = " (give its tracking number to set it)" if shipped else ""
                 raise Conflict(
                     f"order {order_id} is {order.status.value}, not waiting to ship{why}",
                     field=f"{field}: order_id",
