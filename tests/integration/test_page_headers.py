@@ -88,7 +88,13 @@ async def test_scripts_are_served_as_scripts_only(
     shop: tuple[httpx.AsyncClient, dict[str, str]],
 ) -> None:
     browser, _ = shop
-    for asset in ("/static/store.js", "/static/store-pow.js", "/static/store.css"):
+    for asset in (
+        "/static/store/core.js",
+        "/static/store/launch.js",
+        "/static/store/claim.js",
+        "/static/store-pow.js",
+        "/static/store.css",
+    ):
         response = await browser.get(asset)
         assert response.status_code == 200, asset
         assert response.headers["x-content-type-options"] == "nosniff", asset

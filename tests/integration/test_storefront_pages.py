@@ -115,7 +115,13 @@ def test_a_zones_name_for_a_first_page_is_the_one_later_pages_write(
 
 def test_static_assets_are_cached(shared_server: ServerProcess) -> None:
     with shared_server.client() as anyone:
-        for name in ("store.css", "store.js", "store-pow.js"):
+        for name in (
+            "store.css",
+            "store/core.js",
+            "store/launch.js",
+            "store/claim.js",
+            "store-pow.js",
+        ):
             response = anyone.get(f"/static/{name}")
             assert response.status_code == 200, name
             assert "max-age" in response.headers["cache-control"]

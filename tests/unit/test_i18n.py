@@ -8,13 +8,13 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import extract_from_dir, pathmatch
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from soldout import i18n
 from soldout.i18n import Speaker, negotiate, speaking
-from soldout.web.store_common import STORE_JS, js_text
+from soldout.web.store_common import STORE_SCRIPTS, js_text
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = [locale for locale in i18n.LANGUAGES if locale != i18n.DEFAULT_LOCALE]
@@ -132,14 +132,44 @@ def test_no_text_means_two_things_across_the_domains(locale: str) -> None:
     assert differ == {}
 
 
-def test_every_text_store_js_shows_reaches_the_page_in_the_fans_language() -> None:
-    """What the page sends store.js (`js_text`) holds every translated `t("...")` of it,
-    also those inside a template literal or with arguments (six were left out, and shown
-    in English on Dutch pages). That each is translated is the test above's."""
-    source = re.sub(r"/\*.*?\*/", "", STORE_JS.read_text(), flags=re.S)  # not the comments
-    marked = set(re.findall(r'\bt\("((?:[^"\\]|\\.)*)"', source))
+def _marked(script: Path) -> set[str]:
+    """The texts a script marks `t("...")`, outside its comments."""
+    source = re.sub(r"/\*.*?\*/", "", script.read_text(), flags=re.S)
+    return set(re.findall(r'\bt\("((?:[^"\\]|\\.)*)"', source))
+
+
+def test_every_text_the_storefront_scripts_show_reaches_the_page_in_the_fans_language() -> None:
+    """What the page sends its scripts (`js_text`) holds every translated `t("...")` of
+    each, also those inside a template literal or with arguments (six were left out, and
+    shown in English on Dutch pages). That each is translated is the test above's."""
+    marked = set().union(*(_marked(script) for script in STORE_SCRIPTS))
+    assert {
+        "Pay now",
+        "Time left to pay: %(left)s (until %(time)s).",
+        "Yes, give it back",
+    } <= marked
     dutch = js_text("nl")
     untranslated = {m for m in marked if Speaker.of("nl").gettext(m) == m}
     assert marked - untranslated - set(dutch) == set()
     assert dutch["Time left to pay: %(left)s (until %(time)s)."].startswith("Tijd om te betalen")
     assert dutch["Pay now"] != "Pay now"
+
+
+def test_the_catalogues_read_every_script_whose_texts_the_page_sends() -> None:
+    """babel.cfg extracts the texts of exactly the scripts the server translates for the
+    page (`static/store/*.js`), and every script with a `t("...")` is one of them: a text
+    of a script outside either would be shown in English on a Dutch page."""
+    with (ROOT / "babel.cfg").open() as cfg:
+        method_map, _ = parse_mapping_cfg(cfg)
+    static = ROOT / "src" / "soldout" / "web" / "static"
+    scripts = {
+        p.relative_to(ROOT).as_posix() for p in static.rglob("*.js") if "vendor" not in p.parts
+    }
+    extracted = {
+        s
+        for s in scripts
+        for pattern, how in method_map
+        if how == "javascript" and pathmatch(pattern, s)
+    }
+    assert extracted == {p.relative_to(ROOT).as_posix() for p in STORE_SCRIPTS}
+    assert {s for s in scripts if _marked(ROOT / s)} <= extracted

@@ -252,7 +252,7 @@ class Fans:
 
     async def adopt_browser_zone(self, fan_id: str, time_zone: str | None) -> None:
         """The zone a browser reports, for the e-mails of a fan whose record has none yet
-        (or UTC, kept while store.js's report was lost). A browser in another zone
+        (or UTC, kept while store/core.js's report was lost). A browser in another zone
         changes nothing: a fan signs in on a friend's laptop or abroad without moving
         home; they move it themselves on /me (`set_language`)."""
         fan = await self._store.fans.get(fan_id)

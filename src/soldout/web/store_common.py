@@ -55,14 +55,14 @@ __all__ = [
 
 COOKIE_MAX_AGE = 60 * 60 * 24 * 90
 LANG_COOKIE = "soldout_lang"  # the language a fan chose with the switcher
-TZ_COOKIE = "soldout_tz"  # the IANA zone the fan's browser reports (set by store.js)
+TZ_COOKIE = "soldout_tz"  # the IANA zone the fan's browser reports (set by store/core.js)
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; worker-src 'self'; form-action 'self'; frame-ancestors 'none'; "
     "base-uri 'none'"
 )
 P = ParamSpec("P")
-STORE_JS = Path(__file__).resolve().parent / "static" / "store.js"
+STORE_SCRIPTS = tuple(sorted((Path(__file__).resolve().parent / "static" / "store").glob("*.js")))
 
 TEMPLATES.env.filters["iso"] = datetime.fromisoformat  # the views' ISO strings, for formats
 TEMPLATES.env.filters["day_in"] = lambda text: (  # the ISO day an English detail names
@@ -72,17 +72,20 @@ TEMPLATES.env.filters["day_in"] = lambda text: (  # the ISO day an English detai
 
 @functools.cache
 def _js_messages() -> tuple[str, ...]:
-    """The English texts store.js shows, as it marks them: `t("...")`, also inside a
-    template literal's `${...}` and with arguments after the text (babel.cfg reads them
-    the same way)."""
-    with STORE_JS.open("rb") as source:
-        found = extract_javascript(source, {"t": None}, [], {"parse_template_string": True})
-        return tuple(sorted({str(m[0] if isinstance(m, tuple) else m) for _, _, m, _ in found}))
+    """The English texts the storefront's scripts (`static/store/*.js`) show, as they mark
+    them: `t("...")`, also inside a template literal's `${...}` and with arguments after
+    the text (babel.cfg reads the same files the same way)."""
+    found: set[str] = set()
+    for script in STORE_SCRIPTS:
+        with script.open("rb") as source:
+            marked = extract_javascript(source, {"t": None}, [], {"parse_template_string": True})
+            found.update(str(m[0] if isinstance(m, tuple) else m) for _, _, m, _ in marked)
+    return tuple(sorted(found))
 
 
 @functools.cache
 def js_text(locale: str) -> dict[str, str]:
-    """store.js's texts in `locale` (only those that differ from the English)."""
+    """The storefront scripts' texts in `locale` (only those that differ from the English)."""
     speaker = Speaker.of(locale)
     texts = {m: speaker.gettext(m) for m in _js_messages()}
     return {m: text for m, text in texts.items() if text != m}
@@ -108,7 +111,7 @@ def fan_id_of(request: Request) -> str | None:
 
 def speaker_of(request: Request) -> Speaker:
     """The page's language (the switcher's choice, else the browser's) and time zone (the
-    browser's, once store.js has reported it; UTC, named as such, before)."""
+    browser's, once store/core.js has reported it; UTC, named as such, before)."""
     locale = chosen_language(request) or i18n.negotiate(request.headers.get("accept-language"))
     return Speaker.of(locale, _zone_of(request))
 
@@ -120,7 +123,7 @@ def chosen_language(request: Request) -> str | None:
 
 
 def _zone_of(request: Request) -> str | None:
-    """The zone the browser reported, as its cookie holds it: store.js once wrote it
+    """The zone the browser reported, as its cookie holds it: the storefront once wrote it
     URL-encoded ("Europe%2FAmsterdam"), and such cookies live 90 days."""
     raw = request.cookies.get(TZ_COOKIE)
     return unquote(raw) if raw else None

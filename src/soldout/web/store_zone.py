@@ -1,8 +1,8 @@
-"""A time zone's name as the shop writes it, for store.js on a visit's first page.
+"""A time zone's name as the shop writes it, for store/core.js on a visit's first page.
 
 The server names a fan's zone on every page and in every e-mail ("China Time", "中国时间")
 once the browser's zone reaches it in the `soldout_tz` cookie. Before that, on the first
-page, store.js shows times in the browser's zone: it asks here for the same name, as the
+page, store/core.js shows times in the browser's zone: it asks here for the same name, as the
 browser's own (ICU's "China Standard Time", "中国标准时间") differs from the shop's CLDR
 names in Babel.
 """

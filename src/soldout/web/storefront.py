@@ -1,7 +1,7 @@
 """The storefront: the pages a fan uses, server-rendered, with a little JavaScript.
 
 Pages read the platform in memory (the same views the JSON API answers with); everything
-that changes something (reserve, buy, pay) is done by `static/store.js` calling the API
+that changes something (reserve, buy, pay) is done by the scripts in `static/store/` calling the API
 with the fan's cookie and the header `X-Soldout-Web: 1`. Joining, signing in and the
 language switcher are in `store_signin.py`; the fan's own account in `store_account.py`.
 """
@@ -56,7 +56,7 @@ class Standing:
     def live(self) -> bool:
         """What the page says may change within seconds without the fan's doing on it (a
         held claim paid, given back or expired elsewhere; a backup's place moved, or a unit
-        passed to them): store.js fetches the block again as it polls. An order changes
+        passed to them): store/launch.js fetches the block again as it polls. An order changes
         over days: its block is fetched when the page is shown again, not at each poll."""
         return bool(self.held or self.backup)
 
@@ -136,7 +136,7 @@ async def launch_page(launch_id: str, request: Request) -> Response:
 @router.get("/launches/{launch_id}/you")
 @friendly
 async def launch_you(launch_id: str, request: Request) -> Response:
-    """The launch page's block of where the fan stands, alone: store.js swaps it in as it
+    """The launch page's block of where the fan stands, alone: store/launch.js swaps it in as it
     polls, so a winner who gave the unit back elsewhere no longer reads "You won" (nothing
     for a browser signed in as nobody)."""
     platform = platform_of(request)
