@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import hashlib
 import re
 import uuid
 from email.message import EmailMessage
@@ -125,6 +126,40 @@ def test_static_assets_are_cached(shared_server: ServerProcess) -> None:
             response = anyone.get(f"/static/{name}")
             assert response.status_code == 200, name
             assert "max-age" in response.headers["cache-control"]
+
+
+def _scripts(page: httpx.Response) -> list[str]:
+    return re.findall(r'<script src="([^"]+)" defer></script>', page.text)
+
+
+def test_each_page_runs_the_shared_script_then_its_own_as_they_are_now(
+    shared_server: ServerProcess, admin: httpx.Client
+) -> None:
+    """The storefront's script is split: every page loads the shared one first, the launch
+    and claim pages then their own. Each is named with its version (a digest of what is
+    served), so a browser still holding another version for the cache's hour fetches this
+    one and never runs an old shared script with a new page's (or the reverse)."""
+    launch = create_launch(admin, batch={"A": 5})
+    with shared_server.client() as client:
+        _join(client)
+        url = f"/api/v1/launches/{launch['id']}/claims"
+        headers = {"idempotency-key": uuid.uuid4().hex, "x-soldout-web": "1"}
+        held = client.post(url, json={"sku": "A"}, headers=headers)
+        assert held.status_code == 201, held.text
+        pages = {
+            "/": [],
+            f"/launches/{launch['id']}": ["launch"],
+            f"/claims/{held.json()['id']}": ["claim"],
+        }
+        for path, own in pages.items():
+            scripts = _scripts(client.get(path))
+            names = [src.split("?")[0] for src in scripts]
+            assert names == [f"/static/store/{name}.js" for name in ["core", *own]], path
+            for src in scripts:
+                served = client.get(src)
+                assert served.status_code == 200, src
+                digest = hashlib.sha256(served.content).hexdigest()
+                assert src.endswith(f"?v={digest[:12]}"), src
 
 
 def test_the_cookie_alone_cannot_buy(shared_server: ServerProcess, admin: httpx.Client) -> None:

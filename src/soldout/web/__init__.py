@@ -9,6 +9,8 @@ cookie never authorises a forged cross-site request.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from pathlib import Path
 
 from fastapi import FastAPI, Response
@@ -25,6 +27,7 @@ __all__ = [
     "WEB_HEADER",
     "mount_static",
     "secure_page",
+    "static_url",
 ]
 
 HERE = Path(__file__).resolve().parent
@@ -57,6 +60,19 @@ class CachedStatic(StaticFiles):
         if response.status_code == 200:
             response.headers["cache-control"] = "public, max-age=3600"
         return response
+
+
+@functools.cache
+def static_url(name: str) -> str:
+    """A static file's address with its version, a digest of its content
+    (`static_url("store/core.js")` is `/static/store/core.js?v=...`): a page names the
+    scripts it was made with, so a browser that holds another version of one for the
+    cache's hour fetches this one instead of running the two together."""
+    digest = hashlib.sha256((HERE / "static" / name).read_bytes()).hexdigest()[:12]
+    return f"/static/{name}?v={digest}"
+
+
+TEMPLATES.env.globals["static_url"] = static_url
 
 
 def mount_static(app: FastAPI) -> None:
