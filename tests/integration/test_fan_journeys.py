@@ -760,6 +760,10 @@ async def test_asking_for_a_fans_links_on_purpose_does_not_lock_the_fan_out(shop
     await ask_from("203.0.113.20")  # the fan, at home, in the same hour: still sent
     outbox = await shop.platform.store.notifications.due_emails(shop.clock.now(), 50)
     assert links() == 6
+    for n in range(3):  # one IPv6 host's /64 is one asker, whichever address it uses
+        await ask_from(f"2001:db8:1:2::{n + 1}")
+    outbox = await shop.platform.store.notifications.due_emails(shop.clock.now(), 50)
+    assert links() == 7
     for n in range(30):  # from many networks at once: twenty an hour to one address at most
         await ask_from(f"192.0.2.{n + 1}")
     outbox = await shop.platform.store.notifications.due_emails(shop.clock.now(), 50)

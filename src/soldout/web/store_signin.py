@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request
@@ -216,10 +217,11 @@ async def _link_refused(request: Request) -> Response:
 
 
 class SignInThrottle:
-    """Links to one address: at most one a minute and five an hour asked from one network,
-    and twenty an hour from all of them. Nobody can make the shop mail a fan without end
-    (or spend its mail server's reputation doing so), and someone asking for a fan's links
-    on purpose uses up their own network's share, not the fan's."""
+    """Links to one address: at most one a minute and five an hour asked from one client
+    address (an IPv6 client's /64), and twenty an hour from all of them. Nobody can make
+    the shop mail a fan without end (or spend its mail server's reputation doing so), and
+    someone asking for a fan's links on purpose from one address uses up that address's
+    share, not the fan's."""
 
     def __init__(self, per_minute: int = 1, per_hour: int = 5, from_all: int = 20) -> None:
         hour = timedelta(hours=1)
@@ -228,7 +230,7 @@ class SignInThrottle:
         self._sent: dict[tuple[str, str], list[datetime]] = {}
 
     def allows(self, address: str, asker: str | None, now: datetime) -> bool:
-        mine, everyone = (address, asker or ""), (address, "*")
+        mine, everyone = (address, _network(asker)), (address, "*")
         if not (self._room(mine, self._limits, now) and self._room(everyone, self._from_all, now)):
             return False
         self._sent[mine].append(now)
@@ -245,6 +247,18 @@ class SignInThrottle:
         recent = [t for t in self._sent.get(key, ()) if now - t < timedelta(hours=1)]
         self._sent[key] = recent
         return all(sum(1 for t in recent if now - t < span) < n for span, n in limits)
+
+
+def _network(asker: str | None) -> str:
+    """Who asks, as a limit counts them: an IPv4 address, or an IPv6 client's /64 (one
+    host commonly holds a whole /64, so its addresses would each be a new asker)."""
+    try:
+        ip = ipaddress.ip_address(asker or "")
+    except ValueError:
+        return asker or ""
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 _THROTTLE = SignInThrottle()
