@@ -268,13 +268,13 @@ class FulfilmentDesk:
 
     async def _names(self, order: Order, known: dict[str, Product | None]) -> tuple[str, str]:
         """The order's product's and SKU's names as the shop calls them now, read from the
-        store (an export needs no engine) once per launch of the export (`known`)."""
+        store (an export needs no engine): every launch's product once per export (`known`,
+        by launch id), again only for a launch made since."""
         if order.launch_id not in known:
-            launches = {launch.id: launch for launch in await self._store.launches.all()}
-            launch = launches.get(order.launch_id)
-            product = await self._store.products.get(launch.product_id) if launch else None
-            known[order.launch_id] = product
-        product = known[order.launch_id]
+            launches = await self._store.launches.all()
+            products = {p.id: p for p in await self._store.products.all()}
+            known.update({launch.id: products.get(launch.product_id) for launch in launches})
+        product = known.get(order.launch_id)
         sku = product.sku(order.sku) if product is not None else None
         return (product.name if product else "", sku.name if sku else order.sku)
 
