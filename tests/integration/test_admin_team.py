@@ -228,6 +228,11 @@ async def test_roles_decide_who_may_change_what(shop: Shop) -> None:
                 "/admin/team/invites", data={"csrf": token, "email": "x@example.com"}
             )
             assert no_invite.status_code == 403
+            no_tracking = await viewer.post(
+                "/admin/orders/ord_any/tracking",
+                data={"csrf": token, "carrier": "DHL", "tracking_number": "JD1"},
+            )
+            assert no_tracking.status_code == 403  # who may not ship may not set tracking
             signed_out = await viewer.post("/admin/signout", data={"csrf": token})
             assert signed_out.status_code == 303  # signing out is no change: read-only may
 

@@ -146,6 +146,14 @@ async def test_the_api_sets_a_shipped_orders_tracking_and_refuses_an_unshipped_o
     assert refused.json()["error"]["code"] == "not_shipped"
     nobody = await shop.http.put(f"/api/v1/orders/{shipped.id}/tracking", json=body)
     assert nobody.status_code == 401
+    fan = await shop.fan("Cy")
+    a_fan = await shop.http.put(
+        f"/api/v1/orders/{shipped.id}/tracking",
+        json={"carrier": "Evil", "tracking_number": "X"},
+        headers={"authorization": f"Bearer {fan['token']}"},
+    )
+    assert a_fan.status_code == 403, a_fan.text
+    assert shipped.tracking_number == "JD0003"
 
 
 async def test_an_order_that_changed_while_a_list_was_read_refuses_the_list(shop: Shop) -> None:

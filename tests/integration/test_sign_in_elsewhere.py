@@ -53,6 +53,9 @@ async def test_a_link_used_in_another_browser_keeps_the_fans_language_and_zone(
         assert "Your e-mails give times in Europe/Amsterdam." in text_of(me)
         # she moves them herself, if she wants to
         assert "Use this device's time zone: Europe/London" in text_of(me)
+        forged = await laptop.post("/me/time-zone", headers={"origin": "http://evil.example"})
+        assert forged.status_code == 403  # another site's form moves nothing
+        assert await record(shop, ann) == ("nl", "Europe/Amsterdam")
         moved = await laptop.post("/me/time-zone", headers={"origin": ORIGIN})
         assert moved.status_code == 303
         assert await record(shop, ann) == ("nl", "Europe/London")
