@@ -12,36 +12,11 @@ import pytest
 from soldout.services.order_export import EXPORT_COLUMNS, csv_row
 from soldout.store.ports import ExportRow
 from tests.integration.test_admin_orders import Shop, api, shop
+from tests.integration.test_fulfilment_api import EXPORT_HEADER
 
 __all__ = ["shop"]  # (the fixture, used by name)
 
-BEFORE = [
-    "order_id",
-    "paid_at",
-    "launch_id",
-    "sku",
-    "quantity",
-    "total",
-    "currency",
-    "status",
-    "ship_date",
-    "fan_id",
-    "email",
-    "name",
-    "shipped_at",
-    "carrier",
-    "tracking_number",
-    "refunded_at",
-    "refund_reason",
-    "shipping_name",
-    "shipping_line1",
-    "shipping_line2",
-    "shipping_postal_code",
-    "shipping_city",
-    "shipping_region",
-    "shipping_country",
-    "shipping_phone",
-]
+BEFORE = EXPORT_HEADER[: EXPORT_HEADER.index("total_decimal")]  # (the columns before)
 
 
 async def test_the_export_gives_the_total_in_euros_and_names_what_was_bought(shop: Shop) -> None:
