@@ -14,7 +14,7 @@ from tests.browser.test_fan_journeys import (
     _join,
     _pay_with_address,
 )
-from tests.support import ServerProcess, create_launch, iso, now
+from tests.support import ServerProcess, create_launch, eventually, iso, now
 
 
 def test_a_draw_winner_pays_and_the_other_entrant_learns_their_place(
@@ -90,8 +90,12 @@ def test_an_open_draw_page_follows_a_unit_given_back_without_a_reload(
             opens = iso(now() + timedelta(seconds=1))
             moved = admin.patch(f"/api/v1/launches/{lid}", json={"sale_opens_at": opens})
             assert moved.status_code == 200, moved.text
+            # drawn (the page reloads itself 2-15 s later, staggered: the test above waits
+            # for that; here the fans reload at once)
+            eventually(lambda: admin.get(f"/api/v1/launches/{lid}").json()["drawn_at"], bool, 30)
         result = re.compile("You won: one SKU A is yours|You are number 1 on the backup list")
-        for _, page in people:  # (the page reloads itself once drawn)
+        for _, page in people:
+            page.reload()
             page.locator("#you .banner", has_text=result).wait_for(timeout=30_000)
         (winner,) = [p for _, p in people if p.get_by_text("You won: one SKU A").count()]
         (backup,) = [p for _, p in people if p is not winner]
