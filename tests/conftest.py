@@ -69,3 +69,24 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = kept
+    items.sort(key=_later)
+
+
+# Files that take longest start first: with `--dist loadfile` each worker takes the next
+# whole file as it frees up, so one long file begun last leaves the others idle at the end.
+_FIRST = (
+    "tests/browser/",
+    "tests/integration/test_scale_out",
+    "tests/integration/test_fair_rehearsal.py",
+    "tests/integration/test_crash",
+    "tests/integration/test_demo",
+    "tests/integration/test_backup.py",
+    "tests/unit/test_invariants_property.py",
+)
+
+
+def _later(item: pytest.Item) -> int:
+    """0 for an item of a long file (`_FIRST`), 1 for the rest: a stable sort keeps each
+    file's items together and in their order."""
+    path = item.nodeid.split("::", 1)[0]
+    return 0 if path.startswith(_FIRST) else 1
