@@ -18,7 +18,7 @@ from soldout.engine.fulfilment import DateChange
 from soldout.services import Platform
 from soldout.services.fulfilment import PlanInput, refund_reason
 from soldout.services.reconcile import Snapshot, reconcile
-from soldout.services.shipments import parse_shipment_csv, shipped_detail, tracking_detail
+from soldout.services.shipments import parse_shipment_csv, shipped_detail
 from soldout.store.ports import OrderFilter
 
 __all__ = ["router"]
@@ -150,14 +150,12 @@ async def set_tracking(
 ) -> dict[str, Any]:
     """Set or correct a shipped order's carrier and tracking number. The fan is told (once
     per change: the same values again change nothing and log nothing)."""
-    before = await platform.engine.order(order_id)
-    was = (before.carrier, before.tracking_number) if before else (None, None)
-    order = await platform.fulfilment.set_tracking(order_id, body.carrier, body.tracking_number)
-    if order is not None:
-        await platform.audit(actor, "order.tracking", order_id, tracking_detail(order, *was))
-    shown = order or await platform.engine.order(order_id)
-    assert shown is not None
-    return order_view(shown, await platform.store.orders.events(shown.id))
+    order, changed = await platform.fulfilment.set_tracking(
+        order_id, body.carrier, body.tracking_number
+    )
+    if changed is not None:
+        await platform.audit(actor, "order.tracking", order_id, changed)
+    return order_view(order, await platform.store.orders.events(order.id))
 
 
 @router.post(

@@ -20,6 +20,7 @@ from soldout.engine import SaleEngine
 from soldout.engine.orders import PlanOutcome, Retrack, Shipment
 from soldout.services.margin import launch_margin
 from soldout.services.order_export import EXPORT_COLUMNS, csv_row
+from soldout.services.shipments import tracking_detail
 from soldout.store.ports import ExportRow, OrderFilter, Store
 
 __all__ = [
@@ -179,9 +180,12 @@ class FulfilmentDesk:
             shipments.append(Shipment(order, carrier, tracking or None))
         return await self._engine.orders.ship(shipments, retracks)
 
-    async def set_tracking(self, order_id: str, carrier: str, tracking: str) -> Order | None:
+    async def set_tracking(
+        self, order_id: str, carrier: str, tracking: str
+    ) -> tuple[Order, dict[str, object] | None]:
         """Set or correct a shipped order's carrier and tracking number; the fan is told.
-        None when the order already had these (nothing is written, nobody told again)."""
+        The order, and what the audit log keeps of the change (`tracking_detail`): None
+        when the order already had these (nothing is written, nobody told again)."""
         carrier = check_text(carrier, field="carrier", limit=MAX_CARRIER)
         if not tracking.strip():
             raise InvalidInput("give the tracking number", field="tracking_number")
@@ -195,10 +199,11 @@ class FulfilmentDesk:
                 f"order {order_id} is {order.status.value}: only a shipped order has tracking",
                 field="order_id",
             ).with_code("not_shipped")
-        if (order.carrier, order.tracking_number) == (carrier, tracking):
-            return None
+        was = (order.carrier, order.tracking_number)
+        if was == (carrier, tracking):
+            return order, None
         await self._engine.orders.ship((), [Retrack(order, carrier, tracking)])
-        return order
+        return order, tracking_detail(order, *was)
 
     # -- refunds -------------------------------------------------------------------
     async def refund(self, order_id: str, reason: str) -> Order:

@@ -23,7 +23,7 @@ from soldout.domain.errors import DomainError, InvalidInput, NotFound
 from soldout.services import Platform
 from soldout.services.fulfilment import MAX_REFUND_REASON, refund_reason
 from soldout.services.order_records import OrderRecord, OrderRecords, UnitFate, unit_fate
-from soldout.services.shipments import parse_shipment_csv, shipped_detail, tracking_detail
+from soldout.services.shipments import parse_shipment_csv, shipped_detail
 from soldout.store.ports import OrderFilter
 from soldout.web.admin_forms import read_form, signed_in
 from soldout.web.admin_render import PAGE, guarded, redirect, render
@@ -274,20 +274,16 @@ async def set_tracking(request: Request, order_id: str) -> Response:
         form = await read_form(request)
         platform = platform_of(request)
         carrier, number = form.get("carrier"), form.get("tracking_number")
-        before = await platform.engine.order(order_id)
-        was = (before.carrier, before.tracking_number) if before else (None, None)
         try:
-            order = await platform.fulfilment.set_tracking(order_id, carrier, number)
+            _, changed = await platform.fulfilment.set_tracking(order_id, carrier, number)
         except DomainError as exc:
             context = await _order_context(request, order_id, exc, "", (carrier, number))
             status = 400 if isinstance(exc, InvalidInput) else status_for(exc)
             return render(request, "admin/order.html", context, status=status)
-        if order is not None:
-            await platform.audit(
-                form.actor, "order.tracking", order_id, tracking_detail(order, *was)
-            )
+        if changed is not None:
+            await platform.audit(form.actor, "order.tracking", order_id, changed)
         shown = {k: v for k in _LIST_QUERY if (v := request.query_params.get(k))}
-        tracked = "1" if order is not None else "same"
+        tracked = "1" if changed is not None else "same"
         return redirect(f"/admin/orders/{order_id}", **shown, tracked=tracked)
 
     return await guarded(request, handle)
