@@ -1,11 +1,15 @@
-"""The shop's own face: its name, logo and accent colour, set by the maker."""
+"""The shop's own face: its name, logo and accent colour, set by the maker; where fans
+write to it (`contact_email`), and the time zone its admin pages speak (`time_zone`)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from datetime import tzinfo
 
 from soldout.domain.errors import InvalidInput
+from soldout.domain.fans import normalise_email
+from soldout.domain.shop_time import shop_zone
 from soldout.domain.text import check_text
 
 __all__ = ["Shop"]
@@ -19,6 +23,9 @@ class Shop:
     tagline: str = ""
     accent: str = "#0b57d0"  # buttons and links; text on it is chosen for contrast
     logo: str | None = None  # a media id
+    # fans' replies to its e-mails go there, and the storefront's footer names it
+    contact_email: str | None = None
+    time_zone: str = "UTC"  # IANA; the admin's pages show and read times in it
 
     def __post_init__(self) -> None:
         if not self.name.strip() or len(self.name) > 80:
@@ -36,7 +43,20 @@ class Shop:
             if name in changes and changes[name] != getattr(self, name):
                 label = f"the shop's {name}"
                 check_text(changes[name], field=name, limit=limit, required=required, label=label)
+        if changes.get("contact_email"):
+            changes["contact_email"] = _contact(str(changes["contact_email"]))
+        if "time_zone" in changes and changes["time_zone"] != self.time_zone:
+            shop_zone(str(changes["time_zone"]))
         return replace(self, **changes)  # type: ignore[arg-type]
+
+    @property
+    def zone(self) -> tzinfo:
+        """The admin's time zone; UTC if the stored name is no longer known here (a
+        system without that zone's data must still show the shop)."""
+        try:
+            return shop_zone(self.time_zone)
+        except InvalidInput:
+            return shop_zone("UTC")
 
     @property
     def accent_ink(self) -> str:
@@ -55,6 +75,21 @@ class Shop:
             channels = [c * 9 // 10 for c in channels]
             colour = "#" + "".join(f"{c:02x}" for c in channels)
         return colour
+
+
+_UNQUOTED = re.compile(r'^[^<>()\[\]\\,;:"]+$')
+
+
+def _contact(address: str) -> str:
+    """The contact address as fans' mail programs will take it in a Reply-To: the fans'
+    own rule (`normalise_email`), and nothing a header would need quoted."""
+    try:
+        kept = normalise_email(address)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, field="contact_email") from None
+    if not _UNQUOTED.match(kept):
+        raise InvalidInput("a valid e-mail address is required", field="contact_email")
+    return kept
 
 
 def _luminance(colour: str) -> float:

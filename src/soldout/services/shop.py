@@ -1,5 +1,6 @@
 """The shop's own face: its name, tagline, accent colour and logo, and what pages and
-browsers are served from them (favicons, the accent as CSS).
+browsers are served from them (favicons, the accent as CSS); its contact address and
+the admin's time zone.
 
 A page's `<head>` links each asset with `?v=<look_version(shop)>`: the version changes
 whenever the look does, so the assets can be cached for a day without a changed logo
@@ -77,16 +78,24 @@ class ShopSettings:
         name: str,
         tagline: str,
         accent: str,
+        contact_email: str | None = None,
+        time_zone: str | None = None,
         logo: bytes | None = None,
         remove_logo: bool = False,
     ) -> tuple[Shop, Shop]:
         """The shop before and after. A new logo is checked like any image, and its
         favicons are made (`MediaLibrary.add_logo`); the shop is checked (`Shop`) before
-        the image is processed, so a wrong colour costs no imaging."""
+        the image is processed, so a wrong colour costs no imaging. The contact address
+        and the zone stay as they are when not given (None); an empty address removes it,
+        an empty zone is UTC."""
         before = await self.get()
         after = before.with_changes(
             name=name.strip(), tagline=tagline.strip(), accent=accent.strip().lower()
         )
+        if contact_email is not None:
+            after = after.with_changes(contact_email=contact_email.strip() or None)
+        if time_zone is not None:
+            after = after.with_changes(time_zone=time_zone.strip() or "UTC")
         if remove_logo:
             after = after.with_changes(logo=None)
         if logo:
