@@ -141,9 +141,10 @@ def _press() -> _Press:
 
 
 def typeset(draft: Draft) -> Envelope:
-    """The message's bytes: both bodies in the fan's language, the headers, MIME. The
-    Message-ID is the notification's own id, so every try of one notification carries
-    the same one (docs/email.md, "once")."""
+    """The message's bytes: both bodies in the fan's language, the headers, MIME; a
+    `Reply-To` of the shop's contact address when it has one. The Message-ID is the
+    notification's own id, so every try of one notification carries the same one
+    (docs/email.md, "once")."""
     speaker = draft.speaker
     with speaking(speaker):
         html, text = _press().render(draft.letter, draft.shop, speaker.html_lang, draft.account_url)
@@ -161,6 +162,8 @@ def typeset(draft: Draft) -> Envelope:
         "Auto-Submitted: auto-generated",  # RFC 3834: no vacation replies to it
         mime.unstructured("X-Soldout-Kind", draft.kind),
     ]
+    if draft.shop.contact_email:  # a fan's reply reaches the maker, not the sender's box
+        headers.insert(2, mime.address("Reply-To", draft.shop.name, draft.shop.contact_email))
     data = mime.multipart(headers, text, html)
     return Envelope(draft.notification_id, draft.sender_address, draft.to, data, message_id)
 
