@@ -1,13 +1,14 @@
 """The shop's contact address and time zone, set on the admin's Shop page, in-process
 (httpx over ASGI, a fake clock) with e-mail sent over SMTP to a real server on loopback
 (aiosmtpd, `tests/mailbox.py`): a fan's e-mail carries the contact as its Reply-To and
-in its footer, the storefront's footer links to it."""
+in its footer, the storefront's footer links to it; the admin's pages show and read
+times on the shop's wall clock, across a daylight-saving change."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -121,3 +122,42 @@ async def test_a_fans_email_and_the_storefront_give_the_shops_contact_address(
     assert (await save_shop(client, csrf, contact_email="")).status_code == 303
     assert "Questions?" not in (await client.get("/")).text
 
+
+async def test_admin_times_are_shown_and_read_in_the_shops_zone(
+    shop: tuple[Platform, httpx.AsyncClient],
+) -> None:
+    platform, client = shop
+    csrf = await signed_in(client)
+    refused = await save_shop(client, csrf, time_zone="America/Gotham")
+    assert refused.status_code == 422
+    assert "(time_zone)" in refused.text
+    assert (await save_shop(client, csrf, time_zone="America/New_York")).status_code == 303
+
+    # 13:00 UTC on the day New York springs forward is 09:00 EDT; the day before, 08:00 EST
+    made = await launch(client, datetime(2030, 3, 10, 13, 0, tzinfo=UTC))
+    page = (await client.get(f"/admin/launches/{made['id']}")).text
+    assert "2030-03-10 09:00:00 EDT" in page
+    assert "Sale opens (America/New_York)" in page
+    assert 'value="2030-03-10T09:00:00"' in page  # the form shows the same wall clock
+    earlier = await launch(client, datetime(2030, 3, 9, 13, 0, tzinfo=UTC))
+    assert "2030-03-09 08:00:00 EST" in (await client.get("/admin/launches")).text
+    # the API keeps its times in UTC with their offset
+    api = await client.get(f"/api/v1/launches/{earlier['id']}", headers=ADMIN)
+    assert api.json()["sale_opens_at"] == "2030-03-09T13:00:00+00:00"
+
+    form = {"csrf": csrf, "product_id": made["product_id"], "title": "Typed", "batch_A": "1"}
+    for typed, stored in (
+        ("2030-03-09T09:00", datetime(2030, 3, 9, 14, 0, tzinfo=UTC)),  # EST
+        ("2030-03-10T09:00", datetime(2030, 3, 10, 13, 0, tzinfo=UTC)),  # EDT
+        ("2030-11-03T01:30", datetime(2030, 11, 3, 5, 30, tzinfo=UTC)),  # twice: the first
+    ):
+        posted = await client.post("/admin/launches", data={**form, "sale_opens_at": typed})
+        assert posted.status_code == 303, posted.text
+        launch_id = posted.headers["location"].split("?")[0].rsplit("/", 1)[1]
+        assert platform.engine.book(launch_id).launch.sale_opens_at == stored, typed
+
+    gap = {**form, "sale_opens_at": "2030-03-10T02:30"}  # the hour the clocks skip
+    skipped = await client.post("/admin/launches", data=gap)
+    assert skipped.status_code == 400
+    assert "2030-03-10 02:30 does not exist in America/New_York" in skipped.text
+    assert "(sale_opens_at)" in skipped.text

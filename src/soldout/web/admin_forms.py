@@ -13,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from urllib.parse import parse_qs, urlsplit
 
 from fastapi import Request
 
 from soldout.api.deps import platform_of
 from soldout.domain.errors import InvalidInput
+from soldout.domain.shop_time import instant
 from soldout.domain.team import Admin
 from soldout.web import ADMIN_COOKIE
 
@@ -35,6 +36,7 @@ __all__ = [
     "posting_admin",
     "read_form",
     "session_id",
+    "shop_zone_of",
     "signed_in",
 ]
 
@@ -102,10 +104,18 @@ def csrf_matches(request: Request, sent: str) -> bool:
     return hmac.compare_digest(sent.encode(), csrf_token(session_id(request) or "").encode())
 
 
+def shop_zone_of(request: Request) -> tzinfo:
+    """The shop's time zone, which `admin_render.guarded` reads for every admin page (UTC
+    on a page outside it: the sign-in page shows no time)."""
+    zone: tzinfo = getattr(request.state, "shop_zone", UTC)
+    return zone
+
+
 @dataclass(slots=True)
 class Form:
     fields: dict[str, list[str]]
     actor: str
+    zone: tzinfo = UTC  # the shop's: a time typed without an offset is on its wall clock
 
     def get(self, name: str, default: str = "") -> str:
         values = self.fields.get(name)
@@ -140,7 +150,7 @@ class Form:
             value = datetime.fromisoformat(raw)
         except ValueError:
             raise InvalidInput(f"{label} must be a date and time", field=name) from None
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return instant(value, self.zone, field=name)
 
 
 async def read_form(request: Request, *, change: bool = True, team: bool = False) -> Form:
@@ -151,4 +161,4 @@ async def read_form(request: Request, *, change: bool = True, team: bool = False
     fields = parse_qs(body, keep_blank_values=True)
     if not csrf_matches(request, (fields.get("csrf") or [""])[0]):
         raise Refused
-    return Form(fields, admin.actor)
+    return Form(fields, admin.actor, shop_zone_of(request))

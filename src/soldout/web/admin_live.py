@@ -11,7 +11,7 @@ import contextlib
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import tzinfo
 from typing import Any
 
 import orjson
@@ -20,10 +20,11 @@ from fastapi.responses import Response
 from sse_starlette.sse import EventSourceResponse
 
 from soldout.api.deps import platform_of
+from soldout.domain.shop_time import said_at
 from soldout.engine.book import LaunchBook
 from soldout.services import Platform
 from soldout.services.sale_history import SaleCurve, launch_curve
-from soldout.web.admin_forms import signed_in
+from soldout.web.admin_forms import shop_zone_of, signed_in
 from soldout.web.admin_render import guarded, render
 
 __all__ = ["router"]
@@ -49,7 +50,7 @@ async def dashboard(request: Request, launch_id: str) -> Response:
             "launch": book.launch,
             "first": first,
             "curve": curve.as_json(),
-            "curve_note": _curve_note(curve),
+            "curve_note": _curve_note(curve, shop_zone_of(request)),
             "skus": list(book.stock),
         }
         return render(request, "admin/dashboard.html", context)
@@ -71,15 +72,16 @@ async def live(request: Request, launch_id: str) -> Response:
     return await guarded(request, handle)
 
 
-def _curve_note(curve: SaleCurve) -> str | None:
-    """'from 2030-01-01 12:00:05 UTC, a point every 5 seconds', or None before the opening."""
+def _curve_note(curve: SaleCurve, zone: tzinfo) -> str | None:
+    """'from 2030-01-01 12:00:05 UTC, a point every 5 seconds' (in the shop's zone), or
+    None before the opening."""
     if not curve.points:
         return None
     step = curve.step_seconds
     size, unit = next((s, u) for s, u in _UNITS if step % s == 0)
     count = step // size
-    start = curve.points[0].at.astimezone(UTC)
-    return f"from {start:%Y-%m-%d %H:%M:%S} UTC, a point every {count} {unit}{'s' * (count != 1)}"
+    start = said_at(curve.points[0].at, zone)
+    return f"from {start}, a point every {count} {unit}{'s' * (count != 1)}"
 
 
 _UNITS = ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second"))

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime, tzinfo
 from typing import Any
 from urllib.parse import urlencode
 
@@ -17,8 +17,17 @@ from markupsafe import escape
 from soldout.api.deps import platform_of
 from soldout.domain.errors import NotFound
 from soldout.domain.money import Money
+from soldout.domain.shop_time import said_at, wall_clock
 from soldout.web import ADMIN_COOKIE, TEMPLATES, secure_page
-from soldout.web.admin_forms import NotAllowed, Refused, SignIn, admin_of, csrf_token, session_id
+from soldout.web.admin_forms import (
+    NotAllowed,
+    Refused,
+    SignIn,
+    admin_of,
+    csrf_token,
+    session_id,
+    shop_zone_of,
+)
 
 __all__ = ["PAGE", "guarded", "harden", "redirect", "render", "set_admin_cookie"]
 
@@ -113,6 +122,7 @@ def render(
 ) -> HTMLResponse:
     admin = admin_of(request)
     session = session_id(request)
+    zone = shop_zone_of(request)
     done = DONE.get(request.query_params.get("done", ""))
     page = TEMPLATES.TemplateResponse(
         request,
@@ -126,8 +136,10 @@ def render(
             and not platform_of(request).team.has_owner,
             "done": done,
             "money": _money,
-            "when": _when,
-            "local_input": _local_input,
+            # times in the shop's zone, each with its abbreviation (docs/translations.md)
+            "when": lambda value, seconds=True: _when(value, zone, seconds),
+            "local_input": lambda value: wall_clock(value, zone) if value else "",
+            "shop_zone": getattr(zone, "key", "UTC"),
             **context,
         },
         status_code=status,
@@ -146,17 +158,14 @@ def _money(amount: int, currency: str) -> str:
     return ("-" if amount < 0 else "") + str(Money(abs(amount), currency))
 
 
-def _when(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "—"
-
-
-def _local_input(value: datetime | None) -> str:
-    """The value of a `datetime-local` input, in UTC."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S") if value else ""
+def _when(value: datetime | None, zone: tzinfo, seconds: bool) -> str:
+    return said_at(value, zone, seconds=seconds) if value else "—"
 
 
 async def guarded(request: Request, handler: Any, *args: Any) -> Response:
-    """Run a page handler: not signed in -> sign-in page; forged post -> 403 in words."""
+    """Run a page handler: not signed in -> sign-in page; forged post -> 403 in words.
+    The shop's time zone is read first, for the page's times and the form's."""
+    request.state.shop_zone = (await platform_of(request).store.shop.get()).zone
     try:
         response: Response = await handler(request, *args)
     except SignIn:

@@ -9,7 +9,14 @@ from fastapi import Request
 from starlette.datastructures import UploadFile
 
 from soldout.services.media import MAX_UPLOAD_BYTES
-from soldout.web.admin_forms import Form, Refused, csrf_matches, posting_admin, read_form
+from soldout.web.admin_forms import (
+    Form,
+    Refused,
+    csrf_matches,
+    posting_admin,
+    read_form,
+    shop_zone_of,
+)
 
 __all__ = ["FileField", "UploadForm", "read_upload_form"]
 
@@ -39,7 +46,7 @@ async def read_upload_form(request: Request) -> UploadForm:
     no name and no bytes: it is not a file."""
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         plain = await read_form(request)
-        return UploadForm(plain.fields, plain.actor)
+        return UploadForm(plain.fields, plain.actor, plain.zone)
     admin = posting_admin(request)
     fields: dict[str, list[str]] = {}
     files: list[FileField] = []
@@ -55,4 +62,4 @@ async def read_upload_form(request: Request) -> UploadForm:
                 fields.setdefault(name, []).append(value)
     if not csrf_matches(request, (fields.get("csrf") or [""])[0]):
         raise Refused
-    return UploadForm(fields, admin.actor, files)
+    return UploadForm(fields, admin.actor, shop_zone_of(request), files)

@@ -14,12 +14,18 @@
   Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
   Chart.defaults.color = "#333";
   Chart.defaults.maintainAspectRatio = false;
-  const pad = (n) => String(n).padStart(2, "0");
-  const clock = (ms) => { const d = new Date(ms); return `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`; };
-  const day = (ms) => { const d = new Date(ms); return `${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`; };
+  // times on the shop's wall clock (its zone is the page's `data-zone`), as the admin's pages show them
+  const zone = root.dataset.zone || "UTC";
+  const parts = (ms, fields) => {
+    const f = new Intl.DateTimeFormat("en-US", { timeZone: zone, hourCycle: "h23", ...fields });
+    return Object.fromEntries(f.formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
+  };
+  const clock = (ms) => { const p = parts(ms, { hour: "2-digit", minute: "2-digit", second: "2-digit" }); return `${p.hour}:${p.minute}:${p.second}`; };
+  const day = (ms) => { const p = parts(ms, { month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" }); return `${p.month}-${p.day} ${p.hour}:${p.minute}`; };
+  const named = (ms) => parts(ms, { timeZoneName: "short" }).timeZoneName || zone;
   let span = 0; // ms from the first point to the last: a long sale's ticks name the day
   const timeAxis = { type: "linear", bounds: "data", ticks: { maxTicksLimit: 6, callback: (v) => (span > 86400000 ? day(v) : clock(v)) } };
-  const tooltip = { callbacks: { title: (items) => (items.length ? clock(items[0].parsed.x) + " UTC" : "") } };
+  const tooltip = { callbacks: { title: (items) => (items.length ? `${clock(items[0].parsed.x)} ${named(items[0].parsed.x)}` : "") } };
   const line = (label, color) => ({ label, data: [], borderColor: color, backgroundColor: color, pointRadius: 0, borderWidth: 2, tension: 0 });
   const units = new Chart(document.getElementById("chart-units"), {
     type: "line",
