@@ -131,6 +131,10 @@ def render(
             "csrf": csrf_token(session) if admin is not None and session else "",
             "signed_in": admin is not None,
             "admin": admin,
+            # what the pages offer: a form only to a role that may post it (the posts
+            # themselves are checked by `admin_forms.posting_admin` all the same)
+            "may_change": admin is not None and admin.role.may_change,
+            "runs_team": admin is not None and admin.role.runs_team,
             "needs_owner": admin is not None
             and admin.is_bootstrap
             and not platform_of(request).team.has_owner,

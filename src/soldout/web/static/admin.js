@@ -67,7 +67,7 @@ document.addEventListener("change", (event) => {
   }
   const source = document.querySelector("textarea[data-preview]");
   const preview = source && document.getElementById(source.dataset.preview);
-  if (source && preview) {
+  if (source && preview && source.form) {  // (no form for a role that may only look)
     for (const button of source.form.querySelectorAll(".nojs")) button.hidden = true;
     const csrf = source.form.querySelector("input[name=csrf]").value;
     let timer = 0;
