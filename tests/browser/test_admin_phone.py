@@ -384,6 +384,48 @@ def test_a_refund_from_the_order_page_needs_a_reason_and_a_confirmation(
     context.close()
 
 
+# -- a launch's figures on a phone ----------------------------------------------------------
+
+OFF_SCREEN = """(selector) => [...document.querySelectorAll(selector)]
+  .filter((cell) => getComputedStyle(cell).display !== "none")
+  .filter((cell) => {
+    const r = cell.getBoundingClientRect();
+    return r.left < 0 || r.right > window.innerWidth + 0.5;
+  })
+  .map((cell) => cell.textContent.trim())"""
+STOCK = "[aria-labelledby=skus] table"  # (the box each table scrolls in, if it must)
+MARGIN = "[aria-labelledby=margin] table"
+FIGURES = ", ".join(f"{table} tbody {cell}" for table in (STOCK, MARGIN) for cell in ("th", "td"))
+
+
+def test_every_figure_of_a_launch_is_on_a_phones_screen(browser: Browser, live: LiveShop) -> None:
+    """The stock and margin tables of a launch (and its dashboard's figures per SKU) on a
+    phone: no cell lies past the window's right edge (in a box scrolled sideways, with
+    nothing to say it scrolls), down to the last column's link to each SKU's production
+    plan; on a desktop they stay tables."""
+    context = signed_in(browser, live, PHONE)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(f"/admin/launches/{live.launch_id}")
+    assert page.evaluate(OFF_SCREEN, FIGURES) == []
+    plan = page.locator(STOCK).get_by_role("link", name="Plan for M1-RED")
+    box = plan.bounding_box()
+    assert box is not None
+    assert box["x"] >= 0
+    assert box["x"] + box["width"] <= PHONE["width"]
+    page.goto(f"/admin/launches/{live.launch_id}/dashboard")  # its figures per SKU, too
+    assert page.evaluate(OFF_SCREEN, "#sku-table tbody th, #sku-table tbody td") == []
+    page.goto(f"/admin/launches/{live.launch_id}")
+    page.set_viewport_size(DESKTOP)
+    expect(page.locator(f"{STOCK} thead")).to_be_visible()
+    tops = page.eval_on_selector_all(
+        f"{STOCK} tbody tr:first-child > *", "cells => cells.map(c => c.offsetTop)"
+    )
+    assert len(tops) == 9
+    assert len(set(tops)) == 1  # one row on one line
+    context.close()
+
+
 # -- nothing scrolls sideways on a phone -----------------------------------------------------
 
 
