@@ -179,3 +179,36 @@ def test_a_fan_who_reserves_a_model_is_counted_for_it(
         demand = admin.get(f"/api/v1/products/{launch['product_id']}/demand")
     assert demand.status_code == 200, demand.text
     assert demand.json()["waiting"] == {"B": 1}
+
+
+def test_an_any_model_code_in_a_draw_is_not_called_a_code_for_another_model(
+    browser: Any, store_server: ServerProcess
+) -> None:
+    """A code for any model buys, in a draw, only the unit set aside for it (the others are
+    the draw's): the page said it "is for another model", as if the maker had issued it for
+    that one."""
+    with store_server.admin() as admin:
+        lid = create_launch(admin, batch={"A": 1, "B": 2}, opens_in=1, mode="draw")["id"]
+        issued = admin.post(f"/api/v1/launches/{lid}/priority-codes", json={"count": 1})
+        assert issued.status_code == 201, issued.text
+        (code,) = issued.json()["codes"]  # for any model; its unit set aside from B
+        assert (code["sku"], code["unit_sku"]) == (None, "B")
+        drawn = f"/api/v1/launches/{lid}"
+        eventually(lambda: admin.get(drawn).json()["drawn_at"], bool, timeout=10)
+    context = browser.new_context(viewport=PHONE, locale="en-GB")
+    page = context.new_page()
+    try:
+        _join(page, store_server)
+        page.goto(f"{store_server.base_url}/launches/{lid}")
+        page.locator("#sku-1").check()  # SKU A
+        page.get_by_text("Have a priority code?").click()
+        page.locator("#priority-code").fill(code["code"])
+        page.locator("#buy").click()
+        said = "In this draw, your priority code buys only the unit set aside for it: SKU B."
+        page.get_by_text(said).wait_for()
+        assert not page.get_by_text("for another model").count()
+        page.locator("#sku-2").check()
+        page.locator("#buy").click()
+        page.get_by_text("You got one!").wait_for()
+    finally:
+        context.close()

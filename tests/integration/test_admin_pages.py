@@ -280,7 +280,7 @@ def test_codes_issue_and_export(browser: httpx.Client, shared_server: ServerProc
     exported = browser.get(f"/admin/launches/{launch['id']}/codes.csv")
     assert exported.status_code == 200
     lines = exported.text.strip().splitlines()
-    assert lines[0] == "code,sku,any_sku,expires_at,state,granted_to"
+    assert lines[0] == "code,sku,any_sku,expires_at,state,granted_to,redeemed_sku"
     assert len(lines) == 4
     assert all(",B,0,," in line for line in lines[1:])
 

@@ -39,7 +39,7 @@ pytestmark = pytest.mark.scale_out_too
 
 POW_BITS = 12  # about 4,000 hashes a challenge: fast in a test, still a real proof
 ROOM_RATE = 0.5  # fans per second: the next admission after the burst is 2 s away
-CODES_HEADER = ["code", "sku", "any_sku", "expires_at", "state", "granted_to"]
+CODES_HEADER = ["code", "sku", "any_sku", "expires_at", "state", "granted_to", "redeemed_sku"]
 
 
 # -- helpers ---------------------------------------------------------------------------
@@ -666,14 +666,15 @@ def test_an_any_sku_code_buys_either_sku_and_moves_its_set_aside_unit(
         return {s["code"]: (s["available"], s["set_aside"]) for s in seen["skus"]}
 
     (first,) = issue_codes(admin, lid, count=1)
-    assert (first["any_sku"], first["sku"]) == (True, "A")  # the SKU with most units open
+    assert (first["any_sku"], first["sku"]) == (True, None)  # the fan chooses
+    assert first["unit_sku"] == "A"  # set aside from the SKU with most units open
     assert counts() == {"A": (2, 1), "B": (2, 0)}
     on_b = held(anyone, lid, register(anyone), sku="B", priority_code=first["code"])
     assert (on_b["sku"], on_b["priority_code"]) == ("B", first["code"])
     assert counts() == {"A": (3, 0), "B": (1, 0)}  # A's unit went back, B's was taken
 
     (second,) = issue_codes(admin, lid, count=1)
-    assert second["sku"] == "A"
+    assert (second["sku"], second["unit_sku"]) == (None, "A")
     assert counts() == {"A": (2, 1), "B": (1, 0)}
     on_a = held(anyone, lid, register(anyone), sku="A", priority_code=second["code"])
     assert on_a["sku"] == "A"
@@ -683,8 +684,11 @@ def test_an_any_sku_code_buys_either_sku_and_moves_its_set_aside_unit(
     exported = admin.get(f"/api/v1/launches/{lid}/priority-codes.csv").text
     header, *rows = list(csv.reader(io.StringIO(exported)))
     assert header == CODES_HEADER
-    assert sorted((r[0], r[1], r[2], r[4]) for r in rows) == sorted(
-        [(first["code"], "B", "1", "redeemed"), (second["code"], "A", "1", "redeemed")]
+    assert sorted((r[0], r[1], r[2], r[4], r[6]) for r in rows) == sorted(
+        [
+            (first["code"], "any SKU", "1", "redeemed", "B"),
+            (second["code"], "any SKU", "1", "redeemed", "A"),
+        ]
     )
 
 
@@ -696,7 +700,7 @@ def test_an_any_sku_code_redeemed_for_another_sku_is_exported_the_same_after_a_r
         (code,) = issue_codes(admin, lid, count=1)
         held(anyone, lid, register(anyone), sku="B", priority_code=code["code"])
         before = admin.get(f"/api/v1/launches/{lid}/priority-codes.csv").text
-        assert f"{code['code']},B,1,,redeemed," in before.splitlines()
+        assert f"{code['code']},any SKU,1,,redeemed,,B" in before.splitlines()
 
     server.stop()
     server.start()

@@ -31,6 +31,10 @@ router = APIRouter(
     route_class=DocumentedRoute,
 )
 PlatformDep = Annotated[Platform, Depends(platform_dep)]
+# The codes CSV: `sku` is what the code is for ("any SKU" when the fan chooses);
+# `redeemed_sku` what it bought.
+CODES_CSV_HEADER = ("code", "sku", "any_sku", "expires_at", "state", "granted_to", "redeemed_sku")
+ANY_SKU = "any SKU"
 
 
 def _skus(given: list[SkuIn]) -> tuple[Sku, ...]:
@@ -268,6 +272,8 @@ async def issue_codes(
 
 @router.get("/launches/{launch_id}/priority-codes")
 async def list_codes(launch_id: str, platform: PlatformDep) -> dict[str, Any]:
+    """Every code of the launch: `sku` is the SKU it is for, null for any SKU (`any_sku`);
+    `unit_sku` the SKU of the unit set aside for it now, or that it bought once redeemed."""
     book = platform.engine.book(launch_id)
     now = platform.clock.now()
     return {"codes": [code_view(c, now) for c in book.codes.values()]}
@@ -275,17 +281,19 @@ async def list_codes(launch_id: str, platform: PlatformDep) -> dict[str, Any]:
 
 @router.get("/launches/{launch_id}/priority-codes.csv", response_class=Response, responses=CSV)
 async def export_codes(launch_id: str, platform: PlatformDep) -> PlainTextResponse:
-    """The launch's codes as CSV, to hand out (a mail merge, a printer)."""
+    """The launch's codes as CSV, to hand out (a mail merge, a printer): `sku` is the SKU a
+    code is for, or "any SKU"; `redeemed_sku` the SKU a redeemed code bought."""
     book = platform.engine.book(launch_id)
     now = platform.clock.now()
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["code", "sku", "any_sku", "expires_at", "state", "granted_to"])
+    writer.writerow(CODES_CSV_HEADER)
     for c in book.codes.values():
         state = "redeemed" if c.is_spent else "expired" if c.is_expired(now) else "live"
-        writer.writerow(
-            [c.code, c.sku, int(c.any_sku), _iso(c.expires_at) or "", state, c.granted_to or ""]
-        )
+        for_sku = c.for_sku or ANY_SKU  # what a mail merge prints: never where its unit sits
+        expires = _iso(c.expires_at) or ""
+        row = [c.code, for_sku, int(c.any_sku), expires, state, c.granted_to or ""]
+        writer.writerow([*row, c.redeemed_sku or ""])
     return PlainTextResponse(
         out.getvalue(),
         media_type="text/csv; charset=utf-8",

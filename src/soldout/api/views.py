@@ -264,11 +264,14 @@ def reservation_view(reservation: Reservation) -> dict[str, Any]:
 
 
 def code_view(code: PriorityCode, now: datetime) -> dict[str, Any]:
+    """`sku` is what the code is for: null for any SKU (the fan chooses); `unit_sku` is
+    where its unit is: set aside now, or bought once redeemed (null once expired)."""
     return {
         "code": code.code,
         "launch_id": code.launch_id,
-        "sku": code.sku,
+        "sku": code.for_sku,
         "any_sku": code.any_sku,
+        "unit_sku": code.sku if code.is_spent or code.holds_unit(now) else None,
         "created_at": code.created_at.isoformat(),
         "expires_at": _t(code.expires_at),
         "redeemed": code.is_spent,

@@ -3,7 +3,9 @@
 A code is for one SKU, or for any SKU of the launch (`any_sku`): then a unit of the SKU
 that had the most units open at issue time is set aside, and redeeming the code for
 another SKU takes an open unit of that SKU and gives the set-aside one back to the open
-pool. An unredeemed code stops working at `expires_at`, and its unit goes back on sale.
+pool. Whatever shows a code shows an any-SKU one as for any SKU (`for_sku` is None), never
+as the SKU its unit happens to be set aside from. An unredeemed code stops working at
+`expires_at`, and its unit goes back on sale.
 """
 
 from __future__ import annotations
@@ -30,6 +32,17 @@ class PriorityCode:
     @property
     def is_spent(self) -> bool:
         return self.redeemed_by_claim is not None
+
+    @property
+    def for_sku(self) -> str | None:
+        """The SKU the code was issued for; None for any SKU (its `sku` then only says
+        where its set-aside unit sits, which is no promise to the fan)."""
+        return None if self.any_sku else self.sku
+
+    @property
+    def redeemed_sku(self) -> str | None:
+        """The SKU it bought, once redeemed (an any-SKU code's: the one the fan chose)."""
+        return self.sku if self.is_spent else None
 
     def is_expired(self, now: datetime) -> bool:
         return not self.is_spent and self.expires_at is not None and now >= self.expires_at

@@ -338,7 +338,11 @@
       if (otherModel) {  // named as the page names it (the answer has its code)
         const other = (messageOf(res).match(/'([^']+)'/) || [])[1] || "";
         const named = other && root.querySelector(`tr[data-sku="${CSS.escape(other)}"] th`);
-        say(result, "bad", esc(t("This priority code is for another model: %(sku)s. Choose that one and press Buy again.", { sku: named ? named.textContent : other })));
+        const sku = named ? named.textContent : other;
+        // an any-model code in a draw is not "for another model": only its unit is left to it
+        say(result, "bad", esc(c0 === "draw_only"
+          ? t("In this draw, your priority code buys only the unit set aside for it: %(sku)s. Choose that one and press Buy again.", { sku })
+          : t("This priority code is for another model: %(sku)s. Choose that one and press Buy again.", { sku })));
         return;
       }
       if (fieldOf(res) === "priority_code" || (codeInput && codeInput.value && fieldOf(res) === "sku")) {
