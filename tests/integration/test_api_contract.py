@@ -228,6 +228,8 @@ def test_a_larger_batch_puts_more_units_on_sale(admin: httpx.Client, anyone: htt
     assert stats(admin, launch["id"])["skus"]["A"] == {
         "batch": 3,
         "available": 1,
+        "open": 1,
+        "unoffered": 0,
         "set_aside": 0,
         "held": 2,
         "paid": 0,
@@ -298,8 +300,8 @@ def test_stats_are_for_the_admin_only_and_count_everything(
     assert body["launch_id"] == launch["id"]
     assert body["status"] == "on_sale"
     assert body["skus"] == {
-        "A": {"batch": 10, "available": 9, "set_aside": 0, "held": 1, "paid": 0},
-        "B": {"batch": 4, "available": 1, "set_aside": 2, "held": 0, "paid": 1},
+        "A": dict(batch=10, available=9, open=9, unoffered=0, set_aside=0, held=1, paid=0),
+        "B": dict(batch=4, available=1, open=1, unoffered=0, set_aside=2, held=0, paid=1),
     }
     assert {state: n for state, n in body["claims"].items() if n} == {
         "held": 1,

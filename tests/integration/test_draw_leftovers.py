@@ -116,14 +116,18 @@ async def test_a_unit_back_once_every_backup_was_served_is_not_shown_as_left(sho
     assert left_on_page(page) == "Sold out"
     assert " left" not in text_of(page)
     assert re.search(r'<p id="status"[^>]*>Sold out</p>', page.text), page.text
-    # The maker's figures: unsold, neither held, sold nor lost.
+    # The maker's figures: unsold, neither held, sold nor lost; and offered to no one, so
+    # the launch is sold out as the storefront says.
     assert await stats_of(shop, lid) == {
         "batch": 1,
         "available": 1,
+        "open": 0,
+        "unoffered": 1,
         "set_aside": 0,
         "held": 0,
         "paid": 0,
     }
+    assert (await shop.api.get(f"/api/v1/launches/{lid}/stats")).json()["status"] == "sold_out"
     words = await admin_page(shop, f"/admin/launches/{lid}")
     assert "Not offered to anyone: 1 unit of A." in words
     assert "no fan can claim it in this launch" in words
@@ -142,8 +146,9 @@ async def test_a_draw_with_fewer_entrants_than_units_leaves_none_shown_for_sale(
     assert sku["status"] == "sold_out"
     page = await shop.anyone.get(f"/launches/{lid}")
     assert (left_on_page(page, "A"), left_on_page(page, "B")) == ("Sold out", "Sold out")
-    assert (await stats_of(shop, lid, "A"))["available"] == 2
-    assert (await stats_of(shop, lid, "B"))["available"] == 2
+    for code in ("A", "B"):
+        counts = await stats_of(shop, lid, code)
+        assert (counts["available"], counts["open"], counts["unoffered"]) == (2, 0, 2)
     words = await admin_page(shop, f"/admin/launches/{lid}")
     assert "Not offered to anyone: 2 units of A, 2 units of B." in words
     assert "no fan can claim them in this launch" in words
@@ -218,7 +223,8 @@ async def test_a_refund_with_no_backup_left_says_so_and_shows_nothing_for_sale(
     sku = await public_sku(shop, lid)
     assert (sku["available"], sku["sold_out"], sku["sold"]) == (0, True, 0)
     assert left_on_page(await shop.anyone.get(f"/launches/{lid}")) == "Sold out"
-    assert (await stats_of(shop, lid))["available"] == 1
+    counts = await stats_of(shop, lid)
+    assert (counts["available"], counts["open"], counts["unoffered"]) == (1, 0, 1)
     refused = await shop.claim(await shop.fan("Late"), lid)
     assert refused.json()["error"]["code"] == "draw_only"
 

@@ -35,6 +35,8 @@ def test_an_unpaid_claim_expires_and_its_unit_goes_back_on_sale(
         assert stats["skus"]["A"] == {
             "batch": 1,
             "available": 1,
+            "open": 1,
+            "unoffered": 0,
             "set_aside": 0,
             "held": 0,
             "paid": 0,

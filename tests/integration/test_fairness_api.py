@@ -549,7 +549,15 @@ def test_pause_resume_extend_and_cancel_are_applied_and_audited(
     assert cancelled.status_code == 200, cancelled.text
     assert cancelled.json()["status"] == "closed"
     after = stats(admin, lid)
-    assert after["skus"]["A"] == {"batch": 5, "available": 5, "set_aside": 0, "held": 0, "paid": 0}
+    assert after["skus"]["A"] == {
+        "batch": 5,
+        "available": 5,
+        "open": 5,
+        "unoffered": 0,
+        "set_aside": 0,
+        "held": 0,
+        "paid": 0,
+    }
     assert (after["claims"].get("held", 0), after["claims"]["cancelled"]) == (0, 1)
     (told,) = notifications(anyone, buyer, "launch_cancelled")
     assert told["data"] == {"launch_id": lid, "bought": False, "held": True}  # none bought

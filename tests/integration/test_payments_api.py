@@ -427,6 +427,8 @@ def test_money_that_arrives_after_the_claim_expired_goes_back(slow: Api) -> None
     assert stock(slow, launch_id) == {
         "batch": 1,
         "available": 1,
+        "open": 1,
+        "unoffered": 0,
         "set_aside": 0,
         "held": 0,
         "paid": 0,

@@ -214,6 +214,11 @@ def _launch_action(asked: dict[str, Any]) -> str:
 
 @router.get("/launches/{launch_id}/stats")
 async def launch_stats(launch_id: str, platform: PlatformDep) -> dict[str, Any]:
+    """The launch's counts per SKU and claims per state. `available` counts every unsold
+    unit (neither set aside for a code, held nor paid); `open` those fans can still claim,
+    `unoffered` those none can (a drawn launch's unit that no backup waits for: the maker's
+    to carry to a later launch), so `available` = `open` + `unoffered`. `status` is
+    `sold_out` when no SKU has an `open` unit, even with some `available`."""
     book = platform.engine.book(launch_id)
     # every state, zero or not: the same keys whether the book was counted claim by claim
     # or, archived, from the store's tally

@@ -135,6 +135,10 @@ def _poll_after(book: LaunchBook, now: datetime) -> float:
 
 
 def stats_view(book: LaunchBook, claims: dict[str, int], now: datetime) -> dict[str, Any]:
+    """The maker's counts. `available` is every unsold unit not set aside nor held; of
+    those, `open` is what fans can still claim (the launch view's `available`) and
+    `unoffered` what none can (a drawn launch's unit no backup waits for). `status` is
+    `sold_out` once no SKU has an `open` unit, whatever `available` says."""
     return {
         "launch_id": book.launch.id,
         "status": book.status(now).value,
@@ -142,6 +146,8 @@ def stats_view(book: LaunchBook, claims: dict[str, int], now: datetime) -> dict[
             code: {
                 "batch": s.batch,
                 "available": s.available,
+                "open": book.open_units(code),
+                "unoffered": book.unoffered(code),
                 "set_aside": s.set_aside,
                 "held": s.held,
                 "paid": s.paid,
