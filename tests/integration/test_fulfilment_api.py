@@ -315,7 +315,8 @@ def test_orders_paid_before_any_plan_have_no_date_until_one_is_set(
     assert answer["unscheduled"] == []
     seen_now = order_of(anyone, early)
     assert (seen_now["ship_date"], seen_now["status"]) == (day(0), "scheduled")
-    # its first date is set, not changed (the order page reads "Ship date set")
+    # its first date is given, not changed (the order page reads "Ship date given: ...
+    # (before: no date)", domain/order_history.py)
     last = seen_now["history"][-1]
     assert (last["kind"], last["detail"]) == ("scheduled", f"ships on {day(0)}")
 

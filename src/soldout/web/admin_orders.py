@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from soldout.api import routes_fulfilment
 from soldout.api.deps import platform_of
 from soldout.api.errors import status_for
+from soldout.domain import order_history
 from soldout.domain.claims import Order, OrderStatus
 from soldout.domain.errors import DomainError, InvalidInput, NotFound
 from soldout.services import Platform
@@ -218,6 +219,7 @@ async def _order_context(
     return {
         "record": record,
         "o": o,
+        "history": order_history.read(record.history),  # as it was then, and what changed
         "error": error,
         "reason": reason,
         "tracking": tracking or (o.carrier or "", o.tracking_number or ""),

@@ -10,7 +10,6 @@ browser send), and the storefront's own form posts check the `Origin`.
 from __future__ import annotations
 
 import functools
-import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -65,9 +64,6 @@ P = ParamSpec("P")
 STORE_SCRIPTS = tuple(sorted((Path(__file__).resolve().parent / "static" / "store").glob("*.js")))
 
 TEMPLATES.env.filters["iso"] = datetime.fromisoformat  # the views' ISO strings, for formats
-TEMPLATES.env.filters["day_in"] = lambda text: (  # the ISO day an English detail names
-    found.group(0) if (found := re.search(r"\d{4}-\d{2}-\d{2}", text)) else None
-)
 
 
 @functools.cache

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from soldout.api.views import claim_status_view, launch_view, order_view
+from soldout.domain import order_history
 from soldout.domain.claims import Claim, Order
 from soldout.domain.errors import NotFound
 from soldout.domain.payments import PaymentRecord, PaymentState
@@ -251,13 +252,15 @@ async def order_page(order_id: str, request: Request) -> Response:
     if fan_id is None:
         return needs_sign_in(request)
     order = await platform.fans.order(fan_id, order_id)
-    view = order_view(order, await platform.fans.history(order))
+    events = await platform.fans.history(order)
+    view = order_view(order, events)
     book = platform.engine.book(order.launch_id)
     return await render(
         request,
         "store/order.html",
         order=view,
         order_obj=order,
+        history=order_history.read(events),  # each line as it was then, and what it changed
         title=book.launch.title,
         sku_name=sku_name(book, order.sku),
         hero=store_look.hero(book.product),
