@@ -34,6 +34,7 @@ from soldout.domain.notifications import Notification
 from soldout.domain.payments import PaymentRecord, PaymentState
 from soldout.domain.polls import Poll, PollOption
 from soldout.domain.products import Product, Sku
+from soldout.domain.refunds import PartRefund
 from soldout.domain.rehearsals import RunRecord
 from soldout.domain.sessions import Session, SessionKind
 from soldout.domain.shop import Shop
@@ -386,8 +387,17 @@ async def test_orders_round_trip(stores: Stores, store: Store) -> None:
     await sale(store)
     second = await paid(store, 2, "fan_02")
     first = await paid(store, 1)
+    refunds = (  # part refunds, one whose provider's answer is not recorded yet
+        PartRefund("rfd_1", "k1", 250, "scratched", at(398), at(399)),
+        PartRefund("rfd_2", "k2", 1, "late", at(399)),
+    )
     shipped = replace(
-        first, status=OrderStatus.SHIPPED, shipped_at=at(400), carrier="DHL", tracking_number="1Z"
+        first,
+        status=OrderStatus.SHIPPED,
+        shipped_at=at(400),
+        carrier="DHL",
+        tracking_number="1Z",
+        refunds=refunds,
     )
     await store.orders.update([replace(shipped, carrier="UPS"), shipped])  # the last wins
     await store.orders.record_dates([("scheduled", "2030-02-01", "2030-01-30", second.id)])

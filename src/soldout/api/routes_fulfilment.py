@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from soldout.api.deps import Actor, AdminAuth, platform_dep
@@ -163,12 +163,38 @@ async def set_tracking(
     responses={502: {"description": "`payment_failed`: the provider did not refund; retry"}},
 )
 async def refund(
-    order_id: str, body: RefundIn, platform: PlatformDep, actor: Actor
+    order_id: str,
+    body: RefundIn,
+    platform: PlatformDep,
+    actor: Actor,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=1,
+            max_length=200,
+            description="with `amount`: a retry under the same key refunds once (without"
+            " one, every request is a new refund)",
+        ),
+    ] = None,
 ) -> dict[str, Any]:
-    """Refund in full, for the reason given (required: the fan is told it and the books
-    keep it; a blank one is 422 `invalid` on `reason`). Unshipped: the unit goes back on
-    sale and the order leaves the fulfilment queue. Shipped: refunded without touching
-    stock. Idempotent: refunding a refunded order changes nothing and logs nothing."""
+    """Refund, for the reason given (required: the fan is told it and the books keep it; a
+    blank one is 422 `invalid` on `reason`). In full (no `amount`, or all that is left):
+    unshipped, the unit goes back on sale and the order leaves the fulfilment queue;
+    shipped, refunded without touching stock; refunding a refunded order changes nothing
+    and logs nothing. A part (`amount` below what is left): the order stands, keeps its
+    unit and ships; several may follow each other. 409 `refund_pending` while a part
+    refund's outcome at the provider is unknown (retry it with its key)."""
+    if body.amount is not None:
+        outcome = await platform.fulfilment.refund_amount(
+            order_id, body.reason, body.amount, idempotency_key
+        )
+        if outcome.made is not None:
+            detail = {"reason": refund_reason(body.reason), "amount": str(outcome.amount)}
+            action = "order.refund" if outcome.made == "full" else "order.refund_part"
+            await platform.audit(actor, action, order_id, detail)
+        order = outcome.order
+        return order_view(order, await platform.store.orders.events(order.id))
     before = await platform.engine.order(order_id)
     again = before is not None and before.status is OrderStatus.REFUNDED
     order = await platform.fulfilment.refund(order_id, body.reason)

@@ -290,6 +290,15 @@ class RefundIn(_In):
         description="why: told to the fan, kept in the order's history and the audit log",
         examples=["arrived broken"],
     )
+    amount: str | None = Field(
+        default=None,
+        max_length=40,
+        description='part of the money, in the order\'s currency as a decimal ("12.50"):'
+        " the order stands and keeps shipping; all that is left (or none given) refunds in"
+        " full. 422 `invalid` on `amount` when not positive, above what is left, or with"
+        " more decimals than the currency has",
+        examples=["12.50"],
+    )
 
 
 class ReservationIn(_In):

@@ -225,6 +225,12 @@ def order_view(order: Order, history: Sequence[OrderEvent] | None = None) -> dic
         "carrier": order.carrier,
         "tracking_number": order.tracking_number,
         "refunded_at": _t(order.refunded_at),
+        "refunded_amount": order.refunded_amount,  # minor units: all of it once refunded
+        "refunds": [  # part refunds; `pending`: the provider's answer is not recorded yet
+            {"id": r.id, "amount": r.amount, "reason": r.reason, "pending": not r.done}
+            | {"at": (r.done_at or r.asked_at).isoformat()}
+            for r in order.refunds
+        ],
     }
     if history is not None:
         view["history"] = [

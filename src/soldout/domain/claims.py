@@ -4,7 +4,8 @@ Claim life cycle: held -> paid | expired | cancelled, and paid -> cancelled when
 is refunded before it ships (the unit goes back on sale). Only a held claim, or a paid one
 whose order is refunded, changes state, so every unit is released exactly once.
 
-Order life cycle: paid -> scheduled (has a ship date) -> shipped, or refunded.
+Order life cycle: paid -> scheduled (has a ship date) -> shipped, or refunded. Part of its
+money may go back before (`refunds`, see `refunds.py`) without changing its status.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from enum import StrEnum
 
 from soldout.domain.addresses import ShippingAddress
 from soldout.domain.money import Money
+from soldout.domain.refunds import PartRefund
 
 __all__ = ["Claim", "ClaimState", "Order", "OrderEvent", "OrderStatus"]
 
@@ -102,6 +104,32 @@ class Order:
     # the SKU's cost per unit when it was paid (minor units): a later change of cost leaves
     # the margin of what sold before alone; None if no cost was given then
     unit_cost: int | None = None
+    # part refunds, oldest first (a tuple: replaced whole, so a copy never shares a change)
+    refunds: tuple[PartRefund, ...] = ()
+
+    @property
+    def parts_refunded(self) -> int:
+        """Minor units given back by part refunds the provider made."""
+        return sum(r.amount for r in self.refunds if r.done)
+
+    @property
+    def refunded_amount(self) -> int:
+        """Minor units given back: all of it once refunded in full."""
+        return self.total if self.status is OrderStatus.REFUNDED else self.parts_refunded
+
+    @property
+    def left_to_refund(self) -> int:
+        """What a refund may still give back (a part refund still being made counts)."""
+        if self.status is OrderStatus.REFUNDED:
+            return 0
+        return self.total - sum(r.amount for r in self.refunds)
+
+    def pending_refund(self) -> PartRefund | None:
+        """A part refund asked of the provider whose answer is not recorded."""
+        return next((r for r in self.refunds if not r.done), None)
+
+    def refund_keyed(self, key: str) -> PartRefund | None:
+        return next((r for r in self.refunds if r.key == key), None)
 
     @property
     def in_queue(self) -> bool:
@@ -141,5 +169,7 @@ class OrderEvent:
 
     order_id: str
     at: datetime
-    kind: str  # paid | scheduled | ship_date_changed | shipped | tracking_changed | refunded
+    # paid | scheduled | ship_date_changed | shipped | tracking_changed | refunded_part |
+    # refunded
+    kind: str
     detail: str

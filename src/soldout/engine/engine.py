@@ -36,6 +36,7 @@ from soldout.engine.launch_books import LaunchBooks
 from soldout.engine.launches import LaunchDesk
 from soldout.engine.ledger import ClaimLedger
 from soldout.engine.orders import OrderDesk
+from soldout.engine.part_refunds import PartRefunds
 from soldout.engine.rehearsals import RehearsalMarks
 from soldout.engine.releases import Releases
 from soldout.engine.reservations import ReservationDesk
@@ -110,6 +111,9 @@ class SaleEngine:
             background=self.background,
         )
         self.releases.closed.append(self.checkout.claim_closed)  # its pages close too
+        self.part_refunds = PartRefunds(
+            store, clock, payments, self.checkout.records, payment_timeout
+        )
         self.codes = CodeDesk(
             store, clock, self.launch_books, self.allocator, self.scheduler, returned
         )
@@ -353,6 +357,11 @@ class SaleEngine:
         await self.archive.claim(order.claim_id)  # its claim and payment in memory
         refund = self.checkout.refund(order, reason, unshipped_only=unshipped_only)
         return await asyncio.shield(refund)  # as `pay`
+
+    async def refund_part(self, order: Order, amount: int, reason: str, key: str) -> Order:
+        """Give part of a paid order's money back; the order stands (`PartRefunds`)."""
+        await self.archive.claim(order.claim_id)  # its claim and payment in memory
+        return await asyncio.shield(self.part_refunds.refund(order, amount, reason, key))
 
     async def expire_due(self) -> int:
         """Expire every held claim whose payment window has passed; return how many."""

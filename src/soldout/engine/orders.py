@@ -253,9 +253,9 @@ class OrderDesk:
         back on sale and its place in the queue is freed; shipped, stock is untouched."""
         now = self._clock.now()
         queued = order.in_queue
+        money = Money(order.total - order.parts_refunded, order.currency)  # what was left
         order.refund(now)
         changes: list[DateChange] = []
-        money = Money(order.total, order.currency)
         async with self._store.transaction() as tx:
             if queued:
                 claim = self._ledger.by_id(order.claim_id)
@@ -279,7 +279,7 @@ class OrderDesk:
                         "order_refunded",
                         f"Order {order.id} was refunded ({money}): {reason}.",
                         now,
-                        {"order_id": order.id},
+                        {"order_id": order.id, "amount": money.amount},
                     )
                 ]
             )

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from soldout.clock import Clock
 from soldout.domain.claims import Claim, Order
-from soldout.domain.errors import DomainError, PaymentFailed
+from soldout.domain.errors import Conflict, DomainError, PaymentFailed
 from soldout.domain.money import Money
 from soldout.domain.notifications import Notification
 from soldout.domain.payments import NEVER_ASKED, PaymentRecord, PaymentState
@@ -118,10 +118,17 @@ class Settlement:
             tx.notifications.add_many([note])
 
     async def refund(self, order: Order, reason: str, *, tell: bool) -> None:
-        """Give a paid order's money back and unsell it; the caller holds its claim's turn.
-        `tell`: the provider does not know yet (not a refund it reported)."""
+        """Give a paid order's money back (what part refunds left) and unsell it; the
+        caller holds its claim's turn. `tell`: the provider does not know yet (not a refund
+        it reported); refused while a part refund's outcome is not known."""
         if order.refunded_at is not None:
             return
+        pending = order.pending_refund()
+        if tell and pending is not None:
+            raise Conflict(
+                f"a part refund of {Money(pending.amount, order.currency)} is still being"
+                " made: retry it first"
+            ).with_code("refund_pending")
         payment = self._records.captured(order.claim_id)
         if tell and payment is not None:
             await self._provider.refund(self._reference(payment), self._money(payment), reason)

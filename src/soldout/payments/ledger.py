@@ -91,6 +91,11 @@ CREATE TABLE IF NOT EXISTS lines (
     refunded INTEGER NOT NULL,
     reason TEXT,
     created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS part_refunds (
+    key TEXT PRIMARY KEY,
+    reference TEXT NOT NULL,
+    amount INTEGER NOT NULL
 )
 """
 
@@ -137,7 +142,7 @@ class Ledger:
             self._conn.execute("PRAGMA busy_timeout=10000")
         self._conn.row_factory = sqlite3.Row
         if path is None or not read_only:
-            self._conn.execute(_SCHEMA)
+            self._conn.executescript(_SCHEMA)
         self._recent: dict[str, Line] = {}  # by reference, oldest first
         self._changes: list[_Change] = []  # to commit at the end of this tick
 
@@ -193,6 +198,37 @@ class Ledger:
         )
         if not rows:
             self._recent.pop(reference, None)  # read again next time: it is not as we thought
+            return False
+        self._remember(_line(rows[0]))
+        return True
+
+    def part_refund(self, key: str) -> tuple[str, int] | None:
+        """The (reference, amount) of the part refund made under `key`, if one was."""
+        row = self._conn.execute(
+            "SELECT reference, amount FROM part_refunds WHERE key = ?", (key,)
+        ).fetchone()
+        return None if row is None else (row["reference"], row["amount"])
+
+    async def refund_part(self, reference: str, key: str, amount: int) -> bool:
+        """Add `amount` to a captured line's `refunded` if that leaves it no more than
+        captured, and keep `key`, in one transaction; whether it was refunded (a key
+        already kept refunds nothing again)."""
+        moved = self._change(
+            "UPDATE lines SET refunded = refunded + ? WHERE reference = ? AND status = ?"
+            " AND captured - refunded >= ?"
+            " AND NOT EXISTS (SELECT 1 FROM part_refunds WHERE key = ?)"
+            f" RETURNING {_COLUMNS}",
+            (amount, reference, str(LineStatus.CAPTURED), amount, key),
+        )
+        kept = self._change(  # (same tick, same transaction: after the update above)
+            "INSERT INTO part_refunds (key, reference, amount) SELECT ?, ?, ?"
+            " WHERE changes() = 1 ON CONFLICT (key) DO NOTHING",
+            (key, reference, amount),
+        )
+        rows = await moved
+        await kept
+        if not rows:
+            self._recent.pop(reference, None)
             return False
         self._remember(_line(rows[0]))
         return True

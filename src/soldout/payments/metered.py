@@ -2,9 +2,9 @@
 
 It wraps any provider behind the port and changes nothing of what it answers or raises:
 `authorize` counts the authorization's status (`authorized`, `pending`, `declined`) or
-`error`; `capture`, `refund` and `abandon` count `ok` or `error`; a webhook counts its
-event's type, `ignored` (genuine, nothing to do) or `rejected` (a forged or unreadable
-one).
+`error`; `capture`, `refund`, `refund_part` and `abandon` count `ok` or `error`; a
+webhook counts its event's type, `ignored` (genuine, nothing to do) or `rejected` (a forged
+or unreadable one).
 
 Usage: `provider = MeteredProvider(StripePayments(...), metrics.payment)`.
 """
@@ -53,6 +53,13 @@ class MeteredProvider:
 
     async def refund(self, reference: str, amount: Money, reason: str = "") -> bool:
         return await self._counted("refund", self.inner.refund(reference, amount, reason))
+
+    async def refund_part(
+        self, reference: str, amount: Money, refund_id: str, reason: str = ""
+    ) -> None:
+        await self._counted(
+            "refund_part", self.inner.refund_part(reference, amount, refund_id, reason)
+        )
 
     async def abandon(self, reference: str) -> None:
         await self._counted("abandon", self.inner.abandon(reference))

@@ -191,6 +191,24 @@ class MolliePayments:
         )
         return True
 
+    async def refund_part(
+        self, reference: str, amount: Money, refund_id: str, reason: str = ""
+    ) -> None:
+        """A refund of `amount`, under an idempotency key from soldout's refund id (Mollie
+        replays the first answer to a retry; it refuses more than is left with 422)."""
+        payment = await self._payment(reference)
+        body: dict[str, Any] = {"amount": mollie_amount(amount)}
+        if reason:
+            body["description"] = reason[:140]
+        refunds = payment.refunds
+        try:
+            await self._call(
+                lambda: refunds.create(body, idempotency_key=f"soldout-{refund_id}-refund"),
+                keep=(UnprocessableEntityError,),
+            )
+        except UnprocessableEntityError as refused:
+            raise InvalidInput(f"Mollie refused the refund: {refused}", field="amount") from None
+
     async def abandon(self, reference: str) -> None:
         payment = await self._payment(reference)
         if payment.get("isCancelable"):

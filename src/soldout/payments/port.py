@@ -147,6 +147,16 @@ class PaymentProvider(Protocol):
         card was released (the fan's statement never shows a charge)."""
         ...
 
+    async def refund_part(
+        self, reference: str, amount: Money, refund_id: str, reason: str = ""
+    ) -> None:
+        """Give `amount` of a captured payment back while its order stands. Asking again
+        with the same `refund_id` (soldout's own, from which the provider's idempotency
+        key is derived) refunds once. Raises `InvalidInput` (field `amount`) when the
+        provider refuses it: more than captured less refunded, another currency, a payment
+        not captured; `PaymentFailed` when it could not be asked (retry)."""
+        ...
+
     async def abandon(self, reference: str) -> None:
         """The fan will not pay through this attempt (its claim expired or was released,
         or they started another): close the provider's page for it. Nothing to do for a

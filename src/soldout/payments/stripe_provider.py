@@ -7,7 +7,8 @@ with the PaymentIntent's id (`pi_...`) as the reference soldout captures and ref
 Until then soldout holds the session's id (`cs_...`); every method takes either.
 
 Each money-moving call carries a Stripe idempotency key made from soldout's payment id
-(`soldout-<payment>-session|capture|cancel|refund`), so a retry, by soldout or by the
+(`soldout-<payment>-session|capture|cancel|refund`; a part refund's from soldout's refund id,
+`soldout-<refund>-refund`), so a retry, by soldout or by the
 SDK after a timeout, never moves money twice. The API key never appears in a message.
 
 Usage: `StripePayments(settings.stripe_key, settings.stripe_webhook_secret)`; Stripe
@@ -198,6 +199,32 @@ class StripePayments:
                 {"idempotency_key": idempotency_key_for(intent, "refund")},
             )
 
+    async def refund_part(
+        self, reference: str, amount: Money, refund_id: str, reason: str = ""
+    ) -> None:
+        """A Refund of `amount` (Stripe checks it against what is left: a retry under the
+        same key replays the first answer, however much is left since)."""
+        intent = await self._intent(reference)
+        if intent is None or intent.currency.upper() != amount.currency:
+            raise InvalidInput(f"no Stripe payment in {amount.currency} to refund", field="amount")
+        try:
+            with calling("refund part of the payment", refusal=InvalidInput):
+                await self._stripe.refunds.create_async(
+                    {
+                        "payment_intent": intent.id,
+                        "amount": to_stripe(amount),
+                        "reason": "requested_by_customer",
+                        "metadata": {
+                            PAYMENT_KEY: merchant_of(intent) or "",
+                            "refund": refund_id,
+                            "reason": reason[:500],
+                        },
+                    },
+                    {"idempotency_key": f"soldout-{refund_id}-refund"},
+                )
+        except InvalidInput as refused:
+            raise InvalidInput(refused.message, field="amount") from refused
+
     async def abandon(self, reference: str) -> None:
         """Close an open Checkout Session; a session already closed (or paid) is left."""
         if reference.startswith("cs_"):
@@ -260,7 +287,8 @@ class StripePayments:
         if not isinstance(intent_id, str):
             return None
         if not charge.get("refunded"):
-            log.warning("a Stripe charge of %s was refunded in part; refund the rest", intent_id)
+            # (soldout's own part refunds, or one made in Stripe's dashboard)
+            log.info("a Stripe charge of %s was refunded in part", intent_id)
             return None
         intent = await self._intent(intent_id)
         merchant = None if intent is None else merchant_of(intent)

@@ -18,7 +18,9 @@ known. A delayed outcome is kept in the ledger, as a real provider's survives wh
 happens to soldout: a provider opened on the ledger of one that stopped (a crash, a
 restart) decides the lines still pending when it is first used, each at its time (its
 `created` plus the delay) or at once if that has passed, and sends their webhooks.
-Refunding a captured payment sends `payment.refunded`; voiding an uncaptured one (refund
+Refunding a captured payment sends `payment.refunded`; a part refund (`refund_part`) adds
+to the line's `refunded`, once per refund id, never above what was captured, and sends
+nothing; voiding an uncaptured one (refund
 before capture) sends nothing, nor does a capture.
 
 Usage: `TestPayments(path, secret=secrets.token_bytes(32))`, then `on_webhook(deliver)`.
@@ -202,6 +204,36 @@ class TestPayments:
         ):
             self._spawn(self._send(EventType.REFUNDED, line))
         return line.status in (LineStatus.CAPTURED, LineStatus.REFUNDED)
+
+    async def refund_part(
+        self, reference: str, amount: Money, refund_id: str, reason: str = ""
+    ) -> None:
+        """Adds to the line's `refunded`, at most up to what was captured; sends nothing
+        (as Stripe's and Mollie's part refunds tell soldout nothing it acts on)."""
+        self._take_over()
+        line = self._ledger.get(reference)
+        if line is None:
+            raise PaymentFailed(f"no payment {reference!r} at the provider", field="reference")
+        key = f"soldout-{refund_id}"
+        made = self._ledger.part_refund(key)
+        if made is not None:
+            if made != (reference, amount.amount):
+                raise IdempotencyKeyReused(
+                    "this refund id was used for another refund", field="idempotency_key"
+                )
+            return  # a retry: refunded once already
+        if amount.currency != line.currency or amount.amount <= 0:
+            raise InvalidInput(f"refund in the payment's {line.currency}", field="amount")
+        if line.status is not LineStatus.CAPTURED:
+            raise InvalidInput(f"a {line.status} payment cannot be refunded", field="amount")
+        left = line.captured - line.refunded
+        if amount.amount > left or not await self._ledger.refund_part(
+            reference, key, amount.amount
+        ):
+            raise InvalidInput(
+                f"the refund is more than is left to refund ({left} {line.currency})",
+                field="amount",
+            )
 
     async def abandon(self, reference: str) -> None:
         """Nothing to close: a delayed outcome still arrives (and is refunded if late)."""

@@ -13,11 +13,13 @@ from datetime import date
 from soldout.domain.claims import Order, OrderStatus
 from soldout.domain.errors import Conflict, InvalidInput, NotFound
 from soldout.domain.fulfilment import Adjustment, ProductionPlan, Rate
+from soldout.domain.money import Money
 from soldout.domain.plural import count as counted
 from soldout.domain.products import Product
 from soldout.domain.text import check_text
 from soldout.engine import SaleEngine
 from soldout.engine.orders import PlanOutcome, Retrack, Shipment
+from soldout.ids import new_id
 from soldout.services.margin import launch_margin
 from soldout.services.order_export import EXPORT_COLUMNS, csv_row
 from soldout.services.shipments import tracking_detail
@@ -29,6 +31,7 @@ __all__ = [
     "FulfilmentDesk",
     "PlanInput",
     "QueueSummary",
+    "RefundOutcome",
     "refund_reason",
 ]
 
@@ -53,6 +56,13 @@ class QueueSummary:
     open_units: int
     shipped_units: int
     next_ship_date: date | None  # what one more unit ordered now would get
+
+
+@dataclass(frozen=True, slots=True)
+class RefundOutcome:
+    order: Order
+    made: str | None  # "part" | "full"; None: a replay, nothing new (nothing to audit)
+    amount: Money
 
 
 def refund_reason(text: str) -> str:
@@ -216,6 +226,32 @@ class FulfilmentDesk:
         if order.status is OrderStatus.REFUNDED:
             return order
         return await self._engine.refund_order(order, reason)
+
+    async def refund_amount(
+        self, order_id: str, reason: str, amount: str, key: str | None = None
+    ) -> RefundOutcome:
+        """Give back `amount`, typed as a decimal in the order's currency ("12.50"): less
+        than what is left, a part refund (the order stands); all that is left, a refund in
+        full. The same `key` again refunds once (none: every call is a new refund)."""
+        reason = refund_reason(reason)
+        order = await self._engine.order(order_id)
+        if order is None:
+            raise NotFound("order")
+        money = Money.parse(amount, order.currency, field="amount")
+        if money.amount <= 0:
+            raise InvalidInput("the amount to refund must be more than zero", field="amount")
+        earlier = order.refund_keyed(key) if key else None
+        if earlier is not None and earlier.done:
+            await self._engine.refund_part(order, money.amount, reason, earlier.key)  # (checks)
+            return RefundOutcome(order, None, money)
+        if order.status is OrderStatus.REFUNDED:
+            if money.amount == order.total - order.parts_refunded:
+                return RefundOutcome(order, None, money)  # the full refund, again
+            raise InvalidInput("nothing is left to refund: it is refunded in full", field="amount")
+        if earlier is None and money.amount == order.left_to_refund:
+            return RefundOutcome(await self._engine.refund_order(order, reason), "full", money)
+        order = await self._engine.refund_part(order, money.amount, reason, key or new_id("rk"))
+        return RefundOutcome(order, "part", money)
 
     # -- orders and exports ----------------------------------------------------------
     async def page(

@@ -15,6 +15,7 @@ from soldout.domain.claims import Order, OrderEvent, OrderStatus
 from soldout.domain.fulfilment import Adjustment, ProductionPlan, Rate
 from soldout.domain.notifications import Notification
 from soldout.domain.payments import PaymentRecord, PaymentState
+from soldout.domain.refunds import part_refunds_from_json, part_refunds_json
 from soldout.store.ports import EmailOutcome
 from soldout.store.rows import Row, dt, req, shipping_from_json, shipping_json, ts
 
@@ -43,7 +44,7 @@ __all__ = [
 ORDER_COLUMNS = (
     "id, claim_id, launch_id, fan_id, sku, quantity, total, currency, paid_at, "
     "payment_method, payment_reference, idempotency_key, status, ship_date, shipped_at, "
-    "carrier, tracking_number, refunded_at, notified_ship_date, shipping, unit_cost"
+    "carrier, tracking_number, refunded_at, notified_ship_date, shipping, unit_cost, refunds"
 )
 
 # orders refunded after they shipped: the predicate of the `orders_returned` index
@@ -52,6 +53,11 @@ RETURNED = "status = 'refunded' AND shipped_at IS NOT NULL"
 
 def _day(value: date | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def _refunds_text(order: Order) -> str | None:
+    kept = part_refunds_json(order.refunds)
+    return None if kept is None else json.dumps(kept)
 
 
 def order_row(order: Order) -> tuple[object, ...]:
@@ -77,6 +83,7 @@ def order_row(order: Order) -> tuple[object, ...]:
         _day(order.notified_ship_date),
         shipping_json(order.shipping),
         order.unit_cost,
+        _refunds_text(order),
     )
 
 
@@ -88,6 +95,7 @@ def order_changes(order: Order) -> tuple[object, ...]:
         order.carrier,
         order.tracking_number,
         ts(order.refunded_at),
+        _refunds_text(order),
         order.id,
     )
 
@@ -118,6 +126,7 @@ def order_from_row(row: Row) -> Order:
         else None,
         shipping=shipping_from_json(row["shipping"]),
         unit_cost=row["unit_cost"],
+        refunds=part_refunds_from_json(json.loads(text) if (text := row["refunds"]) else None),
     )
 
 

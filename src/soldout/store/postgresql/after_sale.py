@@ -53,14 +53,16 @@ _EXPORT = (
     " FROM orders o JOIN fans f ON f.id = o.fan_id"
 )
 _CHANGES = update_from(
-    "orders", "status, ship_date, shipped_at, carrier, tracking_number, refunded_at", "ttttttt"
+    "orders",
+    "status, ship_date, shipped_at, carrier, tracking_number, refunded_at, refunds",
+    "tttttttt",
 )
 _DATES = update_from("orders", "status, ship_date, notified_ship_date", "tttt")
 _EVENTS = Into("order_events", ("order_id", "at", "kind", "detail"), ("text",) * 4)
 
 
 def _update_orders(orders: Sequence[Order]) -> Do:
-    return one(_CHANGES, columns_of([order_changes(o) for o in orders], 7))
+    return one(_CHANGES, columns_of([order_changes(o) for o in orders], 8))
 
 
 def _record_dates(rows: Sequence[tuple[str, str | None, str | None, str]]) -> Do:

@@ -65,7 +65,7 @@ __all__ = [
 ORDER_DATES = "UPDATE orders SET status = ?, ship_date = ?, notified_ship_date = ? WHERE id = ?"
 ORDER_CHANGES = (
     "UPDATE orders SET status = ?, ship_date = ?, shipped_at = ?, carrier = ?,"
-    " tracking_number = ?, refunded_at = ? WHERE id = ?"
+    " tracking_number = ?, refunded_at = ?, refunds = ? WHERE id = ?"
 )
 INSERT_ORDER = (
     f"INSERT INTO orders ({ORDER_COLUMNS})"
