@@ -1,10 +1,11 @@
 """The admin's orders: a filtered page of orders (or what a search by e-mail or id finds),
-each order's own page (history, payments, claim, fan, address), shipping (the next in
-queue, or those a CSV lists), a shipped order's tracking number, the refund (a reason and
-an explicit confirmation) and the CSV export."""
+each order's own page (history, payments, claim, fan, address, part refunds), shipping (the
+next in queue, or those a CSV lists), a shipped order's tracking number and the CSV
+export; its refund form posts to `admin_refunds`."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -20,22 +21,23 @@ from soldout.api.deps import platform_of
 from soldout.api.errors import status_for
 from soldout.domain import order_history
 from soldout.domain.claims import Order, OrderStatus
-from soldout.domain.errors import DomainError, InvalidInput, NotFound
+from soldout.domain.errors import DomainError, InvalidInput
+from soldout.domain.money import Money
 from soldout.services import Platform
-from soldout.services.fulfilment import MAX_REFUND_REASON, refund_reason
-from soldout.services.order_records import OrderRecord, OrderRecords, UnitFate, unit_fate
+from soldout.services.fulfilment import MAX_REFUND_REASON
+from soldout.services.order_records import OrderRecord, OrderRecords, UnitFate
 from soldout.services.shipments import parse_shipment_csv, shipped_detail
 from soldout.store.ports import OrderFilter
 from soldout.web.admin_forms import read_form, signed_in
 from soldout.web.admin_render import PAGE, guarded, redirect, render
 
-__all__ = ["router"]
+__all__ = ["LIST_QUERY", "order_context", "router"]
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
 # What the list was showing: kept on the way to an order's page and back, and through
 # a refund (a reload after it does not post again).
-_LIST_QUERY = ("launch_id", "sku", "status", "after", "q")
+LIST_QUERY = ("launch_id", "sku", "status", "after", "q")
 SHOWN = 10  # orders named after shipping; the rest are counted
 
 
@@ -55,7 +57,7 @@ def country(code: str) -> str:
 
 def _list_query(request: Request) -> str:
     q = request.query_params
-    return urlencode([(k, q[k]) for k in _LIST_QUERY if q.get(k)])
+    return urlencode([(k, q[k]) for k in LIST_QUERY if q.get(k)])
 
 
 @router.get("/orders")
@@ -192,7 +194,7 @@ async def ship_csv(request: Request) -> Response:
 async def order_page(request: Request, order_id: str) -> Response:
     async def handle(request: Request) -> Response:
         signed_in(request)
-        context = await _order_context(request, order_id, None, "")
+        context = await order_context(request, order_id, None, "")
         return render(request, "admin/order.html", context)
 
     return await guarded(request, handle)
@@ -206,13 +208,18 @@ def _just_refunded(said: str | None, record: OrderRecord) -> str | None:
     return said if said in set(UnitFate) else record.fate
 
 
-async def _order_context(
+async def order_context(
     request: Request,
     order_id: str,
     error: DomainError | None,
     reason: str,
     tracking: tuple[str, str] | None = None,
+    *,
+    amount: str = "",
+    key: str | None = None,
 ) -> dict[str, Any]:
+    """What an order's page shows; `reason`, `amount` and `key`: the refund form's, as
+    posted (kept when refused: a second click retries the same refund)."""
     record = await _records(platform_of(request)).get(order_id)
     q = request.query_params
     o = record.order
@@ -229,43 +236,11 @@ async def _order_context(
         "list_query": _list_query(request),
         "just_refunded": _just_refunded(q.get("refunded"), record),
         "already_refunded": q.get("again") == "1" and record.refunded,
+        "amount": amount,
+        "refund_key": key or secrets.token_hex(16),
+        "decimal": lambda amount: Money(amount, o.currency).decimal_text(),
+        "just_refunded_part": q.get("part") == "1" and bool(o.refunds),
     }
-
-
-@router.post("/orders/{order_id}/refund")
-async def refund(request: Request, order_id: str) -> Response:
-    """As the API's refund (in full; an unshipped unit goes back on sale, or to the next
-    draw entrant; a shipped one is refunded without touching stock; idempotent), once the
-    admin gave a reason and ticked the box that says what will happen."""
-
-    async def handle(request: Request) -> Response:
-        form = await read_form(request)
-        platform = platform_of(request)
-        before = await platform.engine.order(order_id)
-        shown = {k: v for k in _LIST_QUERY if (v := request.query_params.get(k))}
-        if before is not None and before.status is OrderStatus.REFUNDED:
-            # a second click or a stale tab: nothing happens, nothing is logged
-            return redirect(f"/admin/orders/{order_id}", **shown, again="1")
-        try:
-            reason = refund_reason(form.get("reason"))
-            if form.get("confirm") != "yes":
-                raise InvalidInput(
-                    "tick the box to confirm the refund: it cannot be undone", field="confirm"
-                )
-            if before is None:
-                raise NotFound("order")
-            # where the unit goes, said before the refund moves it (a drawn launch's
-            # backup list is not kept with the order)
-            fate = unit_fate(before, platform.engine.book(before.launch_id), platform.clock.now())
-            await platform.fulfilment.refund(order_id, reason)
-        except DomainError as exc:
-            context = await _order_context(request, order_id, exc, form.get("reason"))
-            status = 400 if isinstance(exc, InvalidInput) else status_for(exc)
-            return render(request, "admin/order.html", context, status=status)
-        await platform.audit(form.actor, "order.refund", order_id, {"reason": reason})
-        return redirect(f"/admin/orders/{order_id}", **shown, refunded=fate.value)
-
-    return await guarded(request, handle)
 
 
 @router.post("/orders/{order_id}/tracking")
@@ -279,12 +254,12 @@ async def set_tracking(request: Request, order_id: str) -> Response:
         try:
             _, changed = await platform.fulfilment.set_tracking(order_id, carrier, number)
         except DomainError as exc:
-            context = await _order_context(request, order_id, exc, "", (carrier, number))
+            context = await order_context(request, order_id, exc, "", (carrier, number))
             status = 400 if isinstance(exc, InvalidInput) else status_for(exc)
             return render(request, "admin/order.html", context, status=status)
         if changed is not None:
             await platform.audit(form.actor, "order.tracking", order_id, changed)
-        shown = {k: v for k in _LIST_QUERY if (v := request.query_params.get(k))}
+        shown = {k: v for k in LIST_QUERY if (v := request.query_params.get(k))}
         tracked = "1" if changed is not None else "same"
         return redirect(f"/admin/orders/{order_id}", **shown, tracked=tracked)
 

@@ -10,8 +10,8 @@ entries, under the name of the person signed in.
 
 This module signs in and out and shows the audit log and the reconciliation; `router`
 carries every admin page: products (`admin_products`), launches (`admin_launches`),
-production plans (`admin_plans`), orders and refunds (`admin_orders`) and the live
-dashboard (`admin_live`), and the team (`admin_team`).
+production plans (`admin_plans`), orders (`admin_orders`), refunds in full or in part
+(`admin_refunds`) and the live dashboard (`admin_live`), and the team (`admin_team`).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from soldout.web import (
     admin_orders,
     admin_plans,
     admin_products,
+    admin_refunds,
     admin_shop,
     admin_team,
 )
@@ -165,6 +166,7 @@ ROUTERS = [
             admin_products,
             admin_plans,
             admin_orders,
+            admin_refunds,
             admin_live,
             admin_team,
             admin_board,
