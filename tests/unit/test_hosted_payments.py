@@ -409,6 +409,39 @@ async def test_a_refund_gives_the_money_and_the_unit_back_once(shop: Shop) -> No
     assert not reconcile(await Snapshot.read(shop.platform.store, shop.platform.payments))
 
 
+async def test_a_part_refund_goes_back_once_and_the_order_stands(shop: Shop) -> None:
+    claim = await shop.claim()
+    payment = await shop.start_paying(claim)
+    shop.account.pay(shop.page_of(payment))
+    await shop.deliver_all()
+    order = shop.platform.engine.order_for(claim.id)
+    assert order is not None
+    await shop.platform.engine.refund_part(order, 300, "scratched", "k1")
+    await shop.deliver_all()  # the provider's events of a part refund: nothing to undo
+    [refund] = order.refunds
+    provider = shop.platform.payments
+    assert payment.reference is not None
+    # soldout's retry after a lost answer: the same refund id refunds nothing more
+    await provider.refund_part(payment.reference, Money(300, "EUR"), refund.id, "scratched")
+    with pytest.raises(errors.InvalidInput) as over:  # more than the 700 left
+        await provider.refund_part(payment.reference, Money(701, "EUR"), "rfd_other")
+    line = await provider.transaction(payment.id, payment.reference)
+    assert line is not None
+    assert (line.status, line.captured, line.refunded) == ("captured", 1000, 300)
+    assert over.value.field == "amount"
+    assert order.status is not OrderStatus.REFUNDED
+    assert payment.state is PaymentState.CAPTURED
+    assert not reconcile(await Snapshot.read(shop.platform.store, provider))
+
+    await shop.platform.engine.refund_order(order, "sent back")
+    await shop.deliver_all()
+    line = await provider.transaction(payment.id, payment.reference)
+    assert line is not None
+    assert (line.status, line.refunded) == ("refunded", 1000)
+    assert order.status is OrderStatus.REFUNDED
+    assert not reconcile(await Snapshot.read(shop.platform.store, provider))
+
+
 async def test_a_payment_after_the_claim_expired_goes_back(shop: Shop) -> None:
     claim = await shop.claim()
     payment = await shop.start_paying(claim)

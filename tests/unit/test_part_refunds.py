@@ -13,6 +13,7 @@ from soldout.domain.claims import ClaimState, Order, OrderStatus
 from soldout.domain.money import Money
 from soldout.payments import TestPayments
 from soldout.services import Platform
+from soldout.services.reconcile import Snapshot, reconcile
 from soldout.services.tokens import TokenSigner
 from soldout.store.memory import InMemoryStore
 from tests.unit.conftest import open_launch
@@ -22,8 +23,8 @@ class CrashingPayments(TestPayments):
     """Refunds at the provider, then loses the answer once (soldout stopped, or the
     network dropped it): the money moved but soldout did not hear so."""
 
-    def __init__(self) -> None:
-        super().__init__(secret=b"crash")
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(secret=b"crash", clock=clock)
         self.lose_next_answer = False
 
     async def refund_part(
@@ -37,7 +38,7 @@ class CrashingPayments(TestPayments):
 
 @pytest.fixture
 async def shop(clock: FakeClock) -> AsyncIterator[tuple[Platform, CrashingPayments]]:
-    payments = CrashingPayments()
+    payments = CrashingPayments(clock)
     platform = Platform(InMemoryStore(), TokenSigner(b"k" * 32, "a"), clock, payments)
     await platform.start(sweep=False)
     yield platform, payments
@@ -157,3 +158,24 @@ async def test_the_amount_is_read_in_the_orders_currency_and_all_that_is_left_is
     assert (part.made, again.made, rest.made) == ("part", None, "full")
     assert order.status is OrderStatus.REFUNDED
     assert await refunded_at_provider(payments) == ("refunded", 1000, 1000)
+
+
+async def test_reconciliation_agrees_with_part_refunds_and_finds_one_it_does_not_know(
+    shop: tuple[Platform, CrashingPayments],
+) -> None:
+    platform, payments = shop
+    order = await paid_order(platform)
+    await platform.engine.refund_part(order, 300, "scratched", "r1")
+    payments.lose_next_answer = True  # made at the provider, not confirmed here
+    with pytest.raises(errors.PaymentFailed):
+        await platform.engine.refund_part(order, 200, "late", "r2")
+    assert reconcile(await Snapshot.read(platform.store, payments)) == []
+
+    [payment] = platform.engine.checkout.payments_of(order.claim_id)
+    assert payment.reference is not None
+    await payments.refund_part(payment.reference, Money(100, "EUR"), "rfd_dashboard")
+    [mismatch] = reconcile(await Snapshot.read(platform.store, payments))
+
+    assert (mismatch.kind, mismatch.subject) == ("payment_mismatch", payment.id)
+    assert "captured 1000 here less 300 refunded in part" in mismatch.detail
+    assert "captured 1000/600" in mismatch.detail

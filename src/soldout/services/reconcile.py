@@ -75,9 +75,19 @@ def reconcile(s: Snapshot, pending_after: timedelta = PENDING_TOO_LONG) -> list[
         *_stock(s),
         *_keys(s),
         *_orders(s),
-        *payment_mismatches(s.payments, s.transactions, s.provider),
+        *payment_mismatches(s.payments, s.transactions, s.provider, _given_back(s.orders)),
         *stuck_payments(s.payments, s.transactions, s.provider, s.taken_at, pending_after),
     ]
+
+
+def _given_back(orders: Sequence[Order]) -> dict[str, tuple[int, int]]:
+    """By claim: what each order's part refunds gave back, and what one the provider has
+    not confirmed would."""
+    return {
+        o.claim_id: (o.parts_refunded, sum(r.amount for r in o.refunds if not r.done))
+        for o in orders
+        if o.refunds
+    }
 
 
 def _keys(s: Snapshot) -> list[Mismatch]:

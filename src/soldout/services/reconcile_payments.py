@@ -4,7 +4,8 @@
 The provider may hold several transactions for one payment of soldout's: money paid
 outside soldout (the provider's dashboard or API) can carry a payment's reference too.
 Each is read. A payment agrees with them when the money they hold (captured less
-refunded) is what soldout records: its amount for a captured payment (and its own
+refunded) is what soldout records: its amount for a captured payment, less what its
+order's part refunds gave back (and its own
 transaction, when named, holds it all), nothing otherwise; when no transaction still
 holds a card; and when at most one of them holds money. A double charge put right (one
 of two refunded in full) agrees again.
@@ -13,7 +14,7 @@ of two refunded in full) agrees again.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -93,13 +94,19 @@ def other_providers(payments: Sequence[PaymentRecord], provider: str) -> Counter
 
 
 def payment_mismatches(
-    payments: Sequence[PaymentRecord], transactions: Sequence[Transaction], provider: str
+    payments: Sequence[PaymentRecord],
+    transactions: Sequence[Transaction],
+    provider: str,
+    given_back: Mapping[str, tuple[int, int]] | None = None,
 ) -> list[Mismatch]:
     """Payments made through another provider are not compared with this one's ledger.
     When the latest payment is one of them, this run did not read the provider the shop
     takes money with now (its settings left out): each other provider is a mismatch, so
-    such a run never says "ok". Otherwise they are an earlier provider's."""
+    such a run never says "ok". Otherwise they are an earlier provider's. `given_back`:
+    by claim, what its order's part refunds gave back and what one not yet confirmed
+    would (the provider may have made it: either agrees)."""
     ledger = _ledger(transactions)
+    given_back = given_back or {}
     latest = max(payments, key=lambda p: p.created_at, default=None)
     found = []
     if latest is not None and latest.provider != provider:
@@ -115,7 +122,8 @@ def payment_mismatches(
         ]
     for payment in payments:
         if payment.provider == provider:
-            found += _compared(payment, ledger.get(payment.id))
+            parts = given_back.get(payment.claim_id, (0, 0))
+            found += _compared(payment, ledger.get(payment.id), parts)
     ours = {p.id for p in payments}
     for reference, lines in ledger.items():
         if reference not in ours and lines.held > 0:
@@ -130,8 +138,11 @@ def payment_mismatches(
     return found
 
 
-def _compared(payment: PaymentRecord, lines: _Lines | None) -> list[Mismatch]:
-    """One payment of soldout's against every transaction the provider has for it."""
+def _compared(
+    payment: PaymentRecord, lines: _Lines | None, parts: tuple[int, int] = (0, 0)
+) -> list[Mismatch]:
+    """One payment of soldout's against every transaction the provider has for it, less
+    its order's part refunds (`parts`: made, and not yet confirmed)."""
     if lines is None:
         if payment.state is PaymentState.CAPTURED:
             detail = f"captured {payment.amount} here, provider says nothing"
@@ -141,8 +152,11 @@ def _compared(payment: PaymentRecord, lines: _Lines | None) -> list[Mismatch]:
     held = lines.held
     if payment.state is PaymentState.CAPTURED:
         own = lines.own(payment.reference)
-        if held != payment.amount or (own is not None and own.captured - own.refunded != held):
-            detail = f"captured {payment.amount} here, provider says {lines.said()}"
+        made, unconfirmed = parts
+        kept = {payment.amount - made, payment.amount - made - unconfirmed}
+        if held not in kept or (own is not None and own.captured - own.refunded != held):
+            less = f" less {made} refunded in part" if made else ""
+            detail = f"captured {payment.amount} here{less}, provider says {lines.said()}"
             found.append(Mismatch("payment_mismatch", payment.id, detail))
     elif payment.state is PaymentState.REFUNDED:
         if held > 0:
