@@ -679,6 +679,7 @@ EXPORT_HEADER = [
     "total_decimal",  # (added at the end: the columns before keep their place)
     "product_name",
     "sku_name",
+    "refunded_decimal",
 ]
 
 
@@ -772,6 +773,7 @@ def test_the_csv_export_has_one_row_per_order_and_defuses_formulas(
     assert body[1]["name"] == body[1]["email"].split("@")[0]  # plain text is left alone
     assert (body[2]["sku"], body[2]["quantity"], body[2]["total"]) == ("A", "1", "2500")
     assert body[2]["total_decimal"] == "25.00"
+    assert [r["refunded_decimal"] for r in body] == ["25.00", "0.00", "0.00"]
     assert body[2]["fan_id"] == sly_fan.json()["id"]
     only_refunded = export(admin, launch_id=sale.launch_id, status="refunded")
     assert [r[0] for r in only_refunded] == ["order_id", plain[0].id]

@@ -1,5 +1,6 @@
 """The orders CSV as a spreadsheet reads it: the columns programs already read keep their
-place, and after them the total in the currency's unit and the product's and SKU's names."""
+place, and after them the total in the currency's unit, the product's and SKU's names and
+what was refunded."""
 
 from __future__ import annotations
 
@@ -31,6 +32,22 @@ async def test_the_export_gives_the_total_in_euros_and_names_what_was_bought(sho
     assert (cells["order_id"], cells["total"], cells["currency"]) == (order.id, "2500", "EUR")
     assert cells["total_decimal"] == "25.00"
     assert (cells["product_name"], cells["sku_name"]) == ("Model One", "Colour B")
+
+
+async def test_the_export_ends_with_what_part_refunds_gave_back(shop: Shop) -> None:
+    order = await shop.buy(await shop.fan("Ann"))
+    await shop.platform.fulfilment.refund_amount(order.id, "scratched", "5.50", "k1")
+
+    answer = await shop.http.get("/api/v1/orders.csv", headers=api(shop))
+
+    header, row = list(csv.reader(io.StringIO(answer.text)))
+    cells = dict(zip(header, row, strict=True))
+    assert header[-1] == "refunded_decimal"
+    assert (cells["status"], cells["refunded_at"], cells["refunded_decimal"]) == (
+        "paid",
+        "",
+        "5.50",
+    )
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from soldout.domain.claims import ClaimState, Order, OrderStatus
 from soldout.domain.money import Money
 from soldout.payments import TestPayments
 from soldout.services import Platform
+from soldout.services.margin import launch_margin
 from soldout.services.reconcile import Snapshot, reconcile
 from soldout.services.tokens import TokenSigner
 from soldout.store.memory import InMemoryStore
@@ -179,3 +180,20 @@ async def test_reconciliation_agrees_with_part_refunds_and_finds_one_it_does_not
     assert (mismatch.kind, mismatch.subject) == ("payment_mismatch", payment.id)
     assert "captured 1000 here less 300 refunded in part" in mismatch.detail
     assert "captured 1000/600" in mismatch.detail
+
+
+async def test_the_margin_counts_the_money_given_back(
+    shop: tuple[Platform, CrashingPayments],
+) -> None:
+    platform, _ = shop
+    order = await paid_order(platform)
+    await platform.engine.refund_part(order, 300, "scratched", "r1")
+
+    figures = await launch_margin(platform.engine, order.launch_id)
+
+    skus, totals = figures["skus"], figures["totals"]
+    assert isinstance(skus, dict)
+    assert isinstance(totals, dict)
+    line = skus["A"]
+    assert (line["units"], line["revenue"], line["refunded_part"]) == (1, 700, 300)
+    assert totals["EUR"]["revenue"] == 700

@@ -12,16 +12,18 @@ __all__ = ["launch_margin"]
 
 
 async def launch_margin(engine: SaleEngine, launch_id: str) -> dict[str, object]:
-    """Revenue, cost and margin per SKU and per currency, in minor units. An unshipped
-    refund counts for nothing; a shipped refund costs its unit and earns nothing. Each
-    order's units cost what the SKU cost when it was paid (an order older than that
-    record: the SKU's cost now). A SKU with a unit sold whose cost is not known (left
-    blank; a cost of 0 is known: a free add-on) has no known margin: `cost_known` is
-    false and its `margin` and `margin_percent` are null, and so are its currency's
-    totals (a margin of 100 % would be a guess presented as a figure)."""
+    """Revenue, cost and margin per SKU and per currency, in minor units. Revenue is what
+    the fans paid less what part refunds gave back (`refunded_part`: those amounts, of
+    orders that stand). An unshipped refund counts for nothing; a shipped refund costs its
+    unit and earns nothing. Each order's units cost what the SKU cost when it was paid (an
+    order older than that record: the SKU's cost now). A SKU with a unit sold whose cost is
+    not known (left blank; a cost of 0 is known: a free add-on) has no known margin:
+    `cost_known` is false and its `margin` and `margin_percent` are null, and so are its
+    currency's totals (a margin of 100 % would be a guess presented as a figure)."""
     book = engine.book(launch_id)
     per_sku: dict[str, dict[str, int]] = {
-        code: {"units": 0, "revenue": 0, "cost": 0, "refunded_units": 0} for code in book.stock
+        code: {"units": 0, "revenue": 0, "cost": 0, "refunded_units": 0, "refunded_part": 0}
+        for code in book.stock
     }
     unknown_cost: set[str] = set()  # SKUs with a unit sold whose cost is not known
     for order in await engine.orders_of_launch(launch_id):
@@ -42,7 +44,8 @@ async def launch_margin(engine: SaleEngine, launch_id: str) -> dict[str, object]
         if refunded:
             continue
         line["units"] += order.quantity
-        line["revenue"] += order.total
+        line["revenue"] += order.total - order.parts_refunded
+        line["refunded_part"] += order.parts_refunded
     skus: dict[str, dict[str, object]] = {}
     totals: dict[str, dict[str, int]] = {}
     unknown: set[str] = set()  # currencies where a SKU without a cost has sold

@@ -3,7 +3,9 @@ read, with text people typed made inert for spreadsheets.
 
 Money comes twice: `total` in minor units with `currency` (as it always did, for the
 programs that read it), and `total_decimal` in the currency's own unit with its own number
-of decimals (`14900`, `EUR` is `149.00`; JPY has none, KWD three)."""
+of decimals (`14900`, `EUR` is `149.00`; JPY has none, KWD three); `refunded_decimal`, the
+last column, is what went back likewise (part refunds of an order that stands, or all of
+it once refunded)."""
 
 from __future__ import annotations
 
@@ -46,6 +48,8 @@ EXPORT_COLUMNS = (
     "total_decimal",  # the total in the currency's unit: "149.00"
     "product_name",
     "sku_name",
+    # what went back to the fan, in the currency's unit: part refunds, or all once refunded
+    "refunded_decimal",
 )
 
 
@@ -101,4 +105,5 @@ def csv_row(
         Money(o.total, o.currency).decimal_text(),
         _cell(product_name),
         _cell(sku_name),
+        Money(o.refunded_amount, o.currency).decimal_text(),
     )
