@@ -43,6 +43,13 @@ def _samples(launch: dict[str, Any], claim_id: str, when: str) -> dict[str, dict
             "before": "JD01",
         },
         "order_refunded": {"order_id": "ord_x"},
+        "order_refunded_part": {
+            "order_id": "ord_x",
+            "refund_id": "rfd_x",
+            "amount": 550,
+            "currency": "EUR",
+            "reason": "scratched",
+        },
         "payment_refunded": {"why": "late"},
         "payment_declined": {"claim_id": claim_id},
         "launch_cancelled": {"launch_id": lid, "bought": False},
@@ -110,6 +117,28 @@ async def test_an_orders_history_reads_in_the_fans_language(shop: Shop) -> None:
         assert english not in history
     assert "已付款: €199.00" in history
     assert "已退款: €199.00 (你取消了订单)" in history
+
+
+async def test_a_part_refund_shows_on_the_fans_order_and_account_with_its_reason(
+    shop: Shop,
+) -> None:
+    launch = await shop.launch()
+    fan = await shop.fan("Ann")
+    claim_id = (await shop.claim(fan, launch["id"])).json()["id"]
+    paid = await shop.pay(fan, claim_id, shipping=AMSTERDAM)
+    assert paid.status_code == 200, paid.text
+    order_id = paid.json()["id"]
+    await shop.platform.fulfilment.refund_amount(order_id, "a scratch on the lid", "5.50", "k")
+
+    order = text_of(await fan.browser.get(f"/orders/{order_id}"))
+    me = text_of(await fan.browser.get("/me"))
+
+    assert "Refunded so far €5.50" in order
+    assert "Refunded in part: €5.50 (a scratch on the lid)" in order.split("History", 1)[1]
+    assert "Cancel and refund" in order  # it stands: the fan may still cancel the rest
+    assert "€5.50 refunded" in me
+    said = "We refunded €5.50 of your order: a scratch on the lid. Your order stands and ships"
+    assert said in me
 
 
 async def test_the_join_page_says_invited_only_for_a_code_that_is_one(shop: Shop) -> None:

@@ -154,6 +154,14 @@ async def make_scene(platform: Platform, clock: FakeClock) -> Scene:
         "tracking_changed": note(
             "tracking_changed", order_id=order.id, carrier="DHL", tracking="JD01", before="3SA1"
         ),
+        "order_refunded_part": note(
+            "order_refunded_part",
+            order_id=order.id,
+            refund_id="rfd_x",
+            amount=1000,
+            currency="EUR",
+            reason="a scratch on the lid",
+        ),
     }
     composer = Composer(
         sender=Address(addr_spec="shop@shop.test"),
@@ -201,6 +209,7 @@ def test_every_kind_of_notification_has_a_letter() -> None:
         "order_shipped",
         "tracking_changed",
         "order_refunded",
+        "order_refunded_part",
         "payment_refunded",
         "payment_declined",
         "launch_cancelled",
@@ -289,6 +298,15 @@ async def test_an_order_confirmation_carries_the_total_and_the_ship_date(
         assert "ship date follows" in text
     else:
         assert f"Ships on: {day}" not in text  # said as a reader says a date, not ISO
+
+
+async def test_a_part_refund_says_how_much_why_and_that_the_order_stands(scene: Scene) -> None:
+    message = await mail(scene, scene.notes["order_refunded_part"])
+    text, _ = bodies(message)
+    assert message["Subject"] == f"Part of your order {scene.order.id} was refunded"
+    assert f"We refunded €10.00 of your order {scene.order.id}." in text
+    assert "it ships as planned" in text
+    assert "Reason: a scratch on the lid" in text
 
 
 async def test_a_refund_says_how_much_and_why(scene: Scene) -> None:

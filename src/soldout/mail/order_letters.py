@@ -1,6 +1,6 @@
 """The e-mails after a payment: the order confirmed with its ship date, the date moved,
-shipped with tracking, its tracking number set later or corrected, refunded; and a payment
-refunded because its unit was gone."""
+shipped with tracking, its tracking number set later or corrected, refunded in full or in
+part; and a payment refunded because its unit was gone."""
 
 from __future__ import annotations
 
@@ -146,7 +146,8 @@ def _refund_reason(reason: str) -> str:
 
 async def order_refunded(c: Context) -> Letter:
     order = _order(c)
-    total = c.money(order.total, order.currency)
+    # what this refund gave back: what part refunds had left (before them: the total)
+    total = c.money(int(c.data.get("amount", order.total)), order.currency)
     paragraphs = [
         _(
             "We refunded %(total)s for your order %(order)s. It can take a few days to show"
@@ -164,6 +165,28 @@ async def order_refunded(c: Context) -> Letter:
         paragraphs=tuple(paragraphs),
         action=_see(c, order),
         details=tuple(details),
+    )
+
+
+async def order_refunded_part(c: Context) -> Letter:
+    order = _order(c)
+    amount = c.money(int(c.data["amount"]), order.currency)
+    return Letter(
+        subject=_("Part of your order %(order)s was refunded") % {"order": order.id},
+        heading=_("We refunded part of your order"),
+        paragraphs=(
+            _(
+                "We refunded %(amount)s of your order %(order)s. Your order stands: it ships"
+                " as planned. The refund can take a few days to show on your statement."
+            )
+            % {"amount": amount, "order": order.id},
+        ),
+        action=_see(c, order),
+        details=(
+            *_about(c, order),
+            (_("Refunded"), amount),
+            (_("Reason"), str(c.data.get("reason") or "")),
+        ),
     )
 
 
@@ -220,5 +243,6 @@ ORDER_LETTERS: dict[str, Writer] = {
     "order_shipped": order_shipped,
     "tracking_changed": tracking_changed,
     "order_refunded": order_refunded,
+    "order_refunded_part": order_refunded_part,
     "payment_refunded": payment_refunded,
 }
