@@ -23,6 +23,7 @@ from soldout.api.app import build_app
 from soldout.clock import FakeClock
 from soldout.domain.addresses import ShippingAddress
 from soldout.domain.claims import Order
+from soldout.domain.refunds import PartRefund
 from soldout.services import Platform
 from soldout.services.fulfilment import EXPORT_COLUMNS
 from soldout.services.tokens import TokenSigner
@@ -448,6 +449,33 @@ async def test_the_admin_refunds_part_of_an_order_which_stands_then_the_rest(sho
     words = text_of(await shop.admin.get(f"/admin/orders/{order.id}"))
     assert "EUR 25.00 in all (EUR 19.50 at the end)" in words
     assert "refunded : EUR 19.50 refunded: sent back" in words
+
+
+async def test_a_part_refund_left_unconfirmed_is_retried_from_the_orders_page(shop: Shop) -> None:
+    """soldout stopped after writing the refund, before the provider heard of it: the page
+    says so, refuses another refund meanwhile and retries this one under its own key."""
+    order = await shop.buy(await shop.fan("Ann"))
+    order.refunds = (PartRefund("rfd_left", "k-left", 300, "scratched", shop.clock.now()),)
+    await shop.platform.store.orders.update([order])
+    page = await shop.admin.get(f"/admin/orders/{order.id}")
+    assert "not confirmed by the provider" in text_of(page)
+
+    other = await shop.refund_form(order.id, amount="1.00", reason="late", confirm="yes")
+    assert other.status_code == 409
+    assert "is still being made: retry it first" in text_of(other)
+    retry = re.search(r'<form[^>]*class="inline">(.*?)</form>', page.text, re.S)
+    assert retry
+    fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', retry.group(1)))
+    assert {k: fields[k] for k in ("key", "amount", "reason")} == {
+        "key": "k-left",
+        "amount": "3.00",
+        "reason": "scratched",
+    }
+    done = await shop.admin.post(f"/admin/orders/{order.id}/refund", data=fields)
+
+    assert done.headers["location"] == f"/admin/orders/{order.id}?part=1"
+    assert [(r.id, r.done) for r in order.refunds] == [("rfd_left", True)]
+    assert await ledger_refunded(shop) == [300]
 
 
 async def test_the_api_refunds_an_amount_once_per_key(shop: Shop) -> None:
