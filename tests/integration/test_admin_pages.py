@@ -73,14 +73,14 @@ def test_forms_create_a_product_and_launch(browser: httpx.Client) -> None:
             "sku0_currency": "EUR",
             "sku1_code": "LMP-J",
             "sku1_price": "1500",
-            "sku1_currency": "JPY",
+            "sku1_currency": "EUR",  # (a product's SKUs share one currency)
         },
     )
     assert made.status_code == 303, made.text
     assert made.headers["location"].startswith("/admin/launches/new?product_id=prd")
     page = browser.get(made.headers["location"])
     assert "EUR 129.99" in page.text  # money shown exactly
-    assert "JPY 1,500" in page.text
+    assert "EUR 1,500.00" in page.text
     product_id = re.search(r'name="product_id" value="(prd[^"]+)"', page.text)
     assert product_id
     opens = (now() - timedelta(seconds=5)).strftime("%Y-%m-%dT%H:%M:%S")

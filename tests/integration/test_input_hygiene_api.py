@@ -20,6 +20,7 @@ import pytest
 from soldout.api.app import build_app
 from soldout.clock import FakeClock
 from soldout.domain.fans import Fan
+from soldout.domain.launches import Launch, Race, rules_for
 from soldout.domain.money import Money
 from soldout.domain.products import Product, Sku
 from soldout.services import Platform
@@ -264,6 +265,54 @@ async def test_a_currency_must_be_one_in_use(shop: Shop, currency: str) -> None:
     )
     assert error(changed) == (422, "unknown_currency", "skus[2].currency")
     assert await shop.state() == before
+
+
+async def test_a_product_is_sold_in_one_currency(shop: Shop) -> None:
+    before = await shop.state()
+    made = await shop.api.post(
+        "/api/v1/products",
+        json={"name": "P", "skus": [sku("A"), sku("B"), sku("C", currency="USD")]},
+        headers=ADMIN,
+    )
+    assert error(made) == (422, "mixed_currencies", "skus[2].currency")
+    path = f"/api/v1/products/{shop.product_id}"
+    added = await shop.api.patch(
+        path, json={"skus": [sku("A"), sku("B"), sku("C", currency="USD")]}, headers=ADMIN
+    )
+    assert error(added) == (422, "mixed_currencies", "skus[2].currency")
+    assert await shop.state() == before
+
+
+async def test_a_product_stored_in_two_currencies_loads_and_is_mended(tmp_path: Path) -> None:
+    """Stored before the rule, with a launch of both SKUs: the shop starts, shows it and
+    its launch, takes an edit that keeps the currencies, and launches one currency again."""
+    path = tmp_path / "soldout.db"
+    platform, api = await _running(SqliteStore(path))
+    eur, usd = Money(1000, "EUR"), Money(1100, "USD")
+    skus = (Sku("A", "Black", eur, None), Sku("B", "White", usd, None))
+    await platform.store.products.add(Product("prd_mixed", "Lamp", "", skus, platform.clock.now()))
+    opens = platform.clock.now() + timedelta(days=1)
+    old = Launch("lch_mixed", "prd_mixed", "Old", opens, rules_for(Race.FAST, units=4),
+                 {"A": 2, "B": 2}, platform.clock.now())  # fmt: skip
+    await platform.store.launches.add(old)
+    await platform.stop()
+    platform, api = await _running(SqliteStore(path))
+    async with api:
+        shown = await api.get("/api/v1/launches/lch_mixed")
+        assert shown.status_code == 200, shown.text
+        product = (await api.get("/api/v1/products/prd_mixed", headers=ADMIN)).json()
+        assert [s["currency"] for s in product["skus"]] == ["EUR", "USD"]
+        kept = [sku("A", name="Black, new"), sku("B", price=1100, currency="USD")]
+        edited = await api.patch("/api/v1/products/prd_mixed", json={"skus": kept}, headers=ADMIN)
+        assert edited.status_code == 200, edited.text
+        launch = {"product_id": "prd_mixed", "title": "Again", "sale_opens_at": opens.isoformat()}
+        both = await api.post(
+            "/api/v1/launches", json=launch | {"batch": {"A": 1, "B": 1}}, headers=ADMIN
+        )
+        assert error(both) == (422, "mixed_currencies", "batch.B")
+        one = await api.post("/api/v1/launches", json=launch | {"batch": {"A": 1}}, headers=ADMIN)
+        assert one.status_code == 201, one.text
+    await platform.stop()
 
 
 # -- JSON bodies -------------------------------------------------------------------------

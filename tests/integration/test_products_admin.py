@@ -224,10 +224,16 @@ async def test_the_api_refuses_bad_edits_in_words_and_changes_nothing(
     assert (await client.get(f"/api/v1/products/{pid}", headers=ADMIN)).json() == product
     fine = await client.patch(
         f"/api/v1/products/{pid}",
-        json={"skus": [sku("A", 9900), sku("B", 100, "USD")]},  # B is in no launch
+        json={"skus": [sku("A", 9900), sku("B", 100)]},
         headers=ADMIN,
     )
     assert fine.status_code == 200, fine.text
+    dollars = await client.patch(
+        f"/api/v1/products/{pid}",
+        json={"skus": [sku("A", 9900), sku("B", 100, "USD")]},  # B is in no launch, A is
+        headers=ADMIN,
+    )
+    assert error(dollars)[::2] == (422, "skus[1].currency")
 
 
 async def test_image_uploads_are_checked(shop: tuple[Platform, httpx.AsyncClient]) -> None:
@@ -488,6 +494,31 @@ async def test_a_mistake_in_the_form_is_answered_in_words_and_keeps_what_was_typ
     assert "notes.jpg: this file is not an image" in fake.text
     assert "choose them again" in fake.text
     assert await platform.store.products.all() == []
+
+
+async def test_the_form_refuses_skus_in_two_currencies_beside_the_field(
+    shop: tuple[Platform, httpx.AsyncClient],
+) -> None:
+    platform, client = shop
+    csrf = await signed_in(client)
+    answer = await client.post("/admin/products", data=ten_sizes(csrf) | {"sku7_currency": "USD"})
+    assert answer.status_code == 400
+    assert "SKU RUN-45 is in USD, the first SKU in EUR" in answer.text
+    assert "(sku7_currency)" in answer.text
+    assert re.search(r'name="sku7_currency"[^>]*value="USD" aria-invalid="true"', answer.text)
+    assert 'value="RUN-47"' in answer.text  # every row is still there
+    assert await platform.store.products.all() == []
+    product = await api_product(client)
+    edit = {
+        "csrf": csrf, "name": "Desk Lamp",
+        "sku0_code": "A", "sku0_price": "129", "sku0_currency": "EUR",
+        "sku1_code": "B", "sku1_price": "139", "sku1_currency": "EUR",
+        "sku2_code": "C", "sku2_price": "70", "sku2_currency": "GBP",
+    }  # fmt: skip
+    added = await client.post(f"/admin/products/{product['id']}", data=edit)
+    assert added.status_code == 400
+    assert "(sku2_currency)" in added.text
+    assert len((await platform.catalog.product(product["id"])).skus) == 2
 
 
 async def test_more_rows_and_the_preview_work_without_the_script_and_save_nothing(

@@ -19,7 +19,13 @@ from soldout.domain.fans import normalise_email
 from soldout.domain.fulfilment import Adjustment, ProductionPlan
 from soldout.domain.money import CURRENCIES, Money
 from soldout.domain.plural import count
-from soldout.domain.products import Product, Sku, check_details, check_sku_changes
+from soldout.domain.products import (
+    Product,
+    Sku,
+    check_details,
+    check_launch_currency,
+    check_sku_changes,
+)
 from soldout.domain.shop import Shop
 from soldout.domain.text import check_text, shows
 from soldout.services.fulfilment import refund_reason
@@ -216,6 +222,41 @@ def test_a_sku_keeps_a_currency_withdrawn_since_it_was_made() -> None:
     check_sku_changes((kuna,), (Sku("A", "Renamed", kuna.price, kuna.cost),), {})
     with pytest.raises(InvalidInput):
         check_sku_changes((kuna,), (kuna, sku("B", currency="HRK")), {})
+
+
+def mixed(before: tuple[Sku, ...], after: tuple[Sku, ...]) -> tuple[str | None, str]:
+    with pytest.raises(InvalidInput) as refused:
+        check_sku_changes(before, after, {})
+    return refused.value.field, refused.value.code
+
+
+def test_a_products_skus_share_one_currency() -> None:
+    eur, usd = sku("A"), sku("B", currency="USD")
+    assert mixed((), (eur, sku("C"), usd)) == ("skus[2].currency", "mixed_currencies")
+    assert mixed((eur,), (eur, usd)) == ("skus[1].currency", "mixed_currencies")  # added
+    moved = sku("C", currency="USD")
+    assert mixed((eur, sku("C")), (eur, moved)) == ("skus[1].currency", "mixed_currencies")
+    check_sku_changes((eur,), (eur, sku("B")), {})  # the same currency is fine
+
+
+def test_a_product_stored_with_two_currencies_stays_editable_and_can_be_mended() -> None:
+    eur, usd = sku("A"), sku("B", currency="USD")
+    check_sku_changes((eur, usd), (Sku("A", "Renamed", eur.price, eur.cost), usd), {})
+    assert mixed((eur, usd), (eur, usd, sku("C", currency="USD"))) == (
+        "skus[2].currency",
+        "mixed_currencies",
+    )
+    check_sku_changes((eur, usd), (eur, sku("B")), {})  # brought to one currency
+
+
+def test_a_new_launch_sells_its_batch_in_one_currency() -> None:
+    made = datetime(2030, 1, 1, tzinfo=UTC)
+    stored = Product("prd_1", "Lamp", "", (sku("A"), sku("B", currency="USD")), made)
+    check_launch_currency(stored, {"A": 5})
+    check_launch_currency(stored, {"B": 5})
+    with pytest.raises(InvalidInput) as refused:
+        check_launch_currency(stored, {"A": 5, "B": 0})
+    assert (refused.value.field, refused.value.code) == ("batch.B", "mixed_currencies")
 
 
 # -- e-mail addresses --------------------------------------------------------------------

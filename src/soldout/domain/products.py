@@ -18,6 +18,8 @@ __all__ = [
     "Product",
     "Sku",
     "check_details",
+    "check_launch_currency",
+    "check_one_currency",
     "check_sku_changes",
     "given_cost",
     "validate_sku_code",
@@ -179,3 +181,44 @@ def check_sku_changes(
                 field=f"skus[{i}].currency",
                 code="sku_in_launch",
             )
+    check_one_currency(before, after)
+
+
+def check_one_currency(before: tuple[Sku, ...], after: tuple[Sku, ...]) -> None:
+    """A product's SKUs share one currency, its first SKU's: a launch sells the product in
+    it, and every total, margin and report adds its SKUs' money. The field at fault is
+    the first SKU in another currency that the edit adds or moves to it; one stored in
+    another currency before this rule (`before`) and left as it was is not refused, so
+    such a product still loads and its maker can bring its SKUs to one currency (see
+    docs/architecture.md, "Input hygiene")."""
+    if not after:
+        return
+    currency = after[0].price.currency
+    had = {s.code: s.price.currency for s in before}
+    for i, sku in enumerate(after):
+        if sku.price.currency == currency or had.get(sku.code) == sku.price.currency:
+            continue
+        raise InvalidInput(
+            f"all SKUs of a product are in one currency: SKU {sku.code} is in"
+            f" {sku.price.currency}, the first SKU in {currency}; make another product to"
+            " sell in another currency",
+            field=f"skus[{i}].currency",
+            code="mixed_currencies",
+        )
+
+
+def check_launch_currency(product: Product, batch: dict[str, int]) -> None:
+    """A new launch sells its batch in one currency: a product stored with SKUs in two
+    (before `check_one_currency`) launches again only the SKUs of one of them."""
+    currencies: dict[str, str] = {}
+    for sku in product.skus:
+        if sku.code in batch:
+            currencies.setdefault(sku.price.currency, sku.code)
+    if len(currencies) > 1:
+        first, other = list(currencies)[:2]
+        raise InvalidInput(
+            f"a launch sells in one currency: SKU {currencies[other]} is in {other}, SKU"
+            f" {currencies[first]} in {first}",
+            field=f"batch.{currencies[other]}",
+            code="mixed_currencies",
+        )

@@ -21,6 +21,7 @@ from soldout.domain.products import (
     Product,
     Sku,
     check_details,
+    check_launch_currency,
     check_sku_changes,
 )
 from soldout.domain.text import check_text
@@ -224,6 +225,7 @@ class Catalog:
         check_text(title, field="title", limit=MAX_TITLE, label="the launch's title")
         check_schedule(reservations_open_at, sale_opens_at, sale_closes_at)
         check_batch(batch, {s.code for s in product.skus})
+        check_launch_currency(product, batch)
         launch = Launch(
             id=new_id("lch"),
             product_id=product_id,
