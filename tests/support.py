@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import email
+import email.policy
 import itertools
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -14,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -334,3 +338,21 @@ def error(response: httpx.Response) -> tuple[int, str, str | None]:
     assert isinstance(body["error"]["message"], str)
     assert body["error"]["message"]
     return response.status_code, body["error"]["code"], body["error"]["field"]
+
+
+def mailed_sign_in_link(server: ServerProcess, to: str, after: int = 0) -> str:
+    """The newest sign-in link in an e-mail sent to `to`, as the outbox wrote it (no SMTP
+    server is set: the e-mails are files in the data directory's `mail`); `after`: wait
+    for more than that many links to `to` (those mailed before)."""
+    return eventually(lambda: sign_in_links(server, to), lambda f: len(f) > after, timeout=20)[-1]
+
+
+def sign_in_links(server: ServerProcess, to: str) -> list[str]:
+    found = []
+    for eml in sorted((server.data / "mail").glob("*.eml")):
+        message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+        if to in str(message["To"]):
+            body = message.get_body(("plain",))
+            text = body.get_content() if isinstance(body, EmailMessage) else ""
+            found += re.findall(r"https?://\S+/signin/[\w.=-]+", text)
+    return found

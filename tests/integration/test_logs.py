@@ -14,7 +14,15 @@ from typing import Any
 import pytest
 
 from soldout.logs import JsonFormatter
-from tests.support import ADMIN_TOKEN, ServerProcess, claim, create_launch, eventually, register
+from tests.support import (
+    ADMIN_TOKEN,
+    ServerProcess,
+    claim,
+    create_launch,
+    eventually,
+    mailed_sign_in_link,
+    register,
+)
 
 CLAIMS = "/api/v1/launches/{launch_id}/claims"
 
@@ -132,6 +140,39 @@ def test_a_claim_a_payment_and_a_404_each_log_one_json_line(json_server: ServerP
     for secret in (fan["token"], ADMIN_TOKEN, "tok_ok"):
         assert secret not in text
     assert f"/api/v1/claims/{claim_id}" not in text  # templates, never paths
+
+
+def test_the_storefronts_form_posts_log_the_signed_in_fan(json_server: ServerProcess) -> None:
+    """A browser signed in by its session cookie (no token): its form posts and pages name
+    the fan as the API's requests do, and the line never holds the cookie or the link."""
+    with json_server.client() as anyone:
+        name = uuid.uuid4().hex[:12]
+        fan = register(anyone, name, with_address=False)
+        email = f"{name}@fans.test"
+        asked = anyone.post("/signin", data={"email": email, "next": "/me"})
+        assert asked.status_code == 200, asked.text
+    link = mailed_sign_in_link(json_server, email)
+    with json_server.client() as browser:
+        path = link.removeprefix(json_server.base_url)
+        signed_in = browser.post(path, headers={"x-request-id": "web-link"})
+        assert signed_in.status_code == 303, signed_in.text
+        session = browser.cookies["soldout_fan"]
+        posts = {
+            "web-address": browser.post("/me/address", data={"name": "Ann", "line1": ""}),
+            "web-zone": browser.post("/me/time-zone", data={"zone": "Europe/Amsterdam"}),
+            "web-language": browser.get("/language/nl", params={"next": "/me"}),
+            "web-signout": browser.post("/signout"),
+        }
+    ids = {name: answer.headers["x-request-id"] for name, answer in posts.items()}
+    assert posts["web-address"].status_code == 422  # (refused, and still the fan's line)
+    for name in ("web-link", *ids):
+        line = access_line(json_server, ids.get(name, name))
+        assert line["fan_id"] == fan["id"], (name, line)
+    assert access_line(json_server, ids["web-address"])["route"] == "/me/address"
+    assert access_line(json_server, "web-link")["route"] == "/signin/{token}"
+    text = json_server.log.read_text()
+    assert session not in text
+    assert path.removeprefix("/signin/") not in text
 
 
 def test_text_mode_stays_human_readable(shared_server: ServerProcess) -> None:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import hashlib
 import re
 import uuid
-from email.message import EmailMessage
 
 import httpx
 import pytest
 
-from tests.support import ServerProcess, create_launch, eventually
+from tests.support import ServerProcess, create_launch, mailed_sign_in_link
 
 # its behaviour holds on the owner and two workers too (docs/scale-out.md)
 pytestmark = pytest.mark.scale_out_too
@@ -264,23 +261,6 @@ def test_referral_and_sign_in_link(shared_server: ServerProcess) -> None:
     shared_server.start()
     with shared_server.client() as after_restart:
         assert after_restart.post(path).status_code == 400
-
-
-def mailed_sign_in_link(server: ServerProcess, to: str) -> str:
-    """The sign-in link in the e-mail sent to `to`, as the outbox wrote it (no SMTP server
-    is set: the e-mails are files in the data directory's `mail`)."""
-
-    def links() -> list[str]:
-        found = []
-        for eml in sorted((server.data / "mail").glob("*.eml")):
-            message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
-            if to in str(message["To"]):
-                body = message.get_body(("plain",))
-                text = body.get_content() if isinstance(body, EmailMessage) else ""
-                found += re.findall(r"https?://\S+/signin/[\w.=-]+", text)
-        return found
-
-    return eventually(links, bool, timeout=20)[-1]
 
 
 def test_the_ideas_board_pages_answer_a_fan_in_words(

@@ -25,6 +25,7 @@ __all__ = [
     "AccessLine",
     "WatchedProtocol",
     "enabled",
+    "fan_seen",
     "request_id",
     "route_named",
 ]

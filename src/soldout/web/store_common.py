@@ -21,6 +21,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse, Response
 
 from soldout import i18n
+from soldout.api.access import fan_seen
 from soldout.domain.errors import NotFound
 from soldout.domain.sessions import SessionKind
 from soldout.engine.book import LaunchBook
@@ -101,8 +102,12 @@ def base_url(request: Request) -> str:
 
 
 def fan_id_of(request: Request) -> str | None:
-    """The fan this browser's session cookie signs in (`services.sessions`), or None."""
-    return platform_of(request).sessions.fan_of(request.cookies.get(FAN_COOKIE))
+    """The fan this browser's session cookie signs in (`services.sessions`), or None;
+    told to the access log, as the API's auth tells it of a token's fan."""
+    fan_id = platform_of(request).sessions.fan_of(request.cookies.get(FAN_COOKIE))
+    if fan_id is not None:
+        fan_seen(request.scope.setdefault("state", {}), fan_id)
+    return fan_id
 
 
 def speaker_of(request: Request) -> Speaker:
@@ -248,6 +253,7 @@ async def sign_in_response(request: Request, target: str, fan_id: str) -> Respon
     sessions = platform_of(request).sessions
     await sessions.end(request.cookies.get(FAN_COOKIE))
     session = await sessions.open(SessionKind.FAN, fan_id)
+    fan_seen(request.scope.setdefault("state", {}), fan_id)  # (signed in by this request)
     response = RedirectResponse(safe_next(target), status_code=303)
     response.set_cookie(
         FAN_COOKIE,

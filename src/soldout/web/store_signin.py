@@ -271,6 +271,7 @@ async def sign_out(request: Request) -> Response:
     (a GET, which carries the Lax cookie) may not sign a fan out, nor another site's form."""
     if not same_origin(request):
         return await refused(request)
+    fan_id_of(request)  # (for the access log: the fan who signs out)
     await platform_of(request).sessions.end(request.cookies.get(FAN_COOKIE))
     response = RedirectResponse("/", status_code=303)
     response.delete_cookie(FAN_COOKIE, path="/", httponly=True, samesite="lax")
