@@ -356,3 +356,36 @@ def sign_in_links(server: ServerProcess, to: str) -> list[str]:
             text = body.get_content() if isinstance(body, EmailMessage) else ""
             found += re.findall(r"https?://\S+/signin/[\w.=-]+", text)
     return found
+
+
+def join_by_mail(
+    client: httpx.Client, server: ServerProcess, form: dict[str, str]
+) -> httpx.Response:
+    """Join by the storefront's form, then sign in by the link it mailed, as a fan does
+    (joining answers "check your e-mail" alone): the link's answer, with the cookie."""
+    joined = client.post("/join", data=form)
+    assert joined.status_code == 200, joined.text
+    link = mailed_sign_in_link(server, form["email"])
+    return client.post(link.removeprefix(server.base_url))
+
+
+async def join_in_process(
+    browser: httpx.AsyncClient, platform: Any, form: dict[str, str]
+) -> httpx.Response:
+    """`join_by_mail` for an in-process platform: the link from its notifications."""
+    joined = await browser.post("/join", data=form)
+    assert joined.status_code == 200, joined.text
+    fan = await platform.store.fans.by_email(form["email"].lower())
+    assert fan is not None, form
+    notes = await platform.store.notifications.for_fan(fan.id, 10)
+    path = next(n.data["path"] for n in notes if n.kind == "sign_in_link")
+    answer: httpx.Response = await browser.post(path)
+    return answer
+
+
+def open_mailed_link(page: Any, server: ServerProcess, email: str) -> None:
+    """In a browser, after the join form: open the link the shop mailed (as the fan does
+    from their mailbox) and press its button."""
+    page.locator("#join-sent").wait_for()  # ("check your e-mail", in any language)
+    page.goto(mailed_sign_in_link(server, email))
+    page.locator("#signin-confirm").click()

@@ -13,7 +13,7 @@ from typing import Any
 from playwright.sync_api import expect
 
 from tests.browser.shots import DESKTOP, PHONE, shoot
-from tests.support import ADMIN_TOKEN, ServerProcess, iso, now
+from tests.support import ADMIN_TOKEN, ServerProcess, iso, now, open_mailed_link
 
 
 def _join(browser: Any, server: ServerProcess, name: str) -> Any:
@@ -21,8 +21,10 @@ def _join(browser: Any, server: ServerProcess, name: str) -> Any:
     page = context.new_page()
     page.goto("/join")
     page.locator("#name").fill(name)
-    page.locator("#email").fill(f"{uuid.uuid4().hex[:10]}@fans.test")
+    email = f"{uuid.uuid4().hex[:10]}@fans.test"
+    page.locator("#email").fill(email)
     page.locator("main form button[type=submit]").click()
+    open_mailed_link(page, server, email)
     page.wait_for_url(re.compile(r"/me$"))
     return page
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from tests.browser.shots import PHONE, shoot
-from tests.support import ServerProcess, create_launch, dress
+from tests.support import ServerProcess, create_launch, dress, open_mailed_link
 
 AMSTERDAM = {"line1": "Keizersgracht 1", "postal_code": "1015 CD", "city": "Amsterdam"}
 
@@ -23,6 +23,7 @@ def _join(page: Any, server: ServerProcess, name: str = "Ann Fan") -> str:
     page.locator("#name").fill(name)
     page.locator("#email").fill(email)
     page.locator("main form button[type=submit]").click()
+    open_mailed_link(page, server, email)
     page.wait_for_url(re.compile(r"/me$"))
     return email
 

@@ -27,7 +27,15 @@ from tests.browser.shots import PHONE, shoot
 from tests.fakes.mollie_api import API_KEY as MOLLIE_KEY
 from tests.fakes.mollie_api import FakeMollie
 from tests.fakes.stripe_api import FakeStripe
-from tests.support import ADMIN_TOKEN, ServerProcess, create_launch, free_port, iso, now
+from tests.support import (
+    ADMIN_TOKEN,
+    ServerProcess,
+    create_launch,
+    free_port,
+    iso,
+    now,
+    open_mailed_link,
+)
 
 STRIPE_KEY = "sk_test_soldout_browser_fake_key_0123456789"
 STRIPE_SECRET = "whsec_soldout_browser_fake_signing_secret"
@@ -69,11 +77,13 @@ def shop(
         fake.stop()
 
 
-def _join(page: Any, base: str, name: str) -> None:
-    page.goto(base + "/join")
+def _join(page: Any, server: ServerProcess, name: str) -> None:
+    page.goto(server.base_url + "/join")
     page.locator("#name").fill(name)
-    page.locator("#email").fill(f"{uuid.uuid4().hex[:10]}@fans.test")
+    email = f"{uuid.uuid4().hex[:10]}@fans.test"
+    page.locator("#email").fill(email)
     page.locator("main form button[type=submit]").click()
+    open_mailed_link(page, server, email)
     page.wait_for_url(re.compile(r"/me$"))
 
 
@@ -84,7 +94,7 @@ def _buy(browser: Any, shop: Shop) -> tuple[Any, Any]:
         launch = create_launch(admin, batch={"A": 5})
     context = browser.new_context(viewport=PHONE, locale="en-GB")
     page = context.new_page()
-    _join(page, base, "Ann Fan")
+    _join(page, shop.server, "Ann Fan")
     page.goto(f"{base}/launches/{launch['id']}")
     page.locator("#buy").click()
     page.get_by_text("You got one!").wait_for()
@@ -314,7 +324,7 @@ def test_the_claim_page_offers_only_the_methods_that_take_its_currency(
     context = browser.new_context(viewport=PHONE, locale="en-GB")
     page = context.new_page()
     try:
-        _join(page, base, "Dee Dollar")
+        _join(page, shop.server, "Dee Dollar")
         page.goto(f"{base}/launches/{launch.json()['id']}")
         page.locator("#buy").click()
         page.locator("#claim-link").click()

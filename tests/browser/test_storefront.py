@@ -12,7 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from tests.browser.shots import PHONE, shoot
-from tests.support import ServerProcess, claim, create_launch, dress, register
+from tests.support import ServerProcess, claim, create_launch, dress, open_mailed_link, register
 
 
 def _shoot(page: Any, name: str) -> None:
@@ -38,6 +38,7 @@ def _join(page: Any, server: ServerProcess, path: str = "/join") -> str:
     page.get_by_label("Name").fill("Ann Fan")
     page.get_by_label("E-mail").fill(email)
     page.locator("main").get_by_role("button", name="Join").click()
+    open_mailed_link(page, server, email)
     page.wait_for_url(re.compile(r"/me$"))
     return email
 

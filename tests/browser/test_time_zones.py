@@ -8,7 +8,7 @@ import re
 import uuid
 from typing import Any
 
-from tests.support import ServerProcess, create_launch
+from tests.support import ServerProcess, create_launch, open_mailed_link
 
 # (browser locale, browser zone, the shop's name of the zone, the browser's own name)
 FANS = (
@@ -26,8 +26,10 @@ def _times_and_note(page: Any) -> tuple[str, str]:
 def _join(page: Any, server: ServerProcess) -> None:
     page.goto(server.base_url + "/join")
     page.locator("#name").fill("Ann Fan")
-    page.locator("#email").fill(f"{uuid.uuid4().hex[:10]}@fans.test")
+    email = f"{uuid.uuid4().hex[:10]}@fans.test"
+    page.locator("#email").fill(email)
     page.locator("main form button[type=submit]").click()
+    open_mailed_link(page, server, email)
     page.wait_for_url(re.compile(r"/me$"))
 
 

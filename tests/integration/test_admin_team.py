@@ -28,6 +28,7 @@ from soldout.services import Platform
 from soldout.services.passwords import FAST_FOR_TESTS, Passwords
 from soldout.services.tokens import TokenSigner
 from soldout.store.memory import InMemoryStore
+from tests.support import join_in_process
 
 ADMIN = "adm_in_process_token_of_32_characters_at_least"
 ORIGIN = "http://soldout.test"
@@ -295,7 +296,7 @@ async def test_cookies_are_secure_over_https_and_from_a_trusted_proxy_only(shop:
     https = "https://soldout.test"
     async with shop.browser(origin=https) as direct:
         assert "secure" in admin_cookie(await with_token(direct)).lower()
-        joined = await direct.post("/join", data={"email": "s@fans.test", "name": "S"})
+        joined = await join_in_process(direct, shop.platform, {"email": "s@fans.test", "name": "S"})
         assert joined.status_code == 303, joined.text
         assert "secure" in joined.headers["set-cookie"].lower()
     async with shop.browser() as proxied:  # the trusted proxy ended TLS

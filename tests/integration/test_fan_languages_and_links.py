@@ -20,6 +20,7 @@ from tests.integration.test_fan_journeys import (
     shop,
     text_of,
 )
+from tests.support import join_in_process
 
 # its behaviour holds on the owner and two workers too (docs/scale-out.md)
 pytestmark = pytest.mark.scale_out_too
@@ -73,8 +74,8 @@ async def test_the_fan_cookie_is_lax_and_the_admins_strict(shop: Shop) -> None:
         transport=shop.transport, base_url=ORIGIN, headers={"origin": ORIGIN}
     )
     async with browser:
-        joined = await browser.post(
-            "/join", data={"name": "Ann", "email": f"{uuid.uuid4().hex[:8]}@fans.test"}
+        joined = await join_in_process(
+            browser, shop.platform, {"name": "Ann", "email": f"{uuid.uuid4().hex[:8]}@fans.test"}
         )
         fan_cookie = joined.headers["set-cookie"].lower()
         assert "samesite=lax" in fan_cookie
@@ -89,16 +90,16 @@ async def test_the_fan_cookie_is_lax_and_the_admins_strict(shop: Shop) -> None:
 
 
 async def test_a_sign_in_link_is_sent_and_works_once(shop: Shop) -> None:
-    fan = await shop.fan()
+    email = await shop.registered()  # (over the API: joining mails a link of its own)
     asked = await shop.anyone.post(
-        "/signin", data={"email": fan.email.upper(), "next": "/me"}, headers={"origin": ORIGIN}
+        "/signin", data={"email": email.upper(), "next": "/me"}, headers={"origin": ORIGIN}
     )
     assert asked.status_code == 200
     assert "signin-link" not in asked.text  # not demo mode: the link goes by e-mail only
     outbox = await shop.platform.store.notifications.due_emails(shop.clock.now(), 10)
     links = [e.notification.data["url"] for e in outbox if e.notification.kind == "sign_in_link"]
     assert len(links) == 1
-    assert [e.to for e in outbox if e.notification.kind == "sign_in_link"] == [fan.email]
+    assert [e.to for e in outbox if e.notification.kind == "sign_in_link"] == [email]
     path = links[0].removeprefix(ORIGIN)
     async with httpx.AsyncClient(transport=shop.transport, base_url=ORIGIN) as phone:
         scanned = await phone.get(path)  # a mail scanner opening the link spends nothing
@@ -115,13 +116,13 @@ async def test_a_sign_in_link_is_sent_and_works_once(shop: Shop) -> None:
         forged = await phone.post(path, headers={"origin": "http://evil.example"})
         assert forged.status_code == 403
     # asking again at once sends nothing new (one a minute, five an hour per address)
-    again = await shop.anyone.post("/signin", data={"email": fan.email}, headers={"origin": ORIGIN})
+    again = await shop.anyone.post("/signin", data={"email": email}, headers={"origin": ORIGIN})
     assert again.status_code == 200
     assert "a sign-in link is on its way" in text_of(again)  # the same words either way
     outbox = await shop.platform.store.notifications.due_emails(shop.clock.now(), 10)
     assert sum(e.notification.kind == "sign_in_link" for e in outbox) == 1
     shop.clock.advance(61)
-    await shop.anyone.post("/signin", data={"email": fan.email}, headers={"origin": ORIGIN})
+    await shop.anyone.post("/signin", data={"email": email}, headers={"origin": ORIGIN})
     outbox = await shop.platform.store.notifications.due_emails(shop.clock.now(), 10)
     assert sum(e.notification.kind == "sign_in_link" for e in outbox) == 2
     unknown = await shop.anyone.post(
@@ -132,7 +133,7 @@ async def test_a_sign_in_link_is_sent_and_works_once(shop: Shop) -> None:
 
 
 async def test_asking_for_a_fans_links_on_purpose_does_not_lock_the_fan_out(shop: Shop) -> None:
-    fan = await shop.fan()
+    email = await shop.registered()  # (over the API: joining mails a link of its own)
 
     def links() -> int:
         return sum(e.notification.kind == "sign_in_link" for e in outbox)
@@ -140,9 +141,7 @@ async def test_asking_for_a_fans_links_on_purpose_does_not_lock_the_fan_out(shop
     async def ask_from(network: str) -> None:
         transport = httpx.ASGITransport(app=shop.transport.app, client=(network, 40000))
         async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as asker:
-            asked = await asker.post(
-                "/signin", data={"email": fan.email}, headers={"origin": ORIGIN}
-            )
+            asked = await asker.post("/signin", data={"email": email}, headers={"origin": ORIGIN})
             assert asked.status_code == 200
             assert "a sign-in link is on its way" in text_of(asked)
 

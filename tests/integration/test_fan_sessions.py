@@ -18,6 +18,7 @@ import pytest
 
 from soldout.api.app import build_app
 from soldout.clock import FakeClock
+from soldout.domain.notifications import Notification
 from soldout.services import Platform
 from soldout.services.passwords import FAST_FOR_TESTS, Passwords
 from soldout.services.throttle import ThrottleSettings
@@ -25,7 +26,7 @@ from soldout.services.tokens import TokenSigner
 from soldout.store.memory import InMemoryStore
 from soldout.store.ports import Store
 from soldout.store.sqlite import SqliteStore
-from tests.support import shipping_address
+from tests.support import error, shipping_address
 
 # its behaviour holds on the owner and two workers too (docs/scale-out.md)
 pytestmark = pytest.mark.scale_out_too
@@ -97,23 +98,39 @@ async def shop() -> AsyncIterator[Shop]:
     await shop.platform.stop()
 
 
-async def join(browser: httpx.AsyncClient) -> str:
-    """Join through the storefront's form; returns the e-mail."""
+async def join(shop: Shop, browser: httpx.AsyncClient) -> str:
+    """Join through the storefront's form and sign in by the link it mails, a minute
+    before the next link may be asked for; returns the e-mail."""
     email = f"{uuid.uuid4().hex[:10]}@fans.test"
     joined = await browser.post("/join", data={"email": email, "name": "Ann"})
-    assert joined.status_code == 303, joined.text
+    assert joined.status_code == 200, joined.text
+    assert (await browser.post(await mailed(shop, email))).status_code == 303
+    shop.clock.advance(60)  # (one sign-in link a minute per address)
     return email
+
+
+async def mailed(shop: Shop, email: str, reason: str | None = None) -> str:
+    """The path of the newest sign-in link mailed to `email` (of that `reason`)."""
+    links = await links_to(shop, email)
+    assert links, email
+    assert links[0].data.get("reason") == reason or reason is None, links[0].data
+    path: str = links[0].data["path"]
+    return path
+
+
+async def links_to(shop: Shop, email: str) -> list[Notification]:
+    """The sign-in links mailed to `email`, newest first."""
+    fan = await shop.platform.store.fans.by_email(email)
+    assert fan is not None
+    notes = await shop.platform.store.notifications.for_fan(fan.id, 50)
+    return [n for n in notes if n.kind == "sign_in_link"]
 
 
 async def sign_in_link(shop: Shop, browser: httpx.AsyncClient, email: str) -> str:
     """Ask for a sign-in link, as a fan does; returns its path (as e-mailed)."""
     asked = await browser.post("/signin", data={"email": email})
     assert asked.status_code == 200, asked.text
-    fan = await shop.platform.store.fans.by_email(email)
-    assert fan is not None
-    notes = await shop.platform.store.notifications.for_fan(fan.id, 10)
-    path: str = next(n.data["path"] for n in notes if n.kind == "sign_in_link")
-    return path
+    return await mailed(shop, email)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -122,7 +139,7 @@ def bearer(token: str) -> dict[str, str]:
 
 async def test_sign_out_everywhere_ends_every_session_and_token(shop: Shop) -> None:
     async with shop.browser() as phone, shop.browser() as laptop, shop.browser() as api:
-        email = await join(phone)
+        email = await join(shop, phone)
         # the fan proves the address is theirs first (that sign-in ends what came before)
         assert (await phone.post(await sign_in_link(shop, phone, email))).status_code == 303
         shop.clock.advance(60)  # (one sign-in link a minute per address)
@@ -194,7 +211,7 @@ async def test_an_account_opened_with_someone_elses_address_is_theirs_once_they_
 
 async def test_a_link_mailed_before_sign_out_everywhere_no_longer_signs_in(shop: Shop) -> None:
     async with shop.browser() as phone, shop.browser() as thief:
-        email = await join(phone)
+        email = await join(shop, phone)
         assert (await phone.post(await sign_in_link(shop, phone, email))).status_code == 303
         shop.clock.advance(60)
         stolen = await sign_in_link(shop, thief, email)  # mailed, then read by someone else
@@ -204,6 +221,56 @@ async def test_a_link_mailed_before_sign_out_everywhere_no_longer_signs_in(shop:
         assert refused.status_code == 400
         assert "does not work" in refused.text
         assert (await thief.get("/me")).status_code == 303  # not signed in
+
+
+async def test_joining_with_an_address_that_has_an_account_answers_as_a_new_one(
+    shop: Shop,
+) -> None:
+    """Nobody learns from the join form whether an address has an account: the same page,
+    status and headers, no cookie either way; the new account gets its first link, the
+    known address a sign-in link saying someone tried to join with it, within the same
+    throttle as `/signin` (one link a minute). The API keeps its explicit 409."""
+    known = f"known-{uuid.uuid4().hex[:8]}@fans.test"
+    async with shop.browser() as api:
+        made = await api.post("/api/v1/fans", json={"email": known, "name": "Kim"})
+        assert made.status_code == 201, made.text
+        assert error(await api.post("/api/v1/fans", json={"email": known, "name": "K"}))[:2] == (
+            409,
+            "email_taken",
+        )
+    fresh = f"fresh-{uuid.uuid4().hex[:8]}@fans.test"
+    answers = {}
+    for email in (fresh, known):
+        async with shop.browser() as browser:
+            form = {"email": email, "name": "Mallory", "next": "/me"}
+            answers[email] = await browser.post("/join", data=form)
+            assert "soldout_fan" not in browser.cookies
+    assert {a.status_code for a in answers.values()} == {200}
+    assert "Check your e-mail" in answers[known].text
+
+    def shown(email: str) -> tuple[str, dict[str, str]]:
+        answer = answers[email]
+        headers = {k: v for k, v in answer.headers.items() if k not in ("x-request-id",)}
+        return answer.text.replace(email, "ADDRESS"), headers
+
+    assert shown(known) == shown(fresh)
+    assert (await mailed(shop, fresh, "joined")).startswith("/signin/")
+    again = await mailed(shop, known, "join_again")
+    owner = await shop.platform.store.fans.by_email(known)
+    assert owner is not None
+    assert owner.name == "Kim"  # nothing of the form was kept
+    async with shop.browser() as browser:
+        assert (await browser.post("/join", data={"email": known, "name": ""})).status_code == 422
+        asked = await browser.post("/join", data={"email": known, "name": "Kim"})
+        assert asked.status_code == 200
+        assert (await browser.post("/signin", data={"email": known})).status_code == 200
+        assert len(await links_to(shop, known)) == 1  # (a minute's link was mailed)
+        signed_in = await browser.post(again)
+        assert (signed_in.status_code, signed_in.headers["location"]) == (303, "/me")
+    shop.clock.advance(60)
+    async with shop.browser() as browser:
+        assert (await browser.post("/join", data={"email": known, "name": "K"})).status_code == 200
+    assert len(await links_to(shop, known)) == 2
 
 
 async def test_a_bearer_token_expires_after_30_days_and_can_be_renewed(shop: Shop) -> None:
@@ -255,7 +322,7 @@ async def test_sessions_and_spent_links_outlive_a_restart(tmp_path: Path) -> Non
     shop = await opened(SqliteStore(database), clock)
     async with shop.browser() as admin, shop.browser() as fan:
         assert (await admin.post("/admin/signin", data={"token": ADMIN})).status_code == 303
-        email = await join(fan)
+        email = await join(shop, fan)
         spent = await sign_in_link(shop, fan, email)
         assert (await fan.post(spent)).status_code == 303
         admin_session, fan_session = admin.cookies["soldout_admin"], fan.cookies["soldout_fan"]
@@ -288,8 +355,8 @@ async def test_a_session_cookie_given_twice_is_read_as_the_app_reads_it(shop: Sh
     """A browser may hold the session cookie twice (two paths or domains). A payment in
     front of the app never reads another fan from it than the app does."""
     async with shop.browser() as bob_browser, shop.browser() as ann_browser:
-        await join(bob_browser)
-        await join(ann_browser)
+        await join(shop, bob_browser)
+        await join(shop, ann_browser)
         bob = bob_browser.cookies["soldout_fan"]
         ann = ann_browser.cookies["soldout_fan"]
         own = {**WEB, "cookie": f"soldout_fan={ann}"}

@@ -5,6 +5,7 @@ scripts, styles and worker is proven in a browser (tests/browser/test_storefront
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -15,6 +16,7 @@ from soldout.api.app import build_app
 from soldout.services import Platform
 from soldout.services.tokens import TokenSigner
 from soldout.store.memory import InMemoryStore
+from tests.support import join_in_process
 
 ADMIN = "adm_in_process_token_for_headers"
 ORIGIN = "http://shop.test"
@@ -43,10 +45,9 @@ async def shop() -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
             headers=admin,
         )
         assert launch.status_code == 201, launch.text
-        joined = await browser.post(  # signed in as a browser is: the cookie it is given
-            "/join",
-            data={"name": "Ann", "email": "ann@fans.test", "next": "/me"},
-            headers={"origin": ORIGIN},
+        browser.headers["origin"] = ORIGIN
+        joined = await join_in_process(  # signed in as a browser is: the cookie it is given
+            browser, platform, {"name": "Ann", "email": f"ann-{uuid.uuid4().hex}@fans.test"}
         )
         assert joined.status_code == 303, joined.text
         yield browser, {"launch": f"/launches/{launch.json()['id']}"}

@@ -18,7 +18,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from soldout.domain.pow import solve
 from tests.scaleout import ScaleOut, fans, held_rows, scale_out
-from tests.support import create_launch, error, eventually, register, shipping_address
+from tests.support import (
+    create_launch,
+    error,
+    eventually,
+    mailed_sign_in_link,
+    register,
+    shipping_address,
+)
 
 pytest_plugins = ["tests.postgres", "tests.scaleout"]  # (its `cluster` fixture)
 
@@ -84,11 +91,11 @@ def test_workers_check_admission_proof_of_work_and_sessions_with_the_owner_down(
     base = cluster.workers[0].base_url
     with cluster.workers[0].client() as first, cluster.workers[1].client() as second:
         # A fan who joined through the storefront: a session cookie, no token.
-        joined = first.post(
-            "/join",
-            data={"email": f"{uuid.uuid4().hex[:10]}@fans.test", "name": "Cleo"},
-            headers={"origin": base},
-        )
+        email = f"{uuid.uuid4().hex[:10]}@fans.test"
+        asked = first.post("/join", data={"email": email, "name": "Cleo"}, headers={"origin": base})
+        assert asked.status_code == 200, asked.text  # "check your e-mail": the owner mails
+        link = mailed_sign_in_link(cluster.owner, email)
+        joined = first.post("/signin/" + link.split("/signin/", 1)[1], headers={"origin": base})
         assert joined.status_code == 303, joined.text
         cleo = {**WEB, "cookie": f"soldout_fan={first.cookies['soldout_fan']}"}
         first.cookies.clear()

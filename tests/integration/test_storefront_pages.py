@@ -9,16 +9,18 @@ import uuid
 import httpx
 import pytest
 
-from tests.support import ServerProcess, create_launch, mailed_sign_in_link
+from tests.support import ServerProcess, create_launch, join_by_mail, mailed_sign_in_link
 
 # its behaviour holds on the owner and two workers too (docs/scale-out.md)
 pytestmark = pytest.mark.scale_out_too
 
 
-def _join(client: httpx.Client, ref: str = "") -> str:
-    """Join through the form, as a browser does; returns the e-mail."""
+def _join(server: ServerProcess, client: httpx.Client, ref: str = "") -> str:
+    """Join through the form and sign in by the mailed link, as a browser does; returns
+    the e-mail (its next link may be asked for a minute later)."""
     email = f"{uuid.uuid4().hex[:10]}@fans.test"
-    response = client.post("/join", data={"email": email, "name": "Ann", "ref": ref, "next": ""})
+    form = {"email": email, "name": "Ann", "ref": ref, "next": ""}
+    response = join_by_mail(client, server, form)
     assert response.status_code == 303, response.text
     assert response.headers["location"] == "/me"
     cookie = response.headers["set-cookie"].lower()
@@ -67,7 +69,7 @@ def test_unknown_things_are_friendly_pages(shared_server: ServerProcess) -> None
             assert "We could not find that page" in response.text
             assert "{" not in response.text.split("<main", 1)[1].split("</main>", 1)[0]
     with shared_server.client() as client:
-        _join(client)
+        _join(shared_server, client)
         for path in ("/claims/clm_nope", "/orders/ord_nope"):
             response = client.get(path)
             assert response.status_code == 404, path
@@ -138,7 +140,7 @@ def test_each_page_runs_the_shared_script_then_its_own_as_they_are_now(
     one and never runs an old shared script with a new page's (or the reverse)."""
     launch = create_launch(admin, batch={"A": 5})
     with shared_server.client() as client:
-        _join(client)
+        _join(shared_server, client)
         url = f"/api/v1/launches/{launch['id']}/claims"
         headers = {"idempotency-key": uuid.uuid4().hex, "x-soldout-web": "1"}
         held = client.post(url, json={"sku": "A"}, headers=headers)
@@ -162,7 +164,7 @@ def test_each_page_runs_the_shared_script_then_its_own_as_they_are_now(
 def test_the_cookie_alone_cannot_buy(shared_server: ServerProcess, admin: httpx.Client) -> None:
     launch = create_launch(admin, batch={"A": 5})
     with shared_server.client() as client:
-        _join(client)
+        _join(shared_server, client)
         url = f"/api/v1/launches/{launch['id']}/claims"
         headers = {"idempotency-key": uuid.uuid4().hex}
         forged = client.post(url, json={"sku": "A"}, headers=headers)
@@ -197,7 +199,7 @@ def test_join_refuses_bad_input_in_words(shared_server: ServerProcess) -> None:
 
 def test_referral_and_sign_in_link(shared_server: ServerProcess) -> None:
     with shared_server.client() as first:
-        _join(first)
+        _join(shared_server, first)
         me = first.get("/me")
         assert me.status_code == 200
         link = me.text.split('id="ref-link"', 1)[1].split('value="', 1)[1].split('"', 1)[0]
@@ -205,7 +207,7 @@ def test_referral_and_sign_in_link(shared_server: ServerProcess) -> None:
         code = link.rsplit("=", 1)[1]
 
     with shared_server.client() as second:
-        email = _join(second, ref=code)
+        _join(shared_server, second, ref=code)
         standing = second.get("/api/v1/me", headers={"x-soldout-web": "1"}).json()
         assert standing["referred_by"] is not None
         session = second.cookies["soldout_fan"]
@@ -228,7 +230,11 @@ def test_referral_and_sign_in_link(shared_server: ServerProcess) -> None:
         assert second.get("/me").status_code == 303
         assert second.get("/api/v1/me", headers={"x-soldout-web": "1"}).status_code == 401
         second.cookies.clear()
-
+        # (a fan made over the API: the join's link was this minute's to the joined one)
+        email = f"{uuid.uuid4().hex[:12]}@fans.test"
+        made = second.post("/api/v1/fans", json={"email": email, "name": "Ann"})
+        assert made.status_code == 201, made.text
+        fan_token = made.json()["token"]
         sent = second.post("/signin", data={"email": email, "next": "/me"})
         assert sent.status_code == 200
         assert "sign-in link" in sent.text
@@ -275,7 +281,7 @@ def test_the_ideas_board_pages_answer_a_fan_in_words(
         for path in ("/ideas/ida_nope", "/releases/rls_nope", "/polls/pol_nope"):
             assert anyone.get(path).status_code == 404, path
     with shared_server.client() as fan:
-        _join(fan)
+        _join(shared_server, fan)
         blank = fan.post(f"/products/{pid}/ideas", data={"title": "  ", "text": "why"})
         assert blank.status_code == 422
         assert "Give your idea a short title." in blank.text

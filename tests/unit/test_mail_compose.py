@@ -262,6 +262,24 @@ async def test_a_sign_in_link_goes_to_the_shops_own_address_whatever_host_asked(
     assert "evil.example" not in text + html
 
 
+async def test_a_join_link_says_why_it_was_sent(scene: Scene) -> None:
+    """The join page answers alike whether the address has an account: only the mailbox
+    learns which, from the letter's words; each letter carries the sign-in button."""
+    asked = scene.notes["sign_in_link"]
+    letters = {}
+    for reason in ("joined", "join_again"):
+        note = replace(asked, data={**asked.data, "reason": reason})
+        letters[reason] = await mail(scene, note)
+    assert letters["joined"]["Subject"] == "Welcome to Model Makers: your sign-in link"
+    assert letters["join_again"]["Subject"] == "You already have an account at Model Makers"
+    text, html = bodies(letters["join_again"])
+    assert "Someone tried to join Model Makers with this e-mail address" in text
+    assert "your account stays as it was" in text
+    for letter in letters.values():
+        text, html = bodies(letter)
+        assert re.findall(r'href="([^"]+)"', html)[0] == "https://shop.test/signin/tok.en"
+
+
 async def test_a_draw_win_says_pay_by_in_the_fans_own_zone_with_the_pay_link(
     scene: Scene,
 ) -> None:

@@ -28,13 +28,20 @@ from soldout.mail.launch_letters import LAUNCH_LETTERS
 from soldout.mail.letter import Context, Letter, Writer
 from soldout.mail.order_letters import ORDER_LETTERS
 from soldout.mail.sale_letters import SALE_LETTERS
+from soldout.mail.sign_in_letters import SIGN_IN_LETTERS
 from soldout.mail.transport import Envelope
 from soldout.mail.typeset import Draft, typeset
 from soldout.store.ports import OutgoingEmail
 
 __all__ = ["KINDS", "Composer", "sender_address"]
 
-KINDS: dict[str, Writer] = {**SALE_LETTERS, **LAUNCH_LETTERS, **ORDER_LETTERS, **BOARD_LETTERS}
+KINDS: dict[str, Writer] = {
+    **SIGN_IN_LETTERS,
+    **SALE_LETTERS,
+    **LAUNCH_LETTERS,
+    **ORDER_LETTERS,
+    **BOARD_LETTERS,
+}
 
 
 def sender_address(mail_from: str | None, host: str) -> Address:

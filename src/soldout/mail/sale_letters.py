@@ -1,5 +1,6 @@
-"""The e-mails of the sale itself: signing in, reserving, the opening, the draw, the
-waiting room, a held claim, a declined payment, a cancelled launch, a priority code."""
+"""The e-mails of the sale itself: reserving, the opening, the draw, the waiting room, a
+held claim, a declined payment, a cancelled launch, a priority code (signing in is
+`sign_in_letters.py`'s)."""
 
 from __future__ import annotations
 
@@ -11,27 +12,6 @@ from soldout.i18n import ngettext
 from soldout.mail.letter import Context, Letter, Obsolete, Writer
 
 __all__ = ["SALE_LETTERS", "code_letter"]
-
-
-async def sign_in_link(c: Context) -> Letter:
-    expires = c.at("expires_at")
-    if expires is not None and c.now >= expires:
-        raise Obsolete("the sign-in link expired before it could be sent")
-    shop = c.shop.name
-    return Letter(
-        subject=_("Your sign-in link for %(shop)s") % {"shop": shop},
-        heading=_("Sign in to %(shop)s") % {"shop": shop},
-        paragraphs=(
-            _("Press the button to sign in. The link works once, until %(time)s.")
-            % {"time": c.when(expires) if expires else ""},
-        ),
-        # the shop's configured address, never the Host a request to /signin claimed
-        action=(_("Sign in"), c.link(str(c.data["path"]))),
-        small_print=_(
-            "If you did not ask to sign in, ignore this e-mail: nobody can sign in without"
-            " this link."
-        ),
-    )
 
 
 async def reservation_confirmed(c: Context) -> Letter:
@@ -305,7 +285,6 @@ async def priority_code_granted(c: Context) -> Letter:
 
 
 SALE_LETTERS: dict[str, Writer] = {
-    "sign_in_link": sign_in_link,
     "reservation_confirmed": reservation_confirmed,
     "sale_opening": sale_opening,
     "draw_won": draw_won,

@@ -1,18 +1,14 @@
 """Joining, signing in by an e-mailed link, signing out, and choosing a language.
 
-Sign-in is by a one-time link: `/signin` writes a `sign_in_link` notification, which the
-e-mail outbox sends (under `soldout demo` the link is also shown on screen); the link
-works once, for 15 minutes, across restarts (`store.links`), then opens a session whose
-id goes in the fan's cookie. Sign-ups and link requests are throttled per address.
+Sign-in is by a one-time link (`sign_in_links.py`): `/signin` writes a `sign_in_link`
+notification, which the e-mail outbox sends (under `soldout demo` the link is also shown
+on screen); the link works once, for 15 minutes, across restarts (`store.links`), then
+opens a session whose id goes in the fan's cookie. Joining answers as asking for a link
+does: the same page whether the address has an account or not. Sign-ups and link
+requests are throttled per client address, links per e-mail address too.
 """
 
 from __future__ import annotations
-
-import base64
-import hashlib
-import hmac
-import ipaddress
-from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
@@ -20,12 +16,10 @@ from fastapi.responses import RedirectResponse, Response
 from soldout import i18n
 from soldout.api.deps import client_address
 from soldout.domain.errors import Conflict, DomainError, InvalidInput, RateLimited
-from soldout.domain.fans import normalise_email
-from soldout.domain.notifications import Notification
+from soldout.domain.fans import Fan, normalise_email
 from soldout.i18n import gettext as _
-from soldout.ids import new_id
-from soldout.services import Platform
 from soldout.web import FAN_COOKIE
+from soldout.web.sign_in_links import check_link, mail_link
 from soldout.web.store_common import (
     COOKIE_MAX_AGE,
     LANG_COOKIE,
@@ -45,10 +39,9 @@ from soldout.web.store_common import (
     speaker_of,
 )
 
-__all__ = ["SIGN_IN_LIFETIME", "router"]
+__all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
-SIGN_IN_LIFETIME = timedelta(minutes=15)
 
 
 @router.get("/join")
@@ -64,6 +57,11 @@ async def join_form(request: Request, ref: str = "", next: str = "") -> Response
 @router.post("/join")
 @friendly
 async def join(request: Request) -> Response:
+    """ "Check your e-mail", whether the address has an account or not (no way to probe
+    who is a fan): a new account is made and mailed a link that signs it in (proving the
+    address); an address that has one is mailed a sign-in link that says someone tried to
+    join with it. Either counts in `/signin`'s throttles. A mistake in the form is told
+    the same way in both cases: everything is checked before the address is looked up."""
     if not same_origin(request):
         return await refused(request)
     fields = await read_form(request)
@@ -72,13 +70,7 @@ async def join(request: Request) -> Response:
     speaker = speaker_of(request)
     try:
         platform.throttle.sign_up(client_address(request))
-        fan, _token = await platform.fans.register(
-            email,
-            name,
-            ref.strip() or None,
-            locale=speaker.locale,
-            time_zone=browser_zone(request),
-        )
+        fan, reason = await _joining(request, email, name, ref.strip() or None)
     except (InvalidInput, Conflict, RateLimited) as error:
         with i18n.speaking(speaker):
             problem = _join_problem(error)
@@ -93,14 +85,34 @@ async def join(request: Request) -> Response:
             problem_field=error.field,
             problem_code=error.code,
         )
-    return await sign_in_response(request, next, fan.id)
+    asker = client_address(request)
+    link = await mail_link(platform, base_url(request), fan, safe_next(next), asker, reason)
+    return await render(
+        request, "store/join_sent.html", email=fan.email, link=link if platform.demo else None
+    )
+
+
+async def _joining(request: Request, email: str, name: str, ref: str | None) -> tuple[Fan, str]:
+    """The new account and `joined`, or the account the address already has and
+    `join_again` (its name, language and referrer stay as they were)."""
+    platform = platform_of(request)
+    try:
+        fan, _token = await platform.fans.register(
+            email, name, ref, locale=speaker_of(request).locale, time_zone=browser_zone(request)
+        )
+        return fan, "joined"
+    except Conflict as error:
+        found = None
+        if error.code == "email_taken":
+            found = await platform.store.fans.by_email(normalise_email(email))
+        if found is None:
+            raise
+        return found, "join_again"
 
 
 def _join_problem(error: DomainError) -> str:
     if isinstance(error, RateLimited):
         return _too_many()
-    if error.code == "email_taken":
-        return _("This e-mail address is already registered. Sign in instead.")
     if error.field == "referral_code":
         return _("We do not know this referral code. Check it, or leave it empty.")
     if error.field == "email":
@@ -144,20 +156,8 @@ async def sign_in(request: Request) -> Response:
         )
     fan = await platform.store.fans.by_email(address)
     link = None
-    asker, now = client_address(request), platform.clock.now()
-    if fan is not None and not fan.is_erased and _THROTTLE.allows(address, asker, now):
-        token = await _sign_in_token(platform, fan.id, next)
-        path = f"/signin/{token}"
-        link = base_url(request) + path  # (the shop's address: never the request's Host)
-        note = Notification(
-            new_id("ntf"),
-            fan.id,
-            "sign_in_link",
-            f"Your sign-in link (valid for 15 minutes, once): {link}",
-            now,
-            {"path": path, "url": link, "expires_at": (now + SIGN_IN_LIFETIME).isoformat()},
-        )
-        await platform.store.notifications.add_many([note])
+    if fan is not None:
+        link = await mail_link(platform, base_url(request), fan, next, client_address(request))
     return await render(
         request,
         "store/signin_sent.html",
@@ -172,7 +172,7 @@ async def sign_in_page(token: str, request: Request) -> Response:
     """A page with one button: opening the link spends nothing, so a mail scanner that
     fetches it before the fan does (many do) cannot use it up; the button's post does."""
     platform = platform_of(request)
-    checked = await _check_sign_in_token(platform, token, spend=False)
+    checked = await check_link(platform, token, spend=False)
     if checked is None:
         return await _link_refused(request)
     # the fan is told before pressing that a first link signs out their other browsers
@@ -187,7 +187,7 @@ async def sign_in_link(token: str, request: Request) -> Response:
     if not same_origin(request):
         return await refused(request)
     platform = platform_of(request)
-    checked = await _check_sign_in_token(platform, token, spend=True)
+    checked = await check_link(platform, token, spend=True)
     if checked is None:
         return await _link_refused(request)
     fan_id, target = checked
@@ -214,54 +214,6 @@ async def _link_refused(request: Request) -> Response:
         title = _("This link does not work")
         text = _("The sign-in link has expired or was already used. Ask for a new one.")
     return await error_page(request, 400, title, text)
-
-
-class SignInThrottle:
-    """Links to one address: at most one a minute and five an hour asked from one client
-    address (an IPv6 client's /64), and twenty an hour from all of them. Nobody can make
-    the shop mail a fan without end (or spend its mail server's reputation doing so), and
-    someone asking for a fan's links on purpose from one address uses up that address's
-    share, not the fan's."""
-
-    def __init__(self, per_minute: int = 1, per_hour: int = 5, from_all: int = 20) -> None:
-        hour = timedelta(hours=1)
-        self._limits = ((timedelta(minutes=1), per_minute), (hour, per_hour))
-        self._from_all = ((hour, from_all),)
-        self._sent: dict[tuple[str, str], list[datetime]] = {}
-
-    def allows(self, address: str, asker: str | None, now: datetime) -> bool:
-        mine, everyone = (address, _network(asker)), (address, "*")
-        if not (self._room(mine, self._limits, now) and self._room(everyone, self._from_all, now)):
-            return False
-        self._sent[mine].append(now)
-        self._sent[everyone].append(now)
-        if len(self._sent) > 100_000:  # forget those whose hour has passed
-            self._sent = {
-                k: ts for k, ts in self._sent.items() if ts and now - ts[-1] < timedelta(hours=1)
-            }
-        return True
-
-    def _room(
-        self, key: tuple[str, str], limits: tuple[tuple[timedelta, int], ...], now: datetime
-    ) -> bool:
-        recent = [t for t in self._sent.get(key, ()) if now - t < timedelta(hours=1)]
-        self._sent[key] = recent
-        return all(sum(1 for t in recent if now - t < span) < n for span, n in limits)
-
-
-def _network(asker: str | None) -> str:
-    """Who asks, as a limit counts them: an IPv4 address, or an IPv6 client's /64 (one
-    host commonly holds a whole /64, so its addresses would each be a new asker)."""
-    try:
-        ip = ipaddress.ip_address(asker or "")
-    except ValueError:
-        return asker or ""
-    if ip.version == 6:
-        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
-    return str(ip)
-
-
-_THROTTLE = SignInThrottle()
 
 
 @router.post("/signout")
@@ -292,53 +244,3 @@ async def choose_language(code: str, request: Request, next: str = "/") -> Respo
     if fan_id is not None and request.headers.get("sec-fetch-site") != "cross-site":
         await platform_of(request).fans.set_language(fan_id, locale, None)
     return response
-
-
-# -- one-time sign-in links ----------------------------------------------------------
-
-
-def _b64(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-async def _sign(platform: Platform, payload: str) -> str:
-    secret = await platform.store.secret("signin")
-    return _b64(hmac.digest(secret, b"signin:" + payload.encode(), "sha256")[:24])
-
-
-async def _sign_in_token(platform: Platform, fan_id: str, target: str) -> str:
-    expires = int((platform.clock.now() + SIGN_IN_LIFETIME).timestamp())
-    # the fan's token generation: "sign out everywhere" ends the links mailed before too
-    generation = platform.tokens.generation(fan_id)
-    payload = f"{fan_id}.{generation}.{expires}.{_b64(target.encode())}"
-    return f"{payload}.{await _sign(platform, payload)}"
-
-
-async def _check_sign_in_token(
-    platform: Platform, token: str, *, spend: bool
-) -> tuple[str, str] | None:
-    payload, _dot, signature = token.rpartition(".")
-    parts = payload.split(".")
-    if len(parts) != 4 or not parts[1].isdigit() or not parts[2].isdigit():
-        return None
-    if not hmac.compare_digest(signature.encode(), (await _sign(platform, payload)).encode()):
-        return None
-    fan_id, generation, expires, target = parts[0], int(parts[1]), int(parts[2]), parts[3]
-    now = platform.clock.now()
-    if expires < now.timestamp() or generation != platform.tokens.generation(fan_id):
-        return None
-    try:
-        path = base64.urlsafe_b64decode(target + "=" * (-len(target) % 4)).decode()
-    except ValueError:
-        return None
-    fan = await platform.store.fans.get(fan_id)
-    if fan is None or fan.is_erased:
-        return None
-    # single use, also across a restart: the link's digest is spent in the store
-    key = "signin:" + hashlib.sha256(signature.encode()).hexdigest()
-    until = now + timedelta(seconds=expires - now.timestamp() + 60)
-    if not spend:
-        return None if await platform.store.links.spent(key) else (fan_id, safe_next(path))
-    if not await platform.store.links.use(key, until, now):
-        return None
-    return fan_id, safe_next(path)
