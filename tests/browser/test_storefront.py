@@ -64,32 +64,32 @@ def _fill_address(page: Any) -> None:
 
 
 def test_the_whole_fan_journey(browser: Any, store_server: ServerProcess) -> None:
-    with store_server.admin() as admin, store_server.client() as anyone:
-        launch = create_launch(
-            admin, batch={"A": 20, "B": 10}, opens_in=15, per_fan_limit=1, race="fast"
-        )
-        dress(admin, launch["product_id"])
-        today = date.today()
-        for sku in ("A", "B"):
-            plan = admin.put(
-                f"/api/v1/products/{launch['product_id']}/skus/{sku}/plan",
-                json={
-                    "starts_on": (today + timedelta(days=2)).isoformat(),
-                    "produced": 0,
-                    "rates": [
-                        {"starts_on": (today + timedelta(days=2)).isoformat(), "units_per_day": 5}
-                    ],
-                },
-            )
-            assert plan.status_code == 200, plan.text
+    with store_server.client() as anyone:
         referrer = register(anyone)
-
     context = browser.new_context(viewport=PHONE, locale="en-GB")
     page = context.new_page()
     refused = _csp_refusals(page)
     try:
         _join(page, store_server, f"/join?ref={referrer['referral_code']}")
         assert page.get_by_role("heading", name="Hello, Ann Fan").is_visible()
+        # the launch opens 15 s from now: made once the fan has joined (by the mailed link)
+        with store_server.admin() as admin:
+            launch = create_launch(
+                admin, batch={"A": 20, "B": 10}, opens_in=15, per_fan_limit=1, race="fast"
+            )
+            dress(admin, launch["product_id"])
+            today = date.today()
+            for sku in ("A", "B"):
+                starts = (today + timedelta(days=2)).isoformat()
+                plan = admin.put(
+                    f"/api/v1/products/{launch['product_id']}/skus/{sku}/plan",
+                    json={
+                        "starts_on": starts,
+                        "produced": 0,
+                        "rates": [{"starts_on": starts, "units_per_day": 5}],
+                    },
+                )
+                assert plan.status_code == 200, plan.text
 
         page.goto(f"{store_server.base_url}/launches/{launch['id']}")
         page.locator("#countdown", has_text=re.compile(r"^Opens in ")).wait_for(timeout=5_000)
