@@ -801,6 +801,37 @@ async def test_team_accounts_and_invites(stores: Stores, store: Store) -> None:
     assert [i.id for i in await store.team.invites()] == ["inv_3", "inv_4"]
 
 
+async def test_the_makers_emails_go_to_team_accounts_that_want_them(
+    stores: Stores, store: Store
+) -> None:
+    """A notification whose `fan_id` is a team account's is mailed to the account's address
+    (not to a member who turned the maker's e-mails off); removing the member drops what
+    is still pending for them."""
+    await store.fans.add(fan(1))
+    await store.team.add(account(1))
+    await store.team.add(account(2))
+    await store.team.update(replace(account(2), maker_mail=False))
+    await store.notifications.add_many(
+        [
+            Notification("ntf_1", "acc_1", "team_sold_out", "Sold out", at(1), {"n": 1}),
+            Notification("ntf_2", "acc_2", "team_sold_out", "Sold out", at(1), {"n": 1}),
+            Notification("ntf_3", "fan_01", "a", "A", at(2)),
+            Notification("ntf_4", "acc_9", "team_sold_out", "Sold out", at(3)),  # no one
+        ]
+    )
+    store = await stores.reopen()
+    assert [a.maker_mail for a in await store.team.accounts()] == [True, False]
+    due = await store.notifications.due_emails(at(9), 10)
+    assert [(e.notification.id, e.to, e.name, e.locale) for e in due] == [
+        ("ntf_1", "a1@shop.test", "Admin 1", None),
+        ("ntf_3", "f1@fans.test", "Fan 1", None),
+    ]
+    assert await store.notifications.next_email_at() == at(1)
+    await store.team.remove("acc_1")
+    assert [e.notification.id for e in await store.notifications.due_emails(at(9), 10)] == ["ntf_3"]
+    assert await store.notifications.email_backlog() == 1
+
+
 async def test_sessions_and_token_generations(stores: Stores, store: Store) -> None:
     sessions = [
         Session("d1", SessionKind.FAN, "fan_01", at(1), at(100)),

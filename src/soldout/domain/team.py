@@ -42,6 +42,12 @@ class Role(StrEnum):
         return self is not Role.READ_ONLY
 
     @property
+    def acts_on_news(self) -> bool:
+        """Whether the maker's e-mails (a launch sold out, money given back, a refund a
+        fan asked for) go to this role: those who may act on them, not the read-only."""
+        return self.may_change
+
+    @property
     def runs_team(self) -> bool:
         return self is Role.OWNER
 
@@ -87,6 +93,11 @@ class AdminAccount:
     password_hash: str
     created_at: datetime
     invited_by: str | None  # who invited them (an audit actor), None for the first owner
+    maker_mail: bool = True  # the maker's e-mails wanted (turned off by the member only)
+
+    @property
+    def gets_maker_mail(self) -> bool:
+        return self.maker_mail and self.role.acts_on_news
 
     @property
     def actor(self) -> str:

@@ -107,7 +107,9 @@ class InMemoryStore:
         self.orders = _Orders(journal, self.fans)
         self.payments = _Payments(journal)
         self.plans = _Plans(journal)
-        self.notifications = MemoryNotifications(journal, self.fans.rows)
+        self.team = MemoryTeam(journal)
+        self.notifications = MemoryNotifications(journal, self.fans.rows, self.team.rows)
+        self.team.notifications = self.notifications
         self.audit = _Audit(journal)
         self.media = MemoryMedia(journal)
         self.shop = MemoryShop(journal)
@@ -119,7 +121,6 @@ class InMemoryStore:
         self.payments.claim_rows = self.claims.rows
         self.secrets: dict[str, bytes] = {}
         self.rehearsals = _Rehearsals(self)
-        self.team = MemoryTeam(journal)
         self.sessions = MemorySessions(journal)
         # Called with each block as it exits, before anything of it is applied: it may raise
         # (the block fails: nothing applied) or return an awaitable the commit waits for

@@ -11,6 +11,7 @@ from datetime import datetime
 from soldout.domain.errors import Conflict
 from soldout.domain.sessions import Session
 from soldout.domain.team import AdminAccount, Invite
+from soldout.store.memory_site import MemoryNotifications
 from soldout.store.memory_transaction import Journal
 
 __all__ = ["MemorySessions", "MemoryTeam"]
@@ -27,6 +28,7 @@ class MemoryTeam:
         self.rows: dict[str, AdminAccount] = {}
         self.invite_rows: dict[str, Invite] = {}
         self._journal = journal
+        self.notifications: MemoryNotifications | None = None  # a removed member's go too
 
     async def accounts(self) -> Sequence[AdminAccount]:
         return list(self.rows.values())
@@ -46,6 +48,8 @@ class MemoryTeam:
 
     async def remove(self, account_id: str) -> None:
         self.rows.pop(account_id, None)
+        if self.notifications is not None:
+            self.notifications.forget(account_id)
         self._journal.count()
 
     async def invites(self) -> Sequence[Invite]:

@@ -13,6 +13,7 @@ from soldout.domain.fans import Fan
 from soldout.domain.media import MediaItem
 from soldout.domain.notifications import Notification
 from soldout.domain.shop import Shop
+from soldout.domain.team import AdminAccount
 from soldout.store.memory_transaction import Journal
 from soldout.store.ports import EmailOutcome, OutgoingEmail
 from soldout.store.rows_board import BoardChange, BoardMark, BoardPut, BoardRecord, BoardRecords
@@ -21,18 +22,21 @@ __all__ = ["MemoryBoard", "MemoryLinks", "MemoryMedia", "MemoryNotifications", "
 
 
 class MemoryNotifications:
-    def __init__(self, journal: Journal, fans: dict[str, Fan]) -> None:
+    def __init__(
+        self, journal: Journal, fans: dict[str, Fan], accounts: dict[str, AdminAccount]
+    ) -> None:
         self._journal = journal
         self.rows: list[Notification] = []
         self.email: dict[str, EmailOutcome] = {}  # the outbox state of e-mailed ones
         self.progress: dict[str, str] = {}  # reminders: key -> how far
         self._fans = fans  # the store's fans, by id
+        self._accounts = accounts  # the team's accounts, by id (the maker's e-mails)
         self._wakes: list[Callable[[], None]] = []
 
     def add_many(self, notifications: Sequence[Notification]) -> asyncio.Future[None]:
         mailed = False
         for n in notifications:
-            if n.email and self._mailable(n.fan_id):
+            if n.email and self._mailable(n.fan_id, writing=True):
                 self.email[n.id] = EmailOutcome(n.id, "pending", 0, n.created_at, n.created_at)
                 mailed = True
             self.rows.append(n if n.id in self.email else replace(n, email=False))
@@ -41,9 +45,14 @@ class MemoryNotifications:
                 asyncio.get_running_loop().call_soon(wake)  # as after a commit: not inline
         return self._journal.done()
 
-    def _mailable(self, fan_id: str) -> bool:
+    def _mailable(self, fan_id: str, *, writing: bool = False) -> bool:
+        """As the SQL: a fan neither erased nor a rehearsal's, or a member of the team (who
+        wanted the maker's e-mails when it was written)."""
         fan = self._fans.get(fan_id)
-        return fan is not None and fan.erased_at is None and fan.rehearsal is None
+        if fan is not None:
+            return fan.erased_at is None and fan.rehearsal is None
+        account = self._accounts.get(fan_id)
+        return account is not None and (account.maker_mail or not writing)
 
     def on_email(self, wake: Callable[[], None]) -> None:
         self._wakes.append(wake)
@@ -85,17 +94,14 @@ class MemoryNotifications:
         )
         out = []
         for _, _, note_id in due[:limit]:
-            note = by_id[note_id]
-            fan = self._fans[note.fan_id]
+            note, attempts = by_id[note_id], self.email[note_id].attempts
+            fan = self._fans.get(note.fan_id)
+            if fan is None:
+                account = self._accounts[note.fan_id]
+                out.append(OutgoingEmail(note, account.email, account.name, None, None, attempts))
+                continue
             out.append(
-                OutgoingEmail(
-                    note,
-                    fan.email,
-                    fan.name,
-                    fan.locale,
-                    fan.time_zone,
-                    self.email[note_id].attempts,
-                )
+                OutgoingEmail(note, fan.email, fan.name, fan.locale, fan.time_zone, attempts)
             )
         return out
 

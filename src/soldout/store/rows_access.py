@@ -84,7 +84,8 @@ def fan_changes(fan: Fan) -> tuple[object, ...]:
 
 
 def account_row(a: AdminAccount) -> tuple[object, ...]:
-    """id, email, name, role, password_hash, created_at, invited_by."""
+    """id, email, name, role, password_hash, created_at, invited_by (`maker_mail` is
+    the column's default, on, for a new account: only `update` writes it)."""
     return (a.id, a.email, a.name, a.role.value, a.password_hash, ts(a.created_at), a.invited_by)
 
 
@@ -97,6 +98,7 @@ def account_from_row(row: Row) -> AdminAccount:
         row["password_hash"],
         req(row["created_at"]),
         row["invited_by"],
+        bool(row["maker_mail"]),
     )
 
 

@@ -137,13 +137,26 @@ class BlockSessions(InBlock):
 
 def _update_account(account: AdminAccount) -> Do:
     return one(
-        "UPDATE admin_accounts SET name = %b, role = %b, password_hash = %b WHERE id = %b",
-        (account.name, account.role.value, account.password_hash, account.id),
+        "UPDATE admin_accounts SET name = %b, role = %b, password_hash = %b, maker_mail = %b"
+        " WHERE id = %b",
+        (
+            account.name,
+            account.role.value,
+            account.password_hash,
+            int(account.maker_mail),
+            account.id,
+        ),
     )
 
 
 def _remove_account(account_id: str) -> Do:
-    return one("DELETE FROM admin_accounts WHERE id = %b", (account_id,))
+    # The maker's e-mails still pending for a removed member go nowhere: gone with them.
+    return Do(
+        [
+            ("DELETE FROM notifications WHERE fan_id = %b", (account_id,)),
+            ("DELETE FROM admin_accounts WHERE id = %b", (account_id,)),
+        ]
+    )
 
 
 def _add_invite(invite: Invite) -> Do:

@@ -22,18 +22,27 @@ from soldout.store.rows_after_sale import (
 
 __all__ = ["BlockNotifications", "PgNotifications"]
 
-_MAILABLE = "f.erased_at IS NULL AND f.rehearsal IS NULL"
+_FAN_MAILABLE = "f.erased_at IS NULL AND f.rehearsal IS NULL"
+# A notification is a fan's, or one of the maker's e-mails to a member of the team (its
+# `fan_id` the account's id): one outbox for both, the address read from either row.
+_RECIPIENT = "LEFT JOIN fans f ON f.id = n.fan_id LEFT JOIN admin_accounts a ON a.id = n.fan_id"
+_MAILABLE = f"((f.id IS NOT NULL AND {_FAN_MAILABLE}) OR a.id IS NOT NULL)"
+_TO = (
+    "coalesce(f.email, a.email) AS to_address, coalesce(f.name, a.name) AS to_name,"
+    " f.locale AS to_locale, f.time_zone AS to_zone"
+)
 # Whether a fan can be mailed is read inside the write, from the fan's row: a rehearsal's
-# fans and erased fans never enter the outbox. The ordinality keeps the rows' order (the
-# outbox's `seq`, its tie-break).
+# fans and erased fans never enter the outbox (nor a member who turned the maker's
+# e-mails off). The ordinality keeps the rows' order (the outbox's `seq`, its tie-break).
 _INSERT = (
     "INSERT INTO notifications (id, fan_id, kind, message, data, created_at, email_state,"
     " email_next_at) SELECT u.id, u.fan_id, u.kind, u.message, u.data, u.created_at, m.state,"
     " CASE m.state WHEN 'pending' THEN u.created_at END FROM unnest(%b::text[], %b::text[],"
     " %b::text[], %b::text[], %b::text[], %b::text[], %b::bigint[]) WITH ORDINALITY"
     " AS u(id, fan_id, kind, message, data, created_at, email, n) CROSS JOIN LATERAL"
-    " (SELECT CASE WHEN u.email <> 0 AND EXISTS (SELECT 1 FROM fans f WHERE f.id = u.fan_id"
-    f" AND {_MAILABLE}) THEN 'pending' ELSE 'none' END AS state) m ORDER BY u.n"
+    " (SELECT CASE WHEN u.email <> 0 AND (EXISTS (SELECT 1 FROM fans f WHERE f.id = u.fan_id"
+    f" AND {_FAN_MAILABLE}) OR EXISTS (SELECT 1 FROM admin_accounts a WHERE a.id = u.fan_id"
+    " AND a.maker_mail = 1)) THEN 'pending' ELSE 'none' END AS state) m ORDER BY u.n"
 )
 _REMEMBER = (
     "INSERT INTO reminders (key, progress, updated_at)"
@@ -98,8 +107,7 @@ class PgNotifications(Repo):
         # In the partial index's order (email_next_at, seq): a page is read off the index
         # however many are pending.
         rows = await self._rows(
-            "SELECT n.*, f.email AS to_address, f.name AS to_name, f.locale AS to_locale,"
-            " f.time_zone AS to_zone FROM notifications n JOIN fans f ON f.id = n.fan_id"
+            f"SELECT n.*, {_TO} FROM notifications n {_RECIPIENT}"
             " WHERE n.email_state = 'pending' AND n.email_next_at <= %b"
             f" AND {_MAILABLE} ORDER BY n.email_next_at, n.seq LIMIT %b",
             (ts(now), limit),
@@ -133,7 +141,7 @@ class PgNotifications(Repo):
 
     async def next_email_at(self) -> datetime | None:
         row = await self._first(
-            "SELECT n.email_next_at FROM notifications n JOIN fans f ON f.id = n.fan_id"
+            f"SELECT n.email_next_at FROM notifications n {_RECIPIENT}"
             f" WHERE n.email_state = 'pending' AND {_MAILABLE}"
             " ORDER BY n.email_next_at, n.seq LIMIT 1"
         )

@@ -132,13 +132,25 @@ class BlockSessions(_InBlock):
 
 def _update_account(account: AdminAccount) -> Job:
     return _one(
-        "UPDATE admin_accounts SET name = ?, role = ?, password_hash = ? WHERE id = ?",
-        (account.name, account.role.value, account.password_hash, account.id),
+        "UPDATE admin_accounts SET name = ?, role = ?, password_hash = ?, maker_mail = ?"
+        " WHERE id = ?",
+        (
+            account.name,
+            account.role.value,
+            account.password_hash,
+            int(account.maker_mail),
+            account.id,
+        ),
     )
 
 
 def _remove_account(account_id: str) -> Job:
-    return _one("DELETE FROM admin_accounts WHERE id = ?", (account_id,))
+    def job(conn: sqlite3.Connection) -> None:
+        # The maker's e-mails still pending for a removed member go nowhere: gone with them.
+        conn.execute("DELETE FROM notifications WHERE fan_id = ?", (account_id,))
+        conn.execute("DELETE FROM admin_accounts WHERE id = ?", (account_id,))
+
+    return job
 
 
 def _add_invite(invite: Invite) -> Job:

@@ -258,8 +258,7 @@ class SqliteNotifications(_Repo):
         # In the partial index's order (email_next_at, rowid): a page is read straight off
         # the index however many are pending, without sorting them all.
         rows = self._read.execute(
-            "SELECT n.*, f.email AS to_address, f.name AS to_name, f.locale AS to_locale,"
-            " f.time_zone AS to_zone FROM notifications n JOIN fans f ON f.id = n.fan_id"
+            f"SELECT n.*, {_TO} FROM notifications n {_RECIPIENT}"
             " WHERE n.email_state = 'pending' AND n.email_next_at <= ?"
             f" AND {_MAILABLE} ORDER BY n.email_next_at, n.rowid LIMIT ?",
             (ts(now), limit),
@@ -295,19 +294,28 @@ class SqliteNotifications(_Repo):
 
     async def next_email_at(self) -> datetime | None:
         row = self._read.execute(
-            "SELECT n.email_next_at FROM notifications n JOIN fans f ON f.id = n.fan_id"
+            f"SELECT n.email_next_at FROM notifications n {_RECIPIENT}"
             f" WHERE n.email_state = 'pending' AND {_MAILABLE}"
             " ORDER BY n.email_next_at, n.rowid LIMIT 1"
         ).fetchone()
         return datetime.fromisoformat(row[0]) if row and row[0] else None
 
 
-_MAILABLE = "f.erased_at IS NULL AND f.rehearsal IS NULL"
+_FAN_MAILABLE = "f.erased_at IS NULL AND f.rehearsal IS NULL"
+# A notification is a fan's, or one of the maker's e-mails to a member of the team (its
+# `fan_id` the account's id): one outbox for both, the address read from either row.
+_RECIPIENT = "LEFT JOIN fans f ON f.id = n.fan_id LEFT JOIN admin_accounts a ON a.id = n.fan_id"
+_MAILABLE = f"((f.id IS NOT NULL AND {_FAN_MAILABLE}) OR a.id IS NOT NULL)"
+_TO = (
+    "coalesce(f.email, a.email) AS to_address, coalesce(f.name, a.name) AS to_name,"
+    " f.locale AS to_locale, f.time_zone AS to_zone"
+)
 _INSERT_NOTIFICATION = (
     "INSERT INTO notifications (id, fan_id, kind, message, data, created_at, email_state,"
     " email_next_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, m.state, CASE m.state WHEN 'pending'"
-    " THEN ?6 END FROM (SELECT CASE WHEN ?7 AND EXISTS (SELECT 1 FROM fans f WHERE f.id = ?2"
-    f" AND {_MAILABLE}) THEN 'pending' ELSE 'none' END AS state) m"
+    " THEN ?6 END FROM (SELECT CASE WHEN ?7 AND (EXISTS (SELECT 1 FROM fans f WHERE f.id = ?2"
+    f" AND {_FAN_MAILABLE}) OR EXISTS (SELECT 1 FROM admin_accounts a WHERE a.id = ?2"
+    " AND a.maker_mail = 1)) THEN 'pending' ELSE 'none' END AS state) m"
 )
 
 
