@@ -532,3 +532,54 @@ def test_an_admin_token_under_32_characters_is_refused_at_start(tmp_path: Path) 
         "Error: the admin token (SOLDOUT_ADMIN_TOKEN) has 31 characters, fewer than 32: use"
         " a longer one, e.g. from python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
     ]
+
+
+async def test_each_member_turns_the_teams_emails_off_and_on_for_themselves(
+    shop: Shop,
+) -> None:
+    async with shop.browser() as owner:
+        await make_owner(owner)
+        page = (await owner.get("/admin/team")).text
+        assert 'name="maker_mail" value="on" checked' in page
+        assert shop.platform.team.news_recipients() == [shop.platform.team.accounts()[0].id]
+        token = await csrf(owner)
+        off = await owner.post("/admin/team/mail", data={"csrf": token})  # unticked: not sent
+        assert off.status_code == 303
+        assert off.headers["location"] == "/admin/team?done=maker_mail_off"
+        page = (await owner.get(off.headers["location"])).text
+        assert "You will not get the team&#39;s e-mails any more." in page
+        assert 'name="maker_mail" value="on" checked' not in page
+        assert shop.platform.team.news_recipients() == []
+        (entry, *_) = await shop.platform.store.audit.recent(1)
+        assert (entry.action, entry.detail["maker_mail"]) == ("team.maker_mail", "off")
+        bad = await owner.post("/admin/team/mail", data={"csrf": token, "maker_mail": "yes"})
+        assert bad.status_code == 400
+        assert "a checkbox is sent as on, or not at all" in bad.text
+        assert "(maker_mail)" in bad.text  # the field named
+        assert shop.platform.team.news_recipients() == []  # nothing changed
+        forged = await owner.post("/admin/team/mail", data={"maker_mail": "on"})  # no csrf
+        assert forged.status_code == 403
+        on = await owner.post("/admin/team/mail", data={"csrf": token, "maker_mail": "on"})
+        assert on.headers["location"] == "/admin/team?done=maker_mail_on"
+        assert len(shop.platform.team.news_recipients()) == 1
+
+        viewer_link = await invite(owner, "rita@example.com", "read_only")
+        async with joined(shop, viewer_link, "Rita", "203.0.113.2") as viewer:
+            page = (await viewer.get("/admin/team")).text
+            assert "as a read-only member you get none" in page
+            kept = await viewer.post(
+                "/admin/team/mail", data={"csrf": await csrf(viewer), "maker_mail": "on"}
+            )
+            assert kept.status_code == 303  # their own setting: any role may keep it
+        assert len(shop.platform.team.news_recipients()) == 1  # read-only: still none
+        assert "none (read-only)" in (await owner.get("/admin/team")).text
+
+    async with shop.browser("203.0.113.9") as token_holder:
+        await with_token(token_holder)
+        page = (await token_holder.get("/admin/team")).text
+        assert "which has no e-mail address" in page
+        refused = await token_holder.post(
+            "/admin/team/mail", data={"csrf": await csrf(token_holder), "maker_mail": "on"}
+        )
+        assert refused.status_code == 400
+        assert "no e-mail address" in refused.text

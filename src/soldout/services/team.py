@@ -183,6 +183,30 @@ class Team:
             self._accounts[changed.id] = changed
             return changed
 
+    # -- the maker's e-mails -----------------------------------------------------------
+    def news_recipients(self) -> list[str]:
+        """The accounts the maker's e-mails go to now (`engine/maker_news.py`): owners and
+        staff who did not turn them off. The bootstrap token has no address: never."""
+        return [a.id for a in self.accounts() if a.gets_maker_mail]
+
+    async def set_maker_mail(self, by: Admin, wanted: bool) -> AdminAccount:
+        """The signed-in person turns the maker's e-mails on or off for their own account
+        (`Forbidden` for the bootstrap token: no address to send them to)."""
+        if by.is_bootstrap:
+            raise Forbidden(
+                "you signed in with the admin token, which has no e-mail address"
+            ).with_code("no_address")
+        async with self._writing:
+            account = self._account(by.subject)
+            if account.maker_mail is wanted:
+                return account
+            changed = replace(account, maker_mail=wanted)
+            await self._store.update(changed)
+            self._accounts[changed.id] = changed
+        detail = {"email": account.email, "maker_mail": "on" if wanted else "off"}
+        await self._record(by, "team.maker_mail", account.id, detail)
+        return changed
+
     # -- the first owner -------------------------------------------------------------
     async def create_first_owner(
         self, by: Admin, email: str, name: str, password: str

@@ -86,6 +86,9 @@ DONE = {  # what a redirect after a successful form says; keys only, never echoe
     "joined": "Welcome to the team.",
     "role": "Role changed; their sessions ended.",
     "removed": "Account removed; its sessions ended.",
+    "maker_mail_on": "You will get the team's e-mails: a launch sold out, a payment given back,"
+    " an order a fan cancelled.",
+    "maker_mail_off": "You will not get the team's e-mails any more.",
     "invite_cancelled": "Invite cancelled.",
     "board": "Done.",
     "release": "Release published: the fans who voted for its ideas are being told.",

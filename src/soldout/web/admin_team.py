@@ -3,7 +3,9 @@ invites; for an owner, inviting (the link is shown once, to pass on), changing r
 removing accounts; signed in with the bootstrap token before any owner exists, making
 the first owner account. And the invite link's own page (`/admin/invite/{key}`), where
 the invitee chooses a name and a password. And `/admin/password`, where whoever is signed
-in with an account changes their own password. The rules live in `services.team`."""
+in with an account changes their own password; `/admin/team/mail`, where they turn the
+maker's e-mails (a launch sold out, money given back, a fan's refund) on or off. The
+rules live in `services.team`."""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from soldout.api.deps import client_address, platform_of
-from soldout.domain.errors import DomainError, NotFound, RateLimited
+from soldout.domain.errors import DomainError, InvalidInput, NotFound, RateLimited
 from soldout.domain.sessions import INVITE_LIFETIME
 from soldout.domain.team import PASSWORD_MIN, Admin, Invite, Role, parse_role
 from soldout.services.shop import ShopSettings
@@ -157,6 +159,31 @@ async def remove(request: Request, account_id: str) -> Response:
         return redirect("/admin/team", done="removed")
 
     return await guarded(request, handle)
+
+
+@router.post("/team/mail")
+async def maker_mail(request: Request) -> Response:
+    """The signed-in member turns the maker's e-mails on or off for their own account
+    (any role may: it changes nothing of the shop's)."""
+
+    async def handle(request: Request) -> Response:
+        form = await read_form(request, change=False)
+        try:
+            wanted = _checked(form, "maker_mail")
+            await platform_of(request).team.set_maker_mail(signed_in(request), wanted)
+        except DomainError as error:
+            return await _refused(request, error, form)
+        return redirect("/admin/team", done="maker_mail_on" if wanted else "maker_mail_off")
+
+    return await guarded(request, handle)
+
+
+def _checked(form: Form, name: str) -> bool:
+    """A checkbox: sent as "on" when ticked, absent when not."""
+    value = form.get(name)
+    if value not in ("", "on"):
+        raise InvalidInput("a checkbox is sent as on, or not at all", field=name)
+    return value == "on"
 
 
 # -- one's own password -------------------------------------------------------------
