@@ -23,6 +23,7 @@ from soldout.api.app import build_app
 from soldout.clock import FakeClock
 from soldout.domain.addresses import ShippingAddress
 from soldout.domain.claims import Order
+from soldout.domain.errors import StorageUnavailable
 from soldout.services import Platform
 from soldout.services.fulfilment import EXPORT_COLUMNS
 from soldout.services.tokens import TokenSigner
@@ -244,6 +245,54 @@ async def test_nobody_but_the_admin_sees_an_order_or_its_buyer(shop: Shop) -> No
     theirs = await shop.http.get(path, headers={"authorization": f"Bearer {ben['token']}"})
     assert theirs.status_code == 404
     assert ann["email"] not in theirs.text
+
+
+async def test_a_payment_given_back_has_its_own_page_and_an_order_links_its_payments(
+    shop: Shop,
+) -> None:
+    """The page the team's "payment given back" e-mail links to: no order, the reason,
+    the fan and the claim; an order's payments link to theirs."""
+    store = shop.platform.store
+    assert isinstance(store, InMemoryStore)
+    ann = await shop.fan("Ann")
+    auth = {"authorization": f"Bearer {ann['token']}"}
+    held = await shop.http.post(
+        f"/api/v1/launches/{shop.launch_id}/claims",
+        json={"sku": "A"},
+        headers={**auth, "idempotency-key": "c1"},
+    )
+    store.fail_next_transaction(StorageUnavailable())  # the order cannot be recorded
+    failed = await shop.http.post(
+        f"/api/v1/claims/{held.json()['id']}/payment",
+        json={"method": "test", "token": "tok_ok", "shipping": shipping_address("Ann")},
+        headers={**auth, "idempotency-key": "p1"},
+    )
+    assert failed.status_code == 503, failed.text
+    await shop.platform.engine.background.drain()  # the money goes back
+    [payment] = shop.platform.engine.checkout.payments_of(held.json()["id"])
+    page = await shop.admin.get(f"/admin/payments/{payment.id}")
+    assert page.status_code == 200, page.text
+    words = text_of(page)
+    for shown in (
+        f"Payment {payment.id} refunded",
+        "No order: the money went back to the fan (the order could not be recorded)",
+        "EUR 25.00",
+        ann["email"],
+        held.json()["id"],
+        "1 \u00d7 Colour A",
+        "State held",  # the claim is held again: the fan may pay once more
+    ):
+        assert shown in words, shown
+    assert f'href="/admin/orders?q={ann["id"]}"' in page.text
+    assert (await shop.admin.get("/admin/payments/pay_nothing")).status_code == 404
+    assert (await shop.http.get(f"/admin/payments/{payment.id}")).status_code == 303  # sign in
+
+    order = await shop.buy(ann, "B")
+    [paid] = shop.platform.engine.checkout.payments_of(order.claim_id)
+    order_page = await shop.admin.get(f"/admin/orders/{order.id}")
+    assert f'href="/admin/payments/{paid.id}"' in order_page.text
+    paid_page = text_of(await shop.admin.get(f"/admin/payments/{paid.id}"))
+    assert f"Its claim became order {order.id}" in paid_page
 
 
 # -- search ----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ refund of it would do with its unit.
 
     records = OrderRecords(store, engine, held)
     record = await records.get("ord_...")      # NotFound for an unknown id
+    seen = await records.payment("pay_...")    # a payment, with or without an order
     found = await records.search("Ann@Example.com")   # by e-mail, order, claim or fan id
 """
 
@@ -24,7 +25,15 @@ from soldout.engine import SaleEngine
 from soldout.engine.book import LaunchBook
 from soldout.store.ports import ExportRow, Store
 
-__all__ = ["FoundOrders", "OrderRecord", "OrderRecords", "UnitFate", "release_fate", "unit_fate"]
+__all__ = [
+    "FoundOrders",
+    "OrderRecord",
+    "OrderRecords",
+    "PaymentSeen",
+    "UnitFate",
+    "release_fate",
+    "unit_fate",
+]
 
 MAX_QUERY = 320  # the longest e-mail address
 
@@ -97,6 +106,20 @@ class OrderRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class PaymentSeen:
+    """One payment attempt and what it was for: a payment given back has no order, and
+    the maker's e-mail about it links here (`mail/team_letters.py`)."""
+
+    payment: PaymentRecord
+    claim: Claim | None
+    launch_title: str
+    sku_name: str
+    fan: Fan | None
+    order: Order | None  # its claim's order, if one was made (by this or another attempt)
+    attempts: Sequence[PaymentRecord]  # every attempt of the claim, this one included
+
+
+@dataclass(frozen=True, slots=True)
 class FoundOrders:
     """What a search found: its rows (newest first) and how the query was read."""
 
@@ -137,6 +160,27 @@ class OrderRecords:
             referrer=referrer,
             held_for_review=self._held(order),
             fate=unit_fate(order, book, self._engine.now()),
+        )
+
+    async def payment(self, payment_id: str) -> PaymentSeen:
+        payment = await self._engine.archive.payment(payment_id)
+        if payment is None:
+            raise NotFound("payment")
+        claim = await self._engine.claim_by_id(payment.claim_id)
+        title, sku_name = "", claim.sku if claim is not None else ""
+        if claim is not None:
+            book = self._engine.book(claim.launch_id)
+            found = book.product.sku(claim.sku)
+            title, sku_name = book.launch.title, found.name if found else claim.sku
+        attempts = self._engine.checkout.payments_of(payment.claim_id)
+        return PaymentSeen(
+            payment=payment,
+            claim=claim,
+            launch_title=title,
+            sku_name=sku_name,
+            fan=await self._store.fans.get(payment.fan_id),
+            order=self._engine.order_for(payment.claim_id),
+            attempts=sorted(attempts, key=lambda p: (p.created_at, p.id)),
         )
 
     async def search(self, query: str) -> FoundOrders:

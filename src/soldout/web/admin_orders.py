@@ -1,7 +1,8 @@
 """The admin's orders: a filtered page of orders (or what a search by e-mail or id finds),
-each order's own page (history, payments, claim, fan, address, part refunds), shipping (the
-next in queue, or those a CSV lists), a shipped order's tracking number and the CSV
-export; its refund form posts to `admin_refunds`."""
+each order's own page (history, payments, claim, fan, address, part refunds), each
+payment's (money given back has none), shipping (the next in queue, or those a CSV lists),
+a shipped order's tracking number and the CSV export; its refund form posts to
+`admin_refunds`."""
 
 from __future__ import annotations
 
@@ -196,6 +197,18 @@ async def order_page(request: Request, order_id: str) -> Response:
         signed_in(request)
         context = await order_context(request, order_id, None, "")
         return render(request, "admin/order.html", context)
+
+    return await guarded(request, handle)
+
+
+@router.get("/payments/{payment_id}")
+async def payment_page(request: Request, payment_id: str) -> Response:
+    """One payment attempt, with or without an order (money given back has none)."""
+
+    async def handle(request: Request) -> Response:
+        signed_in(request)
+        seen = await _records(platform_of(request)).payment(payment_id)
+        return render(request, "admin/payment.html", {"seen": seen, "p": seen.payment})
 
     return await guarded(request, handle)
 
