@@ -35,6 +35,7 @@ from soldout.engine.draws import DrawDesk
 from soldout.engine.launch_books import LaunchBooks
 from soldout.engine.launches import LaunchDesk
 from soldout.engine.ledger import ClaimLedger
+from soldout.engine.maker_news import MakerNews
 from soldout.engine.orders import OrderDesk
 from soldout.engine.part_refunds import PartRefunds
 from soldout.engine.rehearsals import RehearsalMarks
@@ -302,6 +303,11 @@ class SaleEngine:
     # -- what callers outside the engine ask of it, answered by its parts ------------
     def book(self, launch_id: str) -> LaunchBook:
         return self.launch_books.get(launch_id)
+
+    @property
+    def maker_news(self) -> MakerNews:
+        """The team's e-mails (its `recipients` set by the platform from the team)."""
+        return self.orders.maker_news
 
     def public_book(self, launch_id: str, fan_id: str | None = None) -> LaunchBook:
         return self.launch_books.public(launch_id, fan_id)

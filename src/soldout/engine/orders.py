@@ -31,6 +31,7 @@ from soldout.engine.book import LaunchBook
 from soldout.engine.fulfilment import DateChange, Fulfilment
 from soldout.engine.launch_books import LaunchBooks
 from soldout.engine.ledger import ClaimLedger
+from soldout.engine.maker_news import FAN_CANCELLED, TEAM_REFUND_ASKED, MakerNews
 from soldout.engine.ship_news import ShipNews
 from soldout.engine.shipping import Retrack, Shipment, retracked, shipped
 from soldout.ids import new_id
@@ -106,6 +107,7 @@ class OrderDesk:
         self._unit_returned = unit_returned
         self.fulfilment = Fulfilment()
         self.listeners: list[OrderListener] = []
+        self.maker_news = MakerNews()  # the team's e-mails (a refund a fan asked for)
         self._by_claim: dict[str, Order] = {}
         self._by_id: dict[str, Order] = {}
         self._by_launch: dict[str, list[Order]] = {}
@@ -271,18 +273,12 @@ class OrderDesk:
             tx.orders.add_events(
                 [OrderEvent(order.id, now, "refunded", f"{money} refunded: {reason}")]
             )
-            tx.notifications.add_many(
-                [
-                    Notification(
-                        new_id("ntf"),
-                        order.fan_id,
-                        "order_refunded",
-                        f"Order {order.id} was refunded ({money}): {reason}.",
-                        now,
-                        {"order_id": order.id, "amount": money.amount},
-                    )
-                ]
-            )
+            told = f"Order {order.id} was refunded ({money}): {reason}."
+            data = {"order_id": order.id, "amount": money.amount}
+            notes = [Notification(new_id("ntf"), order.fan_id, "order_refunded", told, now, data)]
+            if reason == FAN_CANCELLED:  # the maker hears of it too (they may be packing it)
+                notes += self.maker_news.notes(TEAM_REFUND_ASKED, told, data, now)
+            tx.notifications.add_many(notes)
         if order.shipped_at is not None:
             returned = self._books.get(order.launch_id).returned
             returned[order.sku] = returned.get(order.sku, 0) + order.quantity

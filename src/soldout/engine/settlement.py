@@ -22,6 +22,7 @@ from soldout.domain.money import Money
 from soldout.domain.notifications import Notification
 from soldout.domain.payments import NEVER_ASKED, PaymentRecord, PaymentState
 from soldout.engine.background import Background
+from soldout.engine.maker_news import TEAM_PAYMENT_RETURNED
 from soldout.engine.orders import OrderDesk
 from soldout.engine.payment_records import PaymentRecords
 from soldout.ids import new_id
@@ -37,6 +38,8 @@ GIVEN_UP = "given up for a new attempt; nothing was charged"
 CLOSED_WITH_CLAIM = "the payment page closed with the claim; nothing was charged"
 _GIVEN_UP = frozenset({CANCELLED_ON_PAGE, GIVEN_UP, CLOSED_WITH_CLAIM})
 RELEASED = "hold released"  # a late payment's reason when no money had been taken
+# Given back for a reason the maker may want to look at (not a fan's own choice).
+_NEEDS_A_PERSON = frozenset({"late", "unrecorded"})
 
 
 class Settlement:
@@ -113,9 +116,14 @@ class Settlement:
             {"payment_id": record.id, "claim_id": record.claim_id, "why": why}
             | ({} if taken else {"released": True}),
         )
+        notes = [note]
+        if why in _NEEDS_A_PERSON:
+            told = f"Payment {record.id} was given back to the fan: {why_said}."
+            news = self._orders.maker_news
+            notes += news.notes(TEAM_PAYMENT_RETURNED, told, note.data | {"reason": why_said}, now)
         async with self._store.transaction() as tx:
             tx.payments.update(record)
-            tx.notifications.add_many([note])
+            tx.notifications.add_many(notes)
 
     async def refund(self, order: Order, reason: str, *, tell: bool) -> None:
         """Give a paid order's money back (what part refunds left) and unsell it; the

@@ -21,6 +21,7 @@ from email.headerregistry import Address
 
 from soldout import i18n
 from soldout.domain.shop import Shop
+from soldout.engine.maker_news import TEAM_KINDS
 from soldout.i18n import Speaker, speaking
 from soldout.mail.board_letters import BOARD_LETTERS
 from soldout.mail.facts import Facts
@@ -29,6 +30,7 @@ from soldout.mail.letter import Context, Letter, Writer
 from soldout.mail.order_letters import ORDER_LETTERS
 from soldout.mail.sale_letters import SALE_LETTERS
 from soldout.mail.sign_in_letters import SIGN_IN_LETTERS
+from soldout.mail.team_letters import TEAM_LETTERS
 from soldout.mail.transport import Envelope
 from soldout.mail.typeset import Draft, typeset
 from soldout.store.ports import OutgoingEmail
@@ -41,6 +43,7 @@ KINDS: dict[str, Writer] = {
     **LAUNCH_LETTERS,
     **ORDER_LETTERS,
     **BOARD_LETTERS,
+    **TEAM_LETTERS,
 }
 
 
@@ -75,7 +78,12 @@ class Composer:
         """The letter written from the facts as they are now, addressed; raises `Obsolete`
         when it should not go any more."""
         note = outgoing.notification
-        speaker = Speaker.of(outgoing.locale, outgoing.time_zone)
+        to_team = note.kind in TEAM_KINDS  # the maker's: English, the shop's zone, the admin
+        speaker = (
+            Speaker.of(None, shop.time_zone)
+            if to_team
+            else Speaker.of(outgoing.locale, outgoing.time_zone)
+        )
         await self._facts.warm(note.data)
         with speaking(speaker):
             context = self._context(outgoing, speaker, shop, now)
@@ -86,7 +94,7 @@ class Composer:
             letter=letter,
             shop=shop,
             speaker=speaker,
-            account_url=context.link("/me"),
+            account_url=context.link("/admin/team" if to_team else "/me"),
             name=outgoing.name,
             to=outgoing.to,
             sender_name=self.sender.display_name,

@@ -27,6 +27,7 @@ from soldout.domain.text import check_text
 from soldout.engine import SaleEngine
 from soldout.engine.book import LaunchBook
 from soldout.engine.forget import forget_fan
+from soldout.engine.maker_news import FAN_CANCELLED
 from soldout.i18n import valid_zone
 from soldout.ids import new_id, new_referral_code
 from soldout.services.tokens import TokenSigner
@@ -179,7 +180,7 @@ class Fans:
             ).with_code("already_shipped")
         if order.status is OrderStatus.REFUNDED:
             return order
-        return await self._engine.refund_order(order, "cancelled by the fan", unshipped_only=True)
+        return await self._engine.refund_order(order, FAN_CANCELLED, unshipped_only=True)
 
     async def notifications(self, fan_id: str, limit: int) -> Sequence[Notification]:
         """The fan's notifications, newest first, but the sign-in links: those are for the

@@ -39,6 +39,7 @@ from soldout.services.referrals import Referrals
 from soldout.services.rehearsals import Rehearsals
 from soldout.services.reminders import Reminders
 from soldout.services.sessions import Sessions
+from soldout.services.sold_out_news import SoldOutNews
 from soldout.services.team import Team
 from soldout.services.throttle import Throttle, ThrottleSettings
 from soldout.services.tokens import TokenSigner
@@ -113,6 +114,7 @@ class Platform:
             self.throttle,
             self.clock,
         )
+        self.engine.maker_news.recipients = self.team.news_recipients  # the maker's e-mails
         self.fulfilment = FulfilmentDesk(store, self.engine, self._not_shipping_now)
         self.referrals = Referrals(store, self.engine, referral_policy or ReferralPolicy())
         self.fans.on_register(self.referrals.registered)
@@ -144,6 +146,8 @@ class Platform:
         # outbox mails every notification (without `mail`, they are shown in-app only)
         self.reminders = Reminders.of(self.engine, store.notifications, self.clock, mail)
         self.gate.on_admitted = AdmissionNotices(store.notifications).admitted
+        news = self.engine.maker_news
+        self.sold_out_news = SoldOutNews(self.engine, store.notifications, self.clock, news)
         self.outbox = (
             mail.outbox(store, self.engine, self.clock, lambda fan: not tokens.revoked(fan))
             if mail
@@ -153,6 +157,7 @@ class Platform:
         self._mailing: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._checking: asyncio.Task[None] | None = None
+        self._telling: asyncio.Task[None] | None = None  # "sold out", to the team
         self.resumed_payments = 0  # payments settled with the provider at the last start
         self.demo = False  # `soldout demo`: sign-in links are shown on screen, not mailed
 
@@ -216,10 +221,12 @@ class Platform:
         # payments left pending by a stop: the provider may hold money for an unwritten order
         self.resumed_payments = await self.payment_checks.settle_all()
         await self.reminders.load()
+        await self.sold_out_news.load()
         if sweep:
             self._sweeper = asyncio.get_running_loop().create_task(self.engine.run_sweeper())
             self._checking = asyncio.get_running_loop().create_task(self.payment_checks.run())
             self._mailing = asyncio.get_running_loop().create_task(self.reminders.run())
+            self._telling = asyncio.get_running_loop().create_task(self.sold_out_news.run())
             if self.outbox is not None:
                 self.outbox.start()
 
@@ -231,7 +238,7 @@ class Platform:
                     await self._mailing
             if self.outbox is not None:
                 await self.outbox.stop()  # the messages being sent finish first
-            for task in (self._sweeper, self._checking):
+            for task in (self._sweeper, self._checking, self._telling):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
