@@ -66,7 +66,7 @@ def bulk_insert_sale(database: Path, launch_id: str, count: int, clock: FakeCloc
         )  # fmt: skip
         orders.append(
             (order_id, claim_id, launch_id, fan_id, "A", 1, PRICE, "EUR", at, "test", reference,
-             "pay-key", "paid", None, None, None, None, None, None, None, None)
+             "pay-key", "paid", None, None, None, None, None, None, None, None, None)
         )  # fmt: skip
     conn = sqlite3.connect(database, isolation_level=None)
     try:

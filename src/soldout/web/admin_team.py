@@ -164,10 +164,10 @@ async def remove(request: Request, account_id: str) -> Response:
 @router.post("/team/mail")
 async def maker_mail(request: Request) -> Response:
     """The signed-in member turns the maker's e-mails on or off for their own account
-    (any role may: it changes nothing of the shop's)."""
+    (owners and staff: a read-only member gets none, and is offered no such form)."""
 
     async def handle(request: Request) -> Response:
-        form = await read_form(request, change=False)
+        form = await read_form(request, change=True)
         try:
             wanted = _checked(form, "maker_mail")
             await platform_of(request).team.set_maker_mail(signed_in(request), wanted)
