@@ -143,6 +143,43 @@ async def test_a_retry_with_the_same_key_after_a_lost_answer_refunds_once(
         await platform.engine.refund_part(order, 400, "scratched", "r1")
 
 
+class ForgetfulPayments(CrashingPayments):
+    """Forgets each idempotency key at once, as Stripe does after 24 hours."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock)
+        self.asked = 0
+
+    async def refund_part(
+        self, reference: str, amount: Money, refund_id: str, reason: str = ""
+    ) -> None:
+        self.asked += 1
+        await super().refund_part(reference, amount, f"{refund_id}-{self.asked}", reason)
+
+
+async def test_a_retry_after_the_providers_key_expired_finds_the_refund_made(
+    clock: FakeClock,
+) -> None:
+    payments = ForgetfulPayments(clock)
+    platform = Platform(InMemoryStore(), TokenSigner(b"k" * 32, "a"), clock, payments)
+    await platform.start(sweep=False)
+    try:
+        order = await paid_order(platform)
+        payments.lose_next_answer = True
+        with pytest.raises(errors.PaymentFailed):
+            await platform.engine.refund_part(order, 300, "scratched", "r1")
+        clock.advance(2 * 86400)  # the key is long forgotten at the provider
+
+        await platform.engine.refund_part(order, 300, "scratched", "r1")
+
+        assert payments.asked == 1  # not asked again: its record shows the refund
+        assert await refunded_at_provider(payments) == ("captured", 1000, 300)
+        assert [r.done for r in order.refunds] == [True]
+        assert order.left_to_refund == 700
+    finally:
+        await platform.stop()
+
+
 async def test_the_amount_is_read_in_the_orders_currency_and_all_that_is_left_is_in_full(
     shop: tuple[Platform, CrashingPayments],
 ) -> None:

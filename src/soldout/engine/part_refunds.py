@@ -58,9 +58,29 @@ class PartRefunds:
                 raise IdempotencyKeyReused(field="Idempotency-Key")
             if refund is None:
                 refund = await self._note(order, amount, reason, key)
+            elif not refund.done and await self._made_already(order, refund):
+                await self._done(order, refund, Money(refund.amount, order.currency))
+                return order
             if not refund.done:
                 await self._ask(order, refund)
         return order
+
+    async def _made_already(self, order: Order, refund: PartRefund) -> bool:
+        """Whether the provider's own record shows a retried refund made already: its
+        idempotency key is remembered only for a while (Stripe: 24 hours), so a retry
+        later must not ask again for money that went back (nor lose a refund that was
+        made, once too little is left for the provider to take it again). Money the
+        provider gave back beyond the refunds soldout made counts as this one's."""
+        payment = self._records.captured(order.claim_id)
+        if payment is None or payment.reference is None:
+            return False
+        try:
+            async with asyncio.timeout(self._timeout):
+                line = await self._provider.transaction(payment.id, payment.reference)
+        except (TimeoutError, DomainError):
+            return False  # asked below, under its key, as before
+        made = sum(r.amount for r in order.refunds if r.done)
+        return line is not None and line.refunded >= made + refund.amount
 
     async def _note(self, order: Order, amount: int, reason: str, key: str) -> PartRefund:
         """Refuse what cannot be refunded, else write the refund on the order, durably,
