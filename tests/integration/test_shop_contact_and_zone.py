@@ -16,12 +16,14 @@ import pytest
 
 from soldout.api.app import build_app
 from soldout.clock import FakeClock
+from soldout.domain.shop_time import shop_zone, wall_clock
 from soldout.mail import MailSettings, sender_address
 from soldout.mail.config import SmtpConfig
 from soldout.mail.smtp import SmtpTransport
 from soldout.services import Platform
 from soldout.services.tokens import TokenSigner
 from soldout.store.memory import InMemoryStore
+from soldout.web.admin_forms import Form
 from tests.mailbox import Mailbox
 
 ADMIN = {"authorization": "Bearer adm"}
@@ -161,3 +163,17 @@ async def test_admin_times_are_shown_and_read_in_the_shops_zone(
     assert skipped.status_code == 400
     assert "2030-03-10 02:30 does not exist in America/New_York" in skipped.text
     assert "(sale_opens_at)" in skipped.text
+
+
+def test_a_time_in_the_repeated_hour_sent_back_as_shown_stays_the_instant_it_was() -> None:
+    """A launch's form shows its times on the shop's wall clock; saving it unchanged (to
+    grow a batch) must not move a time in the second 01:xx of a fall-back night."""
+    zone = shop_zone("America/New_York")
+    second = datetime(2026, 11, 1, 6, 30, tzinfo=UTC)  # 01:30 EST, the second 01:30
+    shown = wall_clock(second, zone)
+    form = Form({"sale_opens_at": [shown]}, "admin:x", zone)
+
+    assert shown == "2026-11-01T01:30:00"
+    assert form.moment("sale_opens_at", "Sale opens", current=second) == second
+    # typed anew, the same wall clock is its first occurrence (EDT), as documented
+    assert form.moment("sale_opens_at", "Sale opens") == datetime(2026, 11, 1, 5, 30, tzinfo=UTC)

@@ -142,7 +142,10 @@ class Form:
         except ValueError:
             raise InvalidInput(f"{label} must be a number", field=name) from None
 
-    def moment(self, name: str, label: str) -> datetime | None:
+    def moment(self, name: str, label: str, *, current: datetime | None = None) -> datetime | None:
+        """The instant typed in `name`, on the shop's wall clock. `current`: the instant
+        the form showed there; sent back unchanged, it stays that instant, even in the
+        hour the clocks repeat, which typing reads as its first occurrence."""
         raw = self.get(name)
         if not raw:
             return None
@@ -150,6 +153,10 @@ class Form:
             value = datetime.fromisoformat(raw)
         except ValueError:
             raise InvalidInput(f"{label} must be a date and time", field=name) from None
+        if current is not None and value.tzinfo is None:
+            shown = current.astimezone(self.zone).replace(tzinfo=None, microsecond=0)
+            if value == shown:
+                return current
         return instant(value, self.zone, field=name)
 
 

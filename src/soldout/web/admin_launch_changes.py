@@ -60,7 +60,8 @@ def launch_change(
         if form.get("confirm") != "cancel":
             raise InvalidInput("tick the box to confirm the cancellation", field="confirm")
         return "launch.cancel", {"cancel": True}, LaunchChanges(cancel=True)
-    closes = form.moment("sale_closes_at", "Sale closes")
+    shown = platform.engine.book(launch_id).launch  # (the times its form showed)
+    closes = form.moment("sale_closes_at", "Sale closes", current=shown.sale_closes_at)
     if action == "extend":
         if closes is None:
             raise InvalidInput("give the new closing time", field="sale_closes_at")
@@ -80,7 +81,7 @@ def launch_change(
     title = form.get("title")
     if "title" in form.fields and not title:
         raise InvalidInput("the launch needs a title", field="title")
-    opens = form.moment("sale_opens_at", "Sale opens")
+    opens = form.moment("sale_opens_at", "Sale opens", current=launch.sale_opens_at)
     if opens is not None and same_second(opens, launch.sale_opens_at):
         opens = None  # (as it was: the form shows it to the second)
     _refuse_a_past_close(launch, closes, platform.clock.now())
