@@ -284,6 +284,10 @@ class Metrics:
             registry=registry,
         )
         registry.register(_Collected(self))
+        # each series' child, found once: `labels()` locks and builds its key every call,
+        # and a payment counts three (routes are templates and statuses few: bounded)
+        self._payment_counters: dict[tuple[str, str, str], Any] = {}
+        self._request_meters: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     def committed(self, writes: int, seconds: float) -> None:
         """A group commit carried `writes` and its COMMIT took `seconds`."""
@@ -291,12 +295,24 @@ class Metrics:
         self.commit_seconds.observe(seconds)
 
     def payment(self, provider: str, step: str, outcome: str) -> None:
-        self.payments.labels(provider, step, outcome).inc()
+        key = (provider, step, outcome)
+        counter = self._payment_counters.get(key)
+        if counter is None:
+            counter = self._payment_counters[key] = self.payments.labels(*key)
+        counter.inc()
 
     def request(self, method: str, route: str, status: int, seconds: float) -> None:
         method = method if method in _METHODS else "other"
-        self.requests.labels(method, route, str(status)).inc()
-        self.request_seconds.labels(method, route).observe(seconds)
+        key = (method, route, status)
+        meters = self._request_meters.get(key)
+        if meters is None:
+            meters = (
+                self.requests.labels(method, route, str(status)),
+                self.request_seconds.labels(method, route),
+            )
+            self._request_meters[key] = meters
+        meters[0].inc()
+        meters[1].observe(seconds)
 
     async def render(self) -> bytes:
         """A scrape's body (after the refreshers have read what lives in the store)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from soldout.domain.errors import InvalidInput
@@ -71,9 +71,14 @@ class Product:
     specs: tuple[tuple[str, str], ...] = ()  # (label, value) rows of the specs table
     images: tuple[str, ...] = ()  # media ids, the first is the hero
     rehearsal: str | None = None  # made by a rehearsal run (its id)
+    # by code: claims and payments look a SKU up several times each, among up to 200
+    _by_code: dict[str, Sku] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_code", {s.code: s for s in reversed(self.skus)})  # the first
 
     def sku(self, code: str) -> Sku | None:
-        return next((s for s in self.skus if s.code == code), None)
+        return self._by_code.get(code)
 
     @staticmethod
     def check_skus(skus: tuple[Sku, ...]) -> None:

@@ -6,15 +6,18 @@ durable at once, and the rest goes to the writer as one job."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from functools import cached_property
 from types import TracebackType
 from typing import Any, Generic, Protocol, Self, TypeVar
 
 from soldout.domain.errors import StorageUnavailable
 from soldout.store.ports import block_outcome
 
-__all__ = ["BlockTransaction", "JobBlock"]
+__all__ = ["BlockTransaction", "JobBlock", "repository"]
 
 J = TypeVar("J")
+R = TypeVar("R")
 
 
 class JobBlock(Generic[J]):
@@ -74,3 +77,13 @@ class BlockTransaction(Generic[BT]):
             except StorageUnavailable as stopped:
                 block.durable.set_exception(stopped)
         await block_outcome(block.durable)
+
+
+def repository(kind: Callable[[Any], R]) -> cached_property[R]:
+    """A block's repository of `kind`, made on first use: a transaction writes to two or
+    three of its seventeen, and making them all cost a payment's block ~15 us."""
+
+    def made(tx: BlockTransaction[Any]) -> R:
+        return kind(tx._block)
+
+    return cached_property(made)

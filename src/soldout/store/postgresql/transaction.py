@@ -15,6 +15,7 @@ nothing.
 from __future__ import annotations
 
 import asyncio
+from functools import cached_property
 
 from soldout.store.postgresql.access import BlockSessions, BlockTeam
 from soldout.store.postgresql.after_sale import BlockAudit, BlockOrders, BlockPayments, BlockPlans
@@ -30,7 +31,7 @@ from soldout.store.postgresql.repos import (
 )
 from soldout.store.postgresql.site import BlockBoard, BlockMedia, BlockShop
 from soldout.store.postgresql.writer import Block, PgWriter
-from soldout.store.transaction_base import BlockTransaction
+from soldout.store.transaction_base import BlockTransaction, repository
 
 __all__ = ["PgTransaction"]
 
@@ -38,23 +39,35 @@ __all__ = ["PgTransaction"]
 class PgTransaction(BlockTransaction[Block]):
     """`async with` it; the writes go through its repositories (`tx.claims`, ...)."""
 
-    def __init__(self, writer: PgWriter, fans: PgFans, notifications: PgNotifications) -> None:
-        block = Block(asyncio.get_running_loop().create_future())
-        super().__init__(writer, block)
-        self.products = BlockProducts(block)
-        self.launches = BlockLaunches(block)
-        self.fans = BlockFans(block, fans)
-        self.reservations = BlockReservations(block)
-        self.claims = BlockClaims(block)
-        self.codes = BlockCodes(block)
-        self.orders = BlockOrders(block)
-        self.payments = BlockPayments(block)
-        self.plans = BlockPlans(block)
-        self.notifications = BlockNotifications(block, notifications)
-        self.audit = BlockAudit(block)
-        self.media = BlockMedia(block)
-        self.shop = BlockShop(block)
-        self.board = BlockBoard(block)
-        self.rehearsals = BlockRehearsals(block)
-        self.team = BlockTeam(block)
-        self.sessions = BlockSessions(block)
+    def __init__(
+        self,
+        writer: PgWriter,
+        fans: PgFans,
+        notifications: PgNotifications,
+    ) -> None:
+        super().__init__(writer, Block(asyncio.get_running_loop().create_future()))
+        self._fans, self._notifications = fans, notifications
+
+    products = repository(BlockProducts)
+    launches = repository(BlockLaunches)
+    reservations = repository(BlockReservations)
+    claims = repository(BlockClaims)
+    codes = repository(BlockCodes)
+    orders = repository(BlockOrders)
+    payments = repository(BlockPayments)
+    plans = repository(BlockPlans)
+    audit = repository(BlockAudit)
+    media = repository(BlockMedia)
+    shop = repository(BlockShop)
+    board = repository(BlockBoard)
+    rehearsals = repository(BlockRehearsals)
+    team = repository(BlockTeam)
+    sessions = repository(BlockSessions)
+
+    @cached_property
+    def fans(self) -> BlockFans:
+        return BlockFans(self._block, self._fans)
+
+    @cached_property
+    def notifications(self) -> BlockNotifications:
+        return BlockNotifications(self._block, self._notifications)

@@ -14,6 +14,7 @@ queues nothing.
 from __future__ import annotations
 
 import asyncio
+from functools import cached_property
 
 from soldout.store.sqlite.access import BlockSessions, BlockTeam
 from soldout.store.sqlite.after_sale import (
@@ -35,7 +36,7 @@ from soldout.store.sqlite.repos import (
 )
 from soldout.store.sqlite.site import BlockBoard, BlockMedia, BlockShop
 from soldout.store.sqlite.writer import Block, GroupCommitWriter
-from soldout.store.transaction_base import BlockTransaction
+from soldout.store.transaction_base import BlockTransaction, repository
 
 __all__ = ["SqliteTransaction"]
 
@@ -49,22 +50,29 @@ class SqliteTransaction(BlockTransaction[Block]):
         fans: SqliteFans,
         notifications: SqliteNotifications,
     ) -> None:
-        block = Block(asyncio.get_running_loop().create_future())
-        super().__init__(writer, block)
-        self.products = BlockProducts(block)
-        self.launches = BlockLaunches(block)
-        self.fans = BlockFans(block, fans)
-        self.reservations = BlockReservations(block)
-        self.claims = BlockClaims(block)
-        self.codes = BlockCodes(block)
-        self.orders = BlockOrders(block)
-        self.payments = BlockPayments(block)
-        self.plans = BlockPlans(block)
-        self.notifications = BlockNotifications(block, notifications)
-        self.audit = BlockAudit(block)
-        self.media = BlockMedia(block)
-        self.shop = BlockShop(block)
-        self.board = BlockBoard(block)
-        self.rehearsals = BlockRehearsals(block)
-        self.team = BlockTeam(block)
-        self.sessions = BlockSessions(block)
+        super().__init__(writer, Block(asyncio.get_running_loop().create_future()))
+        self._fans, self._notifications = fans, notifications
+
+    products = repository(BlockProducts)
+    launches = repository(BlockLaunches)
+    reservations = repository(BlockReservations)
+    claims = repository(BlockClaims)
+    codes = repository(BlockCodes)
+    orders = repository(BlockOrders)
+    payments = repository(BlockPayments)
+    plans = repository(BlockPlans)
+    audit = repository(BlockAudit)
+    media = repository(BlockMedia)
+    shop = repository(BlockShop)
+    board = repository(BlockBoard)
+    rehearsals = repository(BlockRehearsals)
+    team = repository(BlockTeam)
+    sessions = repository(BlockSessions)
+
+    @cached_property
+    def fans(self) -> BlockFans:
+        return BlockFans(self._block, self._fans)
+
+    @cached_property
+    def notifications(self) -> BlockNotifications:
+        return BlockNotifications(self._block, self._notifications)
