@@ -63,11 +63,11 @@ def main(argv: list[str]) -> None:
         _run(BIN / "ruff", "check", "src", "tests", "benchmarks", "dev.py")
         _run(BIN / "ruff", "format", "--check", "src", "tests", "benchmarks", "dev.py")
         _run(BIN / "mypy")
-        # One process more than cores, two at least: most tests wait on a server, a
-        # browser or a database, and the spare process keeps the cores busy meanwhile (on
-        # 2 cores the suite took 8:22 so, 10:11 with one per core). Each test file runs
-        # whole in one process, so its module fixtures start once.
-        workers = str(max(2, (os.cpu_count() or 1) + 1))
+        # Two processes more than cores, two at least: most tests wait on a server, a
+        # browser or a database, and the spare processes keep the cores busy meanwhile (on
+        # 2 cores, with 3 processes the suite took 11:42, with 4 10:52, the cores 1.67
+        # busy; each test file runs whole in one process, so its module fixtures start once).
+        workers = str(max(2, (os.cpu_count() or 1) + 2))
         _run(BIN / "python", "-m", "pytest", "-n", workers, "--dist", "loadfile", *rest)
 
 
