@@ -138,7 +138,7 @@ class Inbox:
         """The oldest held webhook, once the provider has sent one."""
         while not self.held:
             self._arrived.clear()
-            await asyncio.wait_for(self._arrived.wait(), 2.0)
+            await asyncio.wait_for(self._arrived.wait(), 10.0)  # (ends at the webhook)
         return self.held.pop(0)
 
     async def deliver(self, body: bytes) -> str:
